@@ -1,0 +1,902 @@
+"""The `vault` command: a thin face over the domain API (vault.notes.Vault).
+
+Every failure a person can cause ends in one line on stderr and a non-zero exit, never a
+traceback; unexpected errors show only their type and place, because their text might hold
+decrypted content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from vault import __version__
+from vault.config import Config
+from vault.crypto import TEST_KDF, random_bytes
+from vault.editor import edit_text
+from vault.envelope import short
+from vault.errors import (
+    AuthError,
+    InvalidInputError,
+    PasswordUnavailableError,
+    StorageError,
+    VaultError,
+)
+from vault.fsutil import PRIVATE_FILE_MODE
+from vault.model import Note, snippet
+from vault.notes import Vault, inspect_vault
+from vault.paths import resolve_vault_dir
+from vault.search import match_snippet, parse_query
+from vault.strength import estimate
+
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+# --- output helpers ------------------------------------------------------------------------
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def info(text: str) -> None:
+    """Progress and notices go to stderr so stdout stays clean for pipes and --json."""
+    sys.stderr.write(text + "\n")
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+def fmt_time(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+def iso_time(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+
+def _have_terminal() -> bool:
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def read_secret(prompt: str, env: str, what: str) -> str:
+    """A secret from the environment variable, else typed on the terminal. Never from stdin:
+    stdin may carry a note's body."""
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not _have_terminal():
+        raise PasswordUnavailableError(f"no terminal to ask for the {what}; set {env}")
+    import getpass
+
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise PasswordUnavailableError(f"no {what} given") from None
+
+
+def read_new_password(env: str = "VAULT_NEW_PASSWORD") -> str:
+    value = os.environ.get(env)
+    if value is not None:
+        if not value:
+            raise InvalidInputError(f"{env} is empty; the password cannot be empty")
+        return value
+    first = read_secret("New password: ", env, "new password")
+    if not first:
+        raise InvalidInputError("the password cannot be empty")
+    strength = estimate(first)
+    info(f"Strength: {strength.label} ({strength.hint})")
+    second = read_secret("Repeat the new password: ", env, "new password")
+    if first != second:
+        raise InvalidInputError("the two passwords do not match; nothing was changed")
+    return first
+
+
+def keyfile_arg(args: argparse.Namespace) -> Path | None:
+    value = args.keyfile or os.environ.get("VAULT_KEYFILE")
+    return Path(value).expanduser() if value else None
+
+
+# --- opening the vault ---------------------------------------------------------------------
+
+
+def vault_dir(args: argparse.Namespace, config: Config) -> Path:
+    return resolve_vault_dir(args.vault, config.get("vault.path"))
+
+
+def open_vault(args: argparse.Namespace, config: Config) -> Vault:
+    path = vault_dir(args, config)
+    info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
+    keyfile = keyfile_arg(args)
+    if info_.needs_keyfile and keyfile is None:
+        from vault.errors import KeyfileRequiredError
+
+        raise KeyfileRequiredError("this vault needs its keyfile: pass --keyfile PATH")
+    interactive = "VAULT_PASSWORD" not in os.environ
+    attempts = 3 if interactive else 1
+    for attempt in range(attempts):
+        password = read_secret("Password: ", "VAULT_PASSWORD", "vault password")
+        try:
+            return Vault.unlock(path, password=password, keyfile=keyfile)
+        except AuthError as exc:
+            if attempt == attempts - 1 or not type(exc).__name__.startswith("WrongPassword"):
+                raise
+            info(f"{exc}; try again")
+    raise AssertionError("unreachable")
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace, config: Config) -> int:
+    path = vault_dir(args, config)
+    keyfile = keyfile_arg(args)
+    password = os.environ.get("VAULT_PASSWORD")
+    if password is None:
+        password = read_new_password("VAULT_PASSWORD")
+    elif not password:
+        raise InvalidInputError("VAULT_PASSWORD is empty; the password cannot be empty")
+    if keyfile is not None and not keyfile.exists():
+        _make_keyfile(keyfile)
+        info(f"Created keyfile {keyfile}: keep a copy somewhere safe, apart from the vault.")
+    if args.insecure_test_kdf:
+        info("warning: tiny KDF parameters (--insecure-test-kdf); for tests only")
+        kdf, weak = TEST_KDF, True
+    else:
+        info("Measuring this machine to choose key-derivation cost…")
+        kdf, weak = None, False
+    vault, recovery = Vault.create(path, password, keyfile=keyfile, kdf=kdf, allow_weak_kdf=weak)
+    with vault:
+        if args.json:
+            emit_json({"vault": str(path), "vault_id": vault.vault_id, "recovery_key": recovery})
+            return 0
+        out(f"Created a vault at {path}")
+        out()
+        out("Your recovery key (shown only this once):")
+        out()
+        groups = recovery.split("-")
+        out("    " + "-".join(groups[:7]))
+        out("    " + "-".join(groups[7:]))
+        out()
+        out("Write it down and keep it somewhere safe. With it you can set a new password")
+        out("if you forget yours (vault passwd --recovery); without both, nobody can open")
+        out("your notes, including us.")
+    return 0
+
+
+def _make_keyfile(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(random_bytes(64))
+    except OSError as exc:
+        raise StorageError(f"cannot create keyfile {path}: {exc.strerror}") from None
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError("stdin is not UTF-8 text; nothing was saved") from None
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _notebook_id(vault: Vault, ref: str | None, *, create: bool) -> str | None:
+    if ref is None:
+        return None
+    if create:
+        nb, created = vault.ensure_notebook(ref)
+        if created:
+            info(f"Created notebook {vault.notebook_path(nb.id)}")
+        return nb.id
+    return vault.find_notebook(ref).id
+
+
+def cmd_new(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        notebook = _notebook_id(vault, args.notebook, create=True)
+        if args.no_edit:
+            body = ""
+        elif not _stdin_is_terminal():
+            body = _read_stdin()
+        else:
+            body = edit_text("", command=config.get("editor.command"), fallback=_edit_dir(vault))
+        note = vault.create_note(
+            args.title, body, notebook=notebook, tags=args.tag or [], pinned=args.pin
+        )
+        if args.json:
+            emit_json(note_json(vault, note, body=False))
+        else:
+            out(f"Created note {short(note.id)}")
+    return 0
+
+
+def _edit_dir(vault: Vault) -> Path:
+    return vault.path / ".edit"
+
+
+def cmd_ls(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        notebook = _notebook_id(vault, args.notebook, create=False)
+        notes = vault.notes(
+            notebook=notebook,
+            tag=args.tag,
+            trashed=args.trash,
+            pinned=True if args.pinned else None,
+            sort=args.sort or config.get("ui.sort"),
+        )
+        _warn_corrupt(vault)
+        if args.json:
+            emit_json([note_json(vault, n, body=False) for n in notes])
+            return 0
+        if not notes:
+            where = "in the trash" if args.trash else "here"
+            info(f"No notes {where}." + ("" if args.trash else " Add one with `vault new TITLE`."))
+            return 0
+        _note_table(vault, notes)
+    return 0
+
+
+def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("ID", style="cyan", no_wrap=True)
+    table.add_column("Title", overflow="fold")
+    table.add_column("Notebook", style="magenta", overflow="fold")
+    table.add_column("Tags", style="green", overflow="fold")
+    table.add_column("Modified", style="dim", no_wrap=True)
+    if query is not None:
+        table.add_column("Match", style="dim", overflow="ellipsis")
+    for note in notes:
+        title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
+        row = [
+            short(note.id),
+            title,
+            vault.notebook_path(note.notebook),
+            ", ".join(note.tags),
+            fmt_time(note.modified),
+        ]
+        if query is not None:
+            row.append(match_snippet(note.body, query, 60))
+        table.add_row(*row)
+    _console().print(table)
+
+
+def _warn_corrupt(vault: Vault) -> None:
+    if vault.corrupt:
+        ids = ", ".join(short(i) for i in sorted(vault.corrupt)[:5])
+        info(
+            f"warning: {len(vault.corrupt)} item(s) could not be opened ({ids}): tampered or "
+            "corrupt; `vault check` tells more"
+        )
+
+
+def note_json(vault: Vault, note: Note, *, body: bool = True) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": note.id,
+        "title": note.title,
+        "notebook": vault.notebook_path(note.notebook) or None,
+        "tags": list(note.tags),
+        "pinned": note.pinned,
+        "created": iso_time(note.created),
+        "modified": iso_time(note.modified),
+        "trashed": iso_time(note.trashed),
+        "version": note.version,
+        "conflict": note.conflict,
+    }
+    if body:
+        doc["body"] = note.body
+    else:
+        doc["snippet"] = snippet(note.body)
+    return doc
+
+
+def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        note = vault.find_note(args.note)
+        if args.version:
+            note = _version_of(vault, note, args.version)
+        if args.json:
+            emit_json(note_json(vault, note))
+        elif args.raw:
+            sys.stdout.write(note.body)
+        else:
+            _print_note(vault, note)
+    return 0
+
+
+def _print_note(vault: Vault, note: Note) -> None:
+    from rich.text import Text
+
+    console = _console()
+    console.print(Text(note.title, style="bold"))
+    meta = [f"id {short(note.id)}", f"modified {fmt_time(note.modified)}"]
+    if note.notebook:
+        meta.append(f"in {vault.notebook_path(note.notebook)}")
+    if note.tags:
+        meta.append("tags " + ", ".join(note.tags))
+    if note.pinned:
+        meta.append("pinned")
+    if note.in_trash:
+        meta.append("in the trash")
+    if note.conflict:
+        meta.append("CONFLICT: another version exists")
+    console.print(Text(" · ".join(meta), style="dim"))
+    console.print()
+    sys.stdout.flush()
+    sys.stdout.write(note.body if note.body.endswith("\n") or not note.body else note.body + "\n")
+
+
+def _version_of(vault: Vault, note: Note, version: str) -> Note:
+    matches = [v for v in vault.note_history(note) if v.version.startswith(version)]
+    if len(matches) != 1:
+        raise InvalidInputError(
+            f"no single version of this note starts with '{version}'; `vault history` lists them"
+        )
+    if matches[0].note is None:
+        raise InvalidInputError("that version holds no content (a deletion, or purged)")
+    return matches[0].note
+
+
+def cmd_edit(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        note = vault.find_note(args.note)
+        changes: dict[str, Any] = {}
+        if args.title is not None:
+            changes["title"] = args.title
+        if args.notebook is not None:
+            changes["notebook"] = (
+                None
+                if args.notebook in ("", "/")
+                else _notebook_id(vault, args.notebook, create=True)
+            )
+        if args.tag or args.untag:
+            drop = {t.casefold().lstrip("#") for t in args.untag or []}
+            tags = [t for t in note.tags if t.casefold() not in drop]
+            changes["tags"] = tags + list(args.tag or [])
+        if args.pin:
+            changes["pinned"] = True
+        if args.unpin:
+            changes["pinned"] = False
+        if not changes:
+            # Only the body: from stdin in a pipe, else the editor.
+            if not _stdin_is_terminal():
+                body = _read_stdin()
+                if not body and not args.allow_empty:
+                    raise InvalidInputError(
+                        "stdin was empty; the note was not changed (--allow-empty clears it)"
+                    )
+            else:
+                body = edit_text(
+                    note.body, command=config.get("editor.command"), fallback=_edit_dir(vault)
+                )
+            changes["body"] = body
+        updated = vault.update_note(note, **changes)
+        if updated.version == note.version:
+            info("No changes.")
+        elif updated.conflict:
+            info(
+                f"Saved {short(note.id)}, but another version was saved meanwhile: both are kept "
+                "(see `vault history`)."
+            )
+        else:
+            info(f"Saved {short(note.id)}.")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        note = vault.find_note(args.note)
+        if args.purge:
+            if not args.yes and not _confirm(f"Delete '{note.title}' for good?"):
+                info("Nothing deleted.")
+                return 1
+            vault.purge_note(note)
+            info(f"Deleted {short(note.id)} for good.")
+        else:
+            vault.trash_note(note)
+            info(f"Moved {short(note.id)} to the trash (`vault restore {short(note.id)}` undoes).")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not _have_terminal() or not _stdin_is_terminal():
+        raise InvalidInputError("refusing without confirmation; add --yes")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        note = vault.find_note(args.note, trashed=True)
+        vault.restore_note(note)
+        info(f"Restored {short(note.id)}.")
+    return 0
+
+
+def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        count = len(vault.notes(trashed=True))
+        if (
+            count
+            and not args.yes
+            and not _confirm(f"Delete {count} note(s) in the trash for good?")
+        ):
+            info("Nothing deleted.")
+            return 1
+        info(f"Deleted {vault.empty_trash()} note(s) for good.")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        query = parse_query(args.query)
+        if query.empty:
+            raise InvalidInputError("search for at least one word")
+        hits = vault.search(query, trashed=args.trash)[: args.limit]
+        _warn_corrupt(vault)
+        if args.json:
+            emit_json(
+                [
+                    {
+                        **note_json(vault, h.note, body=False),
+                        "score": round(h.score, 3),
+                        "match": match_snippet(h.note.body, query),
+                    }
+                    for h in hits
+                ]
+            )
+            return 0
+        if not hits:
+            info("No notes match.")
+            return 0
+        _note_table(vault, [h.note for h in hits], query)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        note = vault.find_note(args.note)
+        versions = vault.note_history(note)
+        if args.json:
+            emit_json(
+                [
+                    {
+                        "version": v.version,
+                        "device": v.device,
+                        "modified": iso_time(v.note.modified) if v.note else None,
+                        "title": v.note.title if v.note else None,
+                        "deleted": v.note is None,
+                        "current": v.version == note.version,
+                    }
+                    for v in versions
+                ]
+            )
+            return 0
+        for v in versions:
+            mark = "*" if v.version == note.version else " "
+            if v.note is None:
+                out(f"{mark} {v.version[:12]}  (no content: deleted or purged)")
+            else:
+                size = len(v.note.body.encode("utf-8"))
+                when = fmt_time(v.note.modified)
+                out(f"{mark} {v.version[:12]}  {when}  {size:>7} bytes  {v.note.title}")
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        note = vault.find_note(args.note)
+        old = _version_of(vault, note, args.version)
+        vault.update_note(note, title=old.title, body=old.body, tags=old.tags, pinned=old.pinned)
+        info(f"Restored the content of version {args.version} as the newest version.")
+    return 0
+
+
+def cmd_notebooks(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        counts: dict[str | None, int] = {}
+        for n in vault.notes():
+            counts[n.notebook] = counts.get(n.notebook, 0) + 1
+        notebooks = vault.notebooks()
+        if args.json:
+            emit_json(
+                [
+                    {
+                        "id": nb.id,
+                        "path": vault.notebook_path(nb.id),
+                        "name": nb.name,
+                        "notes": counts.get(nb.id, 0),
+                    }
+                    for nb in notebooks
+                ]
+            )
+            return 0
+        if not notebooks:
+            info("No notebooks yet. `vault new TITLE --notebook NAME` makes one.")
+            return 0
+        for nb in notebooks:
+            depth = vault.notebook_path(nb.id).count("/")
+            out(f"{'  ' * depth}{nb.name}  ({counts.get(nb.id, 0)})")
+    return 0
+
+
+def cmd_notebook(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        if args.action == "new":
+            nb, created = vault.ensure_notebook(args.path)
+            info(f"{'Created' if created else 'Already there:'} {vault.notebook_path(nb.id)}")
+        elif args.action == "rename":
+            nb = vault.find_notebook(args.path)
+            vault.rename_notebook(nb, args.name)
+            info(f"Renamed to {vault.notebook_path(nb.id)}")
+        elif args.action == "move":
+            nb = vault.find_notebook(args.path)
+            parent = vault.find_notebook(args.parent).id if args.parent else None
+            vault.move_notebook(nb, parent)
+            info(f"Moved to {vault.notebook_path(nb.id)}")
+        elif args.action == "rm":
+            nb = vault.find_notebook(args.path)
+            if not args.yes and not _confirm(
+                f"Delete notebook {vault.notebook_path(nb.id)} and move its notes to the trash?"
+            ):
+                info("Nothing deleted.")
+                return 1
+            trashed = vault.delete_notebook(nb)
+            info(f"Deleted the notebook; {trashed} note(s) moved to the trash.")
+    return 0
+
+
+def cmd_tags(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        tags = vault.tags()
+        if args.json:
+            emit_json([{"name": t.name, "notes": t.notes} for t in tags])
+            return 0
+        if not tags:
+            info("No tags yet. `vault new TITLE --tag NAME` adds one.")
+        for t in tags:
+            out(f"{t.name}  ({t.notes})")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        if args.action == "rename":
+            count = vault.rename_tag(args.name, args.new_name)
+            info(f"Renamed the tag on {count} note(s).")
+        else:
+            count = vault.delete_tag(args.name)
+            info(f"Removed the tag from {count} note(s).")
+    return 0
+
+
+def cmd_passwd(args: argparse.Namespace, config: Config) -> int:
+    path = vault_dir(args, config)
+    new_keyfile: Path | None
+    if args.no_keyfile:
+        new_keyfile = None
+    elif args.new_keyfile:
+        new_keyfile = Path(args.new_keyfile).expanduser()
+    else:
+        new_keyfile = keyfile_arg(args)  # keep using the same keyfile
+    if args.recovery:
+        inspect_vault(path)
+        recovery = read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")
+        vault = Vault.unlock(path, recovery_key=recovery)
+    else:
+        vault = open_vault(args, config)
+    with vault:
+        password = read_new_password()
+        if new_keyfile is not None and not new_keyfile.exists():
+            _make_keyfile(new_keyfile)
+            info(f"Created keyfile {new_keyfile}: keep a copy somewhere safe.")
+        vault.change_password(password, keyfile=new_keyfile)
+        info("Password changed." + (" The vault now needs its keyfile." if new_keyfile else ""))
+    return 0
+
+
+def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        password = os.environ.get("VAULT_PASSWORD") or read_secret(
+            "Password (again, to re-wrap the new key): ", "VAULT_PASSWORD", "vault password"
+        )
+        info("Re-encrypting every version of every item under a new master key…")
+        recovery = vault.rekey(password, keyfile=keyfile_arg(args))
+        if args.json:
+            emit_json({"recovery_key": recovery})
+            return 0
+        out("Done. Your NEW recovery key (the old one no longer works):")
+        out()
+        groups = recovery.split("-")
+        out("    " + "-".join(groups[:7]))
+        out("    " + "-".join(groups[7:]))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config) as vault:
+        report = vault.check()
+        if args.json:
+            emit_json(
+                {
+                    "items": report.items,
+                    "versions": report.versions,
+                    "corrupt": report.corrupt,
+                    "conflicts": report.conflicts,
+                }
+            )
+        else:
+            out(f"{report.items} items, {report.versions} versions checked.")
+            for reason in sorted(report.corrupt.values()):
+                out(f"  damaged: {reason}")
+            if report.conflicts:
+                out(f"  {len(report.conflicts)} item(s) have conflicting versions.")
+            if report.ok:
+                out("Everything opens.")
+        return 0 if report.ok else 1
+
+
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    path = vault_dir(args, config)
+    vi = inspect_vault(path)
+    doc = {
+        "vault": str(path),
+        "vault_id": vi.vault_id,
+        "key_slots": list(vi.slot_types),
+        "needs_keyfile": vi.needs_keyfile,
+        "config": str(config.path),
+    }
+    if args.json:
+        emit_json(doc)
+    else:
+        for k, v in doc.items():
+            out(f"{k:14} {', '.join(v) if isinstance(v, list) else v}")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, config: Config) -> int:
+    if args.action == "path":
+        out(str(config.path))
+    elif args.action == "show":
+        import tomli_w
+
+        sys.stdout.write(tomli_w.dumps(config.effective()))
+    elif args.action == "get":
+        value = config.get(args.key)
+        out(json.dumps(value) if not isinstance(value, str) else value)
+    elif args.action == "set":
+        config.set(args.key, args.value)
+        config.save()
+        info(f"{args.key} = {config.get(args.key)!r}")
+    elif args.action == "unset":
+        config.unset(args.key)
+        config.save()
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace, config: Config) -> int:
+    try:
+        from vault.tui.app import run_app
+    except ImportError:
+        build_parser().print_help()
+        return 0
+    return run_app(vault_path=vault_dir(args, config), config=config, keyfile=keyfile_arg(args))
+
+
+# --- the parser ----------------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace, Config], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vault",
+        description="A personal, end-to-end encrypted notes vault. "
+        "Run with no command to open the terminal app.",
+    )
+    parser.add_argument("--version", action="version", version=f"vault {__version__}")
+    parser.add_argument("--vault", metavar="DIR", help="the vault folder (or set VAULT_DIR)")
+    parser.add_argument(
+        "--keyfile", metavar="PATH", help="keyfile, for vaults that need one (or VAULT_KEYFILE)"
+    )
+    parser.set_defaults(handler=cmd_tui)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_: str, json_flag: bool = False) -> Any:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    p = command("init", cmd_init, "create a new vault", json_flag=True)
+    p.add_argument(
+        "--insecure-test-kdf",
+        action="store_true",
+        help=argparse.SUPPRESS,  # tiny Argon2 parameters, only for tests
+    )
+
+    p = command("new", cmd_new, "add a note (body from stdin, or $EDITOR)", json_flag=True)
+    p.add_argument("title")
+    p.add_argument("--notebook", metavar="NB", help="notebook path such as Work/Projects")
+    p.add_argument("--tag", metavar="T", action="append", help="a tag (repeatable)")
+    p.add_argument("--pin", action="store_true", help="pin the note")
+    p.add_argument("--no-edit", action="store_true", help="create with an empty body")
+
+    p = command("ls", cmd_ls, "list notes", json_flag=True)
+    p.add_argument("--notebook", metavar="NB")
+    p.add_argument("--tag", metavar="T")
+    p.add_argument("--trash", action="store_true", help="list the trash")
+    p.add_argument("--pinned", action="store_true", help="only pinned notes")
+    p.add_argument("--sort", choices=["modified", "created", "title"])
+
+    p = command("show", cmd_show, "print a note", json_flag=True)
+    p.add_argument("note", help="id, id prefix or title")
+    p.add_argument("--raw", action="store_true", help="only the body, exactly as stored")
+    p.add_argument("--version", metavar="V", help="an older version (see `vault history`)")
+
+    p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
+    p.add_argument("note")
+    p.add_argument("--title", metavar="T", help="rename")
+    p.add_argument("--notebook", metavar="NB", help="move to notebook ('/' for the top level)")
+    p.add_argument("--tag", metavar="T", action="append", help="add a tag")
+    p.add_argument("--untag", metavar="T", action="append", help="remove a tag")
+    p.add_argument("--pin", action="store_true")
+    p.add_argument("--unpin", action="store_true")
+    p.add_argument("--allow-empty", action="store_true", help="accept an empty body from stdin")
+
+    p = command("rm", cmd_rm, "move a note to the trash (--purge deletes it for good)")
+    p.add_argument("note")
+    p.add_argument("--purge", action="store_true")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
+    p = command("restore", cmd_restore, "bring a note back from the trash")
+    p.add_argument("note")
+
+    p = command("empty-trash", cmd_empty_trash, "delete every note in the trash for good")
+    p.add_argument("--yes", "-y", action="store_true")
+
+    p = command("search", cmd_search, "full-text search, best matches first", json_flag=True)
+    p.add_argument("query", help='words (all must match), "a phrase", -word, tag:name')
+    p.add_argument("--trash", action="store_true", help="search the trash")
+    p.add_argument("--limit", type=int, default=50)
+
+    p = command("history", cmd_history, "list a note's saved versions", json_flag=True)
+    p.add_argument("note")
+
+    p = command("revert", cmd_revert, "make an older version the newest again")
+    p.add_argument("note")
+    p.add_argument("version")
+
+    command("notebooks", cmd_notebooks, "list notebooks", json_flag=True)
+    p = command("notebook", cmd_notebook, "create, rename, move or delete a notebook")
+    nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    nsub.add_parser("new", help="create (nested paths allowed)").add_argument("path")
+    q = nsub.add_parser("rename", help="rename")
+    q.add_argument("path")
+    q.add_argument("name")
+    q = nsub.add_parser("move", help="move under another notebook (none: the top level)")
+    q.add_argument("path")
+    q.add_argument("parent", nargs="?")
+    q = nsub.add_parser("rm", help="delete; its notes go to the trash")
+    q.add_argument("path")
+    q.add_argument("--yes", "-y", action="store_true")
+
+    command("tags", cmd_tags, "list tags", json_flag=True)
+    p = command("tag", cmd_tag, "rename or remove a tag on every note")
+    tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    q = tsub.add_parser("rename")
+    q.add_argument("name")
+    q.add_argument("new_name")
+    tsub.add_parser("rm").add_argument("name")
+
+    p = command("passwd", cmd_passwd, "change the password (or set one with the recovery key)")
+    p.add_argument("--recovery", action="store_true", help="use the recovery key")
+    p.add_argument("--new-keyfile", metavar="PATH", help="require this keyfile from now on")
+    p.add_argument("--no-keyfile", action="store_true", help="stop requiring a keyfile")
+
+    command("rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True)
+    command("check", cmd_check, "verify every version of every item", json_flag=True)
+    command("status", cmd_status, "where the vault is and how it is protected", json_flag=True)
+
+    p = command("config", cmd_config, "show or change settings")
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    csub.add_parser("path", help="print where the config file is")
+    csub.add_parser("show", help="print every setting in effect")
+    csub.add_parser("get").add_argument("key")
+    q = csub.add_parser("set")
+    q.add_argument("key")
+    q.add_argument("value")
+    csub.add_parser("unset").add_argument("key")
+
+    for module in _command_modules():
+        module.register(sub, command)
+    return parser
+
+
+# Sync and backup keep their commands next to their code; each module has
+# `register(subparsers, command)`, where `command(name, handler, help, json_flag)` adds one.
+_COMMAND_MODULES = ("vault.sync.commands", "vault.backup_commands")
+
+
+def _command_modules() -> list[Any]:
+    import importlib
+
+    modules = []
+    for name in _COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, name.rpartition(".")[0]):
+                raise
+    return modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # everything this process creates is private to its owner
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = Config.load()
+        return int(args.handler(args, config) or 0)
+    except VaultError as exc:
+        sys.stderr.write(f"vault: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("vault: interrupted; nothing half-saved (each change is atomic)\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not complain.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:
+        if os.environ.get("VAULT_DEBUG"):
+            raise
+        # The message of an unexpected error might quote decrypted text: show only where it was.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        where = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else "?"
+        sys.stderr.write(
+            f"vault: internal error ({type(exc).__name__} at {where}); please report it. "
+            "Set VAULT_DEBUG=1 for details.\n"
+        )
+        return EXIT_INTERNAL

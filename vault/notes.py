@@ -1,0 +1,874 @@
+"""The domain API: one unlocked vault and everything a person does with its notes.
+
+The CLI and the TUI are two thin faces over `Vault`. It keeps a decrypted cache of the items
+in memory (never on disk), refreshed cheaply when another process or a sync changes the store,
+and every change it makes is one sealed version appended to the item's history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vault import crypto, keys
+from vault.crypto import KdfParams, Label
+from vault.envelope import open_item, seal_item, short
+from vault.errors import (
+    AmbiguousError,
+    AuthError,
+    CorruptItemError,
+    InvalidInputError,
+    KeyfileError,
+    KeyfileRequiredError,
+    NotFoundError,
+    RecoveryKeyError,
+    VaultError,
+    WrongPasswordError,
+)
+from vault.model import (
+    KIND_TYPES,
+    Item,
+    Note,
+    Notebook,
+    NoteVersion,
+    Tag,
+    TagCount,
+    now_ms,
+)
+from vault.search import Hit, Query, SearchIndex, parse_query
+from vault.store import Store
+
+_KEEP: Any = object()  # "leave this field as it is" in update calls
+
+
+@dataclass(frozen=True)
+class VaultInfo:
+    """What can be known about a vault without unlocking it."""
+
+    path: Path
+    vault_id: str
+    slot_types: tuple[str, ...]
+
+    @property
+    def needs_keyfile(self) -> bool:
+        return keys.PASSWORD_KEYFILE in self.slot_types and keys.PASSWORD not in self.slot_types
+
+    @property
+    def has_recovery(self) -> bool:
+        return keys.RECOVERY in self.slot_types
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    items: int
+    versions: int
+    corrupt: dict[str, str]  # item id -> one-line reason
+    conflicts: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.corrupt
+
+
+def inspect_vault(path: Path) -> VaultInfo:
+    store = Store.open(path)
+    try:
+        return VaultInfo(path, store.vault_id, tuple(s.slot_type for s in store.slots()))
+    finally:
+        store.close()
+
+
+def clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise InvalidInputError("a note needs a title")
+    return title
+
+
+def clean_name(name: str, what: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInputError(f"a {what} needs a name")
+    if "/" in name:
+        raise InvalidInputError(f"a {what} name cannot contain '/' (it separates nested notebooks)")
+    return name
+
+
+def clean_tag(name: str) -> str:
+    name = " ".join(name.strip().lstrip("#").split())
+    if not name:
+        raise InvalidInputError("a tag needs a name")
+    if "," in name:
+        raise InvalidInputError("a tag name cannot contain ','")
+    return name
+
+
+class Vault:
+    """An unlocked vault. Thread-safe; `lock()` drops every decrypted value it holds."""
+
+    def __init__(self, store: Store, master_key: bytes) -> None:
+        self.store = store
+        self.path = store.path
+        self.vault_id = store.vault_id
+        self._mk = bytearray(master_key)
+        self._items_key = crypto.subkey(master_key, Label.ITEMS)
+        self._tag_key = crypto.subkey(master_key, Label.TAG_ID)
+        self._lock = threading.RLock()
+        self._items: dict[str, Item] = {}
+        self.corrupt: dict[str, str] = {}
+        self._seen_version = -1
+        self._index = SearchIndex()
+        self.refresh()
+
+    # --- creating, unlocking, locking -----------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        password: str,
+        *,
+        keyfile: Path | None = None,
+        kdf: KdfParams | None = None,
+        allow_weak_kdf: bool = False,
+    ) -> tuple[Vault, str]:
+        """Create a vault; returns it unlocked and the recovery key to show once."""
+        if not password:
+            raise InvalidInputError("the password cannot be empty")
+        if kdf is None:
+            kdf = crypto.calibrate_kdf()
+        if allow_weak_kdf:
+            kdf.check_readable()
+        else:
+            kdf.check_creatable()
+        master_key = crypto.random_bytes(crypto.KEY_BYTES)
+        vault_id = crypto.random_id()
+        recovery, recovery_text = keys.new_recovery_key()
+        pw_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
+        slots = [
+            keys.Slot.create(vault_id, pw_type, master_key, keys.Secret(password, keyfile), kdf),
+            keys.Slot.create(vault_id, keys.RECOVERY, master_key, keys.Secret(recovery=recovery)),
+        ]
+        store = Store.create(path, vault_id, crypto.random_id(), keys.mk_id(master_key), slots)
+        return cls(store, master_key), recovery_text
+
+    @classmethod
+    def unlock(
+        cls,
+        path: Path,
+        *,
+        password: str | None = None,
+        keyfile: Path | None = None,
+        recovery_key: str | None = None,
+    ) -> Vault:
+        store = Store.open(path)
+        try:
+            master_key = _unlock_master_key(store, password, keyfile, recovery_key)
+            store.remove_stale_slots()
+            return cls(store, master_key)
+        except BaseException:
+            store.close()
+            raise
+
+    def lock(self) -> None:
+        """Forget every decrypted value and the keys (as far as Python lets us)."""
+        with self._lock:
+            self._items.clear()
+            self._index.clear()
+            for i in range(len(self._mk)):
+                self._mk[i] = 0
+            self._items_key = b""
+            self._tag_key = b""
+            self.store.close()
+
+    close = lock
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock()
+
+    @property
+    def master_key(self) -> bytes:
+        """For sync and backup, which derive their own subkeys from it."""
+        return bytes(self._mk)
+
+    def info(self) -> VaultInfo:
+        return VaultInfo(self.path, self.vault_id, tuple(s.slot_type for s in self.store.slots()))
+
+    # --- the decrypted cache ---------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Bring the cache up to date with the store; only changed items are decrypted.
+        Returns whether anything changed."""
+        with self._lock:
+            version = self.store.data_version()
+            if version == self._seen_version:
+                return False
+            states = self.store.item_states()
+            changed = False
+            for item_id in [i for i in self._items if i not in states]:
+                del self._items[item_id]
+                self._index.forget(item_id)
+                changed = True
+            for item_id in [i for i in self.corrupt if i not in states]:
+                del self.corrupt[item_id]
+            stale = []
+            for item_id, (op_id, conflict) in states.items():
+                cached = self._items.get(item_id)
+                if cached is None or cached.version != op_id:
+                    stale.append(item_id)
+                elif isinstance(cached, Note | Notebook) and cached.conflict != conflict:
+                    self._items[item_id] = dataclasses.replace(cached, conflict=conflict)
+                    changed = True
+            for row in self.store.items_by_id(stale):
+                if row.envelope is None or row.kind not in KIND_TYPES:
+                    continue
+                try:
+                    payload = open_item(
+                        self._items_key, self.vault_id, row.kind, row.item_id, row.envelope
+                    )
+                except VaultError as exc:  # tampered, corrupt, or written by a newer version
+                    self.corrupt[row.item_id] = str(exc)
+                    self._items.pop(row.item_id, None)
+                    continue
+                self.corrupt.pop(row.item_id, None)
+                self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
+                    row.item_id, payload, row.op_id, row.conflict
+                )
+                changed = True
+            self._seen_version = version
+            return changed
+
+    def _seal(self, kind: str, item_id: str, payload: dict[str, Any]) -> str:
+        return seal_item(self._items_key, self.vault_id, kind, item_id, payload)
+
+    def open_envelope(self, kind: str, item_id: str, envelope: str) -> dict[str, Any]:
+        return open_item(self._items_key, self.vault_id, kind, item_id, envelope)
+
+    def _write(self, item: Item, parents: Iterable[str]) -> Item:
+        """Seal and store a new version of `item`; returns it as the cache now holds it."""
+        kind = item.to_payload()["kind"]
+        envelope = self._seal(kind, item.id, item.to_payload())
+        op = self.store.write(item.id, kind, envelope, parents)
+        row = self.store.item(item.id)
+        if row is None or row.op_id != op.op_id:
+            # A concurrent writer's version is the one shown (the store's display rule); the
+            # cache follows the store, and both versions stay in the history.
+            self.refresh()
+            return self._items.get(item.id, item)
+        if isinstance(item, Tag):
+            written: Item = dataclasses.replace(item, version=op.op_id)
+        else:
+            written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
+        self._items[item.id] = written
+        return written
+
+    def _parents(self, item: Item) -> list[str]:
+        return [item.version] if item.version else []
+
+    def _delete(self, item: Item) -> None:
+        self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item))
+        self._items.pop(item.id, None)
+        self._index.forget(item.id)
+
+    # --- notes -----------------------------------------------------------------------------------
+
+    def all_notes(self) -> list[Note]:
+        with self._lock:
+            self.refresh()
+            return [i for i in self._items.values() if isinstance(i, Note)]
+
+    def notes(
+        self,
+        *,
+        notebook: str | None = None,
+        tag: str | None = None,
+        trashed: bool = False,
+        pinned: bool | None = None,
+        sort: str = "modified",
+    ) -> list[Note]:
+        """Notes in a notebook (and its sub-notebooks), with a tag, or in the trash."""
+        notes = [n for n in self.all_notes() if n.in_trash == trashed]
+        if notebook is not None:
+            inside = self.notebook_descendants(notebook)
+            notes = [n for n in notes if n.notebook in inside]
+        if tag is not None:
+            folded = tag.casefold()
+            notes = [n for n in notes if any(t.casefold() == folded for t in n.tags)]
+        if pinned is not None:
+            notes = [n for n in notes if n.pinned == pinned]
+        return sort_notes(notes, sort)
+
+    def note(self, note_id: str) -> Note:
+        with self._lock:
+            self.refresh()
+            item = self._items.get(note_id)
+        if not isinstance(item, Note):
+            if note_id in self.corrupt:
+                raise CorruptItemError(self.corrupt[note_id], item_id=note_id)
+            raise NotFoundError(f"no note with id {short(note_id)}")
+        return item
+
+    def find_note(self, ref: str, *, trashed: bool | None = None) -> Note:
+        """A note by id, unique id prefix, or exact title (then title ignoring case)."""
+        ref = ref.strip()
+        if not ref:
+            raise InvalidInputError("name a note by its id or title")
+        notes = self.all_notes()
+        if trashed is not None:
+            notes = [n for n in notes if n.in_trash == trashed]
+        by_id = [n for n in notes if n.id == ref]
+        if by_id:
+            return by_id[0]
+        if ref in self.corrupt:
+            raise CorruptItemError(self.corrupt[ref], item_id=ref)
+        for matches in (
+            [n for n in notes if n.title == ref],
+            [n for n in notes if len(ref) >= 4 and n.id.startswith(ref.lower())],
+            [n for n in notes if n.title.casefold() == ref.casefold()],
+        ):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                ids = ", ".join(short(n.id) for n in sort_notes(matches, "modified")[:6])
+                raise AmbiguousError(
+                    f"'{ref}' matches {len(matches)} notes ({ids}); name one by its id"
+                )
+        corrupt = [i for i in self.corrupt if len(ref) >= 4 and i.startswith(ref.lower())]
+        if len(corrupt) == 1:
+            raise CorruptItemError(self.corrupt[corrupt[0]], item_id=corrupt[0])
+        where = " in the trash" if trashed else ""
+        raise NotFoundError(f"no note{where} matches '{ref}'; `vault ls` lists them")
+
+    def create_note(
+        self,
+        title: str,
+        body: str = "",
+        *,
+        notebook: str | None = None,
+        tags: Iterable[str] = (),
+        pinned: bool = False,
+    ) -> Note:
+        with self._lock:
+            if notebook is not None:
+                self.notebook(notebook)
+            now = now_ms()
+            note = Note(
+                id=crypto.random_id(),
+                title=clean_title(title),
+                body=body,
+                notebook=notebook,
+                tags=self._register_tags(tags),
+                pinned=pinned,
+                created=now,
+                modified=now,
+            )
+            written = self._write(note, [])
+            assert isinstance(written, Note)
+            return written
+
+    def update_note(
+        self,
+        note: Note,
+        *,
+        title: str = _KEEP,
+        body: str = _KEEP,
+        notebook: str | None = _KEEP,
+        tags: Iterable[str] = _KEEP,
+        pinned: bool = _KEEP,
+    ) -> Note:
+        """Save changes to `note` as a new version whose parent is the version `note` was read
+        at. Nothing changed means nothing written. If another writer saved in between, both
+        versions are kept and the note is flagged as a conflict rather than one being lost."""
+        changes: dict[str, Any] = {}
+        if title is not _KEEP:
+            changes["title"] = clean_title(title)
+        if body is not _KEEP:
+            changes["body"] = body
+        if notebook is not _KEEP:
+            if notebook is not None:
+                self.notebook(notebook)
+            changes["notebook"] = notebook
+        if pinned is not _KEEP:
+            changes["pinned"] = bool(pinned)
+        with self._lock:
+            if tags is not _KEEP:
+                changes["tags"] = self._register_tags(tags)
+            updated = dataclasses.replace(note, **changes)
+            if updated.content_equal(note):
+                return note
+            updated = dataclasses.replace(updated, modified=max(now_ms(), note.modified + 1))
+            written = self._write(updated, self._parents(note))
+            assert isinstance(written, Note)
+            return written
+
+    def trash_note(self, note: Note) -> Note:
+        if note.in_trash:
+            return note
+        with self._lock:
+            trashed = dataclasses.replace(note, trashed=now_ms(), pinned=False)
+            written = self._write(trashed, self._parents(note))
+            assert isinstance(written, Note)
+            return written
+
+    def restore_note(self, note: Note) -> Note:
+        if not note.in_trash:
+            return note
+        with self._lock:
+            notebook = note.notebook if note.notebook in self._notebook_map() else None
+            restored = dataclasses.replace(note, trashed=None, notebook=notebook)
+            written = self._write(restored, self._parents(note))
+            assert isinstance(written, Note)
+            return written
+
+    def purge_note(self, note: Note) -> None:
+        """Delete for good: a tombstone, and the sealed content of older versions erased."""
+        with self._lock:
+            self._delete(note)
+            row = self.store.item(note.id)
+            if row is not None:
+                self.store.erase_history(note.id, row.op_id)
+
+    def empty_trash(self) -> int:
+        trashed = self.notes(trashed=True)
+        for note in trashed:
+            self.purge_note(note)
+        return len(trashed)
+
+    def note_history(self, note: Note) -> list[NoteVersion]:
+        """Every saved version of a note, oldest first."""
+        versions = []
+        for op in self.store.history(note.id):
+            old: Note | None = None
+            if op.envelope is not None:
+                try:
+                    payload = self.open_envelope("note", note.id, op.envelope)
+                    old = Note.from_payload(note.id, payload, op.op_id)
+                except CorruptItemError:
+                    old = None
+            versions.append(NoteVersion(op.op_id, old, op.device, op.seq))
+        return versions
+
+    def search(
+        self,
+        query: str | Query,
+        *,
+        trashed: bool = False,
+        notebook: str | None = None,
+        tag: str | None = None,
+    ) -> list[Hit]:
+        notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+        with self._lock:
+            return self._index.search(
+                notes, query if isinstance(query, Query) else parse_query(query)
+            )
+
+    # --- notebooks -------------------------------------------------------------------------------
+
+    def _notebook_map(self) -> dict[str, Notebook]:
+        with self._lock:
+            self.refresh()
+            return {i.id: i for i in self._items.values() if isinstance(i, Notebook)}
+
+    def notebooks(self) -> list[Notebook]:
+        """All notebooks, parents before children, siblings by name."""
+        by_id = self._notebook_map()
+        children: dict[str | None, list[Notebook]] = {}
+        for nb in by_id.values():
+            parent = nb.parent if nb.parent in by_id else None  # orphans show at the top
+            children.setdefault(parent, []).append(nb)
+        ordered: list[Notebook] = []
+        seen: set[str] = set()
+
+        def walk(parent: str | None) -> None:
+            for nb in sorted(children.get(parent, []), key=lambda n: (n.name.casefold(), n.id)):
+                if nb.id in seen:
+                    continue  # a cycle made by concurrent moves: show each notebook once
+                seen.add(nb.id)
+                ordered.append(nb)
+                walk(nb.id)
+
+        walk(None)
+        # notebooks caught in a cycle with no way down from the top level
+        for nb in sorted(by_id.values(), key=lambda n: n.name.casefold()):
+            if nb.id not in seen:
+                seen.add(nb.id)
+                ordered.append(dataclasses.replace(nb, parent=None))
+                walk(nb.id)
+        return ordered
+
+    def notebook(self, notebook_id: str) -> Notebook:
+        nb = self._notebook_map().get(notebook_id)
+        if nb is None:
+            raise NotFoundError(f"no notebook with id {short(notebook_id)}")
+        return nb
+
+    def notebook_path(self, notebook_id: str | None) -> str:
+        """'Work/Projects' for a nested notebook; '' for the top level."""
+        if notebook_id is None:
+            return ""
+        by_id = self._notebook_map()
+        names: list[str] = []
+        seen: set[str] = set()
+        current: str | None = notebook_id
+        while current is not None and current in by_id and current not in seen:
+            seen.add(current)
+            names.append(by_id[current].name)
+            current = by_id[current].parent
+        return "/".join(reversed(names))
+
+    def notebook_descendants(self, notebook_id: str) -> set[str]:
+        by_parent: dict[str | None, list[str]] = {}
+        for nb in self._notebook_map().values():
+            by_parent.setdefault(nb.parent, []).append(nb.id)
+        result = {notebook_id}
+        stack = [notebook_id]
+        while stack:
+            for child in by_parent.get(stack.pop(), []):
+                if child not in result:
+                    result.add(child)
+                    stack.append(child)
+        return result
+
+    def find_notebook(self, ref: str) -> Notebook:
+        """A notebook by path ('Work/Projects'), id, or unique id prefix."""
+        ref = ref.strip().strip("/")
+        if not ref:
+            raise InvalidInputError("name a notebook by its path, such as Work/Projects")
+        by_id = self._notebook_map()
+        if ref in by_id:
+            return by_id[ref]
+        matches = [nb for nb in by_id.values() if self.notebook_path(nb.id) == ref]
+        if not matches:
+            folded = ref.casefold()
+            matches = [
+                nb for nb in by_id.values() if self.notebook_path(nb.id).casefold() == folded
+            ]
+        if not matches and len(ref) >= 4:
+            matches = [nb for nb in by_id.values() if nb.id.startswith(ref.lower())]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            ids = ", ".join(short(nb.id) for nb in matches)
+            raise AmbiguousError(f"notebook '{ref}' matches {len(matches)} notebooks ({ids})")
+        raise NotFoundError(f"no notebook '{ref}'; `vault notebooks` lists them")
+
+    def ensure_notebook(self, path: str) -> tuple[Notebook, bool]:
+        """The notebook at `path`, creating missing levels. Returns it and whether it was new."""
+        parts = [p for p in path.strip().split("/") if p.strip()]
+        if not parts:
+            raise InvalidInputError("name a notebook by its path, such as Work/Projects")
+        with self._lock:
+            parent: str | None = None
+            created = False
+            nb: Notebook | None = None
+            for part in parts:
+                name = clean_name(part, "notebook")
+                siblings = [
+                    n
+                    for n in self._notebook_map().values()
+                    if n.parent == parent and n.name.casefold() == name.casefold()
+                ]
+                if siblings:
+                    nb = min(siblings, key=lambda n: (n.created, n.id))
+                else:
+                    nb = self.create_notebook(name, parent)
+                    created = True
+                parent = nb.id
+            assert nb is not None
+            return nb, created
+
+    def create_notebook(self, name: str, parent: str | None = None) -> Notebook:
+        with self._lock:
+            if parent is not None:
+                self.notebook(parent)
+            now = now_ms()
+            nb = Notebook(
+                id=crypto.random_id(),
+                name=clean_name(name, "notebook"),
+                parent=parent,
+                created=now,
+                modified=now,
+            )
+            written = self._write(nb, [])
+            assert isinstance(written, Notebook)
+            return written
+
+    def rename_notebook(self, nb: Notebook, name: str) -> Notebook:
+        with self._lock:
+            renamed = dataclasses.replace(nb, name=clean_name(name, "notebook"), modified=now_ms())
+            written = self._write(renamed, self._parents(nb))
+            assert isinstance(written, Notebook)
+            return written
+
+    def move_notebook(self, nb: Notebook, parent: str | None) -> Notebook:
+        with self._lock:
+            if parent is not None and parent in self.notebook_descendants(nb.id):
+                raise InvalidInputError("a notebook cannot move inside itself")
+            if parent is not None:
+                self.notebook(parent)
+            moved = dataclasses.replace(nb, parent=parent, modified=now_ms())
+            written = self._write(moved, self._parents(nb))
+            assert isinstance(written, Notebook)
+            return written
+
+    def delete_notebook(self, nb: Notebook) -> int:
+        """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to
+        the top level). Returns how many notes were trashed."""
+        with self._lock:
+            inside = self.notebook_descendants(nb.id)
+            notes = [n for n in self.all_notes() if n.notebook in inside and not n.in_trash]
+            for note in notes:
+                self.trash_note(note)
+            by_id = self._notebook_map()
+            for nb_id in inside:
+                if nb_id in by_id:
+                    self._delete(by_id[nb_id])
+            return len(notes)
+
+    # --- tags ------------------------------------------------------------------------------------
+
+    def tag_id(self, name: str) -> str:
+        return crypto.blake2b(
+            clean_tag(name).casefold().encode("utf-8"), key=self._tag_key, size=16
+        ).hex()
+
+    def _tag_map(self) -> dict[str, Tag]:
+        with self._lock:
+            self.refresh()
+            return {i.id: i for i in self._items.values() if isinstance(i, Tag)}
+
+    def _register_tags(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Clean and de-duplicate tag names, using an existing tag's spelling, and record new
+        tags in the registry."""
+        tags = self._tag_map()
+        result: list[str] = []
+        seen: set[str] = set()
+        for raw in names:
+            name = clean_tag(raw)
+            tag_id = self.tag_id(name)
+            if tag_id in seen:
+                continue
+            seen.add(tag_id)
+            existing = tags.get(tag_id)
+            if existing is None:
+                existing = Tag(id=tag_id, name=name, created=now_ms())
+                self._write(existing, [])
+                tags[tag_id] = existing
+            result.append(existing.name)
+        return tuple(result)
+
+    def tags(self) -> list[TagCount]:
+        """Every tag with the number of notes (outside the trash) carrying it."""
+        counts: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for tag in self._tag_map().values():
+            key = tag.name.casefold()
+            counts.setdefault(key, 0)
+            names[key] = tag.name
+        for note in self.all_notes():
+            if note.in_trash:
+                continue
+            for t in note.tags:
+                key = t.casefold()
+                counts[key] = counts.get(key, 0) + 1
+                names.setdefault(key, t)
+        return sorted(
+            (TagCount(names[k], c) for k, c in counts.items()), key=lambda t: t.name.casefold()
+        )
+
+    def rename_tag(self, old: str, new: str) -> int:
+        """Rename a tag on every note carrying it (merging into `new` if it exists)."""
+        old_key, new_name = clean_tag(old).casefold(), clean_tag(new)
+        with self._lock:
+            if not any(t.name.casefold() == old_key for t in self.tags()):
+                raise NotFoundError(f"no tag '{old}'; `vault tags` lists them")
+            changed = 0
+            for note in self.all_notes():
+                if any(t.casefold() == old_key for t in note.tags):
+                    tags = [new_name if t.casefold() == old_key else t for t in note.tags]
+                    self.update_note(note, tags=tags)
+                    changed += 1
+            if old_key != new_name.casefold():
+                self._drop_tag_item(old)
+            self._register_tags([new_name])
+            return changed
+
+    def delete_tag(self, name: str) -> int:
+        """Remove a tag from every note (the notes stay) and from the registry."""
+        key = clean_tag(name).casefold()
+        with self._lock:
+            if not any(t.name.casefold() == key for t in self.tags()):
+                raise NotFoundError(f"no tag '{name}'; `vault tags` lists them")
+            changed = 0
+            for note in self.all_notes():
+                if any(t.casefold() == key for t in note.tags):
+                    self.update_note(note, tags=[t for t in note.tags if t.casefold() != key])
+                    changed += 1
+            self._drop_tag_item(name)
+            return changed
+
+    def _drop_tag_item(self, name: str) -> None:
+        tag = self._tag_map().get(self.tag_id(name))
+        if tag is not None:
+            self._delete(tag)
+
+    # --- keys ------------------------------------------------------------------------------------
+
+    def change_password(
+        self, new_password: str, *, keyfile: Path | None = _KEEP, kdf: KdfParams | None = None
+    ) -> None:
+        """Re-wrap the master key under a new password (and keyfile): O(1), no item changes.
+        keyfile=None removes the keyfile requirement; a path sets or replaces it."""
+        if not new_password:
+            raise InvalidInputError("the password cannot be empty")
+        with self._lock:
+            slots = self.store.slots()
+            old = [s for s in slots if s.slot_type in (keys.PASSWORD, keys.PASSWORD_KEYFILE)]
+            if keyfile is _KEEP:
+                if any(s.slot_type == keys.PASSWORD_KEYFILE for s in old):
+                    raise KeyfileError("pass the keyfile to keep, or choose --no-keyfile")
+                keyfile = None
+            if kdf is None:
+                kdf = (
+                    next((s.kdf for s in old if s.kdf is not None), None) or crypto.calibrate_kdf()
+                )
+            slot_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
+            # The same slot id is replaced atomically, so a crash leaves the old or new password.
+            slot_id = old[0].slot_id if old else None
+            new = keys.Slot.create(
+                self.vault_id,
+                slot_type,
+                self.master_key,
+                keys.Secret(new_password, keyfile),
+                kdf,
+                slot_id=slot_id,
+            )
+            self.store.write_slot(new)
+            for s in old[1:]:
+                self.store.remove_slot(s.slot_id)
+
+    def rekey(
+        self, password: str, *, keyfile: Path | None = None, kdf: KdfParams | None = None
+    ) -> str:
+        """Rotate the master key: every version of every item is sealed anew and a new recovery
+        key replaces the old. Returns the new recovery key, to show once.
+
+        Order matters for crash safety: new slots are written first (ignored while the store
+        names the old key), then one transaction swaps every envelope and names the new key,
+        then the old slots are removed."""
+        with self._lock:
+            old_slots = self.store.slots()
+            pw_slot = next((s for s in old_slots if s.slot_type != keys.RECOVERY), None)
+            if (
+                pw_slot is None
+                or pw_slot.try_open(self.vault_id, keys.Secret(password, keyfile)) is None
+            ):
+                raise WrongPasswordError("wrong password; rekey needs the current password")
+            kdf = kdf or pw_slot.kdf
+            new_mk = crypto.random_bytes(crypto.KEY_BYTES)
+            new_items_key = crypto.subkey(new_mk, Label.ITEMS)
+            recovery, recovery_text = keys.new_recovery_key()
+            new_slots = [
+                keys.Slot.create(
+                    self.vault_id, pw_slot.slot_type, new_mk, keys.Secret(password, keyfile), kdf
+                ),
+                keys.Slot.create(
+                    self.vault_id, keys.RECOVERY, new_mk, keys.Secret(recovery=recovery)
+                ),
+            ]
+            for slot in new_slots:
+                self.store.write_slot(slot)
+
+            def resealed() -> Iterable[tuple[str, str]]:
+                for op in self.store.all_ops():
+                    if op.envelope is None:
+                        continue
+                    payload = open_item(
+                        self._items_key, self.vault_id, op.kind, op.item_id, op.envelope
+                    )
+                    yield (
+                        seal_item(new_items_key, self.vault_id, op.kind, op.item_id, payload),
+                        op.op_id,
+                    )
+
+            self.store.replace_envelopes(list(resealed()), keys.mk_id(new_mk))
+            self.store.remove_stale_slots()
+            self._mk = bytearray(new_mk)
+            self._items_key = new_items_key
+            self._tag_key = crypto.subkey(new_mk, Label.TAG_ID)
+            self._seen_version = -1
+            self._items.clear()
+            self.refresh()
+            return recovery_text
+
+    # --- integrity -------------------------------------------------------------------------------
+
+    def check(self) -> CheckReport:
+        """Open every version of every item; report what does not verify."""
+        corrupt: dict[str, str] = {}
+        versions = 0
+        for op in self.store.all_ops():
+            if op.envelope is None:
+                continue
+            versions += 1
+            try:
+                self.open_envelope(op.kind, op.item_id, op.envelope)
+            except VaultError as exc:
+                corrupt.setdefault(op.item_id, str(exc))
+        rows = self.store.items()
+        conflicts = [r.item_id for r in rows if r.conflict]
+        return CheckReport(len(rows), versions, corrupt, conflicts)
+
+
+def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
+    """Pinned first, then by the chosen order (ids break ties so the order is stable)."""
+    if sort == "title":
+        key = lambda n: (not n.pinned, n.title.casefold(), n.id)  # noqa: E731
+    elif sort == "created":
+        key = lambda n: (not n.pinned, -n.created, n.id)  # noqa: E731
+    elif sort == "modified":
+        key = lambda n: (not n.pinned, -n.modified, n.id)  # noqa: E731
+    else:
+        raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
+    return sorted(notes, key=key)
+
+
+def _unlock_master_key(
+    store: Store, password: str | None, keyfile: Path | None, recovery_key: str | None
+) -> bytes:
+    slots = store.slots()
+    if not slots:
+        raise AuthError(f"{store.path} has no key slots left; restore it from a backup")
+    vault_id = store.vault_id
+    if recovery_key is not None:
+        secret = keys.Secret(recovery=keys.parse_recovery_key(recovery_key))
+        for slot in slots:
+            if slot.slot_type == keys.RECOVERY:
+                mk = slot.try_open(vault_id, secret)
+                if mk is not None:
+                    return mk
+        raise RecoveryKeyError("this recovery key does not open this vault")
+    if password is None:
+        raise AuthError("a password is needed to unlock the vault")
+    pw_slots = [s for s in slots if s.slot_type != keys.RECOVERY]
+    needs_keyfile = all(s.slot_type == keys.PASSWORD_KEYFILE for s in pw_slots)
+    if needs_keyfile and keyfile is None:
+        raise KeyfileRequiredError("this vault needs its keyfile: pass --keyfile PATH")
+    if keyfile is not None and not any(s.slot_type == keys.PASSWORD_KEYFILE for s in pw_slots):
+        raise KeyfileError("this vault does not use a keyfile; leave out --keyfile")
+    for slot in pw_slots:
+        if slot.slot_type == keys.PASSWORD_KEYFILE and keyfile is None:
+            continue
+        mk = slot.try_open(vault_id, keys.Secret(password, keyfile))
+        if mk is not None:
+            return mk
+    if needs_keyfile:
+        raise WrongPasswordError("wrong password or keyfile")
+    raise WrongPasswordError("wrong password")

@@ -1,0 +1,608 @@
+"""The local store: one folder holding a header, key slots and an SQLite database.
+
+    <vault>/vault.json          header: format, version, vault id (written last at creation)
+    <vault>/keys/<slot>.json    one wrapped master key per slot
+    <vault>/store.sqlite        items and their full history (WAL)
+
+The store never sees plaintext: it keeps sealed envelopes and the history graph (operation ids
+and parents), which is what sync and revision history both need. Every change is one SQLite
+transaction, so a crash leaves the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault import crypto
+from vault.errors import (
+    NotAVaultError,
+    StorageError,
+    UnsupportedFormatError,
+    VaultBusyError,
+    VaultExistsError,
+    VaultNotFoundError,
+)
+from vault.fsutil import atomic_write, ensure_private_dir, fsync_dir
+from vault.keys import Slot
+
+FORMAT_NAME = "vault"
+FORMAT_VERSION = 1
+HEADER = "vault.json"
+KEYS_DIR = "keys"
+DB_NAME = "store.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Every saved version of every item: an operation naming its parent operations.
+CREATE TABLE ops (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,  -- local arrival order (for sync and history)
+    op_id    TEXT NOT NULL UNIQUE,
+    item_id  TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    parents  TEXT NOT NULL,                      -- JSON list of op ids
+    deleted  INTEGER NOT NULL DEFAULT 0,         -- a tombstone: the item is gone
+    envelope TEXT,                               -- NULL for tombstones and purged history
+    device   TEXT NOT NULL                       -- the device that wrote it
+);
+CREATE INDEX ops_item ON ops(item_id, seq);
+CREATE TABLE edges (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child))
+    WITHOUT ROWID;
+-- Operations no other operation names as a parent: more than one means a conflict.
+CREATE TABLE heads (item_id TEXT NOT NULL, op_id TEXT NOT NULL, PRIMARY KEY (item_id, op_id))
+    WITHOUT ROWID;
+-- The current state of each item, kept in step with heads in the same transaction.
+CREATE TABLE items (
+    item_id  TEXT PRIMARY KEY,
+    kind     TEXT NOT NULL,
+    op_id    TEXT NOT NULL,
+    envelope TEXT,
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    conflict INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX items_kind ON items(kind, deleted);
+"""
+
+
+@dataclass(frozen=True)
+class Op:
+    """One saved version (or deletion) of one item."""
+
+    op_id: str
+    item_id: str
+    kind: str
+    parents: tuple[str, ...]
+    deleted: bool
+    envelope: str | None
+    device: str
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    item_id: str
+    kind: str
+    op_id: str
+    envelope: str | None
+    deleted: bool
+    conflict: bool
+
+
+def _op(row: sqlite3.Row | tuple) -> Op:
+    seq, op_id, item_id, kind, parents, deleted, envelope, device = row
+    return Op(
+        op_id, item_id, kind, tuple(json.loads(parents)), bool(deleted), envelope, device, seq
+    )
+
+
+_OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
+
+
+def _db_error(exc: sqlite3.Error, path: Path) -> Exception:
+    text = str(exc).lower()
+    if "full" in text:
+        return StorageError(f"cannot write {path}: the disk is full; nothing was changed")
+    if "locked" in text or "busy" in text:
+        return VaultBusyError(
+            "the vault is busy in another process (a sync or another vault command); try again"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StorageError(f"cannot write {path}: the file system is read-only")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return NotAVaultError(
+            f"{path} is damaged ({text}); restore the vault from a backup or another device"
+        )
+    return StorageError(f"{path}: {exc}")
+
+
+class Store:
+    """A vault folder on disk. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: Path, vault_id: str, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.vault_id = vault_id
+        self._db = db
+        self._lock = threading.RLock()
+
+    # --- opening and creating ------------------------------------------------------------
+
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (path / HEADER).is_file()
+
+    @staticmethod
+    def create(
+        path: Path, vault_id: str, device_id: str, master_id: str, slots: list[Slot]
+    ) -> Store:
+        """Create a vault folder. vault.json is written last: its presence marks a whole vault."""
+        path = path.expanduser()
+        if (path / HEADER).exists():
+            raise VaultExistsError(f"there is already a vault at {path}")
+        if path.exists() and not path.is_dir():
+            raise VaultExistsError(f"{path} exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()):
+            if not _is_aborted_creation(path):
+                raise VaultExistsError(f"{path} is not empty; choose an empty or new folder")
+            _remove_aborted_creation(path)
+        ensure_private_dir(path)
+        ensure_private_dir(path / KEYS_DIR)
+        db = _connect(path / DB_NAME, create=True)
+        try:
+            db.executescript(_SCHEMA)
+            with _transaction(db, path):
+                db.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [
+                        ("schema", str(SCHEMA_VERSION)),
+                        ("vault_id", vault_id),
+                        ("device_id", device_id),
+                        ("mk_id", master_id),
+                    ],
+                )
+        except sqlite3.Error as exc:
+            db.close()
+            raise _db_error(exc, path / DB_NAME) from None
+        store = Store(path, vault_id, db)
+        for slot in slots:
+            store.write_slot(slot)
+        header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
+        atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
+        return store
+
+    @staticmethod
+    def open(path: Path) -> Store:
+        path = path.expanduser()
+        if not path.exists():
+            raise VaultNotFoundError(f"no vault at {path}; create one with `vault init`")
+        if not path.is_dir():
+            raise NotAVaultError(f"{path} is not a vault folder")
+        vault_id = read_header(path)
+        db_path = path / DB_NAME
+        if not db_path.is_file():
+            raise NotAVaultError(
+                f"{path} is damaged: {DB_NAME} is missing; restore from a backup or another device"
+            )
+        db = _connect(db_path, create=False)
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as exc:
+            db.close()
+            raise _db_error(exc, db_path) from None
+        if meta.get("vault_id") != vault_id:
+            db.close()
+            raise NotAVaultError(f"{path} is damaged: the store belongs to another vault")
+        schema = int(meta.get("schema", "0"))
+        if schema > SCHEMA_VERSION:
+            db.close()
+            raise UnsupportedFormatError(
+                f"{path} was written by a newer version of vault; upgrade vault"
+            )
+        return Store(path, vault_id, db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._query("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self.transaction():
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    @property
+    def device_id(self) -> str:
+        value = self.meta("device_id")
+        assert value is not None
+        return value
+
+    @property
+    def master_id(self) -> str:
+        value = self.meta("mk_id")
+        assert value is not None
+        return value
+
+    def data_version(self) -> int:
+        """Changes when any connection (another process too) commits: cheap change detection."""
+        with self._lock:
+            return int(self._query("PRAGMA data_version").fetchone()[0]) + self._local_writes
+
+    _local_writes = 0
+
+    # --- key slots -------------------------------------------------------------------------
+
+    def slots(self, master_id: str | None = None) -> list[Slot]:
+        """Slots for the current master key; slots left over by an interrupted rekey are skipped."""
+        master_id = master_id or self.master_id
+        keys_dir = self.path / KEYS_DIR
+        try:
+            names = sorted(p for p in keys_dir.iterdir() if p.suffix == ".json")
+        except OSError:
+            raise NotAVaultError(f"{self.path} is damaged: the keys folder is missing") from None
+        slots = []
+        for p in names:
+            if p.name.startswith("."):
+                continue
+            slot = Slot.from_json(p.read_bytes(), f"{p}")
+            if slot.master_id == master_id:
+                slots.append(slot)
+        return slots
+
+    def write_slot(self, slot: Slot) -> None:
+        atomic_write(self.path / KEYS_DIR / f"{slot.slot_id}.json", slot.to_json())
+
+    def remove_slot(self, slot_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / KEYS_DIR / f"{slot_id}.json").unlink()
+        fsync_dir(self.path / KEYS_DIR)
+
+    def remove_stale_slots(self) -> None:
+        """Delete slots for a master key that is no longer current (an interrupted rekey)."""
+        current = self.master_id
+        for p in (self.path / KEYS_DIR).glob("*.json"):
+            try:
+                slot = Slot.from_json(p.read_bytes(), str(p))
+            except Exception:
+                continue
+            if slot.master_id != current:
+                p.unlink(missing_ok=True)
+        fsync_dir(self.path / KEYS_DIR)
+
+    # --- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db  # nested: the outer transaction commits
+                return
+            with _transaction(self._db, self.path / DB_NAME):
+                yield self._db
+            self._local_writes += 1
+
+    def _query(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise _db_error(exc, self.path / DB_NAME) from None
+
+    # --- items -----------------------------------------------------------------------------
+
+    def items(self, kind: str | None = None, *, include_deleted: bool = False) -> list[ItemRow]:
+        sql = "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items"
+        clauses, args = [], []
+        if kind is not None:
+            clauses.append("kind = ?")
+            args.append(kind)
+        if not include_deleted:
+            clauses.append("deleted = 0")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        with self._lock:
+            rows = self._query(sql, tuple(args)).fetchall()
+        return [ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+
+    def item_states(self) -> dict[str, tuple[str, bool]]:
+        """Live item id -> (current op id, conflict): cheap change detection for a cache."""
+        with self._lock:
+            rows = self._query("SELECT item_id, op_id, conflict FROM items WHERE deleted = 0")
+            return {r[0]: (r[1], bool(r[2])) for r in rows.fetchall()}
+
+    def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
+        rows: list[ItemRow] = []
+        with self._lock:
+            if len(item_ids) > 2000:  # most of the store: one scan beats many lookups
+                wanted = set(item_ids)
+                return [r for r in self.items(include_deleted=True) if r.item_id in wanted]
+            for i in range(0, len(item_ids), 500):
+                chunk = item_ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in self._query(
+                    "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items "
+                    f"WHERE item_id IN ({marks})",
+                    tuple(chunk),
+                ).fetchall():
+                    rows.append(ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])))
+        return rows
+
+    def item(self, item_id: str) -> ItemRow | None:
+        with self._lock:
+            r = self._query(
+                "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items "
+                "WHERE item_id = ?",
+                (item_id,),
+            ).fetchone()
+        return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) if r else None
+
+    def heads(self, item_id: str) -> list[Op]:
+        with self._lock:
+            rows = self._query(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE op_id IN "
+                "(SELECT op_id FROM heads WHERE item_id = ?) ORDER BY op_id",
+                (item_id,),
+            ).fetchall()
+        return [_op(r) for r in rows]
+
+    def op(self, op_id: str) -> Op | None:
+        with self._lock:
+            r = self._query(f"SELECT {_OP_COLUMNS} FROM ops WHERE op_id = ?", (op_id,)).fetchone()
+        return _op(r) if r else None
+
+    def history(self, item_id: str) -> list[Op]:
+        """Every version of an item, oldest first (local arrival order)."""
+        with self._lock:
+            rows = self._query(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE item_id = ? ORDER BY seq", (item_id,)
+            ).fetchall()
+        return [_op(r) for r in rows]
+
+    def ops_after(self, seq: int, *, device: str | None = None, limit: int = 10_000) -> list[Op]:
+        """Operations that arrived after `seq` (optionally only those one device wrote)."""
+        sql = f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ?"
+        args: tuple = (seq,)
+        if device is not None:
+            sql += " AND device = ?"
+            args += (device,)
+        sql += " ORDER BY seq LIMIT ?"
+        with self._lock:
+            return [_op(r) for r in self._query(sql, (*args, limit)).fetchall()]
+
+    def all_ops(self) -> Iterator[Op]:
+        """Every operation in arrival order, streamed (backups, rekey)."""
+        last = 0
+        while True:
+            batch = self.ops_after(last, limit=2000)
+            if not batch:
+                return
+            yield from batch
+            last = batch[-1].seq
+
+    def write(
+        self,
+        item_id: str,
+        kind: str,
+        envelope: str | None,
+        parents: Iterable[str],
+        *,
+        op_id: str | None = None,
+    ) -> Op:
+        """Record a new version (envelope) or a deletion (None) written on this device."""
+        op = Op(
+            op_id=op_id or crypto.random_id(),
+            item_id=item_id,
+            kind=kind,
+            parents=tuple(parents),
+            deleted=envelope is None,
+            envelope=envelope,
+            device=self.device_id,
+        )
+        with self.transaction():
+            self._insert(op)
+        return op
+
+    def ingest(self, ops: Iterable[Op]) -> list[Op]:
+        """Add operations from elsewhere (sync, backup restore). Idempotent: known ops are
+        skipped. Returns the ones that were new."""
+        added = []
+        with self.transaction():
+            for op in ops:
+                if self._db.execute("SELECT 1 FROM ops WHERE op_id = ?", (op.op_id,)).fetchone():
+                    continue
+                self._insert(op)
+                added.append(op)
+        return added
+
+    def has_op(self, op_id: str) -> bool:
+        with self._lock:
+            return self._query("SELECT 1 FROM ops WHERE op_id = ?", (op_id,)).fetchone() is not None
+
+    def _insert(self, op: Op) -> None:
+        db = self._db
+        db.execute(
+            "INSERT INTO ops(op_id, item_id, kind, parents, deleted, envelope, device) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                op.op_id,
+                op.item_id,
+                op.kind,
+                json.dumps(list(op.parents)),
+                int(op.deleted),
+                op.envelope,
+                op.device,
+            ),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
+            [(p, op.op_id) for p in op.parents],
+        )
+        db.executemany(
+            "DELETE FROM heads WHERE item_id = ? AND op_id = ?",
+            [(op.item_id, p) for p in op.parents],
+        )
+        # An op that arrives after one of its children (out-of-order delivery) is not a head.
+        if not db.execute("SELECT 1 FROM edges WHERE parent = ?", (op.op_id,)).fetchone():
+            db.execute("INSERT INTO heads(item_id, op_id) VALUES (?, ?)", (op.item_id, op.op_id))
+        self._refresh_item(op.item_id, op.kind)
+
+    def _refresh_item(self, item_id: str, kind: str) -> None:
+        """Recompute the item's current row from its heads.
+
+        With several heads (a conflict) a live version is shown before a deletion, so a
+        concurrent edit and delete keeps the edit; among equals the largest op id wins, a rule
+        every device applies the same way whatever order operations arrived in.
+        """
+        heads = self._db.execute(
+            "SELECT op_id, deleted, envelope FROM ops WHERE op_id IN "
+            "(SELECT op_id FROM heads WHERE item_id = ?)",
+            (item_id,),
+        ).fetchall()
+        if not heads:
+            return
+        op_id, deleted, envelope = max(heads, key=lambda h: (not h[1], h[0]))
+        self._db.execute(
+            "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id) DO UPDATE SET "
+            "kind = excluded.kind, op_id = excluded.op_id, envelope = excluded.envelope, "
+            "deleted = excluded.deleted, conflict = excluded.conflict",
+            (item_id, kind, op_id, envelope, deleted, int(len(heads) > 1)),
+        )
+
+    def erase_history(self, item_id: str, keep_op: str) -> None:
+        """Drop the sealed content of every older version of an item (used by purge)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE ops SET envelope = NULL WHERE item_id = ? AND op_id != ?",
+                (item_id, keep_op),
+            )
+
+    def replace_envelopes(self, envelopes: Iterable[tuple[str, str]], master_id: str) -> None:
+        """Rekey: swap every op's envelope for one sealed under a new master key, and make that
+        key current, in one transaction (callers write the new slots first)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", envelopes)
+            db.execute(
+                "UPDATE items SET envelope = "
+                "(SELECT envelope FROM ops WHERE ops.op_id = items.op_id)"
+            )
+            db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._query(
+                "SELECT kind, count(*) FROM items WHERE deleted = 0 GROUP BY kind"
+            ).fetchall()
+            ops = self._query("SELECT count(*) FROM ops").fetchone()[0]
+        result = dict(rows)
+        result["versions"] = ops
+        return result
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def read_header(path: Path) -> str:
+    """The vault id from vault.json, or a clear error saying why the folder is not a vault."""
+    header_path = path / HEADER
+    if not header_path.is_file():
+        raise NotAVaultError(f"{path} is not a vault (it has no {HEADER})")
+    try:
+        doc = json.loads(header_path.read_bytes())
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+            raise ValueError
+    except (OSError, ValueError):
+        raise NotAVaultError(f"{header_path} is damaged or not a vault header") from None
+    v = doc.get("v")
+    if v != FORMAT_VERSION:
+        if isinstance(v, int) and v > FORMAT_VERSION:
+            raise UnsupportedFormatError(
+                f"{path} uses vault format v{v}, newer than this program; upgrade vault"
+            )
+        raise NotAVaultError(f"{header_path} names an unknown format version {v!r}")
+    vault_id = doc.get("vault_id")
+    if not (isinstance(vault_id, str) and len(vault_id) == 32 and _hex(vault_id)):
+        raise NotAVaultError(f"{header_path} is damaged (bad vault id)")
+    return vault_id
+
+
+def _hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    if not create and not path.exists():
+        raise NotAVaultError(f"{path} is missing")
+    old_umask = os.umask(0o077)  # the WAL and shared-memory files must be private too
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit that returned survives a power cut; notes are worth an fsync.
+        db.execute("PRAGMA synchronous=FULL")
+        # Deleted content (purged notes, replaced envelopes) is overwritten, not left in pages.
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        raise _db_error(exc, path) from None
+    finally:
+        os.umask(old_umask)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)
+    return db
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, path: Path) -> Iterator[None]:
+    try:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock mid-way.
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise _db_error(exc, path) from None
+    try:
+        yield
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise _db_error(exc, path) from None
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+    try:
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise _db_error(exc, path) from None
+
+
+_CREATION_LEFTOVERS = {KEYS_DIR, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
+
+
+def _is_aborted_creation(path: Path) -> bool:
+    """A folder holding only what an interrupted `vault init` leaves (no header yet)."""
+    names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
+    return bool(names) and names <= _CREATION_LEFTOVERS and not (path / HEADER).exists()
+
+
+def _remove_aborted_creation(path: Path) -> None:
+    import shutil
+
+    for p in path.iterdir():
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
