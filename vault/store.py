@@ -26,6 +26,7 @@ from vault.errors import (
     StorageError,
     UnsupportedFormatError,
     VaultBusyError,
+    VaultError,
     VaultExistsError,
     VaultNotFoundError,
 )
@@ -37,7 +38,7 @@ FORMAT_VERSION = 1
 HEADER = "vault.json"
 KEYS_DIR = "keys"
 DB_NAME = "store.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +70,24 @@ CREATE TABLE items (
 );
 CREATE INDEX items_kind ON items(kind, deleted);
 """
+
+# Applied in order to stores written by an older version (and after _SCHEMA at creation), each
+# in the transaction that records the new schema number.
+_MIGRATIONS: dict[int, str] = {
+    # Sync (vault/sync): the operations the shared folder already holds (mine = this device
+    # published it), and every device's chain files seen in the folder.
+    2: """
+CREATE TABLE sync_ops (op_id TEXT PRIMARY KEY, mine INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE sync_files (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    hash   TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    size   INTEGER NOT NULL,
+    PRIMARY KEY (device, seq, hash)
+) WITHOUT ROWID;
+""",
+}
 
 
 @dataclass(frozen=True)
@@ -157,6 +176,8 @@ class Store:
         try:
             db.executescript(_SCHEMA)
             with _transaction(db, path):
+                for version in sorted(_MIGRATIONS):
+                    _run_script(db, _MIGRATIONS[version])
                 db.executemany(
                     "INSERT INTO meta(key, value) VALUES (?, ?)",
                     [
@@ -204,6 +225,8 @@ class Store:
             raise UnsupportedFormatError(
                 f"{path} was written by a newer version of vault; upgrade vault"
             )
+        if schema < SCHEMA_VERSION:
+            _migrate(db, db_path, schema)
         return Store(path, vault_id, db)
 
     def close(self) -> None:
@@ -427,6 +450,16 @@ class Store:
                 added.append(op)
         return added
 
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Read-only SQL for modules that keep their own tables here (sync state)."""
+        with self._lock:
+            return self._query(sql, args).fetchall()
+
+    def conflicted_ids(self) -> list[str]:
+        with self._lock:
+            rows = self._query("SELECT item_id FROM items WHERE conflict = 1").fetchall()
+        return [r[0] for r in rows]
+
     def has_op(self, op_id: str) -> bool:
         with self._lock:
             return self._query("SELECT 1 FROM ops WHERE op_id = ?", (op_id,)).fetchone() is not None
@@ -537,6 +570,31 @@ def read_header(path: Path) -> str:
     if not (isinstance(vault_id, str) and len(vault_id) == 32 and _hex(vault_id)):
         raise NotAVaultError(f"{header_path} is damaged (bad vault id)")
     return vault_id
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """executescript() would commit the open transaction, so run statement by statement."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate(db: sqlite3.Connection, path: Path, schema: int) -> None:
+    try:
+        with _transaction(db, path):
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            current = int(row[0]) if row else 0
+            for version in sorted(v for v in _MIGRATIONS if v > current):
+                _run_script(db, _MIGRATIONS[version])
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+    except VaultError:
+        db.close()
+        raise
 
 
 def _hex(text: str) -> bool:
