@@ -32,6 +32,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "editor": {
         "command": "",  # empty means $VISUAL, then $EDITOR, then vi
     },
+    "sync": {
+        "remote": "",  # the shared sync folder for vaults that name none (`vault remote set`)
+        "auto": True,  # the terminal app syncs in the background
+        "interval_seconds": 300,  # ... every this often (0: only after saves and on demand)
+        "debounce_seconds": 5.0,  # ... and this long after the last save
+    },
 }
 
 
