@@ -38,6 +38,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "interval_seconds": 300,  # ... every this often (0: only after saves and on demand)
         "debounce_seconds": 5.0,  # ... and this long after the last save
     },
+    "backup": {
+        "dir": "",  # automatic backups go here; empty means the default under the data folder
+        "interval_hours": 24.0,  # a backup when the vault is opened this long after the last
+        "on_quit": True,  # a backup when the terminal app quits with unsaved-to-backup changes
+        "keep_daily": 7,  # automatic backups kept: the newest of each of the last N days...
+        "keep_weekly": 4,  # ...and of each of the last N weeks
+    },
 }
 
 

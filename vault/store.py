@@ -415,6 +415,28 @@ class Store:
             yield from batch
             last = batch[-1].seq
 
+    def head_ops(self) -> Iterator[Op]:
+        """The current version(s) of every item, tombstones included, in arrival order,
+        streamed (backups without history)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._query(
+                    f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ? AND op_id IN "
+                    "(SELECT op_id FROM heads) ORDER BY seq LIMIT 2000",
+                    (last,),
+                ).fetchall()
+            if not rows:
+                return
+            batch = [_op(r) for r in rows]
+            yield from batch
+            last = batch[-1].seq
+
+    def last_seq(self) -> int:
+        """The arrival number of the newest operation (0 for none): changes with every write."""
+        with self._lock:
+            return int(self._query("SELECT coalesce(max(seq), 0) FROM ops").fetchone()[0])
+
     def write(
         self,
         item_id: str,
