@@ -1,0 +1,717 @@
+"""Backups: make one, prove it is good, restore it anywhere, and keep a rotating set.
+
+A backup is one self-contained encrypted file (format in docs/BACKUP.md, code in
+`vault.backup_format`): the vault's key slots, then every operation of every item, each item
+still in its own sealed envelope. So the password or the recovery key alone restores it on a
+machine that has nothing else, and a backup is as safe to leave anywhere as the vault itself.
+
+Restoring into a new folder gives a vault with the same vault id, master key and key slots as at
+the time of the backup, and a new device id, so it can later sync beside the original without
+the two devices' logs clashing. Restoring into an existing vault of the same id adds only the
+operations it lacks: history is a graph, so versions the vault already has are not duplicated
+and newer local versions stay current.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+from vault import __version__, crypto, keys
+from vault.backup_format import (
+    REC_INFO,
+    REC_OP,
+    BackupHeader,
+    BackupWriter,
+    Progress,
+    encode_prefix,
+    op_from_record,
+    op_to_json,
+    read_header,
+    read_records,
+    stream_key,
+    unlock_header,
+    utc_stamp,
+)
+from vault.crypto import Label
+from vault.envelope import open_item, seal_item
+from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
+from vault.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, fsync_dir, storage_error
+from vault.paths import default_backup_dir
+from vault.store import Op, Store
+
+if TYPE_CHECKING:
+    from vault.config import Config
+    from vault.notes import Vault
+
+SUFFIX = ".vbak"
+AUTO_MARK = "-auto"
+# Set after each backup: the store's last operation number it covered, so an automatic backup
+# is skipped when nothing changed since.
+META_LAST_SEQ = "backup_last_seq"
+STALE_TEMP_SECONDS = 24 * 3600
+# Only files named like this are ever deleted by rotation (a person's own backups never are).
+_AUTO_NAME = re.compile(r"vault-[0-9a-f]{8}-\d{8}T\d{6}Z-auto(?:-\d+)?\.vbak")
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    path: Path
+    vault_id: str
+    backup_id: str
+    created: datetime
+    ops: int  # operations written (versions and tombstones)
+    history: bool
+    size: int
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    path: Path
+    vault_id: str
+    backup_id: str
+    created: datetime
+    opened_with: str  # "password", "recovery key" or "master key"
+    history: bool
+    parts: int
+    ops: int
+    versions: int  # operations carrying an item's content
+    items: int  # distinct items, deleted ones included
+    live: dict[str, int]  # kind -> items not deleted at the backup's newest versions
+    damaged: dict[str, str] = field(default_factory=dict)  # item id -> why it did not open
+    items_checked: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not self.damaged
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    vault_path: Path
+    vault_id: str
+    new_vault: bool
+    device_id: str
+    ops_read: int
+    ops_added: int
+    ops_known: int  # already in the vault: not duplicated
+    resealed: int  # re-sealed under the vault's current master key (it was rotated since)
+    damaged: dict[str, str]  # item id -> why its version was left out
+    counts: dict[str, int]  # the vault's live items by kind afterwards, and "versions"
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """A backup file as listed: from its clear header only, so not yet verified."""
+
+    path: Path
+    size: int
+    automatic: bool
+    vault_id: str | None = None
+    created: datetime | None = None
+    problem: str | None = None  # why the header could not be read
+
+
+# --- names and folders -------------------------------------------------------------------------
+
+
+def backup_dir(config: Config) -> Path:
+    value = config.get("backup.dir")
+    return Path(value).expanduser().absolute() if value else default_backup_dir()
+
+
+def backup_name(vault_id: str, when: datetime, *, automatic: bool = False) -> str:
+    """vault-<first 8 of the vault id>-<UTC time>[-auto].vbak: sorts by time, says whose."""
+    stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"vault-{vault_id[:8]}-{stamp}{AUTO_MARK if automatic else ''}{SUFFIX}"
+
+
+def _unique(folder: Path, name: str) -> Path:
+    path = folder / name
+    n = 2
+    while path.exists():
+        path = folder / f"{name.removesuffix(SUFFIX)}-{n}{SUFFIX}"
+        n += 1
+    return path
+
+
+def read_backup_header(path: Path) -> BackupHeader:
+    """The clear header of a backup (vault id, creation time, key slots), unverified."""
+    with _open(path) as fh:
+        return read_header(fh, str(path))
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[BinaryIO]:
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 (closed below; errors mapped first)
+    except FileNotFoundError:
+        raise BackupError(f"no backup at {path}") from None
+    except IsADirectoryError:
+        raise BackupError(f"{path} is a folder, not a backup file") from None
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# --- creating ----------------------------------------------------------------------------------
+
+
+def create_backup(
+    vault: Vault,
+    path: Path,
+    *,
+    history: bool = True,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    automatic: bool = False,
+) -> BackupReport:
+    """Write a backup of `vault` to `path` (a file, or a folder to put a new file in).
+
+    Streamed: operations go from the store to the file in batches, so memory stays flat.
+    Atomic: the bytes go to a hidden temporary file in the same folder, are fsynced, and only
+    then get the real name; a crash leaves at most a `.*.tmp` file that is never listed,
+    verified or restored as a backup. Without `history`, only each item's current version(s)
+    are kept (conflicting versions included), not the older ones.
+    """
+    path = path.expanduser()
+    created = (now or datetime.now(UTC)).replace(microsecond=0)
+    if path.is_dir():
+        path = _unique(path, backup_name(vault.vault_id, created, automatic=automatic))
+    if path.exists() and not overwrite:
+        raise BackupError(f"{path} already exists; choose another name (or --force to replace)")
+    store = vault.store
+    master_key = vault.master_key
+    mk_id = keys.mk_id(master_key)
+    if mk_id != store.master_id:
+        raise BackupError("the vault's master key is being rotated; try again when rekey is done")
+    backup_id = crypto.random_id()
+    prefix = encode_prefix(vault.vault_id, backup_id, created, mk_id, store.slots())
+    start_seq = store.last_seq()
+    counts = store.counts()
+    total = counts.get("versions") if history else None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
+            writer = BackupWriter(fh, prefix, stream_key(master_key, backup_id))
+            writer.record_json(
+                REC_INFO,
+                {
+                    "created": utc_stamp(created),
+                    "history": history,
+                    "device": store.device_id,
+                    "program": f"vault {__version__}",
+                    "counts": counts,
+                },
+            )
+            ops = 0
+            for op in store.all_ops() if history else store.head_ops():
+                writer.record_json(REC_OP, op_to_json(op))
+                ops += 1
+                if progress is not None and ops % 256 == 0:
+                    progress(ops, total)
+            writer.finish({"ops": ops, "attachments": 0})
+            fh.flush()
+            os.fsync(fh.fileno())
+        if store.master_id != mk_id:
+            # A rekey in another process re-sealed items mid-way: the file mixes two keys.
+            raise BackupError("the master key was rotated during the backup; run it again")
+        _publish(tmp, path, overwrite)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(exc, path) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    if progress is not None:
+        progress(ops, total if total is not None else ops)
+    with contextlib.suppress(VaultError):  # bookkeeping only; the backup itself is done
+        store.set_meta(META_LAST_SEQ, str(start_seq))
+    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, _size(path))
+
+
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Give the finished temporary file its name: replacing only when asked to."""
+    if overwrite:
+        os.replace(tmp, path)
+    else:
+        try:
+            os.link(tmp, path)  # fails if the name was taken meanwhile: never clobbers
+            os.unlink(tmp)
+        except FileExistsError:
+            raise BackupError(f"{path} already exists; choose another name") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise
+            if path.exists():  # no hard links here (FAT, some shares): check, then rename
+                raise BackupError(f"{path} already exists; choose another name") from None
+            os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+
+class _Tally:
+    """What a stream of operations adds up to: items, and which are live at their heads."""
+
+    def __init__(self) -> None:
+        self.ops = 0
+        self.versions = 0
+        self.kinds: dict[str, str] = {}
+        self.deleted: dict[str, bool] = {}  # op id -> tombstone
+        self.by_item: dict[str, list[str]] = {}
+        self.parents: set[str] = set()
+
+    def add(self, op: Op) -> None:
+        self.ops += 1
+        self.versions += op.envelope is not None
+        self.kinds[op.item_id] = op.kind
+        self.deleted[op.op_id] = op.deleted
+        self.by_item.setdefault(op.item_id, []).append(op.op_id)
+        self.parents.update(op.parents)
+
+    def live(self) -> dict[str, int]:
+        live: dict[str, int] = {}
+        for item_id, op_ids in self.by_item.items():
+            heads = [o for o in op_ids if o not in self.parents]
+            # As in the store: with several heads, a live version beats a deletion.
+            if any(not self.deleted[h] for h in heads):
+                kind = self.kinds[item_id]
+                live[kind] = live.get(kind, 0) + 1
+        return live
+
+
+def verify_backup(
+    path: Path,
+    *,
+    password: str | None = None,
+    recovery_key: str | None = None,
+    keyfile: Path | None = None,
+    master_key: bytes | None = None,
+    open_items: bool = True,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Check a backup from end to end: the header against the stream, every part in order, the
+    end marker, and (with `open_items`) that every item version opens with the key the slots
+    unwrap. Raises BackupError for a damaged, truncated or tampered file, AuthError for a wrong
+    secret; items that do not open are reported in `damaged` rather than raised."""
+    path = path.expanduser()
+    name = str(path)
+    with _open(path) as fh:
+        header = read_header(fh, name)
+        if master_key is not None:
+            if keys.mk_id(master_key) != header.mk_id:
+                raise BackupError(f"{name} was made under another master key")
+            mk, how = master_key, "master key"
+        else:
+            mk = unlock_header(
+                header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
+            )
+            how = "recovery key" if recovery_key is not None else "password"
+        items_key = crypto.subkey(mk, Label.ITEMS)
+        tally = _Tally()
+        damaged: dict[str, str] = {}
+        info: dict[str, Any] = {}
+        parts = 0
+
+        def count_parts(done: int, total: int | None) -> None:
+            nonlocal parts
+            parts += 1
+            if progress is not None:
+                progress(done, total)
+
+        for record in read_records(fh, header, mk, name, count_parts, _size(path)):
+            if record.rtype == REC_INFO:
+                info = record.json(name)
+                continue
+            op = op_from_record(record, name)
+            tally.add(op)
+            if open_items and op.envelope is not None and op.item_id not in damaged:
+                try:
+                    open_item(items_key, header.vault_id, op.kind, op.item_id, op.envelope)
+                except VaultError as exc:
+                    damaged[op.item_id] = str(exc)
+    return VerifyReport(
+        path=path,
+        vault_id=header.vault_id,
+        backup_id=header.backup_id,
+        created=header.created,
+        opened_with=how,
+        history=info.get("history") is not False,
+        parts=parts,
+        ops=tally.ops,
+        versions=tally.versions,
+        items=len(tally.by_item),
+        live=tally.live(),
+        damaged=damaged,
+        items_checked=open_items,
+    )
+
+
+# --- restoring ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ingest:
+    read: int = 0
+    known: int = 0
+    resealed: int = 0
+    damaged: dict[str, str] = field(default_factory=dict)
+
+
+def _ingest(
+    store: Store,
+    fh: BinaryIO,
+    header: BackupHeader,
+    master_key: bytes,
+    name: str,
+    *,
+    reseal_key: bytes | None,
+    progress: Progress | None,
+    total: int,
+) -> tuple[_Ingest, int]:
+    """Feed the backup's operations into `store` in one transaction: a backup that turns out
+    damaged half-way rolls back, so a restore is all or nothing."""
+    items_key = crypto.subkey(master_key, Label.ITEMS)
+    stats = _Ingest()
+
+    def ops() -> Iterator[Op]:
+        for record in read_records(fh, header, master_key, name, progress, total):
+            if record.rtype != REC_OP:
+                continue
+            op = op_from_record(record, name)
+            stats.read += 1
+            if store.has_op(op.op_id):
+                stats.known += 1
+                continue
+            if op.envelope is not None:
+                try:
+                    payload = open_item(items_key, header.vault_id, op.kind, op.item_id, op.envelope)
+                except VaultError as exc:
+                    # The stream verified, so the source vault already held this version
+                    # damaged; bringing it in would only make the restored vault fail later.
+                    stats.damaged[op.item_id] = str(exc)
+                    continue
+                if reseal_key is not None:
+                    envelope = seal_item(reseal_key, header.vault_id, op.kind, op.item_id, payload)
+                    op = dataclasses.replace(op, envelope=envelope)
+                    stats.resealed += 1
+            yield op
+
+    added = store.ingest(ops())
+    return stats, len(added)
+
+
+def restore_backup(
+    path: Path,
+    target: Path,
+    *,
+    password: str | None = None,
+    recovery_key: str | None = None,
+    keyfile: Path | None = None,
+    progress: Progress | None = None,
+) -> RestoreReport:
+    """Restore a backup as a new vault at `target` (which must not exist, or be empty).
+
+    The new vault has the backup's vault id, master key and key slots (so the password and
+    recovery key of the time of the backup open it) and a new device id. It is built in a
+    hidden folder next to `target` and renamed into place only when complete.
+    """
+    path, target = path.expanduser(), target.expanduser().absolute()
+    if Store.exists(target):
+        raise BackupError(f"there is already a vault at {target}; choose a new folder")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise BackupError(f"{target} is not empty; choose an empty or new folder")
+    name = str(path)
+    with _open(path) as fh:
+        header = read_header(fh, name)
+        master_key = unlock_header(
+            header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
+        )
+        ensure_private_dir(target.parent)
+        tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
+        device_id = crypto.random_id()
+        store = Store.create(tmp, header.vault_id, device_id, header.mk_id, list(header.slots))
+        try:
+            stats, added = _ingest(
+                store,
+                fh,
+                header,
+                master_key,
+                name,
+                reseal_key=None,
+                progress=progress,
+                total=_size(path),
+            )
+            counts = store.counts()
+            store.close()
+            if target.exists():
+                target.rmdir()  # the empty folder the person named
+            os.rename(tmp, target)
+            fsync_dir(target.parent)
+        except OSError as exc:
+            store.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise storage_error(exc, target) from None
+        except BaseException:
+            store.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return RestoreReport(
+        vault_path=target,
+        vault_id=header.vault_id,
+        new_vault=True,
+        device_id=device_id,
+        ops_read=stats.read,
+        ops_added=added,
+        ops_known=stats.known,
+        resealed=0,
+        damaged=stats.damaged,
+        counts=counts,
+    )
+
+
+def backup_needs_secret(vault: Vault, path: Path) -> bool:
+    """Whether merging this backup needs its own password or recovery key: only when the
+    vault's master key was rotated after the backup was made."""
+    return read_backup_header(path).mk_id != keys.mk_id(vault.master_key)
+
+
+def merge_backup(
+    vault: Vault,
+    path: Path,
+    *,
+    password: str | None = None,
+    recovery_key: str | None = None,
+    keyfile: Path | None = None,
+    progress: Progress | None = None,
+) -> RestoreReport:
+    """Add a backup's operations to the unlocked `vault` (same vault id): versions it already
+    has are skipped, and the history graph keeps newer local versions current.
+
+    If the vault's master key was rotated since the backup, the backup is opened with its own
+    password or recovery key and its items are re-sealed under the current key, so the vault
+    ends up under one key, as after a rekey."""
+    path = path.expanduser()
+    name = str(path)
+    with _open(path) as fh:
+        header = read_header(fh, name)
+        if header.vault_id != vault.vault_id:
+            raise BackupError(
+                f"{name} is a backup of another vault (id {header.vault_id[:8]}), not of this "
+                f"one (id {vault.vault_id[:8]}); restore it into a new folder instead"
+            )
+        current = vault.master_key
+        reseal_key = None
+        if header.mk_id == keys.mk_id(current):
+            master_key = current
+        else:
+            if password is None and recovery_key is None:
+                raise WrongPasswordError(
+                    "this backup predates a master key rotation (vault rekey): give the "
+                    "password or recovery key it was made with"
+                )
+            master_key = unlock_header(
+                header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
+            )
+            reseal_key = crypto.subkey(current, Label.ITEMS)
+        stats, added = _ingest(
+            vault.store,
+            fh,
+            header,
+            master_key,
+            name,
+            reseal_key=reseal_key,
+            progress=progress,
+            total=_size(path),
+        )
+    vault.refresh()
+    return RestoreReport(
+        vault_path=vault.path,
+        vault_id=vault.vault_id,
+        new_vault=False,
+        device_id=vault.store.device_id,
+        ops_read=stats.read,
+        ops_added=added,
+        ops_known=stats.known,
+        resealed=stats.resealed if added else 0,
+        damaged=stats.damaged,
+        counts=vault.store.counts(),
+    )
+
+
+# --- listing, rotating, automatic backups ------------------------------------------------------
+
+
+def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
+    """Backup files in `folder`, newest first, from their clear headers (cheap: no secret, no
+    decryption). With `vault_id`, only that vault's (and unreadable ones, which could be)."""
+    folder = folder.expanduser()
+    try:
+        entries = sorted(folder.iterdir())
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StorageError(f"cannot read {folder}: {exc.strerror}") from None
+    found = []
+    for p in entries:
+        # Hidden names are temporary files of a backup in progress (or killed): never backups.
+        if p.name.startswith(".") or not p.name.endswith(SUFFIX) or not p.is_file():
+            continue
+        automatic = _AUTO_NAME.fullmatch(p.name) is not None
+        try:
+            header = read_backup_header(p)
+        except VaultError as exc:
+            found.append(BackupInfo(p, _size(p), automatic, problem=str(exc)))
+            continue
+        if vault_id is not None and header.vault_id != vault_id:
+            continue
+        found.append(BackupInfo(p, _size(p), automatic, header.vault_id, header.created))
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda b: (b.created or epoch, b.path.name), reverse=True)
+
+
+def rotate_backups(
+    folder: Path, vault_id: str, *, keep_daily: int, keep_weekly: int
+) -> list[Path]:
+    """Delete automatic backups of `vault_id` beyond the newest of each of the last
+    `keep_daily` days and `keep_weekly` ISO weeks that have one (local time). The newest is
+    always kept; backups made by hand and files of other vaults are never touched."""
+    autos = [
+        b
+        for b in list_backups(folder, vault_id)
+        if b.automatic and b.problem is None and b.vault_id == vault_id and b.created
+    ]
+    keep: set[Path] = set()
+    days: list[object] = []
+    weeks: list[object] = []
+    for b in autos:  # newest first, so the first of a day or week is its newest
+        assert b.created is not None
+        local = b.created.astimezone()
+        day, week = local.date(), local.isocalendar()[:2]
+        if day not in days and len(days) < keep_daily:
+            days.append(day)
+            keep.add(b.path)
+        if week not in weeks and len(weeks) < keep_weekly:
+            weeks.append(week)
+            keep.add(b.path)
+    if autos:
+        keep.add(autos[0].path)
+    removed = []
+    for b in autos:
+        if b.path not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                b.path.unlink()
+            removed.append(b.path)
+    if removed:
+        fsync_dir(folder)
+    return removed
+
+
+def _remove_stale_temp(folder: Path) -> None:
+    """Temporary files of backups killed mid-way, once surely not in progress any more."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for p in folder.glob(f".*{SUFFIX}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+
+
+def _vault_created(vault: Vault) -> datetime:
+    """vault.json is written once, when the vault is made (or restored)."""
+    try:
+        return datetime.fromtimestamp((vault.path / "vault.json").stat().st_mtime, UTC)
+    except OSError:
+        return datetime.now(UTC)
+
+
+def backup_due(
+    vault: Vault,
+    config: Config,
+    *,
+    reason: Literal["schedule", "quit"] = "schedule",
+    now: datetime | None = None,
+) -> bool:
+    """Whether `auto_backup` would make a backup now.
+
+    Never when nothing changed since the last backup. On quit (`backup.on_quit`): whenever
+    something changed. On the schedule (`backup.interval_hours`, 0 turns it off): once the
+    newest backup in the folder (or, before the first, the vault itself) is that old.
+    """
+    if reason not in ("schedule", "quit"):
+        raise ValueError(f"unknown reason {reason!r}")
+    now = now or datetime.now(UTC)
+    store = vault.store
+    last_seq = store.last_seq()
+    if last_seq == 0:
+        return False  # an empty vault: nothing to keep
+    backups = [b for b in list_backups(backup_dir(config), vault.vault_id) if b.problem is None]
+    newest = backups[0] if backups else None
+    covered = store.meta(META_LAST_SEQ)
+    changed = newest is None or covered is None or covered != str(last_seq)
+    if not changed:
+        return False
+    if reason == "quit":
+        return bool(config.get("backup.on_quit"))
+    hours = float(config.get("backup.interval_hours"))
+    if hours <= 0:
+        return False
+    since = newest.created if newest is not None and newest.created else _vault_created(vault)
+    return now - since >= timedelta(hours=hours)
+
+
+def auto_backup(
+    vault: Vault,
+    config: Config,
+    *,
+    reason: Literal["schedule", "quit"] = "schedule",
+    now: datetime | None = None,
+) -> Path | None:
+    """Make an automatic backup into `backup.dir` if one is due (see `backup_due`), prove it
+    readable, then rotate old automatic backups. Returns the new file, or None."""
+    if not backup_due(vault, config, reason=reason, now=now):
+        return None
+    folder = backup_dir(config)
+    ensure_private_dir(folder)
+    report = create_backup(vault, folder, history=True, automatic=True, now=now)
+    # Older backups are deleted only once the new one reads back whole.
+    verify_backup(report.path, master_key=vault.master_key, open_items=False)
+    rotate_backups(
+        folder,
+        vault.vault_id,
+        keep_daily=max(0, int(config.get("backup.keep_daily"))),
+        keep_weekly=max(0, int(config.get("backup.keep_weekly"))),
+    )
+    _remove_stale_temp(folder)
+    return report.path
