@@ -417,7 +417,9 @@ def _ingest(
                 continue
             if op.envelope is not None:
                 try:
-                    payload = open_item(items_key, header.vault_id, op.kind, op.item_id, op.envelope)
+                    payload = open_item(
+                        items_key, header.vault_id, op.kind, op.item_id, op.envelope
+                    )
                 except VaultError as exc:
                     # The stream verified, so the source vault already held this version
                     # damaged; bringing it in would only make the restored vault fail later.
@@ -602,9 +604,7 @@ def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
     return sorted(found, key=lambda b: (b.created or epoch, b.path.name), reverse=True)
 
 
-def rotate_backups(
-    folder: Path, vault_id: str, *, keep_daily: int, keep_weekly: int
-) -> list[Path]:
+def rotate_backups(folder: Path, vault_id: str, *, keep_daily: int, keep_weekly: int) -> list[Path]:
     """Delete automatic backups of `vault_id` beyond the newest of each of the last
     `keep_daily` days and `keep_weekly` ISO weeks that have one (local time). The newest is
     always kept; backups made by hand and files of other vaults are never touched."""

@@ -56,6 +56,7 @@ from vault.crypto import Label
 from vault.errors import (
     BackupError,
     IntegrityError,
+    KeyfileRequiredError,
     NotAVaultError,
     RecoveryKeyError,
     UnsupportedFormatError,
@@ -290,9 +291,7 @@ def read_header(fh: BinaryIO, name: str) -> BackupHeader:
 
 def _is_hex32(value: object) -> bool:
     return (
-        isinstance(value, str)
-        and len(value) == 32
-        and all(c in "0123456789abcdef" for c in value)
+        isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
     )
 
 
@@ -304,33 +303,31 @@ def unlock_header(
     keyfile: Path | None = None,
     recovery_key: str | None = None,
 ) -> bytes:
-    """The backup's master key from its own key slots."""
-    try:
-        if recovery_key is not None:
-            secret = keys.Secret(recovery=keys.parse_recovery_key(recovery_key))
-            for slot in header.slots:
-                if slot.slot_type == keys.RECOVERY:
-                    mk = slot.try_open(header.vault_id, secret)
-                    if mk is not None:
-                        return _checked(mk, header, name)
-            raise RecoveryKeyError("this recovery key does not open this backup")
-        if password is None:
-            raise WrongPasswordError("a password or recovery key is needed to open this backup")
-        pw_slots = [s for s in header.slots if s.slot_type != keys.RECOVERY]
-        for slot in pw_slots:
-            if slot.slot_type == keys.PASSWORD_KEYFILE and keyfile is None:
-                continue
-            secret = keys.Secret(password, keyfile if slot.slot_type != keys.PASSWORD else None)
+    """The backup's master key, unwrapped from the backup's own key slots."""
+    if recovery_key is not None:
+        secret = keys.Secret(recovery=keys.parse_recovery_key(recovery_key))
+        candidates = [(s, secret) for s in header.slots if s.slot_type == keys.RECOVERY]
+    elif password is not None:
+        candidates = []
+        for s in header.slots:
+            if s.slot_type == keys.PASSWORD:
+                candidates.append((s, keys.Secret(password)))
+            elif s.slot_type == keys.PASSWORD_KEYFILE and keyfile is not None:
+                candidates.append((s, keys.Secret(password, keyfile)))
+    else:
+        raise WrongPasswordError("a password or recovery key is needed to open this backup")
+    for slot, secret in candidates:
+        try:
             mk = slot.try_open(header.vault_id, secret)
-            if mk is not None:
-                return _checked(mk, header, name)
-    except IntegrityError as exc:
-        raise BackupError(f"{name} is damaged: {exc}") from None
-    if pw_slots and all(s.slot_type == keys.PASSWORD_KEYFILE for s in pw_slots):
-        if keyfile is None:
-            from vault.errors import KeyfileRequiredError
-
-            raise KeyfileRequiredError("this backup needs the vault's keyfile: pass --keyfile PATH")
+        except IntegrityError as exc:
+            raise BackupError(f"{name} is damaged: {exc}") from None
+        if mk is not None:
+            return _checked(mk, header, name)
+    if recovery_key is not None:
+        raise RecoveryKeyError("this recovery key does not open this backup")
+    if keyfile is None and keys.PASSWORD not in header.slot_types:
+        raise KeyfileRequiredError("this backup needs the vault's keyfile: pass --keyfile PATH")
+    if keyfile is not None:
         raise WrongPasswordError("wrong password or keyfile for this backup")
     raise WrongPasswordError("wrong password for this backup")
 
