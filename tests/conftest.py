@@ -6,6 +6,7 @@ Vaults here use tiny Argon2 parameters, always through the explicit test option
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -78,10 +79,8 @@ def make_vault(vault_path: Path) -> Callable[..., tuple[Vault, str]]:
 
     yield make
     for vault in opened:
-        try:
+        with contextlib.suppress(Exception):
             vault.lock()
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from vault.model import Note, snippet
 from vault.notes import Vault, inspect_vault
 from vault.paths import resolve_vault_dir
 from vault.search import match_snippet, parse_query
+from vault.store import Store
 from vault.strength import estimate
 
 EXIT_INTERNAL = 70
@@ -157,6 +158,7 @@ def open_vault(args: argparse.Namespace, config: Config) -> Vault:
 
 def cmd_init(args: argparse.Namespace, config: Config) -> int:
     path = vault_dir(args, config)
+    Store.check_can_create(path)
     keyfile = keyfile_arg(args)
     password = os.environ.get("VAULT_PASSWORD")
     if password is None:

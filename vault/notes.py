@@ -373,6 +373,38 @@ class Vault:
             assert isinstance(written, Note)
             return written
 
+    def import_note(
+        self,
+        title: str,
+        body: str,
+        *,
+        created: int,
+        modified: int,
+        notebook: str | None = None,
+        tags: Iterable[str] = (),
+        pinned: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> Note:
+        """A note brought in from elsewhere (Markdown import): it keeps its own timestamps, and
+        `extra` keeps fields this version has no use for (another app's front matter)."""
+        with self._lock:
+            if notebook is not None:
+                self.notebook(notebook)
+            note = Note(
+                id=crypto.random_id(),
+                title=clean_title(title),
+                body=body,
+                notebook=notebook,
+                tags=self._register_tags(tags),
+                pinned=pinned,
+                created=created,
+                modified=modified,
+                extra=dict(extra or {}),
+            )
+            written = self._write(note, [])
+            assert isinstance(written, Note)
+            return written
+
     def update_note(
         self,
         note: Note,
@@ -823,6 +855,13 @@ class Vault:
             except VaultError as exc:
                 corrupt.setdefault(op.item_id, str(exc))
         rows = self.store.items()
+        for row in rows:  # the current copy of each item, as reads see it
+            if row.envelope is None:
+                continue
+            try:
+                self.open_envelope(row.kind, row.item_id, row.envelope)
+            except VaultError as exc:
+                corrupt.setdefault(row.item_id, str(exc))
         conflicts = [r.item_id for r in rows if r.conflict]
         return CheckReport(len(rows), versions, corrupt, conflicts)
 

@@ -138,14 +138,37 @@ class SearchIndex:
         return hits
 
 
+def _fold_with_positions(text: str) -> tuple[str, list[int]]:
+    """The folded text and, for each folded character, where it came from in `text`, so a
+    match found accent-insensitively can be highlighted in the original."""
+    folded = text.casefold()
+    if text.isascii():
+        return folded, list(range(len(text) + 1))
+    parts: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        piece = fold(char)
+        parts.append(piece)
+        origin.extend([i] * len(piece))
+    origin.append(len(text))
+    return "".join(parts), origin
+
+
 def highlight_spans(text: str, query: Query) -> list[tuple[int, int]]:
-    """Where the query's terms occur in `text` (case-insensitive), merged and sorted."""
+    """Where the query's terms occur in `text` (ignoring case and accents), merged and sorted."""
     spans: list[tuple[int, int]] = []
-    for term in query.highlight_terms:
-        if not term:
-            continue
-        for m in re.finditer(re.escape(term), text, flags=re.IGNORECASE):
-            spans.append(m.span())
+    terms = [t for t in query.highlight_terms if t]
+    if not terms:
+        return []
+    folded, origin = _fold_with_positions(text)
+    for term in terms:
+        start = folded.find(term)
+        while start != -1:
+            end = start + len(term)
+            # extend to the end of the original character the last folded char came from
+            last = origin[end - 1]
+            spans.append((origin[start], last + 1))
+            start = folded.find(term, end)
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:

@@ -157,18 +157,23 @@ class Store:
         return (path / HEADER).is_file()
 
     @staticmethod
+    def check_can_create(path: Path) -> None:
+        """Refuse early (before asking for a password) if a vault cannot be made at `path`."""
+        if (path / HEADER).exists():
+            raise VaultExistsError(f"there is already a vault at {path}")
+        if path.exists() and not path.is_dir():
+            raise VaultExistsError(f"{path} exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()) and not _is_aborted_creation(path):
+            raise VaultExistsError(f"{path} is not empty; choose an empty or new folder")
+
+    @staticmethod
     def create(
         path: Path, vault_id: str, device_id: str, master_id: str, slots: list[Slot]
     ) -> Store:
         """Create a vault folder. vault.json is written last: its presence marks a whole vault."""
         path = path.expanduser()
-        if (path / HEADER).exists():
-            raise VaultExistsError(f"there is already a vault at {path}")
-        if path.exists() and not path.is_dir():
-            raise VaultExistsError(f"{path} exists and is not a folder")
+        Store.check_can_create(path)
         if path.is_dir() and any(path.iterdir()):
-            if not _is_aborted_creation(path):
-                raise VaultExistsError(f"{path} is not empty; choose an empty or new folder")
             _remove_aborted_creation(path)
         ensure_private_dir(path)
         ensure_private_dir(path / KEYS_DIR)

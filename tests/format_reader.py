@@ -1,0 +1,194 @@
+"""An independent reader of vault folders, written from docs/FORMAT.md alone.
+
+It imports nothing from `vault`: only the standard library, PyNaCl and argon2-cffi, as the spec
+promises. Tests use it to prove the spec is exact (and the vectors use it as a second opinion).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+from argon2.low_level import Type, hash_secret_raw
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
+)
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def b2b(data: bytes, *, key: bytes = b"", salt: bytes = b"", person: bytes = b"", size: int = 32):
+    return hashlib.blake2b(data, digest_size=size, key=key, salt=salt, person=person).digest()
+
+
+def b64(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def padme(length: int) -> int:
+    if length < 2:
+        return length
+    e = length.bit_length() - 1
+    s = e.bit_length()
+    mask = (1 << (e - s)) - 1
+    return (length + mask) & ~mask
+
+
+def pad(data: bytes) -> bytes:
+    size = max(256, padme(len(data) + 1))
+    return data + b"\x80" + b"\x00" * (size - len(data) - 1)
+
+
+def unpad(data: bytes) -> bytes:
+    stripped = data.rstrip(b"\x00")
+    assert stripped.endswith(b"\x80"), "bad padding"
+    return stripped[:-1]
+
+
+def item_ad(vault_id: str, kind: str, item_id: str) -> bytes:
+    return b"\x00".join([b"vault-item", b"1", vault_id.encode(), kind.encode(), item_id.encode()])
+
+
+def item_key(master_key: bytes, salt: bytes, item_id: str) -> bytes:
+    items_key = b2b(b"", key=master_key, person=b"vault items")
+    return b2b(item_id.encode(), key=items_key, salt=salt, person=b"vault item key")
+
+
+def open_envelope(master_key: bytes, vault_id: str, kind: str, item_id: str, text: str) -> dict:
+    env = json.loads(text)
+    assert env["v"] == 1 and env["alg"] == "xchacha20poly1305-ietf"
+    assert env["id"] == item_id and env["kind"] == kind
+    salt, nonce, cipher = b64(env["salt"]), b64(env["nonce"]), b64(env["cipher"])
+    padded = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        cipher, item_ad(vault_id, kind, item_id), nonce, item_key(master_key, salt, item_id)
+    )
+    payload = json.loads(unpad(padded).decode("utf-8"))
+    assert payload["kind"] == kind
+    return payload
+
+
+def seal_envelope(
+    master_key: bytes,
+    vault_id: str,
+    kind: str,
+    item_id: str,
+    payload: dict,
+    salt: bytes,
+    nonce: bytes,
+) -> str:
+    plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    cipher = crypto_aead_xchacha20poly1305_ietf_encrypt(
+        pad(plaintext), item_ad(vault_id, kind, item_id), nonce, item_key(master_key, salt, item_id)
+    )
+    env = {
+        "v": 1,
+        "id": item_id,
+        "kind": kind,
+        "alg": "xchacha20poly1305-ietf",
+        "salt": base64.b64encode(salt).decode(),
+        "nonce": base64.b64encode(nonce).decode(),
+        "cipher": base64.b64encode(cipher).decode(),
+    }
+    return json.dumps(env, separators=(",", ":"))
+
+
+def slot_root(slot: dict, password: str | None, keyfile: bytes | None, recovery: bytes | None):
+    if slot["type"] == "recovery":
+        return recovery
+    k = slot["kdf"]
+    stretched = hash_secret_raw(
+        secret=unicodedata.normalize("NFC", password).encode("utf-8"),
+        salt=b64(k["salt"]),
+        time_cost=k["t"],
+        memory_cost=k["m"],
+        parallelism=k["p"],
+        hash_len=32,
+        type=Type.ID,
+        version=19,
+    )
+    if slot["type"] == "password":
+        return stretched
+    digest = b2b(keyfile, person=b"vault keyfile")
+    return b2b(digest, key=stretched, person=b"vault pw+keyfile")
+
+
+def open_slot(
+    slot: dict,
+    vault_id: str,
+    password: str | None = None,
+    keyfile: bytes | None = None,
+    recovery: bytes | None = None,
+) -> bytes | None:
+    root = slot_root(slot, password, keyfile, recovery)
+    if root is None:
+        return None
+    if b2b(b"", key=root, person=b"vault slot chk") != b64(slot["commit"]):
+        return None
+    kek = b2b(b"", key=root, person=b"vault slot kek")
+    ad = b"\x00".join(
+        x.encode() for x in ("vault-slot", "1", vault_id, slot["slot"], slot["type"], slot["mk_id"])
+    )
+    mk = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        b64(slot["cipher"]), ad, b64(slot["nonce"]), kek
+    )
+    assert b2b(b"", key=mk, person=b"vault mk id", size=16).hex() == slot["mk_id"]
+    return mk
+
+
+def parse_recovery(text: str) -> bytes:
+    cleaned = "".join(c for c in text.upper() if c not in " -\t\n").translate(
+        str.maketrans("018", "OIB")
+    )
+    groups = [cleaned[i : i + 5] for i in range(0, 70, 5)]
+    assert len(cleaned) == 70
+    data = ""
+    for i, g in enumerate(groups):
+        check = ALPHABET[b2b(f"{i}:{g[:4]}".encode(), person=b"vault recov grp")[0] % 32]
+        assert check == g[4], f"group {i + 1} mistyped"
+        data += g[:4]
+    raw = base64.b32decode(data)
+    assert b2b(raw[:32], person=b"vault recov chk", size=3) == raw[32:]
+    return raw[:32]
+
+
+def read_vault(
+    folder: Path,
+    *,
+    password: str | None = None,
+    keyfile: bytes | None = None,
+    recovery_key: str | None = None,
+) -> dict[str, list[dict]]:
+    """Every live item of the vault, decrypted, by kind: {"note": [...], ...}."""
+    header = json.loads((folder / "vault.json").read_text())
+    assert header["format"] == "vault" and header["v"] == 1
+    vault_id = header["vault_id"]
+    db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        current = dict(db.execute("SELECT key, value FROM meta").fetchall())["mk_id"]
+        recovery = parse_recovery(recovery_key) if recovery_key else None
+        mk = None
+        for path in sorted((folder / "keys").glob("*.json")):
+            slot = json.loads(path.read_text())
+            if slot["mk_id"] != current:
+                continue
+            if (slot["type"] == "recovery") != (recovery is not None):
+                continue
+            mk = open_slot(slot, vault_id, password, keyfile, recovery)
+            if mk:
+                break
+        assert mk is not None, "no slot opened"
+        result: dict[str, list[dict]] = {"note": [], "notebook": [], "tag": []}
+        rows = db.execute(
+            "SELECT item_id, kind, envelope FROM items WHERE deleted = 0 AND envelope IS NOT NULL"
+        )
+        for item_id, kind, envelope in rows:
+            payload = open_envelope(mk, vault_id, kind, item_id, envelope)
+            result[kind].append({"id": item_id, **payload})
+        return result
+    finally:
+        db.close()

@@ -1,0 +1,230 @@
+"""The domain API: notes, notebooks, tags, trash, search, history, passwords and rekey."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+from vault.errors import (
+    AmbiguousError,
+    InvalidInputError,
+    NotFoundError,
+    RecoveryKeyError,
+    WrongPasswordError,
+)
+from vault.notes import Vault
+
+
+def test_note_life_cycle(vault: Vault, vault_path) -> None:
+    note = vault.create_note("  Groceries  list ", "milk\n", tags=["home", "#Errands"])
+    assert note.title == "Groceries list"
+    assert note.tags == ("home", "Errands")
+    note = vault.update_note(note, body="milk\neggs\n", pinned=True)
+    note = vault.trash_note(note)
+    assert vault.notes() == [] and [n.id for n in vault.notes(trashed=True)] == [note.id]
+    assert not note.pinned  # trashing unpins
+    note = vault.restore_note(note)
+    assert [n.body for n in vault.notes()] == ["milk\neggs\n"]
+    vault.lock()
+    with Vault.unlock(vault_path, password=PASSWORD) as again:
+        (n,) = again.all_notes()
+        assert (n.title, n.body, n.tags) == ("Groceries list", "milk\neggs\n", ("home", "Errands"))
+
+
+def test_unchanged_save_writes_nothing(vault: Vault) -> None:
+    note = vault.create_note("A", "b")
+    same = vault.update_note(note, body="b", title="A")
+    assert same.version == note.version
+    assert len(vault.store.history(note.id)) == 1
+
+
+def test_empty_title_is_refused(vault: Vault) -> None:
+    with pytest.raises(InvalidInputError):
+        vault.create_note("   ")
+
+
+def test_find_note_by_id_prefix_title_and_ambiguity(vault: Vault) -> None:
+    a = vault.create_note("Meeting", "1")
+    b = vault.create_note("Meeting", "2")
+    c = vault.create_note("Unique Title", "3")
+    assert vault.find_note(c.id).id == c.id
+    assert vault.find_note(c.id[:6]).id == c.id
+    assert vault.find_note("Unique Title").id == c.id
+    assert vault.find_note("unique title").id == c.id
+    with pytest.raises(AmbiguousError) as info:
+        vault.find_note("Meeting")
+    assert a.id[:8] in str(info.value) and b.id[:8] in str(info.value)
+    with pytest.raises(NotFoundError):
+        vault.find_note("nothing like it")
+
+
+def test_nested_notebooks(vault: Vault) -> None:
+    projects, created = vault.ensure_notebook("Work/Projects")
+    assert created
+    again, created = vault.ensure_notebook("work/projects")
+    assert again.id == projects.id and not created
+    work = vault.find_notebook("Work")
+    assert vault.notebook_path(projects.id) == "Work/Projects"
+    n1 = vault.create_note("In projects", notebook=projects.id)
+    n2 = vault.create_note("In work", notebook=work.id)
+    vault.create_note("Top level")
+    assert {n.id for n in vault.notes(notebook=work.id)} == {n1.id, n2.id}
+    assert [n.id for n in vault.notes(notebook=projects.id)] == [n1.id]
+    with pytest.raises(InvalidInputError, match="inside itself"):
+        vault.move_notebook(work, projects.id)
+    vault.rename_notebook(projects, "Active")
+    assert vault.notebook_path(projects.id) == "Work/Active"
+    vault.move_notebook(vault.notebook(projects.id), None)
+    assert vault.notebook_path(projects.id) == "Active"
+    assert [nb.name for nb in vault.notebooks()] == ["Active", "Work"]
+    with pytest.raises(InvalidInputError, match="'/'"):
+        vault.create_notebook("a/b")
+
+
+def test_deleting_a_notebook_trashes_its_notes_and_restore_goes_to_top(vault: Vault) -> None:
+    sub, _ = vault.ensure_notebook("Old/Sub")
+    note = vault.create_note("Keep me", "important", notebook=sub.id)
+    trashed = vault.delete_notebook(vault.find_notebook("Old"))
+    assert trashed == 1 and vault.notebooks() == []
+    (in_trash,) = vault.notes(trashed=True)
+    restored = vault.restore_note(in_trash)
+    assert restored.id == note.id and restored.notebook is None and restored.body == "important"
+
+
+def test_tags_registry_rename_and_delete(vault: Vault) -> None:
+    a = vault.create_note("A", tags=["Work", "urgent"])
+    vault.create_note("B", tags=["work"])  # same tag, other case: the registry's spelling wins
+    assert [(t.name, t.notes) for t in vault.tags()] == [("urgent", 1), ("Work", 2)]
+    assert vault.note(a.id).tags == ("Work", "urgent")
+    assert vault.rename_tag("work", "Job") == 2
+    assert [(t.name, t.notes) for t in vault.tags()] == [("Job", 2), ("urgent", 1)]
+    assert vault.delete_tag("urgent") == 1
+    assert vault.note(a.id).tags == ("Job",)
+    assert {n.title for n in vault.notes(tag="job")} == {"A", "B"}
+    with pytest.raises(NotFoundError):
+        vault.delete_tag("nope")
+
+
+def test_search_ranks_title_hits_and_rare_terms_first(vault: Vault) -> None:
+    vault.create_note("Shopping", "apples and pears")
+    vault.create_note("Apples", "a note about apples")
+    vault.create_note("Recipes", "apple pie needs apples, apples, apples")
+    vault.create_note("Café notes", "résumé of the meeting")
+    hits = vault.search("apples")
+    assert hits[0].note.title == "Apples"
+    assert {h.note.title for h in hits} == {"Shopping", "Apples", "Recipes"}
+    assert [h.note.title for h in vault.search("cafe resume")] == ["Café notes"]
+    assert [h.note.title for h in vault.search('"apple pie"')] == ["Recipes"]
+    assert {h.note.title for h in vault.search("apples -pears")} == {"Apples", "Recipes"}
+    assert vault.search("zebra") == []
+
+
+def test_search_filters_by_tag_and_skips_trash(vault: Vault) -> None:
+    a = vault.create_note("A", "needle", tags=["x"])
+    vault.create_note("B", "needle")
+    assert [h.note.id for h in vault.search("needle tag:x")] == [a.id]
+    vault.trash_note(vault.note(a.id))
+    assert [h.note.title for h in vault.search("needle")] == ["B"]
+    assert [h.note.title for h in vault.search("needle", trashed=True)] == ["A"]
+
+
+def test_purge_erases_older_versions(vault: Vault) -> None:
+    note = vault.create_note("Secret", "v1")
+    note = vault.update_note(note, body="v2")
+    vault.purge_note(note)
+    assert all(op.envelope is None for op in vault.store.history(note.id))
+    with pytest.raises(NotFoundError):
+        vault.note(note.id)
+
+
+def test_history_lists_every_version(vault: Vault) -> None:
+    note = vault.create_note("H", "one")
+    note = vault.update_note(note, body="two")
+    note = vault.update_note(note, title="H2")
+    versions = vault.note_history(note)
+    assert [v.note.body for v in versions if v.note] == ["one", "two", "two"]
+    assert versions[-1].version == note.version
+
+
+def test_refresh_sees_another_process_writing(vault: Vault, vault_path) -> None:
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        other.create_note("From elsewhere", "x")
+    assert [n.title for n in vault.all_notes()] == ["From elsewhere"]
+
+
+def test_password_change_is_o1_and_recovery_resets_it(make_vault, vault_path) -> None:
+    vault, recovery = make_vault()
+    vault.create_note("Kept", "body")
+    before = [op.envelope for op in vault.store.all_ops()]
+    vault.change_password("new password")
+    assert [op.envelope for op in vault.store.all_ops()] == before  # nothing re-encrypted
+    vault.lock()
+    with pytest.raises(WrongPasswordError):
+        Vault.unlock(vault_path, password=PASSWORD)
+    with Vault.unlock(vault_path, recovery_key=recovery) as v:
+        v.change_password("third password")
+    with Vault.unlock(vault_path, password="third password") as v:
+        assert [n.title for n in v.all_notes()] == ["Kept"]
+    slots = list((vault_path / "keys").glob("*.json"))
+    assert len(slots) == 2
+
+
+def test_rekey_reseals_everything_and_replaces_the_recovery_key(make_vault, vault_path) -> None:
+    vault, old_recovery = make_vault()
+    note = vault.create_note("Rekeyed", "v1")
+    vault.update_note(note, body="v2")
+    old_mk = vault.master_key
+    before = {op.op_id: op.envelope for op in vault.store.all_ops()}
+    new_recovery = vault.rekey(PASSWORD)
+    after = {op.op_id: op.envelope for op in vault.store.all_ops()}
+    assert before.keys() == after.keys()
+    assert all(before[k] != after[k] for k in before)
+    assert vault.master_key != old_mk
+    assert [n.body for n in vault.all_notes()] == ["v2"]
+    vault.lock()
+    with pytest.raises(RecoveryKeyError):
+        Vault.unlock(vault_path, recovery_key=old_recovery)
+    with Vault.unlock(vault_path, recovery_key=new_recovery) as v:
+        assert [b.note.body for b in v.note_history(v.all_notes()[0]) if b.note] == ["v1", "v2"]
+    with Vault.unlock(vault_path, password=PASSWORD) as v:
+        assert v.check().ok
+    assert len(list((vault_path / "keys").glob("*.json"))) == 2
+
+
+def test_rekey_needs_the_right_password(vault: Vault) -> None:
+    with pytest.raises(WrongPasswordError):
+        vault.rekey("wrong")
+
+
+def test_interrupted_rekey_before_commit_keeps_the_old_keys(make_vault, vault_path) -> None:
+    """New slots written, store not yet switched: the vault opens with the old secrets and the
+    stray slots are cleaned up."""
+    from vault import crypto, keys
+
+    vault, recovery = make_vault()
+    vault.create_note("Safe", "body")
+    stray = keys.Slot.create(
+        vault.vault_id,
+        keys.PASSWORD,
+        crypto.random_bytes(32),
+        keys.Secret(PASSWORD),
+        crypto.TEST_KDF,
+    )
+    vault.store.write_slot(stray)
+    vault.lock()
+    with Vault.unlock(vault_path, password=PASSWORD) as v:
+        assert [n.title for n in v.all_notes()] == ["Safe"]
+    assert not (vault_path / "keys" / f"{stray.slot_id}.json").exists()
+    Vault.unlock(vault_path, recovery_key=recovery).lock()
+
+
+def test_unknown_payload_fields_survive_an_edit(vault: Vault) -> None:
+    import dataclasses
+
+    note = vault.create_note("Future", "x")
+    future = dataclasses.replace(note, extra={"color": "teal", "attachments": ["b1"]})
+    written = vault._write(future, [note.version])
+    edited = vault.update_note(written, body="y")
+    payload = vault.open_envelope("note", note.id, vault.store.item(note.id).envelope)
+    assert payload["color"] == "teal" and payload["attachments"] == ["b1"]
+    assert edited.body == "y"
