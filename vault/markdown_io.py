@@ -1,0 +1,416 @@
+"""Markdown export and import: the one deliberate path by which notes leave the vault in clear.
+
+Export writes one `.md` file per note (YAML front matter: title, tags, created, modified, and
+pinned when set), with notebooks as folders, names made safe for Linux, macOS and Windows
+(`vault.frontmatter`). Files are 0600 and folders 0700, and the export is built in a hidden
+folder that gets its name only when complete, so a half-written export is recognisable.
+
+Import reads `.md` and `.markdown` files from a folder tree such as an Obsidian vault or another
+app's export: the title comes from the front matter, else the first `# heading`, else the file
+name; notebooks come from folders; tags from the front matter (`tags` or `tag`, as a list, a
+comma- or space-separated string), and, when asked, from `#words` in the text. Front matter keys
+we have no field for (aliases, cssclasses...) are kept with the note and written back on export.
+
+Round trip: exporting and importing into a new vault gives the same titles, bodies (byte for
+byte), tags, notebooks, pinned flags and times (to the second). Importing the same folder twice
+adds nothing the second time: a file is skipped when a note with the same notebook, title and
+body already existed before the import began.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vault.errors import InvalidInputError, VaultError
+from vault.frontmatter import (
+    coerce_datetime,
+    dump_front_matter,
+    normalise_tags,
+    safe_dirname,
+    safe_filename,
+    split_front_matter,
+)
+from vault.fsutil import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, storage_error
+from vault.model import Note
+
+if TYPE_CHECKING:
+    from vault.notes import Vault
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+# Where a note's foreign front matter is kept (inside the sealed payload, like every field).
+EXTRA_KEY = "front_matter"
+# Keys we read ourselves, in any case; everything else is foreign and kept.
+_TITLE_KEYS = ("title",)
+_TAG_KEYS = ("tags", "tag")
+_CREATED_KEYS = ("created", "date created", "created_at", "creation date", "date")
+_MODIFIED_KEYS = ("modified", "updated", "date modified", "updated_at", "last_modified", "lastmod")
+_OWN_KEYS = frozenset(
+    (*_TITLE_KEYS, *_TAG_KEYS, *_CREATED_KEYS, *_MODIFIED_KEYS, "pinned", "notebook")
+)
+_HEADING = re.compile(r"#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
+_FENCE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
+# An inline #tag: after a space or line start, a letter/digit/_ first, then also / and -.
+_INLINE_TAG = re.compile(r"(?:(?<=\s)|^)#([^\W][\w/-]*)", re.MULTILINE)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    folder: Path
+    notes: int
+    notebooks: int
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    folder: Path
+    imported: int
+    unchanged: int  # skipped: the same note was already in the vault
+    notebooks_created: int
+    skipped: dict[str, str] = field(default_factory=dict)  # relative path -> why not imported
+    other_files: int = 0  # files that are not Markdown (attachments, images): left alone
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def _ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms // 1000, UTC)
+
+
+def note_front_matter(note: Note, notebook_path: str | None = None) -> dict[str, object]:
+    """The front matter of one exported note; `notebook_path` only when the folders cannot
+    say it exactly (a name that had to be changed to be a safe folder name)."""
+    meta: dict[str, object] = {"title": note.title}
+    if note.tags:
+        meta["tags"] = list(note.tags)
+    meta["created"] = _ms_to_datetime(note.created)
+    meta["modified"] = _ms_to_datetime(note.modified)
+    if note.pinned:
+        meta["pinned"] = True
+    if notebook_path:
+        meta["notebook"] = notebook_path
+    foreign = note.extra.get(EXTRA_KEY)
+    if isinstance(foreign, dict):
+        for key, value in foreign.items():
+            if isinstance(key, str) and key.casefold() not in _OWN_KEYS and key not in meta:
+                meta[key] = _emittable(value)
+    return meta
+
+
+def _emittable(value: object) -> object:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, list):
+        return [v if isinstance(v, str) else str(v) for v in value]
+    return str(value)
+
+
+def note_to_markdown(note: Note, notebook_path: str | None = None) -> str:
+    return dump_front_matter(note_front_matter(note, notebook_path)) + note.body
+
+
+def _check_target(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"{folder} exists and is not a folder")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise InvalidInputError(f"{folder} is not empty; export into an empty or new folder")
+
+
+def export_markdown(
+    vault: Vault, folder: Path, *, progress: Progress | None = None
+) -> ExportReport:
+    """Write every note outside the trash as Markdown under `folder` (empty or new)."""
+    folder = folder.expanduser().absolute()
+    _check_target(folder)
+    tmp = folder.with_name(f".{folder.name}.exporting-{secrets.token_hex(4)}")
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        os.mkdir(tmp, PRIVATE_DIR_MODE)
+        notes, notebooks = _write_tree(vault, tmp, progress)
+        _check_target(folder)  # still empty: nothing appeared there meanwhile
+        if folder.exists():
+            folder.rmdir()
+        os.rename(tmp, folder)
+        fsync_dir(folder.parent)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise storage_error(exc, folder) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportReport(folder, notes, notebooks)
+
+
+def _write_tree(vault: Vault, root: Path, progress: Progress | None) -> tuple[int, int]:
+    taken: dict[Path, set[str]] = {}
+    dirs: dict[str, Path] = {}
+    exact: dict[str, bool] = {}  # notebook id -> its folder names equal its real names
+    for nb in vault.notebooks():  # parents before children
+        parent_dir = dirs.get(nb.parent or "", root)
+        name = safe_dirname(nb.name, taken.setdefault(parent_dir, set()))
+        dirs[nb.id] = parent_dir / name
+        exact[nb.id] = name == nb.name and exact.get(nb.parent or "", True)
+        os.mkdir(dirs[nb.id], PRIVATE_DIR_MODE)
+    notes = sorted(vault.notes(), key=lambda n: (n.created, n.id))
+    for done, note in enumerate(notes, 1):
+        where = dirs.get(note.notebook or "", root)
+        name = safe_filename(note.title, taken.setdefault(where, set()))
+        path = vault.notebook_path(note.notebook) if note.notebook in dirs else ""
+        keep_path = path if path and not exact.get(note.notebook or "", True) else None
+        _write_file(where / name, note_to_markdown(note, keep_path), note.modified)
+        if progress is not None and done % 100 == 0:
+            progress(done, len(notes))
+    for directory in [root, *dirs.values()]:
+        fsync_dir(directory)
+    return len(notes), len(dirs)
+
+
+def _write_file(path: Path, text: str, modified_ms: int) -> None:
+    data = text.encode("utf-8", errors="surrogatepass")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    seconds = modified_ms / 1000
+    with contextlib.suppress(OSError, OverflowError, ValueError):
+        os.utime(path, (seconds, seconds))  # other apps sort by it
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedNote:
+    """A Markdown file read as a note (no vault involved): for import, and for tests."""
+
+    title: str
+    body: str
+    tags: list[str]
+    created: datetime | None
+    modified: datetime | None
+    pinned: bool
+    notebook: str | None  # an exact notebook path from the front matter
+    foreign: dict[str, Any]
+
+
+def _folded(meta: dict[str, object]) -> dict[str, object]:
+    return {k.casefold().replace("-", " ").replace("_", " "): v for k, v in meta.items()}
+
+
+def _first(meta: dict[str, object], names: tuple[str, ...]) -> object:
+    folded = _folded(meta)
+    for name in names:
+        value = folded.get(name.replace("_", " "))
+        if value is not None:
+            return value
+    return None
+
+
+def _heading(body: str) -> str | None:
+    """The first level-one ATX heading outside fenced code."""
+    fence: str | None = None
+    for line in body.splitlines():
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        match = _HEADING.fullmatch(line.strip())
+        if match and match.group(1).strip():
+            return match.group(1).strip()
+    return None
+
+
+def inline_tags(body: str) -> list[str]:
+    """`#tag` words in the text, outside code, in order, without duplicates."""
+    found: list[str] = []
+    fence: str | None = None
+    for line in body.splitlines():
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        if _ATX.match(line):
+            continue  # "# Heading" is a heading; "#tag" at the start of a line is a tag
+        for match in _INLINE_TAG.finditer(_INLINE_CODE.sub(" ", line)):
+            tag = match.group(1).rstrip("/-")
+            if tag and not tag.isdigit() and tag not in found:
+                found.append(tag)
+    return found
+
+
+def _json_safe(value: object) -> object:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()  # the reader turns a bare date into midnight UTC
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return str(value)
+
+
+def parse_markdown(text: str, fallback_title: str, *, with_inline_tags: bool = False) -> ParsedNote:
+    """Read one Markdown document as a note. Never raises: a note's text is never lost."""
+    text = text.removeprefix("\ufeff")
+    meta, body = split_front_matter(text)
+    title_value = _first(meta, _TITLE_KEYS)
+    title = str(_json_safe(title_value)).strip() if title_value is not None else ""
+    if not " ".join(title.split()):
+        title = _heading(body) or fallback_title
+    if not " ".join(title.split()):
+        title = "Untitled"
+    tags = normalise_tags(_first(meta, _TAG_KEYS))
+    if with_inline_tags:
+        tags += [t for t in inline_tags(body) if t not in tags]
+    # A tag cannot hold a comma in the vault; "a, b" in a list item means two tags.
+    tags = list(dict.fromkeys(p.strip() for t in tags for p in t.split(",") if p.strip()))
+    notebook = _first(meta, ("notebook",))
+    foreign = {
+        k: _json_safe(v)
+        for k, v in meta.items()
+        if k.casefold().replace("-", " ").replace("_", " ") not in _OWN_KEYS
+    }
+    return ParsedNote(
+        title=title,
+        body=body,
+        tags=tags,
+        created=coerce_datetime(_first(meta, _CREATED_KEYS)),
+        modified=coerce_datetime(_first(meta, _MODIFIED_KEYS)),
+        pinned=_first(meta, ("pinned",)) is True,
+        notebook=notebook.strip().strip("/") if isinstance(notebook, str) else None,
+        foreign=foreign,
+    )
+
+
+def _markdown_files(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(file, its folder names relative to root) for every Markdown file, sorted, skipping
+    hidden files and folders (.obsidian, .trash, .git) and never following folder links."""
+    for current, subdirs, files in os.walk(root, followlinks=False):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        rel = Path(current).relative_to(root).parts
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(current) / name, list(rel)
+
+
+def _empty_folders(root: Path) -> Iterator[list[str]]:
+    for current, subdirs, files in os.walk(root, followlinks=False):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        if current != str(root) and not subdirs and not files:
+            yield list(Path(current).relative_to(root).parts)
+
+
+def _to_ms(value: datetime | None, fallback: float) -> int:
+    if value is None:
+        return int(fallback * 1000)
+    return int(value.timestamp() * 1000)
+
+
+def _body_key(notebook: str | None, title: str, body: str) -> tuple[str, str, str]:
+    digest = hashlib.blake2b(body.encode("utf-8", errors="surrogatepass"), digest_size=16)
+    return (notebook or "", title, digest.hexdigest())
+
+
+def import_markdown(
+    vault: Vault,
+    folder: Path,
+    *,
+    notebook: str | None = None,
+    with_inline_tags: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import every Markdown file under `folder` as a note; folders become notebooks (under
+    `notebook` if given). A file that cannot be read is reported in `skipped`, never fatal."""
+    folder = folder.expanduser().absolute()
+    if not folder.is_dir():
+        raise InvalidInputError(f"{folder} is not a folder of Markdown files")
+    from vault.notes import clean_title
+
+    existing = {_body_key(n.notebook, n.title, n.body) for n in vault.all_notes() if not n.in_trash}
+    base = [p for p in (notebook or "").split("/") if p.strip()]
+    files = list(_markdown_files(folder))
+    notebooks_before = len(vault.notebooks())
+    imported = unchanged = other = 0
+    skipped: dict[str, str] = {}
+    for done, (path, rel_dirs) in enumerate(files, 1):
+        rel = str(path.relative_to(folder))
+        if progress is not None and done % 50 == 0:
+            progress(done, len(files))
+        if not path.name.lower().endswith(MARKDOWN_SUFFIXES):
+            other += 1
+            continue
+        try:
+            stat = path.stat()
+            raw = path.read_bytes()
+        except OSError as exc:
+            skipped[rel] = f"cannot be read ({exc.strerror})"
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            skipped[rel] = "is not UTF-8 text"
+            continue
+        stem = unicodedata.normalize("NFC", path.name.rsplit(".", 1)[0])
+        parsed = parse_markdown(text, stem, with_inline_tags=with_inline_tags)
+        try:
+            nb_parts = base + (
+                [p for p in parsed.notebook.split("/") if p.strip()]
+                if parsed.notebook
+                else rel_dirs
+            )
+            nb_id = None
+            if nb_parts:
+                nb_id = vault.ensure_notebook("/".join(nb_parts))[0].id
+            title = clean_title(parsed.title)
+            if _body_key(nb_id, title, parsed.body) in existing:
+                unchanged += 1
+                continue
+            modified = _to_ms(parsed.modified, stat.st_mtime)
+            created_ms = _to_ms(parsed.created, getattr(stat, "st_birthtime", stat.st_mtime))
+            vault.import_note(
+                title,
+                parsed.body,
+                notebook=nb_id,
+                tags=parsed.tags,
+                pinned=parsed.pinned,
+                created=min(created_ms, modified) if parsed.created is None else created_ms,
+                modified=modified,
+                extra={EXTRA_KEY: parsed.foreign} if parsed.foreign else None,
+            )
+            imported += 1
+        except VaultError as exc:
+            skipped[rel] = str(exc)
+    for rel_dirs in _empty_folders(folder):
+        # An empty folder is an empty notebook (as export writes one); a folder holding only
+        # images or other files is left out.
+        with contextlib.suppress(VaultError):
+            vault.ensure_notebook("/".join(base + rel_dirs))
+    if progress is not None:
+        progress(len(files), len(files))
+    created = len(vault.notebooks()) - notebooks_before
+    return ImportReport(folder, imported, unchanged, created, skipped, other)
