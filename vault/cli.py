@@ -132,7 +132,7 @@ def vault_dir(args: argparse.Namespace, config: Config) -> Path:
     return resolve_vault_dir(args.vault, config.get("vault.path"))
 
 
-def open_vault(args: argparse.Namespace, config: Config) -> Vault:
+def open_vault(args: argparse.Namespace, config: Config, *, scheduled_backup: bool = True) -> Vault:
     path = vault_dir(args, config)
     info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
     keyfile = keyfile_arg(args)
@@ -145,12 +145,32 @@ def open_vault(args: argparse.Namespace, config: Config) -> Vault:
     for attempt in range(attempts):
         password = read_secret("Password: ", "VAULT_PASSWORD", "vault password")
         try:
-            return Vault.unlock(path, password=password, keyfile=keyfile)
+            vault = Vault.unlock(path, password=password, keyfile=keyfile)
         except AuthError as exc:
             if attempt == attempts - 1 or not type(exc).__name__.startswith("WrongPassword"):
                 raise
             info(f"{exc}; try again")
+            continue
+        if scheduled_backup:
+            _scheduled_backup(vault, config)
+        return vault
     raise AssertionError("unreachable")
+
+
+def _scheduled_backup(vault: Vault, config: Config) -> None:
+    """A terminal tool has no daemon: an automatic backup that is due (backup.interval_hours)
+    is made when a command next unlocks the vault. Its failure never fails the command."""
+    try:
+        from vault.backup import auto_backup
+    except ImportError:
+        return
+    try:
+        made = auto_backup(vault, config, reason="schedule")
+    except VaultError as exc:
+        info(f"warning: the scheduled backup failed: {exc}")
+        return
+    if made is not None:
+        info(f"Made the scheduled backup {made}")
 
 
 # --- commands ------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ def _opt_int(value: Any) -> int | None:
 
 
 def _extra(payload: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    if payload.keys() <= known:  # the usual case, checked in C
+        return {}
     return {k: v for k, v in payload.items() if k not in known}
 
 
@@ -82,20 +84,23 @@ class Note:
     def from_payload(
         item_id: str, payload: dict[str, Any], version: str = "", conflict: bool = False
     ) -> Note:
-        tags = payload.get("tags")
+        get = payload.get
+        tags = get("tags")
+        tags = tuple(t for t in tags if type(t) is str) if type(tags) is list else ()
+        title, body = get("title"), get("body")
         return Note(
-            id=item_id,
-            title=_str(payload.get("title")),
-            body=_str(payload.get("body")),
-            notebook=_opt_str(payload.get("notebook")),
-            tags=tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else (),
-            pinned=payload.get("pinned") is True,
-            created=_int(payload.get("created")),
-            modified=_int(payload.get("modified")),
-            trashed=_opt_int(payload.get("trashed")),
-            extra=_extra(payload, _NOTE_FIELDS),
-            version=version,
-            conflict=conflict,
+            item_id,
+            title if type(title) is str else "",
+            body if type(body) is str else "",
+            _opt_str(get("notebook")),
+            tags,
+            get("pinned") is True,
+            _int(get("created")),
+            _int(get("modified")),
+            _opt_int(get("trashed")),
+            _extra(payload, _NOTE_FIELDS),
+            version,
+            conflict,
         )
 
 
