@@ -160,10 +160,8 @@ def open_vault(args: argparse.Namespace, config: Config, *, scheduled_backup: bo
 def _scheduled_backup(vault: Vault, config: Config) -> None:
     """A terminal tool has no daemon: an automatic backup that is due (backup.interval_hours)
     is made when a command next unlocks the vault. Its failure never fails the command."""
-    try:
-        from vault.backup import auto_backup
-    except ImportError:
-        return
+    from vault.backup import auto_backup
+
     try:
         made = auto_backup(vault, config, reason="schedule")
     except VaultError as exc:

@@ -1,0 +1,453 @@
+"""`vault backup ...`, `vault export markdown` and `vault import markdown`: thin faces over
+`vault.backup` and `vault.markdown_io` (registered by `vault.cli.build_parser`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from vault import backup, markdown_io
+from vault.backup_format import Progress
+from vault.cli import (
+    emit_json,
+    fmt_time,
+    info,
+    keyfile_arg,
+    open_vault,
+    out,
+    read_secret,
+    vault_dir,
+)
+from vault.config import Config
+from vault.envelope import short
+from vault.errors import InvalidInputError, VaultError, WrongPasswordError
+from vault.notes import inspect_vault
+from vault.store import Store
+
+# A progress bar appears only if the work is still going after this long.
+PROGRESS_DELAY = 0.5
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Progress | None]:
+    """A callback drawing a rich progress bar on stderr, only when stderr is a terminal and
+    only once the work has taken longer than PROGRESS_DELAY; it vanishes when done."""
+    if not _stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    started = time.monotonic()
+    bar: Progress | None = None
+    task: Any = None
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal bar, task
+        if bar is None:
+            if time.monotonic() - started < PROGRESS_DELAY:
+                return
+            bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            bar.start()
+            task = bar.add_task(description, total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.stop()
+
+
+def _have_terminal() -> bool:
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return sys.stdin.isatty()
+
+
+def confirm(question: str) -> bool:
+    if not _have_terminal():
+        raise InvalidInputError("refusing without confirmation; add --yes")
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:
+        return False
+    return answer in ("y", "yes")
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _counts(live: dict[str, int]) -> str:
+    return (
+        f"{live.get('note', 0)} notes, {live.get('notebook', 0)} notebooks, "
+        f"{live.get('tag', 0)} tags"
+    )
+
+
+def _backup_secret(args: argparse.Namespace, env: str = "VAULT_PASSWORD") -> dict[str, Any]:
+    """The secret that opens a backup's own key slots: --recovery, else a password."""
+    if args.recovery:
+        return {"recovery_key": read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")}
+    return {
+        "password": read_secret("Password of the backup: ", env, "backup password"),
+        "keyfile": keyfile_arg(args),
+    }
+
+
+def _with_retries(args: argparse.Namespace, attempt: Callable[[dict[str, Any]], Any]) -> Any:
+    """Run `attempt(secret)`, asking again after a mistyped password when a person is typing."""
+    tries = 3 if not args.recovery and "VAULT_PASSWORD" not in os.environ else 1
+    for n in range(tries):
+        try:
+            return attempt(_backup_secret(args))
+        except WrongPasswordError as exc:
+            if n == tries - 1:
+                raise
+            info(f"{exc}; try again")
+    raise AssertionError("unreachable")
+
+
+# --- vault backup ... --------------------------------------------------------------------------
+
+
+def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
+    with open_vault(args, config, scheduled_backup=False) as vault:
+        if args.file:
+            target = Path(args.file).expanduser()
+        else:
+            target = backup.backup_dir(config)
+            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with progress_bar("Backing up") as progress:
+            report = backup.create_backup(
+                vault, target, history=not args.no_history, overwrite=args.force, progress=progress
+            )
+    if args.json:
+        emit_json(
+            {
+                "path": str(report.path),
+                "vault_id": report.vault_id,
+                "backup_id": report.backup_id,
+                "created": report.created.isoformat(),
+                "operations": report.ops,
+                "history": report.history,
+                "bytes": report.size,
+            }
+        )
+    else:
+        what = "with history" if report.history else "current versions only"
+        info(f"Backed up {report.ops} versions ({what}, {_size(report.size)}) to:")
+        out(str(report.path))
+    return 0
+
+
+def cmd_backup_verify(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.file).expanduser()
+    backup.read_backup_header(path)  # not a backup, or damaged: say so before any prompt
+
+    def attempt(secret: dict[str, Any]) -> backup.VerifyReport:
+        with progress_bar("Verifying") as progress:
+            return backup.verify_backup(path, progress=progress, **secret)
+
+    report: backup.VerifyReport = _with_retries(args, attempt)
+    if args.json:
+        emit_json(
+            {
+                "path": str(report.path),
+                "ok": report.ok,
+                "vault_id": report.vault_id,
+                "backup_id": report.backup_id,
+                "created": report.created.isoformat(),
+                "opened_with": report.opened_with,
+                "history": report.history,
+                "parts": report.parts,
+                "operations": report.ops,
+                "versions": report.versions,
+                "items": report.items,
+                "live": report.live,
+                "damaged": report.damaged,
+            }
+        )
+    else:
+        out(f"Backup of vault {short(report.vault_id)} made {fmt_time(_ms(report.created))}")
+        out(
+            f"{report.parts} parts verified; {report.versions} versions of {report.items} items "
+            f"({_counts(report.live)}) open with the {report.opened_with}."
+            if report.ok
+            else f"{report.parts} parts verified; {report.versions} versions of {report.items} "
+            "items read."
+        )
+        for item_id, reason in sorted(report.damaged.items()):
+            out(f"  damaged: {reason} ({short(item_id)})")
+        if report.ok:
+            out("The backup is good.")
+        else:
+            out(f"{len(report.damaged)} item(s) do not open: the vault held them damaged.")
+    return 0 if report.ok else 1
+
+
+def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
+    path = Path(args.file).expanduser()
+    header = backup.read_backup_header(path)
+    target = vault_dir(args, config)
+    with progress_bar("Restoring") as progress:
+        if Store.exists(target):
+            report = _merge(args, config, path, progress)
+        else:
+
+            def attempt(secret: dict[str, Any]) -> backup.RestoreReport:
+                return backup.restore_backup(path, target, progress=progress, **secret)
+
+            report = _with_retries(args, attempt)
+    if args.json:
+        emit_json(
+            {
+                "vault": str(report.vault_path),
+                "vault_id": report.vault_id,
+                "new_vault": report.new_vault,
+                "device_id": report.device_id,
+                "operations_read": report.ops_read,
+                "operations_added": report.ops_added,
+                "operations_already_there": report.ops_known,
+                "resealed": report.resealed,
+                "damaged": report.damaged,
+                "counts": report.counts,
+            }
+        )
+        return 0
+    for item_id, reason in sorted(report.damaged.items()):
+        info(f"warning: left out a damaged version: {reason} ({short(item_id)})")
+    if report.new_vault:
+        out(f"Restored the backup of {fmt_time(_ms(header.created))} as a new vault at:")
+        out(f"    {report.vault_path}")
+        out(f"{_counts(report.counts)}, {report.counts.get('versions', 0)} versions.")
+        out("It opens with the password and recovery key the vault had when the backup was made.")
+    else:
+        out(
+            f"Merged the backup into {report.vault_path}: {report.ops_added} versions added, "
+            f"{report.ops_known} already there (newer versions stay current)."
+        )
+        if report.resealed:
+            out(f"{report.resealed} versions were re-sealed under the vault's current key.")
+    return 0
+
+
+def _merge(
+    args: argparse.Namespace, config: Config, path: Path, progress: Progress | None
+) -> backup.RestoreReport:
+    with open_vault(args, config, scheduled_backup=False) as vault:
+        if not backup.backup_needs_secret(vault, path):
+            return backup.merge_backup(vault, path, progress=progress)
+        info("The vault's master key was rotated since this backup; it needs its own secret.")
+        if not args.recovery and "VAULT_BACKUP_PASSWORD" in os.environ:
+            return backup.merge_backup(
+                vault, path, progress=progress, **_backup_secret(args, "VAULT_BACKUP_PASSWORD")
+            )
+        return _with_retries(
+            args, lambda secret: backup.merge_backup(vault, path, progress=progress, **secret)
+        )
+
+
+def cmd_backup_list(args: argparse.Namespace, config: Config) -> int:
+    folder = backup.backup_dir(config)
+    vault_id = None
+    if not args.all:
+        with contextlib.suppress(VaultError):
+            vault_id = inspect_vault(vault_dir(args, config)).vault_id
+    found = backup.list_backups(folder, vault_id)
+    if args.json:
+        emit_json(
+            {
+                "folder": str(folder),
+                "backups": [
+                    {
+                        "path": str(b.path),
+                        "vault_id": b.vault_id,
+                        "created": b.created.isoformat() if b.created else None,
+                        "bytes": b.size,
+                        "automatic": b.automatic,
+                        "problem": b.problem,
+                    }
+                    for b in found
+                ],
+            }
+        )
+        return 0
+    if not found:
+        info(f"No backups in {folder}. `vault backup create` makes one.")
+        return 0
+    info(f"Backups in {folder} (newest first):")
+    for b in found:
+        kind = "auto" if b.automatic else "manual"
+        if b.problem:
+            out(f"  {b.path.name}  UNREADABLE: {b.problem}")
+        else:
+            when = fmt_time(_ms(b.created)) if b.created else "?"
+            out(f"  {b.path.name}  {when}  {_size(b.size):>10}  {kind}")
+    return 0
+
+
+def _ms(when: Any) -> int:
+    return int(when.timestamp() * 1000)
+
+
+# --- vault export markdown / vault import markdown ---------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace, config: Config) -> int:
+    folder = Path(args.folder).expanduser().absolute()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InvalidInputError(f"{folder} is not empty; export into an empty or new folder")
+    with open_vault(args, config) as vault:
+        count = len(vault.notes())
+        info(
+            f"warning: this writes {count} notes UNENCRYPTED to {folder}. Anyone who can read "
+            "that folder can read them, and deleted files can linger on disk."
+        )
+        if not args.yes and not confirm("Export in plaintext?"):
+            info("Nothing exported.")
+            return 1
+        with progress_bar("Exporting") as progress:
+            report = markdown_io.export_markdown(vault, folder, progress=progress)
+    info(f"Exported {report.notes} notes in {report.notebooks} notebooks to {report.folder}.")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, config: Config) -> int:
+    folder = Path(args.folder).expanduser()
+    with open_vault(args, config) as vault, progress_bar("Importing") as progress:
+        report = markdown_io.import_markdown(
+            vault,
+            folder,
+            notebook=args.notebook,
+            with_inline_tags=args.inline_tags,
+            progress=progress,
+        )
+    if args.json:
+        emit_json(
+            {
+                "folder": str(report.folder),
+                "imported": report.imported,
+                "unchanged": report.unchanged,
+                "notebooks_created": report.notebooks_created,
+                "skipped": report.skipped,
+                "other_files": report.other_files,
+            }
+        )
+    else:
+        info(
+            f"Imported {report.imported} notes ({report.notebooks_created} new notebooks); "
+            f"{report.unchanged} already in the vault were skipped."
+        )
+        if report.other_files:
+            info(f"{report.other_files} other files (not Markdown) were left alone.")
+        for rel, reason in sorted(report.skipped.items()):
+            info(f"  not imported: {rel}: {reason}")
+    return 1 if report.skipped else 0
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def register(sub: Any, command: Callable[..., Any]) -> None:
+    p = command("backup", cmd_backup_list, "make, check, restore and list encrypted backups")
+    bsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    q = bsub.add_parser(
+        "create",
+        help="write an encrypted backup file",
+        description="Write one self-contained encrypted backup: key slots, every item and its "
+        "history. Without FILE it goes to the backup folder (backup.dir).",
+    )
+    q.set_defaults(handler=cmd_backup_create)
+    q.add_argument("file", nargs="?", metavar="FILE", help="a file name, or a folder to put it in")
+    q.add_argument("--no-history", action="store_true", help="only current versions")
+    q.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    q = bsub.add_parser(
+        "verify",
+        help="prove a backup is whole and every item opens",
+        description="Check every part of a backup and open every item with the password (or "
+        "the recovery key). Exits 0 only if all is well.",
+    )
+    q.set_defaults(handler=cmd_backup_verify)
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--recovery", action="store_true", help="use the recovery key")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    q = bsub.add_parser(
+        "restore",
+        help="restore a backup as a new vault, or merge it into this one",
+        description="Restore into a new vault (a folder with no vault), or merge into the "
+        "existing vault of the same id: versions it has are not duplicated and newer local "
+        "versions stay current.",
+    )
+    q.set_defaults(handler=cmd_backup_restore)
+    q.add_argument("file", metavar="FILE")
+    # SUPPRESS: without the option, the top-level --vault (or VAULT_DIR) still applies.
+    q.add_argument("--vault", metavar="DIR", default=argparse.SUPPRESS, help="where to restore")
+    q.add_argument("--recovery", action="store_true", help="open the backup with its recovery key")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    q = bsub.add_parser("list", help="list backups in the backup folder (backup.dir)")
+    q.set_defaults(handler=cmd_backup_list)
+    q.add_argument("--all", action="store_true", help="every vault's backups, not only this one's")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("export", cmd_export, "export notes as plaintext files")
+    esub = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    q = esub.add_parser(
+        "markdown",
+        help="one .md file per note, notebooks as folders (UNENCRYPTED)",
+        description="Write every note outside the trash as Markdown with YAML front matter "
+        "into an empty or new folder. The files are NOT encrypted.",
+    )
+    q.add_argument("folder", metavar="DIR")
+    q.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = command("import", cmd_import, "import notes from plaintext files")
+    isub = p.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    q = isub.add_parser(
+        "markdown",
+        help="a folder of .md files (Obsidian, other apps' exports)",
+        description="Import .md and .markdown files: titles, tags and times from front matter, "
+        "folders as notebooks. Files already imported (same notebook, title and text) are "
+        "skipped, so running it twice adds nothing.",
+    )
+    q.add_argument("folder", metavar="DIR")
+    q.add_argument("--notebook", metavar="NB", help="put everything under this notebook")
+    q.add_argument("--inline-tags", action="store_true", help="also take #tags from the text")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
