@@ -1,0 +1,371 @@
+"""Forks in an item's history: merging them on their own where that is safe, and letting a
+person choose where it is not.
+
+A fork is an item with more than one head (two devices, or two local processes, saved from the
+same version). `auto_merge` folds the heads into one version:
+
+- a deletion next to an edit keeps the edit (the merge names the deletion as a parent, so the
+  decision is recorded and every device makes the same one);
+- notes merge field by field against their common ancestor taken from history: text three-way
+  (vault.merge.merge3), tags as sets, a field only one side changed takes that side's value;
+- edits that overlap (the same lines, or a title renamed two ways) are left as a conflict:
+  both versions stay, nothing is dropped, and `list_conflicts` / `resolve` take it from there.
+
+Merges are deterministic: the merge of a given set of heads has the same op id on every device
+(a hash of the item and the parents) and the same content (only history goes in: no clock, no
+device id, no "mine"), so two devices merging the same fork produce one version, not a
+merge-of-merges race. A device merges only when it holds every ancestor of the heads, so a
+half-delivered history can never make it compute a different merge under the same id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from vault import crypto
+from vault.envelope import seal_item, short
+from vault.errors import AmbiguousError, CorruptItemError, InvalidInputError, NotFoundError
+from vault.merge import merge3, merge_sets
+from vault.model import KIND_TYPES, Item, Note, Notebook, now_ms
+from vault.notes import Vault
+from vault.store import Op
+
+MINE, THEIRS, BOTH = "mine", "theirs", "both"
+CHOICES = (MINE, THEIRS, BOTH)
+_MERGE_PERSON = b"vault merge op"
+_MISSING: Any = object()
+
+
+def merge_op_id(item_id: str, parents: Iterable[str]) -> str:
+    """The id of the merge of `parents`: the same on every device that makes it."""
+    data = (item_id + ":" + ",".join(sorted(parents))).encode("ascii")
+    return crypto.blake2b(data, person=_MERGE_PERSON, size=16).hex()
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def _ancestors(history: dict[str, Op], start: str) -> set[str] | None:
+    """`start` and everything before it; None when part of that history has not arrived."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        op_id = stack.pop()
+        if op_id in seen:
+            continue
+        op = history.get(op_id)
+        if op is None:
+            return None
+        seen.add(op_id)
+        stack.extend(op.parents)
+    return seen
+
+
+def _best_common(history: dict[str, Op], ancestry: list[set[str]]) -> str | None:
+    """The common ancestor closest to the heads (the one with the longest history; op id
+    breaks ties), or None when the heads share no history."""
+    common = set.intersection(*ancestry) if ancestry else set()
+    if not common:
+        return None
+    depth = {c: len(_ancestors(history, c) or ()) for c in common}
+    return max(common, key=lambda c: (depth[c], c))
+
+
+# --- merging payloads ------------------------------------------------------------------------
+
+
+def _scalar(base: Any, a: Any, b: Any) -> tuple[Any, bool]:
+    if a == b:
+        return a, False
+    if a == base:
+        return b, False
+    if b == base:
+        return a, False
+    return a, True
+
+
+def _merge_field(kind: str, key: str, base: Any, a: Any, b: Any) -> tuple[Any, bool]:
+    """One field of a three-way merge: (value, conflict). _MISSING marks an absent field."""
+    if a == b:
+        return a, False
+    if key == "modified" and isinstance(a, int) and isinstance(b, int):
+        return max(a, b), False
+    if key == "created" and isinstance(a, int) and isinstance(b, int):
+        return min(a, b), False
+    if kind == "note" and key == "body" and isinstance(a, str) and isinstance(b, str):
+        result = merge3(base if isinstance(base, str) else "", a, b)
+        return result.text, result.conflict
+    if kind == "note" and key == "tags" and isinstance(a, list) and isinstance(b, list):
+        return merge_sets(base if isinstance(base, list) else [], a, b), False
+    if kind == "note" and key == "trashed":
+        # Trash is reversible, so when both sides changed it the note stays in the trash (with
+        # every edit merged into it) rather than either side's action being lost.
+        value, conflict = _scalar(base, a, b)
+        if not conflict:
+            return value, False
+        trashed = [t for t in (a, b) if isinstance(t, int)]
+        return (min(trashed) if trashed else None), False
+    return _scalar(base, a, b)
+
+
+def merge_payloads(
+    kind: str, base: dict[str, Any] | None, a: dict[str, Any], b: dict[str, Any]
+) -> tuple[dict[str, Any], bool]:
+    """Three-way merge of two versions of an item: (merged payload, conflict)."""
+    base = base or {}
+    merged: dict[str, Any] = {}
+    conflict = False
+    for key in sorted(set(a) | set(b)):
+        value, clash = _merge_field(
+            kind, key, base.get(key, _MISSING), a.get(key, _MISSING), b.get(key, _MISSING)
+        )
+        if kind == "tag" and clash:
+            # Two devices registered one tag (same keyed id) spelled in two cases: any choice
+            # every device makes alike will do, and a is the head with the smaller op id.
+            value, clash = a.get(key, _MISSING), False
+        conflict |= clash
+        if value is not _MISSING:
+            merged[key] = value
+    return merged, conflict
+
+
+# --- automatic merging -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    merged: tuple[str, ...] = ()  # item ids whose fork was merged
+    conflicts: tuple[str, ...] = ()  # item ids left for a person to resolve
+    waiting: tuple[str, ...] = ()  # item ids whose history has not fully arrived
+
+
+def auto_merge(vault: Vault) -> MergeOutcome:
+    """Merge every forked item that can be merged safely (see the module docstring)."""
+    merged, conflicts, waiting = [], [], []
+    items_key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
+    for item_id in sorted(vault.store.conflicted_ids()):
+        status, op = _merge_item(vault, items_key, item_id)
+        if status == "merged" and op is not None:
+            vault.store.ingest([op])
+            merged.append(item_id)
+        elif status == "conflict":
+            conflicts.append(item_id)
+        elif status == "waiting":
+            waiting.append(item_id)
+    if merged:
+        vault.refresh()
+    return MergeOutcome(tuple(merged), tuple(conflicts), tuple(waiting))
+
+
+def _merge_item(vault: Vault, items_key: bytes, item_id: str) -> tuple[str, Op | None]:
+    store = vault.store
+    heads = store.heads(item_id)
+    if len(heads) < 2:
+        return "done", None
+    history = {op.op_id: op for op in store.history(item_id)}
+    ancestry = []
+    for head in heads:
+        anc = _ancestors(history, head.op_id)
+        if anc is None:
+            return "waiting", None
+        ancestry.append(anc)
+    parents = tuple(sorted(h.op_id for h in heads))
+    op_id = merge_op_id(item_id, parents)
+    kind = heads[0].kind
+    if store.has_op(op_id):
+        return "done", None
+    live = sorted((h for h in heads if not h.deleted), key=lambda h: h.op_id)
+    if not live:
+        return "merged", Op(op_id, item_id, kind, parents, True, None, store.device_id)
+    try:
+        payloads = [_payload(vault, h) for h in live]
+        base_id = _best_common(history, ancestry)
+        base = None
+        if base_id is not None and len(live) > 1:
+            base_op = history[base_id]
+            base = {} if base_op.deleted else _payload(vault, base_op)
+    except (CorruptItemError, _NoContent):
+        return "conflict", None
+    result = payloads[0]
+    for other in payloads[1:]:
+        result, conflict = merge_payloads(kind, base, result, other)
+        if conflict:
+            return "conflict", None
+    envelope = seal_item(items_key, vault.vault_id, kind, item_id, result)
+    return "merged", Op(op_id, item_id, kind, parents, False, envelope, store.device_id)
+
+
+class _NoContent(Exception):
+    """A version whose sealed content was erased (purged) on this device."""
+
+
+def _payload(vault: Vault, op: Op) -> dict[str, Any]:
+    if op.envelope is None:
+        raise _NoContent(op.op_id)
+    return vault.open_envelope(op.kind, op.item_id, op.envelope)
+
+
+# --- conflicts for a person ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConflictVersion:
+    """One competing version of an item."""
+
+    version: str  # op id
+    device: str  # the device that wrote it
+    mine: bool  # written on this device (see Conflict.mine)
+    deleted: bool
+    item: Item | None  # decrypted; None for a deletion or content that does not open
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An item with versions that could not be merged on their own. `versions[0]` is mine:
+    the version written on this device, or, when both or neither were, the one shown now."""
+
+    item_id: str
+    kind: str
+    versions: tuple[ConflictVersion, ...]
+    base: Item | None  # the last version both sides share, when there is one
+
+    @property
+    def mine(self) -> ConflictVersion:
+        return self.versions[0]
+
+    @property
+    def theirs(self) -> tuple[ConflictVersion, ...]:
+        return self.versions[1:]
+
+    @property
+    def title(self) -> str:
+        for v in self.versions:
+            if isinstance(v.item, Note):
+                return v.item.title
+            if isinstance(v.item, Notebook):
+                return v.item.name
+        return short(self.item_id)
+
+
+def list_conflicts(vault: Vault) -> list[Conflict]:
+    """Every item whose versions wait for a person, most recently modified first."""
+    result = [get_conflict(vault, item_id) for item_id in vault.store.conflicted_ids()]
+    found = [c for c in result if c is not None]
+    return sorted(found, key=lambda c: (-_modified(c), c.item_id))
+
+
+def _modified(conflict: Conflict) -> int:
+    return max((getattr(v.item, "modified", 0) for v in conflict.versions), default=0)
+
+
+def get_conflict(vault: Vault, item_id: str) -> Conflict | None:
+    store = vault.store
+    heads = store.heads(item_id)
+    if len(heads) < 2:
+        return None
+    history = {op.op_id: op for op in store.history(item_id)}
+    ancestry = {h.op_id: _ancestors(history, h.op_id) for h in heads}
+    complete = [a for a in ancestry.values() if a is not None]
+    common = set.intersection(*complete) if len(complete) == len(heads) else set()
+    me = store.device_id
+
+    def written_here(head: Op) -> bool:
+        branch = (ancestry[head.op_id] or {head.op_id}) - common
+        return any(history[o].device == me for o in branch if o in history)
+
+    here = [h for h in heads if written_here(h)]
+    row = store.item(item_id)
+    shown = row.op_id if row is not None else ""
+    if len(here) == 1:
+        mine = here[0]
+    else:
+        mine = next((h for h in heads if h.op_id == shown), max(heads, key=lambda h: h.op_id))
+    ordered = [mine, *sorted((h for h in heads if h is not mine), key=lambda h: h.op_id)]
+    versions = tuple(
+        ConflictVersion(h.op_id, h.device, h is mine, h.deleted, _item(vault, h)) for h in ordered
+    )
+    base_id = _best_common(history, complete) if len(complete) == len(heads) else None
+    base = _item(vault, history[base_id]) if base_id else None
+    return Conflict(item_id, heads[0].kind, versions, base)
+
+
+def _item(vault: Vault, op: Op) -> Item | None:
+    if op.deleted or op.envelope is None or op.kind not in KIND_TYPES:
+        return None
+    try:
+        payload = vault.open_envelope(op.kind, op.item_id, op.envelope)
+    except CorruptItemError:
+        return None
+    return KIND_TYPES[op.kind].from_payload(op.item_id, payload, op.op_id)
+
+
+def resolve(vault: Vault, item_id: str, choice: str, version: str | None = None) -> list[Item]:
+    """Settle a conflict: keep mine, keep theirs (`version` picks one when several devices
+    disagree), or keep both (notes only: theirs becomes a separate note). The kept version is
+    saved as a new version whose parents are all the competing ones, so the decision travels
+    to every device. Returns what was written: the kept item, then any copies."""
+    if choice not in CHOICES:
+        raise InvalidInputError(f"resolve with one of: {', '.join(CHOICES)}")
+    conflict = get_conflict(vault, item_id)
+    if conflict is None:
+        raise NotFoundError(f"{short(item_id)} has no conflicting versions")
+    keep = _pick(conflict, version) if choice == THEIRS else conflict.mine
+    copies: list[ConflictVersion] = []
+    if choice == BOTH:
+        if conflict.kind != "note":
+            raise InvalidInputError(
+                f"a {conflict.kind} conflict is settled by keeping one version (mine or theirs)"
+            )
+        copies = [v for v in conflict.theirs if isinstance(v.item, Note)]
+    parents = [v.version for v in conflict.versions]
+    written: list[Item] = []
+    if keep.deleted or keep.item is None:
+        if not keep.deleted:
+            raise CorruptItemError(
+                f"{conflict.kind} {short(item_id)}: that version does not open; keep another"
+            )
+        vault.store.write(item_id, conflict.kind, None, parents)
+    else:
+        item = keep.item
+        if isinstance(item, Note | Notebook):
+            newest = max(getattr(v.item, "modified", 0) for v in conflict.versions)
+            item = dataclasses.replace(item, modified=max(now_ms(), newest + 1))
+        items_key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
+        envelope = seal_item(items_key, vault.vault_id, conflict.kind, item_id, item.to_payload())
+        op = vault.store.write(item_id, conflict.kind, envelope, parents)
+        written.append(dataclasses.replace(item, version=op.op_id))
+    vault.refresh()
+    notebooks = {nb.id for nb in vault.notebooks()}
+    for other in copies:
+        note = other.item
+        assert isinstance(note, Note)
+        written.append(
+            vault.create_note(
+                f"{note.title} (conflicted copy)",
+                note.body,
+                notebook=note.notebook if note.notebook in notebooks else None,
+                tags=note.tags,
+                pinned=note.pinned,
+            )
+        )
+    return written
+
+
+def _pick(conflict: Conflict, version: str | None) -> ConflictVersion:
+    theirs = conflict.theirs
+    if version:
+        matches = [v for v in conflict.versions if v.version.startswith(version.lower())]
+        if len(matches) != 1:
+            raise InvalidInputError(
+                f"no single version of {short(conflict.item_id)} starts with '{version}'"
+            )
+        return matches[0]
+    if len(theirs) == 1:
+        return theirs[0]
+    ids = ", ".join(v.version[:8] for v in theirs)
+    raise AmbiguousError(
+        f"{short(conflict.item_id)} has {len(theirs)} other versions ({ids}); name one"
+    )

@@ -1,0 +1,724 @@
+"""The sync engine: one run pulls what other devices wrote, merges forks, publishes this
+device's new operations, repairs its own damaged files and compacts its log (docs/SYNC.md).
+
+    engine = SyncEngine(vault)               # the folder from `vault remote set` or the config
+    report = engine.sync(progress=callback)  # SyncReport: counts, conflicts, pending, rollbacks
+    engine.status()                          # SyncStatus, without touching the folder
+
+Safety rests on four rules. A file is applied only once its bytes match the hash in its name
+and it verifies under the vault's sync key; anything else is "pending" and retried, never read
+as a deletion. Applying is a set union of operations (idempotent, any order), recorded in the
+same transaction as the operations themselves. This device writes only under its own folders
+and never changes a file once it is in place. And each device's log is a hash chain whose
+position this device remembers, so a folder that goes backwards is reported, never applied.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vault import crypto
+from vault.envelope import short
+from vault.errors import IntegrityError, RemoteError, UnsupportedFormatError, VaultError
+from vault.model import now_ms
+from vault.notes import Vault
+from vault.store import Op, Store
+from vault.sync import layout
+from vault.sync.conflicts import auto_merge
+from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
+from vault.sync.locking import sync_lock
+from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
+from vault.sync.segments import ChainFile, open_file, read_header, seal_file, sync_key
+from vault.sync.state import (
+    ACKS,
+    JUDGED,
+    LAST,
+    PUBLISHED_ACKS,
+    REMOTE,
+    WALLS,
+    FileRecord,
+    SyncState,
+)
+
+ProgressCallback = Callable[[str, int, int], None]  # (phase, done, total)
+
+# Operations per segment: big enough that a first sync of 10,000 notes is a handful of files,
+# small enough that a progress bar moves and no single file is huge.
+OPS_PER_SEGMENT = 2000
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A file that could not be used this time; it is retried on the next sync."""
+
+    device: str
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"device {short(self.device)}: {self.file}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    remote: str
+    pulled: int = 0  # operations new to this vault
+    pushed: int = 0  # operations this device published
+    files_read: int = 0
+    files_written: int = 0
+    devices: int = 0  # other devices with files in the folder
+    merged: tuple[str, ...] = ()  # item ids whose fork was merged on its own
+    conflicts: tuple[str, ...] = ()  # item ids with versions waiting for a person
+    waiting: tuple[str, ...] = ()  # item ids whose history has not fully arrived
+    pending: tuple[Pending, ...] = ()
+    rollbacks: tuple[str, ...] = ()  # one line each; nothing from them was applied
+    warnings: tuple[str, ...] = ()
+    repaired: int = 0  # own files rewritten because the folder lost or damaged them
+    removed: int = 0  # own files removed by compaction
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rollbacks
+
+    def lines(self) -> list[str]:
+        """A summary for a person, one fact per line."""
+        out = [
+            f"Received {self.pulled} change(s) from {self.devices} other device(s); "
+            f"sent {self.pushed}."
+        ]
+        if self.merged:
+            out.append(f"Merged {len(self.merged)} note(s) edited on more than one device.")
+        if self.conflicts:
+            out.append(f"{len(self.conflicts)} conflict(s) need you: `vault conflicts` shows them.")
+        if self.waiting:
+            out.append(f"{len(self.waiting)} item(s) wait for older versions still arriving.")
+        for p in self.pending:
+            out.append(f"Pending (retried next time): {p}")
+        for w in self.warnings:
+            out.append(f"Warning: {w}")
+        if self.repaired:
+            out.append(f"Rewrote this device's log: {self.repaired} file(s) were lost or damaged.")
+        for r in self.rollbacks:
+            out.append(f"ROLLBACK: {r}")
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "remote": self.remote,
+            "pulled": self.pulled,
+            "pushed": self.pushed,
+            "files_read": self.files_read,
+            "files_written": self.files_written,
+            "devices": self.devices,
+            "merged": list(self.merged),
+            "conflicts": list(self.conflicts),
+            "waiting": list(self.waiting),
+            "pending": [
+                {"device": p.device, "file": p.file, "reason": p.reason} for p in self.pending
+            ],
+            "rollbacks": list(self.rollbacks),
+            "warnings": list(self.warnings),
+            "repaired": self.repaired,
+            "removed": self.removed,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the footer of the app shows; computed without touching the folder."""
+
+    remote: str | None
+    last_sync: int | None  # ms since the epoch of the last run that finished
+    last_error: str | None  # the last run's one-line error, if it failed
+    unpushed: int  # local changes not yet in the folder
+    conflicts: int
+    pending: int  # files the last run could not use yet
+    rollbacks: int
+
+
+def configured_remote(vault: Vault | Store, config_remote: str = "") -> Path | None:
+    """The vault's own folder (`vault remote set`) or else the config's `sync.remote`."""
+    store = vault.store if isinstance(vault, Vault) else vault
+    value = store.meta(REMOTE) or config_remote
+    return Path(value).expanduser() if value else None
+
+
+def sync_status(store: Store, remote: Path | None) -> SyncStatus:
+    """The last run's outcome and what waits locally; reads only the local store (no key
+    needed, so `vault remote show` works on a locked vault)."""
+    state = SyncState(store)
+    last = state.get_json(LAST, {})
+    return SyncStatus(
+        remote=str(remote) if remote else None,
+        last_sync=last.get("at"),
+        last_error=last.get("error"),
+        unpushed=state.unpushed_count(),
+        conflicts=len(store.conflicted_ids()),
+        pending=int(last.get("pending", 0)),
+        rollbacks=int(last.get("rollbacks", 0)),
+    )
+
+
+class SyncEngine:
+    """Syncs one unlocked vault with one folder. Cheap to create; safe to use from a worker
+    thread while the vault is used elsewhere (the store is thread-safe)."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        remote: RemoteFolder | Path | str | None = None,
+        *,
+        config_remote: str = "",
+        compact_after: int = 32,
+        ack_lag: int = 8,
+        retire_days: int = 30,
+        lock_timeout: float = 60.0,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.vault = vault
+        self.state = SyncState(vault.store)
+        if remote is None:
+            remote = configured_remote(vault, config_remote)
+        if isinstance(remote, str | Path):
+            remote = RemoteFolder(Path(remote))
+        self.remote: RemoteFolder | None = remote
+        self.compact_after = compact_after
+        self.ack_lag = ack_lag
+        self.retire_days = retire_days
+        self.lock_timeout = lock_timeout
+        self.clock = clock
+
+    def status(self) -> SyncStatus:
+        return sync_status(self.vault.store, self.remote.path if self.remote else None)
+
+    def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
+        if self.remote is None:
+            raise RemoteError("no sync folder is set; choose one with `vault remote set DIR`")
+        with sync_lock(self.vault.path, self.lock_timeout):
+            started = time.monotonic()
+            try:
+                report = _Run(self, self.remote, progress).execute()
+            except VaultError as exc:
+                self._remember(error=str(exc))
+                raise
+            report = _with_seconds(report, time.monotonic() - started)
+            self._remember(report=report)
+            return report
+
+    def _remember(self, report: SyncReport | None = None, error: str | None = None) -> None:
+        last = self.state.get_json(LAST, {})
+        if report is not None:
+            last = {
+                "at": self.clock(),
+                "error": None,
+                "pending": len(report.pending),
+                "rollbacks": len(report.rollbacks),
+                "pulled": report.pulled,
+                "pushed": report.pushed,
+            }
+        else:
+            last["error"] = error
+            last["failed_at"] = self.clock()
+        try:
+            with self.vault.store.transaction() as db:
+                SyncState.set_json(db, LAST, last)
+        except VaultError:
+            pass  # the status line is a convenience; the sync's own outcome stands
+
+
+def _with_seconds(report: SyncReport, seconds: float) -> SyncReport:
+    from dataclasses import replace
+
+    return replace(report, seconds=seconds)
+
+
+@dataclass
+class _Candidate:
+    name: ChainName
+    entry: Entry
+    data: bytes | None = None  # already read (an odd-named copy)
+
+
+@dataclass
+class _Tally:
+    pulled: int = 0
+    pushed: int = 0
+    read: int = 0
+    written: int = 0
+    repaired: int = 0
+    removed: int = 0
+    pending: list[Pending] = field(default_factory=list)
+    rollbacks: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    tombstoned: set[str] = field(default_factory=set)
+
+
+class _Run:
+    """One sync run (a fresh object each time: nothing carries over in memory)."""
+
+    def __init__(
+        self, engine: SyncEngine, remote: RemoteFolder, progress: ProgressCallback | None
+    ) -> None:
+        self.engine = engine
+        self.vault = engine.vault
+        self.store = engine.vault.store
+        self.state = engine.state
+        self.remote = remote
+        self.progress = progress or (lambda phase, done, total: None)
+        self.me = self.store.device_id
+        self.key = sync_key(self.vault.master_key)
+        self.t = _Tally()
+        self.files = self.state.files()
+        self.acks: dict[str, dict[str, int]] = self.state.get_json(ACKS, {})
+        self.walls: dict[str, int] = self.state.get_json(WALLS, {})
+        self.judged: dict[str, int] = self.state.get_json(JUDGED, {})
+        self.visible: set[str] = set()  # other devices with files in the folder
+        self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
+        self.own_listed: dict[str, Entry] = {}
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def execute(self) -> SyncReport:
+        self._check_folder()
+        self._publish_slots()
+        self._pull()
+        outcome = auto_merge(self.vault)
+        self._erase_purged()
+        self._push()
+        self._compact()
+        self.vault.refresh()
+        return SyncReport(
+            remote=str(self.remote.path),
+            pulled=self.t.pulled,
+            pushed=self.t.pushed,
+            files_read=self.t.read,
+            files_written=self.t.written,
+            devices=len(self.visible),
+            merged=outcome.merged,
+            conflicts=outcome.conflicts,
+            waiting=outcome.waiting,
+            pending=tuple(self.t.pending),
+            rollbacks=tuple(self.t.rollbacks),
+            warnings=tuple(self.t.warnings),
+            repaired=self.t.repaired,
+            removed=self.t.removed,
+        )
+
+    def _check_folder(self) -> None:
+        remote = self.remote
+        remote.check_reachable()
+        header = remote.read_header()
+        mine = RemoteHeader(self.vault.vault_id, self.store.master_id)
+        if header is None:
+            if remote.is_blank() or self.me in remote.devices():
+                remote.write_header(mine)
+                return
+            raise RemoteError(
+                f"{remote.path} is not empty and is not a vault sync folder (or its header has "
+                "not arrived yet); choose an empty folder, or wait for the sync app"
+            )
+        check_header(remote, header, mine)
+
+    # --- key slots -------------------------------------------------------------------------
+
+    def _publish_slots(self) -> None:
+        """Keep copies of this device's current key slots in the folder, for `vault clone`."""
+        want = {}
+        for slot in self.store.slots():
+            data = slot.to_json()
+            want[content_hash(data)] = data
+        listed = {
+            layout.parse_slot_name(e.name): e
+            for e in self.remote.list_files(self.me, layout.KEYS_DIR)
+        }
+        for digest, data in want.items():
+            entry = listed.get(digest)
+            if entry is None or entry.size != len(data):
+                if entry is not None:
+                    self.remote.delete(self.me, entry.name, layout.KEYS_DIR)
+                self.remote.write(self.me, layout.slot_file_name(digest), data, layout.KEYS_DIR)
+        for digest, entry in listed.items():
+            if digest not in want:  # an old password's slot, or a stranger: only we write here
+                self.remote.delete(self.me, entry.name, layout.KEYS_DIR)
+
+    # --- pulling ---------------------------------------------------------------------------
+
+    def _pull(self) -> None:
+        devices = self.remote.devices()
+        listings: dict[str, list[Entry]] = {}
+        for device in devices:
+            listings[device] = self.remote.list_files(device)
+        self._check_own(listings.get(self.me, []))
+        plans: list[tuple[str, list[_Candidate]]] = []
+        for device in devices:
+            if device == self.me:
+                continue
+            if listings[device]:
+                self.visible.add(device)
+            plans.append((device, self._plan(device, listings[device])))
+        total = sum(len(c) for _, c in plans)
+        done = 0
+        if total:
+            self.progress("receiving", 0, total)
+        for device, candidates in plans:
+            for cand in candidates:
+                self._apply(device, cand)
+                done += 1
+                self.progress("receiving", done, total)
+        if self.judged != self.state.get_json(JUDGED, {}):
+            with self.store.transaction() as db:
+                SyncState.set_json(db, JUDGED, self.judged)
+
+    def _plan(self, device: str, entries: list[Entry]) -> list[_Candidate]:
+        """Which of a device's files to read, in chain order; reports gaps and rollbacks."""
+        known = self.files.get(device, {})
+        known_keys = {(r.seq, r.hash) for recs in known.values() for r in recs}
+        by_key: dict[tuple[int, str], _Candidate] = {}
+        for entry in entries:
+            name = layout.parse_chain_name(entry.name)
+            if name is not None:
+                by_key.setdefault((name.seq, name.hash), _Candidate(name, entry))
+            else:
+                cand = self._judge_odd(device, entry, known_keys)
+                if cand is not None:
+                    by_key.setdefault((cand.name.seq, cand.name.hash), cand)
+        visible_max = max((seq for seq, _ in by_key), default=0)
+        high = max(known, default=0)
+        if high and visible_max < high:
+            if visible_max:
+                self.t.rollbacks.append(
+                    f"device {short(device)}'s log in the folder went back from file {high} to "
+                    f"{visible_max} (an old copy of the folder restored?); nothing of it was "
+                    "applied and no local data changed"
+                )
+            else:
+                self.t.rollbacks.append(
+                    f"every file of device {short(device)} is gone from the folder (removed, or "
+                    "an old copy of the folder restored?); no local data changed"
+                )
+        new = sorted(
+            (c for key, c in by_key.items() if key not in known_keys), key=lambda c: c.name
+        )
+        covered = _covered_upto(known)
+        newest_snap = max((c.name.seq for c in new if c.name.kind == SNAPSHOT), default=0)
+        plan = []
+        for cand in new:
+            seq = cand.name.seq
+            if seq < newest_snap:
+                continue  # the newer snapshot holds everything in it: read that instead
+            if seq <= covered and seq not in known:
+                continue  # below a snapshot we applied: nothing new in it
+            plan.append(cand)
+        # Holes: files between what we hold and what we have seen that are not in the folder.
+        present = {seq for seq, _ in by_key} | set(known)
+        for seq in range(covered + 1, high):
+            if seq not in present and seq >= newest_snap:
+                self.t.pending.append(
+                    Pending(device, f"file {seq}", "missing from its log (delayed, or removed)")
+                )
+        return plan
+
+    def _judge_odd(
+        self, device: str, entry: Entry, known_keys: set[tuple[int, str]]
+    ) -> _Candidate | None:
+        """A file with a name we did not write: a daemon's conflict copy, a renamed file, or
+        a stranger. Read it (once per size) and use it only if it verifies."""
+        key = f"{device}/{entry.name}"
+        if self.judged.get(key) == entry.size:
+            return None
+        try:
+            data = self.remote.read(device, entry.name)
+            owner, seq, kind, _, _, _ = read_header(data, entry.name)
+        except (Unreadable, IntegrityError, UnsupportedFormatError):
+            self.judged[key] = entry.size
+            return None
+        self.t.read += 1
+        digest = content_hash(data)
+        if owner != device or (seq, digest) in known_keys:
+            self.judged[key] = entry.size
+            return None
+        return _Candidate(ChainName(seq, digest, kind), entry, data)
+
+    def _apply(self, device: str, cand: _Candidate) -> None:
+        name = cand.name
+        known = self.files.setdefault(device, {})
+        if name.kind == SNAPSHOT and _covered_upto(known) >= name.seq - 1:
+            # Everything it holds came in the device's earlier files, which we applied.
+            self._record(FileRecord(device, name.seq, name.hash, SNAPSHOT, -1), [])
+            return
+        chain = self._read(device, cand)
+        if chain is None:
+            return
+        if chain.device != device:
+            self.t.pending.append(Pending(device, cand.entry.name, "belongs to another device"))
+            return
+        previous = known.get(name.seq - 1, [])
+        if previous and chain.prev and chain.prev not in {r.hash for r in previous}:
+            self.t.warnings.append(
+                f"device {short(device)}'s log forked at file {name.seq} (the same vault copied "
+                "to two machines?); both sides are kept"
+            )
+        if any(r.hash != chain.hash for r in known.get(name.seq, [])):
+            self.t.warnings.append(
+                f"device {short(device)} has two different files at position {name.seq}; "
+                "both are kept"
+            )
+        self._record(
+            FileRecord(device, chain.seq, chain.hash, chain.kind, chain.size),
+            list(chain.ops),
+            chain=chain,
+        )
+
+    def _read(self, device: str, cand: _Candidate) -> ChainFile | None:
+        where = f"{short(device)}/{cand.entry.name}"
+        data = cand.data
+        if data is None:
+            try:
+                data = self.remote.read(device, cand.entry.name)
+            except Unreadable as exc:
+                self.t.pending.append(Pending(device, cand.entry.name, f"unreadable now ({exc})"))
+                return None
+            self.t.read += 1
+        if content_hash(data) != cand.name.hash:
+            self.t.pending.append(
+                Pending(device, cand.entry.name, "incomplete or damaged (hash does not match)")
+            )
+            return None
+        try:
+            chain = open_file(self.key, self.vault.vault_id, data, where)
+        except UnsupportedFormatError as exc:
+            self.t.pending.append(Pending(device, cand.entry.name, str(exc)))
+            return None
+        except IntegrityError:
+            self.t.pending.append(Pending(device, cand.entry.name, "does not verify"))
+            return None
+        if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
+            self.t.pending.append(Pending(device, cand.entry.name, "misnamed; not applied"))
+            return None
+        return chain
+
+    def _record(
+        self, rec: FileRecord, ops: list[Op], *, chain: ChainFile | None = None, mine: bool = False
+    ) -> None:
+        """Apply a chain file: its operations, and the fact that it was applied, at once."""
+        with self.store.transaction() as db:
+            added = self.store.ingest(ops)
+            SyncState.mark_known(db, [op.op_id for op in ops], mine=mine)
+            SyncState.record_file(db, rec)
+            if rec.kind == SNAPSHOT:
+                SyncState.forget_files(db, rec.device, rec.seq)
+            if chain is not None and chain.device != self.me:
+                newest = max(self.files.get(rec.device, {}), default=0)
+                if chain.seq >= newest:
+                    self.acks[rec.device] = chain.acks
+                    self.walls[rec.device] = chain.wall
+                    SyncState.set_json(db, ACKS, self.acks)
+                    SyncState.set_json(db, WALLS, self.walls)
+        known = self.files.setdefault(rec.device, {})
+        if rec.kind == SNAPSHOT:
+            for seq in [s for s in known if s < rec.seq]:
+                del known[seq]
+        known.setdefault(rec.seq, []).append(rec)
+        self.t.pulled += len(added)
+        self.t.tombstoned.update(op.item_id for op in added if op.deleted)
+
+    # --- this device's own files -------------------------------------------------------------
+
+    def _check_own(self, entries: list[Entry]) -> None:
+        """Compare this device's files in the folder with what it wrote: adopt a file written
+        by a run that was killed before it could record it, and note lost or damaged ones."""
+        mine = self.files.get(self.me, {})
+        self.own_listed = {e.name: e for e in entries}
+        recorded = {
+            chain_file_name(r.seq, r.hash, r.kind): r for recs in mine.values() for r in recs
+        }
+        for name, rec in recorded.items():
+            entry = self.own_listed.get(name)
+            if entry is None or entry.size != rec.size:
+                self.damaged.append(rec)
+        for entry in entries:
+            if entry.name in recorded:
+                continue
+            cn = layout.parse_chain_name(entry.name)
+            if cn is None:
+                continue  # a daemon's copy of one of our files: nothing to learn from it
+            chain = self._read(self.me, _Candidate(cn, entry))
+            if chain is None or chain.device != self.me:
+                continue
+            if any(r.hash != chain.hash for r in mine.get(chain.seq, [])):
+                self._rotate_device(chain)
+                return
+            self._record(
+                FileRecord(self.me, chain.seq, chain.hash, chain.kind, chain.size),
+                list(chain.ops),
+                mine=True,
+            )
+            self.t.pending = [p for p in self.t.pending if p.file != entry.name]
+
+    def _rotate_device(self, chain: ChainFile) -> None:
+        """Another machine writes this device's log (the vault folder was copied): keep what it
+        wrote, and carry on under a new device id so the two logs never collide again."""
+        self._record(
+            FileRecord(self.me, chain.seq, chain.hash, chain.kind, chain.size), list(chain.ops)
+        )
+        new_id = crypto.random_id()
+        with self.store.transaction() as db:
+            SyncState.set_meta(db, "device_id", new_id)
+        self.t.warnings.append(
+            f"another machine writes as this device ({short(self.me)}): was the vault folder "
+            f"copied? This copy now syncs as device {short(new_id)}"
+        )
+        self.me = new_id
+        self.damaged = []
+        self.own_listed = {}
+
+    # --- pushing ---------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        mine = self.files.get(self.me, {})
+        listed = [layout.parse_chain_name(name) for name in self.own_listed]
+        return max([*mine, *(c.seq for c in listed if c is not None), 0]) + 1
+
+    def _prev_hash(self, seq: int) -> str:
+        recs = self.files.get(self.me, {}).get(seq - 1, [])
+        return recs[0].hash if recs else ""
+
+    def _my_acks(self) -> dict[str, int]:
+        return {d: _covered_upto(recs) for d, recs in self.files.items() if d != self.me and recs}
+
+    def _push(self) -> None:
+        acks = self._my_acks()
+        published = self.state.get_json(PUBLISHED_ACKS, {})
+        need_ack = any(
+            seq - published.get(d, 0) >= self.engine.ack_lag
+            or any(
+                r.kind == SNAPSHOT and s > published.get(d, 0)
+                for s, recs in self.files.get(d, {}).items()
+                for r in recs
+            )
+            for d, seq in acks.items()
+        )
+        total = self.state.unpushed_count()
+        done = 0
+        while True:
+            ops = self.state.unpushed(OPS_PER_SEGMENT)
+            if not ops and not need_ack:
+                break
+            if total:
+                self.progress("sending", done, total)
+            self._write_own(SEGMENT, ops, acks)
+            done += len(ops)
+            self.t.pushed += len(ops)
+            need_ack = False
+        if total:
+            self.progress("sending", total, total)
+
+    def _write_own(self, kind: str, ops: list[Op], acks: dict[str, int]) -> FileRecord:
+        seq = self._next_seq()
+        data = seal_file(
+            self.key,
+            self.vault.vault_id,
+            device=self.me,
+            seq=seq,
+            kind=kind,
+            prev=self._prev_hash(seq),
+            ops=ops,
+            acks=acks,
+            wall=self.engine.clock(),
+        )
+        digest = content_hash(data)
+        rec = FileRecord(self.me, seq, digest, kind, len(data))
+        self.remote.write(self.me, chain_file_name(seq, digest, kind), data)
+        self.t.written += 1
+        with self.store.transaction() as db:
+            SyncState.mark_known(db, [op.op_id for op in ops], mine=True)
+            SyncState.record_file(db, rec)
+            self.state.advance_cursor(db)
+            SyncState.set_json(db, PUBLISHED_ACKS, acks)
+        self.files.setdefault(self.me, {}).setdefault(seq, []).append(rec)
+        name = chain_file_name(seq, digest, kind)
+        self.own_listed[name] = Entry(name, rec.size)
+        return rec
+
+    # --- compaction and repair ---------------------------------------------------------------
+
+    def _compact(self) -> None:
+        """Snapshot this device's log when it grows long (or lost a file), and remove the
+        files the snapshot replaces once every active device has applied them."""
+        mine = self.files.setdefault(self.me, {})
+        snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
+        last_snap = max(snaps, default=0)
+        if self.damaged or sum(1 for s in mine if s > last_snap) > self.engine.compact_after:
+            last_snap = self._write_own(SNAPSHOT, list(self.state.my_ops()), self._my_acks()).seq
+            self.t.repaired += len(self.damaged)
+            for bad in self.damaged:
+                # The snapshot holds everything the lost or damaged file held.
+                name = chain_file_name(bad.seq, bad.hash, bad.kind)
+                if name in self.own_listed:
+                    self.remote.delete(self.me, name)
+                    del self.own_listed[name]
+                with self.store.transaction() as db:
+                    SyncState.forget_file(db, bad)
+                if bad in mine.get(bad.seq, []):
+                    mine[bad.seq].remove(bad)
+                    if not mine[bad.seq]:
+                        del mine[bad.seq]
+            self.damaged = []
+        if not last_snap or not self._acknowledged(last_snap):
+            return
+        old = [r for s, recs in mine.items() if s < last_snap for r in recs]
+        for rec in old:
+            self.remote.delete(self.me, chain_file_name(rec.seq, rec.hash, rec.kind))
+            self.t.removed += 1
+        if old:
+            with self.store.transaction() as db:
+                SyncState.forget_files(db, self.me, last_snap)
+            for s in [s for s in mine if s < last_snap]:
+                del mine[s]
+
+    def _acknowledged(self, seq: int) -> bool:
+        """Has every active device applied this device's log up to `seq`? A device silent for
+        retire_days (by its own clock) is not waited for: it will read the snapshot."""
+        horizon = self.engine.clock() - self.engine.retire_days * DAY_MS
+        for device in self.visible:
+            if self.walls.get(device, 0) < horizon and device in self.walls:
+                continue
+            if self.acks.get(device, {}).get(self.me, 0) < seq:
+                return False
+        return True
+
+    def _erase_purged(self) -> None:
+        """A deletion that arrived and settled the item (no competing version) erases the
+        sealed content of its older versions here too, as the purge did where it was made."""
+        for item_id in self.t.tombstoned:
+            row = self.store.item(item_id)
+            if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
+                self.store.erase_history(item_id, row.op_id)
+
+
+def _covered_upto(known: dict[int, list[FileRecord]]) -> int:
+    """The highest position up to which a device's log has been applied without a gap."""
+    snaps = [s for s, recs in known.items() if any(r.kind == SNAPSHOT for r in recs)]
+    covered = max(snaps, default=0)
+    while covered + 1 in known:
+        covered += 1
+    return covered
+
+
+def check_header(remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader) -> None:
+    if header.vault_id != mine.vault_id:
+        raise RemoteError(
+            f"{remote.path} is the sync folder of another vault; choose another folder"
+        )
+    if header.master_id != mine.master_id:
+        raise RemoteError(
+            f"{remote.path} uses this vault's old master key (the key was rotated with "
+            "`vault rekey`); start a new sync folder with `vault remote set NEWDIR` and clone "
+            "your other devices from it"
+        )
