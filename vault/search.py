@@ -71,23 +71,40 @@ class Hit:
 
 
 class SearchIndex:
-    """Folded text of each note, keyed by note id and version so it is rebuilt only on change."""
+    """Folded text of each note, keyed by note id and version so it is rebuilt only on change.
+
+    Live filtering calls `search` on every keystroke, so the loops here are kept tight: one
+    containment test per note and term to match, counting only for the notes that match, and a
+    query that extends the previous one (one more letter typed) only looks at the previous
+    matches.
+    """
+
+    # Terms this short match nearly everything; ranking them is noise, so they only filter.
+    RANK_MIN_LENGTH = 3
 
     def __init__(self) -> None:
-        self._docs: dict[str, tuple[str, str, str]] = {}  # id -> (version, title, body)
-
-    def _doc(self, note: Note) -> tuple[str, str]:
-        doc = self._docs.get(note.id)
-        if doc is None or doc[0] != note.version or not note.version:
-            doc = (note.version, fold(note.title), fold(note.body))
-            self._docs[note.id] = doc
-        return doc[1], doc[2]
+        self._docs: dict[str, tuple[str, str, str]] = {}  # id -> (version, title, title+body)
+        self._last: tuple[Query, tuple[tuple[str, str], ...], list[Note]] | None = None
 
     def forget(self, note_id: str) -> None:
         self._docs.pop(note_id, None)
+        self._last = None
 
     def clear(self) -> None:
         self._docs.clear()
+        self._last = None
+
+    def _folded(self, notes: list[Note]) -> list[tuple[Note, str, str]]:
+        docs = self._docs
+        out = []
+        for note in notes:
+            doc = docs.get(note.id)
+            if doc is None or doc[0] != note.version or not note.version:
+                title = fold(note.title)
+                doc = (note.version, title, title + "\n" + fold(note.body))
+                docs[note.id] = doc
+            out.append((note, doc[1], doc[2]))
+        return out
 
     def search(self, notes: Iterable[Note], query: Query | str) -> list[Hit]:
         """Notes matching every term, best first; an empty query keeps the given order."""
@@ -99,43 +116,65 @@ class SearchIndex:
             candidates = [n for n in candidates if wanted <= {fold(t) for t in n.tags}]
         if not query.terms and not query.excluded:
             return [Hit(n, 0.0) for n in candidates]
+        key = tuple((n.id, n.version) for n in candidates)
+        pool = candidates
+        if self._last is not None and self._last[1] == key and _narrows(self._last[0], query):
+            pool = self._last[2]  # typing one more letter can only remove matches
+        docs = self._folded(pool)
+        terms, excluded = query.terms, query.excluded
+        if len(terms) == 1 and not excluded:
+            (term,) = terms
+            matched = [d for d in docs if term in d[2]]
+        else:
+            matched = [
+                d
+                for d in docs
+                if all(t in d[2] for t in terms) and not any(x in d[2] for x in excluded)
+            ]
+        self._last = (query, key, [d[0] for d in matched])
+        ranked_terms = [t for t in terms if len(t) >= self.RANK_MIN_LENGTH]
+        if not ranked_terms:
+            return [Hit(d[0], 0.0) for d in matched]
+        return self._rank(matched, ranked_terms, candidates if pool is candidates else None)
 
-        counts: list[tuple[Note, list[tuple[int, int]]]] = []
-        df = [0] * len(query.terms)
-        total_len = 0
-        for note in candidates:
-            title, body = self._doc(note)
-            if any(x in title or x in body for x in query.excluded):
-                continue
-            per_term = []
-            for i, term in enumerate(query.terms):
-                tf_title, tf_body = title.count(term), body.count(term)
-                if tf_title or tf_body:
-                    df[i] += 1
-                per_term.append((tf_title, tf_body))
-            if all(t or b for t, b in per_term):
-                counts.append((note, per_term))
-                total_len += len(body)
-        if not query.terms:
-            return [Hit(note, 0.0) for note, _ in counts]
-
-        n_docs = max(len(candidates), 1)
-        avg_len = total_len / max(len(counts), 1) or 1.0
+    def _rank(
+        self,
+        matched: list[tuple[Note, str, str]],
+        terms: list[str],
+        population: list[Note] | None,
+    ) -> list[Hit]:
+        """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple."""
+        n_docs = len(population) if population is not None else len(self._docs)
+        if len(terms) == 1 or population is None:
+            df = [len(matched)] * len(terms)
+        else:
+            texts = [d[2] for d in self._folded(population)]
+            df = [sum(1 for text in texts if t in text) for t in terms]
         idf = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
+        avg_len = (sum(len(d[2]) for d in matched) / len(matched)) if matched else 1.0
+        weighted = list(zip(terms, idf, strict=True))
         hits = []
-        for note, per_term in counts:
-            title, body = self._doc(note)
-            length_norm = 0.25 + 0.75 * len(body) / avg_len
+        for note, title, text in matched:
+            norm = 0.25 + 0.75 * len(text) / avg_len
             score = 0.0
-            for i, (tf_title, tf_body) in enumerate(per_term):
-                body_part = tf_body * 2.2 / (tf_body + 1.2 * length_norm)
-                title_part = TITLE_WEIGHT * tf_title * 2.2 / (tf_title + 1.2)
-                if title.startswith(query.terms[i]):
-                    title_part += 1.0
-                score += idf[i] * (body_part + title_part)
+            for term, weight in weighted:
+                in_title = title.count(term)
+                in_body = text.count(term) - in_title
+                score += weight * (
+                    in_body * 2.2 / (in_body + 1.2 * norm)
+                    + TITLE_WEIGHT * in_title * 2.2 / (in_title + 1.2)
+                    + (1.0 if title.startswith(term) else 0.0)
+                )
             hits.append(Hit(note, score))
         hits.sort(key=lambda h: (-h.score, -h.note.modified))
         return hits
+
+
+def _narrows(previous: Query, current: Query) -> bool:
+    """Whether every note matching `current` also matches `previous`."""
+    if previous.tags != current.tags or not set(previous.excluded) <= set(current.excluded):
+        return False
+    return all(any(old in new for new in current.terms) for old in previous.terms)
 
 
 def _fold_with_positions(text: str) -> tuple[str, list[int]]:
