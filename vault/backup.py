@@ -61,6 +61,7 @@ AUTO_MARK = "-auto"
 # is skipped when nothing changed since.
 META_LAST_SEQ = "backup_last_seq"
 STALE_TEMP_SECONDS = 24 * 3600
+_BATCH = 64  # operations read from the store at a time
 # Only files named like this are ever deleted by rotation (a person's own backups never are).
 _AUTO_NAME = re.compile(r"vault-[0-9a-f]{8}-\d{8}T\d{6}Z-auto(?:-\d+)?\.vbak")
 
@@ -233,7 +234,7 @@ def create_backup(
                 },
             )
             ops = 0
-            for op in store.all_ops() if history else store.head_ops():
+            for op in _stream_ops(store, history):
                 writer.record_json(REC_OP, op_to_json(op))
                 ops += 1
                 if progress is not None and ops % 256 == 0:
@@ -258,6 +259,18 @@ def create_backup(
     with contextlib.suppress(VaultError):  # bookkeeping only; the backup itself is done
         store.set_meta(META_LAST_SEQ, str(start_seq))
     return BackupReport(path, vault.vault_id, backup_id, created, ops, history, _size(path))
+
+
+def _stream_ops(store: Store, history: bool) -> Iterator[Op]:
+    """Operations in arrival order, a few at a time: an envelope can be large (a long note), so
+    a small batch is what keeps memory flat."""
+    if not history:
+        yield from store.head_ops(batch=_BATCH)
+        return
+    last = 0
+    while batch := store.ops_after(last, limit=_BATCH):
+        yield from batch
+        last = batch[-1].seq
 
 
 def _publish(tmp: Path, path: Path, overwrite: bool) -> None:

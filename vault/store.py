@@ -420,22 +420,22 @@ class Store:
             yield from batch
             last = batch[-1].seq
 
-    def head_ops(self) -> Iterator[Op]:
+    def head_ops(self, batch: int = 2000) -> Iterator[Op]:
         """The current version(s) of every item, tombstones included, in arrival order,
-        streamed (backups without history)."""
+        streamed `batch` at a time (backups without history)."""
         last = 0
         while True:
             with self._lock:
                 rows = self._query(
                     f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ? AND op_id IN "
-                    "(SELECT op_id FROM heads) ORDER BY seq LIMIT 2000",
-                    (last,),
+                    "(SELECT op_id FROM heads) ORDER BY seq LIMIT ?",
+                    (last, batch),
                 ).fetchall()
             if not rows:
                 return
-            batch = [_op(r) for r in rows]
-            yield from batch
-            last = batch[-1].seq
+            ops = [_op(r) for r in rows]
+            yield from ops
+            last = ops[-1].seq
 
     def last_seq(self) -> int:
         """The arrival number of the newest operation (0 for none): changes with every write."""

@@ -1,0 +1,422 @@
+"""Backups through the domain API: round trips, merging, rekeyed vaults, automatic backups and
+rotation. Real vaults, real files, real SQLite; the tamper table and crash tests are in
+test_backup_tamper.py, the command line in test_backup_cli.py."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from vault import backup, keys
+from vault.backup import (
+    auto_backup,
+    backup_due,
+    create_backup,
+    list_backups,
+    merge_backup,
+    restore_backup,
+    rotate_backups,
+    verify_backup,
+)
+from vault.config import Config
+from vault.crypto import TEST_KDF
+from vault.errors import (
+    BackupError,
+    KeyfileRequiredError,
+    RecoveryKeyError,
+    WrongPasswordError,
+)
+from vault.notes import Vault
+
+
+def fill(vault: Vault) -> None:
+    """Notes in nested notebooks, tags, edits (history), a trashed and a purged note."""
+    nb, _ = vault.ensure_notebook("Work/Projects")
+    a = vault.create_note("Plan", "first\n", notebook=nb.id, tags=["alpha", "béta"])
+    vault.update_note(a, body="second\n")
+    vault.create_note("Ünïcode ✓", "body\r\nwith CRLF", pinned=True)
+    trashed = vault.create_note("Trashed", "t")
+    vault.trash_note(trashed)
+    purged = vault.create_note("Purged", "secret")
+    vault.update_note(purged, body="secret 2")
+    vault.purge_note(vault.note(purged.id))
+
+
+def ops_of(path: Path) -> list[tuple]:
+    db = sqlite3.connect(f"file:{path / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        rows = db.execute(
+            "SELECT op_id, item_id, kind, parents, deleted, envelope, device FROM ops"
+        ).fetchall()
+    finally:
+        db.close()
+    return sorted(rows)
+
+
+def snapshot(vault: Vault) -> list[tuple]:
+    return sorted(
+        (n.id, n.title, n.body, n.tags, vault.notebook_path(n.notebook), n.pinned, n.trashed)
+        for n in vault.all_notes()
+    )
+
+
+def test_round_trip_with_password_into_a_new_folder(vault: Vault, tmp_path: Path) -> None:
+    fill(vault)
+    report = create_backup(vault, tmp_path / "b.vbak")
+    assert report.path.stat().st_mode & 0o777 == 0o600
+    assert report.ops == vault.store.counts()["versions"]
+    checked = verify_backup(report.path, password=PASSWORD)
+    assert checked.ok and checked.opened_with == "password"
+    assert checked.live == {"note": 2 + 1, "notebook": 2, "tag": 2}  # the trashed note is live
+    assert checked.ops == report.ops and checked.history
+
+    restored = restore_backup(report.path, tmp_path / "restored", password=PASSWORD)
+    assert restored.new_vault and restored.ops_added == report.ops and not restored.damaged
+    assert restored.vault_id == vault.vault_id
+    assert restored.device_id != vault.store.device_id  # may sync beside the original later
+    # every operation, parent and envelope comes back exactly (devices keep their authors)
+    assert ops_of(tmp_path / "restored") == ops_of(vault.path)
+    with Vault.unlock(tmp_path / "restored", password=PASSWORD) as copy:
+        assert snapshot(copy) == snapshot(vault)
+        assert copy.store.master_id == vault.store.master_id
+        note = copy.find_note("Plan")
+        assert [v.note.body for v in copy.note_history(note) if v.note] == ["first\n", "second\n"]
+        assert copy.check().ok
+
+
+def test_round_trip_with_only_the_recovery_key(make_vault, tmp_path: Path) -> None:
+    vault, recovery = make_vault()
+    fill(vault)
+    out = create_backup(vault, tmp_path).path  # a folder: the file gets a standard name
+    assert out.parent == tmp_path and out.name.startswith(f"vault-{vault.vault_id[:8]}-")
+    assert verify_backup(out, recovery_key=recovery).opened_with == "recovery key"
+    restore_backup(out, tmp_path / "r", recovery_key=recovery.lower().replace("-", " "))
+    with Vault.unlock(tmp_path / "r", recovery_key=recovery) as copy:
+        assert snapshot(copy) == snapshot(vault)
+    # and the restored vault still opens with the password of the time of the backup
+    Vault.unlock(tmp_path / "r", password=PASSWORD).lock()
+
+
+def test_wrong_secrets_are_clear_errors(make_vault, tmp_path: Path) -> None:
+    vault, recovery = make_vault()
+    fill(vault)
+    out = create_backup(vault, tmp_path / "b.vbak").path
+    with pytest.raises(WrongPasswordError, match="wrong password"):
+        verify_backup(out, password="not it")
+    other = keys.format_recovery_key(bytes(32))
+    with pytest.raises(RecoveryKeyError, match="does not open this backup"):
+        verify_backup(out, recovery_key=other)
+    groups = recovery.split("-")
+    groups[2] = groups[2][:4] + ("A" if groups[2][4] != "A" else "B")  # a wrong check character
+    with pytest.raises(RecoveryKeyError, match="group 3 of 14"):
+        verify_backup(out, recovery_key="-".join(groups))
+    with pytest.raises(WrongPasswordError):
+        restore_backup(out, tmp_path / "r", password="not it")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_keyfile_vault_needs_its_keyfile_or_the_recovery_key(make_vault, tmp_path: Path) -> None:
+    keyfile = tmp_path / "key.bin"
+    keyfile.write_bytes(os.urandom(64))
+    vault, recovery = make_vault(keyfile=keyfile)
+    fill(vault)
+    out = create_backup(vault, tmp_path / "b.vbak").path
+    with pytest.raises(KeyfileRequiredError):
+        verify_backup(out, password=PASSWORD)
+    assert verify_backup(out, password=PASSWORD, keyfile=keyfile).ok
+    assert verify_backup(out, recovery_key=recovery).ok
+
+
+def test_no_history_keeps_current_versions_and_conflicts(vault: Vault, tmp_path: Path) -> None:
+    fill(vault)
+    note = vault.find_note("Plan")
+    # two writers edit the same version: a conflict, two heads
+    vault.update_note(note, body="mine")
+    vault.update_note(note, body="theirs")
+    assert vault.find_note("Plan").conflict
+    report = create_backup(vault, tmp_path / "heads.vbak", history=False)
+    heads = sum(
+        len(vault.store.heads(row.item_id)) for row in vault.store.items(include_deleted=True)
+    )
+    assert report.ops == heads < vault.store.counts()["versions"]
+    checked = verify_backup(report.path, password=PASSWORD)
+    assert not checked.history and checked.ok
+    restore_backup(report.path, tmp_path / "r", password=PASSWORD)
+    with Vault.unlock(tmp_path / "r", password=PASSWORD) as copy:
+        plan = copy.find_note("Plan")
+        assert plan.conflict and len(copy.store.heads(plan.id)) == 2
+        assert snapshot(copy) == snapshot(vault)
+        assert copy.check().ok
+
+
+def test_merge_adds_only_what_is_missing_and_keeps_newer_local_versions(
+    vault: Vault, tmp_path: Path
+) -> None:
+    fill(vault)
+    out = create_backup(vault, tmp_path / "b.vbak").path
+    versions = vault.store.counts()["versions"]
+    # merging into the vault it came from adds nothing
+    again = merge_backup(vault, out)
+    assert again.ops_added == 0 and again.ops_known == again.ops_read == versions
+
+    # local work after the backup: an edit, a deletion, a new note
+    plan = vault.find_note("Plan")
+    vault.update_note(plan, body="newer local text")
+    vault.trash_note(vault.find_note("Ünïcode ✓"))
+    vault.create_note("After the backup", "new")
+    before = snapshot(vault)
+    report = merge_backup(vault, out)
+    assert report.ops_added == 0
+    assert snapshot(vault) == before  # nothing older came back on top
+    assert vault.find_note("Plan").body == "newer local text"
+    assert not vault.find_note("Plan").conflict
+
+
+def test_merge_brings_back_what_a_vault_lacks(vault: Vault, tmp_path: Path) -> None:
+    fill(vault)
+    old = create_backup(vault, tmp_path / "old.vbak").path
+    extra = vault.create_note("Only in the newer backup", "n")
+    vault.update_note(vault.find_note("Plan"), body="third\n")
+    new = create_backup(vault, tmp_path / "new.vbak").path
+    # a vault restored from the older backup, then merged with the newer one
+    restore_backup(old, tmp_path / "r", password=PASSWORD)
+    with Vault.unlock(tmp_path / "r", password=PASSWORD) as copy:
+        with pytest.raises(Exception, match="no note"):
+            copy.note(extra.id)
+        report = merge_backup(copy, new)
+        assert report.ops_added == 2  # the new note and the edit of Plan, nothing twice
+        assert copy.note(extra.id).title == "Only in the newer backup"
+        assert copy.find_note("Plan").body == "third\n"
+        assert snapshot(copy) == snapshot(vault)
+        assert merge_backup(copy, new).ops_added == 0  # idempotent
+
+
+def test_merge_after_a_rekey_reseals_under_the_current_key(make_vault, tmp_path: Path) -> None:
+    vault, recovery = make_vault()
+    fill(vault)
+    out = create_backup(vault, tmp_path / "b.vbak").path
+    restore_backup(out, tmp_path / "r", password=PASSWORD)
+    # the restored copy lives on: an edit, then a master key rotation
+    with Vault.unlock(tmp_path / "r", password=PASSWORD) as copy:
+        copy.create_note("Written after", "later")
+        copy.rekey(PASSWORD)
+    # meanwhile the original made a note the copy never saw, and a new backup
+    vault.create_note("Only in the original", "o")
+    newer = create_backup(vault, tmp_path / "newer.vbak").path
+    assert backup.backup_needs_secret(vault, newer) is False
+    with Vault.unlock(tmp_path / "r", password=PASSWORD) as copy:
+        assert backup.backup_needs_secret(copy, newer) is True
+        with pytest.raises(WrongPasswordError, match="predates a master key rotation"):
+            merge_backup(copy, newer)
+        report = merge_backup(copy, newer, recovery_key=recovery)  # the backup's recovery key
+        assert report.ops_added == report.resealed == 1
+        assert copy.find_note("Only in the original").body == "o"
+        assert copy.check().ok  # every version opens under the one current key
+        copy.rekey(PASSWORD)  # and a later rotation still works: nothing unreadable came in
+        assert copy.find_note("Written after").body == "later"
+
+
+def test_restore_refuses_another_vault_and_occupied_folders(make_vault, tmp_path: Path) -> None:
+    one, _ = make_vault(tmp_path / "one")
+    two, _ = make_vault(tmp_path / "two")
+    fill(one)
+    out = create_backup(one, tmp_path / "one.vbak").path
+    with pytest.raises(BackupError, match="backup of another vault"):
+        merge_backup(two, out)
+    with pytest.raises(BackupError, match="already a vault"):
+        restore_backup(out, tmp_path / "two", password=PASSWORD)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    with pytest.raises(BackupError, match="not empty"):
+        restore_backup(out, busy, password=PASSWORD)
+    assert (busy / "keep.txt").read_text() == "mine"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    restore_backup(out, empty, password=PASSWORD)  # an empty folder is fine
+    assert (empty / "vault.json").exists()
+    assert not [p for p in tmp_path.iterdir() if ".restoring-" in p.name]
+
+
+def test_create_refuses_to_overwrite_unless_asked(vault: Vault, tmp_path: Path) -> None:
+    fill(vault)
+    target = tmp_path / "b.vbak"
+    target.write_bytes(b"precious")
+    with pytest.raises(BackupError, match="already exists"):
+        create_backup(vault, target)
+    assert target.read_bytes() == b"precious"
+    create_backup(vault, target, overwrite=True)
+    assert verify_backup(target, password=PASSWORD).ok
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_progress_is_reported(vault: Vault, tmp_path: Path) -> None:
+    for i in range(600):
+        vault.create_note(f"n{i}")
+    seen: list[tuple[int, int | None]] = []
+    create_backup(vault, tmp_path / "b.vbak", progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (600, 600) and len(seen) >= 3
+    parts: list[tuple[int, int | None]] = []
+    verify_backup(
+        tmp_path / "b.vbak", password=PASSWORD, progress=lambda d, t: parts.append((d, t))
+    )
+    assert parts[-1][0] == parts[-1][1] == (tmp_path / "b.vbak").stat().st_size
+
+
+def _bulk_notes(vault: Vault, start: int, count: int, body: str) -> None:
+    """Many sealed notes at once through the store's ingest (one transaction, fast)."""
+    ops = []
+    for i in range(start, start + count):
+        item = f"{i:032x}"
+        payload = {"kind": "note", "title": f"n{i}", "body": body}
+        envelope = vault._seal("note", item, payload)
+        ops.append(backup.Op(item, item, "note", (), False, envelope, "d" * 32))
+    vault.store.ingest(ops)
+
+
+def _peaks(vault: Vault, out: Path) -> tuple[int, int, int]:
+    tracemalloc.start()
+    try:
+        create_backup(vault, out)
+        _, create_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        report = verify_backup(out, password=PASSWORD)
+        _, verify_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.ok
+    return create_peak, verify_peak, out.stat().st_size
+
+
+def test_memory_stays_flat_while_backing_up_and_verifying(vault: Vault, tmp_path: Path) -> None:
+    """Streamed: peak Python memory does not grow with the vault, and is a small fraction of
+    the backup file."""
+    body = "lorem ipsum dolor sit amet " * 400  # ~10 KiB per note
+    _bulk_notes(vault, 0, 500, body)
+    small = _peaks(vault, tmp_path / "small.vbak")
+    _bulk_notes(vault, 500, 1500, body)
+    big = _peaks(vault, tmp_path / "big.vbak")
+    assert big[2] > 3.5 * small[2] and big[2] > 25 * 1024 * 1024
+    for small_peak, big_peak in zip(small[:2], big[:2], strict=True):
+        assert big_peak < 1.5 * small_peak + 512 * 1024, (small, big)
+        assert big_peak < big[2] / 6, (small, big)
+
+
+# --- listing, rotation, automatic backups --------------------------------------------------------
+
+
+def config_with(tmp_path: Path, **backup_settings: object) -> Config:
+    config = Config.load()
+    config.set("backup.dir", str(tmp_path / "backups"))
+    for key, value in backup_settings.items():
+        config.set(f"backup.{key}", value)
+    return config
+
+
+def test_list_backups_ignores_temp_files_and_flags_damaged_ones(
+    vault: Vault, tmp_path: Path
+) -> None:
+    fill(vault)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    good = create_backup(vault, folder).path
+    (folder / f".{good.name}.abcd1234.tmp").write_bytes(good.read_bytes()[:5000])
+    (folder / "junk.vbak").write_bytes(b"not a backup at all")
+    (folder / "notes.txt").write_text("unrelated")
+    listed = list_backups(folder)
+    assert [b.path.name for b in listed if b.problem is None] == [good.name]
+    damaged = [b for b in listed if b.problem]
+    assert [b.path.name for b in damaged] == ["junk.vbak"]
+    assert "not a vault backup" in damaged[0].problem
+    other = Vault.create(tmp_path / "other", PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)[0]
+    other.create_note("x")
+    create_backup(other, folder)
+    assert [b.vault_id for b in list_backups(folder, vault.vault_id) if b.problem is None] == [
+        vault.vault_id
+    ]
+    other.lock()
+
+
+def test_auto_backup_follows_the_schedule_and_changes(vault: Vault, tmp_path: Path) -> None:
+    config = config_with(tmp_path)
+    now = datetime.now(UTC)
+    assert auto_backup(vault, config, now=now + timedelta(days=2)) is None  # empty vault
+    fill(vault)
+    assert not backup_due(vault, config, now=now)  # the vault is younger than the interval
+    made = auto_backup(vault, config, now=now + timedelta(hours=25))
+    assert made is not None and made.name.endswith("-auto.vbak")
+    assert made.parent == tmp_path / "backups"
+    assert verify_backup(made, password=PASSWORD).ok
+    # nothing changed: nothing more, however late
+    assert auto_backup(vault, config, now=now + timedelta(days=30)) is None
+    assert auto_backup(vault, config, reason="quit", now=now + timedelta(days=30)) is None
+    vault.create_note("a change")
+    # a change, but the interval has not passed since the last backup
+    assert auto_backup(vault, config, now=now + timedelta(hours=26)) is None
+    # quitting the app after a change backs up at once
+    quit_made = auto_backup(vault, config, reason="quit", now=now + timedelta(hours=26))
+    assert quit_made is not None and quit_made != made
+    vault.create_note("another change")
+    assert auto_backup(vault, config, now=now + timedelta(hours=50)) is not None
+    off = config_with(tmp_path, interval_hours=0, on_quit=False)
+    vault.create_note("yet another")
+    assert auto_backup(vault, off, now=now + timedelta(days=90)) is None
+    assert auto_backup(vault, off, reason="quit", now=now + timedelta(days=90)) is None
+
+
+def test_rotation_keeps_daily_and_weekly_and_never_manual_ones(
+    vault: Vault, tmp_path: Path
+) -> None:
+    config = config_with(tmp_path, keep_daily=3, keep_weekly=2)
+    folder = tmp_path / "backups"
+    fill(vault)
+    manual = create_backup(vault, folder.mkdir() or folder).path
+    start = datetime(2026, 10, 1, 12, tzinfo=UTC)  # a Thursday
+    made = []
+    for day in range(20):  # two automatic backups a day for 20 days
+        for hour in (0, 6):
+            vault.create_note(f"day {day} hour {hour}")
+            path = auto_backup(
+                vault, config, reason="quit", now=start + timedelta(days=day, hours=hour)
+            )
+            assert path is not None
+            made.append(path)
+    left = {b.path for b in list_backups(folder, vault.vault_id)}
+    assert manual in left
+    autos = sorted(
+        (b for b in list_backups(folder, vault.vault_id) if b.automatic), key=lambda b: b.created
+    )
+    local_days = sorted({b.created.astimezone().date() for b in autos})
+    # the newest of each of the last 3 days, plus the newest of each of the last 2 weeks
+    assert len(autos) <= 5 and made[-1] in left
+    assert all(sum(b.created.astimezone().date() == d for b in autos) == 1 for d in local_days)
+    newest_days = sorted({p.created.astimezone().date() for p in autos})[-3:]
+    assert len(newest_days) == 3
+    weeks = {b.created.astimezone().isocalendar()[:2] for b in autos}
+    assert len(weeks) == 2
+    # rotation by hand with nothing to keep still keeps the newest
+    rotate_backups(folder, vault.vault_id, keep_daily=0, keep_weekly=0)
+    autos_after = [b.path for b in list_backups(folder, vault.vault_id) if b.automatic]
+    assert autos_after == [made[-1]]
+    assert manual.exists()
+
+
+def test_stale_temp_files_of_killed_backups_are_cleared(vault: Vault, tmp_path: Path) -> None:
+    config = config_with(tmp_path)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    stale = folder / ".vault-0000-20200101T000000Z-auto.vbak.dead0000.tmp"
+    fresh = folder / ".vault-0000-20200101T000000Z-auto.vbak.live0000.tmp"
+    stale.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    old = datetime.now().timestamp() - 3 * 24 * 3600
+    os.utime(stale, (old, old))
+    fill(vault)
+    assert auto_backup(vault, config, now=datetime.now(UTC) + timedelta(days=2)) is not None
+    assert not stale.exists() and fresh.exists()  # a backup may still be writing that one
