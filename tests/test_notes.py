@@ -228,3 +228,17 @@ def test_unknown_payload_fields_survive_an_edit(vault: Vault) -> None:
     payload = vault.open_envelope("note", note.id, vault.store.item(note.id).envelope)
     assert payload["color"] == "teal" and payload["attachments"] == ["b1"]
     assert edited.body == "y"
+
+
+def test_live_filter_with_a_rank_limit_puts_title_matches_first(vault: Vault) -> None:
+    for i in range(6):
+        vault.create_note(f"Other {i}", "the garden grows")
+    titled = vault.create_note("Garden plans", "dig")
+    notes = vault.notes()
+    hits = vault.filter_notes(notes, "garden", rank_limit=3)
+    assert len(hits) == 7 and hits[0].note.id == titled.id
+    # the rest keep the order they were given in
+    assert [h.note.id for h in hits[1:]] == [n.id for n in notes if n.id != titled.id]
+    # narrowing while typing gives the same answer as searching afresh
+    typed = [vault.filter_notes(notes, "garden"[:i]) for i in range(1, 7)][-1]
+    assert [h.note.id for h in typed] == [h.note.id for h in vault.search("garden")]

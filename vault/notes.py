@@ -494,12 +494,18 @@ class Vault:
         trashed: bool = False,
         notebook: str | None = None,
         tag: str | None = None,
+        rank_limit: int | None = None,
     ) -> list[Hit]:
         notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+        return self.filter_notes(notes, query, rank_limit=rank_limit)
+
+    def filter_notes(
+        self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
+    ) -> list[Hit]:
+        """Search within a list the caller already holds (the app's current view)."""
         with self._lock:
-            return self._index.search(
-                notes, query if isinstance(query, Query) else parse_query(query)
-            )
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            return self._index.search(notes, parsed, rank_limit=rank_limit)
 
     # --- notebooks -------------------------------------------------------------------------------
 

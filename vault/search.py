@@ -106,8 +106,15 @@ class SearchIndex:
             out.append((note, doc[1], doc[2]))
         return out
 
-    def search(self, notes: Iterable[Note], query: Query | str) -> list[Hit]:
-        """Notes matching every term, best first; an empty query keeps the given order."""
+    def search(
+        self, notes: Iterable[Note], query: Query | str, *, rank_limit: int | None = None
+    ) -> list[Hit]:
+        """Notes matching every term, best first; an empty query keeps the given order.
+
+        With `rank_limit`, a result larger than that is ordered cheaply (title matches first,
+        then the given order) instead of scored: live filtering uses it so the first letters
+        of a word, which match almost everything, stay instant; one more letter usually brings
+        the matches under the limit and full ranking back."""
         if isinstance(query, str):
             query = parse_query(query)
         candidates = list(notes)
@@ -135,6 +142,10 @@ class SearchIndex:
         ranked_terms = [t for t in terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
             return [Hit(d[0], 0.0) for d in matched]
+        if rank_limit is not None and len(matched) > rank_limit:
+            in_title = [Hit(d[0], 1.0) for d in matched if all(t in d[1] for t in ranked_terms)]
+            rest = [Hit(d[0], 0.0) for d in matched if not all(t in d[1] for t in ranked_terms)]
+            return in_title + rest
         return self._rank(matched, ranked_terms, candidates if pool is candidates else None)
 
     def _rank(
