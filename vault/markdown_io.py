@@ -66,6 +66,7 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 
 Progress = Callable[[int, int | None], None]
+IMPORT_BATCH = 200  # notes per transaction when importing
 
 
 @dataclass(frozen=True)
@@ -336,6 +337,58 @@ def _body_key(notebook: str | None, title: str, body: str) -> tuple[str, str, st
     return (notebook or "", title, digest.hexdigest())
 
 
+def _import_file(
+    vault: Vault,
+    path: Path,
+    base: list[str],
+    rel_dirs: list[str],
+    existing: set[tuple[str, str, str]],
+    with_inline_tags: bool,
+) -> str:
+    """Import one file: "imported", "unchanged", "other" (not Markdown), or why it was not."""
+    from vault.notes import clean_title
+
+    if not path.name.lower().endswith(MARKDOWN_SUFFIXES):
+        return "other"
+    try:
+        stat = path.stat()
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    stem = unicodedata.normalize("NFC", path.name.rsplit(".", 1)[0])
+    parsed = parse_markdown(text, stem, with_inline_tags=with_inline_tags)
+    # An exact notebook path in the front matter (the exporter writes one when a name had to
+    # change to be a safe folder name) beats the folder names.
+    exact = [p for p in parsed.notebook.split("/") if p.strip()] if parsed.notebook else None
+    folders = base + (exact if exact is not None else rel_dirs)
+    try:
+        nb_id = None
+        if folders:
+            nb_id = vault.ensure_notebook("/".join(folders))[0].id
+        title = clean_title(parsed.title)
+        if _body_key(nb_id, title, parsed.body) in existing:
+            return "unchanged"
+        modified = _to_ms(parsed.modified, stat.st_mtime)
+        created = _to_ms(parsed.created, getattr(stat, "st_birthtime", stat.st_mtime))
+        vault.import_note(
+            title,
+            parsed.body,
+            notebook=nb_id,
+            tags=parsed.tags,
+            pinned=parsed.pinned,
+            created=min(created, modified) if parsed.created is None else created,
+            modified=modified,
+            extra={EXTRA_KEY: parsed.foreign} if parsed.foreign else None,
+        )
+    except VaultError as exc:
+        return str(exc)
+    return "imported"
+
+
 def import_markdown(
     vault: Vault,
     folder: Path,
@@ -349,68 +402,29 @@ def import_markdown(
     folder = folder.expanduser().absolute()
     if not folder.is_dir():
         raise InvalidInputError(f"{folder} is not a folder of Markdown files")
-    from vault.notes import clean_title
-
     existing = {_body_key(n.notebook, n.title, n.body) for n in vault.all_notes() if not n.in_trash}
     base = [p for p in (notebook or "").split("/") if p.strip()]
     files = list(_markdown_files(folder))
     notebooks_before = len(vault.notebooks())
-    imported = unchanged = other = 0
+    outcomes: dict[str, int] = {"imported": 0, "unchanged": 0, "other": 0}
     skipped: dict[str, str] = {}
-    for done, (path, rel_dirs) in enumerate(files, 1):
-        rel = str(path.relative_to(folder))
-        if progress is not None and done % 50 == 0:
-            progress(done, len(files))
-        if not path.name.lower().endswith(MARKDOWN_SUFFIXES):
-            other += 1
-            continue
-        try:
-            stat = path.stat()
-            raw = path.read_bytes()
-        except OSError as exc:
-            skipped[rel] = f"cannot be read ({exc.strerror})"
-            continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            skipped[rel] = "is not UTF-8 text"
-            continue
-        stem = unicodedata.normalize("NFC", path.name.rsplit(".", 1)[0])
-        parsed = parse_markdown(text, stem, with_inline_tags=with_inline_tags)
-        try:
-            nb_parts = base + (
-                [p for p in parsed.notebook.split("/") if p.strip()]
-                if parsed.notebook
-                else rel_dirs
-            )
-            nb_id = None
-            if nb_parts:
-                nb_id = vault.ensure_notebook("/".join(nb_parts))[0].id
-            title = clean_title(parsed.title)
-            if _body_key(nb_id, title, parsed.body) in existing:
-                unchanged += 1
-                continue
-            modified = _to_ms(parsed.modified, stat.st_mtime)
-            created_ms = _to_ms(parsed.created, getattr(stat, "st_birthtime", stat.st_mtime))
-            vault.import_note(
-                title,
-                parsed.body,
-                notebook=nb_id,
-                tags=parsed.tags,
-                pinned=parsed.pinned,
-                created=min(created_ms, modified) if parsed.created is None else created_ms,
-                modified=modified,
-                extra={EXTRA_KEY: parsed.foreign} if parsed.foreign else None,
-            )
-            imported += 1
-        except VaultError as exc:
-            skipped[rel] = str(exc)
+    for start in range(0, len(files), IMPORT_BATCH):
+        # One transaction per batch: one fsync per batch rather than per note, and the store
+        # is never held long (the app stays responsive while an import runs in a worker).
+        with vault.batch():
+            for path, rel_dirs in files[start : start + IMPORT_BATCH]:
+                outcome = _import_file(vault, path, base, rel_dirs, existing, with_inline_tags)
+                if outcome in outcomes:
+                    outcomes[outcome] += 1
+                else:
+                    skipped[str(path.relative_to(folder))] = outcome
+        if progress is not None:
+            progress(min(start + IMPORT_BATCH, len(files)), len(files))
     for rel_dirs in _empty_folders(folder):
         # An empty folder is an empty notebook (as export writes one); a folder holding only
         # images or other files is left out.
         with contextlib.suppress(VaultError):
             vault.ensure_notebook("/".join(base + rel_dirs))
-    if progress is not None:
-        progress(len(files), len(files))
     created = len(vault.notebooks()) - notebooks_before
+    imported, unchanged, other = outcomes["imported"], outcomes["unchanged"], outcomes["other"]
     return ImportReport(folder, imported, unchanged, created, skipped, other)

@@ -7,9 +7,10 @@ and every change it makes is one sealed version appended to the item's history.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,20 @@ class Vault:
                 changed = True
             self._seen_version = version
             return changed
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many changes as one transaction (an import): one fsync instead of one per change,
+        and all or nothing: if the block fails, none of it is kept and the cache forgets it.
+        Keep batches short; the store is locked while one is open."""
+        with self._lock:
+            try:
+                with self.store.transaction():
+                    yield
+            except BaseException:
+                self._seen_version = -1  # drop what the rolled-back writes put in the cache
+                self.refresh()
+                raise
 
     def _seal(self, kind: str, item_id: str, payload: dict[str, Any]) -> str:
         return seal_item(self._items_key, self.vault_id, kind, item_id, payload)
