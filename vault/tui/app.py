@@ -1,0 +1,397 @@
+"""The Textual app: which screen to show, locking, and the one place worker errors are handled.
+
+`make_app` is the one factory the CLI (`run_app`), the tests and the screenshot script use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from vault.config import Config
+from vault.errors import ConfigError, VaultError
+from vault.model import Note
+from vault.notes import inspect_vault
+from vault.store import Store
+from vault.tui import failures
+from vault.tui.keys import APP_KEYS, bindings
+from vault.tui.messages import LockFlushFailed, VaultOpened, WorkFailed
+from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
+from vault.tui.screens.dialogs import ConfirmDialog
+from vault.tui.screens.help import HelpScreen
+from vault.tui.screens.main import MainScreen
+from vault.tui.screens.unlock import UnlockScreen
+from vault.tui.session import Session
+from vault.tui.timefmt import Clock, system_clock
+
+IDLE_CHECK_SECONDS = 5.0
+
+
+class VaultApp(App[int]):
+    CSS_PATH = "vault.tcss"
+    TITLE = "vault"
+    BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        vault_path: Path,
+        config: Config,
+        *,
+        keyfile: Path | None = None,
+        test_kdf: bool = False,
+        clock: Clock = system_clock,
+        cursor_blink: bool = True,
+        poll_seconds: float | None = 2.0,
+    ) -> None:
+        super().__init__()
+        self.vault_path = vault_path
+        self.config = config
+        self.keyfile = keyfile
+        self.test_kdf = test_kdf
+        self.clock = clock
+        self.cursor_blink = cursor_blink
+        self.poll_seconds = poll_seconds
+        self.session: Session | None = None
+        self._main: MainScreen | None = None
+        self._last_activity = time.monotonic()
+
+    # --- starting -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._apply_theme()
+        self._apply_keymap()
+        self.set_interval(IDLE_CHECK_SECONDS, self.check_autolock)
+        self._handle_signals()
+        self.show_start_screen()
+
+    def show_start_screen(self, message: str = "") -> None:
+        path = self.vault_path.expanduser()
+        if not Store.exists(path) and (not path.exists() or _empty_dir(path)):
+            self._show_screen(CreateVaultScreen(path, test_kdf=self.test_kdf))
+            return
+        try:
+            info = inspect_vault(path)
+        except VaultError as exc:
+            self._show_screen(BrokenVaultScreen(str(exc)))
+            return
+        self._show_screen(UnlockScreen(path, info, self.keyfile, message))
+
+    def _show_screen(self, screen: Screen[Any]) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+
+    def _apply_theme(self) -> None:
+        theme = self.config.get("ui.theme")
+        if theme in self.available_themes:
+            self.theme = theme
+        else:
+            self.notify(f"Unknown theme {theme!r} in the config; using the default.")
+        self.watch(self, "theme", self._theme_changed, init=False)
+
+    def _theme_changed(self, theme: str) -> None:
+        self.save_setting("ui.theme", theme)
+
+    def _apply_keymap(self) -> None:
+        keymap = self.config.data.get("keymap", {})
+        if not isinstance(keymap, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()
+        ):
+            self.notify("The [keymap] table in the config should map names to keys; ignored.")
+            return
+        if keymap:
+            self.set_keymap(keymap)
+
+    def save_setting(self, key: str, value: object) -> None:
+        """Remember a choice (theme, preview, sort) in the config file."""
+        try:
+            if self.config.get(key) == value:
+                return
+            self.config.set(key, value)
+            self.config.save()
+        except ConfigError as exc:
+            self.notify(str(exc), severity="warning")
+
+    def _handle_signals(self) -> None:
+        """A closed terminal or `kill` saves what is typed and locks before exiting."""
+        if self.is_headless:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._terminate)
+
+    def _terminate(self) -> None:
+        self.close_vault(force=True)
+        self.exit(0)
+
+    # --- opening ------------------------------------------------------------------------------
+
+    def on_vault_opened(self, message: VaultOpened) -> None:
+        message.stop()
+        self.session = Session(message.vault)
+        self.mark_active()
+        if message.recovery_key:
+            self.push_screen(RecoveryKeyScreen(message.recovery_key), lambda _: self.show_main())
+        else:
+            self.show_main()
+
+    def show_main(self) -> None:
+        if self.session is None:
+            return
+        self._main = MainScreen(self.session, clock=self.clock, poll_seconds=self.poll_seconds)
+        self._show_screen(self._main)
+
+    # --- locking --------------------------------------------------------------------------------
+
+    def action_lock(self, reason: str = "") -> None:
+        """Clear the screen at once, then save what was typed and lock the vault."""
+        session = self.session
+        if session is None:
+            return
+        main = self._main
+        pending = main.unsaved() if main is not None else None
+        if main is not None:
+            main.wipe()
+        self._main = None
+        self.session = None
+        self.clear_notifications()
+        self.show_start_screen(reason)
+        self.finish_lock(session, pending)
+
+    @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
+    def finish_lock(self, session: Session, pending: tuple[Note, str] | None) -> None:
+        if pending is not None:
+            try:
+                session.save_body(*pending)
+            except Exception as exc:
+                self.post_message(LockFlushFailed(session, pending, failures.describe(exc)))
+                return
+        session.close()
+
+    def on_lock_flush_failed(self, message: LockFlushFailed) -> None:
+        """Saving on the way to locking failed: the typed text stays in memory (not on screen)
+        until it is saved or the person chooses to drop it."""
+        session, pending = message.session, message.pending
+
+        def answer(retry: bool | None) -> None:
+            if retry:
+                self.finish_lock(session, pending)
+            else:
+                session.close()
+
+        text = message.text
+
+        self.push_screen(
+            ConfirmDialog(
+                "Your last changes are not saved",
+                f"Saving before locking failed: {text}. Retry, or lock and drop the changes?",
+                "Retry",
+                cancel="Drop changes",
+            ),
+            answer,
+        )
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def mark_active(self) -> None:
+        self._last_activity = time.monotonic()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown | events.Paste):
+            self._last_activity = time.monotonic()
+        await super().on_event(event)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Snapshot tests turn blinking off, so a cursor is never caught half-way.
+        widget = event.widget
+        if not self.cursor_blink and hasattr(widget, "cursor_blink"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+
+    def idle_seconds(self) -> float:
+        return time.monotonic() - self._last_activity
+
+    def check_autolock(self, now: float | None = None) -> None:
+        minutes = self.config.get("ui.autolock_minutes")
+        if self.session is None or not minutes or minutes <= 0:
+            return
+        idle = (now if now is not None else time.monotonic()) - self._last_activity
+        if idle >= minutes * 60:
+            self.action_lock(f"Locked after {minutes} idle minutes.")
+
+    # --- quitting -------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        if self.close_vault():
+            self.exit(0)
+
+    def close_vault(self, *, force: bool = False) -> bool:
+        """Save what is typed and lock. False when saving failed and the person chose to stay
+        (the text is still in the editor); `force` drops it instead (the process must end)."""
+        session = self.session
+        if session is None:
+            return True
+        main = self._main
+        pending = main.unsaved() if main is not None else None
+        if pending is not None:
+            try:
+                session.save_body(*pending)
+            except Exception as exc:
+                if not force:
+                    self._confirm_quit(failures.describe(exc))
+                    return False
+        if main is not None:
+            main.wipe()
+        self._main = None
+        self.session = None
+        session.close()
+        return True
+
+    def _confirm_quit(self, text: str) -> None:
+        def answer(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.close_vault(force=True)
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmDialog(
+                "Quit without saving?",
+                f"The open note could not be saved: {text}. Quit anyway and lose the changes?",
+                "Quit anyway",
+                danger=True,
+            ),
+            answer,
+        )
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure ends here: one calm notification, never a crash, and never
+        the text of an unexpected exception (it could quote a note)."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if error is None:
+            return
+        if self.session is None and event.worker.group not in ("unlock", "create"):
+            return  # work that was under way when the vault locked
+        text = failures.describe(error)
+        self.notify(text, title=failures.title_for(error), severity="error", timeout=8)
+        node = event.worker.node
+        if hasattr(node, "post_message"):
+            node.post_message(WorkFailed(event.worker.group, text))
+
+    def _fatal_error(self) -> None:
+        """An unexpected error in the app itself: report its type and place only. Textual's
+        own report prints local variables, which would put decrypted notes on the terminal."""
+        if os.environ.get("VAULT_DEBUG"):
+            super()._fatal_error()
+            return
+        import sys
+
+        error = sys.exc_info()[1]
+        self.bell()
+        self._exit_renderables.append(
+            "vault: " + (failures.describe(error) if error else "internal error; please report it")
+        )
+        self._close_messages_no_wait()
+
+    # --- no screenshots of a vault ----------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title.casefold() != "screenshot":
+                yield command
+        if self.session is not None:
+            yield SystemCommand("Lock", "Lock the vault now", self.action_lock)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        self.notify("Screenshots are off inside the vault: they would hold your notes.")
+
+    def deliver_screenshot(self, *args: Any, **kwargs: Any) -> str | None:
+        self.notify("Screenshots are off inside the vault: they would hold your notes.")
+        return None
+
+    def save_screenshot(self, *args: Any, **kwargs: Any) -> str:
+        raise VaultError("screenshots are off inside the vault: they would hold your notes")
+
+
+class BrokenVaultScreen(Screen[None]):
+    """The folder is there but is not a vault we can open: say why, and let the person quit."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        from textual.containers import Center, Vertical
+        from textual.widgets import Footer, Static
+
+        with Center(), Vertical(classes="card"):
+            yield Static("vault", classes="brand")
+            yield Static("This vault cannot be opened", classes="card-title")
+            yield Static(self._text, classes="card-text error", markup=False)
+            yield Static("ctrl+q quits.", classes="card-hint")
+        yield Footer()
+
+
+def _empty_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and not any(path.iterdir())
+    except OSError:
+        return False
+
+
+def make_app(
+    vault_path: Path,
+    config: Config,
+    *,
+    keyfile: Path | None = None,
+    test_kdf: bool = False,
+    clock: Clock = system_clock,
+    cursor_blink: bool = True,
+    poll_seconds: float | None = 2.0,
+) -> VaultApp:
+    """The one way to build the app: for the `vault` command, the tests and the screenshots.
+
+    test_kdf=True makes the first-run screen create the vault with tiny Argon2 parameters; it is
+    for tests only and never a default. `clock` fixes "now" for deterministic snapshots.
+    """
+    return VaultApp(
+        vault_path,
+        config,
+        keyfile=keyfile,
+        test_kdf=test_kdf,
+        clock=clock,
+        cursor_blink=cursor_blink,
+        poll_seconds=poll_seconds,
+    )
+
+
+def run_app(vault_path: Path, config: Config, keyfile: Path | None = None) -> int:
+    app = make_app(vault_path, config, keyfile=keyfile)
+    try:
+        app.run()
+    finally:
+        # After a crash the vault may still be open: save what was typed and lock it.
+        with contextlib.suppress(Exception):
+            app.close_vault(force=True)
+    return app.return_code or 0

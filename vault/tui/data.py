@@ -1,0 +1,102 @@
+"""What the main screen shows, computed from the domain API in worker threads.
+
+Plain Python (no widgets), so the same code feeds the screen, the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vault.model import Note, TagCount
+from vault.notes import Vault
+from vault.search import Query
+
+TargetKind = Literal["all", "pinned", "notebook", "tag", "trash"]
+SORTS = ("modified", "title", "created")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which notes the list shows: everything, the pinned ones, a notebook, a tag or the trash."""
+
+    kind: TargetKind = "all"
+    ref: str | None = None  # notebook id, or tag name
+
+    @property
+    def is_trash(self) -> bool:
+        return self.kind == "trash"
+
+
+ALL = Target("all")
+PINNED = Target("pinned")
+TRASH = Target("trash")
+
+
+@dataclass(frozen=True)
+class NotebookEntry:
+    id: str
+    name: str
+    parent: str | None
+    path: str
+    notes: int  # directly inside, outside the trash
+
+
+@dataclass(frozen=True)
+class SidebarData:
+    all: int = 0
+    pinned: int = 0
+    trash: int = 0
+    notebooks: list[NotebookEntry] = field(default_factory=list)  # parents before children
+    tags: list[TagCount] = field(default_factory=list)
+    untagged: int = 0
+
+    def notebook(self, notebook_id: str | None) -> NotebookEntry | None:
+        return next((nb for nb in self.notebooks if nb.id == notebook_id), None)
+
+
+def sidebar_data(vault: Vault) -> SidebarData:
+    notes = vault.all_notes()
+    live = [n for n in notes if not n.in_trash]
+    per_notebook: dict[str | None, int] = {}
+    for note in live:
+        per_notebook[note.notebook] = per_notebook.get(note.notebook, 0) + 1
+    entries = [
+        NotebookEntry(
+            nb.id, nb.name, nb.parent, vault.notebook_path(nb.id), per_notebook.get(nb.id, 0)
+        )
+        for nb in vault.notebooks()
+    ]
+    return SidebarData(
+        all=len(live),
+        pinned=sum(1 for n in live if n.pinned),
+        trash=len(notes) - len(live),
+        notebooks=entries,
+        tags=vault.tags(),
+        untagged=sum(1 for n in live if not n.tags),
+    )
+
+
+def list_notes(vault: Vault, target: Target, sort: str, query: Query) -> list[Note]:
+    """The notes of `target`: in the chosen order, or best match first while searching."""
+    notebook = target.ref if target.kind == "notebook" else None
+    tag = target.ref if target.kind == "tag" else None
+    trashed = target.is_trash
+    if query.empty:
+        pinned = True if target.kind == "pinned" else None
+        return vault.notes(notebook=notebook, tag=tag, trashed=trashed, pinned=pinned, sort=sort)
+    hits = vault.search(query, trashed=trashed, notebook=notebook, tag=tag)
+    notes = [h.note for h in hits]
+    if target.kind == "pinned":
+        notes = [n for n in notes if n.pinned]
+    return notes
+
+
+def describe_target(target: Target, data: SidebarData) -> str:
+    """A short name for what the list shows: 'All notes', 'Work/Projects', '#ideas'."""
+    if target.kind == "notebook":
+        entry = data.notebook(target.ref)
+        return entry.path if entry else "Notebook"
+    if target.kind == "tag":
+        return f"#{target.ref}"
+    return {"all": "All notes", "pinned": "Pinned", "trash": "Trash"}[target.kind]

@@ -1,0 +1,184 @@
+"""Every key binding of the app in one table: the screens build their BINDINGS from it, the F1
+help screen lists it, and the README's table is printed from it (scripts/screenshots.py --keys).
+
+Each binding has an id, so a person can remap it in the config's [keymap] table, for example
+`new_note = "ctrl+n,f7"`. TextArea owns ctrl+a/c/d/e/k/u/v/w/x/y/z and f6/f7, so the shortcuts
+that must also work while typing use other keys and `priority`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+ANYWHERE = "Anywhere"
+LIST = "Note list"
+EDITOR = "Editor"
+SIDEBAR = "Sidebar"
+SEARCH = "Search box"
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    keys: str
+    action: str
+    description: str
+    group: str
+    show: bool = False  # shown in the footer
+    priority: bool = False  # wins over the focused widget (needed inside the editor)
+    display: str | None = None
+    help: str = ""  # longer text for the help screen; the footer shows `description`
+
+    def binding(self) -> Binding:
+        return Binding(
+            self.keys,
+            self.action,
+            self.description,
+            show=self.show,
+            priority=self.priority,
+            id=self.id,
+            key_display=self.display,
+        )
+
+
+APP_KEYS = [
+    Key("help", "f1", "app.help", "Help", ANYWHERE, show=True, help="This help"),
+    Key("quit", "ctrl+q", "app.quit", "Quit", ANYWHERE, show=True, priority=True, help="Quit"),
+]
+
+MAIN_KEYS = [
+    Key(
+        "new_note", "ctrl+n", "new_note", "New", ANYWHERE, show=True, priority=True, help="New note"
+    ),
+    Key("search", "ctrl+f", "search", "Search", ANYWHERE, show=True, priority=True, help="Search"),
+    Key("save", "ctrl+s", "save", "Save", ANYWHERE, priority=True, help="Save now (autosave)"),
+    Key("lock", "ctrl+l", "app.lock", "Lock", ANYWHERE, show=True, priority=True, help="Lock now"),
+    Key(
+        "preview",
+        "ctrl+r",
+        "cycle_preview",
+        "Preview",
+        ANYWHERE,
+        show=True,
+        priority=True,
+        help="Markdown preview: off, side by side, preview only",
+    ),
+    Key(
+        "external_editor",
+        "ctrl+o",
+        "external_edit",
+        "$EDITOR",
+        ANYWHERE,
+        priority=True,
+        help="Edit the note in $EDITOR",
+    ),
+    Key("tags", "ctrl+t", "edit_tags", "Tags", ANYWHERE, priority=True, help="Edit tags"),
+    Key("rename", "f2", "rename_note", "Rename", ANYWHERE, help="Rename the note"),
+    Key("move", "f4", "move_note", "Move", ANYWHERE, help="Move the note to a notebook"),
+    Key("sort", "f5", "cycle_sort", "Sort", ANYWHERE, help="Sort by modified, title, created"),
+    Key(
+        "sidebar",
+        "ctrl+b",
+        "toggle_sidebar",
+        "Sidebar",
+        ANYWHERE,
+        priority=True,
+        help="Show or hide the sidebar",
+    ),
+]
+
+LIST_KEYS = [
+    Key("open", "enter", "screen.open_note", "Open", LIST, help="Edit the highlighted note"),
+    Key("pin", "p", "screen.toggle_pin", "Pin", LIST, show=True, help="Pin or unpin"),
+    Key(
+        "trash",
+        "delete,d",
+        "screen.trash_note",
+        "Trash",
+        LIST,
+        show=True,
+        display="del",
+        help="Move to the trash (in the trash: delete for good)",
+    ),
+    Key("restore", "u", "screen.restore_note", "Restore", LIST, help="Restore from the trash"),
+    Key("list_rename", "r", "screen.rename_note", "Rename", LIST, help="Rename"),
+    Key("list_tags", "t", "screen.edit_tags", "Tags", LIST, help="Add or remove tags"),
+    Key("list_move", "m", "screen.move_note", "Move", LIST, help="Move to a notebook"),
+    Key(
+        "list_sort", "s", "screen.cycle_sort", "Sort", LIST, help="Sort by modified, title, created"
+    ),
+    Key("list_search", "slash", "screen.search", "Search", LIST, display="/", help="Search"),
+]
+
+EDITOR_KEYS = [
+    Key(
+        "leave_editor",
+        "escape",
+        "screen.leave_editor",
+        "List",
+        EDITOR,
+        show=True,
+        priority=True,
+        help="Back to the list (the note is saved)",
+    ),
+]
+
+SIDEBAR_KEYS = [
+    Key("new_notebook", "n", "screen.new_notebook", "New notebook", SIDEBAR, show=True),
+    Key(
+        "rename_notebook", "r", "screen.rename_notebook", "Rename", SIDEBAR, help="Rename notebook"
+    ),
+    Key(
+        "delete_notebook",
+        "delete",
+        "screen.delete_notebook",
+        "Delete",
+        SIDEBAR,
+        display="del",
+        help="Delete notebook (its notes go to the trash)",
+    ),
+    Key("empty_trash", "e", "screen.empty_trash", "Empty trash", SIDEBAR, help="Empty the trash"),
+]
+
+SEARCH_KEYS = [
+    Key("clear_search", "escape", "screen.clear_search", "Clear", SEARCH, show=True, priority=True),
+    Key("search_to_list", "down,enter", "screen.focus_list", "To list", SEARCH, help="To the list"),
+]
+
+ALL_KEYS = APP_KEYS + MAIN_KEYS + LIST_KEYS + EDITOR_KEYS + SIDEBAR_KEYS + SEARCH_KEYS
+GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH)
+
+# Not bindings of ours, but worth listing where people look for keys.
+EXTRA_HELP = [
+    ("ctrl+p", "Command palette: jump to a note, notebook or tag; every action", ANYWHERE),
+    ("tab / shift+tab", "Move between the sidebar, search, list and editor", ANYWHERE),
+    ("enter", "Show the notes of a notebook, tag, pinned or trash", SIDEBAR),
+    ("ctrl+z / ctrl+y", "Undo / redo", EDITOR),
+    ("tab", "Indent", EDITOR),
+]
+
+
+def bindings(keys: list[Key]) -> list[Binding]:
+    return [k.binding() for k in keys]
+
+
+def pretty(keys: str) -> str:
+    """'delete,d' -> 'del / d' for people."""
+    names = {"delete": "del", "slash": "/", "escape": "esc", "enter": "enter"}
+    return " / ".join(names.get(k, k) for k in keys.split(","))
+
+
+def help_rows() -> list[tuple[str, str, str]]:
+    """(group, keys, what it does), grouped in GROUPS order."""
+    rows = [(k.group, pretty(k.keys), k.help or k.description) for k in ALL_KEYS]
+    rows += [(group, keys, text) for keys, text, group in EXTRA_HELP]
+    order = {g: i for i, g in enumerate(GROUPS)}
+    return sorted(rows, key=lambda r: order[r[0]])
+
+
+def markdown_table() -> str:
+    lines = ["| Where | Keys | Action |", "|---|---|---|"]
+    lines += [f"| {group} | `{keys}` | {text} |" for group, keys, text in help_rows()]
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""Messages that carry results up from workers and widgets: small dataclasses, one place.
+
+State flows down (a screen sets what its widgets show); results flow up as these messages,
+posted from worker threads (post_message is thread-safe) or from widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from vault.model import Note
+from vault.notes import Vault
+from vault.search import Query
+from vault.tui.data import SidebarData, Target
+from vault.tui.session import Session
+
+# --- opening and locking -----------------------------------------------------------------------
+
+
+@dataclass
+class VaultOpened(Message):
+    """A worker unlocked (or created) the vault."""
+
+    vault: Vault
+    recovery_key: str | None = None  # only right after creation, to show once
+
+
+@dataclass
+class UnlockFailed(Message):
+    """The secret did not open the vault: said in place, not as a crash."""
+
+    text: str
+    needs_keyfile: bool = False
+
+
+@dataclass
+class CreateFailed(Message):
+    text: str
+
+
+@dataclass
+class LockFlushFailed(Message):
+    """Saving the open note on the way to locking failed; the app asks what to do."""
+
+    session: Session
+    pending: tuple[Note, str]
+    text: str
+
+
+# --- what the main screen shows ------------------------------------------------------------------
+
+
+@dataclass
+class ListLoaded(Message):
+    """The notes for the list, already filtered and ordered."""
+
+    generation: int  # answers to an older request are dropped
+    target: Target
+    notes: list[Note]
+    query: Query
+    seconds: float = 0.0
+
+
+@dataclass
+class SidebarLoaded(Message):
+    data: SidebarData
+
+
+@dataclass
+class NoteWritten(Message):
+    """A change to a note reached the store (from this app)."""
+
+    note: Note | None  # None: deleted for good
+    note_id: str
+    action: str  # "saved", "renamed", "trashed", ... (for the message shown)
+    text: str | None = None  # for "saved": the body that was written
+
+
+@dataclass
+class VaultChanged(Message):
+    """Another process or a sync changed the store; lists and the open note catch up."""
+
+
+@dataclass
+class StatusUpdate(Message):
+    """Text for one segment of the status bar ("save", "view", and later "sync")."""
+
+    key: str
+    text: str
+
+
+@dataclass
+class WorkFailed(Message):
+    """A worker raised; the app already told the person. Lets a screen leave its busy state."""
+
+    group: str
+    text: str
+
+
+# --- from widgets --------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetChosen(Message):
+    """The sidebar picked what the list shows (confirmed: with enter or a click, not only by
+    moving the cursor)."""
+
+    target: Target
+    confirmed: bool = False
+
+
+@dataclass
+class NoteHighlighted(Message):
+    note: Note | None
+
+
+@dataclass
+class NoteOpened(Message):
+    """Enter or a double click on a note: edit it."""
+
+    note: Note
+
+
+@dataclass
+class ChangeDone(Message):
+    """A change that is not about one open note (notebooks, emptying the trash) is stored."""
+
+    text: str
+    select: str | None = None  # a note to put the cursor on afterwards

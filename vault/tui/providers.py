@@ -1,0 +1,106 @@
+"""Command palette providers: jump to any note, notebook or tag by a fuzzy title, and run the
+actions that make sense where you are.
+
+The palette asks these providers on every keystroke in the event loop, so with 10,000 notes
+only a short list of likely candidates (substring matches first, then letters in order, most
+recently edited first) is scored by the fuzzy matcher. The candidates are taken when the
+palette opens and dropped when it closes, so a locked app keeps no titles here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from vault.tui.screens.main import MainScreen
+
+CANDIDATE_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class Entry:
+    label: str
+    help: str
+    run: Callable[[], object]
+    folded: str
+
+
+def entry(label: str, help: str, run: Callable[[], object]) -> Entry:
+    return Entry(label, help, run, label.casefold())
+
+
+def candidates(entries: list[Entry], query: str, limit: int = CANDIDATE_LIMIT) -> list[Entry]:
+    """Entries worth scoring: those containing the query, then those with its letters in order."""
+    wanted = query.casefold().strip()
+    if not wanted:
+        return entries[:limit]
+    letters = [re.escape(c) for c in wanted if not c.isspace()]
+    in_order = re.compile(".*?".join(letters))
+    near: list[Entry] = []
+    loose: list[Entry] = []
+    for item in entries:
+        if wanted in item.folded:
+            near.append(item)
+            if len(near) >= limit:
+                break
+        elif len(loose) < limit and in_order.search(item.folded):
+            loose.append(item)
+    return (near + loose)[:limit]
+
+
+class _ScreenProvider(Provider):
+    @property
+    def main(self) -> MainScreen | None:
+        from vault.tui.screens.main import MainScreen
+
+        return self.screen if isinstance(self.screen, MainScreen) else None
+
+
+class JumpProvider(_ScreenProvider):
+    """Notes, notebooks and tags by name."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._entries: list[Entry] = []
+
+    async def startup(self) -> None:
+        main = self.main
+        self._entries = main.jump_entries() if main is not None else []
+
+    async def shutdown(self) -> None:
+        self._entries = []
+
+    async def discover(self) -> Hits:
+        # Notebooks and tags first, then the most recently edited notes.
+        for item in self._entries[:12]:
+            yield DiscoveryHit(item.label, item.run, help=item.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for item in candidates(self._entries, query):
+            score = matcher.match(item.label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(item.label), item.run, help=item.help)
+
+
+class ActionsProvider(_ScreenProvider):
+    """The app's actions, offered only where they apply (restore only in the trash, ...)."""
+
+    async def discover(self) -> Hits:
+        main = self.main
+        for name, help_text, run in main.palette_actions() if main is not None else []:
+            yield DiscoveryHit(name, run, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        main = self.main
+        matcher = self.matcher(query)
+        for name, help_text, run in main.palette_actions() if main is not None else []:
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), partial(run), help=help_text)

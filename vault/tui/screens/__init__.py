@@ -1,0 +1,1 @@
+"""Screens: first run, unlock, the main screen, dialogs and help."""

@@ -1,0 +1,178 @@
+"""First run: create the vault (password twice, with a strength hint), then show the recovery key
+once, with a step that makes sure it was written down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Center, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, LoadingIndicator, Static
+
+from vault.crypto import TEST_KDF
+from vault.errors import VaultError
+from vault.notes import Vault
+from vault.strength import estimate
+from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
+from vault.tui.screens.unlock import display_path
+from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
+
+_METER_STYLES = ("$error", "$error", "$warning", "$success", "$success")
+
+
+def strength_markup(password: str) -> str:
+    if not password:
+        return "[$text-muted]Strength: type a password (a few random words work well)[/]"
+    result = estimate(password)
+    color = _METER_STYLES[result.score]
+    bar = "■" * (result.score + 1) + "□" * (4 - result.score)
+    return f"[{color}]{bar} {result.label}[/] [$text-muted]{result.hint}[/]"
+
+
+class CreateVaultScreen(Screen[None]):
+    AUTO_FOCUS = "#password"
+
+    def __init__(self, vault_path: Path, *, test_kdf: bool = False) -> None:
+        super().__init__()
+        self.vault_path = vault_path
+        # Tiny Argon2 parameters, only when a test asks for them explicitly.
+        self.test_kdf = test_kdf
+
+    def compose(self) -> ComposeResult:
+        with Center(), Vertical(classes="card", id="create-card"):
+            yield Static("vault", classes="brand")
+            yield Static("Create your vault", classes="card-title")
+            yield Static(
+                "Your notes are encrypted on this computer with a key only your password can "
+                "unlock. Nobody can reset a forgotten password, so choose one you will "
+                "remember: a few random words work well.",
+                classes="card-text",
+                markup=False,
+            )
+            yield Static(display_path(self.vault_path), classes="card-path", markup=False)
+            yield Input(password=True, placeholder="Password", id="password")
+            yield Static(strength_markup(""), id="strength")
+            yield Input(password=True, placeholder="Repeat the password", id="repeat")
+            yield Input(
+                placeholder="Keyfile (optional): a file that must also be there", id="keyfile"
+            )
+            yield Static("", id="create-message", markup=False)
+            yield LoadingIndicator(id="busy")
+            with Horizontal(classes="buttons"):
+                yield Button("Create vault", id="create", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#busy").display = False
+
+    @on(Input.Changed, "#password")
+    def _password_changed(self, event: Input.Changed) -> None:
+        self.query_one("#strength", Static).update(strength_markup(event.value))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "password":
+            if event.value:
+                self.query_one("#repeat").focus()
+        elif event.input.id != "repeat" or event.value:
+            self._create()
+
+    @on(Button.Pressed, "#create")
+    def _pressed(self) -> None:
+        self._create()
+
+    def _say(self, text: str, error: bool = True) -> None:
+        message = self.query_one("#create-message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+
+    def _create(self) -> None:
+        password = self.query_one("#password", Input).value
+        repeat = self.query_one("#repeat", Input).value
+        if not password:
+            self._say("Choose a password first.")
+            self.query_one("#password").focus()
+            return
+        if password != repeat:
+            self._say("The two passwords are not the same; type the second one again.")
+            repeat_field = self.query_one("#repeat", Input)
+            repeat_field.value = ""
+            repeat_field.focus()
+            return
+        keyfile_text = self.query_one("#keyfile", Input).value.strip()
+        keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
+        self._set_busy(True)
+        self._say(
+            "Creating the vault: measuring this computer to tune the key derivation…", error=False
+        )
+        self.create(password, keyfile)
+
+    def _set_busy(self, busy: bool) -> None:
+        for field in self.query(Input):
+            field.disabled = busy
+        self.query_one("#create", Button).disabled = busy
+        self.query_one("#busy").display = busy
+
+    @work(thread=True, exclusive=True, group="create", exit_on_error=False)
+    def create(self, password: str, keyfile: Path | None) -> None:
+        try:
+            if self.test_kdf:
+                vault, recovery = Vault.create(
+                    self.vault_path, password, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
+                )
+            else:
+                vault, recovery = Vault.create(self.vault_path, password, keyfile=keyfile)
+        except VaultError as exc:
+            self.post_message(CreateFailed(str(exc)))
+            return
+        vault.create_note(WELCOME_TITLE, WELCOME_BODY, pinned=True)
+        self.post_message(VaultOpened(vault, recovery_key=recovery))
+
+    def on_create_failed(self, message: CreateFailed) -> None:
+        message.stop()
+        self._set_busy(False)
+        self._say(message.text)
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        message.stop()
+        self._set_busy(False)
+        self._say(message.text)
+
+
+class RecoveryKeyScreen(Screen[None]):
+    """The recovery key, shown once. Continuing needs a tick that says it was written down."""
+
+    AUTO_FOCUS = "#written"
+
+    def __init__(self, recovery_key: str) -> None:
+        super().__init__()
+        self._key = recovery_key
+
+    def compose(self) -> ComposeResult:
+        with Center(), Vertical(classes="card", id="recovery-card"):
+            yield Static("Write down your recovery key", classes="card-title")
+            yield Static(
+                "If you forget your password, this key is the only way back into your notes. "
+                "Write it on paper and keep it somewhere safe, away from this computer. "
+                "It is shown only this once.",
+                classes="card-text",
+                markup=False,
+            )
+            yield Static(self._key, id="recovery-key", markup=False)
+            yield Checkbox("I have written down my recovery key", id="written")
+            with Horizontal(classes="buttons"):
+                yield Button("Continue", id="continue", variant="primary", disabled=True)
+
+    @on(Checkbox.Changed, "#written")
+    def _ticked(self, event: Checkbox.Changed) -> None:
+        self.query_one("#continue", Button).disabled = not event.value
+        if event.value:
+            self.query_one("#continue").focus()
+
+    @on(Button.Pressed, "#continue")
+    def _continue(self) -> None:
+        self._key = ""
+        self.query_one("#recovery-key", Static).update("")
+        self.dismiss(None)

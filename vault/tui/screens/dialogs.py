@@ -1,0 +1,317 @@
+"""Small modal dialogs: confirm, ask for a name, edit tags (with completion), pick a notebook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import Suggester
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from vault.errors import InvalidInputError
+from vault.notes import clean_tag
+
+T = TypeVar("T")
+
+
+class Dialog(ModalScreen[T]):
+    """A centred card; escape cancels (dismisses with None)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CLASSES = "dialog"
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(Dialog[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "cancel", "Cancel"),
+        Binding("y", "confirm", "Yes", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        message: str,
+        confirm: str,
+        *,
+        danger: bool = False,
+        cancel: str = "Cancel",
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._message = message
+        self._confirm = confirm
+        self._cancel = cancel
+        self._danger = danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._message, classes="dialog-text", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(self._cancel, id="cancel")
+                yield Button(
+                    self._confirm, id="confirm", variant="error" if self._danger else "primary"
+                )
+
+    def on_mount(self) -> None:
+        # A destructive choice is never the default: enter on the focused button cancels.
+        self.query_one("#cancel" if self._danger else "#confirm").focus()
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "confirm")
+
+
+class PromptDialog(Dialog[str | None]):
+    """One line of text: a title, a notebook name. Empty is refused in place."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        action: str = "OK",
+        hint: str = "",
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._value = value
+        self._placeholder = placeholder
+        self._action = action
+        self._hint = hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield Label(self._title, classes="dialog-title")
+            yield Input(
+                self._value, placeholder=self._placeholder, id="value", select_on_focus=True
+            )
+            yield Static(self._hint, classes="dialog-hint", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button(self._action, id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _submit(self) -> None:
+        value = " ".join(self.query_one(Input).value.split())
+        if not value:
+            self.query_one(".dialog-hint", Static).update("This cannot be empty.")
+            return
+        self.dismiss(value)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
+class TagSuggester(Suggester):
+    """Completes the tag being typed (after the last comma) from the tags that exist."""
+
+    def __init__(self, tags: list[str]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self._tags = tags
+
+    async def get_suggestion(self, value: str) -> str | None:
+        head, comma, last = value.rpartition(",")
+        fragment = last.lstrip().lstrip("#").casefold()
+        if not fragment:
+            return None
+        typed = {t.strip().lstrip("#").casefold() for t in head.split(",")}
+        for tag in self._tags:
+            if tag.casefold().startswith(fragment) and tag.casefold() not in typed:
+                prefix = f"{head}{comma} " if comma else ""
+                return prefix + tag
+        return None
+
+
+def split_tags(text: str) -> list[str]:
+    return [t.strip().lstrip("#").strip() for t in text.split(",") if t.strip().lstrip("#")]
+
+
+class TagsDialog(Dialog[list[str] | None]):
+    """Tags as a comma-separated line; → accepts the completion; the list below adds a tag."""
+
+    def __init__(self, note_title: str, tags: tuple[str, ...], known: list[str]) -> None:
+        super().__init__()
+        self._note_title = note_title
+        self._tags = tags
+        self._known = known
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield Label("Tags", classes="dialog-title")
+            yield Static(self._note_title, classes="dialog-text", markup=False)
+            yield Input(
+                ", ".join(self._tags),
+                placeholder="work, ideas",
+                suggester=TagSuggester(self._known),
+                id="value",
+            )
+            yield Static(
+                "Separate tags with commas; → completes a known tag.", classes="dialog-hint"
+            )
+            yield OptionList(*[Option(f"#{t}", id=t) for t in self._known], id="known")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save tags", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#known").display = bool(self._known)
+        field = self.query_one(Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    def _submit(self) -> None:
+        try:
+            tags = [clean_tag(t) for t in split_tags(self.query_one(Input).value)]
+        except InvalidInputError as exc:
+            self.query_one(".dialog-hint", Static).update(str(exc))
+            return
+        self.dismiss(tags)
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self._submit()
+
+    @on(OptionList.OptionSelected, "#known")
+    def _add_known(self, event: OptionList.OptionSelected) -> None:
+        field = self.query_one(Input)
+        tags = split_tags(field.value)
+        tag = event.option.id or ""
+        if tag.casefold() not in {t.casefold() for t in tags}:
+            tags.append(tag)
+        field.value = ", ".join(tags)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class MoveChoice:
+    notebook_id: str | None  # None: the top level, or a new notebook at `new_path`
+    new_path: str | None = None
+
+
+class MoveDialog(Dialog[MoveChoice | None]):
+    """Pick a notebook by typing part of its path; a path that does not exist yet is offered as
+    a new notebook."""
+
+    TOP = "__top__"
+    NEW = "__new__"
+
+    def __init__(self, note_title: str, notebooks: list[tuple[str, str]], current: str | None):
+        super().__init__()
+        self._note_title = note_title
+        self._notebooks = notebooks  # (id, path)
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield Label("Move to notebook", classes="dialog-title")
+            yield Static(self._note_title, classes="dialog-text", markup=False)
+            yield Input(placeholder="type to filter, or a new path such as Work/Ideas", id="value")
+            yield OptionList(id="choices")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Move", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one(Input).focus()
+
+    def _fill(self, text: str) -> None:
+        wanted = " ".join(text.split()).strip("/")
+        folded = wanted.casefold()
+        options: list[Option] = []
+        if not folded:
+            options.append(Option("(top level, no notebook)", id=self.TOP))
+        exact = False
+        for nb_id, path in self._notebooks:
+            if folded in path.casefold():
+                mark = "  (here now)" if nb_id == self._current else ""
+                options.append(Option(path + mark, id=nb_id))
+                exact = exact or path.casefold() == folded
+        if folded and not exact:
+            options.append(Option(f"+ new notebook: {wanted}", id=self.NEW))
+        choices = self.query_one(OptionList)
+        choices.clear_options()
+        choices.add_options(options)
+        if options:
+            choices.highlighted = 0
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_key(self, event) -> None:  # type: ignore[no-untyped-def]
+        # Up and down move through the choices while typing stays in the field.
+        if event.key in ("up", "down") and self.query_one(Input).has_focus:
+            choices = self.query_one(OptionList)
+            if event.key == "down":
+                choices.action_cursor_down()
+            else:
+                choices.action_cursor_up()
+            event.stop()
+
+    def _choose(self, option_id: str | None) -> None:
+        if option_id is None:
+            return
+        if option_id == self.TOP:
+            self.dismiss(MoveChoice(None))
+        elif option_id == self.NEW:
+            path = " ".join(self.query_one(Input).value.split()).strip("/")
+            self.dismiss(MoveChoice(None, new_path=path))
+        else:
+            self.dismiss(MoveChoice(option_id))
+
+    def _highlighted_id(self) -> str | None:
+        choices = self.query_one(OptionList)
+        if choices.highlighted is None:
+            return None
+        return choices.get_option_at_index(choices.highlighted).id
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self._choose(self._highlighted_id())
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(event.option.id)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._choose(self._highlighted_id())
+        else:
+            self.dismiss(None)

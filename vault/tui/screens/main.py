@@ -1,0 +1,970 @@
+"""The main screen: sidebar, note list with live search, and the editor with preview.
+
+The screen owns the state (what the list shows, the sort, the query, the open note) and sets it
+into its widgets; widgets and workers report back with messages. Every domain call runs in a
+worker thread; every change to a note goes through the Session, one at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Markdown, TextArea
+
+from vault.editor import edit_text
+from vault.errors import VaultError
+from vault.model import Note
+from vault.search import Query, parse_query
+from vault.tui.data import ALL, SORTS, TRASH, SidebarData, Target, describe_target
+from vault.tui.data import list_notes as load_notes
+from vault.tui.data import sidebar_data as load_sidebar
+from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
+from vault.tui.messages import (
+    ChangeDone,
+    ListLoaded,
+    NoteHighlighted,
+    NoteOpened,
+    NoteWritten,
+    SidebarLoaded,
+    StatusUpdate,
+    TargetChosen,
+    VaultChanged,
+    WorkFailed,
+)
+from vault.tui.providers import ActionsProvider, Entry, JumpProvider, entry
+from vault.tui.screens.dialogs import (
+    ConfirmDialog,
+    MoveChoice,
+    MoveDialog,
+    PromptDialog,
+    TagsDialog,
+)
+from vault.tui.screens.unlock import display_path
+from vault.tui.session import Session
+from vault.tui.timefmt import Clock, relative_time
+from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
+from vault.tui.widgets.note_list import NoteList
+from vault.tui.widgets.sidebar import Sidebar
+from vault.tui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from vault.tui.app import VaultApp
+
+NARROW = 100  # below this many columns the sidebar hides until asked for (ctrl+b)
+PREVIEW_DELAY = 0.3
+RELOAD_DELAY = 0.15
+
+PaletteAction = tuple[str, str, Callable[[], object]]
+
+# Actions that work on "the current note", and those that also make sense in the trash.
+_NOTE_ACTIONS = {
+    "rename_note",
+    "edit_tags",
+    "move_note",
+    "toggle_pin",
+    "trash_note",
+    "external_edit",
+    "save",
+    "open_note",
+    "restore_note",
+}
+_TRASH_OK = {"trash_note", "restore_note", "open_note"}
+
+
+class SearchBox(Input):
+    BINDINGS: ClassVar[list[BindingType]] = bindings(SEARCH_KEYS)
+
+
+class MainScreen(Screen[None]):
+    COMMANDS: ClassVar[set[type]] = {JumpProvider, ActionsProvider}  # type: ignore[assignment]
+    BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
+    AUTO_FOCUS = "#notes"
+
+    def __init__(self, session: Session, *, clock: Clock, poll_seconds: float | None = 2.0) -> None:
+        super().__init__()
+        self.session: Session | None = session
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.target: Target = ALL
+        self.sort = "modified"
+        self.search_query: Query = Query()
+        self.sidebar_data = SidebarData()
+        self.saved_text = ""  # the open note's text as last loaded or saved
+        self._generation = 0
+        self._pending_select: str | None = None
+        self._focus_editor_after_load = False
+        self._saves_in_flight = 0
+        self._autosave_timer: Timer | None = None
+        self._preview_timer: Timer | None = None
+        self._reload_timer: Timer | None = None
+        self._sidebar_wanted: bool | None = None  # None: decided by the width
+        self.autosave_seconds = 1.0
+
+    @property
+    def vault_app(self) -> VaultApp:
+        return self.app  # type: ignore[return-value]
+
+    # --- layout --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield Sidebar(id="sidebar")
+            with Vertical(id="list-pane"):
+                yield SearchBox(placeholder="Search  (ctrl+f)", id="search", compact=True)
+                yield NoteList(self.clock, id="notes")
+            yield EditorPane(self.clock, id="editor-pane")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def notes_list(self) -> NoteList:
+        return self.query_one(NoteList)
+
+    @property
+    def pane(self) -> EditorPane:
+        return self.query_one(EditorPane)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    @property
+    def search_box(self) -> SearchBox:
+        return self.query_one(SearchBox)
+
+    def on_mount(self) -> None:
+        config = self.vault_app.config
+        sort = config.get("ui.sort")
+        self.sort = sort if sort in SORTS else "modified"
+        preview = config.get("ui.preview")
+        self.pane.preview = preview if preview in PREVIEW_MODES else "off"
+        self.autosave_seconds = max(0.2, float(config.get("ui.autosave_seconds")))
+        self.query_one("#list-pane").border_title = "All notes"
+        self.sidebar.border_title = "vault"
+        self._layout_for(self.size.width)
+        vault = self.session.vault if self.session else None
+        if vault is not None:
+            minutes = int(config.get("ui.autolock_minutes"))
+            lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
+            self.post_message(StatusUpdate("vault", f"{display_path(vault.path)} · {lock}"))
+            if vault.corrupt:
+                self.notify(
+                    f"{len(vault.corrupt)} item(s) could not be opened; `vault check` says more.",
+                    severity="warning",
+                    timeout=10,
+                )
+        self.reload_views()
+        if self.poll_seconds:
+            self.set_interval(self.poll_seconds, self.poll)
+
+    def on_resize(self, event: Resize) -> None:
+        self._layout_for(event.size.width)
+
+    def _layout_for(self, width: int) -> None:
+        self.set_class(width < NARROW, "-narrow")
+        shown = self._sidebar_wanted if self._sidebar_wanted is not None else width >= NARROW
+        self.sidebar.display = shown
+
+    def on_status_update(self, message: StatusUpdate) -> None:
+        self.query_one(StatusBar).set_segment(message.key, message.text)
+
+    # --- loading what is shown -------------------------------------------------------------
+
+    def reload_views(self) -> None:
+        self.request_list()
+        self.request_sidebar()
+
+    def schedule_reload(self) -> None:
+        """Several changes in a row (a save, then a rename) reload the views once."""
+        if self._reload_timer is None:
+            self._reload_timer = self.set_timer(RELOAD_DELAY, self._reload_now)
+
+    def _reload_now(self) -> None:
+        self._reload_timer = None
+        self.reload_views()
+
+    def request_list(self, select: str | None = None) -> None:
+        if self.session is None:
+            return
+        if select is not None:
+            self._pending_select = select
+        self._generation += 1
+        self.load_list(self._generation, self.target, self.sort, self.search_query)
+
+    @work(thread=True, exclusive=True, group="list", exit_on_error=False)
+    def load_list(self, generation: int, target: Target, sort: str, query: Query) -> None:
+        session = self.session
+        if session is None:
+            return
+        start = perf_counter()
+        notes = load_notes(session.vault, target, sort, query)
+        self.post_message(ListLoaded(generation, target, notes, query, perf_counter() - start))
+
+    @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
+    def request_sidebar(self) -> None:
+        session = self.session
+        if session is not None:
+            self.post_message(SidebarLoaded(load_sidebar(session.vault)))
+
+    def on_list_loaded(self, message: ListLoaded) -> None:
+        if message.generation != self._generation or self.session is None:
+            return  # an answer to an older question
+        keep = self._pending_select
+        self._pending_select = None
+        self.notes_list.set_notes(
+            message.notes, message.query, keep=keep, empty_text=self._empty_text(message)
+        )
+        self._update_list_title()
+        if self._focus_editor_after_load:
+            self._focus_editor_after_load = False
+            highlighted = self.notes_list.highlighted
+            if highlighted is not None and highlighted.id == keep:
+                self.focus_editor()
+        self._catch_up(message.notes)
+
+    def _empty_text(self, message: ListLoaded) -> str:
+        if not message.query.empty:
+            return "No notes match; esc clears the search."
+        if message.target.is_trash:
+            return "The trash is empty."
+        return "No notes here yet; ctrl+n writes one."
+
+    def on_sidebar_loaded(self, message: SidebarLoaded) -> None:
+        if self.session is None:
+            return
+        self.sidebar_data = message.data
+        target = self.target
+        gone = (target.kind == "notebook" and message.data.notebook(target.ref) is None) or (
+            target.kind == "tag"
+            and all(t.name.casefold() != (target.ref or "").casefold() for t in message.data.tags)
+        )
+        if gone:
+            self.target = ALL
+            self.request_list()
+        self.sidebar.show(message.data, self.target)
+        self._update_list_title()
+
+    def _update_list_title(self) -> None:
+        pane = self.query_one("#list-pane")
+        pane.border_title = describe_target(self.target, self.sidebar_data)
+        count = len(self.notes_list.notes)
+        noun = "note" if count == 1 else "notes"
+        if self.search_query.empty:
+            pane.border_subtitle = f"{count} {noun} · by {self.sort}"
+        else:
+            pane.border_subtitle = f"{count} {'match' if count == 1 else 'matches'}"
+
+    def poll(self) -> None:
+        if self.session is not None:
+            self.check_for_changes()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def check_for_changes(self) -> None:
+        session = self.session
+        if session is not None and session.vault.refresh():
+            self.post_message(VaultChanged())
+
+    def on_vault_changed(self, message: VaultChanged) -> None:
+        self.schedule_reload()
+
+    # --- the open note -----------------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        return self.pane.note is not None and self.pane.text != self.saved_text
+
+    def current_note(self) -> Note | None:
+        """The note actions apply to: the one in the editor, else the one under the cursor."""
+        return self.pane.note or self.notes_list.highlighted
+
+    def notebook_path(self, notebook_id: str | None) -> str:
+        entry_ = self.sidebar_data.notebook(notebook_id)
+        return entry_.path if entry_ is not None else ""
+
+    def on_note_highlighted(self, message: NoteHighlighted) -> None:
+        message.stop()
+        note = message.note
+        current = self.pane.note
+        if note is None:
+            if current is not None:
+                self.leave_note()
+                self.pane.clear()
+                self.refresh_bindings()
+            return
+        if current is not None and note.id == current.id:
+            self._catch_up([note])
+            return
+        self.leave_note()
+        self.show_note(note)
+
+    def show_note(self, note: Note) -> None:
+        self.saved_text = note.body
+        self.pane.show(note, self.notebook_path(note.notebook), self.search_query)
+        self.refresh_bindings()
+
+    def _catch_up(self, notes: list[Note]) -> None:
+        """The list holds a newer version of the open note than the editor: if the person has
+        not changed it since, show the newer one (another process or a sync wrote it)."""
+        current = self.pane.note
+        session = self.session
+        if current is None or session is None:
+            return
+        fresh = next((n for n in notes if n.id == current.id), None)
+        if fresh is None or fresh.version == current.version:
+            return
+        if session.superseded(fresh.version) or self._saves_in_flight:
+            return  # an older answer, or one of our own saves is on its way
+        if self.dirty:
+            return  # keep what is typed; saving it keeps both versions (a conflict)
+        cursor = self.pane.text_area.cursor_location
+        self.show_note(fresh)
+        with contextlib.suppress(Exception):
+            self.pane.text_area.move_cursor(cursor)
+
+    @on(TextArea.Changed, "#editor")
+    def _edited(self, event: TextArea.Changed) -> None:
+        if self.pane.loading_text or self.pane.note is None:
+            return
+        if self.dirty:
+            self.pane.save_state = "unsaved"
+            if self._autosave_timer is not None:
+                self._autosave_timer.stop()
+            self._autosave_timer = self.set_timer(self.autosave_seconds, self.save_now)
+        elif not self._saves_in_flight:
+            self.pane.save_state = "saved"
+        if self.pane.preview != "off":
+            if self._preview_timer is not None:
+                self._preview_timer.stop()
+            self._preview_timer = self.set_timer(PREVIEW_DELAY, self.pane.refresh_preview)
+
+    def save_now(self) -> None:
+        if self._autosave_timer is not None:
+            self._autosave_timer.stop()
+            self._autosave_timer = None
+        note = self.pane.note
+        if note is None or note.in_trash or self.session is None or not self.dirty:
+            return
+        self.pane.save_state = "saving"
+        self._saves_in_flight += 1
+        self.save_body(note, self.pane.text)
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def save_body(self, note: Note, text: str) -> None:
+        session = self.session
+        if session is None:
+            return
+        written = session.save_body(note, text)
+        self.post_message(NoteWritten(written, note.id, "saved", text))
+
+    def leave_note(self) -> None:
+        """Moving away from a note saves it first."""
+        if self.dirty:
+            self.save_now()
+
+    def unsaved(self) -> tuple[Note, str] | None:
+        """What is typed but not saved yet (for locking and quitting)."""
+        note = self.pane.note
+        if note is not None and not note.in_trash and self.dirty:
+            return note, self.pane.text
+        return None
+
+    def on_note_written(self, message: NoteWritten) -> None:
+        if message.action == "saved":
+            self._saves_in_flight = max(0, self._saves_in_flight - 1)
+        current = self.pane.note
+        if current is not None and message.note_id == current.id:
+            if message.note is None:
+                self.pane.clear()
+            else:
+                newly_conflicted = message.note.conflict and not current.conflict
+                if message.action == "saved" and message.text is not None:
+                    self.saved_text = message.text
+                if message.note.in_trash != current.in_trash:
+                    self.pane.show(message.note, self.notebook_path(message.note.notebook))
+                    self.saved_text = message.note.body
+                else:
+                    self.pane.update_details(
+                        message.note, self.notebook_path(message.note.notebook)
+                    )
+                self._show_save_state()
+                if newly_conflicted:
+                    self.notify(
+                        "This note was also changed elsewhere; both versions are kept.",
+                        title="Conflict",
+                        severity="warning",
+                        timeout=8,
+                    )
+        if message.action != "saved":
+            self.notify(message.action, timeout=3)
+        self.schedule_reload()
+
+    def _show_save_state(self) -> None:
+        if self.pane.note is None:
+            self.pane.save_state = "none"
+        elif self.dirty:
+            self.pane.save_state = "unsaved"
+        elif self._saves_in_flight:
+            self.pane.save_state = "saving"
+        else:
+            self.pane.save_state = "saved"
+
+    def on_change_done(self, message: ChangeDone) -> None:
+        if message.text:
+            self.notify(message.text, timeout=4)
+        if message.select:
+            self._pending_select = message.select
+        self.schedule_reload()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        if message.group == "save":
+            self._saves_in_flight = max(0, self._saves_in_flight - 1)
+            if self.pane.note is not None:
+                self.pane.save_state = "failed" if self.dirty else "saved"
+
+    # --- focus ----------------------------------------------------------------------------
+
+    def focus_editor(self) -> None:
+        if self.pane.note is None:
+            return
+        if self.pane.preview == "only":
+            self.query_one("#preview-scroll").focus()
+        else:
+            self.pane.text_area.focus()
+
+    def on_note_opened(self, message: NoteOpened) -> None:
+        self.focus_editor()
+
+    def action_open_note(self) -> None:
+        self.focus_editor()
+
+    def action_leave_editor(self) -> None:
+        self.save_now()
+        self.notes_list.focus()
+
+    def action_focus_list(self) -> None:
+        self.notes_list.focus()
+
+    def action_search(self) -> None:
+        self.search_box.focus()
+
+    def action_clear_search(self) -> None:
+        if self.search_box.value:
+            self.search_box.value = ""
+        else:
+            self.notes_list.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        query = parse_query(event.value)
+        if query != self.search_query:
+            self.search_query = query
+            self.request_list()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.notes_list.focus()
+
+    def on_target_chosen(self, message: TargetChosen) -> None:
+        if message.target != self.target:
+            self.target = message.target
+            self.request_list()
+            self._update_list_title()
+            self.refresh_bindings()
+        if message.confirmed:
+            self.notes_list.focus()
+
+    # --- note actions ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.session is None:
+            return False
+        note = self.current_note()
+        if action in _NOTE_ACTIONS:
+            if note is None:
+                return False
+            if note.in_trash and action not in _TRASH_OK:
+                return False
+            if action == "restore_note" and not note.in_trash:
+                return False
+        if action in ("rename_notebook", "delete_notebook"):
+            target = self.sidebar.highlighted_target
+            return target is not None and target.kind == "notebook"
+        if action == "empty_trash":
+            return self.sidebar.highlighted_target == TRASH or self.target.is_trash
+        return True
+
+    def _write(self, action: str, note: Note, change: Callable[[Session, Note], Note | None]):  # type: ignore[no-untyped-def]
+        self.leave_note()
+        self.write_note(action, note, change)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def write_note(
+        self, action: str, note: Note, change: Callable[[Session, Note], Note | None]
+    ) -> None:
+        session = self.session
+        if session is None:
+            return
+        written = change(session, note)
+        self.post_message(NoteWritten(written, note.id, action))
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def change_vault(self, change: Callable[[Session], tuple[str, str | None]]) -> None:
+        session = self.session
+        if session is None:
+            return
+        text, select = change(session)
+        self.post_message(ChangeDone(text, select))
+
+    def action_new_note(self) -> None:
+        def created(title: str | None) -> None:
+            if not title:
+                return
+            target = self.target
+            notebook = target.ref if target.kind == "notebook" else None
+            tags = [target.ref] if target.kind == "tag" and target.ref else []
+            if target.is_trash:
+                self._set_target(ALL)
+            if self.search_box.value:
+                self.search_box.value = ""
+                self.search_query = Query()
+            self.leave_note()
+            self._focus_editor_after_load = True
+
+            def create(session: Session) -> tuple[str, str | None]:
+                note = session.create(title, "", notebook=notebook, tags=tags)
+                return "", note.id
+
+            self.change_vault(create)
+
+        where = describe_target(self.target, self.sidebar_data)
+        hint = f"In {where}." if self.target.kind in ("notebook", "tag") else ""
+        self.app.push_screen(
+            PromptDialog("New note", placeholder="Title", action="Create", hint=hint), created
+        )
+
+    def action_save(self) -> None:
+        self.save_now()
+        if not self.dirty and not self._saves_in_flight:
+            self._show_save_state()
+
+    def action_rename_note(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+
+        def renamed(title: str | None) -> None:
+            if title and title != note.title:
+                self._write("Renamed", note, lambda s, n: s.update(n, title=title))
+
+        self.app.push_screen(
+            PromptDialog("Rename note", value=note.title, action="Rename"), renamed
+        )
+
+    def action_edit_tags(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+
+        def tagged(tags: list[str] | None) -> None:
+            if tags is not None and tuple(tags) != note.tags:
+                self._write("Tags saved", note, lambda s, n: s.update(n, tags=tags))
+
+        known = [t.name for t in self.sidebar_data.tags]
+        self.app.push_screen(TagsDialog(note.title, note.tags, known), tagged)
+
+    def action_move_note(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+
+        def moved(choice: MoveChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.new_path:
+                path = choice.new_path
+
+                def move_new(session: Session, n: Note) -> Note:
+                    notebook, _ = session.vault.ensure_notebook(path)
+                    return session.update(n, notebook=notebook.id)
+
+                self._write(f"Moved to {path}", note, move_new)
+            elif choice.notebook_id != note.notebook:
+                where = self.notebook_path(choice.notebook_id) or "the top level"
+                nb = choice.notebook_id
+                self._write(f"Moved to {where}", note, lambda s, n: s.update(n, notebook=nb))
+
+        books = [(nb.id, nb.path) for nb in self.sidebar_data.notebooks]
+        self.app.push_screen(MoveDialog(note.title, books, note.notebook), moved)
+
+    def action_toggle_pin(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+        pinned = not note.pinned
+        self._write(
+            "Pinned" if pinned else "Unpinned", note, lambda s, n: s.update(n, pinned=pinned)
+        )
+
+    def action_trash_note(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+        if not note.in_trash:
+            self._write("Moved to the trash", note, lambda s, n: s.trash(n))
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+
+                def purge(session: Session, n: Note) -> None:
+                    session.purge(n)
+                    return None
+
+                self._write("Deleted for good", note, purge)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Delete for good?",
+                f"“{note.title}” and all its earlier versions will be erased. "
+                "This cannot be undone.",
+                "Delete",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    def action_restore_note(self) -> None:
+        note = self.current_note()
+        if note is not None and note.in_trash:
+            self._write("Restored", note, lambda s, n: s.restore(n))
+
+    def action_empty_trash(self) -> None:
+        count = self.sidebar_data.trash
+        if not count:
+            self.notify("The trash is already empty.", timeout=3)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                if self.pane.note is not None and self.pane.note.in_trash:
+                    self.pane.clear()
+
+                def empty(session: Session) -> tuple[str, str | None]:
+                    n = session.empty_trash()
+                    return f"Deleted {n} note{'s' if n != 1 else ''} for good", None
+
+                self.change_vault(empty)
+
+        noun = "note" if count == 1 else "notes"
+        self.app.push_screen(
+            ConfirmDialog(
+                "Empty the trash?",
+                f"{count} {noun} and all their earlier versions will be erased. "
+                "This cannot be undone.",
+                "Empty trash",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    # --- notebooks ------------------------------------------------------------------------
+
+    def _sidebar_notebook(self) -> Target | None:
+        target = self.sidebar.highlighted_target
+        if target is not None and target.kind == "notebook":
+            return target
+        return self.target if self.target.kind == "notebook" else None
+
+    def action_new_notebook(self) -> None:
+        parent = self._sidebar_notebook()
+        parent_path = self.notebook_path(parent.ref) if parent else ""
+
+        def created(name: str | None) -> None:
+            if not name:
+                return
+            path = f"{parent_path}/{name}" if parent_path else name
+
+            def create(session: Session) -> tuple[str, str | None]:
+                _, new = session.vault.ensure_notebook(path)
+                return (f"Created notebook {path}" if new else f"{path} already exists"), None
+
+            self.change_vault(create)
+
+        hint = f"Inside {parent_path}. " if parent_path else ""
+        self.app.push_screen(
+            PromptDialog(
+                "New notebook",
+                placeholder="Name",
+                action="Create",
+                hint=hint + "Use / to nest: Work/Projects.",
+            ),
+            created,
+        )
+
+    def action_rename_notebook(self) -> None:
+        target = self._sidebar_notebook()
+        entry_ = self.sidebar_data.notebook(target.ref) if target else None
+        if entry_ is None:
+            return
+        notebook_id = entry_.id
+
+        def renamed(name: str | None) -> None:
+            if not name or name == entry_.name:
+                return
+
+            def rename(session: Session) -> tuple[str, str | None]:
+                nb = session.vault.notebook(notebook_id)
+                session.vault.rename_notebook(nb, name)
+                return f"Renamed notebook to {name}", None
+
+            self.change_vault(rename)
+
+        self.app.push_screen(
+            PromptDialog("Rename notebook", value=entry_.name, action="Rename"), renamed
+        )
+
+    def action_delete_notebook(self) -> None:
+        target = self._sidebar_notebook()
+        entry_ = self.sidebar_data.notebook(target.ref) if target else None
+        if entry_ is None:
+            return
+        notebook_id = entry_.id
+        inside = [nb for nb in self.sidebar_data.notebooks if nb.path.startswith(entry_.path + "/")]
+        notes = entry_.notes + sum(nb.notes for nb in inside)
+        extra = f" and its {len(inside)} sub-notebook(s)" if inside else ""
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def delete(session: Session) -> tuple[str, str | None]:
+                trashed = session.vault.delete_notebook(session.vault.notebook(notebook_id))
+                return f"Deleted notebook; {trashed} note(s) moved to the trash", None
+
+            self.change_vault(delete)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Delete notebook?",
+                f"{entry_.path}{extra} will be deleted. Its {notes} note(s) go to the trash, "
+                "where you can restore them.",
+                "Delete notebook",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    # --- view ------------------------------------------------------------------------------
+
+    def _set_target(self, target: Target) -> None:
+        self.target = target
+        self.sidebar.show(self.sidebar_data, target)
+
+    def action_cycle_preview(self) -> None:
+        modes = PREVIEW_MODES
+        mode: PreviewMode = modes[(modes.index(self.pane.preview) + 1) % len(modes)]
+        self.pane.preview = mode
+        self.vault_app.save_setting("ui.preview", mode)
+        label = {"off": "off", "side": "side by side", "only": "preview only"}[mode]
+        self.notify(f"Preview: {label}", timeout=2)
+        if mode == "only" and self.pane.text_area.has_focus:
+            self.focus_editor()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.vault_app.save_setting("ui.sort", self.sort)
+        self.request_list()
+        self._update_list_title()
+        if not self.search_query.empty:
+            self.notify("Search results are ordered by relevance.", timeout=3)
+
+    def action_toggle_sidebar(self) -> None:
+        shown = not self.sidebar.display
+        self._sidebar_wanted = shown
+        self.sidebar.display = shown
+        if shown:
+            self.sidebar.focus()
+
+    @on(Markdown.LinkClicked)
+    def _link(self, event: Markdown.LinkClicked) -> None:
+        href = event.href
+        if href.startswith(("https://", "http://", "mailto:")):
+            self.app.open_url(href)
+        else:
+            self.notify("Only web and mail links open from the preview.", timeout=3)
+
+    # --- external editor ------------------------------------------------------------------------
+
+    def action_external_edit(self) -> None:
+        note = self.pane.note
+        if note is None or note.in_trash or self.session is None:
+            return
+        text = self.pane.text
+        config = self.vault_app.config
+        fallback = self.session.vault.path / ".edit"
+        try:
+            if self.app.is_headless:
+                # No terminal to hand over (tests): run the editor as it is.
+                edited = edit_text(text, command=config.get("editor.command"), fallback=fallback)
+            else:
+                with self.app.suspend():
+                    edited = edit_text(
+                        text, command=config.get("editor.command"), fallback=fallback
+                    )
+        except VaultError as exc:
+            self.notify(str(exc), title="Editor", severity="error")
+            return
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand over to an editor.", severity="error")
+            return
+        finally:
+            self.vault_app.mark_active()
+        if edited != text:
+            self.pane.replace_text(edited)
+            self.save_now()
+
+    # --- the command palette ------------------------------------------------------------------
+
+    def go_to_note(self, note_id: str) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            note = session.vault.note(note_id)
+        except VaultError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.leave_note()
+        if self.search_box.value:
+            self.search_box.value = ""
+            self.search_query = Query()
+        if not (self.target == ALL and not note.in_trash):
+            self._set_target(TRASH if note.in_trash else ALL)
+        self._focus_editor_after_load = True
+        self.request_list(select=note.id)
+
+    def go_to_target(self, target: Target) -> None:
+        self._set_target(target)
+        self.request_list()
+        self._update_list_title()
+        self.notes_list.focus()
+
+    def jump_entries(self) -> list[Entry]:
+        session = self.session
+        if session is None:
+            return []
+        items: list[Entry] = []
+        for nb in self.sidebar_data.notebooks:
+            target = Target("notebook", nb.id)
+            items.append(
+                entry(nb.path, f"notebook · {nb.notes} notes", _bind(self.go_to_target, target))
+            )
+        for tag in self.sidebar_data.tags:
+            target = Target("tag", tag.name)
+            items.append(
+                entry(f"#{tag.name}", f"tag · {tag.notes} notes", _bind(self.go_to_target, target))
+            )
+        now = self.clock()
+        notes = sorted(session.vault.all_notes(), key=lambda n: -n.modified)
+        for note in notes:
+            where = (
+                "in the trash" if note.in_trash else (self.notebook_path(note.notebook) or "note")
+            )
+            items.append(
+                entry(
+                    note.title,
+                    f"{where} · {relative_time(note.modified, now)}",
+                    _bind(self.go_to_note, note.id),
+                )
+            )
+        return items
+
+    def palette_actions(self) -> list[PaletteAction]:
+        note = self.current_note()
+        actions: list[tuple[str, str, str]] = [
+            ("New note", "Write a new note here", "new_note"),
+            ("Search notes", "Filter the list as you type", "search"),
+            ("Lock the vault", "Clear everything from the screen and lock", "lock"),
+            ("New notebook", "Create a notebook (use / to nest)", "new_notebook"),
+            ("Show all notes", "All notes outside the trash", "show_all"),
+            ("Show the trash", "Notes you deleted; restore or delete them for good", "show_trash"),
+            ("Cycle preview", "Markdown preview: off, side by side, preview only", "cycle_preview"),
+            ("Cycle sort order", f"Now by {self.sort}", "cycle_sort"),
+            ("Toggle sidebar", "Show or hide notebooks and tags", "toggle_sidebar"),
+            ("Help: keys", "Every key binding", "help"),
+        ]
+        if note is not None:
+            if note.in_trash:
+                actions += [
+                    ("Restore note", note.title, "restore_note"),
+                    ("Delete note for good", note.title, "trash_note"),
+                ]
+            else:
+                actions += [
+                    ("Rename note", note.title, "rename_note"),
+                    ("Edit tags", note.title, "edit_tags"),
+                    ("Move note to notebook", note.title, "move_note"),
+                    ("Unpin note" if note.pinned else "Pin note", note.title, "toggle_pin"),
+                    ("Move note to trash", note.title, "trash_note"),
+                    ("Open note in $EDITOR", note.title, "external_edit"),
+                ]
+        if self.sidebar_data.trash:
+            actions.append(("Empty the trash", f"{self.sidebar_data.trash} notes", "empty_trash"))
+        if self._sidebar_notebook() is not None:
+            actions += [
+                ("Rename notebook", "The notebook chosen in the sidebar", "rename_notebook"),
+                ("Delete notebook", "Its notes go to the trash", "delete_notebook"),
+            ]
+        return [(name, help_, self._action_runner(action)) for name, help_, action in actions]
+
+    def _action_runner(self, action: str) -> Callable[[], Any]:
+        if action == "lock":
+            return self.vault_app.action_lock
+        if action == "help":
+            return self.vault_app.action_help
+        if action == "show_all":
+            return _bind(self.go_to_target, ALL)
+        if action == "show_trash":
+            return _bind(self.go_to_target, TRASH)
+        return getattr(self, f"action_{action}")
+
+    # --- locking ------------------------------------------------------------------------------
+
+    def wipe(self) -> None:
+        """Drop every decrypted value from the widgets and from this screen (locking)."""
+        for timer in (self._autosave_timer, self._preview_timer, self._reload_timer):
+            if timer is not None:
+                timer.stop()
+        self._autosave_timer = self._preview_timer = self._reload_timer = None
+        self.workers.cancel_all()
+        self.session = None
+        self._generation += 1
+        self.pane.clear()
+        self.notes_list.clear()
+        self.sidebar.clear_all()
+        with self.search_box.prevent(Input.Changed):
+            self.search_box.value = ""
+        self.query_one(StatusBar).clear()
+        self.query_one("#list-pane").border_title = ""
+        self.query_one("#list-pane").border_subtitle = ""
+        self.sidebar_data = SidebarData()
+        self.search_query = Query()
+        self.saved_text = ""
+        self._pending_select = None
+
+
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    def run() -> Any:
+        return fn(*args)
+
+    return run

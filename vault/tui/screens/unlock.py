@@ -1,0 +1,129 @@
+"""The unlock screen: opaque, a password field, an optional keyfile, and a clear message when the
+password is wrong. Argon2 runs in a worker so the screen stays responsive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Center, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, LoadingIndicator, Static
+
+from vault.errors import KeyfileRequiredError, VaultError
+from vault.notes import Vault, VaultInfo
+from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
+
+
+def display_path(path: Path) -> str:
+    """The vault folder with the home folder shortened to ~."""
+    try:
+        return "~/" + str(path.expanduser().resolve().relative_to(Path.home().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+class UnlockScreen(Screen[None]):
+    AUTO_FOCUS = "#password"
+
+    def __init__(
+        self, vault_path: Path, info: VaultInfo, keyfile: Path | None, message: str = ""
+    ) -> None:
+        super().__init__()
+        self.vault_path = vault_path
+        self.info = info
+        self.keyfile = keyfile
+        self._message = message
+
+    def compose(self) -> ComposeResult:
+        with Center(), Vertical(classes="card", id="unlock-card"):
+            yield Static("vault", classes="brand")
+            yield Static("Unlock your notes", classes="card-title")
+            yield Static(display_path(self.vault_path), classes="card-path", markup=False)
+            yield Input(password=True, placeholder="Password", id="password")
+            yield Input(
+                str(self.keyfile or ""),
+                placeholder="Keyfile (this vault needs one)"
+                if self.info.needs_keyfile
+                else "Keyfile (only if you set one)",
+                id="keyfile",
+            )
+            yield Static(self._message, id="unlock-message", markup=False)
+            yield LoadingIndicator(id="busy")
+            yield Static(
+                "Forgot the password? `vault passwd --recovery` sets a new one with the "
+                "recovery key.",
+                classes="card-hint",
+                markup=False,
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#busy").display = False
+        self.query_one("#keyfile").display = self.info.needs_keyfile or self.keyfile is not None
+        if self._message:
+            self.query_one("#unlock-message").add_class("error")
+
+    def _set_busy(self, busy: bool, message: str = "") -> None:
+        for field in self.query(Input):
+            field.disabled = busy
+        self.query_one("#busy").display = busy
+        status = self.query_one("#unlock-message", Static)
+        status.update(message)
+        status.set_class(False, "error")
+
+    def _fail(self, text: str) -> None:
+        self._set_busy(False)
+        status = self.query_one("#unlock-message", Static)
+        status.update(text)
+        status.add_class("error")
+        password = self.query_one("#password", Input)
+        password.value = ""
+        password.focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        password_field = self.query_one("#password", Input)
+        keyfile_field = self.query_one("#keyfile", Input)
+        if event.input is keyfile_field and not password_field.value:
+            password_field.focus()
+            return
+        password = password_field.value
+        if not password:
+            self._fail("Type your password, then press enter.")
+            return
+        keyfile_text = keyfile_field.value.strip()
+        keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
+        password_field.value = ""  # the widget does not keep the password once it is used
+        self._set_busy(True, "Unlocking…")
+        self.unlock(password, keyfile)
+
+    @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
+    def unlock(self, password: str, keyfile: Path | None) -> None:
+        try:
+            vault = Vault.unlock(self.vault_path, password=password, keyfile=keyfile)
+        except KeyfileRequiredError:
+            self.post_message(
+                UnlockFailed("This vault needs its keyfile: type its path.", needs_keyfile=True)
+            )
+            return
+        except VaultError as exc:
+            self.post_message(UnlockFailed(str(exc)))
+            return
+        self.post_message(VaultOpened(vault))
+
+    def on_unlock_failed(self, message: UnlockFailed) -> None:
+        message.stop()
+        if message.needs_keyfile:
+            self.query_one("#keyfile").display = True
+        text = message.text
+        if text.startswith("wrong password"):
+            text = text[0].upper() + text[1:] + ". Try again."
+        self._fail(text)
+        if message.needs_keyfile:
+            self.query_one("#keyfile", Input).focus()
+
+    def on_work_failed(self, message: WorkFailed) -> None:
+        message.stop()
+        self._fail(message.text)

@@ -1,0 +1,52 @@
+"""How the app shows times: relative to a clock the app is given, so snapshots do not depend on
+when they are taken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now().astimezone()
+
+
+def to_local(ms: int, now: datetime) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=now.tzinfo)
+
+
+def relative_time(ms: int, now: datetime) -> str:
+    """A short age for lists: 'now', '5m', '3h', 'yesterday', 'Tue', '12 Nov', '12 Nov 2024'."""
+    if not ms:
+        return ""
+    when = to_local(ms, now)
+    seconds = (now - when).total_seconds()
+    if seconds < -60:  # another device's clock runs ahead: show the date rather than nonsense
+        return absolute_date(when, now)
+    if seconds < 60:
+        return "now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if when.date() == now.date():
+        return f"{int(seconds // 3600)}h"
+    if when.date() == (now - timedelta(days=1)).date():
+        return "yesterday"
+    if seconds < 6 * 86400:
+        return when.strftime("%a")
+    return absolute_date(when, now)
+
+
+def absolute_date(when: datetime, now: datetime) -> str:
+    if when.year == now.year:
+        return f"{when.day} {when:%b}"
+    return f"{when.day} {when:%b %Y}"
+
+
+def long_time(ms: int, now: datetime) -> str:
+    """A full date and time for details, such as the editor's title bar."""
+    if not ms:
+        return ""
+    when = to_local(ms, now)
+    return f"{when.day} {when:%b %Y, %H:%M}"

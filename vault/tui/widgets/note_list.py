@@ -1,0 +1,257 @@
+"""The note list: two lines per note (title and age; tags and a snippet), drawn on demand.
+
+Only the rows on screen are ever rendered, so a list of 10,000 notes costs the same to show
+and to filter as a list of 20. Matches of the search are highlighted in titles and snippets.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from vault.model import Note, snippet
+from vault.search import Query, highlight_spans, match_snippet
+from vault.tui.keys import LIST_KEYS, bindings
+from vault.tui.messages import NoteHighlighted, NoteOpened
+from vault.tui.timefmt import Clock, relative_time
+
+ROW_HEIGHT = 2
+_CACHE_LIMIT = 400  # strips; a few screens' worth
+
+
+class NoteList(ScrollView, can_focus=True):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "note-list--title",
+        "note-list--age",
+        "note-list--snippet",
+        "note-list--tags",
+        "note-list--cursor",
+        "note-list--cursor-blurred",
+        "note-list--match",
+        "note-list--pin",
+        "note-list--conflict",
+        "note-list--empty",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        *bindings(LIST_KEYS),
+    ]
+
+    def __init__(self, clock: Clock, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self._notes: list[Note] = []
+        self._query = Query()
+        self._cursor = 0
+        self._empty_text = ""
+        self._cache: dict[tuple[int, int, int, bool, bool], Strip] = {}
+        self._announced: tuple[str, str] | None = None  # (id, version) last posted
+
+    # --- what it shows (set by the screen) ---------------------------------------------------
+
+    @property
+    def notes(self) -> list[Note]:
+        return self._notes
+
+    @property
+    def query(self) -> Query:
+        return self._query
+
+    @property
+    def highlighted(self) -> Note | None:
+        if 0 <= self._cursor < len(self._notes):
+            return self._notes[self._cursor]
+        return None
+
+    def set_notes(
+        self, notes: list[Note], query: Query, *, keep: str | None = None, empty_text: str = ""
+    ) -> None:
+        """Show `notes`; the cursor stays on note `keep` (or the same note) when it is there."""
+        keep = keep or (self.highlighted.id if self.highlighted else None)
+        self._notes = notes
+        self._query = query
+        self._empty_text = empty_text
+        self._cache.clear()
+        index = next((i for i, n in enumerate(notes) if n.id == keep), None) if keep else None
+        if index is None:
+            index = min(self._cursor, len(notes) - 1) if notes else 0
+        self._cursor = max(index, 0)
+        self.virtual_size = Size(self.size.width, len(notes) * ROW_HEIGHT)
+        self._scroll_cursor_visible()
+        self.refresh()
+        self._announce()
+
+    def clear(self) -> None:
+        """Drop every note (locking)."""
+        self._notes = []
+        self._query = Query()
+        self._cache.clear()
+        self._announced = None
+        self._cursor = 0
+        self.virtual_size = Size(self.size.width, 0)
+        self.refresh()
+
+    def select(self, note_id: str) -> bool:
+        for i, note in enumerate(self._notes):
+            if note.id == note_id:
+                self._move(i)
+                return True
+        return False
+
+    # --- moving ------------------------------------------------------------------------------
+
+    def _move(self, index: int) -> None:
+        if not self._notes:
+            return
+        index = max(0, min(index, len(self._notes) - 1))
+        if index != self._cursor:
+            self._cursor = index
+            self._cache.clear()
+            self.refresh()
+        self._scroll_cursor_visible()
+        self._announce()
+
+    def _announce(self) -> None:
+        note = self.highlighted
+        key = (note.id, note.version) if note else None
+        if key != self._announced:
+            self._announced = key
+            self.post_message(NoteHighlighted(note))
+
+    def _scroll_cursor_visible(self) -> None:
+        if self._notes:
+            region = Region(0, self._cursor * ROW_HEIGHT, max(self.size.width, 1), ROW_HEIGHT)
+            self.scroll_to_region(region, animate=False, force=True, x_axis=False)
+
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height // ROW_HEIGHT)
+
+    def action_cursor_up(self) -> None:
+        self._move(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._move(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self._move(self._cursor - self._page())
+
+    def action_page_down(self) -> None:
+        self._move(self._cursor + self._page())
+
+    def action_first(self) -> None:
+        self._move(0)
+
+    def action_last(self) -> None:
+        self._move(len(self._notes) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        index = (event.y + int(self.scroll_offset.y)) // ROW_HEIGHT
+        if 0 <= index < len(self._notes):
+            self._move(index)
+            if event.chain >= 2:
+                self.post_message(NoteOpened(self._notes[index]))
+
+    def on_focus(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._cache.clear()
+        self.virtual_size = Size(event.size.width, len(self._notes) * ROW_HEIGHT)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_y = int(self.scroll_offset.y)
+        line = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if not self._notes:
+            if y == 1 and self._empty_text:
+                text = Text("  " + self._empty_text, style=self._style("note-list--empty"))
+                text.truncate(width, overflow="ellipsis", pad=True)
+                return Strip(text.render(self.app.console), width).apply_style(base)
+            return Strip.blank(width, base)
+        index, part = divmod(line, ROW_HEIGHT)
+        if index >= len(self._notes):
+            return Strip.blank(width, base)
+        selected = index == self._cursor
+        key = (index, part, width, selected, self.has_focus)
+        strip = self._cache.get(key)
+        if strip is None:
+            note = self._notes[index]
+            text = self._title_line(note, width) if part == 0 else self._detail_line(note, width)
+            strip = Strip(text.render(self.app.console), width).crop_extend(0, width, base)
+            if selected:
+                cursor = "note-list--cursor" if self.has_focus else "note-list--cursor-blurred"
+                strip = strip.apply_style(self._style(cursor))
+            strip = strip.apply_style(base)
+            if len(self._cache) > _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = strip
+        return strip.apply_offsets(0, line)
+
+    def _style(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
+    def _highlight(self, text: Text) -> None:
+        if self._query.empty:
+            return
+        match = self._style("note-list--match")
+        for start, end in highlight_spans(text.plain, self._query):
+            text.stylize(match, start, end)
+
+    def _title_line(self, note: Note, width: int) -> Text:
+        age = relative_time(note.modified, self._clock())
+        if note.conflict:
+            mark = Text("! ", style=self._style("note-list--conflict"))
+        elif note.pinned:
+            mark = Text("★ ", style=self._style("note-list--pin"))
+        else:
+            mark = Text("  ")
+        title = Text(note.title, style=self._style("note-list--title"))
+        self._highlight(title)
+        room = max(width - 2 - len(age) - 2, 1)
+        title.truncate(room, overflow="ellipsis", pad=True)
+        line = Text(" ")
+        line.append_text(mark)
+        line.append_text(title)
+        line.append(" ")
+        line.append(age, style=self._style("note-list--age"))
+        return line
+
+    def _detail_line(self, note: Note, width: int) -> Text:
+        line = Text("   ")
+        room = max(width - 4, 1)
+        if note.tags:
+            line.append(" ".join(f"#{t}" for t in note.tags) + "  ", self._style("note-list--tags"))
+        if self._query.empty:
+            text = Text(snippet(note.body, room), style=self._style("note-list--snippet"))
+        else:
+            text = Text(
+                match_snippet(note.body, self._query, room), self._style("note-list--snippet")
+            )
+            self._highlight(text)
+        line.append_text(text)
+        line.truncate(width - 1, overflow="ellipsis", pad=True)
+        return line
