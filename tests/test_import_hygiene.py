@@ -1,0 +1,84 @@
+"""The domain never imports Textual: only vault/tui/ does, and `vault` imports it lazily.
+
+Each check runs in a fresh interpreter, because this test process has long since imported
+Textual for the TUI tests.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import vault
+
+# The modules the issue names; vault.sync and vault.backup join when they exist.
+NAMED = [
+    "vault.crypto",
+    "vault.envelope",
+    "vault.keys",
+    "vault.store",
+    "vault.notes",
+    "vault.model",
+    "vault.search",
+    "vault.config",
+    "vault.editor",
+    "vault.cli",
+]
+
+
+def domain_modules() -> list[str]:
+    """Every module of the package outside vault.tui (new ones are covered as they appear)."""
+    found = {
+        info.name
+        for info in pkgutil.walk_packages([str(Path(vault.__file__).parent)], prefix="vault.")
+        if not info.name.startswith("vault.tui") and not info.name.endswith("__main__")
+    }
+    return sorted(found | set(NAMED))
+
+
+def loaded_after_import(modules: list[str]) -> set[str]:
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+def test_domain_modules_do_not_import_textual() -> None:
+    modules = domain_modules()
+    assert {"vault.notes", "vault.cli", "vault.store"} <= set(modules)
+    loaded = loaded_after_import(modules)
+    assert "textual" not in loaded, "a domain module imports Textual"
+    assert not any(name.startswith("textual.") for name in loaded)
+
+
+def test_each_named_module_alone_is_textual_free() -> None:
+    # One at a time too, so a module that only pulls Textual in on its own is caught.
+    for name in NAMED + [m for m in ("vault.sync", "vault.backup") if m in domain_modules()]:
+        assert "textual" not in loaded_after_import([name]), name
+
+
+def test_the_app_module_is_where_textual_lives() -> None:
+    assert "textual" in loaded_after_import(["vault.tui.app"])
+
+
+def test_building_the_cli_parser_does_not_import_textual() -> None:
+    code = (
+        "import sys\n"
+        "from vault.cli import build_parser\n"
+        "build_parser().parse_args(['ls'])\n"
+        "print('textual' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
