@@ -140,6 +140,20 @@ def test_import_twice_adds_nothing_the_second_time(make_vault, tmp_path: Path) -
     assert third.imported == 1 and len(target.notes()) == first.imported + 1
 
 
+def test_a_failed_import_batch_keeps_nothing(vault: Vault) -> None:
+    """Import writes in batches (Vault.batch): one that fails leaves neither the store nor the
+    in-memory cache holding half of it."""
+    kept = vault.create_note("kept", "k")
+    versions = vault.store.counts()["versions"]
+    with pytest.raises(RuntimeError), vault.batch():
+        vault.create_note("lost", "l", tags=["new-tag"])
+        vault.update_note(kept, body="changed")
+        raise RuntimeError("power cut")
+    assert [n.title for n in vault.notes()] == ["kept"]
+    assert vault.note(kept.id).body == "k" and vault.tags() == []
+    assert vault.store.counts()["versions"] == versions
+
+
 def test_export_is_private_atomic_and_refuses_a_non_empty_folder(
     vault: Vault, tmp_path: Path
 ) -> None:

@@ -444,8 +444,7 @@ def _ingest(
                     stats.resealed += 1
             yield op
 
-    added = store.ingest(ops())
-    return stats, len(added)
+    return stats, store.ingest_count(ops())
 
 
 def restore_backup(

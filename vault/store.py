@@ -427,8 +427,9 @@ class Store:
         while True:
             with self._lock:
                 rows = self._query(
-                    f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ? AND op_id IN "
-                    "(SELECT op_id FROM heads) ORDER BY seq LIMIT ?",
+                    f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ? AND EXISTS (SELECT 1 FROM "
+                    "heads h WHERE h.item_id = ops.item_id AND h.op_id = ops.op_id) "
+                    "ORDER BY seq LIMIT ?",
                     (last, batch),
                 ).fetchall()
             if not rows:
@@ -475,6 +476,18 @@ class Store:
                     continue
                 self._insert(op)
                 added.append(op)
+        return added
+
+    def ingest_count(self, ops: Iterable[Op]) -> int:
+        """`ingest` for a long stream (a backup restore): one transaction, but it counts the
+        new operations instead of keeping them, so memory stays flat however many there are."""
+        added = 0
+        with self.transaction():
+            for op in ops:
+                if self._db.execute("SELECT 1 FROM ops WHERE op_id = ?", (op.op_id,)).fetchone():
+                    continue
+                self._insert(op)
+                added += 1
         return added
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
