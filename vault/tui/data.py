@@ -5,6 +5,7 @@ Plain Python (no widgets), so the same code feeds the screen, the tests and the 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -39,7 +40,7 @@ class NotebookEntry:
     name: str
     parent: str | None
     path: str
-    notes: int  # directly inside, outside the trash
+    notes: int  # outside the trash, sub-notebooks included (what choosing it shows)
 
 
 @dataclass(frozen=True)
@@ -77,19 +78,45 @@ def sidebar_data(vault: Vault) -> SidebarData:
     )
 
 
-def list_notes(vault: Vault, target: Target, sort: str, query: Query) -> list[Note]:
-    """The notes of `target`: in the chosen order, or best match first while searching."""
-    notebook = target.ref if target.kind == "notebook" else None
-    tag = target.ref if target.kind == "tag" else None
-    trashed = target.is_trash
-    if query.empty:
-        pinned = True if target.kind == "pinned" else None
-        return vault.notes(notebook=notebook, tag=tag, trashed=trashed, pinned=pinned, sort=sort)
-    hits = vault.search(query, trashed=trashed, notebook=notebook, tag=tag)
-    notes = [h.note for h in hits]
-    if target.kind == "pinned":
-        notes = [n for n in notes if n.pinned]
-    return notes
+class NoteSource:
+    """The notes of the list's view, kept between keystrokes: typing in the search box filters
+    this list again instead of reading the vault again. It is read anew when the view or sort
+    changes or when the store changed (its data version moves on every commit, ours or
+    another process's)."""
+
+    RANK_LIMIT = 1000  # more matches than this are ordered cheaply (see SearchIndex.search)
+
+    def __init__(self, vault: Vault) -> None:
+        self.vault = vault
+        self._lock = threading.Lock()
+        self._key: tuple[Target, str, int] | None = None
+        self._notes: list[Note] = []
+
+    def base(self, target: Target, sort: str) -> list[Note]:
+        with self._lock:
+            key = (target, sort, self.vault.store.data_version())
+            if key != self._key:
+                notebook = target.ref if target.kind == "notebook" else None
+                tag = target.ref if target.kind == "tag" else None
+                pinned = True if target.kind == "pinned" else None
+                self._notes = self.vault.notes(
+                    notebook=notebook, tag=tag, trashed=target.is_trash, pinned=pinned, sort=sort
+                )
+                self._key = key
+            return self._notes
+
+    def notes(self, target: Target, sort: str, query: Query) -> list[Note]:
+        """The view in the chosen order, or its matches best first while searching."""
+        base = self.base(target, sort)
+        if query.empty:
+            return base
+        hits = self.vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT)
+        return [h.note for h in hits]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._key = None
+            self._notes = []
 
 
 def describe_target(target: Target, data: SidebarData) -> str:

@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
 from textual.timer import Timer
@@ -25,8 +26,7 @@ from vault.editor import edit_text
 from vault.errors import VaultError
 from vault.model import Note
 from vault.search import Query, parse_query
-from vault.tui.data import ALL, SORTS, TRASH, SidebarData, Target, describe_target
-from vault.tui.data import list_notes as load_notes
+from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
 from vault.tui.messages import (
@@ -93,6 +93,7 @@ class MainScreen(Screen[None]):
     def __init__(self, session: Session, *, clock: Clock, poll_seconds: float | None = 2.0) -> None:
         super().__init__()
         self.session: Session | None = session
+        self.source: NoteSource | None = NoteSource(session.vault)
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.target: Target = ALL
@@ -203,11 +204,11 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="list", exit_on_error=False)
     def load_list(self, generation: int, target: Target, sort: str, query: Query) -> None:
-        session = self.session
-        if session is None:
+        source = self.source
+        if source is None:
             return
         start = perf_counter()
-        notes = load_notes(session.vault, target, sort, query)
+        notes = source.notes(target, sort, query)
         self.post_message(ListLoaded(generation, target, notes, query, perf_counter() - start))
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
@@ -488,6 +489,12 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.session is None:
             return False
+        try:
+            return self._action_available(action)
+        except NoMatches:  # asked while the screen is still being built
+            return False
+
+    def _action_available(self, action: str) -> bool:
         note = self.current_note()
         if action in _NOTE_ACTIONS:
             if note is None:
@@ -740,7 +747,7 @@ class MainScreen(Screen[None]):
             return
         notebook_id = entry_.id
         inside = [nb for nb in self.sidebar_data.notebooks if nb.path.startswith(entry_.path + "/")]
-        notes = entry_.notes + sum(nb.notes for nb in inside)
+        notes = entry_.notes  # sub-notebooks included
         extra = f" and its {len(inside)} sub-notebook(s)" if inside else ""
 
         def confirmed(yes: bool | None) -> None:
@@ -948,6 +955,9 @@ class MainScreen(Screen[None]):
         self._autosave_timer = self._preview_timer = self._reload_timer = None
         self.workers.cancel_all()
         self.session = None
+        if self.source is not None:
+            self.source.clear()
+        self.source = None
         self._generation += 1
         self.pane.clear()
         self.notes_list.clear()

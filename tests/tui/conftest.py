@@ -1,0 +1,172 @@
+"""Fixtures for the app's tests: a sample vault with fixed timestamps, the app built by the one
+factory with a fixed clock and no cursor blink, and helpers to drive it like a person."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from tests.conftest import PASSWORD
+from vault.config import Config
+from vault.crypto import TEST_KDF
+from vault.notes import Vault
+from vault.tui.app import VaultApp, make_app
+from vault.tui.screens.main import MainScreen
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+MINUTE = 60_000
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+NOW_MS = int(NOW.timestamp() * 1000)
+MARKER = "ZQXMARKER"  # appears in titles, bodies, notebooks and tags of the sample vault
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
+def build_sample(path: Path) -> None:
+    """A small vault like a person's: nested notebooks, tags, a pinned note, one in the trash.
+    Timestamps are fixed (import_note keeps them), so every screenshot is the same."""
+    vault, _ = Vault.create(path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with vault:
+        work, _ = vault.ensure_notebook("Work")
+        projects, _ = vault.ensure_notebook("Work/Projects")
+        home, _ = vault.ensure_notebook("Home")
+        secret, _ = vault.ensure_notebook(f"{MARKER} book")
+        notes = [
+            (
+                "Welcome to your vault",
+                "# Welcome\n\nEverything here is **encrypted** before it is saved.\n\n"
+                "- ctrl+n writes a note\n- ctrl+f searches\n",
+                None,
+                [],
+                True,
+                30 * DAY,
+            ),
+            (
+                "Quarterly planning",
+                "# Q1 planning\n\n## Goals\n\n1. Ship the sync engine\n2. Hire a designer\n\n"
+                "> Keep the scope small.\n\nBudget review on **Friday**.\n",
+                projects.id,
+                ["work", "planning"],
+                False,
+                2 * HOUR,
+            ),
+            (
+                "Garden ideas",
+                "Tomatoes by the south wall, basil in pots.\n\nAsk about the compost bin.\n",
+                home.id,
+                ["home"],
+                False,
+                26 * HOUR,
+            ),
+            (
+                "Reading list",
+                "- *The Left Hand of Darkness*\n- *Piranesi*\n- [Textual](https://textual.textualize.io)\n",
+                None,
+                ["books"],
+                False,
+                3 * DAY,
+            ),
+            (
+                "Meeting notes: design review",
+                "Attendees: Ana, Bo.\n\nDecisions:\n\n- keep the sidebar\n- planning doc by Monday\n",
+                work.id,
+                ["work"],
+                False,
+                15 * MINUTE,
+            ),
+            (
+                f"{MARKER} secret title",
+                f"The body holds {MARKER} as well.\n",
+                secret.id,
+                [f"{MARKER}tag"],
+                False,
+                40 * DAY,
+            ),
+        ]
+        for title, body, notebook, tags, pinned, age in notes:
+            when = NOW_MS - age
+            vault.import_note(
+                title,
+                body,
+                notebook=notebook,
+                tags=tags,
+                pinned=pinned,
+                created=when - DAY,
+                modified=when,
+            )
+        old = vault.import_note(
+            "Old draft",
+            "Something I no longer need.\n",
+            created=NOW_MS - 90 * DAY,
+            modified=NOW_MS - 60 * DAY,
+        )
+        vault.trash_note(old)
+
+
+@pytest.fixture
+def home_vault(isolated_env: Path) -> Path:
+    """The vault folder under the test's home, so the app shows it as ~/vault everywhere."""
+    return isolated_env / "vault"
+
+
+@pytest.fixture
+def sample_vault(home_vault: Path) -> Path:
+    build_sample(home_vault)
+    return home_vault
+
+
+@pytest.fixture
+def app_for() -> Callable[..., VaultApp]:
+    def make(path: Path, **kwargs: object) -> VaultApp:
+        options: dict[str, object] = {
+            "test_kdf": True,
+            "clock": fixed_clock,
+            "cursor_blink": False,
+            "poll_seconds": None,
+        }
+        options.update(kwargs)
+        return make_app(path, Config.load(), **options)  # type: ignore[arg-type]
+
+    return make
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let workers finish and their messages land (screen switches take a frame or two)."""
+    app = pilot.app
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    await pilot.pause(0.05)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def type_into(pilot: Pilot, selector: str, text: str) -> None:
+    """Put `text` in an input at once (pressing each key costs ~60 ms in Pilot)."""
+    field = pilot.app.screen.query_one(selector, Input)
+    field.focus()
+    field.value = text
+    await pilot.pause()
+
+
+async def unlock(pilot: Pilot, password: str = PASSWORD) -> MainScreen:
+    await settle(pilot)
+    await type_into(pilot, "#password", password)
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen), type(screen).__name__
+    await settle(pilot)
+    return screen
+
+
+def open_vault(path: Path) -> Vault:
+    return Vault.unlock(path, password=PASSWORD)

@@ -1,0 +1,71 @@
+"""First run: create the vault, see the recovery key once, land on the welcome note."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Button, Checkbox, Static
+
+from tests.tui.conftest import settle, type_into
+from vault.notes import Vault
+from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
+from vault.tui.screens.main import MainScreen
+from vault.tui.welcome import WELCOME_TITLE
+
+NEW_PASSWORD = "plum orbit candle seventy"
+
+
+async def test_create_vault_then_recovery_key_then_welcome(home_vault: Path, app_for) -> None:
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CreateVaultScreen)
+
+        await pilot.press(*"abc")
+        assert "very weak" in str(screen.query_one("#strength", Static).render())
+        await type_into(pilot, "#password", NEW_PASSWORD)
+        assert "very weak" not in str(screen.query_one("#strength", Static).render())
+
+        # Two different passwords: refused in place, nothing created.
+        await type_into(pilot, "#repeat", "something else")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "not the same" in str(screen.query_one("#create-message", Static).render())
+        assert not (home_vault / "vault.json").exists()
+
+        await type_into(pilot, "#repeat", NEW_PASSWORD)
+        await pilot.press("enter")
+        await settle(pilot)
+        recovery = app.screen
+        assert isinstance(recovery, RecoveryKeyScreen)
+        key = str(recovery.query_one("#recovery-key", Static).render()).strip()
+        assert len(key) > 40
+
+        # Continue stays disabled until the person says the key is written down.
+        assert recovery.query_one("#continue", Button).disabled
+        recovery.query_one(Checkbox).value = True
+        await pilot.pause()
+        assert not recovery.query_one("#continue", Button).disabled
+        await pilot.click("#continue")
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        assert main.pane.note is not None and main.pane.note.title == WELCOME_TITLE
+
+    # The vault is real: the password opens it, and so does the recovery key shown once.
+    with Vault.unlock(home_vault, password=NEW_PASSWORD) as vault:
+        assert [n.title for n in vault.notes()] == [WELCOME_TITLE]
+    with Vault.unlock(home_vault, recovery_key=key) as vault:
+        assert len(vault.notes()) == 1
+
+
+async def test_empty_password_is_refused(home_vault: Path, app_for) -> None:
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        await pilot.click("#create")
+        await settle(pilot)
+        assert "Choose a password" in str(app.screen.query_one("#create-message", Static).render())
+        assert isinstance(app.screen, CreateVaultScreen)
+    assert not (home_vault / "vault.json").exists()
