@@ -38,7 +38,7 @@ from vault.frontmatter import (
     dump_front_matter,
     normalise_tags,
     safe_dirname,
-    safe_filename,
+    safe_filenames,
     split_front_matter,
 )
 from vault.fsutil import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, storage_error
@@ -169,16 +169,20 @@ def _write_tree(vault: Vault, root: Path, progress: Progress | None) -> tuple[in
         os.mkdir(dirs[nb.id], PRIVATE_DIR_MODE)
     nb_paths = {nb_id: vault.notebook_path(nb_id) for nb_id in dirs}
     notes = sorted(vault.notes(), key=lambda n: (n.created, n.id))
+    by_folder: dict[Path, list[Note]] = {}
+    for note in notes:
+        by_folder.setdefault(dirs.get(note.notebook or "", root), []).append(note)
     written: list[Path] = []
-    for done, note in enumerate(notes, 1):
-        where = dirs.get(note.notebook or "", root)
-        name = safe_filename(note.title, taken.setdefault(where, set()))
-        path = nb_paths.get(note.notebook or "", "")
-        keep_path = path if path and not exact.get(note.notebook or "", True) else None
-        _write_file(where / name, note_to_markdown(note, keep_path), note.modified)
-        written.append(where / name)
-        if progress is not None and done % 100 == 0:
-            progress(done, len(notes))
+    for where, folder_notes in by_folder.items():
+        # Named per folder in one pass (oldest first, so duplicates number in creation order).
+        names = safe_filenames([n.title for n in folder_notes], taken.setdefault(where, set()))
+        for note, name in zip(folder_notes, names, strict=True):
+            path = nb_paths.get(note.notebook or "", "")
+            keep_path = path if path and not exact.get(note.notebook or "", True) else None
+            _write_file(where / name, note_to_markdown(note, keep_path), note.modified)
+            written.append(where / name)
+            if progress is not None and len(written) % 100 == 0:
+                progress(len(written), len(notes))
     _flush_to_disk(written)
     for directory in [root, *dirs.values()]:
         fsync_dir(directory)
