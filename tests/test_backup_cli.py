@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CLI, PASSWORD
+from vault.backup_commands import PROGRESS_DELAY, progress_bar
 
 
 def notes_of(cli: CLI, **env: str | None) -> list[tuple]:
@@ -169,3 +173,34 @@ def test_a_command_makes_the_scheduled_backup_when_it_is_due(cli: CLI) -> None:
     cli("config", "set", "backup.interval_hours", "0", check=True)
     cli("new", "More", input="x", check=True)
     assert "scheduled backup" not in cli("ls", check=True).stderr
+
+
+def test_progress_bar_only_on_a_terminal_and_only_when_slow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with progress_bar("Backing up") as update:
+        assert update is None  # stderr is a pipe here: no bar, no escape codes
+    master, slave = pty.openpty()
+    terminal = os.fdopen(slave, "w", buffering=1)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setenv("TERM", "xterm")
+    try:
+        with progress_bar("Quick") as update:
+            assert update is not None
+            update(1, 2)  # finished before the delay: nothing is drawn
+        with progress_bar("Backing up") as update:
+            time.sleep(PROGRESS_DELAY + 0.1)
+            update(50, 100)
+            update(100, 100)
+        terminal.flush()
+        drawn = b""
+        os.set_blocking(master, False)
+        try:
+            while chunk := os.read(master, 65536):
+                drawn += chunk
+        except BlockingIOError:
+            pass
+    finally:
+        terminal.close()
+        os.close(master)
+    assert b"Backing up" in drawn and b"Quick" not in drawn
