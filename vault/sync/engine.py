@@ -38,6 +38,7 @@ from vault.sync.state import (
     LAST,
     PUBLISHED_ACKS,
     REMOTE,
+    RESERVED,
     WALLS,
     FileRecord,
     SyncState,
@@ -476,6 +477,16 @@ class _Run:
         )
 
     def _read(self, device: str, cand: _Candidate) -> ChainFile | None:
+        chain = self._read_chain(device, cand)
+        if cand.data is not None:
+            # An odd-named copy is not part of any log: once judged (used, or found to be
+            # garbage), it is not read again unless its size changes.
+            self.judged[f"{device}/{cand.entry.name}"] = cand.entry.size
+            if chain is None:
+                self.t.pending = [p for p in self.t.pending if p.file != cand.entry.name]
+        return chain
+
+    def _read_chain(self, device: str, cand: _Candidate) -> ChainFile | None:
         where = f"{short(device)}/{cand.entry.name}"
         data = cand.data
         if data is None:
@@ -542,6 +553,13 @@ class _Run:
             entry = self.own_listed.get(name)
             if entry is None or entry.size != rec.size:
                 self.damaged.append(rec)
+        reserved = self._reserved()
+        listed = {c.seq for c in map(layout.parse_chain_name, self.own_listed) if c is not None}
+        if reserved > max(mine, default=0) and reserved not in listed:
+            # A run chose this position and was killed before recording its file, which is
+            # not in the folder (never landed, or hidden): its operations go out again, and a
+            # snapshot covers the position so no device waits for it.
+            self.damaged.append(FileRecord(self.me, reserved, "", SEGMENT, -1))
         for entry in entries:
             if entry.name in recorded:
                 continue
@@ -549,7 +567,16 @@ class _Run:
             if cn is None:
                 continue  # a daemon's copy of one of our files: nothing to learn from it
             chain = self._read(self.me, _Candidate(cn, entry))
-            if chain is None or chain.device != self.me:
+            if chain is None:
+                failed = next((p for p in self.t.pending if p.file == entry.name), None)
+                if failed is not None and not failed.reason.startswith("unreadable"):
+                    # Ours, landed whole before a kill, then damaged in the folder before it
+                    # was recorded: its operations are still unsent here and go out again;
+                    # the file goes, and a snapshot covers its place in the log.
+                    self.t.pending.remove(failed)
+                    self.damaged.append(FileRecord(self.me, cn.seq, cn.hash, cn.kind, -1))
+                continue
+            if chain.device != self.me:
                 continue
             if any(r.hash != chain.hash for r in mine.get(chain.seq, [])):
                 self._rotate_device(chain)
@@ -580,10 +607,16 @@ class _Run:
 
     # --- pushing ---------------------------------------------------------------------------
 
+    def _reserved(self) -> int:
+        device, _, seq = (self.store.meta(RESERVED) or "").partition(":")
+        return int(seq) if device == self.me and seq.isdigit() else 0
+
     def _next_seq(self) -> int:
+        """A position never used before, even by a run that was killed before recording."""
         mine = self.files.get(self.me, {})
         listed = [layout.parse_chain_name(name) for name in self.own_listed]
-        return max([*mine, *(c.seq for c in listed if c is not None), 0]) + 1
+        used = [*mine, *(c.seq for c in listed if c is not None), self._reserved()]
+        return max(used) + 1
 
     def _prev_hash(self, seq: int) -> str:
         recs = self.files.get(self.me, {}).get(seq - 1, [])
@@ -634,6 +667,8 @@ class _Run:
         )
         digest = content_hash(data)
         rec = FileRecord(self.me, seq, digest, kind, len(data))
+        with self.store.transaction() as db:
+            SyncState.set_meta(db, RESERVED, f"{self.me}:{seq}")
         self.remote.write(self.me, chain_file_name(seq, digest, kind), data)
         self.t.written += 1
         with self.store.transaction() as db:

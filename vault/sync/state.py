@@ -21,6 +21,7 @@ LAST = "sync.last"  # JSON summary of the last sync, for status() without touchi
 ACKS = "sync.acks"  # JSON {device: {device: seq}}: what each device says it has applied
 PUBLISHED_ACKS = "sync.published_acks"  # JSON {device: seq}: what this device last said
 WALLS = "sync.walls"  # JSON {device: ms}: the newest clock reading each device wrote
+RESERVED = "sync.reserved"  # "<device>:<seq>": the last position this device chose to write
 JUDGED = "sync.judged"  # JSON {"device/name": size}: odd files already read and set aside
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"

@@ -1,0 +1,348 @@
+"""The sync commands of the `vault` CLI: remote, sync, clone, conflicts, resolve.
+
+Registered by vault.cli through `register(subparsers, command)`. Like the rest of the CLI, a
+thin face over the domain (vault.sync): every failure a person can cause is one line on stderr
+and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from vault import cli
+from vault.config import Config
+from vault.envelope import short
+from vault.errors import InvalidInputError, NotFoundError
+from vault.model import Note, Notebook
+from vault.notes import Vault
+from vault.store import Store
+from vault.sync.clone import clone
+from vault.sync.conflicts import CHOICES, Conflict, ConflictVersion, list_conflicts, resolve
+from vault.sync.engine import ProgressCallback, SyncEngine, SyncReport
+from vault.sync.setup import remote_info, set_remote, unset_remote
+
+EXIT_ROLLBACK = 3  # the folder went backwards: reported, nothing of it applied
+
+_PHASES = {"receiving": "Receiving", "sending": "Sending"}
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar on stderr for long runs, when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=cli._console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(_PHASES.get(phase, phase.capitalize()), total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+# --- remote ----------------------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace, config: Config) -> Store:
+    path = cli.vault_dir(args, config)
+    return Store.open(path)
+
+
+def cmd_remote(args: argparse.Namespace, config: Config) -> int:
+    store = _store(args, config)
+    try:
+        if args.action == "set":
+            path = set_remote(store, Path(args.dir))
+            cli.info(f"This vault now syncs with {path}. Run `vault sync` to sync now.")
+        elif args.action == "unset":
+            unset_remote(store)
+            cli.info("This vault no longer syncs (the folder was left as it is).")
+        else:
+            return _show_remote(store, config, args.json)
+    finally:
+        store.close()
+    return 0
+
+
+def _show_remote(store: Store, config: Config, as_json: bool) -> int:
+    info = remote_info(store, config.get("sync.remote"))
+    st = info.status
+    doc = {
+        "remote": str(info.path) if info.path else None,
+        "source": info.source,
+        "reachable": info.reachable,
+        "problem": info.problem,
+        "devices": info.devices,
+        "files": info.files,
+        "last_sync": cli.iso_time(st.last_sync),
+        "last_error": st.last_error,
+        "unpushed": st.unpushed,
+        "conflicts": st.conflicts,
+        "pending": st.pending,
+        "rollbacks": st.rollbacks,
+    }
+    if as_json:
+        cli.emit_json(doc)
+        return 0
+    if info.path is None:
+        cli.info("No sync folder is set. `vault remote set DIR` chooses one.")
+        return 1
+    where = " (from the config's sync.remote)" if info.source == "config" else ""
+    cli.out(f"remote         {info.path}{where}")
+    if info.problem:
+        cli.out(f"problem        {info.problem}")
+    else:
+        cli.out(f"devices        {info.devices} with a log, {info.files} file(s)")
+    cli.out(f"last sync      {cli.fmt_time(st.last_sync) or 'never'}")
+    if st.last_error:
+        cli.out(f"last error     {st.last_error}")
+    cli.out(f"not yet sent   {st.unpushed} change(s)")
+    cli.out(f"conflicts      {st.conflicts}")
+    if st.pending:
+        cli.out(f"pending        {st.pending} file(s) could not be read last time")
+    if st.rollbacks:
+        cli.out(f"rollbacks      {st.rollbacks} reported last time")
+    return 0
+
+
+# --- sync and clone ----------------------------------------------------------------------
+
+
+def _report(report: SyncReport, as_json: bool) -> int:
+    if as_json:
+        cli.emit_json(report.to_json())
+    else:
+        for line in report.lines():
+            cli.out(line)
+    if report.rollbacks:
+        sys.stderr.write(
+            "vault: the sync folder went backwards (see ROLLBACK above); nothing of it was "
+            "applied and your local notes are unchanged\n"
+        )
+        return EXIT_ROLLBACK
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, config: Config) -> int:
+    with cli.open_vault(args, config) as vault:
+        engine = SyncEngine(vault, config_remote=config.get("sync.remote"), lock_timeout=args.wait)
+        with progress_bar(not args.json) as progress:
+            report = engine.sync(progress)
+        return _report(report, args.json)
+
+
+def cmd_clone(args: argparse.Namespace, config: Config) -> int:
+    local = cli.vault_dir(args, config)
+    keyfile = cli.keyfile_arg(args)
+    password = recovery = new_password = None
+    if args.recovery:
+        recovery = cli.read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")
+        cli.info("Choose a password for this device's copy.")
+        new_password = cli.read_new_password()
+    else:
+        password = cli.read_secret("Password: ", "VAULT_PASSWORD", "vault password")
+    from vault.crypto import TEST_KDF
+
+    if args.insecure_test_kdf:
+        cli.info("warning: tiny KDF parameters (--insecure-test-kdf); for tests only")
+    with progress_bar(not args.json) as progress:
+        vault, report = clone(
+            Path(args.dir),
+            local,
+            password=password,
+            keyfile=keyfile,
+            recovery_key=recovery,
+            new_password=new_password,
+            kdf=TEST_KDF if args.insecure_test_kdf else None,
+            allow_weak_kdf=args.insecure_test_kdf,
+            progress=progress,
+        )
+    with vault:
+        notes = len(vault.all_notes())
+        if args.json:
+            cli.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
+            return EXIT_ROLLBACK if report.rollbacks else 0
+        cli.out(f"Cloned the vault into {local}: {notes} note(s).")
+        cli.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
+        return _report(report, False) if (report.pending or report.rollbacks) else 0
+
+
+# --- conflicts ---------------------------------------------------------------------------
+
+
+def _describe(vault: Vault, version: ConflictVersion) -> str:
+    who = "this device" if version.mine else f"device {short(version.device)}"
+    if version.deleted:
+        return f"{'mine' if version.mine else 'theirs'}: deleted on {who}"
+    when = cli.fmt_time(getattr(version.item, "modified", None))
+    return f"{'mine' if version.mine else 'theirs'}: {who}, {when} ({version.version[:8]})"
+
+
+def _version_json(vault: Vault, version: ConflictVersion) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "version": version.version,
+        "device": version.device,
+        "mine": version.mine,
+        "deleted": version.deleted,
+    }
+    item = version.item
+    if isinstance(item, Note):
+        doc.update(cli.note_json(vault, item))
+    elif isinstance(item, Notebook):
+        doc.update({"name": item.name, "parent": item.parent})
+    return doc
+
+
+def _find_conflict(vault: Vault, ref: str) -> Conflict:
+    conflicts = list_conflicts(vault)
+    ref = ref.strip()
+    for match in (
+        [c for c in conflicts if c.item_id == ref],
+        [c for c in conflicts if len(ref) >= 4 and c.item_id.startswith(ref.lower())],
+        [c for c in conflicts if c.title == ref],
+        [c for c in conflicts if c.title.casefold() == ref.casefold()],
+    ):
+        if len(match) == 1:
+            return match[0]
+        if len(match) > 1:
+            ids = ", ".join(short(c.item_id) for c in match)
+            raise InvalidInputError(f"'{ref}' matches {len(match)} conflicts ({ids}); use an id")
+    raise NotFoundError(f"no conflict matches '{ref}'; `vault conflicts` lists them")
+
+
+def cmd_conflicts(args: argparse.Namespace, config: Config) -> int:
+    with cli.open_vault(args, config) as vault:
+        if args.item:
+            return _show_conflict(vault, _find_conflict(vault, args.item), args.json)
+        conflicts = list_conflicts(vault)
+        if args.json:
+            cli.emit_json(
+                [
+                    {
+                        "id": c.item_id,
+                        "kind": c.kind,
+                        "title": c.title,
+                        "versions": [_version_json(vault, v) for v in c.versions],
+                    }
+                    for c in conflicts
+                ]
+            )
+            return 0
+        if not conflicts:
+            cli.info("No conflicts.")
+            return 0
+        for c in conflicts:
+            cli.out(f"{short(c.item_id)}  {c.kind:8}  {c.title}")
+            for v in c.versions:
+                cli.out(f"            {_describe(vault, v)}")
+        cli.info(
+            "See one with `vault conflicts ID`; settle it with `vault resolve ID mine|theirs|both`."
+        )
+    return 0
+
+
+def _show_conflict(vault: Vault, conflict: Conflict, as_json: bool) -> int:
+    if as_json:
+        cli.emit_json(
+            {
+                "id": conflict.item_id,
+                "kind": conflict.kind,
+                "title": conflict.title,
+                "versions": [_version_json(vault, v) for v in conflict.versions],
+            }
+        )
+        return 0
+    from rich.table import Table
+
+    table = Table(show_lines=True, expand=True)
+    for v in conflict.versions:
+        table.add_column(_describe(vault, v), overflow="fold", ratio=1)
+    table.add_row(*(_text(v) for v in conflict.versions))
+    cli._console().print(table)
+    return 0
+
+
+def _text(version: ConflictVersion) -> str:
+    item = version.item
+    if version.deleted:
+        return "(deleted)"
+    if isinstance(item, Note):
+        return f"# {item.title}\n\n{item.body}"
+    if isinstance(item, Notebook):
+        return f"notebook: {item.name}"
+    return "(does not open)"
+
+
+def cmd_resolve(args: argparse.Namespace, config: Config) -> int:
+    with cli.open_vault(args, config) as vault:
+        conflict = _find_conflict(vault, args.item)
+        written = resolve(vault, conflict.item_id, args.choice, args.version)
+        kept = {"mine": "your version", "theirs": "their version", "both": "both versions"}
+        cli.info(f"Kept {kept[args.choice]} of {short(conflict.item_id)}.")
+        for extra in written[1:]:
+            cli.info(f"Their version is now a separate note {short(extra.id)}.")
+        cli.info("`vault sync` sends the decision to your other devices.")
+    return 0
+
+
+# --- registration ------------------------------------------------------------------------
+
+
+def register(sub: Any, command: Callable[..., Any]) -> None:
+    p = command("remote", cmd_remote, "the shared folder this vault syncs through")
+    rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rsub.add_parser("set", help="sync through DIR (a folder a sync app shares)").add_argument("dir")
+    q = rsub.add_parser("show", help="where and how the vault syncs")
+    q.add_argument("--json", action="store_true", help="machine-readable output")
+    rsub.add_parser("unset", help="stop syncing (the folder is left as it is)")
+
+    p = command("sync", cmd_sync, "sync with the shared folder now", json_flag=True)
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="wait this long for another sync of this vault to finish (default 60)",
+    )
+
+    p = command(
+        "clone", cmd_clone, "join a vault from a sync folder on this machine", json_flag=True
+    )
+    p.add_argument("dir", help="the sync folder")
+    p.add_argument(
+        "--vault",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="where the local copy goes (default: the usual vault folder)",
+    )
+    p.add_argument(
+        "--recovery",
+        action="store_true",
+        help="use the recovery key (VAULT_RECOVERY_KEY), then set a password for this copy",
+    )
+    p.add_argument("--insecure-test-kdf", action="store_true", help=argparse.SUPPRESS)
+
+    p = command("conflicts", cmd_conflicts, "list items edited two ways, or show one", True)
+    p.add_argument("item", nargs="?", help="a conflict's id, id prefix or title")
+
+    p = command("resolve", cmd_resolve, "settle a conflict: keep mine, theirs, or both")
+    p.add_argument("item", help="the conflict's id, id prefix or title")
+    p.add_argument("choice", choices=CHOICES)
+    p.add_argument("--version", metavar="V", help="which of theirs, when several devices differ")
