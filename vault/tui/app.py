@@ -22,7 +22,6 @@ from textual.worker import Worker, WorkerState
 
 from vault.config import Config
 from vault.errors import ConfigError, VaultError
-from vault.model import Note
 from vault.notes import inspect_vault
 from vault.store import Store
 from vault.tui import failures
@@ -33,7 +32,7 @@ from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.help import HelpScreen
 from vault.tui.screens.main import MainScreen
 from vault.tui.screens.unlock import UnlockScreen
-from vault.tui.session import Session
+from vault.tui.session import Session, Unsaved
 from vault.tui.timefmt import Clock, system_clock
 
 IDLE_CHECK_SECONDS = 5.0
@@ -176,10 +175,10 @@ class VaultApp(App[int]):
         self.finish_lock(session, pending)
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
-    def finish_lock(self, session: Session, pending: tuple[Note, str] | None) -> None:
+    def finish_lock(self, session: Session, pending: Unsaved | None) -> None:
         if pending is not None:
             try:
-                session.save_body(*pending)
+                session.save_unsaved(pending)
             except Exception as exc:
                 self.post_message(LockFlushFailed(session, pending, failures.describe(exc)))
                 return
@@ -253,7 +252,7 @@ class VaultApp(App[int]):
         pending = main.unsaved() if main is not None else None
         if pending is not None:
             try:
-                session.save_body(*pending)
+                session.save_unsaved(pending)
             except Exception as exc:
                 if not force:
                     self._confirm_quit(failures.describe(exc))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.worker import Worker
+
 from vault.errors import VaultError
 
 
@@ -33,3 +35,13 @@ def describe(exc: BaseException) -> str:
 
 def title_for(exc: BaseException) -> str:
     return "Could not do that" if isinstance(exc, VaultError | OSError) else "Something went wrong"
+
+
+class ReportsWorkerErrors:
+    """For screens that start workers. Worker.StateChanged does not bubble, so each screen
+    hands it to the app's one handler (VaultApp.on_worker_state_changed)."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        handler = getattr(self.app, "on_worker_state_changed", None)  # type: ignore[attr-defined]
+        if handler is not None:
+            handler(event)

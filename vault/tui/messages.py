@@ -14,7 +14,7 @@ from vault.model import Note
 from vault.notes import Vault
 from vault.search import Query
 from vault.tui.data import SidebarData, Target
-from vault.tui.session import Session
+from vault.tui.session import Session, Unsaved
 
 # --- opening and locking -----------------------------------------------------------------------
 
@@ -45,7 +45,7 @@ class LockFlushFailed(Message):
     """Saving the open note on the way to locking failed; the app asks what to do."""
 
     session: Session
-    pending: tuple[Note, str]
+    pending: Unsaved
     text: str
 
 

@@ -12,9 +12,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from vault.model import Note
 from vault.notes import Vault
+
+
+@dataclass
+class Unsaved:
+    """Text typed into a note and not saved yet, carried to a worker that saves it. The worker
+    empties it once saved, so nothing decrypted outlives the save (Textual may keep a finished
+    worker's arguments for a while)."""
+
+    note: Note | None
+    text: str
+
+    def clear(self) -> None:
+        self.note = None
+        self.text = ""
 
 
 class Session:
@@ -48,6 +63,11 @@ class Session:
 
     def save_body(self, note: Note, text: str) -> Note:
         return self.update(note, body=text)
+
+    def save_unsaved(self, unsaved: Unsaved) -> None:
+        if unsaved.note is not None:
+            self.save_body(unsaved.note, unsaved.text)
+        unsaved.clear()
 
     def trash(self, note: Note) -> Note:
         with self._lock:

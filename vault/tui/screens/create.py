@@ -15,6 +15,7 @@ from vault.crypto import TEST_KDF
 from vault.errors import VaultError
 from vault.notes import Vault
 from vault.strength import estimate
+from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
 from vault.tui.screens.unlock import display_path
 from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
@@ -31,7 +32,7 @@ def strength_markup(password: str) -> str:
     return f"[{color}]{bar} {result.label}[/] [$text-muted]{result.hint}[/]"
 
 
-class CreateVaultScreen(Screen[None]):
+class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#password"
 
     def __init__(self, vault_path: Path, *, test_kdf: bool = False) -> None:

@@ -28,6 +28,7 @@ from vault.model import Note
 from vault.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
+from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
 from vault.tui.messages import (
     ChangeDone,
@@ -50,7 +51,7 @@ from vault.tui.screens.dialogs import (
     TagsDialog,
 )
 from vault.tui.screens.unlock import display_path
-from vault.tui.session import Session
+from vault.tui.session import Session, Unsaved
 from vault.tui.timefmt import Clock, relative_time
 from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
 from vault.tui.widgets.note_list import NoteList
@@ -85,7 +86,7 @@ class SearchBox(Input):
     BINDINGS: ClassVar[list[BindingType]] = bindings(SEARCH_KEYS)
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReportsWorkerErrors, Screen[None]):
     COMMANDS: ClassVar[set[type]] = {JumpProvider, ActionsProvider}  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
@@ -372,11 +373,11 @@ class MainScreen(Screen[None]):
         if self.dirty:
             self.save_now()
 
-    def unsaved(self) -> tuple[Note, str] | None:
+    def unsaved(self) -> Unsaved | None:
         """What is typed but not saved yet (for locking and quitting)."""
         note = self.pane.note
         if note is not None and not note.in_trash and self.dirty:
-            return note, self.pane.text
+            return Unsaved(note, self.pane.text)
         return None
 
     def on_note_written(self, message: NoteWritten) -> None:

@@ -13,6 +13,7 @@ from textual.widgets import Footer, Input, LoadingIndicator, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
 from vault.notes import Vault, VaultInfo
+from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
 
 
@@ -24,7 +25,7 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-class UnlockScreen(Screen[None]):
+class UnlockScreen(ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#password"
 
     def __init__(

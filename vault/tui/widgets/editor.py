@@ -13,7 +13,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static, TextArea
-from textual.widgets.text_area import Selection
 
 from vault.model import Note
 from vault.search import Query, highlight_spans
@@ -153,15 +152,10 @@ class EditorPane(Vertical):
             self.markdown.update(self.text)
 
     def _select_first_match(self, body: str, query: Query) -> None:
+        """Put the cursor on the first match. Not selected: typing would replace it."""
         spans = highlight_spans(body, query)
-        if not spans:
-            self.text_area.move_cursor((0, 0))
-            return
-        doc = self.text_area.document
-        start = doc.get_location_from_index(spans[0][0])
-        end = doc.get_location_from_index(spans[0][1])
-        self.text_area.selection = Selection(start, end)
-        self.text_area.scroll_cursor_visible(center=True)
+        location = self.text_area.document.get_location_from_index(spans[0][0]) if spans else (0, 0)
+        self.text_area.move_cursor(location, center=True)
 
     def watch_save_state(self, state: SaveState) -> None:
         self.border_subtitle = _INDICATOR[state]
