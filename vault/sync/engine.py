@@ -544,7 +544,7 @@ class _Run:
     def _check_own(self, entries: list[Entry]) -> None:
         """Compare this device's files in the folder with what it wrote: adopt a file written
         by a run that was killed before it could record it, and note lost or damaged ones."""
-        mine = self.files.get(self.me, {})
+        mine = self.files.setdefault(self.me, {})
         self.own_listed = {e.name: e for e in entries}
         recorded = {
             chain_file_name(r.seq, r.hash, r.kind): r for recs in mine.values() for r in recs
@@ -553,13 +553,6 @@ class _Run:
             entry = self.own_listed.get(name)
             if entry is None or entry.size != rec.size:
                 self.damaged.append(rec)
-        reserved = self._reserved()
-        listed = {c.seq for c in map(layout.parse_chain_name, self.own_listed) if c is not None}
-        if reserved > max(mine, default=0) and reserved not in listed:
-            # A run chose this position and was killed before recording its file, which is
-            # not in the folder (never landed, or hidden): its operations go out again, and a
-            # snapshot covers the position so no device waits for it.
-            self.damaged.append(FileRecord(self.me, reserved, "", SEGMENT, -1))
         for entry in entries:
             if entry.name in recorded:
                 continue
@@ -587,6 +580,16 @@ class _Run:
                 mine=True,
             )
             self.t.pending = [p for p in self.t.pending if p.file != entry.name]
+        # Holes in this device's log since its last snapshot: positions a killed run chose
+        # but never filled, or files the folder lost. Their operations are unsent here and go
+        # out again; a snapshot covers the positions so no device waits for them.
+        listed = {c.seq for c in map(layout.parse_chain_name, self.own_listed) if c is not None}
+        snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
+        top = max([*mine, *listed, self._reserved()], default=0)
+        damaged = {d.seq for d in self.damaged}
+        for seq in range(max(snaps, default=0) + 1, top + 1):
+            if seq not in mine and seq not in listed and seq not in damaged:
+                self.damaged.append(FileRecord(self.me, seq, "", SEGMENT, -1))
 
     def _rotate_device(self, chain: ChainFile) -> None:
         """Another machine writes this device's log (the vault folder was copied): keep what it
