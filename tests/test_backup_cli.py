@@ -204,3 +204,53 @@ def test_progress_bar_only_on_a_terminal_and_only_when_slow(
         terminal.close()
         os.close(master)
     assert b"Backing up" in drawn and b"Quick" not in drawn
+
+
+def _small_file_limit(limit: int):
+    def apply() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_write_that_fails_half_way_leaves_nothing_behind(source, tmp_path: Path) -> None:
+    """The disk refuses more bytes half-way (a file-size limit, as a full disk would): one
+    line, a non-zero exit, and no file, temporary file or half vault left."""
+    import subprocess
+
+    from tests.conftest import vault_command
+
+    cli, _, _ = source
+    for i in range(40):
+        cli("new", f"bulk {i}", input="x" * 20_000, check=True)
+    cli("new", "huge", input="y" * 250_000, check=True)  # one Markdown file past the limit too
+    big = tmp_path / "big.vbak"
+    cli("backup", "create", str(big), check=True)
+    folder = tmp_path / "limited"
+    folder.mkdir()
+    limit = 64 * 1024 + 100_000
+    for args in (
+        ["backup", "create", str(folder / "b.vbak")],
+        ["backup", "restore", str(big), "--vault", str(folder / "restored")],
+        ["export", "markdown", str(folder / "md"), "--yes"],
+    ):
+        result = subprocess.run(
+            [*vault_command(), *args],
+            env=cli.env(),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_small_file_limit(limit),
+            timeout=120,
+        )
+        assert result.returncode == 1, (args, result.stderr)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("vault: ")]
+        assert len(errors) == 1 and result.stderr.endswith(errors[0] + "\n")
+        assert "cannot write" in result.stderr or "cannot restore" in result.stderr
+        assert "restoring-" not in result.stderr  # names the person's folder, not ours
+        assert list(folder.iterdir()) == [], (args, list(folder.iterdir()))
+    assert cli("check").returncode == 0  # and the vault itself is untouched

@@ -498,6 +498,13 @@ def restore_backup(
             store.close()
             shutil.rmtree(tmp, ignore_errors=True)
             raise storage_error(exc, target) from None
+        except StorageError as exc:  # SQLite refused a write (disk full, I/O error)
+            store.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            detail = str(exc).rsplit(": ", 1)[-1].removesuffix("; nothing was changed")
+            raise StorageError(
+                f"cannot restore into {target}: {detail}; nothing was restored"
+            ) from None
         except BaseException:
             store.close()
             shutil.rmtree(tmp, ignore_errors=True)
