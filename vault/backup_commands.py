@@ -202,12 +202,12 @@ def cmd_backup_verify(args: argparse.Namespace, config: Config) -> int:
         )
     else:
         out(f"Backup of vault {short(report.vault_id)} made {fmt_time(_ms(report.created))}")
+        parts = f"{report.parts} part{'s' if report.parts != 1 else ''} verified"
         out(
-            f"{report.parts} parts verified; {report.versions} versions of {report.items} items "
+            f"{parts}; {report.versions} versions of {report.items} items "
             f"({_counts(report.live)}) open with the {report.opened_with}."
             if report.ok
-            else f"{report.parts} parts verified; {report.versions} versions of {report.items} "
-            "items read."
+            else f"{parts}; {report.versions} versions of {report.items} items read."
         )
         for item_id, reason in sorted(report.damaged.items()):
             out(f"  damaged: {reason} ({short(item_id)})")
