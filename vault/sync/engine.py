@@ -363,6 +363,8 @@ class _Run:
             if listings[device]:
                 self.visible.add(device)
             plans.append((device, self._plan(device, listings[device])))
+        for device in sorted(set(self.files) - set(devices) - {self.me}):
+            self._plan(device, [])  # a whole device folder gone: reported there
         total = sum(len(c) for _, c in plans)
         done = 0
         if total:
@@ -387,8 +389,13 @@ class _Run:
                 by_key.setdefault((name.seq, name.hash), _Candidate(name, entry))
             else:
                 cand = self._judge_odd(device, entry, known_keys)
-                if cand is not None:
-                    by_key.setdefault((cand.name.seq, cand.name.hash), cand)
+                if cand is None:
+                    continue
+                key = (cand.name.seq, cand.name.hash)
+                if key in by_key:  # the same bytes under another name: nothing more in it
+                    self.judged[f"{device}/{entry.name}"] = entry.size
+                else:
+                    by_key[key] = cand
         visible_max = max((seq for seq, _ in by_key), default=0)
         high = max(known, default=0)
         if high and visible_max < high:
@@ -418,7 +425,7 @@ class _Run:
             plan.append(cand)
         # Holes: files between what we hold and what we have seen that are not in the folder.
         present = {seq for seq, _ in by_key} | set(known)
-        for seq in range(covered + 1, high):
+        for seq in range(covered + 1, max(high, visible_max)):
             if seq not in present and seq >= newest_snap:
                 self.t.pending.append(
                     Pending(device, f"file {seq}", "missing from its log (delayed, or removed)")
@@ -571,7 +578,10 @@ class _Run:
                 continue
             if chain.device != self.me:
                 continue
-            if any(r.hash != chain.hash for r in mine.get(chain.seq, [])):
+            strangers = [op for op in chain.ops if not self.store.has_op(op.op_id)]
+            if strangers or any(r.hash != chain.hash for r in mine.get(chain.seq, [])):
+                # Not a file of ours that a killed run left unrecorded: another machine
+                # writes under this device's id.
                 self._rotate_device(chain)
                 return
             self._record(
