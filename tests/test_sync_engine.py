@@ -27,20 +27,20 @@ from vault.errors import (
     WrongPasswordError,
 )
 from vault.notes import Vault
-from vault.store import SCHEMA_VERSION, Store
+from vault.store import SCHEMA_VERSION
 from vault.sync import (
     SyncEngine,
     clone,
     get_conflict,
+    layout,
     list_conflicts,
     remote_info,
     resolve,
     set_remote,
     unset_remote,
 )
-from vault.sync import layout
 from vault.sync.remote import RemoteFolder
-from vault.sync.segments import open_file, seal_file, sync_key
+from vault.sync.segments import open_file, seal_file
 
 MakeVault = Callable[..., tuple[Vault, str]]
 
