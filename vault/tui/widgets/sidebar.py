@@ -45,6 +45,9 @@ class Sidebar(Tree[Entry]):
         node = self.cursor_node
         return node.data if node is not None and isinstance(node.data, Target) else None
 
+    def node_for(self, target: Target) -> TreeNode[Entry]:
+        return self._target_nodes[target]
+
     def show(self, data: SidebarData, chosen: Target) -> None:
         """Show `data`; rebuilt only when notebooks or tags changed, else relabelled in place so
         folding and the cursor stay where the person left them."""

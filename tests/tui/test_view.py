@@ -1,0 +1,122 @@
+"""The view: preview modes, sort order and theme are remembered in the config; narrow
+terminals hide the sidebar until asked; conflicts and changes made elsewhere show up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Markdown
+
+from tests.conftest import PASSWORD
+from tests.tui.conftest import settle, unlock
+from vault.config import Config
+from vault.notes import Vault
+from vault.tui.keys import ALL_KEYS, help_rows, markdown_table, pretty
+from vault.tui.screens.help import HelpScreen
+
+
+async def test_preview_modes_and_sort_are_remembered(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert main.pane.preview == "side"
+        preview = main.query_one("#preview", Markdown)
+        assert main.query_one("#preview-scroll").display and main.pane.text_area.display
+        assert preview.source == main.pane.note.body  # type: ignore[union-attr]
+        await pilot.press("ctrl+r")
+        assert main.pane.preview == "only" and not main.pane.text_area.display
+        assert Config.load().get("ui.preview") == "only"
+
+        main.notes_list.focus()
+        await pilot.press("s")
+        await settle(pilot)
+        titles = [n.title for n in main.notes_list.notes]
+        assert titles[0] == "Welcome to your vault"  # pinned first, then by title
+        assert titles[1:] == sorted(titles[1:], key=str.casefold)
+        assert Config.load().get("ui.sort") == "title"
+
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert main.pane.preview == "only" and main.sort == "title"
+
+
+async def test_theme_choice_is_saved(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        app.theme = "textual-light"
+        await pilot.pause()
+    assert Config.load().get("ui.theme") == "textual-light"
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.theme == "textual-light"
+
+
+async def test_narrow_terminal_hides_the_sidebar_until_asked(sample_vault: Path, app_for):
+    app = app_for(sample_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = await unlock(pilot)
+        assert not main.sidebar.display
+        assert main.notes_list.region.width >= 30 and main.pane.region.width >= 40
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert main.sidebar.display and main.sidebar.has_focus
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert not main.sidebar.display
+
+
+async def test_help_lists_the_keys(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = app.export_screenshot()
+        for words in ("ctrl+n", "New note", "Lock now", "Command palette"):
+            assert words.replace(" ", "&#160;") in text or words in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def test_every_binding_is_in_the_help_table() -> None:
+    rows = help_rows()
+    for key in ALL_KEYS:
+        assert (key.group, pretty(key.keys), key.help or key.description) in rows
+    assert "| Anywhere | `ctrl+l` | Lock now |" in markdown_table()
+
+
+async def test_changes_from_elsewhere_show_up_and_conflicts_are_marked(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault, poll_seconds=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        open_note = main.pane.note
+        assert open_note is not None and open_note.title == "Welcome to your vault"
+
+        # Another process (the CLI, a sync) edits the open note while it is unchanged here.
+        with Vault.unlock(sample_vault, password=PASSWORD) as other:
+            note = other.find_note("Welcome to your vault")
+            other.update_note(note, body="Edited elsewhere\n")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert main.pane.text == "Edited elsewhere\n"
+
+        # Two writers from the same version: both kept, flagged, and shown as a conflict.
+        with Vault.unlock(sample_vault, password=PASSWORD) as other:
+            base = other.find_note("Garden ideas")
+            other.update_note(base, body="one side\n")
+            other.update_note(base, body="other side\n")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        garden = next(n for n in main.notes_list.notes if n.title == "Garden ideas")
+        assert garden.conflict
+        row = main.notes_list.notes.index(garden)
+        assert main.notes_list.render_line(row * 2).text.startswith(" ! Garden ideas")
