@@ -47,7 +47,7 @@ from vault.backup_format import (
 from vault.crypto import Label
 from vault.envelope import open_item, seal_item
 from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
-from vault.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, fsync_dir, storage_error
+from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, storage_error
 from vault.paths import default_backup_dir
 from vault.store import Op, Store
 
@@ -170,6 +170,15 @@ def _open(path: Path) -> Iterator[BinaryIO]:
         yield fh
 
 
+def _make_folder(path: Path) -> None:
+    """Create a missing folder private to its owner; an existing one (a person's own, or a
+    synced folder) keeps its permissions."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -214,10 +223,7 @@ def create_backup(
     start_seq = store.last_seq()
     counts = store.counts()
     total = counts.get("versions") if history else None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise storage_error(exc, path) from None
+    _make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
@@ -473,7 +479,7 @@ def restore_backup(
         master_key = unlock_header(
             header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
         )
-        ensure_private_dir(target.parent)
+        _make_folder(target.parent)
         tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
         device_id = crypto.random_id()
         store = Store.create(tmp, header.vault_id, device_id, header.mk_id, list(header.slots))
@@ -722,7 +728,7 @@ def auto_backup(
     if not backup_due(vault, config, reason=reason, now=now):
         return None
     folder = backup_dir(config)
-    ensure_private_dir(folder)
+    _make_folder(folder)
     report = create_backup(vault, folder, history=True, automatic=True, now=now)
     # Older backups are deleted only once the new one reads back whole.
     verify_backup(report.path, master_key=vault.master_key, open_items=False)

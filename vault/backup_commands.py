@@ -27,6 +27,7 @@ from vault.cli import (
 from vault.config import Config
 from vault.envelope import short
 from vault.errors import InvalidInputError, VaultError, WrongPasswordError
+from vault.fsutil import storage_error
 from vault.notes import inspect_vault
 from vault.store import Store
 
@@ -149,7 +150,10 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
             target = Path(args.file).expanduser()
         else:
             target = backup.backup_dir(config)
-            target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                target.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise storage_error(exc, target) from None
         with progress_bar("Backing up") as progress:
             report = backup.create_backup(
                 vault, target, history=not args.no_history, overwrite=args.force, progress=progress
