@@ -282,6 +282,7 @@ class _Run:
         self.visible: set[str] = set()  # other devices with files in the folder
         self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
         self.own_listed: dict[str, Entry] = {}
+        self.own_odd: list[Entry] = []
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -293,6 +294,7 @@ class _Run:
         self._erase_purged()
         self._push()
         self._compact()
+        self._tidy()
         self.vault.refresh()
         return SyncReport(
             remote=str(self.remote.path),
@@ -565,7 +567,8 @@ class _Run:
                 continue
             cn = layout.parse_chain_name(entry.name)
             if cn is None:
-                continue  # a daemon's copy of one of our files: nothing to learn from it
+                self.own_odd.append(entry)  # a daemon's copy of one of ours: tidied later
+                continue
             chain = self._read(self.me, _Candidate(cn, entry))
             if chain is None:
                 failed = next((p for p in self.t.pending if p.file == entry.name), None)
@@ -729,6 +732,27 @@ class _Run:
                 SyncState.forget_files(db, self.me, last_snap)
             for s in [s for s in mine if s < last_snap]:
                 del mine[s]
+
+    def _tidy(self) -> None:
+        """Remove the daemons' copies of this device's files once everything in them is in
+        the log under its real name (only this device writes here, so only it may)."""
+        for entry in self.own_odd:
+            key = f"{self.me}/{entry.name}"
+            if self.judged.get(key) == entry.size:
+                continue
+            try:
+                data = self.remote.read(self.me, entry.name)
+                chain = open_file(self.key, self.vault.vault_id, data, entry.name)
+            except (Unreadable, IntegrityError, UnsupportedFormatError):
+                self.judged[key] = entry.size  # not ours, or still arriving: look again if it grows
+                continue
+            self.t.read += 1
+            if chain.device == self.me and self.state.published([o.op_id for o in chain.ops]):
+                self.remote.delete(self.me, entry.name)
+                self.judged.pop(key, None)
+        if self.judged != self.state.get_json(JUDGED, {}):
+            with self.store.transaction() as db:
+                SyncState.set_json(db, JUDGED, self.judged)
 
     def _acknowledged(self, seq: int) -> bool:
         """Has every active device applied this device's log up to `seq`? A device silent for

@@ -119,6 +119,18 @@ class SyncState:
                 [(o,) for o in op_ids],
             )
 
+    def published(self, op_ids: list[str]) -> bool:
+        """Does the folder already hold every one of these operations?"""
+        for i in range(0, len(op_ids), 500):
+            chunk = op_ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.store.query(
+                f"SELECT count(*) FROM sync_ops WHERE op_id IN ({marks})", tuple(chunk)
+            )
+            if rows[0][0] != len(set(chunk)):
+                return False
+        return True
+
     def cursor(self) -> int:
         return int(self.store.meta(CURSOR, "0") or 0)
 
