@@ -62,11 +62,19 @@ def sidebar_data(vault: Vault) -> SidebarData:
     per_notebook: dict[str | None, int] = {}
     for note in live:
         per_notebook[note.notebook] = per_notebook.get(note.notebook, 0) + 1
+    notebooks = vault.notebooks()
+    parents = {nb.id: nb.parent for nb in notebooks}
+    totals: dict[str, int] = {}
+    for notebook_id, count in per_notebook.items():
+        seen: set[str] = set()
+        current = notebook_id
+        while current is not None and current in parents and current not in seen:
+            seen.add(current)  # a cycle left by concurrent moves must not loop forever
+            totals[current] = totals.get(current, 0) + count
+            current = parents[current]
     entries = [
-        NotebookEntry(
-            nb.id, nb.name, nb.parent, vault.notebook_path(nb.id), per_notebook.get(nb.id, 0)
-        )
-        for nb in vault.notebooks()
+        NotebookEntry(nb.id, nb.name, nb.parent, vault.notebook_path(nb.id), totals.get(nb.id, 0))
+        for nb in notebooks
     ]
     return SidebarData(
         all=len(live),

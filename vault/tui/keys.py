@@ -52,7 +52,7 @@ MAIN_KEYS = [
     Key(
         "new_note", "ctrl+n", "new_note", "New", ANYWHERE, show=True, priority=True, help="New note"
     ),
-    Key("search", "ctrl+f", "search", "Search", ANYWHERE, show=True, priority=True, help="Search"),
+    Key("search", "ctrl+f", "search", "Search", ANYWHERE, priority=True, help="Search"),
     Key("save", "ctrl+s", "save", "Save", ANYWHERE, priority=True, help="Save now (autosave)"),
     Key("lock", "ctrl+l", "app.lock", "Lock", ANYWHERE, show=True, priority=True, help="Lock now"),
     Key(

@@ -29,7 +29,14 @@ def strength_markup(password: str) -> str:
     result = estimate(password)
     color = _METER_STYLES[result.score]
     bar = "■" * (result.score + 1) + "□" * (4 - result.score)
-    return f"[{color}]{bar} {result.label}[/] [$text-muted]{result.hint}[/]"
+    return f"[{color}]{bar} {result.label}[/] [$text-muted]· {result.hint}[/]"
+
+
+def recovery_lines(key: str, per_line: int = 5) -> str:
+    """The recovery key in rows of five groups, so it never breaks inside a group."""
+    groups = key.replace(" ", "").split("-")
+    rows = ["-".join(groups[i : i + per_line]) for i in range(0, len(groups), per_line)]
+    return "\n".join(rows)
 
 
 class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
@@ -161,7 +168,7 @@ class RecoveryKeyScreen(Screen[None]):
                 classes="card-text",
                 markup=False,
             )
-            yield Static(self._key, id="recovery-key", markup=False)
+            yield Static(recovery_lines(self._key), id="recovery-key", markup=False)
             yield Checkbox("I have written down my recovery key", id="written")
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="continue", variant="primary", disabled=True)

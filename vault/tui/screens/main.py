@@ -255,16 +255,19 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
             self.request_list()
         self.sidebar.show(message.data, self.target)
         self._update_list_title()
+        note = self.pane.note
+        if note is not None:  # notebook names may have arrived after the note was shown
+            self.pane.update_details(note, self.notebook_path(note.notebook))
 
     def _update_list_title(self) -> None:
         pane = self.query_one("#list-pane")
         pane.border_title = describe_target(self.target, self.sidebar_data)
         count = len(self.notes_list.notes)
-        noun = "note" if count == 1 else "notes"
         if self.search_query.empty:
-            pane.border_subtitle = f"{count} {noun} · by {self.sort}"
+            noun = "note" if count == 1 else "notes"
+            pane.border_subtitle = f"{count:,} {noun} · by {self.sort}"
         else:
-            pane.border_subtitle = f"{count} {'match' if count == 1 else 'matches'}"
+            pane.border_subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
 
     def poll(self) -> None:
         if self.session is not None:
@@ -783,8 +786,6 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         mode: PreviewMode = modes[(modes.index(self.pane.preview) + 1) % len(modes)]
         self.pane.preview = mode
         self.vault_app.save_setting("ui.preview", mode)
-        label = {"off": "off", "side": "side by side", "only": "preview only"}[mode]
-        self.notify(f"Preview: {label}", timeout=2)
         if mode == "only" and self.pane.text_area.has_focus:
             self.focus_editor()
 

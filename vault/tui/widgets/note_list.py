@@ -190,7 +190,7 @@ class NoteList(ScrollView, can_focus=True):
             if y == 1 and self._empty_text:
                 text = Text("  " + self._empty_text, style=self._style("note-list--empty"))
                 text.truncate(width, overflow="ellipsis", pad=True)
-                return Strip(text.render(self.app.console), width).apply_style(base)
+                return Strip(text.render(self.app.console)).crop_extend(0, width, base)
             return Strip.blank(width, base)
         index, part = divmod(line, ROW_HEIGHT)
         if index >= len(self._notes):
@@ -201,7 +201,7 @@ class NoteList(ScrollView, can_focus=True):
         if strip is None:
             note = self._notes[index]
             text = self._title_line(note, width) if part == 0 else self._detail_line(note, width)
-            strip = Strip(text.render(self.app.console), width).crop_extend(0, width, base)
+            strip = Strip(text.render(self.app.console)).crop_extend(0, width, base)
             if selected:
                 cursor = "note-list--cursor" if self.has_focus else "note-list--cursor-blurred"
                 strip = strip.apply_style(self._style(cursor))
@@ -246,7 +246,7 @@ class NoteList(ScrollView, can_focus=True):
         if note.tags:
             line.append(" ".join(f"#{t}" for t in note.tags) + "  ", self._style("note-list--tags"))
         if self._query.empty:
-            text = Text(snippet(note.body, room), style=self._style("note-list--snippet"))
+            text = Text(preview_line(note, room), style=self._style("note-list--snippet"))
         else:
             text = Text(
                 match_snippet(note.body, self._query, room), self._style("note-list--snippet")
@@ -255,3 +255,12 @@ class NoteList(ScrollView, can_focus=True):
         line.append_text(text)
         line.truncate(width - 1, overflow="ellipsis", pad=True)
         return line
+
+
+def preview_line(note: Note, width: int) -> str:
+    """The snippet, skipping a first heading that only repeats the title."""
+    first = snippet(note.body, width)
+    if first.casefold() != note.title.casefold():
+        return first
+    rest = note.body.split("\n", 1)[1] if "\n" in note.body else ""
+    return snippet(rest, width)

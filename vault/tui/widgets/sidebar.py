@@ -118,13 +118,13 @@ class Sidebar(Tree[Entry]):
             parents[nb.id] = node
             self._target_nodes[target] = node
         if not data.notebooks:
-            books.add_leaf(Text("none yet: n adds one", style="dim italic"), data=_NOTEBOOKS)
+            books.add_leaf(Text("(none: n adds one)", style="dim italic"), data=_NOTEBOOKS)
         tags = root.add(Text("Tags", style="bold"), data=_TAGS, expand=True)
         for tag in data.tags:
             target = Target("tag", tag.name)
             self._target_nodes[target] = tags.add_leaf(labels[target], data=target)
         if not data.tags:
-            tags.add_leaf(Text("none yet: ctrl+t on a note", style="dim italic"), data=_TAGS)
+            tags.add_leaf(Text("(none: ctrl+t)", style="dim italic"), data=_TAGS)
         self._target_nodes[TRASH] = root.add_leaf(labels[TRASH], data=TRASH)
 
     def _relabel(self, data: SidebarData) -> None:
