@@ -31,10 +31,7 @@ async def test_typing_filters_titles_and_bodies(sample_vault: Path, app_for) -> 
 
         # The match is highlighted in the rendered row.
         strip = main.notes_list.render_line(0)
-        match_style = main.notes_list.get_component_rich_style("note-list--match", partial=True)
-        highlighted = "".join(
-            s.text for s in strip if s.style and s.style.bgcolor == match_style.bgcolor
-        )
+        highlighted = "".join(s.text for s in strip if s.style and s.style.underline)
         assert highlighted.casefold() == "plan"
 
         await type_into(pilot, "#search", "plan -monday")

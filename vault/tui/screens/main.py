@@ -876,12 +876,14 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         for nb in self.sidebar_data.notebooks:
             target = Target("notebook", nb.id)
             items.append(
-                entry(nb.path, f"notebook · {nb.notes} notes", _bind(self.go_to_target, target))
+                entry(nb.path, f"notebook · {_count(nb.notes)}", _bind(self.go_to_target, target))
             )
         for tag in self.sidebar_data.tags:
             target = Target("tag", tag.name)
             items.append(
-                entry(f"#{tag.name}", f"tag · {tag.notes} notes", _bind(self.go_to_target, target))
+                entry(
+                    f"#{tag.name}", f"tag · {_count(tag.notes)}", _bind(self.go_to_target, target)
+                )
             )
         now = self.clock()
         notes = sorted(session.vault.all_notes(), key=lambda n: -n.modified)
@@ -973,6 +975,10 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         self.search_query = Query()
         self.saved_text = ""
         self._pending_select = None
+
+
+def _count(n: int) -> str:
+    return f"{n:,} note" if n == 1 else f"{n:,} notes"
 
 
 def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:

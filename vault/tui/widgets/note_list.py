@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -202,17 +203,34 @@ class NoteList(ScrollView, can_focus=True):
             note = self._notes[index]
             text = self._title_line(note, width) if part == 0 else self._detail_line(note, width)
             strip = Strip(text.render(self.app.console)).crop_extend(0, width, base)
-            if selected:
-                cursor = "note-list--cursor" if self.has_focus else "note-list--cursor-blurred"
-                strip = strip.apply_style(self._style(cursor))
             strip = strip.apply_style(base)
+            if selected:
+                strip = self._cursor_strip(strip)
             if len(self._cache) > _CACHE_LIMIT:
                 self._cache.clear()
             self._cache[key] = strip
         return strip.apply_offsets(0, line)
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+        """A component style with its translucent colours blended over this widget's
+        background (a partial style alone would blend them over black, which a light theme
+        cannot afford)."""
+        part = self.get_component_rich_style(name, partial=True)
+        full = self.get_component_rich_style(name, partial=False)
+        return part + Style(
+            color=full.color if part.color else None,
+            bgcolor=full.bgcolor if part.bgcolor else None,
+        )
+
+    def _cursor_strip(self, strip: Strip) -> Strip:
+        """The focused cursor row takes the theme's cursor colours over everything, keeping
+        bold and underline (so matches still show); unfocused, only a background tint."""
+        if self.has_focus:
+            cursor = self._style("note-list--cursor")
+            over = Style(color=cursor.color, bgcolor=cursor.bgcolor)
+        else:
+            over = Style(bgcolor=self._style("note-list--cursor-blurred").bgcolor)
+        return Strip(Segment.apply_style(strip, post_style=over), strip.cell_length)
 
     def _highlight(self, text: Text) -> None:
         if self._query.empty:
