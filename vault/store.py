@@ -38,7 +38,7 @@ FORMAT_VERSION = 1
 HEADER = "vault.json"
 KEYS_DIR = "keys"
 DB_NAME = "store.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,6 +86,10 @@ CREATE TABLE sync_files (
     size   INTEGER NOT NULL,
     PRIMARY KEY (device, seq, hash)
 ) WITHOUT ROWID;
+""",
+    # Forked items, found without a scan (every sync looks for them).
+    3: """
+CREATE INDEX IF NOT EXISTS items_conflict ON items(item_id) WHERE conflict = 1;
 """,
 }
 
