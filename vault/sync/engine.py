@@ -295,7 +295,8 @@ class _Run:
         self._push()
         self._compact()
         self._tidy()
-        self.vault.refresh()
+        if self.t.pulled:
+            self.vault.refresh()
         return SyncReport(
             remote=str(self.remote.path),
             pulled=self.t.pulled,
@@ -653,6 +654,11 @@ class _Run:
             )
             for d, seq in acks.items()
         )
+        if self.t.pulled or self.state.cursor() == 0:
+            # Operations that came in are in the folder already: move the cursor past them,
+            # so the next look for unsent changes starts from here.
+            with self.store.transaction() as db:
+                self.state.advance_cursor(db)
         total = self.state.unpushed_count()
         done = 0
         while True:
