@@ -221,6 +221,10 @@ class CountingFolder(RemoteFolder):
         self.reads += 1
         return super().read(device, name, area)
 
+    def read_header(self):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().read_header()
+
     def write(self, device: str, name: str, data: bytes, area: str = "log") -> None:
         self.writes += 1
         super().write(device, name, data, area)

@@ -98,6 +98,15 @@ class RemoteFolder:
             ) from None
         return RemoteHeader(vault_id, master_id)
 
+    def header_signature(self) -> str | None:
+        """Where, how big and when the header was written (a stat, no read), or None."""
+        path = self.path / layout.HEADER
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+
     def write_header(self, header: RemoteHeader) -> None:
         """Write the header if there is none. Its bytes depend only on the vault and its key,
         so two devices setting up the same folder at once write identical files."""

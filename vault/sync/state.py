@@ -23,6 +23,7 @@ PUBLISHED_ACKS = "sync.published_acks"  # JSON {device: seq}: what this device l
 WALLS = "sync.walls"  # JSON {device: ms}: the newest clock reading each device wrote
 RESERVED = "sync.reserved"  # "<device>:<seq>": the last position this device chose to write
 JUDGED = "sync.judged"  # JSON {"device/name": size}: odd files already read and set aside
+HEADER_SEEN = "sync.header_seen"  # path, size, mtime and inode of the header last checked
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
 
