@@ -8,6 +8,8 @@ must change nothing: no restored folder appears, no operation is merged.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import re
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, PASSWORD, vault_command
-from vault import backup
+from vault import backup, backup_format
 from vault.backup import create_backup, list_backups, merge_backup, restore_backup, verify_backup
 from vault.crypto import TEST_KDF
 from vault.errors import AuthError, BackupError, VaultError
@@ -255,6 +257,56 @@ def test_the_untampered_files_are_good(files: dict[str, Path]) -> None:
     """The control for the table: each file verifies, so each failure above is the tamper's."""
     for name in ("a", "a2", "b"):
         assert verify_backup(files[name], password=PASSWORD).live["note"] == 150
+
+
+class FailingReader(io.BytesIO):
+    """A file whose disk fails (EIO) once reading reaches `fail_at`: a dying drive or a USB
+    stick pulled out mid-verify."""
+
+    def __init__(self, data: bytes, fail_at: int) -> None:
+        super().__init__(data)
+        self.fail_at = fail_at
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0 or self.tell() + n > self.fail_at:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().read(n)
+
+
+def test_a_read_error_is_a_one_line_backup_error(files: dict[str, Path]) -> None:
+    data = files["a"].read_bytes()
+    header = backup.read_backup_header(files["a"])
+    with Vault.unlock(files["vault"], password=PASSWORD) as vault:
+        master_key = vault.master_key
+    for fail_at in (4, len(header.prefix) + 10, len(data) // 2, len(data)):
+        fh = FailingReader(data, fail_at)
+        with pytest.raises(BackupError, match=r"^cannot read a\.vbak: Input/output error$"):
+            found = backup_format.read_header(fh, "a.vbak")
+            for _ in backup_format.read_records(fh, found, master_key, "a.vbak"):
+                pass
+
+
+def test_a_fifo_or_a_device_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.vbak"
+    os.mkfifo(fifo)
+
+    def hung(*_: object) -> None:
+        raise AssertionError("opening a FIFO waited for a writer")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        for path in (fifo, Path("/dev/zero")):
+            with pytest.raises(BackupError, match="not a regular file"):
+                verify_backup(path, password=PASSWORD)
+            with pytest.raises(BackupError, match="not a regular file"):
+                restore_backup(path, tmp_path / "r", password=PASSWORD)
+        with pytest.raises(BackupError, match="is a folder"):
+            verify_backup(tmp_path, password=PASSWORD)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_damaged_item_inside_a_whole_stream_is_reported_and_left_out(

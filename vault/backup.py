@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -159,14 +160,27 @@ def read_backup_header(path: Path) -> BackupHeader:
 @contextlib.contextmanager
 def _open(path: Path) -> Iterator[BinaryIO]:
     try:
-        fh = open(path, "rb")  # noqa: SIM115 (closed below; errors mapped first)
+        # O_NONBLOCK: opening a FIFO (or a device) must not wait forever for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise BackupError(f"no backup at {path}") from None
     except IsADirectoryError:
         raise BackupError(f"{path} is a folder, not a backup file") from None
     except OSError as exc:
         raise BackupError(f"cannot read {path}: {exc.strerror}") from None
-    with fh:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as exc:
+        os.close(fd)
+        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise BackupError(f"{path} is a folder, not a backup file")
+        raise BackupError(f"{path} is not a regular file, so not a backup file")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    with open(fd, "rb") as fh:
         yield fh
 
 

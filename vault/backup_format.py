@@ -210,31 +210,36 @@ class BackupWriter:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_exact(fh: BinaryIO, n: int) -> bytes:
-    data = fh.read(n)
-    while data and len(data) < n:
-        more = fh.read(n - len(data))
-        if not more:
-            break
-        data += more
+def _read_exact(fh: BinaryIO, n: int, name: str) -> bytes:
+    """Up to `n` bytes (fewer only at the end of the file). A read the disk refuses (an I/O
+    error on a failing drive or a pulled USB stick) is a one-line BackupError."""
+    try:
+        data = fh.read(n)
+        while data and len(data) < n:
+            more = fh.read(n - len(data))
+            if not more:
+                break
+            data += more
+    except OSError as exc:
+        raise BackupError(f"cannot read {name}: {exc.strerror or 'I/O error'}") from None
     return data
 
 
 def read_header(fh: BinaryIO, name: str) -> BackupHeader:
     """Parse the clear header; raises BackupError saying what is wrong with it."""
-    magic = _read_exact(fh, len(MAGIC))
+    magic = _read_exact(fh, len(MAGIC), name)
     if magic != MAGIC:
         raise BackupError(f"{name} is not a vault backup")
-    raw_len = _read_exact(fh, _LEN.size)
+    raw_len = _read_exact(fh, _LEN.size, name)
     if len(raw_len) < _LEN.size:
         raise BackupError(f"{name} is truncated: it ends inside the backup header")
     (length,) = _LEN.unpack(raw_len)
     if length > MAX_HEADER:
         raise BackupError(f"{name} is damaged: its header length is implausible")
-    header = _read_exact(fh, length)
+    header = _read_exact(fh, length, name)
     if len(header) < length:
         raise BackupError(f"{name} is truncated: it ends inside the backup header")
-    ss_header = _read_exact(fh, SS_HEADER_BYTES)
+    ss_header = _read_exact(fh, SS_HEADER_BYTES, name)
     if len(ss_header) < SS_HEADER_BYTES:
         raise BackupError(f"{name} is truncated: it ends before its first part")
     try:
@@ -378,7 +383,7 @@ def read_records(
     part = 0
     records = 0
     while True:
-        cipher = _read_exact(fh, part_size)
+        cipher = _read_exact(fh, part_size, name)
         if len(cipher) < part_size:
             where = "in the middle of" if cipher else "before"
             raise BackupError(
@@ -437,7 +442,7 @@ def _check_end(
         raise BackupError(f"{name} is damaged: its end marker is not in its last part")
     if any(rest):
         raise BackupError(f"{name} is damaged: data follows its end marker")
-    if fh.read(1):
+    if _read_exact(fh, 1, name):
         raise BackupError(f"{name} has data after its last part (appended or tampered)")
     count = end.json(name).get("records")
     if count != records:
