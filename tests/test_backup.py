@@ -4,6 +4,7 @@ test_backup_tamper.py, the command line in test_backup_cli.py."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import tracemalloc
@@ -14,6 +15,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from vault import backup, keys
+from vault import store as store_module
 from vault.backup import (
     auto_backup,
     backup_due,
@@ -30,8 +32,10 @@ from vault.errors import (
     BackupError,
     KeyfileRequiredError,
     RecoveryKeyError,
+    StorageError,
     WrongPasswordError,
 )
+from vault.fsutil import storage_error
 from vault.notes import Vault
 
 
@@ -242,6 +246,58 @@ def test_restore_refuses_another_vault_and_occupied_folders(make_vault, tmp_path
     restore_backup(out, empty, password=PASSWORD)  # an empty folder is fine
     assert (empty / "vault.json").exists()
     assert not [p for p in tmp_path.iterdir() if ".restoring-" in p.name]
+
+
+def test_a_restore_the_disk_refuses_names_the_target_and_leaves_nothing(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk refuses the vault folder half-way through creating it (its keys/ folder): the
+    message names the folder the person chose, not the hidden work folder, which is gone."""
+    fill(vault)
+    out = create_backup(vault, tmp_path / "b.vbak").path
+    parent = tmp_path / "parent"
+    target = parent / "r"
+    real = store_module.ensure_private_dir
+
+    def refuse_keys(path: Path) -> None:
+        if path.name == "keys":
+            raise storage_error(PermissionError(errno.EACCES, "Permission denied"), path)
+        real(path)
+
+    monkeypatch.setattr(store_module, "ensure_private_dir", refuse_keys)
+    with pytest.raises(StorageError) as caught:
+        restore_backup(out, target, password=PASSWORD)
+    assert str(caught.value) == (
+        f"cannot restore into {target}: permission denied; nothing was restored"
+    )
+    assert list(parent.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_looked_into_is_a_clear_error(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target under a folder without search permission (os.stat says EACCES) is a one-line
+    StorageError, for create and restore alike, not an internal error."""
+    fill(vault)
+    out = create_backup(vault, tmp_path / "b.vbak").path
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        if locked in self.parents:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    for attempt, where in (
+        (lambda: create_backup(vault, locked / "x.vbak"), locked / "x.vbak"),
+        (lambda: restore_backup(out, locked / "r", password=PASSWORD), locked / "r"),
+    ):
+        with pytest.raises(StorageError, match=f"^cannot write {where}: permission denied"):
+            attempt()
+    monkeypatch.undo()
+    assert list(locked.iterdir()) == []
 
 
 def test_create_refuses_to_overwrite_unless_asked(vault: Vault, tmp_path: Path) -> None:

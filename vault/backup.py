@@ -223,9 +223,13 @@ def create_backup(
     """
     path = path.expanduser()
     created = (now or datetime.now(UTC)).replace(microsecond=0)
-    if path.is_dir():
-        path = _unique(path, backup_name(vault.vault_id, created, automatic=automatic))
-    if path.exists() and not overwrite:
+    try:
+        if path.is_dir():
+            path = _unique(path, backup_name(vault.vault_id, created, automatic=automatic))
+        exists = path.exists()
+    except OSError as exc:  # a parent we may not look into
+        raise storage_error(exc, path) from None
+    if exists and not overwrite:
         raise BackupError(f"{path} already exists; choose another name (or --force to replace)")
     store = vault.store
     master_key = vault.master_key
@@ -483,10 +487,13 @@ def restore_backup(
     hidden folder next to `target` and renamed into place only when complete.
     """
     path, target = path.expanduser(), target.expanduser().absolute()
-    if Store.exists(target):
-        raise BackupError(f"there is already a vault at {target}; choose a new folder")
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BackupError(f"{target} is not empty; choose an empty or new folder")
+    try:
+        if Store.exists(target):
+            raise BackupError(f"there is already a vault at {target}; choose a new folder")
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise BackupError(f"{target} is not empty; choose an empty or new folder")
+    except OSError as exc:  # a parent we may not look into
+        raise storage_error(exc, target) from None
     name = str(path)
     with _open(path) as fh:
         header = read_header(fh, name)
@@ -496,8 +503,15 @@ def restore_backup(
         _make_folder(target.parent)
         tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
         device_id = crypto.random_id()
-        store = Store.create(tmp, header.vault_id, device_id, header.mk_id, list(header.slots))
+        store: Store | None = None
+
+        def discard() -> None:
+            if store is not None:
+                store.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
         try:
+            store = Store.create(tmp, header.vault_id, device_id, header.mk_id, list(header.slots))
             stats, added = _ingest(
                 store,
                 fh,
@@ -515,19 +529,16 @@ def restore_backup(
             os.rename(tmp, target)
             fsync_dir(target.parent)
         except OSError as exc:
-            store.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            discard()
             raise storage_error(exc, target) from None
-        except StorageError as exc:  # SQLite refused a write (disk full, I/O error)
-            store.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+        except StorageError as exc:  # the disk or SQLite refused a write (full, read-only)
+            discard()
             detail = str(exc).rsplit(": ", 1)[-1].removesuffix("; nothing was changed")
             raise StorageError(
                 f"cannot restore into {target}: {detail}; nothing was restored"
             ) from None
         except BaseException:
-            store.close()
-            shutil.rmtree(tmp, ignore_errors=True)
+            discard()
             raise
     return RestoreReport(
         vault_path=target,

@@ -226,8 +226,12 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
     path = Path(args.file).expanduser()
     header = backup.read_backup_header(path)
     target = vault_dir(args, config)
+    try:
+        merge = Store.exists(target)
+    except OSError as exc:  # a parent we may not look into
+        raise storage_error(exc, target) from None
     with progress_bar("Restoring") as progress:
-        if Store.exists(target):
+        if merge:
             report = _merge(args, config, path, progress)
         else:
 
