@@ -4,8 +4,10 @@ tags), idempotent re-import, private permissions, and the command line's confirm
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import stat
 import unicodedata
 from pathlib import Path
@@ -15,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import CLI
-from vault.errors import InvalidInputError
+from vault.errors import InvalidInputError, StorageError
 from vault.markdown_io import export_markdown, import_markdown, note_to_markdown, parse_markdown
 from vault.model import Note
 from vault.notes import Vault, clean_title
@@ -251,6 +253,76 @@ def test_import_of_another_apps_folder(vault: Vault, tmp_path: Path) -> None:
     export_markdown(vault, tmp_path / "again")
     text = (tmp_path / "again" / "Projects" / "Alpha.md").read_text()
     assert "aliases:\n  - A1\n  - First one\n" in text and "cssclass: wide\n" in text
+
+
+def test_odd_files_and_names_are_reported_never_fatal(vault: Vault, tmp_path: Path) -> None:
+    """Names that are not UTF-8 (a disk from another system) come in with U+FFFD in their
+    place; a FIFO named like a note is skipped without waiting for a writer."""
+    root = tmp_path / "odd"
+    root.mkdir()
+    os.mkdir(os.fsencode(root) + b"/caf\xe9")
+    write(Path(os.fsdecode(os.fsencode(root) + b"/caf\xe9/in folder.md")), "x")
+    write(Path(os.fsdecode(os.fsencode(root) + b"/na\xefve.md")), "no heading")
+    os.mkfifo(root / "pipe.md")
+
+    def hung(*_: object) -> None:
+        raise AssertionError("import waited on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        report = import_markdown(vault, root)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert report.imported == 2 and report.skipped == {"pipe.md": "is not a regular file"}
+    by_title = {n.title: n for n in vault.notes()}
+    assert set(by_title) == {"in folder", "na\ufffdve"}
+    assert vault.notebook_path(by_title["in folder"].notebook) == "caf\ufffd"
+    json.dumps(report.skipped, ensure_ascii=False).encode("utf-8")  # printable as it is
+
+
+def test_a_folder_that_cannot_be_read_is_reported(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.walk skips folders it cannot list unless asked: each one is reported (and the
+    import exits non-zero), and an unreadable top folder is an error, not '0 notes'."""
+    root = tmp_path / "notes"
+    write(root / "a.md", "a")
+    write(root / "locked" / "b.md", "b")
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = import_markdown(vault, root)
+    assert report.imported == 1
+    assert report.skipped == {"locked": "folder cannot be read (Permission denied)"}
+    with pytest.raises(InvalidInputError, match=r"^cannot read .*locked: Permission denied$"):
+        import_markdown(vault, root / "locked")
+
+
+def test_an_export_target_that_cannot_be_looked_into_is_a_clear_error(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault.create_note("Title", "body")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_stat = Path.stat
+
+    def stat(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        if locked in self.parents:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    with pytest.raises(StorageError, match=f"^cannot write {locked / 'md'}: permission denied"):
+        export_markdown(vault, locked / "md")
+    monkeypatch.undo()
+    assert list(locked.iterdir()) == []
 
 
 def test_inline_tags_are_optional(vault: Vault, tmp_path: Path) -> None:

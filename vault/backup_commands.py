@@ -336,8 +336,7 @@ def _ms(when: Any) -> int:
 
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
     folder = Path(args.folder).expanduser().absolute()
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise InvalidInputError(f"{folder} is not empty; export into an empty or new folder")
+    markdown_io.check_export_target(folder)  # before any prompt
     with open_vault(args, config) as vault:
         count = len(vault.notes())
         info(

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from vault.errors import InvalidInputError, VaultError
@@ -125,11 +126,14 @@ def note_to_markdown(note: Note, notebook_path: str | None = None) -> str:
     return dump_front_matter(note_front_matter(note, notebook_path)) + note.body
 
 
-def _check_target(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise InvalidInputError(f"{folder} exists and is not a folder")
-    if folder.is_dir() and any(folder.iterdir()):
-        raise InvalidInputError(f"{folder} is not empty; export into an empty or new folder")
+def check_export_target(folder: Path) -> None:
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise InvalidInputError(f"{folder} exists and is not a folder")
+        if folder.is_dir() and any(folder.iterdir()):
+            raise InvalidInputError(f"{folder} is not empty; export into an empty or new folder")
+    except OSError as exc:  # a folder we may not look into
+        raise storage_error(exc, folder) from None
 
 
 def export_markdown(
@@ -137,13 +141,13 @@ def export_markdown(
 ) -> ExportReport:
     """Write every note outside the trash as Markdown under `folder` (empty or new)."""
     folder = folder.expanduser().absolute()
-    _check_target(folder)
+    check_export_target(folder)
     tmp = folder.with_name(f".{folder.name}.exporting-{secrets.token_hex(4)}")
     try:
         folder.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
         os.mkdir(tmp, PRIVATE_DIR_MODE)
         notes, notebooks = _write_tree(vault, tmp, progress)
-        _check_target(folder)  # still empty: nothing appeared there meanwhile
+        check_export_target(folder)  # still empty: nothing appeared there meanwhile
         if folder.exists():
             folder.rmdir()
         os.rename(tmp, folder)
@@ -328,12 +332,22 @@ def parse_markdown(text: str, fallback_title: str, *, with_inline_tags: bool = F
     )
 
 
-def _markdown_files(root: Path) -> Iterator[tuple[Path, list[str]]]:
-    """(file, its folder names relative to root) for every Markdown file, sorted, skipping
-    hidden files and folders (.obsidian, .trash, .git) and never following folder links."""
-    for current, subdirs, files in os.walk(root, followlinks=False):
+def _readable(name: str) -> str:
+    """A file or folder name as text: bytes that are not UTF-8 (os.fsdecode keeps them as lone
+    surrogates, which cannot be sealed or printed) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _markdown_files(
+    root: Path, unreadable: list[OSError] | None = None
+) -> Iterator[tuple[Path, list[str]]]:
+    """(file, its folder names relative to root) for every file, sorted, skipping hidden files
+    and folders (.obsidian, .trash, .git) and never following folder links. Folders that
+    cannot be read are added to `unreadable`."""
+    onerror = unreadable.append if unreadable is not None else None
+    for current, subdirs, files in os.walk(root, onerror=onerror, followlinks=False):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        rel = Path(current).relative_to(root).parts
+        rel = [_readable(part) for part in Path(current).relative_to(root).parts]
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(current) / name, list(rel)
@@ -343,7 +357,7 @@ def _empty_folders(root: Path) -> Iterator[list[str]]:
     for current, subdirs, files in os.walk(root, followlinks=False):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         if current != str(root) and not subdirs and not files:
-            yield list(Path(current).relative_to(root).parts)
+            yield [_readable(part) for part in Path(current).relative_to(root).parts]
 
 
 def _to_ms(value: datetime | None, fallback: float) -> int:
@@ -373,6 +387,8 @@ def _import_file(
         return "other"
     try:
         stat = path.stat()
+        if not S_ISREG(stat.st_mode):  # reading a FIFO would wait for ever
+            return "is not a regular file"
         raw = path.read_bytes()
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
@@ -380,7 +396,7 @@ def _import_file(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "is not UTF-8 text"
-    stem = unicodedata.normalize("NFC", path.name.rsplit(".", 1)[0])
+    stem = unicodedata.normalize("NFC", _readable(path.name).rsplit(".", 1)[0])
     parsed = parse_markdown(text, stem, with_inline_tags=with_inline_tags)
     # An exact notebook path in the front matter (the exporter writes one when a name had to
     # change to be a safe folder name) beats the folder names.
@@ -424,11 +440,18 @@ def import_markdown(
     """Import every Markdown file under `folder` as a note; folders become notebooks (under
     `notebook` if given). A file that cannot be read is reported in `skipped`, never fatal."""
     folder = folder.expanduser().absolute()
-    if not folder.is_dir():
+    try:
+        is_folder = folder.is_dir()
+        if is_folder:
+            os.scandir(folder).close()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {folder}: {exc.strerror}") from None
+    if not is_folder:
         raise InvalidInputError(f"{folder} is not a folder of Markdown files")
     existing = {_body_key(n.notebook, n.title, n.body) for n in vault.all_notes() if not n.in_trash}
     base = [p for p in (notebook or "").split("/") if p.strip()]
-    files = list(_markdown_files(folder))
+    unreadable: list[OSError] = []
+    files = list(_markdown_files(folder, unreadable))
     notebooks_before = len(vault.notebooks())
     outcomes: dict[str, int] = {"imported": 0, "unchanged": 0, "other": 0}
     notebook_ids: dict[str, str] = {}
@@ -444,9 +467,13 @@ def import_markdown(
                 if outcome in outcomes:
                     outcomes[outcome] += 1
                 else:
-                    skipped[str(path.relative_to(folder))] = outcome
+                    skipped[_readable(str(path.relative_to(folder)))] = outcome
         if progress is not None:
             progress(min(start + IMPORT_BATCH, len(files)), len(files))
+    for exc in unreadable:  # a folder os.walk could not list: its notes were not imported
+        where = Path(exc.filename) if exc.filename else folder
+        rel = _readable(str(where.relative_to(folder))) if where != folder else "."
+        skipped[rel] = f"folder cannot be read ({exc.strerror})"
     for rel_dirs in _empty_folders(folder):
         # An empty folder is an empty notebook (as export writes one); a folder holding only
         # images or other files is left out.
