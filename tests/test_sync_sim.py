@@ -32,12 +32,13 @@ from vault.crypto import TEST_KDF
 from vault.errors import VaultError
 from vault.model import Note
 from vault.notes import Vault
-from vault.sync import SyncEngine, clone, set_remote
+from vault.sync import SyncEngine, clone, list_conflicts, resolve, set_remote
 from vault.sync.remote import RemoteFolder
 
 SEEDS = int(os.environ.get("VAULT_SIM_SEEDS", "40"))
 DAY_MS = 24 * 3600 * 1000
 COMPACT_AFTER = 4  # small, so compaction and its acknowledgements run often
+SKEW_MS = [0]  # the clock skew of the device acting now (notes carry its times)
 
 
 class SimKill(BaseException):
@@ -322,11 +323,26 @@ class Sim:
         )
 
     def act(self, dev: Device) -> None:
+        """One thing a person does on this device, with this device's (skewed) clock."""
+        SKEW_MS[0] = dev.skew_ms
+        try:
+            self._act(dev)
+        finally:
+            SKEW_MS[0] = 0
+        self.all_ops |= _ops(dev.vault)
+
+    def _act(self, dev: Device) -> None:
         rng = self.rng
         v = dev.vault
         notes = [n for n in v.all_notes()]
+        conflicts = list_conflicts(v)
         roll = rng.random()
-        if roll < 0.2 or not notes:
+        if conflicts and roll < 0.3:
+            conflict = rng.choice(conflicts)
+            choice = rng.choice(["mine", "theirs", "both"] if conflict.kind == "note" else ["mine"])
+            theirs = conflict.theirs[-1].version if choice == "theirs" else None
+            resolve(v, conflict.item_id, choice, theirs)
+        elif roll < 0.2 or not notes:
             v.create_note(f"n{rng.randrange(1000)}", "alpha\nbeta\ngamma\n", tags=["t"])
         elif roll < 0.65:
             note = rng.choice(notes)
@@ -347,7 +363,6 @@ class Sim:
             note = rng.choice(notes)
             dev.purged.add(note.id)
             v.purge_note(note)
-        self.all_ops |= _ops(v)
 
     def sync(self, dev: Device, *, hostile: bool) -> None:
         before = _live(dev.vault)
@@ -434,7 +449,7 @@ def reproducible_ids(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     monkeypatch.setattr(os, "urandom", source.randbytes)
     ticks = iter(range(10**12))
     start = 1_795_000_000.0  # 2026-11-18; the clock moves a millisecond per reading
-    monkeypatch.setattr(time, "time", lambda: start + next(ticks) / 1000)
+    monkeypatch.setattr(time, "time", lambda: start + (next(ticks) + SKEW_MS[0]) / 1000)
 
 
 @pytest.fixture

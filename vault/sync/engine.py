@@ -558,7 +558,8 @@ class _Run:
                 del known[seq]
         known.setdefault(rec.seq, []).append(rec)
         self.t.pulled += len(added)
-        self.t.tombstoned.update(op.item_id for op in added if op.deleted)
+        # Only notes are purged (tombstone + erased history); other deletions keep history.
+        self.t.tombstoned.update(op.item_id for op in added if op.deleted and op.kind == "note")
 
     # --- this device's own files -------------------------------------------------------------
 
