@@ -463,6 +463,55 @@ def test_rotation_keeps_daily_and_weekly_and_never_manual_ones(
     assert manual.exists()
 
 
+def test_an_automatic_backup_that_does_not_read_back_is_removed_and_rotates_nothing(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_with(tmp_path, keep_daily=0, keep_weekly=0)
+    now = datetime.now(UTC)
+    fill(vault)
+    good = auto_backup(vault, config, reason="quit", now=now)
+    assert good is not None
+    vault.create_note("a change")
+
+    def damaged(*_: object, **__: object) -> None:
+        raise BackupError("damaged on the way to the disk")
+
+    monkeypatch.setattr(backup, "verify_backup", damaged)
+    with pytest.raises(BackupError, match="damaged on the way"):
+        auto_backup(vault, config, reason="quit", now=now + timedelta(hours=1))
+    # the bad file is gone, the verified one was not rotated away
+    assert [b.path for b in list_backups(tmp_path / "backups")] == [good]
+    monkeypatch.undo()
+    # and the change still counts as not backed up: the next chance makes a backup
+    assert backup_due(vault, config, reason="quit", now=now + timedelta(hours=2))
+    again = auto_backup(vault, config, reason="quit", now=now + timedelta(hours=2))
+    assert again is not None and verify_backup(again, password=PASSWORD).ok
+    assert [b.path for b in list_backups(tmp_path / "backups")] == [again]
+
+
+def test_rotation_skips_a_file_it_may_not_delete(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = config_with(tmp_path, keep_daily=0, keep_weekly=0)
+    now = datetime.now(UTC)
+    fill(vault)
+    first = auto_backup(vault, config, reason="quit", now=now)
+    assert first is not None
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == first:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    vault.create_note("a change")
+    second = auto_backup(vault, config, reason="quit", now=now + timedelta(hours=1))
+    assert second is not None
+    assert rotate_backups(tmp_path / "backups", vault.vault_id, keep_daily=0, keep_weekly=0) == []
+    assert first.exists() and second.exists()
+
+
 def test_stale_temp_files_of_killed_backups_are_cleared(vault: Vault, tmp_path: Path) -> None:
     config = config_with(tmp_path)
     folder = tmp_path / "backups"

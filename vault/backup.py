@@ -681,8 +681,12 @@ def rotate_backups(folder: Path, vault_id: str, *, keep_daily: int, keep_weekly:
     removed = []
     for b in autos:
         if b.path not in keep:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 b.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue  # not ours to delete after all (permissions): it stays
             removed.append(b.path)
     if removed:
         fsync_dir(folder)
@@ -754,9 +758,20 @@ def auto_backup(
         return None
     folder = backup_dir(config)
     _make_folder(folder)
+    covered = vault.store.meta(META_LAST_SEQ)
     report = create_backup(vault, folder, history=True, automatic=True, now=now)
     # Older backups are deleted only once the new one reads back whole.
-    verify_backup(report.path, master_key=vault.master_key, open_items=False)
+    try:
+        verify_backup(report.path, master_key=vault.master_key, open_items=False)
+    except VaultError:
+        # A file that does not read back must not stay: rotation would keep it as the newest
+        # of its day in place of a good one, and it would count as covering the vault's
+        # changes, so no new automatic backup would be made until the next change.
+        with contextlib.suppress(OSError):
+            report.path.unlink()
+        with contextlib.suppress(VaultError):
+            vault.store.set_meta(META_LAST_SEQ, covered or "")
+        raise
     rotate_backups(
         folder,
         vault.vault_id,
