@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import stat
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -309,6 +310,13 @@ def test_create_refuses_to_overwrite_unless_asked(vault: Vault, tmp_path: Path) 
     assert target.read_bytes() == b"precious"
     create_backup(vault, target, overwrite=True)
     assert verify_backup(target, password=PASSWORD).ok
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    # --force replaces a file, never a device or FIFO (`backup create /dev/null --force`)
+    fifo = tmp_path / "pipe.vbak"
+    os.mkfifo(fifo)
+    with pytest.raises(BackupError, match="not a regular file"):
+        create_backup(vault, fifo, overwrite=True)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 

@@ -227,10 +227,13 @@ def create_backup(
         if path.is_dir():
             path = _unique(path, backup_name(vault.vault_id, created, automatic=automatic))
         exists = path.exists()
+        regular = path.is_file()
     except OSError as exc:  # a parent we may not look into
         raise storage_error(exc, path) from None
     if exists and not overwrite:
         raise BackupError(f"{path} already exists; choose another name (or --force to replace)")
+    if exists and not regular:  # a device or FIFO (/dev/null): --force must not rename over it
+        raise BackupError(f"{path} is not a regular file; choose another name")
     store = vault.store
     master_key = vault.master_key
     mk_id = keys.mk_id(master_key)
