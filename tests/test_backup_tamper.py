@@ -119,6 +119,10 @@ def rewrite_header(change: Callable[[dict], None]) -> Callable[[Layout, dict], b
     return tamper
 
 
+def password_slot(doc: dict) -> dict:
+    return next(s for s in doc["slots"] if s["type"] == "password")
+
+
 def drop_recovery_slot(doc: dict) -> None:
     doc["slots"] = [s for s in doc["slots"] if s["type"] != "recovery"]
 
@@ -175,6 +179,18 @@ TAMPER_TABLE: dict[str, tuple[Callable[[Layout, dict], bytes], str]] = {
     "backup id changed in header": (flip_in_header("backup_id", 7), FIRST_PART),
     "creation time changed in header": (flip_in_header("created", 3), FIRST_PART),
     "recovery slot dropped from header": (rewrite_header(drop_recovery_slot), FIRST_PART),
+    "slots multiplied in header (Argon2 runs before any check)": (
+        rewrite_header(lambda d: d.update(slots=d["slots"] * 9)),
+        r"implausibly many key slots",
+    ),
+    "slot asks for 8 GiB of Argon2 memory": (
+        rewrite_header(lambda d: password_slot(d)["kdf"].update(m=8 * 1024 * 1024)),
+        SLOT + r" asks for Argon2 memory",
+    ),
+    "slot asks for 65 Argon2 passes": (
+        rewrite_header(lambda d: password_slot(d)["kdf"].update(t=65)),
+        SLOT + r" asks for Argon2 time cost",
+    ),
     "chunk size changed in header": (
         rewrite_header(lambda d: d["stream"].update(chunk=32768)),
         FIRST_PART + "|truncated",

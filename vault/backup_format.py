@@ -74,6 +74,9 @@ MIN_CHUNK = 1024
 MAX_CHUNK = 16 * 1024 * 1024
 MAX_HEADER = 1024 * 1024  # a header is a few KiB; a bigger one is damage, not data
 MAX_RECORD = 256 * 1024 * 1024  # bounds what a damaged length field can make us allocate
+# A vault has two slots. Each password slot costs one Argon2 run of up to 4 GiB before anything
+# is authenticated, so a hostile header must not multiply that by thousands.
+MAX_SLOTS = 16
 # Derives the stream key from the backup subkey; 16 bytes, like the labels in crypto.Label.
 STREAM_LABEL = b"vault bak stream"
 
@@ -273,6 +276,8 @@ def read_header(fh: BinaryIO, name: str) -> BackupHeader:
             raise ValueError
     except (KeyError, TypeError, ValueError, AttributeError):
         raise BackupError(f"{name} is damaged: its header is incomplete or malformed") from None
+    if len(raw_slots) > MAX_SLOTS:
+        raise BackupError(f"{name} is damaged: its header lists implausibly many key slots")
     slots = []
     for i, raw in enumerate(raw_slots):
         try:
