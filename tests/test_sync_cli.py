@@ -203,3 +203,35 @@ def test_a_sync_killed_at_any_moment(cli: CLI, shared: Path, tmp_path: Path) -> 
     assert len(_titles(cli)) == 305
     final = json.loads(cli("sync", "--json", check=True, **_b(tmp_path)).stdout)
     assert final["pending"] == [] and final["pulled"] == 0
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A real 64 KiB file system (tmpfs), where mounting is allowed (root on Linux)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root on Linux)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(cli: CLI, tiny_disk: Path) -> None:
+    cli.init()
+    cli("remote", "set", str(tiny_disk / "shared"), check=True)
+    body = "".join(f"line {i} of a long note\n" for i in range(400))
+    for i in range(12):
+        cli("new", f"big {i}", input=body, check=True)
+    err = one_line_error(cli("sync"), 1)
+    assert "disk is full" in err and "nothing was changed" in err
+    assert not [p for p in tiny_disk.rglob(".*.tmp")]  # no half-written file left behind
+    assert len(_titles(cli)) == 12
+    subprocess.run(["mount", "-o", "remount,size=8m", str(tiny_disk)], check=True)
+    done = json.loads(cli("sync", "--json", check=True).stdout)
+    assert done["pending"] == [] and done["pushed"] >= 12

@@ -69,7 +69,11 @@ def write_new(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            os.write(fd, data)
+            # os.write may write less than asked (a disk filling up does exactly that before
+            # it fails with ENOSPC), so loop: a short file must never be linked into place.
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)
