@@ -443,27 +443,28 @@ def test_rotation_keeps_daily_and_weekly_and_never_manual_ones(
     manual = create_backup(vault, folder.mkdir() or folder).path
     start = datetime(2026, 10, 1, 12, tzinfo=UTC)  # a Thursday
     made = []
+    newest_of_day: dict[object, Path] = {}
+    newest_of_week: dict[object, Path] = {}
     for day in range(20):  # two automatic backups a day for 20 days
         for hour in (0, 6):
             vault.create_note(f"day {day} hour {hour}")
-            path = auto_backup(
-                vault, config, reason="quit", now=start + timedelta(days=day, hours=hour)
-            )
+            when = start + timedelta(days=day, hours=hour)
+            path = auto_backup(vault, config, reason="quit", now=when)
             assert path is not None
             made.append(path)
+            local = when.astimezone()
+            newest_of_day[local.date()] = path  # later ones replace earlier ones
+            newest_of_week[local.isocalendar()[:2]] = path
     left = {b.path for b in list_backups(folder, vault.vault_id)}
     assert manual in left
-    autos = sorted(
-        (b for b in list_backups(folder, vault.vault_id) if b.automatic), key=lambda b: b.created
-    )
-    local_days = sorted({b.created.astimezone().date() for b in autos})
-    # the newest of each of the last 3 days, plus the newest of each of the last 2 weeks
-    assert len(autos) <= 5 and made[-1] in left
-    assert all(sum(b.created.astimezone().date() == d for b in autos) == 1 for d in local_days)
-    newest_days = sorted({p.created.astimezone().date() for p in autos})[-3:]
-    assert len(newest_days) == 3
-    weeks = {b.created.astimezone().isocalendar()[:2] for b in autos}
-    assert len(weeks) == 2
+    # exactly the newest of each of the last 3 days and of each of the last 2 ISO weeks (local
+    # time), whatever the machine's time zone: every other automatic backup was deleted
+    expected = {newest_of_day[d] for d in sorted(newest_of_day)[-3:]}
+    expected |= {newest_of_week[w] for w in sorted(newest_of_week)[-2:]}
+    assert made[-1] in expected and 3 <= len(expected) <= 5
+    assert {b.path for b in list_backups(folder, vault.vault_id) if b.automatic} == expected
+    assert left == expected | {manual}
+    assert all(verify_backup(p, password=PASSWORD, open_items=False).ok for p in expected)
     # rotation by hand with nothing to keep still keeps the newest
     rotate_backups(folder, vault.vault_id, keep_daily=0, keep_weekly=0)
     autos_after = [b.path for b in list_backups(folder, vault.vault_id) if b.automatic]

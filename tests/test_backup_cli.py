@@ -10,10 +10,12 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tests.conftest import CLI, PASSWORD
+from vault import backup_commands
 from vault.backup_commands import PROGRESS_DELAY, progress_bar
 
 
@@ -184,12 +186,17 @@ def test_progress_bar_only_on_a_terminal_and_only_when_slow(
     terminal = os.fdopen(slave, "w", buffering=1)
     monkeypatch.setattr(sys, "stderr", terminal)
     monkeypatch.setenv("TERM", "xterm")
+    # A clock the test moves by hand: no sleeping, and a loaded machine cannot make the quick
+    # task look slow.
+    now = [1000.0]
+    monkeypatch.setattr(backup_commands, "time", SimpleNamespace(monotonic=lambda: now[0]))
     try:
         with progress_bar("Quick") as update:
             assert update is not None
+            now[0] += PROGRESS_DELAY / 2
             update(1, 2)  # finished before the delay: nothing is drawn
         with progress_bar("Backing up") as update:
-            time.sleep(PROGRESS_DELAY + 0.1)
+            now[0] += PROGRESS_DELAY + 0.1
             update(50, 100)
             update(100, 100)
         terminal.flush()
@@ -225,9 +232,12 @@ def test_a_write_that_fails_half_way_leaves_nothing_behind(source, tmp_path: Pat
     from tests.conftest import vault_command
 
     cli, _, _ = source
+    notes = tmp_path / "bulk-notes"  # one import rather than 41 processes
+    notes.mkdir()
     for i in range(40):
-        cli("new", f"bulk {i}", input="x" * 20_000, check=True)
-    cli("new", "huge", input="y" * 250_000, check=True)  # one Markdown file past the limit too
+        (notes / f"bulk {i}.md").write_text("x" * 20_000)
+    (notes / "huge.md").write_text("y" * 250_000)  # one Markdown file past the limit too
+    cli("import", "markdown", str(notes), check=True)
     big = tmp_path / "big.vbak"
     cli("backup", "create", str(big), check=True)
     folder = tmp_path / "limited"
