@@ -348,19 +348,18 @@ class _Run:
         for slot in self.store.slots():
             data = slot.to_json()
             want[content_hash(data)] = data
-        listed = {
-            layout.parse_slot_name(e.name): e
-            for e in self.remote.list_files(self.me, layout.KEYS_DIR)
-        }
-        for digest, data in want.items():
-            entry = listed.get(digest)
-            if entry is None or entry.size != len(data):
-                if entry is not None:
-                    self.remote.delete(self.me, entry.name, layout.KEYS_DIR)
-                self.remote.write(self.me, layout.slot_file_name(digest), data, layout.KEYS_DIR)
-        for digest, entry in listed.items():
-            if digest not in want:  # an old password's slot, or a stranger: only we write here
+        listed: dict[str, Entry] = {}
+        for entry in self.remote.list_files(self.me, layout.KEYS_DIR):
+            digest = layout.parse_slot_name(entry.name)
+            if digest in want and entry.size == len(want[digest]):
+                listed[digest] = entry
+            else:
+                # An old password's slot, a damaged copy, or a daemon's duplicate: only this
+                # device writes here, so it clears what it did not put there now.
                 self.remote.delete(self.me, entry.name, layout.KEYS_DIR)
+        for digest, data in want.items():
+            if digest not in listed:
+                self.remote.write(self.me, layout.slot_file_name(digest), data, layout.KEYS_DIR)
 
     # --- pulling ---------------------------------------------------------------------------
 
