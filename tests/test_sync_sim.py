@@ -12,7 +12,8 @@ holds every operation any device ever saved, all show the same items with the sa
 no file is pending, no rollback is reported, and the folder's file count stays bounded. During
 the storm, a sync never makes an item disappear that no one deleted.
 
-VAULT_SIM_SEEDS sets how many seeds run (default 40); a failure names its seed.
+VAULT_SIM_SEEDS sets how many seeds run (default 50); a failure names its seed, and a seed
+replays exactly (ids, nonces and clock readings come from seeded sources).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from vault.notes import Vault
 from vault.sync import SyncEngine, clone, list_conflicts, resolve, set_remote
 from vault.sync.remote import RemoteFolder
 
-SEEDS = int(os.environ.get("VAULT_SIM_SEEDS", "40"))
+SEEDS = int(os.environ.get("VAULT_SIM_SEEDS", "50"))
 DAY_MS = 24 * 3600 * 1000
 COMPACT_AFTER = 4  # small, so compaction and its acknowledgements run often
 SKEW_MS = [0]  # the clock skew of the device acting now (notes carry its times)

@@ -116,7 +116,10 @@ def clone(
     header = read_header(remote)
     local = local.expanduser()
     if Store.exists(local):
-        raise InvalidInputError(f"there is already a vault at {local}; choose another --vault")
+        raise InvalidInputError(
+            f"there is already a vault at {local}; choose another --vault (after an "
+            "interrupted clone, `vault sync` there finishes it)"
+        )
     if recovery_key is not None and not new_password:
         raise InvalidInputError("cloning with the recovery key needs a new password")
     slots = remote_slots(remote, header)
