@@ -144,7 +144,7 @@ async def settle(pilot: Pilot) -> None:
     for _ in range(3):
         await app.workers.wait_for_complete()
         await pilot.pause()
-    await pilot.pause(0.05)
+    await pilot.pause(0.15)  # timers: the note under the cursor loads once typing pauses
     await app.workers.wait_for_complete()
     await pilot.pause()
 

@@ -26,6 +26,7 @@ from vault.notes import inspect_vault
 from vault.store import Store
 from vault.tui import failures
 from vault.tui.keys import APP_KEYS, bindings
+from vault.tui.memory import let_go, warm_up
 from vault.tui.messages import LockFlushFailed, VaultOpened, WorkFailed
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.dialogs import ConfirmDialog
@@ -75,6 +76,12 @@ class VaultApp(App[int]):
         self.set_interval(IDLE_CHECK_SECONDS, self.check_autolock)
         self._handle_signals()
         self.show_start_screen()
+        self.prepare()
+
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
+    def prepare(self) -> None:
+        """While the person types the password, load what the main screen will need."""
+        warm_up()
 
     def show_start_screen(self, message: str = "") -> None:
         path = self.vault_path.expanduser()
@@ -86,13 +93,23 @@ class VaultApp(App[int]):
         except VaultError as exc:
             self._show_screen(BrokenVaultScreen(str(exc)))
             return
-        self._show_screen(UnlockScreen(path, info, self.keyfile, message))
+        # The main screen is built (empty) under the unlock screen while the person types and
+        # the key is derived, so opening the vault only has to fill it.
+        self._show_screen(self._main_screen())
+        self.push_screen(UnlockScreen(path, info, self.keyfile, message))
+
+    def _main_screen(self) -> MainScreen:
+        if self._main is None:
+            self._main = MainScreen(clock=self.clock, poll_seconds=self.poll_seconds)
+        return self._main
 
     def _show_screen(self, screen: Screen[Any]) -> None:
+        """Make `screen` the one base screen (modals and the unlock screen above it go)."""
         while len(self.screen_stack) > 2:
             self.pop_screen()
         if len(self.screen_stack) == 2:
-            self.switch_screen(screen)
+            if self.screen_stack[-1] is not screen:
+                self.switch_screen(screen)
         else:
             self.push_screen(screen)
 
@@ -144,7 +161,7 @@ class VaultApp(App[int]):
 
     def on_vault_opened(self, message: VaultOpened) -> None:
         message.stop()
-        self.session = Session(message.vault)
+        self.session = message.session
         self.mark_active()
         if message.recovery_key:
             self.push_screen(RecoveryKeyScreen(message.recovery_key), lambda _: self.show_main())
@@ -154,8 +171,9 @@ class VaultApp(App[int]):
     def show_main(self) -> None:
         if self.session is None:
             return
-        self._main = MainScreen(self.session, clock=self.clock, poll_seconds=self.poll_seconds)
-        self._show_screen(self._main)
+        main = self._main_screen()
+        self._show_screen(main)
+        main.attach(self.session)
 
     # --- locking --------------------------------------------------------------------------------
 
@@ -168,7 +186,6 @@ class VaultApp(App[int]):
         pending = main.unsaved() if main is not None else None
         if main is not None:
             main.wipe()
-        self._main = None
         self.session = None
         self.clear_notifications()
         self.show_start_screen(reason)
@@ -183,6 +200,7 @@ class VaultApp(App[int]):
                 self.post_message(LockFlushFailed(session, pending, failures.describe(exc)))
                 return
         session.close()
+        let_go()
 
     def on_lock_flush_failed(self, message: LockFlushFailed) -> None:
         """Saving on the way to locking failed: the typed text stays in memory (not on screen)
@@ -194,6 +212,7 @@ class VaultApp(App[int]):
                 self.finish_lock(session, pending)
             else:
                 session.close()
+                let_go()
 
         text = message.text
 
@@ -259,9 +278,9 @@ class VaultApp(App[int]):
                     return False
         if main is not None:
             main.wipe()
-        self._main = None
         self.session = None
         session.close()
+        let_go()
         return True
 
     def _confirm_quit(self, text: str) -> None:

@@ -92,7 +92,7 @@ class NoteSource:
     changes or when the store changed (its data version moves on every commit, ours or
     another process's)."""
 
-    RANK_LIMIT = 1000  # more matches than this are ordered cheaply (see SearchIndex.search)
+    RANK_LIMIT = 2000  # more matches than this are ordered cheaply (see SearchIndex.search)
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
@@ -120,6 +120,12 @@ class NoteSource:
             return base
         hits = self.vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT)
         return [h.note for h in hits]
+
+    def warm(self) -> None:
+        """Fold every note's text for search now, in the background, so the first letter
+        typed into the search box does not pay for it."""
+        everything = self.vault.all_notes()
+        self.vault.filter_notes(everything, Query(terms=("\uffff",)))
 
     def clear(self) -> None:
         with self._lock:

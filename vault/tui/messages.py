@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from vault.model import Note
-from vault.notes import Vault
 from vault.search import Query
 from vault.tui.data import SidebarData, Target
 from vault.tui.session import Session, Unsaved
@@ -23,7 +22,7 @@ from vault.tui.session import Session, Unsaved
 class VaultOpened(Message):
     """A worker unlocked (or created) the vault."""
 
-    vault: Vault
+    session: Session
     recovery_key: str | None = None  # only right after creation, to show once
 
 

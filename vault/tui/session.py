@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from vault.model import Note
 from vault.notes import Vault
+from vault.tui.data import NoteSource
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Unsaved:
 class Session:
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
+        self.source = NoteSource(vault)  # the list's notes, shared by the screen's workers
         self._lock = threading.Lock()
         self._successor: dict[str, Note] = {}  # a version this app replaced -> what replaced it
 
@@ -107,4 +109,5 @@ class Session:
         """Forget every note held here and lock the vault."""
         with self._lock:
             self._successor.clear()
+            self.source.clear()
             self.vault.lock()

@@ -18,6 +18,7 @@ from vault.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
 from vault.tui.screens.unlock import display_path
+from vault.tui.session import Session
 from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
 
 _METER_STYLES = ("$error", "$error", "$warning", "$success", "$success")
@@ -136,7 +137,7 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
             self.post_message(CreateFailed(str(exc)))
             return
         vault.create_note(WELCOME_TITLE, WELCOME_BODY, pinned=True)
-        self.post_message(VaultOpened(vault, recovery_key=recovery))
+        self.post_message(VaultOpened(Session(vault), recovery_key=recovery))
 
     def on_create_failed(self, message: CreateFailed) -> None:
         message.stop()

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 NARROW = 100  # below this many columns the sidebar hides until asked for (ctrl+b)
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
+SHOW_DELAY = 0.12
 
 PaletteAction = tuple[str, str, Callable[[], object]]
 
@@ -91,10 +92,12 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
 
-    def __init__(self, session: Session, *, clock: Clock, poll_seconds: float | None = 2.0) -> None:
+    def __init__(self, *, clock: Clock, poll_seconds: float | None = 2.0) -> None:
+        """Built empty, while the unlock screen covers it; `attach` gives it an open vault
+        and `wipe` takes everything away again when the vault locks."""
         super().__init__()
-        self.session: Session | None = session
-        self.source: NoteSource | None = NoteSource(session.vault)
+        self.session: Session | None = None
+        self.source: NoteSource | None = None
         self.clock = clock
         self.poll_seconds = poll_seconds
         self.target: Target = ALL
@@ -106,9 +109,12 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         self._pending_select: str | None = None
         self._focus_editor_after_load = False
         self._saves_in_flight = 0
+        self._warmed = False
+        self._mounted = False
         self._autosave_timer: Timer | None = None
         self._preview_timer: Timer | None = None
         self._reload_timer: Timer | None = None
+        self._show_timer: Timer | None = None
         self._sidebar_wanted: bool | None = None  # None: decided by the width
         self.autosave_seconds = 1.0
 
@@ -145,29 +151,41 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         return self.query_one(SearchBox)
 
     def on_mount(self) -> None:
+        self._mounted = True
+        self.query_one("#list-pane").border_title = "All notes"
+        self.sidebar.border_title = "vault"
+        self._layout_for(self.size.width)
+        if self.poll_seconds:
+            self.set_interval(self.poll_seconds, self.poll)
+        if self.session is not None:
+            self.attach(self.session)
+
+    def attach(self, session: Session) -> None:
+        """The vault is open: show its notes with the remembered sort, preview and layout."""
+        self.session = session
+        self.source = session.source
+        if not self._mounted:
+            return  # on_mount finishes the job
         config = self.vault_app.config
         sort = config.get("ui.sort")
         self.sort = sort if sort in SORTS else "modified"
         preview = config.get("ui.preview")
         self.pane.preview = preview if preview in PREVIEW_MODES else "off"
         self.autosave_seconds = max(0.2, float(config.get("ui.autosave_seconds")))
-        self.query_one("#list-pane").border_title = "All notes"
-        self.sidebar.border_title = "vault"
-        self._layout_for(self.size.width)
-        vault = self.session.vault if self.session else None
-        if vault is not None:
-            minutes = int(config.get("ui.autolock_minutes"))
-            lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
-            self.post_message(StatusUpdate("vault", f"{display_path(vault.path)} · {lock}"))
-            if vault.corrupt:
-                self.notify(
-                    f"{len(vault.corrupt)} item(s) could not be opened; `vault check` says more.",
-                    severity="warning",
-                    timeout=10,
-                )
+        self.target = ALL
+        self._warmed = False
+        vault = session.vault
+        minutes = int(config.get("ui.autolock_minutes"))
+        lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
+        self.query_one(StatusBar).set_segment("vault", f"{display_path(vault.path)} · {lock}")
+        if vault.corrupt:
+            self.notify(
+                f"{len(vault.corrupt)} item(s) could not be opened; `vault check` says more.",
+                severity="warning",
+                timeout=10,
+            )
         self.reload_views()
-        if self.poll_seconds:
-            self.set_interval(self.poll_seconds, self.poll)
+        self.notes_list.focus()
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
@@ -212,6 +230,12 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         notes = source.notes(target, sort, query)
         self.post_message(ListLoaded(generation, target, notes, query, perf_counter() - start))
 
+    @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
+    def warm_search(self) -> None:
+        source = self.source
+        if source is not None:
+            source.warm()
+
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
     def request_sidebar(self) -> None:
         session = self.session
@@ -227,6 +251,9 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
             message.notes, message.query, keep=keep, empty_text=self._empty_text(message)
         )
         self._update_list_title()
+        if not self._warmed:  # after the list is on screen, so it does not delay it
+            self._warmed = True
+            self.warm_search()
         if self._focus_editor_after_load:
             self._focus_editor_after_load = False
             highlighted = self.notes_list.highlighted
@@ -261,13 +288,18 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
 
     def _update_list_title(self) -> None:
         pane = self.query_one("#list-pane")
-        pane.border_title = describe_target(self.target, self.sidebar_data)
+        title = describe_target(self.target, self.sidebar_data)
         count = len(self.notes_list.notes)
         if self.search_query.empty:
             noun = "note" if count == 1 else "notes"
-            pane.border_subtitle = f"{count:,} {noun} · by {self.sort}"
+            subtitle = f"{count:,} {noun} · by {self.sort}"
         else:
-            pane.border_subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
+            subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
+        # Set only when different: each assignment repaints the pane.
+        if pane.border_title != title:
+            pane.border_title = title
+        if pane.border_subtitle != subtitle:
+            pane.border_subtitle = subtitle
 
     def poll(self) -> None:
         if self.session is not None:
@@ -309,8 +341,23 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         if current is not None and note.id == current.id:
             self._catch_up([note])
             return
+        if self._show_timer is not None:
+            self._show_timer.stop()
+            self._show_timer = None
+        if self.search_box.has_focus:
+            # While typing a search the top match changes with every letter: load it into the
+            # editor once the typing pauses, so the keystrokes stay quick.
+            self._show_timer = self.set_timer(SHOW_DELAY, lambda: self._show_highlighted(note))
+            return
+        self._show_highlighted(note)
+
+    def _show_highlighted(self, note: Note) -> None:
+        self._show_timer = None
+        highlighted = self.notes_list.highlighted
+        if highlighted is None or highlighted.id != note.id:
+            return  # the cursor moved on meanwhile
         self.leave_note()
-        self.show_note(note)
+        self.show_note(highlighted)
 
     def show_note(self, note: Note) -> None:
         self.saved_text = note.body
@@ -953,10 +1000,11 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
 
     def wipe(self) -> None:
         """Drop every decrypted value from the widgets and from this screen (locking)."""
-        for timer in (self._autosave_timer, self._preview_timer, self._reload_timer):
+        timers = (self._autosave_timer, self._preview_timer, self._reload_timer, self._show_timer)
+        for timer in timers:
             if timer is not None:
                 timer.stop()
-        self._autosave_timer = self._preview_timer = self._reload_timer = None
+        self._autosave_timer = self._preview_timer = self._reload_timer = self._show_timer = None
         self.workers.cancel_all()
         self.session = None
         if self.source is not None:

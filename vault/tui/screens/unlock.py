@@ -3,6 +3,7 @@ password is wrong. Argon2 runs in a worker so the screen stays responsive."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from textual import on, work
@@ -13,8 +14,11 @@ from textual.widgets import Footer, Input, LoadingIndicator, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
 from vault.notes import Vault, VaultInfo
+from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
+from vault.tui.memory import hold_still
 from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
+from vault.tui.session import Session
 
 
 def display_path(path: Path) -> str:
@@ -112,7 +116,18 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         except VaultError as exc:
             self.post_message(UnlockFailed(str(exc)))
             return
-        self.post_message(VaultOpened(vault))
+        session = Session(vault)
+        self.post_message(VaultOpened(session))
+        # While the main screen is being built, read the first list (all notes, the saved
+        # order) into the session, so the screen finds it ready.
+        with contextlib.suppress(VaultError):
+            session.source.base(ALL, self.app_sort())
+        hold_still()
+
+    def app_sort(self) -> str:
+        sort = getattr(self.app, "config", None)
+        value = sort.get("ui.sort") if sort is not None else "modified"
+        return value if value in SORTS else "modified"
 
     def on_unlock_failed(self, message: UnlockFailed) -> None:
         message.stop()

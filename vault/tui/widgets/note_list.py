@@ -58,6 +58,7 @@ class NoteList(ScrollView, can_focus=True):
         self._cursor = 0
         self._empty_text = ""
         self._cache: dict[tuple[int, int, int, bool, bool], Strip] = {}
+        self._styles: dict[str, Style] = {}
         self._announced: tuple[str, str] | None = None  # (id, version) last posted
 
     # --- what it shows (set by the screen) ---------------------------------------------------
@@ -179,6 +180,7 @@ class NoteList(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
 
     # --- drawing ------------------------------------------------------------------------------
 
@@ -186,7 +188,7 @@ class NoteList(ScrollView, can_focus=True):
         scroll_y = int(self.scroll_offset.y)
         line = scroll_y + y
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._style("base")
         if not self._notes:
             if y == 1 and self._empty_text:
                 text = Text("  " + self._empty_text, style=self._style("note-list--empty"))
@@ -214,13 +216,20 @@ class NoteList(ScrollView, can_focus=True):
     def _style(self, name: str) -> Style:
         """A component style with its translucent colours blended over this widget's
         background (a partial style alone would blend them over black, which a light theme
-        cannot afford)."""
-        part = self.get_component_rich_style(name, partial=True)
-        full = self.get_component_rich_style(name, partial=False)
-        return part + Style(
-            color=full.color if part.color else None,
-            bgcolor=full.bgcolor if part.bgcolor else None,
-        )
+        cannot afford). Worked out once per theme: rendering asks for them on every line."""
+        style = self._styles.get(name)
+        if style is None:
+            if name == "base":
+                style = self.rich_style
+            else:
+                part = self.get_component_rich_style(name, partial=True)
+                full = self.get_component_rich_style(name, partial=False)
+                style = part + Style(
+                    color=full.color if part.color else None,
+                    bgcolor=full.bgcolor if part.bgcolor else None,
+                )
+            self._styles[name] = style
+        return style
 
     def _cursor_strip(self, strip: Strip) -> Strip:
         """The focused cursor row takes the theme's cursor colours over everything, keeping
