@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, LoadingIndicator, Static
+from textual.widgets import Footer, Input, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
 from vault.notes import Vault, VaultInfo
@@ -55,7 +55,6 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
                 id="keyfile",
             )
             yield Static(self._message, id="unlock-message", markup=False)
-            yield LoadingIndicator(id="busy")
             yield Static(
                 "Forgot the password? `vault passwd --recovery` sets a new one with the "
                 "recovery key.",
@@ -65,7 +64,6 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#busy").display = False
         self.query_one("#keyfile").display = self.info.needs_keyfile or self.keyfile is not None
         if self._message:
             self.query_one("#unlock-message").add_class("error")
@@ -73,7 +71,6 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
     def _set_busy(self, busy: bool, message: str = "") -> None:
         for field in self.query(Input):
             field.disabled = busy
-        self.query_one("#busy").display = busy
         status = self.query_one("#unlock-message", Static)
         status.update(message)
         status.set_class(False, "error")
@@ -101,6 +98,8 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         keyfile_text = keyfile_field.value.strip()
         keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
         password_field.value = ""  # the widget does not keep the password once it is used
+        # A still line, not an animation: drawing frames would slow the key derivation and
+        # the decryption that run meanwhile.
         self._set_busy(True, "Unlocking…")
         self.unlock(password, keyfile)
 
