@@ -522,3 +522,18 @@ def test_status_counts_unsent_changes_and_conflicts(dev: Devices) -> None:
     report = engine.sync()
     assert report.pushed == 1 and engine.status().unpushed == 0
     assert json.loads(json.dumps(report.to_json()))["pushed"] == 1
+
+
+def test_moving_to_a_new_folder_starts_clean(dev: Devices) -> None:
+    dev.b.create_note("Only on b so far", "x")
+    dev.both()
+    moved = dev.folder.parent / "moved"
+    for v in (dev.a, dev.b):
+        set_remote(v.store, moved)
+    reports = [dev.sync(v) for v in (dev.a, dev.b, dev.a)]
+    assert all(not r.rollbacks and not r.pending for r in reports)
+    assert reports[0].pushed == len(list(dev.a.store.all_ops()))  # everything, once
+    assert _notes(dev.a) == _notes(dev.b)
+    c, _ = clone(moved, dev.folder.parent / "c", password=PASSWORD)
+    dev.opened.append(c)
+    assert _notes(c) == _notes(dev.a)

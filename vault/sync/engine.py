@@ -34,6 +34,7 @@ from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
 from vault.sync.segments import ChainFile, open_file, read_header, seal_file, sync_key
 from vault.sync.state import (
     ACKS,
+    FOLDER,
     HEADER_SEEN,
     JUDGED,
     LAST,
@@ -204,6 +205,11 @@ class SyncEngine:
             raise RemoteError("no sync folder is set; choose one with `vault remote set DIR`")
         with sync_lock(self.vault.path, self.lock_timeout):
             started = time.monotonic()
+            folder = str(self.remote.path.expanduser().resolve())
+            if self.vault.store.meta(FOLDER) != folder:
+                # A new folder (or the first sync): what we knew about another one is moot.
+                with self.vault.store.transaction() as db:
+                    SyncState.reset(db, folder)
             try:
                 report = _Run(self, self.remote, progress).execute()
             except VaultError as exc:

@@ -23,6 +23,7 @@ PUBLISHED_ACKS = "sync.published_acks"  # JSON {device: seq}: what this device l
 WALLS = "sync.walls"  # JSON {device: ms}: the newest clock reading each device wrote
 RESERVED = "sync.reserved"  # "<device>:<seq>": the last position this device chose to write
 JUDGED = "sync.judged"  # JSON {"device/name": size}: odd files already read and set aside
+FOLDER = "sync.folder"  # the folder the rest of this state describes (absolute path)
 HEADER_SEEN = "sync.header_seen"  # path, size, mtime and inode of the header last checked
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
@@ -72,6 +73,15 @@ class SyncState:
     @classmethod
     def set_json(cls, db: sqlite3.Connection, key: str, value: Any) -> None:
         cls.set_meta(db, key, json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+    @staticmethod
+    def reset(db: sqlite3.Connection, folder: str) -> None:
+        """Forget everything about a previous folder: the next run sends every operation and
+        reads every file of the new one (both idempotent), so nothing is lost by forgetting."""
+        db.execute("DELETE FROM sync_ops")
+        db.execute("DELETE FROM sync_files")
+        db.execute("DELETE FROM meta WHERE key LIKE 'sync.%' AND key NOT IN (?, ?)", (REMOTE, LAST))
+        SyncState.set_meta(db, FOLDER, folder)
 
     # --- chain files ---------------------------------------------------------------------------
 
