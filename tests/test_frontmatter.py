@@ -638,3 +638,15 @@ def test_safe_filenames_scales() -> None:
     assert names[:3] == ["Untitled.md", "Untitled (2).md", "Untitled (3).md"]
     assert names[-1] == "Untitled (20000).md"
     assert len(set(names)) == 20_000
+
+
+def test_safe_filename_of_a_long_run_of_dots() -> None:
+    # Stripping edge dots with a `[...]+$` regex was quadratic in a run of dots inside a title
+    # (200,000 dots: minutes). Cut to 255 bytes, the name ends in dots, which Windows drops.
+    assert safe_filename("a" + "." * 200_000 + "b", set()) == "a.md"
+    assert safe_filename(". ." + "." * 200_000, set()) == "Untitled.md"
+
+
+@given(st.text(alphabet=" .\u200dae\u00e9", max_size=12))
+def test_edges_are_stripped_as_the_pattern_says(text: str) -> None:
+    assert frontmatter._strip_edges(text) == frontmatter._EDGES.sub("", text)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import signal
 import stat
 import unicodedata
@@ -341,6 +342,23 @@ def test_title_falls_back_to_heading_then_file_name() -> None:
     assert parse_markdown("```\n# in code\n```\n## Not level one\n", "file").title == "file"
     assert parse_markdown('---\ntitle: ""\n---\n# From heading\n', "f").title == "From heading"
     assert parse_markdown("", "").title == "Untitled"
+    # an optional closing sequence of #s (after whitespace) is not part of the title
+    assert parse_markdown("# Closed ##  ", "f").title == "Closed"
+    assert parse_markdown("# C# #", "f").title == "C#"
+    assert parse_markdown("# a # #", "f").title == "a #"
+    assert parse_markdown("# ##", "f").title == "##"
+    # a long run of spaces inside a heading (the lazy regex for it was quadratic: minutes)
+    assert parse_markdown("# a" + " " * 200_000 + "b ###", "f").title == "a" + " " * 200_000 + "b"
+
+
+OLD_HEADING = re.compile(r"#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
+
+
+@given(st.text(alphabet="# \tab", max_size=14))
+def test_heading_titles_follow_the_closing_sequence_rule(line: str) -> None:
+    match = OLD_HEADING.fullmatch(line.strip())
+    expected = match.group(1).strip() if match and match.group(1).strip() else "fallback"
+    assert parse_markdown(line, "fallback").title == expected
 
 
 # --- a property: any note survives note_to_markdown -> parse_markdown ----------------------------

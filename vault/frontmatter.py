@@ -784,7 +784,13 @@ def _clean(title: str) -> str:
     # Collapse whitespace runs, and drop leading/trailing whitespace and dots: Windows strips
     # trailing ones silently (so two names would collide), and a leading dot hides the file.
     text = re.sub(r"\s+", " ", "".join(out))
-    return unicodedata.normalize("NFC", _EDGES.sub("", text))
+    return unicodedata.normalize("NFC", _strip_edges(text))
+
+
+def _strip_edges(text: str) -> str:
+    """`_EDGES.sub("", text)` for a text whose whitespace runs are single spaces, in linear
+    time: on a long run of dots inside a title the regex's `$` branch is quadratic."""
+    return text.lstrip(" .").rstrip(" .\u200d")
 
 
 def _truncate(text: str, max_bytes: int) -> str:

@@ -59,7 +59,7 @@ _MODIFIED_KEYS = ("modified", "updated", "date modified", "updated_at", "last_mo
 _OWN_KEYS = frozenset(
     (*_TITLE_KEYS, *_TAG_KEYS, *_CREATED_KEYS, *_MODIFIED_KEYS, "pinned", "notebook")
 )
-_HEADING = re.compile(r"#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*")
+_HEADING = re.compile(r"#[ \t]+(.+)")  # on a stripped line; closing #s removed by _heading
 _FENCE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
 # An inline #tag: after a space or line start, a letter/digit/_ first, then also / and -.
 _INLINE_TAG = re.compile(r"(?:(?<=\s)|^)#([^\W][\w/-]*)", re.MULTILINE)
@@ -260,8 +260,15 @@ def _heading(body: str) -> str | None:
             fence = opened.group(1)
             continue
         match = _HEADING.fullmatch(line.strip())
-        if match and match.group(1).strip():
-            return match.group(1).strip()
+        if match:
+            text = match.group(1)
+            # An optional closing sequence: whitespace then #s. (Done by hand: a lazy regex for
+            # it is quadratic in a long run of spaces.)
+            unclosed = text.rstrip("#")
+            if unclosed != text and unclosed[-1:] in (" ", "\t"):
+                text = unclosed
+            if text.strip():
+                return text.strip()
     return None
 
 
