@@ -1,0 +1,143 @@
+"""The command palette's side of the main screen: the entries to jump to (notes, notebooks,
+tags) and the actions that make sense where the person is. A mixin of MainScreen; the
+providers in vault/tui/providers.py ask it when the palette opens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vault.errors import VaultError
+from vault.search import Query
+from vault.tui.data import ALL, TRASH, Target
+from vault.tui.providers import Entry, entry
+from vault.tui.timefmt import relative_time
+
+if TYPE_CHECKING:
+    from vault.tui.screens.main import MainScreen
+
+    _Screen = MainScreen
+else:
+    _Screen = object
+
+PaletteAction = tuple[str, str, Callable[[], object]]
+
+
+class PaletteSupport(_Screen):
+    # --- the command palette ------------------------------------------------------------------
+
+    def go_to_note(self, note_id: str) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            note = session.vault.note(note_id)
+        except VaultError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.leave_note()
+        if self.search_box.value:
+            self.search_box.value = ""
+            self.search_query = Query()
+        if not (self.target == ALL and not note.in_trash):
+            self._set_target(TRASH if note.in_trash else ALL)
+        self._focus_editor_after_load = True
+        self.request_list(select=note.id)
+
+    def go_to_target(self, target: Target) -> None:
+        self._set_target(target)
+        self.request_list()
+        self._update_list_title()
+        self.notes_list.focus()
+
+    def jump_entries(self) -> list[Entry]:
+        session = self.session
+        if session is None:
+            return []
+        items: list[Entry] = []
+        for nb in self.sidebar_data.notebooks:
+            target = Target("notebook", nb.id)
+            items.append(
+                entry(nb.path, f"notebook · {_count(nb.notes)}", _bind(self.go_to_target, target))
+            )
+        for tag in self.sidebar_data.tags:
+            target = Target("tag", tag.name)
+            items.append(
+                entry(
+                    f"#{tag.name}", f"tag · {_count(tag.notes)}", _bind(self.go_to_target, target)
+                )
+            )
+        now = self.clock()
+        notes = sorted(session.vault.all_notes(), key=lambda n: -n.modified)
+        for note in notes:
+            where = (
+                "in the trash" if note.in_trash else (self.notebook_path(note.notebook) or "note")
+            )
+            items.append(
+                entry(
+                    note.title,
+                    f"{where} · {relative_time(note.modified, now)}",
+                    _bind(self.go_to_note, note.id),
+                )
+            )
+        return items
+
+    def palette_actions(self) -> list[PaletteAction]:
+        note = self.current_note()
+        actions: list[tuple[str, str, str]] = [
+            ("New note", "Write a new note here", "new_note"),
+            ("Search notes", "Filter the list as you type", "search"),
+            ("Lock the vault", "Clear everything from the screen and lock", "lock"),
+            ("New notebook", "Create a notebook (use / to nest)", "new_notebook"),
+            ("Show all notes", "All notes outside the trash", "show_all"),
+            ("Show the trash", "Notes you deleted; restore or delete them for good", "show_trash"),
+            ("Cycle preview", "Markdown preview: off, side by side, preview only", "cycle_preview"),
+            ("Cycle sort order", f"Now by {self.sort}", "cycle_sort"),
+            ("Toggle sidebar", "Show or hide notebooks and tags", "toggle_sidebar"),
+            ("Help: keys", "Every key binding", "help"),
+        ]
+        if note is not None:
+            if note.in_trash:
+                actions += [
+                    ("Restore note", note.title, "restore_note"),
+                    ("Delete note for good", note.title, "trash_note"),
+                ]
+            else:
+                actions += [
+                    ("Rename note", note.title, "rename_note"),
+                    ("Edit tags", note.title, "edit_tags"),
+                    ("Move note to notebook", note.title, "move_note"),
+                    ("Unpin note" if note.pinned else "Pin note", note.title, "toggle_pin"),
+                    ("Move note to trash", note.title, "trash_note"),
+                    ("Open note in $EDITOR", note.title, "external_edit"),
+                ]
+        if self.sidebar_data.trash:
+            actions.append(("Empty the trash", f"{self.sidebar_data.trash} notes", "empty_trash"))
+        if self._sidebar_notebook() is not None:
+            actions += [
+                ("Rename notebook", "The notebook chosen in the sidebar", "rename_notebook"),
+                ("Delete notebook", "Its notes go to the trash", "delete_notebook"),
+            ]
+        return [(name, help_, self._action_runner(action)) for name, help_, action in actions]
+
+    def _action_runner(self, action: str) -> Callable[[], Any]:
+        if action == "lock":
+            return self.vault_app.action_lock
+        if action == "help":
+            return self.vault_app.action_help
+        if action == "show_all":
+            return _bind(self.go_to_target, ALL)
+        if action == "show_trash":
+            return _bind(self.go_to_target, TRASH)
+        return getattr(self, f"action_{action}")
+
+
+def _count(n: int) -> str:
+    return f"{n:,} note" if n == 1 else f"{n:,} notes"
+
+
+def _bind(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    def run() -> Any:
+        return fn(*args)
+
+    return run

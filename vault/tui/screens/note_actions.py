@@ -1,0 +1,296 @@
+"""What a person does to notes and notebooks from the main screen: new, rename, tags, move,
+pin, trash, restore, delete for good, empty the trash, and new / rename / delete notebook.
+
+A mixin of MainScreen, kept apart so the screen's module stays about showing and editing.
+Every change runs in a worker and comes back as NoteWritten or ChangeDone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from vault.model import Note
+from vault.search import Query
+from vault.tui.data import ALL, Target, describe_target
+from vault.tui.messages import ChangeDone, NoteWritten
+from vault.tui.screens.dialogs import (
+    ConfirmDialog,
+    MoveChoice,
+    MoveDialog,
+    PromptDialog,
+    TagsDialog,
+)
+from vault.tui.session import Session
+
+if TYPE_CHECKING:
+    from vault.tui.screens.main import MainScreen
+
+    _Screen = MainScreen
+else:
+    _Screen = object
+
+
+class NoteActions(_Screen):
+    def _write(self, action: str, note: Note, change: Callable[[Session, Note], Note | None]):  # type: ignore[no-untyped-def]
+        self.leave_note()
+        self.write_note(action, note, change)
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def write_note(
+        self, action: str, note: Note, change: Callable[[Session, Note], Note | None]
+    ) -> None:
+        session = self.session
+        if session is None:
+            return
+        written = change(session, note)
+        self.post_message(NoteWritten(written, note.id, action))
+
+    @work(thread=True, group="write", exit_on_error=False)
+    def change_vault(self, change: Callable[[Session], tuple[str, str | None]]) -> None:
+        session = self.session
+        if session is None:
+            return
+        text, select = change(session)
+        self.post_message(ChangeDone(text, select))
+
+    def action_new_note(self) -> None:
+        def created(title: str | None) -> None:
+            if not title:
+                return
+            target = self.target
+            notebook = target.ref if target.kind == "notebook" else None
+            tags = [target.ref] if target.kind == "tag" and target.ref else []
+            if target.is_trash:
+                self._set_target(ALL)
+            if self.search_box.value:
+                self.search_box.value = ""
+                self.search_query = Query()
+            self.leave_note()
+            self._focus_editor_after_load = True
+
+            def create(session: Session) -> tuple[str, str | None]:
+                note = session.create(title, "", notebook=notebook, tags=tags)
+                return "", note.id
+
+            self.change_vault(create)
+
+        where = describe_target(self.target, self.sidebar_data)
+        hint = f"In {where}." if self.target.kind in ("notebook", "tag") else ""
+        self.app.push_screen(
+            PromptDialog("New note", placeholder="Title", action="Create", hint=hint), created
+        )
+
+    def action_save(self) -> None:
+        self.save_now()
+        if not self.dirty and not self._saves_in_flight:
+            self._show_save_state()
+
+    def action_rename_note(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+
+        def renamed(title: str | None) -> None:
+            if title and title != note.title:
+                self._write("Renamed", note, lambda s, n: s.update(n, title=title))
+
+        self.app.push_screen(
+            PromptDialog("Rename note", value=note.title, action="Rename"), renamed
+        )
+
+    def action_edit_tags(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+
+        def tagged(tags: list[str] | None) -> None:
+            if tags is not None and tuple(tags) != note.tags:
+                self._write("Tags saved", note, lambda s, n: s.update(n, tags=tags))
+
+        known = [t.name for t in self.sidebar_data.tags]
+        self.app.push_screen(TagsDialog(note.title, note.tags, known), tagged)
+
+    def action_move_note(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+
+        def moved(choice: MoveChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.new_path:
+                path = choice.new_path
+
+                def move_new(session: Session, n: Note) -> Note:
+                    notebook, _ = session.vault.ensure_notebook(path)
+                    return session.update(n, notebook=notebook.id)
+
+                self._write(f"Moved to {path}", note, move_new)
+            elif choice.notebook_id != note.notebook:
+                where = self.notebook_path(choice.notebook_id) or "the top level"
+                nb = choice.notebook_id
+                self._write(f"Moved to {where}", note, lambda s, n: s.update(n, notebook=nb))
+
+        books = [(nb.id, nb.path) for nb in self.sidebar_data.notebooks]
+        self.app.push_screen(MoveDialog(note.title, books, note.notebook), moved)
+
+    def action_toggle_pin(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+        pinned = not note.pinned
+        self._write(
+            "Pinned" if pinned else "Unpinned", note, lambda s, n: s.update(n, pinned=pinned)
+        )
+
+    def action_trash_note(self) -> None:
+        note = self.current_note()
+        if note is None:
+            return
+        if not note.in_trash:
+            self._write("Moved to the trash", note, lambda s, n: s.trash(n))
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+
+                def purge(session: Session, n: Note) -> None:
+                    session.purge(n)
+                    return None
+
+                self._write("Deleted for good", note, purge)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Delete for good?",
+                f"“{note.title}” and all its earlier versions will be erased. "
+                "This cannot be undone.",
+                "Delete",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    def action_restore_note(self) -> None:
+        note = self.current_note()
+        if note is not None and note.in_trash:
+            self._write("Restored", note, lambda s, n: s.restore(n))
+
+    def action_empty_trash(self) -> None:
+        count = self.sidebar_data.trash
+        if not count:
+            self.notify("The trash is already empty.", timeout=3)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                if self.pane.note is not None and self.pane.note.in_trash:
+                    self.pane.clear()
+
+                def empty(session: Session) -> tuple[str, str | None]:
+                    n = session.empty_trash()
+                    return f"Deleted {n} note{'s' if n != 1 else ''} for good", None
+
+                self.change_vault(empty)
+
+        noun = "note" if count == 1 else "notes"
+        self.app.push_screen(
+            ConfirmDialog(
+                "Empty the trash?",
+                f"{count} {noun} and all their earlier versions will be erased. "
+                "This cannot be undone.",
+                "Empty trash",
+                danger=True,
+            ),
+            confirmed,
+        )
+
+    # --- notebooks ------------------------------------------------------------------------
+
+    def _sidebar_notebook(self) -> Target | None:
+        target = self.sidebar.highlighted_target
+        if target is not None and target.kind == "notebook":
+            return target
+        return self.target if self.target.kind == "notebook" else None
+
+    def action_new_notebook(self) -> None:
+        parent = self._sidebar_notebook()
+        parent_path = self.notebook_path(parent.ref) if parent else ""
+
+        def created(name: str | None) -> None:
+            if not name:
+                return
+            path = f"{parent_path}/{name}" if parent_path else name
+
+            def create(session: Session) -> tuple[str, str | None]:
+                _, new = session.vault.ensure_notebook(path)
+                return (f"Created notebook {path}" if new else f"{path} already exists"), None
+
+            self.change_vault(create)
+
+        hint = f"Inside {parent_path}. " if parent_path else ""
+        self.app.push_screen(
+            PromptDialog(
+                "New notebook",
+                placeholder="Name",
+                action="Create",
+                hint=hint + "Use / to nest: Work/Projects.",
+            ),
+            created,
+        )
+
+    def action_rename_notebook(self) -> None:
+        target = self._sidebar_notebook()
+        entry_ = self.sidebar_data.notebook(target.ref) if target else None
+        if entry_ is None:
+            return
+        notebook_id = entry_.id
+
+        def renamed(name: str | None) -> None:
+            if not name or name == entry_.name:
+                return
+
+            def rename(session: Session) -> tuple[str, str | None]:
+                nb = session.vault.notebook(notebook_id)
+                session.vault.rename_notebook(nb, name)
+                return f"Renamed notebook to {name}", None
+
+            self.change_vault(rename)
+
+        self.app.push_screen(
+            PromptDialog("Rename notebook", value=entry_.name, action="Rename"), renamed
+        )
+
+    def action_delete_notebook(self) -> None:
+        target = self._sidebar_notebook()
+        entry_ = self.sidebar_data.notebook(target.ref) if target else None
+        if entry_ is None:
+            return
+        notebook_id = entry_.id
+        inside = [nb for nb in self.sidebar_data.notebooks if nb.path.startswith(entry_.path + "/")]
+        notes = entry_.notes  # sub-notebooks included
+        extra = f" and its {len(inside)} sub-notebook(s)" if inside else ""
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def delete(session: Session) -> tuple[str, str | None]:
+                trashed = session.vault.delete_notebook(session.vault.notebook(notebook_id))
+                return f"Deleted notebook; {trashed} note(s) moved to the trash", None
+
+            self.change_vault(delete)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Delete notebook?",
+                f"{entry_.path}{extra} will be deleted. Its {notes} note(s) go to the trash, "
+                "where you can restore them.",
+                "Delete notebook",
+                danger=True,
+            ),
+            confirmed,
+        )
