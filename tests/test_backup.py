@@ -498,6 +498,26 @@ def test_an_automatic_backup_that_does_not_read_back_is_removed_and_rotates_noth
     assert [b.path for b in list_backups(tmp_path / "backups")] == [again]
 
 
+def test_backups_made_within_one_second_keep_their_order(vault: Vault, tmp_path: Path) -> None:
+    """Names made unique with -2 ... -11 sort as made, not as text ('-auto-2' < '-auto.'), so
+    rotation keeps the one just made and verified, not an older one of the same second."""
+    config = config_with(tmp_path, keep_daily=0, keep_weekly=0)
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    fill(vault)
+    made = []
+    for i in range(11):
+        vault.create_note(f"change {i}")
+        path = auto_backup(vault, config, reason="quit", now=now)
+        assert path is not None
+        made.append(path)
+    assert made[1].name.endswith("-auto-2.vbak") and made[10].name.endswith("-auto-11.vbak")
+    assert [b.path for b in list_backups(tmp_path / "backups")] == [made[-1]]
+    assert verify_backup(made[-1], password=PASSWORD).live["note"] == 2 + 11 + 1
+    manual = [create_backup(vault, tmp_path / "backups", now=now).path for _ in range(3)]
+    listed = [b.path for b in list_backups(tmp_path / "backups") if not b.automatic]
+    assert listed == manual[::-1]
+
+
 def test_rotation_skips_a_file_it_may_not_delete(
     vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import glob
 import os
 import re
 import secrets
@@ -65,6 +66,7 @@ STALE_TEMP_SECONDS = 24 * 3600
 _BATCH = 64  # operations read from the store at a time
 # Only files named like this are ever deleted by rotation (a person's own backups never are).
 _AUTO_NAME = re.compile(r"vault-[0-9a-f]{8}-\d{8}T\d{6}Z-auto(?:-\d+)?\.vbak")
+_NUMBER = re.compile(r"T\d{6}Z(?:-auto)?-(\d{1,9})\.vbak$")  # the -n that _unique adds
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -143,12 +145,16 @@ def backup_name(vault_id: str, when: datetime, *, automatic: bool = False) -> st
 
 
 def _unique(folder: Path, name: str) -> Path:
-    path = folder / name
-    n = 2
-    while path.exists():
-        path = folder / f"{name.removesuffix(SUFFIX)}-{n}{SUFFIX}"
-        n += 1
-    return path
+    """`name`, or `name` with -2, -3... added: above every number already there, so names
+    made within one second sort as made even after rotation freed a lower one."""
+    stem = name.removesuffix(SUFFIX)
+    pattern = re.compile(re.escape(stem) + r"(?:-(\d{1,9}))?" + re.escape(SUFFIX))
+    taken = [
+        int(m.group(1) or 1)
+        for p in folder.glob(glob.escape(stem) + "*" + SUFFIX)
+        if (m := pattern.fullmatch(p.name))
+    ]
+    return folder / (f"{stem}-{max(taken) + 1}{SUFFIX}" if taken else name)
 
 
 def read_backup_header(path: Path) -> BackupHeader:
@@ -654,7 +660,14 @@ def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
             continue
         found.append(BackupInfo(p, _size(p), automatic, header.vault_id, header.created))
     epoch = datetime.min.replace(tzinfo=UTC)
-    return sorted(found, key=lambda b: (b.created or epoch, b.path.name), reverse=True)
+
+    def newest_first(b: BackupInfo) -> tuple[datetime, int, str]:
+        # Within one second, "...-auto-2.vbak" was made after "...-auto.vbak" (but sorts
+        # before it as text), and "-10" after "-9".
+        number = _NUMBER.search(b.path.name)
+        return (b.created or epoch, int(number.group(1)) if number else 1, b.path.name)
+
+    return sorted(found, key=newest_first, reverse=True)
 
 
 def rotate_backups(folder: Path, vault_id: str, *, keep_daily: int, keep_weekly: int) -> list[Path]:
