@@ -90,13 +90,13 @@ async def keystrokes(path: Path) -> list[tuple[str, float]]:
         await pilot.press("ctrl+f")
         for word in TYPED:
             main.search_box.value = ""
-            await wait_for(lambda: main.notes_list.query.raw == "")
+            await wait_for(lambda: main.notes_list.shown_query.raw == "")
             await pilot.pause()
             for i, char in enumerate(word):
                 typed = word[: i + 1]
                 start = time.perf_counter()
                 send_key(app, "space" if char == " " else char)
-                await wait_for(lambda typed=typed: main.notes_list.query.raw == typed)
+                await wait_for(lambda typed=typed: main.notes_list.shown_query.raw == typed)
                 paint_list(main)
                 results.append((typed, time.perf_counter() - start))
                 await pilot.pause()

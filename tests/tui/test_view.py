@@ -12,7 +12,9 @@ from tests.tui.conftest import settle, unlock
 from vault.config import Config
 from vault.notes import Vault
 from vault.tui.keys import ALL_KEYS, help_rows, markdown_table, pretty
+from vault.tui.screens.dialogs import PromptDialog
 from vault.tui.screens.help import HelpScreen
+from vault.tui.screens.unlock import UnlockScreen
 
 
 async def test_preview_modes_and_sort_are_remembered(sample_vault: Path, app_for) -> None:
@@ -120,3 +122,32 @@ async def test_changes_from_elsewhere_show_up_and_conflicts_are_marked(
         assert garden.conflict
         row = main.notes_list.notes.index(garden)
         assert main.notes_list.render_line(row * 2).text.startswith(" ! Garden ideas")
+
+
+async def test_keys_can_be_remapped_in_the_config(sample_vault: Path, app_for) -> None:
+    config = Config.load()
+    config.data["keymap"] = {"new_note": "f9", "lock": "f10"}
+    config.save()
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        await pilot.press("f9")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptDialog)
+        await pilot.press("escape")
+        await pilot.press("f10")
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)
+
+
+async def test_the_mouse_picks_and_opens_notes(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        second = main.notes_list.notes[1]
+        await pilot.click("#notes", offset=(5, 2))  # the second row (two lines per note)
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.id == second.id
+        await pilot.click("#notes", offset=(5, 2), times=2)
+        await settle(pilot)
+        assert main.pane.text_area.has_focus

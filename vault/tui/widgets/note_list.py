@@ -68,7 +68,8 @@ class NoteList(ScrollView, can_focus=True):
         return self._notes
 
     @property
-    def query(self) -> Query:
+    def shown_query(self) -> Query:
+        """The search the shown notes answer (named so as not to hide Widget.query)."""
         return self._query
 
     @property
