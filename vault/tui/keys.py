@@ -143,7 +143,16 @@ SIDEBAR_KEYS = [
 ]
 
 SEARCH_KEYS = [
-    Key("clear_search", "escape", "screen.clear_search", "Clear", SEARCH, show=True, priority=True),
+    Key(
+        "clear_search",
+        "escape",
+        "screen.clear_search",
+        "Clear",
+        SEARCH,
+        show=True,
+        priority=True,
+        help="Clear the search (pressed again: back to the list)",
+    ),
     Key("search_to_list", "down,enter", "screen.focus_list", "To list", SEARCH, help="To the list"),
 ]
 
