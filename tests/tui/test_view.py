@@ -49,8 +49,9 @@ async def test_theme_choice_is_saved(sample_vault: Path, app_for) -> None:
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)
-        app.theme = "textual-light"
-        await pilot.pause()
+        app.theme = "nord"
+        app.theme = "textual-light"  # browsing themes: only where one stops is saved
+        await pilot.pause(1.0)
     assert Config.load().get("ui.theme") == "textual-light"
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:

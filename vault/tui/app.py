@@ -18,6 +18,7 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from vault.config import Config
@@ -67,6 +68,7 @@ class VaultApp(App[int]):
         self.session: Session | None = None
         self._main: MainScreen | None = None
         self._last_activity = time.monotonic()
+        self._theme_timer: Timer | None = None
 
     # --- starting -------------------------------------------------------------------------------
 
@@ -122,7 +124,10 @@ class VaultApp(App[int]):
         self.watch(self, "theme", self._theme_changed, init=False)
 
     def _theme_changed(self, theme: str) -> None:
-        self.save_setting("ui.theme", theme)
+        # The theme picker changes the theme live while one browses: save once it settles.
+        if self._theme_timer is not None:
+            self._theme_timer.stop()
+        self._theme_timer = self.set_timer(0.8, lambda: self.save_setting("ui.theme", self.theme))
 
     def _apply_keymap(self) -> None:
         keymap = self.config.data.get("keymap", {})
@@ -258,6 +263,9 @@ class VaultApp(App[int]):
     # --- quitting -------------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        if self._theme_timer is not None:  # a theme chosen a moment ago is kept too
+            self._theme_timer.stop()
+            self.save_setting("ui.theme", self.theme)
         if self.close_vault():
             self.exit(0)
 
