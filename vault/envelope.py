@@ -12,6 +12,7 @@ item except its id and kind lives inside `cipher`, padded to a size bucket.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from vault import crypto
@@ -69,54 +70,80 @@ def seal_item(
     return json.dumps(envelope, separators=(",", ":"))
 
 
-def open_item(
-    items_key: bytes, vault_id: str, kind: str, item_id: str, envelope: str | bytes
-) -> dict[str, Any]:
-    """Open the envelope of the item the caller asked for, or raise CorruptItemError naming it."""
-    name = f"{kind} {short(item_id)}"
+@dataclass(frozen=True)
+class Sealed:
+    """An envelope checked and decoded, not yet decrypted: the part of opening that needs no
+    key, so it can run while the password is still being stretched."""
 
-    def corrupt(why: str) -> CorruptItemError:
-        return CorruptItemError(f"{name} {why}", item_id=item_id)
+    kind: str
+    item_id: str
+    salt: bytes
+    nonce: bytes
+    cipher: bytes
 
+
+def _corrupt(kind: str, item_id: str, why: str) -> CorruptItemError:
+    return CorruptItemError(f"{kind} {short(item_id)} {why}", item_id=item_id)
+
+
+def parse_envelope(kind: str, item_id: str, envelope: str | bytes) -> Sealed:
+    """Check the envelope is v1, names the item the caller asked for, and decode its fields.
+    Raises CorruptItemError (or UnsupportedFormatError) naming the item."""
     try:
         env = json.loads(envelope)
     except (ValueError, UnicodeDecodeError):
-        raise corrupt("is not a readable envelope (truncated or corrupt)") from None
+        raise _corrupt(kind, item_id, "is not a readable envelope (truncated or corrupt)") from None
     if not isinstance(env, dict):
-        raise corrupt("is not a readable envelope (truncated or corrupt)")
+        raise _corrupt(kind, item_id, "is not a readable envelope (truncated or corrupt)")
     v = env.get("v")
     if v != ENVELOPE_VERSION or isinstance(v, bool):
         if isinstance(v, int) and not isinstance(v, bool) and v > ENVELOPE_VERSION:
             raise UnsupportedFormatError(
-                f"{name} was written by a newer version of vault (format v{v}); upgrade vault"
+                f"{kind} {short(item_id)} was written by a newer version of vault "
+                f"(format v{v}); upgrade vault"
             )
-        raise corrupt(f"has an unknown format version {v!r} (tampered or corrupt)")
+        raise _corrupt(kind, item_id, f"has an unknown format version {v!r} (tampered or corrupt)")
     if env.get("alg") != crypto.AEAD_ALG:
-        raise corrupt("names an algorithm that format v1 does not allow (tampered)")
+        raise _corrupt(kind, item_id, "names an algorithm that format v1 does not allow (tampered)")
     if env.get("id") != item_id or env.get("kind") != kind:
-        raise corrupt("holds another item's envelope (swapped or tampered)")
+        raise _corrupt(kind, item_id, "holds another item's envelope (swapped or tampered)")
     try:
         salt = crypto.b64d(env.get("salt"), crypto.SALT_BYTES)
         nonce = crypto.b64d(env.get("nonce"), crypto.NONCE_BYTES)
         cipher = crypto.b64d(env.get("cipher"))
     except ValueError:
-        raise corrupt("has a malformed field (truncated or corrupt)") from None
+        raise _corrupt(kind, item_id, "has a malformed field (truncated or corrupt)") from None
     if len(cipher) < crypto.TAG_BYTES + crypto.MIN_PADDED:
-        raise corrupt("is truncated")
+        raise _corrupt(kind, item_id, "is truncated")
+    return Sealed(kind, item_id, salt, nonce, cipher)
+
+
+def open_sealed(items_key: bytes, vault_id: str, sealed: Sealed) -> dict[str, Any]:
+    """Decrypt a parsed envelope; the AD comes from the kind and id the caller asked for."""
+    kind, item_id = sealed.kind, sealed.item_id
     try:
         padded = crypto.unseal(
-            item_key(items_key, salt, item_id),
-            nonce,
-            cipher,
+            item_key(items_key, sealed.salt, item_id),
+            sealed.nonce,
+            sealed.cipher,
             item_ad(vault_id, kind, item_id),
-            name,
+            kind,
         )
     except Exception:
-        raise corrupt("failed to verify (tampered, corrupt, or not this vault's)") from None
+        raise _corrupt(
+            kind, item_id, "failed to verify (tampered, corrupt, or not this vault's)"
+        ) from None
     try:
         payload = json.loads(crypto.unpad(padded).decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
-        raise corrupt("decrypted to malformed content") from None
+        raise _corrupt(kind, item_id, "decrypted to malformed content") from None
     if not isinstance(payload, dict) or payload.get("kind") != kind:
-        raise corrupt("decrypted to content of another kind")
+        raise _corrupt(kind, item_id, "decrypted to content of another kind")
     return payload
+
+
+def open_item(
+    items_key: bytes, vault_id: str, kind: str, item_id: str, envelope: str | bytes
+) -> dict[str, Any]:
+    """Open the envelope of the item the caller asked for, or raise CorruptItemError naming it."""
+    return open_sealed(items_key, vault_id, parse_envelope(kind, item_id, envelope))

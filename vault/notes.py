@@ -17,7 +17,7 @@ from typing import Any
 
 from vault import crypto, keys
 from vault.crypto import KdfParams, Label
-from vault.envelope import open_item, seal_item, short
+from vault.envelope import Sealed, open_item, open_sealed, parse_envelope, seal_item, short
 from vault.errors import (
     AmbiguousError,
     AuthError,
@@ -41,7 +41,7 @@ from vault.model import (
     now_ms,
 )
 from vault.search import Hit, Query, SearchIndex, parse_query
-from vault.store import Store
+from vault.store import ItemRow, Store
 
 _KEEP: Any = object()  # "leave this field as it is" in update calls
 
@@ -111,7 +111,12 @@ def clean_tag(name: str) -> str:
 class Vault:
     """An unlocked vault. Thread-safe; `lock()` drops every decrypted value it holds."""
 
-    def __init__(self, store: Store, master_key: bytes) -> None:
+    def __init__(
+        self,
+        store: Store,
+        master_key: bytes,
+        prefetched: dict[str, tuple[ItemRow, Sealed | VaultError]] | None = None,
+    ) -> None:
         self.store = store
         self.path = store.path
         self.vault_id = store.vault_id
@@ -123,6 +128,7 @@ class Vault:
         self.corrupt: dict[str, str] = {}
         self._seen_version = -1
         self._index = SearchIndex()
+        self._prefetched = prefetched
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -168,9 +174,17 @@ class Vault:
     ) -> Vault:
         store = Store.open(path)
         try:
-            master_key = _unlock_master_key(store, password, keyfile, recovery_key)
+            slots = store.slots()
+            # Reading and parsing every envelope needs no key, so it runs while the KDF does:
+            # with 10,000 notes that is about a third of the unlock work, hidden.
+            prefetch = _Prefetch(store)
+            prefetch.start()
+            try:
+                master_key = _unlock_master_key(store, password, keyfile, recovery_key, slots)
+            finally:
+                prefetch.join()
             store.remove_stale_slots()
-            return cls(store, master_key)
+            return cls(store, master_key, prefetch.result if prefetch.error is None else None)
         except BaseException:
             store.close()
             raise
@@ -227,13 +241,27 @@ class Vault:
                 elif isinstance(cached, Note | Notebook) and cached.conflict != conflict:
                     self._items[item_id] = dataclasses.replace(cached, conflict=conflict)
                     changed = True
-            for row in self.store.items_by_id(stale):
+            prefetched = self._prefetched or {}
+            self._prefetched = None  # good for the first load only
+            ready = [
+                prefetched[i]
+                for i in stale
+                if i in prefetched and prefetched[i][0].op_id == states[i][0]
+            ]
+            fetched = {r[0].item_id for r in ready}
+            rows = ready + [
+                (row, None)
+                for row in self.store.items_by_id([i for i in stale if i not in fetched])
+            ]
+            for row, sealed in rows:
                 if row.envelope is None or row.kind not in KIND_TYPES:
                     continue
                 try:
-                    payload = open_item(
-                        self._items_key, self.vault_id, row.kind, row.item_id, row.envelope
-                    )
+                    if sealed is None:
+                        sealed = parse_envelope(row.kind, row.item_id, row.envelope)
+                    if isinstance(sealed, VaultError):
+                        raise sealed
+                    payload = open_sealed(self._items_key, self.vault_id, sealed)
                 except VaultError as exc:  # tampered, corrupt, or written by a newer version
                     self.corrupt[row.item_id] = str(exc)
                     self._items.pop(row.item_id, None)
@@ -900,10 +928,39 @@ def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
     return sorted(notes, key=key)
 
 
+class _Prefetch(threading.Thread):
+    """Reads and parses every live envelope (no decryption, no key) in the background."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(name="vault-prefetch", daemon=True)
+        self.store = store
+        self.result: dict[str, tuple[ItemRow, Sealed | VaultError]] = {}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for row in self.store.items():
+                if row.envelope is None or row.kind not in KIND_TYPES:
+                    continue
+                try:
+                    parsed: Sealed | VaultError = parse_envelope(
+                        row.kind, row.item_id, row.envelope
+                    )
+                except VaultError as exc:
+                    parsed = exc
+                self.result[row.item_id] = (row, parsed)
+        except BaseException as exc:  # the first refresh reads the store itself instead
+            self.error = exc
+
+
 def _unlock_master_key(
-    store: Store, password: str | None, keyfile: Path | None, recovery_key: str | None
+    store: Store,
+    password: str | None,
+    keyfile: Path | None,
+    recovery_key: str | None,
+    slots: list[keys.Slot] | None = None,
 ) -> bytes:
-    slots = store.slots()
+    slots = store.slots() if slots is None else slots
     if not slots:
         raise AuthError(f"{store.path} has no key slots left; restore it from a backup")
     vault_id = store.vault_id
