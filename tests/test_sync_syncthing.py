@@ -48,7 +48,6 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 def test_two_vaults_through_syncthing(tmp_path: Path, make_vault: Callable[..., tuple]) -> None:
     require_syncthing()
-    started = time.monotonic()
     ra, rb = tmp_path / "replica-a", tmp_path / "replica-b"
     with SyncthingCluster(tmp_path / "st", [ra, rb], rescan_interval_s=5) as cluster:
         a, _ = make_vault(tmp_path / "vault-a")
@@ -126,4 +125,3 @@ def test_two_vaults_through_syncthing(tmp_path: Path, make_vault: Callable[..., 
             assert not SyncEngine(b, RemoteFolder(rb)).sync().pending
         finally:
             b.lock()
-    assert time.monotonic() - started < 120
