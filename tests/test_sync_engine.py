@@ -327,6 +327,28 @@ def test_file_removed_from_a_chain_is_reported_and_repaired(dev: Devices) -> Non
     assert _notes(dev.b) == _notes(dev.a)
 
 
+def test_a_stray_name_claiming_a_far_position_is_harmless(dev: Devices) -> None:
+    far = layout.chain_file_name(100_000, "f" * 32, "seg")
+    (dev.log(dev.a) / far).write_bytes(b"not a vault file")
+    report = dev.sync(dev.b)
+    # The stray itself, and one entry for the run of positions it claims to skip.
+    assert sorted((p.file, p.reason.split(" (")[0]) for p in report.pending) == [
+        (far, "incomplete or damaged"),
+        ("files 2-99999", "missing from its log"),
+    ]
+    # In this device's own folder: set aside as damaged, never a reason to jump ahead.
+    dev.log(dev.b).mkdir(parents=True, exist_ok=True)
+    (dev.log(dev.b) / far).write_bytes(b"not a vault file")
+    note = dev.b.create_note("After the stray", "x")
+    report = dev.sync(dev.b)
+    assert report.repaired == 1
+    names = sorted(p.name for p in dev.log(dev.b).iterdir())
+    assert far not in names
+    assert [layout.parse_chain_name(n).seq for n in names] == [1, 2]  # segment, snapshot
+    dev.sync(dev.a)
+    assert dev.a.note(note.id).body == "x"
+
+
 # --- history, merges and conflicts -----------------------------------------------------------
 
 

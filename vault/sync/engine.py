@@ -442,13 +442,22 @@ class _Run:
             if seq <= covered and seq not in known:
                 continue  # below a snapshot we applied: nothing new in it
             plan.append(cand)
-        # Holes: files between what we hold and what we have seen that are not in the folder.
-        present = {seq for seq, _ in by_key} | set(known)
-        for seq in range(covered + 1, max(high, visible_max)):
-            if seq not in present and seq >= newest_snap:
+        # Holes: files between what we hold and what we have seen that are not in the folder,
+        # one entry per run of missing positions (a name can claim any position: walking
+        # them one by one would let one stray file stall the sync).
+        start, end = max(covered + 1, newest_snap), max(high, visible_max)
+        present = sorted(s for s in {seq for seq, _ in by_key} | set(known) if start <= s < end)
+        before = start - 1
+        for seq in [*present, end]:
+            if seq - before > 1:
                 self.t.pending.append(
-                    Pending(device, f"file {seq}", "missing from its log (delayed, or removed)")
+                    Pending(
+                        device,
+                        _positions(before + 1, seq - 1),
+                        "missing from its log (delayed, or removed)",
+                    )
                 )
+            before = seq
         return plan
 
     def _judge_odd(
@@ -613,10 +622,12 @@ class _Run:
             self.t.pending = [p for p in self.t.pending if p.file != entry.name]
         # Holes in this device's log since its last snapshot: positions a killed run chose
         # but never filled, or files the folder lost. Their operations are unsent here and go
-        # out again; a snapshot covers the positions so no device waits for them.
+        # out again; a snapshot covers the positions so no device waits for them. Only
+        # positions this device recorded or reserved count: a name in the folder can claim
+        # any position (a file of ours that verified was adopted above, so it is recorded).
         listed = {c.seq for c in map(layout.parse_chain_name, self.own_listed) if c is not None}
         snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
-        top = max([*mine, *listed, self._reserved()], default=0)
+        top = max([*mine, self._reserved()], default=0)
         damaged = {d.seq for d in self.damaged}
         for seq in range(max(snaps, default=0) + 1, top + 1):
             if seq not in mine and seq not in listed and seq not in damaged:
@@ -646,11 +657,11 @@ class _Run:
         return int(seq) if device == self.me and seq.isdigit() else 0
 
     def _next_seq(self) -> int:
-        """A position never used before, even by a run that was killed before recording."""
+        """A position never used before, even by a run that was killed before recording (it
+        reserved the position first). Names in the folder are not trusted for this: a file
+        of ours that verified is recorded, and one that did not is damaged and goes."""
         mine = self.files.get(self.me, {})
-        listed = [layout.parse_chain_name(name) for name in self.own_listed]
-        used = [*mine, *(c.seq for c in listed if c is not None), self._reserved()]
-        return max(used) + 1
+        return max([*mine, self._reserved()], default=0) + 1
 
     def _prev_hash(self, seq: int) -> str:
         recs = self.files.get(self.me, {}).get(seq - 1, [])
@@ -795,6 +806,10 @@ class _Run:
             row = self.store.item(item_id)
             if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
                 self.store.erase_history(item_id, row.op_id)
+
+
+def _positions(first: int, last: int) -> str:
+    return f"file {first}" if first == last else f"files {first}-{last}"
 
 
 def _covered_upto(known: dict[int, list[FileRecord]]) -> int:
