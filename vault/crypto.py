@@ -207,6 +207,18 @@ TEST_KDF = KdfParams(memory_kib=1024, time_cost=1, parallelism=1)
 DEFAULT_KDF = KdfParams(memory_kib=256 * 1024, time_cost=3, parallelism=2)
 
 
+def creation_kdf(kdf: KdfParams | None, *, allow_weak: bool = False) -> KdfParams:
+    """The parameters for a new password slot: calibrated unless given, and above the floor
+    unless the caller explicitly asks for test parameters."""
+    if kdf is None:
+        kdf = calibrate_kdf()
+    if allow_weak:
+        kdf.check_readable()
+    else:
+        kdf.check_creatable()
+    return kdf
+
+
 def argon2id(password: bytes, salt: bytes, params: KdfParams) -> bytes:
     return hash_secret_raw(
         secret=password,

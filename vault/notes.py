@@ -146,12 +146,7 @@ class Vault:
         """Create a vault; returns it unlocked and the recovery key to show once."""
         if not password:
             raise InvalidInputError("the password cannot be empty")
-        if kdf is None:
-            kdf = crypto.calibrate_kdf()
-        if allow_weak_kdf:
-            kdf.check_readable()
-        else:
-            kdf.check_creatable()
+        kdf = crypto.creation_kdf(kdf, allow_weak=allow_weak_kdf)
         master_key = crypto.random_bytes(crypto.KEY_BYTES)
         vault_id = crypto.random_id()
         recovery, recovery_text = keys.new_recovery_key()
@@ -398,23 +393,10 @@ class Vault:
         tags: Iterable[str] = (),
         pinned: bool = False,
     ) -> Note:
-        with self._lock:
-            if notebook is not None:
-                self.notebook(notebook)
-            now = now_ms()
-            note = Note(
-                id=crypto.random_id(),
-                title=clean_title(title),
-                body=body,
-                notebook=notebook,
-                tags=self._register_tags(tags),
-                pinned=pinned,
-                created=now,
-                modified=now,
-            )
-            written = self._write(note, [])
-            assert isinstance(written, Note)
-            return written
+        now = now_ms()
+        return self.import_note(
+            title, body, created=now, modified=now, notebook=notebook, tags=tags, pinned=pinned
+        )
 
     def import_note(
         self,
