@@ -327,6 +327,29 @@ def test_file_removed_from_a_chain_is_reported_and_repaired(dev: Devices) -> Non
     assert _notes(dev.b) == _notes(dev.a)
 
 
+def test_a_file_named_as_a_snapshot_counts_only_once_it_verifies(dev: Devices) -> None:
+    # b has applied a's whole log. Then a's next file is hidden from b for a while, and a file
+    # merely named as a snapshot at that position appears. Were the name taken on trust, b
+    # would count the position as applied and skip a's real snapshot (which holds the hidden
+    # file's note) for good.
+    log = dev.log(dev.a)
+    position = max(layout.parse_chain_name(p.name).seq for p in log.iterdir()) + 1
+    note = dev.a.create_note("Hidden for a while", "x")
+    dev.sync(dev.a)
+    (hidden,) = [p for p in log.iterdir() if layout.parse_chain_name(p.name).seq == position]
+    hidden.rename(dev.folder.parent / hidden.name)
+    forged = b"VAULTSYNC1\nnot sealed with the vault's key"
+    (log / layout.chain_file_name(position, layout.content_hash(forged), "snap")).write_bytes(
+        forged
+    )
+    report = dev.sync(dev.b)
+    assert [p.reason for p in report.pending] == ["does not verify"]
+    SyncEngine(dev.a, compact_after=0).sync()  # a's snapshot, at the position after
+    report = dev.sync(dev.b)
+    assert dev.b.note(note.id).body == "x"
+    assert not report.pending
+
+
 def test_a_stray_name_claiming_a_far_position_is_harmless(dev: Devices) -> None:
     far = layout.chain_file_name(100_000, "f" * 32, "seg")
     (dev.log(dev.a) / far).write_bytes(b"not a vault file")

@@ -31,7 +31,14 @@ from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
 from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
-from vault.sync.segments import ChainFile, open_file, read_header, seal_file, sync_key
+from vault.sync.segments import (
+    ChainFile,
+    open_file,
+    read_header,
+    seal_file,
+    sync_key,
+    verify_file,
+)
 from vault.sync.state import (
     ACKS,
     FOLDER,
@@ -484,15 +491,17 @@ class _Run:
     def _apply(self, device: str, cand: _Candidate) -> None:
         name = cand.name
         known = self.files.setdefault(device, {})
-        if name.kind == SNAPSHOT and _covered_upto(known) >= name.seq - 1:
-            # Everything it holds came in the device's earlier files, which we applied.
-            self._record(FileRecord(device, name.seq, name.hash, SNAPSHOT, -1), [])
-            return
-        chain = self._read(device, cand)
+        # A snapshot right after what we applied holds nothing new: it is only verified (its
+        # name alone proves nothing, and counting it would skip the real file at its place).
+        already = name.kind == SNAPSHOT and _covered_upto(known) >= name.seq - 1
+        chain = self._read(device, cand, content=not already)
         if chain is None:
             return
         if chain.device != device:
             self.t.pending.append(Pending(device, cand.entry.name, "belongs to another device"))
+            return
+        if already:
+            self._record(FileRecord(device, chain.seq, chain.hash, SNAPSHOT, chain.size), [])
             return
         previous = known.get(name.seq - 1, [])
         if previous and chain.prev and chain.prev not in {r.hash for r in previous}:
@@ -511,8 +520,8 @@ class _Run:
             chain=chain,
         )
 
-    def _read(self, device: str, cand: _Candidate) -> ChainFile | None:
-        chain = self._read_chain(device, cand)
+    def _read(self, device: str, cand: _Candidate, *, content: bool = True) -> ChainFile | None:
+        chain = self._read_chain(device, cand, content=content)
         if cand.data is not None:
             # An odd-named copy is not part of any log: once judged (used, or found to be
             # garbage), it is not read again unless its size changes.
@@ -521,7 +530,10 @@ class _Run:
                 self.t.pending = [p for p in self.t.pending if p.file != cand.entry.name]
         return chain
 
-    def _read_chain(self, device: str, cand: _Candidate) -> ChainFile | None:
+    def _read_chain(
+        self, device: str, cand: _Candidate, *, content: bool = True
+    ) -> ChainFile | None:
+        """The file, verified (and, with `content`, opened); None, with a Pending, if not."""
         where = f"{short(device)}/{cand.entry.name}"
         data = cand.data
         if data is None:
@@ -537,7 +549,9 @@ class _Run:
             )
             return None
         try:
-            chain = open_file(self.key, self.vault.vault_id, data, where)
+            chain = (open_file if content else verify_file)(
+                self.key, self.vault.vault_id, data, where
+            )
         except UnsupportedFormatError as exc:
             self.t.pending.append(Pending(device, cand.entry.name, str(exc)))
             return None

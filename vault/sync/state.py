@@ -37,7 +37,7 @@ class FileRecord:
     seq: int
     hash: str
     kind: str
-    size: int  # -1: known only by name (a snapshot whose content we already had)
+    size: int  # -1: known only by name (an own file found damaged; older versions' snapshots)
 
 
 def _op(row: tuple) -> Op:
