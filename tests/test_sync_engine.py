@@ -272,11 +272,27 @@ def test_vendor_conflict_copies_are_ingested_once(dev: Devices) -> None:
     assert not report.pending
     assert report.files_read >= 1
     again = CountingFolder(dev.folder)
-    SyncEngine(dev.b, again).sync()
-    assert again.reads == 0  # judged once, not read on every sync
+    report = SyncEngine(dev.b, again).sync()
+    assert again.reads == 0  # judged once, not read on every sync...
+    assert not report.rollbacks and not report.pending  # ...and still counts as a's file
     renamed.rename(newest)  # the canonical name comes back: nothing new, nothing doubled
-    dev.sync(dev.b)
+    report = dev.sync(dev.b)
     assert [n.title for n in dev.b.all_notes()].count("Via a copy") == 1
+    assert not report.rollbacks and not report.pending
+
+
+def test_a_copy_of_an_applied_file_keeps_its_place(dev: Devices) -> None:
+    dev.a.create_note("Applied", "x")
+    dev.sync(dev.a)
+    dev.sync(dev.b)  # b applies a's newest file under its own name
+    newest = max(dev.log(dev.a).iterdir())
+    copy = newest.with_name(newest.stem + " (1).seg")
+    shutil.copy(newest, copy)
+    assert not dev.sync(dev.b).rollbacks  # the copy: same bytes, set aside
+    newest.unlink()  # the daemon keeps only the copy
+    for _ in range(2):
+        report = dev.sync(dev.b)
+        assert not report.rollbacks and not report.pending
 
 
 def test_hidden_files_delete_nothing(dev: Devices) -> None:

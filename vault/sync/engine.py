@@ -292,7 +292,10 @@ class _Run:
         self.files = self.state.files()
         self.acks: dict[str, dict[str, int]] = self.state.get_json(ACKS, {})
         self.walls: dict[str, int] = self.state.get_json(WALLS, {})
-        self.judged: dict[str, int] = self.state.get_json(JUDGED, {})
+        # Odd-named files already read: "device/name" -> size, or [size, position] for a copy
+        # that verified as the device's file at that position (it still shows the position).
+        self.judged: dict[str, int | list[int]] = self.state.get_json(JUDGED, {})
+        self.copies: list[tuple[str, Entry, tuple[int, str]]] = []  # copies of listed files
         self.visible: set[str] = set()  # other devices with files in the folder
         self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
         self.own_listed: dict[str, Entry] = {}
@@ -400,6 +403,10 @@ class _Run:
                 self._apply(device, cand)
                 done += 1
                 self.progress("receiving", done, total)
+        for device, entry, (seq, digest) in self.copies:
+            # The same bytes as a canonical file: they show its position if that file verified.
+            applied = any(r.hash == digest for r in self.files.get(device, {}).get(seq, []))
+            self.judged[f"{device}/{entry.name}"] = [entry.size, seq] if applied else entry.size
         if self.judged != self.state.get_json(JUDGED, {}):
             with self.store.transaction() as db:
                 SyncState.set_json(db, JUDGED, self.judged)
@@ -409,20 +416,24 @@ class _Run:
         known = self.files.get(device, {})
         known_keys = {(r.seq, r.hash) for recs in known.values() for r in recs}
         by_key: dict[tuple[int, str], _Candidate] = {}
+        copied: set[int] = set()  # positions shown only by copies judged before
         for entry in entries:
             name = layout.parse_chain_name(entry.name)
             if name is not None:
                 by_key.setdefault((name.seq, name.hash), _Candidate(name, entry))
             else:
                 cand = self._judge_odd(device, entry, known_keys)
+                judged = self.judged.get(f"{device}/{entry.name}")
+                if isinstance(judged, list) and judged[0] == entry.size:
+                    copied.add(judged[1])
                 if cand is None:
                     continue
                 key = (cand.name.seq, cand.name.hash)
                 if key in by_key:  # the same bytes under another name: nothing more in it
-                    self.judged[f"{device}/{entry.name}"] = entry.size
+                    self.copies.append((device, entry, key))
                 else:
                     by_key[key] = cand
-        visible_max = max((seq for seq, _ in by_key), default=0)
+        visible_max = max([*(seq for seq, _ in by_key), *copied], default=0)
         high = max(known, default=0)
         if high and visible_max < high:
             if visible_max:
@@ -453,7 +464,8 @@ class _Run:
         # one entry per run of missing positions (a name can claim any position: walking
         # them one by one would let one stray file stall the sync).
         start, end = max(covered + 1, newest_snap), max(high, visible_max)
-        present = sorted(s for s in {seq for seq, _ in by_key} | set(known) if start <= s < end)
+        shown = {seq for seq, _ in by_key} | copied | set(known)
+        present = sorted(s for s in shown if start <= s < end)
         before = start - 1
         for seq in [*present, end]:
             if seq - before > 1:
@@ -473,7 +485,7 @@ class _Run:
         """A file with a name we did not write: a daemon's conflict copy, a renamed file, or
         a stranger. Read it (once per size) and use it only if it verifies."""
         key = f"{device}/{entry.name}"
-        if self.judged.get(key) == entry.size:
+        if _judged_size(self.judged.get(key)) == entry.size:
             return None
         try:
             data = self.remote.read(device, entry.name)
@@ -483,8 +495,11 @@ class _Run:
             return None
         self.t.read += 1
         digest = content_hash(data)
-        if owner != device or (seq, digest) in known_keys:
+        if owner != device:
             self.judged[key] = entry.size
+            return None
+        if (seq, digest) in known_keys:  # a copy of a file already applied: it shows its place
+            self.judged[key] = [entry.size, seq]
             return None
         return _Candidate(ChainName(seq, digest, kind), entry, data)
 
@@ -524,8 +539,11 @@ class _Run:
         chain = self._read_chain(device, cand, content=content)
         if cand.data is not None:
             # An odd-named copy is not part of any log: once judged (used, or found to be
-            # garbage), it is not read again unless its size changes.
-            self.judged[f"{device}/{cand.entry.name}"] = cand.entry.size
+            # garbage), it is not read again unless its size changes; one that verified still
+            # shows its position (its owner's file may be gone under the canonical name).
+            size = cand.entry.size
+            judged = [size, chain.seq] if chain is not None else size
+            self.judged[f"{device}/{cand.entry.name}"] = judged
             if chain is None:
                 self.t.pending = [p for p in self.t.pending if p.file != cand.entry.name]
         return chain
@@ -786,7 +804,7 @@ class _Run:
         the log under its real name (only this device writes here, so only it may)."""
         for entry in self.own_odd:
             key = f"{self.me}/{entry.name}"
-            if self.judged.get(key) == entry.size:
+            if _judged_size(self.judged.get(key)) == entry.size:
                 continue
             try:
                 data = self.remote.read(self.me, entry.name)
@@ -820,6 +838,10 @@ class _Run:
             row = self.store.item(item_id)
             if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
                 self.store.erase_history(item_id, row.op_id)
+
+
+def _judged_size(judged: int | list[int] | None) -> int | None:
+    return judged[0] if isinstance(judged, list) else judged
 
 
 def _positions(first: int, last: int) -> str:
