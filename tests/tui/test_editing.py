@@ -197,6 +197,7 @@ async def test_quit_saves_what_is_typed(sample_vault: Path, app_for) -> None:
         await open_note(pilot, main, "Garden ideas")
         await pilot.press(*"Bye ")
         await pilot.press("ctrl+q")
+        await app.workers.wait_for_complete()  # the backup check and locking, then exit
         await pilot.pause()
     assert app.return_code == 0
     assert app.session is None

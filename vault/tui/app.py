@@ -1,6 +1,8 @@
 """The Textual app: which screen to show, locking, and the one place worker errors are handled.
 
 `make_app` is the one factory the CLI (`run_app`), the tests and the screenshot script use.
+Sync and automatic backups run from here too (vault/tui/background.py), so they outlive the
+screens; locking and quitting stop them before the key is dropped.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,9 +28,10 @@ from vault.errors import ConfigError, VaultError
 from vault.notes import inspect_vault
 from vault.store import Store
 from vault.tui import failures
+from vault.tui.background import BackgroundWork
 from vault.tui.keys import APP_KEYS, bindings
 from vault.tui.memory import let_go, warm_up
-from vault.tui.messages import LockFlushFailed, VaultOpened, WorkFailed
+from vault.tui.messages import Closed, ClosingStep, LockFlushFailed, VaultOpened, WorkFailed
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.help import HelpScreen
@@ -40,7 +43,7 @@ from vault.tui.timefmt import Clock, system_clock
 IDLE_CHECK_SECONDS = 5.0
 
 
-class VaultApp(App[int]):
+class VaultApp(BackgroundWork, App[int]):
     CSS_PATH = "vault.tcss"
     TITLE = "vault"
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
@@ -69,6 +72,8 @@ class VaultApp(App[int]):
         self._main: MainScreen | None = None
         self._last_activity = time.monotonic()
         self._theme_timer: Timer | None = None
+        self._quitting = False
+        self.init_background()
 
     # --- starting -------------------------------------------------------------------------------
 
@@ -179,6 +184,7 @@ class VaultApp(App[int]):
         main = self._main_screen()
         self._show_screen(main)
         main.attach(self.session)
+        self.start_background(self.session)
 
     # --- locking --------------------------------------------------------------------------------
 
@@ -192,6 +198,7 @@ class VaultApp(App[int]):
         if main is not None:
             main.wipe()
         self.session = None
+        self.stop_background()
         self.clear_notifications()
         self.show_start_screen(reason)
         self.finish_lock(session, pending)
@@ -204,8 +211,20 @@ class VaultApp(App[int]):
             except Exception as exc:
                 self.post_message(LockFlushFailed(session, pending, failures.describe(exc)))
                 return
+        problem = self._shut(session)
+        if problem:
+            self.call_from_thread(self.notify, problem[0].upper() + problem[1:], severity="error")
+
+    def _shut(self, session: Session, step: Callable[[], object] | None = None) -> str | None:
+        """Stop the sync and other background work at a safe point, make the automatic
+        backup if one is due, then lock. Returns why the backup failed, if it did."""
+        session.stop_tasks()
+        if step is not None:
+            step()
+        problem = self.backup_on_close(session)
         session.close()
         let_go()
+        return problem
 
     def on_lock_flush_failed(self, message: LockFlushFailed) -> None:
         """Saving on the way to locking failed: the typed text stays in memory (not on screen)
@@ -216,8 +235,8 @@ class VaultApp(App[int]):
             if retry:
                 self.finish_lock(session, pending)
             else:
-                session.close()
-                let_go()
+                pending.clear()
+                self.finish_lock(session, None)
 
         text = message.text
 
@@ -266,15 +285,63 @@ class VaultApp(App[int]):
         if self._theme_timer is not None:  # a theme chosen a moment ago is kept too
             self._theme_timer.stop()
             self.save_setting("ui.theme", self.theme)
-        if self.close_vault():
+        if self._quitting:
+            # Asked again while closing: leave the screen now. What is typed is saved; the
+            # backup and locking finish before the process ends.
             self.exit(0)
+            return
+        session = self.session
+        if session is None:
+            self.exit(0)
+            return
+        if not self._save_typed(session):
+            return
+        self._take_off_screen()
+        # The screen goes blank at once; the sync stops and the backup is made in a worker,
+        # with the closing screen saying what it waits for.
+        self._quitting = True
+        self._show_screen(ClosingScreen())
+        self.quit_in_background(session)
+
+    @work(thread=True, exclusive=True, group="quit", exit_on_error=False)
+    def quit_in_background(self, session: Session) -> None:
+        problem: str | None = None
+        try:
+            if session.busy:
+                self.post_message(ClosingStep("Stopping the sync at a safe point…"))
+            problem = self._shut(
+                session,
+                step=lambda: self.post_message(
+                    ClosingStep("Backing up if anything changed, then locking…")
+                ),
+            )
+        except Exception as exc:  # never keep the person from quitting
+            problem = failures.describe(exc)
+        finally:
+            self.post_message(Closed(f"vault: {problem}" if problem else None))
+
+    def on_closing_step(self, message: ClosingStep) -> None:
+        if isinstance(self.screen, ClosingScreen):
+            self.screen.say(message.text)
+
+    def on_closed(self, message: Closed) -> None:
+        self.exit(0, message=message.message)
 
     def close_vault(self, *, force: bool = False) -> bool:
-        """Save what is typed and lock. False when saving failed and the person chose to stay
-        (the text is still in the editor); `force` drops it instead (the process must end)."""
+        """Save what is typed, stop background work, back up if due, and lock, all before
+        returning (a signal or a crash: the process is about to end). False when saving
+        failed and the person chose to stay (the text is still in the editor); `force`
+        drops it instead."""
         session = self.session
         if session is None:
             return True
+        if not self._save_typed(session, force=force):
+            return False
+        self._take_off_screen()
+        self._shut(session)
+        return True
+
+    def _save_typed(self, session: Session, *, force: bool = False) -> bool:
         main = self._main
         pending = main.unsaved() if main is not None else None
         if pending is not None:
@@ -284,12 +351,14 @@ class VaultApp(App[int]):
                 if not force:
                     self._confirm_quit(failures.describe(exc))
                     return False
-        if main is not None:
-            main.wipe()
-        self.session = None
-        session.close()
-        let_go()
         return True
+
+    def _take_off_screen(self) -> None:
+        """Take every decrypted value off the screen and stop the timers."""
+        if self._main is not None:
+            self._main.wipe()
+        self.session = None
+        self.stop_background()
 
     def _confirm_quit(self, text: str) -> None:
         def answer(quit_anyway: bool | None) -> None:
@@ -358,6 +427,22 @@ class VaultApp(App[int]):
 
     def save_screenshot(self, *args: Any, **kwargs: Any) -> str:
         raise VaultError("screenshots are off inside the vault: they would hold your notes")
+
+
+class ClosingScreen(Screen[None]):
+    """Shown while quitting finishes its work: nothing of the vault is on it."""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        from textual.containers import Center, Vertical
+        from textual.widgets import Static
+
+        with Center(), Vertical(classes="card"):
+            yield Static("vault", classes="brand")
+            yield Static("Closing the vault", classes="card-title")
+            yield Static("Saving…", id="closing-step", classes="card-text", markup=False)
+
+    def say(self, text: str) -> None:
+        self.query_one("#closing-step").update(text)  # type: ignore[attr-defined]
 
 
 class BrokenVaultScreen(Screen[None]):

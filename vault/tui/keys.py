@@ -2,8 +2,9 @@
 help screen lists it, and the README's table is printed from it (scripts/screenshots.py --keys).
 
 Each binding has an id, so a person can remap it in the config's [keymap] table, for example
-`new_note = "ctrl+n,f7"`. TextArea owns ctrl+a/c/d/e/k/u/v/w/x/y/z and f6/f7, so the shortcuts
-that must also work while typing use other keys and `priority`.
+`new_note = "ctrl+n,f7"`. TextArea owns ctrl+a/c/d/e/k/u/v/w/x/y/z and f6/f7 (select the
+line, select all), so the shortcuts that must also work while typing use other keys and
+`priority`: sync is f9 and conflicts f8, not f6 or ctrl+y (redo).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ LIST = "Note list"
 EDITOR = "Editor"
 SIDEBAR = "Sidebar"
 SEARCH = "Search box"
+CONFLICT = "Conflict view"
+BACKUPS = "Backups"
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,22 @@ MAIN_KEYS = [
     Key("rename", "f2", "rename_note", "Rename", ANYWHERE, help="Rename the note"),
     Key("move", "f4", "move_note", "Move", ANYWHERE, help="Move the note to a notebook"),
     Key("sort", "f5", "cycle_sort", "Sort", ANYWHERE, help="Sort by modified, title, created"),
+    Key(
+        "sync_now",
+        "f9",
+        "sync_now",
+        "Sync",
+        ANYWHERE,
+        help="Sync now (the footer's sync status opens the sync panel)",
+    ),
+    Key(
+        "conflicts",
+        "f8",
+        "conflicts",
+        "Conflicts",
+        ANYWHERE,
+        help="Compare the versions of a conflicting note and keep mine, theirs or both",
+    ),
     Key(
         "sidebar",
         "ctrl+b",
@@ -156,12 +175,63 @@ SEARCH_KEYS = [
     Key("search_to_list", "down,enter", "screen.focus_list", "To list", SEARCH, help="To the list"),
 ]
 
-ALL_KEYS = APP_KEYS + MAIN_KEYS + LIST_KEYS + EDITOR_KEYS + SIDEBAR_KEYS + SEARCH_KEYS
-GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH)
+CONFLICT_KEYS = [
+    Key("keep_mine", "m", "keep('mine')", "Keep mine", CONFLICT, show=True),
+    Key("keep_theirs", "t", "keep('theirs')", "Keep theirs", CONFLICT, show=True),
+    Key(
+        "keep_both",
+        "b",
+        "keep('both')",
+        "Keep both",
+        CONFLICT,
+        show=True,
+        help="Keep both (theirs becomes a separate note)",
+    ),
+    Key(
+        "next_version",
+        "n",
+        "next_version",
+        "Next version",
+        CONFLICT,
+        help="Show the next other version (when three devices disagree)",
+    ),
+    Key("conflict_back", "escape", "back", "Back", CONFLICT, show=True, help="Back; decide later"),
+]
+
+BACKUP_KEYS = [
+    Key(
+        "verify_backup",
+        "v",
+        "verify",
+        "Verify",
+        BACKUPS,
+        show=True,
+        help="Check the chosen backup reads back whole and every note opens (also enter)",
+    ),
+    Key("backup_now", "n", "backup_now", "Back up now", BACKUPS, show=True),
+    Key("backups_close", "escape", "close", "Close", BACKUPS, show=True),
+]
+
+ALL_KEYS = (
+    APP_KEYS
+    + MAIN_KEYS
+    + LIST_KEYS
+    + EDITOR_KEYS
+    + SIDEBAR_KEYS
+    + SEARCH_KEYS
+    + CONFLICT_KEYS
+    + BACKUP_KEYS
+)
+GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
-    ("ctrl+p", "Command palette: jump to a note, notebook or tag; every action", ANYWHERE),
+    (
+        "ctrl+p",
+        "Command palette: jump to a note, notebook or tag; every action (sync folder, "
+        "back up now, backups, export as Markdown)",
+        ANYWHERE,
+    ),
     ("tab / shift+tab", "Move between the sidebar, search, list and editor", ANYWHERE),
     ("enter", "Show the notes of a notebook, tag, pinned or trash", SIDEBAR),
     ("ctrl+z / ctrl+y", "Undo / redo", EDITOR),

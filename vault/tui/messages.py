@@ -7,11 +7,13 @@ posted from worker threads (post_message is thread-safe) or from widgets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from textual.message import Message
 
 from vault.model import Note
 from vault.search import Query
+from vault.sync import SyncReport, SyncStatus
 from vault.tui.data import SidebarData, Target
 from vault.tui.session import Session, Unsaved
 
@@ -128,3 +130,95 @@ class ChangeDone(Message):
 
     text: str
     select: str | None = None  # a note to put the cursor on afterwards
+
+
+# --- sync and backups ----------------------------------------------------------------------------
+
+
+@dataclass
+class SyncProgress(Message):
+    """A running sync got further (posted from its worker, at most a few times a second)."""
+
+    session: Session
+    phase: str
+    done: int
+    total: int
+
+
+@dataclass
+class SyncFinished(Message):
+    """A sync run ended: its report, or the one line of why it failed."""
+
+    session: Session
+    report: SyncReport | None
+    status: SyncStatus | None  # read after the run, for the footer
+    error: str | None = None
+    manual: bool = False  # someone asked for it (a key, the palette)
+    stopped: bool = False  # ended at a safe point because the vault is locking
+    busy: bool = False  # another sync of this vault (the CLI) was running
+
+
+@dataclass
+class SyncStatusRead(Message):
+    session: Session
+    status: SyncStatus
+
+
+@dataclass
+class BackupDone(Message):
+    """A backup (automatic, or asked for) finished or failed."""
+
+    session: Session
+    path: Path | None  # None: none was due (automatic) or it failed
+    automatic: bool
+    error: str | None = None
+
+
+@dataclass
+class ClosingStep(Message):
+    """What quitting is doing now (shown on the closing screen)."""
+
+    text: str
+
+
+@dataclass
+class Closed(Message):
+    """Quitting finished its work: the app exits, with `message` printed afterwards."""
+
+    message: str | None = None
+
+
+@dataclass
+class JobProgress(Message):
+    """A long job started from the main screen (backup, export) got further."""
+
+    session: Session
+    text: str
+
+
+@dataclass
+class JobDone(Message):
+    """A long job ended: what to tell the person."""
+
+    session: Session
+    text: str
+    title: str
+    error: bool = False
+    then: str | None = None  # an action to run afterwards ("sync")
+
+
+@dataclass
+class FolderChosen(Message):
+    """Setting the sync folder ended: the folder, or why it cannot be used."""
+
+    session: Session
+    typed: str
+    folder: str | None
+    error: str | None = None
+
+
+@dataclass
+class OpenConflict(Message):
+    """The note's conflict mark was clicked."""
+
+    note_id: str

@@ -5,18 +5,36 @@ reached the screen. If it were based on the version the screen last saw, the app
 conflict with itself. So writes happen one at a time, and each starts from the newest version
 this app wrote in the chain of the version the caller saw. A version written elsewhere
 (another process, a sync) is never followed: writing over it leaves two versions, which the
-domain keeps and flags as a conflict, so nothing is lost either way.
+domain keeps and flags as a conflict, so nothing is lost either way. When that happens, the
+version handed back is the one this app wrote (not the other one, which the store may show
+first), so the editor goes on from the person's own text.
+
+Sync and conflict resolution go through here too. A sync runs in a worker thread; `close`
+stops it at its next safe point (between two files: the engine is built to survive being
+killed anywhere) and waits for it before the vault is locked, so locking never pulls the store
+out from under a running sync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from vault.model import Note
+from vault.errors import VaultError
+from vault.model import Item, Note
 from vault.notes import Vault
+from vault.sync import SyncEngine, SyncReport, SyncStatus, resolve
+from vault.sync.engine import configured_remote, sync_status
 from vault.tui.data import NoteSource
+
+Progress = Callable[[str, int, int], None]
+
+
+class Stopped(Exception):
+    """A background task ended at a safe point because the vault is being locked. Not an
+    error: the task stops where a killed process could have stopped it."""
 
 
 @dataclass
@@ -39,6 +57,9 @@ class Session:
         self.source = NoteSource(vault)  # the list's notes, shared by the screen's workers
         self._lock = threading.Lock()
         self._successor: dict[str, Note] = {}  # a version this app replaced -> what replaced it
+        self._tasks = threading.Condition()
+        self._running = 0  # background tasks (sync, backup, export) under way
+        self._closing = threading.Event()
 
     def latest(self, note: Note) -> Note:
         """The newest version this app wrote starting from `note`."""
@@ -61,7 +82,25 @@ class Session:
         """Title, body, notebook, tags or pinned, through `Vault.update_note`."""
         with self._lock:
             base = self.latest(note)
-            return self._record(base, self.vault.update_note(base, **changes))  # type: ignore[arg-type]
+            written = self.vault.update_note(base, **changes)  # type: ignore[arg-type]
+            if written.conflict:
+                written = self._own_version(base, written)
+            return self._record(base, written)
+
+    def _own_version(self, base: Note, shown: Note) -> Note:
+        """After a save that forked the note (a sync or another process wrote it meanwhile),
+        the version this app just wrote: the child of `base` written on this device."""
+        store = self.vault.store
+        for op in store.heads(base.id):
+            if op.op_id == shown.version:
+                return shown
+            if base.version in op.parents and op.device == store.device_id and op.envelope:
+                try:
+                    payload = self.vault.open_envelope("note", base.id, op.envelope)
+                except VaultError:
+                    return shown
+                return Note.from_payload(base.id, payload, op.op_id, True)
+        return shown
 
     def save_body(self, note: Note, text: str) -> Note:
         return self.update(note, body=text)
@@ -100,13 +139,89 @@ class Session:
         with self._lock:
             return self.vault.create_note(title, body, notebook=notebook, tags=tags)
 
+    def resolve(self, item_id: str, choice: str, version: str | None = None) -> list[Item]:
+        """Settle a conflict (keep mine, theirs or both), one write at a time with saves."""
+        with self._lock:
+            return resolve(self.vault, item_id, choice, version)
+
+    # --- background tasks: sync, backups, export -----------------------------------------------
+
+    @contextlib.contextmanager
+    def task(self) -> Iterator[Callable[[], None]]:
+        """Run a long job on the vault (in a worker thread). Yields `check`, to call at the
+        job's safe points: once the vault is being locked it raises Stopped there. Locking
+        waits for every task to end first."""
+        with self._tasks:
+            if self._closing.is_set():
+                raise Stopped()
+            self._running += 1
+        try:
+            yield self._check
+        finally:
+            with self._tasks:
+                self._running -= 1
+                self._tasks.notify_all()
+
+    def _check(self) -> None:
+        if self._closing.is_set():
+            raise Stopped()
+
+    def stop_tasks(self) -> None:
+        """Stop running tasks at their next safe point, wait for them, and start no more."""
+        self._closing.set()
+        with self._tasks:
+            self._tasks.wait_for(lambda: self._running == 0)
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a background task (a sync, a backup, an export) is under way."""
+        return self._running > 0
+
+    def remote(self, config_remote: str) -> str | None:
+        """Where this vault syncs to: its own folder, else the config's; None when nowhere."""
+        path = configured_remote(self.vault, config_remote)
+        return str(path) if path else None
+
+    def sync_status(self, config_remote: str) -> SyncStatus:
+        """The last run's outcome and what waits here; reads only the local store."""
+        return sync_status(self.vault.store, configured_remote(self.vault, config_remote))
+
+    def sync(
+        self,
+        config_remote: str,
+        *,
+        progress: Progress | None = None,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> SyncReport:
+        """One sync run, in a worker thread. Raises VaultError as the engine does (at once
+        VaultBusyError when another sync of this vault runs), and Stopped when locking.
+        The engine survives a run ending anywhere, as a killed process would end it; its
+        progress calls come between two files, which is where this one stops."""
+        with self.task() as check:
+
+            def report(phase: str, done: int, total: int) -> None:
+                check()
+                if progress is not None:
+                    progress(phase, done, total)
+
+            options = {"clock": clock_ms} if clock_ms is not None else {}
+            engine = SyncEngine(self.vault, config_remote=config_remote, lock_timeout=0, **options)
+            return engine.sync(progress=report)
+
+    # --- locking ---------------------------------------------------------------------------
+
     def wait(self) -> None:
         """Return once no write is in flight (before locking or quitting)."""
         with self._lock:
             pass
 
     def close(self) -> None:
-        """Forget every note held here and lock the vault."""
+        """Stop background tasks, forget every note held here and lock the vault."""
+        self.stop_tasks()
         with self._lock:
             self._successor.clear()
             self.source.clear()

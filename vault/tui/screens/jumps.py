@@ -111,6 +111,7 @@ class PaletteSupport(_Screen):
                     ("Move note to trash", note.title, "trash_note"),
                     ("Open note in $EDITOR", note.title, "external_edit"),
                 ]
+        actions += self._sync_and_backup_actions()
         if self.sidebar_data.trash:
             actions.append(("Empty the trash", f"{self.sidebar_data.trash} notes", "empty_trash"))
         if self._sidebar_notebook() is not None:
@@ -119,6 +120,34 @@ class PaletteSupport(_Screen):
                 ("Delete notebook", "Its notes go to the trash", "delete_notebook"),
             ]
         return [(name, help_, self._action_runner(action)) for name, help_, action in actions]
+
+    def _sync_and_backup_actions(self) -> list[tuple[str, str, str]]:
+        session = self.session
+        if session is None:
+            return []
+        app = self.vault_app
+        remote = session.remote(app.config_remote)
+        actions = [
+            ("Sync now", f"With {remote} (f9)" if remote else "No sync folder yet", "sync_now"),
+            ("Sync status", "Where this vault syncs to, the last run, what waits", "sync_panel"),
+            (
+                "Set sync folder…" if remote is None else "Change sync folder…",
+                "A folder your sync app shares between your machines",
+                "set_sync_folder",
+            ),
+        ]
+        note = self.current_note()
+        conflicts = len(session.vault.store.conflicted_ids())
+        if note is not None and note.conflict:
+            actions.append(("Compare versions of this note", note.title, "conflicts"))
+        elif conflicts:
+            actions.append(("Resolve conflicts", f"{conflicts} waiting (f8)", "conflicts"))
+        actions += [
+            ("Back up now", "An encrypted backup in the backup folder", "backup_now"),
+            ("Backups", "This vault's backups; check that one reads back whole", "backups"),
+            ("Export as Markdown…", "Plain .md files, NOT encrypted", "export_markdown"),
+        ]
+        return actions
 
     def _action_runner(self, action: str) -> Callable[[], Any]:
         if action == "lock":

@@ -44,6 +44,7 @@ from vault.tui.messages import (
 from vault.tui.providers import ActionsProvider, JumpProvider
 from vault.tui.screens.jumps import PaletteSupport
 from vault.tui.screens.note_actions import NoteActions
+from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Unsaved
 from vault.tui.timefmt import Clock
@@ -80,7 +81,7 @@ class SearchBox(Input):
     BINDINGS: ClassVar[list[BindingType]] = bindings(SEARCH_KEYS)
 
 
-class MainScreen(NoteActions, PaletteSupport, ReportsWorkerErrors, Screen[None]):
+class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]):
     COMMANDS: ClassVar[set[type]] = {JumpProvider, ActionsProvider}  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
@@ -170,7 +171,7 @@ class MainScreen(NoteActions, PaletteSupport, ReportsWorkerErrors, Screen[None])
         vault = session.vault
         minutes = int(config.get("ui.autolock_minutes"))
         lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
-        self.query_one(StatusBar).set_segment("vault", f"{display_path(vault.path)} · {lock}")
+        self.set_status("vault", f"{display_path(vault.path)} · {lock}", str(vault.path))
         if vault.corrupt:
             self.notify(
                 f"{len(vault.corrupt)} item(s) could not be opened; `vault check` says more.",
@@ -189,7 +190,15 @@ class MainScreen(NoteActions, PaletteSupport, ReportsWorkerErrors, Screen[None])
         self.sidebar.display = shown
 
     def on_status_update(self, message: StatusUpdate) -> None:
-        self.query_one(StatusBar).set_segment(message.key, message.text)
+        self.set_status(message.key, message.text)
+
+    def set_status(self, key: str, text: str, tooltip: str | None = None) -> None:
+        if self._mounted:
+            self.query_one(StatusBar).set_segment(key, text, tooltip)
+
+    def on_status_bar_clicked(self, message: StatusBar.Clicked) -> None:
+        if message.key == "sync" and self.session is not None:
+            self.action_sync_panel()
 
     # --- loading what is shown -------------------------------------------------------------
 
@@ -371,6 +380,12 @@ class MainScreen(NoteActions, PaletteSupport, ReportsWorkerErrors, Screen[None])
             return  # an older answer, or one of our own saves is on its way
         if self.dirty:
             return  # keep what is typed; saving it keeps both versions (a conflict)
+        if fresh.conflict and current.conflict:
+            # Two versions wait for the person (f8): keep showing the one in the editor
+            # (after a conflicting save, the person's own) rather than swap in the other.
+            if fresh.version != current.version:
+                self.pane.update_details(current, self.notebook_path(current.notebook))
+            return
         cursor = self.pane.text_area.cursor_location
         self.show_note(fresh)
         with contextlib.suppress(Exception):
@@ -444,14 +459,17 @@ class MainScreen(NoteActions, PaletteSupport, ReportsWorkerErrors, Screen[None])
                 self._show_save_state()
                 if newly_conflicted:
                     self.notify(
-                        "This note was also changed elsewhere; both versions are kept.",
+                        "This note was also changed elsewhere (another device, or another "
+                        "window) while you typed. Both versions are kept; the editor shows "
+                        "yours. f8 compares them.",
                         title="Conflict",
                         severity="warning",
-                        timeout=8,
+                        timeout=12,
                     )
         if message.action != "saved":
             self.notify(message.action, timeout=3)
         self.schedule_reload()
+        self.vault_app.local_change()
 
     def _show_save_state(self) -> None:
         if self.pane.note is None:
@@ -469,6 +487,7 @@ class MainScreen(NoteActions, PaletteSupport, ReportsWorkerErrors, Screen[None])
         if message.select:
             self._pending_select = message.select
         self.schedule_reload()
+        self.vault_app.local_change()
 
     def on_work_failed(self, message: WorkFailed) -> None:
         if message.group == "save":

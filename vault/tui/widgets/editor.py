@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from textual import events
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
@@ -17,6 +18,7 @@ from textual.widgets import Markdown, Static, TextArea
 from vault.model import Note
 from vault.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, bindings
+from vault.tui.messages import OpenConflict
 from vault.tui.timefmt import Clock, long_time, relative_time
 
 SaveState = Literal["none", "saved", "unsaved", "saving", "failed"]
@@ -115,19 +117,26 @@ class EditorPane(Vertical):
         self.border_title = note.title
         now = self._clock()
         parts = []
+        if note.conflict:  # first, so a narrow terminal still shows it
+            parts.append("[$error]! two versions: f8 compares[/]")
         if note.in_trash:
             parts.append("[$error]in the trash[/] (u restores)")
         parts.append(f"[b]{escape(notebook_path)}[/b]" if notebook_path else "no notebook")
         if note.tags:
             parts.append(" ".join(f"[$accent]#{escape(t)}[/]" for t in note.tags))
         parts.append(f"edited {relative_time(note.modified, now)}")
-        if note.conflict:
-            parts.append("[$error]! changed in two places: both versions kept[/]")
         details = self.query_one("#editor-details", Static)
         details.update(" · ".join(parts))
         details.tooltip = (
             f"created {long_time(note.created, now)}, edited {long_time(note.modified, now)}"
         )
+
+    def on_click(self, event: events.Click) -> None:
+        # The details line carries the conflict mark: a click on it compares the versions.
+        widget = event.widget
+        note = self.note
+        if widget is not None and widget.id == "editor-details" and note and note.conflict:
+            self.post_message(OpenConflict(note.id))
 
     def clear(self) -> None:
         """Show nothing (no note, or locking): every decrypted value leaves the widgets."""

@@ -1,9 +1,14 @@
-"""The sidebar: all notes, pinned, notebooks as a tree, tags, and the trash, with counts."""
+"""The sidebar: all notes, pinned, notebooks as a tree, tags, and the trash, with counts.
+
+Counts are kept apart from the names and drawn right-aligned in a dim column, so "Home 3"
+never reads as "Home3"; a name too long for the width is cut with an ellipsis first.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import BindingType
 from textual.widgets import Tree
@@ -31,6 +36,7 @@ class Sidebar(Tree[Entry]):
         self._shape: tuple = ()
         self._chosen: Target = ALL
         self._target_nodes: dict[Target, TreeNode[Entry]] = {}
+        self._counts: dict[int, str] = {}  # node id -> its count, drawn right-aligned
 
     @property
     def chosen(self) -> Target:
@@ -69,27 +75,53 @@ class Sidebar(Tree[Entry]):
     def clear_all(self) -> None:
         """Forget every name (locking)."""
         self._target_nodes.clear()
+        self._counts.clear()
         self._shape = ()
         self._data = SidebarData()
         self.clear()
 
-    def _label(self, name: str, count: int | None, style: str = "") -> Text:
-        text = Text(name, style=style)
-        if count is not None:
-            text.append(f" {count}", style="dim")
-        return text
-
-    def _labels(self, data: SidebarData) -> dict[Target, Text]:
+    def _labels(self, data: SidebarData) -> dict[Target, tuple[Text, int]]:
         labels = {
-            ALL: self._label("All notes", data.all, "bold"),
-            PINNED: self._label("★ Pinned", data.pinned),
-            TRASH: self._label("Trash", data.trash),
+            ALL: (Text("All notes", style="bold"), data.all),
+            PINNED: (Text("★ Pinned"), data.pinned),
+            TRASH: (Text("Trash"), data.trash),
         }
         for nb in data.notebooks:
-            labels[Target("notebook", nb.id)] = self._label(nb.name, nb.notes)
+            labels[Target("notebook", nb.id)] = (Text(nb.name), nb.notes)
         for tag in data.tags:
-            labels[Target("tag", tag.name)] = self._label(f"#{tag.name}", tag.notes)
+            labels[Target("tag", tag.name)] = (Text(f"#{tag.name}"), tag.notes)
         return labels
+
+    def _add(
+        self, parent: TreeNode[Entry], label: tuple[Text, int], target: Target, leaf: bool
+    ) -> TreeNode[Entry]:
+        text, count = label
+        node = parent.add_leaf(text, data=target) if leaf else parent.add(text, data=target)
+        self._counts[node.id] = f"{count:,}"
+        self._target_nodes[target] = node
+        return node
+
+    def render_label(self, node: TreeNode[Entry], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        count = getattr(self, "_counts", {}).get(node.id)  # asked during __init__ too
+        if count is None:
+            return label
+        depth = 0
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            depth += 1
+            parent = parent.parent
+        # Guides take two cells a level; one cell is left free on the right.
+        room = self.scrollable_content_region.width - 2 * depth - 1
+        name_room = room - len(count) - 1
+        if name_room < 3:
+            return label
+        label.truncate(name_room, overflow="ellipsis")
+        end = len(label)
+        label.pad_right(room - len(count) - label.cell_len)
+        label.append(count, style=Style(dim=True))
+        label.stylize(style, end)  # the cursor's colours run on to the count
+        return label
 
     def _rebuild(self, data: SidebarData) -> None:
         expanded = {
@@ -99,9 +131,10 @@ class Sidebar(Tree[Entry]):
         labels = self._labels(data)
         self.clear()
         self._target_nodes = {}
+        self._counts = {}
         root = self.root
         for target in (ALL, PINNED):
-            self._target_nodes[target] = root.add_leaf(labels[target], data=target)
+            self._add(root, labels[target], target, leaf=True)
         books = root.add(Text("Notebooks", style="bold"), data=_NOTEBOOKS, expand=True)
         parents: dict[str | None, TreeNode[Entry]] = {None: books}
         ids = {nb.id for nb in data.notebooks}
@@ -109,29 +142,26 @@ class Sidebar(Tree[Entry]):
         for nb in data.notebooks:
             target = Target("notebook", nb.id)
             parent = parents.get(nb.parent if nb.parent in ids else None, books)
-            if nb.id in children:
-                node = parent.add(labels[target], data=target)
-                if first_build or target in expanded:
-                    node.expand()
-            else:
-                node = parent.add_leaf(labels[target], data=target)
+            node = self._add(parent, labels[target], target, leaf=nb.id not in children)
+            if nb.id in children and (first_build or target in expanded):
+                node.expand()
             parents[nb.id] = node
-            self._target_nodes[target] = node
         if not data.notebooks:
             books.add_leaf(Text("(none: n adds one)", style="dim italic"), data=_NOTEBOOKS)
         tags = root.add(Text("Tags", style="bold"), data=_TAGS, expand=True)
         for tag in data.tags:
             target = Target("tag", tag.name)
-            self._target_nodes[target] = tags.add_leaf(labels[target], data=target)
+            self._add(tags, labels[target], target, leaf=True)
         if not data.tags:
             tags.add_leaf(Text("(none: ctrl+t)", style="dim italic"), data=_TAGS)
-        self._target_nodes[TRASH] = root.add_leaf(labels[TRASH], data=TRASH)
+        self._add(root, labels[TRASH], TRASH, leaf=True)
 
     def _relabel(self, data: SidebarData) -> None:
-        for target, label in self._labels(data).items():
+        for target, (text, count) in self._labels(data).items():
             node = self._target_nodes.get(target)
             if node is not None:
-                node.set_label(label)
+                self._counts[node.id] = f"{count:,}"
+                node.set_label(text)  # also redraws the count
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Entry]) -> None:
         event.stop()

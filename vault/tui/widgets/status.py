@@ -1,32 +1,58 @@
-"""The status bar: named segments that any part of the app can fill by posting StatusUpdate.
+"""The status bar: named segments that any part of the app can fill.
 
-The main screen fills "vault" and "view"; sync will add "sync" the same way, without the
-screen's layout changing.
+The main screen fills "vault" (where the vault is, when it locks), "message" (a long job's
+progress) and, from the app's background work, "sync" (docked right). The vault segment gives
+way first on a narrow terminal, so the sync segment stays whole at 80 columns. A click on a
+segment is reported, so the sync segment opens the sync panel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual import events
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.widgets import Static
 
-SEGMENTS = ("vault", "view", "message", "sync")
+SEGMENTS = ("vault", "message", "sync")
+
+
+class Segment(Static):
+    def on_click(self, event: events.Click) -> None:
+        bar = self.parent
+        if isinstance(bar, StatusBar) and self.id:
+            bar.post_message(StatusBar.Clicked(self.id.removeprefix("status-")))
 
 
 class StatusBar(Horizontal):
+    @dataclass
+    class Clicked(Message):
+        key: str
+
     def compose(self):  # type: ignore[no-untyped-def]
         for key in SEGMENTS:
-            yield Static("", id=f"status-{key}", classes="status-segment", markup=True)
+            yield Segment("", id=f"status-{key}", classes="status-segment", markup=True)
 
-    def set_segment(self, key: str, text: str) -> None:
+    def set_segment(self, key: str, text: str, tooltip: str | None = None) -> None:
         try:
             segment = self.query_one(f"#status-{key}", Static)
         except NoMatches:
-            segment = Static("", id=f"status-{key}", classes="status-segment")
+            segment = Segment("", id=f"status-{key}", classes="status-segment")
             self.mount(segment)
         segment.update(text)
+        segment.tooltip = tooltip
         segment.display = bool(text)
+
+    def segment_text(self, key: str) -> str:
+        """What a segment shows, as plain text (for tests and the screenshot script)."""
+        try:
+            return str(self.query_one(f"#status-{key}", Static).render())
+        except NoMatches:
+            return ""
 
     def clear(self) -> None:
         for segment in self.query(".status-segment").results(Static):
             segment.update("")
+            segment.tooltip = None

@@ -1,0 +1,311 @@
+"""What the app does on its own while the vault is open: sync and automatic backups.
+
+Sync runs in one worker at a time: shortly after unlocking, `sync.debounce_seconds` after the
+last change made here, every `sync.interval_seconds`, and when asked (f9, the palette). A run
+asked for while one is under way is remembered and made once that one ends, rather than
+queued twice or refused. What it reports lands in the footer; a problem is told once as a
+notification and then stays in the footer, so a folder that is gone for an afternoon does not
+nag every five minutes.
+
+Automatic backups (`vault.backup.auto_backup`, which writes nothing when nothing changed) run
+after unlocking, every hour, and when the vault is locked or the app quits, before the key is
+dropped. A mixin of VaultApp: its workers belong to the app, so they outlive the screens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.timer import Timer
+
+from vault.backup import auto_backup
+from vault.errors import VaultBusyError, VaultError
+from vault.sync import SyncReport, SyncStatus
+from vault.tui import failures
+from vault.tui.messages import BackupDone, SyncFinished, SyncProgress, SyncStatusRead
+from vault.tui.session import Session, Stopped
+from vault.tui.sync_status import Running, report_problems, report_summary, status_line
+
+if TYPE_CHECKING:
+    from vault.tui.app import VaultApp
+
+    _App = VaultApp
+else:
+    _App = object
+
+FIRST_SYNC_DELAY = 1.0  # after unlocking: the list is on screen first
+FIRST_BACKUP_DELAY = 3.0
+BACKUP_CHECK_SECONDS = 3600.0
+STATUS_TICK_SECONDS = 30.0  # "synced 2 min ago" moves on
+BUSY_RETRY_SECONDS = 10.0  # another sync (the CLI) held the vault's sync lock
+PROGRESS_EVERY = 0.1  # seconds between progress messages from a running sync
+
+
+class BackgroundWork(_App):
+    def init_background(self) -> None:
+        self._bg_timers: list[Timer] = []
+        self._debounce: Timer | None = None
+        self._retry: Timer | None = None
+        self._sync_running = False
+        self._sync_again = False
+        self._sync_again_manual = False
+        self.sync_status: SyncStatus | None = None
+        self.sync_progress: Running | None = None
+        self.last_report: SyncReport | None = None
+        self._told: set[str] = set()  # problems already notified (until they clear)
+        self._told_conflicts: set[str] = set()
+
+    # --- starting and stopping ---------------------------------------------------------------
+
+    def start_background(self, session: Session) -> None:
+        """The vault is open: start the timers, a first sync and a backup check."""
+        self.stop_background()
+        config = self.config
+        self._bg_timers.append(self.set_interval(STATUS_TICK_SECONDS, self.show_sync_status))
+        self._bg_timers.append(self.set_interval(BACKUP_CHECK_SECONDS, self.scheduled_backup))
+        interval = float(config.get("sync.interval_seconds"))
+        if self.sync_auto and interval > 0:
+            self._bg_timers.append(self.set_interval(interval, self.request_sync))
+        self._bg_timers.append(self.set_timer(FIRST_BACKUP_DELAY, self.scheduled_backup))
+        first = self.request_sync if self.sync_auto else self.read_sync_status
+        self._bg_timers.append(self.set_timer(FIRST_SYNC_DELAY, first))
+        self.read_sync_status()
+
+    def stop_background(self) -> None:
+        """Timers off (locking, quitting); running work is stopped through the Session."""
+        for timer in [*self._bg_timers, self._debounce, self._retry]:
+            if timer is not None:
+                timer.stop()
+        self._bg_timers = []
+        self._debounce = self._retry = None
+        self._sync_running = self._sync_again = self._sync_again_manual = False
+        self.sync_status = None
+        self.sync_progress = None
+        self.last_report = None
+        self._told = set()
+        self._told_conflicts = set()
+
+    @property
+    def sync_auto(self) -> bool:
+        return bool(self.config.get("sync.auto"))
+
+    @property
+    def config_remote(self) -> str:
+        return str(self.config.get("sync.remote"))
+
+    def clock_ms(self) -> int:
+        return int(self.clock().timestamp() * 1000)
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    def local_change(self) -> None:
+        """Something was saved here: the footer counts it, and a sync follows once saving
+        pauses for `sync.debounce_seconds`."""
+        session = self.session
+        if session is None:
+            return
+        self.read_sync_status()
+        if not self.sync_auto:
+            return
+        try:
+            if session.remote(self.config_remote) is None:
+                return
+        except VaultError:
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        delay = max(0.05, float(self.config.get("sync.debounce_seconds")))
+        self._debounce = self.set_timer(delay, self._debounced)
+
+    def _debounced(self) -> None:
+        self._debounce = None
+        self.request_sync()
+
+    def request_sync(self, manual: bool = False) -> None:
+        session = self.session
+        if session is None or session.closing:
+            return
+        if self._sync_running:
+            self._sync_again = True
+            self._sync_again_manual = self._sync_again_manual or manual
+            return
+        if self._retry is not None:
+            self._retry.stop()
+            self._retry = None
+        try:
+            remote = session.remote(self.config_remote)
+        except VaultError:
+            remote = None
+        if remote is None:
+            if manual:
+                self.notify(
+                    "This vault has no sync folder yet: ctrl+p, then “Set sync folder”.",
+                    title="Sync",
+                    timeout=6,
+                )
+            self.read_sync_status()
+            return
+        self._sync_running = True
+        self.sync_progress = Running()
+        self.show_sync_status()
+        self.run_sync(session, self.config_remote, manual)
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def run_sync(self, session: Session, config_remote: str, manual: bool) -> None:
+        last = 0.0
+
+        def progress(phase: str, done: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_EVERY or done == total:
+                last = now
+                self.post_message(SyncProgress(session, phase, done, total))
+
+        report: SyncReport | None = None
+        error: str | None = None
+        stopped = busy = False
+        try:
+            report = session.sync(config_remote, progress=progress, clock_ms=self.clock_ms)
+        except Stopped:
+            stopped = True
+        except VaultBusyError as exc:
+            busy, error = True, str(exc)
+        except Exception as exc:  # VaultError, or a bug: one calm line either way
+            error = failures.describe(exc)
+        status = None
+        if not stopped:
+            with contextlib.suppress(Exception):  # the vault may be locking meanwhile
+                status = session.sync_status(config_remote)
+        self.post_message(SyncFinished(session, report, status, error, manual, stopped, busy))
+
+    def on_sync_progress(self, message: SyncProgress) -> None:
+        if message.session is self.session and self._sync_running:
+            self.sync_progress = Running(message.phase, message.done, message.total)
+            self.show_sync_status()
+
+    def on_sync_finished(self, message: SyncFinished) -> None:
+        if message.session is not self.session:
+            return  # the vault was locked meanwhile
+        self._sync_running = False
+        self.sync_progress = None
+        if message.status is not None:
+            self.sync_status = message.status
+        if message.busy:
+            if message.manual:
+                self.notify(
+                    "Another sync of this vault is running; this one waits for it.", timeout=4
+                )
+            self._retry = self.set_timer(BUSY_RETRY_SECONDS, self._retry_sync)
+        elif message.error is not None:
+            self._tell(message.error, "error", title="Sync failed", again=message.manual)
+        elif message.report is not None:
+            self._after_report(message.report, message.manual)
+        self.show_sync_status()
+        if self._sync_again and not message.stopped:
+            manual = self._sync_again_manual
+            self._sync_again = self._sync_again_manual = False
+            self.request_sync(manual)
+
+    def _retry_sync(self) -> None:
+        self._retry = None
+        self.request_sync()
+
+    def _after_report(self, report: SyncReport, manual: bool) -> None:
+        self.last_report = report
+        problems = report_problems(report)
+        # An error that has cleared may be told again if it comes back.
+        self._told = {text for _, text in problems if text in self._told}
+        for severity, text in problems:
+            if "two devices in ways" in text:
+                fresh = set(report.conflicts) - self._told_conflicts
+                self._told_conflicts = set(report.conflicts)
+                if fresh:
+                    self.notify(text, title="Conflict", severity="warning", timeout=10)
+                continue
+            self._tell(text, severity, title="Sync", again=manual)
+        if not report.conflicts:
+            self._told_conflicts = set()
+        if manual:
+            self.notify(report_summary(report), title="Synced", timeout=4)
+        main = self._main
+        if main is not None and (report.pulled or report.merged):
+            main.schedule_reload()
+
+    def _tell(self, text: str, severity: str, *, title: str, again: bool = False) -> None:
+        """Notify a problem once; after that it stays in the footer until it clears."""
+        if text in self._told and not again:
+            return
+        self._told.add(text)
+        self.notify(text, title=title, severity=severity, timeout=10)  # type: ignore[arg-type]
+
+    @work(thread=True, exclusive=True, group="sync-status", exit_on_error=False)
+    def read_sync_status(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        try:
+            status = session.sync_status(self.config_remote)
+        except VaultError:
+            return
+        self.post_message(SyncStatusRead(session, status))
+
+    def on_sync_status_read(self, message: SyncStatusRead) -> None:
+        if message.session is self.session:
+            self.sync_status = message.status
+            self.show_sync_status()
+
+    def show_sync_status(self) -> None:
+        main = self._main
+        if main is None or self.session is None:
+            return
+        status = self.sync_status
+        text = status_line(status, self.clock(), self.sync_progress)
+        tip = None
+        if status is not None:
+            where = status.remote or "nowhere yet (ctrl+p: Set sync folder)"
+            tip = f"Syncs with {where}"
+            if status.last_error:
+                tip += f"\nLast error: {status.last_error}"
+            tip += "\nf9 syncs now; click for details"
+        main.set_status("sync", text, tip)
+
+    # --- backups -------------------------------------------------------------------------------
+
+    def scheduled_backup(self) -> None:
+        if self.session is not None:
+            self.backup_in_background(self.session)
+
+    @work(thread=True, exclusive=True, group="auto-backup", exit_on_error=False)
+    def backup_in_background(self, session: Session) -> None:
+        try:
+            with session.task():
+                path = auto_backup(session.vault, self.config, reason="schedule")
+        except Stopped:
+            return
+        except Exception as exc:
+            self.post_message(BackupDone(session, None, True, failures.describe(exc)))
+            return
+        self.post_message(BackupDone(session, path, True))
+
+    def on_backup_done(self, message: BackupDone) -> None:
+        if message.session is not self.session:
+            return
+        if message.error is not None:
+            what = "The automatic backup failed" if message.automatic else "The backup failed"
+            self._tell(f"{what}: {message.error}", "error", title="Backup", again=True)
+        elif message.path is not None:
+            what = "Automatic backup" if message.automatic else "Backed up"
+            self.notify(f"{what}: {message.path.name}", title="Backup", timeout=5)
+
+    def backup_on_close(self, session: Session) -> str | None:
+        """On locking or quitting, after background work has stopped and before the key is
+        dropped: an automatic backup if something changed (`backup.on_quit`). Returns a line
+        to tell the person if it failed."""
+        try:
+            auto_backup(session.vault, self.config, reason="quit")
+        except Exception as exc:
+            return f"the automatic backup on quitting failed: {failures.describe(exc)}"
+        return None

@@ -1,0 +1,280 @@
+"""The main screen's side of sync and backups: sync now, the sync panel, choosing or dropping
+the sync folder, conflicts, back up now, the list of backups, and Markdown export. A mixin of
+MainScreen; the running sync itself belongs to the app (vault/tui/background.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from vault.sync import set_remote, unset_remote
+from vault.tui.failures import describe
+from vault.tui.messages import FolderChosen, JobDone, JobProgress, OpenConflict
+from vault.tui.screens.backups import (
+    BackupsScreen,
+    ExportDialog,
+    back_up_now,
+    export_notes,
+    made_text,
+)
+from vault.tui.screens.conflicts import ConflictListScreen, ConflictScreen
+from vault.tui.screens.dialogs import ConfirmDialog
+from vault.tui.screens.sync_panel import SyncFolderDialog, SyncPanel
+from vault.tui.screens.unlock import display_path
+from vault.tui.session import Session, Stopped
+
+if TYPE_CHECKING:
+    from vault.tui.screens.main import MainScreen
+
+    _Screen = MainScreen
+else:
+    _Screen = object
+
+
+class SyncAndBackup(_Screen):
+    # --- sync ------------------------------------------------------------------------------
+
+    def action_sync_now(self) -> None:
+        self.leave_note()  # what is typed goes out with this sync
+        self.vault_app.request_sync(manual=True)
+
+    def action_sync_panel(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        app = self.vault_app
+        config = app.config
+
+        def chosen(what: str | None) -> None:
+            if what == "sync":
+                self.action_sync_now()
+            elif what == "folder":
+                self.action_set_sync_folder()
+            elif what == "stop":
+                self.action_stop_syncing()
+            elif what == "conflicts":
+                self.action_conflicts()
+
+        self.app.push_screen(
+            SyncPanel(
+                session,
+                app.config_remote,
+                clock=self.clock,
+                auto=bool(config.get("sync.auto")),
+                interval=float(config.get("sync.interval_seconds")),
+                debounce=float(config.get("sync.debounce_seconds")),
+                report=app.last_report,
+            ),
+            chosen,
+        )
+
+    def action_set_sync_folder(self, typed: str | None = None, error: str = "") -> None:
+        session = self.session
+        if session is None:
+            return
+        current = typed if typed is not None else (session.remote(self.vault_app.config_remote))
+
+        def chosen(value: str | None) -> None:
+            if value and self.session is session:
+                self.choose_folder(session, value)
+
+        self.app.push_screen(SyncFolderDialog(current or "", error), chosen)
+
+    @work(thread=True, exclusive=True, group="sync-folder", exit_on_error=False)
+    def choose_folder(self, session: Session, typed: str) -> None:
+        try:
+            folder = set_remote(session.vault.store, Path(typed))
+        except Exception as exc:
+            self.post_message(FolderChosen(session, typed, None, describe(exc)))
+            return
+        self.post_message(FolderChosen(session, typed, str(folder)))
+
+    def on_folder_chosen(self, message: FolderChosen) -> None:
+        if message.session is not self.session:
+            return
+        if message.folder is None:
+            self.action_set_sync_folder(message.typed, message.error or "")
+            return
+        self.notify(
+            f"This vault now syncs with {display_path(Path(message.folder))}.",
+            title="Sync",
+            timeout=5,
+        )
+        self.vault_app.request_sync(manual=True)
+
+    def action_stop_syncing(self) -> None:
+        session = self.session
+        if session is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes and self.session is session:
+                self.stop_syncing(session)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Stop syncing this vault?",
+                "This vault stops sending and receiving changes. The sync folder and its files "
+                "stay as they are, and so do your other devices.",
+                "Stop syncing",
+            ),
+            confirmed,
+        )
+
+    @work(thread=True, exclusive=True, group="sync-folder", exit_on_error=False)
+    def stop_syncing(self, session: Session) -> None:
+        unset_remote(session.vault.store)
+        left = session.remote(self.vault_app.config_remote)
+        text = "This vault no longer syncs."
+        if left:
+            text = f"This vault now syncs with the config's sync.remote: {left}."
+        self.post_message(JobDone(session, text, "Sync", then="status"))
+
+    # --- conflicts -------------------------------------------------------------------------
+
+    def action_conflicts(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.leave_note()
+        note = self.current_note()
+        if note is not None and note.conflict:
+            self._open_conflict(session, note.id)
+            return
+        if not session.vault.store.conflicted_ids():
+            self.notify("No conflicts: every note has one version.", timeout=3)
+            return
+        screen = ConflictListScreen(session, clock=self.clock, notebook_path=self.notebook_path)
+        screen.on_change = self._conflict_settled
+        self.app.push_screen(screen)
+
+    def on_open_conflict(self, message: OpenConflict) -> None:
+        if self.session is not None:
+            self.leave_note()
+            self._open_conflict(self.session, message.note_id)
+
+    def _open_conflict(self, session: Session, item_id: str) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.notify(text, timeout=5)
+                self._conflict_settled(text)
+
+        self.app.push_screen(
+            ConflictScreen(session, item_id, clock=self.clock, notebook_path=self.notebook_path),
+            done,
+        )
+
+    def _conflict_settled(self, text: str) -> None:
+        self.schedule_reload()
+        self.vault_app.local_change()  # the decision goes to the other devices
+
+    # --- backups and export ----------------------------------------------------------------
+
+    def action_backup_now(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.leave_note()
+        self.set_status("message", "[$accent]backing up…[/]")
+        self.backup_now(session)
+
+    @work(thread=True, exclusive=True, group="backup-now", exit_on_error=False)
+    def backup_now(self, session: Session) -> None:
+        def progress(done: int, total: int | None) -> None:
+            if total:
+                text = f"[$accent]backing up… {done * 100 // total}%[/]"
+                self.post_message(JobProgress(session, text))
+
+        try:
+            report = back_up_now(session, self.vault_app.config, progress)
+        except Stopped:
+            return
+        except Exception as exc:
+            text = f"The backup failed: {describe(exc)}"
+            self.post_message(JobDone(session, text, "Backup", error=True))
+            return
+        self.post_message(JobDone(session, made_text(report), "Backup"))
+
+    def action_backups(self) -> None:
+        session = self.session
+        if session is None:
+            return
+
+        def closed(what: str | None) -> None:
+            if what == "export":
+                self.action_export_markdown()
+
+        self.app.push_screen(
+            BackupsScreen(session, self.vault_app.config, clock=self.clock), closed
+        )
+
+    def action_export_markdown(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.leave_note()
+        count = self.sidebar_data.all
+        suggested = f"~/vault-export-{date.fromtimestamp(self.clock().timestamp()):%Y-%m-%d}"
+
+        def confirmed(folder: Path, yes: bool | None) -> None:
+            if yes and self.session is session:
+                self.set_status("message", "[$accent]exporting…[/]")
+                self.export(session, folder)
+
+        def chosen(folder: Path | None) -> None:
+            if folder is None or self.session is not session:
+                return
+            self.app.push_screen(
+                ConfirmDialog(
+                    "Write unencrypted files?",
+                    f"{count:,} note{'s' if count != 1 else ''} will be written as plain "
+                    f"Markdown to {folder}. Anyone who can read that folder can read them.",
+                    "Write files",
+                    danger=True,
+                ),
+                lambda yes: confirmed(folder, yes),
+            )
+
+        self.app.push_screen(ExportDialog(suggested, count), chosen)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def export(self, session: Session, folder: Path) -> None:
+        def progress(done: int, total: int | None) -> None:
+            counted = f" {done:,}/{total:,}" if total else ""
+            self.post_message(JobProgress(session, f"[$accent]exporting…{counted}[/]"))
+
+        try:
+            report = export_notes(session, folder, progress)
+        except Stopped:
+            return
+        except Exception as exc:
+            text = f"The export failed: {describe(exc)}"
+            self.post_message(JobDone(session, text, "Export", error=True))
+            return
+        books = f" in {report.notebooks} folders" if report.notebooks else ""
+        self.post_message(
+            JobDone(
+                session,
+                f"Exported {report.notes:,} notes{books} to {report.folder}. These files are "
+                "not encrypted: delete them when you are done.",
+                "Export",
+            )
+        )
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        if message.session is self.session:
+            self.set_status("message", message.text)
+
+    def on_job_done(self, message: JobDone) -> None:
+        if message.session is not self.session:
+            return
+        self.set_status("message", "")
+        severity = "error" if message.error else "information"
+        timeout = 10 if message.error else 6
+        self.notify(message.text, title=message.title, severity=severity, timeout=timeout)
+        if message.then == "status":
+            self.vault_app.read_sync_status()
