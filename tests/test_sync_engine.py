@@ -328,6 +328,27 @@ def test_rollback_is_reported_never_applied(dev: Devices) -> None:
     assert SyncEngine(dev.b).status().rollbacks == 1
 
 
+def test_a_rollback_still_applies_what_was_never_applied(dev: Devices) -> None:
+    # b missed a's file 2 (still on its way) but applied file 3; then an old copy of the
+    # folder, which has file 2 but not file 3, is restored. That is reported, nothing local is
+    # undone, and file 2 (genuine, and only adding) is applied.
+    first = dev.a.create_note("In file 2", "x")
+    dev.sync(dev.a)
+    old = dev.folder.parent / "old-copy"
+    shutil.copytree(dev.folder, old)
+    second = dev.a.create_note("In file 3", "y")
+    dev.sync(dev.a)
+    (two,) = [p for p in dev.log(dev.a).iterdir() if layout.parse_chain_name(p.name).seq == 2]
+    two.rename(dev.folder.parent / two.name)
+    dev.sync(dev.b)
+    assert second.id in _notes(dev.b) and first.id not in _notes(dev.b)
+    shutil.rmtree(dev.folder)
+    shutil.copytree(old, dev.folder)
+    report = dev.sync(dev.b)
+    assert report.rollbacks and "local data was not rolled back" in report.rollbacks[0]
+    assert {first.id, second.id} <= set(_notes(dev.b))
+
+
 def test_file_removed_from_a_chain_is_reported_and_repaired(dev: Devices) -> None:
     for i in range(3):
         dev.a.create_note(f"n{i}", "x")

@@ -26,7 +26,7 @@ from vault.sync.conflicts import CHOICES, Conflict, ConflictVersion, list_confli
 from vault.sync.engine import ProgressCallback, SyncEngine, SyncReport
 from vault.sync.setup import remote_info, set_remote, unset_remote
 
-EXIT_ROLLBACK = 3  # the folder went backwards: reported, nothing of it applied
+EXIT_ROLLBACK = 3  # the folder went backwards: reported, local data not rolled back
 
 _PHASES = {"receiving": "Receiving", "sending": "Sending"}
 
@@ -133,8 +133,8 @@ def _report(report: SyncReport, as_json: bool) -> int:
             cli.out(line)
     if report.rollbacks:
         sys.stderr.write(
-            "vault: the sync folder went backwards (see ROLLBACK above); nothing of it was "
-            "applied and your local notes are unchanged\n"
+            "vault: the sync folder went backwards (see ROLLBACK above); your local notes "
+            "were not rolled back\n"
         )
         return EXIT_ROLLBACK
     return 0

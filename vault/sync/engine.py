@@ -85,7 +85,7 @@ class SyncReport:
     conflicts: tuple[str, ...] = ()  # item ids with versions waiting for a person
     waiting: tuple[str, ...] = ()  # item ids whose history has not fully arrived
     pending: tuple[Pending, ...] = ()
-    rollbacks: tuple[str, ...] = ()  # one line each; nothing from them was applied
+    rollbacks: tuple[str, ...] = ()  # one line each; local data was not rolled back
     warnings: tuple[str, ...] = ()
     repaired: int = 0  # own files rewritten because the folder lost or damaged them
     removed: int = 0  # own files removed by compaction
@@ -439,13 +439,13 @@ class _Run:
             if visible_max:
                 self.t.rollbacks.append(
                     f"device {short(device)}'s log in the folder went back from file {high} to "
-                    f"{visible_max} (an old copy of the folder restored?); nothing of it was "
-                    "applied and no local data changed"
+                    f"{visible_max} (an old copy of the folder restored?); local data was not "
+                    "rolled back"
                 )
             else:
                 self.t.rollbacks.append(
                     f"every file of device {short(device)} is gone from the folder (removed, or "
-                    "an old copy of the folder restored?); no local data changed"
+                    "an old copy of the folder restored?); nothing was deleted here"
                 )
         new = sorted(
             (c for key, c in by_key.items() if key not in known_keys), key=lambda c: c.name
