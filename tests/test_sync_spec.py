@@ -113,3 +113,13 @@ def test_an_independent_reader_reads_the_folder(
             assert op_id == b2b(text, person=b"vault merge op", size=16).hex()
     finally:
         b.lock()
+
+
+def test_every_bookkeeping_key_is_specified() -> None:
+    from vault.sync import state
+
+    keys = {v for v in vars(state).values() if isinstance(v, str) and v.startswith("sync.")}
+    spec = (Path(__file__).parent.parent / "docs" / "SYNC.md").read_text()
+    block = spec.split("## Local bookkeeping", 1)[1].split("## ", 1)[0]
+    listed = set(re.findall(r"(?<![\w.])(sync\.[a-z_]+)", block))
+    assert keys and keys <= listed, sorted(keys - listed)
