@@ -27,7 +27,7 @@ from vault.errors import (
     WrongPasswordError,
 )
 from vault.notes import Vault
-from vault.store import SCHEMA_VERSION
+from vault.store import SCHEMA_VERSION, Op, Store
 from vault.sync import (
     SyncEngine,
     clone,
@@ -481,6 +481,38 @@ def test_local_fork_takes_the_same_path(dev: Devices) -> None:
     dev.both()
     assert dev.b.note(seed.id).body == dev.a.note(seed.id).body
     assert not dev.b.note(seed.id).conflict
+
+
+def test_an_edit_saved_while_a_purge_arrives_is_kept(
+    dev: Devices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = dev.a.create_note("Busy", "v1\n")
+    dev.both()
+    app = Vault.unlock(dev.b.path, password=PASSWORD)  # the app, open on b meanwhile
+    dev.opened.append(app)
+    stale = app.note(note.id)
+    dev.a.purge_note(dev.a.note(note.id))
+    dev.sync(dev.a)
+    saved: list[object] = []
+    real_heads = Store.heads
+
+    def heads(store: Store, item_id: str) -> list[Op]:
+        found = real_heads(store, item_id)
+        # The app saves right after the sync looked at the note's versions, unless the sync
+        # holds the store's write lock (then the save waits for it).
+        if item_id == note.id and not saved and not store._db.in_transaction:
+            saved.append(None)
+            saved[0] = app.update_note(stale, body="edited meanwhile\n")
+        return found
+
+    monkeypatch.setattr(Store, "heads", heads)
+    dev.sync(dev.b)
+    monkeypatch.undo()
+    if not saved:
+        saved.append(app.update_note(stale, body="edited meanwhile\n"))
+    dev.both()
+    for v in (dev.a, dev.b):
+        assert v.note(note.id).body == "edited meanwhile\n"
 
 
 def test_purge_travels_and_erases_old_versions(dev: Devices) -> None:

@@ -835,9 +835,12 @@ class _Run:
         """A deletion that arrived and settled the item (no competing version) erases the
         sealed content of its older versions here too, as the purge did where it was made."""
         for item_id in self.t.tombstoned:
-            row = self.store.item(item_id)
-            if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
-                self.store.erase_history(item_id, row.op_id)
+            # One transaction: a version saved meanwhile (the app, another process) must not
+            # land between the check and the erasing, or its content would be erased too.
+            with self.store.transaction():
+                row = self.store.item(item_id)
+                if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
+                    self.store.erase_history(item_id, row.op_id)
 
 
 def _judged_size(judged: int | list[int] | None) -> int | None:
