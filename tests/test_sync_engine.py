@@ -586,6 +586,24 @@ def test_compaction_bounds_the_folder(dev: Devices) -> None:
     assert _notes(c) == _notes(dev.a) == _notes(dev.b)
 
 
+def test_a_silent_device_does_not_make_the_folder_grow(dev: Devices) -> None:
+    dev.b.create_note("b was here", "x")
+    SyncEngine(dev.b, compact_after=4).sync()  # b has a log, so it is waited for...
+    SyncEngine(dev.a, compact_after=4).sync()
+    made = [dev.a.create_note(f"while b is away {i}", "x").id for i in range(40)]
+    for note_id in made:  # ...but then stays silent (not for retire_days yet)
+        dev.a.update_note(dev.a.note(note_id), body="y")
+        SyncEngine(dev.a, compact_after=4).sync()
+    files = list(dev.log(dev.a).iterdir())
+    assert len(files) <= 2 * (4 + 1) + 2
+    assert len([p for p in files if p.suffix == ".snap"]) <= 2
+    for v in (dev.b, dev.a, dev.b):
+        report = SyncEngine(v, compact_after=4).sync()
+        assert not report.pending and not report.rollbacks
+    assert _notes(dev.b) == _notes(dev.a)
+    assert len(list(dev.log(dev.a).iterdir())) <= 4 + 2
+
+
 class DyingFolder(RemoteFolder):
     """The process dies right after its file lands, before it can record it."""
 

@@ -767,12 +767,13 @@ class _Run:
 
     def _compact(self) -> None:
         """Snapshot this device's log when it grows long (or lost a file), and remove the
-        files the snapshot replaces once every active device has applied them."""
+        files the snapshot replaces once every active device has applied them; files below
+        the snapshot before it go whatever the acknowledgements (see below)."""
         mine = self.files.setdefault(self.me, {})
         snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
         last_snap = max(snaps, default=0)
         if self.damaged or sum(1 for s in mine if s > last_snap) > self.engine.compact_after:
-            last_snap = self._write_own(SNAPSHOT, list(self.state.my_ops()), self._my_acks()).seq
+            self._write_own(SNAPSHOT, list(self.state.my_ops()), self._my_acks())
             self.t.repaired += len(self.damaged)
             for bad in self.damaged:
                 # The snapshot holds everything the lost or damaged file held.
@@ -787,16 +788,23 @@ class _Run:
                     if not mine[bad.seq]:
                         del mine[bad.seq]
             self.damaged = []
-        if not last_snap or not self._acknowledged(last_snap):
-            return
-        old = [r for s, recs in mine.items() if s < last_snap for r in recs]
+        # Below the newest snapshot once every active device applied it. Below the one before
+        # it in any case: a device that far behind reads the newest snapshot (which holds
+        # everything) rather than the files before it, so a device that stays silent cannot
+        # make the folder grow by a snapshot every compact_after files.
+        snaps = sorted(s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs))
+        if snaps and self._acknowledged(snaps[-1]):
+            floor = snaps[-1]
+        else:
+            floor = snaps[-2] if len(snaps) > 1 else 0
+        old = [r for s, recs in mine.items() if s < floor for r in recs]
         for rec in old:
             self.remote.delete(self.me, chain_file_name(rec.seq, rec.hash, rec.kind))
             self.t.removed += 1
         if old:
             with self.store.transaction() as db:
-                SyncState.forget_files(db, self.me, last_snap)
-            for s in [s for s in mine if s < last_snap]:
+                SyncState.forget_files(db, self.me, floor)
+            for s in [s for s in mine if s < floor]:
                 del mine[s]
 
     def _tidy(self) -> None:
