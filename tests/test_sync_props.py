@@ -16,6 +16,7 @@ import random
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ from vault import crypto, keys
 from vault.crypto import TEST_KDF
 from vault.notes import Vault
 from vault.store import Op, Store
+from vault.sync import conflicts
 from vault.sync.conflicts import auto_merge, merge_payloads
 
 lines = st.lists(st.sampled_from(["alpha", "beta", "gamma", "delta", ""]), max_size=6)
@@ -166,3 +168,58 @@ def _converges(root: Path, steps: list, rnd: random.Random) -> None:
     finally:
         for d in devices:
             d.lock()
+
+
+# --- the merge base ---------------------------------------------------------------------------
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[dict[str, Op], list[str]]:
+    """A random history (each version names up to three earlier ones) and 2-3 of its tips."""
+    n = draw(st.integers(2, 24))
+    ids = draw(st.permutations([f"{i:032x}" for i in range(n)]))  # op ids in random order
+    history: dict[str, Op] = {}
+    for i, op_id in enumerate(ids):
+        parents = draw(st.lists(st.sampled_from(ids[:i]), max_size=3, unique=True)) if i else []
+        history[op_id] = Op(op_id, "0" * 32, "note", tuple(parents), False, None, "0" * 32)
+    heads = draw(st.lists(st.sampled_from(ids), min_size=2, max_size=3, unique=True))
+    return history, heads
+
+
+@settings(max_examples=300)
+@given(histories())
+def test_the_merge_base_is_the_common_ancestor_with_the_longest_history(
+    case: tuple[dict[str, Op], list[str]],
+) -> None:
+    # Every device must pick the same base however it computes it (SYNC.md, "Base").
+    history, heads = case
+    ancestry = [conflicts._ancestors(history, h) or set() for h in heads]
+    common = set.intersection(*ancestry)
+    expected = (
+        max(common, key=lambda c: (len(conflicts._ancestors(history, c) or ()), c))
+        if common
+        else None
+    )
+    assert conflicts._best_common(history, ancestry) == expected
+
+
+def test_a_fork_of_a_long_history_is_merged_without_walking_it_again_and_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault, _ = Vault.create(tmp_path / "v", "pw", kdf=TEST_KDF, allow_weak_kdf=True)
+    try:
+        note = vault.create_note("Journal", "one\ntwo\n")
+        for i in range(200):  # a note saved many times
+            note = vault.update_note(note, body=f"one {i}\ntwo\n")
+        vault.update_note(note, body=f"ONE {i}\ntwo\n")
+        vault.update_note(note, body=f"one {i}\nTWO\n")  # from the same version: a fork
+        walks = []
+        real = conflicts._ancestors
+        monkeypatch.setattr(
+            conflicts, "_ancestors", lambda h, start: walks.append(start) or real(h, start)
+        )
+        assert auto_merge(vault).merged == (note.id,)
+        assert len(walks) <= 4  # each head's history, and the base's: not every ancestor's
+        assert vault.note(note.id).body == f"ONE {i}\nTWO\n"
+    finally:
+        vault.lock()

@@ -70,8 +70,14 @@ def _best_common(history: dict[str, Op], ancestry: list[set[str]]) -> str | None
     common = set.intersection(*ancestry) if ancestry else set()
     if not common:
         return None
-    depth = {c: len(_ancestors(history, c) or ()) for c in common}
-    return max(common, key=lambda c: (depth[c], c))
+    # Only the newest common ancestors can win: every ancestor of an ancestor is in `common`
+    # too, so one with a child in `common` has strictly less history than that child. Counting
+    # the history of each of the others alone keeps this linear in the history's length
+    # (counting it for every common ancestor took seconds for a note saved thousands of times).
+    named = {p for c in common for p in history[c].parents}
+    newest = common - named
+    depth = {c: len(_ancestors(history, c) or ()) for c in newest}
+    return max(newest, key=lambda c: (depth[c], c))
 
 
 # --- merging payloads ------------------------------------------------------------------------
