@@ -387,6 +387,19 @@ def test_a_file_named_as_a_snapshot_counts_only_once_it_verifies(dev: Devices) -
     assert not report.pending
 
 
+def test_files_below_a_snapshot_that_never_verifies_are_still_read(dev: Devices) -> None:
+    # A snapshot replaces the files below it only once it can be used: a junk name (or a
+    # snapshot damaged for good, from a device that no longer syncs) must not hide them.
+    note = dev.a.create_note("Before the junk arrives", "x")
+    dev.sync(dev.a)
+    junk = b"VAULTSYNC1\nnot a snapshot"
+    name = layout.chain_file_name(100_000, layout.content_hash(junk), "snap")
+    (dev.log(dev.a) / name).write_bytes(junk)
+    report = dev.sync(dev.b)
+    assert dev.b.note(note.id).body == "x"
+    assert [p.reason for p in report.pending] == ["does not verify"]
+
+
 def test_a_stray_name_claiming_a_far_position_is_harmless(dev: Devices) -> None:
     far = layout.chain_file_name(100_000, "f" * 32, "seg")
     (dev.log(dev.a) / far).write_bytes(b"not a vault file")

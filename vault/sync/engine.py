@@ -296,6 +296,8 @@ class _Run:
         # that verified as the device's file at that position (it still shows the position).
         self.judged: dict[str, int | list[int]] = self.state.get_json(JUDGED, {})
         self.copies: list[tuple[str, Entry, tuple[int, str]]] = []  # copies of listed files
+        # device -> (position of its newest new snapshot, the files that snapshot replaces)
+        self.replaced: dict[str, tuple[int, list[_Candidate]]] = {}
         self.visible: set[str] = set()  # other devices with files in the folder
         self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
         self.own_listed: dict[str, Entry] = {}
@@ -403,6 +405,16 @@ class _Run:
                 self._apply(device, cand)
                 done += 1
                 self.progress("receiving", done, total)
+            snap, below = self.replaced.get(device, (0, []))
+            recorded = self.files.get(device, {}).get(snap, [])
+            if below and not any(r.kind == SNAPSHOT for r in recorded):
+                # The snapshot could not be used (not whole yet, damaged, or not a snapshot
+                # at all): read the files it would have replaced instead.
+                total += len(below)
+                for cand in below:
+                    self._apply(device, cand)
+                    done += 1
+                    self.progress("receiving", done, total)
         for device, entry, (seq, digest) in self.copies:
             # The same bytes as a canonical file: they show its position if that file verified.
             applied = any(r.hash == digest for r in self.files.get(device, {}).get(seq, []))
@@ -452,14 +464,14 @@ class _Run:
         )
         covered = _covered_upto(known)
         newest_snap = max((c.name.seq for c in new if c.name.kind == SNAPSHOT), default=0)
-        plan = []
+        plan: list[_Candidate] = []
+        below: list[_Candidate] = []  # the newer snapshot holds everything in these
         for cand in new:
             seq = cand.name.seq
-            if seq < newest_snap:
-                continue  # the newer snapshot holds everything in it: read that instead
             if seq <= covered and seq not in known:
                 continue  # below a snapshot we applied: nothing new in it
-            plan.append(cand)
+            (below if seq < newest_snap else plan).append(cand)
+        self.replaced[device] = (newest_snap, below)  # read if that snapshot cannot be used
         # Holes: files between what we hold and what we have seen that are not in the folder,
         # one entry per run of missing positions (a name can claim any position: walking
         # them one by one would let one stray file stall the sync).
