@@ -19,17 +19,16 @@ from typing import Any
 
 from vault import __version__
 from vault.config import Config
-from vault.crypto import TEST_KDF, random_bytes
+from vault.crypto import TEST_KDF
 from vault.editor import edit_text
 from vault.envelope import short
 from vault.errors import (
     AuthError,
     InvalidInputError,
     PasswordUnavailableError,
-    StorageError,
     VaultError,
 )
-from vault.fsutil import PRIVATE_FILE_MODE
+from vault.keys import create_keyfile
 from vault.model import Note, snippet
 from vault.notes import Vault, inspect_vault
 from vault.paths import resolve_vault_dir
@@ -212,13 +211,7 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
 
 
 def _make_keyfile(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(random_bytes(64))
-    except OSError as exc:
-        raise StorageError(f"cannot create keyfile {path}: {exc.strerror}") from None
+    create_keyfile(path)  # shared with the app's first-run screen
 
 
 def _read_stdin() -> str:

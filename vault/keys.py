@@ -15,6 +15,7 @@ a slot cannot be moved into another vault or re-labelled.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ from vault.errors import (
     KeyfileError,
     NotAVaultError,
     RecoveryKeyError,
+    StorageError,
     UnsupportedFormatError,
 )
+from vault.fsutil import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir
 
 SLOT_VERSION = 1
 PASSWORD = "password"
@@ -49,6 +52,25 @@ def keyfile_digest(path: Path) -> bytes:
     if not data:
         raise KeyfileError(f"keyfile {path} is empty; a keyfile needs secret content")
     return crypto.blake2b(data, person=Label.KEYFILE)
+
+
+KEYFILE_BYTES = 64
+
+
+def create_keyfile(path: Path) -> None:
+    """A new keyfile: 64 random bytes, readable by its owner only, made durable before the
+    vault that needs it exists (a keyfile lost to a crash would lock the vault for good).
+    Refuses to replace anything already at `path`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(crypto.random_bytes(KEYFILE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot create keyfile {path}: {exc.strerror}") from None
+    fsync_dir(path.parent)
 
 
 def slot_ad(vault_id: str, slot_id: str, slot_type: str, master_id: str) -> bytes:

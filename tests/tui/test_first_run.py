@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Button, Checkbox, Static
 
 from tests.tui.conftest import settle, type_into
+from vault.errors import KeyfileRequiredError
 from vault.notes import Vault
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.main import MainScreen
@@ -69,3 +71,49 @@ async def test_empty_password_is_refused(home_vault: Path, app_for) -> None:
         assert "Choose a password" in str(app.screen.query_one("#create-message", Static).render())
         assert isinstance(app.screen, CreateVaultScreen)
     assert not (home_vault / "vault.json").exists()
+
+
+async def test_a_new_keyfile_path_makes_a_keyfile(home_vault: Path, tmp_path: Path, app_for):
+    keyfile = tmp_path / "usb" / "vault.key"
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#password", NEW_PASSWORD)
+        await type_into(pilot, "#repeat", NEW_PASSWORD)
+        await type_into(pilot, "#keyfile", str(keyfile))
+        hint = str(app.screen.query_one("#keyfile-hint", Static).render())
+        assert "a new random keyfile will be made" in hint
+        assert not keyfile.exists()  # nothing is made before the vault is
+        await pilot.click("#create")
+        await settle(pilot)
+        recovery = app.screen
+        assert isinstance(recovery, RecoveryKeyScreen)
+        told = str(recovery.query_one("#keyfile-made", Static).render())
+        assert str(keyfile) in told and "keep a copy" in told
+    assert keyfile.stat().st_size == 64
+    assert keyfile.stat().st_mode & 0o777 == 0o600
+    assert len(set(keyfile.read_bytes())) > 8  # random, not a pattern
+    with Vault.unlock(home_vault, password=NEW_PASSWORD, keyfile=keyfile) as vault:
+        assert [n.title for n in vault.notes()] == [WELCOME_TITLE]
+    with pytest.raises(KeyfileRequiredError):
+        Vault.unlock(home_vault, password=NEW_PASSWORD)
+
+
+async def test_an_existing_keyfile_is_used_as_it_is(home_vault: Path, tmp_path: Path, app_for):
+    keyfile = tmp_path / "photo.jpg"
+    keyfile.write_bytes(b"any file will do, as long as it stays the same" * 10)
+    before = keyfile.read_bytes()
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#password", NEW_PASSWORD)
+        await type_into(pilot, "#repeat", NEW_PASSWORD)
+        await type_into(pilot, "#keyfile", str(keyfile))
+        assert "will be needed" in str(app.screen.query_one("#keyfile-hint", Static).render())
+        await pilot.click("#create")
+        await settle(pilot)
+        assert isinstance(app.screen, RecoveryKeyScreen)
+        assert not app.screen.query("#keyfile-made")
+    assert keyfile.read_bytes() == before
+    with Vault.unlock(home_vault, password=NEW_PASSWORD, keyfile=keyfile) as vault:
+        assert len(vault.notes()) == 1

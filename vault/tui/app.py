@@ -174,7 +174,10 @@ class VaultApp(BackgroundWork, App[int]):
         self.session = message.session
         self.mark_active()
         if message.recovery_key:
-            self.push_screen(RecoveryKeyScreen(message.recovery_key), lambda _: self.show_main())
+            self.push_screen(
+                RecoveryKeyScreen(message.recovery_key, message.keyfile_created),
+                lambda _: self.show_main(),
+            )
         else:
             self.show_main()
 

@@ -26,6 +26,7 @@ class VaultOpened(Message):
 
     session: Session
     recovery_key: str | None = None  # only right after creation, to show once
+    keyfile_created: Path | None = None  # a new keyfile made with the vault
 
 
 @dataclass

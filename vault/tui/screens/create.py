@@ -1,5 +1,6 @@
-"""First run: create the vault (password twice, with a strength hint), then show the recovery key
-once, with a step that makes sure it was written down."""
+"""First run: create the vault (password twice, with a strength hint, and an optional keyfile:
+an existing file, or a path where a new random one is made), then show the recovery key once,
+with a step that makes sure it was written down."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, LoadingIndicator, S
 
 from vault.crypto import TEST_KDF
 from vault.errors import VaultError
+from vault.keys import create_keyfile
 from vault.notes import Vault
 from vault.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
@@ -65,8 +67,10 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
             yield Static(strength_markup(""), id="strength")
             yield Input(password=True, placeholder="Repeat the password", id="repeat")
             yield Input(
-                placeholder="Keyfile (optional): a file that must also be there", id="keyfile"
+                placeholder="Keyfile (optional): an existing file, or a new one's path",
+                id="keyfile",
             )
+            yield Static("", id="keyfile-hint", markup=False)
             yield Static("", id="create-message", markup=False)
             yield LoadingIndicator(id="busy")
             with Horizontal(classes="buttons"):
@@ -79,6 +83,10 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
     @on(Input.Changed, "#password")
     def _password_changed(self, event: Input.Changed) -> None:
         self.query_one("#strength", Static).update(strength_markup(event.value))
+
+    @on(Input.Changed, "#keyfile")
+    def _keyfile_changed(self, event: Input.Changed) -> None:
+        self.query_one("#keyfile-hint", Static).update(keyfile_hint(event.value))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -126,7 +134,11 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="create", exit_on_error=False)
     def create(self, password: str, keyfile: Path | None) -> None:
+        made: Path | None = None
         try:
+            if keyfile is not None and not keyfile.exists() and not keyfile.is_symlink():
+                create_keyfile(keyfile)  # as `vault init --keyfile NEW` does
+                made = keyfile
             if self.test_kdf:
                 vault, recovery = Vault.create(
                     self.vault_path, password, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
@@ -134,10 +146,12 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
             else:
                 vault, recovery = Vault.create(self.vault_path, password, keyfile=keyfile)
         except VaultError as exc:
+            if made is not None:  # no vault needs it: do not leave a stray secret behind
+                made.unlink(missing_ok=True)
             self.post_message(CreateFailed(str(exc)))
             return
         vault.create_note(WELCOME_TITLE, WELCOME_BODY, pinned=True)
-        self.post_message(VaultOpened(Session(vault), recovery_key=recovery))
+        self.post_message(VaultOpened(Session(vault), recovery_key=recovery, keyfile_created=made))
 
     def on_create_failed(self, message: CreateFailed) -> None:
         message.stop()
@@ -150,14 +164,28 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
         self._say(message.text)
 
 
+def keyfile_hint(text: str) -> str:
+    """What will happen with the keyfile typed so far."""
+    text = text.strip()
+    if not text:
+        return ""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return "That is a folder; a keyfile is a file."
+    if path.exists():
+        return "This file will be needed, with the password, to open the vault."
+    return "Nothing there yet: a new random keyfile will be made at that path."
+
+
 class RecoveryKeyScreen(Screen[None]):
     """The recovery key, shown once. Continuing needs a tick that says it was written down."""
 
     AUTO_FOCUS = "#written"
 
-    def __init__(self, recovery_key: str) -> None:
+    def __init__(self, recovery_key: str, keyfile: Path | None = None) -> None:
         super().__init__()
         self._key = recovery_key
+        self._keyfile = keyfile
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(classes="card", id="recovery-card"):
@@ -170,6 +198,15 @@ class RecoveryKeyScreen(Screen[None]):
                 markup=False,
             )
             yield Static(recovery_lines(self._key), id="recovery-key", markup=False)
+            if self._keyfile is not None:
+                yield Static(
+                    f"A new keyfile was made at {self._keyfile}. The vault opens only with it "
+                    "and the password (or with the recovery key): keep a copy somewhere safe, "
+                    "apart from this computer.",
+                    id="keyfile-made",
+                    classes="card-text warning",
+                    markup=False,
+                )
             yield Checkbox("I have written down my recovery key", id="written")
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="continue", variant="primary", disabled=True)
