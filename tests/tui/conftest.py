@@ -4,6 +4,7 @@ factory with a fixed clock and no cursor blink, and helpers to drive it like a p
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from textual.widgets import Input
 from tests.conftest import PASSWORD
 from vault.config import Config
 from vault.crypto import TEST_KDF
+from vault.model import Note
 from vault.notes import Vault
 from vault.tui.app import VaultApp, make_app
 from vault.tui.screens.main import MainScreen
@@ -170,3 +172,97 @@ async def unlock(pilot: Pilot, password: str = PASSWORD) -> MainScreen:
 
 def open_vault(path: Path) -> Vault:
     return Vault.unlock(path, password=PASSWORD)
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `condition` holds (a sync, a backup: real work in threads)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the app did not get there in time")
+        await pilot.pause(0.05)
+    await settle(pilot)
+
+
+def set_config(**settings: object) -> None:
+    """Write settings (dotted keys with '__' for '.') into the test's config file."""
+    config = Config.load()
+    for key, value in settings.items():
+        config.set(key.replace("__", "."), value)
+    config.save()
+
+
+def write_version(
+    vault: Vault, note: Note, *, body: str, modified: int, op_id: str | None = None
+) -> Note:
+    """A new version of `note` with a chosen time (and version id): update_note stamps the
+    real time and a random id, which a snapshot cannot hold still (of two conflicting
+    versions, the store shows the one with the larger id). Sealed and stored as the domain
+    does (the merge in vault.sync.conflicts writes the same way)."""
+    import dataclasses
+
+    from vault import crypto
+    from vault.envelope import seal_item
+
+    changed = dataclasses.replace(note, body=body, modified=modified)
+    key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
+    envelope = seal_item(key, vault.vault_id, "note", note.id, changed.to_payload())
+    vault.store.write(note.id, "note", envelope, [note.version], op_id=op_id)
+    vault.refresh()
+    return vault.note(note.id)
+
+
+@dataclass
+class Devices:
+    """Two devices of one vault syncing through a shared folder: `desk` (the sample vault,
+    which the app opens) and `laptop` (cloned from the folder, driven through the domain)."""
+
+    desk: Path
+    laptop: Path
+    folder: Path
+
+    def sync(self, path: Path, minutes_ago: int = 0) -> None:
+        from vault.sync import SyncEngine
+
+        with open_vault(path) as vault:
+            SyncEngine(vault, clock=lambda: NOW_MS - minutes_ago * MINUTE).sync()
+
+    def edit(
+        self, path: Path, title: str, body: str, minutes_ago: int, op_id: str | None = None
+    ) -> None:
+        with open_vault(path) as vault:
+            note = vault.find_note(title)
+            write_version(
+                vault, note, body=body, modified=NOW_MS - minutes_ago * MINUTE, op_id=op_id
+            )
+
+    def conflict(self, title: str, desk_body: str, laptop_body: str) -> None:
+        """Both devices change the same lines of one note; the desk learns of the laptop's.
+        The desk's version has the larger id, so the desk shows its own (as pictures need)."""
+        import hashlib
+
+        def version(prefix: str, body: str) -> str:
+            return prefix + hashlib.sha256(body.encode()).hexdigest()[:31]
+
+        self.edit(self.laptop, title, laptop_body, 9, op_id=version("0", laptop_body))
+        self.sync(self.laptop, 8)
+        self.edit(self.desk, title, desk_body, 5, op_id=version("f", desk_body))
+        self.sync(self.desk, 2)
+
+
+@pytest.fixture
+def devices(sample_vault: Path, tmp_path: Path) -> Devices:
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    with open_vault(sample_vault) as desk:
+        # Fixed device ids, so pictures that name a device are the same on every run.
+        desk.store.set_meta("device_id", "d" * 32)
+        set_remote(desk.store, folder)
+        SyncEngine(desk, clock=lambda: NOW_MS - 30 * MINUTE).sync()
+    laptop, _ = clone(folder, tmp_path / "laptop", password=PASSWORD)
+    with laptop:
+        laptop.store.set_meta("device_id", "1" * 32)
+    return Devices(sample_vault, tmp_path / "laptop", folder)

@@ -3,8 +3,11 @@ terminals hide the sidebar until asked; conflicts and changes made elsewhere sho
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
+import pytest
 from textual.widgets import Markdown
 
 from tests.conftest import PASSWORD
@@ -152,3 +155,47 @@ async def test_the_mouse_picks_and_opens_notes(sample_vault: Path, app_for) -> N
         await pilot.click("#notes", offset=(5, 2), times=2)
         await settle(pilot)
         assert main.pane.text_area.has_focus
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_sidebar_counts_stand_apart_from_the_names(
+    sample_vault: Path, app_for, size: tuple[int, int]
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=size) as pilot:
+        main = await unlock(pilot)
+        if not main.sidebar.display:
+            await pilot.press("ctrl+b")
+            await settle(pilot)
+        sidebar = main.sidebar
+        width = sidebar.scrollable_content_region.width
+        lines = [sidebar.render_line(y).text for y in range(sidebar.size.height)]
+        rows = {line.strip().split("  ")[0].strip("├└│ ▼"): line for line in lines if line.strip()}
+        for name, count in (("All notes", 6), ("Home", 1), ("#books", 1), ("Trash", 1)):
+            line = next(text for key, text in rows.items() if key.endswith(name))
+            assert re.search(rf"{re.escape(name)} +{count} $", line), line
+            # Counts end in one column, whatever the depth of the name.
+            assert len(line.rstrip()) == width - 1, line
+
+
+def test_help_lists_sync_conflicts_and_backups() -> None:
+    from rich.console import Console
+
+    from vault.tui.screens.help import keys_table
+
+    console = Console(width=78, record=True, file=io.StringIO())
+    console.print(keys_table())
+    text = " ".join(console.export_text().split())
+    for words in (
+        "f9 Sync now",
+        "f8 Compare the versions of a conflicting note and keep mine, theirs or both",
+        "Conflict view",
+        "m Keep mine",
+        "t Keep theirs",
+        "b Keep both (theirs becomes a separate note)",
+        "Backups",
+        "v Check the chosen backup",
+        "n Back up now",
+        "back up now, backups, export as Markdown",
+    ):
+        assert words in text, words

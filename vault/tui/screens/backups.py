@@ -33,6 +33,7 @@ from vault.backup import (
 )
 from vault.config import Config
 from vault.errors import VaultError
+from vault.fsutil import storage_error
 from vault.markdown_io import ExportReport, check_export_target, export_markdown
 from vault.tui.failures import ReportsWorkerErrors, describe
 from vault.tui.keys import BACKUP_KEYS, bindings
@@ -67,6 +68,10 @@ def back_up_now(session: Session, config: Config, progress: Progress | None = No
                 progress(done, total)
 
         folder = backup_dir(config)
+        try:  # a missing folder is made private; create_backup would take it for a file name
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise storage_error(exc, folder) from None
         report = create_backup(session.vault, folder, history=True, progress=step)
         verify_backup(report.path, master_key=session.vault.master_key, open_items=False)
         return report

@@ -8,6 +8,7 @@ worker thread; every change to a note goes through the Session, one at a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from time import perf_counter
 from typing import TYPE_CHECKING, ClassVar
 
@@ -374,22 +375,44 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         if current is None or session is None:
             return
         fresh = next((n for n in notes if n.id == current.id), None)
-        if fresh is None or fresh.version == current.version:
+        if fresh is None:
+            return
+        if fresh.version == current.version:
+            if fresh.conflict != current.conflict:  # a sync forked (or settled) this version
+                self._show_conflict_state(current, fresh.conflict)
             return
         if session.superseded(fresh.version) or self._saves_in_flight:
             return  # an older answer, or one of our own saves is on its way
         if self.dirty:
             return  # keep what is typed; saving it keeps both versions (a conflict)
-        if fresh.conflict and current.conflict:
-            # Two versions wait for the person (f8): keep showing the one in the editor
-            # (after a conflicting save, the person's own) rather than swap in the other.
-            if fresh.version != current.version:
-                self.pane.update_details(current, self.notebook_path(current.notebook))
+        if fresh.conflict and self._still_a_head(session, current):
+            # The version in the editor is one of two that now wait for the person (a sync
+            # brought in the other): keep showing it rather than swap in the other one.
+            self._show_conflict_state(current, True)
             return
         cursor = self.pane.text_area.cursor_location
         self.show_note(fresh)
         with contextlib.suppress(Exception):
             self.pane.text_area.move_cursor(cursor)
+
+    def _show_conflict_state(self, note: Note, conflict: bool) -> None:
+        if conflict and not note.conflict:
+            self.notify(
+                "This note was also changed on another device. Both versions are kept; the "
+                "editor shows this one. f8 compares them.",
+                title="Conflict",
+                severity="warning",
+                timeout=12,
+            )
+        marked = dataclasses.replace(note, conflict=conflict)
+        self.pane.update_details(marked, self.notebook_path(marked.notebook))
+
+    @staticmethod
+    def _still_a_head(session: Session, note: Note) -> bool:
+        try:
+            return note.version in {op.op_id for op in session.vault.store.heads(note.id)}
+        except VaultError:
+            return False
 
     @on(TextArea.Changed, "#editor")
     def _edited(self, event: TextArea.Changed) -> None:
@@ -649,7 +672,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
             if timer is not None:
                 timer.stop()
         self._autosave_timer = self._preview_timer = self._reload_timer = self._show_timer = None
-        self.workers.cancel_all()
+        self.workers.cancel_node(self)  # its own workers; the app's (sync, locking) go on
         self.session = None
         if self.source is not None:
             self.source.clear()
