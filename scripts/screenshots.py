@@ -5,8 +5,10 @@
 
 Everything happens in a temporary folder (vault, config, home), with tiny Argon2 parameters
 through the explicit test option, a fixed clock, and no cursor blink, so the pictures are the
-same on every run and nothing of the person's own vault or settings is touched. The app itself
-refuses to take screenshots; this script renders the sample vault only.
+same on every run (but for random device ids) and nothing of the person's own vault or settings
+is touched. The app itself refuses to take screenshots; this script renders the sample vault
+only. For the sync pictures a second device is cloned from a sync folder and both edit one
+note, so the first one shows a conflict.
 """
 
 from __future__ import annotations
@@ -134,6 +136,71 @@ def build_sample(path: Path) -> None:
         vault.trash_note(old)
 
 
+def write_version(vault, note, body: str, minutes_ago: int):  # type: ignore[no-untyped-def]
+    """A new version of `note` stamped with a time on the fixed clock (update_note would
+    stamp the real time, which would not match the pictures' clock)."""
+    import dataclasses
+
+    from vault import crypto
+    from vault.envelope import seal_item
+
+    changed = dataclasses.replace(note, body=body, modified=NOW_MS - minutes_ago * MIN)
+    key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
+    envelope = seal_item(key, vault.vault_id, "note", note.id, changed.to_payload())
+    vault.store.write(note.id, "note", envelope, [note.version])
+    vault.refresh()
+
+
+def build_conflict(path: Path, folder: Path, laptop: Path) -> None:
+    """`path` syncs through `folder` with a second device at `laptop`; both change the same
+    lines of "Garden plan", so `path` holds a conflict, synced two minutes ago."""
+    from vault.notes import Vault
+    from vault.sync import SyncEngine, clone, set_remote
+
+    def engine(vault, minutes_ago: int) -> SyncEngine:  # type: ignore[no-untyped-def]
+        return SyncEngine(vault, clock=lambda: NOW_MS - minutes_ago * MIN)
+
+    with Vault.unlock(path, password=PASSWORD) as desk:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        set_remote(desk.store, folder)
+        engine(desk, 30).sync()
+    other, _ = clone(folder, laptop, password=PASSWORD)
+    with other:
+        note = other.find_note("Garden plan")
+        write_version(
+            other,
+            note,
+            "Tomatoes by the south wall, basil by the kitchen door, and a new compost bin.\n\n"
+            "- [x] order seeds\n- [ ] fix the fence\n- [ ] ask about rain barrels\n",
+            9,
+        )
+        engine(other, 8).sync()
+    with Vault.unlock(path, password=PASSWORD) as desk:
+        note = desk.find_note("Garden plan")
+        write_version(
+            desk,
+            note,
+            "Tomatoes by the south wall, basil in big pots, and a new compost bin.\n\n"
+            "- [ ] order seeds\n- [ ] fix the fence\n",
+            5,
+        )
+        engine(desk, 2).sync()
+
+
+def build_backups(path: Path, folder: Path) -> None:
+    """Three backups of the sample vault, made at fixed times (two automatic, one by hand)."""
+    from datetime import timedelta
+
+    from vault.backup import create_backup
+    from vault.notes import Vault
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with Vault.unlock(path, password=PASSWORD) as vault:
+        for days, automatic in ((6, True), (1, False), (0, True)):
+            when = NOW - timedelta(days=days, hours=2)
+            create_backup(vault, folder, now=when, automatic=automatic)
+
+
 Step = Callable[[object], Awaitable[None]]
 
 
@@ -147,6 +214,8 @@ async def shoot(
     config.set("ui.theme", theme)
     config.set("ui.preview", "off")
     config.set("ui.sort", "modified")
+    config.set("sync.auto", False)  # the pictures show the sync made before, not a new one
+    config.set("backup.dir", os.environ["VAULT_SHOTS_BACKUPS"])
     config.save()
     app = make_app(
         vault_path,
@@ -231,6 +300,25 @@ async def help_screen(pilot) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot)
 
 
+async def conflict_view(pilot) -> None:  # type: ignore[no-untyped-def]
+    await select("Garden plan")(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+
+
+async def backups_screen(pilot) -> None:  # type: ignore[no-untyped-def]
+    await select("Q1 roadmap")(pilot)
+    pilot.app.screen.action_backups()
+    await settle(pilot)
+    await settle(pilot)
+
+
+async def sync_panel(pilot) -> None:  # type: ignore[no-untyped-def]
+    await select("Garden plan")(pilot)
+    pilot.app.screen.action_sync_panel()
+    await settle(pilot)
+
+
 async def main_async() -> None:
     with tempfile.TemporaryDirectory(prefix="vault-shots-") as tmp:
         home = Path(tmp) / "home"
@@ -243,6 +331,7 @@ async def main_async() -> None:
         )
         for var in ("VAULT_DIR", "VAULT_PASSWORD", "VAULT_KEYFILE"):
             os.environ.pop(var, None)
+        os.environ["VAULT_SHOTS_BACKUPS"] = str(home / "backups")
         vault_path = home / "notes"
         OUT.mkdir(exist_ok=True)
         await shoot(home / "new", "first-run", (100, 34), nothing)
@@ -256,6 +345,13 @@ async def main_async() -> None:
         await shoot(vault_path, "main-80x24", (80, 24), select("Q1 roadmap"))
         await shoot(vault_path, "theme-light", (130, 40), preview("Q1 roadmap"), "textual-light")
         await shoot(vault_path, "theme-nord", (130, 40), select("Garden plan"), "nord")
+        build_conflict(vault_path, home / "Sync" / "vault", home / "laptop")
+        await shoot(vault_path, "sync-status", (130, 40), select("Garden plan"))
+        await shoot(vault_path, "sync-80x24", (80, 24), select("Garden plan"))
+        await shoot(vault_path, "conflict", (130, 40), conflict_view)
+        await shoot(vault_path, "sync-panel", (130, 40), sync_panel)
+        build_backups(vault_path, home / "backups")
+        await shoot(vault_path, "backups", (130, 40), backups_screen)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -222,6 +222,10 @@ class BackgroundWork(_App):
             if "two devices in ways" in text:
                 fresh = set(report.conflicts) - self._told_conflicts
                 self._told_conflicts = set(report.conflicts)
+                # The open note's conflict is told by the editor, more precisely.
+                main = self._main
+                if main is not None and main.pane.note is not None:
+                    fresh.discard(main.pane.note.id)
                 if fresh:
                     self.notify(text, title="Conflict", severity="warning", timeout=10)
                 continue

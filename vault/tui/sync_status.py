@@ -64,7 +64,10 @@ def status_line(status: SyncStatus | None, now: datetime, running: Running | Non
         counted = f" {running.done}/{running.total}" if running.total else ""
         parts.append(f"[$accent]{running.phase}…{counted}[/]")
     elif status.last_error:
-        parts.append(f"[$error]sync error:[/] {escape(shorten(status.last_error, ERROR_ROOM))}")
+        # The folder's path is in the tooltip and the sync panel; here it would push out
+        # what went wrong.
+        error = status.last_error.replace(f" {status.remote}", "")
+        parts.append(f"[$error]sync error:[/] {escape(shorten(error, ERROR_ROOM))}")
     elif status.last_sync:
         parts.append(f"synced {ago(status.last_sync, now)}")
     else:

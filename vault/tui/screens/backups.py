@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -217,15 +217,14 @@ class BackupsScreen(ReportsWorkerErrors, ModalScreen[str | None]):
         table.clear()
         self._rows = {}
         now = self.clock()
-        for info in message.backups:
+        labels = [made_label(info, now) for info in message.backups]
+        for info, label in zip(message.backups, labels, strict=True):
             key = str(info.path)
             self._rows[key] = info
-            made = info.created.astimezone(now.tzinfo) if info.created else None
-            made_text = f"{made.day} {made:%b %Y, %H:%M}" if made is not None else info.path.name
-            if made is not None and made.date() == date.fromtimestamp(now.timestamp()):
-                made_text = f"today, {made:%H:%M}"
+            if labels.count(label) > 1:
+                label = made_label(info, now, seconds=True)  # two made within a minute
             table.add_row(
-                made_text,
+                label,
                 size_text(info.size),
                 "automatic" if info.automatic else "by hand",
                 "unreadable" if info.problem else "…",
@@ -348,6 +347,17 @@ class BackupsScreen(ReportsWorkerErrors, ModalScreen[str | None]):
             self.action_verify()
         elif button == "backup-now":
             self.action_backup_now()
+
+
+def made_label(info: BackupInfo, now: datetime, *, seconds: bool = False) -> str:
+    """When a backup was made, in the app's time zone: 'today, 15:41' or '21 Nov 2026, 10:00'."""
+    if info.created is None:
+        return info.path.name
+    made = info.created.astimezone(now.tzinfo)
+    clock = f"{made:%H:%M:%S}" if seconds else f"{made:%H:%M}"
+    if made.date() == now.date():
+        return f"today, {clock}"
+    return f"{made.day} {made:%b %Y}, {clock}"
 
 
 def made_text(report: BackupReport) -> str:

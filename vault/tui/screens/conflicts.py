@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import ClassVar
 
+from rich import box
 from rich.console import RenderableType
 from rich.style import Style
 from rich.table import Table
@@ -34,7 +36,7 @@ from vault.tui.diff import Row, count_differences, side_by_side
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import CONFLICT_KEYS, bindings
 from vault.tui.session import Session
-from vault.tui.timefmt import Clock, long_time, relative_time
+from vault.tui.timefmt import Clock, relative_time, to_local
 
 NotebookPath = Callable[[str | None], str]
 
@@ -87,6 +89,17 @@ def body_of(version: ConflictVersion) -> str | None:
     return None
 
 
+def edited_at(ms: int, now: datetime) -> str:
+    """'today 15:38', '21 Nov 09:12', '3 Mar 2025 09:12': precise enough to tell two
+    versions apart, short enough for half of an 80-column screen."""
+    when = to_local(ms, now)
+    if when.date() == now.date():
+        return f"today {when:%H:%M}"
+    if when.year == now.year:
+        return f"{when.day} {when:%b %H:%M}"
+    return f"{when.day} {when:%b %Y %H:%M}"
+
+
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -137,31 +150,31 @@ class DiffView(Widget):
             return Text("")
         differs, gap = self._style("diff--differs"), self._style("diff--gap")
         label, rule = self._style("diff--label"), self._style("diff--rule")
-        table = Table(box=None, expand=True, show_header=False, padding=(0, 1, 0, 0))
-        table.add_column(ratio=1, overflow="fold")
-        table.add_column(width=1)
-        table.add_column(ratio=1, overflow="fold")
-        bar = Text("│", style=rule)
         head = self._style("diff--head")
-        table.add_row(Text(self.heads[0], style=head), bar, Text(self.heads[1], style=head))
-        for name, left, right in self.fields:
-            style = differs if left != right else Style()
-            table.add_row(
-                Text.assemble((f"{name}: ", label), (left, style)),
-                bar,
-                Text.assemble((f"{name}: ", label), (right, style)),
-            )
-        if self.note:
-            table.add_row(Text(self.note, style=label), bar, Text(self.note, style=label))
-        table.add_row(
-            Text("─" * 200, style=rule, no_wrap=True, overflow="crop"),
-            bar,
-            Text("─" * 200, style=rule, no_wrap=True, overflow="crop"),
+        headers = []
+        for side, title in enumerate(self.heads):
+            cell = Text()
+            cell.append(title, style=head)  # only the title: a base style would cover all
+            for name, *values in self.fields:
+                value = values[side]
+                cell.append_text(Text.assemble("\n", (f"{name}: ", label), (value, differs)))
+            if self.note:
+                cell.append_text(Text("\n" + self.note, style=label))
+            headers.append(cell)
+        # MINIMAL: one line between the columns and one under the details, nothing else.
+        table = Table(
+            box=box.MINIMAL,
+            expand=True,
+            show_edge=False,
+            padding=(0, 1),
+            border_style=rule,
+            header_style=Style(),
         )
+        for header in headers:
+            table.add_column(header, ratio=1, overflow="fold")
         for row in self.rows:
             table.add_row(
                 self._cell(row.left, row.differs, differs, gap),
-                bar,
                 self._cell(row.right, row.differs, differs, gap),
             )
         return table
@@ -240,7 +253,7 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
             if which == "Mine" and version.device != me:
                 where += " (shown now)"
             modified = getattr(version.item, "modified", 0)
-            when = f" · edited {long_time(modified, now)}" if modified else ""
+            when = f" · edited {edited_at(modified, now)}" if modified else ""
             if version.deleted:
                 when = " · deleted there"
             return f"{which} · {where}{when}"
@@ -325,11 +338,11 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
     def resolve(self, choice: str, version: str | None, title: str) -> None:
         self.session.resolve(self.item_id, choice, version)
         text = {
-            MINE: "Kept your version",
-            THEIRS: "Kept the other device's version",
-            BOTH: "Kept both: theirs is now a separate note",
+            MINE: f"Kept your version of “{title}”; the other stays in its history.",
+            THEIRS: f"Kept the other version of “{title}”; yours stays in its history.",
+            BOTH: f"Kept both: the other version is now “{title} (conflicted copy)”.",
         }[choice]
-        self.post_message(Resolved(f"{text} of “{title}”."))
+        self.post_message(Resolved(text))
 
     def on_resolved(self, message: Resolved) -> None:
         self.dismiss(message.text)

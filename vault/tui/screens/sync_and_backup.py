@@ -255,7 +255,9 @@ class SyncAndBackup(_Screen):
             text = f"The export failed: {describe(exc)}"
             self.post_message(JobDone(session, text, "Export", error=True))
             return
-        books = f" in {report.notebooks} folders" if report.notebooks else ""
+        books = ""
+        if report.notebooks:
+            books = f" in {report.notebooks} folder{'s' if report.notebooks != 1 else ''}"
         self.post_message(
             JobDone(
                 session,
