@@ -134,6 +134,8 @@ def domain_floors(path: Path) -> tuple[float, dict[str, float]]:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vault-bench-tui-") as tmp:
         os.environ["VAULT_CONFIG"] = str(Path(tmp) / "config.toml")
+        # The app's automatic backups go to a folder of this run, never the person's own.
+        os.environ["XDG_DATA_HOME"] = str(Path(tmp) / "data")
         path = sample_vault(WORK / "core-10k")
         kdf = timed(lambda: argon2id(b"password", bytes(16), DEFAULT_KDF), repeat=3)
         unlock_floor, filter_floor = domain_floors(path)

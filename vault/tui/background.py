@@ -37,8 +37,10 @@ else:
     _App = object
 
 FIRST_SYNC_DELAY = 1.0  # after unlocking: the list is on screen first
-FIRST_BACKUP_DELAY = 3.0
+FIRST_STATUS_DELAY = 0.3
+FIRST_BACKUP_DELAY = 5.0
 BACKUP_CHECK_SECONDS = 3600.0
+BACKUP_WAITS_FOR_PAUSE = 3.0  # seconds without a key before a scheduled backup starts
 STATUS_TICK_SECONDS = 30.0  # "synced 2 min ago" moves on
 BUSY_RETRY_SECONDS = 10.0  # another sync (the CLI) held the vault's sync lock
 PROGRESS_EVERY = 0.1  # seconds between progress messages from a running sync
@@ -72,7 +74,8 @@ class BackgroundWork(_App):
         self._bg_timers.append(self.set_timer(FIRST_BACKUP_DELAY, self.scheduled_backup))
         first = self.request_sync if self.sync_auto else self.read_sync_status
         self._bg_timers.append(self.set_timer(FIRST_SYNC_DELAY, first))
-        self.read_sync_status()
+        # Not at once: unlocking is busy filling the list (and Python runs one thread at a time).
+        self._bg_timers.append(self.set_timer(FIRST_STATUS_DELAY, self.read_sync_status))
 
     def stop_background(self) -> None:
         """Timers off (locking, quitting); running work is stopped through the Session."""
@@ -279,8 +282,14 @@ class BackgroundWork(_App):
     # --- backups -------------------------------------------------------------------------------
 
     def scheduled_backup(self) -> None:
-        if self.session is not None:
-            self.backup_in_background(self.session)
+        """A backup when one is due: once typing pauses, so a large vault's backup (a second
+        or so of work in a thread) does not land between keystrokes."""
+        if self.session is None:
+            return
+        if self.idle_seconds() < BACKUP_WAITS_FOR_PAUSE:
+            self._bg_timers.append(self.set_timer(BACKUP_WAITS_FOR_PAUSE, self.scheduled_backup))
+            return
+        self.backup_in_background(self.session)
 
     @work(thread=True, exclusive=True, group="auto-backup", exit_on_error=False)
     def backup_in_background(self, session: Session) -> None:
