@@ -422,6 +422,10 @@ class Sim:
         states = [_state(d.vault) for d in self.devices]
         for dev, state in zip(self.devices, states, strict=True):
             assert state == states[0], f"seed {seed}: device {dev.index} differs from device 0"
+            # Equal is not enough: every item that is not deleted still opens (a version's
+            # content erased by mistake would be equal everywhere once it travelled).
+            empty = sorted(i for i, (deleted, _, c) in state.items() if not deleted and c is None)
+            assert not empty, f"seed {seed}: device {dev.index}: no content for {empty}"
             missing = self.all_ops - _ops(dev.vault)
             assert not missing, f"seed {seed}: device {dev.index} lacks {len(missing)} op(s)"
         for dev in self.devices:
