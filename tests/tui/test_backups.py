@@ -159,6 +159,27 @@ async def test_no_backup_on_quit_when_turned_off(sample_vault: Path, tmp_path: P
         assert vault.find_note("Garden ideas").body.startswith("Edit ")
 
 
+async def test_a_signal_saves_backs_up_and_locks(sample_vault: Path, tmp_path: Path, app_for):
+    folder = tmp_path / "backups"
+    set_config(backup__dir=str(folder), sync__auto=False)
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.autosave_seconds = 60
+        await open_note(pilot, main, "Reading list")
+        await pilot.press(*"Hangup ")
+        session = app.session
+        assert session is not None
+        app._terminate()  # what SIGTERM and SIGHUP run (signals are not wired when headless)
+        assert session.vault.master_key == bytes(32)  # locked before returning
+        await pilot.pause()
+    assert app.return_code == 0
+    made = backups_in(folder)
+    assert len(made) == 1 and made[0].name.endswith("-auto.vbak")
+    with open_vault(sample_vault) as vault:
+        assert vault.find_note("Reading list").body.startswith("Hangup ")
+
+
 async def test_locking_after_a_change_backs_up(sample_vault: Path, tmp_path: Path, app_for):
     folder = tmp_path / "backups"
     set_config(backup__dir=str(folder), sync__auto=False)

@@ -196,6 +196,33 @@ async def test_a_missing_folder_is_told_once_and_stays_in_the_footer(
         assert len(desk.notes()) == 6  # nothing lost on this side either
 
 
+async def test_a_folder_that_went_back_in_time_is_shown_clearly(devices: Devices, app_for) -> None:
+    set_config(sync__auto=False)
+    old = devices.folder.parent / "old-copy"
+    shutil.copytree(devices.folder, old)
+    for title in ("Later", "Later still"):  # two more files in the laptop's log
+        with open_vault(devices.laptop) as laptop:
+            laptop.create_note(title, "after the copy\n")
+        devices.sync(devices.laptop)
+    devices.sync(devices.desk)
+    with open_vault(devices.desk) as desk:
+        before = {n.id: n.body for n in desk.all_notes()}
+    shutil.rmtree(devices.folder)
+    shutil.copytree(old, devices.folder)  # an old copy of the folder restored
+    app = app_for(devices.desk)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: footer(main).startswith("⚠ rollback"))
+        told = [n for n in app._notifications if "went back in time" in n.message]
+        assert len(told) == 1 and told[0].severity == "error"
+        assert "device 11111111" in told[0].message  # which device's log, in one line
+        assert "\n" not in told[0].message
+        assert {"Later", "Later still"} <= {n.title for n in main.notes_list.notes}
+    with open_vault(devices.desk) as desk:
+        assert {n.id: n.body for n in desk.all_notes()} == before  # nothing rolled back
+
+
 async def test_typing_while_the_note_changes_elsewhere_keeps_both(
     devices: Devices, app_for
 ) -> None:

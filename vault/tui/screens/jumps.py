@@ -5,12 +5,14 @@ providers in vault/tui/providers.py ask it when the palette opens."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vault.errors import VaultError
 from vault.search import Query
 from vault.tui.data import ALL, TRASH, Target
 from vault.tui.providers import Entry, entry
+from vault.tui.screens.unlock import display_path
 from vault.tui.timefmt import relative_time
 
 if TYPE_CHECKING:
@@ -128,7 +130,11 @@ class PaletteSupport(_Screen):
         app = self.vault_app
         remote = session.remote(app.config_remote)
         actions = [
-            ("Sync now", f"With {remote} (f9)" if remote else "No sync folder yet", "sync_now"),
+            (
+                "Sync now",
+                f"With {display_path(Path(remote))} (f9)" if remote else "No sync folder yet",
+                "sync_now",
+            ),
             ("Sync status", "Where this vault syncs to, the last run, what waits", "sync_panel"),
             (
                 "Set sync folder…" if remote is None else "Change sync folder…",
