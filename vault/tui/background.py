@@ -41,7 +41,7 @@ FIRST_STATUS_DELAY = 0.3
 FIRST_BACKUP_DELAY = 5.0
 BACKUP_CHECK_SECONDS = 3600.0
 BACKUP_WAITS_FOR_PAUSE = 3.0  # seconds without a key before a scheduled backup starts
-STATUS_TICK_SECONDS = 30.0  # "synced 2 min ago" moves on
+STATUS_TICK_SECONDS = 30.0  # "synced 2 min ago" moves on; conflicts made elsewhere show
 BUSY_RETRY_SECONDS = 10.0  # another sync (the CLI) held the vault's sync lock
 PROGRESS_EVERY = 0.1  # seconds between progress messages from a running sync
 
@@ -66,7 +66,7 @@ class BackgroundWork(_App):
         """The vault is open: start the timers, a first sync and a backup check."""
         self.stop_background()
         config = self.config
-        self._bg_timers.append(self.set_interval(STATUS_TICK_SECONDS, self.show_sync_status))
+        self._bg_timers.append(self.set_interval(STATUS_TICK_SECONDS, self.read_sync_status))
         self._bg_timers.append(self.set_interval(BACKUP_CHECK_SECONDS, self.scheduled_backup))
         interval = float(config.get("sync.interval_seconds"))
         if self.sync_auto and interval > 0:
@@ -110,13 +110,15 @@ class BackgroundWork(_App):
         session = self.session
         if session is None:
             return
-        self.read_sync_status()
-        if not self.sync_auto:
-            return
         try:
             if session.remote(self.config_remote) is None:
+                # Nothing to count: without a folder every change is unsent (reading the
+                # status would scan them all after each save). The timer reads it anyway.
                 return
         except VaultError:
+            return
+        self.read_sync_status()
+        if not self.sync_auto:
             return
         if self._debounce is not None:
             self._debounce.stop()
