@@ -82,20 +82,20 @@ MAIN_KEYS = [
     Key("move", "f4", "move_note", "Move", ANYWHERE, help="Move the note to a notebook"),
     Key("sort", "f5", "cycle_sort", "Sort", ANYWHERE, help="Sort by modified, title, created"),
     Key(
-        "sync_now",
-        "f9",
-        "sync_now",
-        "Sync",
-        ANYWHERE,
-        help="Sync now (the footer's sync status opens the sync panel)",
-    ),
-    Key(
         "conflicts",
         "f8",
         "conflicts",
         "Conflicts",
         ANYWHERE,
         help="Compare the versions of a conflicting note and keep mine, theirs or both",
+    ),
+    Key(
+        "sync_now",
+        "f9",
+        "sync_now",
+        "Sync",
+        ANYWHERE,
+        help="Sync now (the footer's sync status opens the sync panel)",
     ),
     Key(
         "sidebar",
