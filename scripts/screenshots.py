@@ -5,7 +5,7 @@
 
 Everything happens in a temporary folder (vault, config, home), with tiny Argon2 parameters
 through the explicit test option, a fixed clock, and no cursor blink, so the pictures are the
-same on every run (but for random device ids) and nothing of the person's own vault or settings
+same on every run and nothing of the person's own vault or settings
 is touched. The app itself refuses to take screenshots; this script renders the sample vault
 only. For the sync pictures a second device is cloned from a sync folder and both edit one
 note, so the first one shows a conflict.
@@ -136,10 +136,13 @@ def build_sample(path: Path) -> None:
         vault.trash_note(old)
 
 
-def write_version(vault, note, body: str, minutes_ago: int):  # type: ignore[no-untyped-def]
+def write_version(vault, note, body: str, minutes_ago: int, first: str):  # type: ignore[no-untyped-def]
     """A new version of `note` stamped with a time on the fixed clock (update_note would
-    stamp the real time, which would not match the pictures' clock)."""
+    stamp the real time, which would not match the pictures' clock). Its id starts with
+    `first`: of two conflicting versions the store shows the larger id, so the pictures
+    choose which one is shown."""
     import dataclasses
+    import hashlib
 
     from vault import crypto
     from vault.envelope import seal_item
@@ -147,7 +150,8 @@ def write_version(vault, note, body: str, minutes_ago: int):  # type: ignore[no-
     changed = dataclasses.replace(note, body=body, modified=NOW_MS - minutes_ago * MIN)
     key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
     envelope = seal_item(key, vault.vault_id, "note", note.id, changed.to_payload())
-    vault.store.write(note.id, "note", envelope, [note.version])
+    op_id = first + hashlib.sha256(body.encode()).hexdigest()[:31]
+    vault.store.write(note.id, "note", envelope, [note.version], op_id=op_id)
     vault.refresh()
 
 
@@ -161,11 +165,13 @@ def build_conflict(path: Path, folder: Path, laptop: Path) -> None:
         return SyncEngine(vault, clock=lambda: NOW_MS - minutes_ago * MIN)
 
     with Vault.unlock(path, password=PASSWORD) as desk:
+        desk.store.set_meta("device_id", "5e1d" * 8)  # fixed ids: the pictures name devices
         folder.parent.mkdir(parents=True, exist_ok=True)
         set_remote(desk.store, folder)
         engine(desk, 30).sync()
     other, _ = clone(folder, laptop, password=PASSWORD)
     with other:
+        other.store.set_meta("device_id", "1a9c" * 8)
         note = other.find_note("Garden plan")
         write_version(
             other,
@@ -173,6 +179,7 @@ def build_conflict(path: Path, folder: Path, laptop: Path) -> None:
             "Tomatoes by the south wall, basil by the kitchen door, and a new compost bin.\n\n"
             "- [x] order seeds\n- [ ] fix the fence\n- [ ] ask about rain barrels\n",
             9,
+            "0",
         )
         engine(other, 8).sync()
     with Vault.unlock(path, password=PASSWORD) as desk:
@@ -183,6 +190,7 @@ def build_conflict(path: Path, folder: Path, laptop: Path) -> None:
             "Tomatoes by the south wall, basil in big pots, and a new compost bin.\n\n"
             "- [ ] order seeds\n- [ ] fix the fence\n",
             5,
+            "f",
         )
         engine(desk, 2).sync()
 
