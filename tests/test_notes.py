@@ -242,3 +242,19 @@ def test_live_filter_with_a_rank_limit_puts_title_matches_first(vault: Vault) ->
     # narrowing while typing gives the same answer as searching afresh
     typed = [vault.filter_notes(notes, "garden"[:i]) for i in range(1, 7)][-1]
     assert [h.note.id for h in typed] == [h.note.id for h in vault.search("garden")]
+
+
+def test_purge_never_erases_a_concurrent_version(vault: Vault) -> None:
+    base = vault.create_note("Forked", "base")
+    vault.update_note(base, body="one")
+    vault.update_note(base, body="two")
+    vault.update_note(base, body="three")  # three versions at once, all from `base`
+    shown = vault.note(base.id)
+    vault.purge_note(shown)
+    heads = vault.store.heads(base.id)
+    live = [h for h in heads if not h.deleted]
+    assert len(live) == 2 and all(h.envelope is not None for h in live)
+    bodies = {vault.open_envelope("note", base.id, h.envelope)["body"] for h in live}
+    assert bodies == {"one", "two", "three"} - {shown.body}
+    assert vault.note(base.id).body in bodies  # the note is still there, with an unseen edit
+    assert vault.check().ok

@@ -485,11 +485,15 @@ class Vault:
             return written
 
     def purge_note(self, note: Note) -> None:
-        """Delete for good: a tombstone, and the sealed content of older versions erased."""
-        with self._lock:
+        """Delete for good: a tombstone, and the sealed content of older versions erased.
+
+        History is erased only when the tombstone is the note's one head. If other versions
+        were saved concurrently (elsewhere, or by another process), they are edits the purge
+        never saw: the note stays, with them, and nothing of theirs is erased."""
+        with self._lock, self.store.transaction():
             self._delete(note)
             row = self.store.item(note.id)
-            if row is not None:
+            if row is not None and row.deleted and len(self.store.heads(note.id)) == 1:
                 self.store.erase_history(note.id, row.op_id)
 
     def empty_trash(self) -> int:
