@@ -12,12 +12,17 @@ import contextlib
 import errno
 import json
 import os
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from vault.errors import RemoteError, StorageError
 from vault.fsutil import fsync_dir, storage_error, write_new
 from vault.sync import layout
+
+MAX_HEADER_BYTES = 64 * 1024
+STALE_TEMP_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,11 @@ class RemoteFolder:
         """The folder's header, None if there is none (yet); RemoteError if it is not ours."""
         path = self.path / layout.HEADER
         try:
+            st = path.stat()
+            # A FIFO would block the read forever and a device could be endless: only a small
+            # regular file can be a header.
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_HEADER_BYTES:
+                raise RemoteError(f"{path} is not a vault sync header (not a small file)")
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
@@ -149,7 +159,10 @@ class RemoteFolder:
     def read(self, device: str, name: str, area: str = layout.LOG_DIR) -> bytes:
         path = self.path / area / device / name
         try:
-            if path.stat().st_size > layout.MAX_FILE_BYTES:
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise Unreadable("not a regular file")
+            if st.st_size > layout.MAX_FILE_BYTES:
                 raise Unreadable("too large to be a vault sync file")
             return path.read_bytes()
         except OSError as exc:
@@ -172,6 +185,19 @@ class RemoteFolder:
                 if (folder / name).read_bytes() == data:
                     return
             raise StorageError(f"{folder / name} exists with other content") from None
+        self._remove_stale_temporaries(folder)
+
+    def _remove_stale_temporaries(self, folder: Path) -> None:
+        """A write killed half-way leaves a hidden temporary file in this device's own folder;
+        the next write clears those older than an hour (a live write takes well under that,
+        and only this device writes here)."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        with contextlib.suppress(OSError), os.scandir(folder) as it:
+            for e in it:
+                if e.name.startswith(".") and e.name.endswith(".tmp"):
+                    with contextlib.suppress(OSError):
+                        if e.is_file(follow_symlinks=False) and e.stat().st_mtime < cutoff:
+                            os.unlink(e.path)
 
     def delete(self, device: str, name: str, area: str = layout.LOG_DIR) -> None:
         folder = self.path / area / device
