@@ -37,7 +37,6 @@ else:
     _App = object
 
 FIRST_SYNC_DELAY = 1.0  # after unlocking: the list is on screen first
-FIRST_STATUS_DELAY = 0.3
 FIRST_BACKUP_DELAY = 5.0
 BACKUP_CHECK_SECONDS = 3600.0
 BACKUP_WAITS_FOR_PAUSE = 3.0  # seconds without a key before a scheduled backup starts
@@ -74,8 +73,6 @@ class BackgroundWork(_App):
         self._bg_timers.append(self.set_timer(FIRST_BACKUP_DELAY, self.scheduled_backup))
         first = self.request_sync if self.sync_auto else self.read_sync_status
         self._bg_timers.append(self.set_timer(FIRST_SYNC_DELAY, first))
-        # Not at once: unlocking is busy filling the list (and Python runs one thread at a time).
-        self._bg_timers.append(self.set_timer(FIRST_STATUS_DELAY, self.read_sync_status))
 
     def stop_background(self) -> None:
         """Timers off (locking, quitting); running work is stopped through the Session."""

@@ -257,6 +257,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         if not self._warmed:  # after the list is on screen, so it does not delay it
             self._warmed = True
             self.warm_search()
+            self.vault_app.read_sync_status()  # the footer's sync status, likewise
         if self._focus_editor_after_load:
             self._focus_editor_after_load = False
             highlighted = self.notes_list.highlighted
