@@ -226,7 +226,10 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
         self.load()
 
     def on_unmount(self) -> None:
-        self.conflict = None  # nothing decrypted outlives the screen
+        # Nothing decrypted outlives the screen (closed, or taken away by locking).
+        self.conflict = None
+        for view in self.query(DiffView):
+            view.heads, view.fields, view.rows, view.note = ("", ""), [], [], ""
 
     @work(thread=True, exclusive=True, group="conflict", exit_on_error=False)
     def load(self) -> None:
@@ -390,6 +393,10 @@ class ConflictListScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.load()
+
+    def on_unmount(self) -> None:
+        for options in self.query(OptionList):
+            options.clear_options()  # titles
 
     @work(thread=True, exclusive=True, group="conflicts", exit_on_error=False)
     def load(self) -> None:
