@@ -307,6 +307,37 @@ async def test_the_open_notes_conflict_mark_opens_its_versions(devices: Devices,
         assert desk.find_note("Reading list").conflict
 
 
+async def test_ctrl_l_locks_from_the_conflict_view_and_nothing_stays(
+    devices: Devices, app_for
+) -> None:
+    from tests.tui.test_editing import widget_texts
+    from vault.tui.screens.conflicts import DiffView
+    from vault.tui.screens.unlock import UnlockScreen
+
+    set_config(sync__auto=False)
+    devices.conflict(
+        "Reading list", "- only on the desk QWXDESK\n", "- only on the laptop QWXLAP\n"
+    )
+    app = app_for(devices.desk)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await open_note(pilot, main, "Reading list")
+        await pilot.press("f8")
+        await settle(pilot)
+        view = app.screen
+        assert isinstance(view, ConflictScreen)
+        diff = view.query_one(DiffView)
+        assert any("QWXLAP" in (row.right or "") for row in diff.rows)
+        await pilot.press("ctrl+l")  # an app key: it works over the conflict view too
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)
+        assert view.conflict is None
+        assert (diff.rows, diff.fields, diff.note) == ([], [], "")
+        assert not [t for t in widget_texts(app) if "QWX" in t]
+    with open_vault(devices.desk) as desk:
+        assert desk.find_note("Reading list").conflict  # locking decided nothing
+
+
 async def test_setting_the_sync_folder_in_the_app(sample_vault: Path, tmp_path: Path, app_for):
     set_config(sync__auto=False)
     folder = tmp_path / "Dropbox" / "vault"

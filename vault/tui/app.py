@@ -253,6 +253,11 @@ class VaultApp(BackgroundWork, App[int]):
             answer,
         )
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "lock":
+            return self.session is not None  # and off the footer while there is none
+        return True
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

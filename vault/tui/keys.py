@@ -49,6 +49,8 @@ class Key:
 APP_KEYS = [
     Key("help", "f1", "app.help", "Help", ANYWHERE, show=True, help="This help"),
     Key("quit", "ctrl+q", "app.quit", "Quit", ANYWHERE, show=True, priority=True, help="Quit"),
+    # On every screen (the conflict view, backups, dialogs too), whenever the vault is open.
+    Key("lock", "ctrl+l", "app.lock", "Lock", ANYWHERE, show=True, priority=True, help="Lock now"),
 ]
 
 MAIN_KEYS = [
@@ -57,7 +59,6 @@ MAIN_KEYS = [
     ),
     Key("search", "ctrl+f", "search", "Search", ANYWHERE, priority=True, help="Search"),
     Key("save", "ctrl+s", "save", "Save", ANYWHERE, priority=True, help="Save now (autosave)"),
-    Key("lock", "ctrl+l", "app.lock", "Lock", ANYWHERE, show=True, priority=True, help="Lock now"),
     Key(
         "preview",
         "ctrl+r",

@@ -205,6 +205,7 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
         self.conflict: Conflict | None = None
         self.other = 0  # which of the other versions is shown (more than two devices)
         self._busy = False
+        self._diff = DiffView(id="diff")  # kept here: on unmount its parent is gone already
 
     def compose(self) -> ComposeResult:
         yield Static("Conflict", id="conflict-title", markup=False)
@@ -212,7 +213,7 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
             "Loading both versions…", id="conflict-help", classes="conflict-help", markup=False
         )
         with VerticalScroll(id="conflict-scroll"):
-            yield DiffView(id="diff")
+            yield self._diff
         with Horizontal(classes="buttons", id="conflict-buttons"):
             yield Button("Back", id="back")
             yield Button("Keep both", id="both")
@@ -228,8 +229,8 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
     def on_unmount(self) -> None:
         # Nothing decrypted outlives the screen (closed, or taken away by locking).
         self.conflict = None
-        for view in self.query(DiffView):
-            view.heads, view.fields, view.rows, view.note = ("", ""), [], [], ""
+        diff = self._diff
+        diff.heads, diff.fields, diff.rows, diff.note = ("", ""), [], [], ""
 
     @work(thread=True, exclusive=True, group="conflict", exit_on_error=False)
     def load(self) -> None:
@@ -299,9 +300,7 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
             f"Edited on two devices in ways that do not merge on their own. {differs}"
             f"Keep mine or theirs: the other stays in the history. {both}"
         )
-        self.query_one(DiffView).show(
-            (head("Mine", mine), head("Theirs", theirs)), fields, rows, note
-        )
+        self._diff.show((head("Mine", mine), head("Theirs", theirs)), fields, rows, note)
         for button in self.query(Button):
             button.disabled = False
         self.query_one("#both", Button).disabled = kind != "note"
@@ -379,6 +378,7 @@ class ConflictListScreen(ReportsWorkerErrors, Screen[None]):
         self.clock = clock
         self.notebook_path = notebook_path
         self.on_change: Callable[[str], None] | None = None
+        self._list = OptionList(id="conflict-list")  # kept: cleared on unmount
 
     def compose(self) -> ComposeResult:
         yield Static("Conflicts", id="conflict-title")
@@ -388,22 +388,21 @@ class ConflictListScreen(ReportsWorkerErrors, Screen[None]):
             classes="conflict-help",
             markup=False,
         )
-        yield OptionList(id="conflict-list")
+        yield self._list
         yield Footer()
 
     def on_mount(self) -> None:
         self.load()
 
     def on_unmount(self) -> None:
-        for options in self.query(OptionList):
-            options.clear_options()  # titles
+        self._list.clear_options()  # titles
 
     @work(thread=True, exclusive=True, group="conflicts", exit_on_error=False)
     def load(self) -> None:
         self.post_message(ConflictsLoaded(list_conflicts(self.session.vault)))
 
     def on_conflicts_loaded(self, message: ConflictsLoaded) -> None:
-        options = self.query_one(OptionList)
+        options = self._list
         options.clear_options()
         if not message.conflicts:
             self.dismiss(None)
