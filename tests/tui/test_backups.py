@@ -204,7 +204,11 @@ async def test_the_schedule_backs_up_when_due(sample_vault: Path, tmp_path: Path
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)
-        app.scheduled_backup()  # what the timer does after unlocking, and every hour
+        app.scheduled_backup()  # what the timer does after unlocking, and every hour...
+        await settle(pilot)
+        assert backups_in(folder) == []  # ...but not while the person is typing
+        app._last_activity -= 10  # a pause
+        app.scheduled_backup()
         await wait_until(pilot, lambda: bool(backups_in(folder)))
         await wait_until(pilot, lambda: any("Automatic backup" in n for n in notices(app)))
         app.scheduled_backup()  # nothing changed since: nothing new
