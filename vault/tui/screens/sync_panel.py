@@ -81,8 +81,8 @@ def panel_text(
             )
         if status.rollbacks:
             lines.append(
-                f"{label('Rollback')}[$error]{status.rollbacks} device log(s) went back in time; "
-                "nothing of them was applied[/]"
+                f"{label('Rollback')}[$error]{status.rollbacks} device log(s) went back in time "
+                "(an old copy restored?); your notes here were not rolled back[/]"
             )
         if auto:
             every = f"every {interval:g} s, " if interval > 0 else ""
