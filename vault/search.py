@@ -73,10 +73,11 @@ class Hit:
 class SearchIndex:
     """Folded text of each note, keyed by note id and version so it is rebuilt only on change.
 
-    Live filtering calls `search` on every keystroke, so the loops here are kept tight: one
-    containment test per note and term to match, counting only for the notes that match, and a
-    query that extends the previous one (one more letter typed) only looks at the previous
-    matches.
+    Live filtering calls `search` on every keystroke with the same list of notes (the app's
+    current view), so the work per keystroke is kept to one containment test per note and
+    term: the folded texts of that list are kept between calls (recognised by identity: the
+    list must not be changed in place), a query that extends the previous one (one more letter
+    typed) only looks at the previous matches, and only notes that match are scored.
     """
 
     # Terms this short match nearly everything; ranking them is noise, so they only filter.
@@ -84,27 +85,37 @@ class SearchIndex:
 
     def __init__(self) -> None:
         self._docs: dict[str, tuple[str, str, str]] = {}  # id -> (version, title, title+body)
-        self._last: tuple[Query, tuple[tuple[str, str], ...], list[Note]] | None = None
+        self._corpus: _Corpus | None = None
+        self._last: tuple[Query, _Corpus, list[int]] | None = None
 
     def forget(self, note_id: str) -> None:
         self._docs.pop(note_id, None)
+        self._corpus = None
         self._last = None
 
     def clear(self) -> None:
         self._docs.clear()
+        self._corpus = None
         self._last = None
 
-    def _folded(self, notes: list[Note]) -> list[tuple[Note, str, str]]:
+    def _corpus_of(self, notes: list[Note]) -> _Corpus:
+        corpus = self._corpus
+        if corpus is not None and corpus.notes is notes and corpus.size == len(notes):
+            return corpus
         docs = self._docs
-        out = []
+        titles: list[str] = []
+        texts: list[str] = []
         for note in notes:
             doc = docs.get(note.id)
             if doc is None or doc[0] != note.version or not note.version:
                 title = fold(note.title)
                 doc = (note.version, title, title + "\n" + fold(note.body))
                 docs[note.id] = doc
-            out.append((note, doc[1], doc[2]))
-        return out
+            titles.append(doc[1])
+            texts.append(doc[2])
+        corpus = _Corpus(notes, len(notes), titles, texts)
+        self._corpus = corpus
+        return corpus
 
     def search(
         self, notes: Iterable[Note], query: Query | str, *, rank_limit: int | None = None
@@ -117,55 +128,60 @@ class SearchIndex:
         the matches under the limit and full ranking back."""
         if isinstance(query, str):
             query = parse_query(query)
-        candidates = list(notes)
+        candidates = notes if isinstance(notes, list) else list(notes)
         if query.tags:
             wanted = set(query.tags)
             candidates = [n for n in candidates if wanted <= {fold(t) for t in n.tags}]
         if not query.terms and not query.excluded:
             return [Hit(n, 0.0) for n in candidates]
-        key = tuple((n.id, n.version) for n in candidates)
-        pool = candidates
-        if self._last is not None and self._last[1] == key and _narrows(self._last[0], query):
-            pool = self._last[2]  # typing one more letter can only remove matches
-        docs = self._folded(pool)
+        corpus = self._corpus_of(candidates)
+        texts = corpus.texts
+        pool: Iterable[int] = range(corpus.size)
+        last = self._last
+        if last is not None and last[1] is corpus and _narrows(last[0], query):
+            pool = last[2]  # typing one more letter can only remove matches
         terms, excluded = query.terms, query.excluded
         if len(terms) == 1 and not excluded:
             (term,) = terms
-            matched = [d for d in docs if term in d[2]]
+            matched = [i for i in pool if term in texts[i]]
         else:
             matched = [
-                d
-                for d in docs
-                if all(t in d[2] for t in terms) and not any(x in d[2] for x in excluded)
+                i
+                for i in pool
+                if all(t in texts[i] for t in terms) and not any(x in texts[i] for x in excluded)
             ]
-        self._last = (query, key, [d[0] for d in matched])
+        self._last = (query, corpus, matched)
         ranked_terms = [t for t in terms if len(t) >= self.RANK_MIN_LENGTH]
+        found = corpus.notes
         if not ranked_terms:
-            return [Hit(d[0], 0.0) for d in matched]
+            return [Hit(found[i], 0.0) for i in matched]
         if rank_limit is not None and len(matched) > rank_limit:
-            in_title = [Hit(d[0], 1.0) for d in matched if all(t in d[1] for t in ranked_terms)]
-            rest = [Hit(d[0], 0.0) for d in matched if not all(t in d[1] for t in ranked_terms)]
-            return in_title + rest
-        return self._rank(matched, ranked_terms, candidates if pool is candidates else None)
+            titles = corpus.titles
+            if len(ranked_terms) == 1:
+                (term,) = ranked_terms
+                in_title = [i for i in matched if term in titles[i]]
+            else:
+                in_title = [i for i in matched if all(t in titles[i] for t in ranked_terms)]
+            first = set(in_title)
+            return [Hit(found[i], 1.0) for i in in_title] + [
+                Hit(found[i], 0.0) for i in matched if i not in first
+            ]
+        return self._rank(corpus, matched, ranked_terms)
 
-    def _rank(
-        self,
-        matched: list[tuple[Note, str, str]],
-        terms: list[str],
-        population: list[Note] | None,
-    ) -> list[Hit]:
+    def _rank(self, corpus: _Corpus, matched: list[int], terms: list[str]) -> list[Hit]:
         """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple."""
-        n_docs = len(population) if population is not None else len(self._docs)
-        if len(terms) == 1 or population is None:
-            df = [len(matched)] * len(terms)
+        n_docs = corpus.size
+        texts, titles = corpus.texts, corpus.titles
+        if len(terms) == 1:
+            df = [len(matched)]
         else:
-            texts = [d[2] for d in self._folded(population)]
             df = [sum(1 for text in texts if t in text) for t in terms]
         idf = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
-        avg_len = (sum(len(d[2]) for d in matched) / len(matched)) if matched else 1.0
+        avg_len = (sum(len(texts[i]) for i in matched) / len(matched)) if matched else 1.0
         weighted = list(zip(terms, idf, strict=True))
         hits = []
-        for note, title, text in matched:
+        for i in matched:
+            title, text = titles[i], texts[i]
             norm = 0.25 + 0.75 * len(text) / avg_len
             score = 0.0
             for term, weight in weighted:
@@ -176,9 +192,19 @@ class SearchIndex:
                     + TITLE_WEIGHT * in_title * 2.2 / (in_title + 1.2)
                     + (1.0 if title.startswith(term) else 0.0)
                 )
-            hits.append(Hit(note, score))
+            hits.append(Hit(corpus.notes[i], score))
         hits.sort(key=lambda h: (-h.score, -h.note.modified))
         return hits
+
+
+@dataclass(frozen=True, eq=False)
+class _Corpus:
+    """A list of notes with their folded titles and texts, position for position."""
+
+    notes: list[Note]
+    size: int
+    titles: list[str]
+    texts: list[str]
 
 
 def _narrows(previous: Query, current: Query) -> bool:

@@ -18,6 +18,8 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.events import Resize
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Markdown, TextArea
@@ -80,6 +82,12 @@ _TRASH_OK = {"trash_note", "restore_note", "open_note"}
 
 class SearchBox(Input):
     BINDINGS: ClassVar[list[BindingType]] = bindings(SEARCH_KEYS)
+
+    # Input resizes its virtual width on every keystroke, and Widget's `virtual_size` asks for
+    # a layout pass of the whole screen each time (the sidebar tree, the list, the editor):
+    # the largest cost of a search keystroke after the search itself. The box's own size
+    # never depends on its text, so a repaint is enough; scrolling follows the cursor as before.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
 
 class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]):

@@ -91,10 +91,22 @@ class NoteList(ScrollView, can_focus=True):
         if index is None:
             index = min(self._cursor, len(notes) - 1) if notes else 0
         self._cursor = max(index, 0)
-        self.virtual_size = Size(self.size.width, len(notes) * ROW_HEIGHT)
+        self._set_virtual_height(len(notes) * ROW_HEIGHT)
         self._scroll_cursor_visible()
         self.refresh()
         self._announce()
+
+    def _set_virtual_height(self, height: int) -> None:
+        """Resize the scrollable area without a layout pass of the whole screen.
+
+        `virtual_size` is a layout-refreshing reactive: assigning it re-lays out every widget on
+        the screen (about 20 ms here), on every keystroke while searching. The list has no
+        children, so only its scrollbars need to follow; if one appears or disappears, the
+        scrollbar's own reactive still asks for the layout that then is needed."""
+        size = Size(self.size.width, height)
+        if size != self.virtual_size:
+            self.set_reactive(NoteList.virtual_size, size)
+            self._scroll_update(size)
 
     def clear(self) -> None:
         """Drop every note (locking)."""
