@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -116,19 +117,32 @@ def domain_floors(path: Path) -> tuple[float, dict[str, float]]:
     unlock_floor = timed(read_all, repeat=5)
     vault = Vault.unlock(path, password=PASSWORD)
     source = NoteSource(vault)
-    base = source.base(ALL, "modified")
     source.warm()
-    per_text: dict[str, float] = {}
-    for word in TYPED:
-        for i in range(len(word)):
-            typed = word[: i + 1]
-            query = parse_query(typed)
-            per_text[typed] = timed(
-                lambda q=query: vault.filter_notes(base, q, rank_limit=NoteSource.RANK_LIMIT),
-                repeat=5,
-            )
+    # Typed one letter at a time, as in the app (each search may narrow the one before), three
+    # times over; the median of the three for each text.
+    runs: dict[str, list[float]] = {}
+    for _ in range(3):
+        for word in TYPED:
+            source.notes(ALL, "modified", parse_query(""))
+            for i in range(len(word)):
+                typed = word[: i + 1]
+                start = time.perf_counter()
+                source.notes(ALL, "modified", parse_query(typed))
+                runs.setdefault(typed, []).append(time.perf_counter() - start)
     vault.lock()
-    return unlock_floor, per_text
+    return unlock_floor, {text: statistics.median(times) for text, times in runs.items()}
+
+
+def strong_copy(path: Path) -> Path:
+    """The sample vault behind a password slot with the default KDF (as bench_core makes it)."""
+    strong = WORK / "core-10k-strong"
+    if not (strong / ".strong-complete").exists():
+        shutil.rmtree(strong, ignore_errors=True)
+        shutil.copytree(path, strong)
+        with Vault.unlock(strong, password=PASSWORD) as vault:
+            vault.change_password(PASSWORD, keyfile=None, kdf=DEFAULT_KDF)
+        (strong / ".strong-complete").write_text("")
+    return strong
 
 
 def main() -> None:
@@ -137,12 +151,22 @@ def main() -> None:
         # The app's automatic backups go to a folder of this run, never the person's own.
         os.environ["XDG_DATA_HOME"] = str(Path(tmp) / "data")
         path = sample_vault(WORK / "core-10k")
-        kdf = timed(lambda: argon2id(b"password", bytes(16), DEFAULT_KDF), repeat=3)
+        strong = strong_copy(path)
         unlock_floor, filter_floor = domain_floors(path)
-        unlocks = [asyncio.run(unlock_once(path)) for _ in range(UNLOCK_RUNS)]
+        tiny_unlocks = [asyncio.run(unlock_once(path)) for _ in range(UNLOCK_RUNS)]
+        # With the default KDF: the app's time from Enter to the list, minus the KDF alone
+        # measured just before (the envelopes are read while the KDF runs, so the difference
+        # is what the person waits for beyond the key derivation).
+        unlocks, kdfs = [], []
+        for _ in range(UNLOCK_RUNS):
+            kdf_alone = timed(lambda: argon2id(PASSWORD.encode(), bytes(16), DEFAULT_KDF), 1)
+            kdfs.append(kdf_alone)
+            unlocks.append(asyncio.run(unlock_once(strong)) - kdf_alone)
+        kdf = statistics.median(kdfs)
         keys = asyncio.run(keystrokes(path))
 
     unlock = statistics.median(unlocks)
+    tiny_unlock = statistics.median(tiny_unlocks)
     per_key = [t for _, t in keys]
     floors = [filter_floor[text] for text, _ in keys]
     key_median, key_worst = statistics.median(per_key), max(per_key)
@@ -151,19 +175,28 @@ def main() -> None:
 
     print("## tui\n")
     print(
-        "The app, headless, on the 10,000-note sample vault (tiny KDF: the unlock figure is "
-        "everything after the key derivation). A keystroke is timed from the key event to the "
-        "list holding the new matches, with its visible rows rendered.\n"
+        "The app, headless, on the 10,000-note sample vault. Unlocking is timed from Enter on "
+        "the password to the list on screen: once behind the default KDF, minus the KDF alone "
+        "(the budget's figure: the app reads the envelopes while the KDF runs), and once behind "
+        "tiny test parameters (everything, nothing overlapped). A keystroke is timed from the "
+        "key event to the list holding the new matches, with its visible rows rendered; its "
+        "floor is the domain's filter for the same text, typed in the same order.\n"
     )
     print(
         table(
             [
                 ("default KDF (Argon2id 256 MiB, t=3, p=2)", kdf, kdf, "itself"),
                 (
-                    "Enter on the password → list shown (minus KDF)",
+                    "Enter on the password → list shown, beyond the default KDF",
                     unlock,
                     unlock_floor,
-                    "domain: unlock + notes() of 10,000",
+                    "domain: unlock + notes() of 10,000 (tiny KDF)",
+                ),
+                (
+                    "Enter on the password → list shown, tiny KDF",
+                    tiny_unlock,
+                    unlock_floor,
+                    "domain: unlock + notes() of 10,000 (tiny KDF)",
                 ),
                 (
                     "search keystroke → list updated, median",

@@ -12,6 +12,7 @@ from vault import crypto, envelope, keys
 from vault.crypto import KdfParams
 from vault.errors import (
     CorruptItemError,
+    IntegrityError,
     RecoveryKeyError,
     UnsupportedFormatError,
     WeakParametersError,
@@ -204,3 +205,17 @@ def test_weak_parameters_are_refused_at_creation_without_the_test_option(tmp_pat
 
 def test_nfc_normalisation() -> None:
     assert crypto.normalise_password("Cafe\u0301") == crypto.normalise_password("Caf\u00e9")
+
+
+@given(st.binary(max_size=3000), st.binary(max_size=64))
+def test_direct_libsodium_path_agrees_with_pynacl(plaintext: bytes, ad: bytes) -> None:
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
+
+    key, nonce = crypto.random_bytes(32), crypto.random_bytes(24)
+    sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)
+    assert crypto.unseal(key, nonce, sealed, ad, "x") == plaintext
+    for bad in (sealed[:-1] + bytes([sealed[-1] ^ 1]), sealed[:10], b""):
+        with pytest.raises(IntegrityError):
+            crypto.unseal(key, nonce, bad, ad, "x")
+    with pytest.raises(IntegrityError):
+        crypto.unseal(key, nonce, sealed, ad + b"!", "x")
