@@ -37,7 +37,7 @@ from vault.fsutil import storage_error
 from vault.markdown_io import ExportReport, check_export_target, export_markdown
 from vault.tui.failures import ReportsWorkerErrors, describe
 from vault.tui.keys import BACKUP_KEYS, bindings
-from vault.tui.screens.dialogs import Dialog
+from vault.tui.screens.dialogs import InputDialog, Refused
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
 from vault.tui.timefmt import Clock
@@ -370,7 +370,7 @@ def made_text(report: BackupReport) -> str:
 # --- exporting ------------------------------------------------------------------------------------
 
 
-class ExportDialog(Dialog[Path | None]):
+class ExportDialog(InputDialog[Path | None]):
     """Where to write the Markdown files, with the warning that they are not encrypted."""
 
     def __init__(self, suggested: str, notes: int, error: str = "") -> None:
@@ -401,32 +401,12 @@ class ExportDialog(Dialog[Path | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Export…", id="ok", variant="warning")
 
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.focus()
-        field.cursor_position = len(field.value)
-
-    def _submit(self) -> None:
-        text = self.query_one(Input).value.strip()
-        hint = self.query_one(".dialog-hint", Static)
-        if not text:
-            hint.update("Type the folder to write to.")
-            return
-        folder = Path(text).expanduser().absolute()
+    def accept(self, text: str) -> Path:
+        if not text.strip():
+            raise Refused("Type the folder to write to.")
+        folder = Path(text.strip()).expanduser().absolute()
         try:
             check_export_target(folder)
         except VaultError as exc:
-            hint.update(str(exc))
-            return
-        self.dismiss(folder)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
+            raise Refused(str(exc)) from None
+        return folder

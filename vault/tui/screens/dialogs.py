@@ -30,6 +30,44 @@ class Dialog(ModalScreen[T]):
         self.dismiss(None)
 
 
+class InputDialog(Dialog[T]):
+    """A dialog around one text field (id "value") with a hint line (class "dialog-hint") and
+    OK/Cancel buttons (ids "ok", "cancel"): Enter or OK checks the text, a refusal shows in
+    the hint and keeps the dialog open, Cancel or escape dismisses it with None."""
+
+    def on_mount(self) -> None:
+        field = self.query_one("#value", Input)
+        field.focus()
+        field.cursor_position = len(field.value)
+
+    def accept(self, text: str) -> T:
+        """The result for `text`; raise `Refused` with a one-line reason to keep asking."""
+        raise NotImplementedError
+
+    def _submit(self) -> None:
+        try:
+            result = self.accept(self.query_one("#value", Input).value)
+        except Refused as refused:
+            self.query_one(".dialog-hint", Static).update(str(refused))
+            return
+        self.dismiss(result)
+
+    @on(Input.Submitted, "#value")
+    def _submitted(self) -> None:
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        elif event.button.id == "cancel":
+            self.dismiss(None)
+
+
+class Refused(Exception):
+    """What the person typed cannot be used; the message says why, in one line."""
+
+
 class ConfirmDialog(Dialog[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "cancel", "Cancel"),
@@ -77,7 +115,7 @@ class ConfirmDialog(Dialog[bool]):
         self.dismiss(event.button.id == "confirm")
 
 
-class PromptDialog(Dialog[str | None]):
+class PromptDialog(InputDialog[str | None]):
     """One line of text: a title, a notebook name. Empty is refused in place."""
 
     def __init__(
@@ -108,25 +146,13 @@ class PromptDialog(Dialog[str | None]):
                 yield Button(self._action, id="ok", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.query_one("#value", Input).focus()  # select_on_focus: typing replaces the text
 
-    def _submit(self) -> None:
-        value = " ".join(self.query_one(Input).value.split())
+    def accept(self, text: str) -> str:
+        value = " ".join(text.split())
         if not value:
-            self.query_one(".dialog-hint", Static).update("This cannot be empty.")
-            return
-        self.dismiss(value)
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
+            raise Refused("This cannot be empty.")
+        return value
 
 
 class TagSuggester(Suggester):

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from vault.sync import RemoteInfo, SyncReport, remote_info
 from vault.tui.failures import ReportsWorkerErrors
-from vault.tui.screens.dialogs import Dialog
+from vault.tui.screens.dialogs import Dialog, InputDialog, Refused
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session
 from vault.tui.sync_status import ago
@@ -166,7 +166,7 @@ class SyncPanel(ReportsWorkerErrors, Dialog[str | None]):
         self.dismiss(event.button.id)
 
 
-class SyncFolderDialog(Dialog[str | None]):
+class SyncFolderDialog(InputDialog[str | None]):
     """The folder to sync through: typed as a path."""
 
     def __init__(self, current: str, error: str = "") -> None:
@@ -190,24 +190,8 @@ class SyncFolderDialog(Dialog[str | None]):
                 yield Button("Cancel", id="cancel")
                 yield Button("Sync here", id="ok", variant="primary")
 
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.focus()
-        field.cursor_position = len(field.value)
-
-    def _submit(self) -> None:
-        value = self.query_one(Input).value.strip()
+    def accept(self, text: str) -> str:
+        value = text.strip()
         if not value:
-            self.query_one(".dialog-hint", Static).update("Type the folder's path.")
-            return
-        self.dismiss(value)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def on_input_submitted(self) -> None:
-        self._submit()
+            raise Refused("Type the folder's path.")
+        return value
