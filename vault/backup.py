@@ -199,6 +199,16 @@ def _make_folder(path: Path) -> None:
         raise storage_error(exc, path) from None
 
 
+def size_text(size: int) -> str:
+    """A size for people: '812 bytes', '27.9 MiB' (the CLI and the app say it alike)."""
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size

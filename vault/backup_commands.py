@@ -102,15 +102,6 @@ def confirm(question: str) -> bool:
     return answer in ("y", "yes")
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
 def _counts(live: dict[str, int]) -> str:
     return (
         f"{live.get('note', 0)} notes, {live.get('notebook', 0)} notebooks, "
@@ -172,7 +163,7 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
         )
     else:
         what = "with history" if report.history else "current versions only"
-        info(f"Backed up {report.ops} versions ({what}, {_size(report.size)}) to:")
+        info(f"Backed up {report.ops} versions ({what}, {backup.size_text(report.size)}) to:")
         out(str(report.path))
     return 0
 
@@ -323,7 +314,7 @@ def cmd_backup_list(args: argparse.Namespace, config: Config) -> int:
             out(f"  {b.path.name}  UNREADABLE: {b.problem}")
         else:
             when = fmt_time(_ms(b.created)) if b.created else "?"
-            out(f"  {b.path.name}  {when}  {_size(b.size):>10}  {kind}")
+            out(f"  {b.path.name}  {when}  {backup.size_text(b.size):>10}  {kind}")
     return 0
 
 

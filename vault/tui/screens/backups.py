@@ -29,6 +29,7 @@ from vault.backup import (
     backup_dir,
     create_backup,
     list_backups,
+    size_text,
     verify_backup,
 )
 from vault.config import Config
@@ -46,15 +47,6 @@ Progress = Callable[[int, int | None], None]
 
 
 # --- the work, shared by the palette and the backups screen --------------------------------------
-
-
-def size_text(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def back_up_now(session: Session, config: Config, progress: Progress | None = None) -> BackupReport:
