@@ -258,3 +258,20 @@ def test_purge_never_erases_a_concurrent_version(vault: Vault) -> None:
     assert bodies == {"one", "two", "three"} - {shown.body}
     assert vault.note(base.id).body in bodies  # the note is still there, with an unseen edit
     assert vault.check().ok
+
+
+def test_unlock_with_an_earlier_prefetch_sees_later_changes(make_vault, vault_path) -> None:
+    from vault.notes import prefetch
+
+    vault, _ = make_vault()
+    a = vault.create_note("A", "one")
+    b = vault.create_note("B", "two")
+    vault.lock()
+    early = prefetch(vault_path)  # ciphertext only: read before anyone typed a password
+    assert {row.item_id for row, _ in early.values()} >= {a.id, b.id}
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        other.update_note(other.note(a.id), body="changed")
+        other.create_note("C", "three")
+        other.purge_note(other.note(b.id))
+    with Vault.unlock(vault_path, password=PASSWORD, prefetched=early) as v:
+        assert {n.title: n.body for n in v.all_notes()} == {"A": "changed", "C": "three"}

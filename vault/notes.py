@@ -115,7 +115,7 @@ class Vault:
         self,
         store: Store,
         master_key: bytes,
-        prefetched: dict[str, tuple[ItemRow, Sealed | VaultError]] | None = None,
+        prefetched: Prefetched | None = None,
     ) -> None:
         self.store = store
         self.path = store.path
@@ -166,20 +166,30 @@ class Vault:
         password: str | None = None,
         keyfile: Path | None = None,
         recovery_key: str | None = None,
+        prefetched: Prefetched | None = None,
     ) -> Vault:
+        """Open the vault with a password (and keyfile) or the recovery key.
+
+        `prefetched` is what `prefetch(path)` read earlier (the app reads while the person
+        types the password); without it the envelopes are read while the KDF runs."""
         store = Store.open(path)
         try:
             slots = store.slots()
             # Reading and parsing every envelope needs no key, so it runs while the KDF does:
             # with 10,000 notes that is about a third of the unlock work, hidden.
-            prefetch = _Prefetch(store)
-            prefetch.start()
+            reader = None
+            if prefetched is None:
+                reader = _Prefetch(store)
+                reader.start()
             try:
                 master_key = _unlock_master_key(store, password, keyfile, recovery_key, slots)
             finally:
-                prefetch.join()
+                if reader is not None:
+                    reader.join()
+            if reader is not None:
+                prefetched = reader.result if reader.error is None else None
             store.remove_stale_slots()
-            return cls(store, master_key, prefetch.result if prefetch.error is None else None)
+            return cls(store, master_key, prefetched)
         except BaseException:
             store.close()
             raise
@@ -914,27 +924,47 @@ def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
     return sorted(notes, key=key)
 
 
+# Every live envelope of a vault, read and checked but not decrypted: ciphertext only, so it
+# may be held before the vault is unlocked. Unlocking uses an entry only if the item's current
+# version is still the one read; anything newer is read again.
+Prefetched = dict[str, tuple[ItemRow, Sealed | VaultError]]
+
+
+def _read_envelopes(store: Store) -> Prefetched:
+    result: Prefetched = {}
+    for row in store.items():
+        if row.envelope is None or row.kind not in KIND_TYPES:
+            continue
+        try:
+            parsed: Sealed | VaultError = parse_envelope(row.kind, row.item_id, row.envelope)
+        except VaultError as exc:
+            parsed = exc
+        result[row.item_id] = (row, parsed)
+    return result
+
+
+def prefetch(path: Path) -> Prefetched:
+    """Read and parse the envelopes of the vault at `path` without any key, so that unlocking
+    later only decrypts (the app calls this while the person types the password)."""
+    store = Store.open(path)
+    try:
+        return _read_envelopes(store)
+    finally:
+        store.close()
+
+
 class _Prefetch(threading.Thread):
     """Reads and parses every live envelope (no decryption, no key) in the background."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(name="vault-prefetch", daemon=True)
         self.store = store
-        self.result: dict[str, tuple[ItemRow, Sealed | VaultError]] = {}
+        self.result: Prefetched = {}
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            for row in self.store.items():
-                if row.envelope is None or row.kind not in KIND_TYPES:
-                    continue
-                try:
-                    parsed: Sealed | VaultError = parse_envelope(
-                        row.kind, row.item_id, row.envelope
-                    )
-                except VaultError as exc:
-                    parsed = exc
-                self.result[row.item_id] = (row, parsed)
+            self.result = _read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead
             self.error = exc
 

@@ -4,6 +4,7 @@ password is wrong. Argon2 runs in a worker so the screen stays responsive."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 from textual import on, work
@@ -13,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
-from vault.notes import Vault, VaultInfo
+from vault.notes import Prefetched, Vault, VaultInfo, prefetch
 from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.memory import hold_still
@@ -40,6 +41,10 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self.info = info
         self.keyfile = keyfile
         self._message = message
+        # The envelopes, read while the person types (ciphertext only): after Enter the
+        # key derivation then has the processor to itself and only decryption remains.
+        self._prefetched: Prefetched | None = None
+        self._read_done = threading.Event()
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(classes="card", id="unlock-card"):
@@ -67,6 +72,16 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#keyfile").display = self.info.needs_keyfile or self.keyfile is not None
         if self._message:
             self.query_one("#unlock-message").add_class("error")
+        self.read_ahead()
+
+    @work(thread=True, exclusive=True, group="read-ahead", exit_on_error=False)
+    def read_ahead(self) -> None:
+        try:
+            self._prefetched = prefetch(self.vault_path)
+        except VaultError:
+            self._prefetched = None  # unlocking reads (and reports) for itself
+        finally:
+            self._read_done.set()
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
         for field in self.query(Input):
@@ -105,8 +120,12 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
     def unlock(self, password: str, keyfile: Path | None) -> None:
+        # Almost always done long before Enter; if not, finishing it beats starting over.
+        self._read_done.wait(timeout=5)
         try:
-            vault = Vault.unlock(self.vault_path, password=password, keyfile=keyfile)
+            vault = Vault.unlock(
+                self.vault_path, password=password, keyfile=keyfile, prefetched=self._prefetched
+            )
         except KeyfileRequiredError:
             self.post_message(
                 UnlockFailed("This vault needs its keyfile: type its path.", needs_keyfile=True)
@@ -115,6 +134,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         except VaultError as exc:
             self.post_message(UnlockFailed(str(exc)))
             return
+        self._prefetched = None
         session = Session(vault)
         self.post_message(VaultOpened(session))
         # While the main screen is being built, read the first list (all notes, the saved
