@@ -177,7 +177,8 @@ def main() -> None:
     print(
         "The app, headless, on the 10,000-note sample vault. Unlocking is timed from Enter on "
         "the password to the list on screen: once behind the default KDF, minus the KDF alone "
-        "(the budget's figure: the app reads the envelopes while the KDF runs), and once behind "
+        "(the budget's figure; the app reads the envelopes while the password is typed), and "
+        "once behind "
         "tiny test parameters (everything, nothing overlapped). A keystroke is timed from the "
         "key event to the list holding the new matches, with its visible rows rendered; its "
         "floor is the domain's filter for the same text, typed in the same order.\n"
