@@ -864,22 +864,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Sync and backup keep their commands next to their code; each module has
-# `register(subparsers, command)`, where `command(name, handler, help, json_flag)` adds one.
-_COMMAND_MODULES = ("vault.sync.commands", "vault.backup_commands")
-
-
 def _command_modules() -> list[Any]:
-    import importlib
+    """Sync and backup keep their commands next to their code; each module has
+    `register(subparsers, command)`, where `command(name, handler, help, json_flag)` adds one.
+    Imported here, not at the top: they import helpers from this module."""
+    from vault import backup_commands
+    from vault.sync import commands as sync_commands
 
-    modules = []
-    for name in _COMMAND_MODULES:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, name.rpartition(".")[0]):
-                raise
-    return modules
+    return [sync_commands, backup_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

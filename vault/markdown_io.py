@@ -247,8 +247,9 @@ def _first(meta: dict[str, object], names: tuple[str, ...]) -> object:
     return None
 
 
-def _heading(body: str) -> str | None:
-    """The first level-one ATX heading outside fenced code."""
+def _prose_lines(body: str) -> Iterator[str]:
+    """The lines of `body` outside fenced code blocks (``` or ~~~, closed by a fence of the
+    same character at least as long)."""
     fence: str | None = None
     for line in body.splitlines():
         opened = _FENCE.match(line)
@@ -259,6 +260,12 @@ def _heading(body: str) -> str | None:
         if opened:
             fence = opened.group(1)
             continue
+        yield line
+
+
+def _heading(body: str) -> str | None:
+    """The first level-one ATX heading outside fenced code."""
+    for line in _prose_lines(body):
         match = _HEADING.fullmatch(line.strip())
         if match:
             text = match.group(1)
@@ -275,16 +282,7 @@ def _heading(body: str) -> str | None:
 def inline_tags(body: str) -> list[str]:
     """`#tag` words in the text, outside code, in order, without duplicates."""
     found: list[str] = []
-    fence: str | None = None
-    for line in body.splitlines():
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = None
-            continue
-        if opened:
-            fence = opened.group(1)
-            continue
+    for line in _prose_lines(body):
         if _ATX.match(line):
             continue  # "# Heading" is a heading; "#tag" at the start of a line is a tag
         for match in _INLINE_TAG.finditer(_INLINE_CODE.sub(" ", line)):

@@ -153,6 +153,8 @@ class Store:
         self.vault_id = vault_id
         self._db = db
         self._lock = threading.RLock()
+        # PRAGMA data_version moves only for other connections' commits; ours are counted here.
+        self._local_writes = 0
 
     # --- opening and creating ------------------------------------------------------------
 
@@ -273,8 +275,6 @@ class Store:
         """Changes when any connection (another process too) commits: cheap change detection."""
         with self._lock:
             return int(self._query("PRAGMA data_version").fetchone()[0]) + self._local_writes
-
-    _local_writes = 0
 
     # --- key slots -------------------------------------------------------------------------
 

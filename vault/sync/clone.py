@@ -133,12 +133,7 @@ def clone(
         local_slots.insert(0, opened)
     else:
         assert new_password is not None
-        if kdf is None:
-            kdf = crypto.calibrate_kdf()
-        if allow_weak_kdf:
-            kdf.check_readable()
-        else:
-            kdf.check_creatable()
+        kdf = crypto.creation_kdf(kdf, allow_weak=allow_weak_kdf)
         local_slots.insert(
             0,
             keys.Slot.create(
