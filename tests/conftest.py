@@ -11,12 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from vault import agent_client
 from vault.crypto import TEST_KDF
 from vault.notes import Vault
 
@@ -42,8 +44,12 @@ _SECRET_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point every per-user folder into tmp_path so no test touches the real ones."""
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point every per-user folder into tmp_path so no test touches the real ones. Unlocked
+    sessions (`vault unlock`) get their own runtime folder, short because socket paths are
+    limited to about 100 bytes, and end with the test."""
+    runtime = Path(tempfile.mkdtemp(prefix="vr", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
@@ -57,7 +63,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VAULT_CONFIG", str(tmp_path / "config.toml"))
     for var in _SECRET_VARS:
         monkeypatch.delenv(var, raising=False)
-    return home
+    yield home
+    agent_client.lock_all()
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from vault import __version__
+from vault import __version__, agent_client
 from vault.config import Config
 from vault.crypto import TEST_KDF
 from vault.editor import edit_text
@@ -26,11 +26,12 @@ from vault.errors import (
     AuthError,
     InvalidInputError,
     PasswordUnavailableError,
+    StaleSessionError,
     VaultError,
 )
 from vault.keys import create_keyfile
 from vault.model import Note, snippet
-from vault.notes import Vault, inspect_vault
+from vault.notes import Vault, VaultInfo, inspect_vault
 from vault.paths import resolve_vault_dir
 from vault.search import match_snippet, parse_query
 from vault.store import Store
@@ -93,7 +94,8 @@ def read_secret(prompt: str, env: str, what: str) -> str:
     if value is not None:
         return value
     if not _have_terminal():
-        raise PasswordUnavailableError(f"no terminal to ask for the {what}; set {env}")
+        hint = " or run `vault unlock` in a terminal first" if env == "VAULT_PASSWORD" else ""
+        raise PasswordUnavailableError(f"no terminal to ask for the {what}; set {env}{hint}")
     import getpass
 
     try:
@@ -131,9 +133,37 @@ def vault_dir(args: argparse.Namespace, config: Config) -> Path:
     return resolve_vault_dir(args.vault, config.get("vault.path"))
 
 
-def open_vault(args: argparse.Namespace, config: Config, *, scheduled_backup: bool = True) -> Vault:
+def open_vault(
+    args: argparse.Namespace,
+    config: Config,
+    *,
+    scheduled_backup: bool = True,
+    use_session: bool = True,
+) -> Vault:
+    """The vault unlocked by its session (`vault unlock`) or else the password.
+    `use_session=False` insists on the password (changing the password proves it is known)."""
     path = vault_dir(args, config)
     info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
+    vault = _open_from_session(path, info_.vault_id) if use_session else None
+    if vault is None:
+        vault = with_password(
+            args,
+            info_,
+            lambda password, keyfile: Vault.unlock(path, password=password, keyfile=keyfile),
+        )
+    if scheduled_backup:
+        _scheduled_backup(vault, config)
+    return vault
+
+
+T = TypeVar("T")
+
+
+def with_password(
+    args: argparse.Namespace, info_: VaultInfo, attempt: Callable[[str, Path | None], T]
+) -> T:
+    """`attempt(password, keyfile)` with the password typed (three tries) or from
+    VAULT_PASSWORD (one try)."""
     keyfile = keyfile_arg(args)
     if info_.needs_keyfile and keyfile is None:
         from vault.errors import KeyfileRequiredError
@@ -141,19 +171,29 @@ def open_vault(args: argparse.Namespace, config: Config, *, scheduled_backup: bo
         raise KeyfileRequiredError("this vault needs its keyfile: pass --keyfile PATH")
     interactive = "VAULT_PASSWORD" not in os.environ
     attempts = 3 if interactive else 1
-    for attempt in range(attempts):
+    for n in range(attempts):
         password = read_secret("Password: ", "VAULT_PASSWORD", "vault password")
         try:
-            vault = Vault.unlock(path, password=password, keyfile=keyfile)
+            return attempt(password, keyfile)
         except AuthError as exc:
-            if attempt == attempts - 1 or not type(exc).__name__.startswith("WrongPassword"):
+            if n == attempts - 1 or not type(exc).__name__.startswith("WrongPassword"):
                 raise
             info(f"{exc}; try again")
-            continue
-        if scheduled_backup:
-            _scheduled_backup(vault, config)
-        return vault
     raise AssertionError("unreachable")
+
+
+def _open_from_session(path: Path, vault_id: str) -> Vault | None:
+    """The vault opened with the key of its unlocked session (`vault unlock`), if it has one.
+    A session whose key the vault no longer uses (rekeyed since) is ended on the spot."""
+    key = agent_client.fetch_key(path, vault_id)
+    if key is None:
+        return None
+    try:
+        return Vault.open_with_key(path, key)
+    except StaleSessionError:
+        agent_client.lock(path, vault_id)
+        info("The unlocked session was for this vault's old key; it is locked now.")
+        return None
 
 
 def _scheduled_backup(vault: Vault, config: Config) -> None:
@@ -634,7 +674,7 @@ def cmd_passwd(args: argparse.Namespace, config: Config) -> int:
         recovery = read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")
         vault = Vault.unlock(path, recovery_key=recovery)
     else:
-        vault = open_vault(args, config)
+        vault = open_vault(args, config, use_session=False)
     with vault:
         password = read_new_password()
         if new_keyfile is not None and not new_keyfile.exists():
@@ -652,6 +692,8 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         )
         info("Re-encrypting every version of every item under a new master key…")
         recovery = vault.rekey(password, keyfile=keyfile_arg(args))
+        if agent_client.lock(vault.path, vault.vault_id):
+            info("Locked the unlocked session: it held the old key.")
         if args.json:
             emit_json({"recovery_key": recovery})
             return 0
@@ -689,7 +731,8 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     path = vault_dir(args, config)
     vi = inspect_vault(path)
-    doc = {
+    session = agent_client.status(path, vi.vault_id)
+    doc: dict[str, Any] = {
         "vault": str(path),
         "vault_id": vi.vault_id,
         "key_slots": list(vi.slot_types),
@@ -697,11 +740,35 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
         "config": str(config.path),
     }
     if args.json:
+        doc["session"] = session_json(session)
         emit_json(doc)
     else:
         for k, v in doc.items():
             out(f"{k:14} {', '.join(v) if isinstance(v, list) else v}")
+        out(f"{'session':14} {session_line(session)}")
     return 0
+
+
+def session_json(session: agent_client.SessionInfo | None) -> dict[str, Any]:
+    if session is None:
+        return {"unlocked": False}
+    return {
+        "unlocked": True,
+        "expires": datetime.fromtimestamp(session.expires).astimezone().isoformat("T", "seconds"),
+        "idle_timeout_minutes": round(session.timeout / 60, 2),
+        "pid": session.pid,
+        "key_locked_in_ram": session.key_locked_in_ram,
+    }
+
+
+def session_line(session: agent_client.SessionInfo | None) -> str:
+    if session is None:
+        return "locked (each command asks for the password; `vault unlock` to stay unlocked)"
+    until = datetime.fromtimestamp(session.expires).strftime("%H:%M:%S")
+    return (
+        f"unlocked until {until} if left idle (timeout {session.timeout / 60:g} min; "
+        "`vault lock` to end it now)"
+    )
 
 
 def cmd_config(args: argparse.Namespace, config: Config) -> int:
@@ -868,10 +935,10 @@ def _command_modules() -> list[Any]:
     """Sync and backup keep their commands next to their code; each module has
     `register(subparsers, command)`, where `command(name, handler, help, json_flag)` adds one.
     Imported here, not at the top: they import helpers from this module."""
-    from vault import backup_commands
+    from vault import backup_commands, session_commands
     from vault.sync import commands as sync_commands
 
-    return [sync_commands, backup_commands]
+    return [session_commands, sync_commands, backup_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

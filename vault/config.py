@@ -29,6 +29,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "preview": "off",  # off, side or only
         "autosave_seconds": 1.0,
     },
+    "session": {
+        "timeout_minutes": 15.0,  # `vault unlock` ends after this many idle minutes
+    },
     "editor": {
         "command": "",  # empty means $VISUAL, then $EDITOR, then vi
     },

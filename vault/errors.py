@@ -76,6 +76,14 @@ class PasswordUnavailableError(VaultError):
     """We would have to prompt for a secret, but there is no terminal and no variable."""
 
 
+class AgentError(VaultError):
+    """The unlocked session (`vault unlock`) could not be started or reached."""
+
+
+class StaleSessionError(AuthError):
+    """The unlocked session holds a key this vault no longer uses (it was rekeyed)."""
+
+
 class WeakParametersError(VaultError):
     """KDF parameters below the floor at creation, or absurd ones when reading."""
 

@@ -9,8 +9,9 @@ from textual.widgets import Input, Static
 
 from tests.conftest import PASSWORD
 from tests.tui.conftest import settle, type_into, unlock
+from vault import agent_client
 from vault.crypto import TEST_KDF
-from vault.notes import Vault
+from vault.notes import Vault, inspect_vault
 from vault.tui.screens.main import MainScreen
 from vault.tui.screens.unlock import UnlockScreen
 
@@ -83,3 +84,48 @@ async def test_a_folder_that_is_not_a_vault_is_explained(home_vault: Path, app_f
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         assert "cannot be opened" in text
         assert (home_vault / "shopping.txt").read_text() == "not a vault"
+
+
+def _start_session(path: Path) -> None:
+    key = Vault.unwrap_master_key(path, password=PASSWORD)
+    agent_client.start(path, inspect_vault(path).vault_id, key, 600)
+
+
+def _session_running(path: Path) -> bool:
+    return agent_client.status(path, inspect_vault(path).vault_id) is not None
+
+
+async def test_an_unlocked_session_opens_the_app_without_a_password(
+    sample_vault: Path, app_for
+) -> None:
+    """After `vault unlock`, the app opens straight to the notes; auto-lock locks the app and
+    then asks for the password (the session stays for the CLI); the lock key ends both."""
+    _start_session(sample_vault)
+    app = app_for(sample_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        assert len(main.notes_list.notes) == 6
+
+        app.check_autolock(now=app._last_activity + 11 * 60)
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)  # not reopened by the session
+        assert app.session is None
+        assert _session_running(sample_vault)
+
+        await unlock(pilot)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)
+        assert not _session_running(sample_vault)
+
+
+async def test_without_a_session_the_app_asks_as_ever(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, UnlockScreen)
+        assert not screen.query_one("#password", Input).disabled
+        assert str(screen.query_one("#unlock-message", Static).render()) == ""

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from vault import agent_client
 from vault.config import Config
 from vault.errors import ConfigError, VaultError
 from vault.notes import inspect_vault
@@ -73,6 +74,7 @@ class VaultApp(BackgroundWork, App[int]):
         self._last_activity = time.monotonic()
         self._theme_timer: Timer | None = None
         self._quitting = False
+        self._session_tried = False
         self.init_background()
 
     # --- starting -------------------------------------------------------------------------------
@@ -103,7 +105,10 @@ class VaultApp(BackgroundWork, App[int]):
         # The main screen is built (empty) under the unlock screen while the person types and
         # the key is derived, so opening the vault only has to fill it.
         self._show_screen(self._main_screen())
-        self.push_screen(UnlockScreen(path, info, self.keyfile, message))
+        # Only the first unlock screen may open with `vault unlock`'s session: after the app
+        # locks itself (auto-lock) it must ask for the password again.
+        try_session, self._session_tried = not self._session_tried, True
+        self.push_screen(UnlockScreen(path, info, self.keyfile, message, try_session=try_session))
 
     def _main_screen(self) -> MainScreen:
         if self._main is None:
@@ -191,8 +196,9 @@ class VaultApp(BackgroundWork, App[int]):
 
     # --- locking --------------------------------------------------------------------------------
 
-    def action_lock(self, reason: str = "") -> None:
-        """Clear the screen at once, then save what was typed and lock the vault."""
+    def action_lock(self, reason: str = "", end_session: bool = True) -> None:
+        """Clear the screen at once, then save what was typed and lock the vault. The lock key
+        also ends the vault's unlocked session (`vault unlock`); auto-lock locks only the app."""
         session = self.session
         if session is None:
             return
@@ -204,10 +210,14 @@ class VaultApp(BackgroundWork, App[int]):
         self.stop_background()
         self.clear_notifications()
         self.show_start_screen(reason)
-        self.finish_lock(session, pending)
+        self.finish_lock(session, pending, end_session)
 
     @work(thread=True, exclusive=True, group="lock", exit_on_error=False)
-    def finish_lock(self, session: Session, pending: Unsaved | None) -> None:
+    def finish_lock(
+        self, session: Session, pending: Unsaved | None, end_session: bool = False
+    ) -> None:
+        if end_session:
+            agent_client.lock(session.vault.path, session.vault.vault_id)
         if pending is not None:
             try:
                 session.save_unsaved(pending)
@@ -285,7 +295,7 @@ class VaultApp(BackgroundWork, App[int]):
             return
         idle = (now if now is not None else time.monotonic()) - self._last_activity
         if idle >= minutes * 60:
-            self.action_lock(f"Locked after {minutes} idle minutes.")
+            self.action_lock(f"Locked after {minutes} idle minutes.", end_session=False)
 
     # --- quitting -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from vault import agent_client
 from vault.errors import KeyfileRequiredError, VaultError
 from vault.notes import Prefetched, Vault, VaultInfo, prefetch
 from vault.tui.data import ALL, SORTS
@@ -34,13 +35,21 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#password"
 
     def __init__(
-        self, vault_path: Path, info: VaultInfo, keyfile: Path | None, message: str = ""
+        self,
+        vault_path: Path,
+        info: VaultInfo,
+        keyfile: Path | None,
+        message: str = "",
+        *,
+        try_session: bool = False,
     ) -> None:
         super().__init__()
         self.vault_path = vault_path
         self.info = info
         self.keyfile = keyfile
         self._message = message
+        # Open with the key of `vault unlock`'s session, if the vault has one running.
+        self._try_session = try_session
         # The envelopes, read while the person types (ciphertext only): after Enter the
         # key derivation then has the processor to itself and only decryption remains.
         self._prefetched: Prefetched | None = None
@@ -73,6 +82,21 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         if self._message:
             self.query_one("#unlock-message").add_class("error")
         self.read_ahead()
+        if self._try_session:
+            self._set_busy(True, "Opening with your unlocked session…")
+            self.open_from_session()
+
+    @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
+    def open_from_session(self) -> None:
+        key = agent_client.fetch_key(self.vault_path, self.info.vault_id)
+        vault = None
+        if key is not None:
+            with contextlib.suppress(VaultError):  # a stale session: ask for the password
+                vault = Vault.open_with_key(self.vault_path, key)
+        if vault is None:
+            self.app.call_from_thread(self._set_busy, False)
+            return
+        self._opened(vault)
 
     @work(thread=True, exclusive=True, group="read-ahead", exit_on_error=False)
     def read_ahead(self) -> None:
@@ -134,6 +158,9 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         except VaultError as exc:
             self.post_message(UnlockFailed(str(exc)))
             return
+        self._opened(vault)
+
+    def _opened(self, vault: Vault) -> None:
         self._prefetched = None
         session = Session(vault)
         self.post_message(VaultOpened(session))

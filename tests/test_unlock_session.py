@@ -1,0 +1,284 @@
+"""`vault unlock` / `vault lock`: unlock once, then commands run with no password and no KDF,
+until `vault lock`, the idle timeout, or the agent's death. Everything through the real `vault`
+command in subprocesses without a terminal, so a command that wanted a password fails at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLI, PASSWORD
+from vault import agent_client
+from vault.crypto import TEST_KDF
+from vault.notes import Vault, inspect_vault
+
+NEEDS_PASSWORD = "no terminal to ask for the vault password"
+
+
+def session(cli: CLI) -> dict:
+    result = cli("status", "--json", check=True, VAULT_PASSWORD=None)
+    return json.loads(result.stdout)["session"]
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting for a parent that will never reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def sockets() -> list[Path]:
+    return sorted(agent_client.runtime_dir(create=False).glob("agent-*.sock"))
+
+
+@pytest.fixture
+def unlocked(cli: CLI) -> CLI:
+    """A vault with two notes, unlocked, and a CLI that has no password to give."""
+    cli.init()
+    cli("new", "Groceries", input="milk and bread\n", check=True)
+    cli("new", "Plans", "--tag", "work", input="ship the agent\n", check=True)
+    result = cli("unlock", check=True)
+    assert result.stderr.startswith("Unlocked until ")
+    cli.password = None
+    return cli
+
+
+def test_commands_run_without_the_password_until_lock(unlocked: CLI) -> None:
+    cli = unlocked
+    listing = cli("ls", check=True).stdout
+    assert "Groceries" in listing and "Plans" in listing
+    assert "milk and bread" in cli("show", "Groceries", check=True).stdout
+    assert "Plans" in cli("search", "agent", check=True).stdout
+    cli("new", "Written while unlocked", input="no password typed\n", check=True)
+    cli("edit", "Plans", "--tag", "later", check=True)
+    assert "Written while unlocked" in cli("ls", check=True).stdout
+
+    info = session(cli)
+    assert info["unlocked"] and info["idle_timeout_minutes"] == 15
+    assert "unlocked until" in cli("status", check=True).stdout
+
+    locked = cli("lock", check=True)
+    assert "Locked" in locked.stderr
+    assert wait_for(lambda: not alive(info["pid"]))
+    assert sockets() == []
+    refused = cli("ls")
+    assert refused.returncode != 0
+    assert NEEDS_PASSWORD in refused.stderr and "vault unlock" in refused.stderr
+    assert session(cli) == {"unlocked": False}
+    assert "Already locked" in cli("lock", check=True).stderr
+    # The password still works as ever.
+    assert "Groceries" in cli("ls", check=True, VAULT_PASSWORD=PASSWORD).stdout
+
+
+def test_wrong_password_starts_no_session(cli: CLI) -> None:
+    cli.init()
+    result = cli("unlock", VAULT_PASSWORD="not it")
+    assert result.returncode != 0
+    assert "wrong password" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sockets() == []
+    assert session(cli) == {"unlocked": False}
+
+
+def test_idle_timeout_locks_and_use_keeps_it_open(unlocked: CLI) -> None:
+    cli = unlocked
+    cli("unlock", "--timeout", "0.05", check=True)  # 3 seconds, for the test
+    info = session(cli)
+    assert info["idle_timeout_minutes"] == 0.05
+    # Used every second for 5 seconds: the idle timer restarts each time.
+    for _ in range(5):
+        time.sleep(1)
+        cli("ls", check=True)
+    assert session(cli)["unlocked"]
+    # Left alone, it ends by itself, removes its socket, and the key goes with it.
+    assert wait_for(lambda: not alive(info["pid"]), seconds=20)
+    assert sockets() == []
+    assert NEEDS_PASSWORD in cli("ls").stderr
+
+
+def test_a_killed_agent_leaves_a_stale_socket_that_is_cleaned_up(unlocked: CLI) -> None:
+    cli = unlocked
+    pid = session(cli)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: not alive(pid))
+    assert len(sockets()) == 1  # nobody removed it: the agent had no chance
+    refused = cli("ls")
+    assert refused.returncode != 0 and NEEDS_PASSWORD in refused.stderr  # asks, never hangs
+    assert sockets() == []
+    assert session(cli) == {"unlocked": False}
+    cli("unlock", check=True, VAULT_PASSWORD=PASSWORD)  # and a new session starts cleanly
+    assert "Groceries" in cli("ls", check=True).stdout
+
+
+def test_closing_the_terminal_does_not_end_it_and_no_secret_is_in_proc(unlocked: CLI) -> None:
+    pid = session(unlocked)["pid"]
+    assert os.getsid(pid) == pid  # a session of its own: the terminal's hangup never reaches it
+    os.kill(pid, signal.SIGHUP)
+    time.sleep(0.3)
+    assert alive(pid)
+    assert "Groceries" in unlocked("ls", check=True).stdout
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    for blob in (environ, cmdline):
+        assert PASSWORD.encode() not in blob
+        assert b"VAULT_PASSWORD" not in blob
+    assert cmdline.split(b"\0")[1:3] == [b"-m", b"vault.agent"]
+
+
+def test_two_vaults_have_separate_sessions(cli: CLI, tmp_path: Path) -> None:
+    other = CLI(tmp_path / "other", cli.config)
+    for c in (cli, other):
+        c.init()
+        c("new", f"Note in {c.vault_dir.name}", input="x\n", check=True)
+    cli("unlock", check=True)
+    cli.password = other.password = None
+    assert "Note in vault" in cli("ls", check=True).stdout
+    assert NEEDS_PASSWORD in other("ls").stderr  # one never unlocks another
+    other("unlock", check=True, VAULT_PASSWORD=PASSWORD)
+    assert len(sockets()) == 2
+    cli("lock", check=True)
+    assert NEEDS_PASSWORD in cli("ls").stderr
+    assert "Note in other" in other("ls", check=True).stdout
+    cli("unlock", check=True, VAULT_PASSWORD=PASSWORD)
+    assert "2 unlocked sessions" in cli("lock", "--all", check=True).stderr
+    assert NEEDS_PASSWORD in other("ls").stderr
+
+
+def test_a_session_asks_no_password_of_the_agent_twice(unlocked: CLI) -> None:
+    """`vault unlock` while unlocked asks nothing and may change the timeout."""
+    result = unlocked("unlock", "--timeout", "60")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("Already unlocked until ")
+    assert session(unlocked)["idle_timeout_minutes"] == 60
+    assert unlocked("unlock", "--timeout", "0").returncode != 0
+
+
+def test_rekey_ends_the_session(unlocked: CLI) -> None:
+    result = unlocked("rekey", check=True, VAULT_PASSWORD=PASSWORD)
+    assert "Locked the unlocked session" in result.stderr
+    assert session(unlocked) == {"unlocked": False}
+
+
+def test_a_session_with_an_old_key_is_ended_not_trusted(unlocked: CLI) -> None:
+    """Rekeyed by another route (the app, a restored copy): the agent's key is stale."""
+    with Vault.unlock(unlocked.vault_dir, password=PASSWORD) as vault:
+        vault.rekey(PASSWORD, kdf=TEST_KDF)
+    result = unlocked("ls")
+    assert result.returncode != 0
+    assert "old key; it is locked now" in result.stderr and NEEDS_PASSWORD in result.stderr
+    assert session(unlocked) == {"unlocked": False}
+    assert "Groceries" in unlocked("ls", check=True, VAULT_PASSWORD=PASSWORD).stdout
+
+
+def test_keyfile_vault_needs_neither_secret_while_unlocked(cli: CLI, tmp_path: Path) -> None:
+    keyfile = tmp_path / "key.bin"
+    keyfile.write_bytes(os.urandom(64))
+    Vault.create(cli.vault_dir, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True)[
+        0
+    ].lock()
+    cli("--keyfile", str(keyfile), "unlock", check=True)
+    cli.password = None
+    cli("new", "No keyfile needed now", input="x\n", check=True)
+    assert "No keyfile needed now" in cli("ls", check=True).stdout
+
+
+def test_the_session_folder_is_private(unlocked: CLI) -> None:
+    folder = agent_client.runtime_dir(create=False)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    (sock,) = sockets()
+    assert sock.stat().st_mode & 0o077 == 0
+    # A folder someone else could read is refused, and the session reads as locked.
+    folder.chmod(0o755)
+    try:
+        assert NEEDS_PASSWORD in unlocked("ls").stderr
+        refused = unlocked("unlock", VAULT_PASSWORD=PASSWORD)
+        assert refused.returncode != 0 and "not a private folder" in refused.stderr
+    finally:
+        folder.chmod(0o700)
+    assert "Groceries" in unlocked("ls", check=True).stdout
+
+
+_CONNECT_AS_OTHER_USER = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+except OSError as exc:
+    print("refused:", type(exc).__name__)
+    raise SystemExit(0)
+try:
+    s.sendall(b'{"op":"key","vault_id":"' + sys.argv[2].encode() + b'"}\\n')
+    print("answer:", s.recv(4096).decode() or "none")
+except OSError:
+    print("answer: none")  # hung up on at once
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a process with another uid needs root")
+def test_another_users_process_is_refused(unlocked: CLI) -> None:
+    (sock,) = sockets()
+    vault_id = inspect_vault(unlocked.vault_dir).vault_id
+
+    def as_nobody() -> str:
+        # Our interpreter may sit in a folder only root can enter; the system's will do.
+        for python in ("/usr/bin/python3", sys.executable):
+            try:
+                result = subprocess.run(
+                    [python, "-I", "-c", _CONNECT_AS_OTHER_USER, str(sock), vault_id],
+                    capture_output=True,
+                    text=True,
+                    user=65534,
+                    group=65534,
+                    extra_groups=[],
+                    cwd="/",
+                    timeout=30,
+                )
+            except OSError:
+                continue
+            if result.returncode == 0:
+                return result.stdout.strip()
+        pytest.skip("no Python that another user may run")
+
+    # The folder is the first wall: another user cannot even reach the socket.
+    assert as_nobody() == "refused: PermissionError"
+    # The agent is the second: even with folder and socket opened up by mistake, it checks the
+    # caller's uid (SO_PEERCRED) and says nothing to anyone else.
+    folders = (sock.parent, sock.parent.parent)  # ours, and XDG_RUNTIME_DIR above it
+    for folder in folders:
+        folder.chmod(0o711)
+    sock.chmod(0o777)
+    try:
+        assert as_nobody() == "answer: none"
+    finally:
+        for folder in folders:
+            folder.chmod(0o700)
+        sock.chmod(0o600)
+    assert "Groceries" in unlocked("ls", check=True).stdout  # and it still serves its owner
+
+
+def test_changing_the_password_still_needs_the_current_one(unlocked: CLI) -> None:
+    refused = unlocked("passwd", VAULT_NEW_PASSWORD="another password")
+    assert refused.returncode != 0 and NEEDS_PASSWORD in refused.stderr
+    unlocked("passwd", check=True, VAULT_PASSWORD=PASSWORD, VAULT_NEW_PASSWORD="another one")
+    # The master key is the same, so the session goes on.
+    assert "Groceries" in unlocked("ls", check=True).stdout
