@@ -27,6 +27,7 @@ from vault.errors import (
     KeyfileRequiredError,
     NotFoundError,
     RecoveryKeyError,
+    StaleSessionError,
     VaultError,
     WrongPasswordError,
 )
@@ -193,6 +194,30 @@ class Vault:
         except BaseException:
             store.close()
             raise
+
+    @classmethod
+    def open_with_key(cls, path: Path, master_key: bytes) -> Vault:
+        """Open the vault with a master key already unwrapped (the unlocked session's), no KDF.
+        A key the store does not name as current (the vault was rekeyed since) is refused."""
+        store = Store.open(path)
+        try:
+            if keys.mk_id(master_key) != store.master_id:
+                raise StaleSessionError("the unlocked session is for an older key of this vault")
+            return cls(store, master_key)
+        except BaseException:
+            store.close()
+            raise
+
+    @staticmethod
+    def unwrap_master_key(
+        path: Path, *, password: str | None = None, keyfile: Path | None = None
+    ) -> bytes:
+        """Only the master key, for handing to the unlocked session: no item is decrypted."""
+        store = Store.open(path)
+        try:
+            return _unlock_master_key(store, password, keyfile, None)
+        finally:
+            store.close()
 
     def lock(self) -> None:
         """Forget every decrypted value and the keys (as far as Python lets us)."""
