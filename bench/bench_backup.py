@@ -17,7 +17,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from common import PASSWORD, WORK, fmt, sample_vault, table, timed
+from common import MAIN_SIZE, PASSWORD, WORK, fmt, sample_path, sample_vault, table, timed
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
 from vault import crypto, envelope
@@ -70,7 +70,7 @@ def mib(n: float) -> str:
 
 
 def main() -> None:
-    source = sample_vault(WORK / "core-10k")
+    source = sample_vault(sample_path(MAIN_SIZE), MAIN_SIZE)
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     vault = Vault.unlock(source, password=PASSWORD)

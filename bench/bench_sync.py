@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import time
 
-from common import PASSWORD, WORK, fmt, sample_vault, table, timed
+from common import MAIN_SIZE, PASSWORD, WORK, fmt, sample_path, sample_vault, table, timed
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
 from vault import crypto, envelope
@@ -38,7 +38,7 @@ def open_envelopes(vault: Vault, envelopes: list[tuple[str, str, str]]) -> None:
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
-    source = sample_vault(WORK / "core-10k")
+    source = sample_vault(sample_path(MAIN_SIZE), MAIN_SIZE)
     shutil.copytree(source, OUT / "a")
     shared = OUT / "shared"
     a = Vault.unlock(OUT / "a", password=PASSWORD)

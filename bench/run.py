@@ -3,14 +3,21 @@
 Each `bench/bench_*.py` is a script that prints one Markdown section: absolute figures and,
 for each, the ratio to a floor measured in the same run on the same machine (the machine is
 shared and noisy, so ratios say more than seconds). Each runs in its own process so memory
-figures do not bleed into each other.
+figures do not bleed into each other. bench/HISTORY.md (before-and-after figures of fixes the
+benchmarks led to) is appended as it is, so regenerating never loses it.
 
-    python bench/run.py            # all of them
-    python bench/run.py core sync  # some of them
+    python bench/run.py                  # all of them, written to bench/RESULTS.md
+    python bench/run.py core sync        # some of them, printed only
+    python bench/run.py --smoke          # all of them at a tiny size, printed only
+    python bench/run.py --smoke --out F  # ... and written to F
+
+Every bench is started with VAULT_BENCH_SMOKE=1 in smoke mode (a tiny vault, one run per
+timing); VAULT_BENCH_SIZES=1000,10000 picks the note counts of the scaling benchmarks.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
@@ -22,7 +29,17 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    parser = argparse.ArgumentParser(description="run the benchmarks")
+    parser.add_argument("names", nargs="*", help="core, sync, ... (default: every bench_*.py)")
+    parser.add_argument("--smoke", action="store_true", help="tiny size; RESULTS.md untouched")
+    parser.add_argument("--out", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    names = args.names or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    env = dict(os.environ)
+    if args.smoke:
+        env["VAULT_BENCH_SMOKE"] = "1"
+    else:
+        env.pop("VAULT_BENCH_SMOKE", None)
     sections = []
     failed = []
     for name in names:
@@ -30,7 +47,11 @@ def main(argv: list[str]) -> int:
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, str(script)], capture_output=True, text=True, cwd=HERE.parent
+            [sys.executable, str(script)],
+            capture_output=True,
+            text=True,
+            cwd=HERE.parent,
+            env=env,
         )
         took = time.perf_counter() - start
         if result.returncode != 0:
@@ -43,17 +64,25 @@ def main(argv: list[str]) -> int:
             sections.append(
                 result.stdout.strip() + f"\n\n_(bench_{name}.py ran in {took:.0f} s)_\n"
             )
+    mode = " **Smoke run** (tiny sizes, one run per timing): the figures mean nothing." * (
+        args.smoke
+    )
     header = (
         "# Benchmark results\n\n"
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}. The machine is shared, so absolute times "
         "vary between runs; each figure comes with its ratio to a floor measured in the same "
-        "run. Regenerate with `python bench/run.py`.\n"
+        f"run. Regenerate with `python bench/run.py`.{mode}\n"
     )
+    history = HERE / "HISTORY.md"
+    if history.exists():
+        sections.append(history.read_text().strip() + "\n")
     text = header + "\n" + "\n".join(sections)
-    if not argv:
+    if not args.names and not args.smoke:
         (HERE / "RESULTS.md").write_text(text)
+    if args.out is not None:
+        args.out.write_text(text)
     print(text)
     return 1 if failed else 0
 

@@ -1,0 +1,43 @@
+"""The benchmarks still run: `python bench/run.py --smoke` (every bench at a tiny size, one run
+per timing). Not a timed test: nothing here judges a figure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+
+
+@pytest.mark.timeout(240)
+def test_every_benchmark_runs_at_the_smoke_size(tmp_path: Path) -> None:
+    results = BENCH / "RESULTS.md"
+    before = results.read_bytes() if results.exists() else None
+    out = tmp_path / "smoke.md"
+    env = dict(os.environ)
+    env["VAULT_BENCH_WORK"] = str(tmp_path / "work")
+    env.pop("VAULT_BENCH_SIZES", None)
+    env.pop("VAULT_BENCH_SMOKE", None)  # run.py sets it for each bench
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=230,
+    )
+    text = out.read_text()
+    assert run.returncode == 0, text[-4000:] + run.stderr[-2000:]
+    assert "FAILED" not in text
+    assert "Smoke run" in text
+    for script in sorted(BENCH.glob("bench_*.py")):
+        assert f"_({script.name} ran in" in text, f"no section from {script.name}"
+    assert "## Core (200 notes" in text
+    assert "### Targets at 200 notes" in text
+    # a smoke run never replaces the real results
+    assert (results.read_bytes() if results.exists() else None) == before
