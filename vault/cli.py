@@ -326,16 +326,18 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
 
 
 def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
-    from rich.table import Table
+    from vault.columns import Column, print_table
 
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("ID", style="cyan", no_wrap=True)
-    table.add_column("Title", overflow="fold")
-    table.add_column("Notebook", style="magenta", overflow="fold")
-    table.add_column("Tags", style="green", overflow="fold")
-    table.add_column("Modified", style="dim", no_wrap=True)
+    columns = [
+        Column("ID", "cyan"),
+        Column("Title", share=3),
+        Column("Notebook", "magenta", share=1),
+        Column("Tags", "green", share=1),
+        Column("Modified", "dim"),
+    ]
     if query is not None:
-        table.add_column("Match", style="dim", overflow="ellipsis")
+        columns.append(Column("Match", "dim", share=3))
+    rows = []
     for note in notes:
         title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
         row = [
@@ -347,8 +349,8 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
         ]
         if query is not None:
             row.append(match_snippet(note.body, query, 60))
-        table.add_row(*row)
-    _console().print(table)
+        rows.append(row)
+    print_table(columns, rows)
 
 
 def _warn_corrupt(vault: Vault) -> None:

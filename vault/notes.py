@@ -109,6 +109,29 @@ def clean_tag(name: str) -> str:
     return name
 
 
+class _Items(dict[str, Item]):
+    """The decrypted items, counting changes so views derived from them (the notebook and tag
+    maps) are rebuilt only when something changed, not once per note shown."""
+
+    generation = 0
+
+    def __setitem__(self, key: str, value: Item) -> None:
+        self.generation += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.generation += 1
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self.generation += 1
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self.generation += 1
+        super().clear()
+
+
 class Vault:
     """An unlocked vault. Thread-safe; `lock()` drops every decrypted value it holds."""
 
@@ -125,7 +148,8 @@ class Vault:
         self._items_key = crypto.subkey(master_key, Label.ITEMS)
         self._tag_key = crypto.subkey(master_key, Label.TAG_ID)
         self._lock = threading.RLock()
-        self._items: dict[str, Item] = {}
+        self._items = _Items()
+        self._derived: dict[str, tuple[int, Any]] = {}  # name -> (items generation, value)
         self.corrupt: dict[str, str] = {}
         self._seen_version = -1
         self._index = SearchIndex()
@@ -576,7 +600,17 @@ class Vault:
     def _notebook_map(self) -> dict[str, Notebook]:
         with self._lock:
             self.refresh()
-            return {i.id: i for i in self._items.values() if isinstance(i, Notebook)}
+            return self._derive("notebooks", Notebook)
+
+    def _derive(self, name: str, kind: type[Item]) -> dict[str, Any]:
+        """Every item of `kind` by id, rebuilt only after the items changed (callers hold the
+        lock and have refreshed). Callers must not change the dict they get."""
+        generation = self._items.generation
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            cached = (generation, {i.id: i for i in self._items.values() if isinstance(i, kind)})
+            self._derived[name] = cached
+        return cached[1]
 
     def notebooks(self) -> list[Notebook]:
         """All notebooks, parents before children, siblings by name."""
@@ -744,12 +778,12 @@ class Vault:
     def _tag_map(self) -> dict[str, Tag]:
         with self._lock:
             self.refresh()
-            return {i.id: i for i in self._items.values() if isinstance(i, Tag)}
+            return self._derive("tags", Tag)
 
     def _register_tags(self, names: Iterable[str]) -> tuple[str, ...]:
         """Clean and de-duplicate tag names, using an existing tag's spelling, and record new
         tags in the registry."""
-        tags = self._tag_map()
+        tags = dict(self._tag_map())  # added to below; the shared map stays as it is
         result: list[str] = []
         seen: set[str] = set()
         for raw in names:
