@@ -12,10 +12,13 @@ tag:name keeps notes carrying that tag.
 from __future__ import annotations
 
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import NamedTuple
 
 from vault.model import Note
 
@@ -64,8 +67,9 @@ def parse_query(text: str) -> Query:
     return Query(tuple(terms), tuple(excluded), tuple(tags), text)
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
+    """A matching note and its score (a tuple: a search may return one for every note)."""
+
     note: Note
     score: float
 
@@ -100,8 +104,13 @@ class SearchIndex:
 
     def _corpus_of(self, notes: list[Note]) -> _Corpus:
         corpus = self._corpus
-        if corpus is not None and corpus.notes is notes and corpus.size == len(notes):
-            return corpus
+        if corpus is not None and corpus.size == len(notes):
+            if corpus.notes is notes:
+                return corpus
+            # A new list of the very same note objects in the same order (`Vault.search` asks
+            # for a fresh list each time): the folded texts still fit, position for position.
+            if all(map(operator.is_, corpus.notes, notes)):
+                return corpus
         docs = self._docs
         titles: list[str] = []
         texts: list[str] = []
@@ -115,6 +124,7 @@ class SearchIndex:
             texts.append(doc[2])
         corpus = _Corpus(notes, len(notes), titles, texts)
         self._corpus = corpus
+        self._last = None
         return corpus
 
     def search(
@@ -141,15 +151,17 @@ class SearchIndex:
         if last is not None and last[1] is corpus and _narrows(last[0], query):
             pool = last[2]  # typing one more letter can only remove matches
         terms, excluded = query.terms, query.excluded
-        if len(terms) == 1 and not excluded:
-            (term,) = terms
-            matched = [i for i in pool if term in texts[i]]
-        else:
-            matched = [
-                i
-                for i in pool
-                if all(t in texts[i] for t in terms) and not any(x in texts[i] for x in excluded)
-            ]
+        matched = pool if isinstance(pool, list) else list(pool)
+        # One pass per term over what is still in, the rarest-looking (longest) term first:
+        # each pass is a tight comprehension, and later passes see fewer notes.
+        whole = len(matched) == corpus.size
+        for term in sorted(terms, key=len, reverse=True):
+            matched = [i for i in matched if term in texts[i]]
+            if whole:  # a pass over every note counts the notes holding the term, for ranking
+                corpus.df[term] = len(matched)
+                whole = False
+        for term in excluded:
+            matched = [i for i in matched if term not in texts[i]]
         self._last = (query, corpus, matched)
         ranked_terms = [t for t in terms if len(t) >= self.RANK_MIN_LENGTH]
         found = corpus.notes
@@ -169,32 +181,49 @@ class SearchIndex:
         return self._rank(corpus, matched, ranked_terms)
 
     def _rank(self, corpus: _Corpus, matched: list[int], terms: list[str]) -> list[Hit]:
-        """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple."""
+        """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple.
+
+        The per-note counting runs as C-level `map`s over the matched texts, one term at a
+        time; only the arithmetic is a Python loop."""
         n_docs = corpus.size
-        texts, titles = corpus.texts, corpus.titles
+        texts, titles, found = corpus.texts, corpus.titles, corpus.notes
         if len(terms) == 1:
             df = [len(matched)]
         else:
-            df = [sum(1 for text in texts if t in text) for t in terms]
+            known = corpus.df
+            for t in terms:
+                if t not in known:
+                    known[t] = sum(map(operator.contains, texts, repeat(t, n_docs)))
+            df = [known[t] for t in terms]
         idf = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
-        avg_len = (sum(len(texts[i]) for i in matched) / len(matched)) if matched else 1.0
-        weighted = list(zip(terms, idf, strict=True))
-        hits = []
-        for i in matched:
-            title, text = titles[i], texts[i]
-            norm = 0.25 + 0.75 * len(text) / avg_len
-            score = 0.0
-            for term, weight in weighted:
-                in_title = title.count(term)
-                in_body = text.count(term) - in_title
-                score += weight * (
-                    in_body * 2.2 / (in_body + 1.2 * norm)
+        m_texts = [texts[i] for i in matched]
+        m_titles = [titles[i] for i in matched]
+        lengths = list(map(len, m_texts))
+        avg_len = (sum(lengths) / len(matched)) if matched else 1.0
+        norms = [0.25 + 0.75 * length / avg_len for length in lengths]
+        scores = [0.0] * len(matched)
+        for term, weight in zip(terms, idf, strict=True):
+            in_titles = list(map(str.count, m_titles, repeat(term)))
+            in_texts = list(map(str.count, m_texts, repeat(term)))
+            starts = list(map(str.startswith, m_titles, repeat(term)))
+            scores = [
+                score
+                + weight
+                * (
+                    (in_text - in_title) * 2.2 / (in_text - in_title + 1.2 * norm)
                     + TITLE_WEIGHT * in_title * 2.2 / (in_title + 1.2)
-                    + (1.0 if title.startswith(term) else 0.0)
+                    + (1.0 if start else 0.0)
                 )
-            hits.append(Hit(corpus.notes[i], score))
-        hits.sort(key=lambda h: (-h.score, -h.note.modified))
-        return hits
+                for score, in_title, in_text, start, norm in zip(
+                    scores, in_titles, in_texts, starts, norms, strict=True
+                )
+            ]
+        # Best first, then the most recently modified, then as given: two stable sorts with
+        # C-level keys.
+        newest_first = [-found[i].modified for i in matched]
+        order = sorted(range(len(matched)), key=newest_first.__getitem__)
+        order.sort(key=[-score for score in scores].__getitem__)
+        return [Hit(found[matched[j]], scores[j]) for j in order]
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,6 +234,7 @@ class _Corpus:
     size: int
     titles: list[str]
     texts: list[str]
+    df: dict[str, int] = field(default_factory=dict)  # term -> how many texts hold it
 
 
 def _narrows(previous: Query, current: Query) -> bool:
