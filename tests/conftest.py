@@ -65,7 +65,19 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         monkeypatch.delenv(var, raising=False)
     yield home
     agent_client.lock_all()
-    shutil.rmtree(runtime, ignore_errors=True)
+    _remove_tree(str(runtime))
+
+
+def _remove_tree(path: str) -> None:
+    """rmtree without os.scandir, which a test may still have patched at this point."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(path):
+            child = os.path.join(path, name)
+            if os.path.isdir(child) and not os.path.islink(child):
+                _remove_tree(child)
+            else:
+                os.unlink(child)
+        os.rmdir(path)
 
 
 @pytest.fixture

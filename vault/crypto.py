@@ -53,6 +53,7 @@ class Label:
     SYNC = b"vault sync"  # sync segments subkey
     BLOBS = b"vault blobs"  # attachments subkey
     BACKUP = b"vault backup"  # backup file subkey
+    SNAPSHOT = b"vault snapshot"  # the sealed snapshot of decrypted items (vault.snapshot)
 
 
 def random_bytes(n: int) -> bytes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault import crypto, keys
+from vault import crypto, keys, snapshot
 from vault.crypto import KdfParams, Label
 from vault.envelope import Sealed, open_item, open_sealed, parse_envelope, seal_item, short
 from vault.errors import (
@@ -109,6 +109,12 @@ def clean_tag(name: str) -> str:
     return name
 
 
+# A snapshot is sealed only for vaults this big (smaller ones open fast anyway), and only once
+# this many items (or 2%) changed since the last one.
+SNAPSHOT_MIN_ITEMS = 200
+SNAPSHOT_MIN_CHANGES = 32
+
+
 class _Items(dict[str, Item]):
     """The decrypted items, counting changes so views derived from them (the notebook and tag
     maps) are rebuilt only when something changed, not once per note shown."""
@@ -154,6 +160,10 @@ class Vault:
         self._seen_version = -1
         self._index = SearchIndex()
         self._prefetched = prefetched
+        # Items changed since the snapshot was read or written (vault.snapshot): when enough
+        # have, locking writes a new one.
+        self._unsnapped = 0
+        self._load_snapshot()
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -203,7 +213,7 @@ class Vault:
             # Reading and parsing every envelope needs no key, so it runs while the KDF does:
             # with 10,000 notes that is about a third of the unlock work, hidden.
             reader = None
-            if prefetched is None:
+            if prefetched is None and not snapshot.path_in(path).exists():
                 reader = _Prefetch(store)
                 reader.start()
             try:
@@ -244,8 +254,13 @@ class Vault:
             store.close()
 
     def lock(self) -> None:
-        """Forget every decrypted value and the keys (as far as Python lets us)."""
+        """Forget every decrypted value and the keys (as far as Python lets us), after sealing
+        a new snapshot if many items changed since the last."""
         with self._lock:
+            if any(self._mk):
+                # Never a reason for locking to fail: without a snapshot, unlocking is slower.
+                with contextlib.suppress(VaultError, OSError):
+                    self._save_snapshot()
             self._items.clear()
             self._index.clear()
             for i in range(len(self._mk)):
@@ -272,6 +287,43 @@ class Vault:
 
     # --- the decrypted cache ---------------------------------------------------------------------
 
+    def _snapshot_key(self) -> bytes:
+        return crypto.subkey(bytes(self._mk), Label.SNAPSHOT)
+
+    def _load_snapshot(self) -> None:
+        entries = snapshot.read(
+            self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk))
+        )
+        if not entries:
+            return
+        for item_id, kind, version, conflict, payload in entries:
+            item_type = KIND_TYPES.get(kind)
+            if item_type is not None and isinstance(payload, dict):
+                self._items[item_id] = item_type.from_payload(item_id, payload, version, conflict)
+
+    def _save_snapshot(self, *, force: bool = False) -> None:
+        """Seal the current items for the next unlock, if it saves that unlock real work."""
+        count = len(self._items)
+        if count < SNAPSHOT_MIN_ITEMS:
+            return
+        if not force and self._unsnapped < max(SNAPSHOT_MIN_CHANGES, count // 50):
+            return
+        self.refresh()
+
+        def entries() -> Iterator[snapshot.Entry]:
+            for item in list(self._items.values()):
+                payload = item.to_payload()
+                conflict = getattr(item, "conflict", False)
+                yield item.id, payload["kind"], item.version, conflict, payload
+
+        try:
+            snapshot.write(
+                self.path, self._snapshot_key(), self.vault_id, self.store.master_id, entries()
+            )
+        except OSError:
+            return  # a full disk: the next unlock just opens every envelope again
+        self._unsnapped = 0
+
     def refresh(self) -> bool:
         """Bring the cache up to date with the store; only changed items are decrypted.
         Returns whether anything changed."""
@@ -284,6 +336,7 @@ class Vault:
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
                 self._index.forget(item_id)
+                self._unsnapped += 1
                 changed = True
             for item_id in [i for i in self.corrupt if i not in states]:
                 del self.corrupt[item_id]
@@ -324,6 +377,7 @@ class Vault:
                 self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
                     row.item_id, payload, row.op_id, row.conflict
                 )
+                self._unsnapped += 1
                 changed = True
             self._seen_version = version
             return changed
@@ -364,6 +418,7 @@ class Vault:
         else:
             written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
         self._items[item.id] = written
+        self._unsnapped += 1
         return written
 
     def _parents(self, item: Item) -> list[str]:
@@ -373,6 +428,7 @@ class Vault:
         self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item))
         self._items.pop(item.id, None)
         self._index.forget(item.id)
+        self._unsnapped += 1
 
     # --- notes -----------------------------------------------------------------------------------
 
@@ -554,6 +610,9 @@ class Vault:
             row = self.store.item(note.id)
             if row is not None and row.deleted and len(self.store.heads(note.id)) == 1:
                 self.store.erase_history(note.id, row.op_id)
+        # The snapshot still holds the note: it goes now, and locking seals a new one.
+        snapshot.destroy(self.path)
+        self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
 
     def empty_trash(self) -> int:
         trashed = self.notes(trashed=True)
@@ -936,6 +995,8 @@ class Vault:
 
             self.store.replace_envelopes(list(resealed()), keys.mk_id(new_mk))
             self.store.remove_stale_slots()
+            snapshot.destroy(self.path)  # sealed under the old key; locking seals a new one
+            self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
             self._mk = bytearray(new_mk)
             self._items_key = new_items_key
             self._tag_key = crypto.subkey(new_mk, Label.TAG_ID)
