@@ -17,6 +17,10 @@ from argon2.low_level import Type, hash_secret_raw
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
     crypto_aead_xchacha20poly1305_ietf_encrypt,
+    crypto_secretstream_xchacha20poly1305_init_pull,
+    crypto_secretstream_xchacha20poly1305_pull,
+    crypto_secretstream_xchacha20poly1305_state,
+    crypto_secretstream_xchacha20poly1305_TAG_FINAL,
 )
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -156,6 +160,35 @@ def parse_recovery(text: str) -> bytes:
     return raw[:32]
 
 
+def master_key(
+    folder: Path,
+    *,
+    password: str | None = None,
+    keyfile: bytes | None = None,
+    recovery_key: str | None = None,
+) -> tuple[str, str, bytes]:
+    """(vault id, mk_id, MK) from the header, the store's meta and a slot."""
+    header = json.loads((folder / "vault.json").read_text())
+    assert header["format"] == "vault" and header["v"] == 1
+    vault_id = header["vault_id"]
+    db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        current = dict(db.execute("SELECT key, value FROM meta").fetchall())["mk_id"]
+    finally:
+        db.close()
+    recovery = parse_recovery(recovery_key) if recovery_key else None
+    for path in sorted((folder / "keys").glob("*.json")):
+        slot = json.loads(path.read_text())
+        if slot["mk_id"] != current:
+            continue
+        if (slot["type"] == "recovery") != (recovery is not None):
+            continue
+        mk = open_slot(slot, vault_id, password, keyfile, recovery)
+        if mk:
+            return vault_id, current, mk
+    raise AssertionError("no slot opened")
+
+
 def read_vault(
     folder: Path,
     *,
@@ -164,24 +197,11 @@ def read_vault(
     recovery_key: str | None = None,
 ) -> dict[str, list[dict]]:
     """Every live item of the vault, decrypted, by kind: {"note": [...], ...}."""
-    header = json.loads((folder / "vault.json").read_text())
-    assert header["format"] == "vault" and header["v"] == 1
-    vault_id = header["vault_id"]
+    vault_id, _, mk = master_key(
+        folder, password=password, keyfile=keyfile, recovery_key=recovery_key
+    )
     db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
     try:
-        current = dict(db.execute("SELECT key, value FROM meta").fetchall())["mk_id"]
-        recovery = parse_recovery(recovery_key) if recovery_key else None
-        mk = None
-        for path in sorted((folder / "keys").glob("*.json")):
-            slot = json.loads(path.read_text())
-            if slot["mk_id"] != current:
-                continue
-            if (slot["type"] == "recovery") != (recovery is not None):
-                continue
-            mk = open_slot(slot, vault_id, password, keyfile, recovery)
-            if mk:
-                break
-        assert mk is not None, "no slot opened"
         result: dict[str, list[dict]] = {"note": [], "notebook": [], "tag": []}
         rows = db.execute(
             "SELECT item_id, kind, envelope FROM items WHERE deleted = 0 AND envelope IS NOT NULL"
@@ -192,3 +212,29 @@ def read_vault(
         return result
     finally:
         db.close()
+
+
+def read_snapshot(folder: Path, *, password: str) -> list[list]:
+    """The entries of `snapshot.sealed` ("The snapshot" in FORMAT.md), checked as it says."""
+    vault_id, mk_id, mk = master_key(folder, password=password)
+    data = (folder / "snapshot.sealed").read_bytes()
+    line, rest = data.split(b"\n", 1)
+    head = json.loads(line)
+    assert (head["v"], head["vault"], head["mk"]) == (1, vault_id, mk_id)
+    state = crypto_secretstream_xchacha20poly1305_state()
+    crypto_secretstream_xchacha20poly1305_init_pull(
+        state, b64(head["ss"]), b2b(b"", key=mk, person=b"vault snapshot")
+    )
+    ad = b"\x00".join([b"vault-snapshot", b"1", vault_id.encode(), mk_id.encode()])
+    entries: list[list] = []
+    offset = 0
+    while True:
+        length = int.from_bytes(rest[offset : offset + 4], "big")
+        message = rest[offset + 4 : offset + 4 + length]
+        offset += 4 + length
+        plain, tag = crypto_secretstream_xchacha20poly1305_pull(state, message, ad)
+        body = unpad(plain)
+        if tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL:
+            assert body == b"" and offset == len(rest)
+            return entries
+        entries.extend(json.loads(body.decode("utf-8")))

@@ -44,3 +44,27 @@ def test_spec_reader_opens_a_keyfile_vault(cli, vault_path, tmp_path) -> None:
     cli("--keyfile", str(keyfile), "new", "Keyed", input="secret body", check=True)
     items = spec.read_vault(vault_path, password=PASSWORD, keyfile=keyfile.read_bytes())
     assert [n["body"] for n in items["note"]] == ["secret body"]
+
+
+def test_spec_reader_opens_the_snapshot(cli, vault_path) -> None:
+    """A vault big enough for a snapshot: the spec reader opens it, and its entries are the
+    store's current items, version for version."""
+    from vault.crypto import TEST_KDF
+    from vault.notes import SNAPSHOT_MIN_ITEMS, Vault
+
+    vault, _ = Vault.create(vault_path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with vault.store.transaction():
+        for n in range(SNAPSHOT_MIN_ITEMS + 5):
+            vault.create_note(f"Note {n}", f"body ünï {n}", tags=["t"])
+    versions = {i.id: i.version for i in vault._items.values()}
+    vault.lock()
+
+    entries = spec.read_snapshot(vault_path, password=PASSWORD)
+    by_id = {e[0]: e for e in entries}
+    assert {i: e[2] for i, e in by_id.items()} == versions
+    items = spec.read_vault(vault_path, password=PASSWORD)
+    for kind, payloads in items.items():
+        for payload in payloads:
+            item_id = payload.pop("id")
+            assert by_id[item_id][1] == kind
+            assert by_id[item_id][4] == payload
