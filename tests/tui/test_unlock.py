@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Static
 
-from tests.conftest import PASSWORD
+from tests.conftest import CLI, PASSWORD
 from tests.tui.conftest import settle, type_into, unlock
 from vault import agent_client
 from vault.crypto import TEST_KDF
@@ -129,3 +129,28 @@ async def test_without_a_session_the_app_asks_as_ever(sample_vault: Path, app_fo
         assert isinstance(screen, UnlockScreen)
         assert not screen.query_one("#password", Input).disabled
         assert str(screen.query_one("#unlock-message", Static).render()) == ""
+
+
+async def test_the_palette_unlocks_and_locks_the_command_line(
+    sample_vault: Path, app_for, tmp_path: Path
+) -> None:
+    """The app has what `vault unlock` / `vault lock` do: it hands its key to the agent, and
+    the real `vault` command then runs with no password."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        for command, running in (
+            ("unlock for the command line", True),
+            ("lock the command line", False),
+        ):
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            await pilot.press(*command)
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert _session_running(sample_vault) is running
+            if running:
+                cli = CLI(sample_vault, tmp_path / "config.toml")
+                cli.password = None
+                assert "Garden ideas" in cli("ls", check=True).stdout

@@ -435,6 +435,46 @@ class VaultApp(BackgroundWork, App[int]):
                 yield command
         if self.session is not None:
             yield SystemCommand("Lock", "Lock the vault now", self.action_lock)
+            yield SystemCommand(
+                "Unlock for the command line",
+                "`vault` commands in this login session run without the password until "
+                "`vault lock` or the idle timeout (session.timeout_minutes)",
+                self.command_line_session,
+            )
+            yield SystemCommand(
+                "Lock the command line",
+                "End the unlocked session that `vault unlock` (or the app) started",
+                self.end_command_line_session,
+            )
+
+    @work(thread=True, exclusive=True, group="cli-session", exit_on_error=False)
+    def command_line_session(self) -> None:
+        """`vault unlock` from inside the app: the key it already holds goes to the agent."""
+        session = self.session
+        if session is None:
+            return
+        vault = session.vault
+        minutes = float(self.config.get("session.timeout_minutes"))
+        try:
+            info = agent_client.start(vault.path, vault.vault_id, vault.master_key, minutes * 60)
+        except VaultError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        until = time.strftime("%H:%M", time.localtime(info.expires))
+        self.call_from_thread(
+            self.notify,
+            f"`vault` commands need no password until {until} if left idle "
+            f"({minutes:g} min). The lock key ends it.",
+        )
+
+    @work(thread=True, exclusive=True, group="cli-session", exit_on_error=False)
+    def end_command_line_session(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        ended = agent_client.lock(session.vault.path, session.vault.vault_id)
+        text = "The command line is locked." if ended else "The command line was not unlocked."
+        self.call_from_thread(self.notify, text)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         self.notify("Screenshots are off inside the vault: they would hold your notes.")
