@@ -88,20 +88,24 @@ class Note:
         tags = get("tags")
         tags = tuple(t for t in tags if type(t) is str) if type(tags) is list else ()
         title, body = get("title"), get("body")
-        return Note(
-            item_id,
-            title if type(title) is str else "",
-            body if type(body) is str else "",
-            _opt_str(get("notebook")),
-            tags,
-            get("pinned") is True,
-            _int(get("created")),
-            _int(get("modified")),
-            _opt_int(get("trashed")),
-            _extra(payload, _NOTE_FIELDS),
-            version,
-            conflict,
+        # Every field is checked above and set here, so the frozen dataclass's __init__ (one
+        # object.__setattr__ per field, a third of unlocking 10,000 notes) is skipped.
+        note = object.__new__(Note)
+        note.__dict__.update(
+            id=item_id,
+            title=title if type(title) is str else "",
+            body=body if type(body) is str else "",
+            notebook=_opt_str(get("notebook")),
+            tags=tags,
+            pinned=get("pinned") is True,
+            created=_int(get("created")),
+            modified=_int(get("modified")),
+            trashed=_opt_int(get("trashed")),
+            extra=_extra(payload, _NOTE_FIELDS),
+            version=version,
+            conflict=conflict,
         )
+        return note
 
 
 _NOTEBOOK_FIELDS = frozenset({"kind", "name", "parent", "created", "modified"})
