@@ -49,9 +49,9 @@ def fit(text: str, width: int) -> str:
     return text + " " * (width - size)
 
 
-def _colour(text: str, style: str, on: bool) -> str:
+def _colour(text: str, style: str) -> str:
     codes = ";".join(STYLES[s] for s in style.split() if s in STYLES)
-    return f"\x1b[{codes}m{text}\x1b[0m" if on and codes else text
+    return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
 
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
@@ -73,7 +73,7 @@ def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> Non
             text = fit(cell, widths[i])
             if i == last:
                 text = text.rstrip()
-            parts.append(_colour(text, "bold" if header else column.style, colour))
+            parts.append(_colour(text, "bold" if header else column.style) if colour else text)
         return GAP.join(parts)
 
     stream.write(line([c.header for c in columns], True) + "\n")

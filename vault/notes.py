@@ -705,10 +705,13 @@ class Vault:
         return nb
 
     def notebook_path(self, notebook_id: str | None) -> str:
-        """'Work/Projects' for a nested notebook; '' for the top level."""
+        """'Work/Projects' for a nested notebook; '' for the top level. From the items as last
+        read: callers name notebooks of notes they just listed, often thousands in a row, and
+        asking the store for changes each time was most of `vault ls --json`."""
         if notebook_id is None:
             return ""
-        by_id = self._notebook_map()
+        with self._lock:
+            by_id = self._derive("notebooks", Notebook)
         names: list[str] = []
         seen: set[str] = set()
         current: str | None = notebook_id
