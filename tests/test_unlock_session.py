@@ -101,16 +101,16 @@ def test_wrong_password_starts_no_session(cli: CLI) -> None:
 
 def test_idle_timeout_locks_and_use_keeps_it_open(unlocked: CLI) -> None:
     cli = unlocked
-    cli("unlock", "--timeout", "0.05", check=True)  # 3 seconds, for the test
+    cli("unlock", "--timeout", "0.1", check=True)  # 6 seconds, for the test
     info = session(cli)
-    assert info["idle_timeout_minutes"] == 0.05
-    # Used every second for 5 seconds: the idle timer restarts each time.
+    assert info["idle_timeout_minutes"] == 0.1
+    # Used every 2 seconds for 10 seconds: the idle timer restarts each time.
     for _ in range(5):
-        time.sleep(1)
+        time.sleep(2)
         cli("ls", check=True)
     assert session(cli)["unlocked"]
     # Left alone, it ends by itself, removes its socket, and the key goes with it.
-    assert wait_for(lambda: not alive(info["pid"]), seconds=20)
+    assert wait_for(lambda: not alive(info["pid"]), seconds=30)
     assert sockets() == []
     assert NEEDS_PASSWORD in cli("ls").stderr
 
