@@ -548,10 +548,7 @@ def report(
     for line in skipped:
         out.append(f"| {line} | | | | | | | | |")
 
-    def vault_row(word: str) -> Tool | None:
-        return next((t for t in tools if t.name == "vault" and word in t.settings), None)
-
-    per_command, session, tiny = vault_row("default KDF"), vault_row("session"), vault_row("tiny")
+    per_command, session, tiny = (vault_row(tools, w) for w in ("default KDF", "unlocked", "tiny"))
     no_kdf = session or tiny
     if per_command and no_kdf:
         out += [
@@ -615,12 +612,16 @@ def report(
     return "\n".join(out)
 
 
+def vault_row(tools: list[Tool], start: str) -> Tool | None:
+    """The vault row whose settings start so: 'default KDF', 'tiny' or 'unlocked'."""
+    return next((t for t in tools if t.name == "vault" and t.settings.startswith(start)), None)
+
+
 def reasons(tools: list[Tool], costs: dict[str, float]) -> str:
     """Where the time of a vault command goes, from this run's figures."""
     first = {t.name: t for t in reversed(tools)}  # the first row of each tool
-    per_command = next((t for t in tools if "default KDF" in t.settings), None)
-    no_kdf = next((t for t in tools if t.name == "vault" and "session" in t.settings), None)
-    no_kdf = no_kdf or next((t for t in tools if "tiny" in t.settings), None)
+    per_command = vault_row(tools, "default KDF")
+    no_kdf = vault_row(tools, "unlocked") or vault_row(tools, "tiny")
     if not (per_command and no_kdf and per_command.start and no_kdf.fixed and per_command.fixed):
         return ""
     starts = ", ".join(
