@@ -148,3 +148,23 @@ def test_purging_destroys_the_snapshot_at_once(big: Path) -> None:
     found = entries(big)
     assert found is not None
     assert victim.id not in {entry[0] for entry in found}
+
+
+def test_adding_a_note_reads_no_note_and_keeps_the_snapshot(big: Path) -> None:
+    """`vault new` opens only notebooks and tags; what it writes is seen by the next full open,
+    and it neither writes a snapshot of its partial view nor spoils the existing one."""
+    before = snapshot.path_in(big).read_bytes()
+    kinds = frozenset({"notebook", "tag"})
+    with Vault.unlock(big, password=PASSWORD, kinds=kinds) as vault:
+        assert {type(i).__name__ for i in vault._items.values()} <= {"Notebook", "Tag"}
+        with pytest.raises(RuntimeError):
+            vault.all_notes()
+        nb = vault.ensure_notebook(f"Book {MARKER}")[0]  # the existing one, found
+        added = vault.create_note("Added partially", "body", notebook=nb.id, tags=["fresh"])
+        vault._unsnapped = 10_000  # however much changed, a partial view is never sealed
+    assert snapshot.path_in(big).read_bytes() == before
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        assert vault.note(added.id).notebook == nb.id
+        assert len({n.notebook for n in vault.all_notes()}) == 1  # no second "Book" notebook
+        assert "fresh" in {t.name for t in vault.tags()}
+        assert state(vault) == open_without_snapshot(big)

@@ -139,17 +139,20 @@ def open_vault(
     *,
     scheduled_backup: bool = True,
     use_session: bool = True,
+    kinds: frozenset[str] | None = None,
 ) -> Vault:
     """The vault unlocked by its session (`vault unlock`) or else the password.
     `use_session=False` insists on the password (changing the password proves it is known)."""
     path = vault_dir(args, config)
     info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
-    vault = _open_from_session(path, info_.vault_id) if use_session else None
+    vault = _open_from_session(path, info_.vault_id, kinds) if use_session else None
     if vault is None:
         vault = with_password(
             args,
             info_,
-            lambda password, keyfile: Vault.unlock(path, password=password, keyfile=keyfile),
+            lambda password, keyfile: Vault.unlock(
+                path, password=password, keyfile=keyfile, kinds=kinds
+            ),
         )
     if scheduled_backup:
         _scheduled_backup(vault, config)
@@ -182,14 +185,16 @@ def with_password(
     raise AssertionError("unreachable")
 
 
-def _open_from_session(path: Path, vault_id: str) -> Vault | None:
+def _open_from_session(
+    path: Path, vault_id: str, kinds: frozenset[str] | None = None
+) -> Vault | None:
     """The vault opened with the key of its unlocked session (`vault unlock`), if it has one.
     A session whose key the vault no longer uses (rekeyed since) is ended on the spot."""
     key = agent_client.fetch_key(path, vault_id)
     if key is None:
         return None
     try:
-        return Vault.open_with_key(path, key)
+        return Vault.open_with_key(path, key, kinds)
     except StaleSessionError:
         agent_client.lock(path, vault_id)
         info("The unlocked session was for this vault's old key; it is locked now.")
@@ -281,7 +286,8 @@ def _notebook_id(vault: Vault, ref: str | None, *, create: bool) -> str | None:
 
 
 def cmd_new(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
+    # Adding a note needs the notebooks and tags, not every note decrypted.
+    with open_vault(args, config, kinds=frozenset({"notebook", "tag"})) as vault:
         notebook = _notebook_id(vault, args.notebook, create=True)
         if args.no_edit:
             body = ""

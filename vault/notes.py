@@ -146,8 +146,12 @@ class Vault:
         store: Store,
         master_key: bytes,
         prefetched: Prefetched | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> None:
         self.store = store
+        # Only items of these kinds are read (None: all). `vault new` needs the notebooks and
+        # tags, not 10,000 notes; such a vault must not be asked for its notes.
+        self._kinds = kinds
         self.path = store.path
         self.vault_id = store.vault_id
         self._mk = bytearray(master_key)
@@ -202,6 +206,7 @@ class Vault:
         keyfile: Path | None = None,
         recovery_key: str | None = None,
         prefetched: Prefetched | None = None,
+        kinds: frozenset[str] | None = None,
     ) -> Vault:
         """Open the vault with a password (and keyfile) or the recovery key.
 
@@ -213,7 +218,7 @@ class Vault:
             # Reading and parsing every envelope needs no key, so it runs while the KDF does:
             # with 10,000 notes that is about a third of the unlock work, hidden.
             reader = None
-            if prefetched is None and not snapshot.path_in(path).exists():
+            if prefetched is None and kinds is None and not snapshot.path_in(path).exists():
                 reader = _Prefetch(store)
                 reader.start()
             try:
@@ -224,20 +229,22 @@ class Vault:
             if reader is not None:
                 prefetched = reader.result if reader.error is None else None
             store.remove_stale_slots()
-            return cls(store, master_key, prefetched)
+            return cls(store, master_key, prefetched, kinds)
         except BaseException:
             store.close()
             raise
 
     @classmethod
-    def open_with_key(cls, path: Path, master_key: bytes) -> Vault:
+    def open_with_key(
+        cls, path: Path, master_key: bytes, kinds: frozenset[str] | None = None
+    ) -> Vault:
         """Open the vault with a master key already unwrapped (the unlocked session's), no KDF.
         A key the store does not name as current (the vault was rekeyed since) is refused."""
         store = Store.open(path)
         try:
             if keys.mk_id(master_key) != store.master_id:
                 raise StaleSessionError("the unlocked session is for an older key of this vault")
-            return cls(store, master_key)
+            return cls(store, master_key, kinds=kinds)
         except BaseException:
             store.close()
             raise
@@ -298,13 +305,15 @@ class Vault:
             return
         for item_id, kind, version, conflict, payload in entries:
             item_type = KIND_TYPES.get(kind)
+            if self._kinds is not None and kind not in self._kinds:
+                continue
             if item_type is not None and isinstance(payload, dict):
                 self._items[item_id] = item_type.from_payload(item_id, payload, version, conflict)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
         """Seal the current items for the next unlock, if it saves that unlock real work."""
         count = len(self._items)
-        if count < SNAPSHOT_MIN_ITEMS:
+        if count < SNAPSHOT_MIN_ITEMS or self._kinds is not None:
             return
         if not force and self._unsnapped < max(SNAPSHOT_MIN_CHANGES, count // 50):
             return
@@ -331,7 +340,7 @@ class Vault:
             version = self.store.data_version()
             if version == self._seen_version:
                 return False
-            states = self.store.item_states()
+            states = self.store.item_states(self._kinds)
             changed = False
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
@@ -433,6 +442,8 @@ class Vault:
     # --- notes -----------------------------------------------------------------------------------
 
     def all_notes(self) -> list[Note]:
+        if self._kinds is not None and "note" not in self._kinds:
+            raise RuntimeError("this vault was opened without its notes")
         with self._lock:
             self.refresh()
             return [i for i in self._items.values() if isinstance(i, Note)]

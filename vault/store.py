@@ -349,10 +349,16 @@ class Store:
             rows = self._query(sql, tuple(args)).fetchall()
         return [ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
 
-    def item_states(self) -> dict[str, tuple[str, bool]]:
-        """Live item id -> (current op id, conflict): cheap change detection for a cache."""
+    def item_states(self, kinds: Iterable[str] | None = None) -> dict[str, tuple[str, bool]]:
+        """Live item id -> (current op id, conflict): cheap change detection for a cache.
+        `kinds` limits it to items of those kinds."""
+        sql = "SELECT item_id, op_id, conflict FROM items WHERE deleted = 0"
+        params: tuple[str, ...] = ()
+        if kinds is not None:
+            params = tuple(sorted(kinds))
+            sql += f" AND kind IN ({','.join('?' * len(params))})"
         with self._lock:
-            rows = self._query("SELECT item_id, op_id, conflict FROM items WHERE deleted = 0")
+            rows = self._query(sql, params)
             return {r[0]: (r[1], bool(r[2])) for r in rows.fetchall()}
 
     def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
