@@ -167,7 +167,8 @@ class Vault:
         # Items changed since the snapshot was read or written (vault.snapshot): when enough
         # have, locking writes a new one.
         self._unsnapped = 0
-        self._load_snapshot()
+        if kinds is None:  # a partial view reads its few items from the store directly
+            self._load_snapshot()
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -305,8 +306,6 @@ class Vault:
             return
         for item_id, kind, version, conflict, payload in entries:
             item_type = KIND_TYPES.get(kind)
-            if self._kinds is not None and kind not in self._kinds:
-                continue
             if item_type is not None and isinstance(payload, dict):
                 self._items[item_id] = item_type.from_payload(item_id, payload, version, conflict)
 
