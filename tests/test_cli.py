@@ -257,3 +257,20 @@ def test_help_lists_the_commands(cli: CLI) -> None:
         "rekey",
     ):
         assert command in out
+
+
+def test_show_by_full_id_reads_the_same_note_as_by_title(cli) -> None:
+    """A full id takes a short path (one envelope read); what it prints is the same."""
+    cli.init()
+    cli("new", "Plans", "--notebook", "Work/Q1", "--tag", "x", input="body\n", check=True)
+    cli("new", "Old", input="gone soon\n", check=True)
+    cli("rm", "Old", check=True)
+    for title in ("Plans", "Old"):
+        full = json.loads(cli("show", title, "--json", check=True).stdout)
+        for args in ((), ("--json",), ("--raw",)):
+            assert (
+                cli("show", full["id"], *args, check=True).stdout
+                == cli("show", title, *args, check=True).stdout
+            )
+    missing = cli("show", "0" * 32)
+    assert missing.returncode != 0 and "no note matches" in missing.stderr

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -393,24 +394,37 @@ def note_json(vault: Vault, note: Note, *, body: bool = True) -> dict[str, Any]:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    # A full id names one note whatever the titles are: read just it, not the whole vault.
+    if FULL_ID.fullmatch(args.note) and not args.version:
+        with open_vault(args, config, kinds=frozenset({"notebook", "tag"})) as vault:
+            note = vault.read_note(args.note)
+            if note is not None:
+                _show(args, vault, note)
+                return 0
     with open_vault(args, config) as vault:
         note = vault.find_note(args.note)
         if args.version:
             note = _version_of(vault, note, args.version)
-        if args.json:
-            emit_json(note_json(vault, note))
-        elif args.raw:
-            sys.stdout.write(note.body)
-        else:
-            _print_note(vault, note)
+        _show(args, vault, note)
     return 0
 
 
-def _print_note(vault: Vault, note: Note) -> None:
-    from rich.text import Text
+FULL_ID = re.compile(r"[0-9a-f]{32}")
 
-    console = _console()
-    console.print(Text(note.title, style="bold"))
+
+def _show(args: argparse.Namespace, vault: Vault, note: Note) -> None:
+    if args.json:
+        emit_json(note_json(vault, note))
+    elif args.raw:
+        sys.stdout.write(note.body)
+    else:
+        _print_note(vault, note)
+
+
+def _print_note(vault: Vault, note: Note) -> None:
+    from vault.columns import styled
+
+    out(styled(note.title, "bold"))
     meta = [f"id {short(note.id)}", f"modified {fmt_time(note.modified)}"]
     if note.notebook:
         meta.append(f"in {vault.notebook_path(note.notebook)}")
@@ -422,9 +436,8 @@ def _print_note(vault: Vault, note: Note) -> None:
         meta.append("in the trash")
     if note.conflict:
         meta.append("CONFLICT: another version exists")
-    console.print(Text(" · ".join(meta), style="dim"))
-    console.print()
-    sys.stdout.flush()
+    out(styled(" · ".join(meta), "dim"))
+    out()
     sys.stdout.write(note.body if note.body.endswith("\n") or not note.body else note.body + "\n")
 
 

@@ -49,6 +49,16 @@ def fit(text: str, width: int) -> str:
     return text + " " * (width - size)
 
 
+def colour_on(stream: object = None) -> bool:
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+
+def styled(text: str, style: str) -> str:
+    """`text` in `style` on a terminal that wants colour; as it is anywhere else."""
+    return _colour(text, style) if colour_on() else text
+
+
 def _colour(text: str, style: str) -> str:
     codes = ";".join(STYLES[s] for s in style.split() if s in STYLES)
     return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
@@ -56,7 +66,7 @@ def _colour(text: str, style: str) -> str:
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
     stream = sys.stdout
-    colour = stream.isatty() and "NO_COLOR" not in os.environ
+    colour = colour_on(stream)
     widths = [cell_width(c.header) for c in columns]
     for row in rows:
         for i, cell in enumerate(row):
