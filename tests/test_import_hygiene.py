@@ -82,3 +82,25 @@ def test_building_the_cli_parser_does_not_import_textual() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_the_parser_imports_no_sync_or_backup_code() -> None:
+    """Building the parser (every `vault` command does) leaves the sync and backup machinery
+    unimported: their handlers load when their command runs."""
+    code = (
+        "import sys, vault.cli; vault.cli.build_parser(); "
+        "heavy = ('vault.sync', 'vault.backup', 'vault.backup_commands', 'vault.backup_format', "
+        "'vault.markdown_io', 'rich', 'textual'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy "
+        "or m in heavy or m.startswith('vault.sync.')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_resolve_choices_match_the_domains() -> None:
+    from vault.sync.conflicts import CHOICES
+    from vault.sync_arguments import CHOICES as ARGUMENT_CHOICES
+
+    assert ARGUMENT_CHOICES == CHOICES

@@ -830,6 +830,20 @@ def cmd_tui(args: argparse.Namespace, config: Config) -> int:
 Handler = Callable[[argparse.Namespace, Config], int]
 
 
+def lazy(spec: str) -> Handler:
+    """A handler named "module:function", imported only when its command runs: building the
+    parser then costs no import of sync or backup code."""
+
+    def run(args: argparse.Namespace, config: Config) -> int:
+        import importlib
+
+        module, name = spec.split(":")
+        return int(getattr(importlib.import_module(module), name)(args, config) or 0)
+
+    run.__qualname__ = spec
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vault",
@@ -957,13 +971,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list[Any]:
-    """Sync and backup keep their commands next to their code; each module has
-    `register(subparsers, command)`, where `command(name, handler, help, json_flag)` adds one.
-    Imported here, not at the top: they import helpers from this module."""
-    from vault import backup_commands, session_commands
-    from vault.sync import commands as sync_commands
+    """The other commands' arguments; each module has `register(subparsers, command)`, where
+    `command(name, handler, help, json_flag)` adds one. Sync and backup name their handlers
+    with `lazy`, and live outside the packages they drive, so building the parser imports
+    neither. Imported here, not at the top: they import helpers from this module."""
+    from vault import backup_arguments, session_commands, sync_arguments
 
-    return [session_commands, sync_commands, backup_commands]
+    return [session_commands, sync_arguments, backup_arguments]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

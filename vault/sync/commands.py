@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from vault.model import Note, Notebook
 from vault.notes import Vault
 from vault.store import Store
 from vault.sync.clone import clone
-from vault.sync.conflicts import CHOICES, Conflict, ConflictVersion, list_conflicts, resolve
+from vault.sync.conflicts import Conflict, ConflictVersion, list_conflicts, resolve
 from vault.sync.engine import ProgressCallback, SyncEngine, SyncReport
 from vault.sync.setup import remote_info, set_remote, unset_remote
 
@@ -303,46 +303,3 @@ def cmd_resolve(args: argparse.Namespace, config: Config) -> int:
 
 
 # --- registration ------------------------------------------------------------------------
-
-
-def register(sub: Any, command: Callable[..., Any]) -> None:
-    p = command("remote", cmd_remote, "the shared folder this vault syncs through")
-    rsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    rsub.add_parser("set", help="sync through DIR (a folder a sync app shares)").add_argument("dir")
-    q = rsub.add_parser("show", help="where and how the vault syncs")
-    q.add_argument("--json", action="store_true", help="machine-readable output")
-    rsub.add_parser("unset", help="stop syncing (the folder is left as it is)")
-
-    p = command("sync", cmd_sync, "sync with the shared folder now", json_flag=True)
-    p.add_argument(
-        "--wait",
-        type=float,
-        default=60.0,
-        metavar="S",
-        help="wait this long for another sync of this vault to finish (default 60)",
-    )
-
-    p = command(
-        "clone", cmd_clone, "join a vault from a sync folder on this machine", json_flag=True
-    )
-    p.add_argument("dir", help="the sync folder")
-    p.add_argument(
-        "--vault",
-        metavar="DIR",
-        default=argparse.SUPPRESS,
-        help="where the local copy goes (default: the usual vault folder)",
-    )
-    p.add_argument(
-        "--recovery",
-        action="store_true",
-        help="use the recovery key (VAULT_RECOVERY_KEY), then set a password for this copy",
-    )
-    p.add_argument("--insecure-test-kdf", action="store_true", help=argparse.SUPPRESS)
-
-    p = command("conflicts", cmd_conflicts, "list items edited two ways, or show one", True)
-    p.add_argument("item", nargs="?", help="a conflict's id, id prefix or title")
-
-    p = command("resolve", cmd_resolve, "settle a conflict: keep mine, theirs, or both")
-    p.add_argument("item", help="the conflict's id, id prefix or title")
-    p.add_argument("choice", choices=CHOICES)
-    p.add_argument("--version", metavar="V", help="which of theirs, when several devices differ")
