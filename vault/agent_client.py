@@ -17,15 +17,16 @@ import json
 import os
 import socket
 import stat
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.agent import KEY_BYTES, MAX_TIMEOUT, MIN_TIMEOUT, peer_uid, receive, send
 from vault.errors import AgentError
+
+if TYPE_CHECKING:
+    import subprocess
 
 CONNECT_SECONDS = 2.0
 START_SECONDS = 10.0
@@ -72,6 +73,8 @@ def runtime_dir(create: bool = True) -> Path:
     if xdg and _private_and_ours(Path(xdg)):
         folder = Path(xdg) / "vault"
     else:
+        import tempfile
+
         folder = Path(tempfile.gettempdir()) / f"vault-{os.getuid()}"
     if create:
         try:
@@ -205,6 +208,8 @@ def start(vault_path: Path, vault_id: str, key: bytes, timeout: float) -> Sessio
     if os.path.lexists(path):
         _lock_at(path)  # a live one ends; a stale one is removed by the attempt
         _remove_stale(path)
+    import subprocess  # here: every other command only talks to the agent
+
     env = {k: os.environ[k] for k in _ENV_KEPT if k in os.environ}
     request = {
         "socket": str(path),

@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from vault import __version__, agent_client
 from vault.config import Config
 from vault.crypto import TEST_KDF
-from vault.editor import edit_text
 from vault.envelope import short
 from vault.errors import (
     AuthError,
@@ -295,6 +294,8 @@ def cmd_new(args: argparse.Namespace, config: Config) -> int:
         elif not _stdin_is_terminal():
             body = _read_stdin()
         else:
+            from vault.editor import edit_text
+
             body = edit_text("", command=config.get("editor.command"), fallback=_edit_dir(vault))
         note = vault.create_note(
             args.title, body, notebook=notebook, tags=args.tag or [], pinned=args.pin
@@ -481,6 +482,8 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
                         "stdin was empty; the note was not changed (--allow-empty clears it)"
                     )
             else:
+                from vault.editor import edit_text
+
                 body = edit_text(
                     note.body, command=config.get("editor.command"), fallback=_edit_dir(vault)
                 )

@@ -12,8 +12,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from vault.errors import ConfigError
 from vault.fsutil import atomic_write, ensure_private_dir
 from vault.paths import config_file
@@ -108,6 +106,8 @@ class Config:
 
     def save(self) -> None:
         ensure_private_dir(self.path.parent)
+        import tomli_w  # only when saving: most commands only read the settings
+
         atomic_write(self.path, tomli_w.dumps(self.data).encode("utf-8"))
 
 

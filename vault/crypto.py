@@ -19,7 +19,6 @@ import os
 import unicodedata
 from dataclasses import dataclass
 
-from argon2.low_level import Type, hash_secret_raw
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
     crypto_aead_xchacha20poly1305_ietf_encrypt,
@@ -248,6 +247,9 @@ def creation_kdf(kdf: KdfParams | None, *, allow_weak: bool = False) -> KdfParam
 
 
 def argon2id(password: bytes, salt: bytes, params: KdfParams) -> bytes:
+    # Imported here: a command opened by the unlocked session never derives a key.
+    from argon2.low_level import Type, hash_secret_raw
+
     return hash_secret_raw(
         secret=password,
         salt=salt,
