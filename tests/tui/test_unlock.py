@@ -122,13 +122,20 @@ async def test_an_unlocked_session_opens_the_app_without_a_password(
 
 
 async def test_without_a_session_the_app_asks_as_ever(sample_vault: Path, app_for) -> None:
+    """The look for a session is invisible when there is none: the password box has the focus,
+    so typing and Enter unlock as they always did."""
     app = app_for(sample_vault)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, UnlockScreen)
-        assert not screen.query_one("#password", Input).disabled
+        password = screen.query_one("#password", Input)
+        assert not password.disabled
+        assert app.focused is password
         assert str(screen.query_one("#unlock-message", Static).render()) == ""
+        await pilot.press(*PASSWORD, "enter")  # keys, as a person types them: no focusing
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_the_palette_unlocks_and_locks_the_command_line(

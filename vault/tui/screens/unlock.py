@@ -94,7 +94,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
             with contextlib.suppress(VaultError):  # a stale session: ask for the password
                 vault = Vault.open_with_key(self.vault_path, key)
         if vault is None:
-            self.app.call_from_thread(self._set_busy, False)
+            self.app.call_from_thread(self._ask_for_password)
             return
         self._opened(vault)
 
@@ -106,6 +106,14 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
             self._prefetched = None  # unlocking reads (and reports) for itself
         finally:
             self._read_done.set()
+
+    def _ask_for_password(self) -> None:
+        """No session to open with: back to the password, with the focus in its box (a
+        disabled field loses the focus, so typing would otherwise go nowhere)."""
+        self._set_busy(False, self._message)
+        if self._message:
+            self.query_one("#unlock-message").add_class("error")
+        self.query_one("#password", Input).focus()
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
         for field in self.query(Input):
