@@ -683,10 +683,9 @@ def reasons(tools: list[Tool], costs: dict[str, float]) -> str:
         + (f", against {starts};" if starts else ";")
         + " with `VAULT_PASSWORD`, Argon2id on every command (fixed cost "
         f"{fmt(per_command.fixed.seconds)}, against {fmt(no_kdf.fixed.seconds)} without it), "
-        "which `vault unlock` removes; then opening the whole vault even to show one note "
-        f"(`show one` costs {fmt(opening)} beyond the fixed cost with {no_kdf.notes:,} notes, "
-        "where pass decrypts one file; jrnl and keepassxc-cli also decrypt everything on every "
-        "command). `pass ls` decrypts nothing: pass keeps titles and notebooks as plaintext file "
+        "which `vault unlock` removes; then the notes themselves (`show one` costs "
+        f"{fmt(opening)} beyond the fixed cost with {no_kdf.notes:,} notes; pass decrypts one "
+        "file, while jrnl and keepassxc-cli decrypt everything on every command). `pass ls` decrypts nothing: pass keeps titles and notebooks as plaintext file "
         "names, which vault encrypts."
     )
 
@@ -718,8 +717,8 @@ def main(argv: list[str]) -> int:
         "vault: the real `vault` command (the venv's script) with `VAULT_DIR`, a private "
         "`VAULT_CONFIG` and `VAULT_PASSWORD` in the environment, on copies of the sample vault: "
         "one behind the default KDF, one behind the tiny test KDF (the KDF taken out). Every "
-        "command unlocks the master key, then reads and decrypts every note (titles are "
-        "encrypted too; nothing is indexed on disk in plaintext). list = `vault ls`, search = "
+        "command unlocks the master key, then opens the notes (titles are encrypted too; "
+        "nothing is kept on disk in plaintext). list = `vault ls`, search = "
         "`vault search WORD`, show = `vault show ID`, add = `vault new TITLE --notebook NB` "
         "with the body on stdin.",
         "vault, unlocked session: `vault unlock` once with `VAULT_PASSWORD` (not timed), the "
