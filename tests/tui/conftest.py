@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
+from textual.worker import WorkerCancelled, WorkerState
 
 from tests.conftest import PASSWORD
 from vault.config import Config
@@ -144,11 +146,24 @@ async def settle(pilot: Pilot) -> None:
     """Let workers finish and their messages land (screen switches take a frame or two)."""
     app = pilot.app
     for _ in range(3):
-        await app.workers.wait_for_complete()
+        await _workers_done(app)
         await pilot.pause()
     await pilot.pause(0.15)  # timers: the note under the cursor loads once typing pauses
-    await app.workers.wait_for_complete()
+    await _workers_done(app)
     await pilot.pause()
+
+
+async def _workers_done(app: App) -> None:
+    """Wait for every worker. A worker of a screen that went away meanwhile (the unlock
+    screen, once the vault it opened is shown) is cancelled: that is done too, not a failure."""
+    for _ in range(20):
+        running = [w for w in app.workers if w.state != WorkerState.CANCELLED]
+        try:
+            await app.workers.wait_for_complete(running)
+            return
+        except WorkerCancelled:
+            continue  # cancelled while we waited: wait for the others
+    raise AssertionError("workers kept being cancelled")
 
 
 async def type_into(pilot: Pilot, selector: str, text: str) -> None:
