@@ -138,14 +138,20 @@ def _existing_socket(vault_path: Path, vault_id: str) -> Path | None:
     return path if os.path.lexists(path) else None
 
 
-def fetch_key(vault_path: Path, vault_id: str) -> bytes | None:
-    """The master key from this vault's unlocked session (and its idle timer restarted), or
-    None when the vault is locked."""
+def _ask_vault(vault_path: Path, vault_id: str, message: dict[str, Any]) -> dict[str, Any] | None:
+    """This vault's agent's answer when it says ok; None when the vault is locked."""
     path = _existing_socket(vault_path, vault_id)
     if path is None:
         return None
-    reply = _ask(path, {"op": "key", "vault_id": vault_id})
-    if not reply or not reply.get("ok"):
+    reply = _ask(path, {**message, "vault_id": vault_id})
+    return reply if reply and reply.get("ok") else None
+
+
+def fetch_key(vault_path: Path, vault_id: str) -> bytes | None:
+    """The master key from this vault's unlocked session (and its idle timer restarted), or
+    None when the vault is locked."""
+    reply = _ask_vault(vault_path, vault_id, {"op": "key"})
+    if reply is None:
         return None
     try:
         key = base64.b64decode(reply["key"], validate=True)
@@ -155,19 +161,13 @@ def fetch_key(vault_path: Path, vault_id: str) -> bytes | None:
 
 
 def status(vault_path: Path, vault_id: str) -> SessionInfo | None:
-    path = _existing_socket(vault_path, vault_id)
-    if path is None:
-        return None
-    reply = _ask(path, {"op": "status", "vault_id": vault_id})
-    return SessionInfo.from_reply(reply) if reply and reply.get("ok") else None
+    reply = _ask_vault(vault_path, vault_id, {"op": "status"})
+    return SessionInfo.from_reply(reply) if reply else None
 
 
 def set_timeout(vault_path: Path, vault_id: str, seconds: float) -> SessionInfo | None:
-    path = _existing_socket(vault_path, vault_id)
-    if path is None:
-        return None
-    reply = _ask(path, {"op": "timeout", "vault_id": vault_id, "seconds": seconds})
-    return SessionInfo.from_reply(reply) if reply and reply.get("ok") else None
+    reply = _ask_vault(vault_path, vault_id, {"op": "timeout", "seconds": seconds})
+    return SessionInfo.from_reply(reply) if reply else None
 
 
 def lock(vault_path: Path, vault_id: str) -> bool:

@@ -346,16 +346,12 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     if query is not None:
         columns.append(Column("Match", "dim", share=3))
     rows = []
-    paths: dict[str | None, str] = {}  # each notebook's path once, not once per note
     for note in notes:
         title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
-        path = paths.get(note.notebook)
-        if path is None:
-            path = paths[note.notebook] = vault.notebook_path(note.notebook)
         row = [
             short(note.id),
             title,
-            path,
+            vault.notebook_path(note.notebook),
             ", ".join(note.tags),
             fmt_time(note.modified),
         ]

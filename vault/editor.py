@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vault.errors import EditorError
-from vault.fsutil import ensure_private_dir
+from vault.fsutil import ensure_private_dir, wipe_file
 
 NOTE_FILE = "note.md"  # generic on purpose: titles must not show up in editors' recent lists
 
@@ -61,16 +61,7 @@ def wipe_tree(folder: Path) -> None:
     """Overwrite every file below `folder` with zeros, then remove it all."""
     for root, dirs, files in os.walk(folder, topdown=False):
         for name in files:
-            path = Path(root, name)
-            with contextlib.suppress(OSError):
-                if not path.is_symlink():
-                    size = path.stat().st_size
-                    with open(path, "r+b") as fh:
-                        fh.write(b"\0" * size)
-                        fh.flush()
-                        os.fsync(fh.fileno())
-            with contextlib.suppress(OSError):
-                path.unlink()
+            wipe_file(Path(root, name))
         for name in dirs:
             with contextlib.suppress(OSError):
                 Path(root, name).rmdir()

@@ -42,6 +42,22 @@ def ensure_private_dir(path: Path) -> None:
         raise storage_error(exc, path) from None
 
 
+def wipe_file(path: Path, chunk: int = 1 << 20) -> None:
+    """Overwrite a file with zeros (made durable), then remove it: for files that held
+    something secret. Best effort: a file that is gone or unwritable is only removed."""
+    with contextlib.suppress(OSError):
+        if not path.is_symlink():
+            left = path.stat().st_size
+            zeros = b"\0" * min(left, chunk)
+            with open(path, "r+b") as fh:
+                while left > 0:
+                    left -= fh.write(zeros[: min(left, len(zeros))])
+                fh.flush()
+                os.fsync(fh.fileno())
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
 def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
     """Replace `path` with `data` so that readers see the old or the new content, never a mix."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")

@@ -50,7 +50,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError
 
 from vault import crypto
-from vault.fsutil import PRIVATE_FILE_MODE
+from vault.fsutil import PRIVATE_FILE_MODE, wipe_file
 
 FILE_NAME = "snapshot.sealed"
 VERSION = 1
@@ -150,14 +150,4 @@ def _read(fh: Any, key: bytes, vault_id: str, master_id: str) -> list[Entry] | N
 
 def destroy(vault_path: Path) -> None:
     """Remove the snapshot, overwriting it first: it may hold what was just purged."""
-    target = path_in(vault_path)
-    with contextlib.suppress(OSError):
-        size = target.stat().st_size
-        with open(target, "r+b") as fh:
-            zeros = b"\0" * min(size, CHUNK)
-            left = size
-            while left > 0:
-                left -= fh.write(zeros[: min(left, len(zeros))])
-            fh.flush()
-            os.fsync(fh.fileno())
-        target.unlink()
+    wipe_file(path_in(vault_path))

@@ -5,9 +5,10 @@ MainScreen; the running sync itself belongs to the app (vault/tui/background.py)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from textual import work
 
@@ -26,6 +27,8 @@ from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.sync_panel import SyncFolderDialog, SyncPanel
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from vault.tui.screens.main import MainScreen
@@ -189,15 +192,23 @@ class SyncAndBackup(_Screen):
                 text = f"[$accent]backing up… {done * 100 // total}%[/]"
                 self.post_message(JobProgress(session, text))
 
+        report = self._job(
+            session, "Backup", lambda: back_up_now(session, self.vault_app.config, progress)
+        )
+        if report is not None:
+            self.post_message(JobDone(session, made_text(report), "Backup"))
+
+    def _job(self, session: Session, title: str, run: Callable[[], T]) -> T | None:
+        """`run()` in a worker: its result, or None when the vault locked meanwhile (Stopped)
+        or it failed, which is reported as "The <title> failed: …"."""
         try:
-            report = back_up_now(session, self.vault_app.config, progress)
+            return run()
         except Stopped:
-            return
+            return None
         except Exception as exc:
-            text = f"The backup failed: {describe(exc)}"
-            self.post_message(JobDone(session, text, "Backup", error=True))
-            return
-        self.post_message(JobDone(session, made_text(report), "Backup"))
+            text = f"The {title.lower()} failed: {describe(exc)}"
+            self.post_message(JobDone(session, text, title, error=True))
+            return None
 
     def action_backups(self) -> None:
         session = self.session
@@ -247,13 +258,8 @@ class SyncAndBackup(_Screen):
             counted = f" {done:,}/{total:,}" if total else ""
             self.post_message(JobProgress(session, f"[$accent]exporting…{counted}[/]"))
 
-        try:
-            report = export_notes(session, folder, progress)
-        except Stopped:
-            return
-        except Exception as exc:
-            text = f"The export failed: {describe(exc)}"
-            self.post_message(JobDone(session, text, "Export", error=True))
+        report = self._job(session, "Export", lambda: export_notes(session, folder, progress))
+        if report is None:
             return
         books = ""
         if report.notebooks:
