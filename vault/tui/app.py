@@ -437,8 +437,7 @@ class VaultApp(BackgroundWork, App[int]):
             yield SystemCommand("Lock", "Lock the vault now", self.action_lock)
             yield SystemCommand(
                 "Unlock for the command line",
-                "`vault` commands in this login session run without the password until "
-                "`vault lock` or the idle timeout (session.timeout_minutes)",
+                "`vault` commands skip the password until `vault lock` or the idle timeout",
                 self.command_line_session,
             )
             yield SystemCommand(
