@@ -164,11 +164,9 @@ class Vault:
         self._seen_version = -1
         self._index = SearchIndex()
         self._prefetched = prefetched
-        # Items changed since the snapshot was read or written (vault.snapshot): when enough
-        # have, locking writes a new one.
-        self._unsnapped = 0
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
+        self._snapped = self._items.generation
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -295,6 +293,16 @@ class Vault:
 
     # --- the decrypted cache ---------------------------------------------------------------------
 
+    @property
+    def _unsnapped(self) -> int:
+        """Changes to the items since the snapshot was read or written (vault.snapshot): when
+        enough have, locking seals a new one."""
+        return self._items.generation - self._snapped
+
+    @_unsnapped.setter
+    def _unsnapped(self, changes: int) -> None:
+        self._snapped = self._items.generation - changes
+
     def _snapshot_key(self) -> bytes:
         return crypto.subkey(bytes(self._mk), Label.SNAPSHOT)
 
@@ -344,7 +352,6 @@ class Vault:
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
                 self._index.forget(item_id)
-                self._unsnapped += 1
                 changed = True
             for item_id in [i for i in self.corrupt if i not in states]:
                 del self.corrupt[item_id]
@@ -385,7 +392,6 @@ class Vault:
                 self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
                     row.item_id, payload, row.op_id, row.conflict
                 )
-                self._unsnapped += 1
                 changed = True
             self._seen_version = version
             return changed
@@ -426,7 +432,6 @@ class Vault:
         else:
             written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
         self._items[item.id] = written
-        self._unsnapped += 1
         return written
 
     def _parents(self, item: Item) -> list[str]:
@@ -436,7 +441,6 @@ class Vault:
         self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item))
         self._items.pop(item.id, None)
         self._index.forget(item.id)
-        self._unsnapped += 1
 
     # --- notes -----------------------------------------------------------------------------------
 
