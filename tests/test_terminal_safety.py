@@ -287,3 +287,18 @@ def test_raw_body_is_exact_into_a_pipe(planted_cli: tuple[CLI, Vault]) -> None:
     body = "keep\x1b[31m exactly\ttabs\x9b\r\n"
     note = plant_note(vault, title="raw", body=body, tags=(), notebook=None)
     assert raw_bytes(cli, note.id) == body.encode()
+
+
+def test_backup_list_shows_a_hostile_file_name_visibly(cli: CLI, tmp_path) -> None:
+    """Any program can put a file in the backup folder; its name reaches the listing."""
+    cli.init()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    (folder / f"x{OSC52}\n.vbak").write_bytes(b"not a backup")
+    listed = cli("config", "set", "backup.dir", str(folder), check=True)
+    assert listed.returncode == 0
+    result = run(cli, "backup", "list", "--all")
+    assert_safe(result)
+    assert "x^[]52;c;cm0gLXJmIH4vKgo=^G^J.vbak" in result.stdout
+    doc = json.loads(run(cli, "backup", "list", "--all", "--json").stdout)
+    assert any(b["path"].endswith(f"x{OSC52}\n.vbak") for b in doc["backups"])

@@ -878,7 +878,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("show", cmd_show, "print a note", json_flag=True)
     p.add_argument("note", help="id, id prefix or title")
-    p.add_argument("--raw", action="store_true", help="only the body, exactly as stored")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="only the body, exactly as stored (escaped on a terminal)",
+    )
     p.add_argument("--version", metavar="V", help="an older version (see `vault history`)")
 
     p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
