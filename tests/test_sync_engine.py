@@ -217,9 +217,9 @@ class CountingFolder(RemoteFolder):
     reads = 0
     writes = 0
 
-    def read(self, device: str, name: str, area: str = "log") -> bytes:
+    def read(self, device: str, name: str, area: str = "log", **kw: str | None) -> bytes:
         self.reads += 1
-        return super().read(device, name, area)
+        return super().read(device, name, area, **kw)
 
     def read_header(self):  # type: ignore[no-untyped-def]
         self.reads += 1

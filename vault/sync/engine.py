@@ -31,7 +31,7 @@ from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
 from vault.sync.reading import ReadBudget, Rejections, prune
-from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
+from vault.sync.remote import Entry, HashMismatch, RemoteFolder, RemoteHeader, Unreadable
 from vault.sync.segments import (
     ChainFile,
     open_file,
@@ -593,7 +593,9 @@ class _Run:
                 self.t.pending.append(Pending(device, cand.entry.name, ReadBudget.deferred()))
                 return None
             try:
-                data = self.remote.read(device, cand.entry.name)
+                data = self.remote.read(device, cand.entry.name, expect_hash=cand.name.hash)
+            except HashMismatch:
+                data = b""  # judged below, as a file whose bytes do not match its name
             except Unreadable as exc:
                 self.t.pending.append(Pending(device, cand.entry.name, f"unreadable now ({exc})"))
                 return None

@@ -30,8 +30,9 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from vault.errors import RemoteError, StorageError
 
@@ -44,6 +45,12 @@ _OPEN_DIR = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _NONBLOCK | _CLOEXEC
 _OPEN_READ = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _NOCTTY
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 _CHUNK = 1 << 20
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
 
 
 class FolderRefused(RemoteError):
@@ -96,6 +103,7 @@ class Dir:
     def __init__(self, fd: int, where: str) -> None:
         self.fd = fd
         self.where = where
+        self._last_stat: os.stat_result | None = None
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -193,7 +201,21 @@ class Dir:
         data, _ = self._read(name, limit)
         return data
 
+    def digest(self, name: str, limit: int, hasher: Hasher) -> str:
+        """The hex digest of the regular file `name` (at most `limit` bytes), computed as it is
+        read in chunks: a file whose bytes will not match its name costs no memory."""
+        for chunk in self._chunks(name, limit):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
     def _read(self, name: str, limit: int) -> tuple[bytes, os.stat_result]:
+        chunks = list(self._chunks(name, limit))
+        st = self._last_stat
+        assert st is not None
+        return b"".join(chunks), st
+
+    def _chunks(self, name: str, limit: int) -> Iterator[bytes]:
+        """The bytes of a regular file, chunk by chunk, never more than `limit` in all."""
         try:
             before = os.lstat(name, dir_fd=self.fd)
         except OSError as exc:
@@ -216,7 +238,7 @@ class Dir:
                 raise Unreadable("replaced while being read")
             if st.st_size > limit:
                 raise Unreadable(f"too large ({st.st_size} bytes) to be a vault sync file")
-            chunks = []
+            self._last_stat = st
             left = limit + 1  # one byte more than allowed shows a file that grew past it
             while left > 0:
                 try:
@@ -225,15 +247,14 @@ class Dir:
                     raise Unreadable("not ready (would block)") from None
                 if not chunk:
                     break
-                chunks.append(chunk)
                 left -= len(chunk)
-            if left <= 0:
-                raise Unreadable(f"grew past {limit} bytes while being read")
+                if left <= 0:
+                    raise Unreadable(f"grew past {limit} bytes while being read")
+                yield chunk
         except OSError as exc:
             raise Unreadable(_reason(exc)) from None
         finally:
             os.close(fd)
-        return b"".join(chunks), st
 
     # --- writing -----------------------------------------------------------------------------
 

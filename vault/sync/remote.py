@@ -21,7 +21,14 @@ from vault.errors import RemoteError, StorageError
 from vault.sync import layout
 from vault.sync.folder_io import Dir, FolderRefused, Unreadable
 
-__all__ = ["Entry", "FolderRefused", "RemoteFolder", "RemoteHeader", "Unreadable"]
+__all__ = [
+    "Entry",
+    "FolderRefused",
+    "HashMismatch",
+    "RemoteFolder",
+    "RemoteHeader",
+    "Unreadable",
+]
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_SLOT_BYTES = 64 * 1024  # a slot is about 400 bytes
@@ -46,6 +53,10 @@ class Entry:
 def limit_for(area: str) -> int:
     """The most bytes a file in `area` can hold under the protocol: nothing bigger is read."""
     return MAX_SLOT_BYTES if area == layout.KEYS_DIR else layout.MAX_FILE_BYTES
+
+
+class HashMismatch(Unreadable):
+    """A chain file whose bytes do not hash to its name (incomplete, damaged or a stranger)."""
 
 
 class RemoteFolder:
@@ -190,13 +201,23 @@ class RemoteFolder:
                 if e.regular and not layout.is_ignored(e.name)
             ]
 
-    def read(self, device: str, name: str, area: str = layout.LOG_DIR) -> bytes:
-        """A regular file's bytes, within the protocol's limit for `area`; Unreadable if not."""
+    def read(
+        self, device: str, name: str, area: str = layout.LOG_DIR, *, expect_hash: str | None = None
+    ) -> bytes:
+        """A regular file's bytes, within the protocol's limit for `area`; Unreadable if not.
+        With `expect_hash` (the hash a chain file's name carries), the file is first hashed
+        as it streams by, and HashMismatch raised without holding it if it does not match."""
         try:
             with self._folder(area, device) as folder:
                 if folder is None:
                     raise Unreadable("gone")
-                return folder.read(name, limit_for(area))
+                limit = limit_for(area)
+                if (
+                    expect_hash is not None
+                    and folder.digest(name, limit, layout.content_hasher()) != expect_hash
+                ):
+                    raise HashMismatch("hash does not match")
+                return folder.read(name, limit)
         except RemoteError as exc:
             raise Unreadable(str(exc)) from None
 
