@@ -46,8 +46,8 @@ def read_header(remote: RemoteFolder) -> RemoteHeader:
 
 # What a clone will read and pay for, whatever the folder holds: anyone with access to the
 # folder can add key slots, each asking for up to the highest Argon2 cost a reader accepts.
-MAX_SLOT_FILES = 64  # slot files read in all
-MAX_TRIES = 16  # slots a secret is tried against
+MAX_SLOT_FILES = 1024  # slot files read in all (each at most 64 KiB)
+MAX_TRIES = 64  # slots a secret is tried against
 # Argon2 work summed over the slots tried (memory in KiB x passes): six times the costliest
 # slot this program calibrates (1 GiB, 10 passes). The cheapest slot is always tried.
 KDF_BUDGET = 6 * 1024 * 1024 * 10

@@ -307,7 +307,7 @@ class _Run:
         self.own_odd: list[Entry] = []
         self.own_refused: str | None = None  # why this device's log folder cannot be used
         self.rejected = Rejections.load(self.state)
-        self.budget = ReadBudget()
+        self.budget = ReadBudget.for_run()
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -514,11 +514,12 @@ class _Run:
         key = f"{device}/{entry.name}"
         if _judged_size(self.judged.get(key)) == entry.size:
             return None
-        if not self.budget.take(entry.size):
+        if not self.budget.allows(entry.size):
             self.t.pending.append(Pending(device, entry.name, ReadBudget.deferred()))
             return None
         try:
             data = self.remote.read(device, entry.name)
+            self.budget.spend(entry.size)
             owner, seq, kind, _, _, _ = read_header(data, entry.name)
         except (Unreadable, IntegrityError, UnsupportedFormatError):
             self.judged[key] = entry.size
@@ -589,7 +590,7 @@ class _Run:
             if refused is not None:  # unchanged since a run refused it: not read again
                 self.t.pending.append(Pending(device, cand.entry.name, refused))
                 return None
-            if not self.budget.take(cand.entry.size):
+            if not self.budget.allows(cand.entry.size):
                 self.t.pending.append(Pending(device, cand.entry.name, ReadBudget.deferred()))
                 return None
             try:
@@ -599,6 +600,7 @@ class _Run:
             except Unreadable as exc:
                 self.t.pending.append(Pending(device, cand.entry.name, f"unreadable now ({exc})"))
                 return None
+            self.budget.spend(cand.entry.size)
             self.t.read += 1
         reason = None
         chain = None
@@ -869,10 +871,11 @@ class _Run:
             key = f"{self.me}/{entry.name}"
             if _judged_size(self.judged.get(key)) == entry.size:
                 continue
-            if not self.budget.take(entry.size):
+            if not self.budget.allows(entry.size):
                 continue  # looked at on a later run
             try:
                 data = self.remote.read(self.me, entry.name)
+                self.budget.spend(entry.size)
                 chain = open_file(self.key, self.vault.vault_id, data, entry.name)
             except (Unreadable, IntegrityError, UnsupportedFormatError):
                 self.judged[key] = entry.size  # not ours, or still arriving: look again if it grows

@@ -238,6 +238,10 @@ class Dir:
                 raise Unreadable("replaced while being read")
             if st.st_size > limit:
                 raise Unreadable(f"too large ({st.st_size} bytes) to be a vault sync file")
+            if _has_holes(fd, st.st_size):
+                # Nothing vault writes has a hole (ciphertext and JSON text have no 4 KiB run of
+                # zeros), so a sparse file is a stranger or unfinished: refused unread.
+                raise Unreadable("a sparse file (it has holes): incomplete or not a vault file")
             self._last_stat = st
             left = limit + 1  # one byte more than allowed shows a file that grew past it
             while left > 0:
@@ -350,6 +354,19 @@ class Dir:
     def fsync(self) -> None:
         with contextlib.suppress(OSError):
             os.fsync(self.fd)
+
+
+def _has_holes(fd: int, size: int) -> bool:
+    seek_hole = getattr(os, "SEEK_HOLE", None)
+    if seek_hole is None or size == 0:
+        return False
+    try:
+        return os.lseek(fd, 0, seek_hole) < size
+    except OSError:
+        return False  # a file system that cannot tell: read it (the budget still bounds it)
+    finally:
+        with contextlib.suppress(OSError):
+            os.lseek(fd, 0, os.SEEK_SET)
 
 
 def _storage(exc: OSError, where: str) -> StorageError:

@@ -24,16 +24,21 @@ READ_BUDGET = 512 * 1024 * 1024
 
 @dataclass
 class ReadBudget:
-    left: int = READ_BUDGET
+    left: int
     read_any: bool = False
 
-    def take(self, size: int) -> bool:
-        """May a file of `size` bytes be read in this run? (counts it if so)"""
-        if self.read_any and size > self.left:
-            return False
+    @classmethod
+    def for_run(cls) -> ReadBudget:
+        return cls(READ_BUDGET)
+
+    def allows(self, size: int) -> bool:
+        """May a file of `size` bytes be read in this run?"""
+        return not self.read_any or size <= self.left
+
+    def spend(self, size: int) -> None:
+        """Count a file that was read (refused unread, it costs nothing)."""
         self.read_any = True
         self.left -= size
-        return True
 
     @staticmethod
     def deferred() -> str:
