@@ -39,8 +39,7 @@ from vault import crypto, keys
 from vault.crypto import TEST_KDF
 from vault.errors import NotAVaultError, RemoteError, WrongPasswordError
 from vault.notes import Vault
-from vault.sync import SyncEngine, clone, layout, reading, set_remote
-from vault.sync.state import JUDGED, REJECTED
+from vault.sync import SyncEngine, clone, layout, set_remote
 
 RUN_TIMEOUT = 60  # seconds: a run that takes longer is taken as blocked, and fails the test
 NESTED = b"[" * 1000 + b"]" * 1000
@@ -471,6 +470,8 @@ def test_sparse_giant_files_are_refused_unread(template: Path) -> None:
 def test_what_one_sync_reads_is_bounded_and_refusals_are_remembered(
     template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from vault.sync import reading
+
     monkeypatch.setattr(reading, "READ_BUDGET", 4 << 20)
     with world_copy(template) as world:
         for i in range(3):  # dense junk: it must be read to be judged
@@ -569,6 +570,8 @@ def test_deeply_nested_json_is_one_line_everywhere(template: Path) -> None:
 
 
 def test_judged_and_refused_files_are_forgotten_once_gone(template: Path) -> None:
+    from vault.sync.state import JUDGED, REJECTED
+
     with world_copy(template) as world:
         odd = world.log("a") / "stray (conflicted copy).seg"
         odd.write_bytes(b"not ours")
