@@ -702,6 +702,8 @@ class _Run:
                 # writes under this device's id.
                 self._rotate_device(chain)
                 return
+            if chain.seq <= last_snap:
+                continue  # a file of ours a snapshot covers, that could not be deleted
             self._record(
                 FileRecord(self.me, chain.seq, chain.hash, chain.kind, chain.size),
                 list(chain.ops),
