@@ -21,6 +21,7 @@ from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_pull,
     crypto_secretstream_xchacha20poly1305_state,
     crypto_secretstream_xchacha20poly1305_TAG_FINAL,
+    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
 )
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -232,11 +233,15 @@ def read_snapshot(folder: Path, *, password: str) -> list[list]:
         length = int.from_bytes(rest[offset : offset + 4], "big")
         message = rest[offset + 4 : offset + 4 + length]
         offset += 4 + length
+        assert length <= 2 * 1024 * 1024 + 4096
         plain, tag = crypto_secretstream_xchacha20poly1305_pull(state, message, ad)
         body = unpad(plain)
         if tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL:
-            assert body == b"" and offset == len(rest)
+            # the padding of the empty string: 0x80 and 255 zeros, 273 bytes sealed
+            assert plain == b"\x80" + bytes(255) and length == 273
+            assert offset == len(rest)
             return entries
+        assert tag == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
         entries.extend(json.loads(body.decode("utf-8")))
 
 

@@ -132,3 +132,24 @@ def test_libsodium_pwhash_is_argon2id_with_one_lane_only() -> None:
     assert sodium == rfc9106(1)
     assert sodium != rfc9106(2)
     assert DEFAULT_KDF.parallelism == 2
+
+
+def test_the_label_and_context_tables_name_every_string_the_code_uses() -> None:
+    """Every BLAKE2b label (a bytes literal "vault ...") and every associated-data word
+    ("vault-...") in vault/ is in FORMAT.md's tables, and the tables name nothing else."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    source = "\n".join(p.read_text() for p in sorted((root / "vault").rglob("*.py")))
+    labels = set(re.findall(r'\bb"(vault [^"]*)"', source))
+    contexts = set(re.findall(r'"(vault-(?:item|slot|snapshot|sync-file))\\x00', source))
+    contexts |= set(re.findall(r'\(\s*"(vault-[a-z-]+)",\s*str\(', source))
+    spec_text = (root / "docs" / "FORMAT.md").read_text()
+    table = spec_text.split("**Labels**", 1)[1].split("These are all the labels", 1)[0]
+    documented = set(re.findall(r"^  \| `([^`]+)` \|", table, re.M))
+    assert labels == documented, labels ^ documented
+    assert all(len(label) <= 16 for label in labels)
+    ad_table = spec_text.split("**Associated data**", 1)[1].split("Backup parts use", 1)[0]
+    documented_ads = set(re.findall(r"^  \| `([^`]+)` \|", ad_table, re.M))
+    assert contexts == documented_ads, contexts ^ documented_ads
