@@ -121,3 +121,10 @@ def test_the_documented_field_rules_are_the_implementation(
 ) -> None:
     assert spec.merge_payloads(kind, base, a, b) == conflicts.merge_payloads(kind, base, a, b)
     assert spec.merge_payloads(kind, {}, a, b) == conflicts.merge_payloads(kind, None, a, b)
+
+
+def test_merge_op_id_vector() -> None:
+    """The vector in SYNC.md, "Merging forks", step 2."""
+    item, heads = "a1b2c3d4e5f60718293a4b5c6d7e8f90", ["f" * 32, "0" * 32]
+    expected = "0783042b53f91d2642142f46429223a8"
+    assert spec.merge_op_id(item, heads) == conflicts.merge_op_id(item, heads) == expected

@@ -153,6 +153,12 @@ def test_the_documented_merge_rules_rebuild_every_merge_in_the_folder(
         for v in (a, b, a, b):
             SyncEngine(v).sync()
         vault_id, rows, _, master_key = read_sync_folder(folder, PASSWORD)
+        mk_id = json.loads((folder / "vault-sync.json").read_bytes())["mk_id"]
+        documented = (  # SYNC.md, "Header": the indented form, byte for byte
+            f'{{\n  "format": "vault-sync",\n  "v": 1,\n  "vault_id": "{vault_id}",\n'
+            f'  "mk_id": "{mk_id}"\n}}\n'
+        )
+        assert (folder / "vault-sync.json").read_bytes() == documented.encode("ascii")
         ops = {
             r[0]: {"item": r[1], "kind": r[2], "parents": r[3], "deleted": r[4], "env": r[5]}
             for r in rows
