@@ -188,3 +188,60 @@ def test_the_documented_merge_rules_rebuild_every_merge_in_the_folder(
         assert merged[gone.id]["body"] == "kept\n"
     finally:
         b.lock()
+
+
+def test_a_reader_rebuilds_an_unmerged_fork_as_the_devices_will(
+    tmp_path: Path, make_vault: Callable[..., tuple]
+) -> None:
+    """A folder holding a fork no device has merged yet (b wrote while a's file was still on
+    its way): the independent reader merges it by SYNC.md's rules and gets the note every
+    device shows once it has synced."""
+    from tests import spec_merge
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    note = a.create_note("Plan", "alpha\nbeta\ngamma\ndelta\n", tags=["x"])
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    try:
+        a.update_note(a.note(note.id), title="Plan", body="ALPHA\nbeta\ngamma\ndelta\n")
+        b.update_note(b.note(note.id), body="alpha\nbeta\ngamma\nDELTA\n", tags=["x", "y"])
+        before = set((folder / "log" / a.store.device_id).iterdir())
+        SyncEngine(a).sync()
+        (new,) = set((folder / "log" / a.store.device_id).iterdir()) - before
+        hidden = new.with_name("." + new.name)  # still "on its way" for b
+        new.rename(hidden)
+        SyncEngine(b).sync()
+        hidden.rename(new)
+
+        vault_id, rows, _, master_key = read_sync_folder(folder, PASSWORD)
+        ops = {
+            r[0]: {"item": r[1], "kind": r[2], "parents": r[3], "deleted": r[4], "env": r[5]}
+            for r in rows
+        }
+        named = {p for op in ops.values() for p in op["parents"]}
+        heads = sorted(i for i, op in ops.items() if op["item"] == note.id and i not in named)
+        assert len(heads) == 2  # the fork is in the folder, unmerged
+
+        def payload_of(op_id: str) -> dict:
+            op = ops[op_id]
+            return open_envelope(master_key, vault_id, op["kind"], op["item"], op["env"])
+
+        status, merged = spec_merge.merge_fork(ops, heads, payload_of)
+        assert status == "merged"
+        for device in (a, b, a):
+            SyncEngine(device).sync()
+        for device in (a, b):
+            shown = device.note(note.id)
+            assert shown.version == spec_merge.merge_op_id(note.id, heads)
+            assert (shown.title, shown.body, list(shown.tags), shown.modified) == (
+                merged["title"],
+                merged["body"],
+                merged["tags"],
+                merged["modified"],
+            )
+        assert merged["body"] == "ALPHA\nbeta\ngamma\nDELTA\n"
+    finally:
+        b.lock()
