@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PASSWORD, vault_command
@@ -678,6 +678,8 @@ def _content(path: Path, kind: str) -> bytes:
 
 def plant(world: World, place: str, kind: str) -> None:
     path = _place(world, place)
+    if any(p.is_symlink() for p in path.parents if world.folder in p.parents):
+        return  # an earlier plant made a parent a symlink: planting here would reach outside
     is_dir = path.is_dir() and not path.is_symlink()
     if kind == "unreadable":
         if path.exists() or path.is_symlink():
@@ -722,7 +724,9 @@ def plant(world: World, place: str, kind: str) -> None:
         path.write_bytes(_content(path, kind))
 
 
-@settings(max_examples=14)
+@settings(max_examples=12)
+@example(plants=[("own-keys", "symlink-rel"), ("own-slot", "fifo")])
+@example(plants=[("peer-log", "unreadable"), ("own-log-file", "dev-zero")])
 @given(
     plants=st.lists(st.tuples(st.sampled_from(PLACES), st.sampled_from(KINDS)), max_size=3),
 )
