@@ -118,8 +118,11 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     cli("edit", note["id"], input="mine on a\n", check=True)
     cli("edit", note["id"], input="theirs on b\n", check=True, **_b(tmp_path))
     cli("sync", check=True)
-    synced = cli("sync", check=True, **_b(tmp_path))
+    synced = cli("sync", **_b(tmp_path))
+    assert synced.returncode == 4  # synced, but a conflict waits: scripts can tell
     assert "1 conflict(s) need you" in synced.stdout
+    as_json = cli("sync", "--json", **_b(tmp_path))
+    assert as_json.returncode == 4 and json.loads(as_json.stdout)["conflicts"] == [note["id"]]
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
     shown = cli("conflicts", note["id"][:8], check=True, **_b(tmp_path))
