@@ -81,24 +81,23 @@ def _word_starts(words: list[str]) -> Callable[[str], bool]:
     return lambda title: all(p.search(title) for p in patterns)
 
 
-def _levels(ref: str) -> list[Callable[[str, str], bool]]:
-    """Predicates on (id, title), best first."""
+def _levels(ref: str) -> list[Callable[[str, str, str], bool]]:
+    """Predicates on (id, title, title.casefold()), best first."""
     folded = ref.casefold()
     hex_ref = ref.lower() if _HEX.fullmatch(ref) else None
     long_prefix = hex_ref if hex_ref and len(ref) >= SHORT_ID else None
     short_prefix = hex_ref if hex_ref and MIN_PREFIX <= len(ref) < SHORT_ID else None
     words = _word_starts(folded.split())
     return [
-        lambda i, t: i == ref or (hex_ref is not None and i == hex_ref),
-        lambda i, t: long_prefix is not None and i.startswith(long_prefix),
-        lambda i, t: t == ref,
-        lambda i, t: t.casefold() == folded,
-        lambda i, t: (
-            t.casefold().startswith(folded)
-            or (short_prefix is not None and i.startswith(short_prefix))
+        lambda i, t, f: i == ref or (hex_ref is not None and i == hex_ref),
+        lambda i, t, f: long_prefix is not None and i.startswith(long_prefix),
+        lambda i, t, f: t == ref,
+        lambda i, t, f: f == folded,
+        lambda i, t, f: (
+            f.startswith(folded) or (short_prefix is not None and i.startswith(short_prefix))
         ),
-        lambda i, t: words(t.casefold()),
-        lambda i, t: len(folded) >= MIN_SUBSTRING and folded in t.casefold(),
+        lambda i, t, f: words(f),
+        lambda i, t, f: len(folded) >= MIN_SUBSTRING and folded in f,
     ]
 
 
@@ -106,25 +105,26 @@ def pick(
     ref: str,
     things: Sequence[T],
     *,
-    key: Callable[[T], Candidate],
+    key: Callable[[T], tuple[str, str]],
+    describe: Callable[[T], Candidate],
     what: str = "note",
     prefer: Callable[[T], bool] | None = None,
 ) -> T | None:
     """The one thing `ref` names among `things` (`key` gives its id and title), None if none
-    matches; raises AmbiguousNameError if several match equally well. `prefer` breaks a tie
-    (the notes outside the trash) when it leaves some."""
+    matches; raises AmbiguousNameError (each match `describe`d) if several match equally well.
+    `prefer` breaks a tie (the notes outside the trash) when it leaves some."""
     ref = ref.strip()
     if not ref:
         raise InvalidInputError(f"name a {what} by its id or title")
-    named = [(thing, key(thing)) for thing in things]
+    named = [(thing, i, t, t.casefold()) for thing in things for i, t in (key(thing),)]
     for level in _levels(ref):
-        found = [(thing, c) for thing, c in named if level(c.id, c.title)]
+        found = [thing for thing, i, t, f in named if level(i, t, f)]
         if len(found) > 1 and prefer is not None:
-            found = [(thing, c) for thing, c in found if prefer(thing)] or found
+            found = [thing for thing in found if prefer(thing)] or found
         if len(found) == 1:
-            return found[0][0]
+            return found[0]
         if found:
-            candidates = sorted((c for _, c in found), key=lambda c: -(c.modified or 0))
+            candidates = sorted(map(describe, found), key=lambda c: -(c.modified or 0))
             raise AmbiguousNameError(ref, what, candidates)
     return None
 
@@ -167,7 +167,8 @@ def find_note(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note:
     found = pick(
         ref,
         notes,
-        key=note_candidate,
+        key=lambda n: (n.id, n.title),
+        describe=note_candidate,
         prefer=(lambda n: not n.in_trash) if trashed is None else None,
     )
     if found is not None:

@@ -216,7 +216,8 @@ def _find_conflict(vault: Vault, ref: str) -> Conflict:
     found = lookup.pick(
         ref,
         list_conflicts(vault),
-        key=lambda c: lookup.Candidate(c.item_id, c.title),
+        key=lambda c: (c.item_id, c.title),
+        describe=lambda c: lookup.Candidate(c.item_id, c.title),
         what="conflict",
     )
     if found is None:
