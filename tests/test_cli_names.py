@@ -392,3 +392,11 @@ def test_restore_with_the_recovery_key_asks_for_a_new_password_on_a_terminal(
     )
     assert shown.stdout == "safe\n", shown.stderr
     assert PASSWORD not in seen
+
+
+def test_init_on_a_terminal_rewrites_the_measuring_line_in_place(cli: CLI) -> None:
+    env = cli.env()  # VAULT_PASSWORD is set: no prompt
+    env["TERM"] = "dumb"  # no escape sequence is needed to rewrite the line
+    seen = _run_on_a_terminal(["init"], env, [])
+    assert "Measuring this machine to choose key-derivation cost…\rKey derivation: " in seen
+    assert "\x1b" not in seen

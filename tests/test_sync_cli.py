@@ -130,7 +130,9 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     data = json.loads(cli("conflicts", "--json", check=True, **_b(tmp_path)).stdout)
     assert [v["body"] for v in data[0]["versions"]] == ["theirs on b\n", "mine on a\n"]
     assert "no conflict" in one_line_error(cli("resolve", "nothing", "mine", **_b(tmp_path)))
-    cli("resolve", "Plan", "both", check=True, **_b(tmp_path))
+    by_part = cli("conflicts", "pla", check=True, **_b(tmp_path))  # named as a note is
+    assert by_part.stdout == shown.stdout
+    cli("resolve", "pla", "both", check=True, **_b(tmp_path))
     cli("sync", check=True, **_b(tmp_path))
     cli("sync", check=True)
     assert _titles(cli) == ["Plan", "Plan (conflicted copy)"]

@@ -276,19 +276,22 @@ def _measure_kdf() -> KdfParams:
     is whole, so nothing written after it lands on the same line."""
     from vault.crypto import calibrate_kdf
 
+    measuring = "Measuring this machine to choose key-derivation cost…"
     terminal = _stderr_is_terminal()
-    sys.stderr.write("Measuring this machine to choose key-derivation cost…")
-    sys.stderr.write("" if terminal else "\n")
+    sys.stderr.write(measuring if terminal else measuring + "\n")
     sys.stderr.flush()
     try:
         kdf = calibrate_kdf()
-    finally:
+    except BaseException:
         if terminal:
-            sys.stderr.write("\r\x1b[K")  # back to the line's start, and clear it
-    info(
+            sys.stderr.write("\n")  # the error gets a line of its own
+        raise
+    outcome = (
         f"Key derivation: Argon2id with {kdf.memory_kib // 1024} MiB and {kdf.time_cost} "
         "passes, measured for this machine."
     )
+    # A carriage return and a line at least as long: no escape sequence, so any terminal.
+    info("\r" + outcome.ljust(len(measuring)) if terminal else outcome)
     return kdf
 
 
