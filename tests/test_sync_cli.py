@@ -123,6 +123,8 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     assert "1 conflict(s) need you" in synced.stdout
     as_json = cli("sync", "--json", **_b(tmp_path))
     assert as_json.returncode == 4 and json.loads(as_json.stdout)["conflicts"] == [note["id"]]
+    cloned = cli("clone", str(shared), "--vault", str(tmp_path / "c"))  # a third device
+    assert cloned.returncode == 4 and "1 conflict(s) need you" in cloned.stdout
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
     shown = cli("conflicts", note["id"][:8], check=True, **_b(tmp_path))

@@ -179,10 +179,11 @@ def cmd_clone(args: argparse.Namespace, config: Config) -> int:
         notes = len(vault.all_notes())
         if args.json:
             cli.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
-            return EXIT_ROLLBACK if report.rollbacks else 0
+            return EXIT_ROLLBACK if report.rollbacks else EXIT_CONFLICTS if report.conflicts else 0
         cli.out(f"Cloned the vault into {local}: {notes} note(s).")
         cli.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
-        return _report(report, False) if (report.pending or report.rollbacks) else 0
+        waiting = report.pending or report.rollbacks or report.conflicts
+        return _report(report, False) if waiting else 0
 
 
 # --- conflicts ---------------------------------------------------------------------------
