@@ -166,6 +166,9 @@ def test_a_short_id_is_found_without_opening_the_notes(vault: Vault, vault_path:
             assert lookup.note_by_id(partial, note.id.upper()) == found
         assert lookup.note_by_id(partial, "Note 1") is None  # no id: the caller opens the rest
         assert lookup.note_by_id(partial, kept[0].id[:8], trashed=True) is None
+        # answered from the index of ids, not by scanning every note
+        plan = partial.store.query("EXPLAIN QUERY PLAN " + lookup.ID_PREFIX_SQL, ("abcd*",))
+        assert "item_id>? AND item_id<?" in " ".join(str(row[-1]) for row in plan)
 
 
 # --- search and ls ---------------------------------------------------------------------------

@@ -133,6 +133,14 @@ def note_candidate(note: Note) -> Candidate:
     return Candidate(note.id, note.title, note.modified, note.in_trash)
 
 
+# Live notes whose id starts with a prefix. GLOB (not LIKE) is case-sensitive, so SQLite answers
+# it from the primary-key index; the unary + keeps the planner off the (kind, deleted) index,
+# with which it would scan every note (5,000 notes: 34 ms instead of 0.01).
+ID_PREFIX_SQL = (
+    "SELECT item_id FROM items WHERE item_id GLOB ? AND +kind = 'note' AND +deleted = 0 LIMIT 2"
+)
+
+
 def note_by_id(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note | None:
     """The note `ref` names by its id or short id, found in the store's index of ids and
     decrypted alone; None if `ref` is no id or no note of that side of the trash has it.
@@ -140,11 +148,7 @@ def note_by_id(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note |
     ref = ref.strip().lower()
     if not looks_like_id(ref):
         return None
-    rows = vault.store.query(
-        # GLOB (not LIKE) is case-sensitive, so SQLite answers it from the primary-key index.
-        "SELECT item_id FROM items WHERE item_id GLOB ? AND kind = 'note' AND deleted = 0 LIMIT 2",
-        (ref + "*",),
-    )
+    rows = vault.store.query(ID_PREFIX_SQL, (ref + "*",))
     if len(rows) != 1:
         return None  # none, or a short id two notes share: the full resolver lists them
     note = vault.read_note(rows[0][0])
