@@ -250,12 +250,43 @@ def ancestors(ops: dict[str, dict], start: str) -> set[str] | None:
     return seen
 
 
+MAX_VIRTUAL_DEPTH = 8
+
+
+def merge_base(
+    ops: dict[str, dict], kind: str, ancestries: list[set[str]], payload_of, depth: int = 0
+) -> dict | None:
+    """The base of SYNC.md's step 5 for two ancestries; None when a base does not open."""
+    common = set.intersection(*ancestries)
+    if not common:
+        return {}
+    newest = sorted(common - {p for c in common for p in ops[c]["parents"]})
+    if len(newest) > 1 and depth < MAX_VIRTUAL_DEPTH:
+        merged = base_payload(ops, newest[0], payload_of)
+        merged_ancestry = ancestors(ops, newest[0]) or set()
+        for other in newest[1:]:
+            other_ancestry = ancestors(ops, other) or set()
+            inner = merge_base(ops, kind, [merged_ancestry, other_ancestry], payload_of, depth + 1)
+            other_payload = base_payload(ops, other, payload_of)
+            if merged is None or inner is None or other_payload is None:
+                return None
+            merged, _ = merge_payloads(kind, inner, merged, other_payload)
+            merged_ancestry |= other_ancestry
+        return merged
+    pick = max(newest, key=lambda c: (len(ancestors(ops, c) or ()), c))
+    return base_payload(ops, pick, payload_of)
+
+
+def base_payload(ops: dict[str, dict], op_id: str, payload_of) -> dict | None:
+    return {} if ops[op_id]["deleted"] else payload_of(op_id)
+
+
 def merge_fork(ops: dict[str, dict], heads: list[str], payload_of) -> tuple[str, Any]:
     """("waiting" | "conflict" | "tombstone" | "merged", merged payload) for the heads of one
     item; `ops` maps op id to {"parents", "deleted"}; payload_of(op_id) opens a version (None
     when its content was erased)."""
-    history = [ancestors(ops, h) for h in heads]
-    if any(h is None for h in history):
+    history = {h: ancestors(ops, h) for h in heads}
+    if any(h is None for h in history.values()):
         return "waiting", None
     live = sorted(h for h in heads if not ops[h]["deleted"])
     if not live:
@@ -265,18 +296,15 @@ def merge_fork(ops: dict[str, dict], heads: list[str], payload_of) -> tuple[str,
         return "conflict", None
     if len(live) == 1:
         return "merged", payloads[0]
-    common = set.intersection(*history)  # type: ignore[arg-type]
-    base: dict = {}
-    if common:
-        newest = common - {p for c in common for p in ops[c]["parents"]}
-        base_id = max(newest, key=lambda c: (len(ancestors(ops, c) or ()), c))
-        if not ops[base_id]["deleted"]:
-            base = payload_of(base_id)
-            if base is None:
-                return "conflict", None
+    kind = ops[min(heads)]["kind"]
     result = payloads[0]
-    for other in payloads[1:]:
-        result, clash = merge_payloads(ops[min(heads)]["kind"], base, result, other)
+    folded = set(history[live[0]])  # type: ignore[arg-type]
+    for head, other in zip(live[1:], payloads[1:], strict=True):
+        base = merge_base(ops, kind, [folded, history[head]], payload_of)  # type: ignore[list-item]
+        if base is None:
+            return "conflict", None
+        result, clash = merge_payloads(kind, base, result, other)
         if clash:
             return "conflict", None
+        folded |= history[head]  # type: ignore[arg-type]
     return "merged", result

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import spec_merge
 from tests.conftest import PASSWORD
 from vault.notes import Vault
 from vault.sync import SyncEngine, clone, list_conflicts, set_remote
@@ -45,6 +46,28 @@ def _edit(vault: Vault, note_id: str, changes: dict[int, str]) -> None:
     for index, text in changes.items():
         lines[index] = text
     vault.update_note(vault.note(note_id), body="".join(lines))
+
+
+def _documented_merges_agree(vault: Vault) -> None:
+    """Every merge this device holds is what SYNC.md's rules (tests/spec_merge.py, no vault
+    code) make of its parents: virtual bases included."""
+    ops = {
+        op.op_id: {"parents": list(op.parents), "deleted": op.deleted, "kind": op.kind, "op": op}
+        for op in vault.store.all_ops()
+    }
+
+    def payload_of(op_id: str) -> dict | None:
+        op = ops[op_id]["op"]
+        return (
+            None if op.envelope is None else vault.open_envelope(op.kind, op.item_id, op.envelope)
+        )
+
+    merges = [op_id for op_id, op in ops.items() if len(op["parents"]) > 1]
+    assert merges
+    for op_id in merges:
+        status, payload = spec_merge.merge_fork(ops, ops[op_id]["parents"], payload_of)
+        expected = payload_of(op_id)
+        assert status == "merged" and payload == expected
 
 
 def _two_devices(tmp_path: Path, make_vault: MakeVault) -> tuple[Vault, Vault, Path, Path, str]:
@@ -93,6 +116,7 @@ def test_criss_cross_merges_of_disjoint_edits_converge(
             assert vault.note(note_id).body == "".join(expected)
             assert len(vault.store.heads(note_id)) == 1
         assert a.store.heads(note_id)[0].op_id == b.store.heads(note_id)[0].op_id
+        _documented_merges_agree(a)
     finally:
         a.lock()
         b.lock()
@@ -157,6 +181,7 @@ def test_three_devices_with_random_partial_delivery_converge(
         body = bodies.pop()
         for line in last.values():
             assert line in body
+        _documented_merges_agree(fresh)
     finally:
         for vault in vaults:
             vault.lock()

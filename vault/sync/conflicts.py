@@ -293,7 +293,9 @@ class Conflict:
 
     @property
     def title(self) -> str:
-        for v in self.versions:
+        """The conflict's name: the same on every device (the versions' order is not: each
+        device lists its own first), so of the live version with the largest op id."""
+        for v in sorted(self.versions, key=lambda v: v.version, reverse=True):
             if isinstance(v.item, Note):
                 return v.item.title
             if isinstance(v.item, Notebook):
@@ -390,12 +392,14 @@ def resolve(vault: Vault, item_id: str, choice: str, version: str | None = None)
         written.append(dataclasses.replace(item, version=op.op_id))
     vault.refresh()
     notebooks = {nb.id for nb in vault.notebooks()}
-    for other in copies:
+    for number, other in enumerate(copies, start=1):
         note = other.item
         assert isinstance(note, Note)
+        # Several copies (three devices or more) are numbered, so no two notes share a title.
+        label = "conflicted copy" if len(copies) == 1 else f"conflicted copy {number}"
         written.append(
             vault.create_note(
-                f"{note.title} (conflicted copy)",
+                f"{note.title} ({label})",
                 note.body,
                 notebook=note.notebook if note.notebook in notebooks else None,
                 tags=note.tags,
@@ -403,6 +407,26 @@ def resolve(vault: Vault, item_id: str, choice: str, version: str | None = None)
             )
         )
     return written
+
+
+def blocks_edit(vault: Vault, item_id: str) -> bool:
+    """Whether an item must be settled by a person before it can be edited.
+
+    An item with several heads is merged first if it can be (a fork from another process, or
+    one the last sync has not merged yet), and a fork whose history has not all arrived shows
+    this device's own version, which an edit continues safely. Only a real conflict blocks:
+    an edit would go on one version only, and the conflict would grow with every save.
+    """
+    row = vault.store.item(item_id)
+    if row is None or not row.conflict:
+        return False
+    items_key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
+    status, op = _merge_item(vault, items_key, item_id)
+    if status == "merged" and op is not None:
+        vault.store.ingest([op])
+        vault.refresh()
+        return False
+    return status == "conflict"
 
 
 def _pick(conflict: Conflict, version: str | None) -> ConflictVersion:
