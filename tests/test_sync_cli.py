@@ -127,6 +127,10 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     assert cloned.returncode == 4 and "1 conflict(s) need you" in cloned.stdout
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
+    # an edit would go on one version only and the conflict would grow: refused until settled
+    for command in (("edit", note["id"]), ("revert", note["id"], "1")):
+        refused = one_line_error(cli(*command, input="more\n", **_b(tmp_path)), code=4)
+        assert "settle them first" in refused
     shown = cli("conflicts", note["id"][:8], check=True, **_b(tmp_path))
     assert "mine on a" in shown.stdout and "theirs on b" in shown.stdout
     data = json.loads(cli("conflicts", "--json", check=True, **_b(tmp_path)).stdout)

@@ -26,6 +26,7 @@ from vault.errors import (
     InvalidInputError,
     PasswordUnavailableError,
     StaleSessionError,
+    UnsettledConflictError,
     VaultError,
 )
 from vault.keys import create_keyfile
@@ -515,8 +516,26 @@ def _version_of(vault: Vault, note: Note, version: str) -> Note:
     return matches[0].note
 
 
+def _editable(vault: Vault, note: Note) -> Note:
+    """`note` as it can be changed now. A fork that merges is merged first; versions in real
+    conflict are refused: an edit would go on one of them only, and the conflict would grow
+    with every save."""
+    if not note.conflict:
+        return note
+    from vault.sync.conflicts import blocks_edit
+
+    if blocks_edit(vault, note.id):
+        raise UnsettledConflictError(
+            f"note {short(note.id)} has versions that conflict; settle them first: "
+            f"`vault conflicts {short(note.id)}`, then `vault resolve {short(note.id)} "
+            "mine|theirs|both`"
+        )
+    return vault.note(note.id)
+
+
 def cmd_edit(args: argparse.Namespace, config: Config) -> int:
     with opened_note(args, config, args.note) as (vault, note):
+        note = _editable(vault, note)
         changes: dict[str, Any] = {}
         if args.title is not None:
             changes["title"] = args.title
@@ -669,6 +688,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_revert(args: argparse.Namespace, config: Config) -> int:
     with opened_note(args, config, args.note) as (vault, note):
+        note = _editable(vault, note)
         old = _version_of(vault, note, args.version)
         vault.update_note(note, title=old.title, body=old.body, tags=old.tags, pinned=old.pinned)
         info(f"Restored the content of version {args.version} as the newest version.")
