@@ -443,6 +443,15 @@ class Vault:
         self._items.pop(item.id, None)
         self._index.forget(item.id)
 
+    @property
+    def generation(self) -> int:
+        """A counter that moves whenever the items in memory change (refreshed from the store
+        first, so edits from sync or another process count): views derived from the notes,
+        such as links and backlinks (`vault.links`), are rebuilt only when it moves."""
+        with self._lock:
+            self.refresh()
+            return self._items.generation
+
     # --- notes -----------------------------------------------------------------------------------
 
     def all_notes(self) -> list[Note]:
