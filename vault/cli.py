@@ -286,10 +286,16 @@ def _notebook_id(vault: Vault, ref: str | None, *, create: bool) -> str | None:
 
 
 def cmd_new(args: argparse.Namespace, config: Config) -> int:
-    # Adding a note needs the notebooks and tags, not every note decrypted.
-    with open_vault(args, config, kinds=frozenset({"notebook", "tag"})) as vault:
+    # Adding a note needs the notebooks and tags, not every note decrypted (a template does).
+    kinds = None if args.template else frozenset({"notebook", "tag"})
+    with open_vault(args, config, kinds=kinds) as vault:
         notebook = _notebook_id(vault, args.notebook, create=True)
-        if args.no_edit:
+        if args.template:
+            from vault.templates import NoteSettings, fill, find_template
+
+            template = find_template(vault, NoteSettings.from_config(config), args.template)
+            body = fill(template.body, args.title, datetime.now())
+        elif args.no_edit:
             body = ""
         elif not _stdin_is_terminal():
             body = _read_stdin()
@@ -453,8 +459,15 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         note = vault.find_note(args.note)
         changes: dict[str, Any] = {}
-        if args.title is not None:
+        renamed = None
+        if args.title is not None and args.title == note.title:
             changes["title"] = args.title
+        elif args.title is not None:
+            from vault.link_commands import rename_message
+            from vault.renaming import rename_note
+
+            renamed = rename_note(vault, note, args.title, update_links=not args.no_update_links)
+            note = renamed.note
         if args.notebook is not None:
             changes["notebook"] = (
                 None
@@ -469,6 +482,9 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
             changes["pinned"] = True
         if args.unpin:
             changes["pinned"] = False
+        if renamed is not None and not changes:
+            info(rename_message(renamed))
+            return 0
         if not changes:
             # Only the body: from stdin in a pipe, else the editor.
             if not _stdin_is_terminal():
@@ -494,6 +510,8 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
             )
         else:
             info(f"Saved {short(note.id)}.")
+        if renamed is not None:
+            info(rename_message(renamed))
     return 0
 
 
@@ -877,6 +895,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", metavar="T", action="append", help="a tag (repeatable)")
     p.add_argument("--pin", action="store_true", help="pin the note")
     p.add_argument("--no-edit", action="store_true", help="create with an empty body")
+    p.add_argument(
+        "--template", metavar="NAME", help="start from this template (a note in Templates)"
+    )
 
     p = command("ls", cmd_ls, "list notes", json_flag=True)
     p.add_argument("--notebook", metavar="NB")
@@ -892,7 +913,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
     p.add_argument("note")
-    p.add_argument("--title", metavar="T", help="rename")
+    p.add_argument("--title", metavar="T", help="rename (links to it follow)")
+    p.add_argument(
+        "--no-update-links", action="store_true", help="with --title: leave [[links]] as they are"
+    )
     p.add_argument("--notebook", metavar="NB", help="move to notebook ('/' for the top level)")
     p.add_argument("--tag", metavar="T", action="append", help="add a tag")
     p.add_argument("--untag", metavar="T", action="append", help="remove a tag")
@@ -974,9 +998,9 @@ def _command_modules() -> list[Any]:
     `command(name, handler, help, json_flag)` adds one. Sync and backup name their handlers
     with `lazy`, and live outside the packages they drive, so building the parser imports
     neither. Imported here, not at the top: they import helpers from this module."""
-    from vault import backup_arguments, session_commands, sync_arguments
+    from vault import backup_arguments, link_commands, session_commands, sync_arguments
 
-    return [session_commands, sync_arguments, backup_arguments]
+    return [session_commands, sync_arguments, backup_arguments, link_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

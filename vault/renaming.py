@@ -49,7 +49,7 @@ def rename_note(vault: Vault, note: Note, title: str, *, update_links: bool = Tr
             if source.conflict:
                 skipped += 1
                 continue
-            body, count = rewrite_links(source.body, old_title, title)
+            body, count = rewrite_links(source.body, old_title, renamed.title)
             if count:
                 written = vault.update_note(source, body=body)
                 if source_id == note.id:
