@@ -2,6 +2,8 @@
 
 A link names its target by title, compared ignoring case and runs of spaces; one note with that
 title is the target, none makes the link *missing*, several make it *ambiguous* (never a guess).
+When no note has the title, a note that lists it among its `aliases` (front matter kept by a
+Markdown import, as Obsidian writes it) is the target.
 Notes in the trash are neither sources nor targets. Links inside fenced code blocks and inline
 code are not links. `[[#Heading]]` points into the same note. In a table cell Obsidian writes
 `[[Title\\|shown]]`; the backslash is accepted.
@@ -148,6 +150,7 @@ class _Entry:
     title: str  # folded
     links: list[Link]
     targets: set[str]  # folded targets
+    aliases: tuple[str, ...] = ()  # folded
 
 
 class LinkIndex:
@@ -163,6 +166,7 @@ class LinkIndex:
         self._generation = -1
         self._entries: dict[str, _Entry] = {}
         self._titles: dict[str, dict[str, None]] = {}  # folded title -> ids of live notes
+        self._aliases: dict[str, dict[str, None]] = {}  # folded alias -> ids (Obsidian's aliases)
         self._incoming: dict[str, dict[str, list[Link]]] = {}  # folded target -> source -> links
         self._answers: dict[str, list[Backlink]] = {}  # note id -> its backlinks, until a change
 
@@ -191,12 +195,15 @@ class LinkIndex:
                 links = entry.links
             else:
                 links = parse_links(note.body)
-            self._add(_Entry(note, fold(note.title), links, {k.key for k in links if k.key}))
+            targets = {k.key for k in links if k.key}
+            self._add(_Entry(note, fold(note.title), links, targets, aliases_of(note)))
 
     def _add(self, entry: _Entry) -> None:
         note_id = entry.note.id
         self._entries[note_id] = entry
         self._titles.setdefault(entry.title, {})[note_id] = None
+        for alias in entry.aliases:
+            self._aliases.setdefault(alias, {})[note_id] = None
         for link in entry.links:
             if link.key:
                 self._incoming.setdefault(link.key, {}).setdefault(note_id, []).append(link)
@@ -204,11 +211,14 @@ class LinkIndex:
     def _remove(self, entry: _Entry) -> None:
         note_id = entry.note.id
         del self._entries[note_id]
-        same = self._titles.get(entry.title)
-        if same is not None:
-            same.pop(note_id, None)
-            if not same:
-                del self._titles[entry.title]
+        for names, name in [(self._titles, entry.title)] + [
+            (self._aliases, a) for a in entry.aliases
+        ]:
+            same = names.get(name)
+            if same is not None:
+                same.pop(note_id, None)
+                if not same:
+                    del names[name]
         for key in entry.targets:
             sources = self._incoming.get(key)
             if sources is not None:
@@ -221,7 +231,8 @@ class LinkIndex:
         self.refresh()
         if not target:
             return Resolution("self", (source_id,)) if source_id else Resolution("missing")
-        ids = tuple(self._titles.get(fold(target), ()))
+        key = fold(target)
+        ids = tuple(self._titles.get(key) or self._aliases.get(key) or ())
         if not ids:
             return Resolution("missing")
         return Resolution("found" if len(ids) == 1 else "ambiguous", ids)
@@ -247,6 +258,15 @@ class LinkIndex:
                 return list(self._answers[note.id])
             ambiguous = len(self._titles.get(folded, ())) > 1
             sources = dict(self._incoming.get(folded, {}))
+            # A link to one of its aliases is a link here, unless a note has that as its title.
+            aliases = known.aliases if known is not None else ()
+            for alias in aliases:
+                if alias != folded and alias not in self._titles:
+                    for source_id, links in self._incoming.get(alias, {}).items():
+                        sources[source_id] = sorted(
+                            [*sources.get(source_id, []), *links], key=lambda k: (k.line, k.start)
+                        )
+                    ambiguous = ambiguous or len(self._aliases.get(alias, ())) > 1
             sources.pop(note.id, None)
             entries = {i: self._entries[i] for i in sources}
             order = sorted(sources, key=lambda i: (entries[i].title, i))
@@ -269,6 +289,17 @@ class LinkIndex:
         self.refresh()
         entry = self._entries.get(note_id)
         return entry.note if entry is not None else None
+
+
+def aliases_of(note: Note) -> tuple[str, ...]:
+    """The folded other names a note answers to: `aliases` (or `alias`) in the front matter an
+    import kept (Obsidian's aliases), a list or one string."""
+    front = note.extra.get("front_matter") if note.extra else None
+    if not isinstance(front, dict):
+        return ()
+    value = front.get("aliases", front.get("alias"))
+    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return tuple(dict.fromkeys(fold(n) for n in names if isinstance(n, str) and fold(n)))
 
 
 _INDEXES: weakref.WeakKeyDictionary[Vault, LinkIndex] = weakref.WeakKeyDictionary()
