@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
+from urllib.parse import quote, unquote
 
 from vault.markdown_scan import code_spans, in_spans, prose_lines
 
@@ -330,6 +331,33 @@ def rewrite_links(body: str, old_title: str, new_title: str) -> tuple[str, int]:
         line = lines[link.line]
         lines[link.line] = line[: link.target_start] + new_title + line[link.target_end :]
     return "\n".join(lines), len(targets)
+
+
+WIKILINK_SCHEME = "vault-note:"  # how the app's preview addresses a note by its link target
+
+
+def as_markdown_links(body: str, scheme: str = WIKILINK_SCHEME) -> str:
+    """`body` with each wikilink written as a Markdown link to `scheme` + the quoted target
+    (and `#heading`), so a Markdown viewer can show and report it; code is left alone."""
+    found = parse_links(body)
+    if not found:
+        return body
+    lines = body.split("\n")
+    for link in sorted(found, key=lambda k: (k.line, -k.start)):
+        address = link.target + (f"#{link.heading}" if link.heading else "")
+        label = link.label.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
+        line = lines[link.line]
+        markdown = f"[{label}](<{scheme}{quote(address, safe='')}>)"
+        lines[link.line] = line[: link.start] + markdown + line[link.end :]
+    return "\n".join(lines)
+
+
+def link_address(href: str, scheme: str = WIKILINK_SCHEME) -> tuple[str, str | None] | None:
+    """(target, heading) of an address made by `as_markdown_links`, else None."""
+    if not href.startswith(scheme):
+        return None
+    target, _, heading = unquote(href[len(scheme) :]).partition("#")
+    return target, heading or None
 
 
 def linkable(title: str) -> bool:

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Input, Markdown, TextArea
 
 from vault.editor import edit_text
 from vault.errors import VaultError
+from vault.links import link_address
 from vault.model import Note
 from vault.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
@@ -46,6 +47,7 @@ from vault.tui.messages import (
 )
 from vault.tui.providers import ActionsProvider, JumpProvider
 from vault.tui.screens.jumps import PaletteSupport
+from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
@@ -76,6 +78,9 @@ _NOTE_ACTIONS = {
     "save",
     "open_note",
     "restore_note",
+    "follow_link",
+    "toggle_backlinks",
+    "toggle_outline",
 }
 _TRASH_OK = {"trash_note", "restore_note", "open_note"}
 
@@ -90,7 +95,9 @@ class SearchBox(Input):
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
 
-class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]):
+class MainScreen(
+    LinkActions, NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]
+):
     COMMANDS: ClassVar[set[type]] = {JumpProvider, ActionsProvider}  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
@@ -639,6 +646,8 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         href = event.href
         if href.startswith(("https://", "http://", "mailto:")):
             self.app.open_url(href)
+        elif (address := link_address(href)) is not None:
+            self.follow(*address)
         else:
             self.notify("Only web and mail links open from the preview.", timeout=3)
 

@@ -15,6 +15,7 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static, TextArea
 
+from vault.links import WIKILINK_SCHEME, as_markdown_links
 from vault.model import Note
 from vault.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, bindings
@@ -158,7 +159,8 @@ class EditorPane(Vertical):
 
     def refresh_preview(self) -> None:
         if self.preview != "off" and self.note is not None:
-            self.markdown.update(self.text)
+            # [[wikilinks]] become links the preview can click (LinkActions follows them).
+            self.markdown.update(as_markdown_links(self.text, WIKILINK_SCHEME))
 
     def _select_first_match(self, body: str, query: Query) -> None:
         """Put the cursor on the first match. Not selected: typing would replace it."""

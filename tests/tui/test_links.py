@@ -1,0 +1,170 @@
+"""Links in the app: backlinks and outline panels, following a link (and creating a missing
+note), renaming with link updates, backlinks after a synced edit, templates, today's note and
+the word count. Each test checks what the store holds or what the screen shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import OptionList
+
+from tests.tui.conftest import NOW, open_vault, settle, type_into, unlock, wait_until
+from vault.tui.screens.dialogs import ConfirmDialog
+from vault.tui.screens.main import MainScreen
+from vault.tui.screens.template_picker import TemplatePicker
+from vault.tui.widgets.link_panel import LinkPanel
+from vault.tui.widgets.status import StatusBar
+
+
+def add_notes(path: Path, *notes: tuple[str, str], notebook: str | None = None) -> None:
+    with open_vault(path) as vault:
+        nb = vault.ensure_notebook(notebook)[0].id if notebook else None
+        for title, body in notes:
+            vault.create_note(title, body, notebook=nb)
+
+
+async def show(pilot, main: MainScreen, title: str) -> None:
+    note = next(n for n in main.notes_list.notes if n.title == title)
+    main.notes_list.select(note.id)
+    await settle(pilot)
+    assert main.pane.note is not None and main.pane.note.title == title
+
+
+def panel_rows(main: MainScreen) -> list[str]:
+    options = main.query_one(LinkPanel).query_one(OptionList)
+    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+
+async def test_backlinks_panel_lists_linking_lines_and_jumps_there(sample_vault, app_for):
+    add_notes(sample_vault, ("Plans", "intro\nwater the [[garden ideas|garden]] daily\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Garden ideas")
+        await pilot.press("f3")
+        await settle(pilot)
+        assert panel_rows(main) == ["Plans:2\nwater the [[garden ideas|garden]] daily"]
+        main.query_one(LinkPanel).query_one(OptionList).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == "Plans"
+        assert main.pane.text_area.cursor_location == (1, 0)
+        await pilot.press("f3")  # hides it
+        await settle(pilot)
+        assert not main.query(LinkPanel)
+
+
+async def test_backlinks_follow_an_edit_that_arrives_from_elsewhere(sample_vault, app_for):
+    async with app_for(sample_vault, poll_seconds=0.2).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Reading list")
+        await pilot.press("f3")
+        await settle(pilot)
+        assert panel_rows(main) == ["No note links here."]
+        with open_vault(sample_vault) as other:  # as a sync writes: another process's change
+            note = other.find_note("Garden ideas")
+            other.update_note(note, body=note.body + "See the [[Reading list]].\n")
+        await wait_until(pilot, lambda: panel_rows(main) != ["No note links here."])
+        assert panel_rows(main) == ["Garden ideas:4\nSee the [[Reading list]]."]
+
+
+async def test_outline_panel_jumps_to_a_heading(sample_vault, app_for):
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Quarterly planning")
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert panel_rows(main) == ["Q1 planning", "  Goals"]
+        options = main.query_one(LinkPanel).query_one(OptionList)
+        options.focus()
+        options.highlighted = 1
+        await pilot.press("enter")
+        await settle(pilot)
+        assert main.pane.text_area.cursor_location == (2, 0)
+        assert main.pane.text_area.has_focus
+
+
+async def test_follow_a_link_and_create_a_missing_note(sample_vault, app_for):
+    add_notes(sample_vault, ("Hub", "[[Garden ideas]] and [[Brand new]]\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Hub")
+        main.focus_editor()
+        main.pane.text_area.move_cursor((0, 4))
+        await pilot.press("f12")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == "Garden ideas"
+        await show(pilot, main, "Hub")
+        main.focus_editor()
+        main.pane.text_area.move_cursor((0, 25))
+        await pilot.press("f12")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == "Brand new"
+    with open_vault(sample_vault) as vault:
+        assert vault.find_note("Brand new").body == ""
+
+
+async def test_a_click_on_a_link_in_the_preview_follows_it(sample_vault, app_for):
+    add_notes(sample_vault, ("Hub", "go to [[Garden ideas#Top|the garden]]\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Hub")
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert "vault-note:Garden%20ideas%23Top" in main.pane.markdown.source
+        main.pane.markdown.post_message(
+            main.pane.markdown.LinkClicked(main.pane.markdown, "vault-note:Garden%20ideas%23Top")
+        )
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == "Garden ideas"
+
+
+async def test_renaming_updates_the_links_to_the_note(sample_vault, app_for):
+    add_notes(sample_vault, ("Hub", "[[Garden ideas#Soil|soil]] and [[garden ideas]]\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Garden ideas")
+        main.notes_list.focus()
+        await pilot.press("f2")
+        await type_into(pilot, "#value", "Vegetable garden")
+        await pilot.press("enter")
+        await settle(pilot)
+    with open_vault(sample_vault) as vault:
+        assert vault.find_note("Hub").body == (
+            "[[Vegetable garden#Soil|soil]] and [[Vegetable garden]]\n"
+        )
+
+
+async def test_new_from_template_and_todays_note(sample_vault, app_for):
+    add_notes(
+        sample_vault,
+        ("Meeting", "# {{title}}\nHeld {{date}}\n"),
+        ("Daily", "Log for {{date}}\n"),
+        notebook="Templates",
+    )
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.action_new_from_template()
+        await settle(pilot)
+        picker = pilot.app.screen
+        assert isinstance(picker, TemplatePicker)
+        await pilot.press("down", "enter")  # the templates by title: Daily, Meeting
+        await settle(pilot)
+        await type_into(pilot, "#value", "Standup")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == "Standup"
+        date = NOW.astimezone().strftime("%Y-%m-%d")
+        assert main.pane.text == f"# Standup\nHeld {date}\n"
+        main.notes_list.focus()
+        await pilot.press("f10")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == date
+        assert main.pane.text == f"Log for {date}\n"
+        status = main.query_one(StatusBar).segment_text("counts")
+        assert status == "3 words · 19 chars"
+    with open_vault(sample_vault) as vault:
+        today = vault.find_note(date)
+        assert vault.notebook_path(today.notebook) == "Journal"
