@@ -10,6 +10,7 @@ from textual.widgets import OptionList
 
 from tests.tui.conftest import NOW, open_vault, settle, type_into, unlock, wait_until
 from vault.tui.screens.dialogs import ConfirmDialog
+from vault.tui.screens.link_picker import LinkPicker
 from vault.tui.screens.main import MainScreen
 from vault.tui.screens.template_picker import TemplatePicker
 from vault.tui.widgets.link_panel import LinkPanel
@@ -168,3 +169,63 @@ async def test_new_from_template_and_todays_note(sample_vault, app_for):
     with open_vault(sample_vault) as vault:
         today = vault.find_note(date)
         assert vault.notebook_path(today.notebook) == "Journal"
+
+
+async def test_typing_two_brackets_completes_a_title(sample_vault, app_for):
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.autosave_seconds = 0.2
+        await show(pilot, main, "Reading list")
+        main.focus_editor()
+        main.pane.text_area.move_cursor((0, 0))
+        await pilot.press("S", "e", "e", " ", "[", "[")
+        await settle(pilot)
+        picker = pilot.app.screen
+        assert isinstance(picker, LinkPicker)
+        await pilot.press(*"gdn")  # fuzzy: letters in order
+        await settle(pilot)
+        assert "Garden ideas" in picker.shown
+        await pilot.press("backspace", "backspace", *"ard")  # "gard": the title holding it first
+        await settle(pilot)
+        assert picker.shown[0] == "Garden ideas"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert main.pane.text.startswith("See [[Garden ideas]]- *The Left Hand")
+        await pilot.press(*" [[")
+        await settle(pilot)
+        await pilot.press("escape")  # leaves the brackets as typed
+        await settle(pilot)
+        assert main.pane.text.startswith("See [[Garden ideas]] [[- *The Left")
+        await pilot.pause(0.4)
+        await settle(pilot)
+    with open_vault(sample_vault) as vault:
+        assert vault.find_note("Reading list").body.startswith("See [[Garden ideas]] [[- *")
+
+
+async def test_the_status_says_where_the_link_under_the_cursor_leads(sample_vault, app_for):
+    add_notes(sample_vault, ("Hub", "[[Garden ideas]] and [[Brand new]]\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Hub")
+        main.focus_editor()
+        bar = main.query_one(StatusBar)
+        main.pane.text_area.move_cursor((0, 25))
+        await settle(pilot)
+        assert bar.segment_text("link") == "link to a missing note: f12 creates it"
+        main.pane.text_area.move_cursor((0, 3))
+        await settle(pilot)
+        assert bar.segment_text("link") == "link: f12 follows it"
+        main.pane.text_area.move_cursor((0, 18))
+        await settle(pilot)
+        assert bar.segment_text("link") == ""
+
+
+def test_the_help_shows_link_keys_with_their_brackets() -> None:
+    from rich.console import Console
+
+    from vault.tui.screens.help import keys_table
+
+    console = Console(width=120, record=True)
+    console.print(keys_table())
+    text = console.export_text()
+    assert "Follow the [[link]] under the cursor" in text and "[[ " in text

@@ -16,6 +16,7 @@ from textual.binding import Binding
 ANYWHERE = "Anywhere"
 LIST = "Note list"
 EDITOR = "Editor"
+LINKS = "Links"  # work on the open note wherever the focus is
 SIDEBAR = "Sidebar"
 SEARCH = "Search box"
 CONFLICT = "Conflict view"
@@ -103,7 +104,7 @@ MAIN_KEYS = [
         "f12",
         "follow_link",
         "Follow link",
-        ANYWHERE,
+        LINKS,
         help="Follow the [[link]] under the cursor (a missing note: offers to create it)",
     ),
     Key(
@@ -111,7 +112,7 @@ MAIN_KEYS = [
         "f3",
         "toggle_backlinks",
         "Backlinks",
-        ANYWHERE,
+        LINKS,
         help="Show or hide the notes that link to this one (enter jumps there)",
     ),
     Key(
@@ -119,11 +120,11 @@ MAIN_KEYS = [
         "ctrl+g",
         "toggle_outline",
         "Outline",
-        ANYWHERE,
+        LINKS,
         priority=True,
         help="Show or hide the note's headings (enter jumps to one)",
     ),
-    Key("today", "f10", "today", "Today", ANYWHERE, help="Today's note in the journal"),
+    Key("today", "f10", "today", "Today", LINKS, help="Today's note in the journal"),
     Key(
         "sidebar",
         "ctrl+b",
@@ -249,7 +250,7 @@ ALL_KEYS = (
     + CONFLICT_KEYS
     + BACKUP_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
+GROUPS = (ANYWHERE, LIST, EDITOR, LINKS, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
@@ -263,6 +264,7 @@ EXTRA_HELP = [
     ("enter", "Show the notes of a notebook, tag, pinned or trash", SIDEBAR),
     ("ctrl+z / ctrl+y", "Undo / redo", EDITOR),
     ("tab", "Indent", EDITOR),
+    ("[[", "Link to a note: pick its title as you type (fuzzy); enter inserts it", LINKS),
 ]
 
 

@@ -20,6 +20,7 @@ from vault.links import Link, link_index, parse_links
 from vault.model import Note
 from vault.outline import counts, outline
 from vault.templates import NoteSettings, fill, templates
+from vault.textsafe import visible
 from vault.tui.messages import ListLoaded, NoteWritten
 from vault.tui.widgets.link_panel import LinkPanel, PanelKind
 
@@ -124,6 +125,8 @@ class LinkActions(_Screen):
         size = counts(self.pane.text)
         words = "word" if size.words == 1 else "words"
         self.set_status("counts", f"{size.words:,} {words} · {size.characters:,} chars")
+        if not self.pane.loading_text and self._typed_link_opener():
+            self._complete_link()
         pending = self._pending_line
         if pending is not None and pending[0] == note.id:
             self._pending_line = None
@@ -132,6 +135,55 @@ class LinkActions(_Screen):
             if self._panel_timer is not None:
                 self._panel_timer.stop()
             self._panel_timer = self.set_timer(PANEL_DELAY, self.refresh_link_panel)
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        """On a link, the status says where it leads (a missing note is shown as such)."""
+        if event.text_area.id != "editor" or self.session is None or self.pane.note is None:
+            return
+        row, column = event.selection.end
+        line = event.text_area.document.get_line(row) if "[[" in self.pane.text else ""
+        link = (
+            next((k for k in parse_links(line) if k.start <= column <= k.end), None)
+            if "[[" in line
+            else None
+        )
+        text = ""
+        if link is not None:
+            status = link_index(self.session.vault).resolve(link.target, self.pane.note.id).status
+            text = {
+                "missing": "link to a missing note: f12 creates it",
+                "ambiguous": "link to several notes of that title",
+            }.get(status, "link: f12 follows it")
+        self.set_status("link", text)
+
+    # --- completing [[ -------------------------------------------------------------------------
+
+    def _typed_link_opener(self) -> bool:
+        """The cursor is right after a `[[` just typed (not one that closes)."""
+        area = self.pane.text_area
+        row, column = area.cursor_location
+        before = area.document.get_line(row)[:column]
+        return before.endswith("[[") and not before.endswith("[[[")
+
+    def _complete_link(self) -> None:
+        from vault.tui.screens.link_picker import LinkPicker
+
+        session = self.session
+        if session is None or self.pane.note is None:
+            return
+        own = self.pane.note.id
+        notes = sorted(
+            (n for n in session.vault.all_notes() if not n.in_trash and n.id != own),
+            key=lambda n: -n.modified,
+        )
+
+        def chosen(title: str | None) -> None:
+            area = self.pane.text_area
+            if title:
+                area.insert(title + "]]")
+            area.focus()
+
+        self.app.push_screen(LinkPicker([n.title for n in notes]), chosen)
 
     # --- following links ------------------------------------------------------------------------
 
@@ -257,9 +309,9 @@ class LinkActions(_Screen):
                     body = fill(template.body, title, self.clock().astimezone())
                     self._create_and_open(title, body, notebook)
 
+            hint = f"From the template {visible(template.title)}"
             self.app.push_screen(
-                PromptDialog(f"New from '{template.title}'", placeholder="Title", action="Create"),
-                titled,
+                PromptDialog("New note", placeholder="Title", action="Create", hint=hint), titled
             )
 
         self.app.push_screen(TemplatePicker(found), picked)
