@@ -197,3 +197,21 @@ def test_today_without_template_is_empty_and_format_is_configurable(vault: Vault
     assert (made.note.title, made.note.body) == ("02.01.2026", "")
     assert vault.notebook_path(made.note.notebook) == "Log/Days"
     assert fold(" A  b ") == "a b"
+
+
+def test_locking_drops_the_link_index_and_the_derived_maps(vault: Vault) -> None:
+    """Which note links to which is decrypted data: it lives only while the vault is open."""
+    import gc
+    import weakref
+
+    nb, _ = vault.ensure_notebook("Secret notebook")
+    target = vault.create_note("Target", "", notebook=nb.id)
+    vault.create_note("Source", "[[Target]]")
+    index = link_index(vault)
+    assert len(index.backlinks(target)) == 1 and vault.notebooks()
+    gone = weakref.ref(index)
+    del index
+    vault.lock()
+    gc.collect()
+    assert gone() is None
+    assert vault._derived == {} and vault._views == {}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import threading
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -303,17 +302,10 @@ def aliases_of(note: Note) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fold(n) for n in names if isinstance(n, str) and fold(n)))
 
 
-_INDEXES: weakref.WeakKeyDictionary[Vault, LinkIndex] = weakref.WeakKeyDictionary()
-_INDEXES_LOCK = threading.Lock()
-
-
 def link_index(vault: Vault) -> LinkIndex:
-    """The one LinkIndex of an unlocked vault (kept while the Vault object lives)."""
-    with _INDEXES_LOCK:
-        index = _INDEXES.get(vault)
-        if index is None:
-            index = _INDEXES[vault] = LinkIndex(vault)
-        return index
+    """The one LinkIndex of an unlocked vault; the vault drops it when it locks."""
+    index: LinkIndex = vault.view("links", lambda: LinkIndex(vault))
+    return index
 
 
 # --- renaming --------------------------------------------------------------------------------

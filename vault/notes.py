@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ class Vault:
         self._lock = threading.RLock()
         self._items = _Items()
         self._derived: dict[str, tuple[int, Any]] = {}  # name -> (items generation, value)
+        self._views: dict[str, Any] = {}  # name -> an object kept up to date by itself (view())
         self.corrupt: dict[str, str] = {}
         self._seen_version = -1
         self._index = SearchIndex()
@@ -269,6 +270,8 @@ class Vault:
                     self._save_snapshot()
             self._items.clear()
             self._index.clear()
+            self._derived.clear()  # the notebook and tag maps hold decrypted names
+            self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):
                 self._mk[i] = 0
             self._items_key = b""
@@ -442,6 +445,15 @@ class Vault:
         self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item), op_id=op_id)
         self._items.pop(item.id, None)
         self._index.forget(item.id)
+
+    def view(self, name: str, build: Callable[[], Any]) -> Any:
+        """An object derived from the decrypted notes that keeps itself current (the link
+        index, vault.links), made once by `build` and dropped when the vault locks."""
+        with self._lock:
+            made = self._views.get(name)
+            if made is None:
+                made = self._views[name] = build()
+            return made
 
     @property
     def generation(self) -> int:
