@@ -12,7 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from vault.cli import _edit_dir, emit_json, info, open_vault, out
+from vault import lookup
+from vault.cli import NOTE_HELP, _edit_dir, _editable, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.envelope import short
 from vault.errors import InvalidInputError
@@ -25,8 +26,9 @@ from vault.textsafe import visible
 
 
 def find_note(vault: Vault, ref: str) -> Note:
-    """A NOTE argument, named as every other command names one."""
-    return vault.find_note(ref)
+    """A NOTE argument, named as every other command names one (vault.lookup). Links need
+    every note's title, so the whole vault is open anyway."""
+    return lookup.find_note(vault, ref)
 
 
 def _outgoing_json(vault: Vault, item: OutgoingLink) -> dict[str, Any]:
@@ -149,7 +151,7 @@ def rename_message(result: RenameResult) -> str:
 
 def cmd_rename(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
-        note = find_note(vault, args.note)
+        note = _editable(vault, find_note(vault, args.note))
         result = rename_note(vault, note, args.title, update_links=not args.no_update_links)
         info(rename_message(result))
     return 0
@@ -157,9 +159,9 @@ def cmd_rename(args: argparse.Namespace, config: Config) -> int:
 
 def register(sub: Any, command: Callable[..., Any]) -> None:
     p = command("links", cmd_links, "list a note's [[links]] and where they lead", json_flag=True)
-    p.add_argument("note", help="id, id prefix or title")
+    p.add_argument("note", help=NOTE_HELP)
     p = command("backlinks", cmd_backlinks, "list the notes that link to a note", json_flag=True)
-    p.add_argument("note", help="id, id prefix or title")
+    p.add_argument("note", help=NOTE_HELP)
     p = command(
         "today",
         cmd_today,
@@ -169,7 +171,7 @@ def register(sub: Any, command: Callable[..., Any]) -> None:
     p.add_argument("--append", metavar="TEXT", help="add TEXT as a new last line, and exit")
     p.add_argument("--print", action="store_true", help="print it, even on a terminal")
     p = command("rename", cmd_rename, "rename a note; links to it follow ([[Old]] becomes [[New]])")
-    p.add_argument("note", help="id, id prefix or title")
+    p.add_argument("note", help=NOTE_HELP)
     p.add_argument("title", help="the new title")
     add_no_update_links(p)
 
