@@ -122,3 +122,37 @@ def test_rename_and_edit_title_update_links_by_default(cli: CLI) -> None:
     assert cli("show", linking, "--raw").stdout.startswith("[[Newer#H|see]] and [[Newer]]")
     back = json.loads(cli("backlinks", "Newest", "--json", check=True).stdout)
     assert back == []
+
+
+def test_today_on_a_terminal_opens_the_editor(cli: CLI, tmp_path) -> None:
+    """With a terminal on stdin and stdout, `vault today` hands the note to $EDITOR, as `vault
+    edit` does, and saves what the editor wrote."""
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import vault_command
+
+    cli.init()
+    editor = tmp_path / "ed.sh"
+    editor.write_text("#!/bin/sh\nprintf 'typed on a terminal\\n' >> \"$1\"\n")
+    editor.chmod(0o700)
+    master, slave = pty.openpty()
+    try:
+        result = subprocess.run(
+            [*vault_command(), "today"],
+            stdin=slave,
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli.env(EDITOR=str(editor)),
+            start_new_session=True,
+            timeout=120,
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert result.returncode == 0, result.stderr
+    assert "Saved" in result.stderr
+    title = datetime.now().strftime("%Y-%m-%d")
+    assert cli("show", title, "--raw", check=True).stdout == "typed on a terminal\n"
