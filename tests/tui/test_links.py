@@ -229,3 +229,23 @@ def test_the_help_shows_link_keys_with_their_brackets() -> None:
     console.print(keys_table())
     text = console.export_text()
     assert "Follow the [[link]] under the cursor" in text and "[[ " in text
+
+
+async def test_backlinks_after_an_edit_that_arrives_through_sync(devices, app_for):
+    """The laptop links a note to this one and syncs; the desk's app, which has the backlinks
+    open, syncs and shows the new backlink (and loses one the laptop removed)."""
+    devices.edit(devices.desk, "Meeting notes: design review", "see [[Reading list]]\n", 20)
+    async with app_for(devices.desk, poll_seconds=0.2).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Reading list")
+        await pilot.press("f3")
+        await settle(pilot)
+        assert panel_rows(main) == ["Meeting notes: design review:1\nsee [[Reading list]]"]
+        devices.sync(devices.desk, 15)
+        devices.sync(devices.laptop, 12)
+        devices.edit(devices.laptop, "Garden ideas", "Read [[reading LIST#Piranesi]] first\n", 10)
+        devices.edit(devices.laptop, "Meeting notes: design review", "no links now\n", 9)
+        devices.sync(devices.laptop, 8)
+        devices.sync(devices.desk, 5)  # what the app's sync does, from another process
+        await wait_until(pilot, lambda: panel_rows(main)[0].startswith("Garden ideas"))
+        assert panel_rows(main) == ["Garden ideas:1\nRead [[reading LIST#Piranesi]] first"]
