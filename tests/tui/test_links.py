@@ -249,3 +249,17 @@ async def test_backlinks_after_an_edit_that_arrives_through_sync(devices, app_fo
         devices.sync(devices.desk, 5)  # what the app's sync does, from another process
         await wait_until(pilot, lambda: panel_rows(main)[0].startswith("Garden ideas"))
         assert panel_rows(main) == ["Garden ideas:1\nRead [[reading LIST#Piranesi]] first"]
+
+
+async def test_locking_clears_the_link_panel(sample_vault, app_for):
+    add_notes(sample_vault, ("Plans", "the [[Garden ideas]]\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Garden ideas")
+        await pilot.press("f3")
+        await settle(pilot)
+        assert panel_rows(main) == ["Plans:1\nthe [[Garden ideas]]"]
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert not main.query(LinkPanel)
+        assert "Plans" not in pilot.app.export_screenshot()

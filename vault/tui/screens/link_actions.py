@@ -37,6 +37,7 @@ PANEL_DELAY = 0.3
 class LinkActions(_Screen):
     _panel_timer: Timer | None = None
     _pending_line: tuple[str, int] | None = None  # (note id, line) to put the cursor on
+    _links_warmed = False
 
     # --- the panels ---------------------------------------------------------------------------
 
@@ -67,6 +68,15 @@ class LinkActions(_Screen):
     def on_link_panel_ready(self, message: LinkPanel.Ready) -> None:
         self.refresh_link_panel()
 
+    def close_link_panel(self) -> None:
+        """Locking: the panel's rows are note text."""
+        panel = self.link_panel
+        if panel is not None:
+            panel.clear_rows()
+            panel.remove()
+        self._pending_line = None
+        self._links_warmed = False
+
     def refresh_link_panel(self) -> None:
         panel = self.link_panel
         if panel is None or not panel.is_mounted:
@@ -78,6 +88,12 @@ class LinkActions(_Screen):
             panel.show_outline(outline(self.pane.text))
         else:
             self._load_backlinks(note)
+
+    @work(thread=True, exclusive=True, group="warm-links", exit_on_error=False)
+    def _warm_links(self) -> None:
+        session = self.session
+        if session is not None:
+            link_index(session.vault).refresh()
 
     @work(thread=True, exclusive=True, group="backlinks", exit_on_error=False)
     def _load_backlinks(self, note: Note) -> None:
@@ -94,7 +110,11 @@ class LinkActions(_Screen):
             panel.show_backlinks(found)
 
     def on_list_loaded(self, message: ListLoaded) -> None:
-        """The list reloads after every change, ours or a sync's: so do the backlinks."""
+        """The list reloads after every change, ours or a sync's: so do the backlinks. The
+        first time, the link index is built in a worker, before anyone asks for it."""
+        if not self._links_warmed:
+            self._links_warmed = True
+            self._warm_links()
         panel = self.link_panel
         if panel is not None and panel.kind == "backlinks":
             self.refresh_link_panel()
@@ -147,14 +167,23 @@ class LinkActions(_Screen):
             if "[[" in line
             else None
         )
-        text = ""
-        if link is not None:
-            status = link_index(self.session.vault).resolve(link.target, self.pane.note.id).status
-            text = {
-                "missing": "link to a missing note: f12 creates it",
-                "ambiguous": "link to several notes of that title",
-            }.get(status, "link: f12 follows it")
-        self.set_status("link", text)
+        if link is None:
+            self.set_status("link", "")
+        else:
+            self._link_status(self.pane.note.id, link.target)
+
+    @work(thread=True, exclusive=True, group="link-status", exit_on_error=False)
+    def _link_status(self, note_id: str, target: str) -> None:
+        """In a worker: after a change, resolving waits for the index to catch up."""
+        session = self.session
+        if session is None:
+            return
+        status = link_index(session.vault).resolve(target, note_id).status
+        text = {
+            "missing": "link to a missing note: f12 creates it",
+            "ambiguous": "link to several notes of that title",
+        }.get(status, "link: f12 follows it")
+        self.app.call_from_thread(self.set_status, "link", text)
 
     # --- completing [[ -------------------------------------------------------------------------
 

@@ -697,6 +697,7 @@ class MainScreen(
         self.source = None
         self._generation += 1
         self.pane.clear()
+        self.close_link_panel()
         self.notes_list.clear()
         self.sidebar.clear_all()
         with self.search_box.prevent(Input.Changed):
