@@ -215,3 +215,27 @@ def test_locking_drops_the_link_index_and_the_derived_maps(vault: Vault) -> None
     gc.collect()
     assert gone() is None
     assert vault._derived == {} and vault._views == {}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["Old", "old", " OLD ", "Other"]),
+            st.one_of(st.none(), st.sampled_from(["H", "Two words"])),
+            st.one_of(st.none(), st.sampled_from(["shown", "a b"])),
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["New", "New title", "Ünïcode"]),
+)
+def test_rewrite_points_every_link_to_the_old_title_at_the_new_one(links, new) -> None:
+    body = " and ".join(
+        "[[" + t + (f"#{h}" if h else "") + (f"|{s}" if s else "") + "]]" for t, h, s in links
+    )
+    rewritten, count = rewrite_links(body, "Old", new)
+    before, after = parse_links(body), parse_links(rewritten)
+    assert count == sum(1 for k in before if fold(k.target) == "old")
+    assert len(after) == len(before)
+    for old, now in zip(before, after, strict=True):
+        assert (now.heading, now.shown) == (old.heading, old.shown)
+        assert now.target == (new if fold(old.target) == "old" else old.target)

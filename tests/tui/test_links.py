@@ -263,3 +263,16 @@ async def test_locking_clears_the_link_panel(sample_vault, app_for):
         await settle(pilot)
         assert not main.query(LinkPanel)
         assert "Plans" not in pilot.app.export_screenshot()
+
+
+async def test_following_a_link_to_a_heading_puts_the_cursor_on_it(sample_vault, app_for):
+    add_notes(sample_vault, ("Hub", "the [[quarterly planning#goals|goals]]\n"))
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Hub")
+        main.focus_editor()
+        main.pane.text_area.move_cursor((0, 8))
+        await pilot.press("f12")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.title == "Quarterly planning"
+        assert main.pane.text_area.cursor_location == (2, 0)
