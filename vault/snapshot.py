@@ -6,8 +6,8 @@ the store for every item's current version: entries whose version moved on are d
 the store as before, entries the store no longer has are dropped. A snapshot that is missing,
 truncated, tampered with, from another vault or sealed under an older master key, or that is
 not a regular file (a FIFO, a symlink, a folder) or not JSON of the right shape, is ignored as
-if it were not there, and the next lock seals a new one. It never holds an item the store erased: purging a note destroys the
-snapshot at once.
+if it were not there, and the next lock seals a new one. It never holds an item the store
+erased: purging a note destroys the snapshot at once.
 
 Layout: one JSON header line `{"v":1,"vault":…,"mk":…,"ss":<secretstream header>}`, then
 secretstream messages, each a 4-byte big-endian length and the ciphertext of a padded JSON array
