@@ -554,3 +554,18 @@ def test_stale_temp_files_of_killed_backups_are_cleared(vault: Vault, tmp_path: 
     fill(vault)
     assert auto_backup(vault, config, now=datetime.now(UTC) + timedelta(days=2)) is not None
     assert not stale.exists() and fresh.exists()  # a backup may still be writing that one
+
+
+def test_every_folder_a_backup_creates_is_private(vault: Vault, tmp_path: Path) -> None:
+    """Not only the last one (issue 12 §3): `mkdir(parents=True)` made the others 0755."""
+    fill(vault)
+    old = os.umask(0o022)
+    try:
+        create_backup(vault, tmp_path / "x" / "y" / "z" / "file.vbak")
+        auto = config_with(tmp_path)
+        auto.set("backup.dir", str(tmp_path / "p" / "q" / "r"))
+        assert auto_backup(vault, auto, reason="quit") is not None
+    finally:
+        os.umask(old)
+    for folder in ("x", "x/y", "x/y/z", "p", "p/q", "p/q/r"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder

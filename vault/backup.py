@@ -49,7 +49,7 @@ from vault.backup_format import (
 from vault.crypto import Label
 from vault.envelope import open_item, seal_item
 from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
-from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, storage_error
+from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dirs, storage_error
 from vault.paths import default_backup_dir
 from vault.store import Op, Store
 
@@ -194,7 +194,7 @@ def _make_folder(path: Path) -> None:
     """Create a missing folder private to its owner; an existing one (a person's own, or a
     synced folder) keeps its permissions."""
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path)
     except OSError as exc:
         raise storage_error(exc, path) from None
 

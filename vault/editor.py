@@ -21,7 +21,6 @@ import re
 import shlex
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 import threading
@@ -29,11 +28,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vault.errors import EditorError
-from vault.fsutil import ensure_private_dir, wipe_file
+from vault.fsutil import ensure_private_dir, sweep_stale_dirs, wipe_tree
 
 NOTE_FILE = "note.md"  # generic on purpose: titles must not show up in editors' recent lists
 PREFIX = "vault-edit-"
-_OURS = re.compile(r"vault-edit-(\d{1,10})-[A-Za-z0-9_]+")
+_OURS = re.compile(r"vault-edit-(?P<pid>\d{1,10})-[A-Za-z0-9_]+")
 _CLEANUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 EDITOR_GRACE_SECONDS = 2.0  # an editor told to end gets this long to do so before SIGKILL
 
@@ -71,52 +70,10 @@ def workspace_base(fallback: Path | None = None) -> Path:
     raise EditorError("no private folder for the editor (no $XDG_RUNTIME_DIR or /dev/shm)")
 
 
-def wipe_tree(folder: Path) -> None:
-    """Overwrite every file below `folder` with zeros, then remove it all."""
-    for root, dirs, files in os.walk(folder, topdown=False):
-        for name in files:
-            wipe_file(Path(root, name))
-        for name in dirs:
-            with contextlib.suppress(OSError):
-                Path(root, name).rmdir()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, another user's: not ours to judge
-    return True
-
-
 def sweep_stale(base: Path) -> list[Path]:
     """Wipe the editor folders in `base` left by processes of this user that are gone (killed
     with SIGKILL, or a crash): they may hold a note's plaintext. Returns what was removed."""
-    removed = []
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return removed
-    for name in names:
-        match = _OURS.fullmatch(name)
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
-            continue
-        folder = base / name
-        try:
-            st = os.lstat(folder)
-        except OSError:
-            continue
-        # Only a real folder of ours: never follow a link someone planted under our name.
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
-            wipe_tree(folder)
-            removed.append(folder)
-    return removed
+    return sweep_stale_dirs(base, _OURS)
 
 
 @contextlib.contextmanager

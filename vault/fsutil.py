@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import shutil
+import stat
 from pathlib import Path
 
 from vault.errors import StorageError
@@ -33,10 +36,39 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_private_dirs(path: Path) -> list[Path]:
+    """Create `path` and each missing parent, every one of them 0700 (`Path.mkdir(parents=True)`
+    gives the parents the default mode: a backup folder's new parent would be world-readable).
+    Folders that already exist keep their permissions: they are a person's own. Returns the
+    folders made, outermost first. Raises OSError."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():
+            break  # a dangling symlink: mkdir below reports it
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    made = []
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, PRIVATE_DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # made meanwhile by someone else: theirs, left as it is
+        os.chmod(folder, PRIVATE_DIR_MODE)  # the umask may have taken bits away, never added
+        made.append(folder)
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
+    return made
+
+
 def ensure_private_dir(path: Path) -> None:
     """Create `path` (and parents) if needed and make it readable by the owner only."""
     try:
-        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        make_private_dirs(path)
         os.chmod(path, PRIVATE_DIR_MODE)
     except OSError as exc:
         raise storage_error(exc, path) from None
@@ -44,18 +76,84 @@ def ensure_private_dir(path: Path) -> None:
 
 def wipe_file(path: Path, chunk: int = 1 << 20) -> None:
     """Overwrite a file with zeros (made durable), then remove it: for files that held
-    something secret. Best effort: a file that is gone or unwritable is only removed."""
+    something secret. Best effort: a file that is gone or unwritable is only removed. Only a
+    regular file is overwritten: never through a symlink, never into a FIFO or a device."""
     with contextlib.suppress(OSError):
-        if not path.is_symlink():
-            left = path.stat().st_size
-            zeros = b"\0" * min(left, chunk)
-            with open(path, "r+b") as fh:
-                while left > 0:
-                    left -= fh.write(zeros[: min(left, len(zeros))])
-                fh.flush()
-                os.fsync(fh.fileno())
+        flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):
+                _zero(fd, st.st_size, chunk)
+        finally:
+            os.close(fd)
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+def _zero(fd: int, size: int, chunk: int) -> None:
+    os.set_blocking(fd, True)
+    zeros = b"\0" * min(size, chunk)
+    left = size
+    while left > 0:
+        left -= os.write(fd, zeros[: min(left, len(zeros))])
+    os.fsync(fd)
+
+
+def wipe_tree(folder: Path) -> None:
+    """Overwrite every file below `folder` with zeros, then remove it all (symlinks inside are
+    removed, never followed)."""
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            wipe_file(Path(root, name))
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                Path(root, name).rmdir()
+            if os.path.islink(os.path.join(root, name)):
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(root, name))
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists (another user's): not ours to judge
+    return True
+
+
+def sweep_stale_dirs(base: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Wipe the folders in `base` whose names match `pattern` (its group "pid" the process that
+    made them) when that process is gone: work folders of plaintext that a SIGKILL or a crash
+    left behind. Only real folders owned by this user; a symlink under our name is left alone.
+    Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        pid = int(match.group("pid"))
+        if pid == os.getpid() or process_alive(pid):
+            continue
+        folder = base / name
+        try:
+            st = os.lstat(folder)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid():
+            wipe_tree(folder)
+            removed.append(folder)
+    return removed
 
 
 def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
