@@ -211,6 +211,55 @@ def write_new(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
     fsync_dir(path.parent)
 
 
+# Less free space than this on a file system SQLite writes to means "full": a disk I/O error
+# there is the disk running out, not the disk failing.
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def _free_bytes(path: Path) -> int | None:
+    for probe in (path, *path.parents):  # the nearest folder that exists
+        try:
+            st = os.statvfs(probe)
+        except OSError:
+            continue
+        return st.f_bavail * st.f_frsize
+    return None
+
+
+def sqlite_temp_dir() -> Path:
+    """The folder SQLite puts its temporary files in (its own order of choice on Unix)."""
+    for value in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR")):
+        if value and os.path.isdir(value):
+            return Path(value)
+    for name in ("/var/tmp", "/usr/tmp", "/tmp"):
+        if os.path.isdir(name) and os.access(name, os.W_OK | os.X_OK):
+            return Path(name)
+    return Path(".")
+
+
+def full_disk(*folders: Path) -> Path | None:
+    """The first of `folders` whose file system is (all but) full, or None."""
+    for folder in folders:
+        free = _free_bytes(folder)
+        if free is not None and free < NEARLY_FULL_BYTES:
+            return folder
+    return None
+
+
+def disk_full_error(folder: Path, what: str) -> StorageError | None:
+    """For SQLite's "disk I/O error" and "database or disk is full", which name no disk: a
+    message saying which disk is full, the vault's or the temporary folder's, or None when
+    neither is (a real I/O error)."""
+    full = full_disk(folder, sqlite_temp_dir())
+    if full is None:
+        return None
+    which = "the temporary folder" if full != folder else "the vault folder"
+    return StorageError(
+        f"cannot {what}: the disk is full (the one holding {which} {full}); free some space "
+        "there and try again (nothing was lost)"
+    )
+
+
 def storage_error(exc: OSError, path: Path) -> StorageError:
     """Turn an OSError into a one-line message a person can act on."""
     reasons = {
@@ -223,4 +272,14 @@ def storage_error(exc: OSError, path: Path) -> StorageError:
         errno.ENOTDIR: "a parent is not a folder",
     }
     reason = reasons.get(exc.errno or 0, exc.strerror or "unknown error")
+    if exc.errno == errno.ENOSPC:  # which disk: the export or backup may go to another one
+        reason = f"the disk is full (the one holding {_existing_folder(path)})"
     return StorageError(f"cannot write {path}: {reason}; nothing was changed")
+
+
+def _existing_folder(path: Path) -> Path:
+    """The nearest existing folder at or above `path`: the disk that said it is full."""
+    for probe in (path, *path.parents):
+        if probe.is_dir():
+            return probe
+    return path
