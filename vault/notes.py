@@ -416,11 +416,12 @@ class Vault:
     def open_envelope(self, kind: str, item_id: str, envelope: str) -> dict[str, Any]:
         return open_item(self._items_key, self.vault_id, kind, item_id, envelope)
 
-    def _write(self, item: Item, parents: Iterable[str]) -> Item:
-        """Seal and store a new version of `item`; returns it as the cache now holds it."""
+    def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
+        """Seal and store a new version of `item`; returns it as the cache now holds it.
+        `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
         kind = item.to_payload()["kind"]
         envelope = self._seal(kind, item.id, item.to_payload())
-        op = self.store.write(item.id, kind, envelope, parents)
+        op = self.store.write(item.id, kind, envelope, parents, op_id=op_id)
         row = self.store.item(item.id)
         if row is None or row.op_id != op.op_id:
             # A concurrent writer's version is the one shown (the store's display rule); the
@@ -437,8 +438,8 @@ class Vault:
     def _parents(self, item: Item) -> list[str]:
         return [item.version] if item.version else []
 
-    def _delete(self, item: Item) -> None:
-        self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item))
+    def _delete(self, item: Item, op_id: str | None = None) -> None:
+        self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item), op_id=op_id)
         self._items.pop(item.id, None)
         self._index.forget(item.id)
 
