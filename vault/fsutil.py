@@ -77,13 +77,16 @@ def ensure_private_dir(path: Path) -> None:
 def wipe_file(path: Path, chunk: int = 1 << 20) -> None:
     """Overwrite a file with zeros (made durable), then remove it: for files that held
     something secret. Best effort: a file that is gone or unwritable is only removed. Only a
-    regular file is overwritten: never through a symlink, never into a FIFO or a device."""
+    regular file is overwritten: never through a symlink, never into a FIFO or a device, never
+    one hard-linked elsewhere."""
     with contextlib.suppress(OSError):
         flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         fd = os.open(path, flags)
         try:
             st = os.fstat(fd)
-            if stat.S_ISREG(st.st_mode):
+            # A file with other hard links is only unlinked: zeroing it would reach a name
+            # outside the folder being wiped.
+            if stat.S_ISREG(st.st_mode) and st.st_nlink <= 1:
                 _zero(fd, st.st_size, chunk)
         finally:
             os.close(fd)
