@@ -554,9 +554,20 @@ def test_stale_temp_files_of_killed_backups_are_cleared(vault: Vault, tmp_path: 
     fresh.write_bytes(b"x")
     old = datetime.now().timestamp() - 3 * 24 * 3600
     os.utime(stale, (old, old))
+    # Not what a backup of ours leaves: a symlink, or another user's file (root gives it away).
+    link = folder / ".vault-0000-20200101T000000Z-auto.vbak.link0000.tmp"
+    link.symlink_to(stale)
+    os.utime(link, (old, old), follow_symlinks=False)
+    theirs = folder / ".vault-0000-20200101T000000Z-auto.vbak.else0000.tmp"
+    theirs.write_bytes(b"x")
+    os.utime(theirs, (old, old))
+    if os.geteuid() == 0:
+        os.chown(theirs, 4242, 4242)
     fill(vault)
     assert auto_backup(vault, config, now=datetime.now(UTC) + timedelta(days=2)) is not None
     assert not stale.exists() and fresh.exists()  # a backup may still be writing that one
+    assert link.is_symlink()  # never deleted: not a file this vault wrote
+    assert theirs.exists() or os.geteuid() != 0
 
 
 def test_every_folder_a_backup_creates_is_private(vault: Vault, tmp_path: Path) -> None:

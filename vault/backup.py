@@ -771,7 +771,8 @@ def _remove_stale_temp(folder: Path) -> None:
     cutoff = time.time() - STALE_TEMP_SECONDS
     for p in folder.glob(f".*{SUFFIX}.*.tmp"):
         with contextlib.suppress(OSError):
-            if p.stat().st_mtime < cutoff:
+            st = os.lstat(p)  # only a regular file of ours: what a backup of ours left
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mtime < cutoff:
                 p.unlink()
 
 
