@@ -18,9 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tracked_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False
-    )
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
     if listed.returncode == 0 and listed.stdout:
         return [name for name in listed.stdout.decode().split("\0") if name]
     # not a git checkout (an unpacked sdist): take what is on disk
@@ -49,9 +47,7 @@ def _build(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_wheel_and_sdist_carry_every_package_file(tmp_path: Path) -> None:
     needed = sorted(
-        name
-        for name in _tracked_files()
-        if name.startswith("vault/") and not name.endswith(".py")
+        name for name in _tracked_files() if name.startswith("vault/") and not name.endswith(".py")
     )
     assert "vault/tui/vault.tcss" in needed  # the file that was once left out
     wheel, sdist = _build(tmp_path)

@@ -497,35 +497,10 @@ class Vault:
         return Note.from_payload(row.item_id, payload, row.op_id, row.conflict)
 
     def find_note(self, ref: str, *, trashed: bool | None = None) -> Note:
-        """A note by id, unique id prefix, or exact title (then title ignoring case)."""
-        ref = ref.strip()
-        if not ref:
-            raise InvalidInputError("name a note by its id or title")
-        notes = self.all_notes()
-        if trashed is not None:
-            notes = [n for n in notes if n.in_trash == trashed]
-        by_id = [n for n in notes if n.id == ref]
-        if by_id:
-            return by_id[0]
-        if ref in self.corrupt:
-            raise CorruptItemError(self.corrupt[ref], item_id=ref)
-        for matches in (
-            [n for n in notes if n.title == ref],
-            [n for n in notes if len(ref) >= 4 and n.id.startswith(ref.lower())],
-            [n for n in notes if n.title.casefold() == ref.casefold()],
-        ):
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                ids = ", ".join(short(n.id) for n in sort_notes(matches, "modified")[:6])
-                raise AmbiguousError(
-                    f"'{ref}' matches {len(matches)} notes ({ids}); name one by its id"
-                )
-        corrupt = [i for i in self.corrupt if len(ref) >= 4 and i.startswith(ref.lower())]
-        if len(corrupt) == 1:
-            raise CorruptItemError(self.corrupt[corrupt[0]], item_id=corrupt[0])
-        where = " in the trash" if trashed else ""
-        raise NotFoundError(f"no note{where} matches '{ref}'; `vault ls` lists them")
+        """A note by id, short id, title or part of the title (vault.lookup says how)."""
+        from vault import lookup  # it names Vault in its annotations
+
+        return lookup.find_note(self, ref, trashed=trashed)
 
     def create_note(
         self,
