@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 from vault import agent_client
 from vault.config import Config
 from vault.errors import ConfigError, VaultError
+from vault.hardening import harden
 from vault.notes import inspect_vault
 from vault.store import Store
 from vault.tui import failures
@@ -555,6 +556,7 @@ def make_app(
 
 
 def run_app(vault_path: Path, config: Config, keyfile: Path | None = None) -> int:
+    harden()  # the app holds notes in memory: no core dumps (SECURITY.md)
     app = make_app(vault_path, config, keyfile=keyfile)
     try:
         app.run()
