@@ -113,6 +113,8 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
         where = vault.notebook_path(note.notebook)
         if daily.created:
             info(f"Created today's note {visible(note.title)} in {visible(where) or 'the top'}")
+        if args.append is not None or (_interactive() and not args.print):
+            note = _editable(vault, note)  # a note in real conflict is settled first
         if args.append is not None:
             if "\n" in args.append.strip("\n"):
                 raise InvalidInputError("--append takes one line; pipe longer text to `vault edit`")
