@@ -30,6 +30,7 @@ from vault.notes import inspect_vault
 from vault.store import Store
 from vault.tui import failures
 from vault.tui.background import BackgroundWork
+from vault.tui.keygate import KeyGate
 from vault.tui.keys import APP_KEYS, bindings
 from vault.tui.memory import let_go, warm_up
 from vault.tui.messages import Closed, ClosingStep, LockFlushFailed, VaultOpened, WorkFailed
@@ -44,7 +45,7 @@ from vault.tui.timefmt import Clock, system_clock
 IDLE_CHECK_SECONDS = 5.0
 
 
-class VaultApp(BackgroundWork, App[int]):
+class VaultApp(KeyGate, BackgroundWork, App[int]):
     CSS_PATH = "vault.tcss"
     TITLE = "vault"
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
@@ -76,6 +77,7 @@ class VaultApp(BackgroundWork, App[int]):
         self._quitting = False
         self._session_tried = False
         self.init_background()
+        self.init_key_gate()
 
     # --- starting -------------------------------------------------------------------------------
 
@@ -185,6 +187,9 @@ class VaultApp(BackgroundWork, App[int]):
             )
         else:
             self.show_main()
+        # Keys held since enter was pressed go on to the screen now shown, once it has its
+        # focus (the gate waits for the screen to settle).
+        self.release_keys()
 
     def show_main(self) -> None:
         if self.session is None:
@@ -207,6 +212,7 @@ class VaultApp(BackgroundWork, App[int]):
         if main is not None:
             main.wipe()
         self.session = None
+        self.drop_keys()
         self.stop_background()
         self.clear_notifications()
         self.show_start_screen(reason)
@@ -278,6 +284,8 @@ class VaultApp(BackgroundWork, App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown | events.Paste):
             self._last_activity = time.monotonic()
+        if isinstance(event, events.Key) and not event.is_forwarded and not self.gate_key(event):
+            return  # kept until the key before it has done its work (vault/tui/keygate.py)
         await super().on_event(event)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:

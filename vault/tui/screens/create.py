@@ -19,7 +19,7 @@ from vault.notes import Vault
 from vault.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
-from vault.tui.screens.unlock import display_path
+from vault.tui.screens.unlock import display_path, hold_keys, release_keys
 from vault.tui.session import Session
 from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
 
@@ -121,12 +121,15 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
         keyfile_text = self.query_one("#keyfile", Input).value.strip()
         keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
         self._set_busy(True)
+        hold_keys(self.app)  # for the recovery key screen that follows
         self._say(
             "Creating the vault: measuring this computer to tune the key derivation…", error=False
         )
         self.create(password, keyfile)
 
     def _set_busy(self, busy: bool) -> None:
+        if not busy:
+            release_keys(self.app)
         for field in self.query(Input):
             field.disabled = busy
         self.query_one("#create", Button).disabled = busy

@@ -188,7 +188,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
                 timeout=10,
             )
         self.reload_views()
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
@@ -266,12 +266,25 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
             self._warmed = True
             self.warm_search()
             self.vault_app.read_sync_status()  # the footer's sync status, likewise
-        if self._focus_editor_after_load:
-            self._focus_editor_after_load = False
-            highlighted = self.notes_list.highlighted
-            if highlighted is not None and highlighted.id == keep:
-                self.focus_editor()
+        if self._focus_editor_after_load and keep is not None:
+            self._open_created(keep)
         self._catch_up(message.notes)
+
+    def _open_created(self, note_id: str) -> None:
+        """A note just made: show it in the editor with the focus there, then let through the
+        keys typed meanwhile (held since its title was entered)."""
+        self._focus_editor_after_load = False
+        highlighted = self.notes_list.highlighted
+        if highlighted is not None and highlighted.id == note_id:
+            current = self.pane.note
+            if current is None or current.id != note_id:
+                if self._show_timer is not None:
+                    self._show_timer.stop()
+                    self._show_timer = None
+                self.leave_note()
+                self.show_note(highlighted)
+            self.focus_editor()
+        self.vault_app.release_keys()
 
     def _empty_text(self, message: ListLoaded) -> str:
         if not message.query.empty:
@@ -522,6 +535,9 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.vault_app.local_change()
 
     def on_work_failed(self, message: WorkFailed) -> None:
+        if message.group == "write" and self._focus_editor_after_load:
+            self._focus_editor_after_load = False  # the new note was not made
+            self.vault_app.release_keys()
         if message.group == "save":
             self._saves_in_flight = max(0, self._saves_in_flight - 1)
             if self.pane.note is not None:
@@ -533,9 +549,9 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         if self.pane.note is None:
             return
         if self.pane.preview == "only":
-            self.query_one("#preview-scroll").focus()
+            self.set_focus(self.query_one("#preview-scroll"))
         else:
-            self.pane.text_area.focus()
+            self.set_focus(self.pane.text_area)
 
     def on_note_opened(self, message: NoteOpened) -> None:
         self.focus_editor()
@@ -545,19 +561,19 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
 
     def action_leave_editor(self) -> None:
         self.save_now()
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def action_focus_list(self) -> None:
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def action_search(self) -> None:
-        self.search_box.focus()
+        self.set_focus(self.search_box)
 
     def action_clear_search(self) -> None:
         if self.search_box.value:
             self.search_box.value = ""
         else:
-            self.notes_list.focus()
+            self.set_focus(self.notes_list)
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -568,7 +584,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def on_target_chosen(self, message: TargetChosen) -> None:
         if message.target != self.target:
@@ -577,7 +593,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
             self._update_list_title()
             self.refresh_bindings()
         if message.confirmed:
-            self.notes_list.focus()
+            self.set_focus(self.notes_list)
 
     # --- note actions ----------------------------------------------------------------------
 
@@ -632,7 +648,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self._sidebar_wanted = shown
         self.sidebar.display = shown
         if shown:
-            self.sidebar.focus()
+            self.set_focus(self.sidebar)
 
     @on(Markdown.LinkClicked)
     def _link(self, event: Markdown.LinkClicked) -> None:

@@ -23,6 +23,19 @@ from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
 from vault.tui.session import Session
 
 
+def hold_keys(app: object) -> None:
+    """Keep keys typed while the vault opens (the app's key gate) for the screen that follows."""
+    hold = getattr(app, "hold_keys", None)
+    if hold is not None:
+        hold()
+
+
+def release_keys(app: object) -> None:
+    release = getattr(app, "release_keys", None)
+    if release is not None:
+        release()
+
+
 def display_path(path: Path) -> str:
     """The vault folder with the home folder shortened to ~."""
     try:
@@ -124,6 +137,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
 
     def _fail(self, text: str) -> None:
         self._set_busy(False)
+        release_keys(self.app)
         status = self.query_one("#unlock-message", Static)
         status.update(text)
         status.add_class("error")
@@ -148,6 +162,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         # A still line, not an animation: drawing frames would slow the key derivation and
         # the decryption that run meanwhile.
         self._set_busy(True, "Unlocking…")
+        hold_keys(self.app)  # what is typed meanwhile goes to the notes, once they are shown
         self.unlock(password, keyfile)
 
     @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
