@@ -131,9 +131,10 @@ class KeyGate(_App):
     async def _settled(self) -> None:
         """Wait (a bounded time) until the key last let through has been dealt with."""
         deadline = time.monotonic() + SETTLE_LIMIT
-        quiet = 0
+        quiet = rounds = 0
         while quiet < QUIET_ROUNDS and time.monotonic() < deadline:
-            await asyncio.sleep(0)
+            rounds += 1
+            await asyncio.sleep(0 if rounds < 50 else 0.002)  # then stop spinning
             quiet = quiet + 1 if self._queues_empty() else 0
 
     def _queues_empty(self) -> bool:

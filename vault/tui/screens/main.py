@@ -17,7 +17,7 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.events import Resize
+from textual.events import DescendantFocus, Resize
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.screen import Screen
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from vault.tui.app import VaultApp
 
 NARROW = 100  # below this many columns the sidebar hides until asked for (ctrl+b)
+ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b brings it)
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
@@ -119,6 +120,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self._reload_timer: Timer | None = None
         self._show_timer: Timer | None = None
         self._sidebar_wanted: bool | None = None  # None: decided by the width
+        self._zen = False  # f10: the editor alone, while it has the focus
         self.autosave_seconds = 1.0
 
     @property
@@ -189,14 +191,45 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
             )
         self.reload_views()
         self.set_focus(self.notes_list)
+        self._layout_for(self.size.width)
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
 
     def _layout_for(self, width: int) -> None:
+        """Room to write. Below NARROW columns the list (and sidebar) fold away while the
+        editor has the focus; the side preview below ROOMY columns narrows the list and
+        leaves the sidebar to ctrl+b; zen (f10) gives the editor the whole width."""
+        cramped = self.pane.preview == "side" and width < ROOMY
         self.set_class(width < NARROW, "-narrow")
-        shown = self._sidebar_wanted if self._sidebar_wanted is not None else width >= NARROW
-        self.sidebar.display = shown
+        self.set_class(cramped, "-preview-cramped")
+        writing = self._writing()
+        if self._zen and not writing:
+            self._zen = False  # zen lasts while writing: leaving the editor ends it
+        folded = self._zen or (width < NARROW and writing)
+        auto = width >= NARROW and not cramped
+        wanted = self._sidebar_wanted if self._sidebar_wanted is not None else auto
+        self.sidebar.display = wanted and not folded
+        self.query_one("#list-pane").display = not folded
+
+    def _writing(self) -> bool:
+        focused = self.focused
+        return focused is not None and self.pane in focused.ancestors_with_self
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if self._mounted:
+            self._layout_for(self.size.width)
+
+    def action_toggle_zen(self) -> None:
+        if self._zen:
+            self._zen = False
+        elif self.pane.note is not None:
+            self.focus_editor()
+            self._zen = True
+        else:
+            self.notify("Open a note first: zen gives it the whole width.", timeout=3)
+            return
+        self._layout_for(self.size.width)
 
     def on_status_update(self, message: StatusUpdate) -> None:
         self.set_status(message.key, message.text)
@@ -634,6 +667,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.vault_app.save_setting("ui.preview", mode)
         if mode == "only" and self.pane.text_area.has_focus:
             self.focus_editor()
+        self._layout_for(self.size.width)
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
