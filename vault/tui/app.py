@@ -180,6 +180,8 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
         message.stop()
         self.session = message.session
         self.mark_active()
+        # Keys held since enter was pressed stay held until the next screen has its focus:
+        # the recovery key screen (on its mount) or the notes (MainScreen.attach).
         if message.recovery_key:
             self.push_screen(
                 RecoveryKeyScreen(message.recovery_key, message.keyfile_created),
@@ -187,14 +189,12 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
             )
         else:
             self.show_main()
-        # Keys held since enter was pressed go on to the screen now shown, once it has its
-        # focus (the gate waits for the screen to settle).
-        self.release_keys()
 
     def show_main(self) -> None:
         if self.session is None:
             return
         main = self._main_screen()
+        self.hold_keys()  # until the notes are shown with the focus in the list
         self._show_screen(main)
         main.attach(self.session)
         self.start_background(self.session)

@@ -31,8 +31,8 @@ else:
     _App = object
 
 SETTLE_LIMIT = 0.5  # seconds a key may wait for the one before it
-HOLD_LIMIT = 20.0  # seconds a screen change may hold keys (a slow key derivation)
-QUIET_ROUNDS = 3  # loop turns the queues must stay empty to count as settled
+HOLD_LIMIT = 30.0  # seconds a screen change may hold keys (measuring the key derivation)
+SETTLE_ROUNDS = 6  # hops a key's effects are followed (widget, containers, screen, app)
 BYPASS = frozenset({"ctrl+q"})  # quitting never waits
 
 
@@ -76,7 +76,8 @@ class KeyGate(_App):
         busy = self._gate_task is not None and not self._gate_task.done()
         if not busy and not self.holding_keys:
             self._note_target()
-            self._start_gate()
+            if self._sets_things_off(event):
+                self._start_gate()
             return True
         self._held_keys.append(event)
         self._start_gate()
@@ -110,9 +111,19 @@ class KeyGate(_App):
         if self._gate_task is None or self._gate_task.done():
             self._gate_task = asyncio.create_task(self._run_gate())
 
+    def _sets_things_off(self, event: events.Key) -> bool:
+        """Whether a key may move the focus or change the screen, so the next must wait for
+        it. A letter typed into a text field or the editor cannot: typing runs at full speed."""
+        from textual.widgets import Input, TextArea
+
+        target = self._last_target
+        return not (event.is_printable and isinstance(target, Input | TextArea))
+
     async def _run_gate(self) -> None:
+        settle = True  # the key that started the gate is on its way
         while True:
-            await self._settled()
+            if settle:
+                await self._settled()
             while self.holding_keys:
                 await asyncio.sleep(0.01)
                 if not self.holding_keys:
@@ -127,23 +138,45 @@ class KeyGate(_App):
             while id(key) in self._replaying and time.monotonic() < deadline:
                 await asyncio.sleep(0)
             self._replaying.discard(id(key))
+            settle = self._sets_things_off(key)
 
     async def _settled(self) -> None:
-        """Wait (a bounded time) until the key last let through has been dealt with."""
+        """Wait (a bounded time) until the key last let through has been dealt with: each
+        widget it travels through, the screen and the app handle what was queued for them
+        (a marker posted behind it comes back), round after round while something it set
+        off is still queued. Traffic that never stops (a sync's progress) cannot hold a key
+        up: a round waits only for what was queued before its marker."""
         deadline = time.monotonic() + SETTLE_LIMIT
-        quiet = rounds = 0
-        while quiet < QUIET_ROUNDS and time.monotonic() < deadline:
-            rounds += 1
-            await asyncio.sleep(0 if rounds < 50 else 0.002)  # then stop spinning
-            quiet = quiet + 1 if self._queues_empty() else 0
+        for _ in range(SETTLE_ROUNDS):
+            nodes = self._key_nodes()
+            if nodes is None:
+                await asyncio.sleep(0.005)  # between screens: look again shortly
+                continue
+            markers: list[asyncio.Event] = []
+            for node in nodes:
+                marker = asyncio.Event()
+                if node.call_later(marker.set):
+                    markers.append(marker)
+            waiting = [asyncio.ensure_future(marker.wait()) for marker in markers]
+            if waiting:
+                _, late = await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()))
+                for task in late:
+                    task.cancel()
+                if late:
+                    return
+            nodes = self._key_nodes()
+            if nodes is not None and all(node._message_queue.empty() for node in nodes):
+                return
 
-    def _queues_empty(self) -> bool:
+    def _key_nodes(self) -> list[MessagePump] | None:
+        """The app, its screen, and the widgets (and their containers) that had or have the
+        focus: where a key and what it sets off travel. None between screens."""
         nodes: list[MessagePump] = [self]  # type: ignore[list-item]
         try:
             nodes.append(self.screen)  # type: ignore[attr-defined]
         except Exception:  # no screen yet, or between screens
-            return False
+            return None
         for widget in (self._last_target, self.focused):  # type: ignore[attr-defined]
             if widget is not None:
-                nodes += list(widget.ancestors_with_self)  # type: ignore[attr-defined]
-        return all(node._message_queue.empty() for node in nodes)
+                nodes += [n for n in widget.ancestors_with_self if n not in nodes]  # type: ignore[attr-defined]
+        return [node for node in nodes if not node._closing and not node._closed]

@@ -174,7 +174,7 @@ PANE_KEYS = [
 ]
 
 FIND_KEYS = [
-    Key("find_close", "escape", "close_find", "Close", FIND, help="Close the find bar"),
+    Key("find_close", "escape", "close_find", "Close", FIND, show=True, help="Close the find bar"),
     Key(
         "find_back",
         "shift+enter",

@@ -92,7 +92,7 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
     def _submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "password":
             if event.value:
-                self.query_one("#repeat").focus()
+                self.set_focus(self.query_one("#repeat"))
         elif event.input.id != "repeat" or event.value:
             self._create()
 
@@ -110,13 +110,13 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
         repeat = self.query_one("#repeat", Input).value
         if not password:
             self._say("Choose a password first.")
-            self.query_one("#password").focus()
+            self.set_focus(self.query_one("#password"))
             return
         if password != repeat:
             self._say("The two passwords are not the same; type the second one again.")
             repeat_field = self.query_one("#repeat", Input)
             repeat_field.value = ""
-            repeat_field.focus()
+            self.set_focus(repeat_field)
             return
         keyfile_text = self.query_one("#keyfile", Input).value.strip()
         keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
@@ -214,11 +214,15 @@ class RecoveryKeyScreen(Screen[None]):
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="continue", variant="primary", disabled=True)
 
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#written"))
+        release_keys(self.app)  # held since the vault was asked for: they belong here
+
     @on(Checkbox.Changed, "#written")
     def _ticked(self, event: Checkbox.Changed) -> None:
         self.query_one("#continue", Button).disabled = not event.value
         if event.value:
-            self.query_one("#continue").focus()
+            self.set_focus(self.query_one("#continue"))
 
     @on(Button.Pressed, "#continue")
     def _continue(self) -> None:

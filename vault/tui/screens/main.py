@@ -121,6 +121,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self._show_timer: Timer | None = None
         self._sidebar_wanted: bool | None = None  # None: decided by the width
         self._zen = False  # f10: the editor alone, while it has the focus
+        self._release_keys_on_load = False
         self.autosave_seconds = 1.0
 
     @property
@@ -192,6 +193,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.reload_views()
         self.set_focus(self.notes_list)
         self._layout_for(self.size.width)
+        self._release_keys_on_load = True  # keys typed while it opened wait for the list
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
@@ -289,6 +291,9 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
     def on_list_loaded(self, message: ListLoaded) -> None:
         if message.generation != self._generation or self.session is None:
             return  # an answer to an older question
+        if self._release_keys_on_load:
+            self._release_keys_on_load = False
+            self.call_after_refresh(self.vault_app.release_keys)  # the list is there now
         keep = self._pending_select
         self._pending_select = None
         self.notes_list.set_notes(
@@ -568,6 +573,9 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.vault_app.local_change()
 
     def on_work_failed(self, message: WorkFailed) -> None:
+        if message.group == "list" and self._release_keys_on_load:
+            self._release_keys_on_load = False
+            self.vault_app.release_keys()
         if message.group == "write" and self._focus_editor_after_load:
             self._focus_editor_after_load = False  # the new note was not made
             self.vault_app.release_keys()

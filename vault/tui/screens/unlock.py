@@ -126,7 +126,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self._set_busy(False, self._message)
         if self._message:
             self.query_one("#unlock-message").add_class("error")
-        self.query_one("#password", Input).focus()
+        self.set_focus(self.query_one("#password", Input))
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
         for field in self.query(Input):
@@ -143,14 +143,14 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         status.add_class("error")
         password = self.query_one("#password", Input)
         password.value = ""
-        password.focus()
+        self.set_focus(password)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         password_field = self.query_one("#password", Input)
         keyfile_field = self.query_one("#keyfile", Input)
         if event.input is keyfile_field and not password_field.value:
-            password_field.focus()
+            self.set_focus(password_field)
             return
         password = password_field.value
         if not password:
@@ -207,7 +207,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
             text = text[0].upper() + text[1:] + ". Try again."
         self._fail(text)
         if message.needs_keyfile:
-            self.query_one("#keyfile", Input).focus()
+            self.set_focus(self.query_one("#keyfile", Input))
 
     def on_work_failed(self, message: WorkFailed) -> None:
         message.stop()
