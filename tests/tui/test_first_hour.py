@@ -111,6 +111,18 @@ async def test_keys_right_after_creating_the_vault(home_vault: Path, app_for, de
         assert len(vault.notes()) == 1
 
 
+async def test_keys_typed_ahead_do_not_skip_the_recovery_key(home_vault: Path, app_for) -> None:
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        burst(app, [*NEW_PASSWORD, "tab", *NEW_PASSWORD, "enter", "space", "enter"])
+        await wait_for_screen(pilot, RecoveryKeyScreen)
+        await settle(pilot)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, RecoveryKeyScreen)  # still there, to be read
+        assert not app.screen.query_one("#written").value
+
+
 async def test_machine_speed_burst_on_the_create_screen(home_vault: Path, app_for) -> None:
     app = app_for(home_vault)
     async with app.run_test(size=(100, 36)) as pilot:

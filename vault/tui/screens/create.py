@@ -216,7 +216,11 @@ class RecoveryKeyScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_focus(self.query_one("#written"))
-        release_keys(self.app)  # held since the vault was asked for: they belong here
+        # Keys typed ahead while the vault was made must not tick "written down" and go on
+        # before the key was even seen: they are dropped, not let through.
+        drop = getattr(self.app, "drop_keys", None)
+        if drop is not None:
+            drop()
 
     @on(Checkbox.Changed, "#written")
     def _ticked(self, event: Checkbox.Changed) -> None:
