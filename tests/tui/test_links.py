@@ -41,7 +41,7 @@ async def test_backlinks_panel_lists_linking_lines_and_jumps_there(sample_vault,
     async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
         main = await unlock(pilot)
         await show(pilot, main, "Garden ideas")
-        await pilot.press("f3")
+        await pilot.press("ctrl+f12")
         await settle(pilot)
         assert panel_rows(main) == ["Plans:2\nwater the [[garden ideas|garden]] daily"]
         main.query_one(LinkPanel).query_one(OptionList).focus()
@@ -49,7 +49,7 @@ async def test_backlinks_panel_lists_linking_lines_and_jumps_there(sample_vault,
         await settle(pilot)
         assert main.pane.note is not None and main.pane.note.title == "Plans"
         assert main.pane.text_area.cursor_location == (1, 0)
-        await pilot.press("f3")  # hides it
+        await pilot.press("ctrl+f12")  # hides it
         await settle(pilot)
         assert not main.query(LinkPanel)
 
@@ -58,7 +58,7 @@ async def test_backlinks_follow_an_edit_that_arrives_from_elsewhere(sample_vault
     async with app_for(sample_vault, poll_seconds=0.2).run_test(size=(140, 40)) as pilot:
         main = await unlock(pilot)
         await show(pilot, main, "Reading list")
-        await pilot.press("f3")
+        await pilot.press("ctrl+f12")
         await settle(pilot)
         assert panel_rows(main) == ["No note links here."]
         with open_vault(sample_vault) as other:  # as a sync writes: another process's change
@@ -72,7 +72,7 @@ async def test_outline_panel_jumps_to_a_heading(sample_vault, app_for):
     async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
         main = await unlock(pilot)
         await show(pilot, main, "Quarterly planning")
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+f11")
         await settle(pilot)
         assert panel_rows(main) == ["Q1 planning", "  Goals"]
         options = main.query_one(LinkPanel).query_one(OptionList)
@@ -160,7 +160,7 @@ async def test_new_from_template_and_todays_note(sample_vault, app_for):
         date = NOW.astimezone().strftime("%Y-%m-%d")
         assert main.pane.text == f"# Standup\nHeld {date}\n"
         main.notes_list.focus()
-        await pilot.press("f10")
+        await pilot.press("ctrl+f10")
         await settle(pilot)
         assert main.pane.note is not None and main.pane.note.title == date
         assert main.pane.text == f"Log for {date}\n"
@@ -238,7 +238,7 @@ async def test_backlinks_after_an_edit_that_arrives_through_sync(devices, app_fo
     async with app_for(devices.desk, poll_seconds=0.2).run_test(size=(140, 40)) as pilot:
         main = await unlock(pilot)
         await show(pilot, main, "Reading list")
-        await pilot.press("f3")
+        await pilot.press("ctrl+f12")
         await settle(pilot)
         assert panel_rows(main) == ["Meeting notes: design review:1\nsee [[Reading list]]"]
         devices.sync(devices.desk, 15)
@@ -256,7 +256,7 @@ async def test_locking_clears_the_link_panel(sample_vault, app_for):
     async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
         main = await unlock(pilot)
         await show(pilot, main, "Garden ideas")
-        await pilot.press("f3")
+        await pilot.press("ctrl+f12")
         await settle(pilot)
         assert panel_rows(main) == ["Plans:1\nthe [[Garden ideas]]"]
         await pilot.press("ctrl+l")
