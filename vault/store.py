@@ -7,6 +7,11 @@
 The store never sees plaintext: it keeps sealed envelopes and the history graph (operation ids
 and parents), which is what sync and revision history both need. Every change is one SQLite
 transaction, so a crash leaves the old state or the new one.
+
+Nothing here is trusted by readers: each operation's row is checked against its sealed envelope
+(format version 2 binds the row's claims into the envelope's AD), and the tables `edges`,
+`heads` and `items` are only an index of the operations, checked against them (`check_index`)
+and rebuilt from them when they disagree.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault import crypto
+from vault.envelope import Claims
 from vault.errors import (
     NotAVaultError,
     StorageError,
@@ -34,11 +39,13 @@ from vault.fsutil import atomic_write, ensure_private_dir, fsync_dir
 from vault.keys import Slot
 
 FORMAT_NAME = "vault"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # a version 1 vault is upgraded in place at its next unlock
 HEADER = "vault.json"
 KEYS_DIR = "keys"
 DB_NAME = "store.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: every operation sealed as a format version 2 envelope (vault.upgrade)
+KEYLESS_SCHEMA = 3  # the last schema a migration without the key can reach
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,22 +114,65 @@ class Op:
     device: str
     seq: int = 0
 
+    @property
+    def claims(self) -> Claims:
+        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
+
 
 @dataclass(frozen=True)
 class ItemRow:
+    """An item's current version as the index names it, with that operation's own row: the
+    envelope, deleted flag, parents and device come from `ops`, never from `items`."""
+
     item_id: str
     kind: str
     op_id: str
     envelope: str | None
     deleted: bool
     conflict: bool
+    parents: tuple[str, ...] = ()
+    device: str = ""
+
+    @property
+    def claims(self) -> Claims:
+        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
+
+
+def parse_parents(text: object) -> tuple[str, ...]:
+    """The parents column as stored; a value that is not a JSON list of strings (tampered)
+    becomes a marker that no sealed claim can match, so the row is refused, never crashed on."""
+    try:
+        parents = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        parents = None
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        return ("(malformed)",)
+    return tuple(parents)
 
 
 def _op(row: sqlite3.Row | tuple) -> Op:
     seq, op_id, item_id, kind, parents, deleted, envelope, device = row
     return Op(
-        op_id, item_id, kind, tuple(json.loads(parents)), bool(deleted), envelope, device, seq
+        str(op_id),
+        str(item_id),
+        str(kind),
+        parse_parents(parents),
+        bool(deleted),
+        envelope,
+        str(device),
+        seq,
     )
+
+
+# The current version of each item: the index's choice, and that operation's own row.
+_ITEM_SELECT = (
+    "SELECT i.item_id, i.kind, i.op_id, o.envelope, o.deleted, i.conflict, o.parents, o.device "
+    "FROM items i JOIN ops o ON o.op_id = i.op_id"
+)
+
+
+def _item_row(r: tuple) -> ItemRow:
+    return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), str(r[7]))
 
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
@@ -204,8 +254,7 @@ class Store:
         store = Store(path, vault_id, db)
         for slot in slots:
             store.write_slot(slot)
-        header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
-        atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
+        write_header(path, vault_id)
         return store
 
     @staticmethod
@@ -215,7 +264,7 @@ class Store:
             raise VaultNotFoundError(f"no vault at {path}; create one with `vault init`")
         if not path.is_dir():
             raise NotAVaultError(f"{path} is not a vault folder")
-        vault_id = read_header(path)
+        vault_id, version = read_header(path)
         db_path = path / DB_NAME
         if not db_path.is_file():
             raise NotAVaultError(
@@ -236,9 +285,17 @@ class Store:
             raise UnsupportedFormatError(
                 f"{path} was written by a newer version of vault; upgrade vault"
             )
-        if schema < SCHEMA_VERSION:
+        if schema < KEYLESS_SCHEMA:
             _migrate(db, db_path, schema)
+        if schema >= SCHEMA_VERSION and version < FORMAT_VERSION:
+            # The upgrade committed but was stopped before it rewrote the header.
+            write_header(path, vault_id)
         return Store(path, vault_id, db)
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """A version 1 store: its operations are sealed anew at the next unlock (vault.upgrade)."""
+        return int(self.meta("schema", "0") or 0) < SCHEMA_VERSION
 
     def close(self) -> None:
         with self._lock:
@@ -336,30 +393,39 @@ class Store:
     # --- items -----------------------------------------------------------------------------
 
     def items(self, kind: str | None = None, *, include_deleted: bool = False) -> list[ItemRow]:
-        sql = "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items"
+        sql = _ITEM_SELECT
         clauses, args = [], []
         if kind is not None:
-            clauses.append("kind = ?")
+            clauses.append("i.kind = ?")
             args.append(kind)
         if not include_deleted:
-            clauses.append("deleted = 0")
+            clauses.append("o.deleted = 0")
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         with self._lock:
             rows = self._query(sql, tuple(args)).fetchall()
-        return [ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [_item_row(r) for r in rows]
 
-    def item_states(self, kinds: Iterable[str] | None = None) -> dict[str, tuple[str, bool]]:
-        """Live item id -> (current op id, conflict): cheap change detection for a cache.
-        `kinds` limits it to items of those kinds."""
-        sql = "SELECT item_id, op_id, conflict FROM items WHERE deleted = 0"
+    def item_states(self, kinds: Iterable[str] | None = None) -> dict[str, ItemRow]:
+        """Live item id -> its current row without the envelope: cheap change detection for a
+        cache (which compares the claims it verified). `kinds` limits it to those kinds."""
+        sql = (
+            "SELECT i.item_id, i.kind, i.op_id, NULL, o.deleted, i.conflict, o.parents, o.device "
+            "FROM items i JOIN ops o ON o.op_id = i.op_id WHERE o.deleted = 0"
+        )
         params: tuple[str, ...] = ()
         if kinds is not None:
             params = tuple(sorted(kinds))
-            sql += f" AND kind IN ({','.join('?' * len(params))})"
+            sql += f" AND i.kind IN ({','.join('?' * len(params))})"
         with self._lock:
             rows = self._query(sql, params)
-            return {r[0]: (r[1], bool(r[2])) for r in rows.fetchall()}
+            return {r[0]: _item_row(r) for r in rows.fetchall()}
+
+    def deleted_items(self) -> list[ItemRow]:
+        """Items whose current version is a deletion, with the sealed tombstone."""
+        with self._lock:
+            rows = self._query(_ITEM_SELECT + " WHERE o.deleted != 0").fetchall()
+        return [_item_row(r) for r in rows]
 
     def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
         rows: list[ItemRow] = []
@@ -371,21 +437,15 @@ class Store:
                 chunk = item_ids[i : i + 500]
                 marks = ",".join("?" * len(chunk))
                 for r in self._query(
-                    "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items "
-                    f"WHERE item_id IN ({marks})",
-                    tuple(chunk),
+                    _ITEM_SELECT + f" WHERE i.item_id IN ({marks})", tuple(chunk)
                 ).fetchall():
-                    rows.append(ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])))
+                    rows.append(_item_row(r))
         return rows
 
     def item(self, item_id: str) -> ItemRow | None:
         with self._lock:
-            r = self._query(
-                "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items "
-                "WHERE item_id = ?",
-                (item_id,),
-            ).fetchone()
-        return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) if r else None
+            r = self._query(_ITEM_SELECT + " WHERE i.item_id = ?", (item_id,)).fetchone()
+        return _item_row(r) if r else None
 
     def heads(self, item_id: str) -> list[Op]:
         with self._lock:
@@ -453,25 +513,9 @@ class Store:
         with self._lock:
             return int(self._query("SELECT coalesce(max(seq), 0) FROM ops").fetchone()[0])
 
-    def write(
-        self,
-        item_id: str,
-        kind: str,
-        envelope: str | None,
-        parents: Iterable[str],
-        *,
-        op_id: str | None = None,
-    ) -> Op:
-        """Record a new version (envelope) or a deletion (None) written on this device."""
-        op = Op(
-            op_id=op_id or crypto.random_id(),
-            item_id=item_id,
-            kind=kind,
-            parents=tuple(parents),
-            deleted=envelope is None,
-            envelope=envelope,
-            device=self.device_id,
-        )
+    def write(self, op: Op) -> Op:
+        """Record a new operation sealed on this device (notes.Vault seals it: see
+        `Vault.seal_op`)."""
         with self.transaction():
             self._insert(op)
         return op
@@ -556,7 +600,7 @@ class Store:
         ).fetchall()
         if not heads:
             return
-        op_id, deleted, envelope = max(heads, key=lambda h: (not h[1], h[0]))
+        op_id, deleted, envelope = max(heads, key=lambda h: (not h[1], h[0]))  # as _shown()
         self._db.execute(
             "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id) DO UPDATE SET "
@@ -565,24 +609,97 @@ class Store:
             (item_id, kind, op_id, envelope, deleted, int(len(heads) > 1)),
         )
 
-    def erase_history(self, item_id: str, keep_op: str) -> None:
-        """Drop the sealed content of every older version of an item (used by purge)."""
+    def erase_history(self, erased: Iterable[tuple[str, str]]) -> None:
+        """Replace the sealed content of older versions of an item with sealed erasures
+        ((envelope, op id) pairs, made by `Vault.erasures`): purge."""
         with self.transaction() as db:
-            db.execute(
-                "UPDATE ops SET envelope = NULL WHERE item_id = ? AND op_id != ?",
-                (item_id, keep_op),
-            )
+            db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", erased)
 
-    def replace_envelopes(self, envelopes: Iterable[tuple[str, str]], master_id: str) -> None:
-        """Rekey: swap every op's envelope for one sealed under a new master key, and make that
-        key current, in one transaction (callers write the new slots first)."""
+    def replace_envelopes(
+        self, envelopes: Iterable[tuple[str, str]], master_id: str | None = None
+    ) -> None:
+        """Rekey (and the upgrade to format 2): swap op envelopes for ones sealed anew, and
+        (rekey) make the new key current, in one transaction (callers write new slots first)."""
         with self.transaction() as db:
             db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", envelopes)
             db.execute(
                 "UPDATE items SET envelope = "
                 "(SELECT envelope FROM ops WHERE ops.op_id = items.op_id)"
             )
-            db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+            if master_id is not None:
+                db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+
+    # --- the index, checked against the operations ------------------------------------------
+
+    def derived_heads(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """item id -> [(op id, kind, deleted)] of the operations no operation names as a parent,
+        computed from the ops rows alone (the `edges` and `heads` tables are not consulted)."""
+        sql = (
+            "SELECT item_id, op_id, kind, deleted FROM ops WHERE op_id NOT IN "
+            "(SELECT j.value FROM ops AS o2, json_each(CASE WHEN json_valid(o2.parents) "
+            "AND json_type(o2.parents) = 'array' THEN o2.parents ELSE '[]' END) AS j)"
+        )
+        result: dict[str, list[tuple[str, str, bool]]] = {}
+        with self._lock:
+            for item_id, op_id, kind, deleted in self._query(sql).fetchall():
+                result.setdefault(item_id, []).append((op_id, kind, bool(deleted)))
+        return result
+
+    def check_index(self) -> tuple[set[str], set[str]]:
+        """Compare `heads` and `items` with what the ops rows imply; if they differ (someone
+        edited them), rebuild all three index tables from the ops. Returns (item ids whose
+        index was wrong, item ids that have operations but no head: a cycle or a version
+        moved to another item)."""
+        derived = self.derived_heads()
+        with self._lock:
+            heads: dict[str, set[str]] = {}
+            for item_id, op_id in self._query("SELECT item_id, op_id FROM heads").fetchall():
+                heads.setdefault(item_id, set()).add(op_id)
+            items = {
+                r[0]: (r[1], r[2], bool(r[3]), bool(r[4]))
+                for r in self._query(
+                    "SELECT item_id, kind, op_id, deleted, conflict FROM items"
+                ).fetchall()
+            }
+            all_items = {r[0] for r in self._query("SELECT DISTINCT item_id FROM ops").fetchall()}
+        wrong: set[str] = set()
+        for item_id in all_items | set(heads) | set(items):
+            found = derived.get(item_id, [])
+            if {h[0] for h in found} != heads.get(item_id, set()):
+                wrong.add(item_id)
+                continue
+            if found:
+                op_id, kind, deleted = _shown(found)
+                if items.get(item_id) != (kind, op_id, deleted, len(found) > 1):
+                    wrong.add(item_id)
+            elif item_id in items:
+                wrong.add(item_id)
+        headless = all_items - set(derived)
+        if wrong:
+            self._rebuild_index(derived)
+        return wrong, headless
+
+    def _rebuild_index(self, derived: dict[str, list[tuple[str, str, bool]]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM edges")
+            db.execute("DELETE FROM heads")
+            db.execute("DELETE FROM items")
+            for op in self.all_ops():
+                db.executemany(
+                    "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
+                    [(p, op.op_id) for p in op.parents],
+                )
+            for item_id, found in derived.items():
+                db.executemany(
+                    "INSERT INTO heads(item_id, op_id) VALUES (?, ?)",
+                    [(item_id, h[0]) for h in found],
+                )
+                op_id, kind, deleted = _shown(found)
+                db.execute(
+                    "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
+                    "VALUES (?, ?, ?, (SELECT envelope FROM ops WHERE op_id = ?), ?, ?)",
+                    (item_id, kind, op_id, op_id, int(deleted), int(len(found) > 1)),
+                )
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -598,8 +715,22 @@ class Store:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def read_header(path: Path) -> str:
-    """The vault id from vault.json, or a clear error saying why the folder is not a vault."""
+def _shown(heads: list[tuple[str, str, bool]]) -> tuple[str, str, bool]:
+    """(op id, kind, deleted) of the head an item shows: a live one before a deletion, then
+    the largest op id (the rule of `_refresh_item`)."""
+    op_id, kind, deleted = max(heads, key=lambda h: (not h[2], h[0]))
+    return op_id, kind, deleted
+
+
+def write_header(path: Path, vault_id: str) -> None:
+    """Write vault.json (atomically) naming this program's format version."""
+    header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
+    atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
+
+
+def read_header(path: Path) -> tuple[str, int]:
+    """The vault id and format version from vault.json, or a clear error saying why the folder
+    is not a vault."""
     header_path = path / HEADER
     if not header_path.is_file():
         raise NotAVaultError(f"{path} is not a vault (it has no {HEADER})")
@@ -610,8 +741,8 @@ def read_header(path: Path) -> str:
     except (OSError, ValueError):
         raise NotAVaultError(f"{header_path} is damaged or not a vault header") from None
     v = doc.get("v")
-    if v != FORMAT_VERSION:
-        if isinstance(v, int) and v > FORMAT_VERSION:
+    if v not in READABLE_VERSIONS or isinstance(v, bool):
+        if isinstance(v, int) and not isinstance(v, bool) and v > FORMAT_VERSION:
             raise UnsupportedFormatError(
                 f"{path} uses vault format v{v}, newer than this program; upgrade vault"
             )
@@ -619,7 +750,7 @@ def read_header(path: Path) -> str:
     vault_id = doc.get("vault_id")
     if not (isinstance(vault_id, str) and len(vault_id) == 32 and _hex(vault_id)):
         raise NotAVaultError(f"{header_path} is damaged (bad vault id)")
-    return vault_id
+    return vault_id, v
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -635,12 +766,14 @@ def _migrate(db: sqlite3.Connection, path: Path, schema: int) -> None:
             # Re-read inside the write lock: another process may have migrated meanwhile.
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             current = int(row[0]) if row else 0
+            if current >= KEYLESS_SCHEMA:
+                return
             for version in sorted(v for v in _MIGRATIONS if v > current):
                 _run_script(db, _MIGRATIONS[version])
             db.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
+                (str(KEYLESS_SCHEMA),),
             )
     except VaultError:
         db.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.errors import RemoteError, StorageError
-from vault.fsutil import fsync_dir, storage_error, write_new
+from vault.fsutil import atomic_write, fsync_dir, storage_error, write_new
 from vault.sync import layout
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -29,6 +29,7 @@ STALE_TEMP_SECONDS = 3600
 class RemoteHeader:
     vault_id: str
     master_id: str
+    version: int = layout.FORMAT_VERSION
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class RemoteFolder:
                     f"{self.path} was set up by a newer version of vault (format v{v}); upgrade"
                 )
             vault_id, master_id = doc["vault_id"], doc["mk_id"]
-            if v != layout.FORMAT_VERSION or not (
+            if v not in layout.READABLE_VERSIONS or not (
                 layout.is_device_id(vault_id) and layout.is_device_id(master_id)
             ):
                 raise ValueError
@@ -106,7 +107,7 @@ class RemoteFolder:
             raise RemoteError(
                 f"{path} is damaged or incomplete (still syncing?); try again later"
             ) from None
-        return RemoteHeader(vault_id, master_id)
+        return RemoteHeader(vault_id, master_id, v)
 
     def header_signature(self) -> str | None:
         """Where, how big and when the header was written (a stat, no read), or None."""
@@ -117,9 +118,10 @@ class RemoteFolder:
             return None
         return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
 
-    def write_header(self, header: RemoteHeader) -> None:
-        """Write the header if there is none. Its bytes depend only on the vault and its key,
-        so two devices setting up the same folder at once write identical files."""
+    def write_header(self, header: RemoteHeader, *, upgrade: bool = False) -> None:
+        """Write the header if there is none (or, with `upgrade`, replace a version 1 header
+        atomically). Its bytes depend only on the vault, its key and the format version, so two
+        devices setting up (or upgrading) the same folder at once write identical files."""
         doc = {
             "format": layout.FORMAT_NAME,
             "v": layout.FORMAT_VERSION,
@@ -129,6 +131,9 @@ class RemoteFolder:
         data = (json.dumps(doc, indent=2) + "\n").encode("ascii")
         for sub in (layout.LOG_DIR, layout.KEYS_DIR):
             self._mkdir(self.path / sub)
+        if upgrade:
+            atomic_write(self.path / layout.HEADER, data)
+            return
         with contextlib.suppress(FileExistsError):
             write_new(self.path / layout.HEADER, data)
 
