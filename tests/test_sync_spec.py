@@ -13,7 +13,7 @@ from pathlib import Path
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
 from tests.conftest import PASSWORD
-from tests.format_reader import b2b, b64, open_envelope, open_slot, unpad
+from tests.format_reader import b2b, b64, open_op, open_slot, unpad
 
 NAME = re.compile(r"^(\d{10})-([0-9a-f]{32})\.(seg|snap)$")
 
@@ -21,7 +21,7 @@ NAME = re.compile(r"^(\d{10})-([0-9a-f]{32})\.(seg|snap)$")
 def read_sync_folder(folder: Path, password: str) -> tuple[str, list[list], list[str], bytes]:
     """(vault id, every operation row, every device, master key) from a folder, per SYNC.md."""
     header = json.loads((folder / "vault-sync.json").read_text())
-    assert header["format"] == "vault-sync" and header["v"] == 1
+    assert header["format"] == "vault-sync" and header["v"] == 2
     vault_id = header["vault_id"]
     master_key = None
     for path in sorted((folder / "keys").glob("*/*.slot")):
@@ -42,14 +42,14 @@ def read_sync_folder(folder: Path, password: str) -> tuple[str, list[list], list
             data = path.read_bytes()
             assert b2b(data, size=16).hex() == m.group(2)
             magic, header_line, cipher = data.split(b"\n", 2)
-            assert magic == b"VAULTSYNC1"
+            assert magic == b"VAULTSYNC2"
             h = json.loads(header_line)
             assert (h["dev"], h["seq"], h["kind"]) == (device, int(m.group(1)), m.group(3))
             ad = b"\x00".join(
                 s.encode()
                 for s in (
                     "vault-sync-file",
-                    "1",
+                    "2",
                     vault_id,
                     device,
                     h["kind"],
@@ -69,17 +69,21 @@ def read_sync_folder(folder: Path, password: str) -> tuple[str, list[list], list
 
 def current_notes(vault_id: str, ops: list[list], master_key: bytes) -> dict[str, dict]:
     """FORMAT.md's display rule over the ops: heads, a live head before a tombstone, then the
-    largest op id."""
+    largest op id; each op opened against the claims of its row (format 2)."""
     named = {p for row in ops for p in row[3]}
     heads: dict[str, list[list]] = {}
     for row in ops:
         if row[0] not in named:
             heads.setdefault(row[1], []).append(row)
     notes = {}
+    fields = ("op_id", "item_id", "kind", "parents", "deleted", "envelope", "device")
     for item_id, rows in heads.items():
         shown = max(rows, key=lambda r: (not r[4], r[0]))
+        for row in rows:  # every head answers for its row, a tombstone too
+            open_op(master_key, vault_id, dict(zip(fields, row, strict=True)), row[5])
         if shown[2] == "note" and not shown[4]:
-            notes[item_id] = open_envelope(master_key, vault_id, "note", item_id, shown[5])
+            claims = dict(zip(fields, shown, strict=True))
+            notes[item_id] = open_op(master_key, vault_id, claims, shown[5])
     return notes
 
 
