@@ -281,7 +281,7 @@ def _state(vault: Vault) -> dict[str, object]:
         heads = tuple(sorted(h.op_id for h in vault.store.heads(row.item_id)))
         content = None
         if row.envelope is not None and not row.deleted:
-            content = vault.open_envelope(row.kind, row.item_id, row.envelope)
+            content = vault.open_op(row)
         out[row.item_id] = (row.deleted, heads, content)
     return out
 

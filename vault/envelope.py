@@ -200,9 +200,12 @@ def op_ad(vault_id: str, claims: Claims) -> bytes:
     return "\x00".join(fields).encode("ascii")
 
 
-def claims_tag(vault_id: str, claims: Claims) -> str:
-    """A short digest of the claims, for caches that remember which claims they verified."""
-    return crypto.blake2b(op_ad(vault_id, claims), size=16).hex()
+def version_tag(vault_id: str, claims: Claims, envelope: str | bytes | None) -> str:
+    """A digest of an operation's claims and envelope bytes, for caches of decrypted items
+    (the snapshot): an entry is used only while the store holds exactly what it was read
+    from, so a rewritten row or envelope is opened (and refused) rather than trusted."""
+    data = envelope.encode("utf-8") if isinstance(envelope, str) else envelope or b""
+    return crypto.blake2b(op_ad(vault_id, claims) + b"\x00" + data, size=16).hex()
 
 
 def tombstone_payload(kind: str) -> dict[str, Any]:

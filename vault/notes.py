@@ -20,7 +20,6 @@ from vault.crypto import KdfParams, Label
 from vault.envelope import (
     Claims,
     SealedOp,
-    claims_tag,
     erased_payload,
     is_erased,
     open_op,
@@ -28,6 +27,7 @@ from vault.envelope import (
     parse_op,
     seal_op,
     short,
+    version_tag,
 )
 from vault.errors import (
     AmbiguousError,
@@ -173,8 +173,9 @@ class Vault:
         self._derived: dict[str, tuple[int, Any]] = {}  # name -> (items generation, value)
         self.corrupt: dict[str, str] = {}
         # The claims (op id, parents, deleted, device) each cached item was verified with, and
-        # the claims tags the snapshot vouches for (vault.envelope.claims_tag).
+        # the version tags the snapshot vouches for (vault.envelope.version_tag).
         self._claims: dict[str, Claims] = {}
+        self._tags: dict[str, str] = {}  # item id -> version tag of what it was read from
         self._snap_tags: dict[str, str] = {}
         self._heads_checked: set[Claims] = set()  # other heads of conflicts, verified
         self._seen_version = -1
@@ -356,13 +357,15 @@ class Vault:
         self.refresh()
 
         def entries() -> Iterator[snapshot.Entry]:
+            states = self.store.item_states()
             for item in list(self._items.values()):
-                claims = self._claims.get(item.id)
-                if claims is None or claims.op_id != item.version:
-                    continue  # not verified against its claims: the next unlock opens it
+                claims, state = self._claims.get(item.id), states.get(item.id)
+                tag = self._tags.get(item.id)
+                if claims is None or state is None or state.claims != claims or tag is None:
+                    continue  # not verified as the store holds it now: the next unlock opens it
                 payload = item.to_payload()
                 conflict = getattr(item, "conflict", False)
-                version = f"{item.version}:{claims_tag(self.vault_id, claims)}"
+                version = f"{item.version}:{tag}"
                 yield item.id, payload["kind"], version, conflict, payload
 
         try:
@@ -380,7 +383,7 @@ class Vault:
             version = self.store.data_version()
             if version == self._seen_version:
                 return False
-            states = self.store.item_states(self._kinds)
+            states = self.store.item_states(self._kinds, envelopes=bool(self._snap_tags))
             changed = False
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
@@ -435,6 +438,7 @@ class Vault:
                     row.item_id, payload, row.op_id, row.conflict
                 )
                 self._claims[row.item_id] = row.claims
+                self._tags[row.item_id] = version_tag(self.vault_id, row.claims, row.envelope)
                 changed = True
             changed |= self._verify_conflicts(states)
             self._seen_version = version
@@ -452,11 +456,12 @@ class Vault:
         if tag is None:
             return False
         try:
-            if tag != claims_tag(self.vault_id, claims):
+            if tag != version_tag(self.vault_id, claims, state.envelope):
                 return False
         except VaultError:
             return False
         self._claims[item_id] = claims
+        self._tags[item_id] = tag
         return True
 
     def _verify_conflicts(self, states: dict[str, ItemRow]) -> bool:
@@ -561,6 +566,7 @@ class Vault:
             written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
         self._items[item.id] = written
         self._claims[item.id] = op.claims
+        self._tags[item.id] = version_tag(self.vault_id, op.claims, op.envelope)
         return written
 
     def _parents(self, item: Item) -> list[str]:

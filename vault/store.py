@@ -406,12 +406,15 @@ class Store:
             rows = self._query(sql, tuple(args)).fetchall()
         return [_item_row(r) for r in rows]
 
-    def item_states(self, kinds: Iterable[str] | None = None) -> dict[str, ItemRow]:
-        """Live item id -> its current row without the envelope: cheap change detection for a
-        cache (which compares the claims it verified). `kinds` limits it to those kinds."""
+    def item_states(
+        self, kinds: Iterable[str] | None = None, *, envelopes: bool = False
+    ) -> dict[str, ItemRow]:
+        """Live item id -> its current row (without the envelope unless asked): cheap change
+        detection for a cache (which compares the claims it verified). `kinds` limits it."""
+        envelope = "o.envelope" if envelopes else "NULL"
         sql = (
-            "SELECT i.item_id, i.kind, i.op_id, NULL, o.deleted, i.conflict, o.parents, o.device "
-            "FROM items i JOIN ops o ON o.op_id = i.op_id WHERE o.deleted = 0"
+            f"SELECT i.item_id, i.kind, i.op_id, {envelope}, o.deleted, i.conflict, o.parents, "
+            "o.device FROM items i JOIN ops o ON o.op_id = i.op_id WHERE o.deleted = 0"
         )
         params: tuple[str, ...] = ()
         if kinds is not None:
