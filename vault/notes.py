@@ -194,7 +194,7 @@ class Vault:
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
         self._snapped = self._items.generation
-        self._verify_deletions()
+        self._verify_deletions(headless)
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -444,7 +444,8 @@ class Vault:
             self._seen_version = version
             return changed
 
-    _dead: frozenset[str] = frozenset()  # items whose sealed deletion does not verify
+    _dead: frozenset[str] = frozenset()  # refused items that are not live: no head, or a
+    # deletion that does not verify
 
     def _fresh(self, item_id: str, state: ItemRow) -> bool:
         """Is the cached item the verified content of the operation the store now names, with
@@ -465,11 +466,13 @@ class Vault:
         return True
 
     def _verify_conflicts(self, states: dict[str, ItemRow]) -> bool:
-        """Every head of a forked item is verified, not only the one shown: a row added to the
-        history (a forged version or deletion) makes a fork, and must not pass unnoticed."""
+        """Every version of a forked item is verified, not only the one shown: a row added to
+        the history (a forged version or deletion) or one whose parents were rewritten (which
+        turns an older version into a head) makes a fork, and must not pass unnoticed. Forks
+        are rare and short-lived, so this costs little."""
         changed = False
         for item_id in [i for i, s in states.items() if s.conflict and i in self._items]:
-            for head in self.store.heads(item_id):
+            for head in self.store.history(item_id):
                 if head.claims in self._heads_checked:
                     continue
                 try:
@@ -483,10 +486,11 @@ class Vault:
                 self._heads_checked.add(head.claims)
         return changed
 
-    def _verify_deletions(self) -> None:
+    def _verify_deletions(self, headless: set[str]) -> None:
         """An item whose current version is a deletion is gone only if that deletion is sealed:
-        a tombstone row written into the store without the key is refused here."""
-        dead = set()
+        a tombstone row written into the store without the key is refused here. Items with no
+        head at all stay reported too (`refresh` forgets only what a live item replaced)."""
+        dead = set(headless)
         for row in self.store.deleted_items():
             if self._kinds is not None and row.kind not in self._kinds:
                 continue

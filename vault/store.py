@@ -665,7 +665,14 @@ class Store:
                 ).fetchall()
             }
             all_items = {r[0] for r in self._query("SELECT DISTINCT item_id FROM ops").fetchall()}
-        wrong: set[str] = set()
+            # items.envelope is a copy of the current op's (readers take the op's own)
+            wrong: set[str] = {
+                r[0]
+                for r in self._query(
+                    "SELECT i.item_id FROM items i LEFT JOIN ops o ON o.op_id = i.op_id "
+                    "WHERE o.envelope IS NOT i.envelope"
+                ).fetchall()
+            }
         for item_id in all_items | set(heads) | set(items):
             found = derived.get(item_id, [])
             if {h[0] for h in found} != heads.get(item_id, set()):
