@@ -92,6 +92,30 @@ def open_op(master_key: bytes, vault_id: str, claims: dict, text: str) -> dict:
     return payload
 
 
+def seal_op(
+    master_key: bytes, vault_id: str, claims: dict, payload: dict, salt: bytes, nonce: bytes
+) -> str:
+    """A format 2 envelope, from FORMAT.md alone."""
+    plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    cipher = crypto_aead_xchacha20poly1305_ietf_encrypt(
+        pad(plaintext),
+        op_ad(vault_id, claims),
+        nonce,
+        item_key(master_key, salt, claims["item_id"]),
+    )
+    env = {
+        "v": 2,
+        "id": claims["item_id"],
+        "kind": claims["kind"],
+        "op": claims["op_id"],
+        "alg": "xchacha20poly1305-ietf",
+        "salt": base64.b64encode(salt).decode(),
+        "nonce": base64.b64encode(nonce).decode(),
+        "cipher": base64.b64encode(cipher).decode(),
+    }
+    return json.dumps(env, separators=(",", ":"))
+
+
 def item_key(master_key: bytes, salt: bytes, item_id: str) -> bytes:
     items_key = b2b(b"", key=master_key, person=b"vault items")
     return b2b(item_id.encode(), key=items_key, salt=salt, person=b"vault item key")
