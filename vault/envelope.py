@@ -16,7 +16,9 @@ version 2 and by readers of older sync files and backups: `open_item` and friend
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,10 @@ from vault.errors import CorruptItemError, UnsupportedFormatError
 ENVELOPE_VERSION = 1  # the version 1 functions below (seal_item, open_item, ...)
 OP_ENVELOPE_VERSION = 2
 KINDS = frozenset({"note", "notebook", "tag"})
-_HEX = frozenset("0123456789abcdef")
+_ID = re.compile(r"[0-9a-f]{32}\Z")
+# version_tag covers the end of the envelope string, which holds the end of the ciphertext and
+# so its 16-byte authentication tag (base64 of 16 bytes is 24 characters).
+TAG_TAIL = 64
 
 
 def item_ad(vault_id: str, kind: str, item_id: str, v: int = ENVELOPE_VERSION) -> bytes:
@@ -172,40 +177,73 @@ class Claims:
 
 
 def _is_id(value: object) -> bool:
-    return isinstance(value, str) and len(value) == 32 and set(value) <= _HEX
+    return isinstance(value, str) and _ID.match(value) is not None
 
 
 def op_ad(vault_id: str, claims: Claims) -> bytes:
     """Associated data of a version 2 envelope. Every field is checked to be hex or a known
-    word first, so the NUL and comma separators are unambiguous; a row whose claims are not
-    even well formed raises CorruptItemError."""
+    word first (one pattern over the whole AD), so the NUL and comma separators are
+    unambiguous; a row whose claims are not even well formed raises CorruptItemError."""
     c = claims
-    if not (
-        c.kind in KINDS
-        and all(_is_id(x) for x in (c.op_id, c.item_id, c.device, *c.parents))
-        and isinstance(c.deleted, bool)
-    ):
-        raise _corrupt(str(c.kind)[:16], str(c.item_id)[:32], "has a malformed history row")
     fields = (
         "vault-item",
         str(OP_ENVELOPE_VERSION),
         vault_id,
-        c.kind,
-        c.item_id,
-        c.op_id,
-        c.device,
+        str(c.kind),
+        str(c.item_id),
+        str(c.op_id),
+        str(c.device),
         "1" if c.deleted else "0",
-        ",".join(c.parents),
+        ",".join(map(str, c.parents)),
     )
-    return "\x00".join(fields).encode("ascii")
+    text = "\x00".join(fields)
+    if _AD.match(text) is None or not isinstance(c.deleted, bool):
+        raise _corrupt(str(c.kind)[:16], str(c.item_id)[:32], "has a malformed history row")
+    return text.encode("ascii")
 
 
-def version_tag(vault_id: str, claims: Claims, envelope: str | bytes | None) -> str:
-    """A digest of an operation's claims and envelope bytes, for caches of decrypted items
-    (the snapshot): an entry is used only while the store holds exactly what it was read
-    from, so a rewritten row or envelope is opened (and refused) rather than trusted."""
-    data = envelope.encode("utf-8") if isinstance(envelope, str) else envelope or b""
-    return crypto.blake2b(op_ad(vault_id, claims) + b"\x00" + data, size=16).hex()
+_AD = re.compile(
+    r"vault-item\x002\x00[0-9a-f]{32}\x00(?:note|notebook|tag)(?:\x00[0-9a-f]{32}){3}\x00[01]"
+    r"\x00(?:[0-9a-f]{32}(?:,[0-9a-f]{32})*)?\Z"
+)
+
+
+def version_tag(vault_id: str, claims: Claims, envelope: str | None) -> str:
+    """A digest of an operation's claims and of the end of its envelope (which holds the AEAD
+    tag: any other envelope, an older one or another item's, ends otherwise), for caches of
+    decrypted items (the snapshot): an entry is used only while the store holds what it was
+    read from, so a rewritten row or a replaced envelope is opened (and refused) instead.
+    `envelope` may be the whole string or only its last TAG_TAIL characters."""
+    c = claims
+    return tag_of(vault_id, c.kind, c.item_id, c.op_id, c.device, c.deleted, c.parents, envelope)
+
+
+def tag_of(
+    vault_id: str,
+    kind: str,
+    item_id: str,
+    op_id: str,
+    device: str,
+    deleted: bool,
+    parents: tuple[str, ...],
+    envelope: str | None,
+) -> str:
+    """version_tag from the row's fields as they are (not checked: a digest only compares)."""
+    text = "\x00".join(
+        (
+            "vault-item",
+            str(OP_ENVELOPE_VERSION),
+            vault_id,
+            kind,
+            item_id,
+            op_id,
+            device,
+            "1" if deleted else "0",
+            ",".join(parents),
+            (envelope or "")[-TAG_TAIL:],
+        )
+    )
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def tombstone_payload(kind: str) -> dict[str, Any]:

@@ -174,8 +174,8 @@ class Vault:
         self.corrupt: dict[str, str] = {}
         # The claims (op id, parents, deleted, device) each cached item was verified with, and
         # the version tags the snapshot vouches for (vault.envelope.version_tag).
-        self._claims: dict[str, Claims] = {}
-        self._tags: dict[str, str] = {}  # item id -> version tag of what it was read from
+        self._claims: dict[str, tuple] = {}  # item id -> ItemRow.key it was verified with
+        self._tags: dict[str, str] = {}  # item id -> version tag the snapshot vouched for
         self._snap_tags: dict[str, str] = {}
         self._heads_checked: set[Claims] = set()  # other heads of conflicts, verified
         self._seen_version = -1
@@ -185,7 +185,14 @@ class Vault:
             self._prefetched = None  # read before the upgrade sealed every envelope anew
         # The index tables are checked against the operations (and rebuilt if someone edited
         # them): what is shown comes from the sealed history, not from a row that says so.
-        self.index_repaired, headless = store.check_index()
+        # The same scan gives the first refresh its states (no second read of the store).
+        scan = store.scan_history(tails=kinds is None and snapshot.path_in(self.path).exists())
+        self.index_repaired, headless = scan.wrong, scan.headless
+        self._first_states: dict[str, ItemRow] | None = {
+            i: r
+            for i, r in scan.shown.items()
+            if not r.deleted and (kinds is None or r.kind in kinds)
+        }
         for item_id in headless:
             self.corrupt[item_id] = (
                 f"item {short(item_id)} has no current version: its history rows were altered "
@@ -194,7 +201,7 @@ class Vault:
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
         self._snapped = self._items.generation
-        self._verify_deletions(headless)
+        self._verify_deletions(headless, [r for r in scan.shown.values() if r.deleted])
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -357,12 +364,16 @@ class Vault:
         self.refresh()
 
         def entries() -> Iterator[snapshot.Entry]:
-            states = self.store.item_states()
+            # Tags are computed here, not at every decrypt: from the claims this cache
+            # verified and the envelope the store holds for them now.
+            states = self.store.item_states(envelopes=True)
             for item in list(self._items.values()):
                 claims, state = self._claims.get(item.id), states.get(item.id)
-                tag = self._tags.get(item.id)
-                if claims is None or state is None or state.claims != claims or tag is None:
+                if claims is None or state is None or state.key != claims:
                     continue  # not verified as the store holds it now: the next unlock opens it
+                tag = self._tags.get(item.id) or version_tag(
+                    self.vault_id, state.claims, state.envelope
+                )
                 payload = item.to_payload()
                 conflict = getattr(item, "conflict", False)
                 version = f"{item.version}:{tag}"
@@ -383,7 +394,10 @@ class Vault:
             version = self.store.data_version()
             if version == self._seen_version:
                 return False
-            states = self.store.item_states(self._kinds, envelopes=bool(self._snap_tags))
+            states = self._first_states
+            self._first_states = None
+            if states is None:
+                states = self.store.item_states(self._kinds, envelopes=bool(self._snap_tags))
             changed = False
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
@@ -406,7 +420,7 @@ class Vault:
             ready = [
                 prefetched[i]
                 for i in stale
-                if i in prefetched and prefetched[i][0].claims == states[i].claims
+                if i in prefetched and prefetched[i][0].key == states[i].key
             ]
             fetched = {r[0].item_id for r in ready}
             rows = ready + [
@@ -437,8 +451,8 @@ class Vault:
                 self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
                     row.item_id, payload, row.op_id, row.conflict
                 )
-                self._claims[row.item_id] = row.claims
-                self._tags[row.item_id] = version_tag(self.vault_id, row.claims, row.envelope)
+                self._claims[row.item_id] = row.key
+                self._tags.pop(row.item_id, None)
                 changed = True
             changed |= self._verify_conflicts(states)
             self._seen_version = version
@@ -450,18 +464,15 @@ class Vault:
     def _fresh(self, item_id: str, state: ItemRow) -> bool:
         """Is the cached item the verified content of the operation the store now names, with
         the same claims? (From the snapshot: the claims tag it was sealed with.)"""
-        claims = state.claims
-        if self._claims.get(item_id) == claims:
+        key = state.key
+        if self._claims.get(item_id) == key:
             return True
         tag = self._snap_tags.get(item_id)
         if tag is None:
             return False
-        try:
-            if tag != version_tag(self.vault_id, claims, state.envelope):
-                return False
-        except VaultError:
+        if tag != (state.tag or version_tag(self.vault_id, state.claims, state.envelope)):
             return False
-        self._claims[item_id] = claims
+        self._claims[item_id] = key
         self._tags[item_id] = tag
         return True
 
@@ -486,16 +497,19 @@ class Vault:
                 self._heads_checked.add(head.claims)
         return changed
 
-    def _verify_deletions(self, headless: set[str]) -> None:
+    def _verify_deletions(self, headless: set[str], deleted: list[ItemRow]) -> None:
         """An item whose current version is a deletion is gone only if that deletion is sealed:
         a tombstone row written into the store without the key is refused here. Items with no
         head at all stay reported too (`refresh` forgets only what a live item replaced)."""
         dead = set(headless)
-        for row in self.store.deleted_items():
+        for row in deleted:
             if self._kinds is not None and row.kind not in self._kinds:
                 continue
+            op = self.store.op(row.op_id)
             try:
-                open_op(self._items_key, self.vault_id, row.claims, row.envelope)
+                if op is None or op.claims != row.claims:
+                    raise CorruptItemError(f"item {short(row.item_id)} changed while opening")
+                open_op(self._items_key, self.vault_id, op.claims, op.envelope)
             except VaultError as exc:
                 self.corrupt[row.item_id] = str(exc)
                 dead.add(row.item_id)
@@ -569,8 +583,8 @@ class Vault:
         else:
             written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
         self._items[item.id] = written
-        self._claims[item.id] = op.claims
-        self._tags[item.id] = version_tag(self.vault_id, op.claims, op.envelope)
+        self._claims[item.id] = (op.op_id, op.kind, op.parents, op.deleted, op.device)
+        self._tags.pop(item.id, None)
         return written
 
     def _parents(self, item: Item) -> list[str]:

@@ -17,15 +17,17 @@ and rebuilt from them when they disagree.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.envelope import Claims
+from vault.envelope import TAG_TAIL, Claims, tag_of
 from vault.errors import (
     NotAVaultError,
     StorageError,
@@ -114,15 +116,25 @@ class Op:
     device: str
     seq: int = 0
 
-    @property
+    @functools.cached_property
     def claims(self) -> Claims:
         return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
 
 
 @dataclass(frozen=True)
+class HistoryScan:
+    """What `Store.scan_history` derived from the ops rows."""
+
+    shown: dict[str, ItemRow]  # item id -> its shown head (envelope: its tail, or None)
+    wrong: set[str]  # items whose index rows disagreed (now rebuilt)
+    headless: set[str]  # items with operations but no head
+
+
+@dataclass(slots=True)
 class ItemRow:
     """An item's current version as the index names it, with that operation's own row: the
-    envelope, deleted flag, parents and device come from `ops`, never from `items`."""
+    envelope, deleted flag, parents and device come from `ops`, never from `items`. (Not
+    frozen: ten thousand are made at every unlock, and frozen ones cost twice as much.)"""
 
     item_id: str
     kind: str
@@ -132,15 +144,28 @@ class ItemRow:
     conflict: bool
     parents: tuple[str, ...] = ()
     device: str = ""
+    tag: str = ""  # envelope.version_tag, when the scan that made this row computed it
+
+    @property
+    def key(self) -> tuple:
+        """The claims as a plain tuple: cheap to compare (caches keep it)."""
+        return (self.op_id, self.kind, self.parents, self.deleted, self.device)
 
     @property
     def claims(self) -> Claims:
         return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
 
 
+_ONE_PARENT = re.compile(r'\["[0-9a-f]{32}"\]')
+
+
 def parse_parents(text: object) -> tuple[str, ...]:
     """The parents column as stored; a value that is not a JSON list of strings (tampered)
     becomes a marker that no sealed claim can match, so the row is refused, never crashed on."""
+    if text == "[]":
+        return ()
+    if isinstance(text, str) and _ONE_PARENT.fullmatch(text):
+        return (text[2:-2],)
     try:
         parents = json.loads(text) if isinstance(text, str) else None
     except ValueError:
@@ -411,7 +436,8 @@ class Store:
     ) -> dict[str, ItemRow]:
         """Live item id -> its current row (without the envelope unless asked): cheap change
         detection for a cache (which compares the claims it verified). `kinds` limits it."""
-        envelope = "o.envelope" if envelopes else "NULL"
+        # The end of the envelope is enough for the snapshot's check (envelope.version_tag).
+        envelope = f"substr(o.envelope, -{TAG_TAIL})" if envelopes else "NULL"
         sql = (
             f"SELECT i.item_id, i.kind, i.op_id, {envelope}, o.deleted, i.conflict, o.parents, "
             "o.device FROM items i JOIN ops o ON o.op_id = i.op_id WHERE o.deleted = 0"
@@ -423,12 +449,6 @@ class Store:
         with self._lock:
             rows = self._query(sql, params)
             return {r[0]: _item_row(r) for r in rows.fetchall()}
-
-    def deleted_items(self) -> list[ItemRow]:
-        """Items whose current version is a deletion, with the sealed tombstone."""
-        with self._lock:
-            rows = self._query(_ITEM_SELECT + " WHERE o.deleted != 0").fetchall()
-        return [_item_row(r) for r in rows]
 
     def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
         rows: list[ItemRow] = []
@@ -634,62 +654,81 @@ class Store:
 
     # --- the index, checked against the operations ------------------------------------------
 
-    def derived_heads(self) -> dict[str, list[tuple[str, str, bool]]]:
-        """item id -> [(op id, kind, deleted)] of the operations no operation names as a parent,
-        computed from the ops rows alone (the `edges` and `heads` tables are not consulted)."""
-        sql = (
-            "SELECT item_id, op_id, kind, deleted FROM ops WHERE op_id NOT IN "
-            "(SELECT j.value FROM ops AS o2, json_each(CASE WHEN json_valid(o2.parents) "
-            "AND json_type(o2.parents) = 'array' THEN o2.parents ELSE '[]' END) AS j)"
-        )
-        result: dict[str, list[tuple[str, str, bool]]] = {}
+    def scan_history(self, *, tails: bool = False) -> HistoryScan:
+        """Read every ops row once and derive each item's heads from the rows alone (the
+        `edges`, `heads` and `items` tables are not consulted), then compare the index tables
+        with them; if they differ (someone edited them), rebuild all three from the ops. With
+        `tails`, each shown head carries the end of its envelope (for envelope.version_tag).
+        Three plain scans: about what one scan with a join costs."""
+        tail = f"substr(envelope, -{TAG_TAIL})" if tails else "NULL"
         with self._lock:
-            for item_id, op_id, kind, deleted in self._query(sql).fetchall():
-                result.setdefault(item_id, []).append((op_id, kind, bool(deleted)))
-        return result
-
-    def check_index(self) -> tuple[set[str], set[str]]:
-        """Compare `heads` and `items` with what the ops rows imply; if they differ (someone
-        edited them), rebuild all three index tables from the ops. Returns (item ids whose
-        index was wrong, item ids that have operations but no head: a cycle or a version
-        moved to another item)."""
-        derived = self.derived_heads()
-        with self._lock:
-            heads: dict[str, set[str]] = {}
-            for item_id, op_id in self._query("SELECT item_id, op_id FROM heads").fetchall():
-                heads.setdefault(item_id, set()).add(op_id)
-            items = {
+            ops = self._query(
+                f"SELECT op_id, item_id, kind, parents, deleted, device, {tail} FROM ops"
+            ).fetchall()
+            index = {
                 r[0]: (r[1], r[2], bool(r[3]), bool(r[4]))
                 for r in self._query(
                     "SELECT item_id, kind, op_id, deleted, conflict FROM items"
                 ).fetchall()
             }
-            all_items = {r[0] for r in self._query("SELECT DISTINCT item_id FROM ops").fetchall()}
-            # items.envelope is a copy of the current op's (readers take the op's own)
-            wrong: set[str] = {
-                r[0]
-                for r in self._query(
-                    "SELECT i.item_id FROM items i LEFT JOIN ops o ON o.op_id = i.op_id "
-                    "WHERE o.envelope IS NOT i.envelope"
-                ).fetchall()
-            }
-        for item_id in all_items | set(heads) | set(items):
-            found = derived.get(item_id, [])
-            if {h[0] for h in found} != heads.get(item_id, set()):
-                wrong.add(item_id)
+            head_rows = set(self._query("SELECT item_id, op_id FROM heads").fetchall())
+        # Written for speed (10,000 notes are opened at every unlock): one parent, the common
+        # case, is read by a pattern; anything else through parse_parents.
+        named: set[str] = set()
+        one = _ONE_PARENT.fullmatch
+        for r in ops:
+            p = r[3]
+            if p == "[]":
                 continue
-            if found:
-                op_id, kind, deleted = _shown(found)
-                if items.get(item_id) != (kind, op_id, deleted, len(found) > 1):
-                    wrong.add(item_id)
-            elif item_id in items:
+            if isinstance(p, str) and one(p):
+                named.add(p[2:-2])
+            else:
+                named.update(parse_parents(p))
+        found: dict[str, list[tuple]] = {}
+        for r in [r for r in ops if r[0] not in named]:
+            if r[1] in found:
+                found[r[1]].append(r)
+            else:
+                found[r[1]] = [r]
+        shown: dict[str, ItemRow] = {}
+        derived_heads: set[tuple[str, str]] = set()
+        vault_id = self.vault_id
+        for item_id, heads in found.items():
+            if len(heads) == 1:
+                op_id, _, kind, raw, deleted, device, end = heads[0]
+                derived_heads.add((item_id, op_id))
+            else:
+                derived_heads.update((item_id, h[0]) for h in heads)
+                op_id, _, kind, raw, deleted, device, end = max(
+                    heads, key=lambda h: (not h[4], h[0])
+                )
+            parents = () if raw == "[]" else parse_parents(raw)
+            deleted, device = bool(deleted), str(device)
+            tag = (
+                tag_of(vault_id, kind, item_id, op_id, device, deleted, parents, end)
+                if tails
+                else ""
+            )
+            shown[item_id] = ItemRow(
+                item_id, kind, op_id, end, deleted, len(heads) > 1, parents, device, tag
+            )
+        wrong = {i for i, _ in derived_heads ^ head_rows}
+        for item_id, row in shown.items():
+            if index.get(item_id) != (row.kind, row.op_id, row.deleted, row.conflict):
                 wrong.add(item_id)
-        headless = all_items - set(derived)
+        wrong.update(set(index) - set(shown))
+        headless = {r[1] for r in ops} - set(shown)
         if wrong:
-            self._rebuild_index(derived)
-        return wrong, headless
+            self._rebuild_index(found)
+        return HistoryScan(shown, wrong, headless)
 
-    def _rebuild_index(self, derived: dict[str, list[tuple[str, str, bool]]]) -> None:
+    def check_index(self) -> tuple[set[str], set[str]]:
+        """(item ids whose index was wrong and is now rebuilt, item ids with operations but no
+        head: a cycle or a version moved to another item). See scan_history."""
+        scan = self.scan_history()
+        return scan.wrong, scan.headless
+
+    def _rebuild_index(self, found: dict[str, list[tuple]]) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM edges")
             db.execute("DELETE FROM heads")
@@ -699,16 +738,16 @@ class Store:
                     "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
                     [(p, op.op_id) for p in op.parents],
                 )
-            for item_id, found in derived.items():
+            for item_id, heads in found.items():
                 db.executemany(
                     "INSERT INTO heads(item_id, op_id) VALUES (?, ?)",
-                    [(item_id, h[0]) for h in found],
+                    [(item_id, h[0]) for h in heads],
                 )
-                op_id, kind, deleted = _shown(found)
+                op_id, kind, deleted = _shown([(h[0], h[2], bool(h[4])) for h in heads])
                 db.execute(
                     "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
                     "VALUES (?, ?, ?, (SELECT envelope FROM ops WHERE op_id = ?), ?, ?)",
-                    (item_id, kind, op_id, op_id, int(deleted), int(len(found) > 1)),
+                    (item_id, kind, op_id, op_id, int(deleted), int(len(heads) > 1)),
                 )
 
     def counts(self) -> dict[str, int]:
