@@ -18,6 +18,7 @@ replays exactly (ids, nonces and clock readings come from seeded sources).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -255,9 +256,9 @@ class KillingFolder(RemoteFolder):
         super().write(device, name, data, area)
         self._tick()  # killed right after the file landed, before it was recorded
 
-    def delete(self, device: str, name: str, area: str = "log") -> None:
+    def delete(self, device: str, name: str, area: str = "log", *, check):  # type: ignore[no-untyped-def]
         self._tick()
-        super().delete(device, name, area)
+        return super().delete(device, name, area, check=check)
 
 
 @dataclass
@@ -274,15 +275,23 @@ def _live(vault: Vault) -> set[str]:
 
 
 def _state(vault: Vault) -> dict[str, object]:
-    """Everything a person sees, decrypted, plus the heads (equal heads: equal history tips)."""
+    """Everything a person sees, decrypted, plus the heads (equal heads: equal history tips).
+
+    Of a conflict, every competing version: which one a device shows first is its own (the
+    one written there, so a person keeps editing their own text), but the versions that
+    compete are the same everywhere."""
     vault.refresh()
     out: dict[str, object] = {}
     for row in vault.store.items(include_deleted=True):
-        heads = tuple(sorted(h.op_id for h in vault.store.heads(row.item_id)))
-        content = None
-        if row.envelope is not None and not row.deleted:
+        heads = vault.store.heads(row.item_id)
+        content: object = None
+        if len(heads) > 1:
+            content = sorted(
+                json.dumps(vault.open_op(h), sort_keys=True) for h in heads if not h.deleted
+            )
+        elif not row.deleted:
             content = vault.open_op(row)
-        out[row.item_id] = (row.deleted, heads, content)
+        out[row.item_id] = (row.deleted, tuple(sorted(h.op_id for h in heads)), content)
     return out
 
 

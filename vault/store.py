@@ -612,18 +612,23 @@ class Store:
     def _refresh_item(self, item_id: str, kind: str) -> None:
         """Recompute the item's current row from its heads.
 
-        With several heads (a conflict) a live version is shown before a deletion, so a
-        concurrent edit and delete keeps the edit; among equals the largest op id wins, a rule
-        every device applies the same way whatever order operations arrived in.
+        With several heads (a conflict, or a fork whose history has not all arrived) a live
+        version is shown before a deletion, so a concurrent edit and delete keeps the edit;
+        then one written on this device, so that a person who goes on typing while another
+        device's version waits to be merged edits their own text, not the other's (their next
+        edit would otherwise change the same lines twice and turn a clean merge into a
+        conflict); among equals the largest op id wins, whatever order operations arrived in.
         """
         heads = self._db.execute(
-            "SELECT op_id, deleted, envelope FROM ops WHERE op_id IN "
+            "SELECT op_id, deleted, envelope, device FROM ops WHERE op_id IN "
             "(SELECT op_id FROM heads WHERE item_id = ?)",
             (item_id,),
         ).fetchall()
         if not heads:
             return
-        op_id, deleted, envelope = max(heads, key=lambda h: (not h[1], h[0]))  # as _shown()
+        op_id, deleted, envelope, _ = max(  # the rule of _shown()
+            heads, key=lambda h: (not h[1], h[3] == self.device_id, h[0])
+        )
         self._db.execute(
             "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id) DO UPDATE SET "
@@ -699,8 +704,9 @@ class Store:
                 derived_heads.add((item_id, op_id))
             else:
                 derived_heads.update((item_id, h[0]) for h in heads)
+                me = self.device_id
                 op_id, _, kind, raw, deleted, device, end = max(
-                    heads, key=lambda h: (not h[4], h[0])
+                    heads, key=lambda h: (not h[4], h[5] == me, h[0])
                 )
             parents = () if raw == "[]" else parse_parents(raw)
             deleted, device = bool(deleted), str(device)
@@ -743,7 +749,9 @@ class Store:
                     "INSERT INTO heads(item_id, op_id) VALUES (?, ?)",
                     [(item_id, h[0]) for h in heads],
                 )
-                op_id, kind, deleted = _shown([(h[0], h[2], bool(h[4])) for h in heads])
+                op_id, kind, deleted = _shown(
+                    [(h[0], h[2], bool(h[4]), h[5]) for h in heads], self.device_id
+                )
                 db.execute(
                     "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
                     "VALUES (?, ?, ?, (SELECT envelope FROM ops WHERE op_id = ?), ?, ?)",
@@ -764,10 +772,11 @@ class Store:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _shown(heads: list[tuple[str, str, bool]]) -> tuple[str, str, bool]:
-    """(op id, kind, deleted) of the head an item shows: a live one before a deletion, then
-    the largest op id (the rule of `_refresh_item`)."""
-    op_id, kind, deleted = max(heads, key=lambda h: (not h[2], h[0]))
+def _shown(heads: list[tuple[str, str, bool, str]], me: str) -> tuple[str, str, bool]:
+    """(op id, kind, deleted) of the head an item shows, from (op id, kind, deleted, device):
+    a live one before a deletion, then one written by this device `me`, then the largest op
+    id (the rule of `_refresh_item`)."""
+    op_id, kind, deleted, _ = max(heads, key=lambda h: (not h[2], h[3] == me, h[0]))
     return op_id, kind, deleted
 
 

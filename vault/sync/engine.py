@@ -30,7 +30,9 @@ from vault.sync import layout
 from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
-from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
+from vault.sync.notebook_merge import merge_same_path_notebooks
+from vault.sync.reading import ReadBudget, Rejections, prune
+from vault.sync.remote import Entry, HashMismatch, RemoteFolder, RemoteHeader, Unreadable
 from vault.sync.segments import (
     ChainFile,
     open_file,
@@ -39,6 +41,7 @@ from vault.sync.segments import (
     sync_key,
     verify_file,
 )
+from vault.sync.slots import publish_slots
 from vault.sync.state import (
     ACKS,
     FOLDER,
@@ -48,6 +51,7 @@ from vault.sync.state import (
     PUBLISHED_ACKS,
     REMOTE,
     RESERVED,
+    SLOTS,
     WALLS,
     FileRecord,
     SyncState,
@@ -300,6 +304,9 @@ class _Run:
         self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
         self.own_listed: dict[str, Entry] = {}
         self.own_odd: list[Entry] = []
+        self.own_refused: str | None = None  # why this device's log folder cannot be used
+        self.rejected = Rejections.load(self.state)
+        self.budget = ReadBudget.for_run()
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -308,10 +315,13 @@ class _Run:
         self._publish_slots()
         self._pull()
         outcome = auto_merge(self.vault)
+        merge_same_path_notebooks(self.vault)
         self._erase_purged()
-        self._push()
-        self._compact()
-        self._tidy()
+        if self.own_refused is None:
+            # Never write or delete through a log folder that is not a real folder.
+            self._push()
+            self._compact()
+            self._tidy()
         if self.t.pulled:
             self.vault.refresh()
         return SyncReport(
@@ -366,34 +376,36 @@ class _Run:
 
     def _publish_slots(self) -> None:
         """Keep copies of this device's current key slots in the folder, for `vault clone`."""
-        want = {}
-        for slot in self.store.slots():
-            data = slot.to_json()
-            want[content_hash(data)] = data
-        listed: dict[str, Entry] = {}
-        for entry in self.remote.list_files(self.me, layout.KEYS_DIR):
-            digest = layout.parse_slot_name(entry.name)
-            if digest in want and entry.size == len(want[digest]):
-                listed[digest] = entry
-            else:
-                # An old password's slot, a damaged copy, or a daemon's duplicate: only this
-                # device writes here, so it clears what it did not put there now.
-                self.remote.delete(self.me, entry.name, layout.KEYS_DIR)
-        for digest, data in want.items():
-            if digest not in listed:
-                self.remote.write(self.me, layout.slot_file_name(digest), data, layout.KEYS_DIR)
+        recorded = self.state.get_json(SLOTS, {})
+        if not isinstance(recorded, dict):
+            recorded = {}
+        done = publish_slots(self.remote, self.store, self.me, recorded)
+        self.t.warnings.extend(done.warnings)
+        if done.digests != recorded:
+            with self.store.transaction() as db:
+                SyncState.set_json(db, SLOTS, done.digests)
 
     # --- pulling ---------------------------------------------------------------------------
 
     def _pull(self) -> None:
         devices = self.remote.devices()
         listings: dict[str, list[Entry]] = {}
-        for device in devices:
-            listings[device] = self.remote.list_files(device)
-        self._check_own(listings.get(self.me, []))
+        for device in sorted({*devices, self.me}):
+            # One device's folder that is not a real folder, or cannot be listed, holds back
+            # that device only: the others are still read, and this device still sends.
+            try:
+                listings[device] = self.remote.list_files(device)
+            except RemoteError as exc:
+                if device == self.me:
+                    self.own_refused = str(exc)
+                    self.t.warnings.append(f"nothing was sent: {exc}")
+                else:
+                    self.t.pending.append(Pending(device, "its log folder", str(exc)))
+        if self.own_refused is None:
+            self._check_own(listings.get(self.me, []))
         plans: list[tuple[str, list[_Candidate]]] = []
         for device in devices:
-            if device == self.me:
+            if device == self.me or device not in listings:
                 continue
             if listings[device]:
                 self.visible.add(device)
@@ -423,9 +435,14 @@ class _Run:
             # The same bytes as a canonical file: they show its position if that file verified.
             applied = any(r.hash == digest for r in self.files.get(device, {}).get(seq, []))
             self.judged[f"{device}/{entry.name}"] = [entry.size, seq] if applied else entry.size
-        if self.judged != self.state.get_json(JUDGED, {}):
-            with self.store.transaction() as db:
+        # What was judged or refused of files no longer in the folder is forgotten.
+        names = {device: [e.name for e in entries] for device, entries in listings.items()}
+        self.judged = prune(self.judged, names)
+        self.rejected.entries = prune(self.rejected.entries, names)
+        with self.store.transaction() as db:
+            if self.judged != self.state.get_json(JUDGED, {}):
                 SyncState.set_json(db, JUDGED, self.judged)
+            self.rejected.save(db)
 
     def _plan(self, device: str, entries: list[Entry]) -> list[_Candidate]:
         """Which of a device's files to read, in chain order; reports gaps and rollbacks."""
@@ -503,8 +520,12 @@ class _Run:
         key = f"{device}/{entry.name}"
         if _judged_size(self.judged.get(key)) == entry.size:
             return None
+        if not self.budget.allows(entry.size):
+            self.t.pending.append(Pending(device, entry.name, ReadBudget.deferred()))
+            return None
         try:
             data = self.remote.read(device, entry.name)
+            self.budget.spend(entry.size)
             owner, seq, kind, _, _, _ = read_header(data, entry.name)
         except (Unreadable, IntegrityError, UnsupportedFormatError):
             self.judged[key] = entry.size
@@ -571,30 +592,44 @@ class _Run:
         where = f"{short(device)}/{cand.entry.name}"
         data = cand.data
         if data is None:
+            refused = self.rejected.known(device, cand.entry)
+            if refused is not None:  # unchanged since a run refused it: not read again
+                self.t.pending.append(Pending(device, cand.entry.name, refused))
+                return None
+            if not self.budget.allows(cand.entry.size):
+                self.t.pending.append(Pending(device, cand.entry.name, ReadBudget.deferred()))
+                return None
             try:
-                data = self.remote.read(device, cand.entry.name)
+                data = self.remote.read(device, cand.entry.name, expect_hash=cand.name.hash)
+            except HashMismatch:
+                data = b""  # judged below, as a file whose bytes do not match its name
             except Unreadable as exc:
                 self.t.pending.append(Pending(device, cand.entry.name, f"unreadable now ({exc})"))
                 return None
+            self.budget.spend(cand.entry.size)
             self.t.read += 1
+        reason = None
+        chain = None
         if content_hash(data) != cand.name.hash:
-            self.t.pending.append(
-                Pending(device, cand.entry.name, "incomplete or damaged (hash does not match)")
-            )
+            reason = "incomplete or damaged (hash does not match)"
+        else:
+            try:
+                chain = (open_file if content else verify_file)(
+                    self.key, self.vault.vault_id, data, where
+                )
+                if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
+                    reason, chain = "misnamed; not applied", None
+            except UnsupportedFormatError as exc:
+                reason = str(exc)
+            except IntegrityError:
+                reason = "does not verify"
+        if chain is None:
+            assert reason is not None
+            self.t.pending.append(Pending(device, cand.entry.name, reason))
+            if cand.data is None:
+                self.rejected.remember(device, cand.entry, reason)
             return None
-        try:
-            chain = (open_file if content else verify_file)(
-                self.key, self.vault.vault_id, data, where
-            )
-        except UnsupportedFormatError as exc:
-            self.t.pending.append(Pending(device, cand.entry.name, str(exc)))
-            return None
-        except IntegrityError:
-            self.t.pending.append(Pending(device, cand.entry.name, "does not verify"))
-            return None
-        if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
-            self.t.pending.append(Pending(device, cand.entry.name, "misnamed; not applied"))
-            return None
+        self.rejected.forget(device, cand.entry.name)
         return chain
 
     def _record(
@@ -678,6 +713,10 @@ class _Run:
             entry = self.own_listed.get(name)
             if entry is None or entry.size != rec.size:
                 self.damaged.append(rec)
+        last_snap = max(
+            (s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)), default=0
+        )
+        chosen = max([*mine, self._reserved()], default=0)
         for entry in entries:
             if entry.name in recorded:
                 continue
@@ -688,7 +727,14 @@ class _Run:
             chain = self._read(self.me, _Candidate(cn, entry))
             if chain is None:
                 failed = next((p for p in self.t.pending if p.file == entry.name), None)
-                if failed is not None and not failed.reason.startswith("unreadable"):
+                if not last_snap < cn.seq <= chosen:
+                    # Covered by a snapshot, or a position this device never chose: not a
+                    # file this device can show it wrote. It stays, and is not read again.
+                    if failed is not None:
+                        self.t.pending.remove(failed)
+                elif failed is not None and not failed.reason.startswith(
+                    ("unreadable", "not read yet")
+                ):
                     # Ours, landed whole before a kill, then damaged in the folder before it
                     # was recorded: its operations are still unsent here and go out again;
                     # the file goes, and a snapshot covers its place in the log.
@@ -703,6 +749,8 @@ class _Run:
                 # writes under this device's id.
                 self._rotate_device(chain)
                 return
+            if chain.seq <= last_snap:
+                continue  # a file of ours a snapshot covers, that could not be deleted
             self._record(
                 FileRecord(self.me, chain.seq, chain.hash, chain.kind, chain.size),
                 list(chain.ops),
@@ -845,11 +893,9 @@ class _Run:
             self._write_own(SNAPSHOT, ops, self._my_acks())
             self.t.repaired += len(self.damaged)
             for bad in self.damaged:
-                # The snapshot holds everything the lost or damaged file held.
-                name = chain_file_name(bad.seq, bad.hash, bad.kind)
-                if name in self.own_listed:
-                    self.remote.delete(self.me, name)
-                    del self.own_listed[name]
+                # The snapshot holds everything the lost or damaged file held. A damaged file
+                # is left where it is: its bytes are not what this device wrote, so nothing
+                # shows it is ours to delete (readers skip it: the snapshot covers its place).
                 with self.store.transaction() as db:
                     SyncState.forget_file(db, bad)
                 if bad in mine.get(bad.seq, []):
@@ -868,8 +914,11 @@ class _Run:
             floor = snaps[-2] if len(snaps) > 1 else 0
         old = [r for s, recs in mine.items() if s < floor for r in recs]
         for rec in old:
-            self.remote.delete(self.me, chain_file_name(rec.seq, rec.hash, rec.kind))
-            self.t.removed += 1
+            left = self.remote.delete(self.me, _name(rec), check=_wrote(rec))
+            if left is None:
+                self.t.removed += 1
+            else:
+                self.t.warnings.append(f"left {_name(rec)} in this device's log: {left}")
         if old:
             with self.store.transaction() as db:
                 SyncState.forget_files(db, self.me, floor)
@@ -883,16 +932,22 @@ class _Run:
             key = f"{self.me}/{entry.name}"
             if _judged_size(self.judged.get(key)) == entry.size:
                 continue
+            if not self.budget.allows(entry.size):
+                continue  # looked at on a later run
             try:
                 data = self.remote.read(self.me, entry.name)
+                self.budget.spend(entry.size)
                 chain = open_file(self.key, self.vault.vault_id, data, entry.name)
             except (Unreadable, IntegrityError, UnsupportedFormatError):
                 self.judged[key] = entry.size  # not ours, or still arriving: look again if it grows
                 continue
             self.t.read += 1
             if chain.device == self.me and self.state.published([o.op_id for o in chain.ops]):
-                self.remote.delete(self.me, entry.name)
-                self.judged.pop(key, None)
+                # Authenticated as this device's own file: deleted if it still holds those bytes.
+                if self.remote.delete(self.me, entry.name, check=data.__eq__) is None:
+                    self.judged.pop(key, None)
+                else:
+                    self.judged[key] = entry.size
         if self.judged != self.state.get_json(JUDGED, {}):
             with self.store.transaction() as db:
                 SyncState.set_json(db, JUDGED, self.judged)
@@ -923,6 +978,15 @@ class _Run:
                         continue
                     older = [o for o in self.store.history(item_id) if o.op_id != row.op_id]
                     self.store.erase_history(self.vault.erasures(older))
+
+
+def _name(rec: FileRecord) -> str:
+    return chain_file_name(rec.seq, rec.hash, rec.kind)
+
+
+def _wrote(rec: FileRecord) -> Callable[[bytes], bool]:
+    """Are these the very bytes this device recorded writing as `rec`?"""
+    return lambda data: content_hash(data) == rec.hash and rec.size in (-1, len(data))
 
 
 def _judged_size(judged: int | list[int] | None) -> int | None:
