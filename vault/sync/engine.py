@@ -48,6 +48,7 @@ from vault.sync.state import (
     HEADER_SEEN,
     JUDGED,
     LAST,
+    OWN_SEEN,
     PUBLISHED_ACKS,
     REMOTE,
     RESERVED,
@@ -304,6 +305,10 @@ class _Run:
         self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
         self.own_listed: dict[str, Entry] = {}
         self.own_odd: list[Entry] = []
+        # Own files whose bytes were checked, at the modification time they had then: one
+        # that changes (a daemon put another device's damaged copy in its place) is checked
+        # again, so the owner notices damage its size does not show.
+        self.own_seen: dict[str, int] = self.state.get_json(OWN_SEEN, {})
         self.own_refused: str | None = None  # why this device's log folder cannot be used
         self.rejected = Rejections.load(self.state)
         self.budget = ReadBudget.for_run()
@@ -320,8 +325,8 @@ class _Run:
         if self.own_refused is None:
             # Never write or delete through a log folder that is not a real folder.
             self._push()
+            self._tidy()  # before compaction: a file a copy restores needs no snapshot
             self._compact()
-            self._tidy()
         if self.t.pulled:
             self.vault.refresh()
         return SyncReport(
@@ -713,6 +718,17 @@ class _Run:
             entry = self.own_listed.get(name)
             if entry is None or entry.size != rec.size:
                 self.damaged.append(rec)
+            elif self.own_seen.get(name) != entry.mtime_ns and self.budget.allows(entry.size):
+                try:
+                    whole = self.remote.digest(self.me, name) == rec.hash
+                except Unreadable:
+                    continue  # looked at again next run
+                self.budget.spend(entry.size)
+                self.t.read += 1
+                if whole:
+                    self.own_seen[name] = entry.mtime_ns
+                else:
+                    self.damaged.append(rec)
         last_snap = max(
             (s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)), default=0
         )
@@ -872,7 +888,10 @@ class _Run:
             SyncState.set_json(db, PUBLISHED_ACKS, acks)
         self.files.setdefault(self.me, {}).setdefault(seq, []).append(rec)
         name = chain_file_name(seq, digest, kind)
-        self.own_listed[name] = Entry(name, rec.size)
+        mtime = self.remote.mtime_ns(self.me, name)
+        self.own_listed[name] = Entry(name, rec.size, mtime or 0)
+        if mtime is not None:
+            self.own_seen[name] = mtime  # just written with these bytes: no need to read it
         return rec
 
     # --- compaction and repair ---------------------------------------------------------------
@@ -943,7 +962,18 @@ class _Run:
                 continue
             self.t.read += 1
             if chain.device == self.me and self.state.published([o.op_id for o in chain.ops]):
-                # Authenticated as this device's own file: deleted if it still holds those bytes.
+                # Authenticated as this device's own file. If the file under its own name is
+                # missing or damaged (a daemon let a corrupt copy win the name), the copy is
+                # the good one: it takes the name back. Otherwise it goes, if it still holds
+                # those bytes.
+                name = chain_file_name(chain.seq, content_hash(data), chain.kind)
+                restored = self.remote.restore(self.me, entry.name, name, good=data.__eq__)
+                if restored is None:
+                    self.t.repaired += 1
+                    self.judged.pop(key, None)
+                    self.own_seen.pop(name, None)
+                    self.damaged = [d for d in self.damaged if _name(d) != name]
+                    continue
                 if self.remote.delete(self.me, entry.name, check=data.__eq__) is None:
                     self.judged.pop(key, None)
                 else:
@@ -951,6 +981,10 @@ class _Run:
         if self.judged != self.state.get_json(JUDGED, {}):
             with self.store.transaction() as db:
                 SyncState.set_json(db, JUDGED, self.judged)
+        seen = {n: t for n, t in self.own_seen.items() if n in self.own_listed}
+        if seen != self.state.get_json(OWN_SEEN, {}):
+            with self.store.transaction() as db:
+                SyncState.set_json(db, OWN_SEEN, seen)
 
     def _acknowledged(self, seq: int) -> bool:
         """Has every active device applied this device's log up to `seq`? A device silent for

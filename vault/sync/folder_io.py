@@ -336,6 +336,44 @@ class Dir:
         self.fsync()
         return None
 
+    def restore_from_copy(
+        self, copy: str, name: str, limit: int, good: Callable[[bytes], bool]
+    ) -> str | None:
+        """Give `name` back the bytes of `copy`, a daemon's copy of a file of ours: only if the
+        copy is a regular file with one link whose bytes pass `good` (exactly what this device
+        wrote as `name`), and `name` is missing or a regular file whose bytes do not. One atomic
+        rename inside this folder: the damaged bytes lose the name, the good ones take it.
+        Returns None when done, else why not."""
+        try:
+            data, st = self._read(copy, limit)
+        except Unreadable as exc:
+            return str(exc)
+        if st.st_nlink != 1 or not good(data):
+            return "the copy is not what this device wrote"
+        target = self.lstat(name)
+        if target is not None:
+            if not stat.S_ISREG(target.st_mode) or target.st_nlink != 1:
+                return f"{name} is {_kind(target.st_mode)} or has other names"
+            try:
+                current, _ = self._read(name, limit)
+            except Unreadable as exc:
+                return str(exc)
+            if good(current):
+                return "the file under its name is whole"
+        now = self.lstat(copy)
+        if now is None or (now.st_ino, now.st_size, now.st_mtime_ns) != (
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            return "the copy changed while being checked"
+        try:
+            os.rename(copy, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except OSError as exc:
+            raise _storage(exc, f"{self.where}/{name}") from None
+        self.fsync()
+        return None
+
     def remove_stale_temporaries(self, older_than: float) -> None:
         """Hidden `.….tmp` regular files (one link) of this device's killed writes, older than
         `older_than` seconds: only this device writes in its folder, and a live write takes

@@ -233,6 +233,22 @@ class RemoteFolder:
         except RemoteError as exc:
             raise Unreadable(str(exc)) from None
 
+    def digest(self, device: str, name: str) -> str:
+        """The content hash of a log file, streamed (nothing held); Unreadable if not a file."""
+        try:
+            with self._folder(layout.LOG_DIR, device) as folder:
+                if folder is None:
+                    raise Unreadable("gone")
+                return folder.digest(name, limit_for(layout.LOG_DIR), layout.content_hasher())
+        except RemoteError as exc:
+            raise Unreadable(str(exc)) from None
+
+    def mtime_ns(self, device: str, name: str) -> int | None:
+        """When a file of a device's log was last changed, as lstat says (None if gone)."""
+        with self._folder(layout.LOG_DIR, device) as folder:
+            st = folder.lstat(name) if folder is not None else None
+        return st.st_mtime_ns if st is not None else None
+
     # --- writing (only ever under this device's own folders) ----------------------------------
 
     def write(self, device: str, name: str, data: bytes, area: str = layout.LOG_DIR) -> None:
@@ -264,6 +280,16 @@ class RemoteFolder:
             if folder is None:
                 return None
             return folder.unlink_verified(name, limit_for(area), check)
+
+    def restore(
+        self, device: str, copy: str, name: str, *, good: Callable[[bytes], bool]
+    ) -> str | None:
+        """Put the verified bytes of `copy` back under `name` in this device's own log folder
+        (see Dir.restore_from_copy). None when done, else why it was left as it is."""
+        with self._folder(layout.LOG_DIR, device) as folder:
+            if folder is None:
+                return "the folder is gone"
+            return folder.restore_from_copy(copy, name, limit_for(layout.LOG_DIR), good)
 
     # --- helpers -------------------------------------------------------------------------
 
