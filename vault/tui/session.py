@@ -97,9 +97,9 @@ class Session:
         for op in store.heads(base.id):
             if op.op_id == shown.version:
                 return shown
-            if base.version in op.parents and op.device == store.device_id and op.envelope:
+            if base.version in op.parents and op.device == store.device_id and not op.deleted:
                 try:
-                    payload = self.vault.open_envelope("note", base.id, op.envelope)
+                    payload = self.vault.open_op(op)
                 except VaultError:
                     return shown
                 return Note.from_payload(base.id, payload, op.op_id, True)
