@@ -454,3 +454,126 @@ def test_exported_folder_imports_into_a_new_vault_with_the_cli(cli: CLI, tmp_pat
         )
 
     assert rows(other) == rows(cli)
+
+
+def test_obsidian_folder_with_links_aliases_and_headings_round_trips_linked(
+    make_vault, tmp_path: Path
+) -> None:
+    """Wikilinks come in and go out exactly as written, and resolve in between: by title, by
+    an alias from the front matter, with a heading and shown text; not inside code."""
+    from vault.links import link_index
+
+    src = tmp_path / "obsidian"
+    (src / "Projects").mkdir(parents=True)
+    (src / "Journal").mkdir()
+    files = {
+        "Projects/Plan.md": "---\naliases: [Roadmap, The Plan]\n---\n## Goals\n- ship\n"
+        "## Risks\nsee [[Ideas]]\n",
+        "Ideas.md": "# Ideas\n[[Plan#Goals|the goals]] and [[roadmap]]\n"
+        "| a | [[Plan\\|table]] |\n`[[Plan]]` is code\n```\n[[Plan]]\n```\n[[Nowhere]]\n",
+        "Journal/2024-01-02.md": "Met about [[ideas]] and [[The Plan#Risks]].\n",
+    }
+    for name, text in files.items():
+        (src / name).write_text(text, encoding="utf-8")
+    first, _ = make_vault(tmp_path / "first")
+    assert import_markdown(first, src).imported == 3
+    _check_linked(first, link_index)
+
+    out = tmp_path / "export"
+    export_markdown(first, out)
+    exported = {p.relative_to(out).as_posix(): p.read_text("utf-8") for p in out.rglob("*.md")}
+    for name, text in files.items():
+        body = text.split("---\n", 2)[-1]
+        assert exported[name].endswith(body), name  # the body, links and all, byte for byte
+
+    second, _ = make_vault(tmp_path / "second")
+    assert import_markdown(second, out).imported == 3
+    assert sorted((n.title, n.body) for n in second.notes()) == sorted(
+        (n.title, n.body) for n in first.notes()
+    )
+    _check_linked(second, link_index)
+
+
+def _check_linked(vault: Vault, link_index) -> None:
+    index = link_index(vault)
+    by_title = {n.title: n for n in vault.notes()}
+    assert set(by_title) == {"Plan", "Ideas", "2024-01-02"}
+    back = [(b.source.title, b.link.target) for b in index.backlinks(by_title["Plan"])]
+    assert back == [
+        ("2024-01-02", "The Plan"),
+        ("Ideas", "Plan"),
+        ("Ideas", "roadmap"),
+        ("Ideas", "Plan"),
+    ]
+    statuses = [
+        (o.link.target, o.link.heading, o.link.shown, o.resolution.status)
+        for o in index.outgoing(by_title["Ideas"])
+    ]
+    assert statuses == [
+        ("Plan", "Goals", "the goals", "found"),
+        ("roadmap", None, None, "found"),
+        ("Plan", None, "table", "found"),
+        ("Nowhere", None, None, "missing"),
+    ]
+    assert [b.source.title for b in index.backlinks(by_title["Ideas"])] == ["2024-01-02", "Plan"]
+
+
+# --- work folders and parents (issue 12 §3) ----------------------------------------------------
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_exports_work_folder_is_wiped_by_the_next_export(
+    vault: Vault, tmp_path: Path
+) -> None:
+    vault.create_note("Kept", "body")
+    parent = tmp_path / "exports"
+    parent.mkdir()
+    stale = parent / f".old.vault-exporting-{_dead_pid()}-0123abcd"
+    (stale / "Book").mkdir(parents=True)
+    (stale / "Book" / "Secret.md").write_text("plaintext a SIGKILL left behind")
+    live = parent / f".other.vault-exporting-{os.getpid()}-0123abcd"  # running: left alone
+    live.mkdir()
+    unrelated = parent / ".old.exporting-0123abcd"  # no pid: cannot be judged, left alone
+    unrelated.mkdir()
+    export_markdown(vault, parent / "new")
+    assert not stale.exists()
+    assert live.exists() and unrelated.exists()
+    assert (parent / "new" / "Kept.md").exists()
+    assert not [p for p in parent.iterdir() if "vault-exporting" in p.name and p != live]
+
+
+def test_the_work_folder_names_the_exporting_process(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recognisable as ours and whose: `.<name>.vault-exporting-<pid>-<random>`."""
+    vault.create_note("A", "a")
+    seen: list[str] = []
+    real_mkdir = os.mkdir
+
+    def spy(path: os.PathLike[str] | str, mode: int = 0o777) -> None:
+        seen.append(os.path.basename(path))
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(os, "mkdir", spy)
+    export_markdown(vault, tmp_path / "out")
+    assert any(
+        re.fullmatch(rf"\.out\.vault-exporting-{os.getpid()}-[0-9a-f]{{8}}", n) for n in seen
+    )
+
+
+def test_every_folder_an_export_creates_is_private(vault: Vault, tmp_path: Path) -> None:
+    vault.create_note("A", "a")
+    old = os.umask(0o022)  # what an app or a library caller typically runs with
+    try:
+        export_markdown(vault, tmp_path / "a" / "b" / "c" / "out")
+    finally:
+        os.umask(old)
+    for folder in ("a", "a/b", "a/b/c", "a/b/c/out"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder

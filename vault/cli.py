@@ -29,6 +29,7 @@ from vault.errors import (
     UnsettledConflictError,
     VaultError,
 )
+from vault.hardening import harden
 from vault.keys import create_keyfile
 from vault.model import Note, snippet
 from vault.notes import Vault, VaultInfo, inspect_vault
@@ -329,10 +330,16 @@ def _notebook_id(vault: Vault, ref: str | None, *, create: bool) -> str | None:
 
 
 def cmd_new(args: argparse.Namespace, config: Config) -> int:
-    # Adding a note needs the notebooks and tags, not every note decrypted.
-    with open_vault(args, config, kinds=frozenset({"notebook", "tag"})) as vault:
+    # Adding a note needs the notebooks and tags, not every note decrypted (a template does).
+    kinds = None if args.template else frozenset({"notebook", "tag"})
+    with open_vault(args, config, kinds=kinds) as vault:
         notebook = _notebook_id(vault, args.notebook, create=True)
-        if args.no_edit:
+        if args.template:
+            from vault.templates import NoteSettings, fill, find_template
+
+            template = find_template(vault, NoteSettings.from_config(config), args.template)
+            body = fill(template.body, args.title, datetime.now())
+        elif args.no_edit:
             body = ""
         elif not _stdin_is_terminal():
             body = _read_stdin()
@@ -531,8 +538,15 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
     with opened_note(args, config, args.note) as (vault, note):
         note = _editable(vault, note)
         changes: dict[str, Any] = {}
-        if args.title is not None:
+        renamed = None
+        if args.title is not None and args.title == note.title:
             changes["title"] = args.title
+        elif args.title is not None:
+            from vault.link_commands import rename_message
+            from vault.renaming import rename_note
+
+            renamed = rename_note(vault, note, args.title, update_links=not args.no_update_links)
+            note = renamed.note
         if args.notebook is not None:
             changes["notebook"] = (
                 None
@@ -547,6 +561,9 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
             changes["pinned"] = True
         if args.unpin:
             changes["pinned"] = False
+        if renamed is not None and not changes:
+            info(rename_message(renamed))
+            return 0
         if not changes:
             # Only the body: from stdin in a pipe, else the editor.
             if not _stdin_is_terminal():
@@ -572,6 +589,8 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
             )
         else:
             info(f"Saved {short(note.id)}.")
+        if renamed is not None:
+            info(rename_message(renamed))
     return 0
 
 
@@ -996,6 +1015,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", metavar="T", action="append", help="a tag (repeatable)")
     p.add_argument("--pin", action="store_true", help="pin the note")
     p.add_argument("--no-edit", action="store_true", help="create with an empty body")
+    p.add_argument(
+        "--template", metavar="NAME", help="start from this template (a note in Templates)"
+    )
 
     p = command("ls", cmd_ls, "list notes", json_flag=True)
     p.add_argument("--notebook", metavar="NB")
@@ -1021,7 +1043,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
     p.add_argument("note", help=NOTE_HELP)
-    p.add_argument("--title", metavar="T", help="rename")
+    p.add_argument("--title", metavar="T", help="rename (links to it follow)")
+    p.add_argument(
+        "--no-update-links", action="store_true", help="with --title: leave [[links]] as they are"
+    )
     p.add_argument("--notebook", metavar="NB", help="move to notebook ('/' for the top level)")
     p.add_argument("--tag", metavar="T", action="append", help="add a tag")
     p.add_argument("--untag", metavar="T", action="append", help="remove a tag")
@@ -1107,9 +1132,9 @@ def _command_modules() -> list[Any]:
     `command(name, handler, help, json_flag)` adds one. Sync and backup name their handlers
     with `lazy`, and live outside the packages they drive, so building the parser imports
     neither. Imported here, not at the top: they import helpers from this module."""
-    from vault import backup_arguments, session_commands, sync_arguments
+    from vault import backup_arguments, link_commands, session_commands, sync_arguments
 
-    return [session_commands, sync_arguments, backup_arguments]
+    return [session_commands, sync_arguments, backup_arguments, link_commands]
 
 
 def _list_candidates(exc: lookup.AmbiguousNameError) -> None:
@@ -1128,6 +1153,7 @@ def _list_candidates(exc: lookup.AmbiguousNameError) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    harden()  # no core dump or same-user ptrace of a process that holds notes (SECURITY.md)
     os.umask(0o077)  # everything this process creates is private to its owner
     parser = build_parser()
     args = parser.parse_args(argv)

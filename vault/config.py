@@ -39,6 +39,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "interval_seconds": 300,  # ... every this often (0: only after saves and on demand)
         "debounce_seconds": 5.0,  # ... and this long after the last save
     },
+    "notes": {
+        "templates_notebook": "Templates",  # notes in this notebook (path) are templates
+        "journal_notebook": "Journal",  # where `vault today` keeps the daily notes
+        "daily_title_format": "%Y-%m-%d",  # strftime format of a daily note's title
+        "daily_template": "Daily",  # the template a new daily note starts from, if it exists
+    },
     "backup": {
         "dir": "",  # automatic backups go here; empty means the default under the data folder
         "interval_hours": 24.0,  # a backup when the vault is opened this long after the last

@@ -146,14 +146,14 @@ async def settle(pilot: Pilot) -> None:
     """Let workers finish and their messages land (screen switches take a frame or two)."""
     app = pilot.app
     for _ in range(3):
-        await _workers_done(app)
+        await workers_done(app)
         await pilot.pause()
     await pilot.pause(0.15)  # timers: the note under the cursor loads once typing pauses
-    await _workers_done(app)
+    await workers_done(app)
     await pilot.pause()
 
 
-async def _workers_done(app: App) -> None:
+async def workers_done(app: App) -> None:
     """Wait for every worker. A worker of a screen that went away meanwhile (the unlock
     screen, once the vault it opened is shown) is cancelled: that is done too, not a failure."""
     for _ in range(20):
@@ -218,13 +218,10 @@ def write_version(
     does (the merge in vault.sync.conflicts writes the same way)."""
     import dataclasses
 
-    from vault import crypto
-    from vault.envelope import seal_item
-
     changed = dataclasses.replace(note, body=body, modified=modified)
-    key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
-    envelope = seal_item(key, vault.vault_id, "note", note.id, changed.to_payload())
-    vault.store.write(note.id, "note", envelope, [note.version], op_id=op_id)
+    vault.store.write(
+        vault.seal_op("note", note.id, changed.to_payload(), [note.version], op_id=op_id)
+    )
     vault.refresh()
     return vault.note(note.id)
 

@@ -16,6 +16,8 @@ from textual.binding import Binding
 ANYWHERE = "Anywhere"
 LIST = "Note list"
 EDITOR = "Editor"
+FIND = "Find bar"
+LINKS = "Links"  # work on the open note wherever the focus is
 SIDEBAR = "Sidebar"
 SEARCH = "Search box"
 CONFLICT = "Conflict view"
@@ -99,6 +101,41 @@ MAIN_KEYS = [
         help="Sync now (the footer's sync status opens the sync panel)",
     ),
     Key(
+        "zen",
+        "f10",
+        "toggle_zen",
+        "Zen",
+        ANYWHERE,
+        priority=True,
+        help="The editor takes the whole width (again: back); below 100 columns the list "
+        "folds away by itself while you write",
+    ),
+    Key(
+        "follow_link",
+        "f12",
+        "follow_link",
+        "Follow link",
+        LINKS,
+        help="Follow the [[link]] under the cursor (a missing note: offers to create it)",
+    ),
+    Key(
+        "backlinks",
+        "ctrl+f12",
+        "toggle_backlinks",
+        "Backlinks",
+        LINKS,
+        help="Show or hide the notes that link to this one (enter jumps there)",
+    ),
+    Key(
+        "outline",
+        "ctrl+f11",
+        "toggle_outline",
+        "Outline",
+        LINKS,
+        help="Show or hide the note's headings (enter jumps to one)",
+    ),
+    Key("today", "ctrl+f10", "today", "Today", LINKS, help="Today's note in the journal"),
+    Key(
         "sidebar",
         "ctrl+b",
         "toggle_sidebar",
@@ -142,6 +179,35 @@ EDITOR_KEYS = [
         show=True,
         priority=True,
         help="Back to the list (the note is saved)",
+    ),
+    Key("note_start", "ctrl+home", "document_start", "Start", EDITOR, help="Start of the note"),
+    Key("note_end", "ctrl+end", "document_end", "End", EDITOR, help="End of the note"),
+]
+
+# On the editor pane: they work in the editor, the preview and the find bar.
+PANE_KEYS = [
+    Key(
+        "find_in_note",
+        "ctrl+g",
+        "find",
+        "Find",
+        EDITOR,
+        show=True,
+        help="Find in the note; :42 in the find bar goes to line 42",
+    ),
+    Key("find_next", "f3", "find_next", "Next", EDITOR, help="Next match"),
+    Key("find_previous", "shift+f3", "find_previous", "Previous", EDITOR, help="Previous match"),
+]
+
+FIND_KEYS = [
+    Key("find_close", "escape", "close_find", "Close", FIND, show=True, help="Close the find bar"),
+    Key(
+        "find_back",
+        "shift+enter",
+        "find_previous",
+        "Previous",
+        FIND,
+        help="Previous match (enter: the next)",
     ),
 ]
 
@@ -218,12 +284,14 @@ ALL_KEYS = (
     + MAIN_KEYS
     + LIST_KEYS
     + EDITOR_KEYS
+    + PANE_KEYS
+    + FIND_KEYS
     + SIDEBAR_KEYS
     + SEARCH_KEYS
     + CONFLICT_KEYS
     + BACKUP_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
+GROUPS = (ANYWHERE, LIST, EDITOR, FIND, LINKS, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
@@ -237,6 +305,12 @@ EXTRA_HELP = [
     ("enter", "Show the notes of a notebook, tag, pinned or trash", SIDEBAR),
     ("ctrl+z / ctrl+y", "Undo / redo", EDITOR),
     ("tab", "Indent", EDITOR),
+    (
+        "enter",
+        "After a list item (-, *, 1., - [ ]) starts the next; on an empty one ends the list",
+        EDITOR,
+    ),
+    ("[[", "Link to a note: pick its title as you type (fuzzy); enter inserts it", LINKS),
 ]
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.widgets import Input
 
 from vault.model import Note
 from vault.search import Query
@@ -63,13 +64,19 @@ class NoteActions(_Screen):
             target = self.target
             notebook = target.ref if target.kind == "notebook" else None
             tags = [target.ref] if target.kind == "tag" and target.ref else []
-            if target.is_trash:
+            # The new note must be in the list it opens from: a notebook or tag view holds it,
+            # Pinned or the trash would not, so those switch to all notes.
+            if target.kind not in ("notebook", "tag"):
                 self._set_target(ALL)
+                self._update_list_title()
             if self.search_box.value:
-                self.search_box.value = ""
+                with self.search_box.prevent(Input.Changed):
+                    self.search_box.value = ""
                 self.search_query = Query()
             self.leave_note()
             self._focus_editor_after_load = True
+            # What is typed next belongs in the new note: keep it until the note is open.
+            self.vault_app.hold_keys()
 
             def create(session: Session) -> tuple[str, str | None]:
                 note = session.create(title, "", notebook=notebook, tags=tags)
@@ -95,7 +102,8 @@ class NoteActions(_Screen):
 
         def renamed(title: str | None) -> None:
             if title and title != note.title:
-                self._write("Renamed", note, lambda s, n: s.update(n, title=title))
+                self.leave_note()
+                self.rename_with_links(note, title)  # links to it follow (LinkActions)
 
         self.app.push_screen(
             PromptDialog("Rename note", value=note.title, action="Rename"), renamed
