@@ -20,8 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLI, PASSWORD, vault_command
-from vault import crypto
-from vault.envelope import seal_item
 from vault.model import Note, Notebook
 from vault.notes import Vault
 from vault.textsafe import visible
@@ -77,9 +75,8 @@ hostile = st.lists(
 
 
 def _seal(vault: Vault, kind: str, item_id: str, payload: dict, parent: str) -> None:
-    key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
-    envelope = seal_item(key, vault.vault_id, kind, item_id, payload)
-    vault.store.write(item_id, kind, envelope, [parent])
+    """A version sealed and stored as the domain does, with whatever payload a peer chose."""
+    vault.store.write(vault.seal_op(kind, item_id, payload, [parent]))
 
 
 def plant_notebook(vault: Vault, name: str) -> Notebook:
