@@ -822,10 +822,18 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         password = os.environ.get("VAULT_PASSWORD") or read_secret(
             "Password (again, to re-wrap the new key): ", "VAULT_PASSWORD", "vault password"
         )
+        remote = _rekey_sync_first(vault, config, offline=args.offline)
         info("Re-encrypting every version of every item under a new master key…")
         recovery = vault.rekey(password, keyfile=keyfile_arg(args))
         if agent_client.lock(vault.path, vault.vault_id):
             info("Locked the unlocked session: it held the old key.")
+        if remote is not None:
+            info(
+                f"Your other devices still use the old key with {remote}. This device will not "
+                "sync there again: start a new folder here with `vault remote set NEWDIR`, then "
+                "clone each other device from it (`vault clone NEWDIR`); a device that has "
+                "changes it never synced should back them up or export them first."
+            )
         if args.json:
             emit_json({"recovery_key": recovery})
             return 0
@@ -835,6 +843,25 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         out("    " + "-".join(groups[:7]))
         out("    " + "-".join(groups[7:]))
     return 0
+
+
+def _rekey_sync_first(vault: Vault, config: Config, *, offline: bool) -> Path | None:
+    """Before the key changes, pull what the other devices put in the sync folder: after the
+    rekey this device can no longer read it, and their edits would be left behind."""
+    from vault.sync import SyncEngine, configured_remote
+
+    remote = configured_remote(vault, config.get("sync.remote") or "")
+    if remote is None or offline:
+        return remote
+    info(f"Syncing with {remote} first, so changes other devices made are kept…")
+    try:
+        SyncEngine(vault, remote).sync()
+    except VaultError as exc:
+        raise VaultError(
+            f"could not sync first ({exc}); fix that, or rekey with --offline to leave the "
+            "folder's newest changes behind"
+        ) from None
+    return remote
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -1109,7 +1136,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-keyfile", metavar="PATH", help="require this keyfile from now on")
     p.add_argument("--no-keyfile", action="store_true", help="stop requiring a keyfile")
 
-    command("rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True)
+    p = command(
+        "rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not sync with the sync folder first (its newest changes are left behind)",
+    )
     command("check", cmd_check, "verify every version of every item", json_flag=True)
     command("status", cmd_status, "where the vault is and how it is protected", json_flag=True)
 

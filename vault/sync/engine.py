@@ -366,7 +366,7 @@ class _Run:
                 f"{remote.path} is not empty and is not a vault sync folder (or its header has "
                 "not arrived yet); choose an empty folder, or wait for the sync app"
             )
-        check_header(remote, header, mine)
+        check_header(remote, header, mine, self.store.previous_master_ids())
         if header.version < layout.FORMAT_VERSION:
             # A version 1 folder: this device is the first of version 2 here. From now on the
             # folder says 2, so a version 1 program refuses it ("upgrade vault") instead of
@@ -1040,14 +1040,26 @@ def _covered_upto(known: dict[int, list[FileRecord]]) -> int:
     return covered
 
 
-def check_header(remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader) -> None:
+def check_header(
+    remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader, previous: list[str]
+) -> None:
+    """Refuse a folder of another vault, or of another master key of this one. `previous`
+    (the keys this vault used before) tells which side rotated: this device, whose other
+    devices must follow it to a new folder, or another device, which this one must follow."""
     if header.vault_id != mine.vault_id:
         raise RemoteError(
             f"{remote.path} is the sync folder of another vault; choose another folder"
         )
-    if header.master_id != mine.master_id:
+    if header.master_id == mine.master_id:
+        return
+    if header.master_id in previous:
         raise RemoteError(
-            f"{remote.path} uses this vault's old master key (the key was rotated with "
+            f"{remote.path} uses this vault's old master key (this device rotated it with "
             "`vault rekey`); start a new sync folder with `vault remote set NEWDIR` and clone "
             "your other devices from it"
         )
+    raise RemoteError(
+        f"{remote.path} uses a master key this device does not have (another device rotated "
+        "it with `vault rekey`); to follow it, clone this device anew from that folder with "
+        "`vault clone DIR --vault NEWDIR` (back up or export changes made here first)"
+    )
