@@ -677,9 +677,15 @@ def _content(path: Path, kind: str) -> bytes:
 
 
 def plant(world: World, place: str, kind: str) -> None:
-    path = _place(world, place)
-    if any(p.is_symlink() for p in path.parents if world.folder in p.parents):
+    try:
+        path = _place(world, place)
+    except (NotADirectoryError, FileNotFoundError, PermissionError, IndexError):
+        return  # an earlier plant made a parent something else than a folder: nothing is here
+    inside = [p for p in path.parents if world.folder in p.parents]
+    if any(p.is_symlink() for p in inside):
         return  # an earlier plant made a parent a symlink: planting here would reach outside
+    if any(p.exists() and not p.is_dir() for p in inside):
+        return  # an earlier plant made a parent a file, a FIFO or a device: no place here
     is_dir = path.is_dir() and not path.is_symlink()
     if kind == "unreadable":
         if path.exists() or path.is_symlink():
