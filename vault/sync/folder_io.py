@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vault.errors import RemoteError, StorageError
+from vault.fsutil import write_fully
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -280,10 +281,7 @@ class Dir:
         try:
             fd = os.open(tmp, _OPEN_NEW, mode, dir_fd=self.fd)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                write_fully(fd, data)
             finally:
                 os.close(fd)
             try:
