@@ -207,3 +207,28 @@ async def test_tag_completion_skips_tags_already_typed() -> None:
     assert await suggest.get_suggestion("home, hom") == "home, homework"
     assert await suggest.get_suggestion("home, #pl") == "home, planning"
     assert await suggest.get_suggestion("home, ") is None
+
+
+async def test_pin_and_tags_do_not_reorder_a_list_sorted_by_modified(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert main.sort == "modified"
+        before = [n.title for n in main.notes_list.notes]
+        await highlight(pilot, main, "Reading list")
+        await pilot.press("p")  # pinned notes come first...
+        await settle(pilot)
+        pinned = {"Welcome to your vault", "Reading list"}
+        assert {n.title for n in main.notes_list.notes[:2]} == pinned
+        await pilot.press("p")  # ...and unpinned, it goes back where it was
+        await settle(pilot)
+        assert [n.title for n in main.notes_list.notes] == before
+        await highlight(pilot, main, "Garden ideas")
+        await pilot.press("t")
+        await settle(pilot)
+        await type_into(pilot, "#value", "home, outside")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [n.title for n in main.notes_list.notes] == before
