@@ -4,7 +4,8 @@ help screen lists it, and the README's table is printed from it (scripts/screens
 Each binding has an id, so a person can remap it in the config's [keymap] table, for example
 `new_note = "ctrl+n,f7"`. TextArea owns ctrl+a/c/d/e/k/u/v/w/x/y/z and f6/f7 (select the
 line, select all), so the shortcuts that must also work while typing use other keys and
-`priority`: sync is f9 and conflicts f8, not f6 or ctrl+y (redo).
+`priority`: sync is f9 and conflicts f8, not ctrl+y (redo); history takes f6 over the
+editor's select-the-line (ctrl+h would be backspace on some terminals).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SIDEBAR = "Sidebar"
 SEARCH = "Search box"
 CONFLICT = "Conflict view"
 BACKUPS = "Backups"
+HISTORY = "History"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,15 @@ MAIN_KEYS = [
     Key("rename", "f2", "rename_note", "Rename", ANYWHERE, help="Rename the note"),
     Key("move", "f4", "move_note", "Move", ANYWHERE, help="Move the note to a notebook"),
     Key("sort", "f5", "cycle_sort", "Sort", ANYWHERE, help="Sort by modified, title, created"),
+    Key(
+        "history",
+        "f6",
+        "history",
+        "History",
+        ANYWHERE,
+        priority=True,  # over the editor's f6 (select the line; shift+home/end do it too)
+        help="The note's versions: compare one with now, restore it",
+    ),
     Key(
         "conflicts",
         "f8",
@@ -213,6 +224,19 @@ BACKUP_KEYS = [
     Key("backups_close", "escape", "close", "Close", BACKUPS, show=True),
 ]
 
+HISTORY_KEYS = [
+    Key(
+        "restore_version",
+        "r",
+        "restore_version",
+        "Restore",
+        HISTORY,
+        show=True,
+        help="Save the chosen version's title and text as the newest version (also enter)",
+    ),
+    Key("history_back", "escape", "back", "Back", HISTORY, show=True),
+]
+
 ALL_KEYS = (
     APP_KEYS
     + MAIN_KEYS
@@ -222,8 +246,9 @@ ALL_KEYS = (
     + SEARCH_KEYS
     + CONFLICT_KEYS
     + BACKUP_KEYS
+    + HISTORY_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
+GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [

@@ -111,6 +111,7 @@ class PaletteSupport(_Screen):
                     ("Move note to notebook", note.title, "move_note"),
                     ("Unpin note" if note.pinned else "Pin note", note.title, "toggle_pin"),
                     ("Move note to trash", note.title, "trash_note"),
+                    ("Note history", f"{note.title}: versions, compare, restore (f6)", "history"),
                     ("Open note in $EDITOR", note.title, "external_edit"),
                 ]
         actions += self._sync_and_backup_actions()

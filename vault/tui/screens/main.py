@@ -76,6 +76,7 @@ _NOTE_ACTIONS = {
     "save",
     "open_note",
     "restore_note",
+    "history",
 }
 _TRASH_OK = {"trash_note", "restore_note", "open_note"}
 

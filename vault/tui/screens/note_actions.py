@@ -23,6 +23,7 @@ from vault.tui.screens.dialogs import (
     PromptDialog,
     TagsDialog,
 )
+from vault.tui.screens.history import HistoryScreen
 from vault.tui.session import Session
 
 if TYPE_CHECKING:
@@ -136,6 +137,28 @@ class NoteActions(_Screen):
 
         books = [(nb.id, nb.path) for nb in self.sidebar_data.notebooks]
         self.app.push_screen(MoveDialog(note.title, books, note.notebook), moved)
+
+    def action_history(self) -> None:
+        note = self.current_note()
+        session = self.session
+        if note is None or session is None or note.in_trash:
+            return
+        self.save_now()  # what is typed is the newest version, and in the list
+
+        def closed(restored: Note | None) -> None:
+            if restored is None:
+                return
+            current = self.pane.note
+            if current is not None and current.id == restored.id:
+                self.show_note(restored)
+            self.notify(f"Restored an earlier version of “{restored.title}”.", timeout=4)
+            self.schedule_reload()
+            self.vault_app.local_change()
+
+        self.app.push_screen(
+            HistoryScreen(session, note, clock=self.clock, notebook_path=self.notebook_path),
+            closed,
+        )
 
     def action_toggle_pin(self) -> None:
         note = self.current_note()
