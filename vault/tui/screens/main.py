@@ -499,8 +499,11 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
                         severity="warning",
                         timeout=12,
                     )
-        if message.action != "saved":
-            self.notify(message.action, timeout=3)
+        if message.undo is not None:
+            self.offer_undo(message.undo)
+            self.notify(f"{message.action}. ctrl+z undoes.", timeout=6, markup=False)
+        elif message.action != "saved":
+            self.notify(message.action, timeout=3, markup=False)
         self.schedule_reload()
         self.vault_app.local_change()
 
@@ -599,6 +602,8 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
                 return False
             if action == "restore_note" and not note.in_trash:
                 return False
+        if action == "undo":
+            return self._undo is not None
         if action in ("rename_notebook", "delete_notebook"):
             target = self.sidebar.highlighted_target
             return target is not None and target.kind == "notebook"
@@ -683,6 +688,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
                 timer.stop()
         self._autosave_timer = self._preview_timer = self._reload_timer = self._show_timer = None
         self.workers.cancel_node(self)  # its own workers; the app's (sync, locking) go on
+        self.forget_undo()  # it holds a note
         self.session = None
         if self.source is not None:
             self.source.clear()
