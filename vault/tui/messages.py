@@ -172,6 +172,13 @@ class SyncFinished(Message):
 
 
 @dataclass
+class FolderChanged(Message):
+    """Another device wrote to the sync folder (seen by the watcher): time to sync."""
+
+    session: Session
+
+
+@dataclass
 class SyncStatusRead(Message):
     session: Session
     status: SyncStatus
