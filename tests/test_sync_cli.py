@@ -55,7 +55,7 @@ def test_remote_sync_and_clone(cli: CLI, shared: Path, tmp_path: Path) -> None:
     assert show["devices"] == 1 and show["unpushed"] == 0 and show["last_sync"]
 
     clone = cli("clone", str(shared), "--vault", str(tmp_path / "b"), check=True)
-    assert "1 note(s)" in clone.stdout
+    assert "1 note." in clone.stdout
     assert _titles(cli, **_b(tmp_path)) == ["Groceries"]
     cli("new", "From b", input="x\n", check=True, **_b(tmp_path))
     report = json.loads(cli("sync", "--json", check=True, **_b(tmp_path)).stdout)
@@ -119,7 +119,7 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     cli("edit", note["id"], input="theirs on b\n", check=True, **_b(tmp_path))
     cli("sync", check=True)
     synced = cli("sync", check=True, **_b(tmp_path))
-    assert "1 conflict(s) need you" in synced.stdout
+    assert "1 conflict needs you" in synced.stdout
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
     shown = cli("conflicts", note["id"][:8], check=True, **_b(tmp_path))

@@ -17,3 +17,8 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     if count == 1:
         return f"1 {noun}"
     return f"{count:,} {many or _IRREGULAR.get(noun, noun + 's')}"
+
+
+def agree(count: int, one: str, many: str) -> str:
+    """The verb for `count` things: agree(1, 'does', 'do') -> 'does'."""
+    return one if count == 1 else many

@@ -14,6 +14,7 @@ from vault.tui.data import ALL, TRASH, Target
 from vault.tui.providers import Entry, entry
 from vault.tui.screens.unlock import display_path
 from vault.tui.timefmt import relative_time
+from vault.wording import plural
 
 if TYPE_CHECKING:
     from vault.tui.screens.main import MainScreen
@@ -116,7 +117,9 @@ class PaletteSupport(_Screen):
                 ]
         actions += self._sync_and_backup_actions()
         if self.sidebar_data.trash:
-            actions.append(("Empty the trash", f"{self.sidebar_data.trash} notes", "empty_trash"))
+            actions.append(
+                ("Empty the trash", plural(self.sidebar_data.trash, "note"), "empty_trash")
+            )
         if self._sidebar_notebook() is not None:
             actions += [
                 ("Rename notebook", "The notebook chosen in the sidebar", "rename_notebook"),

@@ -55,6 +55,7 @@ from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
 from vault.tui.widgets.note_list import NoteList
 from vault.tui.widgets.sidebar import Sidebar
 from vault.tui.widgets.status import StatusBar
+from vault.wording import plural
 
 if TYPE_CHECKING:
     from vault.tui.app import VaultApp
@@ -184,7 +185,8 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.set_status("vault", f"{display_path(vault.path)} · {lock}", str(vault.path))
         if vault.corrupt:
             self.notify(
-                f"{len(vault.corrupt)} item(s) could not be opened; `vault check` says more.",
+                f"{plural(len(vault.corrupt), 'item')} could not be opened; "
+                "`vault check` says more.",
                 severity="warning",
                 timeout=10,
             )

@@ -28,6 +28,7 @@ from vault.tui.screens.dialogs import (
 )
 from vault.tui.screens.history import HistoryScreen
 from vault.tui.session import Session
+from vault.wording import plural
 
 if TYPE_CHECKING:
     from vault.tui.screens.main import MainScreen
@@ -282,7 +283,7 @@ class NoteActions(_Screen):
 
                 def empty(session: Session) -> tuple[str, str | None]:
                     n = session.empty_trash()
-                    return f"Deleted {n} note{'s' if n != 1 else ''} for good", None
+                    return f"Deleted {plural(n, 'note')} for good", None
 
                 self.change_vault(empty)
 
@@ -362,7 +363,7 @@ class NoteActions(_Screen):
         notebook_id = entry_.id
         inside = [nb for nb in self.sidebar_data.notebooks if nb.path.startswith(entry_.path + "/")]
         notes = entry_.notes  # sub-notebooks included
-        extra = f" and its {len(inside)} sub-notebook(s)" if inside else ""
+        extra = f" and its {plural(len(inside), 'sub-notebook')}" if inside else ""
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -370,15 +371,15 @@ class NoteActions(_Screen):
 
             def delete(session: Session) -> tuple[str, str | None]:
                 trashed = session.vault.delete_notebook(session.vault.notebook(notebook_id))
-                return f"Deleted notebook; {trashed} note(s) moved to the trash", None
+                return f"Deleted notebook; {plural(trashed, 'note')} moved to the trash", None
 
             self.change_vault(delete)
 
         self.app.push_screen(
             ConfirmDialog(
                 "Delete notebook?",
-                f"{entry_.path}{extra} will be deleted. Its {notes} note(s) go to the trash, "
-                "where you can restore them.",
+                f"{entry_.path}{extra} will be deleted. Its notes ({plural(notes, 'note')}) go "
+                "to the trash, where you can restore them.",
                 "Delete notebook",
                 danger=True,
             ),

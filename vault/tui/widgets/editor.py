@@ -15,6 +15,7 @@ from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Markdown, Static, TextArea
 
+from vault.mdtext import task_boxes
 from vault.model import Note
 from vault.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, bindings
@@ -123,7 +124,7 @@ class EditorPane(Vertical):
             parts.append("[$error]in the trash[/] (u restores)")
         parts.append(f"[b]{escape(notebook_path)}[/b]" if notebook_path else "no notebook")
         if note.tags:
-            parts.append(" ".join(f"[$accent]#{escape(t)}[/]" for t in note.tags))
+            parts.append(" ".join(f"[$text-primary]#{escape(t)}[/]" for t in note.tags))
         parts.append(f"edited {relative_time(note.modified, now)}")
         details = self.query_one("#editor-details", Static)
         details.update(" · ".join(parts))
@@ -158,7 +159,7 @@ class EditorPane(Vertical):
 
     def refresh_preview(self) -> None:
         if self.preview != "off" and self.note is not None:
-            self.markdown.update(self.text)
+            self.markdown.update(task_boxes(self.text))
 
     def _select_first_match(self, body: str, query: Query) -> None:
         """Put the cursor on the first match. Not selected: typing would replace it."""
