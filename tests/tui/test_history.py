@@ -75,3 +75,30 @@ async def test_history_from_the_palette_shows_titles_as_text(sample_vault: Path,
         assert isinstance(app.screen, MainScreen)
     with open_vault(sample_vault) as vault:
         assert len(vault.note_history(vault.note(target.id))) == 2  # looking wrote nothing
+
+
+async def test_locking_from_the_history_leaves_nothing(sample_vault: Path, app_for) -> None:
+    from tests.tui.test_editing import widget_texts
+    from vault.tui.screens.unlock import UnlockScreen
+
+    with open_vault(sample_vault) as vault:
+        note = vault.create_note("Secrets", "QWXOLD\n")
+        vault.update_note(note, body="QWXNEW\n")
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await open_note(pilot, main, "Secrets")
+        await pilot.press("f6")
+        await settle(pilot)
+        view = app.screen
+        assert isinstance(view, HistoryScreen)
+        await pilot.press("down")
+        await pilot.pause()
+        diff = view.query_one(DiffView)
+        assert any("QWXOLD" in (row.left or "") for row in diff.rows)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)
+        assert view.current is None and view.versions == []
+        assert (diff.rows, diff.fields, diff.note) == ([], [], "")
+        assert not [t for t in widget_texts(app) if "QWX" in t]

@@ -18,6 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, OptionList, Static
@@ -214,7 +215,10 @@ class HistoryScreen(ReportsWorkerErrors, Screen[Note | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "restore_version":
-            return not self.query_one("#restore", Button).disabled
+            try:
+                return not self.query_one("#restore", Button).disabled
+            except NoMatches:  # asked while the screen is still being built
+                return False
         return True
 
     @on(OptionList.OptionSelected, "#history-list")
