@@ -21,6 +21,7 @@ from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_pull,
     crypto_secretstream_xchacha20poly1305_state,
     crypto_secretstream_xchacha20poly1305_TAG_FINAL,
+    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
 )
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -232,9 +233,101 @@ def read_snapshot(folder: Path, *, password: str) -> list[list]:
         length = int.from_bytes(rest[offset : offset + 4], "big")
         message = rest[offset + 4 : offset + 4 + length]
         offset += 4 + length
+        assert length <= 2 * 1024 * 1024 + 4096
         plain, tag = crypto_secretstream_xchacha20poly1305_pull(state, message, ad)
         body = unpad(plain)
         if tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL:
-            assert body == b"" and offset == len(rest)
+            # the padding of the empty string: 0x80 and 255 zeros, 273 bytes sealed
+            assert plain == b"\x80" + bytes(255) and length == 273
+            assert offset == len(rest)
             return entries
+        assert tag == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
         entries.extend(json.loads(body.decode("utf-8")))
+
+
+# --- the store without SQLite's WAL support ("The store" in FORMAT.md) ----------------------------
+
+
+def _wal_checksum(data: bytes, s0: int, s1: int, order: str) -> tuple[int, int]:
+    words = [int.from_bytes(data[i : i + 4], order) for i in range(0, len(data), 4)]
+    for x0, x1 in zip(words[0::2], words[1::2], strict=True):
+        s0 = (s0 + x0 + s1) & 0xFFFFFFFF
+        s1 = (s1 + x1 + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def apply_wal(database: bytes, wal: bytes) -> bytes:
+    """The database image with every committed transaction of the -wal file applied, following
+    SQLite's file format (sqlite.org/fileformat2.html, "The WAL file") as FORMAT.md says."""
+    if len(wal) < 32:
+        return database
+    magic = int.from_bytes(wal[0:4], "big")
+    if magic not in (0x377F0682, 0x377F0683):
+        return database
+    order = "big" if magic & 1 else "little"
+    page_size = int.from_bytes(wal[8:12], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    salts = wal[16:24]
+    s0, s1 = _wal_checksum(wal[:24], 0, 0, order)
+    if (s0, s1) != (int.from_bytes(wal[24:28], "big"), int.from_bytes(wal[28:32], "big")):
+        return database
+    pages: dict[int, bytes] = {}
+    pending: dict[int, bytes] = {}
+    size_in_pages = len(database) // page_size
+    offset = 32
+    while offset + 24 + page_size <= len(wal):
+        head, page = wal[offset : offset + 24], wal[offset + 24 : offset + 24 + page_size]
+        s0, s1 = _wal_checksum(head[:8] + page, s0, s1, order)
+        expected = (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"))
+        if head[8:16] != salts or (s0, s1) != expected:
+            break  # the end of the valid log
+        pending[int.from_bytes(head[0:4], "big")] = page
+        commit_size = int.from_bytes(head[4:8], "big")
+        if commit_size:  # a commit frame: everything up to here is committed
+            pages.update(pending)
+            pending = {}
+            size_in_pages = commit_size
+        offset += 24 + page_size
+    image = bytearray(database[: size_in_pages * page_size].ljust(size_in_pages * page_size, b"\0"))
+    for number, page in pages.items():
+        if number <= size_in_pages:
+            image[(number - 1) * page_size : number * page_size] = page
+    return bytes(image)
+
+
+# --- tag ids ("Payloads" in FORMAT.md) ------------------------------------------------------------
+
+# The white space of the tag rule, listed in FORMAT.md (Unicode White_Space as Python sees it).
+TAG_SPACE = frozenset(
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def clean_tag(name: str) -> str:
+    """Steps 1-3 of the tag rule: trim, drop leading '#', collapse runs of white space."""
+    start, end = 0, len(name)
+    while start < end and name[start] in TAG_SPACE:
+        start += 1
+    while end > start and name[end - 1] in TAG_SPACE:
+        end -= 1
+    name = name[start:end].lstrip("#")
+    words, word = [], ""
+    for ch in name + " ":
+        if ch in TAG_SPACE:
+            if word:
+                words.append(word)
+            word = ""
+        else:
+            word += ch
+    cleaned = " ".join(words)
+    if not cleaned or "," in cleaned:
+        raise ValueError("not a tag name")
+    return cleaned
+
+
+def tag_id(master_key: bytes, name: str) -> str:
+    """Steps 4-6: full case folding (CaseFolding.txt C+F), no normalisation, keyed BLAKE2b."""
+    folded = clean_tag(name).casefold()
+    tag_key = b2b(b"", key=master_key, person=b"vault tag id")
+    return b2b(folded.encode("utf-8"), key=tag_key, size=16).hex()

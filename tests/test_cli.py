@@ -67,7 +67,8 @@ def test_a_whole_session(cli: CLI) -> None:
     hits = json.loads(cli("search", "pastéis", "--json", check=True).stdout)
     assert [h["title"] for h in hits] == ["Trip plans"]
     assert "Pastéis" in hits[0]["match"]
-    assert json.loads(cli("search", "zebra", "--json", check=True).stdout) == []
+    nothing = cli("search", "zebra", "--json")  # exits 1 as grep does
+    assert nothing.returncode == 1 and json.loads(nothing.stdout) == []
 
     cli("rm", "Other", check=True)
     assert [n["title"] for n in json.loads(cli("ls", "--trash", "--json", check=True).stdout)] == [
@@ -147,16 +148,13 @@ def test_keyfile_flow(cli: CLI, tmp_path: Path) -> None:
     [
         ("none", ["ls"], "no vault at"),
         ("vault", ["show", "missing"], "no note matches"),
-        ("vault", ["show", "Dup"], "matches 2 notes"),
         ("vault", ["restore", "Dup"], "no note in the trash matches"),
         ("vault", ["ls", "--notebook", "Nope"], "no notebook"),
         ("vault", ["new", "   "], "needs a title"),
-        ("vault", ["rm", "Dup", "--purge"], "matches 2 notes"),
         ("vault", ["search", "   "], "at least one word"),
         ("vault", ["config", "set", "ui.autolock_minutes", "soon"], "whole number"),
         ("vault", ["config", "get", "ui.nonsense"], "unknown setting"),
         ("vault", ["init", "--insecure-test-kdf"], "already a vault"),
-        ("vault", ["edit", "Dup"], "matches 2 notes"),
         ("notvault", ["ls"], "not a vault"),
     ],
 )

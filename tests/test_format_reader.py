@@ -68,3 +68,88 @@ def test_spec_reader_opens_the_snapshot(cli, vault_path) -> None:
             item_id = payload.pop("id")
             assert by_id[item_id][1] == kind
             assert by_id[item_id][4] == payload
+
+
+def test_a_reader_must_apply_the_wal(tmp_path) -> None:
+    """After a crash (or while a program has the vault open) committed notes live only in
+    store.sqlite-wal: store.sqlite alone may not even hold the tables. Opened with SQLite in
+    place, or rebuilt by applying the WAL as FORMAT.md describes, the note is there."""
+    import shutil
+    import sqlite3
+    import subprocess
+    import sys
+
+    folder = tmp_path / "v"
+    code = (
+        "import os, sys\nfrom pathlib import Path\nfrom vault.crypto import TEST_KDF\n"
+        "from vault.notes import Vault\n"
+        "v, _ = Vault.create(Path(sys.argv[1]), sys.argv[2], kdf=TEST_KDF, allow_weak_kdf=True)\n"
+        "v.create_note('Only in the WAL', 'wal body')\nos._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(folder), PASSWORD], check=True)
+    wal = (folder / "store.sqlite-wal").read_bytes()
+    assert wal, "the killed writer left its WAL behind"
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(folder / "store.sqlite", alone / "store.sqlite")
+    db = sqlite3.connect(alone / "store.sqlite")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    db.close()
+    assert "items" not in tables  # without the WAL the vault looks empty
+
+    rebuilt = tmp_path / "rebuilt"
+    shutil.copytree(folder, rebuilt, ignore=shutil.ignore_patterns("store.sqlite*"))
+    image = spec.apply_wal((folder / "store.sqlite").read_bytes(), wal)
+    (rebuilt / "store.sqlite").write_bytes(image)
+    for place in (folder, rebuilt):
+        notes = spec.read_vault(place, password=PASSWORD)["note"]
+        assert [(n["title"], n["body"]) for n in notes] == [("Only in the WAL", "wal body")]
+
+
+def test_libsodium_pwhash_is_argon2id_with_one_lane_only() -> None:
+    """FORMAT.md: slots are RFC 9106 Argon2id with p lanes. libsodium's crypto_pwhash (PyNaCl's
+    argon2id.kdf) computes exactly p = 1; vaults are made with p = 2, which needs another
+    implementation such as argon2-cffi's hash_secret_raw."""
+    from argon2.low_level import Type, hash_secret_raw
+    from nacl.pwhash import argon2id
+
+    from vault.crypto import DEFAULT_KDF
+
+    def rfc9106(p: int) -> bytes:
+        return hash_secret_raw(
+            secret=b"pw",
+            salt=bytes(16),
+            time_cost=2,
+            memory_cost=1024,
+            parallelism=p,
+            hash_len=32,
+            type=Type.ID,
+            version=19,
+        )
+
+    sodium = argon2id.kdf(32, b"pw", bytes(16), opslimit=2, memlimit=1024 * 1024)
+    assert sodium == rfc9106(1)
+    assert sodium != rfc9106(2)
+    assert DEFAULT_KDF.parallelism == 2
+
+
+def test_the_label_and_context_tables_name_every_string_the_code_uses() -> None:
+    """Every BLAKE2b label (a bytes literal "vault ...") and every associated-data word
+    ("vault-...") in vault/ is in FORMAT.md's tables, and the tables name nothing else."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    source = "\n".join(p.read_text() for p in sorted((root / "vault").rglob("*.py")))
+    labels = set(re.findall(r'\bb"(vault [^"]*)"', source))
+    contexts = set(re.findall(r'"(vault-[a-z-]+)\\x00', source))
+    contexts |= set(re.findall(r'\(\s*"(vault-[a-z-]+)",\s*str\(', source))
+    spec_text = (root / "docs" / "FORMAT.md").read_text()
+    table = spec_text.split("**Labels**", 1)[1].split("These are all the labels", 1)[0]
+    documented = set(re.findall(r"^  \| `([^`]+)` \|", table, re.M))
+    assert labels == documented, labels ^ documented
+    assert all(len(label) <= 16 for label in labels)
+    ad_table = spec_text.split("**Associated data**", 1)[1].split("Backup parts use", 1)[0]
+    documented_ads = set(re.findall(r"^  \| `([^`]+)` \|", ad_table, re.M))
+    assert contexts == documented_ads, contexts ^ documented_ads

@@ -118,16 +118,27 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     cli("edit", note["id"], input="mine on a\n", check=True)
     cli("edit", note["id"], input="theirs on b\n", check=True, **_b(tmp_path))
     cli("sync", check=True)
-    synced = cli("sync", check=True, **_b(tmp_path))
+    synced = cli("sync", **_b(tmp_path))
+    assert synced.returncode == 4  # synced, but a conflict waits: scripts can tell
     assert "1 conflict needs you" in synced.stdout
+    as_json = cli("sync", "--json", **_b(tmp_path))
+    assert as_json.returncode == 4 and json.loads(as_json.stdout)["conflicts"] == [note["id"]]
+    cloned = cli("clone", str(shared), "--vault", str(tmp_path / "c"))  # a third device
+    assert cloned.returncode == 4 and "1 conflict needs you" in cloned.stdout
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
+    # an edit would go on one version only and the conflict would grow: refused until settled
+    for command in (("edit", note["id"]), ("revert", note["id"], "1")):
+        refused = one_line_error(cli(*command, input="more\n", **_b(tmp_path)), code=4)
+        assert "settle them first" in refused
     shown = cli("conflicts", note["id"][:8], check=True, **_b(tmp_path))
     assert "mine on a" in shown.stdout and "theirs on b" in shown.stdout
     data = json.loads(cli("conflicts", "--json", check=True, **_b(tmp_path)).stdout)
     assert [v["body"] for v in data[0]["versions"]] == ["theirs on b\n", "mine on a\n"]
     assert "no conflict" in one_line_error(cli("resolve", "nothing", "mine", **_b(tmp_path)))
-    cli("resolve", "Plan", "both", check=True, **_b(tmp_path))
+    by_part = cli("conflicts", "pla", check=True, **_b(tmp_path))  # named as a note is
+    assert by_part.stdout == shown.stdout
+    cli("resolve", "pla", "both", check=True, **_b(tmp_path))
     cli("sync", check=True, **_b(tmp_path))
     cli("sync", check=True)
     assert _titles(cli) == ["Plan", "Plan (conflicted copy)"]

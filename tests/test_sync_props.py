@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -80,12 +81,19 @@ def _view(vault: Vault) -> dict[str, object]:
     vault.refresh()
     out: dict[str, object] = {}
     for row in vault.store.items(include_deleted=True):
-        heads = tuple(sorted(h.op_id for h in vault.store.heads(row.item_id)))
-        content = None
-        if row.envelope is not None and not row.deleted:
+        heads = vault.store.heads(row.item_id)
+        content: object = None
+        if len(heads) > 1:
+            # a conflict: the same versions compete everywhere, each device shows its own first
+            content = sorted(
+                json.dumps(vault.open_envelope(h.kind, h.item_id, h.envelope), sort_keys=True)
+                for h in heads
+                if h.envelope is not None and not h.deleted
+            )
+        elif row.envelope is not None and not row.deleted:
             content = vault.open_envelope(row.kind, row.item_id, row.envelope)
             content.pop("modified", None)
-        out[row.item_id] = (row.deleted, heads, content)
+        out[row.item_id] = (row.deleted, tuple(sorted(h.op_id for h in heads)), content)
     return out
 
 

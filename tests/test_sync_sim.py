@@ -18,6 +18,7 @@ replays exactly (ids, nonces and clock readings come from seeded sources).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import tempfile
@@ -274,15 +275,25 @@ def _live(vault: Vault) -> set[str]:
 
 
 def _state(vault: Vault) -> dict[str, object]:
-    """Everything a person sees, decrypted, plus the heads (equal heads: equal history tips)."""
+    """Everything a person sees, decrypted, plus the heads (equal heads: equal history tips).
+
+    Of a conflict, every competing version: which one a device shows first is its own (the
+    one written there, so a person keeps editing their own text), but the versions that
+    compete are the same everywhere."""
     vault.refresh()
     out: dict[str, object] = {}
     for row in vault.store.items(include_deleted=True):
-        heads = tuple(sorted(h.op_id for h in vault.store.heads(row.item_id)))
-        content = None
-        if row.envelope is not None and not row.deleted:
+        heads = vault.store.heads(row.item_id)
+        content: object = None
+        if len(heads) > 1:
+            content = sorted(
+                json.dumps(vault.open_envelope(h.kind, h.item_id, h.envelope), sort_keys=True)
+                for h in heads
+                if h.envelope is not None and not h.deleted
+            )
+        elif row.envelope is not None and not row.deleted:
             content = vault.open_envelope(row.kind, row.item_id, row.envelope)
-        out[row.item_id] = (row.deleted, heads, content)
+        out[row.item_id] = (row.deleted, tuple(sorted(h.op_id for h in heads)), content)
     return out
 
 

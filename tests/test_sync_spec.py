@@ -123,3 +123,125 @@ def test_every_bookkeeping_key_is_specified() -> None:
     block = spec.split("## Local bookkeeping", 1)[1].split("## ", 1)[0]
     listed = set(re.findall(r"(?<![\w.])(sync\.[a-z_]+)", block))
     assert keys and keys <= listed, sorted(keys - listed)
+
+
+def test_the_documented_merge_rules_rebuild_every_merge_in_the_folder(
+    tmp_path: Path, make_vault: Callable[..., tuple]
+) -> None:
+    """Every merge the devices wrote into the folder is recomputed from the folder alone by
+    tests/spec_merge.py (SYNC.md's rules, no vault code): same op id, same content. The forks
+    cover line merges, tag sets, trash against an edit, an edit against a deletion and one tag
+    invented on both devices (no common ancestor)."""
+    from tests import spec_merge
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    lines = a.create_note("Lines", "one\ntwo\nthree\nfour\n", tags=["x", "y"])
+    gone = a.create_note("Gone", "deleted on a, edited on b\n")
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    try:
+        a.update_note(a.note(lines.id), body="ONE\ntwo\nthree\nfour\n", tags=["x", "y", "z"])
+        b.update_note(b.note(lines.id), body="one\ntwo\nthree\nFOUR\n", tags=["y"])
+        b.trash_note(b.note(lines.id))
+        a.purge_note(a.note(gone.id))
+        b.update_note(b.note(gone.id), body="kept\n")
+        a.create_note("Tagged on a", "", tags=["Straße"])
+        b.create_note("Tagged on b", "", tags=["STRASSE"])
+        for v in (a, b, a, b):
+            SyncEngine(v).sync()
+        vault_id, rows, _, master_key = read_sync_folder(folder, PASSWORD)
+        mk_id = json.loads((folder / "vault-sync.json").read_bytes())["mk_id"]
+        documented = (  # SYNC.md, "Header": the indented form, byte for byte
+            f'{{\n  "format": "vault-sync",\n  "v": 1,\n  "vault_id": "{vault_id}",\n'
+            f'  "mk_id": "{mk_id}"\n}}\n'
+        )
+        assert (folder / "vault-sync.json").read_bytes() == documented.encode("ascii")
+        ops = {
+            r[0]: {"item": r[1], "kind": r[2], "parents": r[3], "deleted": r[4], "env": r[5]}
+            for r in rows
+        }
+
+        def payload_of(op_id: str) -> dict | None:
+            op = ops[op_id]
+            if op["env"] is None:
+                return None
+            return open_envelope(master_key, vault_id, op["kind"], op["item"], op["env"])
+
+        merges = [i for i, op in ops.items() if len(op["parents"]) > 1]
+        kinds = set()
+        for op_id in merges:
+            op = ops[op_id]
+            assert op_id == spec_merge.merge_op_id(op["item"], op["parents"])
+            status, payload = spec_merge.merge_fork(ops, op["parents"], payload_of)
+            assert status == ("tombstone" if op["deleted"] else "merged")
+            if payload is not None:
+                assert payload == payload_of(op_id)
+                kinds.add(payload["kind"])
+        assert kinds == {"note", "tag"}
+        merged = {i: p for i, p in current_notes(vault_id, rows, master_key).items()}
+        assert merged[lines.id]["body"] == "ONE\ntwo\nthree\nFOUR\n"
+        assert merged[lines.id]["tags"] == ["y", "z"]
+        assert merged[lines.id]["trashed"] is not None
+        assert merged[gone.id]["body"] == "kept\n"
+    finally:
+        b.lock()
+
+
+def test_a_reader_rebuilds_an_unmerged_fork_as_the_devices_will(
+    tmp_path: Path, make_vault: Callable[..., tuple]
+) -> None:
+    """A folder holding a fork no device has merged yet (b wrote while a's file was still on
+    its way): the independent reader merges it by SYNC.md's rules and gets the note every
+    device shows once it has synced."""
+    from tests import spec_merge
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    note = a.create_note("Plan", "alpha\nbeta\ngamma\ndelta\n", tags=["x"])
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    try:
+        a.update_note(a.note(note.id), title="Plan", body="ALPHA\nbeta\ngamma\ndelta\n")
+        b.update_note(b.note(note.id), body="alpha\nbeta\ngamma\nDELTA\n", tags=["x", "y"])
+        before = set((folder / "log" / a.store.device_id).iterdir())
+        SyncEngine(a).sync()
+        (new,) = set((folder / "log" / a.store.device_id).iterdir()) - before
+        hidden = new.with_name("." + new.name)  # still "on its way" for b
+        new.rename(hidden)
+        SyncEngine(b).sync()
+        hidden.rename(new)
+
+        vault_id, rows, _, master_key = read_sync_folder(folder, PASSWORD)
+        ops = {
+            r[0]: {"item": r[1], "kind": r[2], "parents": r[3], "deleted": r[4], "env": r[5]}
+            for r in rows
+        }
+        named = {p for op in ops.values() for p in op["parents"]}
+        heads = sorted(i for i, op in ops.items() if op["item"] == note.id and i not in named)
+        assert len(heads) == 2  # the fork is in the folder, unmerged
+
+        def payload_of(op_id: str) -> dict:
+            op = ops[op_id]
+            return open_envelope(master_key, vault_id, op["kind"], op["item"], op["env"])
+
+        status, merged = spec_merge.merge_fork(ops, heads, payload_of)
+        assert status == "merged"
+        for device in (a, b, a):
+            SyncEngine(device).sync()
+        for device in (a, b):
+            shown = device.note(note.id)
+            assert shown.version == spec_merge.merge_op_id(note.id, heads)
+            assert (shown.title, shown.body, list(shown.tags), shown.modified) == (
+                merged["title"],
+                merged["body"],
+                merged["tags"],
+                merged["modified"],
+            )
+        assert merged["body"] == "ALPHA\nbeta\ngamma\nDELTA\n"
+    finally:
+        b.lock()

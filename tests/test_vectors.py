@@ -120,3 +120,29 @@ def test_tag_id_vector(make_vault) -> None:
     own_key = crypto.subkey(vault.master_key, crypto.Label.TAG_ID)
     assert vault.tag_id("Work") == crypto.blake2b(b"work", key=own_key, size=16).hex()
     assert isinstance(vault, Vault)
+
+
+def test_tag_id_vectors_run_the_whole_documented_rule() -> None:
+    """Non-ASCII tag names (ß, ẞ, Turkish İ and ı, combining marks, compatibility characters,
+    odd white space): the independent reader and the implementation give the vector's ids."""
+    from types import SimpleNamespace
+
+    from vault.errors import InvalidInputError
+    from vault.notes import clean_tag
+
+    v = load("tags.json")
+    mk = bytes.fromhex(v["master_key_hex"])
+    own = SimpleNamespace(_tag_key=crypto.subkey(mk, crypto.Label.TAG_ID))
+    for name, cleaned, folded, expected in v["names"]:
+        assert spec.clean_tag(name) == clean_tag(name) == cleaned
+        assert cleaned.casefold() == folded
+        assert spec.tag_id(mk, name) == Vault.tag_id(own, name) == expected  # type: ignore[arg-type]
+    for name in v["rejected"]:
+        with pytest.raises(ValueError):
+            spec.clean_tag(name)
+        with pytest.raises(InvalidInputError):
+            clean_tag(name)
+    # no normalisation: precomposed and decomposed é are two tags
+    ids = {case[0]: case[3] for case in v["names"]}
+    assert ids["café"] != ids["cafe\u0301"]
+    assert ids["İstanbul"] != ids["Istanbul"] != ids["ıstanbul"]

@@ -55,7 +55,12 @@ def register(sub: Any, command: Callable[..., Any]) -> None:
     q.add_argument("file", metavar="FILE")
     # SUPPRESS: without the option, the top-level --vault (or VAULT_DIR) still applies.
     q.add_argument("--vault", metavar="DIR", default=argparse.SUPPRESS, help="where to restore")
-    q.add_argument("--recovery", action="store_true", help="open the backup with its recovery key")
+    q.add_argument(
+        "--recovery",
+        action="store_true",
+        help="open the backup with its recovery key; into a new vault, also set a new password "
+        "(VAULT_NEW_PASSWORD, or typed twice on a terminal)",
+    )
     q.add_argument("--json", action="store_true", help="machine-readable output")
 
     q = bsub.add_parser("list", help="list backups in the backup folder (backup.dir)")

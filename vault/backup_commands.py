@@ -19,6 +19,7 @@ from vault.cli import (
     fmt_time,
     info,
     keyfile_arg,
+    offer_new_password,
     open_vault,
     out,
     read_secret,
@@ -28,7 +29,7 @@ from vault.config import Config
 from vault.envelope import short
 from vault.errors import InvalidInputError, VaultError, WrongPasswordError
 from vault.fsutil import storage_error
-from vault.notes import inspect_vault
+from vault.notes import Vault, inspect_vault
 from vault.store import Store
 from vault.wording import agree, plural
 
@@ -228,15 +229,20 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
         merge = Store.exists(target)
     except OSError as exc:  # a parent we may not look into
         raise storage_error(exc, target) from None
-    with progress_bar("Restoring") as progress:
-        if merge:
+    if merge:
+        with progress_bar("Restoring") as progress:
             report = _merge(args, config, path, progress)
-        else:
+        new_password = None
+    elif args.recovery:
+        report, new_password = _restore_with_recovery(args, path, target)
+    else:
 
-            def attempt(secret: dict[str, Any]) -> backup.RestoreReport:
+        def attempt(secret: dict[str, Any]) -> backup.RestoreReport:
+            with progress_bar("Restoring") as progress:
                 return backup.restore_backup(path, target, progress=progress, **secret)
 
-            report = _with_retries(args, attempt)
+        report = _with_retries(args, attempt)
+        new_password = None
     if args.json:
         emit_json(
             {
@@ -250,6 +256,7 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
                 "resealed": report.resealed,
                 "damaged": report.damaged,
                 "counts": report.counts,
+                "new_password": new_password is not None,
             }
         )
         return 0
@@ -259,7 +266,18 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
         out(f"Restored the backup of {fmt_time(_ms(header.created))} as a new vault at:")
         out(f"    {report.vault_path}")
         out(f"{_counts(report.counts)}, {plural(report.counts.get('versions', 0), 'version')}.")
-        out("It opens with the password and recovery key the vault had when the backup was made.")
+        if new_password is not None:
+            out("It opens with your new password, and with the recovery key of the backup.")
+        else:
+            out(
+                "It opens with the password and recovery key the vault had when the backup "
+                "was made."
+            )
+            if args.recovery:
+                info(
+                    "To set a new password: `vault passwd --recovery` (or VAULT_NEW_PASSWORD "
+                    "when restoring)."
+                )
     else:
         out(
             f"Merged the backup into {report.vault_path}: "
@@ -269,6 +287,30 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
         if report.resealed:
             out(f"{plural(report.resealed, 'version')} re-sealed under the vault's current key.")
     return 0
+
+
+def _restore_with_recovery(
+    args: argparse.Namespace, path: Path, target: Path
+) -> tuple[backup.RestoreReport, str | None]:
+    """Restore into a new vault with the recovery key, and offer a new password in the same
+    step: someone restoring with the recovery key has usually lost the password. The new one is
+    chosen before anything is written (two that differ change nothing), and set once the
+    vault is in place; the recovery key still opens it."""
+    recovery = read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")
+    new_password = offer_new_password(
+        "Choose a new password for the restored vault (Enter keeps the backup's)."
+    )
+    keyfile = keyfile_arg(args)  # the new password needs it too, if one is given
+    if new_password is not None and keyfile is not None and not keyfile.is_file():
+        raise InvalidInputError(f"no keyfile at {keyfile}; nothing was restored")
+    with progress_bar("Restoring") as progress:
+        report = backup.restore_backup(path, target, recovery_key=recovery, progress=progress)
+    if new_password is not None:
+        with Vault.unlock(
+            report.vault_path, recovery_key=recovery, kinds=frozenset({"tag"})
+        ) as vault:
+            vault.change_password(new_password, keyfile=keyfile)
+    return report, new_password
 
 
 def _merge(
@@ -339,8 +381,8 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         count = len(vault.notes())
         info(
-            f"warning: this writes {count} notes UNENCRYPTED to {folder}. Anyone who can read "
-            "that folder can read them, and deleted files can linger on disk."
+            f"warning: this writes {plural(count, 'note')} UNENCRYPTED to {folder}. Anyone who "
+            "can read that folder can read them, and deleted files can linger on disk."
         )
         if not args.yes and not confirm("Export in plaintext?"):
             info("Nothing exported.")

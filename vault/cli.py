@@ -11,23 +11,23 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vault import __version__, agent_client
+from vault import __version__, agent_client, lookup
 from vault.config import Config
 from vault.counts import notes_per_notebook
-from vault.crypto import TEST_KDF
+from vault.crypto import TEST_KDF, KdfParams
 from vault.envelope import short
 from vault.errors import (
     AuthError,
     InvalidInputError,
     PasswordUnavailableError,
     StaleSessionError,
+    UnsettledConflictError,
     VaultError,
 )
 from vault.keys import create_keyfile
@@ -37,6 +37,7 @@ from vault.paths import resolve_vault_dir
 from vault.search import match_snippet, parse_query
 from vault.store import Store
 from vault.strength import estimate
+from vault.textsafe import visible
 from vault.wording import plural
 
 EXIT_INTERNAL = 70
@@ -115,12 +116,28 @@ def read_new_password(env: str = "VAULT_NEW_PASSWORD") -> str:
     first = read_secret("New password: ", env, "new password")
     if not first:
         raise InvalidInputError("the password cannot be empty")
+    return _repeat_new_password(first, env)
+
+
+def _repeat_new_password(first: str, env: str) -> str:
     strength = estimate(first)
     info(f"Strength: {strength.label} ({strength.hint})")
     second = read_secret("Repeat the new password: ", env, "new password")
     if first != second:
         raise InvalidInputError("the two passwords do not match; nothing was changed")
     return first
+
+
+def offer_new_password(question: str, env: str = "VAULT_NEW_PASSWORD") -> str | None:
+    """A new password if the person wants one: `env` when set, else typed twice on a terminal,
+    where an empty first entry declines. None without either (a script that did not ask)."""
+    if env in os.environ:
+        return read_new_password(env)
+    if not _have_terminal():
+        return None
+    info(question)
+    first = read_secret("New password (Enter to keep the old one): ", env, "new password")
+    return _repeat_new_password(first, env) if first else None
 
 
 def keyfile_arg(args: argparse.Namespace) -> Path | None:
@@ -236,8 +253,7 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
         info("warning: tiny KDF parameters (--insecure-test-kdf); for tests only")
         kdf, weak = TEST_KDF, True
     else:
-        info("Measuring this machine to choose key-derivation cost…")
-        kdf, weak = None, False
+        kdf, weak = _measure_kdf(), False
     vault, recovery = Vault.create(path, password, keyfile=keyfile, kdf=kdf, allow_weak_kdf=weak)
     with vault:
         if args.json:
@@ -255,6 +271,38 @@ def cmd_init(args: argparse.Namespace, config: Config) -> int:
         out("if you forget yours (vault passwd --recovery); without both, nobody can open")
         out("your notes, including us.")
     return 0
+
+
+def _measure_kdf() -> KdfParams:
+    """Argon2 parameters measured on this machine, saying so on stderr. On a terminal the
+    "Measuring" line is rewritten in place with the outcome; in a log or a pipe every line
+    is whole, so nothing written after it lands on the same line."""
+    from vault.crypto import calibrate_kdf
+
+    measuring = "Measuring this machine to choose key-derivation cost…"
+    terminal = _stderr_is_terminal()
+    sys.stderr.write(measuring if terminal else measuring + "\n")
+    sys.stderr.flush()
+    try:
+        kdf = calibrate_kdf()
+    except BaseException:
+        if terminal:
+            sys.stderr.write("\n")  # the error gets a line of its own
+        raise
+    outcome = (
+        f"Key derivation: Argon2id with {kdf.memory_kib // 1024} MiB and {kdf.time_cost} "
+        "passes, measured for this machine."
+    )
+    # A carriage return and a line at least as long: no escape sequence, so any terminal.
+    info("\r" + outcome.ljust(len(measuring)) if terminal else outcome)
+    return kdf
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _make_keyfile(path: Path) -> None:
@@ -321,8 +369,10 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
             tag=args.tag,
             trashed=args.trash,
             pinned=True if args.pinned else None,
-            sort=args.sort or config.get("ui.sort"),
+            sort=args.sort,  # newest first unless asked: the app's sort is the app's
         )
+        if args.reverse:  # pinned notes stay on top
+            notes = [n for n in notes if n.pinned][::-1] + [n for n in notes if not n.pinned][::-1]
         _warn_corrupt(vault)
         if args.json:
             emit_json([note_json(vault, n, body=False) for n in notes])
@@ -392,23 +442,40 @@ def note_json(vault: Vault, note: Note, *, body: bool = True) -> dict[str, Any]:
     return doc
 
 
+# A vault opened with these kinds only has every notebook and tag but no note decrypted.
+WITHOUT_NOTES = frozenset({"notebook", "tag"})
+
+
+@contextlib.contextmanager
+def opened_note(
+    args: argparse.Namespace, config: Config, ref: str, *, trashed: bool | None = None
+) -> Iterator[tuple[Vault, Note]]:
+    """The unlocked vault and the note `ref` names (vault.lookup), for every command that takes
+    a NOTE. An id or the short id `vault ls` prints is looked up in the store's index and only
+    that note is decrypted; any other name needs every note's title, so every note."""
+    if not lookup.looks_like_id(ref):
+        with open_vault(args, config) as vault:
+            yield vault, lookup.find_note(vault, ref, trashed=trashed)
+        return
+    vault = open_vault(args, config, kinds=WITHOUT_NOTES)
+    try:
+        note = lookup.note_by_id(vault, ref, trashed=trashed)
+        if note is None:  # hex that is a title after all: every note, with the key in hand
+            whole = Vault.open_with_key(vault.path, vault.master_key)
+            vault.lock()
+            vault = whole
+            note = lookup.find_note(vault, ref, trashed=trashed)
+        yield vault, note
+    finally:
+        vault.lock()
+
+
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    # A full id names one note whatever the titles are: read just it, not the whole vault.
-    if FULL_ID.fullmatch(args.note) and not args.version:
-        with open_vault(args, config, kinds=frozenset({"notebook", "tag"})) as vault:
-            note = vault.read_note(args.note)
-            if note is not None:
-                _show(args, vault, note)
-                return 0
-    with open_vault(args, config) as vault:
-        note = vault.find_note(args.note)
+    with opened_note(args, config, args.note) as (vault, note):
         if args.version:
             note = _version_of(vault, note, args.version)
         _show(args, vault, note)
     return 0
-
-
-FULL_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def _show(args: argparse.Namespace, vault: Vault, note: Note) -> None:
@@ -451,9 +518,26 @@ def _version_of(vault: Vault, note: Note, version: str) -> Note:
     return matches[0].note
 
 
+def _editable(vault: Vault, note: Note) -> Note:
+    """`note` as it can be changed now. A fork that merges is merged first; versions in real
+    conflict are refused: an edit would go on one of them only, and the conflict would grow
+    with every save."""
+    if not note.conflict:
+        return note
+    from vault.sync.conflicts import blocks_edit
+
+    if blocks_edit(vault, note.id):
+        raise UnsettledConflictError(
+            f"note {short(note.id)} has versions that conflict; settle them first: "
+            f"`vault conflicts {short(note.id)}`, then `vault resolve {short(note.id)} "
+            "mine|theirs|both`"
+        )
+    return vault.note(note.id)
+
+
 def cmd_edit(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
-        note = vault.find_note(args.note)
+    with opened_note(args, config, args.note) as (vault, note):
+        note = _editable(vault, note)
         changes: dict[str, Any] = {}
         if args.title is not None:
             changes["title"] = args.title
@@ -500,14 +584,18 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
-        note = vault.find_note(args.note)
+    with opened_note(args, config, args.note) as (vault, note):
         if args.purge:
             if not args.yes and not _confirm(f"Delete '{note.title}' for good?"):
                 info("Nothing deleted.")
                 return 1
             vault.purge_note(note)
             info(f"Deleted {short(note.id)} for good.")
+        elif note.in_trash:
+            info(
+                f"{short(note.id)} is already in the trash (`vault rm {short(note.id)} --purge` "
+                f"deletes it for good, `vault restore {short(note.id)}` brings it back)."
+            )
         else:
             vault.trash_note(note)
             info(f"Moved {short(note.id)} to the trash (`vault restore {short(note.id)}` undoes).")
@@ -522,8 +610,7 @@ def _confirm(question: str) -> bool:
 
 
 def cmd_restore(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
-        note = vault.find_note(args.note, trashed=True)
+    with opened_note(args, config, args.note, trashed=True) as (vault, note):
         vault.restore_note(note)
         info(f"Restored {short(note.id)}.")
     return 0
@@ -548,8 +635,11 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         query = parse_query(args.query)
         if query.empty:
             raise InvalidInputError("search for at least one word")
-        hits = vault.search(query, trashed=args.trash)[: args.limit]
+        found = vault.search(query, trashed=args.trash)
+        hits = found if args.all else found[: args.limit]
         _warn_corrupt(vault)
+        if len(hits) < len(found):  # on stderr: stdout stays the results alone
+            info(f"showing {len(hits)} of {len(found):,}; --limit N or --all for more")
         if args.json:
             emit_json(
                 [
@@ -561,17 +651,16 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
                     for h in hits
                 ]
             )
-            return 0
+            return 0 if hits else 1
         if not hits:
             info("No notes match.")
-            return 0
+            return 1  # as grep does, so scripts can test for a match
         _note_table(vault, [h.note for h in hits], query)
     return 0
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
-        note = vault.find_note(args.note)
+    with opened_note(args, config, args.note) as (vault, note):
         versions = vault.note_history(note)
         if args.json:
             emit_json(
@@ -600,8 +689,8 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_revert(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
-        note = vault.find_note(args.note)
+    with opened_note(args, config, args.note) as (vault, note):
+        note = _editable(vault, note)
         old = _version_of(vault, note, args.version)
         vault.update_note(note, title=old.title, body=old.body, tags=old.tags, pinned=old.pinned)
         info(f"Restored the content of version {args.version} as the newest version.")
@@ -827,6 +916,17 @@ def cmd_tui(args: argparse.Namespace, config: Config) -> int:
 # --- the parser ----------------------------------------------------------------------------
 
 Handler = Callable[[argparse.Namespace, Config], int]
+NOTE_HELP = "the note: its id, the short id `vault ls` shows, its title or part of it"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {visible(text)}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def lazy(spec: str) -> Handler:
@@ -843,6 +943,33 @@ def lazy(spec: str) -> Handler:
     return run
 
 
+def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    group = parser.add_argument_group("options of every command")
+    for flag, metavar, help_ in (
+        ("--vault", "DIR", "the vault folder (or set VAULT_DIR)"),
+        ("--keyfile", "PATH", "keyfile, for vaults that need one (or VAULT_KEYFILE)"),
+    ):
+        with contextlib.suppress(argparse.ArgumentError):  # the command has its own
+            group.add_argument(flag, metavar=metavar, default=default, help=help_)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of a command (and of its actions, which argparse makes of the same class):
+    it takes the options of every command too, so `vault init --keyfile PATH` works as well as
+    `vault --keyfile PATH init`. Their default is SUPPRESS, so an option not repeated after the
+    command keeps the value given before it. They are added when the parser is used, not to
+    the forty parsers built for each run (that costs several milliseconds per command); a
+    command's own definition of one (`clone --vault`) is kept."""
+
+    _with_common = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self._with_common:
+            self._with_common = True
+            _add_common_options(self, argparse.SUPPRESS)
+        return super().parse_known_args(args, namespace)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vault",
@@ -850,12 +977,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Run with no command to open the terminal app.",
     )
     parser.add_argument("--version", action="version", version=f"vault {__version__}")
-    parser.add_argument("--vault", metavar="DIR", help="the vault folder (or set VAULT_DIR)")
-    parser.add_argument(
-        "--keyfile", metavar="PATH", help="keyfile, for vaults that need one (or VAULT_KEYFILE)"
-    )
+    _add_common_options(parser, None)
     parser.set_defaults(handler=cmd_tui)
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=CommandParser)
 
     def command(name: str, handler: Handler, help_: str, json_flag: bool = False) -> Any:
         p = sub.add_parser(name, help=help_, description=help_)
@@ -883,15 +1007,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", metavar="T")
     p.add_argument("--trash", action="store_true", help="list the trash")
     p.add_argument("--pinned", action="store_true", help="only pinned notes")
-    p.add_argument("--sort", choices=["modified", "created", "title"])
+    p.add_argument(
+        "--sort",
+        choices=["modified", "created", "title"],
+        default="modified",
+        help="the order, newest first for times (default: modified; pinned notes first)",
+    )
+    p.add_argument("--reverse", action="store_true", help="the other way round (oldest first)")
 
     p = command("show", cmd_show, "print a note", json_flag=True)
-    p.add_argument("note", help="id, id prefix or title")
+    p.add_argument("note", help=NOTE_HELP)
     p.add_argument("--raw", action="store_true", help="only the body, exactly as stored")
     p.add_argument("--version", metavar="V", help="an older version (see `vault history`)")
 
     p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
-    p.add_argument("note")
+    p.add_argument("note", help=NOTE_HELP)
     p.add_argument("--title", metavar="T", help="rename")
     p.add_argument("--notebook", metavar="NB", help="move to notebook ('/' for the top level)")
     p.add_argument("--tag", metavar="T", action="append", help="add a tag")
@@ -901,26 +1031,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-empty", action="store_true", help="accept an empty body from stdin")
 
     p = command("rm", cmd_rm, "move a note to the trash (--purge deletes it for good)")
-    p.add_argument("note")
+    p.add_argument("note", help=NOTE_HELP)
     p.add_argument("--purge", action="store_true")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
 
     p = command("restore", cmd_restore, "bring a note back from the trash")
-    p.add_argument("note")
+    p.add_argument("note", help=NOTE_HELP)
 
     p = command("empty-trash", cmd_empty_trash, "delete every note in the trash for good")
     p.add_argument("--yes", "-y", action="store_true")
 
     p = command("search", cmd_search, "full-text search, best matches first", json_flag=True)
+    p.epilog = "Exit status: 0 when something matches, 1 when nothing does (as grep)."
     p.add_argument("query", help='words (all must match), "a phrase", -word, tag:name')
     p.add_argument("--trash", action="store_true", help="search the trash")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument(
+        "--limit", type=_positive, default=50, metavar="N", help="show N matches (default 50)"
+    )
+    p.add_argument("--all", action="store_true", help="show every match")
 
     p = command("history", cmd_history, "list a note's saved versions", json_flag=True)
-    p.add_argument("note")
+    p.add_argument("note", help=NOTE_HELP)
 
     p = command("revert", cmd_revert, "make an older version the newest again")
-    p.add_argument("note")
+    p.add_argument("note", help=NOTE_HELP)
     p.add_argument("version")
 
     command(
@@ -984,6 +1118,21 @@ def _command_modules() -> list[Any]:
     return [session_commands, sync_arguments, backup_arguments]
 
 
+def _list_candidates(exc: lookup.AmbiguousNameError) -> None:
+    """Several notes match the name given: which, so the person can name one by its id."""
+    count = len(exc.candidates)
+    lines = [f"vault: '{visible(exc.ref)}' matches {count} {exc.what}s; name one by its id:"]
+    for c in exc.candidates[: lookup.MAX_LISTED]:
+        title = visible(c.title)
+        title = title if len(title) <= 60 else title[:59] + "…"
+        when = f"  {fmt_time(c.modified)}" if c.modified else ""
+        trash = "  (in the trash)" if c.in_trash else ""
+        lines.append(f"  {short(c.id)}  {title}{when}{trash}")
+    if count > lookup.MAX_LISTED:
+        lines.append(f"  … and {count - lookup.MAX_LISTED} more")
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # everything this process creates is private to its owner
     parser = build_parser()
@@ -991,6 +1140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = Config.load()
         return int(args.handler(args, config) or 0)
+    except lookup.AmbiguousNameError as exc:
+        _list_candidates(exc)
+        return exc.exit_code
     except VaultError as exc:
         sys.stderr.write(f"vault: {exc}\n")
         return exc.exit_code

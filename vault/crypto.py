@@ -53,6 +53,7 @@ class Label:
     BLOBS = b"vault blobs"  # attachments subkey
     BACKUP = b"vault backup"  # backup file subkey
     SNAPSHOT = b"vault snapshot"  # the sealed snapshot of decrypted items (vault.snapshot)
+    NOTEBOOK_MERGE = b"vault nb merge"  # ids of the ops that merge same-path notebooks
 
 
 def random_bytes(n: int) -> bytes:

@@ -123,6 +123,13 @@ class ConflictError(VaultError):
     """The item changed underneath the caller (another process or a sync) since it was read."""
 
 
+class UnsettledConflictError(ConflictError):
+    """The item's versions conflict and wait for a person; it cannot be edited until then.
+    Exit status 4, as `vault sync` uses while conflicts wait."""
+
+    exit_code = 4
+
+
 # --- sync and backup (used by their issues; defined here so there is one hierarchy) -----------
 
 

@@ -416,11 +416,12 @@ class Vault:
     def open_envelope(self, kind: str, item_id: str, envelope: str) -> dict[str, Any]:
         return open_item(self._items_key, self.vault_id, kind, item_id, envelope)
 
-    def _write(self, item: Item, parents: Iterable[str]) -> Item:
-        """Seal and store a new version of `item`; returns it as the cache now holds it."""
+    def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
+        """Seal and store a new version of `item`; returns it as the cache now holds it.
+        `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
         kind = item.to_payload()["kind"]
         envelope = self._seal(kind, item.id, item.to_payload())
-        op = self.store.write(item.id, kind, envelope, parents)
+        op = self.store.write(item.id, kind, envelope, parents, op_id=op_id)
         row = self.store.item(item.id)
         if row is None or row.op_id != op.op_id:
             # A concurrent writer's version is the one shown (the store's display rule); the
@@ -437,8 +438,8 @@ class Vault:
     def _parents(self, item: Item) -> list[str]:
         return [item.version] if item.version else []
 
-    def _delete(self, item: Item) -> None:
-        self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item))
+    def _delete(self, item: Item, op_id: str | None = None) -> None:
+        self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item), op_id=op_id)
         self._items.pop(item.id, None)
         self._index.forget(item.id)
 
@@ -496,35 +497,10 @@ class Vault:
         return Note.from_payload(row.item_id, payload, row.op_id, row.conflict)
 
     def find_note(self, ref: str, *, trashed: bool | None = None) -> Note:
-        """A note by id, unique id prefix, or exact title (then title ignoring case)."""
-        ref = ref.strip()
-        if not ref:
-            raise InvalidInputError("name a note by its id or title")
-        notes = self.all_notes()
-        if trashed is not None:
-            notes = [n for n in notes if n.in_trash == trashed]
-        by_id = [n for n in notes if n.id == ref]
-        if by_id:
-            return by_id[0]
-        if ref in self.corrupt:
-            raise CorruptItemError(self.corrupt[ref], item_id=ref)
-        for matches in (
-            [n for n in notes if n.title == ref],
-            [n for n in notes if len(ref) >= 4 and n.id.startswith(ref.lower())],
-            [n for n in notes if n.title.casefold() == ref.casefold()],
-        ):
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                ids = ", ".join(short(n.id) for n in sort_notes(matches, "modified")[:6])
-                raise AmbiguousError(
-                    f"'{ref}' matches {len(matches)} notes ({ids}); name one by its id"
-                )
-        corrupt = [i for i in self.corrupt if len(ref) >= 4 and i.startswith(ref.lower())]
-        if len(corrupt) == 1:
-            raise CorruptItemError(self.corrupt[corrupt[0]], item_id=corrupt[0])
-        where = " in the trash" if trashed else ""
-        raise NotFoundError(f"no note{where} matches '{ref}'; `vault ls` lists them")
+        """A note by id, short id, title or part of the title (vault.lookup says how)."""
+        from vault import lookup  # it names Vault in its annotations
+
+        return lookup.find_note(self, ref, trashed=trashed)
 
     def create_note(
         self,

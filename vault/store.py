@@ -545,18 +545,23 @@ class Store:
     def _refresh_item(self, item_id: str, kind: str) -> None:
         """Recompute the item's current row from its heads.
 
-        With several heads (a conflict) a live version is shown before a deletion, so a
-        concurrent edit and delete keeps the edit; among equals the largest op id wins, a rule
-        every device applies the same way whatever order operations arrived in.
+        With several heads (a conflict, or a fork whose history has not all arrived) a live
+        version is shown before a deletion, so a concurrent edit and delete keeps the edit;
+        then one written on this device, so that a person who goes on typing while another
+        device's version waits to be merged edits their own text, not the other's (their next
+        edit would otherwise change the same lines twice and turn a clean merge into a
+        conflict); among equals the largest op id wins, whatever order operations arrived in.
         """
         heads = self._db.execute(
-            "SELECT op_id, deleted, envelope FROM ops WHERE op_id IN "
+            "SELECT op_id, deleted, envelope, device FROM ops WHERE op_id IN "
             "(SELECT op_id FROM heads WHERE item_id = ?)",
             (item_id,),
         ).fetchall()
         if not heads:
             return
-        op_id, deleted, envelope = max(heads, key=lambda h: (not h[1], h[0]))
+        op_id, deleted, envelope, _ = max(
+            heads, key=lambda h: (not h[1], h[3] == self.device_id, h[0])
+        )
         self._db.execute(
             "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id) DO UPDATE SET "

@@ -29,6 +29,10 @@ def register(sub: Any, command: Callable[..., Any]) -> None:
     p = command(
         "sync", lazy(HANDLERS + "cmd_sync"), "sync with the shared folder now", json_flag=True
     )
+    p.epilog = (
+        "Exit status: 0 synced; 4 synced, but conflicts wait (`vault conflicts`); 3 the folder "
+        "went backwards (rollback); 1 on error."
+    )
     p.add_argument(
         "--wait",
         type=float,

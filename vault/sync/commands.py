@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vault import cli
+from vault import cli, lookup
 from vault.config import Config
 from vault.envelope import short
-from vault.errors import InvalidInputError, NotFoundError
+from vault.errors import NotFoundError
 from vault.model import Note, Notebook
 from vault.notes import Vault
 from vault.store import Store
@@ -28,6 +28,7 @@ from vault.sync.setup import remote_info, set_remote, unset_remote
 from vault.wording import plural
 
 EXIT_ROLLBACK = 3  # the folder went backwards: reported, local data not rolled back
+EXIT_CONFLICTS = 4  # synced, but conflicts wait for a person (`vault conflicts`)
 
 _PHASES = {"receiving": "Receiving", "sending": "Sending"}
 
@@ -138,7 +139,7 @@ def _report(report: SyncReport, as_json: bool) -> int:
             "were not rolled back\n"
         )
         return EXIT_ROLLBACK
-    return 0
+    return EXIT_CONFLICTS if report.conflicts else 0
 
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
@@ -179,10 +180,11 @@ def cmd_clone(args: argparse.Namespace, config: Config) -> int:
         notes = len(vault.all_notes())
         if args.json:
             cli.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
-            return EXIT_ROLLBACK if report.rollbacks else 0
+            return EXIT_ROLLBACK if report.rollbacks else EXIT_CONFLICTS if report.conflicts else 0
         cli.out(f"Cloned the vault into {local}: {plural(notes, 'note')}.")
         cli.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
-        return _report(report, False) if (report.pending or report.rollbacks) else 0
+        waiting = report.pending or report.rollbacks or report.conflicts
+        return _report(report, False) if waiting else 0
 
 
 # --- conflicts ---------------------------------------------------------------------------
@@ -212,20 +214,17 @@ def _version_json(vault: Vault, version: ConflictVersion) -> dict[str, Any]:
 
 
 def _find_conflict(vault: Vault, ref: str) -> Conflict:
-    conflicts = list_conflicts(vault)
-    ref = ref.strip()
-    for match in (
-        [c for c in conflicts if c.item_id == ref],
-        [c for c in conflicts if len(ref) >= 4 and c.item_id.startswith(ref.lower())],
-        [c for c in conflicts if c.title == ref],
-        [c for c in conflicts if c.title.casefold() == ref.casefold()],
-    ):
-        if len(match) == 1:
-            return match[0]
-        if len(match) > 1:
-            ids = ", ".join(short(c.item_id) for c in match)
-            raise InvalidInputError(f"'{ref}' matches {len(match)} conflicts ({ids}); use an id")
-    raise NotFoundError(f"no conflict matches '{ref}'; `vault conflicts` lists them")
+    """A conflict named as a note is (vault.lookup): id, short id, title or part of it."""
+    found = lookup.pick(
+        ref,
+        list_conflicts(vault),
+        key=lambda c: (c.item_id, c.title),
+        describe=lambda c: lookup.Candidate(c.item_id, c.title),
+        what="conflict",
+    )
+    if found is None:
+        raise NotFoundError(f"no conflict matches '{ref}'; `vault conflicts` lists them")
+    return found
 
 
 def cmd_conflicts(args: argparse.Namespace, config: Config) -> int:

@@ -8,6 +8,8 @@ same version). `auto_merge` folds the heads into one version:
   decision is recorded and every device makes the same one);
 - notes merge field by field against their common ancestor taken from history: text three-way
   (vault.merge.merge3), tags as sets, a field only one side changed takes that side's value;
+  when partial delivery left several equally new common ancestors (a criss-cross), against
+  the merge of those (a virtual base, as git's recursive strategy builds);
 - edits that overlap (the same lines, or a title renamed two ways) are left as a conflict:
   both versions stay, nothing is dropped, and `list_conflicts` / `resolve` take it from there.
 
@@ -78,6 +80,48 @@ def _best_common(history: dict[str, Op], ancestry: list[set[str]]) -> str | None
     newest = common - named
     depth = {c: len(_ancestors(history, c) or ()) for c in newest}
     return max(newest, key=lambda c: (depth[c], c))
+
+
+# Criss-cross merges nest rarely more than once or twice; past this depth the newest common
+# ancestor with the longest history stands in, as it did before virtual bases.
+_MAX_VIRTUAL_DEPTH = 8
+
+
+def _merge_base(
+    vault: Vault, kind: str, history: dict[str, Op], ancestry: list[set[str]], depth: int = 0
+) -> dict[str, Any] | None:
+    """What the heads whose ancestries are given are merged against.
+
+    Usually their newest common ancestor. Partial delivery can leave several equally new ones
+    (criss-cross: each device merged another's edit before it saw the other's merge of it), and
+    a merge from any one of them alone sees the other's changes on both sides, as an overlap.
+    Then, as git's recursive strategy does, the base is the merge of those ancestors, taken in op
+    id order, each step merged against its own base found the same way: the same virtual base
+    on every device, from history alone. None when the heads share no history.
+    """
+    common = set.intersection(*ancestry) if ancestry else set()
+    if not common:
+        return None
+    named = {p for c in common for p in history[c].parents}
+    newest = sorted(common - named)
+    if len(newest) == 1 or depth >= _MAX_VIRTUAL_DEPTH:
+        pick = _best_common(history, ancestry)
+        assert pick is not None
+        return _base_payload(vault, history[pick])
+    merged = _base_payload(vault, history[newest[0]])
+    merged_ancestry = _ancestors(history, newest[0]) or set()
+    for other in newest[1:]:
+        other_ancestry = _ancestors(history, other) or set()
+        base = _merge_base(vault, kind, history, [merged_ancestry, other_ancestry], depth + 1)
+        # An overlap inside the base keeps the earlier side's text (merge3's rule), which is
+        # as deterministic as the order; the heads' merge then decides on real changes only.
+        merged, _ = merge_payloads(kind, base, merged, _base_payload(vault, history[other]))
+        merged_ancestry |= other_ancestry
+    return merged
+
+
+def _base_payload(vault: Vault, op: Op) -> dict[str, Any]:
+    return {} if op.deleted else _payload(vault, op)
 
 
 # --- merging payloads ------------------------------------------------------------------------
@@ -186,20 +230,21 @@ def _merge_item(vault: Vault, items_key: bytes, item_id: str) -> tuple[str, Op |
     live = sorted((h for h in heads if not h.deleted), key=lambda h: h.op_id)
     if not live:
         return "merged", Op(op_id, item_id, kind, parents, True, None, store.device_id)
+    # Heads fold in op id order, each merged against its own base with what is folded so far:
+    # with three or more heads, the one ancestor common to all of them is usually far older
+    # than what each pair shares, and merging against it would see shared edits as overlaps.
+    by_id = {h.op_id: anc for h, anc in zip(heads, ancestry, strict=True)}
     try:
-        payloads = [_payload(vault, h) for h in live]
-        base_id = _best_common(history, ancestry)
-        base = None
-        if base_id is not None and len(live) > 1:
-            base_op = history[base_id]
-            base = {} if base_op.deleted else _payload(vault, base_op)
+        result = _payload(vault, live[0])
+        folded = set(by_id[live[0].op_id])
+        for head in live[1:]:
+            base = _merge_base(vault, kind, history, [folded, by_id[head.op_id]])
+            result, conflict = merge_payloads(kind, base, result, _payload(vault, head))
+            if conflict:
+                return "conflict", None
+            folded |= by_id[head.op_id]
     except (CorruptItemError, _NoContent):
         return "conflict", None
-    result = payloads[0]
-    for other in payloads[1:]:
-        result, conflict = merge_payloads(kind, base, result, other)
-        if conflict:
-            return "conflict", None
     envelope = seal_item(items_key, vault.vault_id, kind, item_id, result)
     return "merged", Op(op_id, item_id, kind, parents, False, envelope, store.device_id)
 
@@ -248,7 +293,9 @@ class Conflict:
 
     @property
     def title(self) -> str:
-        for v in self.versions:
+        """The conflict's name: the same on every device (the versions' order is not: each
+        device lists its own first), so of the live version with the largest op id."""
+        for v in sorted(self.versions, key=lambda v: v.version, reverse=True):
             if isinstance(v.item, Note):
                 return v.item.title
             if isinstance(v.item, Notebook):
@@ -345,12 +392,14 @@ def resolve(vault: Vault, item_id: str, choice: str, version: str | None = None)
         written.append(dataclasses.replace(item, version=op.op_id))
     vault.refresh()
     notebooks = {nb.id for nb in vault.notebooks()}
-    for other in copies:
+    for number, other in enumerate(copies, start=1):
         note = other.item
         assert isinstance(note, Note)
+        # Several copies (three devices or more) are numbered, so no two notes share a title.
+        label = "conflicted copy" if len(copies) == 1 else f"conflicted copy {number}"
         written.append(
             vault.create_note(
-                f"{note.title} (conflicted copy)",
+                f"{note.title} ({label})",
                 note.body,
                 notebook=note.notebook if note.notebook in notebooks else None,
                 tags=note.tags,
@@ -358,6 +407,26 @@ def resolve(vault: Vault, item_id: str, choice: str, version: str | None = None)
             )
         )
     return written
+
+
+def blocks_edit(vault: Vault, item_id: str) -> bool:
+    """Whether an item must be settled by a person before it can be edited.
+
+    An item with several heads is merged first if it can be (a fork from another process, or
+    one the last sync has not merged yet), and a fork whose history has not all arrived shows
+    this device's own version, which an edit continues safely. Only a real conflict blocks:
+    an edit would go on one version only, and the conflict would grow with every save.
+    """
+    row = vault.store.item(item_id)
+    if row is None or not row.conflict:
+        return False
+    items_key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
+    status, op = _merge_item(vault, items_key, item_id)
+    if status == "merged" and op is not None:
+        vault.store.ingest([op])
+        vault.refresh()
+        return False
+    return status == "conflict"
 
 
 def _pick(conflict: Conflict, version: str | None) -> ConflictVersion:

@@ -30,6 +30,7 @@ from vault.sync import layout
 from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
+from vault.sync.notebook_merge import merge_same_path_notebooks
 from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
 from vault.sync.segments import (
     ChainFile,
@@ -315,6 +316,7 @@ class _Run:
         self._publish_slots()
         self._pull()
         outcome = auto_merge(self.vault)
+        merge_same_path_notebooks(self.vault)
         self._erase_purged()
         self._push()
         self._compact()
