@@ -148,12 +148,13 @@ class BackgroundWork(_App):
         """One look at the folder's listing (no file is read); a change brings a sync."""
         try:
             remote = session.remote(config_remote)
-        except VaultError:
-            return
-        if remote is None:
-            self._watch = None
-            return
-        if self._watcher(session, remote).changed():
+            if remote is None:
+                self._watch = None
+                return
+            changed = self._watcher(session, remote).changed()
+        except Exception:  # only a look: the vault locking meanwhile, or a store error the
+            return  # next sync run reports properly
+        if changed:
             self.post_message(FolderChanged(session))
 
     def _watcher(self, session: Session, remote: str) -> FolderWatch:
