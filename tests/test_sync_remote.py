@@ -11,7 +11,13 @@ import pytest
 
 from vault.errors import RemoteError
 from vault.sync import layout
-from vault.sync.remote import STALE_TEMP_SECONDS, RemoteFolder, Unreadable
+from vault.sync.remote import (
+    MAX_SLOT_BYTES,
+    STALE_TEMP_SECONDS,
+    FolderRefused,
+    RemoteFolder,
+    Unreadable,
+)
 
 DEVICE = "ab" * 16
 
@@ -50,3 +56,44 @@ def test_stale_temporaries_of_killed_writes_are_cleared_by_the_next_write(tmp_pa
     assert not old.exists()
     assert fresh.exists()  # possibly a write still under way
     assert (folder / "second.seg").read_bytes() == b"two"
+
+
+def test_writes_never_go_through_a_symlinked_device_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    folder = tmp_path / "shared"
+    (folder / layout.LOG_DIR).mkdir(parents=True)
+    (folder / layout.LOG_DIR / DEVICE).symlink_to(outside)
+    remote = RemoteFolder(folder)
+    with pytest.raises(FolderRefused, match="not a real folder"):
+        remote.write(DEVICE, "0000000001-00.seg", b"x")
+    with pytest.raises(FolderRefused):
+        remote.list_files(DEVICE)
+    assert list(outside.iterdir()) == []
+
+
+def test_delete_leaves_hard_links_and_bytes_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    remote = RemoteFolder(tmp_path / "shared")
+    remote.write(DEVICE, "mine.seg", b"mine")
+    remote.write(DEVICE, "other.seg", b"other")
+    folder = tmp_path / "shared" / layout.LOG_DIR / DEVICE
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"mine")
+    os.link(precious, folder / "linked.seg")
+    assert "hard link" in (remote.delete(DEVICE, "linked.seg", check=b"mine".__eq__) or "")
+    assert "not what this device wrote" in (
+        remote.delete(DEVICE, "other.seg", check=b"mine".__eq__) or ""
+    )
+    assert remote.delete(DEVICE, "mine.seg", check=b"mine".__eq__) is None
+    assert sorted(p.name for p in folder.iterdir()) == ["linked.seg", "other.seg"]
+    assert precious.read_bytes() == b"mine"
+
+
+def test_reads_stop_at_the_protocols_limit(tmp_path: Path) -> None:
+    remote = RemoteFolder(tmp_path)
+    folder = tmp_path / layout.KEYS_DIR / DEVICE
+    folder.mkdir(parents=True)
+    (folder / "big.slot").write_bytes(b"x" * (MAX_SLOT_BYTES + 1))
+    with pytest.raises(Unreadable, match="too large"):
+        remote.read(DEVICE, "big.slot", layout.KEYS_DIR)

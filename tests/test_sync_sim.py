@@ -256,9 +256,9 @@ class KillingFolder(RemoteFolder):
         super().write(device, name, data, area)
         self._tick()  # killed right after the file landed, before it was recorded
 
-    def delete(self, device: str, name: str, area: str = "log") -> None:
+    def delete(self, device: str, name: str, area: str = "log", *, check):  # type: ignore[no-untyped-def]
         self._tick()
-        super().delete(device, name, area)
+        return super().delete(device, name, area, check=check)
 
 
 @dataclass

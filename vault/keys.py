@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault import crypto
+from vault import crypto, safejson
 from vault.crypto import KdfParams, Label
 from vault.errors import (
     IntegrityError,
@@ -199,41 +199,42 @@ class Slot:
 
     @staticmethod
     def from_json(data: bytes, where: str) -> Slot:
+        """A slot from its JSON, or NotAVaultError in one line: slots also come from the sync
+        folder, which anyone can write, so the shape of every field is checked."""
+        doc = safejson.expect_dict(
+            safejson.parse(data, where, NotAVaultError), where, NotAVaultError
+        )
+        v = doc.get("v")
+        if v != SLOT_VERSION or isinstance(v, bool):
+            shown = v if isinstance(v, int | str) and len(str(v)) < 20 else "?"
+            raise UnsupportedFormatError(f"{where}: unsupported key slot version {shown!r}")
         try:
-            doc = json.loads(data)
-            if not isinstance(doc, dict):
-                raise ValueError
-            v = doc.get("v")
-            if v != SLOT_VERSION:
-                raise UnsupportedFormatError(f"{where}: unsupported key slot version {v!r}")
-            slot_type = doc["type"]
+            slot_type = doc.get("type")
             if slot_type not in SLOT_TYPES or doc.get("alg") != crypto.AEAD_ALG:
                 raise ValueError
             kdf = salt = None
             if slot_type != RECOVERY:
-                k = doc["kdf"]
-                if k.get("alg") != "argon2id" or k.get("version") != 19:
+                k = doc.get("kdf")
+                if not isinstance(k, dict) or k.get("alg") != "argon2id" or k.get("version") != 19:
                     raise ValueError
-                if not all(isinstance(k[f], int) and not isinstance(k[f], bool) for f in "mtp"):
+                if not all(isinstance(k.get(f), int) and not isinstance(k[f], bool) for f in "mtp"):
                     raise ValueError
                 kdf = KdfParams(memory_kib=k["m"], time_cost=k["t"], parallelism=k["p"])
-                salt = crypto.b64d(k["salt"], crypto.SALT_BYTES)
-            slot_id = doc["slot"]
-            master_id = doc["mk_id"]
+                salt = crypto.b64d(k.get("salt"), crypto.SALT_BYTES)
+            slot_id = doc.get("slot")
+            master_id = doc.get("mk_id")
             if not (_is_hex(slot_id, 16) and _is_hex(master_id, 32)):
                 raise ValueError
             slot = Slot(
                 slot_id=slot_id,
                 slot_type=slot_type,
                 master_id=master_id,
-                nonce=crypto.b64d(doc["nonce"], crypto.NONCE_BYTES),
-                commit=crypto.b64d(doc["commit"], 32),
-                cipher=crypto.b64d(doc["cipher"], crypto.KEY_BYTES + crypto.TAG_BYTES),
+                nonce=crypto.b64d(doc.get("nonce"), crypto.NONCE_BYTES),
+                commit=crypto.b64d(doc.get("commit"), 32),
+                cipher=crypto.b64d(doc.get("cipher"), crypto.KEY_BYTES + crypto.TAG_BYTES),
                 kdf=kdf,
                 kdf_salt=salt,
             )
-        except UnsupportedFormatError:
-            raise
         except (ValueError, KeyError, TypeError, AttributeError):
             raise NotAVaultError(f"{where} is not a readable key slot (damaged)") from None
         if kdf is not None:

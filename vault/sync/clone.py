@@ -10,18 +10,18 @@ password is set. Then one ordinary sync fills it.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from vault import crypto, keys
 from vault.crypto import KdfParams
 from vault.errors import (
     AuthError,
+    IntegrityError,
     InvalidInputError,
     KeyfileRequiredError,
-    NotAVaultError,
     RecoveryKeyError,
     RemoteError,
-    UnsupportedFormatError,
     VaultError,
     WrongPasswordError,
 )
@@ -44,55 +44,121 @@ def read_header(remote: RemoteFolder) -> RemoteHeader:
     return header
 
 
-def remote_slots(remote: RemoteFolder, header: RemoteHeader) -> list[keys.Slot]:
-    """Every distinct key slot the devices published for the folder's current master key."""
-    found: dict[tuple[str, bytes], keys.Slot] = {}
+# What a clone will read and pay for, whatever the folder holds: anyone with access to the
+# folder can add key slots, each asking for up to the highest Argon2 cost a reader accepts.
+MAX_SLOT_FILES = 1024  # slot files read in all (each at most 64 KiB)
+MAX_TRIES = 64  # slots a secret is tried against
+# Argon2 work summed over the slots tried (memory in KiB x passes): six times the costliest
+# slot this program calibrates (1 GiB, 10 passes). The cheapest slot is always tried.
+KDF_BUDGET = 6 * 1024 * 1024 * 10
+MAX_RECOVERY_COPIED = 4
+
+
+@dataclass(frozen=True)
+class FoundSlot:
+    slot: keys.Slot
+    device: str  # the folder it was published in (anyone may have put it there)
+
+
+def remote_slots(remote: RemoteFolder, header: RemoteHeader) -> list[FoundSlot]:
+    """The distinct key slots (by their bytes, never by the ids they claim) published for the
+    folder's current master key, cheapest first. A device folder that cannot be read is
+    skipped: the others may still hold a slot that opens."""
+    found: dict[bytes, FoundSlot] = {}
+    budget = MAX_SLOT_FILES
     for device in remote.key_devices():
-        for entry in remote.list_files(device, layout.KEYS_DIR):
-            if layout.parse_slot_name(entry.name) is None:
+        try:
+            entries = remote.list_files(device, layout.KEYS_DIR)
+        except RemoteError:
+            continue
+        for entry in entries:
+            if layout.parse_slot_name(entry.name) is None or budget <= 0:
                 continue
+            budget -= 1
             try:
-                slot = keys.Slot.from_json(remote.read(device, entry.name, layout.KEYS_DIR), "")
-            except (Unreadable, NotAVaultError, UnsupportedFormatError, VaultError):
+                data = remote.read(device, entry.name, layout.KEYS_DIR)
+                slot = keys.Slot.from_json(data, "a key slot in the sync folder")
+            except (Unreadable, VaultError):
                 continue  # half-delivered, damaged or foreign: other slots may still open
             if slot.master_id == header.master_id:
-                found.setdefault((slot.slot_id, slot.cipher), slot)
-    return sorted(found.values(), key=lambda s: (s.slot_type, s.slot_id))
+                found.setdefault(slot.to_json(), FoundSlot(slot, device))
+    return sorted(found.values(), key=lambda f: (_cost(f.slot), f.slot.slot_type, f.device))
+
+
+def _cost(slot: keys.Slot) -> int:
+    return slot.kdf.memory_kib * slot.kdf.time_cost if slot.kdf is not None else 0
 
 
 def unlock_remote(
-    slots: list[keys.Slot],
+    slots: list[FoundSlot],
     vault_id: str,
     *,
     password: str | None = None,
     keyfile: Path | None = None,
     recovery_key: str | None = None,
-) -> tuple[bytes, keys.Slot]:
-    """The master key and the slot that opened it."""
+) -> tuple[bytes, FoundSlot]:
+    """The master key and the slot that opened it, trying cheap slots first and stopping at
+    MAX_TRIES slots or KDF_BUDGET of Argon2 work."""
     if not slots:
         raise RemoteError("the sync folder holds no key slots yet; sync another device first")
     if recovery_key is not None:
         secret = keys.Secret(recovery=keys.parse_recovery_key(recovery_key))
-        for slot in slots:
-            if slot.slot_type == keys.RECOVERY:
-                mk = slot.try_open(vault_id, secret)
-                if mk is not None:
-                    return mk, slot
+        tried = [f for f in slots if f.slot.slot_type == keys.RECOVERY][:MAX_TRIES]
+        for found in tried:
+            mk = _try(found.slot, vault_id, secret)
+            if mk is not None:
+                return mk, found
         raise RecoveryKeyError("this recovery key does not open the vault in that folder")
     if password is None:
         raise AuthError("a password or the recovery key is needed to clone")
-    pw_slots = [s for s in slots if s.slot_type != keys.RECOVERY]
+    pw_slots = [f for f in slots if f.slot.slot_type != keys.RECOVERY]
     if keyfile is None:
-        usable = [s for s in pw_slots if s.slot_type == keys.PASSWORD]
+        usable = [f for f in pw_slots if f.slot.slot_type == keys.PASSWORD]
         if not usable and pw_slots:
             raise KeyfileRequiredError("this vault needs its keyfile: pass --keyfile PATH")
     else:
-        usable = [s for s in pw_slots if s.slot_type == keys.PASSWORD_KEYFILE]
-    for slot in usable:
-        mk = slot.try_open(vault_id, keys.Secret(password, keyfile))
+        usable = [f for f in pw_slots if f.slot.slot_type == keys.PASSWORD_KEYFILE]
+    spent = 0
+    for tries, found in enumerate(usable):
+        cost = _cost(found.slot)
+        if tries and (tries >= MAX_TRIES or spent + cost > KDF_BUDGET):
+            raise WrongPasswordError(
+                f"wrong password for the vault in that folder (tried {tries} of its "
+                f"{len(usable)} password slots; a clone tries at most {MAX_TRIES} or about a "
+                "minute of key stretching, and the folder may hold forged slots)"
+            )
+        spent += cost
+        mk = _try(found.slot, vault_id, keys.Secret(password, keyfile))
         if mk is not None:
-            return mk, slot
+            return mk, found
     raise WrongPasswordError("wrong password for the vault in that folder")
+
+
+def _try(slot: keys.Slot, vault_id: str, secret: keys.Secret) -> bytes | None:
+    """A forged slot whose commitment matches but whose cipher does not open is damage in the
+    folder, not a reason to stop trying the others."""
+    try:
+        return slot.try_open(vault_id, secret)
+    except IntegrityError:
+        return None
+
+
+def local_slots(opened: FoundSlot, slots: list[FoundSlot]) -> list[keys.Slot]:
+    """The slots the new local vault keeps: the one that opened (first: its id wins) and a
+    few recovery slots, those published beside it first, each slot id at most once (the ids
+    in the folder are not trusted: a recovery slot carrying the password slot's id would
+    otherwise replace it)."""
+    chosen = [opened.slot]
+    ids = {opened.slot.slot_id}
+    recovery = sorted(
+        (f for f in slots if f.slot.slot_type == keys.RECOVERY),
+        key=lambda f: (f.device != opened.device, f.slot.slot_id),
+    )
+    for found in recovery:
+        if found.slot.slot_id not in ids and len(chosen) <= MAX_RECOVERY_COPIED:
+            chosen.append(found.slot)
+            ids.add(found.slot.slot_id)
+    return chosen
 
 
 def clone(
@@ -128,19 +194,24 @@ def clone(
     )
     if keys.mk_id(master_key) != header.master_id:
         raise RemoteError(f"{remote.path} is damaged: its header names another key")
-    local_slots = [s for s in slots if s.slot_type == keys.RECOVERY]
-    if opened.slot_type != keys.RECOVERY:
-        local_slots.insert(0, opened)
-    else:
+    kept = local_slots(opened, slots)
+    if opened.slot.slot_type == keys.RECOVERY:
         assert new_password is not None
         kdf = crypto.creation_kdf(kdf, allow_weak=allow_weak_kdf)
-        local_slots.insert(
+        taken = {s.slot_id for s in kept}
+        slot_id = next(i for i in iter(lambda: crypto.random_bytes(8).hex(), "") if i not in taken)
+        kept.insert(
             0,
             keys.Slot.create(
-                header.vault_id, keys.PASSWORD, master_key, keys.Secret(new_password), kdf
+                header.vault_id,
+                keys.PASSWORD,
+                master_key,
+                keys.Secret(new_password),
+                kdf,
+                slot_id=slot_id,
             ),
         )
-    store = Store.create(local, header.vault_id, crypto.random_id(), header.master_id, local_slots)
+    store = Store.create(local, header.vault_id, crypto.random_id(), header.master_id, kept)
     with store.transaction() as db:
         SyncState.set_meta(db, REMOTE, str(remote.path.resolve()))
     vault = Vault(store, master_key)

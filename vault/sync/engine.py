@@ -31,7 +31,8 @@ from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
 from vault.sync.notebook_merge import merge_same_path_notebooks
-from vault.sync.remote import Entry, RemoteFolder, RemoteHeader, Unreadable
+from vault.sync.reading import ReadBudget, Rejections, prune
+from vault.sync.remote import Entry, HashMismatch, RemoteFolder, RemoteHeader, Unreadable
 from vault.sync.segments import (
     ChainFile,
     open_file,
@@ -40,15 +41,18 @@ from vault.sync.segments import (
     sync_key,
     verify_file,
 )
+from vault.sync.slots import publish_slots
 from vault.sync.state import (
     ACKS,
     FOLDER,
     HEADER_SEEN,
     JUDGED,
     LAST,
+    OWN_SEEN,
     PUBLISHED_ACKS,
     REMOTE,
     RESERVED,
+    SLOTS,
     WALLS,
     FileRecord,
     SyncState,
@@ -308,6 +312,13 @@ class _Run:
         self.damaged: list[FileRecord] = []  # own files the folder lost or corrupted
         self.own_listed: dict[str, Entry] = {}
         self.own_odd: list[Entry] = []
+        # Own files whose bytes were checked, at the modification time they had then: one
+        # that changes (a daemon put another device's damaged copy in its place) is checked
+        # again, so the owner notices damage its size does not show.
+        self.own_seen: dict[str, int] = self.state.get_json(OWN_SEEN, {})
+        self.own_refused: str | None = None  # why this device's log folder cannot be used
+        self.rejected = Rejections.load(self.state)
+        self.budget = ReadBudget.for_run()
 
     # --- the run ---------------------------------------------------------------------------
 
@@ -318,9 +329,11 @@ class _Run:
         outcome = auto_merge(self.vault)
         merge_same_path_notebooks(self.vault)
         self._erase_purged()
-        self._push()
-        self._compact()
-        self._tidy()
+        if self.own_refused is None:
+            # Never write or delete through a log folder that is not a real folder.
+            self._push()
+            self._tidy()  # before compaction: a file a copy restores needs no snapshot
+            self._compact()
         if self.t.pulled:
             self.vault.refresh()
         return SyncReport(
@@ -369,34 +382,36 @@ class _Run:
 
     def _publish_slots(self) -> None:
         """Keep copies of this device's current key slots in the folder, for `vault clone`."""
-        want = {}
-        for slot in self.store.slots():
-            data = slot.to_json()
-            want[content_hash(data)] = data
-        listed: dict[str, Entry] = {}
-        for entry in self.remote.list_files(self.me, layout.KEYS_DIR):
-            digest = layout.parse_slot_name(entry.name)
-            if digest in want and entry.size == len(want[digest]):
-                listed[digest] = entry
-            else:
-                # An old password's slot, a damaged copy, or a daemon's duplicate: only this
-                # device writes here, so it clears what it did not put there now.
-                self.remote.delete(self.me, entry.name, layout.KEYS_DIR)
-        for digest, data in want.items():
-            if digest not in listed:
-                self.remote.write(self.me, layout.slot_file_name(digest), data, layout.KEYS_DIR)
+        recorded = self.state.get_json(SLOTS, {})
+        if not isinstance(recorded, dict):
+            recorded = {}
+        done = publish_slots(self.remote, self.store, self.me, recorded)
+        self.t.warnings.extend(done.warnings)
+        if done.digests != recorded:
+            with self.store.transaction() as db:
+                SyncState.set_json(db, SLOTS, done.digests)
 
     # --- pulling ---------------------------------------------------------------------------
 
     def _pull(self) -> None:
         devices = self.remote.devices()
         listings: dict[str, list[Entry]] = {}
-        for device in devices:
-            listings[device] = self.remote.list_files(device)
-        self._check_own(listings.get(self.me, []))
+        for device in sorted({*devices, self.me}):
+            # One device's folder that is not a real folder, or cannot be listed, holds back
+            # that device only: the others are still read, and this device still sends.
+            try:
+                listings[device] = self.remote.list_files(device)
+            except RemoteError as exc:
+                if device == self.me:
+                    self.own_refused = str(exc)
+                    self.t.warnings.append(f"nothing was sent: {exc}")
+                else:
+                    self.t.pending.append(Pending(device, "its log folder", str(exc)))
+        if self.own_refused is None:
+            self._check_own(listings.get(self.me, []))
         plans: list[tuple[str, list[_Candidate]]] = []
         for device in devices:
-            if device == self.me:
+            if device == self.me or device not in listings:
                 continue
             if listings[device]:
                 self.visible.add(device)
@@ -426,9 +441,14 @@ class _Run:
             # The same bytes as a canonical file: they show its position if that file verified.
             applied = any(r.hash == digest for r in self.files.get(device, {}).get(seq, []))
             self.judged[f"{device}/{entry.name}"] = [entry.size, seq] if applied else entry.size
-        if self.judged != self.state.get_json(JUDGED, {}):
-            with self.store.transaction() as db:
+        # What was judged or refused of files no longer in the folder is forgotten.
+        names = {device: [e.name for e in entries] for device, entries in listings.items()}
+        self.judged = prune(self.judged, names)
+        self.rejected.entries = prune(self.rejected.entries, names)
+        with self.store.transaction() as db:
+            if self.judged != self.state.get_json(JUDGED, {}):
                 SyncState.set_json(db, JUDGED, self.judged)
+            self.rejected.save(db)
 
     def _plan(self, device: str, entries: list[Entry]) -> list[_Candidate]:
         """Which of a device's files to read, in chain order; reports gaps and rollbacks."""
@@ -506,8 +526,12 @@ class _Run:
         key = f"{device}/{entry.name}"
         if _judged_size(self.judged.get(key)) == entry.size:
             return None
+        if not self.budget.allows(entry.size):
+            self.t.pending.append(Pending(device, entry.name, ReadBudget.deferred()))
+            return None
         try:
             data = self.remote.read(device, entry.name)
+            self.budget.spend(entry.size)
             owner, seq, kind, _, _, _ = read_header(data, entry.name)
         except (Unreadable, IntegrityError, UnsupportedFormatError):
             self.judged[key] = entry.size
@@ -574,30 +598,44 @@ class _Run:
         where = f"{short(device)}/{cand.entry.name}"
         data = cand.data
         if data is None:
+            refused = self.rejected.known(device, cand.entry)
+            if refused is not None:  # unchanged since a run refused it: not read again
+                self.t.pending.append(Pending(device, cand.entry.name, refused))
+                return None
+            if not self.budget.allows(cand.entry.size):
+                self.t.pending.append(Pending(device, cand.entry.name, ReadBudget.deferred()))
+                return None
             try:
-                data = self.remote.read(device, cand.entry.name)
+                data = self.remote.read(device, cand.entry.name, expect_hash=cand.name.hash)
+            except HashMismatch:
+                data = b""  # judged below, as a file whose bytes do not match its name
             except Unreadable as exc:
                 self.t.pending.append(Pending(device, cand.entry.name, f"unreadable now ({exc})"))
                 return None
+            self.budget.spend(cand.entry.size)
             self.t.read += 1
+        reason = None
+        chain = None
         if content_hash(data) != cand.name.hash:
-            self.t.pending.append(
-                Pending(device, cand.entry.name, "incomplete or damaged (hash does not match)")
-            )
+            reason = "incomplete or damaged (hash does not match)"
+        else:
+            try:
+                chain = (open_file if content else verify_file)(
+                    self.key, self.vault.vault_id, data, where
+                )
+                if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
+                    reason, chain = "misnamed; not applied", None
+            except UnsupportedFormatError as exc:
+                reason = str(exc)
+            except IntegrityError:
+                reason = "does not verify"
+        if chain is None:
+            assert reason is not None
+            self.t.pending.append(Pending(device, cand.entry.name, reason))
+            if cand.data is None:
+                self.rejected.remember(device, cand.entry, reason)
             return None
-        try:
-            chain = (open_file if content else verify_file)(
-                self.key, self.vault.vault_id, data, where
-            )
-        except UnsupportedFormatError as exc:
-            self.t.pending.append(Pending(device, cand.entry.name, str(exc)))
-            return None
-        except IntegrityError:
-            self.t.pending.append(Pending(device, cand.entry.name, "does not verify"))
-            return None
-        if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
-            self.t.pending.append(Pending(device, cand.entry.name, "misnamed; not applied"))
-            return None
+        self.rejected.forget(device, cand.entry.name)
         return chain
 
     def _record(
@@ -640,6 +678,21 @@ class _Run:
             entry = self.own_listed.get(name)
             if entry is None or entry.size != rec.size:
                 self.damaged.append(rec)
+            elif self.own_seen.get(name) != entry.mtime_ns and self.budget.allows(entry.size):
+                try:
+                    whole = self.remote.digest(self.me, name) == rec.hash
+                except Unreadable:
+                    continue  # looked at again next run
+                self.budget.spend(entry.size)
+                self.t.read += 1
+                if whole:
+                    self.own_seen[name] = entry.mtime_ns
+                else:
+                    self.damaged.append(rec)
+        last_snap = max(
+            (s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)), default=0
+        )
+        chosen = max([*mine, self._reserved()], default=0)
         for entry in entries:
             if entry.name in recorded:
                 continue
@@ -650,7 +703,14 @@ class _Run:
             chain = self._read(self.me, _Candidate(cn, entry))
             if chain is None:
                 failed = next((p for p in self.t.pending if p.file == entry.name), None)
-                if failed is not None and not failed.reason.startswith("unreadable"):
+                if not last_snap < cn.seq <= chosen:
+                    # Covered by a snapshot, or a position this device never chose: not a
+                    # file this device can show it wrote. It stays, and is not read again.
+                    if failed is not None:
+                        self.t.pending.remove(failed)
+                elif failed is not None and not failed.reason.startswith(
+                    ("unreadable", "not read yet")
+                ):
                     # Ours, landed whole before a kill, then damaged in the folder before it
                     # was recorded: its operations are still unsent here and go out again;
                     # the file goes, and a snapshot covers its place in the log.
@@ -665,6 +725,8 @@ class _Run:
                 # writes under this device's id.
                 self._rotate_device(chain)
                 return
+            if chain.seq <= last_snap:
+                continue  # a file of ours a snapshot covers, that could not be deleted
             self._record(
                 FileRecord(self.me, chain.seq, chain.hash, chain.kind, chain.size),
                 list(chain.ops),
@@ -779,7 +841,10 @@ class _Run:
             SyncState.set_json(db, PUBLISHED_ACKS, acks)
         self.files.setdefault(self.me, {}).setdefault(seq, []).append(rec)
         name = chain_file_name(seq, digest, kind)
-        self.own_listed[name] = Entry(name, rec.size)
+        mtime = self.remote.mtime_ns(self.me, name)
+        self.own_listed[name] = Entry(name, rec.size, mtime or 0)
+        if mtime is not None:
+            self.own_seen[name] = mtime  # just written with these bytes: no need to read it
         return rec
 
     # --- compaction and repair ---------------------------------------------------------------
@@ -795,11 +860,9 @@ class _Run:
             self._write_own(SNAPSHOT, list(self.state.my_ops()), self._my_acks())
             self.t.repaired += len(self.damaged)
             for bad in self.damaged:
-                # The snapshot holds everything the lost or damaged file held.
-                name = chain_file_name(bad.seq, bad.hash, bad.kind)
-                if name in self.own_listed:
-                    self.remote.delete(self.me, name)
-                    del self.own_listed[name]
+                # The snapshot holds everything the lost or damaged file held. A damaged file
+                # is left where it is: its bytes are not what this device wrote, so nothing
+                # shows it is ours to delete (readers skip it: the snapshot covers its place).
                 with self.store.transaction() as db:
                     SyncState.forget_file(db, bad)
                 if bad in mine.get(bad.seq, []):
@@ -818,8 +881,11 @@ class _Run:
             floor = snaps[-2] if len(snaps) > 1 else 0
         old = [r for s, recs in mine.items() if s < floor for r in recs]
         for rec in old:
-            self.remote.delete(self.me, chain_file_name(rec.seq, rec.hash, rec.kind))
-            self.t.removed += 1
+            left = self.remote.delete(self.me, _name(rec), check=_wrote(rec))
+            if left is None:
+                self.t.removed += 1
+            else:
+                self.t.warnings.append(f"left {_name(rec)} in this device's log: {left}")
         if old:
             with self.store.transaction() as db:
                 SyncState.forget_files(db, self.me, floor)
@@ -833,19 +899,40 @@ class _Run:
             key = f"{self.me}/{entry.name}"
             if _judged_size(self.judged.get(key)) == entry.size:
                 continue
+            if not self.budget.allows(entry.size):
+                continue  # looked at on a later run
             try:
                 data = self.remote.read(self.me, entry.name)
+                self.budget.spend(entry.size)
                 chain = open_file(self.key, self.vault.vault_id, data, entry.name)
             except (Unreadable, IntegrityError, UnsupportedFormatError):
                 self.judged[key] = entry.size  # not ours, or still arriving: look again if it grows
                 continue
             self.t.read += 1
             if chain.device == self.me and self.state.published([o.op_id for o in chain.ops]):
-                self.remote.delete(self.me, entry.name)
-                self.judged.pop(key, None)
+                # Authenticated as this device's own file. If the file under its own name is
+                # missing or damaged (a daemon let a corrupt copy win the name), the copy is
+                # the good one: it takes the name back. Otherwise it goes, if it still holds
+                # those bytes.
+                name = chain_file_name(chain.seq, content_hash(data), chain.kind)
+                restored = self.remote.restore(self.me, entry.name, name, good=data.__eq__)
+                if restored is None:
+                    self.t.repaired += 1
+                    self.judged.pop(key, None)
+                    self.own_seen.pop(name, None)
+                    self.damaged = [d for d in self.damaged if _name(d) != name]
+                    continue
+                if self.remote.delete(self.me, entry.name, check=data.__eq__) is None:
+                    self.judged.pop(key, None)
+                else:
+                    self.judged[key] = entry.size
         if self.judged != self.state.get_json(JUDGED, {}):
             with self.store.transaction() as db:
                 SyncState.set_json(db, JUDGED, self.judged)
+        seen = {n: t for n, t in self.own_seen.items() if n in self.own_listed}
+        if seen != self.state.get_json(OWN_SEEN, {}):
+            with self.store.transaction() as db:
+                SyncState.set_json(db, OWN_SEEN, seen)
 
     def _acknowledged(self, seq: int) -> bool:
         """Has every active device applied this device's log up to `seq`? A device silent for
@@ -868,6 +955,15 @@ class _Run:
                 row = self.store.item(item_id)
                 if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
                     self.store.erase_history(item_id, row.op_id)
+
+
+def _name(rec: FileRecord) -> str:
+    return chain_file_name(rec.seq, rec.hash, rec.kind)
+
+
+def _wrote(rec: FileRecord) -> Callable[[bytes], bool]:
+    """Are these the very bytes this device recorded writing as `rec`?"""
+    return lambda data: content_hash(data) == rec.hash and rec.size in (-1, len(data))
 
 
 def _judged_size(judged: int | list[int] | None) -> int | None:

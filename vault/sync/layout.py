@@ -12,6 +12,7 @@ recognised before anything is decrypted. Nothing here names an item, a title or 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 def content_hash(data: bytes) -> str:
     """The hash in a chain file's name: of its exact bytes (which are ciphertext)."""
     return crypto.blake2b(data, size=HASH_HEX // 2).hex()
+
+
+def content_hasher() -> hashlib._Hash:
+    """content_hash() fed in pieces: for checking a big file without holding it."""
+    return hashlib.blake2b(digest_size=HASH_HEX // 2)
 
 
 def is_device_id(name: str) -> bool:

@@ -1,27 +1,37 @@
 """The shared folder as the sync engine sees it: listings, reads and immutable writes.
 
-Everything that touches the folder goes through `RemoteFolder`, so the one place that decides
-what a missing, unreadable or half-written file means is here: it is never a deletion, only
-"not readable yet". Writes go to a hidden temporary name, are fsynced, then linked into place
-(never over an existing file), then the folder is fsynced.
+Everything that touches the folder goes through `RemoteFolder`, which goes through
+`folder_io` (directory descriptors, nothing followed, only regular files of bounded size), so
+the one place that decides what a missing, unreadable, odd or half-written file means is here:
+it is never a deletion, only "not readable yet". Writes go to a hidden temporary name, are
+fsynced, then linked into place (never over an existing entry), then the folder is fsynced.
+A file is deleted only once its bytes pass the caller's check (this device wrote them).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
-import os
-import stat
-import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault import safejson
 from vault.errors import RemoteError, StorageError
-from vault.fsutil import fsync_dir, storage_error, write_new
 from vault.sync import layout
+from vault.sync.folder_io import Dir, FolderRefused, Unreadable
+
+__all__ = [
+    "Entry",
+    "FolderRefused",
+    "HashMismatch",
+    "RemoteFolder",
+    "RemoteHeader",
+    "Unreadable",
+]
 
 MAX_HEADER_BYTES = 64 * 1024
+MAX_SLOT_BYTES = 64 * 1024  # a slot is about 400 bytes
 STALE_TEMP_SECONDS = 3600
 
 
@@ -33,14 +43,20 @@ class RemoteHeader:
 
 @dataclass(frozen=True)
 class Entry:
-    """One file in a device's folder, as listed (nothing read yet)."""
+    """One regular file in a device's folder, as listed (nothing read yet)."""
 
     name: str
     size: int
+    mtime_ns: int = 0
 
 
-class Unreadable(Exception):
-    """A file that is listed but cannot be read now (placeholder, vanished, permissions)."""
+def limit_for(area: str) -> int:
+    """The most bytes a file in `area` can hold under the protocol: nothing bigger is read."""
+    return MAX_SLOT_BYTES if area == layout.KEYS_DIR else layout.MAX_FILE_BYTES
+
+
+class HashMismatch(Unreadable):
+    """A chain file whose bytes do not hash to its name (incomplete, damaged or a stranger)."""
 
 
 class RemoteFolder:
@@ -52,42 +68,65 @@ class RemoteFolder:
     def __repr__(self) -> str:
         return f"RemoteFolder({str(self.path)!r})"
 
-    # --- the folder itself ---------------------------------------------------------------
-
-    def check_reachable(self) -> None:
-        if not self.path.exists():
+    @contextlib.contextmanager
+    def _root(self) -> Iterator[Dir]:
+        try:
+            root = Dir.open_root(str(self.path))
+        except FileNotFoundError:
             raise RemoteError(
                 f"the sync folder {self.path} does not exist (is the drive mounted? "
                 "`vault remote set DIR` changes it)"
-            )
-        if not self.path.is_dir():
-            raise RemoteError(f"the sync folder {self.path} is not a folder")
-        if not os.access(self.path, os.R_OK | os.X_OK):
-            raise RemoteError(f"the sync folder {self.path} is not readable (permissions)")
+            ) from None
+        with root:
+            yield root
+
+    @contextlib.contextmanager
+    def _folder(self, area: str, device: str, *, create: bool = False) -> Iterator[Dir | None]:
+        """`<area>/<device>` as a real folder, None if absent; FolderRefused if it is anything
+        else (a symlink planted there is refused, never followed)."""
+        with self._root() as root:
+            top = root.sub(area, create=create)
+            if top is None:
+                yield None
+                return
+            with top:
+                folder = top.sub(device, create=create)
+                if folder is None:
+                    yield None
+                    return
+                with folder:
+                    yield folder
+
+    # --- the folder itself ---------------------------------------------------------------
+
+    def check_reachable(self) -> None:
+        with self._root():
+            pass
 
     def is_blank(self) -> bool:
         """Nothing in it but hidden files (a daemon's marker such as Syncthing's .stfolder)."""
-        try:
-            return all(layout.is_ignored(p.name) for p in self.path.iterdir())
-        except OSError as exc:
-            raise RemoteError(f"cannot list the sync folder {self.path}: {exc.strerror}") from None
+        with self._root() as root:
+            try:
+                return all(layout.is_ignored(e.name) for e in root.list())
+            except FolderRefused as exc:
+                raise RemoteError(str(exc)) from None
 
     def read_header(self) -> RemoteHeader | None:
         """The folder's header, None if there is none (yet); RemoteError if it is not ours."""
         path = self.path / layout.HEADER
+        with self._root() as root:
+            if root.lstat(layout.HEADER) is None:
+                return None
+            try:
+                # Only a small regular file can be a header: a FIFO would block, a device or a
+                # link to one would be endless.
+                raw = root.read(layout.HEADER, MAX_HEADER_BYTES)
+            except Unreadable as exc:
+                if root.lstat(layout.HEADER) is None:
+                    return None
+                raise RemoteError(f"{path} is not a vault sync header ({exc})") from None
+        doc = safejson.parse(raw, str(path), RemoteError)
         try:
-            st = path.stat()
-            # A FIFO would block the read forever and a device could be endless: only a small
-            # regular file can be a header.
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_HEADER_BYTES:
-                raise RemoteError(f"{path} is not a vault sync header (not a small file)")
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise RemoteError(f"cannot read {path}: {exc.strerror}") from None
-        try:
-            doc = json.loads(raw)
             if not isinstance(doc, dict) or doc.get("format") != layout.FORMAT_NAME:
                 raise ValueError
             v = doc.get("v")
@@ -95,31 +134,35 @@ class RemoteFolder:
                 raise RemoteError(
                     f"{self.path} was set up by a newer version of vault (format v{v}); upgrade"
                 )
-            vault_id, master_id = doc["vault_id"], doc["mk_id"]
+            vault_id, master_id = doc.get("vault_id"), doc.get("mk_id")
             if v != layout.FORMAT_VERSION or not (
-                layout.is_device_id(vault_id) and layout.is_device_id(master_id)
+                isinstance(vault_id, str)
+                and isinstance(master_id, str)
+                and layout.is_device_id(vault_id)
+                and layout.is_device_id(master_id)
             ):
                 raise ValueError
-        except RemoteError:
-            raise
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             raise RemoteError(
                 f"{path} is damaged or incomplete (still syncing?); try again later"
             ) from None
         return RemoteHeader(vault_id, master_id)
 
     def header_signature(self) -> str | None:
-        """Where, how big and when the header was written (a stat, no read), or None."""
-        path = self.path / layout.HEADER
+        """Where, how big and when the header was written (an lstat, no read), or None."""
         try:
-            st = path.stat()
-        except OSError:
+            with self._root() as root:
+                st = root.lstat(layout.HEADER)
+        except RemoteError:
             return None
-        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+        if st is None:
+            return None
+        return f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_mode}"
 
     def write_header(self, header: RemoteHeader) -> None:
         """Write the header if there is none. Its bytes depend only on the vault and its key,
         so two devices setting up the same folder at once write identical files."""
+
         doc = {
             "format": layout.FORMAT_NAME,
             "v": layout.FORMAT_VERSION,
@@ -127,109 +170,121 @@ class RemoteFolder:
             "mk_id": header.master_id,
         }
         data = (json.dumps(doc, indent=2) + "\n").encode("ascii")
-        for sub in (layout.LOG_DIR, layout.KEYS_DIR):
-            self._mkdir(self.path / sub)
-        with contextlib.suppress(FileExistsError):
-            write_new(self.path / layout.HEADER, data)
+        with self._root() as root:
+            for sub in (layout.LOG_DIR, layout.KEYS_DIR):
+                made = root.sub(sub, create=True)
+                if made is not None:
+                    made.close()
+            with contextlib.suppress(FileExistsError):
+                root.write_new(layout.HEADER, data)
 
     # --- listing and reading ---------------------------------------------------------------
 
     def devices(self) -> list[str]:
-        """Device folders under log/ (one listing)."""
-        return self._subdirs(self.path / layout.LOG_DIR)
-
-    def list_files(self, device: str, area: str = layout.LOG_DIR) -> list[Entry]:
-        """Files in one device's folder (one listing, one stat per file)."""
-        folder = self.path / area / device
-        entries = []
-        try:
-            with os.scandir(folder) as it:
-                for e in it:
-                    if layout.is_ignored(e.name):
-                        continue
-                    with contextlib.suppress(OSError):
-                        if e.is_file():
-                            entries.append(Entry(e.name, e.stat().st_size))
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise RemoteError(f"cannot list {folder}: {exc.strerror}") from None
-        return sorted(entries, key=lambda e: e.name)
-
-    def read(self, device: str, name: str, area: str = layout.LOG_DIR) -> bytes:
-        path = self.path / area / device / name
-        try:
-            st = path.stat()
-            if not stat.S_ISREG(st.st_mode):
-                raise Unreadable("not a regular file")
-            if st.st_size > layout.MAX_FILE_BYTES:
-                raise Unreadable("too large to be a vault sync file")
-            return path.read_bytes()
-        except OSError as exc:
-            raise Unreadable(exc.strerror or "unreadable") from None
+        """Names under log/ that are device ids (one listing). A name that is not a real folder
+        is listed too: `list_files` refuses it, so the engine can report it."""
+        return self._device_names(layout.LOG_DIR)
 
     def key_devices(self) -> list[str]:
-        return self._subdirs(self.path / layout.KEYS_DIR)
+        return self._device_names(layout.KEYS_DIR)
+
+    def list_files(self, device: str, area: str = layout.LOG_DIR) -> list[Entry]:
+        """Regular files in one device's folder (one listing, an lstat each): symlinks, FIFOs,
+        devices and folders inside it are not files of the protocol and are never listed.
+        FolderRefused if the device's folder is not a real folder or cannot be listed."""
+        with self._folder(area, device) as folder:
+            if folder is None:
+                return []
+            return [
+                Entry(e.name, e.size, e.mtime_ns)
+                for e in folder.list()
+                if e.regular and not layout.is_ignored(e.name)
+            ]
+
+    def read(
+        self, device: str, name: str, area: str = layout.LOG_DIR, *, expect_hash: str | None = None
+    ) -> bytes:
+        """A regular file's bytes, within the protocol's limit for `area`; Unreadable if not.
+        With `expect_hash` (the hash a chain file's name carries), the file is first hashed
+        as it streams by, and HashMismatch raised without holding it if it does not match."""
+        try:
+            with self._folder(area, device) as folder:
+                if folder is None:
+                    raise Unreadable("gone")
+                limit = limit_for(area)
+                if (
+                    expect_hash is not None
+                    and folder.digest(name, limit, layout.content_hasher()) != expect_hash
+                ):
+                    raise HashMismatch("hash does not match")
+                return folder.read(name, limit)
+        except RemoteError as exc:
+            raise Unreadable(str(exc)) from None
+
+    def digest(self, device: str, name: str) -> str:
+        """The content hash of a log file, streamed (nothing held); Unreadable if not a file."""
+        try:
+            with self._folder(layout.LOG_DIR, device) as folder:
+                if folder is None:
+                    raise Unreadable("gone")
+                return folder.digest(name, limit_for(layout.LOG_DIR), layout.content_hasher())
+        except RemoteError as exc:
+            raise Unreadable(str(exc)) from None
+
+    def mtime_ns(self, device: str, name: str) -> int | None:
+        """When a file of a device's log was last changed, as lstat says (None if gone)."""
+        with self._folder(layout.LOG_DIR, device) as folder:
+            st = folder.lstat(name) if folder is not None else None
+        return st.st_mtime_ns if st is not None else None
 
     # --- writing (only ever under this device's own folders) ----------------------------------
 
     def write(self, device: str, name: str, data: bytes, area: str = layout.LOG_DIR) -> None:
         """Put a new immutable file in place. An identical file already there is success."""
-        folder = self.path / area / device
-        self._mkdir(self.path / area)
-        self._mkdir(folder)
-        try:
-            write_new(folder / name, data)
-        except FileExistsError:
-            with contextlib.suppress(OSError):
-                if (folder / name).read_bytes() == data:
+        with self._folder(area, device, create=True) as folder:
+            if folder is None:
+                raise RemoteError(f"the sync folder {self.path} disappeared")
+            try:
+                folder.write_new(name, data)
+            except FileExistsError:
+                if folder.same_content(name, data):
                     return
-            raise StorageError(f"{folder / name} exists with other content") from None
-        self._remove_stale_temporaries(folder)
+                raise StorageError(
+                    f"{folder.where}/{name} exists with other content (or is not a file)"
+                ) from None
+            folder.remove_stale_temporaries(STALE_TEMP_SECONDS)
 
-    def _remove_stale_temporaries(self, folder: Path) -> None:
-        """A write killed half-way leaves a hidden temporary file in this device's own folder;
-        the next write clears those older than an hour (a live write takes well under that,
-        and only this device writes here)."""
-        cutoff = time.time() - STALE_TEMP_SECONDS
-        with contextlib.suppress(OSError), os.scandir(folder) as it:
-            for e in it:
-                if e.name.startswith(".") and e.name.endswith(".tmp"):
-                    with contextlib.suppress(OSError):
-                        if e.is_file(follow_symlinks=False) and e.stat().st_mtime < cutoff:
-                            os.unlink(e.path)
+    def delete(
+        self,
+        device: str,
+        name: str,
+        area: str = layout.LOG_DIR,
+        *,
+        check: Callable[[bytes], bool],
+    ) -> str | None:
+        """Delete one of this device's own files, only if its bytes pass `check` (they are
+        what this device wrote). None when gone, else why it was left in place."""
+        with self._folder(area, device) as folder:
+            if folder is None:
+                return None
+            return folder.unlink_verified(name, limit_for(area), check)
 
-    def delete(self, device: str, name: str, area: str = layout.LOG_DIR) -> None:
-        folder = self.path / area / device
-        try:
-            (folder / name).unlink()
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise storage_error(exc, folder / name) from None
-        fsync_dir(folder)
+    def restore(
+        self, device: str, copy: str, name: str, *, good: Callable[[bytes], bool]
+    ) -> str | None:
+        """Put the verified bytes of `copy` back under `name` in this device's own log folder
+        (see Dir.restore_from_copy). None when done, else why it was left as it is."""
+        with self._folder(layout.LOG_DIR, device) as folder:
+            if folder is None:
+                return "the folder is gone"
+            return folder.restore_from_copy(copy, name, limit_for(layout.LOG_DIR), good)
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _subdirs(self, folder: Path) -> list[str]:
-        try:
-            with os.scandir(folder) as it:
-                return sorted(
-                    e.name
-                    for e in it
-                    if layout.is_device_id(e.name) and e.is_dir(follow_symlinks=False)
-                )
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise RemoteError(f"cannot list {folder}: {exc.strerror}") from None
-
-    def _mkdir(self, path: Path) -> None:
-        try:
-            path.mkdir(mode=0o700, exist_ok=True)
-        except FileExistsError:
-            raise RemoteError(f"{path} should be a folder") from None
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise RemoteError(f"the sync folder {self.path} disappeared") from None
-            raise storage_error(exc, path) from None
+    def _device_names(self, area: str) -> list[str]:
+        with self._root() as root:
+            top = root.sub(area)
+            if top is None:
+                return []
+            with top:
+                return [e.name for e in top.list() if layout.is_device_id(e.name)]

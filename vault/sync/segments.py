@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vault import crypto
+from vault import crypto, safejson
 from vault.errors import IntegrityError, UnsupportedFormatError
 from vault.store import Op
 from vault.sync.layout import FORMAT_VERSION, KINDS, content_hash, is_device_id
@@ -94,7 +94,9 @@ def read_header(data: bytes, where: str) -> tuple[str, int, str, str, bytes, int
     if end < 0:
         raise IntegrityError(f"{where} has a damaged header")
     try:
-        header = json.loads(data[len(MAGIC) : end])
+        header = safejson.expect_dict(
+            safejson.parse(data[len(MAGIC) : end], where, IntegrityError), where, IntegrityError
+        )
         device, seq, kind, prev = header["dev"], header["seq"], header["kind"], header["prev"]
         nonce = crypto.b64d(header["nonce"], crypto.NONCE_BYTES)
         if not (
@@ -129,7 +131,7 @@ def open_file(key: bytes, vault_id: str, data: bytes, where: str) -> ChainFile:
         key, nonce, data[offset:], file_ad(vault_id, device, kind, seq, prev), where
     )
     try:
-        body = json.loads(crypto.unpad(padded).decode("utf-8"))
+        body = safejson.parse(crypto.unpad(padded), where, IntegrityError, check_depth=False)
         ops = tuple(_parse_op(row) for row in body["ops"])
         acks = body.get("acks", {})
         wall = body.get("wall", 0)

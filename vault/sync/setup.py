@@ -3,6 +3,7 @@ header names only the vault id and the master key's public id, both known to the
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def remote_info(store: Store, config_remote: str = "") -> RemoteInfo:
         if header is not None:
             check_header(remote, header, RemoteHeader(store.vault_id, store.master_id))
         devices = remote.devices()
-        files = sum(len(remote.list_files(d)) for d in devices)
+        files = 0
+        for device in devices:
+            with contextlib.suppress(RemoteError):  # a refused device folder: skipped here
+                files += len(remote.list_files(device))
     except (RemoteError, StorageError) as exc:
         return RemoteInfo(path, source, status, problem=str(exc))
     return RemoteInfo(path, source, status, True, len(devices), files)

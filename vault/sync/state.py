@@ -25,6 +25,9 @@ RESERVED = "sync.reserved"  # "<device>:<seq>": the last position this device ch
 JUDGED = "sync.judged"  # JSON {"device/name": size}: odd files already read and set aside
 FOLDER = "sync.folder"  # the folder the rest of this state describes (absolute path)
 HEADER_SEEN = "sync.header_seen"  # path, size, mtime and inode of the header last checked
+SLOTS = "sync.slots"  # JSON {digest: size}: the key slot files this device published
+REJECTED = "sync.rejected"  # JSON {"device/name": [size, mtime_ns, reason]}: files refused
+OWN_SEEN = "sync.own_seen"  # JSON {name: mtime_ns}: own files whose bytes were checked so
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
 
