@@ -74,4 +74,4 @@ def test_a_look_is_cheap(tmp_path: Path) -> None:
     for _ in range(10):
         watch.changed()
     per_look = (time.perf_counter() - start) / 10
-    assert per_look < 0.05, per_look  # about 1 ms here for 1,000 files; generous for CI
+    assert per_look < 0.1, per_look  # about 9 ms here for 1,000 files; generous for CI
