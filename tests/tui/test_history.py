@@ -102,3 +102,28 @@ async def test_locking_from_the_history_leaves_nothing(sample_vault: Path, app_f
         assert view.current is None and view.versions == []
         assert (diff.rows, diff.fields, diff.note) == ([], [], "")
         assert not [t for t in widget_texts(app) if "QWX" in t]
+
+
+async def test_a_conflicting_note_is_settled_before_a_restore(devices, app_for) -> None:
+    from textual.widgets import Button
+
+    from tests.tui.conftest import set_config
+
+    set_config(sync__auto=False)
+    devices.conflict("Garden ideas", "Tomatoes by the east fence.\n", "Tomatoes inside.\n")
+    app = app_for(devices.desk)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await open_note(pilot, main, "Garden ideas")
+        await pilot.press("f6")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        assert "settle them first" in str(screen.query_one("#history-help", Static).render())
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert screen.query_one("#restore", Button).disabled
+        await pilot.press("r")  # refused quietly: nothing written
+        await settle(pilot)
+    with open_vault(devices.desk) as vault:
+        assert vault.find_note("Garden ideas").conflict

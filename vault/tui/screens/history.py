@@ -133,10 +133,15 @@ class HistoryScreen(ReportsWorkerErrors, Screen[Note | None]):
                 Option(self._label(version, before, index == 0, me, now), id=version.version)
             )
         count = len(oldest_first)
+        restoring = (
+            "Its versions conflict: settle them first (f8 on the note), then restore."
+            if message.current.conflict
+            else "Restoring saves that version's title and text as the newest version: "
+            "nothing is lost."
+        )
         self.query_one("#history-help", Static).update(
             f"{plural(count, 'version')}, newest first. Each is compared with the note as it "
-            "is now. Restoring saves that version's title and text as the newest version: "
-            "nothing is lost."
+            f"is now. {restoring}"
         )
         if count:
             options.highlighted = 0
@@ -210,7 +215,9 @@ class HistoryScreen(ReportsWorkerErrors, Screen[Note | None]):
         when = edited_at(old.modified, self.clock())
         self._diff.show((f"This version · {when}", "Now"), fields, rows, note)
         same = old.title == current.title and old.body == current.body
-        restore.disabled = same or self._busy or current.in_trash
+        # As `vault revert`: a restore onto one of two conflicting versions would make the
+        # conflict grow; it is settled first (f8).
+        restore.disabled = same or self._busy or current.in_trash or current.conflict
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
