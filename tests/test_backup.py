@@ -5,16 +5,19 @@ test_backup_tamper.py, the command line in test_backup_cli.py."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import stat
+import struct
+import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import CLI, PASSWORD
 from vault import backup, keys
 from vault import store as store_module
 from vault.backup import (
@@ -551,6 +554,111 @@ def test_stale_temp_files_of_killed_backups_are_cleared(vault: Vault, tmp_path: 
     fresh.write_bytes(b"x")
     old = datetime.now().timestamp() - 3 * 24 * 3600
     os.utime(stale, (old, old))
+    # Not what a backup of ours leaves: a symlink, or another user's file (root gives it away).
+    link = folder / ".vault-0000-20200101T000000Z-auto.vbak.link0000.tmp"
+    link.symlink_to(stale)
+    os.utime(link, (old, old), follow_symlinks=False)
+    theirs = folder / ".vault-0000-20200101T000000Z-auto.vbak.else0000.tmp"
+    theirs.write_bytes(b"x")
+    os.utime(theirs, (old, old))
+    if os.geteuid() == 0:
+        os.chown(theirs, 4242, 4242)
     fill(vault)
     assert auto_backup(vault, config, now=datetime.now(UTC) + timedelta(days=2)) is not None
     assert not stale.exists() and fresh.exists()  # a backup may still be writing that one
+    assert link.is_symlink()  # never deleted: not a file this vault wrote
+    assert theirs.exists() or os.geteuid() != 0
+
+
+def test_every_folder_a_backup_creates_is_private(vault: Vault, tmp_path: Path) -> None:
+    """Not only the last one (issue 12 §3): `mkdir(parents=True)` made the others 0755."""
+    fill(vault)
+    old = os.umask(0o022)
+    try:
+        create_backup(vault, tmp_path / "x" / "y" / "z" / "file.vbak")
+        auto = config_with(tmp_path)
+        auto.set("backup.dir", str(tmp_path / "p" / "q" / "r"))
+        vault.create_note("a change, so an automatic backup is due")
+        assert auto_backup(vault, auto, reason="quit") is not None
+    finally:
+        os.umask(old)
+    for folder in ("x", "x/y", "x/y/z", "p", "p/q", "p/q/r"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder
+
+
+# --- a hostile backup folder (issue 12 §3) -------------------------------------------------------
+
+
+def _forge_date(real: Path, forged: Path, when: str) -> None:
+    """A copy of a real backup whose clear header claims another creation time: anyone who can
+    write the backup folder can do this without any key."""
+    data = real.read_bytes()
+    magic, rest = data[:8], data[8:]
+    (length,) = struct.unpack(">I", rest[:4])
+    header = json.loads(rest[4 : 4 + length])
+    header["created"] = when
+    raw = json.dumps(header, indent=1).encode()
+    forged.write_bytes(magic + struct.pack(">I", len(raw)) + raw + rest[4 + length :])
+
+
+def test_a_forged_backup_dated_2099_does_not_stop_automatic_backups(
+    vault: Vault, tmp_path: Path
+) -> None:
+    config = config_with(tmp_path, keep_daily=1, keep_weekly=0)
+    now = datetime.now(UTC)
+    fill(vault)
+    first = auto_backup(vault, config, now=now + timedelta(hours=25))
+    assert first is not None
+    forged = first.with_name(f"vault-{vault.vault_id[:8]}-20990101T000000Z-auto.vbak")
+    _forge_date(first, forged, "2099-01-01T00:00:00Z")
+    assert list_backups(first.parent)[0].path == forged  # its header says newest
+    vault.create_note("a change")
+    assert backup_due(vault, config, now=now + timedelta(hours=50))
+    second = auto_backup(vault, config, now=now + timedelta(hours=50))
+    assert second is not None and verify_backup(second, password=PASSWORD).ok
+    # Rotation (keep 1 a day) counts only backups this vault's key authenticates: the forged
+    # one neither takes the real one's place nor is deleted (not ours to delete).
+    assert second.exists() and forged.exists()
+    assert not first.exists()  # the older real one rotated away as before
+
+
+def test_the_due_check_reads_nothing_in_the_backup_folder(vault: Vault, tmp_path: Path) -> None:
+    """The last backup is the vault's own record; deleting that file makes one due again."""
+    config = config_with(tmp_path)
+    now = datetime.now(UTC)
+    fill(vault)
+    made = auto_backup(vault, config, now=now + timedelta(hours=25))
+    assert made is not None
+    assert not backup_due(vault, config, reason="quit", now=now + timedelta(days=9))
+    made.unlink()
+    assert backup_due(vault, config, now=now + timedelta(days=9))
+
+
+@pytest.mark.parametrize("kind", ["deep json", "fifo", "symlink to /dev/zero", "folder"])
+def test_a_bad_file_in_the_backup_folder_never_blocks_an_unlock(
+    cli: CLI, tmp_path: Path, kind: str
+) -> None:
+    cli.init()
+    cli("config", "set", "backup.dir", str(tmp_path / "backups"), check=True)
+    cli("config", "set", "backup.interval_hours", "0.0001", check=True)
+    cli("new", "Something", input="to keep", check=True)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    bad = folder / "vault-00000000-20260101T000000Z-auto.vbak"
+    if kind == "deep json":
+        header = b"[" * 1000 + b"]" * 1000
+        bad.write_bytes(b"VAULTBAK" + struct.pack(">I", len(header)) + header + b"\0" * 24)
+    elif kind == "fifo":
+        os.mkfifo(bad)
+    elif kind == "folder":
+        bad.mkdir()
+    else:
+        bad.symlink_to("/dev/zero")
+    time.sleep(0.5)
+    result = cli("ls")  # unlocks, and makes the scheduled backup (rotation lists the folder)
+    assert result.returncode == 0, result.stderr
+    assert "Made the scheduled backup" in result.stderr
+    listed = cli("backup", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = [line for line in listed.stdout.splitlines() if bad.name in line]
+    assert len(lines) == 1 and "UNREADABLE" in lines[0], listed.stdout

@@ -454,3 +454,64 @@ def test_exported_folder_imports_into_a_new_vault_with_the_cli(cli: CLI, tmp_pat
         )
 
     assert rows(other) == rows(cli)
+
+
+# --- work folders and parents (issue 12 §3) ----------------------------------------------------
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_exports_work_folder_is_wiped_by_the_next_export(
+    vault: Vault, tmp_path: Path
+) -> None:
+    vault.create_note("Kept", "body")
+    parent = tmp_path / "exports"
+    parent.mkdir()
+    stale = parent / f".old.vault-exporting-{_dead_pid()}-0123abcd"
+    (stale / "Book").mkdir(parents=True)
+    (stale / "Book" / "Secret.md").write_text("plaintext a SIGKILL left behind")
+    live = parent / f".other.vault-exporting-{os.getpid()}-0123abcd"  # running: left alone
+    live.mkdir()
+    unrelated = parent / ".old.exporting-0123abcd"  # no pid: cannot be judged, left alone
+    unrelated.mkdir()
+    export_markdown(vault, parent / "new")
+    assert not stale.exists()
+    assert live.exists() and unrelated.exists()
+    assert (parent / "new" / "Kept.md").exists()
+    assert not [p for p in parent.iterdir() if "vault-exporting" in p.name and p != live]
+
+
+def test_the_work_folder_names_the_exporting_process(
+    vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recognisable as ours and whose: `.<name>.vault-exporting-<pid>-<random>`."""
+    vault.create_note("A", "a")
+    seen: list[str] = []
+    real_mkdir = os.mkdir
+
+    def spy(path: os.PathLike[str] | str, mode: int = 0o777) -> None:
+        seen.append(os.path.basename(path))
+        real_mkdir(path, mode)
+
+    monkeypatch.setattr(os, "mkdir", spy)
+    export_markdown(vault, tmp_path / "out")
+    assert any(
+        re.fullmatch(rf"\.out\.vault-exporting-{os.getpid()}-[0-9a-f]{{8}}", n) for n in seen
+    )
+
+
+def test_every_folder_an_export_creates_is_private(vault: Vault, tmp_path: Path) -> None:
+    vault.create_note("A", "a")
+    old = os.umask(0o022)  # what an app or a library caller typically runs with
+    try:
+        export_markdown(vault, tmp_path / "a" / "b" / "c" / "out")
+    finally:
+        os.umask(old)
+    for folder in ("a", "a/b", "a/b/c", "a/b/c/out"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder

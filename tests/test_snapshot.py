@@ -4,13 +4,17 @@ with exactly what the store holds, and a purged note does not survive in it."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.conftest import PASSWORD
+from tests.conftest import CLI, PASSWORD
 from vault import keys, snapshot
 from vault.crypto import TEST_KDF, Label, subkey
 from vault.notes import SNAPSHOT_MIN_ITEMS, Vault
@@ -168,3 +172,71 @@ def test_adding_a_note_reads_no_note_and_keeps_the_snapshot(big: Path) -> None:
         assert len({n.notebook for n in vault.all_notes()}) == 1  # no second "Book" notebook
         assert "fresh" in {t.name for t in vault.tags()}
         assert state(vault) == open_without_snapshot(big)
+
+
+# --- a hostile file in the snapshot's place (issue 12 §3): ignored, then sealed anew ------------
+
+
+def _rebuilt(path: Path) -> None:
+    """The planted thing is gone and a snapshot that opens is in its place."""
+    assert snapshot.path_in(path).is_file() and not snapshot.path_in(path).is_symlink()
+    assert entries(path) is not None
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink to /dev/zero", "folder", "symlink loop"])
+def test_a_snapshot_that_is_not_a_regular_file_is_ignored_by_the_cli(
+    big: Path, cli: CLI, kind: str
+) -> None:
+    file = snapshot.path_in(big)
+    file.unlink()
+    if kind == "fifo":
+        os.mkfifo(file)
+    elif kind == "folder":
+        file.mkdir()
+    elif kind == "symlink loop":
+        file.symlink_to(file.name)
+    else:
+        file.symlink_to("/dev/zero")
+    # A command that blocks on the FIFO or reads /dev/zero for ever fails here on the timeout.
+    result = cli("ls", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == COUNT
+    if kind != "folder":  # a folder someone made is theirs to remove; it is only ignored
+        _rebuilt(big)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+
+
+@given(head=json_values | st.fixed_dictionaries({"v": json_values, "ss": json_values}))
+@settings(max_examples=60)
+def test_a_snapshot_header_of_any_wrong_shape_is_ignored(
+    big_keys: tuple[Path, bytes, str, str, bytes], head: object
+) -> None:
+    path, key, vault_id, mk_id, original = big_keys
+    if isinstance(head, dict):  # names this vault and key, so only the shape is wrong
+        head = {**head, "vault": vault_id, "mk": mk_id}
+    rest = original[original.index(b"\n") + 1 :]
+    snapshot.path_in(path).write_bytes(json.dumps(head).encode() + b"\n" + rest)
+    assert snapshot.read(path, key, vault_id, mk_id) is None
+
+
+@pytest.mark.parametrize("depth", [1000, 100_000])
+def test_a_deeply_nested_snapshot_header_is_ignored(big: Path, cli: CLI, depth: int) -> None:
+    snapshot.path_in(big).write_bytes(b"[" * depth + b"]" * depth + b"\n")
+    result = cli("ls", "--json")
+    assert result.returncode == 0, result.stderr
+    _rebuilt(big)
+
+
+@pytest.fixture
+def big_keys(big: Path) -> tuple[Path, bytes, str, str, bytes]:
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        mk = vault.master_key
+        found = (big, subkey(mk, Label.SNAPSHOT), vault.vault_id, keys.mk_id(mk))
+        vault._unsnapped = 0
+    return (*found, snapshot.path_in(big).read_bytes())

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import PASSWORD
 from tests.syncthing_harness import SyncthingCluster, require_syncthing
 from vault.notes import Vault
-from vault.sync import SyncEngine, clone, list_conflicts, resolve, set_remote
+from vault.sync import SyncEngine, clone, get_conflict, list_conflicts, resolve, set_remote
 from vault.sync.remote import RemoteFolder
 
 pytestmark = pytest.mark.syncthing
@@ -30,8 +30,20 @@ pytestmark = pytest.mark.syncthing
 CONFLICT_MARK = ".sync-conflict-"
 
 
-def _visible(vault: Vault) -> dict[str, tuple[str, str, bool]]:
-    return {n.id: (n.title, n.body, n.conflict) for n in vault.all_notes()}
+def _visible(vault: Vault) -> dict[str, object]:
+    """What a person sees; of a conflict, every competing version (each device shows its own
+    first, but the versions that compete are the same everywhere)."""
+    out: dict[str, object] = {}
+    for n in vault.all_notes():
+        if n.conflict:
+            versions = get_conflict(vault, n.id)
+            assert versions is not None
+            out[n.id] = sorted(
+                (v.item.title, v.item.body) for v in versions.versions if v.item is not None
+            )
+        else:
+            out[n.id] = (n.title, n.body)
+    return out
 
 
 def _conflict_copies(folder: Path) -> list[Path]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,8 +25,8 @@ from vault.notes import Vault, inspect_vault
 NEEDS_PASSWORD = "no terminal to ask for the vault password"
 
 
-def session(cli: CLI) -> dict:
-    result = cli("status", "--json", check=True, VAULT_PASSWORD=None)
+def session(cli: CLI, **env: str | None) -> dict:
+    result = cli("status", "--json", check=True, **{"VAULT_PASSWORD": None, **env})
     return json.loads(result.stdout)["session"]
 
 
@@ -282,3 +284,54 @@ def test_changing_the_password_still_needs_the_current_one(unlocked: CLI) -> Non
     unlocked("passwd", check=True, VAULT_PASSWORD=PASSWORD, VAULT_NEW_PASSWORD="another one")
     # The master key is the same, so the session goes on.
     assert "Groceries" in unlocked("ls", check=True).stdout
+
+
+# --- without $XDG_RUNTIME_DIR: nobody can take the session folder first (issue 12 §3) ------------
+
+SQUATTER = 4242  # another user's uid (the folder is chown'ed to it; no such account is needed)
+
+
+@pytest.fixture
+def squatted(tmp_path: Path) -> Iterator[dict[str, str | None]]:
+    """An environment without $XDG_RUNTIME_DIR whose temp folder holds a `vault-<uid>` made
+    by another user before ours (root makes it theirs with chown)."""
+    tmp = tmp_path / "t"
+    tmp.mkdir(mode=0o1777)
+    squat = tmp / f"vault-{os.getuid()}"
+    squat.mkdir(mode=0o700)
+    os.chown(squat, SQUATTER, SQUATTER)
+    state = Path(tempfile.mkdtemp(prefix="vs", dir="/tmp"))  # short: socket paths are limited
+    yield {"XDG_RUNTIME_DIR": None, "TMPDIR": str(tmp), "XDG_STATE_HOME": str(state)}
+    shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another uid needs root")
+def test_a_folder_squatted_in_tmp_does_not_refuse_unlock(
+    cli: CLI, squatted: dict[str, str | None]
+) -> None:
+    env = squatted
+    cli.init()
+    cli("new", "Groceries", input="milk\n", check=True)
+    try:
+        result = cli("unlock", **env)
+        assert result.returncode == 0, result.stderr
+        assert session(cli, **env)["unlocked"] is True
+        folder = Path(str(env["XDG_STATE_HOME"])) / "vault" / "agent"
+        assert folder.stat().st_mode & 0o777 == 0o700 and folder.stat().st_uid == os.getuid()
+        assert list(folder.glob("agent-*.sock"))
+        assert "Groceries" in cli("ls", VAULT_PASSWORD=None, **env).stdout
+    finally:
+        cli("lock", "--all", **env)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another uid needs root")
+def test_when_no_folder_is_left_the_error_says_what_to_do(
+    cli: CLI, tmp_path: Path, squatted: dict[str, str | None]
+) -> None:
+    env = dict(squatted)
+    env["XDG_STATE_HOME"] = str(tmp_path / ("long-" * 20))  # too long for a socket path
+    cli.init()
+    result = cli("unlock", **env)
+    assert result.returncode != 0
+    assert "belongs to another user" in result.stderr and "XDG_RUNTIME_DIR" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -6,9 +6,10 @@ terminal does not end it; its idle timeout, `vault lock` or a reboot does. It re
 stdin (socket path, vault id, timeout, key): nothing secret travels through argv or the
 environment, which the user's other processes can read in /proc.
 
-This module imports only the standard library, so the agent stays small and starts fast, and the
-client (`vault.agent_client`) shares its wire helpers. The protocol is one JSON line each way
-over a Unix socket in a private folder; the agent also checks each caller's uid (SO_PEERCRED).
+This module imports only the standard library (and `vault.hardening`, which does too), so the
+agent stays small and starts fast, and the client (`vault.agent_client`) shares its wire helpers.
+The protocol is one JSON line each way over a Unix socket in a private folder; the agent also
+checks each caller's uid (SO_PEERCRED).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import ctypes
 import json
 import os
-import resource
 import signal
 import socket
 import struct
@@ -27,13 +27,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from vault.hardening import harden, libc_call
+
 MAX_LINE = 8192
 KEY_BYTES = 32
 CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
-_PR_SET_DUMPABLE = 4
 
 
 def boot_clock() -> float:
@@ -93,19 +94,7 @@ class KeyBox:
 
 
 def _libc_call(name: str, *args: Any) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(getattr(libc, name)(*args)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def harden() -> None:
-    """No core dumps, and not dumpable: other processes of the same (non-root) user can then
-    neither ptrace the agent nor read its memory through /proc/<pid>/mem."""
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    _libc_call("prctl", _PR_SET_DUMPABLE, 0, 0, 0, 0)
+    return libc_call(name, *args) == 0
 
 
 # --- the agent ------------------------------------------------------------------------------

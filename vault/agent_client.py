@@ -3,7 +3,10 @@ asking it for the key, its status, or to lock.
 
 Each vault has its own agent and socket, named by the vault's id and real path, in a private
 folder: `$XDG_RUNTIME_DIR/vault` where the system gives one (a per-user tmpfs that a reboot
-empties), otherwise `<tmp>/vault-<uid>`, created 0700 and refused if anyone else owns it.
+empties), otherwise `agent/` in the user's state folder (`~/.local/state/vault/agent`), which
+no other user can create first, as they could `/tmp/vault-<uid>`. Only when that path is too
+long for a socket is `<tmp>/vault-<uid>` used, and if someone else took it the error says what
+to do. Each is created 0700; one that others can read is refused.
 Anything wrong with a session (no agent, a stale socket left by a killed one, an agent that does
 not answer, one run by another user) reads as "locked": the command asks for the password.
 """
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from vault.agent import KEY_BYTES, MAX_TIMEOUT, MIN_TIMEOUT, peer_uid, receive, send
 from vault.errors import AgentError
+from vault.fsutil import make_private_dirs
 
 if TYPE_CHECKING:
     import subprocess
@@ -68,25 +72,58 @@ def _private_and_ours(path: Path) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
-def runtime_dir(create: bool = True) -> Path:
+_SOCKET_NAME_BYTES = len("agent-") + 20 + len(".sock")
+
+
+def _candidates() -> list[Path]:
+    """Where the session folder may be, best first (see the module's docstring)."""
+    import tempfile
+
+    import platformdirs
+
+    found = []
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and _private_and_ours(Path(xdg)):
-        folder = Path(xdg) / "vault"
-    else:
-        import tempfile
+        found.append(Path(xdg) / "vault")
+    state = platformdirs.user_state_path("vault", appauthor=False) / "agent"
+    if len(os.fsencode(state)) + 1 + _SOCKET_NAME_BYTES <= SOCKET_PATH_MAX:
+        found.append(state)
+    found.append(Path(tempfile.gettempdir()) / f"vault-{os.getuid()}")
+    return found
 
-        folder = Path(tempfile.gettempdir()) / f"vault-{os.getuid()}"
-    if create:
+
+def runtime_dir(create: bool = True) -> Path:
+    """The private folder of this user's session sockets (made with `create`)."""
+    taken = []
+    for folder in _candidates():
         try:
-            folder.mkdir(mode=0o700, exist_ok=True)
-        except OSError as exc:
-            raise AgentError(f"cannot make the session folder {folder}: {exc.strerror}") from None
-    if folder.exists() and not _private_and_ours(folder):
-        # Someone else made it (or made it readable): a socket there could be theirs.
-        raise AgentError(
-            f"{folder} is not a private folder of yours; remove it or set XDG_RUNTIME_DIR"
-        )
-    return folder
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            if not create:
+                continue
+            try:
+                make_private_dirs(folder)
+            except OSError as exc:
+                raise AgentError(
+                    f"cannot make the session folder {folder}: {exc.strerror}"
+                ) from None
+            st = os.lstat(folder)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            taken.append(folder)  # someone else's (made first, to refuse us): not usable
+            continue
+        if st.st_mode & 0o077:
+            # Ours, but others may look in: a socket there could be swapped. Say so.
+            raise AgentError(f"{folder} is not a private folder of yours; run chmod 700 on it")
+        return folder
+    if not create:
+        return _candidates()[0]  # nothing yet: where it would be made
+    where = ", ".join(str(f) for f in taken)
+    raise AgentError(
+        f"the session folder {where} belongs to another user; set XDG_RUNTIME_DIR to a "
+        "private folder of yours (or have root remove it)"
+    )
 
 
 def socket_path(vault_path: Path, vault_id: str, *, create: bool = False) -> Path:
@@ -182,14 +219,14 @@ def _lock_at(path: Path) -> bool:
 
 
 def lock_all() -> int:
-    """End every session of this user (every vault); returns how many were running."""
-    try:
-        folder = runtime_dir(create=False)
-    except AgentError:
-        return 0
-    if not folder.is_dir():
-        return 0
-    return sum(_lock_at(path) for path in sorted(folder.glob("agent-*.sock")))
+    """End every session of this user (every vault); returns how many were running. Every
+    place a session folder may be is looked at: one started by an older version, or before
+    $XDG_RUNTIME_DIR was set, is found too."""
+    count = 0
+    for folder in _candidates():
+        if _private_and_ours(folder):
+            count += sum(_lock_at(path) for path in sorted(folder.glob("agent-*.sock")))
+    return count
 
 
 def check_timeout(seconds: float) -> float:

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import errno
 import glob
+import json
 import os
 import re
 import secrets
@@ -30,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from vault import __version__, crypto, keys
+from vault import __version__, crypto, keys, safejson
 from vault.backup_format import (
     REC_INFO,
     REC_OP,
@@ -40,6 +41,7 @@ from vault.backup_format import (
     encode_prefix,
     op_from_record,
     op_to_json,
+    parse_stamp,
     read_header,
     read_records,
     stream_key,
@@ -49,7 +51,7 @@ from vault.backup_format import (
 from vault.crypto import Label
 from vault.envelope import open_item, seal_item
 from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
-from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, storage_error
+from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dirs, storage_error
 from vault.paths import default_backup_dir
 from vault.store import Op, Store
 
@@ -62,6 +64,10 @@ AUTO_MARK = "-auto"
 # Set after each backup: the store's last operation number it covered, so an automatic backup
 # is skipped when nothing changed since.
 META_LAST_SEQ = "backup_last_seq"
+# Set with it: when that backup was made and where it went (its path and size), so whether an
+# automatic backup is due is decided from what this vault wrote, never from the clear headers
+# of files in the backup folder, which anyone who can write there can forge (docs/BACKUP.md).
+META_LAST_BACKUP = "backup_last"
 STALE_TEMP_SECONDS = 24 * 3600
 _BATCH = 64  # operations read from the store at a time
 # Only files named like this are ever deleted by rotation (a person's own backups never are).
@@ -194,7 +200,7 @@ def _make_folder(path: Path) -> None:
     """Create a missing folder private to its owner; an existing one (a person's own, or a
     synced folder) keeps its permissions."""
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(path)
     except OSError as exc:
         raise storage_error(exc, path) from None
 
@@ -299,9 +305,12 @@ def create_backup(
         raise
     if progress is not None:
         progress(ops, total if total is not None else ops)
+    size = _size(path)
     with contextlib.suppress(VaultError):  # bookkeeping only; the backup itself is done
         store.set_meta(META_LAST_SEQ, str(start_seq))
-    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, _size(path))
+        last = {"created": utc_stamp(created), "path": str(path.absolute()), "size": size}
+        store.set_meta(META_LAST_BACKUP, json.dumps(last, ensure_ascii=False))
+    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, size)
 
 
 def _stream_ops(store: Store, history: bool) -> Iterator[Op]:
@@ -658,9 +667,18 @@ def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
     found = []
     for p in entries:
         # Hidden names are temporary files of a backup in progress (or killed): never backups.
-        if p.name.startswith(".") or not p.name.endswith(SUFFIX) or not p.is_file():
+        if p.name.startswith(".") or not p.name.endswith(SUFFIX):
             continue
         automatic = _AUTO_NAME.fullmatch(p.name) is not None
+        try:
+            mode = os.lstat(p).st_mode
+        except OSError:
+            continue  # gone meanwhile
+        if not stat.S_ISREG(mode):
+            # A symlink, FIFO or folder someone put there: listed as a problem, never opened
+            # (a FIFO would block, a symlink could point at /dev/zero or anywhere).
+            found.append(BackupInfo(p, 0, automatic, problem="not a regular file; skipped"))
+            continue
         try:
             header = read_backup_header(p)
         except VaultError as exc:
@@ -680,14 +698,26 @@ def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
     return sorted(found, key=newest_first, reverse=True)
 
 
-def rotate_backups(folder: Path, vault_id: str, *, keep_daily: int, keep_weekly: int) -> list[Path]:
+def rotate_backups(
+    folder: Path,
+    vault_id: str,
+    *,
+    keep_daily: int,
+    keep_weekly: int,
+    master_key: bytes | None = None,
+) -> list[Path]:
     """Delete automatic backups of `vault_id` beyond the newest of each of the last
     `keep_daily` days and `keep_weekly` ISO weeks that have one (local time). The newest is
-    always kept; backups made by hand and files of other vaults are never touched."""
+    always kept; backups made by hand and files of other vaults are never touched.
+
+    With `master_key` (automatic backups pass it), only backups whose header that key
+    authenticates take part: a planted file with a forged date can neither take a real
+    backup's place among those kept nor be the "newest", and is itself left alone."""
     autos = [
         b
         for b in list_backups(folder, vault_id)
         if b.automatic and b.problem is None and b.vault_id == vault_id and b.created
+        if master_key is None or _authentic(b.path, master_key)
     ]
     keep: set[Path] = set()
     days: list[object] = []
@@ -719,12 +749,30 @@ def rotate_backups(folder: Path, vault_id: str, *, keep_daily: int, keep_weekly:
     return removed
 
 
+def _authentic(path: Path, master_key: bytes) -> bool:
+    """Whether `master_key` sealed this backup's header as it is. Every part of the stream is
+    authenticated with a digest of the header, so opening the first part proves the header
+    (its date included) unchanged: one part is read, not the file."""
+    try:
+        with _open(path) as fh:
+            header = read_header(fh, str(path))
+            if header.mk_id != keys.mk_id(master_key):
+                return False
+            records = read_records(fh, header, master_key, str(path))
+            next(records, None)
+            records.close()
+    except VaultError:
+        return False
+    return True
+
+
 def _remove_stale_temp(folder: Path) -> None:
     """Temporary files of backups killed mid-way, once surely not in progress any more."""
     cutoff = time.time() - STALE_TEMP_SECONDS
     for p in folder.glob(f".*{SUFFIX}.*.tmp"):
         with contextlib.suppress(OSError):
-            if p.stat().st_mtime < cutoff:
+            st = os.lstat(p)  # only a regular file of ours: what a backup of ours left
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and st.st_mtime < cutoff:
                 p.unlink()
 
 
@@ -736,6 +784,39 @@ def _vault_created(vault: Vault) -> datetime:
         return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class LastBackup:
+    """The last backup this vault made, as the vault itself recorded it."""
+
+    created: datetime
+    path: Path
+    size: int
+
+    def still_there(self) -> bool:
+        """The file is where it was written, a regular file of the size written (not moved,
+        deleted, or replaced by something else)."""
+        try:
+            st = os.lstat(self.path)
+        except OSError:
+            return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == self.size
+
+
+def last_backup(store: Store) -> LastBackup | None:
+    raw = store.meta(META_LAST_BACKUP)
+    if not raw:
+        return None
+    try:
+        doc = safejson.expect_dict(safejson.parse(raw, "the last backup record"), "record")
+        return LastBackup(
+            created=parse_stamp(safejson.field(doc, "created", str, "record")),
+            path=Path(safejson.field(doc, "path", str, "record")),
+            size=safejson.field(doc, "size", int, "record"),
+        )
+    except (VaultError, ValueError):
+        return None  # unreadable: as if no backup was recorded, so one is made
+
+
 def backup_due(
     vault: Vault,
     config: Config,
@@ -745,9 +826,12 @@ def backup_due(
 ) -> bool:
     """Whether `auto_backup` would make a backup now.
 
-    Never when nothing changed since the last backup. On quit (`backup.on_quit`): whenever
-    something changed. On the schedule (`backup.interval_hours`, 0 turns it off): once the
-    newest backup in the folder (or, before the first, the vault itself) is that old.
+    Never when nothing changed since the last backup this vault made (and that file is still
+    where it was written). On quit (`backup.on_quit`): whenever something changed. On the
+    schedule (`backup.interval_hours`, 0 turns it off): once the last backup this vault
+    recorded (or, before the first, the vault itself) is that old. The files in the backup
+    folder are not read: their clear headers are not authenticated, so a file dated 2099
+    there must not stop backups.
     """
     if reason not in ("schedule", "quit"):
         raise ValueError(f"unknown reason {reason!r}")
@@ -756,10 +840,9 @@ def backup_due(
     last_seq = store.last_seq()
     if last_seq == 0:
         return False  # an empty vault: nothing to keep
-    backups = [b for b in list_backups(backup_dir(config), vault.vault_id) if b.problem is None]
-    newest = backups[0] if backups else None
+    last = last_backup(store)
     covered = store.meta(META_LAST_SEQ)
-    changed = newest is None or covered is None or covered != str(last_seq)
+    changed = last is None or not last.still_there() or covered != str(last_seq)
     if not changed:
         return False
     if reason == "quit":
@@ -767,7 +850,9 @@ def backup_due(
     hours = float(config.get("backup.interval_hours"))
     if hours <= 0:
         return False
-    since = newest.created if newest is not None and newest.created else _vault_created(vault)
+    since = last.created if last is not None else _vault_created(vault)
+    if since > now:
+        return True  # the clock went back since (or the record is wrong): do not wait for it
     return now - since >= timedelta(hours=hours)
 
 
@@ -784,7 +869,7 @@ def auto_backup(
         return None
     folder = backup_dir(config)
     _make_folder(folder)
-    covered = vault.store.meta(META_LAST_SEQ)
+    before = {key: vault.store.meta(key) for key in (META_LAST_SEQ, META_LAST_BACKUP)}
     report = create_backup(vault, folder, history=True, automatic=True, now=now)
     # Older backups are deleted only once the new one reads back whole.
     try:
@@ -796,13 +881,15 @@ def auto_backup(
         with contextlib.suppress(OSError):
             report.path.unlink()
         with contextlib.suppress(VaultError):
-            vault.store.set_meta(META_LAST_SEQ, covered or "")
+            for key, value in before.items():
+                vault.store.set_meta(key, value or "")
         raise
     rotate_backups(
         folder,
         vault.vault_id,
         keep_daily=max(0, int(config.get("backup.keep_daily"))),
         keep_weekly=max(0, int(config.get("backup.keep_weekly"))),
+        master_key=vault.master_key,
     )
     _remove_stale_temp(folder)
     return report.path

@@ -28,7 +28,7 @@ from vault.cli import (
 from vault.config import Config
 from vault.envelope import short
 from vault.errors import InvalidInputError, VaultError, WrongPasswordError
-from vault.fsutil import storage_error
+from vault.fsutil import make_private_dirs, storage_error
 from vault.notes import Vault, inspect_vault
 from vault.store import Store
 from vault.wording import agree, plural
@@ -144,7 +144,7 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
         else:
             target = backup.backup_dir(config)
             try:
-                target.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_private_dirs(target)  # every folder made is private, not the last only
             except OSError as exc:
                 raise storage_error(exc, target) from None
         with progress_bar("Backing up") as progress:

@@ -51,7 +51,7 @@ from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_TAG_MESSAGE as TAG_MESSAGE,
 )
 
-from vault import crypto, keys
+from vault import crypto, keys, safejson
 from vault.crypto import Label
 from vault.errors import (
     BackupError,
@@ -246,10 +246,8 @@ def read_header(fh: BinaryIO, name: str) -> BackupHeader:
     if len(ss_header) < SS_HEADER_BYTES:
         raise BackupError(f"{name} is truncated: it ends before its first part")
     try:
-        doc = json.loads(header.decode("utf-8"))
-        if not isinstance(doc, dict):
-            raise ValueError
-    except (ValueError, UnicodeDecodeError):
+        doc = safejson.expect_dict(safejson.parse(header, "header"), "header")
+    except VaultError:  # not JSON, nested too deep (RecursionError), not an object
         raise BackupError(f"{name} is damaged: its header is not readable") from None
     if doc.get("format") != FORMAT_NAME:
         raise BackupError(f"{name} is damaged: its header does not name the backup format")
@@ -355,10 +353,8 @@ class Record:
 
     def json(self, name: str) -> dict[str, Any]:
         try:
-            doc = json.loads(self.payload.decode("utf-8"))
-            if not isinstance(doc, dict):
-                raise ValueError
-        except (ValueError, UnicodeDecodeError):
+            doc = safejson.expect_dict(safejson.parse(self.payload, "record"), "record")
+        except VaultError:
             raise BackupError(f"{name} is damaged: a record is not readable") from None
         return doc
 

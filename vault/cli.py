@@ -30,6 +30,7 @@ from vault.errors import (
     UnsettledConflictError,
     VaultError,
 )
+from vault.hardening import harden
 from vault.keys import create_keyfile
 from vault.model import Note, snippet
 from vault.notes import Vault, VaultInfo, inspect_vault
@@ -1134,6 +1135,7 @@ def _list_candidates(exc: lookup.AmbiguousNameError) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    harden()  # no core dump or same-user ptrace of a process that holds notes (SECURITY.md)
     os.umask(0o077)  # everything this process creates is private to its owner
     parser = build_parser()
     args = parser.parse_args(argv)

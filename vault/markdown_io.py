@@ -3,7 +3,9 @@
 Export writes one `.md` file per note (YAML front matter: title, tags, created, modified, and
 pinned when set), with notebooks as folders, names made safe for Linux, macOS and Windows
 (`vault.frontmatter`). Files are 0600 and folders 0700, and the export is built in a hidden
-folder that gets its name only when complete, so a half-written export is recognisable.
+folder that gets its name only when complete, so a half-written export is recognisable:
+`.<name>.vault-exporting-<pid>-<random>`. One left by an export that was killed (plaintext of
+every note) is wiped by the next export into the same folder, once its process is gone.
 
 Import reads `.md` and `.markdown` files from a folder tree such as an Obsidian vault or another
 app's export: the title comes from the front matter, else the first `# heading`, else the file
@@ -42,7 +44,14 @@ from vault.frontmatter import (
     safe_filenames,
     split_front_matter,
 )
-from vault.fsutil import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, fsync_dir, storage_error
+from vault.fsutil import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    fsync_dir,
+    make_private_dirs,
+    storage_error,
+    sweep_stale_dirs,
+)
 from vault.model import Note
 
 if TYPE_CHECKING:
@@ -67,6 +76,8 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _ATX = re.compile(r" {0,3}#{1,6}(?:[ \t]|$)")
 
 Progress = Callable[[int, int | None], None]
+# The hidden work folder of an export in progress, named for the process that writes it.
+_WORK_FOLDER = re.compile(r"\..*\.vault-exporting-(?P<pid>\d{1,10})-[0-9a-f]{8}", re.DOTALL)
 IMPORT_BATCH = 200  # notes per transaction when importing
 
 
@@ -142,9 +153,10 @@ def export_markdown(
     """Write every note outside the trash as Markdown under `folder` (empty or new)."""
     folder = folder.expanduser().absolute()
     check_export_target(folder)
-    tmp = folder.with_name(f".{folder.name}.exporting-{secrets.token_hex(4)}")
+    tmp = folder.with_name(f".{folder.name}.vault-exporting-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        make_private_dirs(folder.parent)
+        sweep_stale_dirs(folder.parent, _WORK_FOLDER)
         os.mkdir(tmp, PRIVATE_DIR_MODE)
         notes, notebooks = _write_tree(vault, tmp, progress)
         check_export_target(folder)  # still empty: nothing appeared there meanwhile

@@ -4,9 +4,10 @@ next unlock reads one stream instead of opening 10,000 envelopes (docs/FORMAT.md
 It is only ever a hint. Each entry carries the version it was read at, and unlocking still asks
 the store for every item's current version: entries whose version moved on are decrypted from
 the store as before, entries the store no longer has are dropped. A snapshot that is missing,
-truncated, tampered with, from another vault or sealed under an older master key is ignored
-as if it were not there. It never holds an item the store erased: purging a note destroys the
-snapshot at once.
+truncated, tampered with, from another vault or sealed under an older master key, or that is
+not a regular file (a FIFO, a symlink, a folder) or not JSON of the right shape, is ignored as
+if it were not there, and the next lock seals a new one. It never holds an item the store
+erased: purging a note destroys the snapshot at once.
 
 Layout: one JSON header line `{"v":1,"vault":…,"mk":…,"ss":<secretstream header>}`, then
 secretstream messages, each a 4-byte big-endian length and the ciphertext of a padded JSON array
@@ -21,10 +22,11 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_init_pull as init_pull,
@@ -49,13 +51,17 @@ from nacl.bindings import (
 )
 from nacl.exceptions import CryptoError
 
-from vault import crypto
+from vault import crypto, safejson
+from vault.errors import VaultError
 from vault.fsutil import PRIVATE_FILE_MODE, wipe_file
 
 FILE_NAME = "snapshot.sealed"
 VERSION = 1
 CHUNK = 1 << 20  # plaintext bytes per message, before padding
 MAX_MESSAGE = 2 * CHUNK + 4096
+# Far above any vault a person keeps (a snapshot of 100,000 notes is some hundreds of MiB), and
+# a bound on what a planted file can make an unlock read.
+MAX_FILE = 8 << 30
 _LEN = struct.Struct(">I")
 
 # An entry: [item id, kind, version (op id), conflict, payload].
@@ -115,17 +121,66 @@ def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
 
 
 def read(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
-    """Every entry, or None if there is no snapshot that opens whole under this key."""
+    """Every entry, or None if there is no snapshot that opens whole under this key. Whatever
+    the file is (a FIFO, a symlink, a folder, a giant, the wrong JSON), the answer is None."""
     try:
-        with open(path_in(vault_path), "rb") as fh:
+        with _open_regular(path_in(vault_path)) as fh:
             return _read(fh, key, vault_id, master_id)
-    except (OSError, ValueError, KeyError, TypeError, CryptoError):
+    except (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError):
         return None
 
 
-def _read(fh: Any, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
-    head = json.loads(fh.readline(4096))
-    if head.get("v") != VERSION or head.get("vault") != vault_id or head.get("mk") != master_id:
+@contextlib.contextmanager
+def _open_regular(path: Path) -> Iterator[BinaryIO]:
+    """The snapshot opened for reading only if it is a regular file of plausible size: no
+    symlink is followed and opening a FIFO or a device never waits (O_NONBLOCK)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
+            raise ValueError("not a snapshot")
+        os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        yield fh
+
+
+def _header(line: bytes) -> dict[str, Any]:
+    head = safejson.expect_dict(safejson.parse(line, "the snapshot header"), "the snapshot header")
+    for name in ("vault", "mk", "ss"):
+        safejson.field(head, name, str, "the snapshot header")
+    return head
+
+
+def _entries(body: bytes) -> Iterator[Entry]:
+    """The entries of one message. Its bytes were authenticated, so this only guards against a
+    writer of another version: anything but a list of [id, kind, version, conflict, payload]
+    makes the whole snapshot unusable (ValueError)."""
+    # One JSON array per message: one parse, not one per item. The depth scan is skipped for
+    # these megabytes of authenticated data; a RecursionError is still caught.
+    rows = safejson.expect_list(safejson.parse(body, "the snapshot", check_depth=False), "rows")
+    for row in rows:
+        if not isinstance(row, list) or len(row) != 5:
+            raise ValueError("not a snapshot entry")
+        item_id, kind, version, conflict, payload = row
+        if not (
+            isinstance(item_id, str)
+            and isinstance(kind, str)
+            and isinstance(version, str)
+            and isinstance(conflict, bool | int)
+            and isinstance(payload, dict)
+        ):
+            raise ValueError("not a snapshot entry")
+        yield item_id, kind, version, bool(conflict), payload
+
+
+def _read(fh: BinaryIO, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
+    head = _header(fh.readline(4096))
+    if head.get("v") != VERSION or head["vault"] != vault_id or head["mk"] != master_id:
         return None  # another version, vault or master key: not ours to use
     state = StreamState()
     init_pull(state, base64.b64decode(head["ss"], validate=True), key)
@@ -141,9 +196,8 @@ def _read(fh: Any, key: bytes, vault_id: str, master_id: str) -> list[Entry] | N
         cipher = fh.read(length)
         plain, tag = pull(state, cipher, ad)
         body = crypto.unpad(plain)
-        if body:  # one JSON array of entries per message: one parse, not one per item
-            for item_id, kind, version, conflict, payload in json.loads(body):
-                entries.append((item_id, kind, version, bool(conflict), payload))
+        if body:
+            entries.extend(_entries(body))
         if tag == TAG_FINAL:
             return entries if not fh.read(1) else None
 

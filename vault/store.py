@@ -30,7 +30,7 @@ from vault.errors import (
     VaultExistsError,
     VaultNotFoundError,
 )
-from vault.fsutil import atomic_write, ensure_private_dir, fsync_dir
+from vault.fsutil import atomic_write, disk_full_error, ensure_private_dir, fsync_dir
 from vault.keys import Slot
 
 FORMAT_NAME = "vault"
@@ -130,6 +130,10 @@ _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
 
 def _db_error(exc: sqlite3.Error, path: Path) -> Exception:
     text = str(exc).lower()
+    if "full" in text or "disk i/o error" in text:
+        full = disk_full_error(path.parent, f"use {path}")
+        if full is not None:
+            return full
     if "full" in text:
         return StorageError(f"cannot write {path}: the disk is full; nothing was changed")
     if "locked" in text or "busy" in text:

@@ -146,14 +146,14 @@ async def settle(pilot: Pilot) -> None:
     """Let workers finish and their messages land (screen switches take a frame or two)."""
     app = pilot.app
     for _ in range(3):
-        await _workers_done(app)
+        await workers_done(app)
         await pilot.pause()
     await pilot.pause(0.15)  # timers: the note under the cursor loads once typing pauses
-    await _workers_done(app)
+    await workers_done(app)
     await pilot.pause()
 
 
-async def _workers_done(app: App) -> None:
+async def workers_done(app: App) -> None:
     """Wait for every worker. A worker of a screen that went away meanwhile (the unlock
     screen, once the vault it opened is shown) is cancelled: that is done too, not a failure."""
     for _ in range(20):

@@ -9,7 +9,15 @@ from pathlib import Path
 from textual.widgets import DataTable
 
 from tests.conftest import PASSWORD
-from tests.tui.conftest import open_vault, set_config, settle, type_into, unlock, wait_until
+from tests.tui.conftest import (
+    open_vault,
+    set_config,
+    settle,
+    type_into,
+    unlock,
+    wait_until,
+    workers_done,
+)
 from tests.tui.test_editing import open_note
 from vault.backup import create_backup, list_backups, verify_backup
 from vault.tui.screens.backups import BackupsScreen, ExportDialog
@@ -119,7 +127,7 @@ async def test_quitting_after_a_change_backs_up_and_without_one_does_not(
         await open_note(pilot, main, "Garden ideas")
         await pilot.press(*"Quit ")
         await pilot.press("ctrl+q")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
     assert app.return_code == 0
     made = backups_in(folder)
@@ -137,7 +145,7 @@ async def test_quitting_after_a_change_backs_up_and_without_one_does_not(
     async with app.run_test(size=(120, 40)) as pilot:
         await unlock(pilot)
         await pilot.press("ctrl+q")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
     assert app.return_code == 0
     assert backups_in(folder) == made
@@ -152,7 +160,7 @@ async def test_no_backup_on_quit_when_turned_off(sample_vault: Path, tmp_path: P
         await open_note(pilot, main, "Garden ideas")
         await pilot.press(*"Edit ")
         await pilot.press("ctrl+q")
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         await pilot.pause()
     assert backups_in(folder) == []
     with open_vault(sample_vault) as vault:

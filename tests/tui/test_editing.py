@@ -10,7 +10,7 @@ from textual.command import CommandPalette
 from textual.widget import Widget
 from textual.widgets import Input, Markdown, Static, TextArea
 
-from tests.tui.conftest import MARKER, open_vault, settle, type_into, unlock
+from tests.tui.conftest import MARKER, open_vault, settle, type_into, unlock, workers_done
 from vault.config import Config
 from vault.model import Note
 from vault.tui.app import VaultApp
@@ -197,7 +197,7 @@ async def test_quit_saves_what_is_typed(sample_vault: Path, app_for) -> None:
         await open_note(pilot, main, "Garden ideas")
         await pilot.press(*"Bye ")
         await pilot.press("ctrl+q")
-        await app.workers.wait_for_complete()  # the backup check and locking, then exit
+        await workers_done(app)  # the backup check and locking, then exit
         await pilot.pause()
     assert app.return_code == 0
     assert app.session is None

@@ -22,6 +22,7 @@ from tests.tui.conftest import (
     settle,
     unlock,
     wait_until,
+    workers_done,
 )
 from tests.tui.test_editing import open_note
 from vault.notes import Vault
@@ -417,7 +418,7 @@ async def test_locking_the_app_while_syncing_locks_cleanly(devices: Devices, app
         app.request_sync()
         app.action_lock()
         await settle(pilot)
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         assert not session.busy
         assert session.vault.master_key == bytes(32)  # locked: the key is wiped
     with open_vault(devices.desk) as desk:

@@ -26,10 +26,12 @@ from textual.worker import Worker, WorkerState
 from vault import agent_client
 from vault.config import Config
 from vault.errors import ConfigError, VaultError
+from vault.hardening import harden
 from vault.notes import inspect_vault
 from vault.store import Store
 from vault.tui import failures
 from vault.tui.background import BackgroundWork
+from vault.tui.keygate import KeyGate
 from vault.tui.keys import APP_KEYS, bindings
 from vault.tui.memory import let_go, warm_up
 from vault.tui.messages import Closed, ClosingStep, LockFlushFailed, VaultOpened, WorkFailed
@@ -44,7 +46,7 @@ from vault.tui.timefmt import Clock, system_clock
 IDLE_CHECK_SECONDS = 5.0
 
 
-class VaultApp(BackgroundWork, App[int]):
+class VaultApp(KeyGate, BackgroundWork, App[int]):
     CSS_PATH = "vault.tcss"
     TITLE = "vault"
     BINDINGS: ClassVar[list[BindingType]] = bindings(APP_KEYS)
@@ -76,6 +78,7 @@ class VaultApp(BackgroundWork, App[int]):
         self._quitting = False
         self._session_tried = False
         self.init_background()
+        self.init_key_gate()
 
     # --- starting -------------------------------------------------------------------------------
 
@@ -178,6 +181,8 @@ class VaultApp(BackgroundWork, App[int]):
         message.stop()
         self.session = message.session
         self.mark_active()
+        # Keys held since enter was pressed stay held until the next screen has its focus:
+        # the recovery key screen (on its mount) or the notes (MainScreen.attach).
         if message.recovery_key:
             self.push_screen(
                 RecoveryKeyScreen(message.recovery_key, message.keyfile_created),
@@ -190,6 +195,7 @@ class VaultApp(BackgroundWork, App[int]):
         if self.session is None:
             return
         main = self._main_screen()
+        self.hold_keys()  # until the notes are shown with the focus in the list
         self._show_screen(main)
         main.attach(self.session)
         self.start_background(self.session)
@@ -207,6 +213,7 @@ class VaultApp(BackgroundWork, App[int]):
         if main is not None:
             main.wipe()
         self.session = None
+        self.drop_keys()
         self.stop_background()
         self.clear_notifications()
         self.show_start_screen(reason)
@@ -278,6 +285,8 @@ class VaultApp(BackgroundWork, App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown | events.Paste):
             self._last_activity = time.monotonic()
+        if isinstance(event, events.Key) and not event.is_forwarded and not self.gate_key(event):
+            return  # kept until the key before it has done its work (vault/tui/keygate.py)
         await super().on_event(event)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
@@ -555,6 +564,7 @@ def make_app(
 
 
 def run_app(vault_path: Path, config: Config, keyfile: Path | None = None) -> int:
+    harden()  # the app holds notes in memory: no core dumps (SECURITY.md)
     app = make_app(vault_path, config, keyfile=keyfile)
     try:
         app.run()

@@ -17,6 +17,7 @@ from textual.binding import Binding
 ANYWHERE = "Anywhere"
 LIST = "Note list"
 EDITOR = "Editor"
+FIND = "Find bar"
 SIDEBAR = "Sidebar"
 SEARCH = "Search box"
 CONFLICT = "Conflict view"
@@ -119,6 +120,16 @@ MAIN_KEYS = [
         help="Sync now (the footer's sync status opens the sync panel)",
     ),
     Key(
+        "zen",
+        "f10",
+        "toggle_zen",
+        "Zen",
+        ANYWHERE,
+        priority=True,
+        help="The editor takes the whole width (again: back); below 100 columns the list "
+        "folds away by itself while you write",
+    ),
+    Key(
         "sidebar",
         "ctrl+b",
         "toggle_sidebar",
@@ -162,6 +173,35 @@ EDITOR_KEYS = [
         show=True,
         priority=True,
         help="Back to the list (the note is saved)",
+    ),
+    Key("note_start", "ctrl+home", "document_start", "Start", EDITOR, help="Start of the note"),
+    Key("note_end", "ctrl+end", "document_end", "End", EDITOR, help="End of the note"),
+]
+
+# On the editor pane: they work in the editor, the preview and the find bar.
+PANE_KEYS = [
+    Key(
+        "find_in_note",
+        "ctrl+g",
+        "find",
+        "Find",
+        EDITOR,
+        show=True,
+        help="Find in the note; :42 in the find bar goes to line 42",
+    ),
+    Key("find_next", "f3", "find_next", "Next", EDITOR, help="Next match"),
+    Key("find_previous", "shift+f3", "find_previous", "Previous", EDITOR, help="Previous match"),
+]
+
+FIND_KEYS = [
+    Key("find_close", "escape", "close_find", "Close", FIND, show=True, help="Close the find bar"),
+    Key(
+        "find_back",
+        "shift+enter",
+        "find_previous",
+        "Previous",
+        FIND,
+        help="Previous match (enter: the next)",
     ),
 ]
 
@@ -251,13 +291,15 @@ ALL_KEYS = (
     + MAIN_KEYS
     + LIST_KEYS
     + EDITOR_KEYS
+    + PANE_KEYS
+    + FIND_KEYS
     + SIDEBAR_KEYS
     + SEARCH_KEYS
     + CONFLICT_KEYS
     + BACKUP_KEYS
     + HISTORY_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
+GROUPS = (ANYWHERE, LIST, EDITOR, FIND, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
@@ -271,6 +313,11 @@ EXTRA_HELP = [
     ("enter", "Show the notes of a notebook, tag, pinned or trash", SIDEBAR),
     ("ctrl+z / ctrl+y", "Undo / redo", EDITOR),
     ("tab", "Indent", EDITOR),
+    (
+        "enter",
+        "After a list item (-, *, 1., - [ ]) starts the next; on an empty one ends the list",
+        EDITOR,
+    ),
 ]
 
 

@@ -19,7 +19,7 @@ from vault.notes import Vault
 from vault.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
-from vault.tui.screens.unlock import display_path
+from vault.tui.screens.unlock import display_path, hold_keys, release_keys
 from vault.tui.session import Session
 from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
 
@@ -93,7 +93,7 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
     def _submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "password":
             if event.value:
-                self.query_one("#repeat").focus()
+                self.set_focus(self.query_one("#repeat"))
         elif event.input.id != "repeat" or event.value:
             self._create()
 
@@ -111,23 +111,26 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
         repeat = self.query_one("#repeat", Input).value
         if not password:
             self._say("Choose a password first.")
-            self.query_one("#password").focus()
+            self.set_focus(self.query_one("#password"))
             return
         if password != repeat:
             self._say("The two passwords are not the same; type the second one again.")
             repeat_field = self.query_one("#repeat", Input)
             repeat_field.value = ""
-            repeat_field.focus()
+            self.set_focus(repeat_field)
             return
         keyfile_text = self.query_one("#keyfile", Input).value.strip()
         keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
         self._set_busy(True)
+        hold_keys(self.app)  # for the recovery key screen that follows
         self._say(
             "Creating the vault: measuring this computer to tune the key derivation…", error=False
         )
         self.create(password, keyfile)
 
     def _set_busy(self, busy: bool) -> None:
+        if not busy:
+            release_keys(self.app)
         for field in self.query(Input):
             field.disabled = busy
         self.query_one("#create", Button).disabled = busy
@@ -212,11 +215,19 @@ class RecoveryKeyScreen(Screen[None]):
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="continue", variant="primary", disabled=True)
 
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#written"))
+        # Keys typed ahead while the vault was made must not tick "written down" and go on
+        # before the key was even seen: they are dropped, not let through.
+        drop = getattr(self.app, "drop_keys", None)
+        if drop is not None:
+            drop()
+
     @on(Checkbox.Changed, "#written")
     def _ticked(self, event: Checkbox.Changed) -> None:
         self.query_one("#continue", Button).disabled = not event.value
         if event.value:
-            self.query_one("#continue").focus()
+            self.set_focus(self.query_one("#continue"))
 
     @on(Button.Pressed, "#continue")
     def _continue(self) -> None:

@@ -35,10 +35,16 @@ class InputDialog(Dialog[T]):
     OK/Cancel buttons (ids "ok", "cancel"): Enter or OK checks the text, a refusal shows in
     the hint and keeps the dialog open, Cancel or escape dismisses it with None."""
 
+    # Whether the text is selected at first, so typing replaces it (a title to rename).
+    SELECT_ALL: ClassVar[bool] = False
+
     def on_mount(self) -> None:
         field = self.query_one("#value", Input)
-        field.focus()
-        field.cursor_position = len(field.value)
+        self.set_focus(field)  # now, not later: keys typed at once must land in the field
+        if self.SELECT_ALL:
+            field.select_all()
+        else:
+            field.cursor_position = len(field.value)
 
     def accept(self, text: str) -> T:
         """The result for `text`; raise `Refused` with a one-line reason to keep asking."""
@@ -118,6 +124,8 @@ class ConfirmDialog(Dialog[bool]):
 class PromptDialog(InputDialog[str | None]):
     """One line of text: a title, a notebook name. Empty is refused in place."""
 
+    SELECT_ALL = True
+
     def __init__(
         self,
         title: str,
@@ -144,9 +152,6 @@ class PromptDialog(InputDialog[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self._action, id="ok", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#value", Input).focus()  # select_on_focus: typing replaces the text
 
     def accept(self, text: str) -> str:
         value = " ".join(text.split())

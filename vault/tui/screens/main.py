@@ -17,7 +17,7 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.events import Resize
+from textual.events import DescendantFocus, Resize
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.screen import Screen
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from vault.tui.app import VaultApp
 
 NARROW = 100  # below this many columns the sidebar hides until asked for (ctrl+b)
+ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b brings it)
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
@@ -121,6 +122,8 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self._reload_timer: Timer | None = None
         self._show_timer: Timer | None = None
         self._sidebar_wanted: bool | None = None  # None: decided by the width
+        self._zen = False  # f10: the editor alone, while it has the focus
+        self._release_keys_on_load = False
         self.autosave_seconds = 1.0
 
     @property
@@ -191,15 +194,47 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
                 timeout=10,
             )
         self.reload_views()
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
+        self._layout_for(self.size.width)
+        self._release_keys_on_load = True  # keys typed while it opened wait for the list
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
 
     def _layout_for(self, width: int) -> None:
+        """Room to write. Below NARROW columns the list (and sidebar) fold away while the
+        editor has the focus; the side preview below ROOMY columns narrows the list and
+        leaves the sidebar to ctrl+b; zen (f10) gives the editor the whole width."""
+        cramped = self.pane.preview == "side" and width < ROOMY
         self.set_class(width < NARROW, "-narrow")
-        shown = self._sidebar_wanted if self._sidebar_wanted is not None else width >= NARROW
-        self.sidebar.display = shown
+        self.set_class(cramped, "-preview-cramped")
+        writing = self._writing()
+        if self._zen and not writing:
+            self._zen = False  # zen lasts while writing: leaving the editor ends it
+        folded = self._zen or (width < NARROW and writing)
+        auto = width >= NARROW and not cramped
+        wanted = self._sidebar_wanted if self._sidebar_wanted is not None else auto
+        self.sidebar.display = wanted and not folded
+        self.query_one("#list-pane").display = not folded
+
+    def _writing(self) -> bool:
+        focused = self.focused
+        return focused is not None and self.pane in focused.ancestors_with_self
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        if self._mounted:
+            self._layout_for(self.size.width)
+
+    def action_toggle_zen(self) -> None:
+        if self._zen:
+            self._zen = False
+        elif self.pane.note is not None:
+            self.focus_editor()
+            self._zen = True
+        else:
+            self.notify("Open a note first: zen gives it the whole width.", timeout=3)
+            return
+        self._layout_for(self.size.width)
 
     def on_status_update(self, message: StatusUpdate) -> None:
         self.set_status(message.key, message.text)
@@ -259,6 +294,9 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
     def on_list_loaded(self, message: ListLoaded) -> None:
         if message.generation != self._generation or self.session is None:
             return  # an answer to an older question
+        if self._release_keys_on_load:
+            self._release_keys_on_load = False
+            self.call_after_refresh(self.vault_app.release_keys)  # the list is there now
         keep = self._pending_select
         self._pending_select = None
         self.notes_list.set_notes(
@@ -269,12 +307,25 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
             self._warmed = True
             self.warm_search()
             self.vault_app.read_sync_status()  # the footer's sync status, likewise
-        if self._focus_editor_after_load:
-            self._focus_editor_after_load = False
-            highlighted = self.notes_list.highlighted
-            if highlighted is not None and highlighted.id == keep:
-                self.focus_editor()
+        if self._focus_editor_after_load and keep is not None:
+            self._open_created(keep)
         self._catch_up(message.notes)
+
+    def _open_created(self, note_id: str) -> None:
+        """A note just made: show it in the editor with the focus there, then let through the
+        keys typed meanwhile (held since its title was entered)."""
+        self._focus_editor_after_load = False
+        highlighted = self.notes_list.highlighted
+        if highlighted is not None and highlighted.id == note_id:
+            current = self.pane.note
+            if current is None or current.id != note_id:
+                if self._show_timer is not None:
+                    self._show_timer.stop()
+                    self._show_timer = None
+                self.leave_note()
+                self.show_note(highlighted)
+            self.focus_editor()
+        self.vault_app.release_keys()
 
     def _empty_text(self, message: ListLoaded) -> str:
         if not message.query.empty:
@@ -528,6 +579,12 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.vault_app.local_change()
 
     def on_work_failed(self, message: WorkFailed) -> None:
+        if message.group == "list" and self._release_keys_on_load:
+            self._release_keys_on_load = False
+            self.vault_app.release_keys()
+        if message.group == "write" and self._focus_editor_after_load:
+            self._focus_editor_after_load = False  # the new note was not made
+            self.vault_app.release_keys()
         if message.group == "save":
             self._saves_in_flight = max(0, self._saves_in_flight - 1)
             if self.pane.note is not None:
@@ -539,9 +596,9 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         if self.pane.note is None:
             return
         if self.pane.preview == "only":
-            self.query_one("#preview-scroll").focus()
+            self.set_focus(self.query_one("#preview-scroll"))
         else:
-            self.pane.text_area.focus()
+            self.set_focus(self.pane.text_area)
 
     def on_note_opened(self, message: NoteOpened) -> None:
         self.focus_editor()
@@ -551,19 +608,19 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
 
     def action_leave_editor(self) -> None:
         self.save_now()
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def action_focus_list(self) -> None:
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def action_search(self) -> None:
-        self.search_box.focus()
+        self.set_focus(self.search_box)
 
     def action_clear_search(self) -> None:
         if self.search_box.value:
             self.search_box.value = ""
         else:
-            self.notes_list.focus()
+            self.set_focus(self.notes_list)
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -574,7 +631,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
-        self.notes_list.focus()
+        self.set_focus(self.notes_list)
 
     def on_target_chosen(self, message: TargetChosen) -> None:
         if message.target != self.target:
@@ -583,7 +640,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
             self._update_list_title()
             self.refresh_bindings()
         if message.confirmed:
-            self.notes_list.focus()
+            self.set_focus(self.notes_list)
 
     # --- note actions ----------------------------------------------------------------------
 
@@ -626,6 +683,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.vault_app.save_setting("ui.preview", mode)
         if mode == "only" and self.pane.text_area.has_focus:
             self.focus_editor()
+        self._layout_for(self.size.width)
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -640,7 +698,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self._sidebar_wanted = shown
         self.sidebar.display = shown
         if shown:
-            self.sidebar.focus()
+            self.set_focus(self.sidebar)
 
     @on(Markdown.LinkClicked)
     def _link(self, event: Markdown.LinkClicked) -> None:

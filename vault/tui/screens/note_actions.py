@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.timer import Timer
+from textual.widgets import Input
 
 from vault.model import Note
 from vault.search import Query
@@ -112,13 +113,19 @@ class NoteActions(_Screen):
             target = self.target
             notebook = target.ref if target.kind == "notebook" else None
             tags = [target.ref] if target.kind == "tag" and target.ref else []
-            if target.is_trash:
+            # The new note must be in the list it opens from: a notebook or tag view holds it,
+            # Pinned or the trash would not, so those switch to all notes.
+            if target.kind not in ("notebook", "tag"):
                 self._set_target(ALL)
+                self._update_list_title()
             if self.search_box.value:
-                self.search_box.value = ""
+                with self.search_box.prevent(Input.Changed):
+                    self.search_box.value = ""
                 self.search_query = Query()
             self.leave_note()
             self._focus_editor_after_load = True
+            # What is typed next belongs in the new note: keep it until the note is open.
+            self.vault_app.hold_keys()
 
             def create(session: Session) -> tuple[str, str | None]:
                 note = session.create(title, "", notebook=notebook, tags=tags)

@@ -23,6 +23,19 @@ from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
 from vault.tui.session import Session
 
 
+def hold_keys(app: object) -> None:
+    """Keep keys typed while the vault opens (the app's key gate) for the screen that follows."""
+    hold = getattr(app, "hold_keys", None)
+    if hold is not None:
+        hold()
+
+
+def release_keys(app: object) -> None:
+    release = getattr(app, "release_keys", None)
+    if release is not None:
+        release()
+
+
 def display_path(path: Path) -> str:
     """The vault folder with the home folder shortened to ~."""
     try:
@@ -113,7 +126,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self._set_busy(False, self._message)
         if self._message:
             self.query_one("#unlock-message").add_class("error")
-        self.query_one("#password", Input).focus()
+        self.set_focus(self.query_one("#password", Input))
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
         for field in self.query(Input):
@@ -124,19 +137,20 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
 
     def _fail(self, text: str) -> None:
         self._set_busy(False)
+        release_keys(self.app)
         status = self.query_one("#unlock-message", Static)
         status.update(text)
         status.add_class("error")
         password = self.query_one("#password", Input)
         password.value = ""
-        password.focus()
+        self.set_focus(password)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         password_field = self.query_one("#password", Input)
         keyfile_field = self.query_one("#keyfile", Input)
         if event.input is keyfile_field and not password_field.value:
-            password_field.focus()
+            self.set_focus(password_field)
             return
         password = password_field.value
         if not password:
@@ -148,6 +162,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         # A still line, not an animation: drawing frames would slow the key derivation and
         # the decryption that run meanwhile.
         self._set_busy(True, "Unlocking…")
+        hold_keys(self.app)  # what is typed meanwhile goes to the notes, once they are shown
         self.unlock(password, keyfile)
 
     @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
@@ -192,7 +207,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
             text = text[0].upper() + text[1:] + ". Try again."
         self._fail(text)
         if message.needs_keyfile:
-            self.query_one("#keyfile", Input).focus()
+            self.set_focus(self.query_one("#keyfile", Input))
 
     def on_work_failed(self, message: WorkFailed) -> None:
         message.stop()

@@ -6,19 +6,23 @@ It only shows what the screen tells it to; saving is the screen's job.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
-from textual import events
+from textual import events, on
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.document._document import Location
 from textual.markup import escape
 from textual.reactive import reactive
-from textual.widgets import Markdown, Static, TextArea
+from textual.widgets import Input, Markdown, Static, TextArea
+from textual.widgets.text_area import Selection
 
 from vault.mdtext import task_boxes
 from vault.model import Note
 from vault.search import Query, highlight_spans
-from vault.tui.keys import EDITOR_KEYS, bindings
+from vault.tui.keys import EDITOR_KEYS, FIND_KEYS, PANE_KEYS, bindings
+from vault.tui.markdown_edit import continue_list, markdown_inline_spans
 from vault.tui.messages import OpenConflict
 from vault.tui.timefmt import Clock, long_time, relative_time
 
@@ -38,8 +42,76 @@ _INDICATOR = {
 class NoteEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = bindings(EDITOR_KEYS)
 
+    # --- moving ---------------------------------------------------------------------------
+
+    def action_document_start(self, select: bool = False) -> None:
+        self.move_cursor((0, 0), select=select)
+
+    def action_document_end(self, select: bool = False) -> None:
+        self.move_cursor(self.document.end, select=select)
+
+    def get_cursor_line_end_location(self) -> Location:
+        """End goes to the end of the Markdown line, not of the row it wraps to on screen
+        (a paragraph is one line in Markdown)."""
+        row, _ = self.cursor_location
+        return (row, len(self.document.get_line(row)))
+
+    # --- lists ----------------------------------------------------------------------------
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Runs before TextArea's own key handler; prevent_default skips that one.
+        if event.key == "enter" and not self.read_only and self._continue_list():
+            event.stop()
+            event.prevent_default()
+
+    def _continue_list(self) -> bool:
+        """Enter after a list item starts the next one (`1.` counts on, a task starts
+        unticked); enter on an empty item ends the list. False: an ordinary enter."""
+        if not self.selection.is_empty:
+            return False
+        row, column = self.cursor_location
+        line = self.document.get_line(row)
+        step = continue_list(line[:column])
+        if step is None:
+            return False
+        if step.end:
+            if line[column:].strip():
+                return False
+            self.replace("", (row, 0), (row, len(line)))
+            return True
+        self.insert("\n" + step.prefix)
+        return True
+
+    # --- inline styles --------------------------------------------------------------------
+
+    def _build_highlight_map(self) -> None:
+        """The Markdown grammar styles blocks (headings, lists, code blocks); **bold**, *em*
+        and `code` inside a line are added here (the theme has styles for them)."""
+        super()._build_highlight_map()
+        if self.language != "markdown":
+            return
+        lines = self.document.lines
+        for row, spans in markdown_inline_spans(lines).items():
+            line = lines[row]
+            for start, end, name in spans:
+                begin = len(line[:start].encode())
+                self._highlights[row].append((begin, begin + len(line[start:end].encode()), name))
+
+
+class FindBox(Input):
+    """The find bar's field; its keys act on the pane around it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings(FIND_KEYS)
+
+    def action_close_find(self) -> None:
+        self.query_ancestor(EditorPane).action_close_find()
+
+    def action_find_previous(self) -> None:
+        self.query_ancestor(EditorPane).action_find_previous()
+
 
 class EditorPane(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = bindings(PANE_KEYS)
     save_state: reactive[SaveState] = reactive("none")
     preview: reactive[PreviewMode] = reactive("off")
 
@@ -65,10 +137,105 @@ class EditorPane(Vertical):
         yield Static(
             "Pick a note in the list, or press ctrl+n to write a new one.", id="editor-empty"
         )
+        with Horizontal(id="find-bar"):
+            yield FindBox(
+                placeholder="Find in note  (:42 goes to line 42)", id="find", compact=True
+            )
+            yield Static("", id="find-status", markup=False)
 
     def on_mount(self) -> None:
         self.border_title = "Editor"
+        self.query_one("#find-bar").display = False
+        self._find_from: Location = (0, 0)
         self._show_panes()
+
+    # --- find in note, go to line ---------------------------------------------------------
+
+    @property
+    def find_box(self) -> FindBox:
+        return self.query_one(FindBox)
+
+    def action_find(self) -> None:
+        """Open the find bar (ctrl+g): the note's text is searched as one types."""
+        if self.note is None:
+            return
+        self._find_from = self.text_area.cursor_location
+        self.query_one("#find-bar").display = True
+        self.screen.set_focus(self.find_box)
+        self.find_box.select_all()
+        self._find(self.find_box.value, forward=True, again=False)
+
+    def action_find_next(self) -> None:
+        self._step(forward=True)
+
+    def action_find_previous(self) -> None:
+        self._step(forward=False)
+
+    def action_close_find(self) -> None:
+        self.query_one("#find-bar").display = False
+        if self.note is not None and self.text_area.display:
+            self.screen.set_focus(self.text_area)
+
+    def _step(self, forward: bool) -> None:
+        if self.note is None:
+            return
+        if not self.query_one("#find-bar").display:
+            self.action_find()
+            return
+        self._find(self.find_box.value, forward=forward, again=True)
+
+    @on(Input.Changed, "#find")
+    def _find_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._find(event.value, forward=True, again=False)
+
+    @on(Input.Submitted, "#find")
+    def _find_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.startswith(":"):
+            self.action_close_find()  # a line reached: back to writing there
+        else:
+            self._step(forward=True)
+
+    def _find(self, text: str, *, forward: bool, again: bool) -> None:
+        """Select the next (or previous) match of `text`, case-insensitively, from where the
+        search started or (again) from the current match; `:N` goes to line N."""
+        status = self.query_one("#find-status", Static)
+        area = self.text_area
+        if text.startswith(":"):
+            number = text[1:].strip()
+            if number.isdigit():
+                row = min(max(int(number), 1), area.document.line_count) - 1
+                area.move_cursor((row, 0), center=True)
+                status.update(f"line {row + 1} of {area.document.line_count}")
+            else:
+                status.update("type a line number")
+            return
+        if not text:
+            status.update("")
+            return
+        starts = _all_indexes(area.text, text)
+        needle = text
+        if not starts:
+            status.update("no match")
+            return
+        document = area.document
+        if again:
+            selection = area.selection
+            current = document.get_index_from_location(min(selection.start, selection.end))
+        else:
+            current = document.get_index_from_location(self._find_from)
+        if forward:
+            later = [i for i in starts if i > current or (not again and i == current)]
+            index = later[0] if later else starts[0]
+        else:
+            earlier = [i for i in starts if i < current]
+            index = earlier[-1] if earlier else starts[-1]
+        start = document.get_location_from_index(index)
+        end = document.get_location_from_index(index + len(needle))
+        area.selection = Selection(start, end)
+        area.scroll_cursor_visible(center=True)
+        status.update(f"{starts.index(index) + 1} of {len(starts)}")
 
     @property
     def text_area(self) -> NoteEditor:
@@ -105,6 +272,7 @@ class EditorPane(Vertical):
         self.save_state = "saved"
         self.update_details(note, notebook_path)
         self.refresh_preview()
+        self.query_one("#find-bar").display = False
         self._show_panes()
 
     def replace_text(self, text: str) -> None:
@@ -155,6 +323,7 @@ class EditorPane(Vertical):
         details.tooltip = None
         self.border_title = "Editor"
         self.save_state = "none"
+        self.query_one("#find-bar").display = False
         self._show_panes()
 
     def refresh_preview(self) -> None:
@@ -181,3 +350,9 @@ class EditorPane(Vertical):
         self.query_one("#editor-panes").display = has_note
         self.text_area.display = self.preview != "only"
         self.query_one("#preview-scroll").display = self.preview != "off"
+
+
+def _all_indexes(text: str, needle: str) -> list[int]:
+    """Where `needle` starts in `text`, ignoring case (indexes of the text as it is)."""
+    pattern = re.compile(re.escape(needle), re.IGNORECASE)
+    return [match.start() for match in pattern.finditer(text)]
