@@ -106,6 +106,10 @@ async def test_the_conflict_view_says_what_both_versions_agree_on(
 async def test_the_note_header_ends_with_an_ellipsis_at_80_columns(
     sample_vault: Path, app_for
 ) -> None:
+    with open_vault(sample_vault) as vault:
+        note = vault.find_note("Quarterly planning")
+        more = ["budget", "quarterly", "review", "offsite", "finance"]
+        vault.update_note(note, tags=[*note.tags, *more])
     app = app_for(sample_vault)
     async with app.run_test(size=(80, 24)) as pilot:
         main = await unlock(pilot)

@@ -332,9 +332,11 @@ def pretty(keys: str) -> str:
 
 
 def help_rows() -> list[tuple[str, str, str]]:
-    """(group, keys, what it does), grouped in GROUPS order."""
+    """(group, keys, what it does), grouped in GROUPS order. Anywhere, the palette and tab
+    come first: the keys that lead to every other one stay on the help's first screen."""
     rows = [(k.group, pretty(k.keys), k.help or k.description) for k in ALL_KEYS]
-    rows += [(group, keys, text) for keys, text, group in EXTRA_HELP]
+    extra = [(group, keys, text) for keys, text, group in EXTRA_HELP]
+    rows = [r for r in extra if r[0] == ANYWHERE] + rows + [r for r in extra if r[0] != ANYWHERE]
     order = {g: i for i, g in enumerate(GROUPS)}
     return sorted(rows, key=lambda r: order[r[0]])
 
