@@ -18,7 +18,7 @@ from pathlib import Path
 
 PASSWORD = "ci horse battery staple"
 MARKER = "CIMARKER7Q"
-SESSION = "vault-ci"
+SESSION = "vault-ci-000"  # never started: the first start kills nothing
 
 
 def tmux(*args: str) -> str:
@@ -52,10 +52,16 @@ def type_text(text: str) -> None:
 
 
 def start(command: list[str], env: dict[str, str]) -> None:
-    tmux("kill-session", "-t", SESSION)
+    """Run `command` in a fresh tmux session. The new session starts before the old one is
+    killed: killing the last session ends the tmux server, and a session asked of a server
+    that is shutting down can be lost."""
+    global SESSION
+    old = SESSION
+    SESSION = f"vault-ci-{int(old.rsplit('-', 1)[-1]) + 1:03d}"  # same width: no name a prefix
     assignments = [f"{k}={v}" for k, v in env.items()]
     shell = " ".join(["env", *assignments, *command]) + "; echo EXITED-$?; sleep 600"
     tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", shell)
+    tmux("kill-session", "-t", f"={old}")  # "=": exact name, not a prefix of the new one
 
 
 def main() -> int:
@@ -77,10 +83,9 @@ def main() -> int:
         started = time.monotonic()
         start([vault], env)
         wait_for("Create your vault")
+        # One burst, as a password manager types: every key must land where it was meant.
         type_text(PASSWORD)
-        time.sleep(0.5)
         keys("Tab")
-        time.sleep(0.5)
         type_text(PASSWORD)
         keys("Enter")
         wait_for("Write down your recovery key", timeout=180)
@@ -89,14 +94,13 @@ def main() -> int:
         time.sleep(0.3)
         keys("Enter")
         wait_for("Welcome to your vault")
+        # A new note, its title and its first line typed without waiting for any screen.
         keys("C-n")
-        wait_for("New note")
         type_text(f"Groceries {MARKER}")
         keys("Enter")
-        wait_for(f"─ Groceries {MARKER}")
-        time.sleep(0.5)
         type_text(f"milk and bread {MARKER}")
         wait_for(f"milk and bread {MARKER}")
+        wait_for(f"─ Groceries {MARKER}")
         keys("C-s")
         time.sleep(1.0)
         keys("C-q")
@@ -139,7 +143,7 @@ def main() -> int:
         print("drive_app: the installed app created, saved, reopened and unlocked a vault")
         return 0
     finally:
-        tmux("kill-session", "-t", SESSION)
+        tmux("kill-session", "-t", f"={SESSION}")
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -59,6 +59,64 @@ def item_ad(vault_id: str, kind: str, item_id: str) -> bytes:
     return b"\x00".join([b"vault-item", b"1", vault_id.encode(), kind.encode(), item_id.encode()])
 
 
+def op_ad(vault_id: str, claims: dict) -> bytes:
+    """Format 2: the AD binds the operation's row: op id, device, deleted, parents."""
+    fields = [
+        "vault-item",
+        "2",
+        vault_id,
+        claims["kind"],
+        claims["item_id"],
+        claims["op_id"],
+        claims["device"],
+        "1" if claims["deleted"] else "0",
+        ",".join(claims["parents"]),
+    ]
+    return "\x00".join(fields).encode("ascii")
+
+
+def open_op(master_key: bytes, vault_id: str, claims: dict, text: str) -> dict:
+    """Open a format 2 envelope against the claims of its ops row (FORMAT.md, version 2)."""
+    env = json.loads(text)
+    assert env["v"] == 2 and env["alg"] == "xchacha20poly1305-ietf"
+    assert env["id"] == claims["item_id"] and env["kind"] == claims["kind"]
+    assert env["op"] == claims["op_id"]
+    salt, nonce, cipher = b64(env["salt"]), b64(env["nonce"]), b64(env["cipher"])
+    padded = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        cipher,
+        op_ad(vault_id, claims),
+        nonce,
+        item_key(master_key, salt, claims["item_id"]),
+    )
+    payload = json.loads(unpad(padded).decode("utf-8"))
+    assert payload["kind"] == claims["kind"]
+    return payload
+
+
+def seal_op(
+    master_key: bytes, vault_id: str, claims: dict, payload: dict, salt: bytes, nonce: bytes
+) -> str:
+    """A format 2 envelope, from FORMAT.md alone."""
+    plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    cipher = crypto_aead_xchacha20poly1305_ietf_encrypt(
+        pad(plaintext),
+        op_ad(vault_id, claims),
+        nonce,
+        item_key(master_key, salt, claims["item_id"]),
+    )
+    env = {
+        "v": 2,
+        "id": claims["item_id"],
+        "kind": claims["kind"],
+        "op": claims["op_id"],
+        "alg": "xchacha20poly1305-ietf",
+        "salt": base64.b64encode(salt).decode(),
+        "nonce": base64.b64encode(nonce).decode(),
+        "cipher": base64.b64encode(cipher).decode(),
+    }
+    return json.dumps(env, separators=(",", ":"))
+
+
 def item_key(master_key: bytes, salt: bytes, item_id: str) -> bytes:
     items_key = b2b(b"", key=master_key, person=b"vault items")
     return b2b(item_id.encode(), key=items_key, salt=salt, person=b"vault item key")
@@ -170,7 +228,7 @@ def master_key(
 ) -> tuple[str, str, bytes]:
     """(vault id, mk_id, MK) from the header, the store's meta and a slot."""
     header = json.loads((folder / "vault.json").read_text())
-    assert header["format"] == "vault" and header["v"] == 1
+    assert header["format"] == "vault" and header["v"] in (1, 2)
     vault_id = header["vault_id"]
     db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
     try:
@@ -197,22 +255,43 @@ def read_vault(
     keyfile: bytes | None = None,
     recovery_key: str | None = None,
 ) -> dict[str, list[dict]]:
-    """Every live item of the vault, decrypted, by kind: {"note": [...], ...}."""
+    """Every live item of a format 2 vault, decrypted, by kind: {"note": [...], ...}. As
+    FORMAT.md says, the current versions are the heads of the history that the ops rows
+    describe (the index tables are not consulted), and every head is opened with the AD built
+    from its own row, so a row that lies fails."""
     vault_id, _, mk = master_key(
         folder, password=password, keyfile=keyfile, recovery_key=recovery_key
     )
     db = sqlite3.connect(f"file:{folder / 'store.sqlite'}?mode=ro", uri=True)
     try:
-        result: dict[str, list[dict]] = {"note": [], "notebook": [], "tag": []}
         rows = db.execute(
-            "SELECT item_id, kind, envelope FROM items WHERE deleted = 0 AND envelope IS NOT NULL"
-        )
-        for item_id, kind, envelope in rows:
-            payload = open_envelope(mk, vault_id, kind, item_id, envelope)
-            result[kind].append({"id": item_id, **payload})
-        return result
+            "SELECT op_id, item_id, kind, parents, deleted, envelope, device FROM ops"
+        ).fetchall()
     finally:
         db.close()
+    named = {p for row in rows for p in json.loads(row[3])}
+    heads: dict[str, list[tuple[dict, str]]] = {}
+    for op_id, item_id, kind, parents, deleted, envelope, device in rows:
+        if op_id in named:
+            continue
+        claims = {
+            "op_id": op_id,
+            "item_id": item_id,
+            "kind": kind,
+            "parents": json.loads(parents),
+            "deleted": bool(deleted),
+            "device": device,
+        }
+        open_op(mk, vault_id, claims, envelope)  # every head verifies, a deletion too
+        heads.setdefault(item_id, []).append((claims, envelope))
+    result: dict[str, list[dict]] = {"note": [], "notebook": [], "tag": []}
+    for item_id, found in heads.items():
+        claims, envelope = max(found, key=lambda h: (not h[0]["deleted"], h[0]["op_id"]))
+        if claims["deleted"]:
+            continue
+        payload = open_op(mk, vault_id, claims, envelope)
+        result[claims["kind"]].append({"id": item_id, **payload})
+    return result
 
 
 def read_snapshot(folder: Path, *, password: str) -> list[list]:

@@ -342,8 +342,7 @@ def _bulk_notes(vault: Vault, start: int, count: int, body: str) -> None:
     for i in range(start, start + count):
         item = f"{i:032x}"
         payload = {"kind": "note", "title": f"n{i}", "body": body}
-        envelope = vault._seal("note", item, payload)
-        ops.append(backup.Op(item, item, "note", (), False, envelope, "d" * 32))
+        ops.append(vault.seal_op("note", item, payload, (), op_id=item))
     vault.store.ingest(ops)
 
 

@@ -100,9 +100,15 @@ def live_items(ops: list[dict], mk: bytes, vault_id: str) -> dict[str, dict]:
         live = [op for op in heads if not op["deleted"]]
         if live:
             shown = max(live, key=lambda op: op["op"])
-            items[item_id] = spec.open_envelope(
-                mk, vault_id, shown["kind"], item_id, shown["envelope"]
-            )
+            claims = {
+                "op_id": shown["op"],
+                "item_id": item_id,
+                "kind": shown["kind"],
+                "parents": shown["parents"],
+                "deleted": shown["deleted"],
+                "device": shown["device"],
+            }
+            items[item_id] = spec.open_op(mk, vault_id, claims, shown["envelope"])
     return items
 
 

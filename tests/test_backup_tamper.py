@@ -40,8 +40,8 @@ def bulk_notes(vault: Vault, count: int, body: str, start: int = 0) -> None:
     ops = []
     for i in range(start, start + count):
         item = f"{i:032x}"
-        envelope = vault._seal("note", item, {"kind": "note", "title": f"note {i}", "body": body})
-        ops.append(Op(item, item, "note", (), False, envelope, vault.store.device_id))
+        payload = {"kind": "note", "title": f"note {i}", "body": body}
+        ops.append(vault.seal_op("note", item, payload, (), op_id=item))
     vault.store.ingest(ops)
     vault.refresh()
 

@@ -212,6 +212,10 @@ def test_tampered_item_via_cli_names_it_and_others_open(cli: CLI) -> None:
         doc["cipher"][:20] + ("A" if doc["cipher"][20] != "A" else "B") + doc["cipher"][21:]
     )
     db.execute("UPDATE items SET envelope = ? WHERE item_id = ?", (json.dumps(doc), bad))
+    db.execute(
+        "UPDATE ops SET envelope = ? WHERE op_id = (SELECT op_id FROM items WHERE item_id = ?)",
+        (json.dumps(doc), bad),
+    )
     db.close()
     listed = cli("ls", "--json")
     assert listed.returncode == 0

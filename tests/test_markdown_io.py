@@ -456,6 +456,68 @@ def test_exported_folder_imports_into_a_new_vault_with_the_cli(cli: CLI, tmp_pat
     assert rows(other) == rows(cli)
 
 
+def test_obsidian_folder_with_links_aliases_and_headings_round_trips_linked(
+    make_vault, tmp_path: Path
+) -> None:
+    """Wikilinks come in and go out exactly as written, and resolve in between: by title, by
+    an alias from the front matter, with a heading and shown text; not inside code."""
+    from vault.links import link_index
+
+    src = tmp_path / "obsidian"
+    (src / "Projects").mkdir(parents=True)
+    (src / "Journal").mkdir()
+    files = {
+        "Projects/Plan.md": "---\naliases: [Roadmap, The Plan]\n---\n## Goals\n- ship\n"
+        "## Risks\nsee [[Ideas]]\n",
+        "Ideas.md": "# Ideas\n[[Plan#Goals|the goals]] and [[roadmap]]\n"
+        "| a | [[Plan\\|table]] |\n`[[Plan]]` is code\n```\n[[Plan]]\n```\n[[Nowhere]]\n",
+        "Journal/2024-01-02.md": "Met about [[ideas]] and [[The Plan#Risks]].\n",
+    }
+    for name, text in files.items():
+        (src / name).write_text(text, encoding="utf-8")
+    first, _ = make_vault(tmp_path / "first")
+    assert import_markdown(first, src).imported == 3
+    _check_linked(first, link_index)
+
+    out = tmp_path / "export"
+    export_markdown(first, out)
+    exported = {p.relative_to(out).as_posix(): p.read_text("utf-8") for p in out.rglob("*.md")}
+    for name, text in files.items():
+        body = text.split("---\n", 2)[-1]
+        assert exported[name].endswith(body), name  # the body, links and all, byte for byte
+
+    second, _ = make_vault(tmp_path / "second")
+    assert import_markdown(second, out).imported == 3
+    assert sorted((n.title, n.body) for n in second.notes()) == sorted(
+        (n.title, n.body) for n in first.notes()
+    )
+    _check_linked(second, link_index)
+
+
+def _check_linked(vault: Vault, link_index) -> None:
+    index = link_index(vault)
+    by_title = {n.title: n for n in vault.notes()}
+    assert set(by_title) == {"Plan", "Ideas", "2024-01-02"}
+    back = [(b.source.title, b.link.target) for b in index.backlinks(by_title["Plan"])]
+    assert back == [
+        ("2024-01-02", "The Plan"),
+        ("Ideas", "Plan"),
+        ("Ideas", "roadmap"),
+        ("Ideas", "Plan"),
+    ]
+    statuses = [
+        (o.link.target, o.link.heading, o.link.shown, o.resolution.status)
+        for o in index.outgoing(by_title["Ideas"])
+    ]
+    assert statuses == [
+        ("Plan", "Goals", "the goals", "found"),
+        ("roadmap", None, None, "found"),
+        ("Plan", None, "table", "found"),
+        ("Nowhere", None, None, "missing"),
+    ]
+    assert [b.source.title for b in index.backlinks(by_title["Ideas"])] == ["2024-01-02", "Plan"]
+
+
 # --- work folders and parents (issue 12 §3) ----------------------------------------------------
 
 

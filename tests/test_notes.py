@@ -132,7 +132,12 @@ def test_purge_erases_older_versions(vault: Vault) -> None:
     note = vault.create_note("Secret", "v1")
     note = vault.update_note(note, body="v2")
     vault.purge_note(note)
-    assert all(op.envelope is None for op in vault.store.history(note.id))
+    # every version keeps its claims sealed, but only a deletion or an erasure is left
+    history = vault.store.history(note.id)
+    payloads = [vault.open_op(op) for op in history]
+    assert [op.deleted for op in history] == [False, False, True]
+    assert payloads[:2] == [{"kind": "note", "erased": True}] * 2
+    assert payloads[2] == {"kind": "note"}
     with pytest.raises(NotFoundError):
         vault.note(note.id)
 
@@ -225,7 +230,7 @@ def test_unknown_payload_fields_survive_an_edit(vault: Vault) -> None:
     future = dataclasses.replace(note, extra={"color": "teal", "attachments": ["b1"]})
     written = vault._write(future, [note.version])
     edited = vault.update_note(written, body="y")
-    payload = vault.open_envelope("note", note.id, vault.store.item(note.id).envelope)
+    payload = vault.open_op(vault.store.item(note.id))
     assert payload["color"] == "teal" and payload["attachments"] == ["b1"]
     assert edited.body == "y"
 
@@ -254,7 +259,7 @@ def test_purge_never_erases_a_concurrent_version(vault: Vault) -> None:
     heads = vault.store.heads(base.id)
     live = [h for h in heads if not h.deleted]
     assert len(live) == 2 and all(h.envelope is not None for h in live)
-    bodies = {vault.open_envelope("note", base.id, h.envelope)["body"] for h in live}
+    bodies = {vault.open_op(h)["body"] for h in live}
     assert bodies == {"one", "two", "three"} - {shown.body}
     assert vault.note(base.id).body in bodies  # the note is still there, with an unseen edit
     assert vault.check().ok

@@ -42,7 +42,7 @@ def test_two_writers_from_one_version_make_a_conflict_not_a_loss(vault: Vault) -
     shown = vault.update_note(base, body="theirs")  # a second writer that read `base`
     heads = vault.store.heads(base.id)
     assert len(heads) == 2
-    bodies = {vault.open_envelope("note", base.id, h.envelope)["body"] for h in heads}
+    bodies = {vault.open_op(h)["body"] for h in heads}
     assert bodies == {"mine", "theirs"}
     # the caller gets the version the store shows, flagged, whichever of the two it is
     assert shown.conflict and shown.body in bodies
@@ -54,7 +54,7 @@ def test_two_writers_from_one_version_make_a_conflict_not_a_loss(vault: Vault) -
 def test_edit_beats_concurrent_delete(vault: Vault) -> None:
     base = vault.create_note("A", "base")
     vault.update_note(base, body="edited")
-    vault.store.write(base.id, "note", None, [base.version])  # a delete made from `base`
+    vault.store.write(vault.seal_op("note", base.id, None, [base.version]))  # a delete from `base`
     row = vault.store.item(base.id)
     assert row is not None and not row.deleted and row.conflict
     vault.refresh()

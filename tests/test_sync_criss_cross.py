@@ -58,9 +58,8 @@ def _documented_merges_agree(vault: Vault) -> None:
 
     def payload_of(op_id: str) -> dict | None:
         op = ops[op_id]["op"]
-        return (
-            None if op.envelope is None else vault.open_envelope(op.kind, op.item_id, op.envelope)
-        )
+        payload = vault.open_op(op)
+        return None if op.deleted or payload.get("erased") else payload
 
     merges = [op_id for op_id, op in ops.items() if len(op["parents"]) > 1]
     assert merges

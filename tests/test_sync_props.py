@@ -86,12 +86,10 @@ def _view(vault: Vault) -> dict[str, object]:
         if len(heads) > 1:
             # a conflict: the same versions compete everywhere, each device shows its own first
             content = sorted(
-                json.dumps(vault.open_envelope(h.kind, h.item_id, h.envelope), sort_keys=True)
-                for h in heads
-                if h.envelope is not None and not h.deleted
+                json.dumps(vault.open_op(h), sort_keys=True) for h in heads if not h.deleted
             )
-        elif row.envelope is not None and not row.deleted:
-            content = vault.open_envelope(row.kind, row.item_id, row.envelope)
+        elif not row.deleted:
+            content = vault.open_op(row)
             content.pop("modified", None)
         out[row.item_id] = (row.deleted, tuple(sorted(h.op_id for h in heads)), content)
     return out

@@ -13,7 +13,7 @@ from pathlib import Path
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
 from tests.conftest import PASSWORD
-from tests.format_reader import b2b, b64, open_envelope, open_slot, unpad
+from tests.format_reader import b2b, b64, open_op, open_slot, unpad
 
 NAME = re.compile(r"^(\d{10})-([0-9a-f]{32})\.(seg|snap)$")
 
@@ -21,7 +21,7 @@ NAME = re.compile(r"^(\d{10})-([0-9a-f]{32})\.(seg|snap)$")
 def read_sync_folder(folder: Path, password: str) -> tuple[str, list[list], list[str], bytes]:
     """(vault id, every operation row, every device, master key) from a folder, per SYNC.md."""
     header = json.loads((folder / "vault-sync.json").read_text())
-    assert header["format"] == "vault-sync" and header["v"] == 1
+    assert header["format"] == "vault-sync" and header["v"] == 2
     vault_id = header["vault_id"]
     master_key = None
     for path in sorted((folder / "keys").glob("*/*.slot")):
@@ -42,14 +42,14 @@ def read_sync_folder(folder: Path, password: str) -> tuple[str, list[list], list
             data = path.read_bytes()
             assert b2b(data, size=16).hex() == m.group(2)
             magic, header_line, cipher = data.split(b"\n", 2)
-            assert magic == b"VAULTSYNC1"
+            assert magic == b"VAULTSYNC2"
             h = json.loads(header_line)
             assert (h["dev"], h["seq"], h["kind"]) == (device, int(m.group(1)), m.group(3))
             ad = b"\x00".join(
                 s.encode()
                 for s in (
                     "vault-sync-file",
-                    "1",
+                    "2",
                     vault_id,
                     device,
                     h["kind"],
@@ -69,17 +69,21 @@ def read_sync_folder(folder: Path, password: str) -> tuple[str, list[list], list
 
 def current_notes(vault_id: str, ops: list[list], master_key: bytes) -> dict[str, dict]:
     """FORMAT.md's display rule over the ops: heads, a live head before a tombstone, then the
-    largest op id."""
+    largest op id; each op opened against the claims of its row (format 2)."""
     named = {p for row in ops for p in row[3]}
     heads: dict[str, list[list]] = {}
     for row in ops:
         if row[0] not in named:
             heads.setdefault(row[1], []).append(row)
     notes = {}
+    fields = ("op_id", "item_id", "kind", "parents", "deleted", "envelope", "device")
     for item_id, rows in heads.items():
         shown = max(rows, key=lambda r: (not r[4], r[0]))
+        for row in rows:  # every head answers for its row, a tombstone too
+            open_op(master_key, vault_id, dict(zip(fields, row, strict=True)), row[5])
         if shown[2] == "note" and not shown[4]:
-            notes[item_id] = open_envelope(master_key, vault_id, "note", item_id, shown[5])
+            claims = dict(zip(fields, shown, strict=True))
+            notes[item_id] = open_op(master_key, vault_id, claims, shown[5])
     return notes
 
 
@@ -125,6 +129,19 @@ def test_every_bookkeeping_key_is_specified() -> None:
     assert keys and keys <= listed, sorted(keys - listed)
 
 
+def _open_row(master_key: bytes, vault_id: str, op_id: str, op: dict) -> dict:
+    """An op of the folder opened against its own row's claims (FORMAT.md, version 2)."""
+    claims = {
+        "op_id": op_id,
+        "item_id": op["item"],
+        "kind": op["kind"],
+        "parents": op["parents"],
+        "deleted": op["deleted"],
+        "device": op["device"],
+    }
+    return open_op(master_key, vault_id, claims, op["env"])
+
+
 def test_the_documented_merge_rules_rebuild_every_merge_in_the_folder(
     tmp_path: Path, make_vault: Callable[..., tuple]
 ) -> None:
@@ -155,20 +172,25 @@ def test_the_documented_merge_rules_rebuild_every_merge_in_the_folder(
         vault_id, rows, _, master_key = read_sync_folder(folder, PASSWORD)
         mk_id = json.loads((folder / "vault-sync.json").read_bytes())["mk_id"]
         documented = (  # SYNC.md, "Header": the indented form, byte for byte
-            f'{{\n  "format": "vault-sync",\n  "v": 1,\n  "vault_id": "{vault_id}",\n'
+            f'{{\n  "format": "vault-sync",\n  "v": 2,\n  "vault_id": "{vault_id}",\n'
             f'  "mk_id": "{mk_id}"\n}}\n'
         )
         assert (folder / "vault-sync.json").read_bytes() == documented.encode("ascii")
         ops = {
-            r[0]: {"item": r[1], "kind": r[2], "parents": r[3], "deleted": r[4], "env": r[5]}
+            r[0]: {
+                "item": r[1],
+                "kind": r[2],
+                "parents": r[3],
+                "deleted": r[4],
+                "env": r[5],
+                "device": r[6],
+            }
             for r in rows
         }
 
         def payload_of(op_id: str) -> dict | None:
-            op = ops[op_id]
-            if op["env"] is None:
-                return None
-            return open_envelope(master_key, vault_id, op["kind"], op["item"], op["env"])
+            payload = _open_row(master_key, vault_id, op_id, ops[op_id])
+            return None if payload.get("erased") or ops[op_id]["deleted"] else payload
 
         merges = [i for i, op in ops.items() if len(op["parents"]) > 1]
         kinds = set()
@@ -218,7 +240,14 @@ def test_a_reader_rebuilds_an_unmerged_fork_as_the_devices_will(
 
         vault_id, rows, _, master_key = read_sync_folder(folder, PASSWORD)
         ops = {
-            r[0]: {"item": r[1], "kind": r[2], "parents": r[3], "deleted": r[4], "env": r[5]}
+            r[0]: {
+                "item": r[1],
+                "kind": r[2],
+                "parents": r[3],
+                "deleted": r[4],
+                "env": r[5],
+                "device": r[6],
+            }
             for r in rows
         }
         named = {p for op in ops.values() for p in op["parents"]}
@@ -226,8 +255,7 @@ def test_a_reader_rebuilds_an_unmerged_fork_as_the_devices_will(
         assert len(heads) == 2  # the fork is in the folder, unmerged
 
         def payload_of(op_id: str) -> dict:
-            op = ops[op_id]
-            return open_envelope(master_key, vault_id, op["kind"], op["item"], op["env"])
+            return _open_row(master_key, vault_id, op_id, ops[op_id])
 
         status, merged = spec_merge.merge_fork(ops, heads, payload_of)
         assert status == "merged"

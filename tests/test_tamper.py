@@ -103,11 +103,21 @@ def test_envelope_moved_from_another_vault(make_vault, tmp_path, vault_path) -> 
     a.lock()
     b.lock()
     env = _envelope(a_path, foreign.id)
+    with _db(a_path) as db:
+        row = db.execute(
+            "SELECT op_id, parents, device FROM ops WHERE op_id = ?", (foreign.version,)
+        ).fetchone()
     db = _db(vault_path)
     db.execute(
-        "INSERT INTO items(item_id, kind, op_id, envelope) VALUES (?, 'note', 'x', ?)",
-        (foreign.id, json.dumps(env)),
+        "INSERT INTO ops(op_id, item_id, kind, parents, deleted, envelope, device) "
+        "VALUES (?, ?, 'note', ?, 0, ?, ?)",
+        (row[0], foreign.id, row[1], json.dumps(env), row[2]),
     )
+    db.execute(
+        "INSERT INTO items(item_id, kind, op_id, envelope) VALUES (?, 'note', ?, ?)",
+        (foreign.id, row[0], json.dumps(env)),
+    )
+    db.execute("INSERT INTO heads(item_id, op_id) VALUES (?, ?)", (foreign.id, row[0]))
     db.close()
     with Vault.unlock(vault_path, password=PASSWORD) as vault:
         assert [n.id for n in vault.all_notes()] == [own.id]

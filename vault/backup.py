@@ -49,7 +49,7 @@ from vault.backup_format import (
     utc_stamp,
 )
 from vault.crypto import Label
-from vault.envelope import open_item, seal_item
+from vault.envelope import open_op, seal_op, upgrade_envelope
 from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
 from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dirs, storage_error
 from vault.paths import default_backup_dir
@@ -422,9 +422,11 @@ def verify_backup(
                 continue
             op = op_from_record(record, name)
             tally.add(op)
-            if open_items and op.envelope is not None and op.item_id not in damaged:
+            if open_items and op.item_id not in damaged:
                 try:
-                    open_item(items_key, header.vault_id, op.kind, op.item_id, op.envelope)
+                    # A version 2 envelope must answer for the operation's claims; a version 1
+                    # backup's opens as version 1 did (the stream's AEAD covers its claims).
+                    upgrade_envelope(items_key, header.vault_id, op.claims, op.envelope)
                 except VaultError as exc:
                     damaged[op.item_id] = str(exc)
     return VerifyReport(
@@ -480,21 +482,21 @@ def _ingest(
             if store.has_op(op.op_id):
                 stats.known += 1
                 continue
-            if op.envelope is not None:
-                try:
-                    payload = open_item(
-                        items_key, header.vault_id, op.kind, op.item_id, op.envelope
-                    )
-                except VaultError as exc:
-                    # The stream verified, so the source vault already held this version
-                    # damaged; bringing it in would only make the restored vault fail later.
-                    stats.damaged[op.item_id] = str(exc)
-                    continue
+            try:
+                # Version 2 envelopes are verified against the operation's claims; a version 1
+                # backup's are sealed anew with them (the stream's AEAD authenticated them).
+                envelope = upgrade_envelope(items_key, header.vault_id, op.claims, op.envelope)
                 if reseal_key is not None:
-                    envelope = seal_item(reseal_key, header.vault_id, op.kind, op.item_id, payload)
-                    op = dataclasses.replace(op, envelope=envelope)
+                    payload = open_op(items_key, header.vault_id, op.claims, envelope)
+                    content = None if op.deleted else payload
+                    envelope = seal_op(reseal_key, header.vault_id, op.claims, content)
                     stats.resealed += 1
-            yield op
+            except VaultError as exc:
+                # The stream verified, so the source vault already held this version
+                # damaged; bringing it in would only make the restored vault fail later.
+                stats.damaged[op.item_id] = str(exc)
+                continue
+            yield dataclasses.replace(op, envelope=envelope)
 
     return stats, store.ingest_count(ops())
 

@@ -477,8 +477,6 @@ def op_from_record(record: Record, name: str) -> Op:
             raise ValueError
         if not isinstance(deleted, bool) or not (envelope is None or isinstance(envelope, str)):
             raise ValueError
-        if deleted and envelope is not None:
-            raise ValueError
     except (KeyError, TypeError, ValueError):
         raise BackupError(f"{name} is damaged: an operation record is malformed") from None
     return Op(op_id, item_id, kind, tuple(parents), deleted, envelope, device)

@@ -337,10 +337,16 @@ def _notebook_id(vault: Vault, ref: str | None, *, create: bool) -> str | None:
 
 
 def cmd_new(args: argparse.Namespace, config: Config) -> int:
-    # Adding a note needs the notebooks and tags, not every note decrypted.
-    with open_vault(args, config, kinds=frozenset({"notebook", "tag"})) as vault:
+    # Adding a note needs the notebooks and tags, not every note decrypted (a template does).
+    kinds = None if args.template else frozenset({"notebook", "tag"})
+    with open_vault(args, config, kinds=kinds) as vault:
         notebook = _notebook_id(vault, args.notebook, create=True)
-        if args.no_edit:
+        if args.template:
+            from vault.templates import NoteSettings, fill, find_template
+
+            template = find_template(vault, NoteSettings.from_config(config), args.template)
+            body = fill(template.body, args.title, datetime.now())
+        elif args.no_edit:
             body = ""
         elif not _stdin_is_terminal():
             body = _read_stdin()
@@ -540,8 +546,15 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
     with opened_note(args, config, args.note) as (vault, note):
         note = _editable(vault, note)
         changes: dict[str, Any] = {}
-        if args.title is not None:
+        renamed = None
+        if args.title is not None and args.title == note.title:
             changes["title"] = args.title
+        elif args.title is not None:
+            from vault.link_commands import rename_message
+            from vault.renaming import rename_note
+
+            renamed = rename_note(vault, note, args.title, update_links=not args.no_update_links)
+            note = renamed.note
         if args.notebook is not None:
             changes["notebook"] = (
                 None
@@ -556,6 +569,9 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
             changes["pinned"] = True
         if args.unpin:
             changes["pinned"] = False
+        if renamed is not None and not changes:
+            info(rename_message(renamed))
+            return 0
         if not changes:
             # Only the body: from stdin in a pipe, else the editor.
             if not _stdin_is_terminal():
@@ -581,6 +597,8 @@ def cmd_edit(args: argparse.Namespace, config: Config) -> int:
             )
         else:
             info(f"Saved {short(note.id)}.")
+        if renamed is not None:
+            info(rename_message(renamed))
     return 0
 
 
@@ -804,10 +822,18 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         password = os.environ.get("VAULT_PASSWORD") or read_secret(
             "Password (again, to re-wrap the new key): ", "VAULT_PASSWORD", "vault password"
         )
+        remote = _rekey_sync_first(vault, config, offline=args.offline)
         info("Re-encrypting every version of every item under a new master key…")
         recovery = vault.rekey(password, keyfile=keyfile_arg(args))
         if agent_client.lock(vault.path, vault.vault_id):
             info("Locked the unlocked session: it held the old key.")
+        if remote is not None:
+            info(
+                f"Your other devices still use the old key with {remote}. This device will not "
+                "sync there again: start a new folder here with `vault remote set NEWDIR`, then "
+                "clone each other device from it (`vault clone NEWDIR`); a device that has "
+                "changes it never synced should back them up or export them first."
+            )
         if args.json:
             emit_json({"recovery_key": recovery})
             return 0
@@ -817,6 +843,25 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         out("    " + "-".join(groups[:7]))
         out("    " + "-".join(groups[7:]))
     return 0
+
+
+def _rekey_sync_first(vault: Vault, config: Config, *, offline: bool) -> Path | None:
+    """Before the key changes, pull what the other devices put in the sync folder: after the
+    rekey this device can no longer read it, and their edits would be left behind."""
+    from vault.sync import SyncEngine, configured_remote
+
+    remote = configured_remote(vault, config.get("sync.remote") or "")
+    if remote is None or offline:
+        return remote
+    info(f"Syncing with {remote} first, so changes other devices made are kept…")
+    try:
+        SyncEngine(vault, remote).sync()
+    except VaultError as exc:
+        raise VaultError(
+            f"could not sync first ({exc}); fix that, or rekey with --offline to leave the "
+            "folder's newest changes behind"
+        ) from None
+    return remote
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -1002,6 +1047,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", metavar="T", action="append", help="a tag (repeatable)")
     p.add_argument("--pin", action="store_true", help="pin the note")
     p.add_argument("--no-edit", action="store_true", help="create with an empty body")
+    p.add_argument(
+        "--template", metavar="NAME", help="start from this template (a note in Templates)"
+    )
 
     p = command("ls", cmd_ls, "list notes", json_flag=True)
     p.add_argument("--notebook", metavar="NB")
@@ -1023,7 +1071,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
     p.add_argument("note", help=NOTE_HELP)
-    p.add_argument("--title", metavar="T", help="rename")
+    p.add_argument("--title", metavar="T", help="rename (links to it follow)")
+    p.add_argument(
+        "--no-update-links", action="store_true", help="with --title: leave [[links]] as they are"
+    )
     p.add_argument("--notebook", metavar="NB", help="move to notebook ('/' for the top level)")
     p.add_argument("--tag", metavar="T", action="append", help="add a tag")
     p.add_argument("--untag", metavar="T", action="append", help="remove a tag")
@@ -1090,7 +1141,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-keyfile", metavar="PATH", help="require this keyfile from now on")
     p.add_argument("--no-keyfile", action="store_true", help="stop requiring a keyfile")
 
-    command("rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True)
+    p = command(
+        "rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not sync with the sync folder first (its newest changes are left behind)",
+    )
     command("check", cmd_check, "verify every version of every item", json_flag=True)
     command("status", cmd_status, "where the vault is and how it is protected", json_flag=True)
 
@@ -1114,9 +1172,9 @@ def _command_modules() -> list[Any]:
     `command(name, handler, help, json_flag)` adds one. Sync and backup name their handlers
     with `lazy`, and live outside the packages they drive, so building the parser imports
     neither. Imported here, not at the top: they import helpers from this module."""
-    from vault import backup_arguments, session_commands, sync_arguments
+    from vault import backup_arguments, link_commands, session_commands, sync_arguments
 
-    return [session_commands, sync_arguments, backup_arguments]
+    return [session_commands, sync_arguments, backup_arguments, link_commands]
 
 
 def _list_candidates(exc: lookup.AmbiguousNameError) -> None:

@@ -40,6 +40,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "debounce_seconds": 5.0,  # ... and this long after the last save
         "watch_seconds": 2.0,  # ... and this soon after another device writes (0: off)
     },
+    "notes": {
+        "templates_notebook": "Templates",  # notes in this notebook (path) are templates
+        "journal_notebook": "Journal",  # where `vault today` keeps the daily notes
+        "daily_title_format": "%Y-%m-%d",  # strftime format of a daily note's title
+        "daily_template": "Daily",  # the template a new daily note starts from, if it exists
+    },
     "backup": {
         "dir": "",  # automatic backups go here; empty means the default under the data folder
         "interval_hours": 24.0,  # a backup when the vault is opened this long after the last

@@ -10,14 +10,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault import crypto, keys, snapshot
+from vault import crypto, keys, snapshot, upgrade
 from vault.crypto import KdfParams, Label
-from vault.envelope import Sealed, open_item, open_sealed, parse_envelope, seal_item, short
+from vault.envelope import (
+    Claims,
+    SealedOp,
+    erased_payload,
+    is_erased,
+    open_op,
+    open_sealed_op,
+    parse_op,
+    seal_op,
+    short,
+    version_tag,
+)
 from vault.errors import (
     AmbiguousError,
     AuthError,
@@ -42,7 +53,7 @@ from vault.model import (
     now_ms,
 )
 from vault.search import Hit, Query, SearchIndex, parse_query
-from vault.store import ItemRow, Store
+from vault.store import ItemRow, Op, Store
 
 _KEEP: Any = object()  # "leave this field as it is" in update calls
 
@@ -160,13 +171,38 @@ class Vault:
         self._lock = threading.RLock()
         self._items = _Items()
         self._derived: dict[str, tuple[int, Any]] = {}  # name -> (items generation, value)
+        self._views: dict[str, Any] = {}  # name -> an object kept up to date by itself (view())
         self.corrupt: dict[str, str] = {}
+        # The claims (op id, parents, deleted, device) each cached item was verified with, and
+        # the version tags the snapshot vouches for (vault.envelope.version_tag).
+        self._claims: dict[str, tuple] = {}  # item id -> ItemRow.key it was verified with
+        self._tags: dict[str, str] = {}  # item id -> version tag the snapshot vouched for
+        self._snap_tags: dict[str, str] = {}
+        self._heads_checked: set[Claims] = set()  # other heads of conflicts, verified
         self._seen_version = -1
         self._index = SearchIndex()
         self._prefetched = prefetched
+        if upgrade.upgrade(store, master_key):
+            self._prefetched = None  # read before the upgrade sealed every envelope anew
+        # The index tables are checked against the operations (and rebuilt if someone edited
+        # them): what is shown comes from the sealed history, not from a row that says so.
+        # The same scan gives the first refresh its states (no second read of the store).
+        scan = store.scan_history(tails=kinds is None and snapshot.path_in(self.path).exists())
+        self.index_repaired, headless = scan.wrong, scan.headless
+        self._first_states: dict[str, ItemRow] | None = {
+            i: r
+            for i, r in scan.shown.items()
+            if not r.deleted and (kinds is None or r.kind in kinds)
+        }
+        for item_id in headless:
+            self.corrupt[item_id] = (
+                f"item {short(item_id)} has no current version: its history rows were altered "
+                "(tampered)"
+            )
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
         self._snapped = self._items.generation
+        self._verify_deletions(headless, [r for r in scan.shown.values() if r.deleted])
         self.refresh()
 
     # --- creating, unlocking, locking -----------------------------------------------------------
@@ -269,6 +305,8 @@ class Vault:
                     self._save_snapshot()
             self._items.clear()
             self._index.clear()
+            self._derived.clear()  # the notebook and tag maps hold decrypted names
+            self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):
                 self._mk[i] = 0
             self._items_key = b""
@@ -314,8 +352,10 @@ class Vault:
             return
         for item_id, kind, version, conflict, payload in entries:
             item_type = KIND_TYPES.get(kind)
-            if item_type is not None and isinstance(payload, dict):
-                self._items[item_id] = item_type.from_payload(item_id, payload, version, conflict)
+            op_id, _, tag = str(version).partition(":")
+            if item_type is not None and isinstance(payload, dict) and tag:
+                self._items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
+                self._snap_tags[item_id] = tag
 
     def _save_snapshot(self, *, force: bool = False) -> None:
         """Seal the current items for the next unlock, if it saves that unlock real work."""
@@ -327,10 +367,20 @@ class Vault:
         self.refresh()
 
         def entries() -> Iterator[snapshot.Entry]:
+            # Tags are computed here, not at every decrypt: from the claims this cache
+            # verified and the envelope the store holds for them now.
+            states = self.store.item_states(envelopes=True)
             for item in list(self._items.values()):
+                claims, state = self._claims.get(item.id), states.get(item.id)
+                if claims is None or state is None or state.key != claims:
+                    continue  # not verified as the store holds it now: the next unlock opens it
+                tag = self._tags.get(item.id) or version_tag(
+                    self.vault_id, state.claims, state.envelope
+                )
                 payload = item.to_payload()
                 conflict = getattr(item, "conflict", False)
-                yield item.id, payload["kind"], item.version, conflict, payload
+                version = f"{item.version}:{tag}"
+                yield item.id, payload["kind"], version, conflict, payload
 
         try:
             snapshot.write(
@@ -347,28 +397,33 @@ class Vault:
             version = self.store.data_version()
             if version == self._seen_version:
                 return False
-            states = self.store.item_states(self._kinds)
+            states = self._first_states
+            self._first_states = None
+            if states is None:
+                states = self.store.item_states(self._kinds, envelopes=bool(self._snap_tags))
             changed = False
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
+                self._claims.pop(item_id, None)
                 self._index.forget(item_id)
                 changed = True
-            for item_id in [i for i in self.corrupt if i not in states]:
+            for item_id in [i for i in self.corrupt if i not in states and i not in self._dead]:
                 del self.corrupt[item_id]
             stale = []
-            for item_id, (op_id, conflict) in states.items():
+            for item_id, state in states.items():
                 cached = self._items.get(item_id)
-                if cached is None or cached.version != op_id:
+                if cached is None or not self._fresh(item_id, state):
                     stale.append(item_id)
-                elif isinstance(cached, Note | Notebook) and cached.conflict != conflict:
-                    self._items[item_id] = dataclasses.replace(cached, conflict=conflict)
+                elif isinstance(cached, Note | Notebook) and cached.conflict != state.conflict:
+                    self._items[item_id] = dataclasses.replace(cached, conflict=state.conflict)
                     changed = True
+            self._snap_tags.clear()  # each entry is used at most once, at the first load
             prefetched = self._prefetched or {}
             self._prefetched = None  # good for the first load only
             ready = [
                 prefetched[i]
                 for i in stale
-                if i in prefetched and prefetched[i][0].op_id == states[i][0]
+                if i in prefetched and prefetched[i][0].key == states[i].key
             ]
             fetched = {r[0].item_id for r in ready}
             rows = ready + [
@@ -376,25 +431,92 @@ class Vault:
                 for row in self.store.items_by_id([i for i in stale if i not in fetched])
             ]
             for row, sealed in rows:
-                if row.envelope is None or row.kind not in KIND_TYPES:
+                if row.deleted or row.kind not in KIND_TYPES:
                     continue
                 try:
                     if sealed is None:
-                        sealed = parse_envelope(row.kind, row.item_id, row.envelope)
+                        sealed = parse_op(row.claims, row.envelope)
                     if isinstance(sealed, VaultError):
                         raise sealed
-                    payload = open_sealed(self._items_key, self.vault_id, sealed)
+                    payload = open_sealed_op(self._items_key, self.vault_id, sealed)
+                    if is_erased(payload):
+                        raise CorruptItemError(
+                            f"{row.kind} {short(row.item_id)}: its current version was erased "
+                            "(tampered)",
+                            item_id=row.item_id,
+                        )
                 except VaultError as exc:  # tampered, corrupt, or written by a newer version
                     self.corrupt[row.item_id] = str(exc)
                     self._items.pop(row.item_id, None)
+                    self._claims.pop(row.item_id, None)
                     continue
                 self.corrupt.pop(row.item_id, None)
                 self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
                     row.item_id, payload, row.op_id, row.conflict
                 )
+                self._claims[row.item_id] = row.key
+                self._tags.pop(row.item_id, None)
                 changed = True
+            changed |= self._verify_conflicts(states)
             self._seen_version = version
             return changed
+
+    _dead: frozenset[str] = frozenset()  # refused items that are not live: no head, or a
+    # deletion that does not verify
+
+    def _fresh(self, item_id: str, state: ItemRow) -> bool:
+        """Is the cached item the verified content of the operation the store now names, with
+        the same claims? (From the snapshot: the claims tag it was sealed with.)"""
+        key = state.key
+        if self._claims.get(item_id) == key:
+            return True
+        tag = self._snap_tags.get(item_id)
+        if tag is None:
+            return False
+        if tag != (state.tag or version_tag(self.vault_id, state.claims, state.envelope)):
+            return False
+        self._claims[item_id] = key
+        self._tags[item_id] = tag
+        return True
+
+    def _verify_conflicts(self, states: dict[str, ItemRow]) -> bool:
+        """Every version of a forked item is verified, not only the one shown: a row added to
+        the history (a forged version or deletion) or one whose parents were rewritten (which
+        turns an older version into a head) makes a fork, and must not pass unnoticed. Forks
+        are rare and short-lived, so this costs little."""
+        changed = False
+        for item_id in [i for i, s in states.items() if s.conflict and i in self._items]:
+            for head in self.store.history(item_id):
+                if head.claims in self._heads_checked:
+                    continue
+                try:
+                    open_op(self._items_key, self.vault_id, head.claims, head.envelope)
+                except VaultError as exc:
+                    self.corrupt[item_id] = str(exc)
+                    self._items.pop(item_id, None)
+                    self._claims.pop(item_id, None)
+                    changed = True
+                    break
+                self._heads_checked.add(head.claims)
+        return changed
+
+    def _verify_deletions(self, headless: set[str], deleted: list[ItemRow]) -> None:
+        """An item whose current version is a deletion is gone only if that deletion is sealed:
+        a tombstone row written into the store without the key is refused here. Items with no
+        head at all stay reported too (`refresh` forgets only what a live item replaced)."""
+        dead = set(headless)
+        for row in deleted:
+            if self._kinds is not None and row.kind not in self._kinds:
+                continue
+            op = self.store.op(row.op_id)
+            try:
+                if op is None or op.claims != row.claims:
+                    raise CorruptItemError(f"item {short(row.item_id)} changed while opening")
+                open_op(self._items_key, self.vault_id, op.claims, op.envelope)
+            except VaultError as exc:
+                self.corrupt[row.item_id] = str(exc)
+                dead.add(row.item_id)
+        self._dead = frozenset(dead)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -410,18 +532,50 @@ class Vault:
                 self.refresh()
                 raise
 
-    def _seal(self, kind: str, item_id: str, payload: dict[str, Any]) -> str:
-        return seal_item(self._items_key, self.vault_id, kind, item_id, payload)
+    def seal_op(
+        self,
+        kind: str,
+        item_id: str,
+        payload: dict[str, Any] | None,
+        parents: Iterable[str],
+        *,
+        op_id: str | None = None,
+        items_key: bytes | None = None,
+    ) -> Op:
+        """A new operation written on this device, sealed with its claims: a version of the
+        item (`payload`) or its deletion (None)."""
+        claims = Claims(
+            op_id or crypto.random_id(),
+            item_id,
+            kind,
+            tuple(parents),
+            payload is None,
+            self.store.device_id,
+        )
+        key = items_key if items_key is not None else self._items_key
+        envelope = seal_op(key, self.vault_id, claims, payload)
+        return Op(
+            claims.op_id, item_id, kind, claims.parents, claims.deleted, envelope, claims.device
+        )
 
-    def open_envelope(self, kind: str, item_id: str, envelope: str) -> dict[str, Any]:
-        return open_item(self._items_key, self.vault_id, kind, item_id, envelope)
+    def open_op(self, op: Op | ItemRow) -> dict[str, Any]:
+        """Verify an operation's envelope against what its row claims and open it (a deletion
+        or an erased version opens to a payload with no content; see vault.envelope)."""
+        return open_op(self._items_key, self.vault_id, op.claims, op.envelope)
+
+    def erasures(self, ops: Iterable[Op]) -> list[tuple[str, str]]:
+        """(envelope, op id) of sealed erasures replacing these versions' content (purge)."""
+        return [
+            (seal_op(self._items_key, self.vault_id, op.claims, erased_payload(op.kind)), op.op_id)
+            for op in ops
+            if not op.deleted
+        ]
 
     def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
         """Seal and store a new version of `item`; returns it as the cache now holds it.
         `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
         kind = item.to_payload()["kind"]
-        envelope = self._seal(kind, item.id, item.to_payload())
-        op = self.store.write(item.id, kind, envelope, parents, op_id=op_id)
+        op = self.store.write(self.seal_op(kind, item.id, item.to_payload(), parents, op_id=op_id))
         row = self.store.item(item.id)
         if row is None or row.op_id != op.op_id:
             # A concurrent writer's version is the one shown (the store's display rule); the
@@ -433,15 +587,36 @@ class Vault:
         else:
             written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
         self._items[item.id] = written
+        self._claims[item.id] = (op.op_id, op.kind, op.parents, op.deleted, op.device)
+        self._tags.pop(item.id, None)
         return written
 
     def _parents(self, item: Item) -> list[str]:
         return [item.version] if item.version else []
 
     def _delete(self, item: Item, op_id: str | None = None) -> None:
-        self.store.write(item.id, item.to_payload()["kind"], None, self._parents(item), op_id=op_id)
+        kind = item.to_payload()["kind"]
+        self.store.write(self.seal_op(kind, item.id, None, self._parents(item), op_id=op_id))
         self._items.pop(item.id, None)
         self._index.forget(item.id)
+
+    def view(self, name: str, build: Callable[[], Any]) -> Any:
+        """An object derived from the decrypted notes that keeps itself current (the link
+        index, vault.links), made once by `build` and dropped when the vault locks."""
+        with self._lock:
+            made = self._views.get(name)
+            if made is None:
+                made = self._views[name] = build()
+            return made
+
+    @property
+    def generation(self) -> int:
+        """A counter that moves whenever the items in memory change (refreshed from the store
+        first, so edits from sync or another process count): views derived from the notes,
+        such as links and backlinks (`vault.links`), are rebuilt only when it moves."""
+        with self._lock:
+            self.refresh()
+            return self._items.generation
 
     # --- notes -----------------------------------------------------------------------------------
 
@@ -488,12 +663,14 @@ class Vault:
         view, and costs one envelope, not the whole vault. None if there is no such note."""
         with self._lock:
             row = self.store.item(note_id)
-        if row is None or row.kind != "note" or row.deleted or row.envelope is None:
+        if row is None or row.kind != "note" or row.deleted:
             return None
         try:
-            payload = self.open_envelope(row.kind, row.item_id, row.envelope)
+            payload = self.open_op(row)
         except VaultError as exc:
             raise CorruptItemError(str(exc), item_id=note_id) from None
+        if is_erased(payload):
+            raise CorruptItemError(f"note {short(note_id)} was erased (tampered)", item_id=note_id)
         return Note.from_payload(row.item_id, payload, row.op_id, row.conflict)
 
     def find_note(self, ref: str, *, trashed: bool | None = None) -> Note:
@@ -616,7 +793,8 @@ class Vault:
             self._delete(note)
             row = self.store.item(note.id)
             if row is not None and row.deleted and len(self.store.heads(note.id)) == 1:
-                self.store.erase_history(note.id, row.op_id)
+                older = [op for op in self.store.history(note.id) if op.op_id != row.op_id]
+                self.store.erase_history(self.erasures(older))
         # The snapshot still holds the note: it goes now, and locking seals a new one.
         snapshot.destroy(self.path)
         self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
@@ -632,11 +810,12 @@ class Vault:
         versions = []
         for op in self.store.history(note.id):
             old: Note | None = None
-            if op.envelope is not None:
+            if not op.deleted:
                 try:
-                    payload = self.open_envelope("note", note.id, op.envelope)
-                    old = Note.from_payload(note.id, payload, op.op_id)
-                except CorruptItemError:
+                    payload = self.open_op(op)
+                    if not is_erased(payload):
+                        old = Note.from_payload(note.id, payload, op.op_id)
+                except VaultError:
                     old = None
             versions.append(NoteVersion(op.op_id, old, op.device, op.seq))
         return versions
@@ -993,13 +1172,14 @@ class Vault:
 
             def resealed() -> Iterable[tuple[str, str]]:
                 for op in self.store.all_ops():
-                    if op.envelope is None:
-                        continue
-                    payload = open_item(
-                        self._items_key, self.vault_id, op.kind, op.item_id, op.envelope
-                    )
+                    payload = self.open_op(op)
                     yield (
-                        seal_item(new_items_key, self.vault_id, op.kind, op.item_id, payload),
+                        seal_op(
+                            new_items_key,
+                            self.vault_id,
+                            op.claims,
+                            None if op.deleted else payload,
+                        ),
                         op.op_id,
                     )
 
@@ -1012,33 +1192,42 @@ class Vault:
             self._tag_key = crypto.subkey(new_mk, Label.TAG_ID)
             self._seen_version = -1
             self._items.clear()
+            self._claims.clear()
+            self._heads_checked.clear()
             self.refresh()
             return recovery_text
 
     # --- integrity -------------------------------------------------------------------------------
 
     def check(self) -> CheckReport:
-        """Open every version of every item; report what does not verify."""
+        """Verify every operation of every item against what its row claims (op id, item,
+        kind, parents, deleted, device), and the index against the operations; report what
+        does not verify."""
         corrupt: dict[str, str] = {}
+        for item_id in self.index_repaired:
+            corrupt[item_id] = (
+                f"item {short(item_id)}: the store's index of its history had been altered "
+                "(tampered); it was rebuilt from the sealed history"
+            )
+        repaired, headless = self.store.check_index()
+        for item_id in repaired | headless:
+            corrupt.setdefault(
+                item_id,
+                f"item {short(item_id)} has no current version: its history rows were "
+                "altered (tampered)",
+            )
         versions = 0
         for op in self.store.all_ops():
-            if op.envelope is None:
-                continue
-            versions += 1
             try:
-                self.open_envelope(op.kind, op.item_id, op.envelope)
+                payload = self.open_op(op)
             except VaultError as exc:
                 corrupt.setdefault(op.item_id, str(exc))
-        rows = self.store.items()
-        for row in rows:  # the current copy of each item, as reads see it
-            if row.envelope is None:
                 continue
-            try:
-                self.open_envelope(row.kind, row.item_id, row.envelope)
-            except VaultError as exc:
-                corrupt.setdefault(row.item_id, str(exc))
+            versions += not op.deleted and not is_erased(payload)
+        rows = self.store.items(include_deleted=True)
         conflicts = [r.item_id for r in rows if r.conflict]
-        return CheckReport(len(rows), versions, corrupt, conflicts)
+        live = sum(1 for r in rows if not r.deleted)
+        return CheckReport(live, versions, corrupt, conflicts)
 
 
 def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
@@ -1056,17 +1245,17 @@ def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
 
 # Every live envelope of a vault, read and checked but not decrypted: ciphertext only, so it
 # may be held before the vault is unlocked. Unlocking uses an entry only if the item's current
-# version is still the one read; anything newer is read again.
-Prefetched = dict[str, tuple[ItemRow, Sealed | VaultError]]
+# version and its claims are still the ones read; anything newer is read again.
+Prefetched = dict[str, tuple[ItemRow, SealedOp | VaultError]]
 
 
 def _read_envelopes(store: Store) -> Prefetched:
     result: Prefetched = {}
     for row in store.items():
-        if row.envelope is None or row.kind not in KIND_TYPES:
+        if row.kind not in KIND_TYPES:
             continue
         try:
-            parsed: Sealed | VaultError = parse_envelope(row.kind, row.item_id, row.envelope)
+            parsed: SealedOp | VaultError = parse_op(row.claims, row.envelope)
         except VaultError as exc:
             parsed = exc
         result[row.item_id] = (row, parsed)

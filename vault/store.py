@@ -7,20 +7,27 @@
 The store never sees plaintext: it keeps sealed envelopes and the history graph (operation ids
 and parents), which is what sync and revision history both need. Every change is one SQLite
 transaction, so a crash leaves the old state or the new one.
+
+Nothing here is trusted by readers: each operation's row is checked against its sealed envelope
+(format version 2 binds the row's claims into the envelope's AD), and the tables `edges`,
+`heads` and `items` are only an index of the operations, checked against them (`check_index`)
+and rebuilt from them when they disagree.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault import crypto
+from vault.envelope import TAG_TAIL, Claims, tag_of
 from vault.errors import (
     NotAVaultError,
     StorageError,
@@ -34,11 +41,13 @@ from vault.fsutil import atomic_write, disk_full_error, ensure_private_dir, fsyn
 from vault.keys import Slot
 
 FORMAT_NAME = "vault"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # a version 1 vault is upgraded in place at its next unlock
 HEADER = "vault.json"
 KEYS_DIR = "keys"
 DB_NAME = "store.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: every operation sealed as a format version 2 envelope (vault.upgrade)
+KEYLESS_SCHEMA = 3  # the last schema a migration without the key can reach
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -107,22 +116,88 @@ class Op:
     device: str
     seq: int = 0
 
+    @functools.cached_property
+    def claims(self) -> Claims:
+        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
+
 
 @dataclass(frozen=True)
+class HistoryScan:
+    """What `Store.scan_history` derived from the ops rows."""
+
+    shown: dict[str, ItemRow]  # item id -> its shown head (envelope: its tail, or None)
+    wrong: set[str]  # items whose index rows disagreed (now rebuilt)
+    headless: set[str]  # items with operations but no head
+
+
+@dataclass(slots=True)
 class ItemRow:
+    """An item's current version as the index names it, with that operation's own row: the
+    envelope, deleted flag, parents and device come from `ops`, never from `items`. (Not
+    frozen: ten thousand are made at every unlock, and frozen ones cost twice as much.)"""
+
     item_id: str
     kind: str
     op_id: str
     envelope: str | None
     deleted: bool
     conflict: bool
+    parents: tuple[str, ...] = ()
+    device: str = ""
+    tag: str = ""  # envelope.version_tag, when the scan that made this row computed it
+
+    @property
+    def key(self) -> tuple:
+        """The claims as a plain tuple: cheap to compare (caches keep it)."""
+        return (self.op_id, self.kind, self.parents, self.deleted, self.device)
+
+    @property
+    def claims(self) -> Claims:
+        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
+
+
+_ONE_PARENT = re.compile(r'\["[0-9a-f]{32}"\]')
+
+
+def parse_parents(text: object) -> tuple[str, ...]:
+    """The parents column as stored; a value that is not a JSON list of strings (tampered)
+    becomes a marker that no sealed claim can match, so the row is refused, never crashed on."""
+    if text == "[]":
+        return ()
+    if isinstance(text, str) and _ONE_PARENT.fullmatch(text):
+        return (text[2:-2],)
+    try:
+        parents = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        parents = None
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        return ("(malformed)",)
+    return tuple(parents)
 
 
 def _op(row: sqlite3.Row | tuple) -> Op:
     seq, op_id, item_id, kind, parents, deleted, envelope, device = row
     return Op(
-        op_id, item_id, kind, tuple(json.loads(parents)), bool(deleted), envelope, device, seq
+        str(op_id),
+        str(item_id),
+        str(kind),
+        parse_parents(parents),
+        bool(deleted),
+        envelope,
+        str(device),
+        seq,
     )
+
+
+# The current version of each item: the index's choice, and that operation's own row.
+_ITEM_SELECT = (
+    "SELECT i.item_id, i.kind, i.op_id, o.envelope, o.deleted, i.conflict, o.parents, o.device "
+    "FROM items i JOIN ops o ON o.op_id = i.op_id"
+)
+
+
+def _item_row(r: tuple) -> ItemRow:
+    return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), str(r[7]))
 
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
@@ -208,8 +283,7 @@ class Store:
         store = Store(path, vault_id, db)
         for slot in slots:
             store.write_slot(slot)
-        header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
-        atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
+        write_header(path, vault_id)
         return store
 
     @staticmethod
@@ -219,7 +293,7 @@ class Store:
             raise VaultNotFoundError(f"no vault at {path}; create one with `vault init`")
         if not path.is_dir():
             raise NotAVaultError(f"{path} is not a vault folder")
-        vault_id = read_header(path)
+        vault_id, version = read_header(path)
         db_path = path / DB_NAME
         if not db_path.is_file():
             raise NotAVaultError(
@@ -240,15 +314,27 @@ class Store:
             raise UnsupportedFormatError(
                 f"{path} was written by a newer version of vault; upgrade vault"
             )
-        if schema < SCHEMA_VERSION:
+        if schema < KEYLESS_SCHEMA:
             _migrate(db, db_path, schema)
+        if schema >= SCHEMA_VERSION and version < FORMAT_VERSION:
+            # The upgrade committed but was stopped before it rewrote the header.
+            write_header(path, vault_id)
         return Store(path, vault_id, db)
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """A version 1 store: its operations are sealed anew at the next unlock (vault.upgrade)."""
+        return int(self.meta("schema", "0") or 0) < SCHEMA_VERSION
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     # --- meta ------------------------------------------------------------------------------
+
+    def previous_master_ids(self) -> list[str]:
+        """The ids of the master keys this vault used before its rekeys, oldest first."""
+        return [p for p in (self.meta("mk_previous") or "").split(",") if p]
 
     def meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
@@ -340,30 +426,37 @@ class Store:
     # --- items -----------------------------------------------------------------------------
 
     def items(self, kind: str | None = None, *, include_deleted: bool = False) -> list[ItemRow]:
-        sql = "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items"
+        sql = _ITEM_SELECT
         clauses, args = [], []
         if kind is not None:
-            clauses.append("kind = ?")
+            clauses.append("i.kind = ?")
             args.append(kind)
         if not include_deleted:
-            clauses.append("deleted = 0")
+            clauses.append("o.deleted = 0")
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         with self._lock:
             rows = self._query(sql, tuple(args)).fetchall()
-        return [ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) for r in rows]
+        return [_item_row(r) for r in rows]
 
-    def item_states(self, kinds: Iterable[str] | None = None) -> dict[str, tuple[str, bool]]:
-        """Live item id -> (current op id, conflict): cheap change detection for a cache.
-        `kinds` limits it to items of those kinds."""
-        sql = "SELECT item_id, op_id, conflict FROM items WHERE deleted = 0"
+    def item_states(
+        self, kinds: Iterable[str] | None = None, *, envelopes: bool = False
+    ) -> dict[str, ItemRow]:
+        """Live item id -> its current row (without the envelope unless asked): cheap change
+        detection for a cache (which compares the claims it verified). `kinds` limits it."""
+        # The end of the envelope is enough for the snapshot's check (envelope.version_tag).
+        envelope = f"substr(o.envelope, -{TAG_TAIL})" if envelopes else "NULL"
+        sql = (
+            f"SELECT i.item_id, i.kind, i.op_id, {envelope}, o.deleted, i.conflict, o.parents, "
+            "o.device FROM items i JOIN ops o ON o.op_id = i.op_id WHERE o.deleted = 0"
+        )
         params: tuple[str, ...] = ()
         if kinds is not None:
             params = tuple(sorted(kinds))
-            sql += f" AND kind IN ({','.join('?' * len(params))})"
+            sql += f" AND i.kind IN ({','.join('?' * len(params))})"
         with self._lock:
             rows = self._query(sql, params)
-            return {r[0]: (r[1], bool(r[2])) for r in rows.fetchall()}
+            return {r[0]: _item_row(r) for r in rows.fetchall()}
 
     def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
         rows: list[ItemRow] = []
@@ -375,21 +468,15 @@ class Store:
                 chunk = item_ids[i : i + 500]
                 marks = ",".join("?" * len(chunk))
                 for r in self._query(
-                    "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items "
-                    f"WHERE item_id IN ({marks})",
-                    tuple(chunk),
+                    _ITEM_SELECT + f" WHERE i.item_id IN ({marks})", tuple(chunk)
                 ).fetchall():
-                    rows.append(ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])))
+                    rows.append(_item_row(r))
         return rows
 
     def item(self, item_id: str) -> ItemRow | None:
         with self._lock:
-            r = self._query(
-                "SELECT item_id, kind, op_id, envelope, deleted, conflict FROM items "
-                "WHERE item_id = ?",
-                (item_id,),
-            ).fetchone()
-        return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])) if r else None
+            r = self._query(_ITEM_SELECT + " WHERE i.item_id = ?", (item_id,)).fetchone()
+        return _item_row(r) if r else None
 
     def heads(self, item_id: str) -> list[Op]:
         with self._lock:
@@ -457,25 +544,9 @@ class Store:
         with self._lock:
             return int(self._query("SELECT coalesce(max(seq), 0) FROM ops").fetchone()[0])
 
-    def write(
-        self,
-        item_id: str,
-        kind: str,
-        envelope: str | None,
-        parents: Iterable[str],
-        *,
-        op_id: str | None = None,
-    ) -> Op:
-        """Record a new version (envelope) or a deletion (None) written on this device."""
-        op = Op(
-            op_id=op_id or crypto.random_id(),
-            item_id=item_id,
-            kind=kind,
-            parents=tuple(parents),
-            deleted=envelope is None,
-            envelope=envelope,
-            device=self.device_id,
-        )
+    def write(self, op: Op) -> Op:
+        """Record a new operation sealed on this device (notes.Vault seals it: see
+        `Vault.seal_op`)."""
         with self.transaction():
             self._insert(op)
         return op
@@ -563,7 +634,7 @@ class Store:
         ).fetchall()
         if not heads:
             return
-        op_id, deleted, envelope, _ = max(
+        op_id, deleted, envelope, _ = max(  # the rule of _shown()
             heads, key=lambda h: (not h[1], h[3] == self.device_id, h[0])
         )
         self._db.execute(
@@ -574,24 +645,138 @@ class Store:
             (item_id, kind, op_id, envelope, deleted, int(len(heads) > 1)),
         )
 
-    def erase_history(self, item_id: str, keep_op: str) -> None:
-        """Drop the sealed content of every older version of an item (used by purge)."""
+    def erase_history(self, erased: Iterable[tuple[str, str]]) -> None:
+        """Replace the sealed content of older versions of an item with sealed erasures
+        ((envelope, op id) pairs, made by `Vault.erasures`): purge."""
         with self.transaction() as db:
-            db.execute(
-                "UPDATE ops SET envelope = NULL WHERE item_id = ? AND op_id != ?",
-                (item_id, keep_op),
-            )
+            db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", erased)
 
-    def replace_envelopes(self, envelopes: Iterable[tuple[str, str]], master_id: str) -> None:
-        """Rekey: swap every op's envelope for one sealed under a new master key, and make that
-        key current, in one transaction (callers write the new slots first)."""
+    def replace_envelopes(
+        self, envelopes: Iterable[tuple[str, str]], master_id: str | None = None
+    ) -> None:
+        """Rekey (and the upgrade to format 2): swap op envelopes for ones sealed anew, and
+        (rekey) make the new key current, in one transaction (callers write new slots first)."""
         with self.transaction() as db:
             db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", envelopes)
             db.execute(
                 "UPDATE items SET envelope = "
                 "(SELECT envelope FROM ops WHERE ops.op_id = items.op_id)"
             )
-            db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+            if master_id is not None:
+                # The ids of the keys this vault used before: a sync folder still on one of
+                # them was left behind by this device's rekey, not by another device's.
+                old = db.execute("SELECT value FROM meta WHERE key = 'mk_id'").fetchone()
+                row = db.execute("SELECT value FROM meta WHERE key = 'mk_previous'").fetchone()
+                previous = [p for p in (row[0] if row else "").split(",") if p]
+                if old and old[0] != master_id and old[0] not in previous:
+                    previous.append(old[0])
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('mk_previous', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (",".join(previous),),
+                )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+
+    # --- the index, checked against the operations ------------------------------------------
+
+    def scan_history(self, *, tails: bool = False) -> HistoryScan:
+        """Read every ops row once and derive each item's heads from the rows alone (the
+        `edges`, `heads` and `items` tables are not consulted), then compare the index tables
+        with them; if they differ (someone edited them), rebuild all three from the ops. With
+        `tails`, each shown head carries the end of its envelope (for envelope.version_tag).
+        Three plain scans: about what one scan with a join costs."""
+        tail = f"substr(envelope, -{TAG_TAIL})" if tails else "NULL"
+        with self._lock:
+            ops = self._query(
+                f"SELECT op_id, item_id, kind, parents, deleted, device, {tail} FROM ops"
+            ).fetchall()
+            index = {
+                r[0]: (r[1], r[2], bool(r[3]), bool(r[4]))
+                for r in self._query(
+                    "SELECT item_id, kind, op_id, deleted, conflict FROM items"
+                ).fetchall()
+            }
+            head_rows = set(self._query("SELECT item_id, op_id FROM heads").fetchall())
+        # Written for speed (10,000 notes are opened at every unlock): one parent, the common
+        # case, is read by a pattern; anything else through parse_parents.
+        named: set[str] = set()
+        one = _ONE_PARENT.fullmatch
+        for r in ops:
+            p = r[3]
+            if p == "[]":
+                continue
+            if isinstance(p, str) and one(p):
+                named.add(p[2:-2])
+            else:
+                named.update(parse_parents(p))
+        found: dict[str, list[tuple]] = {}
+        for r in [r for r in ops if r[0] not in named]:
+            if r[1] in found:
+                found[r[1]].append(r)
+            else:
+                found[r[1]] = [r]
+        shown: dict[str, ItemRow] = {}
+        derived_heads: set[tuple[str, str]] = set()
+        vault_id = self.vault_id
+        for item_id, heads in found.items():
+            if len(heads) == 1:
+                op_id, _, kind, raw, deleted, device, end = heads[0]
+                derived_heads.add((item_id, op_id))
+            else:
+                derived_heads.update((item_id, h[0]) for h in heads)
+                me = self.device_id
+                op_id, _, kind, raw, deleted, device, end = max(
+                    heads, key=lambda h: (not h[4], h[5] == me, h[0])
+                )
+            parents = () if raw == "[]" else parse_parents(raw)
+            deleted, device = bool(deleted), str(device)
+            tag = (
+                tag_of(vault_id, kind, item_id, op_id, device, deleted, parents, end)
+                if tails
+                else ""
+            )
+            shown[item_id] = ItemRow(
+                item_id, kind, op_id, end, deleted, len(heads) > 1, parents, device, tag
+            )
+        wrong = {i for i, _ in derived_heads ^ head_rows}
+        for item_id, row in shown.items():
+            if index.get(item_id) != (row.kind, row.op_id, row.deleted, row.conflict):
+                wrong.add(item_id)
+        wrong.update(set(index) - set(shown))
+        headless = {r[1] for r in ops} - set(shown)
+        if wrong:
+            self._rebuild_index(found)
+        return HistoryScan(shown, wrong, headless)
+
+    def check_index(self) -> tuple[set[str], set[str]]:
+        """(item ids whose index was wrong and is now rebuilt, item ids with operations but no
+        head: a cycle or a version moved to another item). See scan_history."""
+        scan = self.scan_history()
+        return scan.wrong, scan.headless
+
+    def _rebuild_index(self, found: dict[str, list[tuple]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM edges")
+            db.execute("DELETE FROM heads")
+            db.execute("DELETE FROM items")
+            for op in self.all_ops():
+                db.executemany(
+                    "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
+                    [(p, op.op_id) for p in op.parents],
+                )
+            for item_id, heads in found.items():
+                db.executemany(
+                    "INSERT INTO heads(item_id, op_id) VALUES (?, ?)",
+                    [(item_id, h[0]) for h in heads],
+                )
+                op_id, kind, deleted = _shown(
+                    [(h[0], h[2], bool(h[4]), h[5]) for h in heads], self.device_id
+                )
+                db.execute(
+                    "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
+                    "VALUES (?, ?, ?, (SELECT envelope FROM ops WHERE op_id = ?), ?, ?)",
+                    (item_id, kind, op_id, op_id, int(deleted), int(len(heads) > 1)),
+                )
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -607,8 +792,23 @@ class Store:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def read_header(path: Path) -> str:
-    """The vault id from vault.json, or a clear error saying why the folder is not a vault."""
+def _shown(heads: list[tuple[str, str, bool, str]], me: str) -> tuple[str, str, bool]:
+    """(op id, kind, deleted) of the head an item shows, from (op id, kind, deleted, device):
+    a live one before a deletion, then one written by this device `me`, then the largest op
+    id (the rule of `_refresh_item`)."""
+    op_id, kind, deleted, _ = max(heads, key=lambda h: (not h[2], h[3] == me, h[0]))
+    return op_id, kind, deleted
+
+
+def write_header(path: Path, vault_id: str) -> None:
+    """Write vault.json (atomically) naming this program's format version."""
+    header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
+    atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
+
+
+def read_header(path: Path) -> tuple[str, int]:
+    """The vault id and format version from vault.json, or a clear error saying why the folder
+    is not a vault."""
     header_path = path / HEADER
     if not header_path.is_file():
         raise NotAVaultError(f"{path} is not a vault (it has no {HEADER})")
@@ -619,8 +819,8 @@ def read_header(path: Path) -> str:
     except (OSError, ValueError):
         raise NotAVaultError(f"{header_path} is damaged or not a vault header") from None
     v = doc.get("v")
-    if v != FORMAT_VERSION:
-        if isinstance(v, int) and v > FORMAT_VERSION:
+    if v not in READABLE_VERSIONS or isinstance(v, bool):
+        if isinstance(v, int) and not isinstance(v, bool) and v > FORMAT_VERSION:
             raise UnsupportedFormatError(
                 f"{path} uses vault format v{v}, newer than this program; upgrade vault"
             )
@@ -628,7 +828,7 @@ def read_header(path: Path) -> str:
     vault_id = doc.get("vault_id")
     if not (isinstance(vault_id, str) and len(vault_id) == 32 and _hex(vault_id)):
         raise NotAVaultError(f"{header_path} is damaged (bad vault id)")
-    return vault_id
+    return vault_id, v
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -644,12 +844,14 @@ def _migrate(db: sqlite3.Connection, path: Path, schema: int) -> None:
             # Re-read inside the write lock: another process may have migrated meanwhile.
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             current = int(row[0]) if row else 0
+            if current >= KEYLESS_SCHEMA:
+                return
             for version in sorted(v for v in _MIGRATIONS if v > current):
                 _run_script(db, _MIGRATIONS[version])
             db.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
+                (str(KEYLESS_SCHEMA),),
             )
     except VaultError:
         db.close()

@@ -218,13 +218,10 @@ def write_version(
     does (the merge in vault.sync.conflicts writes the same way)."""
     import dataclasses
 
-    from vault import crypto
-    from vault.envelope import seal_item
-
     changed = dataclasses.replace(note, body=body, modified=modified)
-    key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
-    envelope = seal_item(key, vault.vault_id, "note", note.id, changed.to_payload())
-    vault.store.write(note.id, "note", envelope, [note.version], op_id=op_id)
+    vault.store.write(
+        vault.seal_op("note", note.id, changed.to_payload(), [note.version], op_id=op_id)
+    )
     vault.refresh()
     return vault.note(note.id)
 

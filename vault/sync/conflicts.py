@@ -28,8 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from vault import crypto
-from vault.envelope import seal_item, short
-from vault.errors import AmbiguousError, CorruptItemError, InvalidInputError, NotFoundError
+from vault.envelope import is_erased, short
+from vault.errors import (
+    AmbiguousError,
+    CorruptItemError,
+    InvalidInputError,
+    NotFoundError,
+    VaultError,
+)
 from vault.merge import merge3, merge_sets
 from vault.model import KIND_TYPES, Item, Note, Notebook, now_ms
 from vault.notes import Vault
@@ -227,9 +233,19 @@ def _merge_item(vault: Vault, items_key: bytes, item_id: str) -> tuple[str, Op |
     kind = heads[0].kind
     if store.has_op(op_id):
         return "done", None
+    try:
+        # A merge names every head as a parent, so every head must be what it claims: a
+        # forged row (a deletion written into the store without the key) is never merged
+        # into the history, and so never reaches another device.
+        for head in heads:
+            vault.open_op(head)
+    except VaultError:
+        return "conflict", None
     live = sorted((h for h in heads if not h.deleted), key=lambda h: h.op_id)
     if not live:
-        return "merged", Op(op_id, item_id, kind, parents, True, None, store.device_id)
+        return "merged", vault.seal_op(
+            kind, item_id, None, parents, op_id=op_id, items_key=items_key
+        )
     # Heads fold in op id order, each merged against its own base with what is folded so far:
     # with three or more heads, the one ancestor common to all of them is usually far older
     # than what each pair shares, and merging against it would see shared edits as overlaps.
@@ -245,8 +261,7 @@ def _merge_item(vault: Vault, items_key: bytes, item_id: str) -> tuple[str, Op |
             folded |= by_id[head.op_id]
     except (CorruptItemError, _NoContent):
         return "conflict", None
-    envelope = seal_item(items_key, vault.vault_id, kind, item_id, result)
-    return "merged", Op(op_id, item_id, kind, parents, False, envelope, store.device_id)
+    return "merged", vault.seal_op(kind, item_id, result, parents, op_id=op_id, items_key=items_key)
 
 
 class _NoContent(Exception):
@@ -254,9 +269,10 @@ class _NoContent(Exception):
 
 
 def _payload(vault: Vault, op: Op) -> dict[str, Any]:
-    if op.envelope is None:
+    payload = vault.open_op(op)
+    if is_erased(payload):
         raise _NoContent(op.op_id)
-    return vault.open_envelope(op.kind, op.item_id, op.envelope)
+    return payload
 
 
 # --- conflicts for a person ------------------------------------------------------------------
@@ -346,11 +362,13 @@ def get_conflict(vault: Vault, item_id: str) -> Conflict | None:
 
 
 def _item(vault: Vault, op: Op) -> Item | None:
-    if op.deleted or op.envelope is None or op.kind not in KIND_TYPES:
+    if op.deleted or op.kind not in KIND_TYPES:
         return None
     try:
-        payload = vault.open_envelope(op.kind, op.item_id, op.envelope)
-    except CorruptItemError:
+        payload = vault.open_op(op)
+    except VaultError:
+        return None
+    if is_erased(payload):
         return None
     return KIND_TYPES[op.kind].from_payload(op.item_id, payload, op.op_id)
 
@@ -380,15 +398,13 @@ def resolve(vault: Vault, item_id: str, choice: str, version: str | None = None)
             raise CorruptItemError(
                 f"{conflict.kind} {short(item_id)}: that version does not open; keep another"
             )
-        vault.store.write(item_id, conflict.kind, None, parents)
+        vault.store.write(vault.seal_op(conflict.kind, item_id, None, parents))
     else:
         item = keep.item
         if isinstance(item, Note | Notebook):
             newest = max(getattr(v.item, "modified", 0) for v in conflict.versions)
             item = dataclasses.replace(item, modified=max(now_ms(), newest + 1))
-        items_key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
-        envelope = seal_item(items_key, vault.vault_id, conflict.kind, item_id, item.to_payload())
-        op = vault.store.write(item_id, conflict.kind, envelope, parents)
+        op = vault.store.write(vault.seal_op(conflict.kind, item_id, item.to_payload(), parents))
         written.append(dataclasses.replace(item, version=op.op_id))
     vault.refresh()
     notebooks = {nb.id for nb in vault.notebooks()}

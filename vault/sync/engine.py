@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vault import crypto
-from vault.envelope import short
+from vault.envelope import short, upgrade_envelope
 from vault.errors import IntegrityError, RemoteError, UnsupportedFormatError, VaultError
 from vault.model import now_ms
 from vault.notes import Vault
@@ -258,8 +258,6 @@ class SyncEngine:
 
 
 def _with_seconds(report: SyncReport, seconds: float) -> SyncReport:
-    from dataclasses import replace
-
     return replace(report, seconds=seconds)
 
 
@@ -373,7 +371,13 @@ class _Run:
                 f"{remote.path} is not empty and is not a vault sync folder (or its header has "
                 "not arrived yet); choose an empty folder, or wait for the sync app"
             )
-        check_header(remote, header, mine)
+        check_header(remote, header, mine, self.store.previous_master_ids())
+        if header.version < layout.FORMAT_VERSION:
+            # A version 1 folder: this device is the first of version 2 here. From now on the
+            # folder says 2, so a version 1 program refuses it ("upgrade vault") instead of
+            # writing unsealed history into it; version 1 files already in it are still read.
+            remote.write_header(mine, upgrade=True)
+            return
         if seen is not None:
             with self.store.transaction() as db:
                 SyncState.set_meta(db, HEADER_SEEN, seen)
@@ -642,8 +646,9 @@ class _Run:
         self, rec: FileRecord, ops: list[Op], *, chain: ChainFile | None = None, mine: bool = False
     ) -> None:
         """Apply a chain file: its operations, and the fact that it was applied, at once."""
+        checked = self._verified(ops, rec)
         with self.store.transaction() as db:
-            added = self.store.ingest(ops)
+            added = self.store.ingest(checked)
             SyncState.mark_known(db, [op.op_id for op in ops], mine=mine)
             SyncState.record_file(db, rec)
             if rec.kind == SNAPSHOT:
@@ -663,6 +668,46 @@ class _Run:
         self.t.pulled += len(added)
         # Only notes are purged (tombstone + erased history); other deletions keep history.
         self.t.tombstoned.update(op.item_id for op in added if op.deleted and op.kind == "note")
+
+    def _verified(self, ops: list[Op], rec: FileRecord) -> list[Op]:
+        """The operations of a file that are new here, each checked against its envelope: a
+        format 2 envelope must answer for the op's claims; a version 1 file's are sealed anew
+        with them (the file's own AEAD authenticated the claims). One that fails is not
+        applied, and said so."""
+        result = []
+        items_key = crypto.subkey(self.vault.master_key, crypto.Label.ITEMS)
+        for op in ops:
+            if self.store.has_op(op.op_id):
+                continue
+            try:
+                envelope = upgrade_envelope(items_key, self.vault.vault_id, op.claims, op.envelope)
+            except VaultError as exc:
+                self.t.warnings.append(
+                    f"device {short(rec.device)}'s file {rec.seq} holds a version that does not "
+                    f"verify; not applied ({exc})"
+                )
+                continue
+            result.append(replace(op, envelope=envelope) if envelope != op.envelope else op)
+        return result
+
+    def _sendable(self, ops: list[Op]) -> tuple[list[Op], list[Op]]:
+        """(verified, refused): an operation goes into the folder only if its envelope answers
+        for everything its row claims. A row someone wrote into the store without the key (a
+        forged deletion, a rewritten parent) is refused and reported, never published."""
+        good, bad = [], []
+        for op in ops:
+            try:
+                self.vault.open_op(op)
+            except VaultError:
+                bad.append(op)
+                continue
+            good.append(op)
+        for op in bad:
+            self.t.warnings.append(
+                f"a version of {op.kind} {short(op.item_id)} in this vault does not verify "
+                "(tampered?); it was not sent: `vault check` shows more"
+            )
+        return good, bad
 
     # --- this device's own files -------------------------------------------------------------
 
@@ -802,8 +847,15 @@ class _Run:
                 self.state.advance_cursor(db)
         total = self.state.unpushed_count()
         done = 0
+        refused: set[str] = set()
         while True:
-            ops = self.state.unpushed(OPS_PER_SEGMENT)
+            batch = self.state.unpushed(OPS_PER_SEGMENT + len(refused))
+            ops, bad = self._sendable([op for op in batch if op.op_id not in refused])
+            refused.update(op.op_id for op in bad)
+            if bad and ops:
+                ops = ops[:OPS_PER_SEGMENT]
+            elif bad:
+                continue  # fetch again past the refused ones
             if not ops and not need_ack:
                 break
             if total:
@@ -857,7 +909,12 @@ class _Run:
         snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
         last_snap = max(snaps, default=0)
         if self.damaged or sum(1 for s in mine if s > last_snap) > self.engine.compact_after:
-            self._write_own(SNAPSHOT, list(self.state.my_ops()), self._my_acks())
+            ops, bad = self._sendable(list(self.state.my_ops()))
+            if bad:
+                # A snapshot without them would replace the files that hold them: keep the
+                # log as it is until the store is repaired.
+                return
+            self._write_own(SNAPSHOT, ops, self._my_acks())
             self.t.repaired += len(self.damaged)
             for bad in self.damaged:
                 # The snapshot holds everything the lost or damaged file held. A damaged file
@@ -954,7 +1011,12 @@ class _Run:
             with self.store.transaction():
                 row = self.store.item(item_id)
                 if row is not None and row.deleted and len(self.store.heads(item_id)) == 1:
-                    self.store.erase_history(item_id, row.op_id)
+                    try:
+                        self.vault.open_op(row)
+                    except VaultError:
+                        continue
+                    older = [o for o in self.store.history(item_id) if o.op_id != row.op_id]
+                    self.store.erase_history(self.vault.erasures(older))
 
 
 def _name(rec: FileRecord) -> str:
@@ -983,17 +1045,29 @@ def _covered_upto(known: dict[int, list[FileRecord]]) -> int:
     return covered
 
 
-def check_header(remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader) -> None:
+def check_header(
+    remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader, previous: list[str]
+) -> None:
+    """Refuse a folder of another vault, or of another master key of this one. `previous`
+    (the keys this vault used before) tells which side rotated: this device, whose other
+    devices must follow it to a new folder, or another device, which this one must follow."""
     if header.vault_id != mine.vault_id:
         raise RemoteError(
             f"{remote.path} is the sync folder of another vault; choose another folder"
         )
-    if header.master_id != mine.master_id:
+    if header.master_id == mine.master_id:
+        return
+    if header.master_id in previous:
         raise RemoteError(
-            f"{remote.path} uses this vault's old master key (the key was rotated with "
+            f"{remote.path} uses this vault's old master key (this device rotated it with "
             "`vault rekey`); start a new sync folder with `vault remote set NEWDIR` and clone "
             "your other devices from it"
         )
+    raise RemoteError(
+        f"{remote.path} uses a master key this device does not have (another device rotated "
+        "it with `vault rekey`); to follow it, clone this device anew from that folder with "
+        "`vault clone DIR --vault NEWDIR` (back up or export changes made here first)"
+    )
 
 
 def _need(conflicts: int) -> str:

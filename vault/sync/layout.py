@@ -20,7 +20,8 @@ from vault import crypto
 
 HEADER = "vault-sync.json"
 FORMAT_NAME = "vault-sync"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: log files carry format 2 (claims-bound) envelopes and sealed tombstones
+READABLE_VERSIONS = (1, 2)  # a version 1 folder is upgraded in place by the first v2 device
 KEYS_DIR = "keys"
 LOG_DIR = "log"
 

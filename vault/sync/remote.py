@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ STALE_TEMP_SECONDS = 3600
 class RemoteHeader:
     vault_id: str
     master_id: str
+    version: int = layout.FORMAT_VERSION
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ class RemoteFolder:
                     f"{self.path} was set up by a newer version of vault (format v{v}); upgrade"
                 )
             vault_id, master_id = doc.get("vault_id"), doc.get("mk_id")
-            if v != layout.FORMAT_VERSION or not (
+            if v not in layout.READABLE_VERSIONS or not (
                 isinstance(vault_id, str)
                 and isinstance(master_id, str)
                 and layout.is_device_id(vault_id)
@@ -146,7 +148,7 @@ class RemoteFolder:
             raise RemoteError(
                 f"{path} is damaged or incomplete (still syncing?); try again later"
             ) from None
-        return RemoteHeader(vault_id, master_id)
+        return RemoteHeader(vault_id, master_id, v)
 
     def header_signature(self) -> str | None:
         """Where, how big and when the header was written (an lstat, no read), or None."""
@@ -159,10 +161,10 @@ class RemoteFolder:
             return None
         return f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_mode}"
 
-    def write_header(self, header: RemoteHeader) -> None:
-        """Write the header if there is none. Its bytes depend only on the vault and its key,
-        so two devices setting up the same folder at once write identical files."""
-
+    def write_header(self, header: RemoteHeader, *, upgrade: bool = False) -> None:
+        """Write the header if there is none (or, with `upgrade`, replace a version 1 header
+        atomically). Its bytes depend only on the vault, its key and the format version, so two
+        devices setting up (or upgrading) the same folder at once write identical files."""
         doc = {
             "format": layout.FORMAT_NAME,
             "v": layout.FORMAT_VERSION,
@@ -175,6 +177,16 @@ class RemoteFolder:
                 made = root.sub(sub, create=True)
                 if made is not None:
                     made.close()
+            if upgrade:
+                # A new file under a hidden name, then renamed over the old header: the rename
+                # replaces the entry itself (never what a link there points to).
+                tmp = f".{layout.HEADER}.v{layout.FORMAT_VERSION}"
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=root.fd)
+                root.write_new(tmp, data)
+                os.rename(tmp, layout.HEADER, src_dir_fd=root.fd, dst_dir_fd=root.fd)
+                root.fsync()
+                return
             with contextlib.suppress(FileExistsError):
                 root.write_new(layout.HEADER, data)
 

@@ -1,6 +1,6 @@
 """Sealed chain files: a device's batches of operations (segments) and snapshots.
 
-    VAULTSYNC1\\n
+    VAULTSYNC2\\n           (VAULTSYNC1 for files written by format version 1, still read)
     {"dev": "<device>", "seq": 7, "kind": "seg", "prev": "<hash of file 6>", "nonce": "<b64>"}\\n
     <XChaCha20-Poly1305 ciphertext>
 
@@ -10,6 +10,8 @@ it checked (device, kind, sequence number, previous hash), so a file cannot be m
 vault, device or place in the chain, and each device's log is a hash chain. The padded
 plaintext holds the operations, each carrying the item's envelope exactly as it was sealed
 where it was written, the writer's acknowledgements of other devices' logs, and its clock.
+The file's AEAD authenticates each operation's claims; format 2 envelopes bind them once more,
+so the engine verifies every operation against its envelope before it sends or applies it.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import Any
 from vault import crypto, safejson
 from vault.errors import IntegrityError, UnsupportedFormatError
 from vault.store import Op
-from vault.sync.layout import FORMAT_VERSION, KINDS, content_hash, is_device_id
+from vault.sync.layout import FORMAT_VERSION, KINDS, READABLE_VERSIONS, content_hash, is_device_id
 
-MAGIC = b"VAULTSYNC1\n"
+MAGIC_PREFIX = b"VAULTSYNC"
+MAGIC = MAGIC_PREFIX + str(FORMAT_VERSION).encode("ascii") + b"\n"
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 _MAX_HEADER = 1024
@@ -43,14 +46,17 @@ class ChainFile:
     wall: int = 0  # the writer's clock (ms): display and retiring silent devices only
     hash: str = ""
     size: int = 0
+    version: int = FORMAT_VERSION  # 1: written by format version 1 (v1 envelopes inside)
 
 
 def sync_key(master_key: bytes) -> bytes:
     return crypto.subkey(master_key, crypto.Label.SYNC)
 
 
-def file_ad(vault_id: str, device: str, kind: str, seq: int, prev: str) -> bytes:
-    fields = ("vault-sync-file", str(FORMAT_VERSION), vault_id, device, kind, str(seq), prev)
+def file_ad(
+    vault_id: str, device: str, kind: str, seq: int, prev: str, version: int = FORMAT_VERSION
+) -> bytes:
+    fields = ("vault-sync-file", str(version), vault_id, device, kind, str(seq), prev)
     return "\x00".join(fields).encode("ascii")
 
 
@@ -83,13 +89,22 @@ def seal_file(
     return MAGIC + json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + cipher
 
 
+def file_version(data: bytes, where: str) -> int:
+    """The format version a chain file's magic line names (IntegrityError if none)."""
+    head = data[: len(MAGIC)]
+    if head.startswith(MAGIC_PREFIX) and head.endswith(b"\n") and head[9:10].isdigit():
+        version = int(head[9:10])
+        if version in READABLE_VERSIONS:
+            return version
+        if version > FORMAT_VERSION:
+            raise UnsupportedFormatError(f"{where} was written by a newer version of vault")
+    raise IntegrityError(f"{where} is not a vault sync file (damaged or incomplete)")
+
+
 def read_header(data: bytes, where: str) -> tuple[str, int, str, str, bytes, int]:
     """(device, seq, kind, prev, nonce, offset of the ciphertext) from a chain file's clear
     header; raises IntegrityError if it is not one."""
-    if not data.startswith(MAGIC):
-        if data[:9] == MAGIC[:9] and data[9:10].isdigit():
-            raise UnsupportedFormatError(f"{where} was written by a newer version of vault")
-        raise IntegrityError(f"{where} is not a vault sync file (damaged or incomplete)")
+    file_version(data, where)
     end = data.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
     if end < 0:
         raise IntegrityError(f"{where} has a damaged header")
@@ -120,15 +135,18 @@ def verify_file(key: bytes, vault_id: str, data: bytes, where: str) -> ChainFile
     whose operations this device already applied): a ChainFile with no operations, or
     IntegrityError."""
     device, seq, kind, prev, nonce, offset = read_header(data, where)
-    crypto.unseal(key, nonce, data[offset:], file_ad(vault_id, device, kind, seq, prev), where)
-    return ChainFile(device, seq, kind, prev, (), {}, 0, content_hash(data), len(data))
+    version = file_version(data, where)
+    ad = file_ad(vault_id, device, kind, seq, prev, version)
+    crypto.unseal(key, nonce, data[offset:], ad, where)
+    return ChainFile(device, seq, kind, prev, (), {}, 0, content_hash(data), len(data), version)
 
 
 def open_file(key: bytes, vault_id: str, data: bytes, where: str) -> ChainFile:
     """Verify and open a chain file, or raise IntegrityError: never a partial result."""
     device, seq, kind, prev, nonce, offset = read_header(data, where)
+    version = file_version(data, where)
     padded = crypto.unseal(
-        key, nonce, data[offset:], file_ad(vault_id, device, kind, seq, prev), where
+        key, nonce, data[offset:], file_ad(vault_id, device, kind, seq, prev, version), where
     )
     try:
         body = safejson.parse(crypto.unpad(padded), where, IntegrityError, check_depth=False)
@@ -145,7 +163,9 @@ def open_file(key: bytes, vault_id: str, data: bytes, where: str) -> ChainFile:
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):
         # It verified, so a device holding the key wrote it: a bug or a newer format.
         raise IntegrityError(f"{where} verified but holds malformed content") from None
-    return ChainFile(device, seq, kind, prev, ops, acks, wall, content_hash(data), len(data))
+    return ChainFile(
+        device, seq, kind, prev, ops, acks, wall, content_hash(data), len(data), version
+    )
 
 
 def _parse_op(row: Any) -> Op:

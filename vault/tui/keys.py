@@ -18,6 +18,7 @@ ANYWHERE = "Anywhere"
 LIST = "Note list"
 EDITOR = "Editor"
 FIND = "Find bar"
+LINKS = "Links"  # work on the open note wherever the focus is
 SIDEBAR = "Sidebar"
 SEARCH = "Search box"
 CONFLICT = "Conflict view"
@@ -129,6 +130,31 @@ MAIN_KEYS = [
         help="The editor takes the whole width (again: back); below 100 columns the list "
         "folds away by itself while you write",
     ),
+    Key(
+        "follow_link",
+        "f12",
+        "follow_link",
+        "Follow link",
+        LINKS,
+        help="Follow the [[link]] under the cursor (a missing note: offers to create it)",
+    ),
+    Key(
+        "backlinks",
+        "ctrl+f12",
+        "toggle_backlinks",
+        "Backlinks",
+        LINKS,
+        help="Show or hide the notes that link to this one (enter jumps there)",
+    ),
+    Key(
+        "outline",
+        "ctrl+f11",
+        "toggle_outline",
+        "Outline",
+        LINKS,
+        help="Show or hide the note's headings (enter jumps to one)",
+    ),
+    Key("today", "ctrl+f10", "today", "Today", LINKS, help="Today's note in the journal"),
     Key(
         "sidebar",
         "ctrl+b",
@@ -299,7 +325,7 @@ ALL_KEYS = (
     + BACKUP_KEYS
     + HISTORY_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, FIND, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
+GROUPS = (ANYWHERE, LIST, EDITOR, FIND, LINKS, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
@@ -318,6 +344,7 @@ EXTRA_HELP = [
         "After a list item (-, *, 1., - [ ]) starts the next; on an empty one ends the list",
         EDITOR,
     ),
+    ("[[", "Link to a note: pick its title as you type (fuzzy); enter inserts it", LINKS),
 ]
 
 

@@ -21,12 +21,15 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from vault.errors import VaultError
 from vault.model import Item, Note, NoteVersion
 from vault.notes import Vault
+from vault.renaming import RenameResult, rename_note
 from vault.sync import SyncEngine, SyncReport, SyncStatus, resolve
 from vault.sync.engine import configured_remote, sync_status
+from vault.templates import NoteSettings, today
 from vault.tui.data import NoteSource
 
 Progress = Callable[[str, int, int], None]
@@ -94,9 +97,9 @@ class Session:
         for op in store.heads(base.id):
             if op.op_id == shown.version:
                 return shown
-            if base.version in op.parents and op.device == store.device_id and op.envelope:
+            if base.version in op.parents and op.device == store.device_id and not op.deleted:
                 try:
-                    payload = self.vault.open_envelope("note", base.id, op.envelope)
+                    payload = self.vault.open_op(op)
                 except VaultError:
                     return shown
                 return Note.from_payload(base.id, payload, op.op_id, True)
@@ -150,6 +153,19 @@ class Session:
     ) -> Note:
         with self._lock:
             return self.vault.create_note(title, body, notebook=notebook, tags=tags)
+
+    def rename(self, note: Note, title: str) -> RenameResult:
+        """A new title; links to the old one follow it (`vault.renaming`)."""
+        with self._lock:
+            base = self.latest(note)
+            result = rename_note(self.vault, base, title)
+            self._record(base, result.note)
+            return result
+
+    def today(self, settings: NoteSettings, now: datetime) -> Note:
+        """Today's note, made from the daily template when it does not exist yet."""
+        with self._lock:
+            return today(self.vault, settings, now=now).note
 
     def resolve(self, item_id: str, choice: str, version: str | None = None) -> list[Item]:
         """Settle a conflict (keep mine, theirs or both), one write at a time with saves."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -28,7 +29,7 @@ def keys_table() -> Table:
         table.add_row(f"[reverse] {group} [/]", "")
         for row_group, keys, text in rows:
             if row_group == group:
-                table.add_row(keys, text)
+                table.add_row(Text(keys), Text(text))  # plain: "[[link]]" is not markup
         table.add_row("", "")
     return table
 

@@ -98,6 +98,8 @@ class PaletteSupport(_Screen):
             ("Cycle sort order", f"Now by {self.sort}", "cycle_sort"),
             ("Toggle sidebar", "Show or hide notebooks and tags", "toggle_sidebar"),
             ("Help: keys", "Every key binding", "help"),
+            ("Today's note", "The journal note for today (ctrl+f10)", "today"),
+            ("New from template", "A new note from a note in Templates", "new_from_template"),
         ]
         if note is not None:
             if note.in_trash:
@@ -114,6 +116,9 @@ class PaletteSupport(_Screen):
                     ("Move note to trash", note.title, "trash_note"),
                     ("Note history", f"{note.title}: versions, compare, restore (f6)", "history"),
                     ("Open note in $EDITOR", note.title, "external_edit"),
+                    ("Backlinks", "Notes that link to this one (ctrl+f12)", "toggle_backlinks"),
+                    ("Outline", "This note's headings (ctrl+f11)", "toggle_outline"),
+                    ("Follow link", "The [[link]] under the cursor (f12)", "follow_link"),
                 ]
         actions += self._sync_and_backup_actions()
         if self.sidebar_data.trash:

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Input, Markdown, TextArea
 
 from vault.editor import edit_text
 from vault.errors import VaultError
+from vault.links import link_address
 from vault.model import Note
 from vault.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
@@ -46,6 +47,7 @@ from vault.tui.messages import (
 )
 from vault.tui.providers import ActionsProvider, JumpProvider
 from vault.tui.screens.jumps import PaletteSupport
+from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
@@ -79,6 +81,9 @@ _NOTE_ACTIONS = {
     "open_note",
     "restore_note",
     "history",
+    "follow_link",
+    "toggle_backlinks",
+    "toggle_outline",
 }
 _TRASH_OK = {"trash_note", "restore_note", "open_note"}
 
@@ -93,7 +98,9 @@ class SearchBox(Input):
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
 
-class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]):
+class MainScreen(
+    LinkActions, NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]
+):
     COMMANDS: ClassVar[set[type]] = {JumpProvider, ActionsProvider}  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
@@ -705,6 +712,8 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         href = event.href
         if href.startswith(("https://", "http://", "mailto:")):
             self.app.open_url(href)
+        elif (address := link_address(href)) is not None:
+            self.follow(*address)
         else:
             self.notify("Only web and mail links open from the preview.", timeout=3)
 
@@ -755,6 +764,7 @@ class MainScreen(NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors
         self.source = None
         self._generation += 1
         self.pane.clear()
+        self.close_link_panel()
         self.notes_list.clear()
         self.sidebar.clear_all()
         with self.search_box.prevent(Input.Changed):

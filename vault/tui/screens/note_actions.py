@@ -151,7 +151,8 @@ class NoteActions(_Screen):
 
         def renamed(title: str | None) -> None:
             if title and title != note.title:
-                self._write("Renamed", note, lambda s, n: s.update(n, title=title))
+                self.leave_note()
+                self.rename_with_links(note, title)  # links to it follow (LinkActions)
 
         self.app.push_screen(
             PromptDialog("Rename note", value=note.title, action="Rename"), renamed

@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
 
+from vault.links import WIKILINK_SCHEME, as_markdown_links
 from vault.mdtext import task_boxes
 from vault.model import Note
 from vault.search import Query, highlight_spans
@@ -328,7 +329,8 @@ class EditorPane(Vertical):
 
     def refresh_preview(self) -> None:
         if self.preview != "off" and self.note is not None:
-            self.markdown.update(task_boxes(self.text))
+            # [[wikilinks]] become links the preview can click (LinkActions follows them).
+            self.markdown.update(task_boxes(as_markdown_links(self.text, WIKILINK_SCHEME)))
 
     def _select_first_match(self, body: str, query: Query) -> None:
         """Put the cursor on the first match. Not selected: typing would replace it."""
