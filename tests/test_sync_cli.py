@@ -55,7 +55,7 @@ def test_remote_sync_and_clone(cli: CLI, shared: Path, tmp_path: Path) -> None:
     assert show["devices"] == 1 and show["unpushed"] == 0 and show["last_sync"]
 
     clone = cli("clone", str(shared), "--vault", str(tmp_path / "b"), check=True)
-    assert "1 note(s)" in clone.stdout
+    assert "1 note." in clone.stdout
     assert _titles(cli, **_b(tmp_path)) == ["Groceries"]
     cli("new", "From b", input="x\n", check=True, **_b(tmp_path))
     report = json.loads(cli("sync", "--json", check=True, **_b(tmp_path)).stdout)
@@ -120,11 +120,11 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     cli("sync", check=True)
     synced = cli("sync", **_b(tmp_path))
     assert synced.returncode == 4  # synced, but a conflict waits: scripts can tell
-    assert "1 conflict(s) need you" in synced.stdout
+    assert "1 conflict needs you" in synced.stdout
     as_json = cli("sync", "--json", **_b(tmp_path))
     assert as_json.returncode == 4 and json.loads(as_json.stdout)["conflicts"] == [note["id"]]
     cloned = cli("clone", str(shared), "--vault", str(tmp_path / "c"))  # a third device
-    assert cloned.returncode == 4 and "1 conflict(s) need you" in cloned.stdout
+    assert cloned.returncode == 4 and "1 conflict needs you" in cloned.stdout
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
     # an edit would go on one version only and the conflict would grow: refused until settled

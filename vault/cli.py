@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from vault import __version__, agent_client, lookup
 from vault.config import Config
+from vault.counts import notes_per_notebook
 from vault.crypto import TEST_KDF, KdfParams
 from vault.envelope import short
 from vault.errors import (
@@ -38,6 +39,7 @@ from vault.search import match_snippet, parse_query
 from vault.store import Store
 from vault.strength import estimate
 from vault.textsafe import visible
+from vault.wording import plural
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
@@ -422,8 +424,8 @@ def _warn_corrupt(vault: Vault) -> None:
     if vault.corrupt:
         ids = ", ".join(short(i) for i in sorted(vault.corrupt)[:5])
         info(
-            f"warning: {len(vault.corrupt)} item(s) could not be opened ({ids}): tampered or "
-            "corrupt; `vault check` tells more"
+            f"warning: {plural(len(vault.corrupt), 'item')} could not be opened ({ids}): "
+            "tampered or corrupt; `vault check` tells more"
         )
 
 
@@ -639,11 +641,11 @@ def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
         if (
             count
             and not args.yes
-            and not _confirm(f"Delete {count} note(s) in the trash for good?")
+            and not _confirm(f"Delete {plural(count, 'note')} in the trash for good?")
         ):
             info("Nothing deleted.")
             return 1
-        info(f"Deleted {vault.empty_trash()} note(s) for good.")
+        info(f"Deleted {plural(vault.empty_trash(), 'note')} for good.")
     return 0
 
 
@@ -716,10 +718,8 @@ def cmd_revert(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_notebooks(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
-        counts: dict[str | None, int] = {}
-        for n in vault.notes():
-            counts[n.notebook] = counts.get(n.notebook, 0) + 1
         notebooks = vault.notebooks()
+        counts = notes_per_notebook(vault.all_notes(), notebooks)  # as the app's sidebar
         if args.json:
             emit_json(
                 [
@@ -764,7 +764,7 @@ def cmd_notebook(args: argparse.Namespace, config: Config) -> int:
                 info("Nothing deleted.")
                 return 1
             trashed = vault.delete_notebook(nb)
-            info(f"Deleted the notebook; {trashed} note(s) moved to the trash.")
+            info(f"Deleted the notebook; {plural(trashed, 'note')} moved to the trash.")
     return 0
 
 
@@ -785,10 +785,10 @@ def cmd_tag(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         if args.action == "rename":
             count = vault.rename_tag(args.name, args.new_name)
-            info(f"Renamed the tag on {count} note(s).")
+            info(f"Renamed the tag on {plural(count, 'note')}.")
         else:
             count = vault.delete_tag(args.name)
-            info(f"Removed the tag from {count} note(s).")
+            info(f"Removed the tag from {plural(count, 'note')}.")
     return 0
 
 
@@ -877,11 +877,11 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                 }
             )
         else:
-            out(f"{report.items} items, {report.versions} versions checked.")
+            out(f"{plural(report.items, 'item')}, {plural(report.versions, 'version')} checked.")
             for reason in sorted(report.corrupt.values()):
                 out(f"  damaged: {reason}")
             if report.conflicts:
-                out(f"  {len(report.conflicts)} item(s) have conflicting versions.")
+                out(f"  {plural(len(report.conflicts), 'item')} with conflicting versions.")
             if report.ok:
                 out("Everything opens.")
         return 0 if report.ok else 1
@@ -1109,7 +1109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("note", help=NOTE_HELP)
     p.add_argument("version")
 
-    command("notebooks", cmd_notebooks, "list notebooks", json_flag=True)
+    command(
+        "notebooks",
+        cmd_notebooks,
+        "list notebooks with their notes (sub-notebooks' included)",
+        json_flag=True,
+    )
     p = command("notebook", cmd_notebook, "create, rename, move or delete a notebook")
     nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     nsub.add_parser("new", help="create (nested paths allowed)").add_argument("path")

@@ -57,6 +57,7 @@ from vault.sync.state import (
     FileRecord,
     SyncState,
 )
+from vault.wording import plural
 
 ProgressCallback = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -103,21 +104,25 @@ class SyncReport:
     def lines(self) -> list[str]:
         """A summary for a person, one fact per line."""
         out = [
-            f"Received {self.pulled} change(s) from {self.devices} other device(s); "
-            f"sent {self.pushed}."
+            f"Received {plural(self.pulled, 'change')} from "
+            f"{plural(self.devices, 'other device')}; sent {self.pushed}."
         ]
         if self.merged:
-            out.append(f"Merged {len(self.merged)} note(s) edited on more than one device.")
+            out.append(f"Merged {plural(len(self.merged), 'note')} edited on more than one device.")
         if self.conflicts:
-            out.append(f"{len(self.conflicts)} conflict(s) need you: `vault conflicts` shows them.")
+            out.append(f"{_need(len(self.conflicts))}: `vault conflicts` shows them.")
         if self.waiting:
-            out.append(f"{len(self.waiting)} item(s) wait for older versions still arriving.")
+            out.append(
+                f"{plural(len(self.waiting), 'item')} waiting for older versions still arriving."
+            )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
         for w in self.warnings:
             out.append(f"Warning: {w}")
         if self.repaired:
-            out.append(f"Rewrote this device's log: {self.repaired} file(s) were lost or damaged.")
+            out.append(
+                f"Rewrote this device's log: {plural(self.repaired, 'file')} lost or damaged."
+            )
         for r in self.rollbacks:
             out.append(f"ROLLBACK: {r}")
         return out
@@ -1063,3 +1068,7 @@ def check_header(
         "it with `vault rekey`); to follow it, clone this device anew from that folder with "
         "`vault clone DIR --vault NEWDIR` (back up or export changes made here first)"
     )
+
+
+def _need(conflicts: int) -> str:
+    return f"{plural(conflicts, 'conflict')} {'needs' if conflicts == 1 else 'need'} you"
