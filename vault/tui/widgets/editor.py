@@ -20,6 +20,7 @@ from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
 
 from vault.links import WIKILINK_SCHEME, as_markdown_links
+from vault.mdtext import task_boxes
 from vault.model import Note
 from vault.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, FIND_KEYS, PANE_KEYS, bindings
@@ -301,7 +302,7 @@ class EditorPane(Vertical):
             parts.append(Content.from_markup("[$error]in the trash[/] (u restores)"))
         parts.append(content(notebook_path, "bold") if notebook_path else Content("no notebook"))
         if note.tags:
-            parts.append(Content(" ").join(content(f"#{t}", "$accent") for t in note.tags))
+            parts.append(Content(" ").join(content(f"#{t}", "$text-primary") for t in note.tags))
         parts.append(Content(f"edited {relative_time(note.modified, now)}"))
         details = self.query_one("#editor-details", Static)
         details.update(Content(" · ").join(parts))
@@ -339,7 +340,8 @@ class EditorPane(Vertical):
         if self.preview != "off" and self.note is not None:
             # [[wikilinks]] become links the preview can click (LinkActions follows them);
             # control characters are shown, never drawn raw.
-            self.markdown.update(as_markdown_links(shown_body(self.text), WIKILINK_SCHEME))
+            shown_text = shown_body(self.text)
+            self.markdown.update(task_boxes(as_markdown_links(shown_text, WIKILINK_SCHEME)))
 
     def _select_first_match(self, body: str, query: Query) -> None:
         """Put the cursor on the first match. Not selected: typing would replace it."""
