@@ -223,3 +223,31 @@ def test_any_hostile_title_and_tag_open_in_the_app(
             assert_nothing_raw(app)
 
     asyncio.run(run())
+
+
+async def test_rename_and_tags_dialogs_show_controls_visibly(sample_vault: Path, app_for) -> None:
+    """An input draws its value as it is: the dialogs that edit a title or tags show its
+    control characters visibly, and left as shown they change nothing."""
+    title = "Plan " + OSC52 + " end"
+    tag = "tg\x1b]0;pw\x07"
+    note_id = plant_hostile(sample_vault, title, (tag,), "Plain")
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.go_to_note(note_id)
+        await settle(pilot)
+        await pilot.press("f2")
+        await settle(pilot)
+        assert visible(title) in screen_text(app)
+        assert_nothing_raw(app)
+        await pilot.press("enter")  # left as shown: nothing renamed
+        await settle(pilot)
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert visible(tag) in screen_text(app)
+        assert_nothing_raw(app)
+        await pilot.press("enter")  # left as shown: the tag is the same tag
+        await settle(pilot)
+    with open_vault(sample_vault) as vault:
+        note = vault.note(note_id)
+        assert note.title == title and note.tags == (tag,)

@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from vault.errors import InvalidInputError
 from vault.notes import clean_tag
+from vault.textsafe import visible
 from vault.tui.safetext import content
 
 T = TypeVar("T")
@@ -139,6 +140,9 @@ class PromptDialog(InputDialog[str | None]):
         super().__init__()
         self._title = title
         self._value = value
+        # An input draws its value as it is, so a title from another device is shown with its
+        # control characters made visible; left as shown, the original comes back unchanged.
+        self._shown = visible(value)
         self._placeholder = placeholder
         self._action = action
         self._hint = hint
@@ -147,7 +151,7 @@ class PromptDialog(InputDialog[str | None]):
         with Vertical(classes="card"):
             yield Label(self._title, classes="dialog-title")
             yield Input(
-                self._value, placeholder=self._placeholder, id="value", select_on_focus=True
+                self._shown, placeholder=self._placeholder, id="value", select_on_focus=True
             )
             yield Static(self._hint, classes="dialog-hint", markup=False)
             with Horizontal(classes="buttons"):
@@ -155,6 +159,8 @@ class PromptDialog(InputDialog[str | None]):
                 yield Button(self._action, id="ok", variant="primary")
 
     def accept(self, text: str) -> str:
+        if text == self._shown and self._value:
+            return self._value
         value = " ".join(text.split())
         if not value:
             raise Refused("This cannot be empty.")
@@ -193,13 +199,16 @@ class TagsDialog(Dialog[list[str] | None]):
         self._note_title = note_title
         self._tags = tags
         self._known = known
+        # Tags are shown with control characters made visible (an input draws its value as it
+        # is); a tag left as shown comes back as the tag it was.
+        self._originals = {visible(t): t for t in (*known, *tags)}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
             yield Label("Tags", classes="dialog-title")
             yield Static(content(self._note_title), classes="dialog-text")
             yield Input(
-                ", ".join(self._tags),
+                ", ".join(visible(t) for t in self._tags),
                 placeholder="work, ideas",
                 suggester=TagSuggester(self._known),
                 id="value",
@@ -220,7 +229,10 @@ class TagsDialog(Dialog[list[str] | None]):
 
     def _submit(self) -> None:
         try:
-            tags = [clean_tag(t) for t in split_tags(self.query_one(Input).value)]
+            tags = [
+                clean_tag(self._originals.get(t, t))
+                for t in split_tags(self.query_one(Input).value)
+            ]
         except InvalidInputError as exc:
             self.query_one(".dialog-hint", Static).update(str(exc))
             return
@@ -234,7 +246,7 @@ class TagsDialog(Dialog[list[str] | None]):
     def _add_known(self, event: OptionList.OptionSelected) -> None:
         field = self.query_one(Input)
         tags = split_tags(field.value)
-        tag = event.option.id or ""
+        tag = visible(event.option.id or "")
         if tag.casefold() not in {t.casefold() for t in tags}:
             tags.append(tag)
         field.value = ", ".join(tags)
