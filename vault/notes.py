@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault import crypto, keys, snapshot, upgrade
+from vault import crypto, gcpause, keys, snapshot, upgrade
 from vault.crypto import KdfParams, Label
 from vault.envelope import (
     Claims,
@@ -184,6 +184,10 @@ class Vault:
         self._prefetched = prefetched
         if upgrade.upgrade(store, master_key):
             self._prefetched = None  # read before the upgrade sealed every envelope anew
+        with gcpause.paused():  # a bulk load: no cycles to find among these objects
+            self._first_load(store, kinds)
+
+    def _first_load(self, store: Store, kinds: frozenset[str] | None) -> None:
         # The index tables are checked against the operations (and rebuilt if someone edited
         # them): what is shown comes from the sealed history, not from a row that says so.
         # The same scan gives the first refresh its states (no second read of the store).
@@ -1279,7 +1283,8 @@ class _Prefetch(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.result = _read_envelopes(self.store)
+            with gcpause.paused():  # tens of thousands of parsed envelopes, no cycles
+                self.result = _read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead
             self.error = exc
 
