@@ -712,60 +712,56 @@ class Store:
                 ops = self._db.execute(sql + " INDEXED BY ops_scan").fetchall()
             except sqlite3.Error:  # no such index (or a damaged one): read the table
                 ops = self._query(sql).fetchall()
-            index = {
-                r[0]: (r[1], r[2], bool(r[3]), bool(r[4]))
-                for r in self._query(
-                    "SELECT item_id, kind, op_id, deleted, conflict FROM items"
-                ).fetchall()
-            }
+            # Compared as plain tuples: an index row that is not exactly 0 or 1 where a flag
+            # belongs (only an edit writes that) counts as wrong and is rebuilt.
+            index = set(
+                self._query("SELECT item_id, kind, op_id, deleted, conflict FROM items").fetchall()
+            )
             head_rows = set(self._query("SELECT item_id, op_id FROM heads").fetchall())
         # Written for speed (10,000 notes are opened at every unlock): one parent, the common
         # case, is read by a pattern; anything else through parse_parents.
         named: set[str] = set()
         one = _ONE_PARENT.fullmatch
-        for r in ops:
-            p = r[3]
-            if p == "[]":
-                continue
+        for p in [r[3] for r in ops if r[3] != "[]"]:
             if isinstance(p, str) and one(p):
                 named.add(p[2:-2])
             else:
                 named.update(parse_parents(p))
         found: dict[str, list[tuple]] = {}
         for r in [r for r in ops if r[0] not in named]:
-            if r[1] in found:
-                found[r[1]].append(r)
-            else:
+            heads = found.get(r[1])
+            if heads is None:
                 found[r[1]] = [r]
+            else:
+                heads.append(r)
         shown: dict[str, ItemRow] = {}
         derived_heads: set[tuple[str, str]] = set()
-        vault_id = self.vault_id
+        derived_index: set[tuple] = set()
+        vault_id, me = self.vault_id, self.device_id
         for item_id, heads in found.items():
             if len(heads) == 1:
                 op_id, _, kind, raw, deleted, device, end = heads[0]
                 derived_heads.add((item_id, op_id))
             else:
                 derived_heads.update((item_id, h[0]) for h in heads)
-                me = self.device_id
                 op_id, _, kind, raw, deleted, device, end = max(
                     heads, key=lambda h: (not h[4], h[5] == me, h[0])
                 )
             parents = () if raw == "[]" else parse_parents(raw)
-            deleted, device = bool(deleted), str(device)
+            deleted, device, conflict = bool(deleted), str(device), len(heads) > 1
             tag = (
                 tag_of(vault_id, kind, item_id, op_id, device, deleted, parents, end)
                 if tails
                 else ""
             )
             shown[item_id] = ItemRow(
-                item_id, kind, op_id, end, deleted, len(heads) > 1, parents, device, tag
+                item_id, kind, op_id, end, deleted, conflict, parents, device, tag
             )
+            derived_index.add((item_id, kind, op_id, deleted, conflict))
         wrong = {i for i, _ in derived_heads ^ head_rows}
-        for item_id, row in shown.items():
-            if index.get(item_id) != (row.kind, row.op_id, row.deleted, row.conflict):
-                wrong.add(item_id)
-        wrong.update(set(index) - set(shown))
-        headless = {r[1] for r in ops} - set(shown)
+        wrong.update(r[0] for r in derived_index ^ index)
+        headless = {r[1] for r in ops}
+        headless.difference_update(shown)
         if wrong:
             self._rebuild_index(found)
         return HistoryScan(shown, wrong, headless)
