@@ -24,7 +24,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vault.envelope import TAG_TAIL, Claims, tag_of
@@ -126,8 +126,11 @@ class HistoryScan:
     """What `Store.scan_history` derived from the ops rows."""
 
     shown: dict[str, ItemRow]  # item id -> its shown head (envelope: its tail, or None)
-    wrong: set[str]  # items whose index rows disagreed (now rebuilt)
+    wrong: set[str]  # items whose index rows disagreed (rebuilt, unless the scan was told not to)
     headless: set[str]  # items with operations but no head
+    tails: bool = False  # whether the shown heads carry their envelope's tail
+    version: int = field(default=-1, compare=False)  # Store.data_version() before the reads
+    found: dict[str, list[tuple]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -699,12 +702,15 @@ class Store:
 
     # --- the index, checked against the operations ------------------------------------------
 
-    def scan_history(self, *, tails: bool = False) -> HistoryScan:
+    def scan_history(self, *, tails: bool = False, rebuild: bool = True) -> HistoryScan:
         """Read every ops row once and derive each item's heads from the rows alone (the
         `edges`, `heads` and `items` tables are not consulted), then compare the index tables
         with them; if they differ (someone edited them), rebuild all three from the ops. With
         `tails`, each shown head carries the end of its envelope (for envelope.version_tag).
-        Three plain scans: about what one scan with a join costs."""
+        Three plain scans: about what one scan with a join costs. With `rebuild=False` nothing
+        is written (unlocking scans while the KDF runs, before the password is known to be
+        right); `repair_index` then rebuilds what the scan found wrong."""
+        version = self.data_version()
         tail = f"substr(envelope, -{TAG_TAIL})" if tails else "NULL"
         sql = f"SELECT op_id, item_id, kind, parents, deleted, device, {tail} FROM ops"
         with self._lock:
@@ -762,9 +768,15 @@ class Store:
         wrong.update(r[0] for r in derived_index ^ index)
         headless = {r[1] for r in ops}
         headless.difference_update(shown)
-        if wrong:
-            self._rebuild_index(found)
-        return HistoryScan(shown, wrong, headless)
+        scan = HistoryScan(shown, wrong, headless, tails, version, found)
+        if rebuild:
+            self.repair_index(scan)
+        return scan
+
+    def repair_index(self, scan: HistoryScan) -> None:
+        """Rebuild the index tables from the ops if `scan` found them wrong."""
+        if scan.wrong:
+            self._rebuild_index(scan.found)
 
     def check_index(self) -> tuple[set[str], set[str]]:
         """(item ids whose index was wrong and is now rebuilt, item ids with operations but no
