@@ -9,7 +9,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import PASSWORD
+from vault.errors import VaultError
 from vault.notes import Vault
 from vault.store import Store
 
@@ -87,3 +90,42 @@ def test_a_rewritten_row_is_seen_through_the_index(
     db.close()
     with Vault.unlock(vault_path, password=PASSWORD) as reopened:
         assert item_id in reopened.index_repaired or item_id in reopened.corrupt
+
+
+def test_a_scan_made_before_another_commit_is_not_used(
+    make_vault: Callable[..., tuple[Vault, str]], vault_path: Path
+) -> None:
+    """Unlocking scans while the KDF runs; a note saved by another process meanwhile must
+    still be shown, so a scan older than the store's last commit is made again."""
+    vault, _ = make_vault()
+    _history(vault)
+    vault.lock()
+    store = Store.open(vault_path)
+    early = store.scan_history(rebuild=False)
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        other.create_note("third", "made while the first was unlocking")
+    key = Vault.unwrap_master_key(vault_path, password=PASSWORD)
+    with Vault(store, key, scan=early) as opened:
+        assert {n.title for n in opened.notes()} == {"first", "second", "third"}
+
+
+def test_the_scan_during_the_kdf_writes_nothing_until_the_password_is_right(
+    make_vault: Callable[..., tuple[Vault, str]], vault_path: Path
+) -> None:
+    vault, _ = make_vault()
+    item_id, _ = _history(vault)
+    vault.lock()
+    db = _db(vault_path)
+    db.execute("UPDATE items SET conflict = 1 WHERE item_id = ?", (item_id,))  # an edited index
+    store = Store.open(vault_path)
+    scan = store.scan_history(rebuild=False)
+    assert item_id in scan.wrong
+    assert db.execute("SELECT conflict FROM items WHERE item_id = ?", (item_id,)).fetchone() == (1,)
+    with pytest.raises(VaultError):
+        Vault.unlock(vault_path, password="not the password")
+    assert db.execute("SELECT conflict FROM items WHERE item_id = ?", (item_id,)).fetchone() == (1,)
+    store.close()
+    with Vault.unlock(vault_path, password=PASSWORD) as opened:
+        assert item_id in opened.index_repaired
+    assert db.execute("SELECT conflict FROM items WHERE item_id = ?", (item_id,)).fetchone() == (0,)
+    db.close()
