@@ -677,9 +677,15 @@ def _content(path: Path, kind: str) -> bytes:
 
 
 def plant(world: World, place: str, kind: str) -> None:
-    path = _place(world, place)
-    if any(p.is_symlink() for p in path.parents if world.folder in p.parents):
+    try:
+        path = _place(world, place)
+    except (NotADirectoryError, FileNotFoundError, PermissionError, IndexError):
+        return  # an earlier plant made a parent something else than a folder: nothing is here
+    inside = [p for p in path.parents if world.folder in p.parents]
+    if any(p.is_symlink() for p in inside):
         return  # an earlier plant made a parent a symlink: planting here would reach outside
+    if any(p.exists() and not p.is_dir() for p in inside):
+        return  # an earlier plant made a parent a file, a FIFO or a device: no place here
     is_dir = path.is_dir() and not path.is_symlink()
     if kind == "unreadable":
         if path.exists() or path.is_symlink():
@@ -748,3 +754,32 @@ def test_fuzz_a_hostile_folder(
         assert guarded(world) == before, "a file outside the sync folder changed"
         for name in ("a", "b"):
             assert saved[name] <= notes(world, name), "a saved note was lost"
+
+
+def test_a_device_folder_of_too_many_entries_costs_only_that_device(
+    tmp_path: Path, make_vault
+) -> None:
+    """A peer's log folder stuffed with entries is set aside (pending, one line), and the sync
+    still pulls from the healthy device; names with a trailing newline are no device."""
+    from vault.sync import SyncEngine, clone, set_remote
+    from vault.sync.folder_io import MAX_ENTRIES
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    try:
+        note = b.create_note("From b", "x")
+        SyncEngine(b).sync()
+        junk = folder / "log" / ("f" * 32)
+        junk.mkdir()
+        for i in range(MAX_ENTRIES + 1):
+            (junk / f"x{i}").touch()
+        (folder / "log" / (b.store.device_id + "\n")).mkdir()
+        report = SyncEngine(a).sync()
+        assert a.note(note.id).title == "From b"
+        assert any("more than" in str(p) for p in report.pending), report.pending
+        assert report.devices == 1  # b only: not the stuffed folder, not the newline name
+    finally:
+        b.lock()

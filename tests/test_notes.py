@@ -280,3 +280,28 @@ def test_unlock_with_an_earlier_prefetch_sees_later_changes(make_vault, vault_pa
         other.purge_note(other.note(b.id))
     with Vault.unlock(vault_path, password=PASSWORD, prefetched=early) as v:
         assert {n.title: n.body for n in v.all_notes()} == {"A": "changed", "C": "three"}
+
+
+def test_modified_follows_title_and_text_only(vault: Vault, vault_path) -> None:
+    """Pinning, tagging, moving, trashing and restoring keep "modified": a list sorted by it
+    must not reshuffle when a note is pinned. A new title or text moves it on."""
+    older = vault.create_note("Older", "a\n")
+    note = vault.create_note("Newer", "b\n")
+    book = vault.create_notebook("Box")
+    first = note.modified
+    note = vault.update_note(note, pinned=True)
+    note = vault.update_note(note, tags=["x"])
+    note = vault.update_note(note, notebook=book.id)
+    note = vault.restore_note(vault.trash_note(note))
+    assert note.modified == first
+    older = vault.update_note(older, pinned=True)
+    older = vault.update_note(older, pinned=False)
+    assert [n.title for n in vault.notes(sort="modified")] == ["Newer", "Older"]
+    assert len(vault.note_history(older)) == 3  # the changes are versions all the same
+    renamed = vault.update_note(older, title="Oldest")
+    assert renamed.modified > older.modified
+    edited = vault.update_note(note, body="c\n")
+    assert edited.modified > note.modified
+    vault.lock()  # the snapshot keeps it as written
+    with Vault.unlock(vault_path, password=PASSWORD) as again:
+        assert again.note(note.id).modified == edited.modified

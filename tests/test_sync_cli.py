@@ -55,7 +55,7 @@ def test_remote_sync_and_clone(cli: CLI, shared: Path, tmp_path: Path) -> None:
     assert show["devices"] == 1 and show["unpushed"] == 0 and show["last_sync"]
 
     clone = cli("clone", str(shared), "--vault", str(tmp_path / "b"), check=True)
-    assert "1 note(s)" in clone.stdout
+    assert "1 note." in clone.stdout
     assert _titles(cli, **_b(tmp_path)) == ["Groceries"]
     cli("new", "From b", input="x\n", check=True, **_b(tmp_path))
     report = json.loads(cli("sync", "--json", check=True, **_b(tmp_path)).stdout)
@@ -120,11 +120,11 @@ def test_conflicts_and_resolve(cli: CLI, shared: Path, tmp_path: Path) -> None:
     cli("sync", check=True)
     synced = cli("sync", **_b(tmp_path))
     assert synced.returncode == 4  # synced, but a conflict waits: scripts can tell
-    assert "1 conflict(s) need you" in synced.stdout
+    assert "1 conflict needs you" in synced.stdout
     as_json = cli("sync", "--json", **_b(tmp_path))
     assert as_json.returncode == 4 and json.loads(as_json.stdout)["conflicts"] == [note["id"]]
     cloned = cli("clone", str(shared), "--vault", str(tmp_path / "c"))  # a third device
-    assert cloned.returncode == 4 and "1 conflict(s) need you" in cloned.stdout
+    assert cloned.returncode == 4 and "1 conflict needs you" in cloned.stdout
     listed = cli("conflicts", check=True, **_b(tmp_path))
     assert "Plan" in listed.stdout and "mine: this device" in listed.stdout
     # an edit would go on one version only and the conflict would grow: refused until settled
@@ -246,3 +246,43 @@ def test_a_full_disk_is_one_line_and_loses_nothing(cli: CLI, tiny_disk: Path) ->
     subprocess.run(["mount", "-o", "remount,size=8m", str(tiny_disk)], check=True)
     done = json.loads(cli("sync", "--json", check=True).stdout)
     assert done["pending"] == [] and done["pushed"] >= 12
+
+
+def test_rekey_pulls_first_and_says_what_the_other_devices_do(
+    cli: CLI, shared: Path, tmp_path: Path
+) -> None:
+    cli.init()
+    cli("new", "Plan", input="start\n", check=True)
+    cli("remote", "set", str(shared), check=True)
+    cli("sync", check=True)
+    cli("clone", str(shared), "--vault", str(tmp_path / "b"), check=True)
+    # b's edit reaches the folder before a rotates the key: a must keep it
+    cli("new", "From b before the rekey", input="b\n", check=True, **_b(tmp_path))
+    cli("sync", check=True, **_b(tmp_path))
+    rekeyed = cli("rekey", check=True)
+    assert "Syncing with" in rekeyed.stderr and "clone each other device" in rekeyed.stderr
+    assert "From b before the rekey" in _titles(cli)
+    # a's old folder: a rotated the key, so a starts a new folder
+    own = one_line_error(cli("sync"))
+    assert "this device rotated it" in own
+    fresh = tmp_path / "fresh"
+    cli("remote", "set", str(fresh), check=True)
+    cli("sync", check=True)
+    # b pointed at a's new folder is told that another device rotated the key, and how to follow
+    other = one_line_error(cli("remote", "set", str(fresh), **_b(tmp_path)))
+    assert "another device rotated it" in other and "vault clone" in other
+    cli("clone", str(fresh), "--vault", str(tmp_path / "b2"), check=True)
+    assert _titles(cli, VAULT_DIR=str(tmp_path / "b2")) == _titles(cli)
+
+
+def test_rekey_refuses_when_it_cannot_sync_first(cli: CLI, shared: Path, tmp_path: Path) -> None:
+    cli.init()
+    cli("remote", "set", str(shared), check=True)
+    cli("sync", check=True)
+    shutil.rmtree(shared)
+    shared.write_text("not a folder")
+    result = cli("rekey")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    refused = result.stderr.strip().splitlines()[-1]  # after the line saying it syncs first
+    assert refused.startswith("vault: could not sync first") and "--offline" in refused
+    assert cli("rekey", "--offline").returncode == 0

@@ -687,3 +687,16 @@ def test_moving_to_a_new_folder_starts_clean(dev: Devices) -> None:
     c, _ = clone(moved, dev.folder.parent / "c", password=PASSWORD)
     dev.opened.append(c)
     assert _notes(c) == _notes(dev.a)
+
+
+def test_a_pin_on_one_device_and_an_edit_on_the_other_merge_with_the_edits_time(
+    dev: Devices,
+) -> None:
+    seed = next(n for n in dev.a.all_notes() if n.title == "Seed")
+    edited = dev.b.update_note(dev.b.note(seed.id), body="one\ntwo\nthree\nfour\n")
+    dev.a.update_note(dev.a.note(seed.id), pinned=True, tags=["start", "pinned"])  # later
+    dev.both()
+    for v in (dev.a, dev.b):
+        merged = v.note(seed.id)
+        assert (merged.pinned, merged.body, merged.conflict) == (True, edited.body, False)
+        assert merged.modified == edited.modified

@@ -1,4 +1,5 @@
-"""End to end: two vaults syncing through two real Syncthing daemons on 127.0.0.1.
+"""End to end: vaults syncing through real Syncthing daemons on 127.0.0.1 (two, and three in a
+ring of pauses).
 
 Each device has its own copy of the shared folder, served by its own daemon (discovery, relays
 and NAT off; see tests/syncthing_harness.py). The devices edit while disconnected (one daemon
@@ -137,3 +138,55 @@ def test_two_vaults_through_syncthing(tmp_path: Path, make_vault: Callable[..., 
             assert not SyncEngine(b, RemoteFolder(rb)).sync().pending
         finally:
             b.lock()
+
+
+def test_three_devices_in_a_ring_of_pauses_converge(
+    tmp_path: Path, make_vault: Callable[..., tuple]
+) -> None:
+    """Three daemons; in each round one is paused while the other two edit, sync and exchange,
+    then it comes back: partial delivery of edits and of merges, as a ring of laptops going to
+    sleep gives. Each device edits only its own lines, so nothing may conflict."""
+    require_syncthing()
+    replicas = [tmp_path / f"replica-{i}" for i in range(3)]
+    lines = [f"line {i}\n" for i in range(9)]
+    with SyncthingCluster(tmp_path / "st", replicas, rescan_interval_s=5) as cluster:
+        first, _ = make_vault(tmp_path / "vault-0")
+        note = first.create_note("Ring", "".join(lines))
+        set_remote(first.store, replicas[0])
+        SyncEngine(first).sync()
+        cluster.wait_in_sync()
+        vaults = [first]
+        try:
+            for i in (1, 2):
+                vaults.append(clone(replicas[i], tmp_path / f"vault-{i}", password=PASSWORD)[0])
+                cluster.wait_in_sync()
+            last: dict[int, str] = {}
+            for rnd in range(3):
+                asleep = rnd % 3
+                cluster.pause(asleep)
+                for i, vault in enumerate(vaults):
+                    body = vault.note(note.id).body.splitlines(keepends=True)
+                    last[i] = f"device {i} round {rnd}\n"
+                    body[3 * i] = last[i]
+                    vault.update_note(vault.note(note.id), body="".join(body))
+                    SyncEngine(vault).sync()
+                awake = [i for i in range(3) if i != asleep]
+                cluster.wait_in_sync()
+                for i in awake:
+                    SyncEngine(vaults[i]).sync()
+                cluster.resume(asleep)
+            cluster.wait_in_sync()
+            for _ in range(3):
+                for vault in vaults:
+                    SyncEngine(vault).sync()
+                cluster.wait_in_sync()
+            bodies = {vault.note(note.id).body for vault in vaults}
+            assert len(bodies) == 1, bodies
+            body = bodies.pop()
+            assert all(line in body for line in last.values()), body
+            for vault in vaults:
+                assert not list_conflicts(vault)
+                assert len(vault.store.heads(note.id)) == 1
+        finally:
+            for vault in vaults[1:]:
+                vault.lock()

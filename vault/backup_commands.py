@@ -31,6 +31,7 @@ from vault.errors import InvalidInputError, VaultError, WrongPasswordError
 from vault.fsutil import make_private_dirs, storage_error
 from vault.notes import Vault, inspect_vault
 from vault.store import Store
+from vault.wording import agree, plural
 
 # A progress bar appears only if the work is still going after this long.
 PROGRESS_DELAY = 0.5
@@ -105,8 +106,8 @@ def confirm(question: str) -> bool:
 
 def _counts(live: dict[str, int]) -> str:
     return (
-        f"{live.get('note', 0)} notes, {live.get('notebook', 0)} notebooks, "
-        f"{live.get('tag', 0)} tags"
+        f"{plural(live.get('note', 0), 'note')}, {plural(live.get('notebook', 0), 'notebook')}, "
+        f"{plural(live.get('tag', 0), 'tag')}"
     )
 
 
@@ -164,7 +165,8 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
         )
     else:
         what = "with history" if report.history else "current versions only"
-        info(f"Backed up {report.ops} versions ({what}, {backup.size_text(report.size)}) to:")
+        size = backup.size_text(report.size)
+        info(f"Backed up {plural(report.ops, 'version')} ({what}, {size}) to:")
         out(str(report.path))
     return 0
 
@@ -200,17 +202,22 @@ def cmd_backup_verify(args: argparse.Namespace, config: Config) -> int:
         out(f"Backup of vault {short(report.vault_id)} made {fmt_time(_ms(report.created))}")
         parts = f"{report.parts} part{'s' if report.parts != 1 else ''} verified"
         out(
-            f"{parts}; {report.versions} versions of {report.items} items "
+            f"{parts}; {plural(report.versions, 'version')} of {plural(report.items, 'item')} "
             f"({_counts(report.live)}) open with the {report.opened_with}."
             if report.ok
-            else f"{parts}; {report.versions} versions of {report.items} items read."
+            else f"{parts}; {plural(report.versions, 'version')} of "
+            f"{plural(report.items, 'item')} read."
         )
         for item_id, reason in sorted(report.damaged.items()):
             out(f"  damaged: {reason} ({short(item_id)})")
         if report.ok:
             out("The backup is good.")
         else:
-            out(f"{len(report.damaged)} item(s) do not open: the vault held them damaged.")
+            damaged = len(report.damaged)
+            out(
+                f"{plural(damaged, 'item')} {agree(damaged, 'does', 'do')} not open: the vault "
+                f"held {agree(damaged, 'it', 'them')} damaged."
+            )
     return 0 if report.ok else 1
 
 
@@ -258,7 +265,7 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
     if report.new_vault:
         out(f"Restored the backup of {fmt_time(_ms(header.created))} as a new vault at:")
         out(f"    {report.vault_path}")
-        out(f"{_counts(report.counts)}, {report.counts.get('versions', 0)} versions.")
+        out(f"{_counts(report.counts)}, {plural(report.counts.get('versions', 0), 'version')}.")
         if new_password is not None:
             out("It opens with your new password, and with the recovery key of the backup.")
         else:
@@ -273,11 +280,12 @@ def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
                 )
     else:
         out(
-            f"Merged the backup into {report.vault_path}: {report.ops_added} versions added, "
+            f"Merged the backup into {report.vault_path}: "
+            f"{plural(report.ops_added, 'version')} added, "
             f"{report.ops_known} already there (newer versions stay current)."
         )
         if report.resealed:
-            out(f"{report.resealed} versions were re-sealed under the vault's current key.")
+            out(f"{plural(report.resealed, 'version')} re-sealed under the vault's current key.")
     return 0
 
 
@@ -373,15 +381,18 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         count = len(vault.notes())
         info(
-            f"warning: this writes {count} notes UNENCRYPTED to {folder}. Anyone who can read "
-            "that folder can read them, and deleted files can linger on disk."
+            f"warning: this writes {plural(count, 'note')} UNENCRYPTED to {folder}. Anyone who "
+            "can read that folder can read them, and deleted files can linger on disk."
         )
         if not args.yes and not confirm("Export in plaintext?"):
             info("Nothing exported.")
             return 1
         with progress_bar("Exporting") as progress:
             report = markdown_io.export_markdown(vault, folder, progress=progress)
-    info(f"Exported {report.notes} notes in {report.notebooks} notebooks to {report.folder}.")
+    info(
+        f"Exported {plural(report.notes, 'note')} in {plural(report.notebooks, 'notebook')} "
+        f"to {report.folder}."
+    )
     return 0
 
 
@@ -408,7 +419,8 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         )
     else:
         info(
-            f"Imported {report.imported} notes ({report.notebooks_created} new notebooks); "
+            f"Imported {plural(report.imported, 'note')} "
+            f"({plural(report.notebooks_created, 'new notebook')}); "
             f"{report.unchanged} already in the vault were skipped."
         )
         if report.other_files:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from vault import __version__, agent_client, lookup
 from vault.config import Config
+from vault.counts import notes_per_notebook
 from vault.crypto import TEST_KDF, KdfParams
 from vault.envelope import short
 from vault.errors import (
@@ -38,6 +39,7 @@ from vault.search import match_snippet, parse_query
 from vault.store import Store
 from vault.strength import estimate
 from vault.textsafe import visible
+from vault.wording import plural
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
@@ -422,8 +424,8 @@ def _warn_corrupt(vault: Vault) -> None:
     if vault.corrupt:
         ids = ", ".join(short(i) for i in sorted(vault.corrupt)[:5])
         info(
-            f"warning: {len(vault.corrupt)} item(s) could not be opened ({ids}): tampered or "
-            "corrupt; `vault check` tells more"
+            f"warning: {plural(len(vault.corrupt), 'item')} could not be opened ({ids}): "
+            "tampered or corrupt; `vault check` tells more"
         )
 
 
@@ -639,11 +641,11 @@ def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
         if (
             count
             and not args.yes
-            and not _confirm(f"Delete {count} note(s) in the trash for good?")
+            and not _confirm(f"Delete {plural(count, 'note')} in the trash for good?")
         ):
             info("Nothing deleted.")
             return 1
-        info(f"Deleted {vault.empty_trash()} note(s) for good.")
+        info(f"Deleted {plural(vault.empty_trash(), 'note')} for good.")
     return 0
 
 
@@ -716,10 +718,8 @@ def cmd_revert(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_notebooks(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
-        counts: dict[str | None, int] = {}
-        for n in vault.notes():
-            counts[n.notebook] = counts.get(n.notebook, 0) + 1
         notebooks = vault.notebooks()
+        counts = notes_per_notebook(vault.all_notes(), notebooks)  # as the app's sidebar
         if args.json:
             emit_json(
                 [
@@ -764,7 +764,7 @@ def cmd_notebook(args: argparse.Namespace, config: Config) -> int:
                 info("Nothing deleted.")
                 return 1
             trashed = vault.delete_notebook(nb)
-            info(f"Deleted the notebook; {trashed} note(s) moved to the trash.")
+            info(f"Deleted the notebook; {plural(trashed, 'note')} moved to the trash.")
     return 0
 
 
@@ -785,10 +785,10 @@ def cmd_tag(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         if args.action == "rename":
             count = vault.rename_tag(args.name, args.new_name)
-            info(f"Renamed the tag on {count} note(s).")
+            info(f"Renamed the tag on {plural(count, 'note')}.")
         else:
             count = vault.delete_tag(args.name)
-            info(f"Removed the tag from {count} note(s).")
+            info(f"Removed the tag from {plural(count, 'note')}.")
     return 0
 
 
@@ -822,10 +822,18 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         password = os.environ.get("VAULT_PASSWORD") or read_secret(
             "Password (again, to re-wrap the new key): ", "VAULT_PASSWORD", "vault password"
         )
+        remote = _rekey_sync_first(vault, config, offline=args.offline)
         info("Re-encrypting every version of every item under a new master key…")
         recovery = vault.rekey(password, keyfile=keyfile_arg(args))
         if agent_client.lock(vault.path, vault.vault_id):
             info("Locked the unlocked session: it held the old key.")
+        if remote is not None:
+            info(
+                f"Your other devices still use the old key with {remote}. This device will not "
+                "sync there again: start a new folder here with `vault remote set NEWDIR`, then "
+                "clone each other device from it (`vault clone NEWDIR`); a device that has "
+                "changes it never synced should back them up or export them first."
+            )
         if args.json:
             emit_json({"recovery_key": recovery})
             return 0
@@ -835,6 +843,25 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         out("    " + "-".join(groups[:7]))
         out("    " + "-".join(groups[7:]))
     return 0
+
+
+def _rekey_sync_first(vault: Vault, config: Config, *, offline: bool) -> Path | None:
+    """Before the key changes, pull what the other devices put in the sync folder: after the
+    rekey this device can no longer read it, and their edits would be left behind."""
+    from vault.sync import SyncEngine, configured_remote
+
+    remote = configured_remote(vault, config.get("sync.remote") or "")
+    if remote is None or offline:
+        return remote
+    info(f"Syncing with {remote} first, so changes other devices made are kept…")
+    try:
+        SyncEngine(vault, remote).sync()
+    except VaultError as exc:
+        raise VaultError(
+            f"could not sync first ({exc}); fix that, or rekey with --offline to leave the "
+            "folder's newest changes behind"
+        ) from None
+    return remote
 
 
 def cmd_check(args: argparse.Namespace, config: Config) -> int:
@@ -850,11 +877,11 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                 }
             )
         else:
-            out(f"{report.items} items, {report.versions} versions checked.")
+            out(f"{plural(report.items, 'item')}, {plural(report.versions, 'version')} checked.")
             for reason in sorted(report.corrupt.values()):
                 out(f"  damaged: {reason}")
             if report.conflicts:
-                out(f"  {len(report.conflicts)} item(s) have conflicting versions.")
+                out(f"  {plural(len(report.conflicts), 'item')} with conflicting versions.")
             if report.ok:
                 out("Everything opens.")
         return 0 if report.ok else 1
@@ -1082,7 +1109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("note", help=NOTE_HELP)
     p.add_argument("version")
 
-    command("notebooks", cmd_notebooks, "list notebooks", json_flag=True)
+    command(
+        "notebooks",
+        cmd_notebooks,
+        "list notebooks with their notes (sub-notebooks' included)",
+        json_flag=True,
+    )
     p = command("notebook", cmd_notebook, "create, rename, move or delete a notebook")
     nsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     nsub.add_parser("new", help="create (nested paths allowed)").add_argument("path")
@@ -1109,7 +1141,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--new-keyfile", metavar="PATH", help="require this keyfile from now on")
     p.add_argument("--no-keyfile", action="store_true", help="stop requiring a keyfile")
 
-    command("rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True)
+    p = command(
+        "rekey", cmd_rekey, "rotate the master key (re-encrypts everything)", json_flag=True
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not sync with the sync folder first (its newest changes are left behind)",
+    )
     command("check", cmd_check, "verify every version of every item", json_flag=True)
     command("status", cmd_status, "where the vault is and how it is protected", json_flag=True)
 

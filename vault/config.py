@@ -38,6 +38,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "auto": True,  # the terminal app syncs in the background
         "interval_seconds": 300,  # ... every this often (0: only after saves and on demand)
         "debounce_seconds": 5.0,  # ... and this long after the last save
+        "watch_seconds": 2.0,  # ... and this soon after another device writes (0: off)
     },
     "notes": {
         "templates_notebook": "Templates",  # notes in this notebook (path) are templates

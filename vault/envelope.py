@@ -22,8 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from vault import crypto
-from vault.errors import CorruptItemError, UnsupportedFormatError
+from vault import crypto, safejson
+from vault.errors import CorruptItemError, UnsupportedFormatError, VaultError
 
 ENVELOPE_VERSION = 1  # the version 1 functions below (seal_item, open_item, ...)
 OP_ENVELOPE_VERSION = 2
@@ -101,22 +101,33 @@ def _corrupt(kind: str, item_id: str, why: str) -> CorruptItemError:
 def parse_envelope(kind: str, item_id: str, envelope: str | bytes) -> Sealed:
     """Check the envelope is v1, names the item the caller asked for, and decode its fields.
     Raises CorruptItemError (or UnsupportedFormatError) naming the item."""
+    _, salt, nonce, cipher = _load(kind, item_id, envelope, ENVELOPE_VERSION)
+    return Sealed(kind, item_id, salt, nonce, cipher)
+
+
+def _load(
+    kind: str, item_id: str, envelope: str | bytes, version: int
+) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """The checks both envelope versions share: readable JSON (depth-bounded), the version,
+    the algorithm, the item it names; then the decoded salt, nonce and cipher."""
     try:
-        env = json.loads(envelope)
-    except (ValueError, UnicodeDecodeError):
+        env = safejson.parse(envelope, "envelope", VaultError)
+    except VaultError:
         raise _corrupt(kind, item_id, "is not a readable envelope (truncated or corrupt)") from None
     if not isinstance(env, dict):
         raise _corrupt(kind, item_id, "is not a readable envelope (truncated or corrupt)")
     v = env.get("v")
-    if v != ENVELOPE_VERSION or isinstance(v, bool):
-        if isinstance(v, int) and not isinstance(v, bool) and v > ENVELOPE_VERSION:
+    if v != version or isinstance(v, bool):
+        if isinstance(v, int) and not isinstance(v, bool) and v > version:
             raise UnsupportedFormatError(
                 f"{kind} {short(item_id)} was written by a newer version of vault "
                 f"(format v{v}); upgrade vault"
             )
         raise _corrupt(kind, item_id, f"has an unknown format version {v!r} (tampered or corrupt)")
     if env.get("alg") != crypto.AEAD_ALG:
-        raise _corrupt(kind, item_id, "names an algorithm that format v1 does not allow (tampered)")
+        raise _corrupt(
+            kind, item_id, f"names an algorithm that format v{version} does not allow (tampered)"
+        )
     if env.get("id") != item_id or env.get("kind") != kind:
         raise _corrupt(kind, item_id, "holds another item's envelope (swapped or tampered)")
     try:
@@ -127,7 +138,7 @@ def parse_envelope(kind: str, item_id: str, envelope: str | bytes) -> Sealed:
         raise _corrupt(kind, item_id, "has a malformed field (truncated or corrupt)") from None
     if len(cipher) < crypto.TAG_BYTES + crypto.MIN_PADDED:
         raise _corrupt(kind, item_id, "is truncated")
-    return Sealed(kind, item_id, salt, nonce, cipher)
+    return env, salt, nonce, cipher
 
 
 def open_sealed(items_key: bytes, vault_id: str, sealed: Sealed) -> dict[str, Any]:
@@ -310,8 +321,8 @@ def envelope_version(envelope: str | bytes | None) -> int | None:
     if envelope is None:
         return None
     try:
-        v = json.loads(envelope).get("v")
-    except (ValueError, UnicodeDecodeError, AttributeError):
+        v = safejson.parse(envelope, "envelope", VaultError).get("v")
+    except (VaultError, AttributeError):
         return None
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
@@ -323,34 +334,9 @@ def parse_op(claims: Claims, envelope: str | bytes | None) -> SealedOp:
     if envelope is None:
         what = "deletion" if claims.deleted else "version"
         raise _corrupt(kind, item_id, f"has a {what} that is not sealed (tampered)")
-    try:
-        env = json.loads(envelope)
-    except (ValueError, UnicodeDecodeError):
-        raise _corrupt(kind, item_id, "is not a readable envelope (truncated or corrupt)") from None
-    if not isinstance(env, dict):
-        raise _corrupt(kind, item_id, "is not a readable envelope (truncated or corrupt)")
-    v = env.get("v")
-    if v != OP_ENVELOPE_VERSION or isinstance(v, bool):
-        if isinstance(v, int) and not isinstance(v, bool) and v > OP_ENVELOPE_VERSION:
-            raise UnsupportedFormatError(
-                f"{kind} {short(item_id)} was written by a newer version of vault "
-                f"(format v{v}); upgrade vault"
-            )
-        raise _corrupt(kind, item_id, f"has an unknown format version {v!r} (tampered or corrupt)")
-    if env.get("alg") != crypto.AEAD_ALG:
-        raise _corrupt(kind, item_id, "names an algorithm that format v2 does not allow (tampered)")
-    if env.get("id") != item_id or env.get("kind") != kind:
-        raise _corrupt(kind, item_id, "holds another item's envelope (swapped or tampered)")
+    env, salt, nonce, cipher = _load(kind, item_id, envelope, OP_ENVELOPE_VERSION)
     if env.get("op") != claims.op_id:
         raise _corrupt(kind, item_id, "holds another version's envelope (replayed or tampered)")
-    try:
-        salt = crypto.b64d(env.get("salt"), crypto.SALT_BYTES)
-        nonce = crypto.b64d(env.get("nonce"), crypto.NONCE_BYTES)
-        cipher = crypto.b64d(env.get("cipher"))
-    except ValueError:
-        raise _corrupt(kind, item_id, "has a malformed field (truncated or corrupt)") from None
-    if len(cipher) < crypto.TAG_BYTES + crypto.MIN_PADDED:
-        raise _corrupt(kind, item_id, "is truncated")
     return SealedOp(claims, salt, nonce, cipher)
 
 

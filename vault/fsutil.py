@@ -165,11 +165,7 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            write_fully(fd, data)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -180,18 +176,23 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None
     fsync_dir(path.parent)
 
 
+def write_fully(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` and make it durable. os.write may write less than asked (a
+    disk filling up does exactly that before it fails with ENOSPC), so it loops: a short file
+    must never be put in place as if it were whole."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
 def write_new(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
     """Write a file that must not exist yet, durably and atomically (immutable files)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            # os.write may write less than asked (a disk filling up does exactly that before
-            # it fails with ENOSPC), so loop: a short file must never be linked into place.
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_fully(fd, data)
         finally:
             os.close(fd)
         # link() fails if the target exists, so an immutable file is never replaced

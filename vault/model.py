@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from vault.mdtext import excerpt, is_rule_or_fence, plain_line
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -203,9 +205,12 @@ KIND_TYPES: dict[str, type[Note] | type[Notebook] | type[Tag]] = {
 
 
 def snippet(body: str, width: int = 80) -> str:
-    """A one-line preview: the first line with words, without Markdown heading marks."""
+    """A one-line preview: the first line with words, as read (no Markdown marks), cut at a
+    word with an ellipsis."""
     for line in body.splitlines():
-        text = line.strip().lstrip("#>*-+ ").strip()
-        if text and not text.startswith("```"):
-            return text if len(text) <= width else text[: width - 1] + "…"
+        if is_rule_or_fence(line):
+            continue
+        text = plain_line(line)
+        if text:
+            return excerpt(text, 0, width)
     return ""

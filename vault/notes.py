@@ -770,7 +770,11 @@ class Vault:
             updated = dataclasses.replace(note, **changes)
             if updated.content_equal(note):
                 return note
-            updated = dataclasses.replace(updated, modified=max(now_ms(), note.modified + 1))
+            if updated.title != note.title or updated.body != note.body:
+                # "modified" follows the words only: pinning, tagging or moving a note must
+                # not reorder a list sorted by it. Sync needs no time of its own for those
+                # changes: merges follow the versions' parents, and "modified" merges by max.
+                updated = dataclasses.replace(updated, modified=max(now_ms(), note.modified + 1))
             written = self._write(updated, self._parents(note))
             assert isinstance(written, Note)
             return written

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import NamedTuple
 
+from vault.mdtext import excerpt, plain_line
 from vault.model import Note
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -295,9 +296,9 @@ def match_snippet(body: str, query: Query, width: int = 80) -> str:
     start = spans[0][0]
     line_start = body.rfind("\n", 0, start) + 1
     line_end = body.find("\n", start)
-    line = body[line_start : line_end if line_end != -1 else len(body)]
-    offset = start - line_start
-    if len(line) > width:
-        left = max(0, offset - width // 3)
-        line = ("…" if left else "") + line[left : left + width - 1].rstrip() + "…"
-    return line.strip()
+    raw = body[line_start : line_end if line_end != -1 else len(body)]
+    # As read, without Markdown marks; the match is found again in what is shown (it may
+    # have been inside a link's address, which is not shown: then the line's start).
+    line = plain_line(raw) or raw.strip()
+    found = highlight_spans(line, query)
+    return excerpt(line, found[0][0] if found else 0, width)

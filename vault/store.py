@@ -371,6 +371,10 @@ class Store:
 
     # --- meta ------------------------------------------------------------------------------
 
+    def previous_master_ids(self) -> list[str]:
+        """The ids of the master keys this vault used before its rekeys, oldest first."""
+        return [p for p in (self.meta("mk_previous") or "").split(",") if p]
+
     def meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
             row = self._query("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -698,6 +702,18 @@ class Store:
                 "(SELECT envelope FROM ops WHERE ops.op_id = items.op_id)"
             )
             if master_id is not None:
+                # The ids of the keys this vault used before: a sync folder still on one of
+                # them was left behind by this device's rekey, not by another device's.
+                old = db.execute("SELECT value FROM meta WHERE key = 'mk_id'").fetchone()
+                row = db.execute("SELECT value FROM meta WHERE key = 'mk_previous'").fetchone()
+                previous = [p for p in (row[0] if row else "").split(",") if p]
+                if old and old[0] != master_id and old[0] not in previous:
+                    previous.append(old[0])
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('mk_previous', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (",".join(previous),),
+                )
                 db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
 
     # --- the index, checked against the operations ------------------------------------------

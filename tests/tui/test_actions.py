@@ -207,3 +207,62 @@ async def test_tag_completion_skips_tags_already_typed() -> None:
     assert await suggest.get_suggestion("home, hom") == "home, homework"
     assert await suggest.get_suggestion("home, #pl") == "home, planning"
     assert await suggest.get_suggestion("home, ") is None
+
+
+async def test_pin_and_tags_do_not_reorder_a_list_sorted_by_modified(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert main.sort == "modified"
+        before = [n.title for n in main.notes_list.notes]
+        await highlight(pilot, main, "Reading list")
+        await pilot.press("p")  # pinned notes come first...
+        await settle(pilot)
+        pinned = {"Welcome to your vault", "Reading list"}
+        assert {n.title for n in main.notes_list.notes[:2]} == pinned
+        await pilot.press("p")  # ...and unpinned, it goes back where it was
+        await settle(pilot)
+        assert [n.title for n in main.notes_list.notes] == before
+        await highlight(pilot, main, "Garden ideas")
+        await pilot.press("t")
+        await settle(pilot)
+        await type_into(pilot, "#value", "home, outside")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [n.title for n in main.notes_list.notes] == before
+
+
+async def test_trash_and_move_can_be_undone(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await highlight(pilot, main, "Welcome to your vault")  # pinned
+        await pilot.press("d")
+        await settle(pilot)
+        assert "Welcome to your vault" not in [n.title for n in main.notes_list.notes]
+        assert any("ctrl+z undoes" in n.message for n in app._notifications)
+        await pilot.press("ctrl+z")
+        await settle(pilot)
+        assert main.notes_list.highlighted is not None
+        assert main.notes_list.highlighted.title == "Welcome to your vault"
+
+        await highlight(pilot, main, "Garden ideas")
+        await pilot.press("m")
+        await settle(pilot)
+        await type_into(pilot, "#value", "Work")
+        await pilot.press("enter")
+        await settle(pilot)
+        with open_vault(sample_vault) as vault:
+            assert vault.notebook_path(vault.find_note("Garden ideas").notebook) == "Work"
+        await pilot.press("ctrl+z")
+        await settle(pilot)
+        await pilot.press("ctrl+z")  # once only: nothing left to take back
+        await settle(pilot)
+    with open_vault(sample_vault) as vault:
+        welcome = vault.find_note("Welcome to your vault")
+        assert not welcome.in_trash and welcome.pinned
+        garden = vault.find_note("Garden ideas")
+        assert vault.notebook_path(garden.notebook) == "Home"
+        assert len(vault.note_history(garden)) == 3

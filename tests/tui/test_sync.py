@@ -423,3 +423,28 @@ async def test_locking_the_app_while_syncing_locks_cleanly(devices: Devices, app
         assert session.vault.master_key == bytes(32)  # locked: the key is wiped
     with open_vault(devices.desk) as desk:
         assert desk.check().ok
+
+
+async def test_a_note_from_the_other_device_shows_within_seconds(
+    devices: Devices, app_for, tmp_path: Path
+) -> None:
+    """The laptop's CLI writes a note and syncs; the app on the desk shows it within a few
+    seconds, with no key pressed and the five-minute interval far away: it watches the
+    folder's listing (sync.watch_seconds, 2 by default)."""
+    from tests.conftest import CLI
+
+    set_config(sync__auto=True, sync__interval_seconds=300)
+    laptop = CLI(devices.laptop, tmp_path / "config.toml")
+    app = app_for(devices.desk)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await wait_until(pilot, lambda: footer(main).startswith("synced"))  # the sync on opening
+        laptop("new", "Written on the laptop", "--no-edit", check=True)
+        laptop("sync", check=True)
+        start = time.monotonic()
+        await wait_until(
+            pilot,
+            lambda: "Written on the laptop" in [n.title for n in main.notes_list.notes],
+            timeout=8,
+        )
+        assert time.monotonic() - start < 8

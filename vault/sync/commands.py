@@ -25,6 +25,7 @@ from vault.sync.clone import clone
 from vault.sync.conflicts import Conflict, ConflictVersion, list_conflicts, resolve
 from vault.sync.engine import ProgressCallback, SyncEngine, SyncReport
 from vault.sync.setup import remote_info, set_remote, unset_remote
+from vault.wording import plural
 
 EXIT_ROLLBACK = 3  # the folder went backwards: reported, local data not rolled back
 EXIT_CONFLICTS = 4  # synced, but conflicts wait for a person (`vault conflicts`)
@@ -110,14 +111,14 @@ def _show_remote(store: Store, config: Config, as_json: bool) -> int:
     if info.problem:
         cli.out(f"problem        {info.problem}")
     else:
-        cli.out(f"devices        {info.devices} with a log, {info.files} file(s)")
+        cli.out(f"devices        {info.devices} with a log, {plural(info.files, 'file')}")
     cli.out(f"last sync      {cli.fmt_time(st.last_sync) or 'never'}")
     if st.last_error:
         cli.out(f"last error     {st.last_error}")
-    cli.out(f"not yet sent   {st.unpushed} change(s)")
+    cli.out(f"not yet sent   {plural(st.unpushed, 'change')}")
     cli.out(f"conflicts      {st.conflicts}")
     if st.pending:
-        cli.out(f"pending        {st.pending} file(s) could not be read last time")
+        cli.out(f"pending        {plural(st.pending, 'file')} could not be read last time")
     if st.rollbacks:
         cli.out(f"rollbacks      {st.rollbacks} reported last time")
     return 0
@@ -180,7 +181,7 @@ def cmd_clone(args: argparse.Namespace, config: Config) -> int:
         if args.json:
             cli.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
             return EXIT_ROLLBACK if report.rollbacks else EXIT_CONFLICTS if report.conflicts else 0
-        cli.out(f"Cloned the vault into {local}: {notes} note(s).")
+        cli.out(f"Cloned the vault into {local}: {plural(notes, 'note')}.")
         cli.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
         waiting = report.pending or report.rollbacks or report.conflicts
         return _report(report, False) if waiting else 0

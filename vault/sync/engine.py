@@ -57,6 +57,7 @@ from vault.sync.state import (
     FileRecord,
     SyncState,
 )
+from vault.wording import plural
 
 ProgressCallback = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -103,21 +104,25 @@ class SyncReport:
     def lines(self) -> list[str]:
         """A summary for a person, one fact per line."""
         out = [
-            f"Received {self.pulled} change(s) from {self.devices} other device(s); "
-            f"sent {self.pushed}."
+            f"Received {plural(self.pulled, 'change')} from "
+            f"{plural(self.devices, 'other device')}; sent {self.pushed}."
         ]
         if self.merged:
-            out.append(f"Merged {len(self.merged)} note(s) edited on more than one device.")
+            out.append(f"Merged {plural(len(self.merged), 'note')} edited on more than one device.")
         if self.conflicts:
-            out.append(f"{len(self.conflicts)} conflict(s) need you: `vault conflicts` shows them.")
+            out.append(f"{_need(len(self.conflicts))}: `vault conflicts` shows them.")
         if self.waiting:
-            out.append(f"{len(self.waiting)} item(s) wait for older versions still arriving.")
+            out.append(
+                f"{plural(len(self.waiting), 'item')} waiting for older versions still arriving."
+            )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
         for w in self.warnings:
             out.append(f"Warning: {w}")
         if self.repaired:
-            out.append(f"Rewrote this device's log: {self.repaired} file(s) were lost or damaged.")
+            out.append(
+                f"Rewrote this device's log: {plural(self.repaired, 'file')} lost or damaged."
+            )
         for r in self.rollbacks:
             out.append(f"ROLLBACK: {r}")
         return out
@@ -366,7 +371,7 @@ class _Run:
                 f"{remote.path} is not empty and is not a vault sync folder (or its header has "
                 "not arrived yet); choose an empty folder, or wait for the sync app"
             )
-        check_header(remote, header, mine)
+        check_header(remote, header, mine, self.store.previous_master_ids())
         if header.version < layout.FORMAT_VERSION:
             # A version 1 folder: this device is the first of version 2 here. From now on the
             # folder says 2, so a version 1 program refuses it ("upgrade vault") instead of
@@ -1040,14 +1045,30 @@ def _covered_upto(known: dict[int, list[FileRecord]]) -> int:
     return covered
 
 
-def check_header(remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader) -> None:
+def check_header(
+    remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader, previous: list[str]
+) -> None:
+    """Refuse a folder of another vault, or of another master key of this one. `previous`
+    (the keys this vault used before) tells which side rotated: this device, whose other
+    devices must follow it to a new folder, or another device, which this one must follow."""
     if header.vault_id != mine.vault_id:
         raise RemoteError(
             f"{remote.path} is the sync folder of another vault; choose another folder"
         )
-    if header.master_id != mine.master_id:
+    if header.master_id == mine.master_id:
+        return
+    if header.master_id in previous:
         raise RemoteError(
-            f"{remote.path} uses this vault's old master key (the key was rotated with "
+            f"{remote.path} uses this vault's old master key (this device rotated it with "
             "`vault rekey`); start a new sync folder with `vault remote set NEWDIR` and clone "
             "your other devices from it"
         )
+    raise RemoteError(
+        f"{remote.path} uses a master key this device does not have (another device rotated "
+        "it with `vault rekey`); to follow it, clone this device anew from that folder with "
+        "`vault clone DIR --vault NEWDIR` (back up or export changes made here first)"
+    )
+
+
+def _need(conflicts: int) -> str:
+    return f"{plural(conflicts, 'conflict')} {'needs' if conflicts == 1 else 'need'} you"

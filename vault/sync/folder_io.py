@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vault.errors import RemoteError, StorageError
+from vault.fsutil import write_fully
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -45,6 +46,9 @@ _OPEN_DIR = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _NONBLOCK | _CLOEXEC
 _OPEN_READ = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _NOCTTY
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 _CHUNK = 1 << 20
+# Entries one folder of the sync folder may hold: a device's log keeps about 35 files (SYNC.md),
+# `log/` and `keys/` one folder per device; far below what makes a listing cost.
+MAX_ENTRIES = 10_000
 
 
 class Hasher(Protocol):
@@ -167,12 +171,20 @@ class Dir:
 
     # --- looking -----------------------------------------------------------------------------
 
-    def list(self) -> list[Listed]:
-        """Every entry (hidden ones included), by lstat: one listing, no read, nothing followed."""
+    def list(self, limit: int | None = MAX_ENTRIES) -> list[Listed]:
+        """Every entry (hidden ones included), by lstat: one listing, no read, nothing followed.
+        FolderRefused past `limit` (a device's folder: it writes a few dozen files, and one of
+        millions would cost every run time and memory in proportion; the folders of devices,
+        `log/` and `keys/`, are listed without one, so no peer can refuse them all)."""
         out = []
         try:
             with os.scandir(self.fd) as it:
                 for entry in it:
+                    if limit is not None and len(out) >= limit:
+                        raise FolderRefused(
+                            f"{self.where} holds more than {limit:,} entries; it is not a "
+                            "device's folder (set aside)"
+                        )
                     with contextlib.suppress(OSError):  # vanished while listing
                         st = entry.stat(follow_symlinks=False)
                         out.append(
@@ -269,10 +281,7 @@ class Dir:
         try:
             fd = os.open(tmp, _OPEN_NEW, mode, dir_fd=self.fd)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
+                write_fully(fd, data)
             finally:
                 os.close(fd)
             try:

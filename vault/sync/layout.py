@@ -32,9 +32,11 @@ KINDS = (SEGMENT, SNAPSHOT)
 SEQ_DIGITS = 10
 HASH_HEX = 32
 
-_CHAIN_NAME = re.compile(rf"^(\d{{{SEQ_DIGITS}}})-([0-9a-f]{{{HASH_HEX}}})\.(seg|snap)$")
-_SLOT_NAME = re.compile(rf"^([0-9a-f]{{{HASH_HEX}}})\.slot$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+# Matched with fullmatch: `$` would also accept a trailing newline, and a name such as
+# "<device id>\n" would then pass for a device (or a copy for one of our own files).
+_CHAIN_NAME = re.compile(rf"(\d{{{SEQ_DIGITS}}})-([0-9a-f]{{{HASH_HEX}}})\.(seg|snap)")
+_SLOT_NAME = re.compile(rf"([0-9a-f]{{{HASH_HEX}}})\.slot")
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 # Files bigger than this are not read: no chain file comes near it, and a hostile or broken
 # folder must not make us allocate without bound.
@@ -52,7 +54,7 @@ def content_hasher() -> hashlib._Hash:
 
 
 def is_device_id(name: str) -> bool:
-    return bool(_HEX32.match(name))
+    return bool(_HEX32.fullmatch(name))
 
 
 @dataclass(frozen=True, order=True)
@@ -75,7 +77,7 @@ def chain_file_name(seq: int, digest: str, kind: str) -> str:
 def parse_chain_name(name: str) -> ChainName | None:
     """The canonical name of a chain file, or None for anything else (conflict copies made by
     a sync daemon, temporary files, strangers): those are judged by their content instead."""
-    m = _CHAIN_NAME.match(name)
+    m = _CHAIN_NAME.fullmatch(name)
     if m is None:
         return None
     return ChainName(int(m.group(1)), m.group(2), m.group(3))
@@ -86,7 +88,7 @@ def slot_file_name(digest: str) -> str:
 
 
 def parse_slot_name(name: str) -> str | None:
-    m = _SLOT_NAME.match(name)
+    m = _SLOT_NAME.fullmatch(name)
     return m.group(1) if m else None
 
 

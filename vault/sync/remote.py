@@ -299,4 +299,4 @@ class RemoteFolder:
             if top is None:
                 return []
             with top:
-                return [e.name for e in top.list() if layout.is_device_id(e.name)]
+                return [e.name for e in top.list(None) if layout.is_device_id(e.name)]

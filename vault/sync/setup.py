@@ -49,7 +49,7 @@ def set_remote(store: Store, path: Path) -> Path:
             )
         remote.write_header(mine)
     else:
-        check_header(remote, header, mine)
+        check_header(remote, header, mine, store.previous_master_ids())
     with store.transaction() as db:
         SyncState.set_meta(db, REMOTE, str(path))
     return path
@@ -74,7 +74,12 @@ def remote_info(store: Store, config_remote: str = "") -> RemoteInfo:
         remote.check_reachable()
         header = remote.read_header()
         if header is not None:
-            check_header(remote, header, RemoteHeader(store.vault_id, store.master_id))
+            check_header(
+                remote,
+                header,
+                RemoteHeader(store.vault_id, store.master_id),
+                store.previous_master_ids(),
+            )
         devices = remote.devices()
         files = 0
         for device in devices:

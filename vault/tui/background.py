@@ -1,7 +1,9 @@
 """What the app does on its own while the vault is open: sync and automatic backups.
 
 Sync runs in one worker at a time: shortly after unlocking, `sync.debounce_seconds` after the
-last change made here, every `sync.interval_seconds`, and when asked (f9, the palette). A run
+last change made here, within `sync.watch_seconds` of another device writing to the folder
+(a cheap look at its listing, vault.sync.watch), every `sync.interval_seconds`, and when asked
+(f9, the palette). A run
 asked for while one is under way is remembered and made once that one ends, rather than
 queued twice or refused. What it reports lands in the footer; a problem is told once as a
 notification and then stays in the footer, so a folder that is gone for an afternoon does not
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -24,8 +27,15 @@ from textual.timer import Timer
 from vault.backup import auto_backup
 from vault.errors import VaultBusyError, VaultError
 from vault.sync import SyncReport, SyncStatus
+from vault.sync.watch import FolderWatch
 from vault.tui import failures
-from vault.tui.messages import BackupDone, SyncFinished, SyncProgress, SyncStatusRead
+from vault.tui.messages import (
+    BackupDone,
+    FolderChanged,
+    SyncFinished,
+    SyncProgress,
+    SyncStatusRead,
+)
 from vault.tui.session import Session, Stopped
 from vault.tui.sync_status import Running, report_problems, report_summary, status_line
 
@@ -58,6 +68,7 @@ class BackgroundWork(_App):
         self.last_report: SyncReport | None = None
         self._told: set[str] = set()  # problems already notified (until they clear)
         self._told_conflicts: set[str] = set()
+        self._watch: FolderWatch | None = None
 
     # --- starting and stopping ---------------------------------------------------------------
 
@@ -71,6 +82,9 @@ class BackgroundWork(_App):
         if self.sync_auto and interval > 0:
             self._bg_timers.append(self.set_interval(interval, self.request_sync))
         self._bg_timers.append(self.set_timer(FIRST_BACKUP_DELAY, self.scheduled_backup))
+        watch = float(config.get("sync.watch_seconds"))
+        if self.sync_auto and watch > 0:
+            self._bg_timers.append(self.set_interval(max(0.2, watch), self._look_at_folder))
         first = self.request_sync if self.sync_auto else self.read_sync_status
         self._bg_timers.append(self.set_timer(FIRST_SYNC_DELAY, first))
 
@@ -87,6 +101,7 @@ class BackgroundWork(_App):
         self.last_report = None
         self._told = set()
         self._told_conflicts = set()
+        self._watch = None
 
     @property
     def sync_auto(self) -> bool:
@@ -121,6 +136,36 @@ class BackgroundWork(_App):
             self._debounce.stop()
         delay = max(0.05, float(self.config.get("sync.debounce_seconds")))
         self._debounce = self.set_timer(delay, self._debounced)
+
+    def _look_at_folder(self) -> None:
+        session = self.session
+        if session is None or session.closing or self._sync_running:
+            return  # a run under way reads the folder anyway
+        self.watch_folder(session, self.config_remote)
+
+    @work(thread=True, exclusive=True, group="sync-watch", exit_on_error=False)
+    def watch_folder(self, session: Session, config_remote: str) -> None:
+        """One look at the folder's listing (no file is read); a change brings a sync."""
+        try:
+            remote = session.remote(config_remote)
+            if remote is None:
+                self._watch = None
+                return
+            changed = self._watcher(session, remote).changed()
+        except Exception:  # only a look: the vault locking meanwhile, or a store error the
+            return  # next sync run reports properly
+        if changed:
+            self.post_message(FolderChanged(session))
+
+    def _watcher(self, session: Session, remote: str) -> FolderWatch:
+        watch = self._watch
+        if watch is None or str(watch.remote) != remote:
+            watch = self._watch = FolderWatch(Path(remote), session.vault.store.device_id)
+        return watch
+
+    def on_folder_changed(self, message: FolderChanged) -> None:
+        if message.session is self.session:
+            self.request_sync()
 
     def _debounced(self) -> None:
         self._debounce = None
@@ -169,6 +214,12 @@ class BackgroundWork(_App):
         report: SyncReport | None = None
         error: str | None = None
         stopped = busy = False
+        with contextlib.suppress(Exception):
+            # What the folder holds now is read by this run: the watcher's next look compares
+            # with it, so only what other devices write from here on brings another run.
+            remote = session.remote(config_remote)
+            if remote is not None:
+                self._watcher(session, remote).rebase()
         try:
             report = session.sync(config_remote, progress=progress, clock_ms=self.clock_ms)
         except Stopped:

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vault.counts import notes_per_notebook
 from vault.model import Note, TagCount
 from vault.notes import Vault
 from vault.search import Query
@@ -59,19 +60,8 @@ class SidebarData:
 def sidebar_data(vault: Vault) -> SidebarData:
     notes = vault.all_notes()
     live = [n for n in notes if not n.in_trash]
-    per_notebook: dict[str | None, int] = {}
-    for note in live:
-        per_notebook[note.notebook] = per_notebook.get(note.notebook, 0) + 1
     notebooks = vault.notebooks()
-    parents = {nb.id: nb.parent for nb in notebooks}
-    totals: dict[str, int] = {}
-    for notebook_id, count in per_notebook.items():
-        seen: set[str] = set()
-        current = notebook_id
-        while current is not None and current in parents and current not in seen:
-            seen.add(current)  # a cycle left by concurrent moves must not loop forever
-            totals[current] = totals.get(current, 0) + count
-            current = parents[current]
+    totals = notes_per_notebook(live, notebooks)
     entries = [
         NotebookEntry(nb.id, nb.name, nb.parent, vault.notebook_path(nb.id), totals.get(nb.id, 0))
         for nb in notebooks

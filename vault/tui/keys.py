@@ -4,7 +4,8 @@ help screen lists it, and the README's table is printed from it (scripts/screens
 Each binding has an id, so a person can remap it in the config's [keymap] table, for example
 `new_note = "ctrl+n,f7"`. TextArea owns ctrl+a/c/d/e/k/u/v/w/x/y/z and f6/f7 (select the
 line, select all), so the shortcuts that must also work while typing use other keys and
-`priority`: sync is f9 and conflicts f8, not f6 or ctrl+y (redo).
+`priority`: sync is f9 and conflicts f8, not ctrl+y (redo); history takes f6 over the
+editor's select-the-line (ctrl+h would be backspace on some terminals).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SIDEBAR = "Sidebar"
 SEARCH = "Search box"
 CONFLICT = "Conflict view"
 BACKUPS = "Backups"
+HISTORY = "History"
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,27 @@ MAIN_KEYS = [
         help="Edit the note in $EDITOR",
     ),
     Key("tags", "ctrl+t", "edit_tags", "Tags", ANYWHERE, priority=True, help="Edit tags"),
+    Key(
+        "undo",
+        "ctrl+z",
+        "undo",
+        "Undo",
+        ANYWHERE,
+        show=True,
+        help="Take back the last move to the trash or to a notebook (in the editor: undo typing)",
+    ),
     Key("rename", "f2", "rename_note", "Rename", ANYWHERE, help="Rename the note"),
     Key("move", "f4", "move_note", "Move", ANYWHERE, help="Move the note to a notebook"),
     Key("sort", "f5", "cycle_sort", "Sort", ANYWHERE, help="Sort by modified, title, created"),
+    Key(
+        "history",
+        "f6",
+        "history",
+        "History",
+        ANYWHERE,
+        priority=True,  # over the editor's f6 (select the line; shift+home/end do it too)
+        help="The note's versions: compare one with now, restore it",
+    ),
     Key(
         "conflicts",
         "f8",
@@ -279,6 +299,19 @@ BACKUP_KEYS = [
     Key("backups_close", "escape", "close", "Close", BACKUPS, show=True),
 ]
 
+HISTORY_KEYS = [
+    Key(
+        "restore_version",
+        "r",
+        "restore_version",
+        "Restore",
+        HISTORY,
+        show=True,
+        help="Save the chosen version's title and text as the newest version (also enter)",
+    ),
+    Key("history_back", "escape", "back", "Back", HISTORY, show=True),
+]
+
 ALL_KEYS = (
     APP_KEYS
     + MAIN_KEYS
@@ -290,8 +323,9 @@ ALL_KEYS = (
     + SEARCH_KEYS
     + CONFLICT_KEYS
     + BACKUP_KEYS
+    + HISTORY_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, FIND, LINKS, SIDEBAR, SEARCH, CONFLICT, BACKUPS)
+GROUPS = (ANYWHERE, LIST, EDITOR, FIND, LINKS, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
@@ -325,9 +359,11 @@ def pretty(keys: str) -> str:
 
 
 def help_rows() -> list[tuple[str, str, str]]:
-    """(group, keys, what it does), grouped in GROUPS order."""
+    """(group, keys, what it does), grouped in GROUPS order. Anywhere, the palette and tab
+    come first: the keys that lead to every other one stay on the help's first screen."""
     rows = [(k.group, pretty(k.keys), k.help or k.description) for k in ALL_KEYS]
-    rows += [(group, keys, text) for keys, text, group in EXTRA_HELP]
+    extra = [(group, keys, text) for keys, text, group in EXTRA_HELP]
+    rows = [r for r in extra if r[0] == ANYWHERE] + rows + [r for r in extra if r[0] != ANYWHERE]
     order = {g: i for i, g in enumerate(GROUPS)}
     return sorted(rows, key=lambda r: order[r[0]])
 

@@ -6,6 +6,7 @@ posted from worker threads (post_message is thread-safe) or from widgets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,17 @@ class NoteWritten(Message):
     note_id: str
     action: str  # "saved", "renamed", "trashed", ... (for the message shown)
     text: str | None = None  # for "saved": the body that was written
+    undo: Undo | None = None  # how to take the change back (trash, move)
+
+
+@dataclass(frozen=True)
+class Undo:
+    """Taking back a change to a note (moving it to the trash or to another notebook):
+    `change` is applied to the note as that change left it."""
+
+    what: str  # "moving “Garden ideas” to the trash"
+    note: Note
+    change: Callable[[Session, Note], Note]
 
 
 @dataclass
@@ -157,6 +169,13 @@ class SyncFinished(Message):
     manual: bool = False  # someone asked for it (a key, the palette)
     stopped: bool = False  # ended at a safe point because the vault is locking
     busy: bool = False  # another sync of this vault (the CLI) was running
+
+
+@dataclass
+class FolderChanged(Message):
+    """Another device wrote to the sync folder (seen by the watcher): time to sync."""
+
+    session: Session
 
 
 @dataclass

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vault.errors import VaultError
-from vault.model import Item, Note
+from vault.model import Item, Note, NoteVersion
 from vault.notes import Vault
 from vault.renaming import RenameResult, rename_note
 from vault.sync import SyncEngine, SyncReport, SyncStatus, resolve
@@ -122,6 +122,18 @@ class Session:
         with self._lock:
             base = self.latest(note)
             return self._record(base, self.vault.restore_note(base))
+
+    def history(self, note: Note) -> tuple[Note, list[NoteVersion]]:
+        """The note as it is now and every saved version of it, oldest first. Waits for a save
+        under way, so the newest version is in the list."""
+        with self._lock:
+            current = self.vault.note(note.id)
+            return current, self.vault.note_history(current)
+
+    def restore_version(self, note: Note, old: Note) -> Note:
+        """An earlier version's title and text, saved as the newest version: the versions
+        in between stay in the history."""
+        return self.update(note, title=old.title, body=old.body)
 
     def purge(self, note: Note) -> None:
         with self._lock:

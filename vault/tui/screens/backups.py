@@ -42,6 +42,7 @@ from vault.tui.screens.dialogs import InputDialog, Refused
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
 from vault.tui.timefmt import Clock
+from vault.wording import agree, plural
 
 Progress = Callable[[int, int | None], None]
 
@@ -82,13 +83,14 @@ def export_notes(session: Session, folder: Path, progress: Progress | None = Non
 
 def contents_text(report: VerifyReport) -> str:
     notes = report.live.get("note", 0)
-    return f"{notes:,} note{'s' if notes != 1 else ''} · {report.versions:,} versions"
+    return f"{plural(notes, 'note')} · {plural(report.versions, 'version')}"
 
 
 def verdict(report: VerifyReport) -> str:
     if report.ok:
         return "✓ whole; every item opens" if report.items_checked else "✓ reads back whole"
-    return f"✗ {len(report.damaged)} item(s) do not open"
+    damaged = len(report.damaged)
+    return f"✗ {plural(damaged, 'item')} {agree(damaged, 'does', 'do')} not open"
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -354,7 +356,8 @@ def made_label(info: BackupInfo, now: datetime, *, seconds: bool = False) -> str
 
 def made_text(report: BackupReport) -> str:
     return (
-        f"Backed up {report.ops:,} versions ({size_text(report.size)}) to {report.path.name}; "
+        f"Backed up {plural(report.ops, 'version')} ({size_text(report.size)}) "
+        f"to {report.path.name}; "
         "it reads back whole."
     )
 

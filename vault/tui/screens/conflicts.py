@@ -37,6 +37,7 @@ from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import CONFLICT_KEYS, bindings
 from vault.tui.session import Session
 from vault.tui.timefmt import Clock, relative_time, to_local
+from vault.wording import plural
 
 NotebookPath = Callable[[str | None], str]
 
@@ -102,6 +103,20 @@ def edited_at(ms: int, now: datetime) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+_FLAGS = {"pinned": "pinned", "in trash": "in the trash"}
+
+
+def agreed(names: list[str]) -> str:
+    """The details both versions share, said so that a flag reads as a question, not as a
+    state: 'Both versions agree on the title, the tags and whether it is pinned or in the
+    trash.' (not 'Same ... pinned and in trash', which read as if the note were in the trash)."""
+    parts = [f"the {n}" for n in names if n not in _FLAGS]
+    flags = [_FLAGS[n] for n in names if n in _FLAGS]
+    if flags:
+        parts.append(f"whether it is {' or '.join(flags)}")
+    return f"Both versions agree on {_join(parts)}." if parts else ""
 
 
 # --- the side-by-side view -----------------------------------------------------------------
@@ -273,7 +288,7 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
         ]
         same = [n for n in names if left_fields.get(n) == right_fields.get(n)]
         left_body, right_body = body_of(mine), body_of(theirs)
-        note = f"Same {_join(same)} on both sides." if same and mine.item and theirs.item else ""
+        note = agreed(same) if same and mine.item and theirs.item else ""
         if left_body is None or right_body is None:
             gone = "mine" if left_body is None else "theirs"
             note = (
@@ -414,7 +429,7 @@ class ConflictListScreen(ReportsWorkerErrors, Screen[None]):
             label = Text.assemble(
                 ("! ", "bold"),
                 (conflict.title, "bold"),
-                f"  {conflict.kind} · {len(conflict.versions)} versions",
+                f"  {conflict.kind} · {plural(len(conflict.versions), 'version')}",
                 f" · edited {relative_time(modified, now)}" if modified else "",
             )
             options.add_option(Option(label, id=conflict.item_id))

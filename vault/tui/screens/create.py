@@ -67,7 +67,8 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
             yield Static(strength_markup(""), id="strength")
             yield Input(password=True, placeholder="Repeat the password", id="repeat")
             yield Input(
-                placeholder="Keyfile (optional): an existing file, or a new one's path",
+                # Short enough for the card's field at 80 columns (53 cells).
+                placeholder="Keyfile (optional): an existing file or a new path",
                 id="keyfile",
             )
             yield Static("", id="keyfile-hint", markup=False)

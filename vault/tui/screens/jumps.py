@@ -14,6 +14,7 @@ from vault.tui.data import ALL, TRASH, Target
 from vault.tui.providers import Entry, entry
 from vault.tui.screens.unlock import display_path
 from vault.tui.timefmt import relative_time
+from vault.wording import plural
 
 if TYPE_CHECKING:
     from vault.tui.screens.main import MainScreen
@@ -113,6 +114,7 @@ class PaletteSupport(_Screen):
                     ("Move note to notebook", note.title, "move_note"),
                     ("Unpin note" if note.pinned else "Pin note", note.title, "toggle_pin"),
                     ("Move note to trash", note.title, "trash_note"),
+                    ("Note history", f"{note.title}: versions, compare, restore (f6)", "history"),
                     ("Open note in $EDITOR", note.title, "external_edit"),
                     ("Backlinks", "Notes that link to this one (ctrl+f12)", "toggle_backlinks"),
                     ("Outline", "This note's headings (ctrl+f11)", "toggle_outline"),
@@ -120,7 +122,9 @@ class PaletteSupport(_Screen):
                 ]
         actions += self._sync_and_backup_actions()
         if self.sidebar_data.trash:
-            actions.append(("Empty the trash", f"{self.sidebar_data.trash} notes", "empty_trash"))
+            actions.append(
+                ("Empty the trash", plural(self.sidebar_data.trash, "note"), "empty_trash")
+            )
         if self._sidebar_notebook() is not None:
             actions += [
                 ("Rename notebook", "The notebook chosen in the sidebar", "rename_notebook"),

@@ -57,6 +57,7 @@ from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
 from vault.tui.widgets.note_list import NoteList
 from vault.tui.widgets.sidebar import Sidebar
 from vault.tui.widgets.status import StatusBar
+from vault.wording import plural
 
 if TYPE_CHECKING:
     from vault.tui.app import VaultApp
@@ -79,6 +80,7 @@ _NOTE_ACTIONS = {
     "save",
     "open_note",
     "restore_note",
+    "history",
     "follow_link",
     "toggle_backlinks",
     "toggle_outline",
@@ -193,7 +195,8 @@ class MainScreen(
         self.set_status("vault", f"{display_path(vault.path)} · {lock}", str(vault.path))
         if vault.corrupt:
             self.notify(
-                f"{len(vault.corrupt)} item(s) could not be opened; `vault check` says more.",
+                f"{plural(len(vault.corrupt), 'item')} could not be opened; "
+                "`vault check` says more.",
                 severity="warning",
                 timeout=10,
             )
@@ -556,8 +559,11 @@ class MainScreen(
                         severity="warning",
                         timeout=12,
                     )
-        if message.action != "saved":
-            self.notify(message.action, timeout=3)
+        if message.undo is not None:
+            self.offer_undo(message.undo)
+            self.notify(f"{message.action}. ctrl+z undoes.", timeout=6, markup=False)
+        elif message.action != "saved":
+            self.notify(message.action, timeout=3, markup=False)
         self.schedule_reload()
         self.vault_app.local_change()
 
@@ -662,6 +668,8 @@ class MainScreen(
                 return False
             if action == "restore_note" and not note.in_trash:
                 return False
+        if action == "undo":
+            return self._undo is not None
         if action in ("rename_notebook", "delete_notebook"):
             target = self.sidebar.highlighted_target
             return target is not None and target.kind == "notebook"
@@ -749,6 +757,7 @@ class MainScreen(
                 timer.stop()
         self._autosave_timer = self._preview_timer = self._reload_timer = self._show_timer = None
         self.workers.cancel_node(self)  # its own workers; the app's (sync, locking) go on
+        self.forget_undo()  # it holds a note
         self.session = None
         if self.source is not None:
             self.source.clear()

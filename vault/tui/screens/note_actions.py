@@ -8,15 +8,18 @@ Every change runs in a worker and comes back as NoteWritten or ChangeDone.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.timer import Timer
 from textual.widgets import Input
 
 from vault.model import Note
 from vault.search import Query
+from vault.textsafe import visible
 from vault.tui.data import ALL, Target, describe_target
-from vault.tui.messages import ChangeDone, NoteWritten
+from vault.tui.messages import ChangeDone, NoteWritten, Undo
 from vault.tui.screens.dialogs import (
     ConfirmDialog,
     MoveChoice,
@@ -24,7 +27,9 @@ from vault.tui.screens.dialogs import (
     PromptDialog,
     TagsDialog,
 )
+from vault.tui.screens.history import HistoryScreen
 from vault.tui.session import Session
+from vault.wording import plural
 
 if TYPE_CHECKING:
     from vault.tui.screens.main import MainScreen
@@ -34,20 +39,64 @@ else:
     _Screen = object
 
 
+Change = Callable[[Session, Note], Note | None]
+UNDO_SECONDS = 30.0  # how long ctrl+z takes back the last move to the trash or a notebook
+
+
+@dataclass(frozen=True)
+class Undoable:
+    """How to take back a change once it is written: `back` applied to the written note."""
+
+    what: str
+    back: Callable[[Session, Note], Note]
+
+
 class NoteActions(_Screen):
-    def _write(self, action: str, note: Note, change: Callable[[Session, Note], Note | None]):  # type: ignore[no-untyped-def]
+    _undo: Undo | None = None
+    _undo_timer: Timer | None = None
+
+    def _write(self, action: str, note: Note, change: Change, undo: Undoable | None = None):  # type: ignore[no-untyped-def]
         self.leave_note()
-        self.write_note(action, note, change)
+        self.write_note(action, note, change, undo)
 
     @work(thread=True, group="write", exit_on_error=False)
     def write_note(
-        self, action: str, note: Note, change: Callable[[Session, Note], Note | None]
+        self, action: str, note: Note, change: Change, undoable: Undoable | None = None
     ) -> None:
         session = self.session
         if session is None:
             return
         written = change(session, note)
-        self.post_message(NoteWritten(written, note.id, action))
+        undo = None
+        if undoable is not None and written is not None:
+            undo = Undo(undoable.what, written, undoable.back)
+        self.post_message(NoteWritten(written, note.id, action, undo=undo))
+
+    # --- undo --------------------------------------------------------------------------------
+
+    def offer_undo(self, undo: Undo) -> None:
+        """The last move to the trash or to a notebook can be taken back with ctrl+z (outside
+        the editor, where ctrl+z undoes typing) for UNDO_SECONDS."""
+        self._undo = undo
+        if self._undo_timer is not None:
+            self._undo_timer.stop()
+        self._undo_timer = self.set_timer(UNDO_SECONDS, self.forget_undo)
+        self.refresh_bindings()
+
+    def forget_undo(self) -> None:
+        self._undo = None
+        if self._undo_timer is not None:
+            self._undo_timer.stop()
+            self._undo_timer = None
+        self.refresh_bindings()
+
+    def action_undo(self) -> None:
+        undo = self._undo
+        if undo is None:
+            return
+        self.forget_undo()
+        self._pending_select = undo.note.id
+        self._write(f"Undone: {undo.what}", undo.note, undo.change)
 
     @work(thread=True, group="write", exit_on_error=False)
     def change_vault(self, change: Callable[[Session], tuple[str, str | None]]) -> None:
@@ -136,14 +185,49 @@ class NoteActions(_Screen):
                     notebook, _ = session.vault.ensure_notebook(path)
                     return session.update(n, notebook=notebook.id)
 
-                self._write(f"Moved to {path}", note, move_new)
+                self._write(f"Moved to {path}", note, move_new, self._move_back(note, path))
             elif choice.notebook_id != note.notebook:
                 where = self.notebook_path(choice.notebook_id) or "the top level"
                 nb = choice.notebook_id
-                self._write(f"Moved to {where}", note, lambda s, n: s.update(n, notebook=nb))
+                self._write(
+                    f"Moved to {where}",
+                    note,
+                    lambda s, n: s.update(n, notebook=nb),
+                    self._move_back(note, where),
+                )
 
         books = [(nb.id, nb.path) for nb in self.sidebar_data.notebooks]
         self.app.push_screen(MoveDialog(note.title, books, note.notebook), moved)
+
+    def action_history(self) -> None:
+        note = self.current_note()
+        session = self.session
+        if note is None or session is None or note.in_trash:
+            return
+        self.save_now()  # what is typed is the newest version, and in the list
+
+        def closed(restored: Note | None) -> None:
+            if restored is None:
+                return
+            current = self.pane.note
+            if current is not None and current.id == restored.id:
+                self.show_note(restored)
+            title = visible(restored.title)
+            self.notify(f"Restored an earlier version of “{title}”.", timeout=4, markup=False)
+            self.schedule_reload()
+            self.vault_app.local_change()
+
+        self.app.push_screen(
+            HistoryScreen(session, note, clock=self.clock, notebook_path=self.notebook_path),
+            closed,
+        )
+
+    @staticmethod
+    def _move_back(note: Note, where: str) -> Undoable:
+        home = note.notebook
+        return Undoable(
+            f"moving “{visible(note.title)}” to {where}", lambda s, n: s.update(n, notebook=home)
+        )
 
     def action_toggle_pin(self) -> None:
         note = self.current_note()
@@ -159,7 +243,14 @@ class NoteActions(_Screen):
         if note is None:
             return
         if not note.in_trash:
-            self._write("Moved to the trash", note, lambda s, n: s.trash(n))
+            pinned = note.pinned  # the trash unpins; taking it back pins it again
+
+            def back(session: Session, n: Note) -> Note:
+                restored = session.restore(n)
+                return session.update(restored, pinned=True) if pinned else restored
+
+            undo = Undoable(f"moving “{visible(note.title)}” to the trash", back)
+            self._write("Moved to the trash", note, lambda s, n: s.trash(n), undo)
             return
 
         def confirmed(yes: bool | None) -> None:
@@ -200,7 +291,7 @@ class NoteActions(_Screen):
 
                 def empty(session: Session) -> tuple[str, str | None]:
                     n = session.empty_trash()
-                    return f"Deleted {n} note{'s' if n != 1 else ''} for good", None
+                    return f"Deleted {plural(n, 'note')} for good", None
 
                 self.change_vault(empty)
 
@@ -280,7 +371,7 @@ class NoteActions(_Screen):
         notebook_id = entry_.id
         inside = [nb for nb in self.sidebar_data.notebooks if nb.path.startswith(entry_.path + "/")]
         notes = entry_.notes  # sub-notebooks included
-        extra = f" and its {len(inside)} sub-notebook(s)" if inside else ""
+        extra = f" and its {plural(len(inside), 'sub-notebook')}" if inside else ""
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -288,15 +379,15 @@ class NoteActions(_Screen):
 
             def delete(session: Session) -> tuple[str, str | None]:
                 trashed = session.vault.delete_notebook(session.vault.notebook(notebook_id))
-                return f"Deleted notebook; {trashed} note(s) moved to the trash", None
+                return f"Deleted notebook; {plural(trashed, 'note')} moved to the trash", None
 
             self.change_vault(delete)
 
         self.app.push_screen(
             ConfirmDialog(
                 "Delete notebook?",
-                f"{entry_.path}{extra} will be deleted. Its {notes} note(s) go to the trash, "
-                "where you can restore them.",
+                f"{entry_.path}{extra} will be deleted. Its notes ({plural(notes, 'note')}) go "
+                "to the trash, where you can restore them.",
                 "Delete notebook",
                 danger=True,
             ),

@@ -27,6 +27,7 @@ from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.sync_panel import SyncFolderDialog, SyncPanel
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
+from vault.wording import plural
 
 T = TypeVar("T")
 
@@ -267,8 +268,8 @@ class SyncAndBackup(_Screen):
         self.post_message(
             JobDone(
                 session,
-                f"Exported {report.notes:,} notes{books} to {report.folder}. These files are "
-                "not encrypted: delete them when you are done.",
+                f"Exported {plural(report.notes, 'note')}{books} to {report.folder}. These "
+                "files are not encrypted: delete them when you are done.",
                 "Export",
             )
         )

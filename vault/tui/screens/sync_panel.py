@@ -22,6 +22,7 @@ from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session
 from vault.tui.sync_status import ago
 from vault.tui.timefmt import Clock
+from vault.wording import plural
 
 
 @dataclass
@@ -59,8 +60,10 @@ def panel_text(
         if info.problem:
             lines.append(f"{label('')}[$error]{escape(info.problem)}[/]")
         else:
-            devices = "no other device yet" if info.devices <= 1 else f"{info.devices} devices"
-            lines.append(f"{label('')}[$text-muted]reachable · {devices} · {info.files} files[/]")
+            devices = "no other device yet" if info.devices <= 1 else plural(info.devices, "device")
+            lines.append(
+                f"{label('')}[$text-muted]reachable · {devices} · {plural(info.files, 'file')}[/]"
+            )
     if status.remote is not None:
         if status.last_error:
             lines.append(f"{label('Last run')}[$error]failed: {escape(status.last_error)}[/]")
@@ -76,13 +79,13 @@ def panel_text(
         )
         if status.pending:
             lines.append(
-                f"{label('Arriving')}{status.pending} file(s) from other devices are incomplete or "
-                "delayed; the next sync tries again"
+                f"{label('Arriving')}{plural(status.pending, 'file')} from other devices: "
+                "incomplete or delayed; the next sync tries again"
             )
         if status.rollbacks:
             lines.append(
-                f"{label('Rollback')}[$error]{status.rollbacks} device log(s) went back in time "
-                "(an old copy restored?); your notes here were not rolled back[/]"
+                f"{label('Rollback')}[$error]{plural(status.rollbacks, 'device log')} went back "
+                "in time (an old copy restored?); your notes here were not rolled back[/]"
             )
         if auto:
             every = f"every {interval:g} s, " if interval > 0 else ""

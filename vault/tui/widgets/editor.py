@@ -19,6 +19,7 @@ from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
 
 from vault.links import WIKILINK_SCHEME, as_markdown_links
+from vault.mdtext import task_boxes
 from vault.model import Note
 from vault.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, FIND_KEYS, PANE_KEYS, bindings
@@ -292,7 +293,7 @@ class EditorPane(Vertical):
             parts.append("[$error]in the trash[/] (u restores)")
         parts.append(f"[b]{escape(notebook_path)}[/b]" if notebook_path else "no notebook")
         if note.tags:
-            parts.append(" ".join(f"[$accent]#{escape(t)}[/]" for t in note.tags))
+            parts.append(" ".join(f"[$text-primary]#{escape(t)}[/]" for t in note.tags))
         parts.append(f"edited {relative_time(note.modified, now)}")
         details = self.query_one("#editor-details", Static)
         details.update(" · ".join(parts))
@@ -329,7 +330,7 @@ class EditorPane(Vertical):
     def refresh_preview(self) -> None:
         if self.preview != "off" and self.note is not None:
             # [[wikilinks]] become links the preview can click (LinkActions follows them).
-            self.markdown.update(as_markdown_links(self.text, WIKILINK_SCHEME))
+            self.markdown.update(task_boxes(as_markdown_links(self.text, WIKILINK_SCHEME)))
 
     def _select_first_match(self, body: str, query: Query) -> None:
         """Put the cursor on the first match. Not selected: typing would replace it."""
