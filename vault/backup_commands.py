@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vault import backup, markdown_io
+from vault import backup, cli_output, markdown_io
 from vault.backup_format import Progress
 from vault.cli import (
     emit_json,
@@ -98,7 +98,7 @@ def confirm(question: str) -> bool:
     if not _have_terminal():
         raise InvalidInputError("refusing without confirmation; add --yes")
     try:
-        answer = input(f"{question} [y/N] ").strip().lower()
+        answer = cli_output.ask(question).strip().lower()
     except EOFError:
         return False
     return answer in ("y", "yes")
@@ -361,10 +361,11 @@ def cmd_backup_list(args: argparse.Namespace, config: Config) -> int:
     for b in found:
         kind = "auto" if b.automatic else "manual"
         if b.problem:
-            out(f"  {b.path.name}  UNREADABLE: {b.problem}")
+            out(f"  {cli_output.field(b.path.name)}  UNREADABLE: {b.problem}")
         else:
             when = fmt_time(_ms(b.created)) if b.created else "?"
-            out(f"  {b.path.name}  {when}  {backup.size_text(b.size):>10}  {kind}")
+            name = cli_output.field(b.path.name)  # any program can name a file there
+            out(f"  {name}  {when}  {backup.size_text(b.size):>10}  {kind}")
     return 0
 
 
@@ -426,7 +427,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
         if report.other_files:
             info(f"{report.other_files} other files (not Markdown) were left alone.")
         for rel, reason in sorted(report.skipped.items()):
-            info(f"  not imported: {rel}: {reason}")
+            info(f"  not imported: {cli_output.field(str(rel))}: {reason}")
     return 1 if report.skipped else 0
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vault import __version__, agent_client, lookup
+from vault import __version__, agent_client, cli_output, lookup
 from vault.config import Config
 from vault.counts import notes_per_notebook
 from vault.crypto import TEST_KDF, KdfParams
@@ -41,6 +41,12 @@ from vault.strength import estimate
 from vault.textsafe import visible
 from vault.wording import plural
 
+# Every line goes out through vault.cli_output, which shows control characters of note text
+# visibly; the other command modules use these names through this module.
+out = cli_output.out
+info = cli_output.info
+emit_json = cli_output.emit_json
+
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
@@ -49,22 +55,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
-
-
-def out(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-
-
-def info(text: str) -> None:
-    """Progress and notices go to stderr so stdout stays clean for pipes and --json."""
-    sys.stderr.write(text + "\n")
-
-
-def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+    return cli_output.console(stderr)
 
 
 def fmt_time(ms: int | None) -> str:
@@ -295,7 +286,11 @@ def _measure_kdf() -> KdfParams:
         "passes, measured for this machine."
     )
     # A carriage return and a line at least as long: no escape sequence, so any terminal.
-    info("\r" + outcome.ljust(len(measuring)) if terminal else outcome)
+    # Written directly: info() shows every control character visibly, this one included.
+    if terminal:
+        sys.stderr.write("\r" + outcome.ljust(len(measuring)) + "\n")
+    else:
+        info(outcome)
     return kdf
 
 
@@ -489,29 +484,28 @@ def _show(args: argparse.Namespace, vault: Vault, note: Note) -> None:
     if args.json:
         emit_json(note_json(vault, note))
     elif args.raw:
-        sys.stdout.write(note.body)
+        cli_output.write_body(note.body, exact=True)
     else:
         _print_note(vault, note)
 
 
 def _print_note(vault: Vault, note: Note) -> None:
-    from vault.columns import styled
-
-    out(styled(note.title, "bold"))
+    field = cli_output.field
+    cli_output.out_styled(field(note.title), "bold")
     meta = [f"id {short(note.id)}", f"modified {fmt_time(note.modified)}"]
     if note.notebook:
-        meta.append(f"in {vault.notebook_path(note.notebook)}")
+        meta.append(f"in {field(vault.notebook_path(note.notebook))}")
     if note.tags:
-        meta.append("tags " + ", ".join(note.tags))
+        meta.append("tags " + ", ".join(field(t) for t in note.tags))
     if note.pinned:
         meta.append("pinned")
     if note.in_trash:
         meta.append("in the trash")
     if note.conflict:
         meta.append("CONFLICT: another version exists")
-    out(styled(" · ".join(meta), "dim"))
+    cli_output.out_styled(" · ".join(meta), "dim")
     out()
-    sys.stdout.write(note.body if note.body.endswith("\n") or not note.body else note.body + "\n")
+    cli_output.write_body(note.body)
 
 
 def _version_of(vault: Vault, note: Note, version: str) -> Note:
@@ -624,7 +618,7 @@ def cmd_rm(args: argparse.Namespace, config: Config) -> int:
 def _confirm(question: str) -> bool:
     if not _have_terminal() or not _stdin_is_terminal():
         raise InvalidInputError("refusing without confirmation; add --yes")
-    answer = input(f"{question} [y/N] ").strip().lower()
+    answer = cli_output.ask(question).strip().lower()
     return answer in ("y", "yes")
 
 
@@ -703,7 +697,8 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
             else:
                 size = len(v.note.body.encode("utf-8"))
                 when = fmt_time(v.note.modified)
-                out(f"{mark} {v.version[:12]}  {when}  {size:>7} bytes  {v.note.title}")
+                title = cli_output.field(v.note.title)
+                out(f"{mark} {v.version[:12]}  {when}  {size:>7} bytes  {title}")
     return 0
 
 
@@ -738,7 +733,7 @@ def cmd_notebooks(args: argparse.Namespace, config: Config) -> int:
             return 0
         for nb in notebooks:
             depth = vault.notebook_path(nb.id).count("/")
-            out(f"{'  ' * depth}{nb.name}  ({counts.get(nb.id, 0)})")
+            out(f"{'  ' * depth}{cli_output.field(nb.name)}  ({counts.get(nb.id, 0)})")
     return 0
 
 
@@ -777,7 +772,7 @@ def cmd_tags(args: argparse.Namespace, config: Config) -> int:
         if not tags:
             info("No tags yet. `vault new TITLE --tag NAME` adds one.")
         for t in tags:
-            out(f"{t.name}  ({t.notes})")
+            out(f"{cli_output.field(t.name)}  ({t.notes})")
     return 0
 
 
@@ -1066,7 +1061,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("show", cmd_show, "print a note", json_flag=True)
     p.add_argument("note", help=NOTE_HELP)
-    p.add_argument("--raw", action="store_true", help="only the body, exactly as stored")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="only the body, exactly as stored (escaped on a terminal)",
+    )
     p.add_argument("--version", metavar="V", help="an older version (see `vault history`)")
 
     p = command("edit", cmd_edit, "edit a note's body ($EDITOR or stdin) or its details")
@@ -1204,7 +1203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _list_candidates(exc)
         return exc.exit_code
     except VaultError as exc:
-        sys.stderr.write(f"vault: {exc}\n")
+        sys.stderr.write(cli_output.error_line(str(exc)))
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("vault: interrupted; nothing half-saved (each change is atomic)\n")

@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from vault.textsafe import visible
+
 STYLES = {"bold": "1", "dim": "2", "cyan": "36", "magenta": "35", "green": "32"}
 GAP = "  "
 
@@ -55,7 +57,8 @@ def colour_on(stream: object = None) -> bool:
 
 
 def styled(text: str, style: str) -> str:
-    """`text` in `style` on a terminal that wants colour; as it is anywhere else."""
+    """`text` in `style` on a terminal that wants colour; as it is anywhere else. `text` must
+    already be safe to show (vault.cli_output.out_styled makes it so)."""
     return _colour(text, style) if colour_on() else text
 
 
@@ -65,7 +68,10 @@ def _colour(text: str, style: str) -> str:
 
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+    """Rows of cells, each shown on one line with its control characters visible: a cell may
+    be a title or tag from another device. Colour codes are added after, on a terminal only."""
     stream = sys.stdout
+    rows = [[visible(cell) for cell in row] for row in rows]
     colour = colour_on(stream)
     widths = [cell_width(c.header) for c in columns]
     for row in rows:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vault import cli, lookup
+from vault import cli, cli_output, lookup
 from vault.config import Config
 from vault.envelope import short
 from vault.errors import NotFoundError
@@ -249,7 +249,7 @@ def cmd_conflicts(args: argparse.Namespace, config: Config) -> int:
             cli.info("No conflicts.")
             return 0
         for c in conflicts:
-            cli.out(f"{short(c.item_id)}  {c.kind:8}  {c.title}")
+            cli.out(f"{short(c.item_id)}  {c.kind:8}  {cli_output.field(c.title)}")
             for v in c.versions:
                 cli.out(f"            {_describe(vault, v)}")
         cli.info(
@@ -271,23 +271,25 @@ def _show_conflict(vault: Vault, conflict: Conflict, as_json: bool) -> int:
         return 0
     from rich.table import Table
 
+    # Text cells, never markup strings: a body's "[do not sign]" is text, not a style.
     table = Table(show_lines=True, expand=True)
     for v in conflict.versions:
-        table.add_column(_describe(vault, v), overflow="fold", ratio=1)
+        table.add_column(cli_output.text(_describe(vault, v)), overflow="fold", ratio=1)
     table.add_row(*(_text(v) for v in conflict.versions))
-    cli._console().print(table)
+    cli_output.console().print(table)
     return 0
 
 
-def _text(version: ConflictVersion) -> str:
+def _text(version: ConflictVersion) -> Any:
     item = version.item
     if version.deleted:
-        return "(deleted)"
+        return cli_output.text("(deleted)")
     if isinstance(item, Note):
-        return f"# {item.title}\n\n{item.body}"
+        title = cli_output.text(f"# {item.title}", "bold")
+        return title.append_text(cli_output.text(f"\n\n{item.body}", multiline=True))
     if isinstance(item, Notebook):
-        return f"notebook: {item.name}"
-    return "(does not open)"
+        return cli_output.text(f"notebook: {item.name}")
+    return cli_output.text("(does not open)")
 
 
 def cmd_resolve(args: argparse.Namespace, config: Config) -> int:

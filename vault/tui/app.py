@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -35,6 +36,7 @@ from vault.tui.keygate import KeyGate
 from vault.tui.keys import APP_KEYS, bindings
 from vault.tui.memory import let_go, warm_up
 from vault.tui.messages import Closed, ClosingStep, LockFlushFailed, VaultOpened, WorkFailed
+from vault.tui.safetext import shown, shown_body
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.help import HelpScreen
@@ -151,6 +153,26 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
             return
         if keymap:
             self.set_keymap(keymap)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast of the app, screens' and widgets' included, passes here. Their text
+        often quotes a title, a tag or a file name from the sync folder, so it is shown as
+        text (never markup) with control characters made visible, whatever the caller asked."""
+        super().notify(
+            shown_body(message),
+            title=shown(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def save_setting(self, key: str, value: object) -> None:
         """Remember a choice (theme, preview, sort) in the config file."""

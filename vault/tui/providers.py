@@ -16,6 +16,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+
+from vault.tui.safetext import escaped, shown
 
 if TYPE_CHECKING:
     from vault.tui.screens.main import MainScreen
@@ -32,7 +36,22 @@ class Entry:
 
 
 def entry(label: str, help: str, run: Callable[[], object]) -> Entry:
-    return Entry(label, help, run, label.casefold())
+    """A palette line for a note, notebook or tag: its label is matched and shown as plain
+    text (visible control characters); the palette parses help as markup, so it is escaped."""
+    label = shown(label)
+    return Entry(label, escaped(help), run, label.casefold())
+
+
+def highlighted(matcher: Matcher, label: str) -> Content:
+    """`label` as text with the matched letters marked. (Matcher.highlight parses the label
+    as markup: a title `[/]` would end the palette with an error.)"""
+    result = Content(label)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, label)
+    if score:
+        for offset in offsets:
+            if not label[offset].isspace():
+                result = result.stylize(matcher.match_style, offset, offset + 1)
+    return result
 
 
 def candidates(entries: list[Entry], query: str, limit: int = CANDIDATE_LIMIT) -> list[Entry]:
@@ -79,14 +98,14 @@ class JumpProvider(_ScreenProvider):
     async def discover(self) -> Hits:
         # Notebooks and tags first, then the most recently edited notes.
         for item in self._entries[:12]:
-            yield DiscoveryHit(item.label, item.run, help=item.help)
+            yield DiscoveryHit(Content(item.label), item.run, text=item.label, help=item.help)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for item in candidates(self._entries, query):
             score = matcher.match(item.label)
             if score > 0:
-                yield Hit(score, matcher.highlight(item.label), item.run, help=item.help)
+                yield Hit(score, highlighted(matcher, item.label), item.run, item.label, item.help)
 
 
 class ActionsProvider(_ScreenProvider):
@@ -95,7 +114,8 @@ class ActionsProvider(_ScreenProvider):
     async def discover(self) -> Hits:
         main = self.main
         for name, help_text, run in main.palette_actions() if main is not None else []:
-            yield DiscoveryHit(name, run, help=help_text)
+            # The help of a note's actions is its title: text, not markup.
+            yield DiscoveryHit(Content(name), run, text=name, help=escaped(help_text))
 
     async def search(self, query: str) -> Hits:
         main = self.main
@@ -103,4 +123,4 @@ class ActionsProvider(_ScreenProvider):
         for name, help_text, run in main.palette_actions() if main is not None else []:
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), partial(run), help=help_text)
+                yield Hit(score, highlighted(matcher, name), partial(run), name, escaped(help_text))

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from textual.markup import escape
-
 from vault.sync import SyncReport, SyncStatus
+from vault.tui.safetext import escaped as escape  # and control characters shown
 
 ERROR_ROOM = 44  # characters of an error in the footer; the sync panel shows all of it
 

@@ -38,6 +38,7 @@ from vault.fsutil import storage_error
 from vault.markdown_io import ExportReport, check_export_target, export_markdown
 from vault.tui.failures import ReportsWorkerErrors, describe
 from vault.tui.keys import BACKUP_KEYS, bindings
+from vault.tui.safetext import text as plain_text
 from vault.tui.screens.dialogs import InputDialog, Refused
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
@@ -222,7 +223,7 @@ class BackupsScreen(ReportsWorkerErrors, ModalScreen[str | None]):
                 size_text(info.size),
                 "automatic" if info.automatic else "by hand",
                 "unreadable" if info.problem else "…",
-                info.problem or "",
+                plain_text(info.problem or ""),  # may quote a file name from the folder
                 key=key,
             )
         if not message.backups:
@@ -236,7 +237,7 @@ class BackupsScreen(ReportsWorkerErrors, ModalScreen[str | None]):
     def _set_cell(self, path: Path, column: str, text: str) -> None:
         table = self.query_one(DataTable)
         if str(path) in self._rows:
-            table.update_cell(str(path), column, text, update_width=True)
+            table.update_cell(str(path), column, plain_text(text), update_width=True)
 
     # --- verifying ----------------------------------------------------------------------------
 

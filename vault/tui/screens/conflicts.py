@@ -35,6 +35,7 @@ from vault.sync import BOTH, MINE, THEIRS, Conflict, ConflictVersion, get_confli
 from vault.tui.diff import Row, count_differences, side_by_side
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import CONFLICT_KEYS, bindings
+from vault.tui.safetext import shown, shown_body
 from vault.tui.session import Session
 from vault.tui.timefmt import Clock, relative_time, to_local
 from vault.wording import plural
@@ -172,7 +173,7 @@ class DiffView(Widget):
             cell.append(title, style=head)  # only the title: a base style would cover all
             for name, *values in self.fields:
                 value = values[side]
-                cell.append_text(Text.assemble("\n", (f"{name}: ", label), (value, differs)))
+                cell.append_text(Text.assemble("\n", (f"{name}: ", label), (shown(value), differs)))
             if self.note:
                 cell.append_text(Text("\n" + self.note, style=label))
             headers.append(cell)
@@ -198,7 +199,7 @@ class DiffView(Widget):
     def _cell(line: str | None, differs: bool, style: Style, gap: Style) -> Text:
         if line is None:
             return Text(" ", style=gap)
-        return Text(line or " ", style=style if differs else Style())
+        return Text(shown_body(line) or " ", style=style if differs else Style())
 
 
 # --- one conflict --------------------------------------------------------------------------
@@ -301,7 +302,7 @@ class ConflictScreen(ReportsWorkerErrors, Screen[str | None]):
         kind = conflict.kind
         others = len(conflict.theirs)
         of = f" ({self.other % others + 1} of {others}: n shows the next)" if others > 1 else ""
-        self.query_one("#conflict-title", Static).update(f"Conflict · {kind} · {title}{of}")
+        self.query_one("#conflict-title", Static).update(f"Conflict · {kind} · {shown(title)}{of}")
         places = count_differences(rows)
         differs = ""
         if places:
@@ -428,7 +429,7 @@ class ConflictListScreen(ReportsWorkerErrors, Screen[None]):
             modified = max((getattr(v.item, "modified", 0) for v in conflict.versions), default=0)
             label = Text.assemble(
                 ("! ", "bold"),
-                (conflict.title, "bold"),
+                (shown(conflict.title), "bold"),
                 f"  {conflict.kind} · {plural(len(conflict.versions), 'version')}",
                 f" · edited {relative_time(modified, now)}" if modified else "",
             )

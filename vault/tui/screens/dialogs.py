@@ -16,6 +16,7 @@ from textual.widgets.option_list import Option
 
 from vault.errors import InvalidInputError
 from vault.notes import clean_tag
+from vault.tui.safetext import content
 
 T = TypeVar("T")
 
@@ -99,7 +100,7 @@ class ConfirmDialog(Dialog[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
             yield Label(self._title, classes="dialog-title")
-            yield Static(self._message, classes="dialog-text", markup=False)
+            yield Static(content(self._message, multiline=True), classes="dialog-text")
             with Horizontal(classes="buttons"):
                 yield Button(self._cancel, id="cancel")
                 yield Button(
@@ -196,7 +197,7 @@ class TagsDialog(Dialog[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
             yield Label("Tags", classes="dialog-title")
-            yield Static(self._note_title, classes="dialog-text", markup=False)
+            yield Static(content(self._note_title), classes="dialog-text")
             yield Input(
                 ", ".join(self._tags),
                 placeholder="work, ideas",
@@ -206,7 +207,7 @@ class TagsDialog(Dialog[list[str] | None]):
             yield Static(
                 "Separate tags with commas; → completes a known tag.", classes="dialog-hint"
             )
-            yield OptionList(*[Option(f"#{t}", id=t) for t in self._known], id="known")
+            yield OptionList(*[Option(content(f"#{t}"), id=t) for t in self._known], id="known")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Save tags", id="ok", variant="primary")
@@ -270,7 +271,7 @@ class MoveDialog(Dialog[MoveChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
             yield Label("Move to notebook", classes="dialog-title")
-            yield Static(self._note_title, classes="dialog-text", markup=False)
+            yield Static(content(self._note_title), classes="dialog-text")
             yield Input(placeholder="type to filter, or a new path such as Work/Ideas", id="value")
             yield OptionList(id="choices")
             with Horizontal(classes="buttons"):
@@ -291,10 +292,10 @@ class MoveDialog(Dialog[MoveChoice | None]):
         for nb_id, path in self._notebooks:
             if folded in path.casefold():
                 mark = "  (here now)" if nb_id == self._current else ""
-                options.append(Option(path + mark, id=nb_id))
+                options.append(Option(content(path + mark), id=nb_id))
                 exact = exact or path.casefold() == folded
         if folded and not exact:
-            options.append(Option(f"+ new notebook: {wanted}", id=self.NEW))
+            options.append(Option(content(f"+ new notebook: {wanted}"), id=self.NEW))
         choices = self.query_one(OptionList)
         choices.clear_options()
         choices.add_options(options)

@@ -46,6 +46,7 @@ from vault.tui.messages import (
     WorkFailed,
 )
 from vault.tui.providers import ActionsProvider, JumpProvider
+from vault.tui.safetext import content, escaped
 from vault.tui.screens.jumps import PaletteSupport
 from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
@@ -192,7 +193,8 @@ class MainScreen(
         vault = session.vault
         minutes = int(config.get("ui.autolock_minutes"))
         lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
-        self.set_status("vault", f"{display_path(vault.path)} · {lock}", str(vault.path))
+        where = escaped(display_path(vault.path))  # the segment is markup
+        self.set_status("vault", f"{where} · {lock}", escaped(str(vault.path)))
         if vault.corrupt:
             self.notify(
                 f"{plural(len(vault.corrupt), 'item')} could not be opened; "
@@ -361,7 +363,8 @@ class MainScreen(
 
     def _update_list_title(self) -> None:
         pane = self.query_one("#list-pane")
-        title = describe_target(self.target, self.sidebar_data)
+        # Content, not markup: a tag or notebook named `[/]` crashed the app when chosen.
+        title = content(describe_target(self.target, self.sidebar_data))
         count = len(self.notes_list.notes)
         if self.search_query.empty:
             noun = "note" if count == 1 else "notes"
@@ -369,7 +372,7 @@ class MainScreen(
         else:
             subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
         # Set only when different: each assignment repaints the pane.
-        if pane.border_title != title:
+        if pane.border_title != title.markup:
             pane.border_title = title
         if pane.border_subtitle != subtitle:
             pane.border_subtitle = subtitle

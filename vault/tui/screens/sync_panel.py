@@ -11,12 +11,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from vault.sync import RemoteInfo, SyncReport, remote_info
 from vault.tui.failures import ReportsWorkerErrors
+from vault.tui.safetext import escaped as escape  # and control characters shown
 from vault.tui.screens.dialogs import Dialog, InputDialog, Refused
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
+from rich.text import Text
 from textual import events, on
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.document._document import Location
-from textual.markup import escape
 from textual.reactive import reactive
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
@@ -25,6 +26,7 @@ from vault.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, FIND_KEYS, PANE_KEYS, bindings
 from vault.tui.markdown_edit import continue_list, markdown_inline_spans
 from vault.tui.messages import OpenConflict
+from vault.tui.safetext import content, pictured, shown_body
 from vault.tui.timefmt import Clock, long_time, relative_time
 
 SaveState = Literal["none", "saved", "unsaved", "saving", "failed"]
@@ -42,6 +44,13 @@ _INDICATOR = {
 
 class NoteEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = bindings(EDITOR_KEYS)
+
+    def get_line(self, line_index: int) -> Text:
+        # Drawn with each control character as one visible one (an escape sequence in a
+        # synced body must not reach the terminal); the document, and so the note, keeps them.
+        line = super().get_line(line_index)
+        line.plain = pictured(line.plain)
+        return line
 
     # --- moving ---------------------------------------------------------------------------
 
@@ -284,19 +293,19 @@ class EditorPane(Vertical):
     def update_details(self, note: Note, notebook_path: str) -> None:
         self.note = note
         self.notebook_path = notebook_path
-        self.border_title = note.title
+        self.border_title = content(note.title)  # never markup: `[/]` in a title crashed it
         now = self._clock()
-        parts = []
+        parts: list[Content] = []
         if note.conflict:  # first, so a narrow terminal still shows it
-            parts.append("[$error]! two versions: f8 compares[/]")
+            parts.append(Content.from_markup("[$error]! two versions: f8 compares[/]"))
         if note.in_trash:
-            parts.append("[$error]in the trash[/] (u restores)")
-        parts.append(f"[b]{escape(notebook_path)}[/b]" if notebook_path else "no notebook")
+            parts.append(Content.from_markup("[$error]in the trash[/] (u restores)"))
+        parts.append(content(notebook_path, "bold") if notebook_path else Content("no notebook"))
         if note.tags:
-            parts.append(" ".join(f"[$text-primary]#{escape(t)}[/]" for t in note.tags))
-        parts.append(f"edited {relative_time(note.modified, now)}")
+            parts.append(Content(" ").join(content(f"#{t}", "$text-primary") for t in note.tags))
+        parts.append(Content(f"edited {relative_time(note.modified, now)}"))
         details = self.query_one("#editor-details", Static)
-        details.update(" · ".join(parts))
+        details.update(Content(" · ").join(parts))
         details.tooltip = (
             f"created {long_time(note.created, now)}, edited {long_time(note.modified, now)}"
         )
@@ -329,8 +338,10 @@ class EditorPane(Vertical):
 
     def refresh_preview(self) -> None:
         if self.preview != "off" and self.note is not None:
-            # [[wikilinks]] become links the preview can click (LinkActions follows them).
-            self.markdown.update(task_boxes(as_markdown_links(self.text, WIKILINK_SCHEME)))
+            # [[wikilinks]] become links the preview can click (LinkActions follows them);
+            # control characters are shown, never drawn raw.
+            shown_text = shown_body(self.text)
+            self.markdown.update(task_boxes(as_markdown_links(shown_text, WIKILINK_SCHEME)))
 
     def _select_first_match(self, body: str, query: Query) -> None:
         """Put the cursor on the first match. Not selected: typing would replace it."""

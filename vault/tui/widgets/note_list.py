@@ -21,6 +21,7 @@ from vault.model import Note, snippet
 from vault.search import Query, highlight_spans, match_snippet
 from vault.tui.keys import LIST_KEYS, bindings
 from vault.tui.messages import NoteHighlighted, NoteOpened
+from vault.tui.safetext import text as plain_text
 from vault.tui.timefmt import Clock, relative_time
 
 ROW_HEIGHT = 2
@@ -269,7 +270,7 @@ class NoteList(ScrollView, can_focus=True):
             mark = Text("★ ", style=self._style("note-list--pin"))
         else:
             mark = Text("  ")
-        title = Text(note.title, style=self._style("note-list--title"))
+        title = plain_text(note.title, self._style("note-list--title"))
         self._highlight(title)
         room = max(width - 2 - len(age) - 2, 1)
         title.truncate(room, overflow="ellipsis", pad=True)
@@ -284,15 +285,15 @@ class NoteList(ScrollView, can_focus=True):
         line = Text("   ")
         room = max(width - 4, 1)
         if note.tags:
-            line.append(" ".join(f"#{t}" for t in note.tags) + "  ", self._style("note-list--tags"))
+            tags = " ".join(f"#{t}" for t in note.tags) + "  "
+            line.append_text(plain_text(tags, self._style("note-list--tags")))
         if self._query.empty:
-            text = Text(preview_line(note, room), style=self._style("note-list--snippet"))
+            snippet_ = plain_text(preview_line(note, room), self._style("note-list--snippet"))
         else:
-            text = Text(
-                match_snippet(note.body, self._query, room), self._style("note-list--snippet")
-            )
-            self._highlight(text)
-        line.append_text(text)
+            found = match_snippet(note.body, self._query, room)
+            snippet_ = plain_text(found, self._style("note-list--snippet"))
+            self._highlight(snippet_)
+        line.append_text(snippet_)
         line.truncate(width - 1, overflow="ellipsis", pad=True)
         return line
 

@@ -17,6 +17,7 @@ from textual.widgets.tree import TreeNode
 from vault.tui.data import ALL, PINNED, TRASH, SidebarData, Target
 from vault.tui.keys import SIDEBAR_KEYS, bindings
 from vault.tui.messages import TargetChosen
+from vault.tui.safetext import text as plain_text
 
 _NOTEBOOKS = "notebooks"  # data of the two headings, which only fold and unfold
 _TAGS = "tags"
@@ -87,9 +88,9 @@ class Sidebar(Tree[Entry]):
             TRASH: (Text("Trash"), data.trash),
         }
         for nb in data.notebooks:
-            labels[Target("notebook", nb.id)] = (Text(nb.name), nb.notes)
+            labels[Target("notebook", nb.id)] = (plain_text(nb.name), nb.notes)
         for tag in data.tags:
-            labels[Target("tag", tag.name)] = (Text(f"#{tag.name}"), tag.notes)
+            labels[Target("tag", tag.name)] = (plain_text(f"#{tag.name}"), tag.notes)
         return labels
 
     def _add(

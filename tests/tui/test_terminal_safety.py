@@ -1,0 +1,225 @@
+"""Note text is untrusted when it reaches a terminal (issue 12, section 2), through the app.
+
+A peer writes a note whose title, body, notebook and tag carry escape sequences and Textual
+markup; it becomes the newest note. The app must open without a crash, show all of it as
+literal text (control characters visibly escaped) in the list, the editor's border title and
+details, the sidebar, the palette and notifications, never run a `[@click=...]` action, and
+never write one byte of it raw to the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from textual.app import App
+from textual.command import CommandPalette
+
+from tests.test_terminal_safety import PIECES, plant_conflict, plant_note, plant_notebook
+from tests.tui.conftest import open_vault, settle, unlock, wait_until
+from vault.textsafe import visible
+from vault.tui.data import Target
+from vault.tui.safetext import content, escaped, pictured, shown
+
+OSC52 = "\x1b]52;c;cm0gLXJmIH4vKgo=\x07"
+TITLE = "[@click=app.quit]Minutes[/] [/] " + OSC52 + " \x1b]0;pwned\x1b\\"
+BODY = "zebra [bold]b[/bold] \x1b]52;c;cm0=\x1b\\\n\x9b2K [link=http://x]y[/link]\n"
+NOTEBOOK = "Work \x1b]2;t\x07 [b]x"
+TAGS = ("[/]", "[@click=app.quit]boom[/]")
+
+# What Textual itself writes: colours (SGR) and cursor moves. Anything else with an ESC, or
+# any other control character, came from the note.
+_OWN_SEQUENCES = re.compile(r"\x1b\[[0-9;]*m|\x1b\[\d+;\d+H")
+_RAW = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plant_hostile(
+    path: Path,
+    title: str = TITLE,
+    tags: tuple[str, ...] = TAGS,
+    notebook: str = NOTEBOOK,
+) -> str:
+    """A note from a peer, newest of all; each test plants only what its case needs, so the
+    case fails on its own before the fix (the title `[/]` fails every test at unlock)."""
+    with open_vault(path) as vault:
+        nb = plant_notebook(vault, notebook)
+        note = plant_note(vault, title=title, body=BODY, tags=tags, notebook=nb.id)
+        return note.id
+
+
+def screen_text(app: App) -> str:
+    """The characters on the screen, row by row."""
+    update = app.screen._compositor.render_full_update()
+    return "\n".join("".join(strip.text for strip in row) for row in update.strips)
+
+
+def terminal_bytes(app: App) -> str:
+    """What the app would write to the terminal for the whole screen."""
+    return app.screen._compositor.render_full_update().render_segments(app.console)
+
+
+def assert_nothing_raw(app: App) -> None:
+    __tracebackhide__ = True
+    written = _OWN_SEQUENCES.sub("", terminal_bytes(app))
+    written = written.replace("\r\n", "\n")
+    bad = _RAW.search(written)
+    assert bad is None, f"raw {bad.group()!r} written to the terminal"
+
+
+async def test_hostile_newest_note_opens_and_shows_as_text(sample_vault: Path, app_for) -> None:
+    note_id = plant_hostile(sample_vault)
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)  # "Minutes [/]" ended the app with a MarkupError here
+        main.go_to_note(note_id)
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.id == note_id
+        text = screen_text(app)
+        # The border title, the list row and the details show the escaped text literally.
+        assert visible(TITLE)[:40] in text
+        assert "[@click=app.quit]Minutes[/] [/] ^[]52;c;" in text
+        assert "#[/]" in text and "Work ^[]2;t^G [b]x" in text
+        assert_nothing_raw(app)
+        # The editor draws the body's controls as pictures; the document keeps them.
+        assert main.pane.text == BODY
+        assert "\u241b]52;c;cm0=\u241b\\" in text and "\ufffd2K" in text
+
+
+async def test_clicking_the_border_title_runs_no_action(sample_vault: Path, app_for) -> None:
+    note_id = plant_hostile(sample_vault, "[@click=app.quit]Quit me now[/]", (), "Plain")
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.go_to_note(note_id)
+        await settle(pilot)
+        pane = main.pane
+        region = pane.region
+        for dx in range(2, 30):  # along the whole start of the border title
+            await pilot.click(offset=(region.x + dx, region.y))
+        await settle(pilot)
+        assert app.is_running and app.return_code is None
+        assert app.screen is main
+
+
+async def test_choosing_a_tag_named_markup_works(sample_vault: Path, app_for) -> None:
+    plant_hostile(sample_vault, "Tagged", TAGS, "Plain")
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        sidebar = main.sidebar
+        for tag in TAGS:
+            node = sidebar.node_for(Target("tag", tag))
+            sidebar.focus()
+            sidebar.move_cursor(node)
+            await pilot.press("enter")  # the tag `[/]` crashed the app here
+            await settle(pilot)
+            assert main.target == Target("tag", tag)
+            pane = main.query_one("#list-pane")
+            assert f"#{tag}" in screen_text(app)
+            assert pane.border_title == content(f"#{tag}").markup
+            assert [n.title for n in main.notes_list.notes] == ["Tagged"]
+        assert_nothing_raw(app)
+
+
+async def test_palette_shows_titles_notebooks_and_tags_as_text(sample_vault: Path, app_for) -> None:
+    # A title that is valid markup (the border title did not crash on it, the palette did
+    # not show it), and a notebook and tag that are not.
+    title = "[@click=app.quit]Minutes[/] [b]x " + OSC52
+    note_id = plant_hostile(sample_vault, title, ("[/]",), "Work [/]")
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.go_to_note(note_id)
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Minutes")
+        await pilot.pause(0.5)
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[@click=app.quit]Minutes[/] [b]x ^[]52;c;" in text
+        assert_nothing_raw(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        # Discovery lists notebooks and tags first; actions carry the current title as help.
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.pause(0.5)
+        text = screen_text(app)
+        assert "#[/]" in text and "Work [/]" in text
+        assert_nothing_raw(app)
+
+
+async def test_notifications_show_text_not_markup(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        main = await unlock(pilot)
+        # As the app says "Kept your version of “…”": a title inside a notification.
+        main.notify(f"Kept “{TITLE}”", title=f"Sync {OSC52}")
+        await settle(pilot)
+        from textual.widgets._toast import Toast
+
+        shown_toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any(
+            t.startswith("Sync ^[]52;c;") and "Kept “[@click=app.quit]Minutes[/] [/] ^[]52" in t
+            for t in shown_toasts
+        ), shown_toasts
+        assert "[@click=app.quit]" in screen_text(app)
+        assert_nothing_raw(app)
+
+
+async def test_conflict_view_of_a_hostile_note(sample_vault: Path, app_for) -> None:
+    note_id = plant_hostile(sample_vault)
+    with open_vault(sample_vault) as vault:
+        plant_conflict(vault, vault.note(note_id), "theirs [/var/log/app]\n\x1b[2K\n")
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.go_to_note(note_id)
+        await settle(pilot)
+        await pilot.press("f8")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "[/var/log/app]" in text and "^[[2K" in text
+        assert_nothing_raw(app)
+        await pilot.press("escape")
+        await settle(pilot)
+
+
+def test_the_helpers_never_parse_markup() -> None:
+    assert content("[/]").plain == "[/]"
+    assert content("a\x1b]0;x\x07").plain == "a^[]0;x^G"
+    assert escaped("[b]\x1b") == "\\[b]^["
+    assert shown("a\nb") == "a^Jb"
+    line = "a\x1b[2K\tb\x9b\u202e"
+    assert len(pictured(line)) == len(line) and "\t" in pictured(line)
+
+
+@settings(max_examples=5)
+@given(
+    title=st.lists(st.sampled_from(PIECES), min_size=1, max_size=4).map("".join),
+    tag=st.lists(st.sampled_from(PIECES), min_size=1, max_size=3).map("".join),
+)
+def test_any_hostile_title_and_tag_open_in_the_app(
+    sample_vault: Path, app_for, title: str, tag: str
+) -> None:
+    import asyncio
+
+    with open_vault(sample_vault) as vault:
+        nb = plant_notebook(vault, tag)
+        note_id = plant_note(vault, title=title, body=title, tags=(tag,), notebook=nb.id).id
+
+    async def run() -> None:
+        app = app_for(sample_vault)
+        async with app.run_test(size=(140, 40)) as pilot:
+            main = await unlock(pilot)
+            main.go_to_note(note_id)
+            await settle(pilot)
+            assert visible(title)[:20] in screen_text(app)
+            main.go_to_target(Target("tag", tag))
+            await settle(pilot)
+            assert_nothing_raw(app)
+
+    asyncio.run(run())
