@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault import crypto, keys, snapshot, upgrade
+from vault import crypto, gcpause, keys, snapshot, upgrade
 from vault.crypto import KdfParams, Label
 from vault.envelope import (
     Claims,
@@ -53,7 +53,7 @@ from vault.model import (
     now_ms,
 )
 from vault.search import Hit, Query, SearchIndex, parse_query
-from vault.store import ItemRow, Op, Store
+from vault.store import HistoryScan, ItemRow, Op, Store
 
 _KEEP: Any = object()  # "leave this field as it is" in update calls
 
@@ -158,6 +158,7 @@ class Vault:
         master_key: bytes,
         prefetched: Prefetched | None = None,
         kinds: frozenset[str] | None = None,
+        scan: HistoryScan | None = None,
     ) -> None:
         self.store = store
         # Only items of these kinds are read (None: all). `vault new` needs the notebooks and
@@ -184,10 +185,22 @@ class Vault:
         self._prefetched = prefetched
         if upgrade.upgrade(store, master_key):
             self._prefetched = None  # read before the upgrade sealed every envelope anew
+            scan = None
+        with gcpause.paused():  # a bulk load: no cycles to find among these objects
+            self._first_load(store, kinds, scan)
+
+    def _first_load(
+        self, store: Store, kinds: frozenset[str] | None, scan: HistoryScan | None
+    ) -> None:
         # The index tables are checked against the operations (and rebuilt if someone edited
         # them): what is shown comes from the sealed history, not from a row that says so.
         # The same scan gives the first refresh its states (no second read of the store).
-        scan = store.scan_history(tails=kinds is None and snapshot.path_in(self.path).exists())
+        # A scan made while the KDF ran is used only if nothing was committed since it began.
+        tails = kinds is None and snapshot.path_in(self.path).exists()
+        if scan is not None and scan.tails == tails and scan.version == store.data_version():
+            store.repair_index(scan)
+        else:
+            scan = store.scan_history(tails=tails)
         self.index_repaired, headless = scan.wrong, scan.headless
         self._first_states: dict[str, ItemRow] | None = {
             i: r
@@ -250,21 +263,23 @@ class Vault:
         store = Store.open(path)
         try:
             slots = store.slots()
-            # Reading and parsing every envelope needs no key, so it runs while the KDF does:
-            # with 10,000 notes that is about a third of the unlock work, hidden.
+            # Scanning the history and reading and parsing every envelope need no key, so they
+            # run while the KDF does: with 10,000 notes that is most of the unlock work, hidden.
             reader = None
-            if prefetched is None and kinds is None and not snapshot.path_in(path).exists():
-                reader = _Prefetch(store)
+            if kinds is None and not store.needs_upgrade:
+                tails = snapshot.path_in(path).exists()
+                reader = _Prefetch(store, envelopes=prefetched is None and not tails, tails=tails)
                 reader.start()
             try:
                 master_key = _unlock_master_key(store, password, keyfile, recovery_key, slots)
             finally:
                 if reader is not None:
                     reader.join()
-            if reader is not None:
-                prefetched = reader.result if reader.error is None else None
+            scan = None
+            if reader is not None and reader.error is None:
+                prefetched, scan = reader.result or prefetched, reader.scan
             store.remove_stale_slots()
-            return cls(store, master_key, prefetched, kinds)
+            return cls(store, master_key, prefetched, kinds, scan)
         except BaseException:
             store.close()
             raise
@@ -1273,17 +1288,23 @@ def prefetch(path: Path) -> Prefetched:
 
 
 class _Prefetch(threading.Thread):
-    """Reads and parses every live envelope (no decryption, no key) in the background."""
+    """Scans the history (writing nothing) and reads and parses every live envelope (no
+    decryption, no key) in the background."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, envelopes: bool, tails: bool) -> None:
         super().__init__(name="vault-prefetch", daemon=True)
         self.store = store
+        self.envelopes, self.tails = envelopes, tails
         self.result: Prefetched = {}
+        self.scan: HistoryScan | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.result = _read_envelopes(self.store)
+            with gcpause.paused():  # tens of thousands of parsed envelopes, no cycles
+                self.scan = self.store.scan_history(tails=self.tails, rebuild=False)
+                if self.envelopes:
+                    self.result = _read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead
             self.error = exc
 
