@@ -144,14 +144,11 @@ def write_version(vault, note, body: str, minutes_ago: int, first: str):  # type
     import dataclasses
     import hashlib
 
-    from vault import crypto
-    from vault.envelope import seal_item
-
     changed = dataclasses.replace(note, body=body, modified=NOW_MS - minutes_ago * MIN)
-    key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
-    envelope = seal_item(key, vault.vault_id, "note", note.id, changed.to_payload())
     op_id = first + hashlib.sha256(body.encode()).hexdigest()[:31]
-    vault.store.write(note.id, "note", envelope, [note.version], op_id=op_id)
+    vault.store.write(
+        vault.seal_op("note", note.id, changed.to_payload(), [note.version], op_id=op_id)
+    )
     vault.refresh()
 
 
