@@ -22,7 +22,10 @@ SESSION = "vault-ci-000"  # never started: the first start kills nothing
 
 
 def tmux(*args: str) -> str:
-    done = subprocess.run(["tmux", *args], capture_output=True, text=True, check=False)
+    # A server of its own (-L): no other tmux on the machine can end or confuse its sessions.
+    done = subprocess.run(
+        ["tmux", "-L", "vault-ci", *args], capture_output=True, text=True, check=False
+    )
     return done.stdout
 
 

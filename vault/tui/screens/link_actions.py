@@ -48,20 +48,28 @@ class LinkActions(_Screen):
         except NoMatches:
             return None
 
-    def action_toggle_backlinks(self) -> None:
-        self._toggle_panel("backlinks")
+    async def action_toggle_backlinks(self) -> None:
+        await self._toggle_panel("backlinks")
 
-    def action_toggle_outline(self) -> None:
-        self._toggle_panel("outline")
+    async def action_toggle_outline(self) -> None:
+        await self._toggle_panel("outline")
 
-    def _toggle_panel(self, kind: PanelKind) -> None:
+    async def _toggle_panel(self, kind: PanelKind) -> None:
         panel = self.link_panel
         if panel is not None:
-            panel.remove()
+            await panel.remove()
             if panel.kind == kind:
+                self._relayout()
                 return
         panel = LinkPanel(kind)
-        self.query_one("#body").mount(panel)  # it says when it is Ready
+        await self.query_one("#body").mount(panel)  # it says when it is Ready
+        self._relayout()
+
+    def _relayout(self) -> None:
+        """The panel takes room beside the editor: the layout makes room for it (MainScreen)."""
+        layout = getattr(self, "_layout_for", None)
+        if layout is not None:
+            layout(self.size.width)
 
     # Handlers by name, not @on: a mixin is no MessagePump, and Textual collects @on handlers
     # only from those; named handlers are found on every class of the MRO.

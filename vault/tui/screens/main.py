@@ -214,7 +214,8 @@ class MainScreen(
         """Room to write. Below NARROW columns the list (and sidebar) fold away while the
         editor has the focus; the side preview below ROOMY columns narrows the list and
         leaves the sidebar to ctrl+b; zen (f10) gives the editor the whole width."""
-        cramped = self.pane.preview == "side" and width < ROOMY
+        beside = self.pane.preview == "side" or self.link_panel is not None
+        cramped = beside and width < ROOMY  # a panel beside the editor takes the sidebar's room
         self.set_class(width < NARROW, "-narrow")
         self.set_class(cramped, "-preview-cramped")
         writing = self._writing()
