@@ -92,6 +92,7 @@ def test_heads_do_not_depend_on_arrival_order(order: list[int]) -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store.create(Path(tmp) / "v", "ab" * 16, "cd" * 16, "ef" * 16, [])
+        store.commit_key = b"k" * 32  # a store on its own: no vault set the key
         for i in order:
             store.ingest([ops[i]])
         assert [h.op_id for h in store.heads("i1")] == ["f"]

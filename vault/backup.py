@@ -542,6 +542,7 @@ def restore_backup(
 
         try:
             store = Store.create(tmp, header.vault_id, device_id, header.mk_id, list(header.slots))
+            store.commit_key = crypto.subkey(master_key, Label.OPS_SUM)
             stats, added = _ingest(
                 store,
                 fh,

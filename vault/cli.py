@@ -165,6 +165,8 @@ def open_vault(
                 path, password=password, keyfile=keyfile, kinds=kinds
             ),
         )
+    if vault.history_incident and getattr(args, "handler", None) is not cmd_check:
+        info(f"warning: {vault.history_incident}; `vault check` tells more")
     if scheduled_backup:
         _scheduled_backup(vault, config)
     return vault
@@ -869,16 +871,21 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                     "versions": report.versions,
                     "corrupt": report.corrupt,
                     "conflicts": report.conflicts,
+                    "history": report.history,
                 }
             )
         else:
             out(f"{plural(report.items, 'item')}, {plural(report.versions, 'version')} checked.")
+            if report.history:
+                out(f"  altered: {report.history}")
             for reason in sorted(report.corrupt.values()):
                 out(f"  damaged: {reason}")
             if report.conflicts:
                 out(f"  {plural(len(report.conflicts), 'item')} with conflicting versions.")
             if report.ok:
                 out("Everything opens.")
+        if report.history:
+            vault.acknowledge_history_incident()  # shown: later commands stop repeating it
         return 0 if report.ok else 1
 
 

@@ -54,6 +54,7 @@ class Label:
     BACKUP = b"vault backup"  # backup file subkey
     SNAPSHOT = b"vault snapshot"  # the sealed snapshot of decrypted items (vault.snapshot)
     NOTEBOOK_MERGE = b"vault nb merge"  # ids of the ops that merge same-path notebooks
+    OPS_SUM = b"vault ops sum"  # the keyed commitment over every operation row (vault.store)
 
 
 def random_bytes(n: int) -> bytes:

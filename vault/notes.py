@@ -53,7 +53,15 @@ from vault.model import (
     now_ms,
 )
 from vault.search import Hit, Query, SearchIndex, parse_query
-from vault.store import HistoryScan, ItemRow, Op, Store
+from vault.store import (
+    HISTORY_INCIDENT,
+    HistoryScan,
+    ItemRow,
+    Op,
+    Store,
+    ops_commitment,
+    store_ops_sum,
+)
 
 _KEEP: Any = object()  # "leave this field as it is" in update calls
 
@@ -81,10 +89,11 @@ class CheckReport:
     versions: int
     corrupt: dict[str, str]  # item id -> one-line reason
     conflicts: list[str]
+    history: str | None = None  # the history was altered without the key (Vault.history_incident)
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt
+        return not self.corrupt and self.history is None
 
 
 def inspect_vault(path: Path) -> VaultInfo:
@@ -169,6 +178,10 @@ class Vault:
         self._mk = bytearray(master_key)
         self._items_key = crypto.subkey(master_key, Label.ITEMS)
         self._tag_key = crypto.subkey(master_key, Label.TAG_ID)
+        store.commit_key = crypto.subkey(master_key, Label.OPS_SUM)
+        # Set when the rows no longer match their commitment: versions were removed or the store
+        # rolled back without the key (FORMAT.md, "The commitment over the operations").
+        self.history_incident: str | None = None
         self._lock = threading.RLock()
         self._items = _Items()
         self._derived: dict[str, tuple[int, Any]] = {}  # name -> (items generation, value)
@@ -202,6 +215,7 @@ class Vault:
         else:
             scan = store.scan_history(tails=tails)
         self.index_repaired, headless = scan.wrong, scan.headless
+        self._check_commitment(store, scan)
         self._first_states: dict[str, ItemRow] | None = {
             i: r
             for i, r in scan.shown.items()
@@ -217,6 +231,39 @@ class Vault:
         self._snapped = self._items.generation
         self._verify_deletions(headless, [r for r in scan.shown.values() if r.deleted])
         self.refresh()
+
+    def acknowledge_history_incident(self) -> None:
+        """`vault check` has shown the incident: later openings stop repeating it."""
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (HISTORY_INCIDENT,))
+        self.history_incident = None
+
+    def _check_commitment(self, store: Store, scan: HistoryScan) -> None:
+        """The rows must match the keyed commitment kept with every write. A mismatch means
+        rows were removed, added or changed without the key (or the store was put back to an
+        older copy): it is reported at this and every later opening until `vault check` has
+        shown it, and the commitment is made anew over the rows as they are, so later writes
+        keep it true."""
+        key = store.commit_key
+        assert key is not None
+        computed = ops_commitment(key, scan.rows)
+        recorded = store.ops_sum()
+        if recorded == computed or (recorded is None and not scan.rows):
+            self.history_incident = store.meta(HISTORY_INCIDENT)
+            return
+        message = (
+            "this vault's history was altered without the key (versions removed, or the store "
+            "put back to an older copy); your other devices and backups still hold what they "
+            "had: compare, and restore from a backup or clone again if notes are missing"
+        )
+        with store.transaction() as db:
+            store_ops_sum(db, computed)
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (HISTORY_INCIDENT, message),
+            )
+        self.history_incident = message
 
     # --- creating, unlocking, locking -----------------------------------------------------------
 
@@ -1198,7 +1245,9 @@ class Vault:
                         op.op_id,
                     )
 
-            self.store.replace_envelopes(list(resealed()), keys.mk_id(new_mk))
+            self.store.replace_envelopes(
+                list(resealed()), keys.mk_id(new_mk), crypto.subkey(new_mk, Label.OPS_SUM)
+            )
             self.store.remove_stale_slots()
             snapshot.destroy(self.path)  # sealed under the old key; locking seals a new one
             self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
@@ -1242,7 +1291,7 @@ class Vault:
         rows = self.store.items(include_deleted=True)
         conflicts = [r.item_id for r in rows if r.conflict]
         live = sum(1 for r in rows if not r.deleted)
-        return CheckReport(live, versions, corrupt, conflicts)
+        return CheckReport(live, versions, corrupt, conflicts, self.history_incident)
 
 
 def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -131,6 +132,8 @@ class HistoryScan:
     tails: bool = False  # whether the shown heads carry their envelope's tail
     version: int = field(default=-1, compare=False)  # Store.data_version() before the reads
     found: dict[str, list[tuple]] = field(default_factory=dict, compare=False, repr=False)
+    # every ops row's claims (op id, item, kind, parents as stored, deleted, device, tail)
+    rows: list[tuple] = field(default_factory=list, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -251,6 +254,9 @@ class Store:
         self._lock = threading.RLock()
         # PRAGMA data_version moves only for other connections' commits; ours are counted here.
         self._local_writes = 0
+        # The key of the commitment over every operation row (`ops_sum`): set by the vault that
+        # opened this store; an operation is never written without it.
+        self.commit_key: bytes | None = None
 
     # --- opening and creating ------------------------------------------------------------
 
@@ -374,6 +380,23 @@ class Store:
     def previous_master_ids(self) -> list[str]:
         """The ids of the master keys this vault used before its rekeys, oldest first."""
         return [p for p in (self.meta("mk_previous") or "").split(",") if p]
+
+    def ops_sum(self) -> int | None:
+        """The recorded commitment over every operation row (None: none recorded)."""
+        with self._lock:
+            return self._ops_sum(self._db)
+
+    @staticmethod
+    def _ops_sum(db: sqlite3.Connection) -> int | None:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (OPS_SUM,)).fetchone()
+        try:
+            return int(row[0], 16) if row else None
+        except (TypeError, ValueError):
+            return -1  # not a number: never equal to a computed sum
+
+    def set_ops_sum(self, value: int) -> None:
+        with self.transaction() as db:
+            store_ops_sum(db, value)
 
     def meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
@@ -630,19 +653,19 @@ class Store:
 
     def _insert(self, op: Op) -> None:
         db = self._db
+        parents = json.dumps(list(op.parents))
+        if self.commit_key is None:
+            raise RuntimeError("an operation written without the vault's key")
         db.execute(
             "INSERT INTO ops(op_id, item_id, kind, parents, deleted, envelope, device) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                op.op_id,
-                op.item_id,
-                op.kind,
-                json.dumps(list(op.parents)),
-                int(op.deleted),
-                op.envelope,
-                op.device,
-            ),
+            (op.op_id, op.item_id, op.kind, parents, int(op.deleted), op.envelope, op.device),
         )
+        # In the same transaction as the row: the commitment always covers exactly the rows.
+        term = ops_term(
+            self.commit_key, (op.op_id, op.item_id, op.kind, parents, int(op.deleted), op.device)
+        )
+        store_ops_sum(db, (self._ops_sum(db) or 0) ^ term)
         db.executemany(
             "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
             [(p, op.op_id) for p in op.parents],
@@ -691,11 +714,19 @@ class Store:
             db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", erased)
 
     def replace_envelopes(
-        self, envelopes: Iterable[tuple[str, str]], master_id: str | None = None
+        self,
+        envelopes: Iterable[tuple[str, str]],
+        master_id: str | None = None,
+        commit_key: bytes | None = None,
     ) -> None:
         """Rekey (and the upgrade to format 2): swap op envelopes for ones sealed anew, and
-        (rekey) make the new key current, in one transaction (callers write new slots first)."""
+        (rekey) make the new key current, in one transaction (callers write new slots first).
+        With `commit_key` (the new key's), the commitment over the rows is made anew under it
+        in the same transaction, and the store writes with it from then on."""
         with self.transaction() as db:
+            if commit_key is not None:
+                rows = db.execute("SELECT op_id, item_id, kind, parents, deleted, device FROM ops")
+                store_ops_sum(db, ops_commitment(commit_key, rows))
             db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", envelopes)
             db.execute(
                 "UPDATE items SET envelope = "
@@ -715,6 +746,9 @@ class Store:
                     (",".join(previous),),
                 )
                 db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+
+        if commit_key is not None:
+            self.commit_key = commit_key
 
     # --- the index, checked against the operations ------------------------------------------
 
@@ -784,7 +818,7 @@ class Store:
         wrong.update(r[0] for r in derived_index ^ index)
         headless = {r[1] for r in ops}
         headless.difference_update(shown)
-        scan = HistoryScan(shown, wrong, headless, tails, version, found)
+        scan = HistoryScan(shown, wrong, headless, tails, version, found, ops)
         if rebuild:
             self.repair_index(scan)
         return scan
@@ -844,6 +878,36 @@ def _shown(heads: list[tuple[str, str, bool, str]], me: str) -> tuple[str, str, 
     id (the rule of `_refresh_item`)."""
     op_id, kind, deleted, _ = max(heads, key=lambda h: (not h[2], h[3] == me, h[0]))
     return op_id, kind, deleted
+
+
+OPS_SUM = "ops_sum"
+HISTORY_INCIDENT = "history_incident"  # why the last check of the commitment failed
+
+
+def ops_term(key: bytes, claims: tuple) -> int:
+    """One operation's share of the commitment: a keyed hash of its row's claims (op id, item,
+    kind, parents as stored, deleted 0/1, device), as a 128-bit number (FORMAT.md)."""
+    op_id, item_id, kind, parents, deleted, device = claims[:6]
+    data = "\x00".join((op_id, item_id, kind, parents, str(int(deleted)), device))
+    digest = hashlib.blake2b(data.encode("utf-8"), key=key, digest_size=16).digest()
+    return int.from_bytes(digest, "big")
+
+
+def ops_commitment(key: bytes, rows: Iterable[tuple]) -> int:
+    """XOR of every row's term: without the key, no row can be removed, added or changed and
+    the sum still match."""
+    total = 0
+    for row in rows:
+        total ^= ops_term(key, row)
+    return total
+
+
+def store_ops_sum(db: sqlite3.Connection, value: int) -> None:
+    db.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (OPS_SUM, f"{value:032x}"),
+    )
 
 
 def write_header(path: Path, vault_id: str) -> None:

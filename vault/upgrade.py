@@ -24,7 +24,7 @@ from collections.abc import Callable
 from vault import crypto, snapshot
 from vault.envelope import upgrade_envelope
 from vault.errors import VaultError
-from vault.store import SCHEMA_VERSION, Store, write_header
+from vault.store import SCHEMA_VERSION, Store, ops_commitment, store_ops_sum, write_header
 
 # Called with the name of each step ("op" after each operation sealed, "sealed" before the
 # commit, "committed", "header"): a test hook to stop the upgrade at a chosen point.
@@ -56,6 +56,10 @@ def upgrade(store: Store, master_key: bytes, *, on_step: StepHook | None = None)
         db.execute(
             "UPDATE items SET envelope = (SELECT envelope FROM ops WHERE ops.op_id = items.op_id)"
         )
+        # The commitment over every row starts here, with the rows as the upgrade found them.
+        rows = db.execute("SELECT op_id, item_id, kind, parents, deleted, device FROM ops")
+        commit_key = crypto.subkey(master_key, crypto.Label.OPS_SUM)
+        store_ops_sum(db, ops_commitment(commit_key, rows))
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
         step("sealed")
     step("committed")

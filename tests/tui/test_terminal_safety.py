@@ -251,3 +251,20 @@ async def test_rename_and_tags_dialogs_show_controls_visibly(sample_vault: Path,
     with open_vault(sample_vault) as vault:
         note = vault.note(note_id)
         assert note.title == title and note.tags == (tag,)
+
+
+async def test_an_altered_history_is_told_in_the_app(sample_vault: Path, app_for) -> None:
+    """Rows removed without the key: the app says so when it opens, as the CLI does."""
+    import sqlite3
+
+    db = sqlite3.connect(sample_vault / "store.sqlite", isolation_level=None)
+    db.execute("DELETE FROM ops WHERE seq = (SELECT max(seq) FROM ops)")
+    db.close()
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        await unlock(pilot)
+        await settle(pilot)
+        from textual.widgets._toast import Toast
+
+        toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any(t.startswith("History altered") for t in toasts), toasts

@@ -202,6 +202,14 @@ class MainScreen(
                 severity="warning",
                 timeout=10,
             )
+        if vault.history_incident:
+            self.notify(
+                f"{vault.history_incident[:1].upper()}{vault.history_incident[1:]}. "
+                "`vault check` says more.",
+                title="History altered",
+                severity="error",
+                timeout=30,
+            )
         self.reload_views()
         self.set_focus(self.notes_list)
         self._layout_for(self.size.width)
