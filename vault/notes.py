@@ -373,6 +373,7 @@ class Vault:
                 self._mk[i] = 0
             self._items_key = b""
             self._tag_key = b""
+            self.store.commit_key = None
             self.store.close()
 
     close = lock
