@@ -322,6 +322,8 @@ def test_a_symlinked_own_folder_deletes_nothing_it_points_to(
         assert saved <= got and ("New on a", "arrives anyway") in got
         if area == "keys":  # the log is a real folder: the local change still goes out
             assert report.pushed == 1
+        # nothing could be sent through a refused log folder: not a success for a script
+        assert (report.not_sent is not None) == (area == "log") and report.ok == (area == "keys")
 
 
 def test_a_symlinked_peer_folder_is_pending_not_followed(template: Path) -> None:

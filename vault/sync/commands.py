@@ -139,6 +139,10 @@ def _report(report: SyncReport, as_json: bool) -> int:
             "were not rolled back\n"
         )
         return EXIT_ROLLBACK
+    if report.not_sent is not None:
+        # Changes came in, but none went out: a script must not take that for a sync.
+        sys.stderr.write(cli_output.error_line(f"nothing was sent: {report.not_sent}"))
+        return 1
     return EXIT_CONFLICTS if report.conflicts else 0
 
 

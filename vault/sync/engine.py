@@ -96,10 +96,11 @@ class SyncReport:
     repaired: int = 0  # own files rewritten because the folder lost or damaged them
     removed: int = 0  # own files removed by compaction
     seconds: float = 0.0
+    not_sent: str | None = None  # why nothing could be sent (this device's folder is refused)
 
     @property
     def ok(self) -> bool:
-        return not self.rollbacks
+        return not self.rollbacks and self.not_sent is None
 
     def lines(self) -> list[str]:
         """A summary for a person, one fact per line."""
@@ -145,6 +146,7 @@ class SyncReport:
             "warnings": list(self.warnings),
             "repaired": self.repaired,
             "removed": self.removed,
+            "not_sent": self.not_sent,
             "seconds": round(self.seconds, 3),
         }
 
@@ -349,6 +351,7 @@ class _Run:
             warnings=tuple(self.t.warnings),
             repaired=self.t.repaired,
             removed=self.t.removed,
+            not_sent=self.own_refused,
         )
 
     def _check_folder(self) -> None:
