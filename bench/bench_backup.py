@@ -44,12 +44,18 @@ class Fresh:
 def open_every_version(path: Path, master_key: bytes, vault_id: str) -> None:
     items_key = crypto.subkey(master_key, crypto.Label.ITEMS)
     db = sqlite3.connect(path / "store.sqlite")
-    rows = db.execute("SELECT item_id, kind, envelope FROM ops WHERE envelope IS NOT NULL")
-    for item_id, kind, text in rows:
+    rows = db.execute(
+        "SELECT op_id, item_id, kind, parents, deleted, device, envelope FROM ops "
+        "WHERE envelope IS NOT NULL"
+    )
+    for op_id, item_id, kind, parents, deleted, device, text in rows:
+        claims = envelope.Claims(
+            op_id, item_id, kind, tuple(json.loads(parents)), bool(deleted), device
+        )
         env = json.loads(text)
         crypto_aead_xchacha20poly1305_ietf_decrypt(
             crypto.b64d(env["cipher"]),
-            envelope.item_ad(vault_id, kind, item_id),
+            envelope.op_ad(vault_id, claims),
             crypto.b64d(env["nonce"]),
             envelope.item_key(items_key, crypto.b64d(env["salt"]), item_id),
         )
@@ -98,6 +104,7 @@ def main() -> None:
 
     def ingest_floor() -> None:
         target = Store.create(stores(), vault.vault_id, crypto.random_id(), "0" * 32, [])
+        target.commit_key = crypto.subkey(vault.master_key, crypto.Label.OPS_SUM)
         target.ingest_count(all_ops)
         target.close()
 

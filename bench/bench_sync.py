@@ -23,15 +23,15 @@ from vault.sync import SyncEngine, clone, set_remote
 OUT = WORK / "sync"
 
 
-def open_envelopes(vault: Vault, envelopes: list[tuple[str, str, str]]) -> None:
+def open_envelopes(vault: Vault, envelopes: list[tuple[envelope.Claims, str]]) -> None:
     items_key = crypto.subkey(vault.master_key, crypto.Label.ITEMS)
-    for item_id, kind, text in envelopes:
+    for claims, text in envelopes:
         env = json.loads(text)
         crypto_aead_xchacha20poly1305_ietf_decrypt(
             crypto.b64d(env["cipher"]),
-            envelope.item_ad(vault.vault_id, kind, item_id),
+            envelope.op_ad(vault.vault_id, claims),
             crypto.b64d(env["nonce"]),
-            envelope.item_key(items_key, crypto.b64d(env["salt"]), item_id),
+            envelope.item_key(items_key, crypto.b64d(env["salt"]), claims.item_id),
         )
 
 
@@ -48,9 +48,7 @@ def main() -> None:
     notes = a.notes()
     files = [p for p in shared.rglob("*") if p.is_file()]
     folder_bytes = sum(p.stat().st_size for p in files)
-    envelopes = [
-        (op.item_id, op.kind, op.envelope) for op in a.store.all_ops() if op.envelope is not None
-    ]
+    envelopes = [(op.claims, op.envelope) for op in a.store.all_ops() if op.envelope is not None]
 
     copies = iter(range(1000))
     cp_floor = timed(
