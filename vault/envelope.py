@@ -156,6 +156,11 @@ def open_sealed(items_key: bytes, vault_id: str, sealed: Sealed) -> dict[str, An
         raise _corrupt(
             kind, item_id, "failed to verify (tampered, corrupt, or not this vault's)"
         ) from None
+    return _payload(kind, item_id, padded)
+
+
+def _payload(kind: str, item_id: str, padded: bytes) -> dict[str, Any]:
+    """The decrypted, unpadded payload, checked to be an object of the kind asked for."""
     try:
         payload = json.loads(crypto.unpad(padded).decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
@@ -357,13 +362,7 @@ def open_sealed_op(items_key: bytes, vault_id: str, sealed: SealedOp) -> dict[st
             "failed to verify: its history row or envelope was altered (tampered, corrupt, "
             "or not this vault's)",
         ) from None
-    try:
-        payload = json.loads(crypto.unpad(padded).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise _corrupt(kind, item_id, "decrypted to malformed content") from None
-    if not isinstance(payload, dict) or payload.get("kind") != kind:
-        raise _corrupt(kind, item_id, "decrypted to content of another kind")
-    return payload
+    return _payload(kind, item_id, padded)
 
 
 def open_op(
