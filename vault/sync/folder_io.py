@@ -32,10 +32,11 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from vault.errors import RemoteError, StorageError
-from vault.fsutil import write_fully
+from vault.fsutil import storage_error, write_fully
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -417,12 +418,4 @@ def _has_holes(fd: int, size: int) -> bool:
 
 
 def _storage(exc: OSError, where: str) -> StorageError:
-    reasons = {
-        errno.ENOSPC: "the disk is full",
-        errno.EDQUOT: "the disk quota is exhausted",
-        errno.EROFS: "the file system is read-only",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-    }
-    reason = reasons.get(exc.errno or 0, exc.strerror or "unknown error")
-    return StorageError(f"cannot write {where}: {reason}; nothing was changed")
+    return storage_error(exc, Path(where))  # the one table of reasons (vault.fsutil)
