@@ -20,11 +20,11 @@ from pathlib import Path
 from common import MAIN_SIZE, PASSWORD, WORK, fmt, sample_path, sample_vault, table, timed
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
-from vault import crypto, envelope
-from vault.backup import create_backup, merge_backup, restore_backup, verify_backup
-from vault.markdown_io import export_markdown, import_markdown
-from vault.notes import Vault
-from vault.store import Store
+from vault.interchange.backup import create_backup, merge_backup, restore_backup, verify_backup
+from vault.interchange.markdown_io import export_markdown, import_markdown
+from vault.notes.vault import Vault
+from vault.sealing import crypto, envelope
+from vault.storage.store import Store
 
 OUT = WORK / "backup"
 

@@ -44,12 +44,12 @@ from common import (
 )
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
-from vault import snapshot
-from vault.crypto import DEFAULT_KDF, Label, argon2id
-from vault.merge import merge3
-from vault.notes import Vault, _Prefetch, _unlock_master_key
-from vault.search import Query, fold
-from vault.store import Store
+from vault.notes.merge import merge3
+from vault.notes.search import Query, fold
+from vault.notes.vault import Vault, _Prefetch, _unlock_master_key
+from vault.sealing import snapshot
+from vault.sealing.crypto import DEFAULT_KDF, Label, argon2id
+from vault.storage.store import Store
 
 HERE = Path(__file__).resolve().parent
 LIVE_RANK_LIMIT = 2000  # vault.tui.data.NoteSource.RANK_LIMIT: what the app passes while typing
@@ -184,7 +184,7 @@ def measure_times(n: int) -> dict[str, object]:
     # Unlocking behind the default KDF: the KDF alone, then everything after it, paired run
     # by run. Cold: no sealed snapshot (a first unlock, or after many changes elsewhere), so
     # every envelope is read during the KDF and decrypted after it. Warm: the snapshot that
-    # locking a big vault seals (vault.snapshot), the usual case.
+    # locking a big vault seals (vault.sealing.snapshot), the usual case.
     kdfs, after, cold = [], [], []
     if not SMOKE:
         argon2id(PASSWORD.encode(), bytes(16), DEFAULT_KDF)  # the first run maps its memory

@@ -3,7 +3,7 @@ after the first build), and what an edit or a rename with link updates costs.
 
 Each note links to three others by title (one with a heading, one with shown text) and to a
 hub note, so the hub has a backlink from every note. Timings are in-process, on an unlocked
-vault, as the app and the CLI ask them (`vault.links.link_index`).
+vault, as the app and the CLI ask them (`vault.notes.links.link_index`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from common import MAIN_SIZE, SMOKE, WORK, count
 
-from vault.crypto import TEST_KDF
-from vault.links import link_index
-from vault.notes import Vault
-from vault.renaming import rename_note
+from vault.notes.links import link_index
+from vault.notes.renaming import rename_note
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
 
 BUDGET_MS = 20.0
 

@@ -36,8 +36,8 @@ from xml.sax.saxutils import escape
 
 from common import PASSWORD, WORK, fmt, sample_vault
 
-from vault.crypto import DEFAULT_KDF, TEST_KDF, KdfParams
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing.crypto import DEFAULT_KDF, TEST_KDF, KdfParams
 
 HERE = Path(__file__).resolve().parent
 SMOKE = os.environ.get("VAULT_BENCH_SMOKE") == "1"
@@ -157,7 +157,7 @@ def base_env() -> dict[str, str]:
 
 KDF_PROBE = """
 import hashlib, sys, time
-from vault.crypto import DEFAULT_KDF, argon2id
+from vault.sealing.crypto import DEFAULT_KDF, argon2id
 def fastest(fn, n):
     times = []
     for _ in range(n):

@@ -16,8 +16,8 @@ import time
 from common import MAIN_SIZE, PASSWORD, WORK, fmt, sample_path, sample_vault, table, timed
 from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
-from vault import crypto, envelope
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing import crypto, envelope
 from vault.sync import SyncEngine, clone, set_remote
 
 OUT = WORK / "sync"

@@ -32,9 +32,9 @@ from common import (
 from textual import events
 
 from vault.config import Config
-from vault.crypto import DEFAULT_KDF, argon2id
-from vault.notes import Vault
-from vault.search import parse_query
+from vault.notes.search import parse_query
+from vault.notes.vault import Vault
+from vault.sealing.crypto import DEFAULT_KDF, argon2id
 from vault.tui.app import make_app
 from vault.tui.data import ALL, NoteSource
 from vault.tui.screens.main import MainScreen

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vault.crypto import DEFAULT_KDF, TEST_KDF, random_id
-from vault.model import Note, now_ms
-from vault.notes import Vault, clean_title
+from vault.notes.model import Note, now_ms
+from vault.notes.vault import Vault, clean_title
+from vault.sealing.crypto import DEFAULT_KDF, TEST_KDF, random_id
 
 # Smoke mode (`python bench/run.py --smoke` sets it for every bench it starts): a tiny vault and
 # one run per timing, to prove the benchmarks still work, not to measure anything.

@@ -1,4 +1,4 @@
-"""Before and after for a change to vault/search.py: the search index of a git revision against
+"""Before and after for a change to vault/notes/search.py: the search index of a git revision against
 the working tree's, side by side in one process on the same unlocked sample vault (runs
 interleaved, so a busy neighbour slows both alike). Prints a Markdown table for HISTORY.md.
 
@@ -20,15 +20,15 @@ from pathlib import Path
 from bench_core import LIVE_RANK_LIMIT, NEVER, TYPED, one_percent_word
 from common import PASSWORD, count, fmt, sample_path, sample_vault
 
-from vault.notes import Vault
-from vault.search import fold
+from vault.notes.search import fold
+from vault.notes.vault import Vault
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_revision(revision: str):  # type: ignore[no-untyped-def]
     source = subprocess.run(
-        ["git", "show", f"{revision}:vault/search.py"],
+        ["git", "show", f"{revision}:vault/notes/search.py"],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -47,7 +47,7 @@ def load_revision(revision: str):  # type: ignore[no-untyped-def]
 def main(argv: list[str]) -> None:
     revision = argv[0]
     n = int(argv[1]) if len(argv) > 1 else 10_000
-    import vault.search as after_module
+    import vault.notes.search as after_module
 
     before_module = load_revision(revision)
     vault = Vault.unlock(sample_vault(sample_path(n), n), password=PASSWORD)

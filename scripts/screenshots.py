@@ -110,8 +110,8 @@ NOTES = [
 
 
 def build_sample(path: Path) -> None:
-    from vault.crypto import TEST_KDF
-    from vault.notes import Vault
+    from vault.notes.vault import Vault
+    from vault.sealing.crypto import TEST_KDF
 
     vault, _ = Vault.create(path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
     with vault:
@@ -155,7 +155,7 @@ def write_version(vault, note, body: str, minutes_ago: int, first: str):  # type
 def build_conflict(path: Path, folder: Path, laptop: Path) -> None:
     """`path` syncs through `folder` with a second device at `laptop`; both change the same
     lines of "Garden plan", so `path` holds a conflict, synced two minutes ago."""
-    from vault.notes import Vault
+    from vault.notes.vault import Vault
     from vault.sync import SyncEngine, clone, set_remote
 
     def engine(vault, minutes_ago: int) -> SyncEngine:  # type: ignore[no-untyped-def]
@@ -196,8 +196,8 @@ def build_backups(path: Path, folder: Path) -> None:
     """Three backups of the sample vault, made at fixed times (two automatic, one by hand)."""
     from datetime import timedelta
 
-    from vault.backup import create_backup
-    from vault.notes import Vault
+    from vault.interchange.backup import create_backup
+    from vault.notes.vault import Vault
 
     folder.mkdir(parents=True, exist_ok=True)
     with Vault.unlock(path, password=PASSWORD) as vault:

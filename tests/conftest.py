@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from vault import agent_client
-from vault.crypto import TEST_KDF
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
+from vault.session import agent_client
 
 PASSWORD = "correct horse battery staple"
 

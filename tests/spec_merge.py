@@ -1,7 +1,7 @@
 """The merge rules of docs/SYNC.md ("Merging forks"), implemented from the text alone.
 
 It imports nothing from `vault` and not `difflib`: tests compare it with the implementation
-(vault.merge, vault.sync.conflicts), so a rule the spec states wrongly or leaves out shows up as
+(vault.notes.merge, vault.sync.conflicts), so a rule the spec states wrongly or leaves out shows up as
 a difference. The numbered comments follow the steps of SYNC.md.
 """
 

@@ -18,9 +18,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, PASSWORD
-from vault import backup, keys
-from vault import store as store_module
-from vault.backup import (
+from vault.config import Config
+from vault.errors import (
+    BackupError,
+    KeyfileRequiredError,
+    RecoveryKeyError,
+    StorageError,
+    WrongPasswordError,
+)
+from vault.fsutil import storage_error
+from vault.interchange import backup
+from vault.interchange.backup import (
     auto_backup,
     backup_due,
     create_backup,
@@ -30,17 +38,10 @@ from vault.backup import (
     rotate_backups,
     verify_backup,
 )
-from vault.config import Config
-from vault.crypto import TEST_KDF
-from vault.errors import (
-    BackupError,
-    KeyfileRequiredError,
-    RecoveryKeyError,
-    StorageError,
-    WrongPasswordError,
-)
-from vault.fsutil import storage_error
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing import keys
+from vault.sealing.crypto import TEST_KDF
+from vault.storage import store as store_module
 
 
 def fill(vault: Vault) -> None:

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from tests.conftest import CLI, PASSWORD
-from vault import backup_commands
-from vault.backup_commands import PROGRESS_DELAY, progress_bar
+from vault.cli import backup_commands
+from vault.cli.backup_commands import PROGRESS_DELAY, progress_bar
 
 
 def notes_of(cli: CLI, **env: str | None) -> list[tuple]:

@@ -25,12 +25,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, PASSWORD, vault_command
-from vault import backup, backup_format
-from vault.backup import create_backup, list_backups, merge_backup, restore_backup, verify_backup
-from vault.crypto import TEST_KDF
 from vault.errors import AuthError, BackupError, VaultError
-from vault.notes import Vault
-from vault.store import Op
+from vault.interchange import backup, backup_format
+from vault.interchange.backup import (
+    create_backup,
+    list_backups,
+    merge_backup,
+    restore_backup,
+    verify_backup,
+)
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
+from vault.storage.store import Op
 
 MARKER = "ZQXBACKUPMARKER"
 
@@ -416,8 +422,8 @@ def test_killing_vault_backup_create_leaves_no_half_file(cli: CLI, tmp_path: Pat
 CRASH_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
-from vault.backup import create_backup
-from vault.notes import Vault
+from vault.interchange.backup import create_backup
+from vault.notes.vault import Vault
 
 vault = Vault.unlock(Path(sys.argv[1]), password=sys.argv[3])
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault import crypto
-from vault.blobs import CHUNK, MIN_PADDED, BlobRef, BlobStore, padded_length
 from vault.errors import IntegrityError, NotFoundError
+from vault.sealing import crypto
+from vault.storage.blobs import CHUNK, MIN_PADDED, BlobRef, BlobStore, padded_length
 
 KEY = crypto.subkey(b"\x01" * 32, crypto.Label.BLOBS)
 
@@ -144,8 +144,8 @@ def test_missing_blob_is_not_yet_here(tmp_path: Path) -> None:
 _MEMORY_SCRIPT = """
 import io, resource, sys
 from pathlib import Path
-from vault import crypto
-from vault.blobs import BlobStore
+from vault.sealing import crypto
+from vault.storage.blobs import BlobStore
 key = crypto.subkey(b"\\x01" * 32, crypto.Label.BLOBS)
 src, folder, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, PASSWORD, vault_command
-from vault import lookup
 from vault.errors import AmbiguousError, NotFoundError
-from vault.notes import Vault
+from vault.notes import lookup
+from vault.notes.vault import Vault
 
 
 def new(cli: CLI, title: str, body: str = "text\n", *args: str) -> str:

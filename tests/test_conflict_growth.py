@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.sync import (
     SyncEngine,
     blocks_edit,

@@ -8,8 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault import crypto, envelope, keys
-from vault.crypto import KdfParams
 from vault.errors import (
     CorruptItemError,
     IntegrityError,
@@ -17,6 +15,8 @@ from vault.errors import (
     UnsupportedFormatError,
     WeakParametersError,
 )
+from vault.sealing import crypto, envelope, keys
+from vault.sealing.crypto import KdfParams
 
 MK = bytes(32)
 ITEMS_KEY = crypto.subkey(MK, crypto.Label.ITEMS)
@@ -195,7 +195,7 @@ def test_absurd_kdf_parameters_are_refused_when_reading(params: KdfParams) -> No
 
 
 def test_weak_parameters_are_refused_at_creation_without_the_test_option(tmp_path) -> None:
-    from vault.notes import Vault
+    from vault.notes.vault import Vault
 
     with pytest.raises(WeakParametersError, match="test option"):
         Vault.create(tmp_path / "v", "pw", kdf=crypto.TEST_KDF)

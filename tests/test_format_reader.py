@@ -49,8 +49,8 @@ def test_spec_reader_opens_a_keyfile_vault(cli, vault_path, tmp_path) -> None:
 def test_spec_reader_opens_the_snapshot(cli, vault_path) -> None:
     """A vault big enough for a snapshot: the spec reader opens it, and its entries are the
     store's current items, version for version."""
-    from vault.crypto import TEST_KDF
-    from vault.notes import SNAPSHOT_MIN_ITEMS, Vault
+    from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
+    from vault.sealing.crypto import TEST_KDF
 
     vault, _ = Vault.create(vault_path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
     with vault.store.transaction():
@@ -81,8 +81,8 @@ def test_a_reader_must_apply_the_wal(tmp_path) -> None:
 
     folder = tmp_path / "v"
     code = (
-        "import os, sys\nfrom pathlib import Path\nfrom vault.crypto import TEST_KDF\n"
-        "from vault.notes import Vault\n"
+        "import os, sys\nfrom pathlib import Path\nfrom vault.sealing.crypto import TEST_KDF\n"
+        "from vault.notes.vault import Vault\n"
         "v, _ = Vault.create(Path(sys.argv[1]), sys.argv[2], kdf=TEST_KDF, allow_weak_kdf=True)\n"
         "v.create_note('Only in the WAL', 'wal body')\nos._exit(0)\n"
     )
@@ -114,7 +114,7 @@ def test_libsodium_pwhash_is_argon2id_with_one_lane_only() -> None:
     from argon2.low_level import Type, hash_secret_raw
     from nacl.pwhash import argon2id
 
-    from vault.crypto import DEFAULT_KDF
+    from vault.sealing.crypto import DEFAULT_KDF
 
     def rfc9106(p: int) -> bytes:
         return hash_secret_raw(

@@ -1,4 +1,4 @@
-"""Tests for vault.frontmatter: the YAML-subset emitter, the tolerant reader and file names."""
+"""Tests for vault.interchange.frontmatter: the YAML-subset emitter, the tolerant reader and file names."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault import frontmatter
-from vault.frontmatter import (
+from vault.interchange import frontmatter
+from vault.interchange.frontmatter import (
     coerce_datetime,
     dump_front_matter,
     normalise_tags,

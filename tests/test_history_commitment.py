@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from tests.conftest import CLI, PASSWORD
-from vault.notes import Vault
+from vault.notes.vault import Vault
 
 
 def _db(path: Path) -> sqlite3.Connection:

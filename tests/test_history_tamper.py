@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLI, PASSWORD
-from vault import crypto
-from vault.crypto import TEST_KDF
 from vault.errors import CorruptItemError
-from vault.notes import SNAPSHOT_MIN_ITEMS, Vault
+from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
+from vault.sealing import crypto
+from vault.sealing.crypto import TEST_KDF
 from vault.sync import SyncEngine, clone, set_remote
 from vault.sync.segments import open_file, sync_key
 

@@ -35,10 +35,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PASSWORD, vault_command
-from vault import crypto, keys
-from vault.crypto import TEST_KDF
 from vault.errors import NotAVaultError, RemoteError, WrongPasswordError
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing import crypto, keys
+from vault.sealing.crypto import TEST_KDF
 from vault.sync import SyncEngine, clone, layout, set_remote
 
 RUN_TIMEOUT = 60  # seconds: a run that takes longer is taken as blocked, and fails the test

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import vault
 
-# The modules the issue names; vault.sync and vault.backup join when they exist.
+# The modules the issue names; vault.sync and vault.interchange.backup join when they exist.
 NAMED = [
-    "vault.crypto",
-    "vault.envelope",
-    "vault.keys",
-    "vault.store",
-    "vault.notes",
-    "vault.model",
-    "vault.search",
+    "vault.sealing.crypto",
+    "vault.sealing.envelope",
+    "vault.sealing.keys",
+    "vault.storage.store",
+    "vault.notes.vault",
+    "vault.notes.model",
+    "vault.notes.search",
     "vault.config",
     "vault.editor",
     "vault.cli",
@@ -54,7 +54,7 @@ def loaded_after_import(modules: list[str]) -> set[str]:
 
 def test_domain_modules_do_not_import_textual() -> None:
     modules = domain_modules()
-    assert {"vault.notes", "vault.cli", "vault.store"} <= set(modules)
+    assert {"vault.notes.vault", "vault.cli", "vault.storage.store"} <= set(modules)
     loaded = loaded_after_import(modules)
     assert "textual" not in loaded, "a domain module imports Textual"
     assert not any(name.startswith("textual.") for name in loaded)
@@ -62,7 +62,9 @@ def test_domain_modules_do_not_import_textual() -> None:
 
 def test_each_named_module_alone_is_textual_free() -> None:
     # One at a time too, so a module that only pulls Textual in on its own is caught.
-    for name in NAMED + [m for m in ("vault.sync", "vault.backup") if m in domain_modules()]:
+    for name in NAMED + [
+        m for m in ("vault.sync", "vault.interchange.backup") if m in domain_modules()
+    ]:
         assert "textual" not in loaded_after_import([name]), name
 
 
@@ -89,8 +91,8 @@ def test_the_parser_imports_no_sync_or_backup_code() -> None:
     unimported: their handlers load when their command runs."""
     code = (
         "import sys, vault.cli; vault.cli.build_parser(); "
-        "heavy = ('vault.sync', 'vault.backup', 'vault.backup_commands', 'vault.backup_format', "
-        "'vault.markdown_io', 'rich', 'textual'); "
+        "heavy = ('vault.sync', 'vault.interchange.backup', 'vault.cli.backup_commands', 'vault.interchange.backup_format', "
+        "'vault.interchange.markdown_io', 'rich', 'textual'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy "
         "or m in heavy or m.startswith('vault.sync.')))"
     )
@@ -100,7 +102,7 @@ def test_the_parser_imports_no_sync_or_backup_code() -> None:
 
 
 def test_the_resolve_choices_match_the_domains() -> None:
+    from vault.cli.sync_arguments import CHOICES as ARGUMENT_CHOICES
     from vault.sync.conflicts import CHOICES
-    from vault.sync_arguments import CHOICES as ARGUMENT_CHOICES
 
     assert ARGUMENT_CHOICES == CHOICES

@@ -1,4 +1,4 @@
-"""Wikilinks, backlinks, outline, templates and daily notes (the domain: vault.links & co)."""
+"""Wikilinks, backlinks, outline, templates and daily notes (the domain: vault.notes.links & co)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.links import fold, link_index, parse_links, rewrite_links
-from vault.notes import Vault
-from vault.outline import counts, outline
-from vault.renaming import rename_note
-from vault.templates import NoteSettings, append_line, fill, find_template, today
+from vault.notes.links import fold, link_index, parse_links, rewrite_links
+from vault.notes.outline import counts, outline
+from vault.notes.renaming import rename_note
+from vault.notes.templates import NoteSettings, append_line, fill, find_template, today
+from vault.notes.vault import Vault
 
 BODY = """# Plan
 See [[Alpha]] and [[beta#Goals|the goals]] and [[ Gamma ]].

@@ -19,9 +19,14 @@ from hypothesis import strategies as st
 
 from tests.conftest import CLI
 from vault.errors import InvalidInputError, StorageError
-from vault.markdown_io import export_markdown, import_markdown, note_to_markdown, parse_markdown
-from vault.model import Note
-from vault.notes import Vault, clean_title
+from vault.interchange.markdown_io import (
+    export_markdown,
+    import_markdown,
+    note_to_markdown,
+    parse_markdown,
+)
+from vault.notes.model import Note
+from vault.notes.vault import Vault, clean_title
 
 AWKWARD_TITLES = [
     "a/b/c",
@@ -461,7 +466,7 @@ def test_obsidian_folder_with_links_aliases_and_headings_round_trips_linked(
 ) -> None:
     """Wikilinks come in and go out exactly as written, and resolve in between: by title, by
     an alias from the front matter, with a heading and shown text; not inside code."""
-    from vault.links import link_index
+    from vault.notes.links import link_index
 
     src = tmp_path / "obsidian"
     (src / "Projects").mkdir(parents=True)

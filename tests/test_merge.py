@@ -1,11 +1,11 @@
-"""Tests for vault.merge: three-way merge of note text and tag lists."""
+"""Tests for vault.notes.merge: three-way merge of note text and tag lists."""
 
 from __future__ import annotations
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from vault.merge import MergeResult, _diff, _merge_lines, merge3, merge_sets
+from vault.notes.merge import MergeResult, _diff, _merge_lines, merge3, merge_sets
 
 # --- strategies --------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import PASSWORD
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.sync import SyncEngine, clone, list_conflicts, set_remote
 
 MakeVault = Callable[..., tuple[Vault, str]]

@@ -12,7 +12,7 @@ from vault.errors import (
     RecoveryKeyError,
     WrongPasswordError,
 )
-from vault.notes import Vault
+from vault.notes.vault import Vault
 
 
 def test_note_life_cycle(vault: Vault, vault_path) -> None:
@@ -204,7 +204,7 @@ def test_rekey_needs_the_right_password(vault: Vault) -> None:
 def test_interrupted_rekey_before_commit_keeps_the_old_keys(make_vault, vault_path) -> None:
     """New slots written, store not yet switched: the vault opens with the old secrets and the
     stray slots are cleaned up."""
-    from vault import crypto, keys
+    from vault.sealing import crypto, keys
 
     vault, recovery = make_vault()
     vault.create_note("Safe", "body")
@@ -266,7 +266,7 @@ def test_purge_never_erases_a_concurrent_version(vault: Vault) -> None:
 
 
 def test_unlock_with_an_earlier_prefetch_sees_later_changes(make_vault, vault_path) -> None:
-    from vault.notes import prefetch
+    from vault.notes.vault import prefetch
 
     vault, _ = make_vault()
     a = vault.create_note("A", "one")

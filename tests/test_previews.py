@@ -1,13 +1,13 @@
-"""One-line previews of Markdown (vault.mdtext): the words as read, cut at word boundaries."""
+"""One-line previews of Markdown (vault.notes.mdtext): the words as read, cut at word boundaries."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.mdtext import excerpt, plain_line, task_boxes
-from vault.model import snippet
-from vault.search import match_snippet, parse_query
+from vault.notes.mdtext import excerpt, plain_line, task_boxes
+from vault.notes.model import snippet
+from vault.notes.search import match_snippet, parse_query
 
 
 def test_marks_come_off_and_words_stay() -> None:

@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import PASSWORD
 from vault.errors import VaultError
-from vault.notes import Vault
-from vault.store import Store
+from vault.notes.vault import Vault
+from vault.storage.store import Store
 
 
 def _db(path: Path) -> sqlite3.Connection:

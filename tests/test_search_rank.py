@@ -9,8 +9,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.model import Note
-from vault.search import TITLE_WEIGHT, SearchIndex, fold, parse_query
+from vault.notes.model import Note
+from vault.notes.search import TITLE_WEIGHT, SearchIndex, fold, parse_query
 
 WORDS = ["alpha", "alp", "beta", "gamma", "café", "cafe", "delta", "al", "ma", "éta"]
 

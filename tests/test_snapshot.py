@@ -1,4 +1,4 @@
-"""The sealed snapshot (vault.snapshot): a faster unlock that is only ever a hint. Whatever
+"""The sealed snapshot (vault.sealing.snapshot): a faster unlock that is only ever a hint. Whatever
 happens to the file (stale, tampered, truncated, another vault's, an old key's), the vault opens
 with exactly what the store holds, and a purged note does not survive in it."""
 
@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLI, PASSWORD
-from vault import keys, snapshot
-from vault.crypto import TEST_KDF, Label, subkey
-from vault.notes import SNAPSHOT_MIN_ITEMS, Vault
+from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
+from vault.sealing import keys, snapshot
+from vault.sealing.crypto import TEST_KDF, Label, subkey
 
 MARKER = "QZXSNAPMARKER"
 COUNT = SNAPSHOT_MIN_ITEMS + 20

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import spec_merge as spec
-from vault import merge
+from vault.notes import merge
 from vault.sync import conflicts
 
 # Few distinct lines, so lines repeat and the diff's tie-breaks decide; every line terminator.

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import PASSWORD
-from vault.notes import Vault
-from vault.store import Op, Store
+from vault.notes.vault import Vault
+from vault.storage.store import Op, Store
 
 
 def _op(op_id: str, parents: tuple[str, ...] = (), deleted: bool = False, item: str = "i1") -> Op:
@@ -119,7 +119,7 @@ def test_a_killed_writer_leaves_old_or_new_state(tmp_path: Path, make_vault, vau
         f"""
         import sys
         from pathlib import Path
-        from vault.notes import Vault
+        from vault.notes.vault import Vault
         v = Vault.unlock(Path({str(vault_path)!r}), password={PASSWORD!r})
         note = v.create_note("counter", "0")
         print("ready", flush=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, PASSWORD, vault_command
-from vault.crypto import TEST_KDF
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], code: int | None = None) -> str:

@@ -19,7 +19,7 @@ import pytest
 
 from tests import spec_merge
 from tests.conftest import PASSWORD
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.sync import SyncEngine, clone, list_conflicts, set_remote
 
 MakeVault = Callable[..., tuple[Vault, str]]

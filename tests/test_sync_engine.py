@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from vault import crypto
-from vault.crypto import TEST_KDF
 from vault.errors import (
     IntegrityError,
     NotFoundError,
@@ -26,8 +24,10 @@ from vault.errors import (
     UnsupportedFormatError,
     WrongPasswordError,
 )
-from vault.notes import Vault
-from vault.store import SCHEMA_VERSION, Op, Store
+from vault.notes.vault import Vault
+from vault.sealing import crypto
+from vault.sealing.crypto import TEST_KDF
+from vault.storage.store import SCHEMA_VERSION, Op, Store
 from vault.sync import (
     SyncEngine,
     clone,

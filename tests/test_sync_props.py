@@ -21,10 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault import crypto, keys
-from vault.crypto import TEST_KDF
-from vault.notes import Vault
-from vault.store import Op, Store
+from vault.notes.vault import Vault
+from vault.sealing import crypto, keys
+from vault.sealing.crypto import TEST_KDF
+from vault.storage.store import Op, Store
 from vault.sync import conflicts
 from vault.sync.conflicts import auto_merge, merge_payloads
 

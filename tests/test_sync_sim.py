@@ -30,10 +30,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from vault.crypto import TEST_KDF
 from vault.errors import VaultError
-from vault.model import Note
-from vault.notes import Vault
+from vault.notes.model import Note
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
 from vault.sync import SyncEngine, clone, list_conflicts, resolve, set_remote
 from vault.sync.remote import RemoteFolder
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.syncthing_harness import SyncthingCluster, require_syncthing
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.sync import SyncEngine, clone, get_conflict, list_conflicts, resolve, set_remote
 from vault.sync.remote import RemoteFolder
 

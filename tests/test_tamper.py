@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from vault import crypto
 from vault.errors import (
     CorruptItemError,
     KeyfileError,
@@ -20,7 +19,8 @@ from vault.errors import (
     WeakParametersError,
     WrongPasswordError,
 )
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing import crypto
 
 
 def _db(path: Path) -> sqlite3.Connection:

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLI, PASSWORD, vault_command
-from vault.model import Note, Notebook
-from vault.notes import Vault
+from vault.notes.model import Note, Notebook
+from vault.notes.vault import Vault
 from vault.textsafe import visible
 
 # What a hostile peer would write: clipboard (OSC 52, with BEL and with ST), window title,

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CLI, PASSWORD
-from vault import agent_client
-from vault.crypto import TEST_KDF
-from vault.notes import Vault, inspect_vault
+from vault.notes.vault import Vault, inspect_vault
+from vault.sealing.crypto import TEST_KDF
+from vault.session import agent_client
 
 NEEDS_PASSWORD = "no terminal to ask for the vault password"
 
@@ -143,7 +143,7 @@ def test_closing_the_terminal_does_not_end_it_and_no_secret_is_in_proc(unlocked:
     for blob in (environ, cmdline):
         assert PASSWORD.encode() not in blob
         assert b"VAULT_PASSWORD" not in blob
-    assert cmdline.split(b"\0")[1:3] == [b"-m", b"vault.agent"]
+    assert cmdline.split(b"\0")[1:3] == [b"-m", b"vault.session.agent"]
 
 
 def test_two_vaults_have_separate_sessions(cli: CLI, tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from vault.notes import Vault
-from vault.store import SCHEMA_VERSION
+from vault.notes.vault import Vault
+from vault.storage.store import SCHEMA_VERSION
 from vault.sync import SyncEngine, set_remote
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1"
@@ -115,9 +115,9 @@ _KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from vault import upgrade
-    from vault.notes import Vault
-    from vault.store import Store
+    from vault.storage import upgrade
+    from vault.notes.vault import Vault
+    from vault.storage.store import Store
 
     path, step, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     key = Vault.unwrap_master_key(path, password=sys.argv[4])

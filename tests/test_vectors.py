@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests import format_reader as spec
-from vault import crypto, envelope, keys
-from vault.envelope import Claims
 from vault.errors import CorruptItemError
-from vault.notes import Vault
+from vault.notes.vault import Vault
+from vault.sealing import crypto, envelope, keys
+from vault.sealing.envelope import Claims
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -130,7 +130,7 @@ def test_tag_id_vectors_run_the_whole_documented_rule() -> None:
     from types import SimpleNamespace
 
     from vault.errors import InvalidInputError
-    from vault.notes import clean_tag
+    from vault.notes.vault import clean_tag
 
     v = load("tags.json")
     mk = bytes.fromhex(v["master_key_hex"])

@@ -16,9 +16,9 @@ from textual.worker import WorkerCancelled, WorkerState
 
 from tests.conftest import PASSWORD
 from vault.config import Config
-from vault.crypto import TEST_KDF
-from vault.model import Note
-from vault.notes import Vault
+from vault.notes.model import Note
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
 from vault.tui.app import VaultApp, make_app
 from vault.tui.screens.main import MainScreen
 

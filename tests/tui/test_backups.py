@@ -19,7 +19,7 @@ from tests.tui.conftest import (
     workers_done,
 )
 from tests.tui.test_editing import open_note
-from vault.backup import create_backup, list_backups, verify_backup
+from vault.interchange.backup import create_backup, list_backups, verify_backup
 from vault.tui.screens.backups import BackupsScreen, ExportDialog
 from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.main import MainScreen
@@ -134,7 +134,7 @@ async def test_quitting_after_a_change_backs_up_and_without_one_does_not(
     assert len(made) == 1 and made[0].name.endswith("-auto.vbak")
     # It holds the change typed just before quitting.
     assert verify_backup(made[0], password=PASSWORD).ok
-    from vault.backup import restore_backup
+    from vault.interchange.backup import restore_backup
 
     restore_backup(made[0], tmp_path / "restored", password=PASSWORD)
     with open_vault(tmp_path / "restored") as restored:

@@ -12,7 +12,7 @@ from textual.widgets import Input, Markdown, Static, TextArea
 
 from tests.tui.conftest import MARKER, open_vault, settle, type_into, unlock, workers_done
 from vault.config import Config
-from vault.model import Note
+from vault.notes.model import Note
 from vault.tui.app import VaultApp
 from vault.tui.screens.main import MainScreen
 from vault.tui.screens.unlock import UnlockScreen

@@ -14,7 +14,7 @@ from textual.app import App
 
 from tests.conftest import PASSWORD
 from tests.tui.conftest import open_vault, settle, unlock
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.tui.data import PINNED, TRASH, Target
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.main import MainScreen

@@ -9,7 +9,7 @@ from textual.widgets import Button, Checkbox, Static
 
 from tests.tui.conftest import settle, type_into
 from vault.errors import KeyfileRequiredError
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.main import MainScreen
 from vault.tui.welcome import WELCOME_TITLE

@@ -18,8 +18,8 @@ from tests.tui.conftest import (
     unlock,
     wait_until,
 )
-from vault.backup import create_backup
 from vault.config import Config
+from vault.interchange.backup import create_backup
 
 WIDE = (120, 40)
 SMALL = (80, 24)

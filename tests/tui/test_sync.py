@@ -25,7 +25,7 @@ from tests.tui.conftest import (
     workers_done,
 )
 from tests.tui.test_editing import open_note
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.sync import SyncStatus
 from vault.tui.screens.conflicts import ConflictListScreen, ConflictScreen
 from vault.tui.screens.main import MainScreen

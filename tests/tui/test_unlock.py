@@ -9,9 +9,9 @@ from textual.widgets import Input, Static
 
 from tests.conftest import CLI, PASSWORD
 from tests.tui.conftest import settle, type_into, unlock
-from vault import agent_client
-from vault.crypto import TEST_KDF
-from vault.notes import Vault, inspect_vault
+from vault.notes.vault import Vault, inspect_vault
+from vault.sealing.crypto import TEST_KDF
+from vault.session import agent_client
 from vault.tui.screens.main import MainScreen
 from vault.tui.screens.unlock import UnlockScreen
 

@@ -13,7 +13,7 @@ from textual.widgets import Markdown
 from tests.conftest import PASSWORD
 from tests.tui.conftest import settle, unlock
 from vault.config import Config
-from vault.notes import Vault
+from vault.notes.vault import Vault
 from vault.tui.keys import ALL_KEYS, help_rows, markdown_table, pretty
 from vault.tui.screens.dialogs import PromptDialog
 from vault.tui.screens.help import HelpScreen

@@ -13,8 +13,6 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault import crypto, keys
-from vault.crypto import KdfParams
 from vault.errors import (
     AuthError,
     IntegrityError,
@@ -25,8 +23,10 @@ from vault.errors import (
     VaultError,
     WrongPasswordError,
 )
-from vault.notes import Vault
-from vault.store import Store
+from vault.notes.vault import Vault
+from vault.sealing import crypto, keys
+from vault.sealing.crypto import KdfParams
+from vault.storage.store import Store
 from vault.sync import layout
 from vault.sync.engine import ProgressCallback, SyncEngine, SyncReport
 from vault.sync.remote import RemoteFolder, RemoteHeader, Unreadable

@@ -7,7 +7,7 @@ same version). `auto_merge` folds the heads into one version:
 - a deletion next to an edit keeps the edit (the merge names the deletion as a parent, so the
   decision is recorded and every device makes the same one);
 - notes merge field by field against their common ancestor taken from history: text three-way
-  (vault.merge.merge3), tags as sets, a field only one side changed takes that side's value;
+  (vault.notes.merge.merge3), tags as sets, a field only one side changed takes that side's value;
   when partial delivery left several equally new common ancestors (a criss-cross), against
   the merge of those (a virtual base, as git's recursive strategy builds);
 - edits that overlap (the same lines, or a title renamed two ways) are left as a conflict:
@@ -27,8 +27,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from vault import crypto
-from vault.envelope import is_erased, short
 from vault.errors import (
     AmbiguousError,
     CorruptItemError,
@@ -36,10 +34,12 @@ from vault.errors import (
     NotFoundError,
     VaultError,
 )
-from vault.merge import merge3, merge_sets
-from vault.model import KIND_TYPES, Item, Note, Notebook, now_ms
-from vault.notes import Vault
-from vault.store import Op
+from vault.notes.merge import merge3, merge_sets
+from vault.notes.model import KIND_TYPES, Item, Note, Notebook, now_ms
+from vault.notes.vault import Vault
+from vault.sealing import crypto
+from vault.sealing.envelope import is_erased, short
+from vault.storage.store import Op
 
 MINE, THEIRS, BOTH = "mine", "theirs", "both"
 CHOICES = (MINE, THEIRS, BOTH)

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from vault import crypto
-from vault.envelope import short, upgrade_envelope
 from vault.errors import IntegrityError, RemoteError, UnsupportedFormatError, VaultError
-from vault.model import now_ms
-from vault.notes import Vault
-from vault.store import Op, Store
+from vault.notes.model import now_ms
+from vault.notes.vault import Vault
+from vault.sealing import crypto
+from vault.sealing.envelope import short, upgrade_envelope
+from vault.storage.store import Op, Store
 from vault.sync import layout
 from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash

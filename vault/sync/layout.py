@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from vault import crypto
+from vault.sealing import crypto
 
 HEADER = "vault-sync.json"
 FORMAT_NAME = "vault-sync"

@@ -17,9 +17,9 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
-from vault import crypto
-from vault.model import Note, Notebook
-from vault.notes import Vault
+from vault.notes.model import Note, Notebook
+from vault.notes.vault import Vault
+from vault.sealing import crypto
 
 # Nested duplicates surface one level at a time (merging two parents makes their same-named
 # children siblings), so a run repeats; a path is rarely deeper than a handful of levels.

@@ -21,9 +21,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vault import crypto, safejson
+from vault import safejson
 from vault.errors import IntegrityError, UnsupportedFormatError
-from vault.store import Op
+from vault.sealing import crypto
+from vault.storage.store import Op
 from vault.sync.layout import FORMAT_VERSION, KINDS, READABLE_VERSIONS, content_hash, is_device_id
 
 MAGIC_PREFIX = b"VAULTSYNC"

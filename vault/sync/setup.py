@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vault.errors import RemoteError, StorageError
 from vault.fsutil import storage_error
-from vault.store import Store
+from vault.storage.store import Store
 from vault.sync.engine import SyncStatus, check_header, sync_status
 from vault.sync.remote import RemoteFolder, RemoteHeader
 from vault.sync.state import REMOTE, SyncState

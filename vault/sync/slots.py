@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vault import keys
 from vault.errors import RemoteError, StorageError, VaultError
-from vault.store import Store
+from vault.sealing import keys
+from vault.storage.store import Store
 from vault.sync import layout
 from vault.sync.layout import content_hash
 from vault.sync.remote import RemoteFolder

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vault.store import Op, Store
+from vault.storage.store import Op, Store
 
 REMOTE = "sync.remote"  # the folder this vault syncs with (absolute path)
 CURSOR = "sync.cursor"  # every local op at or below this store seq is in the folder

@@ -24,12 +24,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from vault import agent_client
 from vault.config import Config
 from vault.errors import ConfigError, VaultError
 from vault.hardening import harden
-from vault.notes import inspect_vault
-from vault.store import Store
+from vault.notes.vault import inspect_vault
+from vault.session import agent_client
+from vault.storage.store import Store
 from vault.tui import failures
 from vault.tui.background import BackgroundWork
 from vault.tui.keygate import KeyGate

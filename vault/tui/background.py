@@ -9,7 +9,8 @@ queued twice or refused. What it reports lands in the footer; a problem is told 
 notification and then stays in the footer, so a folder that is gone for an afternoon does not
 nag every five minutes.
 
-Automatic backups (`vault.backup.auto_backup`, which writes nothing when nothing changed) run
+Automatic backups (`vault.interchange.backup.auto_backup`, which writes nothing when nothing
+changed) run
 after unlocking, every hour, and when the vault is locked or the app quits, before the key is
 dropped. A mixin of VaultApp: its workers belong to the app, so they outlive the screens.
 """
@@ -24,8 +25,8 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.timer import Timer
 
-from vault.backup import auto_backup
 from vault.errors import VaultBusyError, VaultError
+from vault.interchange.backup import auto_backup
 from vault.sync import SyncReport, SyncStatus
 from vault.sync.watch import FolderWatch
 from vault.tui import failures

@@ -9,10 +9,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vault.counts import notes_per_notebook
-from vault.model import Note, TagCount
-from vault.notes import Vault
-from vault.search import Query
+from vault.notes.counts import notes_per_notebook
+from vault.notes.model import Note, TagCount
+from vault.notes.search import Query
+from vault.notes.vault import Vault
 
 TargetKind = Literal["all", "pinned", "notebook", "tag", "trash"]
 SORTS = ("modified", "title", "created")

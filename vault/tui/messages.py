@@ -12,8 +12,8 @@ from pathlib import Path
 
 from textual.message import Message
 
-from vault.model import Note
-from vault.search import Query
+from vault.notes.model import Note
+from vault.notes.search import Query
 from vault.sync import SyncReport, SyncStatus
 from vault.tui.data import SidebarData, Target
 from vault.tui.session import Session, Unsaved

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vault.errors import VaultError
-from vault.model import Item, Note, NoteVersion
-from vault.notes import Vault
-from vault.renaming import RenameResult, rename_note
+from vault.notes.model import Item, Note, NoteVersion
+from vault.notes.renaming import RenameResult, rename_note
+from vault.notes.templates import NoteSettings, today
+from vault.notes.vault import Vault
 from vault.sync import SyncEngine, SyncReport, SyncStatus, resolve
 from vault.sync.engine import configured_remote, sync_status
-from vault.templates import NoteSettings, today
 from vault.tui.data import NoteSource
 
 Progress = Callable[[str, int, int], None]
@@ -155,7 +155,7 @@ class Session:
             return self.vault.create_note(title, body, notebook=notebook, tags=tags)
 
     def rename(self, note: Note, title: str) -> RenameResult:
-        """A new title; links to the old one follow it (`vault.renaming`)."""
+        """A new title; links to the old one follow it (`vault.notes.renaming`)."""
         with self._lock:
             base = self.latest(note)
             result = rename_note(self.vault, base, title)

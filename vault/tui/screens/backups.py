@@ -22,7 +22,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from vault.backup import (
+from vault.config import Config
+from vault.errors import VaultError
+from vault.fsutil import storage_error
+from vault.interchange.backup import (
     BackupInfo,
     BackupReport,
     VerifyReport,
@@ -32,10 +35,7 @@ from vault.backup import (
     size_text,
     verify_backup,
 )
-from vault.config import Config
-from vault.errors import VaultError
-from vault.fsutil import storage_error
-from vault.markdown_io import ExportReport, check_export_target, export_markdown
+from vault.interchange.markdown_io import ExportReport, check_export_target, export_markdown
 from vault.tui.failures import ReportsWorkerErrors, describe
 from vault.tui.keys import BACKUP_KEYS, bindings
 from vault.tui.safetext import text as plain_text

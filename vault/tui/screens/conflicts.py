@@ -29,8 +29,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from vault.envelope import short
-from vault.model import Item, Note, Notebook
+from vault.notes.model import Item, Note, Notebook
+from vault.sealing.envelope import short
 from vault.sync import BOTH, MINE, THEIRS, Conflict, ConflictVersion, get_conflict, list_conflicts
 from vault.tui.diff import Row, count_differences, side_by_side
 from vault.tui.failures import ReportsWorkerErrors

@@ -12,11 +12,11 @@ from textual.containers import Center, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, LoadingIndicator, Static
 
-from vault.crypto import TEST_KDF
 from vault.errors import VaultError
-from vault.keys import create_keyfile
-from vault.notes import Vault
-from vault.strength import estimate
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
+from vault.sealing.keys import create_keyfile
+from vault.sealing.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
 from vault.tui.screens.unlock import display_path, hold_keys, release_keys

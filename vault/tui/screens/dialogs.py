@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from vault.errors import InvalidInputError
-from vault.notes import clean_tag
+from vault.notes.vault import clean_tag
 from vault.textsafe import visible
 from vault.tui.safetext import content
 

@@ -24,8 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from vault.envelope import short
-from vault.model import Note, NoteVersion, snippet
+from vault.notes.model import Note, NoteVersion, snippet
+from vault.sealing.envelope import short
 from vault.textsafe import visible
 from vault.tui.diff import Row, count_differences, side_by_side
 from vault.tui.failures import ReportsWorkerErrors

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vault.errors import VaultError
-from vault.search import Query
+from vault.notes.search import Query
 from vault.tui.data import ALL, TRASH, Target
 from vault.tui.providers import Entry, entry
 from vault.tui.screens.unlock import display_path

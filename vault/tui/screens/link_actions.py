@@ -2,7 +2,7 @@
 the `[[link]]` under the cursor (a dangling one offers to create its note), today's note, a new
 note from a template, renaming with the links that point to it, and the word count.
 
-Backlinks come from `vault.links.link_index` in a worker (its first build reads every note);
+Backlinks come from `vault.notes.links.link_index` in a worker (its first build reads every note);
 the outline and the counts from the text in the editor, as typed.
 """
 
@@ -16,10 +16,10 @@ from textual.timer import Timer
 from textual.widgets import TextArea
 
 from vault.errors import VaultError
-from vault.links import Link, link_index, parse_links
-from vault.model import Note
-from vault.outline import counts, outline
-from vault.templates import NoteSettings, fill, templates
+from vault.notes.links import Link, link_index, parse_links
+from vault.notes.model import Note
+from vault.notes.outline import counts, outline
+from vault.notes.templates import NoteSettings, fill, templates
 from vault.textsafe import visible
 from vault.tui.messages import ListLoaded, NoteWritten
 from vault.tui.widgets.link_panel import LinkPanel, PanelKind
@@ -357,7 +357,7 @@ class LinkActions(_Screen):
 
     @work(thread=True, group="write", exit_on_error=False)
     def rename_with_links(self, note: Note, title: str) -> None:
-        from vault.link_commands import rename_message
+        from vault.cli.link_commands import rename_message
 
         session = self.session
         if session is None:

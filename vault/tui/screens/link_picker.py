@@ -18,7 +18,7 @@ from textual.fuzzy import Matcher
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from vault.links import linkable
+from vault.notes.links import linkable
 from vault.textsafe import visible
 from vault.tui.providers import Entry, candidates, entry
 from vault.tui.screens.dialogs import Dialog

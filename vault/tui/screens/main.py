@@ -26,9 +26,9 @@ from textual.widgets import Footer, Input, Markdown, TextArea
 
 from vault.editor import edit_text
 from vault.errors import VaultError
-from vault.links import link_address
-from vault.model import Note
-from vault.search import Query, parse_query
+from vault.notes.links import link_address
+from vault.notes.model import Note
+from vault.notes.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.failures import ReportsWorkerErrors

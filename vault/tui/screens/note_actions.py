@@ -15,8 +15,8 @@ from textual import work
 from textual.timer import Timer
 from textual.widgets import Input
 
-from vault.model import Note
-from vault.search import Query
+from vault.notes.model import Note
+from vault.notes.search import Query
 from vault.textsafe import visible
 from vault.tui.data import ALL, Target, describe_target
 from vault.tui.messages import ChangeDone, NoteWritten, Undo

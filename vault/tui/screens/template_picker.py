@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from vault.model import Note
+from vault.notes.model import Note
 from vault.textsafe import visible
 from vault.tui.screens.dialogs import Dialog
 

@@ -13,9 +13,9 @@ from textual.containers import Center, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from vault import agent_client
 from vault.errors import KeyfileRequiredError, VaultError
-from vault.notes import Prefetched, Vault, VaultInfo, prefetch
+from vault.notes.vault import Prefetched, Vault, VaultInfo, prefetch
+from vault.session import agent_client
 from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.memory import hold_still

@@ -19,10 +19,10 @@ from textual.reactive import reactive
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
 
-from vault.links import WIKILINK_SCHEME, as_markdown_links
-from vault.mdtext import task_boxes
-from vault.model import Note
-from vault.search import Query, highlight_spans
+from vault.notes.links import WIKILINK_SCHEME, as_markdown_links
+from vault.notes.mdtext import task_boxes
+from vault.notes.model import Note
+from vault.notes.search import Query, highlight_spans
 from vault.tui.keys import EDITOR_KEYS, FIND_KEYS, PANE_KEYS, bindings
 from vault.tui.markdown_edit import continue_list, markdown_inline_spans
 from vault.tui.messages import OpenConflict

@@ -15,8 +15,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from vault.links import Backlink
-from vault.outline import Heading
+from vault.notes.links import Backlink
+from vault.notes.outline import Heading
 from vault.textsafe import visible
 
 PanelKind = Literal["backlinks", "outline"]

@@ -17,8 +17,8 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from vault.model import Note, snippet
-from vault.search import Query, highlight_spans, match_snippet
+from vault.notes.model import Note, snippet
+from vault.notes.search import Query, highlight_spans, match_snippet
 from vault.tui.keys import LIST_KEYS, bindings
 from vault.tui.messages import NoteHighlighted, NoteOpened
 from vault.tui.safetext import text as plain_text

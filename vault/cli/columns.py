@@ -1,0 +1,110 @@
+"""Plain column output for long listings: `vault ls` of 10,000 notes in milliseconds.
+
+rich lays out every cell of a table before printing, which takes seconds for thousands of rows;
+a listing needs only padding and truncation. Colour is used only on a terminal, and never with
+NO_COLOR set (https://no-color.org).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from vault.textsafe import visible
+
+STYLES = {"bold": "1", "dim": "2", "cyan": "36", "magenta": "35", "green": "32"}
+GAP = "  "
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    style: str = ""
+    share: int = 0  # >0: shrinks to fit the terminal, by this share of the space taken away
+
+
+def cell_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to `width` terminal cells (with an ellipsis), padded to exactly `width`."""
+    size = cell_width(text)
+    if size > width:
+        out, used = [], 0
+        for ch in text:
+            w = cell_width(ch)
+            if used + w > width - 1:
+                break
+            out.append(ch)
+            used += w
+        text, size = "".join(out) + "…", used + 1
+    return text + " " * (width - size)
+
+
+def colour_on(stream: object = None) -> bool:
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+
+def styled(text: str, style: str) -> str:
+    """`text` in `style` on a terminal that wants colour; as it is anywhere else. `text` must
+    already be safe to show (vault.cli.output.out_styled makes it so)."""
+    return _colour(text, style) if colour_on() else text
+
+
+def _colour(text: str, style: str) -> str:
+    codes = ";".join(STYLES[s] for s in style.split() if s in STYLES)
+    return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
+
+
+def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+    """Rows of cells, each shown on one line with its control characters visible: a cell may
+    be a title or tag from another device. Colour codes are added after, on a terminal only."""
+    stream = sys.stdout
+    rows = [[visible(cell) for cell in row] for row in rows]
+    colour = colour_on(stream)
+    widths = [cell_width(c.header) for c in columns]
+    for row in rows:
+        for i, cell in enumerate(row):
+            w = cell_width(cell)
+            if w > widths[i]:
+                widths[i] = w
+    if stream.isatty() or "COLUMNS" in os.environ:  # a pipe gets every cell whole
+        _shrink(columns, widths, shutil.get_terminal_size((100, 24)).columns)
+    last = len(columns) - 1
+
+    def line(cells: Sequence[str], header: bool) -> str:
+        parts = []
+        for i, (column, cell) in enumerate(zip(columns, cells, strict=True)):
+            text = fit(cell, widths[i])
+            if i == last:
+                text = text.rstrip()
+            parts.append(_colour(text, "bold" if header else column.style) if colour else text)
+        return GAP.join(parts)
+
+    stream.write(line([c.header for c in columns], True) + "\n")
+    stream.write("".join(line(row, False) + "\n" for row in rows))
+
+
+def _shrink(columns: Sequence[Column], widths: list[int], total: int) -> None:
+    """Narrow the shrinkable columns until the row fits: always the one widest for its share,
+    so short columns keep their full text; none below its header or 8 cells."""
+    excess = sum(widths) + len(GAP) * (len(widths) - 1) - total
+    floors = [max(8, cell_width(c.header)) for c in columns]
+    while excess > 0:
+        candidates = [i for i, c in enumerate(columns) if c.share > 0 and widths[i] > floors[i]]
+        if not candidates:
+            return
+        widest = max(candidates, key=lambda i: widths[i] / columns[i].share)
+        widths[widest] -= 1
+        excess -= 1

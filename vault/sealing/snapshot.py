@@ -1,0 +1,208 @@
+"""The sealed snapshot: every current item, decrypted state and all, sealed into one file so the
+next unlock reads one stream instead of opening 10,000 envelopes (docs/FORMAT.md, "Snapshot").
+
+It is only ever a hint. Each entry carries the version it was read at, and unlocking still asks
+the store for every item's current version: entries whose version moved on are decrypted from
+the store as before, entries the store no longer has are dropped. A snapshot that is missing,
+truncated, tampered with, from another vault or sealed under an older master key, or that is
+not a regular file (a FIFO, a symlink, a folder) or not JSON of the right shape, is ignored as
+if it were not there, and the next lock seals a new one. It never holds an item the store
+erased: purging a note destroys the snapshot at once.
+
+Layout: one JSON header line `{"v":1,"vault":…,"mk":…,"ss":<secretstream header>}`, then
+secretstream messages, each a 4-byte big-endian length and the ciphertext of a padded JSON array
+of entries, the last one (empty) tagged FINAL. It is written as a stream, so sealing it needs no
+second copy of the vault in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import stat
+import struct
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_init_pull as init_pull,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_init_push as init_push,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_pull as pull,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_push as push,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_state as StreamState,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_FINAL as TAG_FINAL,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE as TAG_MESSAGE,
+)
+from nacl.exceptions import CryptoError
+
+from vault import safejson
+from vault.errors import VaultError
+from vault.fsutil import PRIVATE_FILE_MODE, wipe_file
+from vault.sealing import crypto
+
+FILE_NAME = "snapshot.sealed"
+VERSION = 1
+CHUNK = 1 << 20  # plaintext bytes per message, before padding
+MAX_MESSAGE = 2 * CHUNK + 4096
+# Far above any vault a person keeps (a snapshot of 100,000 notes is some hundreds of MiB), and
+# a bound on what a planted file can make an unlock read.
+MAX_FILE = 8 << 30
+_LEN = struct.Struct(">I")
+
+# An entry: [item id, kind, version (op id), conflict, payload].
+Entry = tuple[str, str, str, bool, dict[str, Any]]
+
+
+def path_in(vault_path: Path) -> Path:
+    return vault_path / FILE_NAME
+
+
+def _ad(vault_id: str, master_id: str) -> bytes:
+    return "\x00".join(("vault-snapshot", str(VERSION), vault_id, master_id)).encode("ascii")
+
+
+def write(
+    vault_path: Path, key: bytes, vault_id: str, master_id: str, entries: Iterable[Entry]
+) -> None:
+    """Replace the snapshot. A crash leaves the old one or the new one; a failure (a full disk)
+    leaves no partial file and raises OSError."""
+    target = path_in(vault_path)
+    tmp = target.with_name(f".{FILE_NAME}.{secrets.token_hex(4)}.tmp")
+    state = StreamState()
+    header = init_push(state, key)
+    ad = _ad(vault_id, master_id)
+    head = {"v": VERSION, "vault": vault_id, "mk": master_id}
+    head["ss"] = base64.b64encode(header).decode("ascii")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as out:
+            out.write(json.dumps(head, separators=(",", ":")).encode() + b"\n")
+            for chunk in _chunks(entries):
+                cipher = push(state, crypto.pad(chunk), ad, TAG_MESSAGE)
+                out.write(_LEN.pack(len(cipher)) + cipher)
+            cipher = push(state, crypto.pad(b""), ad, TAG_FINAL)
+            out.write(_LEN.pack(len(cipher)) + cipher)
+        # No fsync: a snapshot lost to a crash only costs the next unlock some time.
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
+    lines: list[bytes] = []
+    size = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for entry in entries:
+        line = dumps(entry).encode("utf-8")
+        lines.append(line)
+        size += len(line) + 1
+        if size >= CHUNK:
+            yield b"[" + b",".join(lines) + b"]"
+            lines, size = [], 0
+    if lines:
+        yield b"[" + b",".join(lines) + b"]"
+
+
+def read(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
+    """Every entry, or None if there is no snapshot that opens whole under this key. Whatever
+    the file is (a FIFO, a symlink, a folder, a giant, the wrong JSON), the answer is None."""
+    try:
+        with _open_regular(path_in(vault_path)) as fh:
+            return _read(fh, key, vault_id, master_id)
+    except (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError):
+        return None
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path) -> Iterator[BinaryIO]:
+    """The snapshot opened for reading only if it is a regular file of plausible size: no
+    symlink is followed and opening a FIFO or a device never waits (O_NONBLOCK)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
+            raise ValueError("not a snapshot")
+        os.set_blocking(fd, True)
+        fh = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with fh:
+        yield fh
+
+
+def _header(line: bytes) -> dict[str, Any]:
+    head = safejson.expect_dict(safejson.parse(line, "the snapshot header"), "the snapshot header")
+    for name in ("vault", "mk", "ss"):
+        safejson.field(head, name, str, "the snapshot header")
+    return head
+
+
+def _entries(body: bytes) -> Iterator[Entry]:
+    """The entries of one message. Its bytes were authenticated, so this only guards against a
+    writer of another version: anything but a list of [id, kind, version, conflict, payload]
+    makes the whole snapshot unusable (ValueError)."""
+    # One JSON array per message: one parse, not one per item. The depth scan is skipped for
+    # these megabytes of authenticated data; a RecursionError is still caught.
+    rows = safejson.expect_list(safejson.parse(body, "the snapshot", check_depth=False), "rows")
+    for row in rows:
+        if not isinstance(row, list) or len(row) != 5:
+            raise ValueError("not a snapshot entry")
+        item_id, kind, version, conflict, payload = row
+        if not (
+            isinstance(item_id, str)
+            and isinstance(kind, str)
+            and isinstance(version, str)
+            and isinstance(conflict, bool | int)
+            and isinstance(payload, dict)
+        ):
+            raise ValueError("not a snapshot entry")
+        yield item_id, kind, version, bool(conflict), payload
+
+
+def _read(fh: BinaryIO, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
+    head = _header(fh.readline(4096))
+    if head.get("v") != VERSION or head["vault"] != vault_id or head["mk"] != master_id:
+        return None  # another version, vault or master key: not ours to use
+    state = StreamState()
+    init_pull(state, base64.b64decode(head["ss"], validate=True), key)
+    ad = _ad(vault_id, master_id)
+    entries: list[Entry] = []
+    while True:
+        raw = fh.read(_LEN.size)
+        if len(raw) != _LEN.size:
+            return None  # truncated before the final message
+        (length,) = _LEN.unpack(raw)
+        if length > MAX_MESSAGE:
+            return None
+        cipher = fh.read(length)
+        plain, tag = pull(state, cipher, ad)
+        body = crypto.unpad(plain)
+        if body:
+            entries.extend(_entries(body))
+        if tag == TAG_FINAL:
+            return entries if not fh.read(1) else None
+
+
+def destroy(vault_path: Path) -> None:
+    """Remove the snapshot, overwriting it first: it may hold what was just purged."""
+    wipe_file(path_in(vault_path))

@@ -1,0 +1,3 @@
+"""The unlocked session: the agent that holds the master key between commands and its client.
+It imports the primitives only.
+"""

@@ -1,0 +1,251 @@
+"""The unlocked-session agent: a small process that holds one vault's master key in memory after
+`vault unlock`, so later commands skip the password and the key derivation (docs/SECURITY.md).
+
+`vault unlock` starts it as `python -m vault.session.agent` in a session of its own, so closing the
+terminal does not end it; its idle timeout, `vault lock` or a reboot does. It reads one line from
+stdin (socket path, vault id, timeout, key): nothing secret travels through argv or the
+environment, which the user's other processes can read in /proc.
+
+This module imports only the standard library (and `vault.hardening`, which does too), so the
+agent stays small and starts fast, and the client (`vault.session.agent_client`) shares its wire
+helpers.
+The protocol is one JSON line each way over a Unix socket in a private folder; the agent also
+checks each caller's uid (SO_PEERCRED).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from vault.hardening import harden, libc_call
+
+MAX_LINE = 8192
+KEY_BYTES = 32
+CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
+WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
+MIN_TIMEOUT = 1.0
+MAX_TIMEOUT = 7 * 24 * 3600.0
+
+
+def boot_clock() -> float:
+    """Seconds since boot, counting time asleep: a laptop suspended past the timeout comes back
+    locked, and changing the wall clock moves nothing."""
+    return time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+
+
+# --- the wire: one JSON object per line, each way --------------------------------------------
+
+
+def send(conn: socket.socket, message: dict[str, Any]) -> None:
+    conn.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+
+def receive(conn: socket.socket) -> dict[str, Any] | None:
+    """One line from `conn`, parsed; None for silence, garbage or a line too long."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(MAX_LINE)
+        if not chunk:
+            return None
+        data += chunk
+        if len(data) > MAX_LINE:
+            return None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end, as the kernel vouches for it."""
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return uid
+
+
+# --- the key, kept where it is hard to reach ------------------------------------------------
+
+
+class KeyBox:
+    """The master key in a fixed buffer: locked in RAM where the system lets us (so it is not
+    written to swap) and zeroed when the agent ends."""
+
+    def __init__(self, key: bytes) -> None:
+        self._buf = ctypes.create_string_buffer(KEY_BYTES)
+        self.locked_in_ram = _libc_call("mlock", ctypes.addressof(self._buf), KEY_BYTES)
+        ctypes.memmove(self._buf, key, KEY_BYTES)
+
+    def encoded(self) -> str:
+        return base64.b64encode(self._buf.raw).decode("ascii")
+
+    def wipe(self) -> None:
+        ctypes.memset(self._buf, 0, KEY_BYTES)
+
+
+def _libc_call(name: str, *args: Any) -> bool:
+    return libc_call(name, *args) == 0
+
+
+# --- the agent ------------------------------------------------------------------------------
+
+
+@dataclass
+class Agent:
+    sock: socket.socket
+    path: str
+    inode: int
+    vault_id: str
+    key: KeyBox
+    timeout: float
+    deadline: float
+    started: float
+
+    def expired(self) -> bool:
+        return boot_clock() >= self.deadline
+
+    def expires_at(self) -> float:
+        """The deadline as wall-clock time, for people to read."""
+        return time.time() + max(0.0, self.deadline - boot_clock())
+
+    def serve(self) -> None:
+        while not self.expired():
+            self.sock.settimeout(min(WAKE_SECONDS, max(0.01, self.deadline - boot_clock())))
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                try:
+                    if not self.handle(conn):
+                        return
+                except OSError:
+                    continue  # a caller that went away mid-answer changes nothing
+
+    def handle(self, conn: socket.socket) -> bool:
+        """Answer one caller; False when the agent should end."""
+        conn.settimeout(CLIENT_SECONDS)
+        if peer_uid(conn) != os.getuid():
+            return True  # another user: no answer at all
+        request = receive(conn)
+        if request is None:
+            return True
+        if self.expired():
+            send(conn, {"ok": False, "error": "expired"})
+            return False
+        op = request.get("op")
+        if op == "lock":
+            send(conn, {"ok": True})
+            return False
+        if request.get("vault_id") != self.vault_id:
+            send(conn, {"ok": False, "error": "this session is for another vault"})
+            return True
+        if op == "key":
+            self.deadline = boot_clock() + self.timeout  # the timeout counts idle time
+            send(conn, {"ok": True, "key": self.key.encoded(), **self.status()})
+        elif op == "status":
+            send(conn, {"ok": True, **self.status()})
+        elif op == "timeout":
+            seconds = request.get("seconds")
+            if not isinstance(seconds, (int, float)) or not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
+                send(conn, {"ok": False, "error": "bad timeout"})
+                return True
+            self.timeout = float(seconds)
+            self.deadline = boot_clock() + self.timeout
+            send(conn, {"ok": True, **self.status()})
+        else:
+            send(conn, {"ok": False, "error": "unknown request"})
+        return True
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "vault_id": self.vault_id,
+            "expires": self.expires_at(),
+            "timeout": self.timeout,
+            "started": self.started,
+            "pid": os.getpid(),
+            "key_locked_in_ram": self.key.locked_in_ram,
+        }
+
+    def close(self) -> None:
+        self.key.wipe()
+        self.sock.close()
+        # Remove our socket only: a newer agent may already have bound a fresh one there.
+        with contextlib.suppress(OSError):
+            if os.stat(self.path).st_ino == self.inode:
+                os.unlink(self.path)
+
+
+def _ignore_terminal_signals() -> None:
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):
+        signal.signal(sig, signal.SIG_IGN)
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def start(request: dict[str, Any]) -> Agent:
+    path = request["socket"]
+    key = base64.b64decode(request["key"])
+    timeout = float(request["timeout"])
+    if len(key) != KEY_BYTES or not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+        raise ValueError("bad start request")
+    os.umask(0o077)  # the socket file is the owner's only, inside a folder that is too
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(16)
+    return Agent(
+        sock=sock,
+        path=path,
+        inode=os.stat(path).st_ino,
+        vault_id=str(request["vault_id"]),
+        key=KeyBox(key),
+        timeout=timeout,
+        deadline=boot_clock() + timeout,
+        started=time.time(),
+    )
+
+
+def main() -> int:
+    harden()
+    _ignore_terminal_signals()
+    os.chdir("/")
+    out = sys.stdout
+    try:
+        request = json.loads(sys.stdin.buffer.readline(MAX_LINE))
+        agent = start(request)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        out.write(f"error {reason}\n")
+        out.flush()
+        return 1
+    del request
+    out.write("ready\n")
+    out.flush()
+    # From here on nobody reads what we print: point the standard streams at /dev/null.
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    try:
+        agent.serve()
+    finally:
+        agent.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,256 @@
+"""Sealed blobs: the bytes of attached files, streamed through libsodium's secretstream.
+
+A blob is stored once per content, under a name no one without the key can link to the content:
+
+    content hash  h    = BLAKE2b-256(content)                 (in memory only, never stored)
+    name               = hex BLAKE2b-256(h, key = blobs subkey, person = "vault blob name")
+    key                = BLAKE2b-256(h, key = blobs subkey, person = "vault blob key")
+
+so the same file attached twice (on any device of the vault) is the same blob, and a name says
+nothing about the content to anyone without the master key. Name, key and exact size are kept
+in the sealed attachment that refers to the blob (`BlobRef`), never in the clear.
+
+The file `<name>.blob`:
+
+    magic      8 bytes   "VAULTBLB"
+    version    1 byte    1
+    ss_header 24 bytes   secretstream (XChaCha20-Poly1305) header
+    parts                secretstream messages of exactly CHUNK plaintext bytes, the last one
+                         tagged FINAL; each message's associated data is "vault-blob" NUL name
+
+The plaintext is the content followed by zero bytes up to padme(size) (at least 256): the file's
+length tells only a size bucket. The exact size, the file name and its type live in the sealed
+attachment that names the blob. Reading checks every part, that FINAL is last and nothing
+follows it, that the padding is zeros, and that the content hashes to the name: truncated,
+reordered, extended or swapped parts, and a blob under another's name, are an IntegrityError.
+Memory stays at about one chunk whatever the size, both ways.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_ABYTES as ABYTES,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_HEADERBYTES as SS_HEADER_BYTES,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_init_pull,
+    crypto_secretstream_xchacha20poly1305_init_push,
+    crypto_secretstream_xchacha20poly1305_pull,
+    crypto_secretstream_xchacha20poly1305_push,
+    crypto_secretstream_xchacha20poly1305_state,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_FINAL as TAG_FINAL,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_MESSAGE as TAG_MESSAGE,
+)
+from nacl.exceptions import CryptoError
+
+from vault.errors import IntegrityError, NotFoundError
+from vault.fsutil import ensure_private_dir, fsync_dir, storage_error
+from vault.sealing import crypto
+
+MAGIC = b"VAULTBLB"
+VERSION = 1
+CHUNK = 1024 * 1024
+MIN_PADDED = 256
+NAME_PERSON = b"vault blob name"
+KEY_PERSON = b"vault blob key"
+SUFFIX = ".blob"
+_HEAD = len(MAGIC) + 1 + SS_HEADER_BYTES
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """What a sealed attachment keeps to find and open its blob."""
+
+    name: str  # 64 hex digits
+    size: int  # exact content size in bytes
+    key: bytes  # the blob's secretstream key (kept only inside sealed data)
+
+
+def padded_length(size: int) -> int:
+    return max(MIN_PADDED, crypto.padme(size))
+
+
+def _derive(blobs_key: bytes, content_hash: bytes) -> tuple[str, bytes]:
+    name = crypto.blake2b(content_hash, key=blobs_key, person=NAME_PERSON).hex()
+    key = crypto.blake2b(content_hash, key=blobs_key, person=KEY_PERSON)
+    return name, key
+
+
+def _ad(name: str) -> bytes:
+    return b"vault-blob\x00" + name.encode("ascii")
+
+
+def _read_full(src: BinaryIO, size: int) -> bytes:
+    parts = []
+    while size > 0:
+        data = src.read(size)
+        if not data:
+            break
+        parts.append(data)
+        size -= len(data)
+    return b"".join(parts)
+
+
+class BlobStore:
+    """The sealed blobs of one vault, in one folder (`<vault>/blobs`)."""
+
+    def __init__(self, folder: Path, blobs_key: bytes) -> None:
+        self.folder = folder
+        self._key = blobs_key
+
+    def path(self, name: str) -> Path:
+        if len(name) != 64 or any(c not in "0123456789abcdef" for c in name):
+            raise NotFoundError("not a blob name")
+        return self.folder / f"{name}{SUFFIX}"
+
+    def has(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def names(self) -> set[str]:
+        if not self.folder.is_dir():
+            return set()
+        return {
+            p.name[: -len(SUFFIX)]
+            for p in self.folder.iterdir()
+            if p.name.endswith(SUFFIX) and len(p.name) == 64 + len(SUFFIX)
+        }
+
+    def put(self, source: Path, progress: Progress | None = None) -> BlobRef:
+        """Seal the file at `source`; a content already here is not stored again."""
+        with open(source, "rb") as src:
+            size = os.fstat(src.fileno()).st_size
+            hasher = hashlib.blake2b(digest_size=32)
+            done = 0
+            while chunk := src.read(CHUNK):
+                hasher.update(chunk)
+                done += len(chunk)
+                if progress:
+                    progress(done // 2, size)
+            size = done  # the file may have changed size since fstat; what was read counts
+            name, key = _derive(self._key, hasher.digest())
+            ref = BlobRef(name, size, key)
+            if self.has(name):
+                if progress:
+                    progress(size, size)
+                return ref
+            src.seek(0)
+            self._write(src, ref, hasher.digest(), progress)
+        return ref
+
+    def _write(
+        self, src: BinaryIO, ref: BlobRef, content_hash: bytes, progress: Progress | None
+    ) -> None:
+        ensure_private_dir(self.folder)
+        target = self.path(ref.name)
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        total = padded_length(ref.size)
+        state = crypto_secretstream_xchacha20poly1305_state()
+        ad = _ad(ref.name)
+        check = hashlib.blake2b(digest_size=32)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(MAGIC + bytes([VERSION]))
+                out.write(crypto_secretstream_xchacha20poly1305_init_push(state, ref.key))
+                written = 0
+                while written < total:
+                    want = min(CHUNK, total - written)
+                    data = _read_full(src, min(want, max(0, ref.size - written)))
+                    check.update(data)
+                    plain = data + b"\x00" * (want - len(data))
+                    written += want
+                    tag = TAG_FINAL if written == total else TAG_MESSAGE
+                    out.write(crypto_secretstream_xchacha20poly1305_push(state, plain, ad, tag))
+                    if progress:
+                        progress(ref.size // 2 + min(written, ref.size) // 2, ref.size)
+                out.flush()
+                os.fsync(out.fileno())
+            if check.digest() != content_hash:
+                # the file changed between the two reads: what was sealed is not what was named
+                raise IntegrityError("the file changed while it was being attached; try again")
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise storage_error(exc, target) from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        fsync_dir(self.folder)
+
+    def open(self, ref: BlobRef, out: BinaryIO, progress: Progress | None = None) -> None:
+        """Write the content of `ref` to `out`, checking everything on the way (see above).
+        On an error part of the content may already be in `out`: callers write to a private
+        temporary file and keep it only when this returns."""
+        path = self.path(ref.name)
+        try:
+            src = open(path, "rb")  # noqa: SIM115 - closed below, errors mapped first
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {ref.name[:8]} is not here (yet)") from None
+        with src:
+            self._open(src, ref, out, progress)
+
+    def _open(self, src: BinaryIO, ref: BlobRef, out: BinaryIO, progress: Progress | None) -> None:
+        what = f"blob {ref.name[:8]}"
+        head = _read_full(src, _HEAD)
+        if len(head) != _HEAD or head[: len(MAGIC)] != MAGIC or head[len(MAGIC)] != VERSION:
+            raise IntegrityError(f"{what} is not a sealed blob (truncated or damaged)")
+        total = padded_length(ref.size)
+        expected = (total + CHUNK - 1) // CHUNK
+        state = crypto_secretstream_xchacha20poly1305_state()
+        try:
+            crypto_secretstream_xchacha20poly1305_init_pull(state, head[len(MAGIC) + 1 :], ref.key)
+        except (CryptoError, ValueError):
+            raise IntegrityError(f"{what} failed to verify") from None
+        ad = _ad(ref.name)
+        hasher = hashlib.blake2b(digest_size=32)
+        emitted = 0
+        for index in range(expected):
+            want = min(CHUNK, total - index * CHUNK)
+            cipher = _read_full(src, want + ABYTES)
+            if len(cipher) != want + ABYTES:
+                raise IntegrityError(f"{what} is truncated")
+            try:
+                plain, tag = crypto_secretstream_xchacha20poly1305_pull(state, cipher, ad)
+            except (CryptoError, ValueError):
+                raise IntegrityError(
+                    f"{what} failed to verify (tampered, reordered or not this vault's)"
+                ) from None
+            last = index == expected - 1
+            if (tag == TAG_FINAL) != last:
+                raise IntegrityError(f"{what} is truncated or extended")
+            keep = max(0, min(len(plain), ref.size - emitted))
+            data, padding = plain[:keep], plain[keep:]
+            if padding.strip(b"\x00"):
+                raise IntegrityError(f"{what} failed to verify (bad padding)")
+            hasher.update(data)
+            out.write(data)
+            emitted += keep
+            if progress:
+                progress(emitted, ref.size)
+        if src.read(1):
+            raise IntegrityError(f"{what} has data after its end (extended)")
+        if _derive(self._key, hasher.digest()) != (ref.name, ref.key):
+            raise IntegrityError(f"{what} does not hold the content its name says")
+
+    def remove(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(name).unlink()

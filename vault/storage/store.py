@@ -1,0 +1,1040 @@
+"""The local store: one folder holding a header, key slots and an SQLite database.
+
+    <vault>/vault.json          header: format, version, vault id (written last at creation)
+    <vault>/keys/<slot>.json    one wrapped master key per slot
+    <vault>/store.sqlite        items and their full history (WAL)
+
+The store never sees plaintext: it keeps sealed envelopes and the history graph (operation ids
+and parents), which is what sync and revision history both need. Every change is one SQLite
+transaction, so a crash leaves the old state or the new one.
+
+Nothing here is trusted by readers: each operation's row is checked against its sealed envelope
+(format version 2 binds the row's claims into the envelope's AD), and the tables `edges`,
+`heads` and `items` are only an index of the operations, checked against them (`check_index`)
+and rebuilt from them when they disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vault.errors import (
+    NotAVaultError,
+    StorageError,
+    UnsupportedFormatError,
+    VaultBusyError,
+    VaultError,
+    VaultExistsError,
+    VaultNotFoundError,
+)
+from vault.fsutil import atomic_write, disk_full_error, ensure_private_dir, fsync_dir
+from vault.sealing.envelope import TAG_TAIL, Claims, tag_of
+from vault.sealing.keys import Slot
+
+FORMAT_NAME = "vault"
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # a version 1 vault is upgraded in place at its next unlock
+HEADER = "vault.json"
+KEYS_DIR = "keys"
+DB_NAME = "store.sqlite"
+SCHEMA_VERSION = (
+    4  # 4: every operation sealed as a format version 2 envelope (vault.storage.upgrade)
+)
+KEYLESS_SCHEMA = 3  # the last schema a migration without the key can reach
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Every saved version of every item: an operation naming its parent operations.
+CREATE TABLE ops (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,  -- local arrival order (for sync and history)
+    op_id    TEXT NOT NULL UNIQUE,
+    item_id  TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    parents  TEXT NOT NULL,                      -- JSON list of op ids
+    deleted  INTEGER NOT NULL DEFAULT 0,         -- a tombstone: the item is gone
+    envelope TEXT,                               -- NULL for tombstones and purged history
+    device   TEXT NOT NULL                       -- the device that wrote it
+);
+CREATE INDEX ops_item ON ops(item_id, seq);
+CREATE TABLE edges (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child))
+    WITHOUT ROWID;
+-- Operations no other operation names as a parent: more than one means a conflict.
+CREATE TABLE heads (item_id TEXT NOT NULL, op_id TEXT NOT NULL, PRIMARY KEY (item_id, op_id))
+    WITHOUT ROWID;
+-- The current state of each item, kept in step with heads in the same transaction.
+CREATE TABLE items (
+    item_id  TEXT PRIMARY KEY,
+    kind     TEXT NOT NULL,
+    op_id    TEXT NOT NULL,
+    envelope TEXT,
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    conflict INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX items_kind ON items(kind, deleted);
+"""
+
+# Applied in order to stores written by an older version (and after _SCHEMA at creation), each
+# in the transaction that records the new schema number.
+_MIGRATIONS: dict[int, str] = {
+    # Sync (vault/sync): the operations the shared folder already holds (mine = this device
+    # published it), and every device's chain files seen in the folder.
+    2: """
+CREATE TABLE sync_ops (op_id TEXT PRIMARY KEY, mine INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE sync_files (
+    device TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    hash   TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    size   INTEGER NOT NULL,
+    PRIMARY KEY (device, seq, hash)
+) WITHOUT ROWID;
+""",
+    # Forked items, found without a scan (every sync looks for them).
+    3: """
+CREATE INDEX IF NOT EXISTS items_conflict ON items(item_id) WHERE conflict = 1;
+""",
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    """One saved version (or deletion) of one item."""
+
+    op_id: str
+    item_id: str
+    kind: str
+    parents: tuple[str, ...]
+    deleted: bool
+    envelope: str | None
+    device: str
+    seq: int = 0
+
+    @functools.cached_property
+    def claims(self) -> Claims:
+        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
+
+
+@dataclass(frozen=True)
+class HistoryScan:
+    """What `Store.scan_history` derived from the ops rows."""
+
+    shown: dict[str, ItemRow]  # item id -> its shown head (envelope: its tail, or None)
+    wrong: set[str]  # items whose index rows disagreed (rebuilt, unless the scan was told not to)
+    headless: set[str]  # items with operations but no head
+    tails: bool = False  # whether the shown heads carry their envelope's tail
+    version: int = field(default=-1, compare=False)  # Store.data_version() before the reads
+    found: dict[str, list[tuple]] = field(default_factory=dict, compare=False, repr=False)
+    # every ops row's claims (op id, item, kind, parents as stored, deleted, device, tail)
+    rows: list[tuple] = field(default_factory=list, compare=False, repr=False)
+
+
+@dataclass(slots=True)
+class ItemRow:
+    """An item's current version as the index names it, with that operation's own row: the
+    envelope, deleted flag, parents and device come from `ops`, never from `items`. (Not
+    frozen: ten thousand are made at every unlock, and frozen ones cost twice as much.)"""
+
+    item_id: str
+    kind: str
+    op_id: str
+    envelope: str | None
+    deleted: bool
+    conflict: bool
+    parents: tuple[str, ...] = ()
+    device: str = ""
+    tag: str = ""  # envelope.version_tag, when the scan that made this row computed it
+
+    @property
+    def key(self) -> tuple:
+        """The claims as a plain tuple: cheap to compare (caches keep it)."""
+        return (self.op_id, self.kind, self.parents, self.deleted, self.device)
+
+    @property
+    def claims(self) -> Claims:
+        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
+
+
+_ONE_PARENT = re.compile(r'\["[0-9a-f]{32}"\]')
+
+
+def parse_parents(text: object) -> tuple[str, ...]:
+    """The parents column as stored; a value that is not a JSON list of strings (tampered)
+    becomes a marker that no sealed claim can match, so the row is refused, never crashed on."""
+    if text == "[]":
+        return ()
+    if isinstance(text, str) and _ONE_PARENT.fullmatch(text):
+        return (text[2:-2],)
+    try:
+        parents = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        parents = None
+    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
+        return ("(malformed)",)
+    return tuple(parents)
+
+
+def _op(row: sqlite3.Row | tuple) -> Op:
+    seq, op_id, item_id, kind, parents, deleted, envelope, device = row
+    return Op(
+        str(op_id),
+        str(item_id),
+        str(kind),
+        parse_parents(parents),
+        bool(deleted),
+        envelope,
+        str(device),
+        seq,
+    )
+
+
+# The current version of each item: the index's choice, and that operation's own row.
+_ITEM_SELECT = (
+    "SELECT i.item_id, i.kind, i.op_id, o.envelope, o.deleted, i.conflict, o.parents, o.device "
+    "FROM items i JOIN ops o ON o.op_id = i.op_id"
+)
+
+
+def _item_row(r: tuple) -> ItemRow:
+    return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), str(r[7]))
+
+
+_OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
+
+# Accelerators for scan_history, which reads every operation's claims and the end of its
+# envelope at every unlock. In the table, `device` and the envelope's end lie past the envelope
+# (overflow pages): reading them walks all of the envelopes' bytes. These indexes hold just
+# those columns. They are no format change and no new trust: SQLite keeps them in step with the
+# tables, an index entry is as forgeable as the row it copies and is checked the same way (the
+# claims are the envelope's associated data; the snapshot's version tags cover the tail), and a
+# store without them (dropped, or opened read-only) is scanned from the tables as before.
+_SCAN_INDEXES = {
+    "ops_scan": "CREATE INDEX IF NOT EXISTS ops_scan ON ops"
+    f"(op_id, item_id, kind, parents, deleted, device, substr(envelope, -{TAG_TAIL}))",
+    "items_scan": "CREATE INDEX IF NOT EXISTS items_scan ON items"
+    "(item_id, kind, op_id, deleted, conflict)",
+}
+
+
+def _db_error(exc: sqlite3.Error, path: Path) -> Exception:
+    text = str(exc).lower()
+    if "full" in text or "disk i/o error" in text:
+        full = disk_full_error(path.parent, f"use {path}")
+        if full is not None:
+            return full
+    if "full" in text:
+        return StorageError(f"cannot write {path}: the disk is full; nothing was changed")
+    if "locked" in text or "busy" in text:
+        return VaultBusyError(
+            "the vault is busy in another process (a sync or another vault command); try again"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StorageError(f"cannot write {path}: the file system is read-only")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return NotAVaultError(
+            f"{path} is damaged ({text}); restore the vault from a backup or another device"
+        )
+    return StorageError(f"{path}: {exc}")
+
+
+class Store:
+    """A vault folder on disk. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: Path, vault_id: str, db: sqlite3.Connection) -> None:
+        self.path = path
+        self.vault_id = vault_id
+        self._db = db
+        self._lock = threading.RLock()
+        # PRAGMA data_version moves only for other connections' commits; ours are counted here.
+        self._local_writes = 0
+        # The key of the commitment over every operation row (`ops_sum`): set by the vault that
+        # opened this store; an operation is never written without it.
+        self.commit_key: bytes | None = None
+
+    # --- opening and creating ------------------------------------------------------------
+
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (path / HEADER).is_file()
+
+    @staticmethod
+    def check_can_create(path: Path) -> None:
+        """Refuse early (before asking for a password) if a vault cannot be made at `path`."""
+        if (path / HEADER).exists():
+            raise VaultExistsError(f"there is already a vault at {path}")
+        if path.exists() and not path.is_dir():
+            raise VaultExistsError(f"{path} exists and is not a folder")
+        if path.is_dir() and any(path.iterdir()) and not _is_aborted_creation(path):
+            raise VaultExistsError(f"{path} is not empty; choose an empty or new folder")
+
+    @staticmethod
+    def create(
+        path: Path, vault_id: str, device_id: str, master_id: str, slots: list[Slot]
+    ) -> Store:
+        """Create a vault folder. vault.json is written last: its presence marks a whole vault."""
+        path = path.expanduser()
+        Store.check_can_create(path)
+        if path.is_dir() and any(path.iterdir()):
+            _remove_aborted_creation(path)
+        ensure_private_dir(path)
+        ensure_private_dir(path / KEYS_DIR)
+        db = _connect(path / DB_NAME, create=True)
+        try:
+            db.executescript(_SCHEMA)
+            with _transaction(db, path):
+                for version in sorted(_MIGRATIONS):
+                    _run_script(db, _MIGRATIONS[version])
+                db.executemany(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)",
+                    [
+                        ("schema", str(SCHEMA_VERSION)),
+                        ("vault_id", vault_id),
+                        ("device_id", device_id),
+                        ("mk_id", master_id),
+                    ],
+                )
+        except sqlite3.Error as exc:
+            db.close()
+            raise _db_error(exc, path / DB_NAME) from None
+        store = Store(path, vault_id, db)
+        store.ensure_scan_indexes()
+        for slot in slots:
+            store.write_slot(slot)
+        write_header(path, vault_id)
+        return store
+
+    @staticmethod
+    def open(path: Path) -> Store:
+        path = path.expanduser()
+        if not path.exists():
+            raise VaultNotFoundError(f"no vault at {path}; create one with `vault init`")
+        if not path.is_dir():
+            raise NotAVaultError(f"{path} is not a vault folder")
+        vault_id, version = read_header(path)
+        db_path = path / DB_NAME
+        if not db_path.is_file():
+            raise NotAVaultError(
+                f"{path} is damaged: {DB_NAME} is missing; restore from a backup or another device"
+            )
+        db = _connect(db_path, create=False)
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as exc:
+            db.close()
+            raise _db_error(exc, db_path) from None
+        if meta.get("vault_id") != vault_id:
+            db.close()
+            raise NotAVaultError(f"{path} is damaged: the store belongs to another vault")
+        schema = int(meta.get("schema", "0"))
+        if schema > SCHEMA_VERSION:
+            db.close()
+            raise UnsupportedFormatError(
+                f"{path} was written by a newer version of vault; upgrade vault"
+            )
+        if schema < KEYLESS_SCHEMA:
+            _migrate(db, db_path, schema)
+        if schema >= SCHEMA_VERSION and version < FORMAT_VERSION:
+            # The upgrade committed but was stopped before it rewrote the header.
+            write_header(path, vault_id)
+        store = Store(path, vault_id, db)
+        store.ensure_scan_indexes()
+        return store
+
+    def ensure_scan_indexes(self) -> None:
+        """Create the indexes scan_history reads (once per store: about 0.1 s at 10,000
+        notes). Best effort: without them the scan reads the tables, only slower."""
+        with self._lock:
+            try:
+                present = {
+                    r[0]
+                    for r in self._db.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'index'"
+                    ).fetchall()
+                }
+                missing = [sql for name, sql in _SCAN_INDEXES.items() if name not in present]
+                if missing:
+                    with _transaction(self._db, self.path):
+                        for sql in missing:
+                            self._db.execute(sql)
+            except (sqlite3.Error, VaultError):
+                pass
+
+    @property
+    def needs_upgrade(self) -> bool:
+        """A version 1 store: its operations are sealed anew at the next unlock
+        (vault.storage.upgrade)."""
+        return int(self.meta("schema", "0") or 0) < SCHEMA_VERSION
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- meta ------------------------------------------------------------------------------
+
+    def previous_master_ids(self) -> list[str]:
+        """The ids of the master keys this vault used before its rekeys, oldest first."""
+        return [p for p in (self.meta("mk_previous") or "").split(",") if p]
+
+    def ops_sum(self) -> int | None:
+        """The recorded commitment over every operation row (None: none recorded)."""
+        with self._lock:
+            return self._ops_sum(self._db)
+
+    @staticmethod
+    def _ops_sum(db: sqlite3.Connection) -> int | None:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (OPS_SUM,)).fetchone()
+        try:
+            return int(row[0], 16) if row else None
+        except (TypeError, ValueError):
+            return -1  # not a number: never equal to a computed sum
+
+    def set_ops_sum(self, value: int) -> None:
+        with self.transaction() as db:
+            store_ops_sum(db, value)
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._query("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self.transaction():
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    @property
+    def device_id(self) -> str:
+        value = self.meta("device_id")
+        assert value is not None
+        return value
+
+    @property
+    def master_id(self) -> str:
+        value = self.meta("mk_id")
+        assert value is not None
+        return value
+
+    def data_version(self) -> int:
+        """Changes when any connection (another process too) commits: cheap change detection."""
+        with self._lock:
+            return int(self._query("PRAGMA data_version").fetchone()[0]) + self._local_writes
+
+    # --- key slots -------------------------------------------------------------------------
+
+    def slots(self, master_id: str | None = None) -> list[Slot]:
+        """Slots for the current master key; slots left over by an interrupted rekey are skipped."""
+        master_id = master_id or self.master_id
+        keys_dir = self.path / KEYS_DIR
+        try:
+            names = sorted(p for p in keys_dir.iterdir() if p.suffix == ".json")
+        except OSError:
+            raise NotAVaultError(f"{self.path} is damaged: the keys folder is missing") from None
+        slots = []
+        for p in names:
+            if p.name.startswith("."):
+                continue
+            slot = Slot.from_json(p.read_bytes(), f"{p}")
+            if slot.master_id == master_id:
+                slots.append(slot)
+        return slots
+
+    def write_slot(self, slot: Slot) -> None:
+        atomic_write(self.path / KEYS_DIR / f"{slot.slot_id}.json", slot.to_json())
+
+    def remove_slot(self, slot_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.path / KEYS_DIR / f"{slot_id}.json").unlink()
+        fsync_dir(self.path / KEYS_DIR)
+
+    def remove_stale_slots(self) -> None:
+        """Delete slots for a master key that is no longer current (an interrupted rekey)."""
+        current = self.master_id
+        for p in (self.path / KEYS_DIR).glob("*.json"):
+            try:
+                slot = Slot.from_json(p.read_bytes(), str(p))
+            except Exception:
+                continue
+            if slot.master_id != current:
+                p.unlink(missing_ok=True)
+        fsync_dir(self.path / KEYS_DIR)
+
+    # --- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db  # nested: the outer transaction commits
+                return
+            with _transaction(self._db, self.path / DB_NAME):
+                yield self._db
+            self._local_writes += 1
+
+    def _query(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise _db_error(exc, self.path / DB_NAME) from None
+
+    # --- items -----------------------------------------------------------------------------
+
+    def items(self, kind: str | None = None, *, include_deleted: bool = False) -> list[ItemRow]:
+        sql = _ITEM_SELECT
+        clauses, args = [], []
+        if kind is not None:
+            clauses.append("i.kind = ?")
+            args.append(kind)
+        if not include_deleted:
+            clauses.append("o.deleted = 0")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        with self._lock:
+            rows = self._query(sql, tuple(args)).fetchall()
+        return [_item_row(r) for r in rows]
+
+    def item_states(
+        self, kinds: Iterable[str] | None = None, *, envelopes: bool = False
+    ) -> dict[str, ItemRow]:
+        """Live item id -> its current row (without the envelope unless asked): cheap change
+        detection for a cache (which compares the claims it verified). `kinds` limits it."""
+        # The end of the envelope is enough for the snapshot's check (envelope.version_tag).
+        envelope = f"substr(o.envelope, -{TAG_TAIL})" if envelopes else "NULL"
+        sql = (
+            f"SELECT i.item_id, i.kind, i.op_id, {envelope}, o.deleted, i.conflict, o.parents, "
+            "o.device FROM items i JOIN ops o ON o.op_id = i.op_id WHERE o.deleted = 0"
+        )
+        params: tuple[str, ...] = ()
+        if kinds is not None:
+            params = tuple(sorted(kinds))
+            sql += f" AND i.kind IN ({','.join('?' * len(params))})"
+        with self._lock:
+            rows = self._query(sql, params)
+            return {r[0]: _item_row(r) for r in rows.fetchall()}
+
+    def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
+        rows: list[ItemRow] = []
+        with self._lock:
+            if len(item_ids) > 2000:  # most of the store: one scan beats many lookups
+                wanted = set(item_ids)
+                return [r for r in self.items(include_deleted=True) if r.item_id in wanted]
+            for i in range(0, len(item_ids), 500):
+                chunk = item_ids[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in self._query(
+                    _ITEM_SELECT + f" WHERE i.item_id IN ({marks})", tuple(chunk)
+                ).fetchall():
+                    rows.append(_item_row(r))
+        return rows
+
+    def item(self, item_id: str) -> ItemRow | None:
+        with self._lock:
+            r = self._query(_ITEM_SELECT + " WHERE i.item_id = ?", (item_id,)).fetchone()
+        return _item_row(r) if r else None
+
+    def heads(self, item_id: str) -> list[Op]:
+        with self._lock:
+            rows = self._query(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE op_id IN "
+                "(SELECT op_id FROM heads WHERE item_id = ?) ORDER BY op_id",
+                (item_id,),
+            ).fetchall()
+        return [_op(r) for r in rows]
+
+    def op(self, op_id: str) -> Op | None:
+        with self._lock:
+            r = self._query(f"SELECT {_OP_COLUMNS} FROM ops WHERE op_id = ?", (op_id,)).fetchone()
+        return _op(r) if r else None
+
+    def history(self, item_id: str) -> list[Op]:
+        """Every version of an item, oldest first (local arrival order)."""
+        with self._lock:
+            rows = self._query(
+                f"SELECT {_OP_COLUMNS} FROM ops WHERE item_id = ? ORDER BY seq", (item_id,)
+            ).fetchall()
+        return [_op(r) for r in rows]
+
+    def ops_after(self, seq: int, *, device: str | None = None, limit: int = 10_000) -> list[Op]:
+        """Operations that arrived after `seq` (optionally only those one device wrote)."""
+        sql = f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ?"
+        args: tuple = (seq,)
+        if device is not None:
+            sql += " AND device = ?"
+            args += (device,)
+        sql += " ORDER BY seq LIMIT ?"
+        with self._lock:
+            return [_op(r) for r in self._query(sql, (*args, limit)).fetchall()]
+
+    def all_ops(self) -> Iterator[Op]:
+        """Every operation in arrival order, streamed (backups, rekey)."""
+        last = 0
+        while True:
+            batch = self.ops_after(last, limit=2000)
+            if not batch:
+                return
+            yield from batch
+            last = batch[-1].seq
+
+    def head_ops(self, batch: int = 2000) -> Iterator[Op]:
+        """The current version(s) of every item, tombstones included, in arrival order,
+        streamed `batch` at a time (backups without history)."""
+        last = 0
+        while True:
+            with self._lock:
+                rows = self._query(
+                    f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ? AND EXISTS (SELECT 1 FROM "
+                    "heads h WHERE h.item_id = ops.item_id AND h.op_id = ops.op_id) "
+                    "ORDER BY seq LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            ops = [_op(r) for r in rows]
+            yield from ops
+            last = ops[-1].seq
+
+    def last_seq(self) -> int:
+        """The arrival number of the newest operation (0 for none): changes with every write."""
+        with self._lock:
+            return int(self._query("SELECT coalesce(max(seq), 0) FROM ops").fetchone()[0])
+
+    def write(self, op: Op) -> Op:
+        """Record a new operation sealed on this device (notes.Vault seals it: see
+        `Vault.seal_op`)."""
+        with self.transaction():
+            self._insert(op)
+        return op
+
+    def ingest(self, ops: Iterable[Op]) -> list[Op]:
+        """Add operations from elsewhere (sync, backup restore). Idempotent: known ops are
+        skipped. Returns the ones that were new."""
+        added = []
+        with self.transaction():
+            for op in ops:
+                if self._db.execute("SELECT 1 FROM ops WHERE op_id = ?", (op.op_id,)).fetchone():
+                    continue
+                self._insert(op)
+                added.append(op)
+        return added
+
+    def ingest_count(self, ops: Iterable[Op]) -> int:
+        """`ingest` for a long stream (a backup restore): one transaction, but it counts the
+        new operations instead of keeping them, so memory stays flat however many there are."""
+        added = 0
+        with self.transaction():
+            for op in ops:
+                if self._db.execute("SELECT 1 FROM ops WHERE op_id = ?", (op.op_id,)).fetchone():
+                    continue
+                self._insert(op)
+                added += 1
+        return added
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Read-only SQL for modules that keep their own tables here (sync state)."""
+        with self._lock:
+            return self._query(sql, args).fetchall()
+
+    def conflicted_ids(self) -> list[str]:
+        with self._lock:
+            rows = self._query("SELECT item_id FROM items WHERE conflict = 1").fetchall()
+        return [r[0] for r in rows]
+
+    def has_op(self, op_id: str) -> bool:
+        with self._lock:
+            return self._query("SELECT 1 FROM ops WHERE op_id = ?", (op_id,)).fetchone() is not None
+
+    def _insert(self, op: Op) -> None:
+        db = self._db
+        parents = json.dumps(list(op.parents))
+        if self.commit_key is None:
+            raise RuntimeError("an operation written without the vault's key")
+        db.execute(
+            "INSERT INTO ops(op_id, item_id, kind, parents, deleted, envelope, device) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (op.op_id, op.item_id, op.kind, parents, int(op.deleted), op.envelope, op.device),
+        )
+        # In the same transaction as the row: the commitment always covers exactly the rows.
+        term = ops_term(
+            self.commit_key, (op.op_id, op.item_id, op.kind, parents, int(op.deleted), op.device)
+        )
+        store_ops_sum(db, (self._ops_sum(db) or 0) ^ term)
+        db.executemany(
+            "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
+            [(p, op.op_id) for p in op.parents],
+        )
+        db.executemany(
+            "DELETE FROM heads WHERE item_id = ? AND op_id = ?",
+            [(op.item_id, p) for p in op.parents],
+        )
+        # An op that arrives after one of its children (out-of-order delivery) is not a head.
+        if not db.execute("SELECT 1 FROM edges WHERE parent = ?", (op.op_id,)).fetchone():
+            db.execute("INSERT INTO heads(item_id, op_id) VALUES (?, ?)", (op.item_id, op.op_id))
+        self._refresh_item(op.item_id, op.kind)
+
+    def _refresh_item(self, item_id: str, kind: str) -> None:
+        """Recompute the item's current row from its heads.
+
+        With several heads (a conflict, or a fork whose history has not all arrived) a live
+        version is shown before a deletion, so a concurrent edit and delete keeps the edit;
+        then one written on this device, so that a person who goes on typing while another
+        device's version waits to be merged edits their own text, not the other's (their next
+        edit would otherwise change the same lines twice and turn a clean merge into a
+        conflict); among equals the largest op id wins, whatever order operations arrived in.
+        """
+        heads = self._db.execute(
+            "SELECT op_id, deleted, envelope, device FROM ops WHERE op_id IN "
+            "(SELECT op_id FROM heads WHERE item_id = ?)",
+            (item_id,),
+        ).fetchall()
+        if not heads:
+            return
+        op_id, deleted, envelope, _ = max(  # the rule of _shown()
+            heads, key=lambda h: (not h[1], h[3] == self.device_id, h[0])
+        )
+        self._db.execute(
+            "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(item_id) DO UPDATE SET "
+            "kind = excluded.kind, op_id = excluded.op_id, envelope = excluded.envelope, "
+            "deleted = excluded.deleted, conflict = excluded.conflict",
+            (item_id, kind, op_id, envelope, deleted, int(len(heads) > 1)),
+        )
+
+    def erase_history(self, erased: Iterable[tuple[str, str]]) -> None:
+        """Replace the sealed content of older versions of an item with sealed erasures
+        ((envelope, op id) pairs, made by `Vault.erasures`): purge."""
+        with self.transaction() as db:
+            db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", erased)
+
+    def replace_envelopes(
+        self,
+        envelopes: Iterable[tuple[str, str]],
+        master_id: str | None = None,
+        commit_key: bytes | None = None,
+    ) -> None:
+        """Rekey (and the upgrade to format 2): swap op envelopes for ones sealed anew, and
+        (rekey) make the new key current, in one transaction (callers write new slots first).
+        With `commit_key` (the new key's), the commitment over the rows is made anew under it
+        in the same transaction, and the store writes with it from then on."""
+        with self.transaction() as db:
+            if commit_key is not None:
+                rows = db.execute("SELECT op_id, item_id, kind, parents, deleted, device FROM ops")
+                store_ops_sum(db, ops_commitment(commit_key, rows))
+            db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", envelopes)
+            db.execute(
+                "UPDATE items SET envelope = "
+                "(SELECT envelope FROM ops WHERE ops.op_id = items.op_id)"
+            )
+            if master_id is not None:
+                # The ids of the keys this vault used before: a sync folder still on one of
+                # them was left behind by this device's rekey, not by another device's.
+                old = db.execute("SELECT value FROM meta WHERE key = 'mk_id'").fetchone()
+                row = db.execute("SELECT value FROM meta WHERE key = 'mk_previous'").fetchone()
+                previous = [p for p in (row[0] if row else "").split(",") if p]
+                if old and old[0] != master_id and old[0] not in previous:
+                    previous.append(old[0])
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('mk_previous', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (",".join(previous),),
+                )
+                db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+
+        if commit_key is not None:
+            self.commit_key = commit_key
+
+    # --- the index, checked against the operations ------------------------------------------
+
+    def scan_history(self, *, tails: bool = False, rebuild: bool = True) -> HistoryScan:
+        """Read every ops row once and derive each item's heads from the rows alone (the
+        `edges`, `heads` and `items` tables are not consulted), then compare the index tables
+        with them; if they differ (someone edited them), rebuild all three from the ops. With
+        `tails`, each shown head carries the end of its envelope (for envelope.version_tag).
+        Three plain scans: about what one scan with a join costs. With `rebuild=False` nothing
+        is written (unlocking scans while the KDF runs, before the password is known to be
+        right); `repair_index` then rebuilds what the scan found wrong."""
+        version = self.data_version()
+        tail = f"substr(envelope, -{TAG_TAIL})" if tails else "NULL"
+        sql = f"SELECT op_id, item_id, kind, parents, deleted, device, {tail} FROM ops"
+        with self._lock:
+            try:  # the index holds exactly these values, without the envelopes' bytes
+                ops = self._db.execute(sql + " INDEXED BY ops_scan").fetchall()
+            except sqlite3.Error:  # no such index (or a damaged one): read the table
+                ops = self._query(sql).fetchall()
+            # Compared as plain tuples: an index row that is not exactly 0 or 1 where a flag
+            # belongs (only an edit writes that) counts as wrong and is rebuilt.
+            index = set(
+                self._query("SELECT item_id, kind, op_id, deleted, conflict FROM items").fetchall()
+            )
+            head_rows = set(self._query("SELECT item_id, op_id FROM heads").fetchall())
+        # Written for speed (10,000 notes are opened at every unlock): one parent, the common
+        # case, is read by a pattern; anything else through parse_parents.
+        named: set[str] = set()
+        one = _ONE_PARENT.fullmatch
+        for p in [r[3] for r in ops if r[3] != "[]"]:
+            if isinstance(p, str) and one(p):
+                named.add(p[2:-2])
+            else:
+                named.update(parse_parents(p))
+        found: dict[str, list[tuple]] = {}
+        for r in [r for r in ops if r[0] not in named]:
+            heads = found.get(r[1])
+            if heads is None:
+                found[r[1]] = [r]
+            else:
+                heads.append(r)
+        shown: dict[str, ItemRow] = {}
+        derived_heads: set[tuple[str, str]] = set()
+        derived_index: set[tuple] = set()
+        vault_id, me = self.vault_id, self.device_id
+        for item_id, heads in found.items():
+            if len(heads) == 1:
+                op_id, _, kind, raw, deleted, device, end = heads[0]
+                derived_heads.add((item_id, op_id))
+            else:
+                derived_heads.update((item_id, h[0]) for h in heads)
+                op_id, _, kind, raw, deleted, device, end = max(
+                    heads, key=lambda h: (not h[4], h[5] == me, h[0])
+                )
+            parents = () if raw == "[]" else parse_parents(raw)
+            deleted, device, conflict = bool(deleted), str(device), len(heads) > 1
+            tag = (
+                tag_of(vault_id, kind, item_id, op_id, device, deleted, parents, end)
+                if tails
+                else ""
+            )
+            shown[item_id] = ItemRow(
+                item_id, kind, op_id, end, deleted, conflict, parents, device, tag
+            )
+            derived_index.add((item_id, kind, op_id, deleted, conflict))
+        wrong = {i for i, _ in derived_heads ^ head_rows}
+        wrong.update(r[0] for r in derived_index ^ index)
+        headless = {r[1] for r in ops}
+        headless.difference_update(shown)
+        scan = HistoryScan(shown, wrong, headless, tails, version, found, ops)
+        if rebuild:
+            self.repair_index(scan)
+        return scan
+
+    def repair_index(self, scan: HistoryScan) -> None:
+        """Rebuild the index tables from the ops if `scan` found them wrong."""
+        if scan.wrong:
+            self._rebuild_index(scan.found)
+
+    def check_index(self) -> tuple[set[str], set[str]]:
+        """(item ids whose index was wrong and is now rebuilt, item ids with operations but no
+        head: a cycle or a version moved to another item). See scan_history."""
+        scan = self.scan_history()
+        return scan.wrong, scan.headless
+
+    def _rebuild_index(self, found: dict[str, list[tuple]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM edges")
+            db.execute("DELETE FROM heads")
+            db.execute("DELETE FROM items")
+            for op in self.all_ops():
+                db.executemany(
+                    "INSERT OR IGNORE INTO edges(parent, child) VALUES (?, ?)",
+                    [(p, op.op_id) for p in op.parents],
+                )
+            for item_id, heads in found.items():
+                db.executemany(
+                    "INSERT INTO heads(item_id, op_id) VALUES (?, ?)",
+                    [(item_id, h[0]) for h in heads],
+                )
+                op_id, kind, deleted = _shown(
+                    [(h[0], h[2], bool(h[4]), h[5]) for h in heads], self.device_id
+                )
+                db.execute(
+                    "INSERT INTO items(item_id, kind, op_id, envelope, deleted, conflict) "
+                    "VALUES (?, ?, ?, (SELECT envelope FROM ops WHERE op_id = ?), ?, ?)",
+                    (item_id, kind, op_id, op_id, int(deleted), int(len(heads) > 1)),
+                )
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._query(
+                "SELECT kind, count(*) FROM items WHERE deleted = 0 GROUP BY kind"
+            ).fetchall()
+            ops = self._query("SELECT count(*) FROM ops").fetchone()[0]
+        result = dict(rows)
+        result["versions"] = ops
+        return result
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _shown(heads: list[tuple[str, str, bool, str]], me: str) -> tuple[str, str, bool]:
+    """(op id, kind, deleted) of the head an item shows, from (op id, kind, deleted, device):
+    a live one before a deletion, then one written by this device `me`, then the largest op
+    id (the rule of `_refresh_item`)."""
+    op_id, kind, deleted, _ = max(heads, key=lambda h: (not h[2], h[3] == me, h[0]))
+    return op_id, kind, deleted
+
+
+OPS_SUM = "ops_sum"
+HISTORY_INCIDENT = "history_incident"  # why the last check of the commitment failed
+
+
+def ops_term(key: bytes, claims: tuple) -> int:
+    """One operation's share of the commitment: a keyed hash of its row's claims (op id, item,
+    kind, parents as stored, deleted 0/1, device), as a 128-bit number (FORMAT.md)."""
+    op_id, item_id, kind, parents, deleted, device = claims[:6]
+    data = "\x00".join((op_id, item_id, kind, parents, str(int(deleted)), device))
+    digest = hashlib.blake2b(data.encode("utf-8"), key=key, digest_size=16).digest()
+    return int.from_bytes(digest, "big")
+
+
+def ops_commitment(key: bytes, rows: Iterable[tuple]) -> int:
+    """XOR of every row's term: without the key, no row can be removed, added or changed and
+    the sum still match."""
+    total = 0
+    for row in rows:
+        total ^= ops_term(key, row)
+    return total
+
+
+def store_ops_sum(db: sqlite3.Connection, value: int) -> None:
+    db.execute(
+        "INSERT INTO meta(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (OPS_SUM, f"{value:032x}"),
+    )
+
+
+def write_header(path: Path, vault_id: str) -> None:
+    """Write vault.json (atomically) naming this program's format version."""
+    header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
+    atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
+
+
+def read_header(path: Path) -> tuple[str, int]:
+    """The vault id and format version from vault.json, or a clear error saying why the folder
+    is not a vault."""
+    header_path = path / HEADER
+    if not header_path.is_file():
+        raise NotAVaultError(f"{path} is not a vault (it has no {HEADER})")
+    try:
+        doc = json.loads(header_path.read_bytes())
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+            raise ValueError
+    except (OSError, ValueError):
+        raise NotAVaultError(f"{header_path} is damaged or not a vault header") from None
+    v = doc.get("v")
+    if v not in READABLE_VERSIONS or isinstance(v, bool):
+        if isinstance(v, int) and not isinstance(v, bool) and v > FORMAT_VERSION:
+            raise UnsupportedFormatError(
+                f"{path} uses vault format v{v}, newer than this program; upgrade vault"
+            )
+        raise NotAVaultError(f"{header_path} names an unknown format version {v!r}")
+    vault_id = doc.get("vault_id")
+    if not (isinstance(vault_id, str) and len(vault_id) == 32 and _hex(vault_id)):
+        raise NotAVaultError(f"{header_path} is damaged (bad vault id)")
+    return vault_id, v
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """executescript() would commit the open transaction, so run statement by statement."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate(db: sqlite3.Connection, path: Path, schema: int) -> None:
+    try:
+        with _transaction(db, path):
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            current = int(row[0]) if row else 0
+            if current >= KEYLESS_SCHEMA:
+                return
+            for version in sorted(v for v in _MIGRATIONS if v > current):
+                _run_script(db, _MIGRATIONS[version])
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(KEYLESS_SCHEMA),),
+            )
+    except VaultError:
+        db.close()
+        raise
+
+
+def _hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
+
+
+def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    if not create and not path.exists():
+        raise NotAVaultError(f"{path} is missing")
+    old_umask = os.umask(0o077)  # the WAL and shared-memory files must be private too
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit that returned survives a power cut; notes are worth an fsync.
+        db.execute("PRAGMA synchronous=FULL")
+        # Deleted content (purged notes, replaced envelopes) is overwritten, not left in pages.
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        raise _db_error(exc, path) from None
+    finally:
+        os.umask(old_umask)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o600)
+    return db
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, path: Path) -> Iterator[None]:
+    try:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock mid-way.
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise _db_error(exc, path) from None
+    try:
+        yield
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise _db_error(exc, path) from None
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+    try:
+        db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise _db_error(exc, path) from None
+
+
+_CREATION_LEFTOVERS = {KEYS_DIR, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
+
+
+def _is_aborted_creation(path: Path) -> bool:
+    """A folder holding only what an interrupted `vault init` leaves (no header yet)."""
+    names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
+    return bool(names) and names <= _CREATION_LEFTOVERS and not (path / HEADER).exists()
+
+
+def _remove_aborted_creation(path: Path) -> None:
+    import shutil
+
+    for p in path.iterdir():
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
