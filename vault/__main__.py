@@ -1,3 +1,3 @@
-from vault.cli import main
+from vault.session.thin import main
 
 raise SystemExit(main())

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -206,6 +207,10 @@ def _open_from_session(
 ) -> Vault | None:
     """The vault opened with the key of its unlocked session (`vault unlock`), if it has one.
     A session whose key the vault no longer uses (rekeyed since) is ended on the spot."""
+    serving = sys.modules.get("vault.session.service")  # loaded in the session agent only
+    lent = serving.resident(path, vault_id) if serving else None
+    if lent is not None:
+        return lent  # the agent runs this command on the vault it keeps open
     key = agent_client.fetch_key(path, vault_id)
     if key is None:
         return None
@@ -405,15 +410,27 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     if query is not None:
         columns.append(Column("Match", "dim", share=3))
     rows = []
+    paths: dict[str | None, str] = {}  # thousands of notes share a few notebooks
+    # Each note's cells, kept with the vault while it stays open (the session agent answers
+    # many commands with one vault): a note changed is a new object, so it misses.
+    cells = vault.view("cli.note_cells", dict)
+    zone = (os.environ.get("TZ"), time.timezone, time.altzone)
+    if len(cells) > 4 * max(len(notes), 10_000):
+        cells.clear()  # old versions of edited notes
     for note in notes:
-        title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
-        row = [
-            short(note.id),
-            title,
-            vault.notebook_path(note.notebook),
-            ", ".join(note.tags),
-            fmt_time(note.modified),
-        ]
+        hit = cells.get(id(note))
+        if hit is None or hit[0] is not note or hit[1] != zone:
+            title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
+            hit = cells[id(note)] = (
+                note,
+                zone,
+                (short(note.id), title, ", ".join(note.tags), fmt_time(note.modified)),
+            )
+        path = paths.get(note.notebook)
+        if path is None:
+            path = paths[note.notebook] = vault.notebook_path(note.notebook)
+        ident, title, tags, modified = hit[2]
+        row = [ident, title, path, tags, modified]
         if query is not None:
             row.append(match_snippet(note.body, query, 60))
         rows.append(row)
@@ -1204,8 +1221,12 @@ def _list_candidates(exc: lookup.AmbiguousNameError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     harden()  # no core dump or same-user ptrace of a process that holds notes (SECURITY.md)
     os.umask(0o077)  # everything this process creates is private to its owner
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """One parsed command, its failures turned into one line and an exit status (the session
+    agent runs served commands through here too: vault.session.service)."""
     try:
         config = Config.load()
         return int(args.handler(args, config) or 0)

@@ -31,6 +31,9 @@ from typing import Any
 from vault.hardening import harden, libc_call
 
 MAX_LINE = 8192
+# A command for the agent to run (vault.session.service) carries its stdin (a note's body), and
+# its answer everything the command printed: bounded, but far above a line.
+MAX_MESSAGE = 256 * 1024 * 1024
 KEY_BYTES = 32
 CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
@@ -51,15 +54,15 @@ def send(conn: socket.socket, message: dict[str, Any]) -> None:
     conn.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
 
-def receive(conn: socket.socket) -> dict[str, Any] | None:
-    """One line from `conn`, parsed; None for silence, garbage or a line too long."""
-    data = b""
+def receive(conn: socket.socket, limit: int = MAX_LINE) -> dict[str, Any] | None:
+    """One line from `conn`, parsed; None for silence, garbage or a line over `limit`."""
+    data = bytearray()
     while not data.endswith(b"\n"):
-        chunk = conn.recv(MAX_LINE)
+        chunk = conn.recv(min(limit + 1, 1 << 20))
         if not chunk:
             return None
         data += chunk
-        if len(data) > MAX_LINE:
+        if len(data) > limit:
             return None
     try:
         value = json.loads(data)
@@ -111,6 +114,8 @@ class Agent:
     timeout: float
     deadline: float
     started: float
+    service: Any = None  # vault.session.service.Service, once a command was served
+    served: int = 0  # commands run here (vault.session.thin), for `status` and the tests
 
     def expired(self) -> bool:
         return boot_clock() >= self.deadline
@@ -138,7 +143,7 @@ class Agent:
         conn.settimeout(CLIENT_SECONDS)
         if peer_uid(conn) != os.getuid():
             return True  # another user: no answer at all
-        request = receive(conn)
+        request = receive(conn, MAX_MESSAGE)  # from a process of our own user only
         if request is None:
             return True
         if self.expired():
@@ -154,6 +159,9 @@ class Agent:
         if op == "key":
             self.deadline = boot_clock() + self.timeout  # the timeout counts idle time
             send(conn, {"ok": True, "key": self.key.encoded(), **self.status()})
+        elif op == "run":
+            self.deadline = boot_clock() + self.timeout
+            send(conn, self.run(request))
         elif op == "status":
             send(conn, {"ok": True, **self.status()})
         elif op == "timeout":
@@ -168,6 +176,23 @@ class Agent:
             send(conn, {"ok": False, "error": "unknown request"})
         return True
 
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run a `vault` command here, on the vault kept open (vault.session.service); its
+        modules are imported at the first one."""
+        if self.service is None:
+            from vault.session.service import Service
+
+            self.service = Service(self.path, self.vault_id)
+        key = base64.b64decode(self.key.encoded())
+        try:
+            reply = self.service.run(request, key)
+        except Exception:  # never the agent's end; the client runs the command itself
+            return {"ok": True, "served": False}
+        finally:
+            del key
+        self.served += reply.get("served") is True
+        return reply
+
     def status(self) -> dict[str, Any]:
         return {
             "vault_id": self.vault_id,
@@ -176,9 +201,12 @@ class Agent:
             "started": self.started,
             "pid": os.getpid(),
             "key_locked_in_ram": self.key.locked_in_ram,
+            "served": self.served,
         }
 
     def close(self) -> None:
+        if self.service is not None:
+            self.service.close()  # forgets every decrypted note
         self.key.wipe()
         self.sock.close()
         # Remove our socket only: a newer agent may already have bound a fresh one there.
