@@ -139,6 +139,12 @@ def test_new_is_served_and_says_the_same(hostile: CLI) -> None:
         body = cli("show", "--raw", note["id"], check=True).stdout
         assert body == "from stdin\n"
         assert note["notebook"] == "Area 1/Sub \x1b[2J"
+    # declined by the agent (VAULT_DEBUG is for the caller's own process) after the body was
+    # read for it: the command runs here with that body
+    count = served_count(cli)
+    cli("new", "Debugged", input="kept body\n", check=True, VAULT_DEBUG="1")
+    assert served_count(cli) == count
+    assert cli("show", "--raw", "Debugged", check=True).stdout == "kept body\n"
     made = cli("new", "Elsewhere", "--notebook", "Brand \x07new", input="b")
     assert made.returncode == 0 and made.stderr == "Created notebook Brand ^Gnew\n"
 

@@ -30,11 +30,20 @@ HEADER_MAX = 64 * 1024
 REPLY_MAX = 256 * 1024 * 1024
 
 
+_stdin: bytes | None = None  # what was read of stdin for the agent, if anything
+
+
 def main() -> int:
     argv = sys.argv[1:]
     code = serve(argv)
     if code is not None:
         return code
+    if _stdin is not None:  # read for an agent that declined: the command reads it here
+        import io
+
+        sys.stdin = io.TextIOWrapper(
+            io.BytesIO(_stdin), encoding=sys.stdin.encoding, errors=sys.stdin.errors
+        )
     from vault.cli import main as run_here
 
     return run_here(argv)
@@ -149,9 +158,12 @@ def _socket(vault: str) -> tuple[str, str] | None:
         return None
     if not isinstance(vault_id, str):
         return None
-    import hashlib
+    try:  # the C module itself: hashlib would set up OpenSSL first, for nothing here
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
 
-    digest = hashlib.blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
+    digest = blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
     folder = _session_folder()
     if folder is None:
         return None
@@ -192,17 +204,16 @@ class _Sent(Exception):
 
 
 def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None:
+    import _socket  # the C module: `socket` imports selectors, enum and more around it
     import json
-    import socket
-    import struct
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sent = False
     try:
         sock.settimeout(2.0)
         sock.connect(path)
-        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        if struct.unpack("3i", raw)[1] != os.getuid():
+        raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+        if int.from_bytes(raw[4:8], sys.byteorder, signed=True) != os.getuid():
             return None  # not our agent: never trust or feed it
         message = _request(argv, vault_id, command)
         if message is None:
@@ -253,10 +264,12 @@ def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
     # `vault new` reads its body from stdin unless told otherwise (--no-edit, --template, or
     # their abbreviations: then stdin is left alone, as the command itself would).
     if command == "new" and not tty[0] and not any(map(_no_body_option, argv)):
-        import base64
+        import binascii
 
+        global _stdin
         try:
-            message["stdin"] = base64.b64encode(sys.stdin.buffer.read()).decode("ascii")
+            data = _stdin = sys.stdin.buffer.read()
+            message["stdin"] = binascii.b2a_base64(data, newline=False).decode("ascii")
         except (OSError, AttributeError, ValueError):
             return None
     return message
@@ -284,14 +297,14 @@ def _encoding(stream: object) -> list[str]:
 
 
 def _write(reply: dict) -> int:
-    import base64
+    import binascii
 
     code = reply.get("code")
     try:
         for fd, data in reply.get("out", []):
             stream = sys.stdout if fd == 1 else sys.stderr
             stream.flush()
-            view = memoryview(base64.b64decode(data))
+            view = memoryview(binascii.a2b_base64(data))
             while view:
                 view = view[os.write(stream.fileno(), view) :]
     except BrokenPipeError:
