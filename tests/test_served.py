@@ -251,3 +251,27 @@ def test_on_a_terminal_the_columns_and_colours_are_the_same(hostile: CLI) -> Non
     listing = run_on_terminal(["ls"], env)[1].decode()
     assert max(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in listing.splitlines()) <= 72
     assert agent_client.lock_all() == 1
+
+
+def test_a_vault_kept_open_sees_what_others_wrote_around_its_own_writes(
+    make_vault, vault_path: Path
+) -> None:
+    """The agent's vault skips the full comparison with the store after its own writes only
+    when nobody else committed in between (Vault._caught_up)."""
+    mine, _ = make_vault()
+    mine.create_note("First", "1")
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        assert [n.title for n in mine.all_notes()] == ["First"]
+        other.create_note("Theirs before", "2")  # between my last read and my write
+        mine.create_note("Mine", "3")
+        other.create_note("Theirs after", "4")  # after my write
+        note = mine.find_note("First")
+        mine.trash_note(note)
+        other.update_note(other.find_note("Mine"), body="changed by them")
+    titles = sorted(n.title for n in mine.all_notes())
+    assert titles == ["First", "Mine", "Theirs after", "Theirs before"]
+    assert mine.find_note("Mine").body == "changed by them"
+    assert mine.find_note("First").in_trash
+    alone = mine.create_note("Alone", "5")  # nobody else: the cache is current at once
+    assert mine.store.data_version() == mine._seen_version
+    assert mine.note(alone.id).body == "5"
