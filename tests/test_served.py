@@ -275,3 +275,40 @@ def test_a_vault_kept_open_sees_what_others_wrote_around_its_own_writes(
     alone = mine.create_note("Alone", "5")  # nobody else: the cache is current at once
     assert mine.store.data_version() == mine._seen_version
     assert mine.note(alone.id).body == "5"
+
+
+def test_an_exact_title_names_the_note_the_full_resolver_names() -> None:
+    """lookup.find_note's shortcut for an exact title agrees with `pick` on every name."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from vault.notes import lookup
+    from vault.notes.model import Note
+
+    titles = st.sampled_from(["Plans", "plans", "Plans 2", "abcd1234", "Twin", "Twin", "x"])
+
+    @given(
+        st.lists(st.tuples(titles, st.booleans()), max_size=8),
+        titles,
+        st.sampled_from([None, True, False]),
+    )
+    def check(specs: list, ref: str, trashed: bool | None) -> None:
+        notes = [
+            Note(id=f"{i:032x}", title=t, trashed=1 if bin_ else None)
+            for i, (t, bin_) in enumerate(specs)
+        ]
+        pool = notes if trashed is None else [n for n in notes if n.in_trash == trashed]
+        shortcut = lookup._exact_title(ref, pool, prefer_live=trashed is None)
+        if shortcut is None:
+            return
+        prefer = (lambda n: not n.in_trash) if trashed is None else None
+        full = lookup.pick(
+            ref,
+            pool,
+            key=lambda n: (n.id, n.title),
+            describe=lookup.note_candidate,
+            prefer=prefer,
+        )
+        assert full is shortcut
+
+    check()
