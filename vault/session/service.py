@@ -150,7 +150,7 @@ class Service:
 
     def _main(self, args: Any, path: str, vault: Any) -> int:
         global _lent
-        from vault.cli import run
+        from vault.cli.parser import run
 
         # The command's own `with vault:` or `lock()` must not close the vault kept open.
         vault.lock = vault.close = _keep_open
@@ -163,7 +163,8 @@ class Service:
 
     def _check(self, call: _Call) -> tuple[Any, str]:
         """The parsed command and the real path of the vault it names, if it is served here."""
-        from vault.cli import build_parser, vault_dir
+        from vault.cli.common import vault_dir
+        from vault.cli.parser import build_parser
         from vault.config import Config
         from vault.errors import VaultError
 
