@@ -19,7 +19,7 @@ from vault.notes.search import Hit, Query, parse_query
 from vault.sealing import crypto, snapshot
 from vault.sealing.envelope import is_erased, short
 
-_KEEP: Any = object()  # "leave this field as it is" in update calls
+KEEP: Any = object()  # "leave this field as it is" in update calls
 
 
 def clean_title(title: str) -> str:
@@ -156,28 +156,28 @@ class Notes(Filing):
         self,
         note: Note,
         *,
-        title: str = _KEEP,
-        body: str = _KEEP,
-        notebook: str | None = _KEEP,
-        tags: Iterable[str] = _KEEP,
-        pinned: bool = _KEEP,
+        title: str = KEEP,
+        body: str = KEEP,
+        notebook: str | None = KEEP,
+        tags: Iterable[str] = KEEP,
+        pinned: bool = KEEP,
     ) -> Note:
         """Save changes to `note` as a new version whose parent is the version `note` was read
         at. Nothing changed means nothing written. If another writer saved in between, both
         versions are kept and the note is flagged as a conflict rather than one being lost."""
         changes: dict[str, Any] = {}
-        if title is not _KEEP:
+        if title is not KEEP:
             changes["title"] = clean_title(title)
-        if body is not _KEEP:
+        if body is not KEEP:
             changes["body"] = body
-        if notebook is not _KEEP:
+        if notebook is not KEEP:
             if notebook is not None:
                 self.notebook(notebook)
             changes["notebook"] = notebook
-        if pinned is not _KEEP:
+        if pinned is not KEEP:
             changes["pinned"] = bool(pinned)
         with self._lock:
-            if tags is not _KEEP:
+            if tags is not KEEP:
                 changes["tags"] = self._register_tags(tags)
             updated = dataclasses.replace(note, **changes)
             if updated.content_equal(note):

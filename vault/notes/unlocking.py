@@ -56,7 +56,7 @@ def inspect_vault(path: Path) -> VaultInfo:
 Prefetched = dict[str, tuple[ItemRow, SealedOp | VaultError]]
 
 
-def _read_envelopes(store: Store) -> Prefetched:
+def read_envelopes(store: Store) -> Prefetched:
     result: Prefetched = {}
     for row in store.items():
         if row.kind not in KIND_TYPES:
@@ -74,12 +74,12 @@ def prefetch(path: Path) -> Prefetched:
     later only decrypts (the app calls this while the person types the password)."""
     store = Store.open(path)
     try:
-        return _read_envelopes(store)
+        return read_envelopes(store)
     finally:
         store.close()
 
 
-class _Prefetch(threading.Thread):
+class Prefetch(threading.Thread):
     """Scans the history (writing nothing) and reads and parses every live envelope (no
     decryption, no key) in the background."""
 
@@ -96,12 +96,12 @@ class _Prefetch(threading.Thread):
             with gcpause.paused():  # tens of thousands of parsed envelopes, no cycles
                 self.scan = self.store.scan_history(tails=self.tails, rebuild=False)
                 if self.envelopes:
-                    self.result = _read_envelopes(self.store)
+                    self.result = read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead
             self.error = exc
 
 
-def _unlock_master_key(
+def unlock_master_key(
     store: Store,
     password: str | None,
     keyfile: Path | None,

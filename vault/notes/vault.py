@@ -19,17 +19,16 @@ from pathlib import Path
 from vault.errors import InvalidInputError, KeyfileError, StaleSessionError, WrongPasswordError
 from vault.notes import integrity
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, ItemCache
-from vault.notes.editing import _KEEP, Notes, clean_title, sort_notes
+from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
 from vault.notes.filing import clean_name, clean_tag
 from vault.notes.integrity import CheckReport
 from vault.notes.unlocking import (
+    Prefetch,
     Prefetched,
     VaultInfo,
-    _Prefetch,
-    _read_envelopes,
-    _unlock_master_key,
     inspect_vault,
     prefetch,
+    unlock_master_key,
 )
 from vault.sealing import crypto, keys, snapshot
 from vault.sealing.crypto import KdfParams, Label
@@ -45,9 +44,6 @@ __all__ = [
     "Prefetched",
     "Vault",
     "VaultInfo",
-    "_Prefetch",
-    "_read_envelopes",
-    "_unlock_master_key",
     "clean_name",
     "clean_tag",
     "clean_title",
@@ -115,10 +111,10 @@ class Vault(Notes):
             reader = None
             if kinds is None and not store.needs_upgrade:
                 tails = snapshot.path_in(path).exists()
-                reader = _Prefetch(store, envelopes=prefetched is None and not tails, tails=tails)
+                reader = Prefetch(store, envelopes=prefetched is None and not tails, tails=tails)
                 reader.start()
             try:
-                master_key = _unlock_master_key(store, password, keyfile, recovery_key, slots)
+                master_key = unlock_master_key(store, password, keyfile, recovery_key, slots)
             finally:
                 if reader is not None:
                     reader.join()
@@ -153,7 +149,7 @@ class Vault(Notes):
         """Only the master key, for handing to the unlocked session: no item is decrypted."""
         store = Store.open(path)
         try:
-            return _unlock_master_key(store, password, keyfile, None)
+            return unlock_master_key(store, password, keyfile, None)
         finally:
             store.close()
 
@@ -174,7 +170,7 @@ class Vault(Notes):
     # --- keys ------------------------------------------------------------------------------------
 
     def change_password(
-        self, new_password: str, *, keyfile: Path | None = _KEEP, kdf: KdfParams | None = None
+        self, new_password: str, *, keyfile: Path | None = KEEP, kdf: KdfParams | None = None
     ) -> None:
         """Re-wrap the master key under a new password (and keyfile): O(1), no item changes.
         keyfile=None removes the keyfile requirement; a path sets or replaces it."""
@@ -183,7 +179,7 @@ class Vault(Notes):
         with self._lock:
             slots = self.store.slots()
             old = [s for s in slots if s.slot_type in (keys.PASSWORD, keys.PASSWORD_KEYFILE)]
-            if keyfile is _KEEP:
+            if keyfile is KEEP:
                 if any(s.slot_type == keys.PASSWORD_KEYFILE for s in old):
                     raise KeyfileError("pass the keyfile to keep, or choose --no-keyfile")
                 keyfile = None

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from vault.errors import IntegrityError, UnsupportedFormatError, VaultError
+from vault.notes.vault import Vault
 from vault.sealing import crypto
 from vault.sealing.envelope import short, upgrade_envelope
 from vault.storage.store import Op
@@ -25,8 +26,17 @@ from vault.sync.report import Pending, ProgressCallback
 from vault.sync.segments import ChainFile, open_file, sync_key, verify_file
 from vault.sync.state import ACKS, JUDGED, OWN_SEEN, RESERVED, WALLS, FileRecord, SyncState
 
-if TYPE_CHECKING:  # the engine makes runs; a run only reads its settings
-    from vault.sync.engine import SyncEngine
+
+class RunSettings(Protocol):
+    """What a run reads from the engine that starts it (vault.sync.engine.SyncEngine)."""
+
+    vault: Vault
+    state: SyncState
+    compact_after: int
+    ack_lag: int
+    retire_days: int
+    clock: Callable[[], int]
+
 
 # Operations per segment: big enough that a first sync of 10,000 notes is a handful of files,
 # small enough that a progress bar moves and no single file is huge.
@@ -59,7 +69,7 @@ class RunState:
     """One sync run (a fresh object each time: nothing carries over in memory)."""
 
     def __init__(
-        self, engine: SyncEngine, remote: RemoteFolder, progress: ProgressCallback | None
+        self, engine: RunSettings, remote: RemoteFolder, progress: ProgressCallback | None
     ) -> None:
         self.engine = engine
         self.vault = engine.vault
