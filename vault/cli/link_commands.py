@@ -19,7 +19,7 @@ from vault.errors import InvalidInputError
 from vault.notes import lookup
 from vault.notes.links import OutgoingLink, link_index
 from vault.notes.model import Note
-from vault.notes.renaming import RenameResult, rename_note
+from vault.notes.renaming import rename_message, rename_note
 from vault.notes.templates import NoteSettings, append_line, today
 from vault.notes.vault import Vault
 from vault.sealing.envelope import short
@@ -135,21 +135,6 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
         body = visible(note.body, multiline=True)
         sys.stdout.write(body if body.endswith("\n") or not body else body + "\n")
     return 0
-
-
-def rename_message(result: RenameResult) -> str:
-    text = f"Renamed {short(result.note.id)}"
-    if result.links_kept_because:
-        return f"{text}; links to the old title were left as they are: {result.links_kept_because}."
-    if result.links_updated:
-        text += (
-            f"; updated {result.links_updated} link(s) in {result.notes_updated} other note(s)"
-            if result.notes_updated
-            else f"; updated {result.links_updated} link(s) in the note itself"
-        )
-    if result.skipped_conflicts:
-        text += f"; {result.skipped_conflicts} linking note(s) in conflict were left as they are"
-    return text + "."
 
 
 def cmd_rename(args: argparse.Namespace, config: Config) -> int:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vault.notes.links import fold, link_index, linkable, rewrite_links
+from vault.sealing.envelope import short
 
 if TYPE_CHECKING:
     from vault.notes.model import Note
@@ -29,6 +30,22 @@ class RenameResult:
     links_updated: int = 0
     skipped_conflicts: int = 0  # linking notes left alone because they are in conflict
     links_kept_because: str | None = None  # why links were not touched at all, if they were not
+
+
+def rename_message(result: RenameResult) -> str:
+    """One line on what a rename did, for both faces (`vault rename`, the app's f2)."""
+    text = f"Renamed {short(result.note.id)}"
+    if result.links_kept_because:
+        return f"{text}; links to the old title were left as they are: {result.links_kept_because}."
+    if result.links_updated:
+        text += (
+            f"; updated {result.links_updated} link(s) in {result.notes_updated} other note(s)"
+            if result.notes_updated
+            else f"; updated {result.links_updated} link(s) in the note itself"
+        )
+    if result.skipped_conflicts:
+        text += f"; {result.skipped_conflicts} linking note(s) in conflict were left as they are"
+    return text + "."
 
 
 def rename_note(vault: Vault, note: Note, title: str, *, update_links: bool = True) -> RenameResult:
