@@ -734,6 +734,14 @@ class MainScreen(
         note = self.pane.note
         if note is None or note.in_trash or self.session is None:
             return
+        if note.conflict:
+            self.notify(
+                "Versions conflict: f8 compares and settles them; then the note can be edited.",
+                title="Conflict",
+                severity="warning",
+                timeout=6,
+            )
+            return
         text = self.pane.text
         config = self.vault_app.config
         fallback = self.session.vault.path / ".edit"
