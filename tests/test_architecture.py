@@ -10,9 +10,11 @@ with its own modules included, counting imports inside functions and under TYPE_
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,24 @@ def test_import_contracts_are_kept() -> None:
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_part_of_vault_has_its_layer() -> None:
+    """A new module or package at the top of `vault` is placed in the layers (and, if it is
+    domain, among the modules that must not import the faces) rather than escaping both."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = {c["id"]: c for c in config["tool"]["importlinter"]["contracts"]}
+    layered = {name for layer in contracts["layers"]["layers"] for name in re.split(r"[|:]", layer)}
+    layered = {name.strip() for name in layered}
+    parts = {
+        f"vault.{path.stem if path.suffix else path.name}"
+        for path in PACKAGE.iterdir()
+        if (path.suffix == ".py" and path.stem != "__init__")
+        or (path.is_dir() and (path / "__init__.py").exists())
+    }
+    assert parts == layered, f"not in a layer: {sorted(parts - layered)}"
+    faces = {"vault.cli", "vault.tui", "vault.__main__"}
+    assert set(contracts["domain-without-faces"]["source_modules"]) == parts - faces
 
 
 # --- the import graph, by hand ------------------------------------------------------------------
