@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from vault.cli import NOTE_HELP, _edit_dir, _editable, emit_json, info, open_vault, out
+from vault.cli.common import NOTE_HELP, edit_dir, editable, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.notes import lookup
@@ -115,7 +115,7 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
         if daily.created:
             info(f"Created today's note {visible(note.title)} in {visible(where) or 'the top'}")
         if args.append is not None or (_interactive() and not args.print):
-            note = _editable(vault, note)  # a note in real conflict is settled first
+            note = editable(vault, note)  # a note in real conflict is settled first
         if args.append is not None:
             if "\n" in args.append.strip("\n"):
                 raise InvalidInputError("--append takes one line; pipe longer text to `vault edit`")
@@ -126,7 +126,7 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
             from vault.editor import edit_text
 
             body = edit_text(
-                note.body, command=config.get("editor.command"), fallback=_edit_dir(vault)
+                note.body, command=config.get("editor.command"), fallback=edit_dir(vault)
             )
             saved = vault.update_note(note, body=body)
             info("No changes." if saved.version == note.version else f"Saved {short(note.id)}.")
@@ -139,7 +139,7 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_rename(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
-        note = _editable(vault, find_note(vault, args.note))
+        note = editable(vault, find_note(vault, args.note))
         result = rename_note(vault, note, args.title, update_links=not args.no_update_links)
         info(rename_message(result))
     return 0
