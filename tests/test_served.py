@@ -1,4 +1,4 @@
-"""Commands the unlocked session's agent answers (vault.session.thin, vault.session.service) print
+"""Commands the unlocked session's agent answers (vault.session.thin, vault.cli.served) print
 exactly what the command prints when it runs in its own process: each is run both ways on the
 same vault, through the real `vault` command in subprocesses, and stdout, stderr and the exit
 status are compared byte for byte, hostile titles included. No timing is asserted here (the

@@ -288,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """One parsed command, its failures turned into one line and an exit status (the session
-    agent runs served commands through here too: vault.session.service)."""
+    agent runs served commands through here too: vault.cli.served)."""
     try:
         config = Config.load()
         return int(args.handler(args, config) or 0)

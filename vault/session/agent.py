@@ -31,7 +31,7 @@ from typing import Any
 from vault.hardening import harden, libc_call
 
 MAX_LINE = 8192
-# A command for the agent to run (vault.session.service) carries its stdin (a note's body), and
+# A command for the agent to run (vault.cli.served) carries its stdin (a note's body), and
 # its answer everything the command printed: bounded, but far above a line.
 MAX_MESSAGE = 256 * 1024 * 1024
 KEY_BYTES = 32
@@ -39,6 +39,9 @@ CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
+# What runs the commands the agent serves (`vault ls`, ...): the command line's own module,
+# loaded by name at the first such command (architecture: the session layer imports no face).
+SERVICE = "vault.cli.served"
 
 
 def boot_clock() -> float:
@@ -114,7 +117,7 @@ class Agent:
     timeout: float
     deadline: float
     started: float
-    service: Any = None  # vault.session.service.Service, once a command was served
+    service: Any = None  # vault.cli.served.Service, once a command was served
     served: int = 0  # commands run here (vault.session.thin), for `status` and the tests
 
     def expired(self) -> bool:
@@ -177,12 +180,13 @@ class Agent:
         return True
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run a `vault` command here, on the vault kept open (vault.session.service); its
+        """Run a `vault` command here, on the vault kept open (vault.cli.served); its
         modules are imported at the first one."""
         if self.service is None:
-            from vault.session.service import Service
+            import importlib
 
-            self.service = Service(self.path, self.vault_id)
+            # Named, not imported: the command line's code lives in a face, above this layer.
+            self.service = importlib.import_module(SERVICE).Service(self.path, self.vault_id)
         key = base64.b64decode(self.key.encoded())
         try:
             reply = self.service.run(request, key)

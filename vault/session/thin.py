@@ -1,7 +1,8 @@
-"""The `vault` command's entry point: with an unlocked session, the agent answers.
+"""The `vault` command's first step (vault.__main__.main): with an unlocked session, the agent
+answers.
 
 `vault ls`, `vault search`, `vault show` and `vault new` are run by the session agent, which keeps
-the vault open (vault.session.service): this process only finds the agent's socket, sends the
+the vault open (vault.cli.served): this process only finds the agent's socket, sends the
 command line with what the command would read of this process (working folder, environment,
 whether each standard stream is a terminal, their encodings, the terminal's size, and stdin for
 `vault new`), and writes back what the agent's run of the same code printed, with its exit
@@ -10,7 +11,8 @@ importing the whole CLI and opening the vault.
 
 Whenever anything is not as expected (no session, another command, a vault this session is not
 for, an agent that declines or does not answer) the command runs here as before
-(`vault.cli.main`). `VAULT_AGENT_SERVE=0` always runs it here.
+(`vault.cli.main`, called by vault.__main__: this module imports no face).
+`VAULT_AGENT_SERVE=0` always runs it here.
 
 Where the socket is mirrors vault.session.agent_client (which imports more than this should):
 on Linux only; elsewhere every command runs here.
@@ -33,20 +35,14 @@ REPLY_MAX = 256 * 1024 * 1024
 _stdin: bytes | None = None  # what was read of stdin for the agent, if anything
 
 
-def main() -> int:
-    argv = sys.argv[1:]
-    code = serve(argv)
-    if code is not None:
-        return code
-    if _stdin is not None:  # read for an agent that declined: the command reads it here
+def replay_stdin() -> None:
+    """After an agent declined: the stdin read for it, for the command to read here."""
+    if _stdin is not None:
         import io
 
         sys.stdin = io.TextIOWrapper(
             io.BytesIO(_stdin), encoding=sys.stdin.encoding, errors=sys.stdin.errors
         )
-    from vault.cli import main as run_here
-
-    return run_here(argv)
 
 
 def serve(argv: list[str]) -> int | None:

@@ -1,5 +1,9 @@
 """The session agent answers some `vault` commands itself: `ls`, `search`, `show` and `new`.
 
+This module is the command line's side of it: the agent (vault.session.agent, in the layer
+below the faces) loads it by name at the first command it is asked to run, so the agent never
+imports the command line unless it serves it (see `SERVICE` there).
+
 The thin client (`vault.session.thin`) sends the command line, the working folder, the
 environment the command would read (never a password) and what its standard streams are
 (terminals or not, their encoding, the terminal's size); the agent runs the command's own code
