@@ -1,8 +1,9 @@
 """The session agent answers some `vault` commands itself: `ls`, `search`, `show` and `new`.
 
-This module is the command line's side of it: the agent (vault.session.agent, in the layer
-below the faces) loads it by name at the first command it is asked to run, so the agent never
-imports the command line unless it serves it (see `SERVICE` there).
+This module is the command line's side of it: the agent's loop (vault.session.agent, in the layer
+below the faces) knows no face; its process's entry point (vault.agent_main, above the faces)
+imports this module at the first command the agent is asked to run and hands the loop a
+`Service`, so an agent never asked to serve never imports the command line.
 
 The thin client (`vault.session.thin`) sends the command line, the working folder, the
 environment the command would read (never a password) and what its standard streams are

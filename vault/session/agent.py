@@ -1,7 +1,8 @@
 """The unlocked-session agent: a small process that holds one vault's master key in memory after
 `vault unlock`, so later commands skip the password and the key derivation (docs/SECURITY.md).
 
-`vault unlock` starts it as `python -m vault.session.agent` in a session of its own, so closing the
+`vault unlock` starts it as `python -m vault.agent_main` (the process's entry point, in the faces'
+layer: it hands this loop the command line's service) in a session of its own, so closing the
 terminal does not end it; its idle timeout, `vault lock` or a reboot does. It reads one line from
 stdin (socket path, vault id, timeout, key): nothing secret travels through argv or the
 environment, which the user's other processes can read in /proc.
@@ -25,8 +26,9 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from vault.hardening import harden, libc_call
 
@@ -39,9 +41,19 @@ CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
-# What runs the commands the agent serves (`vault ls`, ...): the command line's own module,
-# loaded by name at the first such command (architecture: the session layer imports no face).
-SERVICE = "vault.cli.served"
+
+
+class Service(Protocol):
+    """What runs the `vault` commands the agent serves (`vault ls`, ...): given by the process's
+    entry point (vault.agent_main), which knows the command line; this layer does not."""
+
+    def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+# Makes the service for (socket path, vault id), at the first command the agent is asked to run.
+ServiceFactory = Callable[[str, str], Service]
 
 
 def boot_clock() -> float:
@@ -117,7 +129,8 @@ class Agent:
     timeout: float
     deadline: float
     started: float
-    service: Any = None  # vault.cli.served.Service, once a command was served
+    make_service: ServiceFactory | None = None  # None: the agent serves no commands
+    service: Service | None = None  # made at the first command served
     served: int = 0  # commands run here (vault.session.thin), for `status` and the tests
 
     def expired(self) -> bool:
@@ -180,13 +193,15 @@ class Agent:
         return True
 
     def run(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Run a `vault` command here, on the vault kept open (vault.cli.served); its
-        modules are imported at the first one."""
+        """Run a `vault` command here, on the vault kept open, through the service the entry point
+        gave (made at the first command; without one the client runs the command itself)."""
+        if self.make_service is None:
+            return {"ok": True, "served": False}
         if self.service is None:
-            import importlib
-
-            # Named, not imported: the command line's code lives in a face, above this layer.
-            self.service = importlib.import_module(SERVICE).Service(self.path, self.vault_id)
+            try:
+                self.service = self.make_service(self.path, self.vault_id)
+            except Exception:
+                return {"ok": True, "served": False}
         key = base64.b64decode(self.key.encoded())
         try:
             reply = self.service.run(request, key)
@@ -229,7 +244,7 @@ def _ignore_terminal_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def start(request: dict[str, Any]) -> Agent:
+def start(request: dict[str, Any], make_service: ServiceFactory | None = None) -> Agent:
     path = request["socket"]
     key = base64.b64decode(request["key"])
     timeout = float(request["timeout"])
@@ -248,17 +263,20 @@ def start(request: dict[str, Any]) -> Agent:
         timeout=timeout,
         deadline=boot_clock() + timeout,
         started=time.time(),
+        make_service=make_service,
     )
 
 
-def main() -> int:
+def main(make_service: ServiceFactory | None = None) -> int:
+    """The agent process: `make_service` runs the commands it serves (vault.agent_main gives the
+    command line's); without one it only keeps the key."""
     harden()
     _ignore_terminal_signals()
     os.chdir("/")
     out = sys.stdout
     try:
         request = json.loads(sys.stdin.buffer.readline(MAX_LINE))
-        agent = start(request)
+        agent = start(request, make_service)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         out.write(f"error {reason}\n")
@@ -277,7 +295,3 @@ def main() -> int:
     finally:
         agent.close()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
