@@ -40,7 +40,7 @@ from vault.notes.model import (
     now_ms,
 )
 from vault.notes.search import Hit, Query, SearchIndex, parse_query
-from vault.sealing import crypto, keys, snapshot
+from vault.sealing import crypto, keys, rotation, snapshot
 from vault.sealing.crypto import KdfParams, Label
 from vault.sealing.envelope import (
     Claims,
@@ -54,6 +54,7 @@ from vault.sealing.envelope import (
     short,
     version_tag,
 )
+from vault.sealing.rotation import ROTATIONS
 from vault.storage import upgrade
 from vault.storage.store import (
     HISTORY_INCIDENT,
@@ -178,6 +179,10 @@ class Vault:
         self.path = store.path
         self.vault_id = store.vault_id
         self._mk = bytearray(master_key)
+        # The password slot that opened this vault and its key-encryption key, when it was
+        # opened with the password: a master key another device rotated to is wrapped with it
+        # (vault.sync.rotation), so this device follows without asking for the password again.
+        self._rewrap: tuple[keys.Slot, bytearray] | None = None
         self._items_key = crypto.subkey(master_key, Label.ITEMS)
         self._tag_key = crypto.subkey(master_key, Label.TAG_ID)
         store.commit_key = crypto.subkey(master_key, Label.OPS_SUM)
@@ -287,12 +292,17 @@ class Vault:
         vault_id = crypto.random_id()
         recovery, recovery_text = keys.new_recovery_key()
         pw_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
+        pw_slot, kek = keys.Slot.create_kek(
+            vault_id, pw_type, master_key, keys.Secret(password, keyfile), kdf
+        )
         slots = [
-            keys.Slot.create(vault_id, pw_type, master_key, keys.Secret(password, keyfile), kdf),
+            pw_slot,
             keys.Slot.create(vault_id, keys.RECOVERY, master_key, keys.Secret(recovery=recovery)),
         ]
         store = Store.create(path, vault_id, crypto.random_id(), keys.mk_id(master_key), slots)
-        return cls(store, master_key), recovery_text
+        vault = cls(store, master_key)
+        vault.keep_kek(pw_slot, kek)
+        return vault, recovery_text
 
     @classmethod
     def unlock(
@@ -319,8 +329,11 @@ class Vault:
                 tails = snapshot.path_in(path).exists()
                 reader = _Prefetch(store, envelopes=prefetched is None and not tails, tails=tails)
                 reader.start()
+            opened: list[tuple[keys.Slot, bytes]] = []
             try:
-                master_key = _unlock_master_key(store, password, keyfile, recovery_key, slots)
+                master_key = _unlock_master_key(
+                    store, password, keyfile, recovery_key, slots, opened
+                )
             finally:
                 if reader is not None:
                     reader.join()
@@ -328,7 +341,10 @@ class Vault:
             if reader is not None and reader.error is None:
                 prefetched, scan = reader.result or prefetched, reader.scan
             store.remove_stale_slots()
-            return cls(store, master_key, prefetched, kinds, scan)
+            vault = cls(store, master_key, prefetched, kinds, scan)
+            if opened:
+                vault.keep_kek(*opened[0])
+            return vault
         except BaseException:
             store.close()
             raise
@@ -373,6 +389,10 @@ class Vault:
             self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):
                 self._mk[i] = 0
+            if self._rewrap is not None:
+                for i in range(len(self._rewrap[1])):
+                    self._rewrap[1][i] = 0
+                self._rewrap = None
             self._items_key = b""
             self._tag_key = b""
             self.store.commit_key = None
@@ -1191,7 +1211,7 @@ class Vault:
             slot_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
             # The same slot id is replaced atomically, so a crash leaves the old or new password.
             slot_id = old[0].slot_id if old else None
-            new = keys.Slot.create(
+            new, kek = keys.Slot.create_kek(
                 self.vault_id,
                 slot_type,
                 self.master_key,
@@ -1200,14 +1220,24 @@ class Vault:
                 slot_id=slot_id,
             )
             self.store.write_slot(new)
+            self.keep_kek(new, kek)
             for s in old[1:]:
                 self.store.remove_slot(s.slot_id)
 
     def rekey(
-        self, password: str, *, keyfile: Path | None = None, kdf: KdfParams | None = None
+        self,
+        password: str,
+        *,
+        keyfile: Path | None = None,
+        kdf: KdfParams | None = None,
+        travel: bool = False,
     ) -> str:
         """Rotate the master key: every version of every item is sealed anew and a new recovery
         key replaces the old. Returns the new recovery key, to show once.
+
+        With `travel`, a key rotation record (vault.sealing.rotation: the new key sealed under
+        the old, and back) is kept in `meta.mk_rotations` in the same transaction, for sync
+        to publish, so the other devices follow (docs/SYNC.md, "Key rotation").
 
         Order matters for crash safety: new slots are written first (ignored while the store
         names the old key), then one transaction swaps every envelope and names the new key,
@@ -1215,25 +1245,60 @@ class Vault:
         with self._lock:
             old_slots = self.store.slots()
             pw_slot = next((s for s in old_slots if s.slot_type != keys.RECOVERY), None)
-            if (
-                pw_slot is None
-                or pw_slot.try_open(self.vault_id, keys.Secret(password, keyfile)) is None
-            ):
+            opened = (
+                pw_slot.try_open_kek(self.vault_id, keys.Secret(password, keyfile))
+                if pw_slot is not None
+                else None
+            )
+            if pw_slot is None or opened is None:
                 raise WrongPasswordError("wrong password; rekey needs the current password")
             kdf = kdf or pw_slot.kdf
             new_mk = crypto.random_bytes(crypto.KEY_BYTES)
-            new_items_key = crypto.subkey(new_mk, Label.ITEMS)
             recovery, recovery_text = keys.new_recovery_key()
+            new_pw, new_kek = keys.Slot.create_kek(
+                self.vault_id, pw_slot.slot_type, new_mk, keys.Secret(password, keyfile), kdf
+            )
             new_slots = [
-                keys.Slot.create(
-                    self.vault_id, pw_slot.slot_type, new_mk, keys.Secret(password, keyfile), kdf
-                ),
+                new_pw,
                 keys.Slot.create(
                     self.vault_id, keys.RECOVERY, new_mk, keys.Secret(recovery=recovery)
                 ),
             ]
+            meta = {}
+            if travel:
+                record = rotation.make_record(
+                    self.vault_id, self.store.device_id, self.master_key, new_mk, new_slots[1]
+                )
+                meta[ROTATIONS] = rotation.add_record(self.store.meta(ROTATIONS), record)
+            self.switch_key(new_mk, new_slots, meta)
+            self.keep_kek(new_pw, new_kek)  # a new salt: the KEK for a later rotation
+            return recovery_text
+
+    def keep_kek(self, slot: keys.Slot, kek: bytes) -> None:
+        """Remember the password slot that opened this vault and its KEK (see __init__)."""
+        if slot.slot_type != keys.RECOVERY:
+            self._rewrap = (slot, bytearray(kek))
+
+    def rewrapped_password_slot(self, new_mk: bytes) -> keys.Slot | None:
+        """This device's password slot wrapping `new_mk` (same password, keyfile and KDF
+        parameters), or None when the vault was not opened with its password here."""
+        if self._rewrap is None:
+            return None
+        slot, kek = self._rewrap
+        taken = {s.slot_id for s in self.store.slots()} | {slot.slot_id}
+        slot_id = next(i for i in iter(lambda: crypto.random_bytes(8).hex(), "") if i not in taken)
+        return slot.rewrap(self.vault_id, bytes(kek), new_mk, slot_id)
+
+    def switch_key(
+        self, new_mk: bytes, new_slots: list[keys.Slot], meta: dict[str, str] | None = None
+    ) -> None:
+        """Make `new_mk` the vault's master key: write `new_slots` (wrapping it), re-seal every
+        operation under it and name it current in one transaction (with `meta`), then remove
+        the old key's slots. Used by rekey and by following another device's rotation."""
+        with self._lock:
             for slot in new_slots:
                 self.store.write_slot(slot)
+            new_items_key = crypto.subkey(new_mk, Label.ITEMS)
 
             def resealed() -> Iterable[tuple[str, str]]:
                 for op in self.store.all_ops():
@@ -1249,7 +1314,10 @@ class Vault:
                     )
 
             self.store.replace_envelopes(
-                list(resealed()), keys.mk_id(new_mk), crypto.subkey(new_mk, Label.OPS_SUM)
+                list(resealed()),
+                keys.mk_id(new_mk),
+                crypto.subkey(new_mk, Label.OPS_SUM),
+                meta=meta,
             )
             self.store.remove_stale_slots()
             snapshot.destroy(self.path)  # sealed under the old key; locking seals a new one
@@ -1262,7 +1330,10 @@ class Vault:
             self._claims.clear()
             self._heads_checked.clear()
             self.refresh()
-            return recovery_text
+            if self._rewrap is not None:
+                pw = next((s for s in new_slots if s.commit == self._rewrap[0].commit), None)
+                if pw is not None:
+                    self._rewrap = (pw, self._rewrap[1])
 
     # --- integrity -------------------------------------------------------------------------------
 
@@ -1367,7 +1438,10 @@ def _unlock_master_key(
     keyfile: Path | None,
     recovery_key: str | None,
     slots: list[keys.Slot] | None = None,
+    opened: list[tuple[keys.Slot, bytes]] | None = None,
 ) -> bytes:
+    """The master key from the slot the secret opens; with `opened`, the password slot that
+    opened and its KEK are appended to it."""
     slots = store.slots() if slots is None else slots
     if not slots:
         raise AuthError(f"{store.path} has no key slots left; restore it from a backup")
@@ -1391,9 +1465,11 @@ def _unlock_master_key(
     for slot in pw_slots:
         if slot.slot_type == keys.PASSWORD_KEYFILE and keyfile is None:
             continue
-        mk = slot.try_open(vault_id, keys.Secret(password, keyfile))
-        if mk is not None:
-            return mk
+        found = slot.try_open_kek(vault_id, keys.Secret(password, keyfile))
+        if found is not None:
+            if opened is not None:
+                opened.append((slot, found[1]))
+            return found[0]
     if needs_keyfile:
         raise WrongPasswordError("wrong password or keyfile")
     raise WrongPasswordError("wrong password")

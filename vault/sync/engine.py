@@ -26,7 +26,7 @@ from vault.notes.vault import Vault
 from vault.sealing import crypto
 from vault.sealing.envelope import short, upgrade_envelope
 from vault.storage.store import Op, Store
-from vault.sync import layout
+from vault.sync import layout, rotation
 from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
@@ -52,6 +52,7 @@ from vault.sync.state import (
     PUBLISHED_ACKS,
     REMOTE,
     RESERVED,
+    RING,
     SLOTS,
     WALLS,
     FileRecord,
@@ -97,6 +98,7 @@ class SyncReport:
     removed: int = 0  # own files removed by compaction
     seconds: float = 0.0
     not_sent: str | None = None  # why nothing could be sent (this device's folder is refused)
+    notices: tuple[str, ...] = ()  # things a person should know that are not problems
 
     @property
     def ok(self) -> bool:
@@ -118,6 +120,7 @@ class SyncReport:
             )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
+        out.extend(self.notices)
         for w in self.warnings:
             out.append(f"Warning: {w}")
         if self.repaired:
@@ -147,6 +150,7 @@ class SyncReport:
             "repaired": self.repaired,
             "removed": self.removed,
             "not_sent": self.not_sent,
+            "notices": list(self.notices),
             "seconds": round(self.seconds, 3),
         }
 
@@ -215,6 +219,7 @@ class SyncEngine:
         self.retire_days = retire_days
         self.lock_timeout = lock_timeout
         self.clock = clock
+        self._ring: tuple[str, rotation.KeyRing] | None = None  # (what it was built from, ring)
 
     def status(self) -> SyncStatus:
         return sync_status(self.vault.store, self.remote.path if self.remote else None)
@@ -281,6 +286,7 @@ class _Tally:
     pending: list[Pending] = field(default_factory=list)
     rollbacks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
     tombstoned: set[str] = field(default_factory=set)
 
 
@@ -319,11 +325,14 @@ class _Run:
         self.own_refused: str | None = None  # why this device's log folder cannot be used
         self.rejected = Rejections.load(self.state)
         self.budget = ReadBudget.for_run()
+        self.ring = rotation.KeyRing(self.store.master_id)  # keys of rotations (see _keys)
+        self.root: str | None = None  # the key the folder was set up with (its header's)
 
     # --- the run ---------------------------------------------------------------------------
 
     def execute(self) -> SyncReport:
         self._check_folder()
+        self._follow_rotation()
         self._publish_slots()
         self._pull()
         outcome = auto_merge(self.vault)
@@ -352,38 +361,112 @@ class _Run:
             repaired=self.t.repaired,
             removed=self.t.removed,
             not_sent=self.own_refused,
+            notices=tuple(self.t.notices),
         )
 
     def _check_folder(self) -> None:
         remote = self.remote
         remote.check_reachable()
+        self._keys()
         # The header never changes once written: after one good read, a stat that shows the
-        # same file is enough (an idle sync reads no file from the folder).
+        # same file is enough (an idle sync reads no file from the folder). With rotations
+        # in the folder it is read (a few hundred bytes): its key is where the chain starts.
         seen = remote.header_signature()
-        if seen is not None:
+        if seen is not None and not self.ring.edges:
             seen += f"|{self.vault.vault_id}|{self.store.master_id}"  # ...for this very key
             if self.store.meta(HEADER_SEEN) == seen:
                 return
         header = remote.read_header()
         mine = RemoteHeader(self.vault.vault_id, self.store.master_id)
+        version = rotation.ROTATED_VERSION if self.ring.edges else layout.FORMAT_VERSION
         if header is None:
             if remote.is_blank() or self.me in remote.devices():
-                remote.write_header(mine)
+                remote.write_header(mine, version=version)
+                self.root = mine.master_id
                 return
             raise RemoteError(
                 f"{remote.path} is not empty and is not a vault sync folder (or its header has "
                 "not arrived yet); choose an empty folder, or wait for the sync app"
             )
-        check_header(remote, header, mine, self.store.previous_master_ids())
-        if header.version < layout.FORMAT_VERSION:
+        check_header(remote, header, mine, self.store.previous_master_ids(), set(self.ring.keys))
+        self.root = header.master_id
+        if header.version < version:
             # A version 1 folder: this device is the first of version 2 here. From now on the
             # folder says 2, so a version 1 program refuses it ("upgrade vault") instead of
             # writing unsealed history into it; version 1 files already in it are still read.
-            remote.write_header(mine, upgrade=True)
+            # Likewise 3 once a key rotation is published: a version 2 program cannot follow.
+            remote.write_header(header, upgrade=True, version=version)
             return
         if seen is not None:
             with self.store.transaction() as db:
                 SyncState.set_meta(db, HEADER_SEEN, seen)
+
+    # --- key rotation (vault.sync.rotation) ---------------------------------------------------
+
+    def _keys(self) -> None:
+        """The key ring: every key of this vault's chain reachable from the current one
+        through rotation records. Built again only when the records' listing changed."""
+        signature = "\n".join(
+            [
+                self.store.master_id,
+                self.store.meta(rotation.ROTATIONS) or "",
+                rotation.folder_signature(self.remote),
+            ]
+        )
+        cached = self.engine._ring
+        if cached is not None and cached[0] == signature:
+            self.ring = cached[1]
+        else:
+            found, _ = rotation.gather(self.remote, self.store.meta(rotation.ROTATIONS))
+            self.ring = rotation.build_ring(self.vault.vault_id, self.vault.master_key, found)
+            self.engine._ring = (signature, self.ring)
+        self.t.warnings.extend(self.ring.problems)
+        ids = ",".join(sorted(self.ring.keys))
+        if len(self.ring.keys) > 1 and self.store.meta(RING) != ids:
+            # Files refused before may open with a key learned now.
+            self.rejected.entries = {}
+            with self.store.transaction() as db:
+                SyncState.set_meta(db, RING, ids)
+
+    def _follow_rotation(self) -> None:
+        """Follow a rotation another device published (or one of several made at once),
+        and publish the records this vault keeps."""
+        if self.ring.edges and self.root is not None:
+            line = rotation.follow(self.vault, self.ring, self.root)
+            if line is not None:
+                if self.store.master_id == self.ring.current:
+                    self.t.warnings.append(line)
+                else:
+                    self.t.notices.append(line.capitalize() + ".")
+                    self.key = sync_key(self.vault.master_key)
+                    self.ring.current = self.store.master_id
+                    self.engine._ring = None
+        if self.own_refused is None:
+            kept = rotation.kept_records(self.store.meta(rotation.ROTATIONS))
+            self.t.warnings.extend(rotation.publish(self.remote, self.me, kept))
+
+    def _open_chain(self, data: bytes, where: str, content: bool) -> ChainFile:
+        """Open (or only verify) a chain file under the current key, or else under an older
+        key of the ring; operations read under an older key are sealed anew under the
+        current one before anything else sees them."""
+        opener = open_file if content else verify_file
+        try:
+            return opener(self.key, self.vault.vault_id, data, where)
+        except IntegrityError:
+            for old in self.ring.older():
+                try:
+                    chain = opener(sync_key(old), self.vault.vault_id, data, where)
+                except IntegrityError:
+                    continue
+                items_key = crypto.subkey(self.vault.master_key, crypto.Label.ITEMS)
+                ops = tuple(
+                    op
+                    if self.store.has_op(op.op_id)
+                    else rotation.reseal(old, items_key, self.vault.vault_id, op)
+                    for op in chain.ops
+                )
+                return replace(chain, ops=ops)
+            raise
 
     # --- key slots -------------------------------------------------------------------------
 
@@ -627,9 +710,7 @@ class _Run:
             reason = "incomplete or damaged (hash does not match)"
         else:
             try:
-                chain = (open_file if content else verify_file)(
-                    self.key, self.vault.vault_id, data, where
-                )
+                chain = self._open_chain(data, where, content)
                 if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
                     reason, chain = "misnamed; not applied", None
             except UnsupportedFormatError as exc:
@@ -911,13 +992,21 @@ class _Run:
         mine = self.files.setdefault(self.me, {})
         snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
         last_snap = max(snaps, default=0)
-        if self.damaged or sum(1 for s in mine if s > last_snap) > self.engine.compact_after:
+        resnap = self.store.meta(rotation.RESNAP) == "1"  # the key changed: old files go
+        if (
+            self.damaged
+            or resnap
+            or sum(1 for s in mine if s > last_snap) > self.engine.compact_after
+        ):
             ops, bad = self._sendable(list(self.state.my_ops()))
             if bad:
                 # A snapshot without them would replace the files that hold them: keep the
                 # log as it is until the store is repaired.
                 return
             self._write_own(SNAPSHOT, ops, self._my_acks())
+            if resnap:
+                with self.store.transaction() as db:
+                    SyncState.set_meta(db, rotation.RESNAP, "")
             self.t.repaired += len(self.damaged)
             for bad in self.damaged:
                 # The snapshot holds everything the lost or damaged file held. A damaged file
@@ -1049,16 +1138,22 @@ def _covered_upto(known: dict[int, list[FileRecord]]) -> int:
 
 
 def check_header(
-    remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader, previous: list[str]
+    remote: RemoteFolder,
+    header: RemoteHeader,
+    mine: RemoteHeader,
+    previous: list[str],
+    ring: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Refuse a folder of another vault, or of another master key of this one. `previous`
-    (the keys this vault used before) tells which side rotated: this device, whose other
-    devices must follow it to a new folder, or another device, which this one must follow."""
+    """Refuse a folder of another vault, or of another master key of this one. A folder set
+    up with a key of this device's key ring (linked to its key by rotation records) is this
+    vault's. Otherwise `previous` (the keys this vault used before) tells which side rotated
+    without a record (`vault rekey --new-folder`): this device, whose other devices must
+    follow it to a new folder, or another device, which this one must follow."""
     if header.vault_id != mine.vault_id:
         raise RemoteError(
             f"{remote.path} is the sync folder of another vault; choose another folder"
         )
-    if header.master_id == mine.master_id:
+    if header.master_id == mine.master_id or header.master_id in ring:
         return
     if header.master_id in previous:
         raise RemoteError(
