@@ -437,7 +437,7 @@ class _Run:
                 if self.store.master_id == self.ring.current:
                     self.t.warnings.append(line)
                 else:
-                    self.t.notices.append(line.capitalize() + ".")
+                    self.t.notices.append(line[0].upper() + line[1:] + ".")
                     self.key = sync_key(self.vault.master_key)
                     self.ring.current = self.store.master_id
                     self.engine._ring = None
@@ -1053,7 +1053,7 @@ class _Run:
             try:
                 data = self.remote.read(self.me, entry.name)
                 self.budget.spend(entry.size)
-                chain = open_file(self.key, self.vault.vault_id, data, entry.name)
+                chain = self._open_chain(data, entry.name, True)
             except (Unreadable, IntegrityError, UnsupportedFormatError):
                 self.judged[key] = entry.size  # not ours, or still arriving: look again if it grows
                 continue

@@ -245,3 +245,29 @@ def reseal(old_mk: bytes, new_items_key: bytes, vault_id: str, op: Op) -> Op:
         return op
     sealed = seal_op(new_items_key, vault_id, op.claims, None if op.deleted else payload)
     return Op(op.op_id, op.item_id, op.kind, op.parents, op.deleted, sealed, op.device)
+
+
+def named_chain(remote: RemoteFolder, store_value: str | None, current: str) -> set[str]:
+    """The key ids linked to `current` by the *names* of rotation records (the folder's and
+    this vault's), without any key: for `vault remote set` and `remote show`, which run on a
+    locked vault. Names prove nothing; the sync run checks the records themselves."""
+    edges = [parse_record_name(n) for n in kept_records(store_value)]
+    try:
+        devices = remote.key_devices()
+    except RemoteError:
+        devices = []
+    for device in devices:
+        try:
+            edges += [parse_record_name(e.name) for e in remote.list_files(device, layout.KEYS_DIR)]
+        except RemoteError:
+            continue
+    pairs = [e for e in edges if e is not None][: MAX_RECORDS * 4]
+    linked = {current}
+    grew = True
+    while grew:
+        grew = False
+        for old, new in pairs:
+            if (old in linked) != (new in linked):
+                linked |= {old, new}
+                grew = True
+    return linked
