@@ -873,9 +873,10 @@ def _rekey_publish(vault: Vault, remote: Path | None, *, offline: bool) -> None:
         "Your other devices follow at their next sync with that folder: each keeps its own "
         "password, the recovery key below replaces the old one on all of them, and changes "
         "they made meanwhile are kept (a device unlocked only by `vault unlock` follows once "
-        "it syncs after being opened with its password). If the master key itself may have "
-        "leaked (not only a password or the recovery key), rotate with `vault rekey "
-        "--new-folder` instead: this rotation is sealed under the old key."
+        "it syncs after being opened with its password). This rotation is sealed under the "
+        "old key: whoever has that key, or an old password or recovery key and a copy of the "
+        "folder, can read the new one. If that may be so, rotate with `vault rekey "
+        "--new-folder` instead (docs/SECURITY.md)."
     )
 
 

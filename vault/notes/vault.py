@@ -1264,7 +1264,9 @@ class Vault:
                     self.vault_id, keys.RECOVERY, new_mk, keys.Secret(recovery=recovery)
                 ),
             ]
-            meta = {}
+            # Without travel the new key is linked to nothing: records of earlier rotations
+            # would only be records this vault can no longer open.
+            meta = {ROTATIONS: "{}"}
             if travel:
                 record = rotation.make_record(
                     self.vault_id, self.store.device_id, self.master_key, new_mk, new_slots[1]
