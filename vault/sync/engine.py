@@ -397,7 +397,7 @@ class _Run:
             # Likewise 3 once a key rotation is published: a version 2 program cannot follow.
             remote.write_header(header, upgrade=True, version=version)
             return
-        if seen is not None:
+        if seen is not None and not self.ring.edges:
             with self.store.transaction() as db:
                 SyncState.set_meta(db, HEADER_SEEN, seen)
 
@@ -417,7 +417,7 @@ class _Run:
         if cached is not None and cached[0] == signature:
             self.ring = cached[1]
         else:
-            found, _ = rotation.gather(self.remote, self.store.meta(rotation.ROTATIONS))
+            found = rotation.gather(self.remote, self.store.meta(rotation.ROTATIONS))
             self.ring = rotation.build_ring(self.vault.vault_id, self.vault.master_key, found)
             self.engine._ring = (signature, self.ring)
         self.t.warnings.extend(self.ring.problems)

@@ -74,7 +74,7 @@ class KeyRing:
         return path[-1].new if path else root
 
     def older(self) -> list[bytes]:
-        """The keys kept for reading, newest rotation first is not known: by id, stable."""
+        """The keys kept for reading only (all but the current one), in id order."""
         return [k for i, k in sorted(self.keys.items()) if i != self.current]
 
 
@@ -129,12 +129,10 @@ def build_ring(vault_id: str, current_mk: bytes, found: list[tuple[str, bytes]])
     return ring
 
 
-def gather(remote: RemoteFolder, store_value: str | None) -> tuple[list[tuple[str, bytes]], str]:
-    """The records this vault keeps and those in the folder (`keys/*/…rot`, at most
-    MAX_RECORDS, each at most MAX_BYTES), and a signature of the folder's listing (names,
-    sizes, times) so an unchanged folder need not be read again."""
+def gather(remote: RemoteFolder, store_value: str | None) -> list[tuple[str, bytes]]:
+    """(where, bytes) of the records this vault keeps and of those in the folder
+    (`keys/*/…rot`, at most MAX_RECORDS, each at most MAX_BYTES)."""
     found = [(f"this vault's record {n}", d) for n, d in kept_records(store_value).items()]
-    listing: list[str] = []
     try:
         devices = remote.key_devices()
     except RemoteError:
@@ -148,14 +146,13 @@ def gather(remote: RemoteFolder, store_value: str | None) -> tuple[list[tuple[st
         for entry in sorted(entries, key=lambda e: e.name):
             if parse_record_name(entry.name) is None or entry.size > MAX_BYTES or budget <= 0:
                 continue
-            listing.append(f"{device}/{entry.name}|{entry.size}|{entry.mtime_ns}")
             try:
                 data = remote.read(device, entry.name, layout.KEYS_DIR)
             except Unreadable:
                 continue
             budget -= 1
             found.append((f"keys/{short(device)}/{entry.name}", data))
-    return found, "\n".join(listing)
+    return found
 
 
 def folder_signature(remote: RemoteFolder) -> str:
