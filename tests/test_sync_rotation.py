@@ -237,3 +237,54 @@ def test_cli_rekey_travels_and_says_what_the_others_do(cli: CLI, tmp_path: Path)
             ["Plan", "From b, synced", "From b, not synced", "From a, after", "From b, after"]
         )
     )
+
+
+def test_an_unlocked_session_reads_on_and_the_password_follows(cli: CLI, tmp_path: Path) -> None:
+    """b is unlocked by `vault unlock` (its session holds only the master key): its syncs read
+    a's new changes and say what to do; once b syncs with its password, it follows."""
+    shared = tmp_path / "shared"
+    b_env = {"VAULT_DIR": str(tmp_path / "b")}
+    cli.init()
+    cli("remote", "set", str(shared), check=True)
+    cli("sync", check=True)
+    cli("clone", str(shared), "--vault", str(tmp_path / "b"), check=True)
+    cli("unlock", check=True, **b_env)
+    cli("rekey", check=True)
+    cli("new", "From a, under the new key", input="a\n", check=True)
+    cli("sync", check=True)
+    no_password = {**b_env, "VAULT_PASSWORD": None}
+    waiting = cli("sync", check=True, **no_password)
+    assert "another device rotated the master key" in waiting.stdout
+    assert "From a, under the new key" in cli("ls", check=True, **no_password).stdout
+    cli("new", "From b, in the session", input="b\n", check=True, **no_password)
+    cli("sync", check=True, **no_password)
+    cli("lock", check=True, **b_env)
+    followed = cli("sync", check=True, **b_env)
+    assert "Followed the master key rotation" in followed.stdout
+    cli("sync", check=True)
+    titles = json.loads(cli("ls", "--json", check=True).stdout)
+    assert {n["title"] for n in titles} == {"From a, under the new key", "From b, in the session"}
+
+
+def test_a_password_changed_elsewhere_is_not_brought_back_by_following(
+    pair, tmp_path: Path
+) -> None:
+    """b is open in one program (its key-encryption key is the old password's) while another
+    changes b's password: following then would wrap the new key with the old password, so
+    it waits until b is opened with the new one."""
+    _folder, a, b, opened = pair
+    other = _unlock(tmp_path / "b")
+    opened.append(other)
+    other.change_password("a new password")
+    a.rekey(PASSWORD, travel=True)
+    _sync(a)
+    report = _sync(b)
+    assert b.store.master_id != a.store.master_id
+    assert any("another device rotated the master key" in w for w in report.warnings)
+    report = _sync(other)
+    assert other.store.master_id == a.store.master_id
+    other.lock()
+    opened.remove(other)
+    again = _unlock(tmp_path / "b", "a new password")
+    opened.append(again)
+    assert again.store.master_id == a.store.master_id

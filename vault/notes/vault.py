@@ -1287,7 +1287,12 @@ class Vault:
         if self._rewrap is None:
             return None
         slot, kek = self._rewrap
-        taken = {s.slot_id for s in self.store.slots()} | {slot.slot_id}
+        current = self.store.slots()
+        if not any(s.commit == slot.commit and s.kdf_salt == slot.kdf_salt for s in current):
+            # The password was changed by another process since this one unlocked: wrapping
+            # with the old one would bring it back.
+            return None
+        taken = {s.slot_id for s in current} | {slot.slot_id}
         slot_id = next(i for i in iter(lambda: crypto.random_bytes(8).hex(), "") if i not in taken)
         return slot.rewrap(self.vault_id, bytes(kek), new_mk, slot_id)
 
