@@ -288,3 +288,24 @@ def test_a_password_changed_elsewhere_is_not_brought_back_by_following(
     again = _unlock(tmp_path / "b", "a new password")
     opened.append(again)
     assert again.store.master_id == a.store.master_id
+
+
+def test_hostile_things_named_as_records_cost_nothing(pair) -> None:
+    """A FIFO, a symlink to a big file, a huge file and garbage, each named as a rotation
+    record: nothing blocks or is read beyond the limit, garbage is one line, the sync goes on."""
+    import os
+
+    folder, a, b, _opened = pair
+    place = folder / "keys" / ("e" * 32)
+    place.mkdir(parents=True)
+    names = [f"{c * 32}-{d * 32}.rot" for c, d in ("ab", "cd", "ef", "01")]
+    os.mkfifo(place / names[0])
+    (place / names[1]).symlink_to("/dev/zero")
+    (place / names[2]).write_bytes(b"{" * (1 << 20))
+    (place / names[3]).write_bytes(b'{"format": "vault-rotation", "v": 1}')
+    b.create_note("Still syncs", "s\n")
+    report = _sync(b)
+    lines = [w for w in report.warnings if "rotation record" in w]
+    assert len(lines) == 1 and "damaged key rotation record" in lines[0], report.warnings
+    _sync(a)
+    assert _notes(a) == _notes(b)
