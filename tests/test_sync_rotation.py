@@ -309,3 +309,33 @@ def test_hostile_things_named_as_records_cost_nothing(pair) -> None:
     assert len(lines) == 1 and "damaged key rotation record" in lines[0], report.warnings
     _sync(a)
     assert _notes(a) == _notes(b)
+
+
+def test_a_tag_made_before_a_rotation_stays_one_tag(pair) -> None:
+    """A tag's id is a keyed hash of its name under the master key: after a rotation the same
+    name would hash to another id. Tagging, renaming and deleting go by name, so the tag made
+    before stays the one tag, on both devices."""
+    folder, a, b, opened = pair
+    a.create_note("Before", "x\n", tags=["Garden"])
+    _sync(a)
+    _sync(b)
+    a.rekey(PASSWORD, travel=True)
+    _sync(a)
+    _sync(b)
+    for v in (a, b):
+        v.create_note(f"After on {v.store.device_id[:4]}", "y\n", tags=["garden"])
+    for _ in range(2):
+        _sync(a)
+        _sync(b)
+    for v in (a, b):
+        v.refresh()
+        assert [t.name for t in v._tags_by_name().values()] == ["Garden"]
+        assert len(v._tag_map()) == 1
+        assert [(t.name, t.notes) for t in v.tags()] == [("Garden", 3)]
+        assert {n.tags for n in v.all_notes() if n.title != "Seed"} == {("Garden",)}
+    a.delete_tag("garden")
+    _sync(a)
+    _sync(b)
+    for v in (a, b):
+        v.refresh()
+        assert v._tag_map() == {} and v.tags() == []
