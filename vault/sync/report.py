@@ -46,6 +46,7 @@ class SyncReport:
     removed: int = 0  # own files removed by compaction
     seconds: float = 0.0
     not_sent: str | None = None  # why nothing could be sent (this device's folder is refused)
+    notices: tuple[str, ...] = ()  # things a person should know that are not problems
 
     @property
     def ok(self) -> bool:
@@ -67,6 +68,7 @@ class SyncReport:
             )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
+        out.extend(self.notices)
         for w in self.warnings:
             out.append(f"Warning: {w}")
         if self.repaired:
@@ -96,6 +98,7 @@ class SyncReport:
             "repaired": self.repaired,
             "removed": self.removed,
             "not_sent": self.not_sent,
+            "notices": list(self.notices),
             "seconds": round(self.seconds, 3),
         }
 
