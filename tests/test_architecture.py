@@ -60,7 +60,7 @@ def test_every_part_of_vault_has_its_layer() -> None:
         or (path.is_dir() and (path / "__init__.py").exists())
     }
     assert parts == layered, f"not in a layer: {sorted(parts - layered)}"
-    faces = {"vault.cli", "vault.tui", "vault.__main__"}
+    faces = {"vault.cli", "vault.tui", "vault.__main__", "vault.agent_main"}
     assert set(contracts["domain-without-faces"]["source_modules"]) == parts - faces
 
 
@@ -218,3 +218,58 @@ def test_the_circle_finder_finds_circles(tmp_path: Path) -> None:
     assert components == [["pkg.a", "pkg.b", "pkg.sub.c"]]
     text = describe(graph, components)
     assert "pkg.a -> pkg.b -> pkg.sub.c -> pkg.a" in text
+
+
+FACES = ("vault.__main__", "vault.agent_main", "vault.cli", "vault.tui")
+
+
+def _loads_by_name(path: Path) -> list[int]:
+    """Lines where a file imports a module by name (importlib, __import__): an import that
+    import-linter and the graph above cannot see."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in {"import_module", "__import__"}:
+                found.append(node.lineno)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names]
+            if "importlib" in names:
+                found.append(node.lineno)
+    return found
+
+
+def test_the_domain_loads_no_module_by_name() -> None:
+    """Below the faces, every import is one the contracts see: none by name, which would hide a
+    face behind a string (as the session agent once loaded the command line's service)."""
+    hidden = {
+        name: lines
+        for name, path in module_files().items()
+        if not name.startswith(FACES) and (lines := _loads_by_name(path))
+    }
+    assert not hidden, hidden
+
+
+def test_the_session_agent_process_is_a_face_that_joins_the_loop_and_the_command_line() -> None:
+    """The agent's loop (vault.session.agent) knows no face: its process's entry point,
+    vault.agent_main, in the top layer, gives it the command line's service, and both faces
+    start that process by its module name (a program run, not an import)."""
+    graph = import_graph()
+    assert {"vault.session.agent", "vault.cli.served"} <= graph["vault.agent_main"]
+    assert not {m for m in graph["vault.session.agent"] if m.startswith(FACES)}
+    modules = module_files()
+    for face in ("vault.cli.session_commands", "vault.tui.app"):
+        tree = ast.parse(modules[face].read_text(encoding="utf-8"))
+        entries = [
+            node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "AGENT_ENTRY" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+        ]
+        assert entries == ["vault.agent_main"], face
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers")
+    assert "vault.agent_main" in layers["layers"][0]

@@ -315,7 +315,7 @@ def test_a_tag_made_before_a_rotation_stays_one_tag(pair) -> None:
     """A tag's id is a keyed hash of its name under the master key: after a rotation the same
     name would hash to another id. Tagging, renaming and deleting go by name, so the tag made
     before stays the one tag, on both devices."""
-    folder, a, b, opened = pair
+    _folder, a, b, _opened = pair
     a.create_note("Before", "x\n", tags=["Garden"])
     _sync(a)
     _sync(b)

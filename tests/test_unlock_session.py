@@ -143,7 +143,7 @@ def test_closing_the_terminal_does_not_end_it_and_no_secret_is_in_proc(unlocked:
     for blob in (environ, cmdline):
         assert PASSWORD.encode() not in blob
         assert b"VAULT_PASSWORD" not in blob
-    assert cmdline.split(b"\0")[1:3] == [b"-m", b"vault.session.agent"]
+    assert cmdline.split(b"\0")[1:3] == [b"-m", b"vault.agent_main"]
 
 
 def test_two_vaults_have_separate_sessions(cli: CLI, tmp_path: Path) -> None:

@@ -1,3 +1,24 @@
-from vault.cli import main
+"""The `vault` command (the console script and `python -m vault`): the session agent answers
+what it serves (vault.session.thin, standard library only), and the command line runs the rest
+(vault.cli, imported only then)."""
 
-raise SystemExit(main())
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    from vault.session import thin
+
+    argv = sys.argv[1:]
+    code = thin.serve(argv)
+    if code is not None:
+        return code
+    thin.replay_stdin()
+    from vault.cli import main as run_here
+
+    return run_here(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

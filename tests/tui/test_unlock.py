@@ -88,7 +88,7 @@ async def test_a_folder_that_is_not_a_vault_is_explained(home_vault: Path, app_f
 
 def _start_session(path: Path) -> None:
     key = Vault.unwrap_master_key(path, password=PASSWORD)
-    agent_client.start(path, inspect_vault(path).vault_id, key, 600)
+    agent_client.start(path, inspect_vault(path).vault_id, key, 600, entry="vault.agent_main")
 
 
 def _session_running(path: Path) -> bool:

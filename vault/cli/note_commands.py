@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -117,15 +119,27 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     if query is not None:
         columns.append(Column("Match", "dim", share=3))
     rows = []
+    paths: dict[str | None, str] = {}  # thousands of notes share a few notebooks
+    # Each note's cells, kept with the vault while it stays open (the session agent answers
+    # many commands with one vault): a note changed is a new object, so it misses.
+    cells = vault.view("cli.note_cells", dict)
+    zone = (os.environ.get("TZ"), time.timezone, time.altzone)
+    if len(cells) > 4 * max(len(notes), 10_000):
+        cells.clear()  # old versions of edited notes
     for note in notes:
-        title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
-        row = [
-            short(note.id),
-            title,
-            vault.notebook_path(note.notebook),
-            ", ".join(note.tags),
-            fmt_time(note.modified),
-        ]
+        hit = cells.get(id(note))
+        if hit is None or hit[0] is not note or hit[1] != zone:
+            title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
+            hit = cells[id(note)] = (
+                note,
+                zone,
+                (short(note.id), title, ", ".join(note.tags), fmt_time(note.modified)),
+            )
+        path = paths.get(note.notebook)
+        if path is None:
+            path = paths[note.notebook] = vault.notebook_path(note.notebook)
+        ident, title, tags, modified = hit[2]
+        row = [ident, title, path, tags, modified]
         if query is not None:
             row.append(match_snippet(note.body, query, 60))
         rows.append(row)

@@ -289,8 +289,12 @@ def _list_candidates(exc: lookup.AmbiguousNameError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     harden()  # no core dump or same-user ptrace of a process that holds notes (SECURITY.md)
     os.umask(0o077)  # everything this process creates is private to its owner
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """One parsed command, its failures turned into one line and an exit status (the session
+    agent runs served commands through here too: vault.cli.served)."""
     try:
         config = Config.load()
         return int(args.handler(args, config) or 0)

@@ -1,6 +1,6 @@
 """`vault unlock` and `vault lock`: unlock once per login session (registered by
-`vault.cli.build_parser`). The agent that holds the key is `vault.session.agent`; docs/SECURITY.md
-says what an unlocked session exposes, and to whom."""
+`vault.cli.build_parser`). The agent that holds the key is `vault.session.agent`, run as
+`python -m vault.agent_main`; docs/SECURITY.md says what an unlocked session exposes, to whom."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.notes.vault import Vault, inspect_vault
 from vault.session import agent_client
+
+# The agent's process: a program started (`python -m`), never imported here; it sits above the
+# faces and imports the command line's service itself (tests/test_architecture.py checks it).
+AGENT_ENTRY = "vault.agent_main"
 
 
 def timeout_seconds(args: argparse.Namespace, config: Config) -> float:
@@ -41,7 +45,7 @@ def cmd_unlock(args: argparse.Namespace, config: Config) -> int:
             ),
         )
         try:
-            session = agent_client.start(path, vi.vault_id, key, seconds)
+            session = agent_client.start(path, vi.vault_id, key, seconds, entry=AGENT_ENTRY)
         finally:
             del key
         message = "Unlocked"

@@ -435,16 +435,30 @@ class ItemCache:
         self._items[item.id] = written
         self._claims[item.id] = (op.op_id, op.kind, op.parents, op.deleted, op.device)
         self._tags.pop(item.id, None)
+        self._caught_up()
         return written
+
+    def _caught_up(self) -> None:
+        """After a write of ours that the cache has applied: if nothing else was committed
+        since the cache was last brought up to date, it is up to date now, and the next read
+        need not compare every item with the store (a full scan: 20 ms at 10,000 notes)."""
+        with self._lock:
+            last = self.store.last_write
+            if last is not None and last[0] == self._seen_version:
+                self._seen_version = last[1]
 
     def _parents(self, item: Item) -> list[str]:
         return [item.version] if item.version else []
 
     def _delete(self, item: Item, op_id: str | None = None) -> None:
         kind = item.to_payload()["kind"]
-        self.store.write(self.seal_op(kind, item.id, None, self._parents(item), op_id=op_id))
+        op = self.store.write(self.seal_op(kind, item.id, None, self._parents(item), op_id=op_id))
         self._items.pop(item.id, None)
+        self._claims.pop(item.id, None)
         self._index.forget(item.id)
+        row = self.store.item(item.id)
+        if row is not None and row.op_id == op.op_id:  # our deletion is what the store shows
+            self._caught_up()
 
     def view(self, name: str, build: Callable[[], Any]) -> Any:
         """An object derived from the decrypted notes that keeps itself current (the link

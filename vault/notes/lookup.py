@@ -181,6 +181,9 @@ def find_note(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note:
         raise CorruptItemError(vault.corrupt[ref.lower()], item_id=ref.lower())
     if trashed is not None:
         notes = [n for n in notes if n.in_trash == trashed]
+    found = _exact_title(ref, notes, prefer_live=trashed is None)
+    if found is not None:
+        return found
     found = pick(
         ref,
         notes,
@@ -193,6 +196,17 @@ def find_note(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note:
     _raise_if_corrupt(vault, ref)
     where = " in the trash" if trashed else ""
     raise NotFoundError(f"no note{where} matches '{ref}'; `vault ls` lists them")
+
+
+def _exact_title(ref: str, notes: Sequence[Note], *, prefer_live: bool) -> Note | None:
+    """What `pick` decides when `ref` is exactly one note's title and no id (what people type
+    most), found without folding every title: the same note, a few times faster at 10,000."""
+    if _HEX.fullmatch(ref) or any(n.id == ref for n in notes):
+        return None  # the id levels come first: `pick` decides
+    exact = [n for n in notes if n.title == ref]
+    if len(exact) > 1 and prefer_live:
+        exact = [n for n in exact if not n.in_trash] or exact
+    return exact[0] if len(exact) == 1 else None
 
 
 def _raise_if_corrupt(vault: Vault, ref: str) -> None:

@@ -1,7 +1,8 @@
 """The unlocked-session agent: a small process that holds one vault's master key in memory after
 `vault unlock`, so later commands skip the password and the key derivation (docs/SECURITY.md).
 
-`vault unlock` starts it as `python -m vault.session.agent` in a session of its own, so closing the
+`vault unlock` starts it as `python -m vault.agent_main` (the process's entry point, in the faces'
+layer: it hands this loop the command line's service) in a session of its own, so closing the
 terminal does not end it; its idle timeout, `vault lock` or a reboot does. It reads one line from
 stdin (socket path, vault id, timeout, key): nothing secret travels through argv or the
 environment, which the user's other processes can read in /proc.
@@ -25,17 +26,34 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from vault.hardening import harden, libc_call
 
 MAX_LINE = 8192
+# A command for the agent to run (vault.cli.served) carries its stdin (a note's body), and
+# its answer everything the command printed: bounded, but far above a line.
+MAX_MESSAGE = 256 * 1024 * 1024
 KEY_BYTES = 32
 CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
+
+
+class Service(Protocol):
+    """What runs the `vault` commands the agent serves (`vault ls`, ...): given by the process's
+    entry point (vault.agent_main), which knows the command line; this layer does not."""
+
+    def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+# Makes the service for (socket path, vault id), at the first command the agent is asked to run.
+ServiceFactory = Callable[[str, str], Service]
 
 
 def boot_clock() -> float:
@@ -51,15 +69,15 @@ def send(conn: socket.socket, message: dict[str, Any]) -> None:
     conn.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
 
-def receive(conn: socket.socket) -> dict[str, Any] | None:
-    """One line from `conn`, parsed; None for silence, garbage or a line too long."""
-    data = b""
+def receive(conn: socket.socket, limit: int = MAX_LINE) -> dict[str, Any] | None:
+    """One line from `conn`, parsed; None for silence, garbage or a line over `limit`."""
+    data = bytearray()
     while not data.endswith(b"\n"):
-        chunk = conn.recv(MAX_LINE)
+        chunk = conn.recv(min(limit + 1, 1 << 20))
         if not chunk:
             return None
         data += chunk
-        if len(data) > MAX_LINE:
+        if len(data) > limit:
             return None
     try:
         value = json.loads(data)
@@ -111,6 +129,9 @@ class Agent:
     timeout: float
     deadline: float
     started: float
+    make_service: ServiceFactory | None = None  # None: the agent serves no commands
+    service: Service | None = None  # made at the first command served
+    served: int = 0  # commands run here (vault.session.thin), for `status` and the tests
 
     def expired(self) -> bool:
         return boot_clock() >= self.deadline
@@ -138,7 +159,7 @@ class Agent:
         conn.settimeout(CLIENT_SECONDS)
         if peer_uid(conn) != os.getuid():
             return True  # another user: no answer at all
-        request = receive(conn)
+        request = receive(conn, MAX_MESSAGE)  # from a process of our own user only
         if request is None:
             return True
         if self.expired():
@@ -154,6 +175,9 @@ class Agent:
         if op == "key":
             self.deadline = boot_clock() + self.timeout  # the timeout counts idle time
             send(conn, {"ok": True, "key": self.key.encoded(), **self.status()})
+        elif op == "run":
+            self.deadline = boot_clock() + self.timeout
+            send(conn, self.run(request))
         elif op == "status":
             send(conn, {"ok": True, **self.status()})
         elif op == "timeout":
@@ -168,6 +192,26 @@ class Agent:
             send(conn, {"ok": False, "error": "unknown request"})
         return True
 
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Run a `vault` command here, on the vault kept open, through the service the entry point
+        gave (made at the first command; without one the client runs the command itself)."""
+        if self.make_service is None:
+            return {"ok": True, "served": False}
+        if self.service is None:
+            try:
+                self.service = self.make_service(self.path, self.vault_id)
+            except Exception:
+                return {"ok": True, "served": False}
+        key = base64.b64decode(self.key.encoded())
+        try:
+            reply = self.service.run(request, key)
+        except Exception:  # never the agent's end; the client runs the command itself
+            return {"ok": True, "served": False}
+        finally:
+            del key
+        self.served += reply.get("served") is True
+        return reply
+
     def status(self) -> dict[str, Any]:
         return {
             "vault_id": self.vault_id,
@@ -176,9 +220,12 @@ class Agent:
             "started": self.started,
             "pid": os.getpid(),
             "key_locked_in_ram": self.key.locked_in_ram,
+            "served": self.served,
         }
 
     def close(self) -> None:
+        if self.service is not None:
+            self.service.close()  # forgets every decrypted note
         self.key.wipe()
         self.sock.close()
         # Remove our socket only: a newer agent may already have bound a fresh one there.
@@ -197,7 +244,7 @@ def _ignore_terminal_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def start(request: dict[str, Any]) -> Agent:
+def start(request: dict[str, Any], make_service: ServiceFactory | None = None) -> Agent:
     path = request["socket"]
     key = base64.b64decode(request["key"])
     timeout = float(request["timeout"])
@@ -216,17 +263,20 @@ def start(request: dict[str, Any]) -> Agent:
         timeout=timeout,
         deadline=boot_clock() + timeout,
         started=time.time(),
+        make_service=make_service,
     )
 
 
-def main() -> int:
+def main(make_service: ServiceFactory | None = None) -> int:
+    """The agent process: `make_service` runs the commands it serves (vault.agent_main gives the
+    command line's); without one it only keeps the key."""
     harden()
     _ignore_terminal_signals()
     os.chdir("/")
     out = sys.stdout
     try:
         request = json.loads(sys.stdin.buffer.readline(MAX_LINE))
-        agent = start(request)
+        agent = start(request, make_service)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
         out.write(f"error {reason}\n")
@@ -245,7 +295,3 @@ def main() -> int:
     finally:
         agent.close()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

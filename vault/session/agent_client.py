@@ -1,5 +1,5 @@
-"""Talking to the unlocked-session agent (`vault.session.agent`): finding its socket, starting it,
-asking it for the key, its status, or to lock.
+"""Talking to the unlocked-session agent (`vault.session.agent`, run as `-m vault.agent_main`):
+finding its socket, starting it, asking it for the key, its status, or to lock.
 
 Each vault has its own agent and socket, named by the vault's id and real path, in a private
 folder: `$XDG_RUNTIME_DIR/vault` where the system gives one (a per-user tmpfs that a reboot
@@ -238,8 +238,14 @@ def check_timeout(seconds: float) -> float:
     return seconds
 
 
-def start(vault_path: Path, vault_id: str, key: bytes, timeout: float) -> SessionInfo:
-    """Start the agent for this vault with `key`, replacing any session it had."""
+def start(
+    vault_path: Path, vault_id: str, key: bytes, timeout: float, *, entry: str
+) -> SessionInfo:
+    """Start the agent for this vault with `key`, replacing any session it had, as
+    `python -m <entry>`: the face that starts it names the process's entry point (vault.agent_main,
+    which gives the agent's loop the command line's service; this layer knows neither)."""
+    if not entry.isascii() or not all(part.isidentifier() for part in entry.split(".")):
+        raise AgentError("the session agent's entry point is not a module name")
     check_timeout(timeout)
     path = socket_path(vault_path, vault_id, create=True)
     if os.path.lexists(path):
@@ -256,7 +262,7 @@ def start(vault_path: Path, vault_id: str, key: bytes, timeout: float) -> Sessio
     }
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "vault.session.agent"],
+            [sys.executable, "-m", entry],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

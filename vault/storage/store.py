@@ -118,6 +118,9 @@ class Store:
         self._lock = threading.RLock()
         # PRAGMA data_version moves only for other connections' commits; ours are counted here.
         self._local_writes = 0
+        # `data_version()` as the last write transaction began, and as it left it: a cache that
+        # was current at the first, and applied that write itself, is current at the second.
+        self.last_write: tuple[int, int] | None = None
         # The key of the commitment over every operation row (`ops_sum`): set by the vault that
         # opened this store; an operation is never written without it.
         self.commit_key: bytes | None = None
@@ -340,9 +343,13 @@ class Store:
             if self._db.in_transaction:
                 yield self._db  # nested: the outer transaction commits
                 return
+            self.last_write = None  # until this one commits (a batch's writes: never)
             with db_transaction(self._db, self.path / DB_NAME):
+                # Under the write lock: no other connection commits until we have.
+                before = self._query("PRAGMA data_version").fetchone()[0] + self._local_writes
                 yield self._db
             self._local_writes += 1
+            self.last_write = (before, before + 1)
 
     def _query(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         try:

@@ -46,6 +46,9 @@ from vault.tui.session import Session, Unsaved
 from vault.tui.timefmt import Clock, system_clock
 
 IDLE_CHECK_SECONDS = 5.0
+# The session agent's process (*Unlock for the command line*): a program started (`python -m`),
+# never imported here; it sits above the faces (tests/test_architecture.py checks it).
+AGENT_ENTRY = "vault.agent_main"
 
 
 class VaultApp(KeyGate, BackgroundWork, App[int]):
@@ -486,7 +489,9 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
         vault = session.vault
         minutes = float(self.config.get("session.timeout_minutes"))
         try:
-            info = agent_client.start(vault.path, vault.vault_id, vault.master_key, minutes * 60)
+            info = agent_client.start(
+                vault.path, vault.vault_id, vault.master_key, minutes * 60, entry=AGENT_ENTRY
+            )
         except VaultError as exc:
             self.call_from_thread(self.notify, str(exc), severity="error")
             return

@@ -1,0 +1,314 @@
+"""Commands the unlocked session's agent answers (vault.session.thin, vault.cli.served) print
+exactly what the command prints when it runs in its own process: each is run both ways on the
+same vault, through the real `vault` command in subprocesses, and stdout, stderr and the exit
+status are compared byte for byte, hostile titles included. No timing is asserted here (the
+speed is measured in bench/bench_served.py)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import shutil
+import struct
+import subprocess
+import termios
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLI, PASSWORD, vault_command
+from vault.notes.vault import Vault, inspect_vault
+from vault.session import agent_client
+
+HOSTILE = [
+    "Plain groceries",
+    "Escape \x1b]52;c;aGk=\x07 clipboard",
+    "Markup [bold]loud[/] and [link=http://x]link[/link]",
+    "Bidi \u202eevil\u202c title",
+    "Wide 漢字 and combining é",
+    "C1 \x9b31m control",
+]
+
+
+def served_count(cli: CLI) -> int:
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    reply = agent_client._ask_vault(cli.vault_dir, vault_id, {"op": "status"})
+    assert reply is not None
+    return int(reply["served"])
+
+
+def both_ways(cli: CLI, *args: str, input: str | None = None) -> tuple:
+    """The command served by the agent, then run in its own process; both results."""
+    before = served_count(cli)
+    served = cli(*args, input=input)
+    assert served_count(cli) == before + 1, f"vault {' '.join(args)} was not served"
+    own = cli(*args, input=input, VAULT_AGENT_SERVE="0")
+    assert served_count(cli) == before + 1
+    return served, own
+
+
+def same(served: subprocess.CompletedProcess, own: subprocess.CompletedProcess) -> None:
+    assert (served.returncode, served.stdout, served.stderr) == (
+        own.returncode,
+        own.stdout,
+        own.stderr,
+    )
+
+
+@pytest.fixture
+def hostile(cli: CLI) -> CLI:
+    cli.init()
+    for n, title in enumerate(HOSTILE):
+        args = ["new", title, "--notebook", f"Area {n % 2}/Sub \x1b[2J"]
+        args += ["--tag", "t[red]x[/]", "--tag", f"tag{n}"]
+        cli(*args, input=f"body {n} of {title}\nsecond \x1b[31mline\x07 word{n}\n", check=True)
+    cli("new", "Twin", "--no-edit", check=True)
+    cli("new", "Twin", input="again", check=True)
+    cli("new", "Binned", input="gone", check=True)
+    cli("rm", "Binned", check=True)
+    cli("unlock", check=True)
+    cli.password = None
+    return cli
+
+
+def ids(cli: CLI) -> dict[str, str]:
+    listed = json.loads(cli("ls", "--json", "--trash", check=True).stdout)
+    listed += json.loads(cli("ls", "--json", check=True).stdout)
+    return {n["title"]: n["id"] for n in listed}
+
+
+def test_served_commands_print_byte_for_byte_what_they_print_alone(hostile: CLI) -> None:
+    cli = hostile
+    by_title = ids(cli)
+    escape = by_title[HOSTILE[1]]
+    commands = [
+        ["ls"],
+        ["ls", "--json"],
+        ["ls", "--trash"],
+        ["ls", "--sort", "title", "--reverse"],
+        ["ls", "--notebook", "Area 1"],
+        ["ls", "--tag", "tag3"],
+        ["ls", "--notebook", "No such"],
+        ["ls", "--pinned"],
+        ["search", "second"],
+        ["search", "word2"],
+        ["search", "second", "--json"],
+        ["search", "second", "--limit", "2"],
+        ["search", "nothingmatches"],
+        ["search", '""'],
+        ["show", escape[:8]],
+        ["show", escape],
+        ["show", HOSTILE[2]],
+        ["show", "Bidi"],
+        ["show", "--raw", escape[:8]],
+        ["show", "--json", HOSTILE[4]],
+        ["show", "Twin"],  # two notes: the candidates are listed
+        ["show", "no such note"],
+        ["show", "Binned"],
+        ["show", escape[:8], "--version", "zzz"],
+        ["--vault", str(cli.vault_dir), "ls"],
+    ]
+    for args in commands:
+        served, own = both_ways(cli, *args)
+        same(served, own)
+    served, own = both_ways(cli, "show", "Twin")
+    assert served.returncode != 0 and "name one by its id" in served.stderr
+
+
+def test_new_is_served_and_says_the_same(hostile: CLI) -> None:
+    cli = hostile
+    for args, body in (
+        (["new", "Served \x1b[1mnote", "--notebook", "Area 1/Sub \x1b[2J"], "from stdin\n"),
+        (["new", "Empty one", "--no-edit", "--tag", "x"], None),
+        (["new", "Pinned", "--pin", "--json"], "pinned body"),
+    ):
+        served, own = both_ways(cli, *args, input=body)
+        strip = re.compile(r'[0-9a-f]{8}([0-9a-f]{24})?|"(created|modified)": "[^"]*"')
+        assert served.returncode == own.returncode == 0
+        assert strip.sub("ID", served.stdout) == strip.sub("ID", own.stdout)
+        assert served.stderr == own.stderr
+    shown = cli("show", "--raw", "Served", VAULT_AGENT_SERVE="0")
+    assert shown.returncode != 0  # two of them now: one served, one not
+    listed = json.loads(cli("ls", "--json", check=True).stdout)
+    served_notes = [n for n in listed if n["title"] == "Served \x1b[1mnote"]
+    assert len(served_notes) == 2
+    for note in served_notes:
+        body = cli("show", "--raw", note["id"], check=True).stdout
+        assert body == "from stdin\n"
+        assert note["notebook"] == "Area 1/Sub \x1b[2J"
+    # declined by the agent (VAULT_DEBUG is for the caller's own process) after the body was
+    # read for it: the command runs here with that body
+    count = served_count(cli)
+    cli("new", "Debugged", input="kept body\n", check=True, VAULT_DEBUG="1")
+    assert served_count(cli) == count
+    assert cli("show", "--raw", "Debugged", check=True).stdout == "kept body\n"
+    made = cli("new", "Elsewhere", "--notebook", "Brand \x07new", input="b")
+    assert made.returncode == 0 and made.stderr == "Created notebook Brand ^Gnew\n"
+
+
+def test_the_agent_never_serves_what_another_process_changed_after_it(
+    hostile: CLI, tmp_path: Path
+) -> None:
+    cli = hostile
+    assert "Plain groceries" in cli("ls", check=True).stdout  # the agent holds it open now
+    cli("new", "Written alone", input="x", check=True, VAULT_AGENT_SERVE="0")
+    cli("edit", "Plain groceries", "--title", "Renamed", check=True)  # not served: own process
+    with Vault.unlock(cli.vault_dir, password=PASSWORD) as vault:
+        vault.create_note("Written in Python", "y")
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    for title in ("Written alone", "Renamed", "Written in Python"):
+        assert title in served.stdout
+    assert "Plain groceries" not in served.stdout
+    same(*both_ways(cli, "show", "Written in Python"))
+    # The vault folder replaced under the agent (as restoring a copy does): it reopens it.
+    copy = tmp_path / "copy"
+    shutil.copytree(cli.vault_dir, copy)
+    with Vault.unlock(copy, password=PASSWORD) as vault:
+        vault.create_note("Only in the copy", "z")
+    cli.vault_dir.rename(tmp_path / "old")
+    copy.rename(cli.vault_dir)
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert "Only in the copy" in served.stdout
+
+
+def test_not_served_runs_here_as_before(hostile: CLI, tmp_path: Path) -> None:
+    cli = hostile
+    count = served_count(cli)
+    cli("tags", check=True)  # not a served command
+    cli("show", "--help", check=True)
+    assert served_count(cli) == count
+    cli("new", "From a pipe", check=True)  # its body from stdin (empty): served
+    assert served_count(cli) == count + 1
+    # another vault: no session of its own, so it asks for the password it cannot get
+    other = CLI(tmp_path / "other", cli.config)
+    other.init()
+    other.password = None
+    refused = other("ls")
+    assert refused.returncode != 0 and "vault unlock" in refused.stderr
+    assert served_count(cli) == count + 1
+    # asked directly to run a command on another vault, the agent declines it
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    request = {
+        "op": "run",
+        "argv": ["--vault", str(other.vault_dir), "ls"],
+        "cwd": "/",
+        "env": {},
+        "tty": [False, False, False],
+        "encodings": [["utf-8", "strict"], ["utf-8", "backslashreplace"]],
+    }
+    reply = agent_client._ask_vault(cli.vault_dir, vault_id, request)
+    assert reply == {"ok": True, "served": False}
+    cli("lock", check=True)
+    locked = cli("ls")
+    assert locked.returncode != 0 and "vault unlock" in locked.stderr
+
+
+def run_on_terminal(args: list[str], env: dict[str, str]) -> tuple[int, bytes]:
+    """`vault ARGS` with stdout on a pseudo-terminal 72 columns wide; what it wrote there."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 72, 0, 0))
+    proc = subprocess.Popen(
+        [*vault_command(), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return proc.returncode, b"".join(chunks)
+
+
+def test_on_a_terminal_the_columns_and_colours_are_the_same(hostile: CLI) -> None:
+    cli = hostile
+    env = cli.env()
+    env.pop("COLUMNS")
+    env.pop("NO_COLOR")
+    for args in (["ls"], ["search", "second"], ["show", HOSTILE[1]], ["show", "--raw", "Bidi"]):
+        before = served_count(cli)
+        served = run_on_terminal(args, env)
+        assert served_count(cli) == before + 1
+        own = run_on_terminal(args, {**env, "VAULT_AGENT_SERVE": "0"})
+        assert served == own
+        # coloured (it knew stdout is a terminal), and the body's own escapes shown visibly
+        assert (b"\x1b[" in served[1]) != ("--raw" in args)
+        assert b"\x1b[31m" not in served[1] and b"\x07" not in served[1]
+    listing = run_on_terminal(["ls"], env)[1].decode()
+    assert max(len(re.sub(r"\x1b\[[0-9;]*m", "", line)) for line in listing.splitlines()) <= 72
+    assert agent_client.lock_all() == 1
+
+
+def test_a_vault_kept_open_sees_what_others_wrote_around_its_own_writes(
+    make_vault, vault_path: Path
+) -> None:
+    """The agent's vault skips the full comparison with the store after its own writes only
+    when nobody else committed in between (Vault._caught_up)."""
+    mine, _ = make_vault()
+    mine.create_note("First", "1")
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        assert [n.title for n in mine.all_notes()] == ["First"]
+        other.create_note("Theirs before", "2")  # between my last read and my write
+        mine.create_note("Mine", "3")
+        other.create_note("Theirs after", "4")  # after my write
+        note = mine.find_note("First")
+        mine.trash_note(note)
+        other.update_note(other.find_note("Mine"), body="changed by them")
+    titles = sorted(n.title for n in mine.all_notes())
+    assert titles == ["First", "Mine", "Theirs after", "Theirs before"]
+    assert mine.find_note("Mine").body == "changed by them"
+    assert mine.find_note("First").in_trash
+    alone = mine.create_note("Alone", "5")  # nobody else: the cache is current at once
+    assert mine.store.data_version() == mine._seen_version
+    assert mine.note(alone.id).body == "5"
+
+
+def test_an_exact_title_names_the_note_the_full_resolver_names() -> None:
+    """lookup.find_note's shortcut for an exact title agrees with `pick` on every name."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from vault.notes import lookup
+    from vault.notes.model import Note
+
+    titles = st.sampled_from(["Plans", "plans", "Plans 2", "abcd1234", "Twin", "Twin", "x"])
+
+    @given(
+        st.lists(st.tuples(titles, st.booleans()), max_size=8),
+        titles,
+        st.sampled_from([None, True, False]),
+    )
+    def check(specs: list, ref: str, trashed: bool | None) -> None:
+        notes = [
+            Note(id=f"{i:032x}", title=t, trashed=1 if bin_ else None)
+            for i, (t, bin_) in enumerate(specs)
+        ]
+        pool = notes if trashed is None else [n for n in notes if n.in_trash == trashed]
+        shortcut = lookup._exact_title(ref, pool, prefer_live=trashed is None)
+        if shortcut is None:
+            return
+        prefer = (lambda n: not n.in_trash) if trashed is None else None
+        full = lookup.pick(
+            ref,
+            pool,
+            key=lambda n: (n.id, n.title),
+            describe=lookup.note_candidate,
+            prefer=prefer,
+        )
+        assert full is shortcut
+
+    check()

@@ -1,0 +1,298 @@
+"""The session agent answers some `vault` commands itself: `ls`, `search`, `show` and `new`.
+
+This module is the command line's side of it: the agent's loop (vault.session.agent, in the layer
+below the faces) knows no face; its process's entry point (vault.agent_main, above the faces)
+imports this module at the first command the agent is asked to run and hands the loop a
+`Service`, so an agent never asked to serve never imports the command line.
+
+The thin client (`vault.session.thin`) sends the command line, the working folder, the
+environment the command would read (never a password) and what its standard streams are
+(terminals or not, their encoding, the terminal's size); the agent runs the command's own code
+(`vault.cli.main`) with those, writing into memory, and sends back every byte written to stdout
+and stderr, in order, with the exit status. The output is the normal path's by construction:
+same code, same columns, same escaping of control characters, same errors.
+
+The agent keeps the vault open between commands (opened with the session's key at the first
+served command), which is what makes them fast. It never serves stale data: every read of the
+vault asks SQLite whether another connection committed (`data_version`) and decrypts what
+changed, and before each command the agent checks that the store file is still the one it
+opened (a restore or a clone replaces it) and reopens it otherwise. A vault rekeyed since is
+not served (the normal path then ends the session, as it does today).
+
+A command is declined (the client then runs it itself, as before) when its arguments do not
+parse, when it names another vault than the session's, or when it would need a terminal
+(`vault new` opening the editor). This module is imported by the agent only when a client asks
+it to serve, so an agent that is never asked stays as small as before (docs/SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import contextlib
+import hashlib
+import io
+import os
+import sys
+import time
+from typing import Any
+
+SERVED = frozenset({"ls", "search", "show", "new"})
+# Secrets never travel to the agent (the client drops them too).
+SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY"})
+
+# While a command runs: (real path, vault id, vault) of the resident vault, which
+# vault.cli's opening of the vault takes instead of unlocking one (see `resident`).
+_lent: tuple[str, str, Any] | None = None
+
+
+def resident(path: os.PathLike[str] | str, vault_id: str) -> Any:
+    """The vault the agent holds open, for the command it is running on that vault; None
+    anywhere else (every normal `vault` process)."""
+    if _lent is None:
+        return None
+    real, lent_id, vault = _lent
+    if lent_id == vault_id and os.path.realpath(path) == real:
+        return vault
+    return None
+
+
+def socket_name(vault_id: str, real: str) -> str:
+    """The agent's socket name for a vault (as vault.session.agent_client.socket_path)."""
+    digest = hashlib.blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
+    return f"agent-{digest}.sock"
+
+
+class _Sink(io.BufferedIOBase):
+    """One standard stream of the caller: each write is kept, in order with the other's."""
+
+    def __init__(self, chunks: list[tuple[int, bytes]], fd: int, tty: bool) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._fd = fd
+        self._tty = tty
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return self._tty
+
+    def write(self, data: Any) -> int:
+        data = bytes(data)
+        if data:
+            self._chunks.append((self._fd, data))
+        return len(data)
+
+
+class _Input(io.BytesIO):
+    def __init__(self, data: bytes, tty: bool) -> None:
+        super().__init__(data)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+class Declined(Exception):
+    """The command is not served here: the client runs it itself."""
+
+
+class Service:
+    """The vault held open by the agent, and the running of one command on it."""
+
+    def __init__(self, socket_path: str, vault_id: str) -> None:
+        self.socket_name = os.path.basename(socket_path)
+        self.vault_id = vault_id
+        self.vault: Any = None
+        self.real = ""
+        self.ident: tuple[int, int] | None = None
+        self.parser: Any = None
+
+    def close(self) -> None:
+        if self.vault is not None:
+            with contextlib.suppress(Exception):
+                self.vault.lock()
+            self.vault = None
+
+    # --- one command ---------------------------------------------------------------------
+
+    def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]:
+        try:
+            call = _Call.parse(request)
+        except (KeyError, TypeError, ValueError, LookupError):
+            return {"ok": True, "served": False}
+        saved_env = dict(os.environ)
+        saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+        chunks: list[tuple[int, bytes]] = []
+        try:
+            try:
+                os.chdir(call.cwd)
+            except OSError:
+                return {"ok": True, "served": False}
+            os.environ.clear()
+            os.environ.update(call.env)
+            time.tzset()
+            try:
+                args, path = self._check(call)
+                vault = self._open(path, key)
+            except Declined:
+                return {"ok": True, "served": False}
+            sys.stdin = io.TextIOWrapper(_Input(call.stdin or b"", call.tty[0]), encoding="utf-8")
+            sys.stdout = _text(chunks, 1, call.tty[1], call.encodings[0])
+            sys.stderr = _text(chunks, 2, call.tty[2], call.encodings[1])
+            code = self._main(args, path, vault)
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+        finally:
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            os.environ.clear()
+            os.environ.update(saved_env)
+            time.tzset()
+            os.chdir("/")
+        return {"ok": True, "served": True, "code": code, "out": _joined(chunks)}
+
+    def _main(self, args: Any, path: str, vault: Any) -> int:
+        global _lent
+        from vault.cli.parser import run
+
+        # The command's own `with vault:` or `lock()` must not close the vault kept open.
+        vault.lock = vault.close = _keep_open
+        _lent = (path, self.vault_id, vault)
+        try:
+            return int(run(args) or 0)
+        finally:
+            _lent = None
+            del vault.lock, vault.close
+
+    def _check(self, call: _Call) -> tuple[Any, str]:
+        """The parsed command and the real path of the vault it names, if it is served here."""
+        from vault.cli.common import vault_dir
+        from vault.cli.parser import build_parser
+        from vault.config import Config
+        from vault.errors import VaultError
+
+        if "VAULT_DEBUG" in call.env:
+            raise Declined  # its traceback is for the caller's own process
+        if self.parser is None:  # built once: it takes longer than most commands here
+            self.parser = build_parser()
+        try:
+            with (
+                contextlib.redirect_stderr(io.StringIO()),
+                contextlib.redirect_stdout(io.StringIO()),
+            ):
+                args = self.parser.parse_args(call.argv)
+        except SystemExit:
+            raise Declined from None
+        name = getattr(getattr(args, "handler", None), "__name__", "")
+        if name.removeprefix("cmd_") not in SERVED:
+            raise Declined
+        needs_body = name == "cmd_new" and not args.template and not args.no_edit
+        if needs_body and (call.tty[0] or call.stdin is None):
+            raise Declined  # the editor needs the caller's terminal; the body, its stdin
+        try:
+            real = os.path.realpath(vault_dir(args, Config.load()))
+        except VaultError:
+            raise Declined from None
+        if socket_name(self.vault_id, real) != self.socket_name:
+            raise Declined  # another vault (or this one under another path)
+        return args, real
+
+    def _open(self, real: str, key: bytes) -> Any:
+        """The resident vault, opened (or reopened, if its store file was replaced)."""
+        from pathlib import Path
+
+        from vault.errors import VaultError
+        from vault.notes.vault import Vault
+        from vault.storage.store import DB_NAME
+
+        try:
+            st = os.stat(os.path.join(real, DB_NAME))
+        except OSError:
+            raise Declined from None
+        ident = (st.st_dev, st.st_ino)
+        if self.vault is not None and (self.real != real or self.ident != ident):
+            self.close()
+        if self.vault is None:
+            try:
+                self.vault = Vault.open_with_key(Path(real), key)
+            except VaultError:
+                raise Declined from None  # the normal path says why (a rekey, damage)
+            self.real, self.ident = real, ident
+        elif self.vault.store.master_id != _master_id(self.vault):
+            self.close()
+            raise Declined
+        return self.vault
+
+
+def _keep_open() -> None:
+    """What `lock()` does on the resident vault while a command runs: nothing."""
+
+
+def _master_id(vault: Any) -> str:
+    from vault.sealing import keys
+
+    return keys.mk_id(vault.master_key)
+
+
+def _text(chunks: list[tuple[int, bytes]], fd: int, tty: bool, encoding: list[str]) -> Any:
+    return io.TextIOWrapper(
+        _Sink(chunks, fd, tty), encoding=encoding[0], errors=encoding[1], write_through=True
+    )
+
+
+def _joined(chunks: list[tuple[int, bytes]]) -> list[list[Any]]:
+    """The writes in order, those in a row to the same stream joined, base64-encoded."""
+    out: list[list[Any]] = []
+    parts: list[bytes] = []
+    last = 0
+    for fd, data in chunks:
+        if fd != last and parts:
+            out.append([last, base64.b64encode(b"".join(parts)).decode("ascii")])
+            parts = []
+        last = fd
+        parts.append(data)
+    if parts:
+        out.append([last, base64.b64encode(b"".join(parts)).decode("ascii")])
+    return out
+
+
+class _Call:
+    """One request to run a command, checked."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    tty: tuple[bool, bool, bool]
+    encodings: tuple[list[str], list[str]]
+    stdin: bytes | None  # None: the client did not read it
+
+    @classmethod
+    def parse(cls, request: dict[str, Any]) -> _Call:
+        call = cls()
+        argv, env, tty, enc = request["argv"], request["env"], request["tty"], request["encodings"]
+        if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
+            raise TypeError
+        if not (
+            isinstance(env, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise TypeError
+        if not (isinstance(tty, list) and len(tty) == 3):
+            raise TypeError
+        if not (isinstance(enc, list) and len(enc) == 2):
+            raise TypeError
+        for pair in enc:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise TypeError
+            codecs.lookup(pair[0])  # a codec and an error handler that exist
+            codecs.lookup_error(pair[1])
+        call.argv = argv
+        call.cwd = str(request["cwd"])
+        call.env = {k: v for k, v in env.items() if k not in SECRET_VARS}
+        call.tty = (bool(tty[0]), bool(tty[1]), bool(tty[2]))
+        call.encodings = (enc[0], enc[1])
+        stdin = request.get("stdin")
+        call.stdin = base64.b64decode(stdin, validate=True) if isinstance(stdin, str) else None
+        return call

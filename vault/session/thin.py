@@ -1,0 +1,313 @@
+"""The `vault` command's first step (vault.__main__.main): with an unlocked session, the agent
+answers.
+
+`vault ls`, `vault search`, `vault show` and `vault new` are run by the session agent, which keeps
+the vault open (vault.cli.served): this process only finds the agent's socket, sends the
+command line with what the command would read of this process (working folder, environment,
+whether each standard stream is a terminal, their encodings, the terminal's size, and stdin for
+`vault new`), and writes back what the agent's run of the same code printed, with its exit
+status. It imports only the standard library, so it starts in a few milliseconds instead of
+importing the whole CLI and opening the vault.
+
+Whenever anything is not as expected (no session, another command, a vault this session is not
+for, an agent that declines or does not answer) the command runs here as before
+(`vault.cli.main`, called by vault.__main__: this module imports no face).
+`VAULT_AGENT_SERVE=0` always runs it here.
+
+Where the socket is mirrors vault.session.agent_client (which imports more than this should):
+on Linux only; elsewhere every command runs here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SERVED = ("ls", "search", "show", "new")
+SECRET_VARS = ("VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY")
+# Options that take a value and may come before the command (vault.cli._add_common_options).
+VALUED = ("--vault", "--keyfile")
+ANSWER_SECONDS = 600.0  # the first command opens the vault: seconds at 100,000 notes
+HEADER_MAX = 64 * 1024
+REPLY_MAX = 256 * 1024 * 1024
+
+
+_stdin: bytes | None = None  # what was read of stdin for the agent, if anything
+
+
+def replay_stdin() -> None:
+    """After an agent declined: the stdin read for it, for the command to read here."""
+    if _stdin is not None:
+        import io
+
+        sys.stdin = io.TextIOWrapper(
+            io.BytesIO(_stdin), encoding=sys.stdin.encoding, errors=sys.stdin.errors
+        )
+
+
+def serve(argv: list[str]) -> int | None:
+    """The exit status of the command as the agent ran it, or None to run it here."""
+    if os.environ.get("VAULT_AGENT_SERVE") == "0" or sys.platform != "linux":
+        return None
+    named = _command_vault(argv)
+    if named is None:
+        return None
+    command, vault = named
+    found = _socket(vault)
+    if found is None:
+        return None
+    try:
+        reply = _ask(*found, argv, command)
+    except _Sent:
+        # The agent took a command that may change the vault and did not answer: running it
+        # again here could do it twice.
+        sys.stderr.write(
+            "vault: the session agent did not answer; `vault ls` shows whether the note was saved\n"
+        )
+        return 70
+    if reply is None or reply.get("served") is not True:
+        return None
+    return _write(reply)
+
+
+# --- which vault ---------------------------------------------------------------------------
+
+
+def _command_vault(argv: list[str]) -> tuple[str, str] | None:
+    """A served command and the vault folder it names (as vault.paths.resolve_vault_dir would
+    find it); None for a command the agent does not serve, or anything unusual. The agent
+    parses the command line itself and declines one that names another vault."""
+    command = None
+    vault = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in VALUED:
+            if i + 1 >= len(argv):
+                return None
+            if arg == "--vault":
+                vault = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--vault="):
+            vault = arg.partition("=")[2]
+        elif arg in ("-h", "--help", "--"):
+            return None
+        elif arg.startswith("-"):
+            name = arg.partition("=")[0]
+            if command is None or any(len(name) > 2 and v.startswith(name) for v in VALUED):
+                return None  # an option before the command, or an abbreviation of ours
+        elif command is None:
+            command = arg
+            if command not in SERVED:
+                return None
+        i += 1
+    if command is None:
+        return None
+    for value in (vault, os.environ.get("VAULT_DIR"), _configured_vault()):
+        if value:
+            return command, os.path.expanduser(value)
+    return command, os.path.join(_xdg("XDG_DATA_HOME", ".local/share"), "vault", "vault")
+
+
+def _xdg(var: str, fallback: str) -> str:
+    value = os.environ.get(var, "").strip()
+    return value or os.path.join(os.path.expanduser("~"), fallback)
+
+
+def _configured_vault() -> str | None:
+    config = os.environ.get("VAULT_CONFIG")
+    path = (
+        os.path.expanduser(config)
+        if config
+        else os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "vault", "config.toml")
+    )
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return None
+    if b"path" not in raw:
+        return None
+    import tomllib
+
+    try:
+        value = tomllib.loads(raw.decode("utf-8")).get("vault", {}).get("path")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _socket(vault: str) -> tuple[str, str] | None:
+    """This vault's agent socket, if one is there (vault.session.agent_client.socket_path),
+    and the vault's id."""
+    import json
+
+    real = os.path.realpath(vault)
+    try:
+        with open(os.path.join(real, "vault.json"), "rb") as f:
+            header = json.loads(f.read(HEADER_MAX))
+        vault_id = header["vault_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(vault_id, str):
+        return None
+    try:  # the C module itself: hashlib would set up OpenSSL first, for nothing here
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+
+    digest = blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
+    folder = _session_folder()
+    if folder is None:
+        return None
+    path = os.path.join(folder, f"agent-{digest}.sock")
+    return (path, vault_id) if os.path.exists(path) else None
+
+
+def _session_folder() -> str | None:
+    """The first private folder of ours among where sessions live (agent_client._candidates)."""
+    candidates = []
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and _private_dir(xdg):
+        candidates.append(os.path.join(xdg, "vault"))
+    candidates.append(os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "vault", "agent"))
+    tmp = next((os.environ[v] for v in ("TMPDIR", "TEMP", "TMP") if os.environ.get(v)), "/tmp")
+    candidates.append(os.path.join(tmp, f"vault-{os.getuid()}"))
+    for folder in candidates:
+        if os.path.lexists(folder):
+            return folder if _private_dir(folder) else None
+    return None
+
+
+def _private_dir(path: str) -> bool:
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+# --- asking --------------------------------------------------------------------------------
+
+
+class _Sent(Exception):
+    """A command that may change the vault reached the agent, and no answer came back."""
+
+
+def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None:
+    import _socket  # the C module: `socket` imports selectors, enum and more around it
+    import json
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sent = False
+    try:
+        sock.settimeout(2.0)
+        sock.connect(path)
+        raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+        if int.from_bytes(raw[4:8], sys.byteorder, signed=True) != os.getuid():
+            return None  # not our agent: never trust or feed it
+        message = _request(argv, vault_id, command)
+        if message is None:
+            return None
+        sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        sent = True
+        sock.settimeout(ANSWER_SECONDS)
+        data = bytearray()
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > REPLY_MAX:
+                break
+        reply = json.loads(data) if data.endswith(b"\n") else None
+    except (OSError, ValueError):
+        reply = None
+    finally:
+        sock.close()
+    if not isinstance(reply, dict) or reply.get("ok") is not True:
+        if sent and command == "new":
+            raise _Sent
+        return None
+    return reply
+
+
+def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    tty = [_isatty(0), _isatty(1), _isatty(2)]
+    if tty[1] and "COLUMNS" not in env:
+        try:
+            size = os.get_terminal_size(1)
+        except OSError:
+            pass
+        else:
+            env["COLUMNS"] = str(size.columns)
+            env.setdefault("LINES", str(size.lines))
+    message = {
+        "op": "run",
+        "vault_id": vault_id,
+        "argv": argv,
+        "cwd": os.getcwd(),
+        "env": env,
+        "tty": tty,
+        "encodings": [_encoding(sys.stdout), _encoding(sys.stderr)],
+    }
+    # `vault new` reads its body from stdin unless told otherwise (--no-edit, --template, or
+    # their abbreviations: then stdin is left alone, as the command itself would).
+    if command == "new" and not tty[0] and not any(map(_no_body_option, argv)):
+        import binascii
+
+        global _stdin
+        try:
+            data = _stdin = sys.stdin.buffer.read()
+            message["stdin"] = binascii.b2a_base64(data, newline=False).decode("ascii")
+        except (OSError, AttributeError, ValueError):
+            return None
+    return message
+
+
+def _no_body_option(arg: str) -> bool:
+    name = arg.partition("=")[0]
+    return (len(name) >= 5 and "--no-edit".startswith(name)) or (
+        len(name) >= 4 and "--template".startswith(name)
+    )
+
+
+def _isatty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _encoding(stream: object) -> list[str]:
+    return [
+        getattr(stream, "encoding", None) or "utf-8",
+        getattr(stream, "errors", None) or "strict",
+    ]
+
+
+def _write(reply: dict) -> int:
+    import binascii
+
+    code = reply.get("code")
+    try:
+        for fd, data in reply.get("out", []):
+            stream = sys.stdout if fd == 1 else sys.stderr
+            stream.flush()
+            view = memoryview(binascii.a2b_base64(data))
+            while view:
+                view = view[os.write(stream.fileno(), view) :]
+    except BrokenPipeError:
+        # as vault.cli.main: the reader went away; stdout to /dev/null for the final flush
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code if isinstance(code, int) else 70
