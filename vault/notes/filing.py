@@ -194,10 +194,7 @@ class Filing(ItemCache):
     # --- tags ------------------------------------------------------------------------------------
 
     def tag_id(self, name: str) -> str:
-        return self._tag_id_of(clean_tag(name).casefold())
-
-    def _tag_id_of(self, folded: str) -> str:
-        return crypto.blake2b(folded.encode("utf-8"), key=self._tag_key, size=16).hex()
+        return folded_tag_id(self._tag_key, clean_tag(name).casefold())
 
     def _tag_map(self) -> dict[str, Tag]:
         with self._lock:
@@ -250,4 +247,9 @@ def fold_tag(name: str) -> str:
 
 
 def _rank(filing: Filing, tag: Tag) -> tuple[bool, int, str]:
-    return (tag.id != filing._tag_id_of(fold_tag(tag.name)), tag.created, tag.id)
+    return (tag.id != folded_tag_id(filing._tag_key, fold_tag(tag.name)), tag.created, tag.id)
+
+
+def folded_tag_id(tag_key: bytes, folded: str) -> str:
+    """FORMAT.md's tag id: a keyed hash of the cleaned, case-folded name."""
+    return crypto.blake2b(folded.encode("utf-8"), key=tag_key, size=16).hex()
