@@ -282,17 +282,27 @@ def save_attachment(
     write to a private temporary file and keep it only when this returns)."""
     entry = find_entry(vault, note_id, name)
     store = blob_store(vault)
-    if not store.has(entry.blob):
-        fetch = getattr(vault, "fetch_blob", None)
-        if fetch is None or not fetch(entry.ref):
-            raise AttachmentMissing(
-                "this attachment is not here yet: its bytes arrive with the next sync from "
-                "the device that added it"
-            )
+    if not store.has(entry.blob) and not _fetch_from_sync_folder(vault, entry.ref):
+        raise AttachmentMissing(
+            "this attachment is not here yet: its bytes arrive with the next sync from "
+            "the device that added it"
+        )
     try:
         store.open(entry.ref, out, progress)
     except NotFoundError:
         raise AttachmentMissing("this attachment is not here yet; sync to fetch it") from None
+
+
+def _fetch_from_sync_folder(vault: Vault, ref: BlobRef) -> bool:
+    """The bytes are not here: take them from the sync folder now if a device offers them."""
+    from vault.config import Config
+    from vault.sync.blob_sync import fetch_now  # the sync machinery only when it is needed
+
+    try:
+        config_remote = str(Config.load().get("sync.remote") or "")
+    except VaultError:
+        config_remote = ""
+    return fetch_now(vault, ref, config_remote)
 
 
 def remove_attachment(vault: Vault, note_id: str, name: str) -> None:
@@ -335,10 +345,11 @@ def _conflict_blobs(vault: Vault, note_id: str) -> set[str]:
     return used
 
 
-def collect_garbage(vault: Vault, *, grace: float = GC_GRACE_SECONDS) -> list[str]:
+def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
     """Remove this device's blobs that no note uses any more (after a purge, or once every
     note that used a file dropped it) and that are older than `grace` seconds. Returns the
     names removed."""
+    grace = GC_GRACE_SECONDS if grace is None else grace
     store = blob_store(vault)
     held = store.names()
     if not held:
@@ -379,3 +390,53 @@ def parse_attachment_link(target: str) -> str | None:
         return None
     name = unquote(target[len(LINK_SCHEME) :])
     return clean_attachment_name(name, strict=False) or None
+
+
+# --- merging two versions' lists (vault.sync.conflicts) -----------------------------------------
+
+
+def _by_name(value: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if type(value) is list:
+        for entry in value[:MAX_ATTACHMENTS]:
+            if type(entry) is dict and type(entry.get("name")) is str:
+                result.setdefault(entry["name"], entry)
+    return result
+
+
+def _same_file(x: Any, y: Any) -> bool:
+    return x == y or (type(x) is dict and type(y) is dict and x.get("blob") == y.get("blob"))
+
+
+def merge_lists(base: Any, a: Any, b: Any) -> tuple[list[Any], bool]:
+    """Three-way merge of two versions' `attachments` fields, entry by name: files added on
+    either side are kept, files removed on one side (and untouched on the other) go, and a
+    file one side removed while the other replaced it stays. The same name given two different
+    files on both sides is a conflict (both versions stay; a holds the merged value). Order:
+    a's entries, then b's additions. Deterministic: only the three values go in."""
+    old, mine, theirs = _by_name(base), _by_name(a), _by_name(b)
+    merged: list[Any] = []
+    conflict = False
+    for name in list(mine) + [n for n in theirs if n not in mine]:
+        x, y, o = mine.get(name), theirs.get(name), old.get(name)
+        if x is not None and y is not None:
+            if _same_file(x, y):
+                pick = x if x in (y, o) else y if y == o else min(x, y, key=_entry_order)
+            elif x == o:
+                pick = y
+            elif y == o:
+                pick = x
+            else:
+                pick, conflict = x, True
+            merged.append(pick)
+        elif x is not None:
+            if o is None or x != o:  # added by a, or changed by a while b removed it
+                merged.append(x)
+        elif y is not None and (o is None or y != o):
+            merged.append(y)
+    return merged, conflict
+
+
+def _entry_order(entry: dict[str, Any]) -> tuple[int, str]:
+    added = entry.get("added")
+    return (added if type(added) is int else 0, repr(sorted(entry.items())))
