@@ -140,3 +140,51 @@ def test_no_name_or_content_leaks_anywhere(make_vault, tmp_path: Path) -> None:
             for needle in needles:
                 assert needle not in text, f"{needle!r} in {path}"
     assert checked > 10
+
+
+_FLAT_SCRIPT = """
+import resource, sys, time
+from pathlib import Path
+from vault.interchange.backup import create_backup, restore_backup
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
+
+src, work = Path(sys.argv[1]), Path(sys.argv[2])
+vault, _ = Vault.create(work / "v", "pw", kdf=TEST_KDF, allow_weak_kdf=True)
+note = vault.create_note("Big")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.monotonic()
+vault.attach(note.id, src)
+with open(work / "out.bin", "wb") as out:
+    vault.save_attachment(note.id, src.name, out)
+path = create_backup(vault, work / "b.vbak").path
+restore_backup(path, work / "r", password="pw")
+with Vault.unlock(work / "r", password="pw") as copy, open(work / "back.bin", "wb") as out:
+    copy.save_attachment(note.id, src.name, out)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(after - before, round(time.monotonic() - started, 1), before, after)
+"""
+
+
+def test_200_mb_through_attach_backup_restore_in_flat_memory(tmp_path: Path) -> None:
+    """The whole path, not only the blob store: attach, read back, back up, restore, read."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "big.bin"
+    piece = os.urandom(1 << 20)
+    with open(src, "wb") as fh:  # 200 MB that differ in every MiB, cheap to make
+        for i in range(200):
+            fh.write(i.to_bytes(4, "big") + piece[4:])
+    done = subprocess.run(
+        [sys.executable, "-c", _FLAT_SCRIPT, str(src), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    growth_kib, seconds, _, _ = done.stdout.split()
+    assert int(growth_kib) < 48 * 1024, f"memory grew by {growth_kib} KiB ({seconds} s)"
+    for copy in ("out.bin", "back.bin"):
+        with open(src, "rb") as a, open(tmp_path / copy, "rb") as b:
+            while chunk := a.read(CHUNK):
+                assert chunk == b.read(CHUNK)
