@@ -412,8 +412,9 @@ def merge_lists(base: Any, a: Any, b: Any) -> tuple[list[Any], bool]:
     """Three-way merge of two versions' `attachments` fields, entry by name: files added on
     either side are kept, files removed on one side (and untouched on the other) go, and a
     file one side removed while the other replaced it stays. The same name given two different
-    files on both sides is a conflict (both versions stay; a holds the merged value). Order:
-    a's entries, then b's additions. Deterministic: only the three values go in."""
+    files on both sides is a conflict (both versions stay; a holds the merged value); the same
+    file on both sides is not. Order: a's entries, then b's additions. Deterministic: only
+    the three values go in (SYNC.md, "Field merge", rule 5)."""
     old, mine, theirs = _by_name(base), _by_name(a), _by_name(b)
     merged: list[Any] = []
     conflict = False
@@ -421,7 +422,7 @@ def merge_lists(base: Any, a: Any, b: Any) -> tuple[list[Any], bool]:
         x, y, o = mine.get(name), theirs.get(name), old.get(name)
         if x is not None and y is not None:
             if _same_file(x, y):
-                pick = x if x in (y, o) else y if y == o else min(x, y, key=_entry_order)
+                pick = y if (y != o and x == o) else x  # one file: no conflict either way
             elif x == o:
                 pick = y
             elif y == o:
@@ -435,8 +436,3 @@ def merge_lists(base: Any, a: Any, b: Any) -> tuple[list[Any], bool]:
         elif y is not None and (o is None or y != o):
             merged.append(y)
     return merged, conflict
-
-
-def _entry_order(entry: dict[str, Any]) -> tuple[int, str]:
-    added = entry.get("added")
-    return (added if type(added) is int else 0, repr(sorted(entry.items())))
