@@ -35,7 +35,7 @@ from vault.errors import AttachmentMissing, InvalidInputError, NotFoundError, Va
 from vault.notes.model import Note, now_ms
 from vault.sealing import crypto
 from vault.sealing.crypto import Label
-from vault.storage.blobs import BlobRef, BlobStore
+from vault.storage.blobs import BlobRef, BlobStore, is_blob_name
 
 if TYPE_CHECKING:
     from vault.notes.vault import Vault
@@ -100,7 +100,7 @@ class Entry:
             return None
         if type(size) is not int or size < 0 or type(added) is not int:
             return None
-        if type(blob) is not str or len(blob) != 64 or not _is_hex(blob):
+        if type(blob) is not str or not is_blob_name(blob):
             return None
         if type(key) is not str:
             return None
@@ -113,10 +113,6 @@ class Entry:
         if type(media_type) is not str or not media_type or len(media_type) > 255:
             media_type = DEFAULT_TYPE
         return Entry(name, media_type, size, blob, raw, added)
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 def _valid_name(name: str) -> bool:
@@ -200,13 +196,56 @@ def _write(vault: Vault, note: Note, updated: Note) -> Note:
 # --- the API (Vault delegates here) -------------------------------------------------------------
 
 
+class _Listing:
+    """What opening a note with attachments needs, kept so that it costs about what opening
+    one without does: each note version's parsed entries, and the names of the blobs here,
+    listed again only when the folder changed (one stat)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.parsed: dict[tuple[str, str], list[Entry]] = {}
+        self.shown: dict[tuple[str, str], tuple[frozenset[str], list[Attachment]]] = {}
+        self.signature: tuple[int, int, int] | None = None
+        self.names: frozenset[str] = frozenset()
+
+    def entries(self, note: Note) -> list[Entry]:
+        key = (note.id, note.version)
+        found = self.parsed.get(key)
+        if found is None:
+            if len(self.parsed) > 4096:
+                self.parsed.clear()
+                self.shown.clear()
+            found = self.parsed[key] = entries(note)
+        return found
+
+    def held(self) -> frozenset[str]:
+        try:
+            st = os.stat(self.folder)
+            signature = (st.st_mtime_ns, st.st_ino, st.st_nlink)
+        except OSError:
+            return frozenset()
+        if signature != self.signature:
+            self.names = frozenset(BlobStore(self.folder, b"").names())
+            # A folder changed within the last moments may change again within the same
+            # timestamp tick: listed again next time rather than trusted.
+            fresh = time.time_ns() - st.st_mtime_ns < 2_000_000_000
+            self.signature = None if fresh else signature
+        return self.names
+
+
 def list_attachments(vault: Vault, note_id: str) -> list[Attachment]:
     note = vault.note(note_id)
-    store = blob_store(vault)
-    present = store.names() if note.extra.get(FIELD) else set()
-    return [
-        Attachment(e.name, e.size, e.media_type, e.blob, e.blob in present) for e in entries(note)
-    ]
+    if FIELD not in note.extra:
+        return []  # a note without attachments costs nothing more
+    listing: _Listing = vault.view("attachments", lambda: _Listing(vault.path / "blobs"))
+    found = listing.entries(note)
+    held = listing.held() if found else frozenset()
+    key = (note.id, note.version)
+    shown = listing.shown.get(key)
+    if shown is None or shown[0] is not held:
+        made = [Attachment(e.name, e.size, e.media_type, e.blob, e.blob in held) for e in found]
+        shown = listing.shown[key] = (held, made)
+    return list(shown[1])
 
 
 def _regular_source(source: Path) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -93,8 +94,11 @@ def sealed_length(size: int) -> int:
     return _HEAD + total + ((total + CHUNK - 1) // CHUNK) * ABYTES
 
 
+_NAME = re.compile(r"[0-9a-f]{64}")
+
+
 def is_blob_name(name: str) -> bool:
-    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+    return _NAME.fullmatch(name) is not None
 
 
 class _Discard:
