@@ -145,3 +145,16 @@ def test_list_merge_cases() -> None:
     assert merge_lists([x], [x2], []) == ([x2], False)  # replaced vs removed: replaced stays
     assert merge_lists([], [x], [x2]) == ([x], True)  # one name, two files: a person decides
     assert merge_lists([], [x], [dict(x, added=9)]) == ([x], False)  # one file twice
+
+
+def test_purge_frees_old_blobs_without_sync(vault: Vault, tmp_path: Path) -> None:
+    import os
+    import time
+
+    note = vault.create_note("N")
+    att = vault.attach(note.id, _file(tmp_path, "x.bin", b"bytes of a purged note"))
+    path = blob_store(vault).path(att.blob)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    vault.purge_note(vault.note(note.id))
+    assert not path.exists()

@@ -345,8 +345,8 @@ def _fetch_from_sync_folder(vault: Vault, ref: BlobRef) -> bool:
 
 
 def remove_attachment(vault: Vault, note_id: str, name: str) -> None:
-    """Drop the attachment from the note (a new version). The bytes stay until no note uses
-    them (`collect_garbage`)."""
+    """Drop the attachment from the note (a new version). The bytes go once no note uses them
+    and they are old enough (`collect_garbage`, run here, at purges and at every sync)."""
     with vault._lock:
         entry = find_entry(vault, note_id, name)
         note = vault.note(note_id)
@@ -354,6 +354,7 @@ def remove_attachment(vault: Vault, note_id: str, name: str) -> None:
         raw = list(raw) if type(raw) is list else []
         kept = [v for v in raw if not (type(v) is dict and _same_name(v.get("name"), entry.name))]
         _write(vault, note, _with_entries(note, kept))
+    collect_garbage(vault)
 
 
 def _same_name(value: Any, name: str) -> bool:
