@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import mimetypes
 import os
 import stat
 import time
@@ -29,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, unquote
 
 from vault.errors import AttachmentMissing, InvalidInputError, NotFoundError, VaultError
 from vault.notes.model import Note, now_ms
@@ -143,6 +141,8 @@ def clean_attachment_name(name: str, *, strict: bool = True) -> str:
 
 
 def guess_type(name: str) -> str:
+    import mimetypes  # only when attaching: reads the system's table of types
+
     media_type, _ = mimetypes.guess_type(name, strict=False)
     return media_type or DEFAULT_TYPE
 
@@ -413,6 +413,8 @@ def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
 
 def attachment_link(name: str, *, image: bool | None = None, alt: str | None = None) -> str:
     """The Markdown that shows (an image) or links to (any file) the attachment `name`."""
+    from urllib.parse import quote
+
     if image is None:
         image = guess_type(name).startswith("image/")
     target = LINK_SCHEME + quote(name, safe="")
@@ -423,6 +425,8 @@ def attachment_link(name: str, *, image: bool | None = None, alt: str | None = N
 
 def parse_attachment_link(target: str) -> str | None:
     """The attachment name a link target names (`attachment:NAME`), or None."""
+    from urllib.parse import unquote
+
     target = target.strip()
     if target.startswith("<") and target.endswith(">"):
         target = target[1:-1]
