@@ -215,6 +215,10 @@ def register(sub: Any, command: Callable[..., Any]) -> None:
     g = actions.add_parser(
         "get", help="save an attachment's file", description="save an attachment's file"
     )
+    g.epilog = (
+        "Exit status: 0 saved; 5 its bytes are not on this device yet (`vault sync` fetches "
+        "them from the device that added it); 1 on error."
+    )
     g.add_argument("note", help=NOTE_HELP)
     g.add_argument("name", help="the attachment's name, as `vault attachments` lists it")
     g.add_argument(
