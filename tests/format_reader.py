@@ -444,3 +444,31 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
     assert b2b(h, key=blobs_key, person=b"vault blob name").hex() == name
     assert b2b(h, key=blobs_key, person=b"vault blob key") == key
     return content
+
+
+def rotation_ad(doc: dict, box: str) -> bytes:
+    fields = ["vault-rotation", "1", doc["vault_id"], doc["device"], doc["old"], doc["new"], box]
+    return "\x00".join(fields).encode("ascii")
+
+
+def open_rotation(data: bytes, key: bytes) -> tuple[bytes, bytes | None]:
+    """SYNC.md, "Key rotation": with OLD, (NEW, the new recovery slot's bytes) from the forward
+    box; with NEW, (OLD, None) from the back box."""
+    doc = json.loads(data)
+    assert doc["format"] == "vault-rotation" and doc["v"] == 1
+    assert doc["alg"] == "xchacha20poly1305-ietf"
+    mk_id = b2b(b"", key=key, person=b"vault mk id", size=16).hex()
+    box = "forward" if mk_id == doc["old"] else "back"
+    assert mk_id == doc["old" if box == "forward" else "new"]
+    plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
+        b64(doc[box]),
+        rotation_ad(doc, box),
+        b64(doc[f"{box}_nonce"]),
+        b2b(b"", key=key, person=b"vault rotation"),
+    )
+    if box == "back":
+        assert b2b(b"", key=plain, person=b"vault mk id", size=16).hex() == doc["old"]
+        return plain, None
+    new, slot = plain[:32], plain[32:]
+    assert b2b(b"", key=new, person=b"vault mk id", size=16).hex() == doc["new"]
+    return new, slot

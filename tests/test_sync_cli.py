@@ -248,7 +248,7 @@ def test_a_full_disk_is_one_line_and_loses_nothing(cli: CLI, tiny_disk: Path) ->
     assert done["pending"] == [] and done["pushed"] >= 12
 
 
-def test_rekey_pulls_first_and_says_what_the_other_devices_do(
+def test_rekey_to_a_new_folder_pulls_first_and_says_what_the_other_devices_do(
     cli: CLI, shared: Path, tmp_path: Path
 ) -> None:
     cli.init()
@@ -259,7 +259,7 @@ def test_rekey_pulls_first_and_says_what_the_other_devices_do(
     # b's edit reaches the folder before a rotates the key: a must keep it
     cli("new", "From b before the rekey", input="b\n", check=True, **_b(tmp_path))
     cli("sync", check=True, **_b(tmp_path))
-    rekeyed = cli("rekey", check=True)
+    rekeyed = cli("rekey", "--new-folder", check=True)
     assert "Syncing with" in rekeyed.stderr and "clone each other device" in rekeyed.stderr
     assert "From b before the rekey" in _titles(cli)
     # a's old folder: a rotated the key, so a starts a new folder

@@ -229,3 +229,33 @@ def test_a_fork_of_a_long_history_is_merged_without_walking_it_again_and_again(
         assert vault.note(note.id).body == f"ONE {i}\nTWO\n"
     finally:
         vault.lock()
+
+
+@settings(max_examples=40)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=6), st.randoms(use_true_random=False))
+def test_every_device_reaches_every_key_and_the_same_tip(parents: list[int], rnd) -> None:
+    """Rotations form a tree of keys (two devices may rotate the same key while apart). From
+    whichever key a device holds, and whatever order the records arrive in, it reaches every
+    key of the tree and computes the same tip: all devices end on one key."""
+    from vault.sealing import rotation as records
+    from vault.sync.rotation import build_ring
+
+    vault_id = crypto.random_id()
+    mks = [crypto.random_bytes(32) for _ in range(len(parents) + 1)]
+    made = []
+    for i, p in enumerate(parents):
+        old, new = mks[p % (i + 1)], mks[i + 1]
+        slot = keys.Slot.create(
+            vault_id, keys.RECOVERY, new, keys.Secret(recovery=crypto.random_bytes(32))
+        )
+        made.append(records.make_record(vault_id, crypto.random_id(), old, new, slot))
+    root = keys.mk_id(mks[0])
+    tips = set()
+    for mk in mks:
+        order = list(made)
+        rnd.shuffle(order)
+        ring = build_ring(vault_id, mk, [(f"record {i}", d) for i, d in enumerate(order)])
+        assert not ring.problems
+        assert set(ring.keys) == {keys.mk_id(k) for k in mks}
+        tips.add(ring.tip(root))
+    assert len(tips) == 1

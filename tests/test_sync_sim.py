@@ -38,6 +38,7 @@ from vault.sync import SyncEngine, clone, list_conflicts, resolve, set_remote
 from vault.sync.remote import RemoteFolder
 
 SEEDS = int(os.environ.get("VAULT_SIM_SEEDS", "50"))
+REKEY_SEEDS = max(4, SEEDS // 5)
 DAY_MS = 24 * 3600 * 1000
 COMPACT_AFTER = 4  # small, so compaction and its acknowledgements run often
 SKEW_MS = [0]  # the clock skew of the device acting now (notes carry its times)
@@ -300,8 +301,9 @@ def _ops(vault: Vault) -> set[str]:
 
 
 class Sim:
-    def __init__(self, seed: int, root: Path) -> None:
+    def __init__(self, seed: int, root: Path, *, rekeys: bool = False) -> None:
         self.seed = seed
+        self.rekeys = rekeys
         self.rng = random.Random(seed)
         self.root = root
         n = self.rng.randint(3, 7)
@@ -344,6 +346,11 @@ class Sim:
     def _act(self, dev: Device) -> None:
         rng = self.rng
         v = dev.vault
+        if self.rekeys and rng.random() < 0.08:
+            # A rotation that travels: every other device follows it when the record reaches
+            # its replica, whatever else the daemon delivers first or late.
+            v.rekey(PASSWORD, travel=True)
+            return
         notes = [n for n in v.all_notes()]
         conflicts = list_conflicts(v)
         roll = rng.random()
@@ -405,9 +412,13 @@ class Sim:
 
     def run(self) -> None:
         rng = self.rng
-        for _ in range(rng.randint(20, 45)):
+        steps = rng.randint(20, 45)
+        forced = rng.randrange(steps) if self.rekeys else -1  # at least one rotation
+        for step in range(steps):
             dev = rng.choice(self.devices)
-            if rng.random() < 0.55:
+            if step == forced:
+                dev.vault.rekey(PASSWORD, travel=True)
+            elif rng.random() < 0.55:
                 self.act(dev)
             else:
                 self.sync(dev, hostile=True)
@@ -450,6 +461,17 @@ class Sim:
             op.item_id for op in self.devices[0].vault.store.all_ops() if op.kind == "note"
         }
         assert notes_ever - purged <= alive, f"seed {seed}: notes vanished"
+        if self.rekeys:
+            keys_ = {d.vault.store.master_id for d in self.devices}
+            assert len(keys_) == 1, f"seed {seed}: devices ended on {len(keys_)} keys"
+            # A clone made now, from any replica, equals them.
+            fresh, report = clone(self.replicas[-1], self.root / "fresh", password=PASSWORD)
+            try:
+                assert fresh.store.master_id in keys_, f"seed {seed}: the clone's key differs"
+                assert not report.pending, f"seed {seed}: clone: {report.pending}"
+                assert _state(fresh) == states[0], f"seed {seed}: a fresh clone differs"
+            finally:
+                fresh.lock()
 
     def close(self) -> None:
         for dev in self.devices:
@@ -482,6 +504,20 @@ def sim_root(tmp_path: Path) -> Iterator[Path]:
 def test_hostile_folder(seed: int, sim_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reproducible_ids(monkeypatch, seed)
     sim = Sim(seed, sim_root)
+    try:
+        sim.run()
+    finally:
+        sim.close()
+
+
+@pytest.mark.parametrize("seed", range(REKEY_SEEDS))
+def test_hostile_folder_with_rekeys(
+    seed: int, sim_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same storm with travelling rekeys on random devices, several at once included:
+    every device ends on one key with the same items, and a fresh clone equals them."""
+    reproducible_ids(monkeypatch, 50_000 + seed)
+    sim = Sim(50_000 + seed, sim_root, rekeys=True)
     try:
         sim.run()
     finally:

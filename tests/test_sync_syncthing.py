@@ -192,6 +192,45 @@ def test_three_devices_in_a_ring_of_pauses_converge(
                 vault.lock()
 
 
+def test_a_rekey_travels_through_syncthing(
+    tmp_path: Path, make_vault: Callable[..., tuple]
+) -> None:
+    """a rotates the master key while b, disconnected, keeps editing under the old one; when
+    the daemons meet, b follows with its own password and both keep every edit."""
+    require_syncthing()
+    ra, rb = tmp_path / "replica-a", tmp_path / "replica-b"
+    with SyncthingCluster(tmp_path / "st", [ra, rb], rescan_interval_s=5) as cluster:
+        a, _ = make_vault(tmp_path / "vault-a")
+        a.create_note("Before", "one\n")
+        set_remote(a.store, ra)
+        SyncEngine(a).sync()
+        cluster.wait_in_sync()
+        b, _ = clone(rb, tmp_path / "vault-b", password=PASSWORD)
+        try:
+            cluster.wait_in_sync()
+            cluster.pause(0)
+            from_b = b.create_note("From b, under the old key", "b\n")
+            SyncEngine(b).sync()
+            old = a.store.master_id
+            a.rekey(PASSWORD, travel=True)
+            from_a = a.create_note("From a, under the new key", "a\n")
+            SyncEngine(a).sync()
+            cluster.resume(0)
+            cluster.wait_in_sync()
+            for _ in range(3):
+                SyncEngine(b).sync()
+                SyncEngine(a).sync()
+                cluster.wait_in_sync()
+            assert a.store.master_id == b.store.master_id != old
+            assert _visible(a) == _visible(b)
+            assert {from_a.id, from_b.id} <= set(_visible(a))
+            for vault in (a, b):
+                report = SyncEngine(vault).sync()
+                assert not report.pending and not report.warnings, report.lines()
+        finally:
+            b.lock()
+
+
 def test_attachments_through_syncthing(tmp_path: Path, make_vault: Callable[..., tuple]) -> None:
     """The list arrives with the note, the bytes through the daemon; a purge frees them in
     every copy of the folder."""

@@ -11,7 +11,7 @@ import pytest
 from tests import format_reader as spec
 from vault.errors import CorruptItemError
 from vault.notes.vault import Vault
-from vault.sealing import crypto, envelope, keys
+from vault.sealing import crypto, envelope, keys, rotation
 from vault.sealing.envelope import Claims
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -246,3 +246,26 @@ def test_blob_vectors_derive_and_open_in_both_readers(tmp_path: Path) -> None:
         assert out.read_bytes() == content
         assert spec.read_blob(blob, mk, case["entry"]) == content
         assert base64.b64decode(case["entry"]["key"]) == ref.key
+
+
+def test_rotation_record_vector_seals_and_opens_in_both_readers() -> None:
+    v = load("rotation.json")
+    old, new = bytes.fromhex(v["old_master_key_hex"]), bytes.fromhex(v["new_master_key_hex"])
+    slot = keys.Slot.from_json(v["recovery_slot"].encode(), "vector")
+    made = rotation.make_record(
+        v["vault_id"],
+        v["device"],
+        old,
+        new,
+        slot,
+        nonces=(bytes.fromhex(v["forward_nonce_hex"]), bytes.fromhex(v["back_nonce_hex"])),
+    )
+    assert made.decode() == v["record"]
+    record = rotation.parse_record(made, "vector")
+    assert record.name == v["name"]
+    got_new, got_slot = record.open_forward(old)
+    assert got_new == new and got_slot.to_json().decode() == v["recovery_slot"]
+    assert record.open_back(new) == old
+    # and the independent reader, from SYNC.md alone
+    assert spec.open_rotation(made, old) == (new, v["recovery_slot"].encode())
+    assert spec.open_rotation(made, new) == (old, None)

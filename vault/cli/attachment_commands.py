@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import secrets
 import sys
@@ -136,6 +137,9 @@ def _find(vault: Vault, note_id: str, name: str) -> Attachment:
 
 
 def cmd_attachment_get(args: argparse.Namespace, config: Config) -> int:
+    # Bytes not on this device yet are fetched from the sync folder (it registers how).
+    importlib.import_module("vault.sync.blob_sync")
+
     with open_vault(args, config) as vault:
         note = _note(vault, args.note)
         att = _find(vault, note.id, args.name)

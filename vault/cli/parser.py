@@ -237,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not sync with the sync folder first (its newest changes are left behind)",
     )
+    p.add_argument(
+        "--new-folder",
+        action="store_true",
+        help="do not pass the new key to the other devices through the sync folder (for a "
+        "leaked master key): they must be cloned anew from a new folder",
+    )
     command("check", cmd_check, "verify every version of every item", json_flag=True)
     command("status", cmd_status, "where the vault is and how it is protected", json_flag=True)
 

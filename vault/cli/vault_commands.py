@@ -139,11 +139,14 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
             "Password (again, to re-wrap the new key): ", "VAULT_PASSWORD", "vault password"
         )
         remote = _rekey_sync_first(vault, config, offline=args.offline)
+        travel = not args.new_folder
         info("Re-encrypting every version of every item under a new master key…")
-        recovery = vault.rekey(password, keyfile=keyfile_arg(args))
+        recovery = vault.rekey(password, keyfile=keyfile_arg(args), travel=travel)
         if agent_client.lock(vault.path, vault.vault_id):
             info("Locked the unlocked session: it held the old key.")
-        if remote is not None:
+        if travel:
+            _rekey_publish(vault, remote, offline=args.offline)
+        elif remote is not None:
             info(
                 f"Your other devices still use the old key with {remote}. This device will not "
                 "sync there again: start a new folder here with `vault remote set NEWDIR`, then "
@@ -151,7 +154,7 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
                 "changes it never synced should back them up or export them first."
             )
         if args.json:
-            emit_json({"recovery_key": recovery})
+            emit_json({"recovery_key": recovery, "travels": travel})
             return 0
         out("Done. Your NEW recovery key (the old one no longer works):")
         out()
@@ -159,6 +162,38 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         out("    " + "-".join(groups[:7]))
         out("    " + "-".join(groups[7:]))
     return 0
+
+
+def _rekey_publish(vault: Vault, remote: Path | None, *, offline: bool) -> None:
+    """Put the rotation into the sync folder now (the next sync would), and say what the
+    other devices will do."""
+    from vault.sync import SyncEngine
+
+    if remote is not None and not offline:
+        try:
+            SyncEngine(vault, remote).sync()
+            info(f"Published the new key to {remote}, sealed under the old one.")
+        except VaultError as exc:
+            info(
+                f"The new key is not in {remote} yet ({exc}); the next `vault sync` puts it there."
+            )
+    elif remote is not None:
+        info(f"The next `vault sync` puts the new key into {remote}, sealed under the old one.")
+    if remote is None:
+        info(
+            "This vault has no sync folder; if it gets one, devices cloned from it before "
+            "this rekey follow the new key there."
+        )
+        return
+    info(
+        "Your other devices follow at their next sync with that folder: each keeps its own "
+        "password, the recovery key below replaces the old one on all of them, and changes "
+        "they made meanwhile are kept (a device unlocked only by `vault unlock` follows once "
+        "it syncs after being opened with its password). This rotation is sealed under the "
+        "old key: whoever has that key, or an old password or recovery key and a copy of the "
+        "folder, can read the new one. If that may be so, rotate with `vault rekey "
+        "--new-folder` instead (docs/SECURITY.md)."
+    )
 
 
 def _rekey_sync_first(vault: Vault, config: Config, *, offline: bool) -> Path | None:

@@ -36,7 +36,11 @@ from vault.sealing.crypto import Label
 from vault.storage.blobs import BlobRef, BlobStore, is_blob_name
 
 if TYPE_CHECKING:
-    from vault.notes.vault import Vault
+    from vault.notes.cache import ItemCache as Vault  # every layer of Vault above it will do
+
+# How the bytes of an attachment not on this device are fetched when a person asks for them:
+# the sync machinery registers one (vault.sync.blob_sync), so this module imports no sync code.
+FETCHERS: list[Callable[[Any, BlobRef], bool]] = []
 
 FIELD = "attachments"  # the note payload field
 LINK_SCHEME = "attachment:"
@@ -334,14 +338,7 @@ def save_attachment(
 
 def _fetch_from_sync_folder(vault: Vault, ref: BlobRef) -> bool:
     """The bytes are not here: take them from the sync folder now if a device offers them."""
-    from vault.config import Config
-    from vault.sync.blob_sync import fetch_now  # the sync machinery only when it is needed
-
-    try:
-        config_remote = str(Config.load().get("sync.remote") or "")
-    except VaultError:
-        config_remote = ""
-    return fetch_now(vault, ref, config_remote)
+    return any(fetch(vault, ref) for fetch in FETCHERS)
 
 
 def remove_attachment(vault: Vault, note_id: str, name: str) -> None:

@@ -85,6 +85,10 @@ class ItemCache:
         self.path = store.path
         self.vault_id = store.vault_id
         self._mk = bytearray(master_key)
+        # The password slot that opened this vault and its key-encryption key, when it was
+        # opened with the password: a master key another device rotated to is wrapped with it
+        # (vault.sync.rotation), so this device follows without asking for the password again.
+        self._rewrap: tuple[keys.Slot, bytearray] | None = None
         self._items_key = crypto.subkey(master_key, Label.ITEMS)
         self._tag_key = crypto.subkey(master_key, Label.TAG_ID)
         store.commit_key = crypto.subkey(master_key, Label.OPS_SUM)
@@ -155,6 +159,10 @@ class ItemCache:
             self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):
                 self._mk[i] = 0
+            if self._rewrap is not None:
+                for i in range(len(self._rewrap[1])):
+                    self._rewrap[1][i] = 0
+                self._rewrap = None
             self._items_key = b""
             self._tag_key = b""
             self.store.commit_key = None

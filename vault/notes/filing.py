@@ -194,36 +194,60 @@ class Filing(ItemCache):
     # --- tags ------------------------------------------------------------------------------------
 
     def tag_id(self, name: str) -> str:
-        return crypto.blake2b(
-            clean_tag(name).casefold().encode("utf-8"), key=self._tag_key, size=16
-        ).hex()
+        return self._tag_id_of(clean_tag(name).casefold())
+
+    def _tag_id_of(self, folded: str) -> str:
+        return crypto.blake2b(folded.encode("utf-8"), key=self._tag_key, size=16).hex()
 
     def _tag_map(self) -> dict[str, Tag]:
         with self._lock:
             self.refresh()
             return self._derive("tags", Tag)
 
+    def _tags_by_name(self) -> dict[str, Tag]:
+        """The registry by folded name. A tag's id is a keyed hash of its name, so a tag made
+        under an earlier master key (before a rekey) has another id for the same name: the one
+        under the current key wins, else the oldest, so every device picks the same."""
+        chosen: dict[str, Tag] = {}
+        for tag in self._tag_map().values():
+            key = fold_tag(tag.name)
+            here = chosen.get(key)
+            if here is None or _rank(self, tag) < _rank(self, here):
+                chosen[key] = tag
+        return chosen
+
     def _register_tags(self, names: Iterable[str]) -> tuple[str, ...]:
         """Clean and de-duplicate tag names, using an existing tag's spelling, and record new
         tags in the registry."""
-        tags = dict(self._tag_map())  # added to below; the shared map stays as it is
+        tags = self._tags_by_name()  # added to below; the shared map stays as it is
         result: list[str] = []
         seen: set[str] = set()
         for raw in names:
             name = clean_tag(raw)
-            tag_id = self.tag_id(name)
-            if tag_id in seen:
+            key = name.casefold()
+            if key in seen:
                 continue
-            seen.add(tag_id)
-            existing = tags.get(tag_id)
+            seen.add(key)
+            existing = tags.get(key)
             if existing is None:
-                existing = Tag(id=tag_id, name=name, created=now_ms())
+                existing = Tag(id=self.tag_id(name), name=name, created=now_ms())
                 self._write(existing, [])
-                tags[tag_id] = existing
+                tags[key] = existing
             result.append(existing.name)
         return tuple(result)
 
     def _drop_tag_item(self, name: str) -> None:
-        tag = self._tag_map().get(self.tag_id(name))
-        if tag is not None:
-            self._delete(tag)
+        key = clean_tag(name).casefold()
+        for tag in list(self._tag_map().values()):
+            if fold_tag(tag.name) == key:  # every id the name had (see above)
+                self._delete(tag)
+
+
+def fold_tag(name: str) -> str:
+    """A tag name as compared; never fails, since a name from another device may not be one
+    this device would accept."""
+    return " ".join(name.strip().lstrip("#").split()).casefold()
+
+
+def _rank(filing: Filing, tag: Tag) -> tuple[bool, int, str]:
+    return (tag.id != filing._tag_id_of(fold_tag(tag.name)), tag.created, tag.id)

@@ -26,14 +26,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from vault.errors import AmbiguousError, CorruptItemError, InvalidInputError, NotFoundError
 from vault.sealing.envelope import short
 
 if TYPE_CHECKING:
     from vault.notes.model import Note
-    from vault.notes.vault import Vault
+    from vault.storage.store import Store
+
+
+class Vault(Protocol):
+    """What lookup reads of a `vault.notes.vault.Vault` (which imports this module: naming the
+    class here would be an import circle)."""
+
+    store: Store
+    corrupt: dict[str, str]
+
+    def all_notes(self) -> list[Note]: ...
+
+    def read_note(self, note_id: str) -> Note | None: ...
+
 
 SHORT_ID = 8  # what `vault ls` prints (vault.sealing.envelope.short)
 MIN_PREFIX = 4

@@ -107,7 +107,10 @@ def unlock_master_key(
     keyfile: Path | None,
     recovery_key: str | None,
     slots: list[keys.Slot] | None = None,
+    opened: list[tuple[keys.Slot, bytes]] | None = None,
 ) -> bytes:
+    """The master key from the slot the secret opens; with `opened`, the password slot that
+    opened and its KEK are appended to it (for following a key rotation, vault.sync.rotation)."""
     slots = store.slots() if slots is None else slots
     if not slots:
         raise AuthError(f"{store.path} has no key slots left; restore it from a backup")
@@ -131,9 +134,11 @@ def unlock_master_key(
     for slot in pw_slots:
         if slot.slot_type == keys.PASSWORD_KEYFILE and keyfile is None:
             continue
-        mk = slot.try_open(vault_id, keys.Secret(password, keyfile))
-        if mk is not None:
-            return mk
+        found = slot.try_open_kek(vault_id, keys.Secret(password, keyfile))
+        if found is not None:
+            if opened is not None:
+                opened.append((slot, found[1]))
+            return found[0]
     if needs_keyfile:
         raise WrongPasswordError("wrong password or keyfile")
     raise WrongPasswordError("wrong password")

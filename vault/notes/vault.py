@@ -32,9 +32,10 @@ from vault.notes.unlocking import (
     prefetch,
     unlock_master_key,
 )
-from vault.sealing import crypto, keys, snapshot
+from vault.sealing import crypto, keys, rotation, snapshot
 from vault.sealing.crypto import KdfParams, Label
 from vault.sealing.envelope import seal_op
+from vault.sealing.rotation import ROTATIONS
 from vault.storage.store import Store
 
 # What the faces, sync and tests import from here (the layers live in the modules named).
@@ -83,12 +84,17 @@ class Vault(Notes):
         vault_id = crypto.random_id()
         recovery, recovery_text = keys.new_recovery_key()
         pw_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
+        pw_slot, kek = keys.Slot.create_kek(
+            vault_id, pw_type, master_key, keys.Secret(password, keyfile), kdf
+        )
         slots = [
-            keys.Slot.create(vault_id, pw_type, master_key, keys.Secret(password, keyfile), kdf),
+            pw_slot,
             keys.Slot.create(vault_id, keys.RECOVERY, master_key, keys.Secret(recovery=recovery)),
         ]
         store = Store.create(path, vault_id, crypto.random_id(), keys.mk_id(master_key), slots)
-        return cls(store, master_key), recovery_text
+        vault = cls(store, master_key)
+        vault.keep_kek(pw_slot, kek)
+        return vault, recovery_text
 
     @classmethod
     def unlock(
@@ -115,8 +121,11 @@ class Vault(Notes):
                 tails = snapshot.path_in(path).exists()
                 reader = Prefetch(store, envelopes=prefetched is None and not tails, tails=tails)
                 reader.start()
+            opened: list[tuple[keys.Slot, bytes]] = []
             try:
-                master_key = unlock_master_key(store, password, keyfile, recovery_key, slots)
+                master_key = unlock_master_key(
+                    store, password, keyfile, recovery_key, slots, opened
+                )
             finally:
                 if reader is not None:
                     reader.join()
@@ -124,7 +133,10 @@ class Vault(Notes):
             if reader is not None and reader.error is None:
                 prefetched, scan = reader.result or prefetched, reader.scan
             store.remove_stale_slots()
-            return cls(store, master_key, prefetched, kinds, scan)
+            vault = cls(store, master_key, prefetched, kinds, scan)
+            if opened:
+                vault.keep_kek(*opened[0])
+            return vault
         except BaseException:
             store.close()
             raise
@@ -219,7 +231,7 @@ class Vault(Notes):
             slot_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
             # The same slot id is replaced atomically, so a crash leaves the old or new password.
             slot_id = old[0].slot_id if old else None
-            new = keys.Slot.create(
+            new, kek = keys.Slot.create_kek(
                 self.vault_id,
                 slot_type,
                 self.master_key,
@@ -228,14 +240,24 @@ class Vault(Notes):
                 slot_id=slot_id,
             )
             self.store.write_slot(new)
+            self.keep_kek(new, kek)
             for s in old[1:]:
                 self.store.remove_slot(s.slot_id)
 
     def rekey(
-        self, password: str, *, keyfile: Path | None = None, kdf: KdfParams | None = None
+        self,
+        password: str,
+        *,
+        keyfile: Path | None = None,
+        kdf: KdfParams | None = None,
+        travel: bool = False,
     ) -> str:
         """Rotate the master key: every version of every item is sealed anew and a new recovery
         key replaces the old. Returns the new recovery key, to show once.
+
+        With `travel`, a key rotation record (vault.sealing.rotation: the new key sealed under
+        the old, and back) is kept in `meta.mk_rotations` in the same transaction, for sync
+        to publish, so the other devices follow (docs/SYNC.md, "Key rotation").
 
         Order matters for crash safety: new slots are written first (ignored while the store
         names the old key), then one transaction swaps every envelope and names the new key,
@@ -243,25 +265,67 @@ class Vault(Notes):
         with self._lock:
             old_slots = self.store.slots()
             pw_slot = next((s for s in old_slots if s.slot_type != keys.RECOVERY), None)
-            if (
-                pw_slot is None
-                or pw_slot.try_open(self.vault_id, keys.Secret(password, keyfile)) is None
-            ):
+            opened = (
+                pw_slot.try_open_kek(self.vault_id, keys.Secret(password, keyfile))
+                if pw_slot is not None
+                else None
+            )
+            if pw_slot is None or opened is None:
                 raise WrongPasswordError("wrong password; rekey needs the current password")
             kdf = kdf or pw_slot.kdf
             new_mk = crypto.random_bytes(crypto.KEY_BYTES)
-            new_items_key = crypto.subkey(new_mk, Label.ITEMS)
             recovery, recovery_text = keys.new_recovery_key()
+            new_pw, new_kek = keys.Slot.create_kek(
+                self.vault_id, pw_slot.slot_type, new_mk, keys.Secret(password, keyfile), kdf
+            )
             new_slots = [
-                keys.Slot.create(
-                    self.vault_id, pw_slot.slot_type, new_mk, keys.Secret(password, keyfile), kdf
-                ),
+                new_pw,
                 keys.Slot.create(
                     self.vault_id, keys.RECOVERY, new_mk, keys.Secret(recovery=recovery)
                 ),
             ]
+            # Without travel the new key is linked to nothing: records of earlier rotations
+            # would only be records this vault can no longer open.
+            meta = {ROTATIONS: "{}"}
+            if travel:
+                record = rotation.make_record(
+                    self.vault_id, self.store.device_id, self.master_key, new_mk, new_slots[1]
+                )
+                meta[ROTATIONS] = rotation.add_record(self.store.meta(ROTATIONS), record)
+            self.switch_key(new_mk, new_slots, meta)
+            self.keep_kek(new_pw, new_kek)  # a new salt: the KEK for a later rotation
+            return recovery_text
+
+    def keep_kek(self, slot: keys.Slot, kek: bytes) -> None:
+        """Remember the password slot that opened this vault and its KEK (see __init__)."""
+        if slot.slot_type != keys.RECOVERY:
+            self._rewrap = (slot, bytearray(kek))
+
+    def rewrapped_password_slot(self, new_mk: bytes) -> keys.Slot | None:
+        """This device's password slot wrapping `new_mk` (same password, keyfile and KDF
+        parameters), or None when the vault was not opened with its password here."""
+        if self._rewrap is None:
+            return None
+        slot, kek = self._rewrap
+        current = self.store.slots()
+        if not any(s.commit == slot.commit and s.kdf_salt == slot.kdf_salt for s in current):
+            # The password was changed by another process since this one unlocked: wrapping
+            # with the old one would bring it back.
+            return None
+        taken = {s.slot_id for s in current} | {slot.slot_id}
+        slot_id = next(i for i in iter(lambda: crypto.random_bytes(8).hex(), "") if i not in taken)
+        return slot.rewrap(self.vault_id, bytes(kek), new_mk, slot_id)
+
+    def switch_key(
+        self, new_mk: bytes, new_slots: list[keys.Slot], meta: dict[str, str] | None = None
+    ) -> None:
+        """Make `new_mk` the vault's master key: write `new_slots` (wrapping it), re-seal every
+        operation under it and name it current in one transaction (with `meta`), then remove
+        the old key's slots. Used by rekey and by following another device's rotation."""
+        with self._lock:
             for slot in new_slots:
                 self.store.write_slot(slot)
+            new_items_key = crypto.subkey(new_mk, Label.ITEMS)
 
             def resealed() -> Iterable[tuple[str, str]]:
                 for op in self.store.all_ops():
@@ -277,7 +341,10 @@ class Vault(Notes):
                     )
 
             self.store.replace_envelopes(
-                list(resealed()), keys.mk_id(new_mk), crypto.subkey(new_mk, Label.OPS_SUM)
+                list(resealed()),
+                keys.mk_id(new_mk),
+                crypto.subkey(new_mk, Label.OPS_SUM),
+                meta=meta,
             )
             self.store.remove_stale_slots()
             snapshot.destroy(self.path)  # sealed under the old key; locking seals a new one
@@ -290,7 +357,10 @@ class Vault(Notes):
             self._claims.clear()
             self._heads_checked.clear()
             self.refresh()
-            return recovery_text
+            if self._rewrap is not None:
+                pw = next((s for s in new_slots if s.commit == self._rewrap[0].commit), None)
+                if pw is not None:
+                    self._rewrap = (pw, self._rewrap[1])
 
     # --- integrity -------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class Label:
     SNAPSHOT = b"vault snapshot"  # the sealed snapshot of decrypted items (vault.sealing.snapshot)
     NOTEBOOK_MERGE = b"vault nb merge"  # ids of the ops that merge same-path notebooks
     OPS_SUM = b"vault ops sum"  # the keyed commitment over every operation row (vault.store)
+    ROTATION = b"vault rotation"  # the boxes of a key rotation record (vault.sync.rotation)
 
 
 def random_bytes(n: int) -> bytes:

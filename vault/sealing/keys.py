@@ -133,6 +133,18 @@ class Slot:
         kdf: KdfParams | None = None,
         slot_id: str | None = None,
     ) -> Slot:
+        return Slot.create_kek(vault_id, slot_type, master_key, secret, kdf, slot_id)[0]
+
+    @staticmethod
+    def create_kek(
+        vault_id: str,
+        slot_type: str,
+        master_key: bytes,
+        secret: Secret,
+        kdf: KdfParams | None = None,
+        slot_id: str | None = None,
+    ) -> tuple[Slot, bytes]:
+        """A new slot and its KEK (see try_open_kek)."""
         if slot_type not in SLOT_TYPES:
             raise ValueError(slot_type)
         salt = crypto.random_bytes(crypto.SALT_BYTES) if slot_type != RECOVERY else None
@@ -144,7 +156,7 @@ class Slot:
         cipher = crypto.seal(
             kek, nonce, master_key, slot_ad(vault_id, slot_id, slot_type, master_id)
         )
-        return Slot(
+        slot = Slot(
             slot_id=slot_id,
             slot_type=slot_type,
             master_id=master_id,
@@ -154,9 +166,17 @@ class Slot:
             kdf=kdf if slot_type != RECOVERY else None,
             kdf_salt=salt,
         )
+        return slot, kek
 
     def try_open(self, vault_id: str, secret: Secret) -> bytes | None:
         """The master key, or None if the secret is wrong. Raises if the slot is damaged."""
+        opened = self.try_open_kek(vault_id, secret)
+        return opened[0] if opened is not None else None
+
+    def try_open_kek(self, vault_id: str, secret: Secret) -> tuple[bytes, bytes] | None:
+        """(master key, this slot's key-encryption key), or None if the secret is wrong. The
+        KEK lets a device wrap a master key it receives later (a rotation that travels through
+        the sync folder) for the same secret, without asking for it again."""
         root = _root_secret(self.slot_type, secret, self.kdf, self.kdf_salt or b"")
         kek, commit = _kek_and_commit(root)
         if not crypto.constant_time_equal(commit, self.commit):
@@ -170,7 +190,27 @@ class Slot:
         )
         if mk_id(master_key) != self.master_id:
             raise IntegrityError(f"key slot {self.slot_id} holds a different master key (tampered)")
-        return master_key
+        return master_key, kek
+
+    def rewrap(self, vault_id: str, kek: bytes, master_key: bytes, slot_id: str) -> Slot:
+        """This slot's secret (its KEK, from try_open_kek) wrapping another master key, as a
+        new slot `slot_id`: same type, KDF parameters, salt and commitment, so the same
+        password (and keyfile) opens it; a fresh nonce."""
+        master_id = mk_id(master_key)
+        nonce = crypto.random_bytes(crypto.NONCE_BYTES)
+        cipher = crypto.seal(
+            kek, nonce, master_key, slot_ad(vault_id, slot_id, self.slot_type, master_id)
+        )
+        return Slot(
+            slot_id=slot_id,
+            slot_type=self.slot_type,
+            master_id=master_id,
+            nonce=nonce,
+            commit=self.commit,
+            cipher=cipher,
+            kdf=self.kdf,
+            kdf_salt=self.kdf_salt,
+        )
 
     def to_json(self) -> bytes:
         doc: dict[str, Any] = {

@@ -583,6 +583,8 @@ class Store:
         envelopes: Iterable[tuple[str, str]],
         master_id: str | None = None,
         commit_key: bytes | None = None,
+        *,
+        meta: dict[str, str] | None = None,
     ) -> None:
         """Rekey (and the upgrade to format 2): swap op envelopes for ones sealed anew, and
         (rekey) make the new key current, in one transaction (callers write new slots first).
@@ -611,6 +613,12 @@ class Store:
                     (",".join(previous),),
                 )
                 db.execute("UPDATE meta SET value = ? WHERE key = 'mk_id'", (master_id,))
+            for key, value in (meta or {}).items():
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
 
         if commit_key is not None:
             self.commit_key = commit_key

@@ -298,3 +298,16 @@ def fetch_now(vault: Vault, ref: BlobRef, config_remote: str = "") -> bool:
             offers = _offers(top, report)
             return fetch_one(top, store, ref, offers.get(ref.name, []), report)
     return False
+
+
+def _fetch_on_demand(vault: Vault, ref: BlobRef) -> bool:
+    from vault.config import Config
+
+    try:
+        config_remote = str(Config.load().get("sync.remote") or "")
+    except VaultError:
+        config_remote = ""
+    return fetch_now(vault, ref, config_remote)
+
+
+attachments.FETCHERS.append(_fetch_on_demand)

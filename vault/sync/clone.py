@@ -26,8 +26,9 @@ from vault.errors import (
 from vault.notes.vault import Vault
 from vault.sealing import crypto, keys
 from vault.sealing.crypto import KdfParams
+from vault.sealing.rotation import parse_record_name
 from vault.storage.store import Store
-from vault.sync import layout
+from vault.sync import layout, rotation
 from vault.sync.engine import ProgressCallback, SyncEngine, SyncReport
 from vault.sync.remote import RemoteFolder, RemoteHeader, Unreadable
 from vault.sync.state import REMOTE, SyncState
@@ -62,15 +63,23 @@ class FoundSlot:
 
 def remote_slots(remote: RemoteFolder, header: RemoteHeader) -> list[FoundSlot]:
     """The distinct key slots (by their bytes, never by the ids they claim) published for the
-    folder's current master key, cheapest first. A device folder that cannot be read is
-    skipped: the others may still hold a slot that opens."""
+    folder's master key or a key that rotation records in the folder name (checked once a
+    key is open: it must reach the header's key through records that verify), cheapest
+    first. A device folder that cannot be read is skipped: the others may still hold a slot
+    that opens."""
     found: dict[bytes, FoundSlot] = {}
     budget = MAX_SLOT_FILES
+    listings = []
+    claimed = {header.master_id}
     for device in remote.key_devices():
         try:
             entries = remote.list_files(device, layout.KEYS_DIR)
         except RemoteError:
             continue
+        listings.append((device, entries))
+        for entry in entries:
+            claimed.update(parse_record_name(entry.name) or ())
+    for device, entries in listings:
         for entry in entries:
             if layout.parse_slot_name(entry.name) is None or budget <= 0:
                 continue
@@ -80,7 +89,7 @@ def remote_slots(remote: RemoteFolder, header: RemoteHeader) -> list[FoundSlot]:
                 slot = keys.Slot.from_json(data, "a key slot in the sync folder")
             except (Unreadable, VaultError):
                 continue  # half-delivered, damaged or foreign: other slots may still open
-            if slot.master_id == header.master_id:
+            if slot.master_id in claimed:
                 found.setdefault(slot.to_json(), FoundSlot(slot, device))
     return sorted(found.values(), key=lambda f: (_cost(f.slot), f.slot.slot_type, f.device))
 
@@ -96,18 +105,18 @@ def unlock_remote(
     password: str | None = None,
     keyfile: Path | None = None,
     recovery_key: str | None = None,
-) -> tuple[bytes, FoundSlot]:
-    """The master key and the slot that opened it, trying cheap slots first and stopping at
-    MAX_TRIES slots or KDF_BUDGET of Argon2 work."""
+) -> tuple[bytes, FoundSlot, bytes]:
+    """The master key, the slot that opened it and that slot's KEK, trying cheap slots first
+    and stopping at MAX_TRIES slots or KDF_BUDGET of Argon2 work."""
     if not slots:
         raise RemoteError("the sync folder holds no key slots yet; sync another device first")
     if recovery_key is not None:
         secret = keys.Secret(recovery=keys.parse_recovery_key(recovery_key))
         tried = [f for f in slots if f.slot.slot_type == keys.RECOVERY][:MAX_TRIES]
         for found in tried:
-            mk = _try(found.slot, vault_id, secret)
-            if mk is not None:
-                return mk, found
+            opened = _try(found.slot, vault_id, secret)
+            if opened is not None:
+                return opened[0], found, opened[1]
         raise RecoveryKeyError("this recovery key does not open the vault in that folder")
     if password is None:
         raise AuthError("a password or the recovery key is needed to clone")
@@ -128,17 +137,17 @@ def unlock_remote(
                 "minute of key stretching, and the folder may hold forged slots)"
             )
         spent += cost
-        mk = _try(found.slot, vault_id, keys.Secret(password, keyfile))
-        if mk is not None:
-            return mk, found
+        opened = _try(found.slot, vault_id, keys.Secret(password, keyfile))
+        if opened is not None:
+            return opened[0], found, opened[1]
     raise WrongPasswordError("wrong password for the vault in that folder")
 
 
-def _try(slot: keys.Slot, vault_id: str, secret: keys.Secret) -> bytes | None:
+def _try(slot: keys.Slot, vault_id: str, secret: keys.Secret) -> tuple[bytes, bytes] | None:
     """A forged slot whose commitment matches but whose cipher does not open is damage in the
     folder, not a reason to stop trying the others."""
     try:
-        return slot.try_open(vault_id, secret)
+        return slot.try_open_kek(vault_id, secret)
     except IntegrityError:
         return None
 
@@ -151,7 +160,11 @@ def local_slots(opened: FoundSlot, slots: list[FoundSlot]) -> list[keys.Slot]:
     chosen = [opened.slot]
     ids = {opened.slot.slot_id}
     recovery = sorted(
-        (f for f in slots if f.slot.slot_type == keys.RECOVERY),
+        (
+            f
+            for f in slots
+            if f.slot.slot_type == keys.RECOVERY and f.slot.master_id == opened.slot.master_id
+        ),
         key=lambda f: (f.device != opened.device, f.slot.slot_id),
     )
     for found in recovery:
@@ -189,11 +202,16 @@ def clone(
     if recovery_key is not None and not new_password:
         raise InvalidInputError("cloning with the recovery key needs a new password")
     slots = remote_slots(remote, header)
-    master_key, opened = unlock_remote(
+    master_key, opened, kek = unlock_remote(
         slots, header.vault_id, password=password, keyfile=keyfile, recovery_key=recovery_key
     )
-    if keys.mk_id(master_key) != header.master_id:
-        raise RemoteError(f"{remote.path} is damaged: its header names another key")
+    master_id = keys.mk_id(master_key)
+    if master_id != header.master_id:
+        # A key of a rotation: it must reach the folder's key through records that verify
+        # (the first sync then follows the chain to its newest key).
+        found = rotation.gather(remote, None)
+        if header.master_id not in rotation.build_ring(header.vault_id, master_key, found).keys:
+            raise RemoteError(f"{remote.path} is damaged: its header names another key")
     kept = local_slots(opened, slots)
     if opened.slot.slot_type == keys.RECOVERY:
         assert new_password is not None
@@ -211,10 +229,17 @@ def clone(
                 slot_id=slot_id,
             ),
         )
-    store = Store.create(local, header.vault_id, crypto.random_id(), header.master_id, kept)
+    store = Store.create(local, header.vault_id, crypto.random_id(), master_id, kept)
     with store.transaction() as db:
         SyncState.set_meta(db, REMOTE, str(remote.path.resolve()))
     vault = Vault(store, master_key)
+    if opened.slot.slot_type != keys.RECOVERY:
+        vault.keep_kek(opened.slot, kek)
+    elif new_password:
+        # The new password's slot, so a rotation found by the first sync is followed.
+        rewrap = kept[0].try_open_kek(header.vault_id, keys.Secret(new_password))
+        if rewrap is not None:
+            vault.keep_kek(kept[0], rewrap[1])
     try:
         report = SyncEngine(vault, remote).sync(progress)
     except BaseException:

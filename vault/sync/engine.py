@@ -29,7 +29,7 @@ from vault.errors import RemoteError, VaultError
 from vault.notes.model import now_ms
 from vault.notes.vault import Vault
 from vault.storage.store import Store
-from vault.sync import blob_sync, layout
+from vault.sync import blob_sync, layout, rotation
 from vault.sync.conflicts import auto_merge
 from vault.sync.ingest import Ingest
 from vault.sync.locking import sync_lock
@@ -37,8 +37,9 @@ from vault.sync.notebook_merge import merge_same_path_notebooks
 from vault.sync.remote import RemoteFolder, RemoteHeader
 from vault.sync.report import Pending, ProgressCallback, SyncReport, SyncStatus, sync_status
 from vault.sync.run_state import OPS_PER_SEGMENT
+from vault.sync.segments import sync_key
 from vault.sync.slots import publish_slots
-from vault.sync.state import FOLDER, HEADER_SEEN, LAST, REMOTE, SLOTS, SyncState
+from vault.sync.state import FOLDER, HEADER_SEEN, LAST, REMOTE, RING, SLOTS, SyncState
 from vault.sync.tidy import Tidy
 
 # What the faces and tests import from here (the phases live in the modules named).
@@ -90,6 +91,7 @@ class SyncEngine:
         self.retire_days = retire_days
         self.lock_timeout = lock_timeout
         self.clock = clock
+        self._ring: tuple[str, rotation.KeyRing] | None = None  # (what it was built from, ring)
 
     def status(self) -> SyncStatus:
         return sync_status(self.vault.store, self.remote.path if self.remote else None)
@@ -146,6 +148,7 @@ class _Run(Ingest, Tidy):
 
     def execute(self) -> SyncReport:
         self._check_folder()
+        self._follow_rotation()
         self._publish_slots()
         self._pull()
         outcome = auto_merge(self.vault)
@@ -179,38 +182,89 @@ class _Run(Ingest, Tidy):
             attachments_received=blobs.fetched,
             attachments_sent=blobs.published,
             attachments_waiting=blobs.missing,
+            notices=tuple(self.t.notices),
         )
 
     def _check_folder(self) -> None:
         remote = self.remote
         remote.check_reachable()
+        self._keys()
         # The header never changes once written: after one good read, a stat that shows the
-        # same file is enough (an idle sync reads no file from the folder).
+        # same file is enough (an idle sync reads no file from the folder). With rotations
+        # in the folder it is read (a few hundred bytes): its key is where the chain starts.
         seen = remote.header_signature()
-        if seen is not None:
+        if seen is not None and not self.ring.edges:
             seen += f"|{self.vault.vault_id}|{self.store.master_id}"  # ...for this very key
             if self.store.meta(HEADER_SEEN) == seen:
                 return
         header = remote.read_header()
         mine = RemoteHeader(self.vault.vault_id, self.store.master_id)
+        version = rotation.ROTATED_VERSION if self.ring.edges else layout.FORMAT_VERSION
         if header is None:
             if remote.is_blank() or self.me in remote.devices():
-                remote.write_header(mine)
+                remote.write_header(mine, version=version)
+                self.root = mine.master_id
                 return
             raise RemoteError(
                 f"{remote.path} is not empty and is not a vault sync folder (or its header has "
                 "not arrived yet); choose an empty folder, or wait for the sync app"
             )
-        check_header(remote, header, mine, self.store.previous_master_ids())
-        if header.version < layout.FORMAT_VERSION:
+        check_header(remote, header, mine, self.store.previous_master_ids(), set(self.ring.keys))
+        self.root = header.master_id
+        if header.version < version:
             # A version 1 folder: this device is the first of version 2 here. From now on the
             # folder says 2, so a version 1 program refuses it ("upgrade vault") instead of
             # writing unsealed history into it; version 1 files already in it are still read.
-            remote.write_header(mine, upgrade=True)
+            # Likewise 3 once a key rotation is published: a version 2 program cannot follow.
+            remote.write_header(header, upgrade=True, version=version)
             return
-        if seen is not None:
+        if seen is not None and not self.ring.edges:
             with self.store.transaction() as db:
                 SyncState.set_meta(db, HEADER_SEEN, seen)
+
+    # --- key rotation (vault.sync.rotation) ---------------------------------------------------
+
+    def _keys(self) -> None:
+        """The key ring: every key of this vault's chain reachable from the current one
+        through rotation records. Built again only when the records' listing changed."""
+        signature = "\n".join(
+            [
+                self.store.master_id,
+                self.store.meta(rotation.ROTATIONS) or "",
+                rotation.folder_signature(self.remote),
+            ]
+        )
+        cached = self.engine._ring
+        if cached is not None and cached[0] == signature:
+            self.ring = cached[1]
+        else:
+            found = rotation.gather(self.remote, self.store.meta(rotation.ROTATIONS))
+            self.ring = rotation.build_ring(self.vault.vault_id, self.vault.master_key, found)
+            self.engine._ring = (signature, self.ring)
+        self.t.warnings.extend(self.ring.problems)
+        ids = ",".join(sorted(self.ring.keys))
+        if len(self.ring.keys) > 1 and self.store.meta(RING) != ids:
+            # Files refused before may open with a key learned now.
+            self.rejected.entries = {}
+            with self.store.transaction() as db:
+                SyncState.set_meta(db, RING, ids)
+
+    def _follow_rotation(self) -> None:
+        """Follow a rotation another device published (or one of several made at once),
+        and publish the records this vault keeps."""
+        if self.ring.edges and self.root is not None:
+            line = rotation.follow(self.vault, self.ring, self.root)
+            if line is not None:
+                if self.store.master_id == self.ring.current:
+                    self.t.warnings.append(line)
+                else:
+                    self.t.notices.append(line[0].upper() + line[1:] + ".")
+                    self.key = sync_key(self.vault.master_key)
+                    self.ring.current = self.store.master_id
+                    self.engine._ring = None
+        if self.own_refused is None:
+            kept = rotation.kept_records(self.store.meta(rotation.ROTATIONS))
+            self.t.warnings.extend(rotation.publish(self.remote, self.me, kept))
 
     # --- key slots -------------------------------------------------------------------------
 
@@ -227,16 +281,22 @@ class _Run(Ingest, Tidy):
 
 
 def check_header(
-    remote: RemoteFolder, header: RemoteHeader, mine: RemoteHeader, previous: list[str]
+    remote: RemoteFolder,
+    header: RemoteHeader,
+    mine: RemoteHeader,
+    previous: list[str],
+    ring: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Refuse a folder of another vault, or of another master key of this one. `previous`
-    (the keys this vault used before) tells which side rotated: this device, whose other
-    devices must follow it to a new folder, or another device, which this one must follow."""
+    """Refuse a folder of another vault, or of another master key of this one. A folder set
+    up with a key of this device's key ring (linked to its key by rotation records) is this
+    vault's. Otherwise `previous` (the keys this vault used before) tells which side rotated
+    without a record (`vault rekey --new-folder`): this device, whose other devices must
+    follow it to a new folder, or another device, which this one must follow."""
     if header.vault_id != mine.vault_id:
         raise RemoteError(
             f"{remote.path} is the sync folder of another vault; choose another folder"
         )
-    if header.master_id == mine.master_id:
+    if header.master_id == mine.master_id or header.master_id in ring:
         return
     if header.master_id in previous:
         raise RemoteError(

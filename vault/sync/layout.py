@@ -22,6 +22,10 @@ HEADER = "vault-sync.json"
 FORMAT_NAME = "vault-sync"
 FORMAT_VERSION = 2  # 2: log files carry format 2 (claims-bound) envelopes and sealed tombstones
 READABLE_VERSIONS = (1, 2)  # a version 1 folder is upgraded in place by the first v2 device
+# The header's version: 3 once a key rotation was published in the folder (rotation records
+# under keys/, docs/SYNC.md "Key rotation"); the log files stay version 2.
+FOLDER_VERSION = 3
+FOLDER_VERSIONS = (1, 2, 3)
 KEYS_DIR = "keys"
 LOG_DIR = "log"
 

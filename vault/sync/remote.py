@@ -132,12 +132,12 @@ class RemoteFolder:
             if not isinstance(doc, dict) or doc.get("format") != layout.FORMAT_NAME:
                 raise ValueError
             v = doc.get("v")
-            if isinstance(v, int) and not isinstance(v, bool) and v > layout.FORMAT_VERSION:
+            if isinstance(v, int) and not isinstance(v, bool) and v > layout.FOLDER_VERSION:
                 raise RemoteError(
                     f"{self.path} was set up by a newer version of vault (format v{v}); upgrade"
                 )
             vault_id, master_id = doc.get("vault_id"), doc.get("mk_id")
-            if v not in layout.READABLE_VERSIONS or not (
+            if v not in layout.FOLDER_VERSIONS or not (
                 isinstance(vault_id, str)
                 and isinstance(master_id, str)
                 and layout.is_device_id(vault_id)
@@ -161,13 +161,15 @@ class RemoteFolder:
             return None
         return f"{self.path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}|{st.st_mode}"
 
-    def write_header(self, header: RemoteHeader, *, upgrade: bool = False) -> None:
-        """Write the header if there is none (or, with `upgrade`, replace a version 1 header
+    def write_header(
+        self, header: RemoteHeader, *, upgrade: bool = False, version: int = layout.FORMAT_VERSION
+    ) -> None:
+        """Write the header if there is none (or, with `upgrade`, replace an older header
         atomically). Its bytes depend only on the vault, its key and the format version, so two
         devices setting up (or upgrading) the same folder at once write identical files."""
         doc = {
             "format": layout.FORMAT_NAME,
-            "v": layout.FORMAT_VERSION,
+            "v": version,
             "vault_id": header.vault_id,
             "mk_id": header.master_id,
         }
@@ -180,7 +182,7 @@ class RemoteFolder:
             if upgrade:
                 # A new file under a hidden name, then renamed over the old header: the rename
                 # replaces the entry itself (never what a link there points to).
-                tmp = f".{layout.HEADER}.v{layout.FORMAT_VERSION}"
+                tmp = f".{layout.HEADER}.v{version}"
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp, dir_fd=root.fd)
                 root.write_new(tmp, data)

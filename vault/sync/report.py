@@ -49,6 +49,7 @@ class SyncReport:
     attachments_received: int = 0  # attachment files fetched and verified (vault.sync.blob_sync)
     attachments_sent: int = 0
     attachments_waiting: int = 0  # used by a note, on no device yet: "not yet here"
+    notices: tuple[str, ...] = ()  # things a person should know that are not problems
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,7 @@ class SyncReport:
             )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
+        out.extend(self.notices)
         for w in self.warnings:
             out.append(f"Warning: {w}")
         if self.repaired:
@@ -113,6 +115,7 @@ class SyncReport:
                 "sent": self.attachments_sent,
                 "waiting": self.attachments_waiting,
             },
+            "notices": list(self.notices),
             "seconds": round(self.seconds, 3),
         }
 

@@ -19,6 +19,7 @@ from vault.notes.vault import Vault
 from vault.sealing import crypto
 from vault.sealing.envelope import short, upgrade_envelope
 from vault.storage.store import Op
+from vault.sync import rotation
 from vault.sync.layout import SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.reading import ReadBudget, Rejections
 from vault.sync.remote import Entry, HashMismatch, RemoteFolder, Unreadable
@@ -62,6 +63,7 @@ class Tally:
     pending: list[Pending] = field(default_factory=list)
     rollbacks: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
     tombstoned: set[str] = field(default_factory=set)
 
 
@@ -100,6 +102,8 @@ class RunState:
         self.own_refused: str | None = None  # why this device's log folder cannot be used
         self.rejected = Rejections.load(self.state)
         self.budget = ReadBudget.for_run()
+        self.ring = rotation.KeyRing(self.store.master_id)  # keys of rotations (engine._keys)
+        self.root: str | None = None  # the key the folder was set up with (its header's)
 
     # --- reading and recording files ------------------------------------------------------
 
@@ -145,9 +149,7 @@ class RunState:
             reason = "incomplete or damaged (hash does not match)"
         else:
             try:
-                chain = (open_file if content else verify_file)(
-                    self.key, self.vault.vault_id, data, where
-                )
+                chain = self._open_chain(data, where, content)
                 if chain.seq != cand.name.seq or chain.kind != cand.name.kind:
                     reason, chain = "misnamed; not applied", None
             except UnsupportedFormatError as exc:
@@ -162,6 +164,29 @@ class RunState:
             return None
         self.rejected.forget(device, cand.entry.name)
         return chain
+
+    def _open_chain(self, data: bytes, where: str, content: bool) -> ChainFile:
+        """Open (or only verify) a chain file under the current key, or else under an older
+        key of the ring; operations read under an older key are sealed anew under the
+        current one before anything else sees them."""
+        opener = open_file if content else verify_file
+        try:
+            return opener(self.key, self.vault.vault_id, data, where)
+        except IntegrityError:
+            for old in self.ring.older():
+                try:
+                    chain = opener(sync_key(old), self.vault.vault_id, data, where)
+                except IntegrityError:
+                    continue
+                items_key = crypto.subkey(self.vault.master_key, crypto.Label.ITEMS)
+                ops = tuple(
+                    op
+                    if self.store.has_op(op.op_id)
+                    else rotation.reseal(old, items_key, self.vault.vault_id, op)
+                    for op in chain.ops
+                )
+                return replace(chain, ops=ops)
+            raise
 
     def _record(
         self, rec: FileRecord, ops: list[Op], *, chain: ChainFile | None = None, mine: bool = False

@@ -10,6 +10,7 @@ from pathlib import Path
 from vault.errors import RemoteError, StorageError
 from vault.fsutil import storage_error
 from vault.storage.store import Store
+from vault.sync import rotation
 from vault.sync.engine import SyncStatus, check_header, sync_status
 from vault.sync.remote import RemoteFolder, RemoteHeader
 from vault.sync.state import REMOTE, SyncState
@@ -49,7 +50,8 @@ def set_remote(store: Store, path: Path) -> Path:
             )
         remote.write_header(mine)
     else:
-        check_header(remote, header, mine, store.previous_master_ids())
+        linked = rotation.named_chain(remote, store.meta(rotation.ROTATIONS), store.master_id)
+        check_header(remote, header, mine, store.previous_master_ids(), linked)
     with store.transaction() as db:
         SyncState.set_meta(db, REMOTE, str(path))
     return path
@@ -79,6 +81,7 @@ def remote_info(store: Store, config_remote: str = "") -> RemoteInfo:
                 header,
                 RemoteHeader(store.vault_id, store.master_id),
                 store.previous_master_ids(),
+                rotation.named_chain(remote, store.meta(rotation.ROTATIONS), store.master_id),
             )
         devices = remote.devices()
         files = 0

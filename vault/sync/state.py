@@ -27,6 +27,7 @@ FOLDER = "sync.folder"  # the folder the rest of this state describes (absolute 
 HEADER_SEEN = "sync.header_seen"  # path, size, mtime and inode of the header last checked
 SLOTS = "sync.slots"  # JSON {digest: size}: the key slot files this device published
 REJECTED = "sync.rejected"  # JSON {"device/name": [size, mtime_ns, reason]}: files refused
+RING = "sync.ring"  # the ids of the keys this device could read with at the last run
 OWN_SEEN = "sync.own_seen"  # JSON {name: mtime_ns}: own files whose bytes were checked so
 
 _OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"

@@ -5,11 +5,11 @@ read it, removing its own files nothing needs any more, and erasing purged histo
 from __future__ import annotations
 
 from vault.errors import IntegrityError, UnsupportedFormatError, VaultError
+from vault.sync import rotation
 from vault.sync.layout import SNAPSHOT, chain_file_name, content_hash
 from vault.sync.publish import Publish
 from vault.sync.remote import Unreadable
 from vault.sync.run_state import DAY_MS, judged_size, record_name, wrote
-from vault.sync.segments import open_file
 from vault.sync.state import JUDGED, OWN_SEEN, SyncState
 
 
@@ -25,13 +25,21 @@ class Tidy(Publish):
         mine = self.files.setdefault(self.me, {})
         snaps = [s for s, recs in mine.items() if any(r.kind == SNAPSHOT for r in recs)]
         last_snap = max(snaps, default=0)
-        if self.damaged or sum(1 for s in mine if s > last_snap) > self.engine.compact_after:
+        resnap = self.store.meta(rotation.RESNAP) == "1"  # the key changed: old files go
+        if (
+            self.damaged
+            or resnap
+            or sum(1 for s in mine if s > last_snap) > self.engine.compact_after
+        ):
             ops, bad = self._sendable(list(self.state.my_ops()))
             if bad:
                 # A snapshot without them would replace the files that hold them: keep the
                 # log as it is until the store is repaired.
                 return
             self._write_own(SNAPSHOT, ops, self._my_acks())
+            if resnap:
+                with self.store.transaction() as db:
+                    SyncState.set_meta(db, rotation.RESNAP, "")
             self.t.repaired += len(self.damaged)
             for bad in self.damaged:
                 # The snapshot holds everything the lost or damaged file held. A damaged file
@@ -78,7 +86,7 @@ class Tidy(Publish):
             try:
                 data = self.remote.read(self.me, entry.name)
                 self.budget.spend(entry.size)
-                chain = open_file(self.key, self.vault.vault_id, data, entry.name)
+                chain = self._open_chain(data, entry.name, True)
             except (Unreadable, IntegrityError, UnsupportedFormatError):
                 self.judged[key] = entry.size  # not ours, or still arriving: look again if it grows
                 continue

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual import work
 from textual.timer import Timer
@@ -37,15 +36,9 @@ from vault.tui.messages import (
     SyncProgress,
     SyncStatusRead,
 )
+from vault.tui.services import AppHost
 from vault.tui.session import Session, Stopped
 from vault.tui.sync_status import Running, report_problems, report_summary, status_line
-
-if TYPE_CHECKING:
-    from vault.tui.app import VaultApp
-
-    _App = VaultApp
-else:
-    _App = object
 
 FIRST_SYNC_DELAY = 1.0  # after unlocking: the list is on screen first
 FIRST_BACKUP_DELAY = 5.0
@@ -56,7 +49,7 @@ BUSY_RETRY_SECONDS = 10.0  # another sync (the CLI) held the vault's sync lock
 PROGRESS_EVERY = 0.1  # seconds between progress messages from a running sync
 
 
-class BackgroundWork(_App):
+class BackgroundWork(AppHost):
     def init_background(self) -> None:
         self._bg_timers: list[Timer] = []
         self._debounce: Timer | None = None

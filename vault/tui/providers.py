@@ -13,16 +13,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.fuzzy import Matcher
 
 from vault.tui.safetext import escaped, shown
-
-if TYPE_CHECKING:
-    from vault.tui.screens.main import MainScreen
 
 CANDIDATE_LIMIT = 60
 
@@ -73,12 +70,23 @@ def candidates(entries: list[Entry], query: str, limit: int = CANDIDATE_LIMIT) -
     return (near + loose)[:limit]
 
 
+PaletteAction = tuple[str, str, Callable[[], object]]
+
+
+@runtime_checkable
+class PaletteSource(Protocol):
+    """A screen the palette offers jumps and actions for: the main screen (PaletteSupport in
+    vault/tui/screens/jumps.py). Named by what it offers, so this module imports no screen."""
+
+    def jump_entries(self) -> list[Entry]: ...
+
+    def palette_actions(self) -> list[PaletteAction]: ...
+
+
 class _ScreenProvider(Provider):
     @property
-    def main(self) -> MainScreen | None:
-        from vault.tui.screens.main import MainScreen
-
-        return self.screen if isinstance(self.screen, MainScreen) else None
+    def main(self) -> PaletteSource | None:
+        return self.screen if isinstance(self.screen, PaletteSource) else None
 
 
 class JumpProvider(_ScreenProvider):

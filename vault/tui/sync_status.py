@@ -98,6 +98,8 @@ def report_problems(report: SyncReport) -> list[tuple[str, str]]:
         out.append(("error", f"The sync folder went back in time: {line}."))
     for line in report.warnings:
         out.append(("warning", line[0].upper() + line[1:] + "."))
+    for line in report.notices:  # e.g. a master key rotation this device followed
+        out.append(("information", line))
     if report.conflicts:
         n = len(report.conflicts)
         verb = "was" if n == 1 else "were"

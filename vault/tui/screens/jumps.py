@@ -6,27 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault.errors import VaultError
 from vault.notes.search import Query
 from vault.tui.data import ALL, TRASH, Target
-from vault.tui.providers import Entry, entry
+from vault.tui.providers import Entry, PaletteAction, entry
+from vault.tui.screens.host import MainHost
 from vault.tui.screens.unlock import display_path
 from vault.tui.timefmt import relative_time
 from vault.wording import plural
 
-if TYPE_CHECKING:
-    from vault.tui.screens.main import MainScreen
 
-    _Screen = MainScreen
-else:
-    _Screen = object
-
-PaletteAction = tuple[str, str, Callable[[], object]]
-
-
-class PaletteSupport(_Screen):
+class PaletteSupport(MainHost):
     # --- the command palette ------------------------------------------------------------------
 
     def go_to_note(self, note_id: str) -> None:

@@ -8,8 +8,6 @@ the outline and the counts from the text in the editor, as typed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import work
 from textual.css.query import NoMatches
 from textual.timer import Timer
@@ -19,22 +17,20 @@ from vault.errors import VaultError
 from vault.notes.links import Link, link_index, parse_links
 from vault.notes.model import Note
 from vault.notes.outline import counts, outline
+from vault.notes.renaming import rename_message
 from vault.notes.templates import NoteSettings, fill, templates
 from vault.textsafe import visible
 from vault.tui.messages import ListLoaded, NoteWritten
+from vault.tui.screens.dialogs import ConfirmDialog, PromptDialog
+from vault.tui.screens.host import MainHost
+from vault.tui.screens.link_picker import LinkPicker
+from vault.tui.screens.template_picker import TemplatePicker
 from vault.tui.widgets.link_panel import LinkPanel, PanelKind
-
-if TYPE_CHECKING:
-    from vault.tui.screens.main import MainScreen
-
-    _Screen = MainScreen
-else:
-    _Screen = object
 
 PANEL_DELAY = 0.3
 
 
-class LinkActions(_Screen):
+class LinkActions(MainHost):
     _panel_timer: Timer | None = None
     _pending_line: tuple[str, int] | None = None  # (note id, line) to put the cursor on
     _links_warmed = False
@@ -203,8 +199,6 @@ class LinkActions(_Screen):
         return before.endswith("[[") and not before.endswith("[[[")
 
     def _complete_link(self) -> None:
-        from vault.tui.screens.link_picker import LinkPicker
-
         session = self.session
         if session is None or self.pane.note is None:
             return
@@ -276,8 +270,6 @@ class LinkActions(_Screen):
         return None
 
     def _offer_to_create(self, title: str) -> None:
-        from vault.tui.screens.dialogs import ConfirmDialog
-
         current = self.pane.note
         notebook = current.notebook if current is not None else None
 
@@ -318,9 +310,6 @@ class LinkActions(_Screen):
         self.app.call_from_thread(self._opened_new, note.id)
 
     def action_new_from_template(self) -> None:
-        from vault.tui.screens.dialogs import PromptDialog
-        from vault.tui.screens.template_picker import TemplatePicker
-
         session = self.session
         if session is None:
             return
@@ -357,8 +346,6 @@ class LinkActions(_Screen):
 
     @work(thread=True, group="write", exit_on_error=False)
     def rename_with_links(self, note: Note, title: str) -> None:
-        from vault.notes.renaming import rename_message
-
         session = self.session
         if session is None:
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from time import perf_counter
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
@@ -52,6 +52,7 @@ from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
+from vault.tui.services import AppServices
 from vault.tui.session import Session, Unsaved
 from vault.tui.timefmt import Clock
 from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
@@ -59,9 +60,6 @@ from vault.tui.widgets.note_list import NoteList
 from vault.tui.widgets.sidebar import Sidebar
 from vault.tui.widgets.status import StatusBar
 from vault.wording import plural
-
-if TYPE_CHECKING:
-    from vault.tui.app import VaultApp
 
 NARROW = 100  # below this many columns the sidebar hides until asked for (ctrl+b)
 ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b brings it)
@@ -135,7 +133,8 @@ class MainScreen(
         self.autosave_seconds = 1.0
 
     @property
-    def vault_app(self) -> VaultApp:
+    def vault_app(self) -> AppServices:
+        """The app's services (the screen does not import the app: vault/tui/services.py)."""
         return self.app  # type: ignore[return-value]
 
     # --- layout --------------------------------------------------------------------------------
@@ -734,6 +733,14 @@ class MainScreen(
     def action_external_edit(self) -> None:
         note = self.pane.note
         if note is None or note.in_trash or self.session is None:
+            return
+        if note.conflict:
+            self.notify(
+                "Versions conflict: f8 compares and settles them; then the note can be edited.",
+                title="Conflict",
+                severity="warning",
+                timeout=6,
+            )
             return
         text = self.pane.text
         config = self.vault_app.config

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from textual import work
 from textual.timer import Timer
@@ -28,16 +27,9 @@ from vault.tui.screens.dialogs import (
     TagsDialog,
 )
 from vault.tui.screens.history import HistoryScreen
+from vault.tui.screens.host import MainHost
 from vault.tui.session import Session
 from vault.wording import plural
-
-if TYPE_CHECKING:
-    from vault.tui.screens.main import MainScreen
-
-    _Screen = MainScreen
-else:
-    _Screen = object
-
 
 Change = Callable[[Session, Note], Note | None]
 UNDO_SECONDS = 30.0  # how long ctrl+z takes back the last move to the trash or a notebook
@@ -51,7 +43,7 @@ class Undoable:
     back: Callable[[Session, Note], Note]
 
 
-class NoteActions(_Screen):
+class NoteActions(MainHost):
     _undo: Undo | None = None
     _undo_timer: Timer | None = None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from textual import work
 
@@ -24,6 +24,7 @@ from vault.tui.screens.backups import (
 )
 from vault.tui.screens.conflicts import ConflictListScreen, ConflictScreen
 from vault.tui.screens.dialogs import ConfirmDialog
+from vault.tui.screens.host import MainHost
 from vault.tui.screens.sync_panel import SyncFolderDialog, SyncPanel
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
@@ -31,15 +32,8 @@ from vault.wording import plural
 
 T = TypeVar("T")
 
-if TYPE_CHECKING:
-    from vault.tui.screens.main import MainScreen
 
-    _Screen = MainScreen
-else:
-    _Screen = object
-
-
-class SyncAndBackup(_Screen):
+class SyncAndBackup(MainHost):
     # --- sync ------------------------------------------------------------------------------
 
     def action_sync_now(self) -> None:

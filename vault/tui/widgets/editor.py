@@ -29,6 +29,12 @@ from vault.tui.messages import OpenConflict
 from vault.tui.safetext import content, pictured, shown_body
 from vault.tui.timefmt import Clock, long_time, relative_time
 
+# While a note's versions conflict the editor shows one of them read-only: an edit would go on
+# that version alone and the conflict would grow with every save (`vault edit` refuses too).
+# The details line says so (first, so a narrow pane still shows it), the border says read-only.
+CONFLICT_LINE = "! Versions conflict: f8 settles them"
+READ_ONLY = "[$error]read-only[/]"
+
 SaveState = Literal["none", "saved", "unsaved", "saving", "failed"]
 PreviewMode = Literal["off", "side", "only"]
 PREVIEW_MODES: tuple[PreviewMode, ...] = ("off", "side", "only")
@@ -274,7 +280,7 @@ class EditorPane(Vertical):
             area.load_text(note.body)
         finally:
             self._loading = False
-        area.read_only = note.in_trash  # restore it first; editing the trash would be a trap
+        area.read_only = not editable(note)
         if query is not None and not query.empty:
             self._select_first_match(note.body, query)
         else:
@@ -296,8 +302,10 @@ class EditorPane(Vertical):
         self.border_title = content(note.title)  # never markup: `[/]` in a title crashed it
         now = self._clock()
         parts: list[Content] = []
+        self.text_area.read_only = not editable(note)
+        self._show_indicator()
         if note.conflict:  # first, so a narrow terminal still shows it
-            parts.append(Content.from_markup("[$error]! two versions: f8 compares[/]"))
+            parts.append(Content.from_markup(f"[$error]{CONFLICT_LINE}[/]"))
         if note.in_trash:
             parts.append(Content.from_markup("[$error]in the trash[/] (u restores)"))
         parts.append(content(notebook_path, "bold") if notebook_path else Content("no notebook"))
@@ -333,6 +341,7 @@ class EditorPane(Vertical):
         details.tooltip = None
         self.border_title = "Editor"
         self.save_state = "none"
+        self._show_indicator()
         self.query_one("#find-bar").display = False
         self._show_panes()
 
@@ -350,7 +359,13 @@ class EditorPane(Vertical):
         self.text_area.move_cursor(location, center=True)
 
     def watch_save_state(self, state: SaveState) -> None:
-        self.border_subtitle = _INDICATOR[state]
+        self._show_indicator()
+
+    def _show_indicator(self) -> None:
+        indicator = _INDICATOR[self.save_state]
+        if self.note is not None and self.note.conflict:
+            indicator = f"{READ_ONLY} · {indicator}" if indicator else READ_ONLY
+        self.border_subtitle = indicator
 
     def watch_preview(self, mode: PreviewMode) -> None:
         self._show_panes()
@@ -363,6 +378,12 @@ class EditorPane(Vertical):
         self.query_one("#editor-panes").display = has_note
         self.text_area.display = self.preview != "only"
         self.query_one("#preview-scroll").display = self.preview != "off"
+
+
+def editable(note: Note) -> bool:
+    """Whether typing may change `note`: not in the trash (restore it first) and not while its
+    versions conflict (settle them first, f8)."""
+    return not note.in_trash and not note.conflict
 
 
 def _all_indexes(text: str, needle: str) -> list[int]:
