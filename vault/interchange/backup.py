@@ -57,10 +57,13 @@ from vault.interchange.backup_files import (
     unique_path,
 )
 from vault.interchange.backup_format import (
+    REC_ATTACHMENT,
     REC_INFO,
     REC_OP,
     BackupWriter,
     Progress,
+    attachment_piece,
+    attachment_records,
     encode_prefix,
     op_from_record,
     op_to_json,
@@ -75,6 +78,7 @@ from vault.interchange.backup_restore import backup_needs_secret, merge_backup, 
 from vault.sealing import crypto, keys
 from vault.sealing.crypto import Label
 from vault.sealing.envelope import upgrade_envelope
+from vault.storage.blobs import BlobStore
 from vault.storage.store import Op, Store
 
 if TYPE_CHECKING:
@@ -176,7 +180,8 @@ def create_backup(
                 ops += 1
                 if progress is not None and ops % 256 == 0:
                     progress(ops, total)
-            writer.finish({"ops": ops, "attachments": 0})
+            blobs = _write_blobs(writer, store.path)
+            writer.finish({"ops": ops, "attachments": blobs})
             fh.flush()
             os.fsync(fh.fileno())
         if store.master_id != mk_id:
@@ -198,7 +203,21 @@ def create_backup(
         store.set_meta(META_LAST_SEQ, str(start_seq))
         last = {"created": utc_stamp(created), "path": str(path.absolute()), "size": size}
         store.set_meta(META_LAST_BACKUP, json.dumps(last, ensure_ascii=False))
-    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, size)
+    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, size, blobs)
+
+
+def _write_blobs(writer: BackupWriter, vault_path: Path) -> int:
+    """Every attachment file this device holds, as runs of `A` records (the sealed files as
+    they are: no key is needed, and what a restore puts back is verified when it is read)."""
+    store = BlobStore(vault_path / "blobs", b"")
+    written = 0
+    for name in sorted(store.names()):
+        try:
+            attachment_records(writer, name, store.path(name))
+        except FileNotFoundError:
+            continue  # collected since it was listed: no note uses it
+        written += 1
+    return written
 
 
 def _stream_ops(store: Store, history: bool) -> Iterator[Op]:
@@ -304,9 +323,17 @@ def verify_backup(
             if progress is not None:
                 progress(done, total)
 
+        blobs: list[str] = []
         for record in read_records(fh, header, mk, name, count_parts, file_size(path)):
             if record.rtype == REC_INFO:
                 info = record.json(name)
+                continue
+            if record.rtype == REC_ATTACHMENT:
+                blob, _ = attachment_piece(record, name)
+                if not blobs or blobs[-1] != blob:
+                    if blob in blobs:
+                        raise BackupError(f"{name} is damaged: an attachment appears twice")
+                    blobs.append(blob)
                 continue
             op = op_from_record(record, name)
             tally.add(op)
@@ -331,6 +358,7 @@ def verify_backup(
         live=tally.live(),
         damaged=damaged,
         items_checked=open_items,
+        attachments=len(blobs),
     )
 
 

@@ -51,6 +51,7 @@ class BackupReport:
     ops: int  # operations written (versions and tombstones)
     history: bool
     size: int
+    attachments: int = 0  # attachment files (blobs) written
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class VerifyReport:
     live: dict[str, int]  # kind -> items not deleted at the backup's newest versions
     damaged: dict[str, str] = field(default_factory=dict)  # item id -> why it did not open
     items_checked: bool = True
+    attachments: int = 0  # attachment files (blobs) in the backup
 
     @property
     def ok(self) -> bool:
@@ -86,6 +88,7 @@ class RestoreReport:
     resealed: int  # re-sealed under the vault's current master key (it was rotated since)
     damaged: dict[str, str]  # item id -> why its version was left out
     counts: dict[str, int]  # the vault's live items by kind afterwards, and "versions"
+    attachments: int = 0  # attachment files (blobs) brought in
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ the existing vault of the same id (adding only the operations it lacks).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -11,10 +12,10 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
-from vault.fsutil import fsync_dir, storage_error
+from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dirs, storage_error
 from vault.interchange.backup_files import (
     RestoreReport,
     file_size,
@@ -23,9 +24,11 @@ from vault.interchange.backup_files import (
     read_backup_header,
 )
 from vault.interchange.backup_format import (
+    REC_ATTACHMENT,
     REC_OP,
     BackupHeader,
     Progress,
+    attachment_piece,
     op_from_record,
     read_header,
     read_records,
@@ -34,6 +37,8 @@ from vault.interchange.backup_format import (
 from vault.sealing import crypto, keys
 from vault.sealing.crypto import Label
 from vault.sealing.envelope import open_op, seal_op, upgrade_envelope
+from vault.storage.blobs import SUFFIX as BLOB_SUFFIX
+from vault.storage.blobs import BlobStore
 from vault.storage.store import Op, Store
 
 if TYPE_CHECKING:
@@ -41,6 +46,65 @@ if TYPE_CHECKING:
 
 
 # --- restoring ---------------------------------------------------------------------------------
+
+
+class _BlobSink:
+    """Attachment files arriving in `A` records: each goes to a hidden temporary file in the
+    vault's `blobs/` and takes its name only once the whole backup verified (`commit`)."""
+
+    def __init__(self, vault_path: Path, name: str) -> None:
+        self.folder = vault_path / "blobs"
+        self.name = name
+        self.held = BlobStore(self.folder, b"").names()
+        self.seen: set[str] = set()
+        self.current: str | None = None
+        self.out: BinaryIO | None = None
+        self.temps: dict[str, Path] = {}
+        self.count = 0
+
+    def take(self, record: Any) -> None:
+        blob, data = attachment_piece(record, self.name)
+        if blob != self.current:
+            self._close()
+            if blob in self.seen:
+                raise BackupError(f"{self.name} is damaged: an attachment appears twice")
+            self.seen.add(blob)
+            self.current = blob
+            self.count += 1
+            if blob not in self.held:
+                make_private_dirs(self.folder)
+                tmp = self.folder / f".{blob}.restore-{secrets.token_hex(4)}.tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+                self.out = os.fdopen(fd, "wb")
+                self.temps[blob] = tmp
+        if self.out is not None:
+            self.out.write(data)
+
+    def _close(self) -> None:
+        if self.out is not None:
+            self.out.flush()
+            os.fsync(self.out.fileno())
+            self.out.close()
+            self.out = None
+
+    def commit(self) -> int:
+        self._close()
+        for blob, tmp in self.temps.items():
+            os.replace(tmp, self.folder / f"{blob}{BLOB_SUFFIX}")
+        if self.temps:
+            fsync_dir(self.folder)
+        self.temps.clear()
+        return self.count
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.out is not None:
+                self.out.close()
+        self.out = None
+        for tmp in self.temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self.temps.clear()
 
 
 @dataclass
@@ -61,14 +125,19 @@ def _ingest(
     reseal_key: bytes | None,
     progress: Progress | None,
     total: int,
+    blobs: _BlobSink,
 ) -> tuple[_Ingest, int]:
     """Feed the backup's operations into `store` in one transaction: a backup that turns out
-    damaged half-way rolls back, so a restore is all or nothing."""
+    damaged half-way rolls back, so a restore is all or nothing. Attachment files go to
+    `blobs`, which the caller commits once this returns."""
     items_key = crypto.subkey(master_key, Label.ITEMS)
     stats = _Ingest()
 
     def ops() -> Iterator[Op]:
         for record in read_records(fh, header, master_key, name, progress, total):
+            if record.rtype == REC_ATTACHMENT:
+                blobs.take(record)
+                continue
             if record.rtype != REC_OP:
                 continue
             op = op_from_record(record, name)
@@ -129,7 +198,10 @@ def restore_backup(
         device_id = crypto.random_id()
         store: Store | None = None
 
+        sink = _BlobSink(tmp, name)
+
         def discard() -> None:
+            sink.discard()
             if store is not None:
                 store.close()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -146,7 +218,9 @@ def restore_backup(
                 reseal_key=None,
                 progress=progress,
                 total=file_size(path),
+                blobs=sink,
             )
+            blob_count = sink.commit()
             counts = store.counts()
             store.close()
             if target.exists():
@@ -176,6 +250,7 @@ def restore_backup(
         resealed=0,
         damaged=stats.damaged,
         counts=counts,
+        attachments=blob_count,
     )
 
 
@@ -223,16 +298,26 @@ def merge_backup(
                 header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
             )
             reseal_key = crypto.subkey(current, Label.ITEMS)
-        stats, added = _ingest(
-            vault.store,
-            fh,
-            header,
-            master_key,
-            name,
-            reseal_key=reseal_key,
-            progress=progress,
-            total=file_size(path),
-        )
+        sink = _BlobSink(vault.path, name)
+        try:
+            stats, added = _ingest(
+                vault.store,
+                fh,
+                header,
+                master_key,
+                name,
+                reseal_key=reseal_key,
+                progress=progress,
+                total=file_size(path),
+                blobs=sink,
+            )
+            blob_count = sink.commit()
+        except OSError as exc:
+            sink.discard()
+            raise storage_error(exc, vault.path) from None
+        except BaseException:
+            sink.discard()
+            raise
     vault.refresh()
     return RestoreReport(
         vault_path=vault.path,
@@ -245,4 +330,5 @@ def merge_backup(
         resealed=stats.resealed if added else 0,
         damaged=stats.damaged,
         counts=vault.store.counts(),
+        attachments=blob_count,
     )

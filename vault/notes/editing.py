@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
+from vault.notes import attachments
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES
 from vault.notes.filing import Filing, clean_tag
 from vault.notes.model import Note, Notebook, NoteVersion, TagCount, now_ms
@@ -225,6 +226,8 @@ class Notes(Filing):
         # The snapshot still holds the note: it goes now, and locking seals a new one.
         snapshot.destroy(self.path)
         self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
+        if attachments.FIELD in note.extra:  # its files, if no other note uses them
+            attachments.collect_garbage(self)
 
     def empty_trash(self) -> int:
         trashed = self.notes(trashed=True)

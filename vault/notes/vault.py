@@ -8,16 +8,18 @@ and every change it makes is one sealed version appended to the item's history.
 vault.notes.cache (the decrypted items, refresh, sealing a change, the snapshot),
 vault.notes.filing (notebooks and the tag registry), vault.notes.editing (notes, search, and
 the changes that reach many notes). This module adds creating and unlocking a vault (with
-vault.notes.unlocking), changing its keys, and `check` (vault.notes.integrity).
+vault.notes.unlocking), changing its keys, `check` (vault.notes.integrity), and the notes'
+attached files (vault.notes.attachments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from vault.errors import InvalidInputError, KeyfileError, StaleSessionError, WrongPasswordError
-from vault.notes import integrity
+from vault.notes import attachments, integrity
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, ItemCache
 from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
 from vault.notes.filing import clean_name, clean_tag
@@ -178,6 +180,33 @@ class Vault(Notes):
         """`vault check` has shown the incident: later openings stop repeating it."""
         integrity.forget_incident(self.store)
         self.history_incident = None
+
+    # --- attachments (vault.notes.attachments) ---------------------------------------------------
+
+    def attachments(self, note_id: str) -> list[attachments.Attachment]:
+        return attachments.list_attachments(self, note_id)
+
+    def attach(
+        self,
+        note_id: str,
+        source: Path,
+        *,
+        name: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> attachments.Attachment:
+        return attachments.attach(self, note_id, source, name=name, progress=progress)
+
+    def save_attachment(
+        self,
+        note_id: str,
+        name: str,
+        out: BinaryIO,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        attachments.save_attachment(self, note_id, name, out, progress)
+
+    def remove_attachment(self, note_id: str, name: str) -> None:
+        attachments.remove_attachment(self, note_id, name)
 
     # --- keys ------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from vault.errors import RemoteError, VaultError
 from vault.notes.model import now_ms
 from vault.notes.vault import Vault
 from vault.storage.store import Store
-from vault.sync import layout, rotation
+from vault.sync import blob_sync, layout, rotation
 from vault.sync.conflicts import auto_merge
 from vault.sync.ingest import Ingest
 from vault.sync.locking import sync_lock
@@ -161,6 +161,8 @@ class _Run(Ingest, Tidy):
             self._compact()
         if self.t.pulled:
             self.vault.refresh()
+        blobs = blob_sync.run(self.vault, self.remote)
+        self.t.warnings.extend(blobs.warnings)
         return SyncReport(
             remote=str(self.remote.path),
             pulled=self.t.pulled,
@@ -177,6 +179,9 @@ class _Run(Ingest, Tidy):
             repaired=self.t.repaired,
             removed=self.t.removed,
             not_sent=self.own_refused,
+            attachments_received=blobs.fetched,
+            attachments_sent=blobs.published,
+            attachments_waiting=blobs.missing,
             notices=tuple(self.t.notices),
         )
 

@@ -46,6 +46,9 @@ class SyncReport:
     removed: int = 0  # own files removed by compaction
     seconds: float = 0.0
     not_sent: str | None = None  # why nothing could be sent (this device's folder is refused)
+    attachments_received: int = 0  # attachment files fetched and verified (vault.sync.blob_sync)
+    attachments_sent: int = 0
+    attachments_waiting: int = 0  # used by a note, on no device yet: "not yet here"
     notices: tuple[str, ...] = ()  # things a person should know that are not problems
 
     @property
@@ -65,6 +68,15 @@ class SyncReport:
         if self.waiting:
             out.append(
                 f"{plural(len(self.waiting), 'item')} waiting for older versions still arriving."
+            )
+        if self.attachments_received or self.attachments_sent:
+            out.append(
+                f"Attachments: received {self.attachments_received}, sent {self.attachments_sent}."
+            )
+        if self.attachments_waiting:
+            out.append(
+                f"{plural(self.attachments_waiting, 'attachment')} not here yet (the device "
+                "that added it has not sent it)."
             )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
@@ -98,6 +110,11 @@ class SyncReport:
             "repaired": self.repaired,
             "removed": self.removed,
             "not_sent": self.not_sent,
+            "attachments": {
+                "received": self.attachments_received,
+                "sent": self.attachments_sent,
+                "waiting": self.attachments_waiting,
+            },
             "notices": list(self.notices),
             "seconds": round(self.seconds, 3),
         }
