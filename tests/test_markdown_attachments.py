@@ -301,3 +301,24 @@ def test_export_of_an_attachment_not_here_keeps_its_link(vault: Vault, tmp_path:
         "kept.txt"
     ]
     assert kept.present
+
+
+def test_a_folder_swapped_for_a_link_after_the_walk_is_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "n"
+    write(root / "sub" / "a.txt", b"inside")
+    write(tmp_path / "elsewhere" / "a.txt", b"outside")
+    files = md_attachments.FolderFiles(root)
+    files.add("sub/a.txt", root / "sub" / "a.txt")
+    os.rename(root / "sub", tmp_path / "moved")
+    (root / "sub").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert files.check("sub/a.txt") is not None
+
+
+@pytest.mark.parametrize("unit", ["[a](xx", "![[aa", "[a\\", "[a](\\(", '[a](x "', "[`"])
+def test_link_scanning_stays_linear(unit: str) -> None:
+    import time
+
+    body = unit * (300_000 // len(unit))
+    start = time.perf_counter()
+    md_attachments.rewrite_links(body, lambda link: None)
+    assert time.perf_counter() - start < 5  # quadratic took minutes here

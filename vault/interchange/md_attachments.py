@@ -99,26 +99,46 @@ def _code_spans(body: str) -> list[tuple[int, int]]:
 def rewrite_links(body: str, replace: Callable[[Link], str | None]) -> str:
     """`body` with each link outside code replaced by `replace(link)`, or kept when it
     returns None."""
-    spans = _code_spans(body)
+    if "[" not in body:
+        return body
+    spans = _code_spans(body) if "`" in body or "~" in body else []
     starts = [start for start, _ in spans]
+    out: list[str] = []
+    done = 0  # body[:done] is in `out`
+    i = body.find("[")
+    # Matching at each '[' (and the '!' before it) rather than searching the whole text:
+    # most of a note is prose, where a search would try the pattern at every character.
+    while i != -1:
+        if i and body[i - 1] == "\\":
+            # An escaped '[' starts no link. Skipping it also keeps the scan linear: the link
+            # text a match attempt reads runs only over escaped brackets, so no two attempts
+            # read the same text ("[a\\[a\\[a..." would otherwise be quadratic).
+            i = body.find("[", i + 1)
+            continue
+        start = i - 1 if i > done and body[i - 1] == "!" else i
+        match = _LINKS.match(body, start)
+        if match is None:
+            i = body.find("[", i + 1)
+            continue
+        k = bisect.bisect_right(starts, start) - 1
+        if k < 0 or start >= spans[k][1]:  # not inside code
+            new = _replacement(match, replace)
+            if new is not None:
+                out.append(body[done:start])
+                out.append(new)
+                done = match.end()
+        i = body.find("[", match.end())
+    out.append(body[done:])
+    return "".join(out)
 
-    def one(match: re.Match[str]) -> str:
-        i = bisect.bisect_right(starts, match.start()) - 1
-        if i >= 0 and match.start() < spans[i][1]:
-            return match.group(0)  # inside code
-        if match.group("embed") is not None:
-            link = Link(match.group("embed").strip(), match.group("alias"), embed=True)
-        else:
-            target = match.group("target")
-            link = Link(target, match.group("text"), embed=False)
-        new = replace(link)
-        if new is None:
-            return match.group(0)
-        if link.embed:
-            return new
-        return f"{match.group('bang')}[{match.group('text')}]({new}{match.group('title')})"
 
-    return _LINKS.sub(one, body)
+def _replacement(match: re.Match[str], replace: Callable[[Link], str | None]) -> str | None:
+    if match.group("embed") is not None:
+        return replace(Link(match.group("embed").strip(), match.group("alias"), embed=True))
+    new = replace(Link(match.group("target"), match.group("text"), embed=False))
+    if new is None:
+        return None
+    return f"{match.group('bang')}[{match.group('text')}]({new}{match.group('title')})"
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -225,9 +245,8 @@ class FolderFiles:
         following a symbolic link or waiting on a FIFO, checked, and on Linux handed on as
         /proc/self/fd/N (the file we checked, whatever its name points at by then)."""
         path = self.by_path[key]
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+            fd = _open_beneath(self.root, path.relative_to(self.root).parts)
         except OSError as exc:
             if os.path.islink(path):
                 raise _Refused("is a symbolic link (not followed)") from None
@@ -247,6 +266,27 @@ class FolderFiles:
 
 class _Refused(Exception):
     pass
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_beneath(root: Path, parts: tuple[str, ...]) -> int:
+    """Open root/parts... for reading, following no symbolic link on the way (a folder
+    swapped for a link since the walk would lead out of the imported folder)."""
+    if os.open not in os.supports_dir_fd or not _NOFOLLOW:
+        return os.open(root.joinpath(*parts), _FILE_FLAGS)
+    folder_flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(root, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, folder_flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def attachment_name(file_name: str, taken: set[str]) -> str:
