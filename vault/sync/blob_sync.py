@@ -39,7 +39,7 @@ from vault.sync.state import REMOTE
 AREA = "blobs"
 PUBLISHED = "sync.blobs"  # meta: {blob name: content hash of the file this device wrote}
 RUN_BUDGET = 1 << 30  # bytes copied each way per run
-MAX_BLOB_ENTRIES = 1_000_000  # entries one device's blob folder may hold
+MAX_BLOB_ENTRIES = 200_000  # entries one device's blob folder may hold
 MAX_BLOB_FILE = 1 << 40  # read to check one of our own files before deleting it
 
 
