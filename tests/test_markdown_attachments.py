@@ -114,6 +114,7 @@ def obsidian_folder(root: Path) -> None:
             "![[photo.png]]\n"
             "![[doc.pdf|the doc]]\n"
             "![[photo.png|300]]\n"
+            "[[doc.pdf]] [[photo.png|a link, not shown]]\n"
             "![alt text](files/a.pdf)\n"
             '[the same pdf](<files/a.pdf> "title")\n'
             "[spaced](files/my%20file.txt)\n"
@@ -141,6 +142,7 @@ def test_import_brings_linked_files_and_rewrites_links(vault: Vault, tmp_path: P
         "![photo.png](attachment:photo.png)\n"
         "[the doc](attachment:doc.pdf)\n"
         "![photo.png](attachment:photo.png)\n"
+        "[doc.pdf](attachment:doc.pdf) [a link, not shown](attachment:photo.png)\n"
         "![alt text](attachment:a.pdf)\n"
         '[the same pdf](attachment:a.pdf "title")\n'
         "[spaced](attachment:my%20file.txt)\n"
@@ -228,11 +230,11 @@ def test_link_scanner_leaves_code_and_odd_text_alone() -> None:
 
     body = (
         "~~~\n[a](in-fence.png)\n~~~\n`[b](inline.png)` [c](real.png)\n"
-        "[d]( spaced.png ) [e](x(1).png) [[not an embed]] ![[emb.png#p|al]] [f](<a b.png>)\n"
+        "[d]( spaced.png ) [e](x(1).png) [[a wikilink]] ![[emb.png#p|al]] [f](<a b.png>)\n"
         "[unclosed](x.png\n" + "[" * 5000 + "](" * 5000
     )
     assert md_attachments.rewrite_links(body, record) == body
-    assert seen == ["real.png", "spaced.png", "x(1).png", "emb.png", "<a b.png>"]
+    assert seen == ["real.png", "spaced.png", "x(1).png", "a wikilink", "emb.png", "<a b.png>"]
 
 
 def test_export_without_attachments_writes_no_folder(vault: Vault, tmp_path: Path) -> None:
@@ -280,7 +282,7 @@ def test_export_path_round_trips_through_resolve(name: str) -> None:
     target = md_attachments.export_path(f"attachments/N/{name}", "Work")
     files = md_attachments.FolderFiles(Path("/nonexistent"))
     files.add(f"attachments/N/{name}", Path("/nonexistent") / name)
-    link = md_attachments.Link(target, "t", embed=False)
+    link = md_attachments.Link(target, "t", wiki=False)
     assert files.resolve(link, "Work") == f"attachments/N/{name}"
 
 

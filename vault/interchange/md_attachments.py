@@ -9,8 +9,8 @@ attachments"). Other tools know nothing of that scheme, so
   rewrites the note's links to relative paths. When a file name had to differ from the
   attachment's name, the note's front matter says so (`attachment names: ["FILE/NAME"]`; '/'
   is in neither) and import gives the attachment its name back;
-* import brings in the files a note links to: Obsidian embeds (`![[photo.png]]`,
-  `![[doc.pdf|alias]]`) and Markdown links and images (`[text](files/a.pdf)`,
+* import brings in the files a note links to: Obsidian embeds and links (`![[photo.png]]`,
+  `![[doc.pdf|alias]]`, `[[doc.pdf]]`) and Markdown links and images (`[text](files/a.pdf)`,
   `![alt](<my photo.png>)`, percent-encoded or not), and rewrites those links to the
   `attachment:` form. A link resolves only to a file found by walking the imported folder
   (hidden folders and folder links are never entered); the file itself is opened without
@@ -48,8 +48,11 @@ ATTACHMENTS_DIR = "attachments"  # at the export's root
 NAMES_KEY = "attachment names"  # front matter: ["FILE/NAME", ...] when a file was renamed
 MAX_ATTACHMENT_BYTES = 256 * 1024 * 1024  # per file, on import
 
-# `![[target#heading|alias]]`: Obsidian's embed.
-_EMBED = r"!\[\[(?P<embed>[^\[\]|#^\n]+)(?:#[^\[\]|\n]*)?(?:\|(?P<alias>[^\[\]\n]*))?\]\]"
+# `![[target#heading|alias]]`: Obsidian's embed; without the '!', its link.
+_EMBED = (
+    r"(?P<wbang>!?)\[\[(?P<embed>[^\[\]|#^\n]+)(?:#[^\[\]|\n]*)?"
+    r"(?:\|(?P<alias>[^\[\]\n]*))?\]\]"
+)
 # `![alt](target "title")` and `[text](target)`; the target bare (one level of parentheses) or
 # in angle brackets. Link text with nested brackets is not a link we rewrite.
 _LINK = (
@@ -71,7 +74,8 @@ class Link:
 
     target: str
     text: str | None  # alt text, link text or embed alias; None for a bare embed
-    embed: bool  # Obsidian's `![[...]]`
+    wiki: bool  # Obsidian's `[[...]]` or `![[...]]`
+    shown: bool = False  # with a '!': an image or embed shown in place
 
 
 def _code_spans(body: str) -> list[tuple[int, int]]:
@@ -134,8 +138,9 @@ def rewrite_links(body: str, replace: Callable[[Link], str | None]) -> str:
 
 def _replacement(match: re.Match[str], replace: Callable[[Link], str | None]) -> str | None:
     if match.group("embed") is not None:
-        return replace(Link(match.group("embed").strip(), match.group("alias"), embed=True))
-    new = replace(Link(match.group("target"), match.group("text"), embed=False))
+        link = Link(match.group("embed").strip(), match.group("alias"), True, bool(match["wbang"]))
+        return replace(link)
+    new = replace(Link(match.group("target"), match.group("text"), False, bool(match["bang"])))
     if new is None:
         return None
     return f"{match.group('bang')}[{match.group('text')}]({new}{match.group('title')})"
@@ -154,7 +159,7 @@ def exported_body(body: str, targets: dict[str, str]) -> str:
     """`body` with `attachment:NAME` links to the exported files `targets[NAME]`."""
 
     def replace(link: Link) -> str | None:
-        if link.embed:
+        if link.wiki:
             return None
         name = parse_attachment_link(link.target)
         return targets.get(name) if name is not None else None
@@ -199,7 +204,7 @@ class FolderFiles:
     def resolve(self, link: Link, note_dir: str) -> str | None:
         """The folder's file (its key) that `link`, in a note in `note_dir`, refers to."""
         target = link.target
-        if link.embed:
+        if link.wiki:
             candidates = [target]
         else:
             if target.startswith("<") and target.endswith(">"):
@@ -214,13 +219,13 @@ class FolderFiles:
             candidate = _nfc(candidate.strip())
             if not candidate:
                 continue
-            for base in (note_dir, "") if link.embed else (note_dir,):
+            for base in (note_dir, "") if link.wiki else (note_dir,):
                 path = posixpath.normpath(posixpath.join(base, candidate))
                 if path == ".." or path.startswith(("../", "/")):
                     continue  # outside the folder: never
                 if path in self.by_path:
                     return path
-            if link.embed and "/" not in candidate:
+            if link.wiki and "/" not in candidate:
                 # Obsidian finds `![[photo.png]]` anywhere in the vault: the note's own folder
                 # first, else the shortest path.
                 found = self.by_name.get(candidate, [])
@@ -332,11 +337,12 @@ def imported_body(
             names[key] = attachment_name(renamed.get(base, base), taken)
             wanted.files.append((key, names[key]))
         name = names[key]
-        if not link.embed:
+        if not link.wiki:
             return "attachment:" + quote(name, safe="")
         alias = (link.text or "").strip()
         alt = name if not alias or _SIZE.fullmatch(alias) else alias
-        return attachment_link(name, image=guess_type(name).startswith("image/"), alt=alt)
+        image = link.shown and guess_type(name).startswith("image/")
+        return attachment_link(name, image=image, alt=alt)
 
     return rewrite_links(body, replace), wanted
 
