@@ -325,6 +325,8 @@ def imported_body(
     """`body` with its links to the folder's files rewritten to `attachment:` links, and the
     files to attach. `renamed` maps exported file names back to attachment names."""
     wanted = NoteFiles()
+    if not folder.by_path:  # a folder of notes only: nothing to link to
+        return body, wanted
     names: dict[str, str] = {}  # folder key -> attachment name
     taken: set[str] = set()
 
