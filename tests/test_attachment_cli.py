@@ -93,3 +93,16 @@ def test_hostile_names_are_shown_safely(cli: CLI, tmp_path: Path) -> None:
     table = cli("attachments", "N", check=True).stdout
     assert odd in table
     assert json.loads(cli("attachments", "N", "--json").stdout)[0]["name"] == odd
+
+
+def test_purge_by_id_with_attachments(cli: CLI, tmp_path: Path) -> None:
+    """`vault rm ID --purge` opens only that note (a partial view): the purge works, and the
+    files are freed by a later full opening, a sync or another purge."""
+    cli.init()
+    note_id = _new(cli, "Doomed")
+    src = tmp_path / "x.bin"
+    src.write_bytes(b"x" * 100)
+    cli("attach", "Doomed", str(src), check=True)
+    cli("rm", note_id[:8], "--purge", "--yes", check=True)
+    listed = cli("attachments", note_id[:8])
+    assert listed.returncode == 1 and "no note" in listed.stderr

@@ -166,15 +166,17 @@ print(after - before, round(time.monotonic() - started, 1), before, after)
 """
 
 
-def test_200_mb_through_attach_backup_restore_in_flat_memory(tmp_path: Path) -> None:
-    """The whole path, not only the blob store: attach, read back, back up, restore, read."""
+def test_64_mb_through_attach_backup_restore_in_flat_memory(tmp_path: Path) -> None:
+    """The whole path, not only the blob store (tests/test_blobs.py streams 200 MB through
+    that): attach, read back, back up, restore, read, with peak RSS growing far less than the
+    file. Sized to run in seconds."""
     import subprocess
     import sys
 
     src = tmp_path / "big.bin"
     piece = os.urandom(1 << 20)
-    with open(src, "wb") as fh:  # 200 MB that differ in every MiB, cheap to make
-        for i in range(200):
+    with open(src, "wb") as fh:  # 64 MiB that differ in every MiB, cheap to make
+        for i in range(64):
             fh.write(i.to_bytes(4, "big") + piece[4:])
     done = subprocess.run(
         [sys.executable, "-c", _FLAT_SCRIPT, str(src), str(tmp_path)],
@@ -183,7 +185,7 @@ def test_200_mb_through_attach_backup_restore_in_flat_memory(tmp_path: Path) -> 
         check=True,
     )
     growth_kib, seconds, _, _ = done.stdout.split()
-    assert int(growth_kib) < 48 * 1024, f"memory grew by {growth_kib} KiB ({seconds} s)"
+    assert int(growth_kib) < 16 * 1024, f"memory grew by {growth_kib} KiB ({seconds} s)"
     for copy in ("out.bin", "back.bin"):
         with open(src, "rb") as a, open(tmp_path / copy, "rb") as b:
             while chunk := a.read(CHUNK):

@@ -123,6 +123,13 @@ def test_tampered_file_in_the_folder_is_refused(dev: Devices) -> None:
     assert any("attachment file" in w for w in report.warnings)
     assert not dev.b.attachments(dev.note.id)[0].present
     assert not list((dev.b.path / "blobs").glob("*")) if (dev.b.path / "blobs").exists() else True
+    # the same damaged copy is not read (nor reported) again; a new copy is
+    again = dev.sync(dev.b)
+    assert again.attachments_waiting == 1 and not any("attachment" in w for w in again.warnings)
+    raw[100] ^= 1
+    published.unlink()
+    published.write_bytes(bytes(raw))
+    assert dev.sync(dev.b).attachments_received == 1
 
 
 def test_hostile_entries_are_never_followed_or_waited_on(dev: Devices) -> None:

@@ -389,6 +389,9 @@ def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
     """Remove this device's blobs that no note uses any more (after a purge, or once every
     note that used a file dropped it) and that are older than `grace` seconds. Returns the
     names removed."""
+    kinds = getattr(vault, "_kinds", None)
+    if kinds is not None and "note" not in kinds:
+        return []  # a partial view (`vault rm ID`) cannot tell what notes use: later
     grace = GC_GRACE_SECONDS if grace is None else grace
     store = blob_store(vault)
     held = store.names()

@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vault.errors import IntegrityError, RemoteError, StorageError, VaultError
 from vault.notes import attachments
@@ -38,6 +39,7 @@ from vault.sync.state import REMOTE
 
 AREA = "blobs"
 PUBLISHED = "sync.blobs"  # meta: {blob name: content hash of the file this device wrote}
+REJECTED = "sync.blobs_rejected"  # meta: {device/name: [size, mtime_ns]} of copies that failed
 RUN_BUDGET = 1 << 30  # bytes copied each way per run
 MAX_BLOB_ENTRIES = 200_000  # entries one device's blob folder may hold
 MAX_BLOB_FILE = 1 << 40  # read to check one of our own files before deleting it
@@ -75,9 +77,12 @@ def wanted_refs(vault: Vault) -> dict[str, BlobRef]:
     return refs
 
 
-def _offers(top: Dir, report: BlobReport) -> dict[str, list[tuple[str, int]]]:
-    """blob name -> [(device, size)] of the regular files offered under blobs/<device>/."""
-    offers: dict[str, list[tuple[str, int]]] = {}
+Offer = tuple[str, int, int]  # (device, size, mtime_ns) of a file under blobs/<device>/
+
+
+def _offers(top: Dir, report: BlobReport) -> dict[str, list[Offer]]:
+    """blob name -> the regular files offering it under blobs/<device>/ (lstat only)."""
+    offers: dict[str, list[Offer]] = {}
     try:
         devices = [e.name for e in top.list(None) if layout.is_device_id(e.name)]
     except FolderRefused as exc:
@@ -99,25 +104,33 @@ def _offers(top: Dir, report: BlobReport) -> dict[str, list[tuple[str, int]]]:
                 continue
         for e in listed:
             if e.regular and e.name.endswith(SUFFIX) and is_blob_name(e.name[: -len(SUFFIX)]):
-                offers.setdefault(e.name[: -len(SUFFIX)], []).append((device, e.size))
+                offers.setdefault(e.name[: -len(SUFFIX)], []).append((device, e.size, e.mtime_ns))
     return offers
 
 
-def _published(vault: Vault) -> dict[str, str]:
-    raw = vault.store.meta(PUBLISHED)
+def _load(vault: Vault, key: str) -> dict[str, Any]:
+    raw = vault.store.meta(key)
     try:
         value = json.loads(raw) if raw else {}
     except ValueError:
         return {}
-    return {k: v for k, v in value.items() if isinstance(v, str)} if isinstance(value, dict) else {}
+    return value if isinstance(value, dict) else {}
 
 
-def _save_published(vault: Vault, published: dict[str, str]) -> None:
+def _published(vault: Vault) -> dict[str, str]:
+    return {k: v for k, v in _load(vault, PUBLISHED).items() if isinstance(v, str)}
+
+
+def _rejected(vault: Vault) -> dict[str, list[int]]:
+    return {k: v for k, v in _load(vault, REJECTED).items() if isinstance(v, list)}
+
+
+def _save(vault: Vault, key: str, value: dict[str, Any]) -> None:
     with vault.store.transaction() as db:
         db.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (PUBLISHED, json.dumps(published, sort_keys=True, separators=(",", ":"))),
+            (key, json.dumps(value, sort_keys=True, separators=(",", ":"))),
         )
 
 
@@ -137,13 +150,23 @@ def _fetch_from(top: Dir, device: str, ref: BlobRef, store: BlobStore) -> None:
 
 
 def fetch_one(
-    top: Dir, store: BlobStore, ref: BlobRef, offers: list[tuple[str, int]], report: BlobReport
+    top: Dir,
+    store: BlobStore,
+    ref: BlobRef,
+    offers: list[Offer],
+    report: BlobReport,
+    rejected: dict[str, list[int]] | None = None,
 ) -> bool:
-    """Try every device that offers the blob whole; True once one copy verified."""
+    """Try every device that offers the blob whole; True once one copy verified. A copy that
+    fails its check is remembered in `rejected` (by device, name, size and time) and not read
+    again while it stays as it is."""
     expected = sealed_length(ref.size)
-    for device, size in offers:
+    for device, size, mtime_ns in offers:
         if size != expected:
             continue  # still arriving (a daemon writes in place), or not this blob
+        where = f"{device}/{ref.name}"
+        if rejected is not None and rejected.get(where) == [size, mtime_ns]:
+            continue
         try:
             _fetch_from(top, device, ref, store)
             return True
@@ -151,6 +174,8 @@ def fetch_one(
             continue
         except IntegrityError as exc:
             report.warnings.append(f"attachment file from device {device[:8]}: {exc}")
+            if rejected is not None:
+                rejected[where] = [size, mtime_ns]
         except StorageError as exc:
             report.warnings.append(str(exc))
             return False
@@ -165,6 +190,8 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
     refs = wanted_refs(vault)
     held = store.names()
     published = _published(vault)
+    rejected = _rejected(vault)
+    rejected_before = dict(rejected)
     changed = False
     try:
         with remote._root() as root:
@@ -175,6 +202,9 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                 return report
             with top:
                 offers = _offers(top, report)
+                offered = {f"{d}/{n}" for n, found in offers.items() for d, _, _ in found}
+                for where in [w for w in rejected if w not in offered]:
+                    del rejected[where]  # gone: a new copy there is read afresh
                 # fetch what notes use and this device lacks
                 fetch_budget = budget
                 for name in sorted(set(refs) - held):
@@ -182,7 +212,7 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                     if fetch_budget <= 0:
                         report.missing += 1
                         continue
-                    if fetch_one(top, store, ref, offers.get(name, []), report):
+                    if fetch_one(top, store, ref, offers.get(name, []), report, rejected):
                         report.fetched += 1
                         fetch_budget -= sealed_length(ref.size)
                         held.add(name)
@@ -195,7 +225,7 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                     for name in sorted(set(refs) & held):
                         ref = refs[name]
                         expected = sealed_length(ref.size)
-                        if any(size == expected for _, size in offers.get(name, [])):
+                        if any(size == expected for _, size, _ in offers.get(name, [])):
                             continue
                         if publish_budget <= 0:
                             break
@@ -208,8 +238,9 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                             own.write_stream(name + SUFFIX, _local_chunks(store.path(name), hasher))
                         except FileExistsError:
                             continue  # a partial or foreign file under our name: left alone
-                        except OSError as exc:
-                            report.warnings.append(f"attachment not sent: {exc.strerror}")
+                        except (OSError, StorageError) as exc:
+                            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                            report.warnings.append(f"attachment not sent: {why}")
                             continue
                         published[name] = hasher.hexdigest()
                         changed = True
@@ -241,7 +272,9 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
         report.warnings.append(str(exc))
     finally:
         if changed:
-            _save_published(vault, published)
+            _save(vault, PUBLISHED, published)
+        if rejected != rejected_before:
+            _save(vault, REJECTED, rejected)
     report.freed = len(attachments.collect_garbage(vault))
     return report
 
