@@ -106,3 +106,20 @@ def test_purge_by_id_with_attachments(cli: CLI, tmp_path: Path) -> None:
     cli("rm", note_id[:8], "--purge", "--yes", check=True)
     listed = cli("attachments", note_id[:8])
     assert listed.returncode == 1 and "no note" in listed.stderr
+
+
+def test_bytes_not_here_yet_exit_5(cli: CLI, tmp_path: Path) -> None:
+    cli.init()
+    _new(cli, "N")
+    src = tmp_path / "x.bin"
+    src.write_bytes(b"x" * 100)
+    cli("attach", "N", str(src), check=True)
+    for blob in (cli.vault_dir / "blobs").glob("*.blob"):
+        blob.unlink()
+    listed = cli("attachments", "N", check=True)
+    assert "not yet here" in listed.stdout
+    got = cli("attachment", "get", "N", "x.bin", "-o", str(tmp_path / "out.bin"))
+    assert got.returncode == 5 and "not here yet" in got.stderr
+    assert len(got.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out.bin").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -217,3 +217,21 @@ def test_a_device_republishes_what_the_adder_dropped(dev: Devices) -> None:
     dev.both()
     assert (dev.blobs(dev.b) / f"{att.blob}.blob").is_file()
     assert _read(dev.a, other.id, "keep.txt") == b"keep me"
+
+
+def test_a_joining_device_lists_and_fetches_at_once(tmp_path: Path, make_vault: MakeVault) -> None:
+    a, _ = make_vault(tmp_path / "a")
+    folder = tmp_path / "shared"
+    set_remote(a.store, folder)
+    note = a.create_note("N")
+    src = tmp_path / "x.pdf"
+    src.write_bytes(b"joined bytes")
+    a.attach(note.id, src)
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    try:
+        (listed,) = b.attachments(note.id)
+        assert listed.present and listed.name == "x.pdf"
+        assert _read(b, note.id, "x.pdf") == b"joined bytes"
+    finally:
+        b.lock()

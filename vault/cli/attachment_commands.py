@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vault.cli import NOTE_HELP, emit_json, info, open_vault, out
 from vault.cli.columns import Column, print_table
+from vault.cli.common import NOTE_HELP, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.fsutil import storage_error
@@ -214,6 +214,10 @@ def register(sub: Any, command: Callable[..., Any]) -> None:
     actions = p.add_subparsers(dest="attachment_action", metavar="ACTION")
     g = actions.add_parser(
         "get", help="save an attachment's file", description="save an attachment's file"
+    )
+    g.epilog = (
+        "Exit status: 0 saved; 5 its bytes are not on this device yet (`vault sync` fetches "
+        "them from the device that added it); 1 on error."
     )
     g.add_argument("note", help=NOTE_HELP)
     g.add_argument("name", help="the attachment's name, as `vault attachments` lists it")
