@@ -35,7 +35,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from vault.errors import VaultError
-from vault.interchange.backup import size_text
+from vault.interchange.backup_files import size_text
 from vault.interchange.frontmatter import safe_filename
 from vault.notes.attachments import (
     attachment_link,
