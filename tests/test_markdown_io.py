@@ -258,7 +258,7 @@ def test_import_of_another_apps_folder(vault: Vault, tmp_path: Path) -> None:
     # foreign front matter travels back out on export
     export_markdown(vault, tmp_path / "again")
     text = (tmp_path / "again" / "Projects" / "Alpha.md").read_text()
-    assert "aliases:\n  - A1\n  - First one\n" in text and "cssclass: wide\n" in text
+    assert "aliases:\n- A1\n- First one\n" in text and "cssclass: wide\n" in text
 
 
 def test_odd_files_and_names_are_reported_never_fatal(vault: Vault, tmp_path: Path) -> None:

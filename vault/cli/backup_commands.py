@@ -392,10 +392,16 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
             return 1
         with progress_bar("Exporting") as progress:
             report = markdown_io.export_markdown(vault, folder, progress=progress)
+    files = f" and {plural(report.attachments, 'attachment')}" if report.attachments else ""
     info(
-        f"Exported {plural(report.notes, 'note')} in {plural(report.notebooks, 'notebook')} "
-        f"to {report.folder}."
+        f"Exported {plural(report.notes, 'note')}{files} in "
+        f"{plural(report.notebooks, 'notebook')} to {report.folder}."
     )
+    if report.attachments_missing:
+        info(
+            f"{plural(report.attachments_missing, 'attachment')} could not be written (not on "
+            "this device yet, or damaged); their links still say attachment:NAME."
+        )
     return 0
 
 
@@ -418,16 +424,21 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 "notebooks_created": report.notebooks_created,
                 "skipped": report.skipped,
                 "other_files": report.other_files,
+                "attachments": report.attachments,
+                "left_alone": report.left_alone,
             }
         )
     else:
         info(
             f"Imported {plural(report.imported, 'note')} "
-            f"({plural(report.notebooks_created, 'new notebook')}); "
+            f"({plural(report.notebooks_created, 'new notebook')}) and "
+            f"{plural(report.attachments, 'attachment')}; "
             f"{report.unchanged} already in the vault were skipped."
         )
         if report.other_files:
-            info(f"{report.other_files} other files (not Markdown) were left alone.")
+            info(f"{plural(report.other_files, 'other file')} left alone:")
+        for rel, reason in sorted(report.left_alone.items()):
+            info(f"  left alone: {cli_output.field(str(rel))}: {reason}")
         for rel, reason in sorted(report.skipped.items()):
             info(f"  not imported: {cli_output.field(str(rel))}: {reason}")
     return 1 if report.skipped else 0

@@ -13,10 +13,15 @@ name; notebooks come from folders; tags from the front matter (`tags` or `tag`, 
 comma- or space-separated string), and, when asked, from `#words` in the text. Front matter keys
 we have no field for (aliases, cssclasses...) are kept with the note and written back on export.
 
+Attachments go along both ways (`vault.interchange.md_attachments`): export writes each one to
+`attachments/<note>/<file>` and points the note's links there; import brings in the files a
+note links to (Obsidian embeds, Markdown links and images) and points the links back at the
+attachments. Files no note links to are left alone, and said so, one line each.
+
 Round trip: exporting and importing into a new vault gives the same titles, bodies (byte for
-byte), tags, notebooks, pinned flags and times (to the second). Importing the same folder twice
-adds nothing the second time: a file is skipped when a note with the same notebook, title and
-body already existed before the import began.
+byte), tags, notebooks, pinned flags, attachments and times (to the second). Importing the same
+folder twice adds nothing the second time: a file is skipped when a note with the same
+notebook, title and body already existed before the import began.
 """
 
 from __future__ import annotations
@@ -44,14 +49,17 @@ from vault.fsutil import (
     storage_error,
     sweep_stale_dirs,
 )
+from vault.interchange import md_attachments
 from vault.interchange.frontmatter import (
     coerce_datetime,
     dump_front_matter,
     normalise_tags,
     safe_dirname,
+    safe_filename,
     safe_filenames,
     split_front_matter,
 )
+from vault.notes.attachments import FIELD as ATTACHMENTS_FIELD
 from vault.notes.model import Note
 
 if TYPE_CHECKING:
@@ -66,7 +74,15 @@ _TAG_KEYS = ("tags", "tag")
 _CREATED_KEYS = ("created", "date created", "created_at", "creation date", "date")
 _MODIFIED_KEYS = ("modified", "updated", "date modified", "updated_at", "last_modified", "lastmod")
 _OWN_KEYS = frozenset(
-    (*_TITLE_KEYS, *_TAG_KEYS, *_CREATED_KEYS, *_MODIFIED_KEYS, "pinned", "notebook")
+    (
+        *_TITLE_KEYS,
+        *_TAG_KEYS,
+        *_CREATED_KEYS,
+        *_MODIFIED_KEYS,
+        "pinned",
+        "notebook",
+        md_attachments.NAMES_KEY,
+    )
 )
 _HEADING = re.compile(r"#[ \t]+(.+)")  # on a stripped line; closing #s removed by _heading
 _FENCE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})")
@@ -86,6 +102,8 @@ class ExportReport:
     folder: Path
     notes: int
     notebooks: int
+    attachments: int = 0  # files written under attachments/
+    attachments_missing: int = 0  # not on this device yet (or damaged): their links stay
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,9 @@ class ImportReport:
     unchanged: int  # skipped: the same note was already in the vault
     notebooks_created: int
     skipped: dict[str, str] = field(default_factory=dict)  # relative path -> why not imported
-    other_files: int = 0  # files that are not Markdown (attachments, images): left alone
+    other_files: int = 0  # files that are not Markdown and no note brought in: left alone
+    attachments: int = 0  # files brought in as attachments of the notes that link to them
+    left_alone: dict[str, str] = field(default_factory=dict)  # relative path -> why
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -105,9 +125,12 @@ def _ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms // 1000, UTC)
 
 
-def note_front_matter(note: Note, notebook_path: str | None = None) -> dict[str, object]:
+def note_front_matter(
+    note: Note, notebook_path: str | None = None, renamed: list[str] | None = None
+) -> dict[str, object]:
     """The front matter of one exported note; `notebook_path` only when the folders cannot
-    say it exactly (a name that had to be changed to be a safe folder name)."""
+    say it exactly (a name that had to be changed to be a safe folder name), `renamed` only
+    when an attachment's file name is not its name ("FILE/NAME" each)."""
     meta: dict[str, object] = {"title": note.title}
     if note.tags:
         meta["tags"] = list(note.tags)
@@ -117,6 +140,8 @@ def note_front_matter(note: Note, notebook_path: str | None = None) -> dict[str,
         meta["pinned"] = True
     if notebook_path:
         meta["notebook"] = notebook_path
+    if renamed:
+        meta[md_attachments.NAMES_KEY] = renamed
     foreign = note.extra.get(EXTRA_KEY)
     if isinstance(foreign, dict):
         for key, value in foreign.items():
@@ -133,8 +158,15 @@ def _emittable(value: object) -> object:
     return str(value)
 
 
-def note_to_markdown(note: Note, notebook_path: str | None = None) -> str:
-    return dump_front_matter(note_front_matter(note, notebook_path)) + note.body
+def note_to_markdown(
+    note: Note,
+    notebook_path: str | None = None,
+    *,
+    body: str | None = None,
+    renamed: list[str] | None = None,
+) -> str:
+    meta = note_front_matter(note, notebook_path, renamed)
+    return dump_front_matter(meta) + (note.body if body is None else body)
 
 
 def check_export_target(folder: Path) -> None:
@@ -158,7 +190,7 @@ def export_markdown(
         make_private_dirs(folder.parent)
         sweep_stale_dirs(folder.parent, _WORK_FOLDER)
         os.mkdir(tmp, PRIVATE_DIR_MODE)
-        notes, notebooks = _write_tree(vault, tmp, progress)
+        counts = _write_tree(vault, tmp, progress)
         check_export_target(folder)  # still empty: nothing appeared there meanwhile
         if folder.exists():
             folder.rmdir()
@@ -170,11 +202,15 @@ def export_markdown(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ExportReport(folder, notes, notebooks)
+    return ExportReport(folder, *counts)
 
 
-def _write_tree(vault: Vault, root: Path, progress: Progress | None) -> tuple[int, int]:
-    taken: dict[Path, set[str]] = {}
+def _write_tree(vault: Vault, root: Path, progress: Progress | None) -> tuple[int, int, int, int]:
+    """Notes, notebooks, attachments written and attachments missing."""
+    # The attachments folder is reserved at the root: a notebook of that name is renamed (its
+    # exact path goes in its notes' front matter).
+    taken: dict[Path, set[str]] = {root: {md_attachments.ATTACHMENTS_DIR}}
+    files = _AttachmentWriter(vault, root)
     dirs: dict[str, Path] = {}
     exact: dict[str, bool] = {}  # notebook id -> its folder names equal its real names
     for nb in vault.notebooks():  # parents before children
@@ -195,14 +231,63 @@ def _write_tree(vault: Vault, root: Path, progress: Progress | None) -> tuple[in
         for note, name in zip(folder_notes, names, strict=True):
             path = nb_paths.get(note.notebook or "", "")
             keep_path = path if path and not exact.get(note.notebook or "", True) else None
-            _write_file(where / name, note_to_markdown(note, keep_path), note.modified)
+            note_dir = where.relative_to(root).as_posix()
+            body, renamed = files.write(note, name.removesuffix(".md"), note_dir)
+            text = note_to_markdown(note, keep_path, body=body, renamed=renamed)
+            _write_file(where / name, text, note.modified)
             written.append(where / name)
             if progress is not None and len(written) % 100 == 0:
                 progress(len(written), len(notes))
-    _flush_to_disk(written)
-    for directory in [root, *dirs.values()]:
+    _flush_to_disk(written + files.written)
+    for directory in [root, *dirs.values(), *files.folders]:
         fsync_dir(directory)
-    return len(notes), len(dirs)
+    return len(notes), len(dirs), len(files.written), files.missing
+
+
+class _AttachmentWriter:
+    """Writes notes' attachments under `attachments/<note>/` of an export."""
+
+    def __init__(self, vault: Vault, root: Path) -> None:
+        self.vault = vault
+        self.top = root / md_attachments.ATTACHMENTS_DIR
+        self.slugs: set[str] = set()
+        self.written: list[Path] = []
+        self.folders: list[Path] = []
+        self.missing = 0
+
+    def write(self, note: Note, stem: str, note_dir: str) -> tuple[str, list[str]]:
+        """The note's body with links to its exported files, and its renamed files."""
+        if not note.extra.get(ATTACHMENTS_FIELD):
+            return note.body, []
+        listed = self.vault.attachments(note.id)
+        if not listed:
+            return note.body, []
+        if not self.folders:
+            os.mkdir(self.top, PRIVATE_DIR_MODE)
+            self.folders.append(self.top)
+        slug = safe_filename(stem, self.slugs, ext="")
+        folder = self.top / slug
+        os.mkdir(folder, PRIVATE_DIR_MODE)
+        self.folders.append(folder)
+        names = md_attachments.file_names([a.name for a in listed], set())
+        targets: dict[str, str] = {}
+        renamed: list[str] = []
+        for attachment, file_name in zip(listed, names, strict=True):
+            path = folder / file_name
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    self.vault.save_attachment(note.id, attachment.name, out)
+            except VaultError:  # not here yet, or damaged: its links stay as they were
+                path.unlink()
+                self.missing += 1
+                continue
+            self.written.append(path)
+            rel = f"{md_attachments.ATTACHMENTS_DIR}/{slug}/{file_name}"
+            targets[attachment.name] = md_attachments.export_path(rel, note_dir)
+            if file_name != attachment.name:
+                renamed.append(f"{file_name}/{attachment.name}")
+        return md_attachments.exported_body(note.body, targets), renamed
 
 
 def _flush_to_disk(paths: list[Path]) -> None:
@@ -244,6 +329,7 @@ class ParsedNote:
     pinned: bool
     notebook: str | None  # an exact notebook path from the front matter
     foreign: dict[str, Any]
+    renamed: dict[str, str] = field(default_factory=dict)  # exported file -> attachment name
 
 
 def _folded(meta: dict[str, object]) -> dict[str, object]:
@@ -346,6 +432,7 @@ def parse_markdown(text: str, fallback_title: str, *, with_inline_tags: bool = F
         pinned=_first(meta, ("pinned",)) is True,
         notebook=notebook.strip().strip("/") if isinstance(notebook, str) else None,
         foreign=foreign,
+        renamed=md_attachments.renamed_files(_first(meta, (md_attachments.NAMES_KEY,))),
     )
 
 
@@ -388,25 +475,43 @@ def _body_key(notebook: str | None, title: str, body: str) -> tuple[str, str, st
     return (notebook or "", title, digest.hexdigest())
 
 
-def _import_file(
-    vault: Vault,
-    path: Path,
-    base: list[str],
-    rel_dirs: list[str],
-    existing: set[tuple[str, str, str]],
-    notebook_ids: dict[str, str],
-    with_inline_tags: bool,
-) -> str:
-    """Import one file: "imported", "unchanged", "other" (not Markdown), or why it was not."""
+@dataclass
+class _ImportRun:
+    """What one import shares between its files."""
+
+    vault: Vault
+    base: list[str]
+    existing: set[tuple[str, str, str]]
+    with_inline_tags: bool
+    files: md_attachments.FolderFiles
+    notebook_ids: dict[str, str] = field(default_factory=dict)
+    attachments: int = 0
+    problems: dict[str, str] = field(default_factory=dict)  # a linked file not brought in
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of a regular file, opened without waiting on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not S_ISREG(os.fstat(fh.fileno()).st_mode):  # reading a FIFO would wait for ever
+            raise _NotRegular
+        return fh.read()
+
+
+class _NotRegular(Exception):
+    pass
+
+
+def _import_file(run: _ImportRun, path: Path, rel_dirs: list[str]) -> str:
+    """Import one Markdown file: "imported", "unchanged", or why it was not."""
     from vault.notes.vault import clean_title
 
-    if not path.name.lower().endswith(MARKDOWN_SUFFIXES):
-        return "other"
+    vault = run.vault
     try:
         stat = path.stat()
-        if not S_ISREG(stat.st_mode):  # reading a FIFO would wait for ever
-            return "is not a regular file"
-        raw = path.read_bytes()
+        raw = _read_regular(path)
+    except _NotRegular:
+        return "is not a regular file"
     except OSError as exc:
         return f"cannot be read ({exc.strerror})"
     try:
@@ -414,26 +519,29 @@ def _import_file(
     except UnicodeDecodeError:
         return "is not UTF-8 text"
     stem = unicodedata.normalize("NFC", _readable(path.name).rsplit(".", 1)[0])
-    parsed = parse_markdown(text, stem, with_inline_tags=with_inline_tags)
+    parsed = parse_markdown(text, stem, with_inline_tags=run.with_inline_tags)
+    note_dir = unicodedata.normalize("NFC", "/".join(rel_dirs))
+    body, wanted = md_attachments.imported_body(parsed.body, note_dir, run.files, parsed.renamed)
     # An exact notebook path in the front matter (the exporter writes one when a name had to
     # change to be a safe folder name) beats the folder names.
     exact = [p for p in parsed.notebook.split("/") if p.strip()] if parsed.notebook else None
-    folders = base + (exact if exact is not None else rel_dirs)
+    folders = run.base + (exact if exact is not None else rel_dirs)
     try:
         nb_id = None
         if folders:
             key = "/".join(folders)
-            if key not in notebook_ids:  # ensure_notebook walks every notebook: once per path
-                notebook_ids[key] = vault.ensure_notebook(key)[0].id
-            nb_id = notebook_ids[key]
+            if key not in run.notebook_ids:  # ensure_notebook walks every notebook: once per path
+                run.notebook_ids[key] = vault.ensure_notebook(key)[0].id
+            nb_id = run.notebook_ids[key]
         title = clean_title(parsed.title)
-        if _body_key(nb_id, title, parsed.body) in existing:
+        if _body_key(nb_id, title, body) in run.existing:
+            run.files.attached.update(key for key, _ in wanted.files)  # brought in before
             return "unchanged"
         modified = _to_ms(parsed.modified, stat.st_mtime)
         created = _to_ms(parsed.created, getattr(stat, "st_birthtime", stat.st_mtime))
-        vault.import_note(
+        note = vault.import_note(
             title,
-            parsed.body,
+            body,
             notebook=nb_id,
             tags=parsed.tags,
             pinned=parsed.pinned,
@@ -443,6 +551,12 @@ def _import_file(
         )
     except VaultError as exc:
         return str(exc)
+    run.attachments += md_attachments.attach_all(
+        lambda source, name: vault.attach(note.id, source, name=name),
+        run.files,
+        wanted,
+        run.problems,
+    )
     return "imported"
 
 
@@ -453,9 +567,12 @@ def import_markdown(
     notebook: str | None = None,
     with_inline_tags: bool = False,
     progress: Progress | None = None,
+    max_attachment_bytes: int = md_attachments.MAX_ATTACHMENT_BYTES,
 ) -> ImportReport:
     """Import every Markdown file under `folder` as a note; folders become notebooks (under
-    `notebook` if given). A file that cannot be read is reported in `skipped`, never fatal."""
+    `notebook` if given), and the files notes link to become their attachments. A file that
+    cannot be read, or a linked file that cannot be attached, is reported in `skipped`, never
+    fatal; other files are reported in `left_alone`."""
     folder = folder.expanduser().absolute()
     try:
         is_folder = folder.is_dir()
@@ -468,19 +585,24 @@ def import_markdown(
     existing = {_body_key(n.notebook, n.title, n.body) for n in vault.all_notes() if not n.in_trash}
     base = [p for p in (notebook or "").split("/") if p.strip()]
     unreadable: list[OSError] = []
-    files = list(_markdown_files(folder, unreadable))
+    found = list(_markdown_files(folder, unreadable))
+    others = md_attachments.FolderFiles(folder, max_attachment_bytes)
+    files = []
+    for path, rel_dirs in found:
+        if path.name.lower().endswith(MARKDOWN_SUFFIXES):
+            files.append((path, rel_dirs))
+        else:
+            others.add("/".join([*rel_dirs, _readable(path.name)]), path)
+    run = _ImportRun(vault, base, existing, with_inline_tags, others)
     notebooks_before = len(vault.notebooks())
-    outcomes: dict[str, int] = {"imported": 0, "unchanged": 0, "other": 0}
-    notebook_ids: dict[str, str] = {}
+    outcomes: dict[str, int] = {"imported": 0, "unchanged": 0}
     skipped: dict[str, str] = {}
     for start in range(0, len(files), IMPORT_BATCH):
         # One transaction per batch: one fsync per batch rather than per note, and the store
         # is never held long (the app stays responsive while an import runs in a worker).
         with vault.batch():
             for path, rel_dirs in files[start : start + IMPORT_BATCH]:
-                outcome = _import_file(
-                    vault, path, base, rel_dirs, existing, notebook_ids, with_inline_tags
-                )
+                outcome = _import_file(run, path, rel_dirs)
                 if outcome in outcomes:
                     outcomes[outcome] += 1
                 else:
@@ -497,5 +619,22 @@ def import_markdown(
         with contextlib.suppress(VaultError):
             vault.ensure_notebook("/".join(base + rel_dirs))
     created = len(vault.notebooks()) - notebooks_before
-    imported, unchanged, other = outcomes["imported"], outcomes["unchanged"], outcomes["other"]
-    return ImportReport(folder, imported, unchanged, created, skipped, other)
+    left_alone: dict[str, str] = {}
+    for key in others.by_path:
+        if key in others.attached:
+            continue
+        reason = run.problems.get(key) or others.refused.get(key)
+        if reason:  # a note links to it, and it could not be brought in
+            skipped[key] = reason
+        else:
+            left_alone[key] = "not Markdown, and no note links to it"
+    return ImportReport(
+        folder,
+        outcomes["imported"],
+        outcomes["unchanged"],
+        created,
+        skipped,
+        other_files=len(left_alone),
+        attachments=run.attachments,
+        left_alone=left_alone,
+    )

@@ -256,13 +256,14 @@ class SyncAndBackup(MainHost):
         report = self._job(session, "Export", lambda: export_notes(session, folder, progress))
         if report is None:
             return
+        files = f" and {plural(report.attachments, 'attachment')}" if report.attachments else ""
         books = ""
         if report.notebooks:
             books = f" in {report.notebooks} folder{'s' if report.notebooks != 1 else ''}"
         self.post_message(
             JobDone(
                 session,
-                f"Exported {plural(report.notes, 'note')}{books} to {report.folder}. These "
+                f"Exported {plural(report.notes, 'note')}{files}{books} to {report.folder}. These "
                 "files are not encrypted: delete them when you are done.",
                 "Export",
             )
