@@ -111,6 +111,13 @@ class AmbiguousError(VaultError):
     """A name or id prefix matches more than one thing."""
 
 
+class AttachmentMissing(VaultError):
+    """An attachment's bytes are not on this device yet (sync brings them); the note and its
+    list of attachments are fine. Exit status 5, so scripts can retry after a sync."""
+
+    exit_code = 5
+
+
 class InvalidInputError(VaultError):
     """A value the user gave cannot be used (empty title, bad notebook path, ...)."""
 

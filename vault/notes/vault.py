@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from vault import gcpause
 from vault.errors import (
@@ -29,6 +29,7 @@ from vault.errors import (
     VaultError,
     WrongPasswordError,
 )
+from vault.notes import attachments as _attachments
 from vault.notes.model import (
     KIND_TYPES,
     Item,
@@ -884,6 +885,33 @@ class Vault:
                     old = None
             versions.append(NoteVersion(op.op_id, old, op.device, op.seq))
         return versions
+
+    # --- attachments (vault.notes.attachments) ---------------------------------------------------
+
+    def attachments(self, note_id: str) -> list[_attachments.Attachment]:
+        return _attachments.list_attachments(self, note_id)
+
+    def attach(
+        self,
+        note_id: str,
+        source: Path,
+        *,
+        name: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> _attachments.Attachment:
+        return _attachments.attach(self, note_id, source, name=name, progress=progress)
+
+    def save_attachment(
+        self,
+        note_id: str,
+        name: str,
+        out: BinaryIO,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        _attachments.save_attachment(self, note_id, name, out, progress)
+
+    def remove_attachment(self, note_id: str, name: str) -> None:
+        _attachments.remove_attachment(self, note_id, name)
 
     def search(
         self,

@@ -1,0 +1,112 @@
+"""Attachments: files kept with a note, sealed as blobs (vault.notes.attachments)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from vault.errors import AttachmentMissing, InvalidInputError, NotFoundError
+from vault.notes.attachments import (
+    Attachment,
+    attachment_link,
+    blob_store,
+    collect_garbage,
+    parse_attachment_link,
+)
+from vault.notes.vault import Vault
+from vault.storage.blobs import CHUNK
+
+
+def _file(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / "src" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _read(vault: Vault, note_id: str, name: str) -> bytes:
+    out = io.BytesIO()
+    vault.save_attachment(note_id, name, out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, 2 * CHUNK, 2 * CHUNK + 1])
+def test_round_trip_sizes(vault: Vault, tmp_path: Path, size: int) -> None:
+    note = vault.create_note("Receipts")
+    data = bytes((i * 7 + 3) % 256 for i in range(size))
+    att = vault.attach(note.id, _file(tmp_path, "scan.pdf", data))
+    assert att == Attachment("scan.pdf", size, "application/pdf", att.blob, True)
+    assert vault.attachments(note.id) == [att]
+    assert _read(vault, note.id, "scan.pdf") == data
+
+
+def test_same_file_twice_is_one_blob(vault: Vault, tmp_path: Path) -> None:
+    a, b = vault.create_note("A"), vault.create_note("B")
+    src = _file(tmp_path, "photo.png", b"\x89PNG same bytes")
+    first = vault.attach(a.id, src)
+    second = vault.attach(b.id, src, name="other.png")
+    again = vault.attach(a.id, src)
+    assert first.blob == second.blob == again.blob
+    assert blob_store(vault).names() == {first.blob}
+    assert len(vault.attachments(a.id)) == 1
+
+
+def test_name_clash_and_bad_names(vault: Vault, tmp_path: Path) -> None:
+    note = vault.create_note("N")
+    vault.attach(note.id, _file(tmp_path, "a.txt", b"one"))
+    with pytest.raises(InvalidInputError, match="already has an attachment"):
+        vault.attach(note.id, _file(tmp_path, "b.txt", b"two"), name="a.txt")
+    for bad in ("", "..", "x/y", "esc\x1b[31m", "x" * 256):
+        with pytest.raises(InvalidInputError):
+            vault.attach(note.id, _file(tmp_path, "c.txt", b"3"), name=bad)
+    with pytest.raises(NotFoundError):
+        vault.attach(note.id, tmp_path / "nope.txt")
+    with pytest.raises(InvalidInputError, match="not a regular file"):
+        vault.attach(note.id, tmp_path)
+
+
+def test_remove_then_collect(vault: Vault, tmp_path: Path) -> None:
+    a, b = vault.create_note("A"), vault.create_note("B")
+    shared = vault.attach(a.id, _file(tmp_path, "s.bin", b"shared"))
+    vault.attach(b.id, _file(tmp_path, "s.bin", b"shared"))
+    only = vault.attach(a.id, _file(tmp_path, "o.bin", b"only a"))
+    vault.remove_attachment(a.id, "o.bin")
+    vault.remove_attachment(a.id, "s.bin")
+    assert vault.attachments(a.id) == []
+    with pytest.raises(NotFoundError):
+        vault.remove_attachment(a.id, "o.bin")
+    assert collect_garbage(vault, grace=3600) == []  # too young
+    assert collect_garbage(vault, grace=0) == [only.blob]  # the shared one is still used
+    vault.purge_note(vault.note(b.id))
+    assert collect_garbage(vault, grace=0) == [shared.blob]
+    assert blob_store(vault).names() == set()
+
+
+def test_missing_bytes_are_not_yet_here(vault: Vault, tmp_path: Path) -> None:
+    note = vault.create_note("N")
+    att = vault.attach(note.id, _file(tmp_path, "x.txt", b"bytes"))
+    blob_store(vault).remove(att.blob)
+    (listed,) = vault.attachments(note.id)
+    assert not listed.present
+    with pytest.raises(AttachmentMissing):
+        _read(vault, note.id, "x.txt")
+    assert vault.note(note.id).title == "N"
+
+
+def test_attachments_survive_edits_and_reopen(
+    vault: Vault, tmp_path: Path, vault_path: Path
+) -> None:
+    note = vault.create_note("N", "body")
+    vault.attach(note.id, _file(tmp_path, "x.txt", b"bytes"))
+    vault.update_note(vault.note(note.id), title="Renamed", body="new body")
+    assert [a.name for a in vault.attachments(note.id)] == ["x.txt"]
+
+
+def test_link_form() -> None:
+    assert attachment_link("photo 1.png") == "![photo 1.png](attachment:photo%201.png)"
+    assert attachment_link("a.pdf", alt="the [pdf]") == "[the \\[pdf\\]](attachment:a.pdf)"
+    assert parse_attachment_link("attachment:photo%201.png") == "photo 1.png"
+    assert parse_attachment_link("<attachment:a%2Fb>") is None
+    assert parse_attachment_link("https://x") is None
