@@ -186,7 +186,7 @@ class ImageScreen(ModalScreen[str | None]):
     def __init__(self, name: str, size: int, image: PILImage.Image) -> None:
         super().__init__()
         self.attachment_name = name
-        self._size = size
+        self._byte_size = size
         self._image: PILImage.Image | None = image
 
     def compose(self) -> ComposeResult:
@@ -194,7 +194,9 @@ class ImageScreen(ModalScreen[str | None]):
         yield Static(
             Content.assemble(
                 content(self.attachment_name),
-                Content.styled(f"  {width}×{height} · {human_size(self._size)}", "$text-muted"),
+                Content.styled(
+                    f"  {width}×{height} · {human_size(self._byte_size)}", "$text-muted"
+                ),
             ),
             id="image-title",
         )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import work
 from textual.message import Message
 
 from vault.errors import AttachmentMissing, NotFoundError, VaultError
@@ -215,8 +215,8 @@ class AttachmentActions(_Host):
             )
         return attachment.present
 
-    @on(AttachmentList.Chosen)
-    def _attachment_chosen(self, event: AttachmentList.Chosen) -> None:
+    def on_attachment_list_chosen(self, event: AttachmentList.Chosen) -> None:
+        # A named handler: @on in a mixin that is not a MessagePump is never collected.
         event.stop()
         chosen = self._chosen()
         if chosen is None:
@@ -271,9 +271,7 @@ class AttachmentActions(_Host):
             if path is not None and self.session is not None:
                 self.save_worker(note, attachment, path)
 
-        self.app.push_screen(
-            SaveAsDialog(attachment.name, suggested_path(attachment.name)), where
-        )
+        self.app.push_screen(SaveAsDialog(attachment.name, suggested_path(attachment.name)), where)
 
     @work(thread=True, group="attachment-save", exit_on_error=False)
     def save_worker(self, note: Note, attachment: Attachment, path: Path) -> None:
@@ -297,9 +295,7 @@ class AttachmentActions(_Host):
             with contextlib.suppress(OSError):
                 tmp.unlink()
             self.post_message(StatusUpdate("message", ""))
-        self.app.call_from_thread(
-            self.notify, f"Saved {attachment.name} to {path}.", timeout=5
-        )
+        self.app.call_from_thread(self.notify, f"Saved {attachment.name} to {path}.", timeout=5)
 
     def action_remove_attachment(self) -> None:
         chosen = self._chosen()
@@ -400,4 +396,3 @@ class AttachmentActions(_Host):
                 self._save_as(note, attachment)
 
         self.app.push_screen(ImageScreen(attachment.name, attachment.size, image), then)
-

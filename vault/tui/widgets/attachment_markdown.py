@@ -9,6 +9,8 @@ in the text, as Textual draws it.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -109,7 +111,10 @@ class AttachmentParagraph(MarkdownParagraph):
 class AttachmentMarkdown(Markdown):
     """`Markdown` whose image paragraphs draw the note's attached images."""
 
-    BLOCKS = {**Markdown.BLOCKS, "paragraph_open": AttachmentParagraph}
+    BLOCKS: ClassVar[dict[str, type[MarkdownBlock]]] = {
+        **Markdown.BLOCKS,
+        "paragraph_open": AttachmentParagraph,
+    }
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
