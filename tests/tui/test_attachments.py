@@ -72,6 +72,7 @@ async def test_attach_through_the_dialog_lists_the_file(sample_vault: Path, app_
         main = await unlock(pilot)
         await open_note(pilot, main)
         assert not main.attachment_list.display  # no attachments: no extra row
+        assert "Attach a file…" in [name for name, _, _ in main.palette_actions()]
         await pilot.press("ctrl+f7")
         # Not settle(): the file tree's loader is a worker that waits for folders to open.
         await until(

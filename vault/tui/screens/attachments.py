@@ -60,6 +60,7 @@ else:
     _Host = object
 
 PROGRESS_FROM = 4 * 1024 * 1024  # files this large show their progress in the status bar
+NOT_HERE = "not yet here"
 
 
 @dataclass
@@ -127,11 +128,16 @@ class AttachmentActions(_Host):
         if note is None or note.id != message.note_id or self.session is None:
             return
         cache = self.image_cache
+        stale = False
         for attachment in message.attachments:
             loaded = cache.peek(attachment.name)
-            if loaded is not None and loaded.blob != attachment.blob:
-                cache.forget(attachment.name)  # another file under that name now
+            arrived = loaded is not None and loaded.reason == NOT_HERE and attachment.present
+            if loaded is not None and (loaded.blob != attachment.blob or arrived):
+                cache.forget(attachment.name)  # another file under that name, or it arrived
+                stale = True
         self.attachment_list.show(note.id, message.attachments)
+        if stale:
+            self.pane.refresh_preview()
 
     def wipe_attachments(self) -> None:
         """Locking or quitting: every name, picture and private copy goes."""
@@ -353,7 +359,7 @@ class AttachmentActions(_Host):
             return Loaded(None, "no attachment by that name")
         blob = attachment.blob
         if not attachment.present:
-            return Loaded(None, "not yet here", blob)
+            return Loaded(None, NOT_HERE, blob)
         if not is_image(attachment.media_type):
             return Loaded(None, "not an image", blob)
         if attachment.size > MAX_IMAGE_BYTES:
@@ -363,7 +369,7 @@ class AttachmentActions(_Host):
             session.save_attachment(note, attachment.name, buffer)
             return Loaded(decode_image(buffer.getvalue()), "", blob)
         except AttachmentMissing:
-            return Loaded(None, "not yet here", blob)
+            return Loaded(None, NOT_HERE, blob)
         except NotFoundError:
             return Loaded(None, "no attachment by that name", blob)
         except NotAnImage as exc:
