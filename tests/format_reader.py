@@ -410,3 +410,37 @@ def tag_id(master_key: bytes, name: str) -> str:
     folded = clean_tag(name).casefold()
     tag_key = b2b(b"", key=master_key, person=b"vault tag id")
     return b2b(folded.encode("utf-8"), key=tag_key, size=16).hex()
+
+
+def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
+    """The content of an attachment (FORMAT.md, "Blobs" and "Attachments") from the bytes of
+    its `<name>.blob` file and its entry in a note's `attachments` field, checked as it says."""
+    name, size, key = entry["blob"], entry["size"], b64(entry["key"])
+    assert data[:9] == b"VAULTBLB\x01", "not a version 1 blob"
+    state = crypto_secretstream_xchacha20poly1305_state()
+    crypto_secretstream_xchacha20poly1305_init_pull(state, data[9:33], key)
+    total = max(256, padme(size))
+    chunk = 1024 * 1024
+    parts = (total + chunk - 1) // chunk
+    ad = b"vault-blob\x00" + name.encode()
+    plain = b""
+    pos = 33
+    for index in range(parts):
+        want = min(chunk, total - index * chunk) + 17
+        message, tag = crypto_secretstream_xchacha20poly1305_pull(state, data[pos : pos + want], ad)
+        pos += want
+        last = index == parts - 1
+        assert tag == (
+            crypto_secretstream_xchacha20poly1305_TAG_FINAL
+            if last
+            else crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+        )
+        plain += message
+    assert pos == len(data), "nothing follows the FINAL part"
+    content, padding = plain[:size], plain[size:]
+    assert not padding.strip(b"\x00"), "the padding is zeros"
+    blobs_key = b2b(b"", key=master_key, person=b"vault blobs")
+    h = b2b(content)
+    assert b2b(h, key=blobs_key, person=b"vault blob name").hex() == name
+    assert b2b(h, key=blobs_key, person=b"vault blob key") == key
+    return content

@@ -209,6 +209,9 @@ def merge_field(kind: str, key: str, base: Any, a: Any, b: Any) -> tuple[Any, bo
         return merge_text(base if isinstance(base, str) else "", a, b)
     if kind == "note" and key == "tags" and isinstance(a, list) and isinstance(b, list):
         return merge_tags(base if isinstance(base, list) else [], a, b), False
+    if kind == "note" and key == "attachments":
+        merged, clash = merge_attachments(base, a, b)
+        return (merged if merged else MISSING), clash
     value, clash = three_way(base, a, b)
     if kind == "note" and key == "trashed" and clash:
         times = [t for t in (a, b) if is_int(t)]
@@ -216,6 +219,40 @@ def merge_field(kind: str, key: str, base: Any, a: Any, b: Any) -> tuple[Any, bo
     if kind == "tag" and clash:
         return a, False
     return value, clash
+
+
+def by_name(value: Any) -> dict[str, dict]:
+    named: dict[str, dict] = {}
+    if isinstance(value, list):
+        for entry in value[:10000]:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                named.setdefault(entry["name"], entry)
+    return named
+
+
+def merge_attachments(base: Any, a: Any, b: Any) -> tuple[list, bool]:
+    """SYNC.md "Attachment list merge"."""
+    old, mine, theirs = by_name(base), by_name(a), by_name(b)
+    out: list = []
+    clash = False
+    for name in list(mine) + [n for n in theirs if n not in mine]:
+        x, y, o = mine.get(name), theirs.get(name), old.get(name)
+        if x is not None and y is not None:
+            if x == y or x.get("blob") == y.get("blob"):
+                out.append(y if (x == o and y != o) else x)
+            elif x == o:
+                out.append(y)
+            elif y == o:
+                out.append(x)
+            else:
+                out.append(x)
+                clash = True
+        elif x is not None:
+            if o is None or x != o:
+                out.append(x)
+        elif y is not None and (o is None or y != o):
+            out.append(y)
+    return out, clash
 
 
 def merge_payloads(kind: str, base: dict, a: dict, b: dict) -> tuple[dict, bool]:

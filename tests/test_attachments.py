@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vault.errors import AttachmentMissing, InvalidInputError, NotFoundError
 from vault.notes.attachments import (
@@ -13,6 +15,7 @@ from vault.notes.attachments import (
     attachment_link,
     blob_store,
     collect_garbage,
+    merge_lists,
     parse_attachment_link,
 )
 from vault.notes.vault import Vault
@@ -110,3 +113,48 @@ def test_link_form() -> None:
     assert parse_attachment_link("attachment:photo%201.png") == "photo 1.png"
     assert parse_attachment_link("<attachment:a%2Fb>") is None
     assert parse_attachment_link("https://x") is None
+
+
+_entry = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["a.pdf", "b.png", "c"]),
+        "blob": st.sampled_from(["1" * 64, "2" * 64, "3" * 64]),
+        "added": st.integers(0, 3),
+    }
+)
+_lists = st.one_of(st.none(), st.lists(_entry, max_size=4), st.just("not a list"))
+
+
+@given(_lists, _lists, _lists)
+def test_the_list_merge_is_the_spec_merge(base, a, b) -> None:
+    """vault.notes.attachments.merge_lists follows SYNC.md's "Attachment list merge", as
+    tests/spec_merge.py (written from the text alone) computes it."""
+    from tests.spec_merge import merge_attachments
+
+    assert merge_lists(base, [] if a is None else a, [] if b is None else b) == (
+        merge_attachments(base, [] if a is None else a, [] if b is None else b)
+    )
+
+
+def test_list_merge_cases() -> None:
+    x = {"name": "x", "blob": "1" * 64, "added": 1}
+    y = {"name": "y", "blob": "2" * 64, "added": 2}
+    x2 = {"name": "x", "blob": "3" * 64, "added": 3}
+    assert merge_lists([], [x], [y]) == ([x, y], False)  # both added
+    assert merge_lists([x, y], [x], [x, y]) == ([x], False)  # a removed y
+    assert merge_lists([x], [x2], []) == ([x2], False)  # replaced vs removed: replaced stays
+    assert merge_lists([], [x], [x2]) == ([x], True)  # one name, two files: a person decides
+    assert merge_lists([], [x], [dict(x, added=9)]) == ([x], False)  # one file twice
+
+
+def test_purge_frees_old_blobs_without_sync(vault: Vault, tmp_path: Path) -> None:
+    import os
+    import time
+
+    note = vault.create_note("N")
+    att = vault.attach(note.id, _file(tmp_path, "x.bin", b"bytes of a purged note"))
+    path = blob_store(vault).path(att.blob)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    vault.purge_note(vault.note(note.id))
+    assert not path.exists()

@@ -37,6 +37,25 @@ def test_spec_reader_opens_a_cli_made_vault_with_password_and_recovery(cli, vaul
         assert {t["name"] for t in items["tag"]} == {"alpha", "beta"}
 
 
+def test_spec_reader_opens_attachments(cli, vault_path, tmp_path) -> None:
+    """FORMAT.md "Attachments" and "Blobs": the entries in the note, the files in blobs/."""
+    cli.init()
+    cli("new", "Receipts", input="see ![scan](attachment:scan%201.pdf)", check=True)
+    sizes = {"scan 1.pdf": 1024 * 1024, "empty": 0, "one": 1, "big.bin": 2 * 1024 * 1024 + 3}
+    for name, size in sizes.items():
+        src = tmp_path / name
+        src.write_bytes(bytes((i * 31 + size) % 251 for i in range(size)))
+        cli("attach", "Receipts", str(src), check=True)
+    mk = spec.master_key(vault_path, password=PASSWORD)[2]
+    (note,) = spec.read_vault(vault_path, password=PASSWORD)["note"]
+    entries = note["attachments"]
+    assert [e["name"] for e in entries] == list(sizes)
+    assert entries[0]["type"] == "application/pdf"
+    for entry in entries:
+        data = (vault_path / "blobs" / f"{entry['blob']}.blob").read_bytes()
+        assert spec.read_blob(data, mk, entry) == (tmp_path / entry["name"]).read_bytes()
+
+
 def test_spec_reader_opens_a_keyfile_vault(cli, vault_path, tmp_path) -> None:
     keyfile = tmp_path / "my.key"
     cli("--keyfile", str(keyfile), "init", "--insecure-test-kdf", check=True)

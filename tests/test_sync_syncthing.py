@@ -190,3 +190,46 @@ def test_three_devices_in_a_ring_of_pauses_converge(
         finally:
             for vault in vaults[1:]:
                 vault.lock()
+
+
+def test_attachments_through_syncthing(tmp_path: Path, make_vault: Callable[..., tuple]) -> None:
+    """The list arrives with the note, the bytes through the daemon; a purge frees them in
+    every copy of the folder."""
+    import io
+
+    from vault.notes.attachments import blob_store
+
+    require_syncthing()
+    ra, rb = tmp_path / "replica-a", tmp_path / "replica-b"
+    with SyncthingCluster(tmp_path / "st", [ra, rb], rescan_interval_s=5) as cluster:
+        a, _ = make_vault(tmp_path / "vault-a")
+        note = a.create_note("Receipts", "see the scan")
+        set_remote(a.store, ra)
+        SyncEngine(a).sync()
+        cluster.wait_in_sync()
+        b, _ = clone(rb, tmp_path / "vault-b", password=PASSWORD)
+        try:
+            data = os.urandom(3 * 1024 * 1024 + 7)
+            src = tmp_path / "scan.pdf"
+            src.write_bytes(data)
+            att = a.attach(note.id, src)
+            assert SyncEngine(a).sync().attachments_sent == 1
+            cluster.wait_in_sync()
+            report = SyncEngine(b).sync()
+            assert report.attachments_received == 1, report
+            out = io.BytesIO()
+            b.save_attachment(note.id, "scan.pdf", out)
+            assert out.getvalue() == data
+
+            a.purge_note(a.note(note.id))
+            for vault in (a, b, a):
+                for path in (vault.path / "blobs").glob("*.blob"):
+                    os.utime(path, (time.time() - 3600,) * 2)
+                SyncEngine(vault).sync()
+                cluster.wait_in_sync()
+            assert blob_store(a).names() == blob_store(b).names() == set()
+            for replica in (ra, rb):
+                assert not list(replica.rglob(f"{att.blob}.blob"))
+        finally:
+            b.lock()
+            a.lock()

@@ -75,3 +75,20 @@ def test_a_look_is_cheap(tmp_path: Path) -> None:
         watch.changed()
     per_look = (time.perf_counter() - start) / 10
     assert per_look < 0.1, per_look  # about 9 ms here for 1,000 files; generous for CI
+
+
+def test_attachments_arriving_from_another_device_are_noticed(tmp_path: Path) -> None:
+    remote = _folder(tmp_path)
+    for device in (ME, OTHER):
+        (remote / "blobs" / device).mkdir(parents=True)
+    watch = FolderWatch(remote, ME)
+    assert not watch.changed()
+    (remote / "blobs" / ME / ("a" * 64 + ".blob")).write_bytes(b"mine")
+    assert not watch.changed()
+    old = time.time() - 60
+    os.utime(remote / "blobs" / OTHER, (old, old))
+    watch.rebase()
+    tmp = remote / "blobs" / OTHER / ".incoming.tmp"
+    tmp.write_bytes(b"sealed bytes")
+    tmp.rename(remote / "blobs" / OTHER / ("b" * 64 + ".blob"))  # as a daemon delivers
+    assert watch.changed()

@@ -1181,9 +1181,15 @@ def _command_modules() -> list[Any]:
     `command(name, handler, help, json_flag)` adds one. Sync and backup name their handlers
     with `lazy`, and live outside the packages they drive, so building the parser imports
     neither. Imported here, not at the top: they import helpers from this module."""
-    from vault.cli import backup_arguments, link_commands, session_commands, sync_arguments
+    from vault.cli import (
+        attachment_commands,
+        backup_arguments,
+        link_commands,
+        session_commands,
+        sync_arguments,
+    )
 
-    return [session_commands, sync_arguments, backup_arguments, link_commands]
+    return [session_commands, sync_arguments, backup_arguments, link_commands, attachment_commands]
 
 
 def _list_candidates(exc: lookup.AmbiguousNameError) -> None:

@@ -35,11 +35,14 @@ from vault import __version__, safejson
 from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
 from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dirs, storage_error
 from vault.interchange.backup_format import (
+    REC_ATTACHMENT,
     REC_INFO,
     REC_OP,
     BackupHeader,
     BackupWriter,
     Progress,
+    attachment_piece,
+    attachment_records,
     encode_prefix,
     op_from_record,
     op_to_json,
@@ -54,6 +57,8 @@ from vault.paths import default_backup_dir
 from vault.sealing import crypto, keys
 from vault.sealing.crypto import Label
 from vault.sealing.envelope import open_op, seal_op, upgrade_envelope
+from vault.storage.blobs import SUFFIX as BLOB_SUFFIX
+from vault.storage.blobs import BlobStore
 from vault.storage.store import Op, Store
 
 if TYPE_CHECKING:
@@ -88,6 +93,7 @@ class BackupReport:
     ops: int  # operations written (versions and tombstones)
     history: bool
     size: int
+    attachments: int = 0  # attachment files (blobs) written
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class VerifyReport:
     live: dict[str, int]  # kind -> items not deleted at the backup's newest versions
     damaged: dict[str, str] = field(default_factory=dict)  # item id -> why it did not open
     items_checked: bool = True
+    attachments: int = 0  # attachment files (blobs) in the backup
 
     @property
     def ok(self) -> bool:
@@ -123,6 +130,7 @@ class RestoreReport:
     resealed: int  # re-sealed under the vault's current master key (it was rotated since)
     damaged: dict[str, str]  # item id -> why its version was left out
     counts: dict[str, int]  # the vault's live items by kind afterwards, and "versions"
+    attachments: int = 0  # attachment files (blobs) brought in
 
 
 @dataclass(frozen=True)
@@ -289,7 +297,8 @@ def create_backup(
                 ops += 1
                 if progress is not None and ops % 256 == 0:
                     progress(ops, total)
-            writer.finish({"ops": ops, "attachments": 0})
+            blobs = _write_blobs(writer, store.path)
+            writer.finish({"ops": ops, "attachments": blobs})
             fh.flush()
             os.fsync(fh.fileno())
         if store.master_id != mk_id:
@@ -311,7 +320,80 @@ def create_backup(
         store.set_meta(META_LAST_SEQ, str(start_seq))
         last = {"created": utc_stamp(created), "path": str(path.absolute()), "size": size}
         store.set_meta(META_LAST_BACKUP, json.dumps(last, ensure_ascii=False))
-    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, size)
+    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, size, blobs)
+
+
+def _write_blobs(writer: BackupWriter, vault_path: Path) -> int:
+    """Every attachment file this device holds, as runs of `A` records (the sealed files as
+    they are: no key is needed, and what a restore puts back is verified when it is read)."""
+    store = BlobStore(vault_path / "blobs", b"")
+    written = 0
+    for name in sorted(store.names()):
+        try:
+            attachment_records(writer, name, store.path(name))
+        except FileNotFoundError:
+            continue  # collected since it was listed: no note uses it
+        written += 1
+    return written
+
+
+class _BlobSink:
+    """Attachment files arriving in `A` records: each goes to a hidden temporary file in the
+    vault's `blobs/` and takes its name only once the whole backup verified (`commit`)."""
+
+    def __init__(self, vault_path: Path, name: str) -> None:
+        self.folder = vault_path / "blobs"
+        self.name = name
+        self.held = BlobStore(self.folder, b"").names()
+        self.seen: set[str] = set()
+        self.current: str | None = None
+        self.out: BinaryIO | None = None
+        self.temps: dict[str, Path] = {}
+        self.count = 0
+
+    def take(self, record: Any) -> None:
+        blob, data = attachment_piece(record, self.name)
+        if blob != self.current:
+            self._close()
+            if blob in self.seen:
+                raise BackupError(f"{self.name} is damaged: an attachment appears twice")
+            self.seen.add(blob)
+            self.current = blob
+            self.count += 1
+            if blob not in self.held:
+                make_private_dirs(self.folder)
+                tmp = self.folder / f".{blob}.restore-{secrets.token_hex(4)}.tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+                self.out = os.fdopen(fd, "wb")
+                self.temps[blob] = tmp
+        if self.out is not None:
+            self.out.write(data)
+
+    def _close(self) -> None:
+        if self.out is not None:
+            self.out.flush()
+            os.fsync(self.out.fileno())
+            self.out.close()
+            self.out = None
+
+    def commit(self) -> int:
+        self._close()
+        for blob, tmp in self.temps.items():
+            os.replace(tmp, self.folder / f"{blob}{BLOB_SUFFIX}")
+        if self.temps:
+            fsync_dir(self.folder)
+        self.temps.clear()
+        return self.count
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.out is not None:
+                self.out.close()
+        self.out = None
+        for tmp in self.temps.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self.temps.clear()
 
 
 def _stream_ops(store: Store, history: bool) -> Iterator[Op]:
@@ -417,9 +499,17 @@ def verify_backup(
             if progress is not None:
                 progress(done, total)
 
+        blobs: list[str] = []
         for record in read_records(fh, header, mk, name, count_parts, _size(path)):
             if record.rtype == REC_INFO:
                 info = record.json(name)
+                continue
+            if record.rtype == REC_ATTACHMENT:
+                blob, _ = attachment_piece(record, name)
+                if not blobs or blobs[-1] != blob:
+                    if blob in blobs:
+                        raise BackupError(f"{name} is damaged: an attachment appears twice")
+                    blobs.append(blob)
                 continue
             op = op_from_record(record, name)
             tally.add(op)
@@ -444,6 +534,7 @@ def verify_backup(
         live=tally.live(),
         damaged=damaged,
         items_checked=open_items,
+        attachments=len(blobs),
     )
 
 
@@ -468,14 +559,19 @@ def _ingest(
     reseal_key: bytes | None,
     progress: Progress | None,
     total: int,
+    blobs: _BlobSink,
 ) -> tuple[_Ingest, int]:
     """Feed the backup's operations into `store` in one transaction: a backup that turns out
-    damaged half-way rolls back, so a restore is all or nothing."""
+    damaged half-way rolls back, so a restore is all or nothing. Attachment files go to
+    `blobs`, which the caller commits once this returns."""
     items_key = crypto.subkey(master_key, Label.ITEMS)
     stats = _Ingest()
 
     def ops() -> Iterator[Op]:
         for record in read_records(fh, header, master_key, name, progress, total):
+            if record.rtype == REC_ATTACHMENT:
+                blobs.take(record)
+                continue
             if record.rtype != REC_OP:
                 continue
             op = op_from_record(record, name)
@@ -536,7 +632,10 @@ def restore_backup(
         device_id = crypto.random_id()
         store: Store | None = None
 
+        sink = _BlobSink(tmp, name)
+
         def discard() -> None:
+            sink.discard()
             if store is not None:
                 store.close()
             shutil.rmtree(tmp, ignore_errors=True)
@@ -553,7 +652,9 @@ def restore_backup(
                 reseal_key=None,
                 progress=progress,
                 total=_size(path),
+                blobs=sink,
             )
+            blob_count = sink.commit()
             counts = store.counts()
             store.close()
             if target.exists():
@@ -583,6 +684,7 @@ def restore_backup(
         resealed=0,
         damaged=stats.damaged,
         counts=counts,
+        attachments=blob_count,
     )
 
 
@@ -630,16 +732,26 @@ def merge_backup(
                 header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
             )
             reseal_key = crypto.subkey(current, Label.ITEMS)
-        stats, added = _ingest(
-            vault.store,
-            fh,
-            header,
-            master_key,
-            name,
-            reseal_key=reseal_key,
-            progress=progress,
-            total=_size(path),
-        )
+        sink = _BlobSink(vault.path, name)
+        try:
+            stats, added = _ingest(
+                vault.store,
+                fh,
+                header,
+                master_key,
+                name,
+                reseal_key=reseal_key,
+                progress=progress,
+                total=_size(path),
+                blobs=sink,
+            )
+            blob_count = sink.commit()
+        except OSError as exc:
+            sink.discard()
+            raise storage_error(exc, vault.path) from None
+        except BaseException:
+            sink.discard()
+            raise
     vault.refresh()
     return RestoreReport(
         vault_path=vault.path,
@@ -652,6 +764,7 @@ def merge_backup(
         resealed=stats.resealed if added else 0,
         damaged=stats.damaged,
         counts=vault.store.counts(),
+        attachments=blob_count,
     )
 
 

@@ -83,7 +83,7 @@ STREAM_LABEL = b"vault bak stream"
 
 REC_INFO = b"I"  # JSON: when, from which device, with history or not, source counts
 REC_OP = b"O"  # JSON: one operation (a sealed item version or a tombstone) with its parents
-REC_ATTACHMENT = b"A"  # reserved for attachments (binary; see docs/BACKUP.md); never written yet
+REC_ATTACHMENT = b"A"  # binary: a blob's name (64 ASCII hex) and the next bytes of its file
 REC_END = b"E"  # JSON: how many records came before; must sit in the FINAL part
 
 _LEN = struct.Struct(">I")
@@ -421,12 +421,7 @@ def read_records(
                 return
             if records == 0 and rtype != REC_INFO:
                 raise BackupError(f"{name} is damaged: it does not start with its info record")
-            if rtype == REC_ATTACHMENT:
-                raise UnsupportedFormatError(
-                    f"{name} holds attachments, which this version of vault cannot restore; "
-                    "upgrade vault"
-                )
-            if rtype not in (REC_INFO, REC_OP):
+            if rtype not in (REC_INFO, REC_OP, REC_ATTACHMENT):
                 raise UnsupportedFormatError(
                     f"{name} holds a record type this version of vault does not know; upgrade"
                 )
@@ -485,3 +480,37 @@ def op_from_record(record: Record, name: str) -> Op:
 
 def _is_id(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 128 and value.isascii()
+
+
+# --- attachments ---------------------------------------------------------------------------------
+
+BLOB_NAME_BYTES = 64
+ATTACHMENT_PIECE = 1 << 20  # bytes of a blob file per `A` record
+
+
+def attachment_records(writer: BackupWriter, name: str, path: Path) -> None:
+    """The sealed blob file at `path` as a run of `A` records (BACKUP.md, "Attachments")."""
+    head = name.encode("ascii")
+    assert len(head) == BLOB_NAME_BYTES
+    with open(path, "rb") as src:
+        first = True
+        while True:
+            piece = src.read(ATTACHMENT_PIECE)
+            if not piece and not first:
+                break
+            writer.record(REC_ATTACHMENT, head + piece)
+            first = False
+            if len(piece) < ATTACHMENT_PIECE:
+                break
+
+
+def attachment_piece(record: Record, name: str) -> tuple[str, bytes]:
+    """(blob name, bytes) of an `A` record; BackupError if its name is not one."""
+    raw = record.payload[:BLOB_NAME_BYTES]
+    try:
+        blob = raw.decode("ascii")
+    except UnicodeDecodeError:
+        blob = ""
+    if len(blob) != BLOB_NAME_BYTES or any(c not in "0123456789abcdef" for c in blob):
+        raise BackupError(f"{name} is damaged: an attachment record has no blob name")
+    return blob, record.payload[BLOB_NAME_BYTES:]

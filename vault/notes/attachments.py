@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import mimetypes
 import os
 import stat
 import time
@@ -29,13 +28,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote, unquote
 
 from vault.errors import AttachmentMissing, InvalidInputError, NotFoundError, VaultError
 from vault.notes.model import Note, now_ms
 from vault.sealing import crypto
 from vault.sealing.crypto import Label
-from vault.storage.blobs import BlobRef, BlobStore
+from vault.storage.blobs import BlobRef, BlobStore, is_blob_name
 
 if TYPE_CHECKING:
     from vault.notes.vault import Vault
@@ -100,7 +98,7 @@ class Entry:
             return None
         if type(size) is not int or size < 0 or type(added) is not int:
             return None
-        if type(blob) is not str or len(blob) != 64 or not _is_hex(blob):
+        if type(blob) is not str or not is_blob_name(blob):
             return None
         if type(key) is not str:
             return None
@@ -113,10 +111,6 @@ class Entry:
         if type(media_type) is not str or not media_type or len(media_type) > 255:
             media_type = DEFAULT_TYPE
         return Entry(name, media_type, size, blob, raw, added)
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
 
 
 def _valid_name(name: str) -> bool:
@@ -147,6 +141,8 @@ def clean_attachment_name(name: str, *, strict: bool = True) -> str:
 
 
 def guess_type(name: str) -> str:
+    import mimetypes  # only when attaching: reads the system's table of types
+
     media_type, _ = mimetypes.guess_type(name, strict=False)
     return media_type or DEFAULT_TYPE
 
@@ -200,13 +196,56 @@ def _write(vault: Vault, note: Note, updated: Note) -> Note:
 # --- the API (Vault delegates here) -------------------------------------------------------------
 
 
+class _Listing:
+    """What opening a note with attachments needs, kept so that it costs about what opening
+    one without does: each note version's parsed entries, and the names of the blobs here,
+    listed again only when the folder changed (one stat)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.parsed: dict[tuple[str, str], list[Entry]] = {}
+        self.shown: dict[tuple[str, str], tuple[frozenset[str], list[Attachment]]] = {}
+        self.signature: tuple[int, int, int] | None = None
+        self.names: frozenset[str] = frozenset()
+
+    def entries(self, note: Note) -> list[Entry]:
+        key = (note.id, note.version)
+        found = self.parsed.get(key)
+        if found is None:
+            if len(self.parsed) > 4096:
+                self.parsed.clear()
+                self.shown.clear()
+            found = self.parsed[key] = entries(note)
+        return found
+
+    def held(self) -> frozenset[str]:
+        try:
+            st = os.stat(self.folder)
+            signature = (st.st_mtime_ns, st.st_ino, st.st_nlink)
+        except OSError:
+            return frozenset()
+        if signature != self.signature:
+            self.names = frozenset(BlobStore(self.folder, b"").names())
+            # A folder changed within the last moments may change again within the same
+            # timestamp tick: listed again next time rather than trusted.
+            fresh = time.time_ns() - st.st_mtime_ns < 2_000_000_000
+            self.signature = None if fresh else signature
+        return self.names
+
+
 def list_attachments(vault: Vault, note_id: str) -> list[Attachment]:
     note = vault.note(note_id)
-    store = blob_store(vault)
-    present = store.names() if note.extra.get(FIELD) else set()
-    return [
-        Attachment(e.name, e.size, e.media_type, e.blob, e.blob in present) for e in entries(note)
-    ]
+    if FIELD not in note.extra:
+        return []  # a note without attachments costs nothing more
+    listing: _Listing = vault.view("attachments", lambda: _Listing(vault.path / "blobs"))
+    found = listing.entries(note)
+    held = listing.held() if found else frozenset()
+    key = (note.id, note.version)
+    shown = listing.shown.get(key)
+    if shown is None or shown[0] is not held:
+        made = [Attachment(e.name, e.size, e.media_type, e.blob, e.blob in held) for e in found]
+        shown = listing.shown[key] = (held, made)
+    return list(shown[1])
 
 
 def _regular_source(source: Path) -> None:
@@ -282,22 +321,32 @@ def save_attachment(
     write to a private temporary file and keep it only when this returns)."""
     entry = find_entry(vault, note_id, name)
     store = blob_store(vault)
-    if not store.has(entry.blob):
-        fetch = getattr(vault, "fetch_blob", None)
-        if fetch is None or not fetch(entry.ref):
-            raise AttachmentMissing(
-                "this attachment is not here yet: its bytes arrive with the next sync from "
-                "the device that added it"
-            )
+    if not store.has(entry.blob) and not _fetch_from_sync_folder(vault, entry.ref):
+        raise AttachmentMissing(
+            "this attachment is not here yet: its bytes arrive with the next sync from "
+            "the device that added it"
+        )
     try:
         store.open(entry.ref, out, progress)
     except NotFoundError:
         raise AttachmentMissing("this attachment is not here yet; sync to fetch it") from None
 
 
+def _fetch_from_sync_folder(vault: Vault, ref: BlobRef) -> bool:
+    """The bytes are not here: take them from the sync folder now if a device offers them."""
+    from vault.config import Config
+    from vault.sync.blob_sync import fetch_now  # the sync machinery only when it is needed
+
+    try:
+        config_remote = str(Config.load().get("sync.remote") or "")
+    except VaultError:
+        config_remote = ""
+    return fetch_now(vault, ref, config_remote)
+
+
 def remove_attachment(vault: Vault, note_id: str, name: str) -> None:
-    """Drop the attachment from the note (a new version). The bytes stay until no note uses
-    them (`collect_garbage`)."""
+    """Drop the attachment from the note (a new version). The bytes go once no note uses them
+    and they are old enough (`collect_garbage`, run here, at purges and at every sync)."""
     with vault._lock:
         entry = find_entry(vault, note_id, name)
         note = vault.note(note_id)
@@ -305,6 +354,7 @@ def remove_attachment(vault: Vault, note_id: str, name: str) -> None:
         raw = list(raw) if type(raw) is list else []
         kept = [v for v in raw if not (type(v) is dict and _same_name(v.get("name"), entry.name))]
         _write(vault, note, _with_entries(note, kept))
+    collect_garbage(vault)
 
 
 def _same_name(value: Any, name: str) -> bool:
@@ -335,10 +385,14 @@ def _conflict_blobs(vault: Vault, note_id: str) -> set[str]:
     return used
 
 
-def collect_garbage(vault: Vault, *, grace: float = GC_GRACE_SECONDS) -> list[str]:
+def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
     """Remove this device's blobs that no note uses any more (after a purge, or once every
     note that used a file dropped it) and that are older than `grace` seconds. Returns the
     names removed."""
+    kinds = getattr(vault, "_kinds", None)
+    if kinds is not None and "note" not in kinds:
+        return []  # a partial view (`vault rm ID`) cannot tell what notes use: later
+    grace = GC_GRACE_SECONDS if grace is None else grace
     store = blob_store(vault)
     held = store.names()
     if not held:
@@ -362,6 +416,8 @@ def collect_garbage(vault: Vault, *, grace: float = GC_GRACE_SECONDS) -> list[st
 
 def attachment_link(name: str, *, image: bool | None = None, alt: str | None = None) -> str:
     """The Markdown that shows (an image) or links to (any file) the attachment `name`."""
+    from urllib.parse import quote
+
     if image is None:
         image = guess_type(name).startswith("image/")
     target = LINK_SCHEME + quote(name, safe="")
@@ -372,6 +428,8 @@ def attachment_link(name: str, *, image: bool | None = None, alt: str | None = N
 
 def parse_attachment_link(target: str) -> str | None:
     """The attachment name a link target names (`attachment:NAME`), or None."""
+    from urllib.parse import unquote
+
     target = target.strip()
     if target.startswith("<") and target.endswith(">"):
         target = target[1:-1]
@@ -379,3 +437,49 @@ def parse_attachment_link(target: str) -> str | None:
         return None
     name = unquote(target[len(LINK_SCHEME) :])
     return clean_attachment_name(name, strict=False) or None
+
+
+# --- merging two versions' lists (vault.sync.conflicts) -----------------------------------------
+
+
+def _by_name(value: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if type(value) is list:
+        for entry in value[:MAX_ATTACHMENTS]:
+            if type(entry) is dict and type(entry.get("name")) is str:
+                result.setdefault(entry["name"], entry)
+    return result
+
+
+def _same_file(x: Any, y: Any) -> bool:
+    return x == y or (type(x) is dict and type(y) is dict and x.get("blob") == y.get("blob"))
+
+
+def merge_lists(base: Any, a: Any, b: Any) -> tuple[list[Any], bool]:
+    """Three-way merge of two versions' `attachments` fields, entry by name: files added on
+    either side are kept, files removed on one side (and untouched on the other) go, and a
+    file one side removed while the other replaced it stays. The same name given two different
+    files on both sides is a conflict (both versions stay; a holds the merged value); the same
+    file on both sides is not. Order: a's entries, then b's additions. Deterministic: only
+    the three values go in (SYNC.md, "Field merge", rule 5)."""
+    old, mine, theirs = _by_name(base), _by_name(a), _by_name(b)
+    merged: list[Any] = []
+    conflict = False
+    for name in list(mine) + [n for n in theirs if n not in mine]:
+        x, y, o = mine.get(name), theirs.get(name), old.get(name)
+        if x is not None and y is not None:
+            if _same_file(x, y):
+                pick = y if (y != o and x == o) else x  # one file: no conflict either way
+            elif x == o:
+                pick = y
+            elif y == o:
+                pick = x
+            else:
+                pick, conflict = x, True
+            merged.append(pick)
+        elif x is not None:
+            if o is None or x != o:  # added by a, or changed by a while b removed it
+                merged.append(x)
+        elif y is not None and (o is None or y != o):
+            merged.append(y)
+    return merged, conflict

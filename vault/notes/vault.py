@@ -864,6 +864,8 @@ class Vault:
         # The snapshot still holds the note: it goes now, and locking seals a new one.
         snapshot.destroy(self.path)
         self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
+        if _attachments.FIELD in note.extra:  # its files, if no other note uses them
+            _attachments.collect_garbage(self)
 
     def empty_trash(self) -> int:
         trashed = self.notes(trashed=True)

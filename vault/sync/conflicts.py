@@ -34,6 +34,7 @@ from vault.errors import (
     NotFoundError,
     VaultError,
 )
+from vault.notes import attachments
 from vault.notes.merge import merge3, merge_sets
 from vault.notes.model import KIND_TYPES, Item, Note, Notebook, now_ms
 from vault.notes.vault import Vault
@@ -154,6 +155,13 @@ def _merge_field(kind: str, key: str, base: Any, a: Any, b: Any) -> tuple[Any, b
     if kind == "note" and key == "body" and isinstance(a, str) and isinstance(b, str):
         result = merge3(base if isinstance(base, str) else "", a, b)
         return result.text, result.conflict
+    if kind == "note" and key == attachments.FIELD:
+        merged, conflict = attachments.merge_lists(
+            None if base is _MISSING else base,
+            [] if a is _MISSING else a,
+            [] if b is _MISSING else b,
+        )
+        return (merged if merged else _MISSING), conflict
     if kind == "note" and key == "tags" and isinstance(a, list) and isinstance(b, list):
         return merge_sets(base if isinstance(base, list) else [], a, b), False
     if kind == "note" and key == "trashed":

@@ -26,7 +26,7 @@ from vault.notes.vault import Vault
 from vault.sealing import crypto
 from vault.sealing.envelope import short, upgrade_envelope
 from vault.storage.store import Op, Store
-from vault.sync import layout
+from vault.sync import blob_sync, layout
 from vault.sync.conflicts import auto_merge
 from vault.sync.layout import SEGMENT, SNAPSHOT, ChainName, chain_file_name, content_hash
 from vault.sync.locking import sync_lock
@@ -97,6 +97,9 @@ class SyncReport:
     removed: int = 0  # own files removed by compaction
     seconds: float = 0.0
     not_sent: str | None = None  # why nothing could be sent (this device's folder is refused)
+    attachments_received: int = 0  # attachment files fetched and verified (vault.sync.blob_sync)
+    attachments_sent: int = 0
+    attachments_waiting: int = 0  # used by a note, on no device yet: "not yet here"
 
     @property
     def ok(self) -> bool:
@@ -115,6 +118,15 @@ class SyncReport:
         if self.waiting:
             out.append(
                 f"{plural(len(self.waiting), 'item')} waiting for older versions still arriving."
+            )
+        if self.attachments_received or self.attachments_sent:
+            out.append(
+                f"Attachments: received {self.attachments_received}, sent {self.attachments_sent}."
+            )
+        if self.attachments_waiting:
+            out.append(
+                f"{plural(self.attachments_waiting, 'attachment')} not here yet (the device "
+                "that added it has not sent it)."
             )
         for p in self.pending:
             out.append(f"Pending (retried next time): {p}")
@@ -147,6 +159,11 @@ class SyncReport:
             "repaired": self.repaired,
             "removed": self.removed,
             "not_sent": self.not_sent,
+            "attachments": {
+                "received": self.attachments_received,
+                "sent": self.attachments_sent,
+                "waiting": self.attachments_waiting,
+            },
             "seconds": round(self.seconds, 3),
         }
 
@@ -336,6 +353,8 @@ class _Run:
             self._compact()
         if self.t.pulled:
             self.vault.refresh()
+        blobs = blob_sync.run(self.vault, self.remote)
+        self.t.warnings.extend(blobs.warnings)
         return SyncReport(
             remote=str(self.remote.path),
             pulled=self.t.pulled,
@@ -352,6 +371,9 @@ class _Run:
             repaired=self.t.repaired,
             removed=self.t.removed,
             not_sent=self.own_refused,
+            attachments_received=blobs.fetched,
+            attachments_sent=blobs.published,
+            attachments_waiting=blobs.missing,
         )
 
     def _check_folder(self) -> None:

@@ -30,13 +30,13 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from vault.errors import RemoteError, StorageError
-from vault.fsutil import storage_error, write_fully
+from vault.fsutil import storage_error
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -221,6 +221,11 @@ class Dir:
             hasher.update(chunk)
         return hasher.hexdigest()
 
+    def stream(self, name: str, limit: int) -> Iterator[bytes]:
+        """The bytes of the regular file `name`, chunk by chunk (at most `limit` in all, with
+        every rule of `read`); Unreadable, raised as the chunks are taken, otherwise."""
+        return self._chunks(name, limit)
+
     def _read(self, name: str, limit: int) -> tuple[bytes, os.stat_result]:
         chunks = list(self._chunks(name, limit))
         st = self._last_stat
@@ -278,11 +283,19 @@ class Dir:
     def write_new(self, name: str, data: bytes, mode: int = 0o600) -> None:
         """Put a new file `name` in place, durably; FileExistsError if the name is taken (by
         anything: a file, a symlink, a folder). Never writes through a link."""
+        self.write_stream(name, [data], mode)
+
+    def write_stream(self, name: str, chunks: Iterable[bytes], mode: int = 0o600) -> None:
+        """`write_new` for a file too large to hold: its bytes come chunk by chunk."""
         tmp = f".{name}.{secrets.token_hex(4)}.tmp"
         try:
             fd = os.open(tmp, _OPEN_NEW, mode, dir_fd=self.fd)
             try:
-                write_fully(fd, data)
+                for data in chunks:
+                    view = memoryview(data)
+                    while view:  # os.write may write less than asked (a disk filling up)
+                        view = view[os.write(fd, view) :]
+                os.fsync(fd)
             finally:
                 os.close(fd)
             try:
@@ -326,6 +339,40 @@ class Dir:
         if st.st_nlink != 1:
             return "it has other names (a hard link): not only ours"
         if not check(data):
+            return "its content is not what this device wrote"
+        now = self.lstat(name)
+        if now is None:
+            return None
+        if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) != (
+            st.st_ino,
+            st.st_dev,
+            st.st_size,
+            st.st_mtime_ns,
+        ):
+            return "it changed while being checked"
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _storage(exc, f"{self.where}/{name}") from None
+        self.fsync()
+        return None
+
+    def unlink_if_digest(self, name: str, limit: int, hasher: Hasher, expect: str) -> str | None:
+        """`unlink_verified` for a file too large to hold: deleted only if its bytes, streamed,
+        hash to `expect`, it has one link and it is still that very file when unlinked."""
+        try:
+            digest = self.digest(name, limit, hasher)
+        except Unreadable as exc:
+            if self.lstat(name) is None:
+                return None
+            return str(exc)
+        st = self._last_stat
+        assert st is not None
+        if st.st_nlink != 1:
+            return "it has other names (a hard link): not only ours"
+        if digest != expect:
             return "its content is not what this device wrote"
         now = self.lstat(name)
         if now is None:

@@ -2,12 +2,14 @@
 seconds instead of at the next interval.
 
 A look lists the other devices' log folders (names, sizes and modification times from the
-directory entries) and reads no file: a new chain file from another device shows up as a new
-name, a file still arriving as a size that moves. This device's own folder is left out, so a
-sync made here does not wake the next one. A poll rather than a file-system notification
-library: it needs no dependency, behaves the same on every platform and on network and FUSE
-mounts (where inotify sees nothing of writes made elsewhere), and costs about 0.5 ms for a
-folder of 60 files and 9 ms for 1,000 (measured on a busy two-core machine), every 2 s.
+directory entries), and the entries of `blobs/` (each device's folder of attachments' bytes,
+whose time moves when a file arrives in it), and reads no file: a new chain file from another
+device shows up as a new name, a file still arriving as a size that moves. This device's own
+folder is left out, so a sync made here does not wake the next one. A poll rather than a
+file-system notification library: it needs no dependency, behaves the same on every platform
+and on network and FUSE mounts (where inotify sees nothing of writes made elsewhere), and costs
+about 0.5 ms for a folder of 60 files and 9 ms for 1,000 (measured on a busy two-core machine),
+every 2 s.
 
 The folder is hostile: it is listed through vault.sync.folder_io, as the engine reads it
 (directory descriptors opened with O_NOFOLLOW, entries by lstat), so a symlink is listed as
@@ -25,6 +27,7 @@ from vault.sync import layout
 from vault.sync.folder_io import Dir
 
 MAX_ENTRIES = 100_000  # far above a compacted folder; a bound, not a working size
+BLOBS_DIR = "blobs"  # vault.sync.blob_sync.AREA (not imported: the watch stays light)
 
 Fingerprint = tuple[tuple[str, str, int, int], ...]
 
@@ -50,6 +53,16 @@ def fingerprint(remote: Path, own_device: str) -> Fingerprint:
                     _list_device(log, folder.name, seen)
                     if len(seen) >= MAX_ENTRIES:
                         break
+            # Attachments' bytes (vault.sync.blob_sync): the other devices' blob folders as
+            # entries of `blobs/` (a file renamed into one changes its time), not their files.
+            blobs = root.sub(BLOBS_DIR)
+            if blobs is not None:
+                with blobs:
+                    seen.extend(
+                        (f"{BLOBS_DIR}/{e.name}", "", e.size, e.mtime_ns)
+                        for e in blobs.list()
+                        if e.name != own_device
+                    )
     except (OSError, VaultError):
         return ()  # gone or unreadable: the sync run says why, this only watches
     return tuple(seen[:MAX_ENTRIES])
