@@ -14,6 +14,7 @@ from textual.widgets import Input
 
 from tests.tui.conftest import open_vault, settle, type_into, unlock
 from vault.notes.attachments import Attachment
+from vault.tui.messages import StatusUpdate
 from vault.tui.screens.attachment_dialogs import AttachDialog, FileTree, ImageScreen, SaveAsDialog
 from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.main import MainScreen
@@ -130,6 +131,32 @@ async def test_a_typed_path_that_is_missing_is_refused_in_place(sample_vault: Pa
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
     assert attachments_of(sample_vault) == []
+
+
+async def test_a_large_file_shows_its_progress(sample_vault: Path, app_for) -> None:
+    big = Path.home() / "big.bin"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    said: list[str] = []
+
+    def hook(message) -> None:
+        if isinstance(message, StatusUpdate) and message.key == "message":
+            said.append(message.text)
+
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        main = await unlock(pilot)
+        await open_note(pilot, main)
+        main.action_attach_file()
+        await until(
+            pilot, lambda: isinstance(app.screen, AttachDialog) and bool(app.screen.query("#value"))
+        )
+        await type_into(pilot, "#value", "~/big.bin")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await settle(pilot)
+        assert listed(main) == ["big.bin  6.3 MB"]
+    assert any("Attaching big.bin… " in text and "% of 6.3 MB" in text for text in said)
+    assert said[-1] == ""  # the status bar is cleared afterwards
 
 
 async def test_not_yet_here_is_listed_and_said(sample_vault: Path, app_for) -> None:

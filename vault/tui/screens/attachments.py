@@ -263,7 +263,6 @@ class AttachmentActions(_Host):
         if session is None:
             return
         self.viewer_copies.open(name, lambda out: session.save_attachment(note, name, out))
-        self.post_message(StatusUpdate("message", ""))
 
     def action_save_attachment(self) -> None:
         chosen = self._chosen()
