@@ -46,7 +46,8 @@ from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
 
 from vault.notes.merge import merge3
 from vault.notes.search import Query, fold
-from vault.notes.vault import Vault, _Prefetch, _unlock_master_key
+from vault.notes.unlocking import Prefetch, unlock_master_key
+from vault.notes.vault import Vault
 from vault.sealing import snapshot
 from vault.sealing.crypto import DEFAULT_KDF, Label, argon2id
 from vault.storage.store import Store
@@ -154,10 +155,10 @@ def unlock_in_steps(path: Path) -> tuple[float, float, Vault]:
     notes (negative times)."""
     store = Store.open(path)
     tails = snapshot.path_in(path).exists()
-    reader = _Prefetch(store, envelopes=not tails, tails=tails)  # as Vault.unlock does
+    reader = Prefetch(store, envelopes=not tails, tails=tails)  # as Vault.unlock does
     reader.start()
     start = time.perf_counter()
-    master_key = _unlock_master_key(store, PASSWORD, None, None)
+    master_key = unlock_master_key(store, PASSWORD, None, None)
     kdf_done = time.perf_counter()
     reader.join()
     vault = Vault(store, master_key, reader.result or None, None, reader.scan)
@@ -168,7 +169,7 @@ def measure_times(n: int) -> dict[str, object]:
     path = sample_path(n)
     strong = strong_copy(path)
     store = Store.open(path)
-    master_key = _unlock_master_key(store, PASSWORD, None, None)
+    master_key = unlock_master_key(store, PASSWORD, None, None)
     vault_id = store.vault_id
     store.close()
     items_key = hashlib.blake2b(b"", digest_size=32, key=master_key, person=Label.ITEMS).digest()

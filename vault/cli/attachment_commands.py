@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vault.cli import NOTE_HELP, emit_json, info, open_vault, out
 from vault.cli.columns import Column, print_table
+from vault.cli.common import NOTE_HELP, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.fsutil import storage_error

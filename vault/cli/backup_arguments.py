@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from vault.cli import lazy
+from vault.cli.common import lazy
 
 HANDLERS = "vault.cli.backup_commands:"
 

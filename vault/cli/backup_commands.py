@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vault.cli import (
+from vault.cli import output as cli_output
+from vault.cli.common import (
     emit_json,
     fmt_time,
     info,
@@ -24,7 +25,6 @@ from vault.cli import (
     read_secret,
     vault_dir,
 )
-from vault.cli import output as cli_output
 from vault.config import Config
 from vault.errors import InvalidInputError, VaultError, WrongPasswordError
 from vault.fsutil import make_private_dirs, storage_error

@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from vault.cli import NOTE_HELP, _edit_dir, _editable, emit_json, info, open_vault, out
+from vault.cli.common import NOTE_HELP, edit_dir, editable, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.notes import lookup
 from vault.notes.links import OutgoingLink, link_index
 from vault.notes.model import Note
-from vault.notes.renaming import RenameResult, rename_note
+from vault.notes.renaming import rename_message, rename_note
 from vault.notes.templates import NoteSettings, append_line, today
 from vault.notes.vault import Vault
 from vault.sealing.envelope import short
@@ -115,7 +115,7 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
         if daily.created:
             info(f"Created today's note {visible(note.title)} in {visible(where) or 'the top'}")
         if args.append is not None or (_interactive() and not args.print):
-            note = _editable(vault, note)  # a note in real conflict is settled first
+            note = editable(vault, note)  # a note in real conflict is settled first
         if args.append is not None:
             if "\n" in args.append.strip("\n"):
                 raise InvalidInputError("--append takes one line; pipe longer text to `vault edit`")
@@ -126,7 +126,7 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
             from vault.editor import edit_text
 
             body = edit_text(
-                note.body, command=config.get("editor.command"), fallback=_edit_dir(vault)
+                note.body, command=config.get("editor.command"), fallback=edit_dir(vault)
             )
             saved = vault.update_note(note, body=body)
             info("No changes." if saved.version == note.version else f"Saved {short(note.id)}.")
@@ -137,24 +137,9 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def rename_message(result: RenameResult) -> str:
-    text = f"Renamed {short(result.note.id)}"
-    if result.links_kept_because:
-        return f"{text}; links to the old title were left as they are: {result.links_kept_because}."
-    if result.links_updated:
-        text += (
-            f"; updated {result.links_updated} link(s) in {result.notes_updated} other note(s)"
-            if result.notes_updated
-            else f"; updated {result.links_updated} link(s) in the note itself"
-        )
-    if result.skipped_conflicts:
-        text += f"; {result.skipped_conflicts} linking note(s) in conflict were left as they are"
-    return text + "."
-
-
 def cmd_rename(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
-        note = _editable(vault, find_note(vault, args.note))
+        note = editable(vault, find_note(vault, args.note))
         result = rename_note(vault, note, args.title, update_links=not args.no_update_links)
         info(rename_message(result))
     return 0

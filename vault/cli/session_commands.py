@@ -8,14 +8,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from vault.cli import (
-    emit_json,
-    info,
-    session_json,
-    session_line,
-    vault_dir,
-    with_password,
-)
+from vault.cli.common import emit_json, info, session_json, session_line, vault_dir, with_password
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.notes.vault import Vault, inspect_vault

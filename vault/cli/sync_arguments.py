@@ -9,7 +9,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from vault.cli import lazy
+from vault.cli.common import lazy
 
 # The ways to settle a conflict (vault.sync.conflicts.CHOICES; a test keeps them equal).
 CHOICES = ("mine", "theirs", "both")

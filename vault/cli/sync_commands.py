@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vault import cli
+from vault.cli import common
 from vault.cli import output as cli_output
 from vault.config import Config
 from vault.errors import NotFoundError
@@ -47,7 +47,7 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=cli._console(stderr=True),
+        console=common.console(stderr=True),
         transient=True,
     )
     tasks: dict[str, Any] = {}
@@ -65,7 +65,7 @@ def progress_bar(enabled: bool) -> Iterator[ProgressCallback | None]:
 
 
 def _store(args: argparse.Namespace, config: Config) -> Store:
-    path = cli.vault_dir(args, config)
+    path = common.vault_dir(args, config)
     return Store.open(path)
 
 
@@ -74,10 +74,10 @@ def cmd_remote(args: argparse.Namespace, config: Config) -> int:
     try:
         if args.action == "set":
             path = set_remote(store, Path(args.dir))
-            cli.info(f"This vault now syncs with {path}. Run `vault sync` to sync now.")
+            common.info(f"This vault now syncs with {path}. Run `vault sync` to sync now.")
         elif args.action == "unset":
             unset_remote(store)
-            cli.info("This vault no longer syncs (the folder was left as it is).")
+            common.info("This vault no longer syncs (the folder was left as it is).")
         else:
             return _show_remote(store, config, args.json)
     finally:
@@ -95,7 +95,7 @@ def _show_remote(store: Store, config: Config, as_json: bool) -> int:
         "problem": info.problem,
         "devices": info.devices,
         "files": info.files,
-        "last_sync": cli.iso_time(st.last_sync),
+        "last_sync": common.iso_time(st.last_sync),
         "last_error": st.last_error,
         "unpushed": st.unpushed,
         "conflicts": st.conflicts,
@@ -103,26 +103,26 @@ def _show_remote(store: Store, config: Config, as_json: bool) -> int:
         "rollbacks": st.rollbacks,
     }
     if as_json:
-        cli.emit_json(doc)
+        common.emit_json(doc)
         return 0
     if info.path is None:
-        cli.info("No sync folder is set. `vault remote set DIR` chooses one.")
+        common.info("No sync folder is set. `vault remote set DIR` chooses one.")
         return 1
     where = " (from the config's sync.remote)" if info.source == "config" else ""
-    cli.out(f"remote         {info.path}{where}")
+    common.out(f"remote         {info.path}{where}")
     if info.problem:
-        cli.out(f"problem        {info.problem}")
+        common.out(f"problem        {info.problem}")
     else:
-        cli.out(f"devices        {info.devices} with a log, {plural(info.files, 'file')}")
-    cli.out(f"last sync      {cli.fmt_time(st.last_sync) or 'never'}")
+        common.out(f"devices        {info.devices} with a log, {plural(info.files, 'file')}")
+    common.out(f"last sync      {common.fmt_time(st.last_sync) or 'never'}")
     if st.last_error:
-        cli.out(f"last error     {st.last_error}")
-    cli.out(f"not yet sent   {plural(st.unpushed, 'change')}")
-    cli.out(f"conflicts      {st.conflicts}")
+        common.out(f"last error     {st.last_error}")
+    common.out(f"not yet sent   {plural(st.unpushed, 'change')}")
+    common.out(f"conflicts      {st.conflicts}")
     if st.pending:
-        cli.out(f"pending        {plural(st.pending, 'file')} could not be read last time")
+        common.out(f"pending        {plural(st.pending, 'file')} could not be read last time")
     if st.rollbacks:
-        cli.out(f"rollbacks      {st.rollbacks} reported last time")
+        common.out(f"rollbacks      {st.rollbacks} reported last time")
     return 0
 
 
@@ -131,10 +131,10 @@ def _show_remote(store: Store, config: Config, as_json: bool) -> int:
 
 def _report(report: SyncReport, as_json: bool) -> int:
     if as_json:
-        cli.emit_json(report.to_json())
+        common.emit_json(report.to_json())
     else:
         for line in report.lines():
-            cli.out(line)
+            common.out(line)
     if report.rollbacks:
         sys.stderr.write(
             "vault: the sync folder went backwards (see ROLLBACK above); your local notes "
@@ -149,7 +149,7 @@ def _report(report: SyncReport, as_json: bool) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, config: Config) -> int:
-    with cli.open_vault(args, config) as vault:
+    with common.open_vault(args, config) as vault:
         engine = SyncEngine(vault, config_remote=config.get("sync.remote"), lock_timeout=args.wait)
         with progress_bar(not args.json) as progress:
             report = engine.sync(progress)
@@ -157,19 +157,19 @@ def cmd_sync(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_clone(args: argparse.Namespace, config: Config) -> int:
-    local = cli.vault_dir(args, config)
-    keyfile = cli.keyfile_arg(args)
+    local = common.vault_dir(args, config)
+    keyfile = common.keyfile_arg(args)
     password = recovery = new_password = None
     if args.recovery:
-        recovery = cli.read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")
-        cli.info("Choose a password for this device's copy.")
-        new_password = cli.read_new_password()
+        recovery = common.read_secret("Recovery key: ", "VAULT_RECOVERY_KEY", "recovery key")
+        common.info("Choose a password for this device's copy.")
+        new_password = common.read_new_password()
     else:
-        password = cli.read_secret("Password: ", "VAULT_PASSWORD", "vault password")
+        password = common.read_secret("Password: ", "VAULT_PASSWORD", "vault password")
     from vault.sealing.crypto import TEST_KDF
 
     if args.insecure_test_kdf:
-        cli.info("warning: tiny KDF parameters (--insecure-test-kdf); for tests only")
+        common.info("warning: tiny KDF parameters (--insecure-test-kdf); for tests only")
     with progress_bar(not args.json) as progress:
         vault, report = clone(
             Path(args.dir),
@@ -185,10 +185,10 @@ def cmd_clone(args: argparse.Namespace, config: Config) -> int:
     with vault:
         notes = len(vault.all_notes())
         if args.json:
-            cli.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
+            common.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
             return EXIT_ROLLBACK if report.rollbacks else EXIT_CONFLICTS if report.conflicts else 0
-        cli.out(f"Cloned the vault into {local}: {plural(notes, 'note')}.")
-        cli.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
+        common.out(f"Cloned the vault into {local}: {plural(notes, 'note')}.")
+        common.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
         waiting = report.pending or report.rollbacks or report.conflicts
         return _report(report, False) if waiting else 0
 
@@ -200,7 +200,7 @@ def _describe(vault: Vault, version: ConflictVersion) -> str:
     who = "this device" if version.mine else f"device {short(version.device)}"
     if version.deleted:
         return f"{'mine' if version.mine else 'theirs'}: deleted on {who}"
-    when = cli.fmt_time(getattr(version.item, "modified", None))
+    when = common.fmt_time(getattr(version.item, "modified", None))
     return f"{'mine' if version.mine else 'theirs'}: {who}, {when} ({version.version[:8]})"
 
 
@@ -213,7 +213,7 @@ def _version_json(vault: Vault, version: ConflictVersion) -> dict[str, Any]:
     }
     item = version.item
     if isinstance(item, Note):
-        doc.update(cli.note_json(vault, item))
+        doc.update(common.note_json(vault, item))
     elif isinstance(item, Notebook):
         doc.update({"name": item.name, "parent": item.parent})
     return doc
@@ -234,12 +234,12 @@ def _find_conflict(vault: Vault, ref: str) -> Conflict:
 
 
 def cmd_conflicts(args: argparse.Namespace, config: Config) -> int:
-    with cli.open_vault(args, config) as vault:
+    with common.open_vault(args, config) as vault:
         if args.item:
             return _show_conflict(vault, _find_conflict(vault, args.item), args.json)
         conflicts = list_conflicts(vault)
         if args.json:
-            cli.emit_json(
+            common.emit_json(
                 [
                     {
                         "id": c.item_id,
@@ -252,13 +252,13 @@ def cmd_conflicts(args: argparse.Namespace, config: Config) -> int:
             )
             return 0
         if not conflicts:
-            cli.info("No conflicts.")
+            common.info("No conflicts.")
             return 0
         for c in conflicts:
-            cli.out(f"{short(c.item_id)}  {c.kind:8}  {cli_output.field(c.title)}")
+            common.out(f"{short(c.item_id)}  {c.kind:8}  {cli_output.field(c.title)}")
             for v in c.versions:
-                cli.out(f"            {_describe(vault, v)}")
-        cli.info(
+                common.out(f"            {_describe(vault, v)}")
+        common.info(
             "See one with `vault conflicts ID`; settle it with `vault resolve ID mine|theirs|both`."
         )
     return 0
@@ -266,7 +266,7 @@ def cmd_conflicts(args: argparse.Namespace, config: Config) -> int:
 
 def _show_conflict(vault: Vault, conflict: Conflict, as_json: bool) -> int:
     if as_json:
-        cli.emit_json(
+        common.emit_json(
             {
                 "id": conflict.item_id,
                 "kind": conflict.kind,
@@ -299,14 +299,14 @@ def _text(version: ConflictVersion) -> Any:
 
 
 def cmd_resolve(args: argparse.Namespace, config: Config) -> int:
-    with cli.open_vault(args, config) as vault:
+    with common.open_vault(args, config) as vault:
         conflict = _find_conflict(vault, args.item)
         written = resolve(vault, conflict.item_id, args.choice, args.version)
         kept = {"mine": "your version", "theirs": "their version", "both": "both versions"}
-        cli.info(f"Kept {kept[args.choice]} of {short(conflict.item_id)}.")
+        common.info(f"Kept {kept[args.choice]} of {short(conflict.item_id)}.")
         for extra in written[1:]:
-            cli.info(f"Their version is now a separate note {short(extra.id)}.")
-        cli.info("`vault sync` sends the decision to your other devices.")
+            common.info(f"Their version is now a separate note {short(extra.id)}.")
+        common.info("`vault sync` sends the decision to your other devices.")
     return 0
 
 

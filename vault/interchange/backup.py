@@ -10,35 +10,56 @@ the time of the backup, and a new device id, so it can later sync beside the ori
 the two devices' logs clashing. Restoring into an existing vault of the same id adds only the
 operations it lacks: history is a graph, so versions the vault already has are not duplicated
 and newer local versions stay current.
+
+This module makes and verifies backups and keeps the rotating set (listing, rotation, automatic
+backups); restoring is in vault.interchange.backup_restore, and the names, folders and reports
+all three share in vault.interchange.backup_files. The names others use are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
-import glob
 import json
 import os
-import re
 import secrets
-import shutil
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vault import __version__, safejson
-from vault.errors import BackupError, StorageError, VaultError, WrongPasswordError
-from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, make_private_dirs, storage_error
+from vault.errors import BackupError, StorageError, VaultError
+from vault.fsutil import PRIVATE_FILE_MODE, fsync_dir, storage_error
+from vault.interchange.backup_files import (
+    AUTO_MARK,
+    AUTO_NAME,
+    BATCH,
+    META_LAST_BACKUP,
+    META_LAST_SEQ,
+    NUMBER,
+    STALE_TEMP_SECONDS,
+    SUFFIX,
+    BackupInfo,
+    BackupReport,
+    RestoreReport,
+    VerifyReport,
+    backup_dir,
+    backup_name,
+    file_size,
+    make_folder,
+    open_backup,
+    read_backup_header,
+    size_text,
+    unique_path,
+)
 from vault.interchange.backup_format import (
     REC_ATTACHMENT,
     REC_INFO,
     REC_OP,
-    BackupHeader,
     BackupWriter,
     Progress,
     attachment_piece,
@@ -53,11 +74,10 @@ from vault.interchange.backup_format import (
     unlock_header,
     utc_stamp,
 )
-from vault.paths import default_backup_dir
+from vault.interchange.backup_restore import backup_needs_secret, merge_backup, restore_backup
 from vault.sealing import crypto, keys
 from vault.sealing.crypto import Label
-from vault.sealing.envelope import open_op, seal_op, upgrade_envelope
-from vault.storage.blobs import SUFFIX as BLOB_SUFFIX
+from vault.sealing.envelope import upgrade_envelope
 from vault.storage.blobs import BlobStore
 from vault.storage.store import Op, Store
 
@@ -65,170 +85,33 @@ if TYPE_CHECKING:
     from vault.config import Config
     from vault.notes.vault import Vault
 
-SUFFIX = ".vbak"
-AUTO_MARK = "-auto"
-# Set after each backup: the store's last operation number it covered, so an automatic backup
-# is skipped when nothing changed since.
-META_LAST_SEQ = "backup_last_seq"
-# Set with it: when that backup was made and where it went (its path and size), so whether an
-# automatic backup is due is decided from what this vault wrote, never from the clear headers
-# of files in the backup folder, which anyone who can write there can forge (docs/BACKUP.md).
-META_LAST_BACKUP = "backup_last"
-STALE_TEMP_SECONDS = 24 * 3600
-_BATCH = 64  # operations read from the store at a time
-# Only files named like this are ever deleted by rotation (a person's own backups never are).
-_AUTO_NAME = re.compile(r"vault-[0-9a-f]{8}-\d{8}T\d{6}Z-auto(?:-\d+)?\.vbak")
-_NUMBER = re.compile(r"T\d{6}Z(?:-auto)?-(\d{1,9})\.vbak$")  # the -n that _unique adds
-
-
-# --- results -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackupReport:
-    path: Path
-    vault_id: str
-    backup_id: str
-    created: datetime
-    ops: int  # operations written (versions and tombstones)
-    history: bool
-    size: int
-    attachments: int = 0  # attachment files (blobs) written
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    path: Path
-    vault_id: str
-    backup_id: str
-    created: datetime
-    opened_with: str  # "password", "recovery key" or "master key"
-    history: bool
-    parts: int
-    ops: int
-    versions: int  # operations carrying an item's content
-    items: int  # distinct items, deleted ones included
-    live: dict[str, int]  # kind -> items not deleted at the backup's newest versions
-    damaged: dict[str, str] = field(default_factory=dict)  # item id -> why it did not open
-    items_checked: bool = True
-    attachments: int = 0  # attachment files (blobs) in the backup
-
-    @property
-    def ok(self) -> bool:
-        return not self.damaged
-
-
-@dataclass(frozen=True)
-class RestoreReport:
-    vault_path: Path
-    vault_id: str
-    new_vault: bool
-    device_id: str
-    ops_read: int
-    ops_added: int
-    ops_known: int  # already in the vault: not duplicated
-    resealed: int  # re-sealed under the vault's current master key (it was rotated since)
-    damaged: dict[str, str]  # item id -> why its version was left out
-    counts: dict[str, int]  # the vault's live items by kind afterwards, and "versions"
-    attachments: int = 0  # attachment files (blobs) brought in
-
-
-@dataclass(frozen=True)
-class BackupInfo:
-    """A backup file as listed: from its clear header only, so not yet verified."""
-
-    path: Path
-    size: int
-    automatic: bool
-    vault_id: str | None = None
-    created: datetime | None = None
-    problem: str | None = None  # why the header could not be read
-
-
-# --- names and folders -------------------------------------------------------------------------
-
-
-def backup_dir(config: Config) -> Path:
-    value = config.get("backup.dir")
-    return Path(value).expanduser().absolute() if value else default_backup_dir()
-
-
-def backup_name(vault_id: str, when: datetime, *, automatic: bool = False) -> str:
-    """vault-<first 8 of the vault id>-<UTC time>[-auto].vbak: sorts by time, says whose."""
-    stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"vault-{vault_id[:8]}-{stamp}{AUTO_MARK if automatic else ''}{SUFFIX}"
-
-
-def _unique(folder: Path, name: str) -> Path:
-    """`name`, or `name` with -2, -3... added: above every number already there, so names
-    made within one second sort as made even after rotation freed a lower one."""
-    stem = name.removesuffix(SUFFIX)
-    pattern = re.compile(re.escape(stem) + r"(?:-(\d{1,9}))?" + re.escape(SUFFIX))
-    taken = [
-        int(m.group(1) or 1)
-        for p in folder.glob(glob.escape(stem) + "*" + SUFFIX)
-        if (m := pattern.fullmatch(p.name))
-    ]
-    return folder / (f"{stem}-{max(taken) + 1}{SUFFIX}" if taken else name)
-
-
-def read_backup_header(path: Path) -> BackupHeader:
-    """The clear header of a backup (vault id, creation time, key slots), unverified."""
-    with _open(path) as fh:
-        return read_header(fh, str(path))
-
-
-@contextlib.contextmanager
-def _open(path: Path) -> Iterator[BinaryIO]:
-    try:
-        # O_NONBLOCK: opening a FIFO (or a device) must not wait forever for a writer.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise BackupError(f"no backup at {path}") from None
-    except IsADirectoryError:
-        raise BackupError(f"{path} is a folder, not a backup file") from None
-    except OSError as exc:
-        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-    except OSError as exc:
-        os.close(fd)
-        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise BackupError(f"{path} is a folder, not a backup file")
-        raise BackupError(f"{path} is not a regular file, so not a backup file")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(fd, True)
-    with open(fd, "rb") as fh:
-        yield fh
-
-
-def _make_folder(path: Path) -> None:
-    """Create a missing folder private to its owner; an existing one (a person's own, or a
-    synced folder) keeps its permissions."""
-    try:
-        make_private_dirs(path)
-    except OSError as exc:
-        raise storage_error(exc, path) from None
-
-
-def size_text(size: int) -> str:
-    """A size for people: '812 bytes', '27.9 MiB' (the CLI and the app say it alike)."""
-    value = float(size)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+# What the faces and tests use from here (shared parts and restoring live in the modules named).
+__all__ = [
+    "AUTO_MARK",
+    "META_LAST_BACKUP",
+    "META_LAST_SEQ",
+    "STALE_TEMP_SECONDS",
+    "SUFFIX",
+    "BackupInfo",
+    "BackupReport",
+    "LastBackup",
+    "RestoreReport",
+    "VerifyReport",
+    "auto_backup",
+    "backup_dir",
+    "backup_due",
+    "backup_name",
+    "backup_needs_secret",
+    "create_backup",
+    "last_backup",
+    "list_backups",
+    "merge_backup",
+    "read_backup_header",
+    "restore_backup",
+    "rotate_backups",
+    "size_text",
+    "verify_backup",
+]
 
 
 # --- creating ----------------------------------------------------------------------------------
@@ -256,7 +139,7 @@ def create_backup(
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
         if path.is_dir():
-            path = _unique(path, backup_name(vault.vault_id, created, automatic=automatic))
+            path = unique_path(path, backup_name(vault.vault_id, created, automatic=automatic))
         exists = path.exists()
         regular = path.is_file()
     except OSError as exc:  # a parent we may not look into
@@ -275,7 +158,7 @@ def create_backup(
     start_seq = store.last_seq()
     counts = store.counts()
     total = counts.get("versions") if history else None
-    _make_folder(path.parent)
+    make_folder(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
@@ -315,7 +198,7 @@ def create_backup(
         raise
     if progress is not None:
         progress(ops, total if total is not None else ops)
-    size = _size(path)
+    size = file_size(path)
     with contextlib.suppress(VaultError):  # bookkeeping only; the backup itself is done
         store.set_meta(META_LAST_SEQ, str(start_seq))
         last = {"created": utc_stamp(created), "path": str(path.absolute()), "size": size}
@@ -337,73 +220,14 @@ def _write_blobs(writer: BackupWriter, vault_path: Path) -> int:
     return written
 
 
-class _BlobSink:
-    """Attachment files arriving in `A` records: each goes to a hidden temporary file in the
-    vault's `blobs/` and takes its name only once the whole backup verified (`commit`)."""
-
-    def __init__(self, vault_path: Path, name: str) -> None:
-        self.folder = vault_path / "blobs"
-        self.name = name
-        self.held = BlobStore(self.folder, b"").names()
-        self.seen: set[str] = set()
-        self.current: str | None = None
-        self.out: BinaryIO | None = None
-        self.temps: dict[str, Path] = {}
-        self.count = 0
-
-    def take(self, record: Any) -> None:
-        blob, data = attachment_piece(record, self.name)
-        if blob != self.current:
-            self._close()
-            if blob in self.seen:
-                raise BackupError(f"{self.name} is damaged: an attachment appears twice")
-            self.seen.add(blob)
-            self.current = blob
-            self.count += 1
-            if blob not in self.held:
-                make_private_dirs(self.folder)
-                tmp = self.folder / f".{blob}.restore-{secrets.token_hex(4)}.tmp"
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-                self.out = os.fdopen(fd, "wb")
-                self.temps[blob] = tmp
-        if self.out is not None:
-            self.out.write(data)
-
-    def _close(self) -> None:
-        if self.out is not None:
-            self.out.flush()
-            os.fsync(self.out.fileno())
-            self.out.close()
-            self.out = None
-
-    def commit(self) -> int:
-        self._close()
-        for blob, tmp in self.temps.items():
-            os.replace(tmp, self.folder / f"{blob}{BLOB_SUFFIX}")
-        if self.temps:
-            fsync_dir(self.folder)
-        self.temps.clear()
-        return self.count
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            if self.out is not None:
-                self.out.close()
-        self.out = None
-        for tmp in self.temps.values():
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        self.temps.clear()
-
-
 def _stream_ops(store: Store, history: bool) -> Iterator[Op]:
     """Operations in arrival order, a few at a time: an envelope can be large (a long note), so
     a small batch is what keeps memory flat."""
     if not history:
-        yield from store.head_ops(batch=_BATCH)
+        yield from store.head_ops(batch=BATCH)
         return
     last = 0
-    while batch := store.ops_after(last, limit=_BATCH):
+    while batch := store.ops_after(last, limit=BATCH):
         yield from batch
         last = batch[-1].seq
 
@@ -476,7 +300,7 @@ def verify_backup(
     secret; items that do not open are reported in `damaged` rather than raised."""
     path = path.expanduser()
     name = str(path)
-    with _open(path) as fh:
+    with open_backup(path) as fh:
         header = read_header(fh, name)
         if master_key is not None:
             if keys.mk_id(master_key) != header.mk_id:
@@ -500,7 +324,7 @@ def verify_backup(
                 progress(done, total)
 
         blobs: list[str] = []
-        for record in read_records(fh, header, mk, name, count_parts, _size(path)):
+        for record in read_records(fh, header, mk, name, count_parts, file_size(path)):
             if record.rtype == REC_INFO:
                 info = record.json(name)
                 continue
@@ -538,236 +362,6 @@ def verify_backup(
     )
 
 
-# --- restoring ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Ingest:
-    read: int = 0
-    known: int = 0
-    resealed: int = 0
-    damaged: dict[str, str] = field(default_factory=dict)
-
-
-def _ingest(
-    store: Store,
-    fh: BinaryIO,
-    header: BackupHeader,
-    master_key: bytes,
-    name: str,
-    *,
-    reseal_key: bytes | None,
-    progress: Progress | None,
-    total: int,
-    blobs: _BlobSink,
-) -> tuple[_Ingest, int]:
-    """Feed the backup's operations into `store` in one transaction: a backup that turns out
-    damaged half-way rolls back, so a restore is all or nothing. Attachment files go to
-    `blobs`, which the caller commits once this returns."""
-    items_key = crypto.subkey(master_key, Label.ITEMS)
-    stats = _Ingest()
-
-    def ops() -> Iterator[Op]:
-        for record in read_records(fh, header, master_key, name, progress, total):
-            if record.rtype == REC_ATTACHMENT:
-                blobs.take(record)
-                continue
-            if record.rtype != REC_OP:
-                continue
-            op = op_from_record(record, name)
-            stats.read += 1
-            if store.has_op(op.op_id):
-                stats.known += 1
-                continue
-            try:
-                # Version 2 envelopes are verified against the operation's claims; a version 1
-                # backup's are sealed anew with them (the stream's AEAD authenticated them).
-                envelope = upgrade_envelope(items_key, header.vault_id, op.claims, op.envelope)
-                if reseal_key is not None:
-                    payload = open_op(items_key, header.vault_id, op.claims, envelope)
-                    content = None if op.deleted else payload
-                    envelope = seal_op(reseal_key, header.vault_id, op.claims, content)
-                    stats.resealed += 1
-            except VaultError as exc:
-                # The stream verified, so the source vault already held this version
-                # damaged; bringing it in would only make the restored vault fail later.
-                stats.damaged[op.item_id] = str(exc)
-                continue
-            yield dataclasses.replace(op, envelope=envelope)
-
-    return stats, store.ingest_count(ops())
-
-
-def restore_backup(
-    path: Path,
-    target: Path,
-    *,
-    password: str | None = None,
-    recovery_key: str | None = None,
-    keyfile: Path | None = None,
-    progress: Progress | None = None,
-) -> RestoreReport:
-    """Restore a backup as a new vault at `target` (which must not exist, or be empty).
-
-    The new vault has the backup's vault id, master key and key slots (so the password and
-    recovery key of the time of the backup open it) and a new device id. It is built in a
-    hidden folder next to `target` and renamed into place only when complete.
-    """
-    path, target = path.expanduser(), target.expanduser().absolute()
-    try:
-        if Store.exists(target):
-            raise BackupError(f"there is already a vault at {target}; choose a new folder")
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise BackupError(f"{target} is not empty; choose an empty or new folder")
-    except OSError as exc:  # a parent we may not look into
-        raise storage_error(exc, target) from None
-    name = str(path)
-    with _open(path) as fh:
-        header = read_header(fh, name)
-        master_key = unlock_header(
-            header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
-        )
-        _make_folder(target.parent)
-        tmp = target.with_name(f".{target.name}.restoring-{secrets.token_hex(4)}")
-        device_id = crypto.random_id()
-        store: Store | None = None
-
-        sink = _BlobSink(tmp, name)
-
-        def discard() -> None:
-            sink.discard()
-            if store is not None:
-                store.close()
-            shutil.rmtree(tmp, ignore_errors=True)
-
-        try:
-            store = Store.create(tmp, header.vault_id, device_id, header.mk_id, list(header.slots))
-            store.commit_key = crypto.subkey(master_key, Label.OPS_SUM)
-            stats, added = _ingest(
-                store,
-                fh,
-                header,
-                master_key,
-                name,
-                reseal_key=None,
-                progress=progress,
-                total=_size(path),
-                blobs=sink,
-            )
-            blob_count = sink.commit()
-            counts = store.counts()
-            store.close()
-            if target.exists():
-                target.rmdir()  # the empty folder the person named
-            os.rename(tmp, target)
-            fsync_dir(target.parent)
-        except OSError as exc:
-            discard()
-            raise storage_error(exc, target) from None
-        except StorageError as exc:  # the disk or SQLite refused a write (full, read-only)
-            discard()
-            detail = str(exc).rsplit(": ", 1)[-1].removesuffix("; nothing was changed")
-            raise StorageError(
-                f"cannot restore into {target}: {detail}; nothing was restored"
-            ) from None
-        except BaseException:
-            discard()
-            raise
-    return RestoreReport(
-        vault_path=target,
-        vault_id=header.vault_id,
-        new_vault=True,
-        device_id=device_id,
-        ops_read=stats.read,
-        ops_added=added,
-        ops_known=stats.known,
-        resealed=0,
-        damaged=stats.damaged,
-        counts=counts,
-        attachments=blob_count,
-    )
-
-
-def backup_needs_secret(vault: Vault, path: Path) -> bool:
-    """Whether merging this backup needs its own password or recovery key: only when the
-    vault's master key was rotated after the backup was made."""
-    return read_backup_header(path).mk_id != keys.mk_id(vault.master_key)
-
-
-def merge_backup(
-    vault: Vault,
-    path: Path,
-    *,
-    password: str | None = None,
-    recovery_key: str | None = None,
-    keyfile: Path | None = None,
-    progress: Progress | None = None,
-) -> RestoreReport:
-    """Add a backup's operations to the unlocked `vault` (same vault id): versions it already
-    has are skipped, and the history graph keeps newer local versions current.
-
-    If the vault's master key was rotated since the backup, the backup is opened with its own
-    password or recovery key and its items are re-sealed under the current key, so the vault
-    ends up under one key, as after a rekey."""
-    path = path.expanduser()
-    name = str(path)
-    with _open(path) as fh:
-        header = read_header(fh, name)
-        if header.vault_id != vault.vault_id:
-            raise BackupError(
-                f"{name} is a backup of another vault (id {header.vault_id[:8]}), not of this "
-                f"one (id {vault.vault_id[:8]}); restore it into a new folder instead"
-            )
-        current = vault.master_key
-        reseal_key = None
-        if header.mk_id == keys.mk_id(current):
-            master_key = current
-        else:
-            if password is None and recovery_key is None:
-                raise WrongPasswordError(
-                    "this backup predates a master key rotation (vault rekey): give the "
-                    "password or recovery key it was made with"
-                )
-            master_key = unlock_header(
-                header, name, password=password, keyfile=keyfile, recovery_key=recovery_key
-            )
-            reseal_key = crypto.subkey(current, Label.ITEMS)
-        sink = _BlobSink(vault.path, name)
-        try:
-            stats, added = _ingest(
-                vault.store,
-                fh,
-                header,
-                master_key,
-                name,
-                reseal_key=reseal_key,
-                progress=progress,
-                total=_size(path),
-                blobs=sink,
-            )
-            blob_count = sink.commit()
-        except OSError as exc:
-            sink.discard()
-            raise storage_error(exc, vault.path) from None
-        except BaseException:
-            sink.discard()
-            raise
-    vault.refresh()
-    return RestoreReport(
-        vault_path=vault.path,
-        vault_id=vault.vault_id,
-        new_vault=False,
-        device_id=vault.store.device_id,
-        ops_read=stats.read,
-        ops_added=added,
-        ops_known=stats.known,
-        resealed=stats.resealed if added else 0,
-        damaged=stats.damaged,
-        counts=vault.store.counts(),
-        attachments=blob_count,
-    )
-
-
 # --- listing, rotating, automatic backups ------------------------------------------------------
 
 
@@ -786,7 +380,7 @@ def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
         # Hidden names are temporary files of a backup in progress (or killed): never backups.
         if p.name.startswith(".") or not p.name.endswith(SUFFIX):
             continue
-        automatic = _AUTO_NAME.fullmatch(p.name) is not None
+        automatic = AUTO_NAME.fullmatch(p.name) is not None
         try:
             mode = os.lstat(p).st_mode
         except OSError:
@@ -799,17 +393,17 @@ def list_backups(folder: Path, vault_id: str | None = None) -> list[BackupInfo]:
         try:
             header = read_backup_header(p)
         except VaultError as exc:
-            found.append(BackupInfo(p, _size(p), automatic, problem=str(exc)))
+            found.append(BackupInfo(p, file_size(p), automatic, problem=str(exc)))
             continue
         if vault_id is not None and header.vault_id != vault_id:
             continue
-        found.append(BackupInfo(p, _size(p), automatic, header.vault_id, header.created))
+        found.append(BackupInfo(p, file_size(p), automatic, header.vault_id, header.created))
     epoch = datetime.min.replace(tzinfo=UTC)
 
     def newest_first(b: BackupInfo) -> tuple[datetime, int, str]:
         # Within one second, "...-auto-2.vbak" was made after "...-auto.vbak" (but sorts
         # before it as text), and "-10" after "-9".
-        number = _NUMBER.search(b.path.name)
+        number = NUMBER.search(b.path.name)
         return (b.created or epoch, int(number.group(1)) if number else 1, b.path.name)
 
     return sorted(found, key=newest_first, reverse=True)
@@ -871,7 +465,7 @@ def _authentic(path: Path, master_key: bytes) -> bool:
     authenticated with a digest of the header, so opening the first part proves the header
     (its date included) unchanged: one part is read, not the file."""
     try:
-        with _open(path) as fh:
+        with open_backup(path) as fh:
             header = read_header(fh, str(path))
             if header.mk_id != keys.mk_id(master_key):
                 return False
@@ -985,7 +579,7 @@ def auto_backup(
     if not backup_due(vault, config, reason=reason, now=now):
         return None
     folder = backup_dir(config)
-    _make_folder(folder)
+    make_folder(folder)
     before = {key: vault.store.meta(key) for key in (META_LAST_SEQ, META_LAST_BACKUP)}
     report = create_backup(vault, folder, history=True, automatic=True, now=now)
     # Older backups are deleted only once the new one reads back whole.

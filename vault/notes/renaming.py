@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vault.notes.links import fold, link_index, linkable, rewrite_links
+from vault.sealing.envelope import short
 
 if TYPE_CHECKING:
     from vault.notes.model import Note
@@ -68,3 +69,19 @@ def _why_not(vault: Vault, note: Note, title: str) -> str | None:
     if any(fold(n.title) == folded for n in twins):
         return "another note has the old title, so the links may mean it"
     return None
+
+
+def rename_message(result: RenameResult) -> str:
+    """What a rename did, in one sentence for people (the CLI prints it, the app shows it)."""
+    text = f"Renamed {short(result.note.id)}"
+    if result.links_kept_because:
+        return f"{text}; links to the old title were left as they are: {result.links_kept_because}."
+    if result.links_updated:
+        text += (
+            f"; updated {result.links_updated} link(s) in {result.notes_updated} other note(s)"
+            if result.notes_updated
+            else f"; updated {result.links_updated} link(s) in the note itself"
+        )
+    if result.skipped_conflicts:
+        text += f"; {result.skipped_conflicts} linking note(s) in conflict were left as they are"
+    return text + "."

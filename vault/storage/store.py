@@ -12,238 +12,100 @@ Nothing here is trusted by readers: each operation's row is checked against its 
 (format version 2 binds the row's claims into the envelope's AD), and the tables `edges`,
 `heads` and `items` are only an index of the operations, checked against them (`check_index`)
 and rebuilt from them when they disagree.
+
+This module is the `Store` class (about 620 lines) and stays one: every method shares the one
+SQLite connection, its lock and its transaction, and splitting them would pass those around.
+What needs none of them lives apart: the header and file names (vault.storage.header), the
+schema, migrations and connecting (vault.storage.schema), the row types and their SQL
+(vault.storage.rows) and the keyed commitment (vault.storage.commitment); the names others
+import from here are re-exported.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
-import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from vault.errors import (
     NotAVaultError,
-    StorageError,
     UnsupportedFormatError,
-    VaultBusyError,
     VaultError,
     VaultExistsError,
     VaultNotFoundError,
 )
-from vault.fsutil import atomic_write, disk_full_error, ensure_private_dir, fsync_dir
-from vault.sealing.envelope import TAG_TAIL, Claims, tag_of
+from vault.fsutil import atomic_write, ensure_private_dir, fsync_dir
+from vault.sealing.envelope import TAG_TAIL, tag_of
 from vault.sealing.keys import Slot
-
-FORMAT_NAME = "vault"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # a version 1 vault is upgraded in place at its next unlock
-HEADER = "vault.json"
-KEYS_DIR = "keys"
-DB_NAME = "store.sqlite"
-SCHEMA_VERSION = (
-    4  # 4: every operation sealed as a format version 2 envelope (vault.storage.upgrade)
+from vault.storage.commitment import (
+    HISTORY_INCIDENT,
+    OPS_SUM,
+    ops_commitment,
+    ops_term,
+    store_ops_sum,
 )
-KEYLESS_SCHEMA = 3  # the last schema a migration without the key can reach
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
--- Every saved version of every item: an operation naming its parent operations.
-CREATE TABLE ops (
-    seq      INTEGER PRIMARY KEY AUTOINCREMENT,  -- local arrival order (for sync and history)
-    op_id    TEXT NOT NULL UNIQUE,
-    item_id  TEXT NOT NULL,
-    kind     TEXT NOT NULL,
-    parents  TEXT NOT NULL,                      -- JSON list of op ids
-    deleted  INTEGER NOT NULL DEFAULT 0,         -- a tombstone: the item is gone
-    envelope TEXT,                               -- NULL for tombstones and purged history
-    device   TEXT NOT NULL                       -- the device that wrote it
-);
-CREATE INDEX ops_item ON ops(item_id, seq);
-CREATE TABLE edges (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child))
-    WITHOUT ROWID;
--- Operations no other operation names as a parent: more than one means a conflict.
-CREATE TABLE heads (item_id TEXT NOT NULL, op_id TEXT NOT NULL, PRIMARY KEY (item_id, op_id))
-    WITHOUT ROWID;
--- The current state of each item, kept in step with heads in the same transaction.
-CREATE TABLE items (
-    item_id  TEXT PRIMARY KEY,
-    kind     TEXT NOT NULL,
-    op_id    TEXT NOT NULL,
-    envelope TEXT,
-    deleted  INTEGER NOT NULL DEFAULT 0,
-    conflict INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX items_kind ON items(kind, deleted);
-"""
-
-# Applied in order to stores written by an older version (and after _SCHEMA at creation), each
-# in the transaction that records the new schema number.
-_MIGRATIONS: dict[int, str] = {
-    # Sync (vault/sync): the operations the shared folder already holds (mine = this device
-    # published it), and every device's chain files seen in the folder.
-    2: """
-CREATE TABLE sync_ops (op_id TEXT PRIMARY KEY, mine INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
-CREATE TABLE sync_files (
-    device TEXT NOT NULL,
-    seq    INTEGER NOT NULL,
-    hash   TEXT NOT NULL,
-    kind   TEXT NOT NULL,
-    size   INTEGER NOT NULL,
-    PRIMARY KEY (device, seq, hash)
-) WITHOUT ROWID;
-""",
-    # Forked items, found without a scan (every sync looks for them).
-    3: """
-CREATE INDEX IF NOT EXISTS items_conflict ON items(item_id) WHERE conflict = 1;
-""",
-}
-
-
-@dataclass(frozen=True)
-class Op:
-    """One saved version (or deletion) of one item."""
-
-    op_id: str
-    item_id: str
-    kind: str
-    parents: tuple[str, ...]
-    deleted: bool
-    envelope: str | None
-    device: str
-    seq: int = 0
-
-    @functools.cached_property
-    def claims(self) -> Claims:
-        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
-
-
-@dataclass(frozen=True)
-class HistoryScan:
-    """What `Store.scan_history` derived from the ops rows."""
-
-    shown: dict[str, ItemRow]  # item id -> its shown head (envelope: its tail, or None)
-    wrong: set[str]  # items whose index rows disagreed (rebuilt, unless the scan was told not to)
-    headless: set[str]  # items with operations but no head
-    tails: bool = False  # whether the shown heads carry their envelope's tail
-    version: int = field(default=-1, compare=False)  # Store.data_version() before the reads
-    found: dict[str, list[tuple]] = field(default_factory=dict, compare=False, repr=False)
-    # every ops row's claims (op id, item, kind, parents as stored, deleted, device, tail)
-    rows: list[tuple] = field(default_factory=list, compare=False, repr=False)
-
-
-@dataclass(slots=True)
-class ItemRow:
-    """An item's current version as the index names it, with that operation's own row: the
-    envelope, deleted flag, parents and device come from `ops`, never from `items`. (Not
-    frozen: ten thousand are made at every unlock, and frozen ones cost twice as much.)"""
-
-    item_id: str
-    kind: str
-    op_id: str
-    envelope: str | None
-    deleted: bool
-    conflict: bool
-    parents: tuple[str, ...] = ()
-    device: str = ""
-    tag: str = ""  # envelope.version_tag, when the scan that made this row computed it
-
-    @property
-    def key(self) -> tuple:
-        """The claims as a plain tuple: cheap to compare (caches keep it)."""
-        return (self.op_id, self.kind, self.parents, self.deleted, self.device)
-
-    @property
-    def claims(self) -> Claims:
-        return Claims(self.op_id, self.item_id, self.kind, self.parents, self.deleted, self.device)
-
-
-_ONE_PARENT = re.compile(r'\["[0-9a-f]{32}"\]')
-
-
-def parse_parents(text: object) -> tuple[str, ...]:
-    """The parents column as stored; a value that is not a JSON list of strings (tampered)
-    becomes a marker that no sealed claim can match, so the row is refused, never crashed on."""
-    if text == "[]":
-        return ()
-    if isinstance(text, str) and _ONE_PARENT.fullmatch(text):
-        return (text[2:-2],)
-    try:
-        parents = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        parents = None
-    if not isinstance(parents, list) or not all(isinstance(p, str) for p in parents):
-        return ("(malformed)",)
-    return tuple(parents)
-
-
-def _op(row: sqlite3.Row | tuple) -> Op:
-    seq, op_id, item_id, kind, parents, deleted, envelope, device = row
-    return Op(
-        str(op_id),
-        str(item_id),
-        str(kind),
-        parse_parents(parents),
-        bool(deleted),
-        envelope,
-        str(device),
-        seq,
-    )
-
-
-# The current version of each item: the index's choice, and that operation's own row.
-_ITEM_SELECT = (
-    "SELECT i.item_id, i.kind, i.op_id, o.envelope, o.deleted, i.conflict, o.parents, o.device "
-    "FROM items i JOIN ops o ON o.op_id = i.op_id"
+from vault.storage.header import (
+    DB_NAME,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    HEADER,
+    KEYS_DIR,
+    READABLE_VERSIONS,
+    is_aborted_creation,
+    read_header,
+    remove_aborted_creation,
+    write_header,
+)
+from vault.storage.rows import (
+    ITEM_SELECT,
+    ONE_PARENT,
+    OP_COLUMNS,
+    HistoryScan,
+    ItemRow,
+    Op,
+    item_row,
+    op_from_row,
+    parse_parents,
+)
+from vault.storage.schema import (
+    KEYLESS_SCHEMA,
+    MIGRATIONS,
+    SCAN_INDEXES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    connect,
+    db_error,
+    db_transaction,
+    migrate,
+    run_script,
 )
 
-
-def _item_row(r: tuple) -> ItemRow:
-    return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), str(r[7]))
-
-
-_OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"
-
-# Accelerators for scan_history, which reads every operation's claims and the end of its
-# envelope at every unlock. In the table, `device` and the envelope's end lie past the envelope
-# (overflow pages): reading them walks all of the envelopes' bytes. These indexes hold just
-# those columns. They are no format change and no new trust: SQLite keeps them in step with the
-# tables, an index entry is as forgeable as the row it copies and is checked the same way (the
-# claims are the envelope's associated data; the snapshot's version tags cover the tail), and a
-# store without them (dropped, or opened read-only) is scanned from the tables as before.
-_SCAN_INDEXES = {
-    "ops_scan": "CREATE INDEX IF NOT EXISTS ops_scan ON ops"
-    f"(op_id, item_id, kind, parents, deleted, device, substr(envelope, -{TAG_TAIL}))",
-    "items_scan": "CREATE INDEX IF NOT EXISTS items_scan ON items"
-    "(item_id, kind, op_id, deleted, conflict)",
-}
-
-
-def _db_error(exc: sqlite3.Error, path: Path) -> Exception:
-    text = str(exc).lower()
-    if "full" in text or "disk i/o error" in text:
-        full = disk_full_error(path.parent, f"use {path}")
-        if full is not None:
-            return full
-    if "full" in text:
-        return StorageError(f"cannot write {path}: the disk is full; nothing was changed")
-    if "locked" in text or "busy" in text:
-        return VaultBusyError(
-            "the vault is busy in another process (a sync or another vault command); try again"
-        )
-    if "readonly" in text or "read-only" in text:
-        return StorageError(f"cannot write {path}: the file system is read-only")
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return NotAVaultError(
-            f"{path} is damaged ({text}); restore the vault from a backup or another device"
-        )
-    return StorageError(f"{path}: {exc}")
+# What the rest of vault imports from here (the parts live in the modules named).
+__all__ = [
+    "DB_NAME",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "HEADER",
+    "HISTORY_INCIDENT",
+    "KEYLESS_SCHEMA",
+    "KEYS_DIR",
+    "OPS_SUM",
+    "READABLE_VERSIONS",
+    "SCHEMA_VERSION",
+    "HistoryScan",
+    "ItemRow",
+    "Op",
+    "Store",
+    "ops_commitment",
+    "ops_term",
+    "parse_parents",
+    "read_header",
+    "store_ops_sum",
+    "write_header",
+]
 
 
 class Store:
@@ -273,7 +135,7 @@ class Store:
             raise VaultExistsError(f"there is already a vault at {path}")
         if path.exists() and not path.is_dir():
             raise VaultExistsError(f"{path} exists and is not a folder")
-        if path.is_dir() and any(path.iterdir()) and not _is_aborted_creation(path):
+        if path.is_dir() and any(path.iterdir()) and not is_aborted_creation(path):
             raise VaultExistsError(f"{path} is not empty; choose an empty or new folder")
 
     @staticmethod
@@ -284,15 +146,15 @@ class Store:
         path = path.expanduser()
         Store.check_can_create(path)
         if path.is_dir() and any(path.iterdir()):
-            _remove_aborted_creation(path)
+            remove_aborted_creation(path)
         ensure_private_dir(path)
         ensure_private_dir(path / KEYS_DIR)
-        db = _connect(path / DB_NAME, create=True)
+        db = connect(path / DB_NAME, create=True)
         try:
-            db.executescript(_SCHEMA)
-            with _transaction(db, path):
-                for version in sorted(_MIGRATIONS):
-                    _run_script(db, _MIGRATIONS[version])
+            db.executescript(SCHEMA)
+            with db_transaction(db, path):
+                for version in sorted(MIGRATIONS):
+                    run_script(db, MIGRATIONS[version])
                 db.executemany(
                     "INSERT INTO meta(key, value) VALUES (?, ?)",
                     [
@@ -304,7 +166,7 @@ class Store:
                 )
         except sqlite3.Error as exc:
             db.close()
-            raise _db_error(exc, path / DB_NAME) from None
+            raise db_error(exc, path / DB_NAME) from None
         store = Store(path, vault_id, db)
         store.ensure_scan_indexes()
         for slot in slots:
@@ -325,12 +187,12 @@ class Store:
             raise NotAVaultError(
                 f"{path} is damaged: {DB_NAME} is missing; restore from a backup or another device"
             )
-        db = _connect(db_path, create=False)
+        db = connect(db_path, create=False)
         try:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as exc:
             db.close()
-            raise _db_error(exc, db_path) from None
+            raise db_error(exc, db_path) from None
         if meta.get("vault_id") != vault_id:
             db.close()
             raise NotAVaultError(f"{path} is damaged: the store belongs to another vault")
@@ -341,7 +203,7 @@ class Store:
                 f"{path} was written by a newer version of vault; upgrade vault"
             )
         if schema < KEYLESS_SCHEMA:
-            _migrate(db, db_path, schema)
+            migrate(db, db_path, schema)
         if schema >= SCHEMA_VERSION and version < FORMAT_VERSION:
             # The upgrade committed but was stopped before it rewrote the header.
             write_header(path, vault_id)
@@ -360,9 +222,9 @@ class Store:
                         "SELECT name FROM sqlite_master WHERE type = 'index'"
                     ).fetchall()
                 }
-                missing = [sql for name, sql in _SCAN_INDEXES.items() if name not in present]
+                missing = [sql for name, sql in SCAN_INDEXES.items() if name not in present]
                 if missing:
-                    with _transaction(self._db, self.path):
+                    with db_transaction(self._db, self.path):
                         for sql in missing:
                             self._db.execute(sql)
             except (sqlite3.Error, VaultError):
@@ -478,7 +340,7 @@ class Store:
             if self._db.in_transaction:
                 yield self._db  # nested: the outer transaction commits
                 return
-            with _transaction(self._db, self.path / DB_NAME):
+            with db_transaction(self._db, self.path / DB_NAME):
                 yield self._db
             self._local_writes += 1
 
@@ -486,12 +348,12 @@ class Store:
         try:
             return self._db.execute(sql, args)
         except sqlite3.Error as exc:
-            raise _db_error(exc, self.path / DB_NAME) from None
+            raise db_error(exc, self.path / DB_NAME) from None
 
     # --- items -----------------------------------------------------------------------------
 
     def items(self, kind: str | None = None, *, include_deleted: bool = False) -> list[ItemRow]:
-        sql = _ITEM_SELECT
+        sql = ITEM_SELECT
         clauses, args = [], []
         if kind is not None:
             clauses.append("i.kind = ?")
@@ -502,7 +364,7 @@ class Store:
             sql += " WHERE " + " AND ".join(clauses)
         with self._lock:
             rows = self._query(sql, tuple(args)).fetchall()
-        return [_item_row(r) for r in rows]
+        return [item_row(r) for r in rows]
 
     def item_states(
         self, kinds: Iterable[str] | None = None, *, envelopes: bool = False
@@ -521,7 +383,7 @@ class Store:
             sql += f" AND i.kind IN ({','.join('?' * len(params))})"
         with self._lock:
             rows = self._query(sql, params)
-            return {r[0]: _item_row(r) for r in rows.fetchall()}
+            return {r[0]: item_row(r) for r in rows.fetchall()}
 
     def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
         rows: list[ItemRow] = []
@@ -533,48 +395,48 @@ class Store:
                 chunk = item_ids[i : i + 500]
                 marks = ",".join("?" * len(chunk))
                 for r in self._query(
-                    _ITEM_SELECT + f" WHERE i.item_id IN ({marks})", tuple(chunk)
+                    ITEM_SELECT + f" WHERE i.item_id IN ({marks})", tuple(chunk)
                 ).fetchall():
-                    rows.append(_item_row(r))
+                    rows.append(item_row(r))
         return rows
 
     def item(self, item_id: str) -> ItemRow | None:
         with self._lock:
-            r = self._query(_ITEM_SELECT + " WHERE i.item_id = ?", (item_id,)).fetchone()
-        return _item_row(r) if r else None
+            r = self._query(ITEM_SELECT + " WHERE i.item_id = ?", (item_id,)).fetchone()
+        return item_row(r) if r else None
 
     def heads(self, item_id: str) -> list[Op]:
         with self._lock:
             rows = self._query(
-                f"SELECT {_OP_COLUMNS} FROM ops WHERE op_id IN "
+                f"SELECT {OP_COLUMNS} FROM ops WHERE op_id IN "
                 "(SELECT op_id FROM heads WHERE item_id = ?) ORDER BY op_id",
                 (item_id,),
             ).fetchall()
-        return [_op(r) for r in rows]
+        return [op_from_row(r) for r in rows]
 
     def op(self, op_id: str) -> Op | None:
         with self._lock:
-            r = self._query(f"SELECT {_OP_COLUMNS} FROM ops WHERE op_id = ?", (op_id,)).fetchone()
-        return _op(r) if r else None
+            r = self._query(f"SELECT {OP_COLUMNS} FROM ops WHERE op_id = ?", (op_id,)).fetchone()
+        return op_from_row(r) if r else None
 
     def history(self, item_id: str) -> list[Op]:
         """Every version of an item, oldest first (local arrival order)."""
         with self._lock:
             rows = self._query(
-                f"SELECT {_OP_COLUMNS} FROM ops WHERE item_id = ? ORDER BY seq", (item_id,)
+                f"SELECT {OP_COLUMNS} FROM ops WHERE item_id = ? ORDER BY seq", (item_id,)
             ).fetchall()
-        return [_op(r) for r in rows]
+        return [op_from_row(r) for r in rows]
 
     def ops_after(self, seq: int, *, device: str | None = None, limit: int = 10_000) -> list[Op]:
         """Operations that arrived after `seq` (optionally only those one device wrote)."""
-        sql = f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ?"
+        sql = f"SELECT {OP_COLUMNS} FROM ops WHERE seq > ?"
         args: tuple = (seq,)
         if device is not None:
             sql += " AND device = ?"
             args += (device,)
         sql += " ORDER BY seq LIMIT ?"
         with self._lock:
-            return [_op(r) for r in self._query(sql, (*args, limit)).fetchall()]
+            return [op_from_row(r) for r in self._query(sql, (*args, limit)).fetchall()]
 
     def all_ops(self) -> Iterator[Op]:
         """Every operation in arrival order, streamed (backups, rekey)."""
@@ -593,14 +455,14 @@ class Store:
         while True:
             with self._lock:
                 rows = self._query(
-                    f"SELECT {_OP_COLUMNS} FROM ops WHERE seq > ? AND EXISTS (SELECT 1 FROM "
+                    f"SELECT {OP_COLUMNS} FROM ops WHERE seq > ? AND EXISTS (SELECT 1 FROM "
                     "heads h WHERE h.item_id = ops.item_id AND h.op_id = ops.op_id) "
                     "ORDER BY seq LIMIT ?",
                     (last, batch),
                 ).fetchall()
             if not rows:
                 return
-            ops = [_op(r) for r in rows]
+            ops = [op_from_row(r) for r in rows]
             yield from ops
             last = ops[-1].seq
 
@@ -780,7 +642,7 @@ class Store:
         # Written for speed (10,000 notes are opened at every unlock): one parent, the common
         # case, is read by a pattern; anything else through parse_parents.
         named: set[str] = set()
-        one = _ONE_PARENT.fullmatch
+        one = ONE_PARENT.fullmatch
         for p in [r[3] for r in ops if r[3] != "[]"]:
             if isinstance(p, str) and one(p):
                 named.add(p[2:-2])
@@ -881,160 +743,3 @@ def _shown(heads: list[tuple[str, str, bool, str]], me: str) -> tuple[str, str, 
     id (the rule of `_refresh_item`)."""
     op_id, kind, deleted, _ = max(heads, key=lambda h: (not h[2], h[3] == me, h[0]))
     return op_id, kind, deleted
-
-
-OPS_SUM = "ops_sum"
-HISTORY_INCIDENT = "history_incident"  # why the last check of the commitment failed
-
-
-def ops_term(key: bytes, claims: tuple) -> int:
-    """One operation's share of the commitment: a keyed hash of its row's claims (op id, item,
-    kind, parents as stored, deleted 0/1, device), as a 128-bit number (FORMAT.md)."""
-    op_id, item_id, kind, parents, deleted, device = claims[:6]
-    data = "\x00".join((op_id, item_id, kind, parents, str(int(deleted)), device))
-    digest = hashlib.blake2b(data.encode("utf-8"), key=key, digest_size=16).digest()
-    return int.from_bytes(digest, "big")
-
-
-def ops_commitment(key: bytes, rows: Iterable[tuple]) -> int:
-    """XOR of every row's term: without the key, no row can be removed, added or changed and
-    the sum still match."""
-    total = 0
-    for row in rows:
-        total ^= ops_term(key, row)
-    return total
-
-
-def store_ops_sum(db: sqlite3.Connection, value: int) -> None:
-    db.execute(
-        "INSERT INTO meta(key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (OPS_SUM, f"{value:032x}"),
-    )
-
-
-def write_header(path: Path, vault_id: str) -> None:
-    """Write vault.json (atomically) naming this program's format version."""
-    header = {"format": FORMAT_NAME, "v": FORMAT_VERSION, "vault_id": vault_id}
-    atomic_write(path / HEADER, (json.dumps(header, indent=2) + "\n").encode("ascii"))
-
-
-def read_header(path: Path) -> tuple[str, int]:
-    """The vault id and format version from vault.json, or a clear error saying why the folder
-    is not a vault."""
-    header_path = path / HEADER
-    if not header_path.is_file():
-        raise NotAVaultError(f"{path} is not a vault (it has no {HEADER})")
-    try:
-        doc = json.loads(header_path.read_bytes())
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-            raise ValueError
-    except (OSError, ValueError):
-        raise NotAVaultError(f"{header_path} is damaged or not a vault header") from None
-    v = doc.get("v")
-    if v not in READABLE_VERSIONS or isinstance(v, bool):
-        if isinstance(v, int) and not isinstance(v, bool) and v > FORMAT_VERSION:
-            raise UnsupportedFormatError(
-                f"{path} uses vault format v{v}, newer than this program; upgrade vault"
-            )
-        raise NotAVaultError(f"{header_path} names an unknown format version {v!r}")
-    vault_id = doc.get("vault_id")
-    if not (isinstance(vault_id, str) and len(vault_id) == 32 and _hex(vault_id)):
-        raise NotAVaultError(f"{header_path} is damaged (bad vault id)")
-    return vault_id, v
-
-
-def _run_script(db: sqlite3.Connection, script: str) -> None:
-    """executescript() would commit the open transaction, so run statement by statement."""
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-def _migrate(db: sqlite3.Connection, path: Path, schema: int) -> None:
-    try:
-        with _transaction(db, path):
-            # Re-read inside the write lock: another process may have migrated meanwhile.
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            current = int(row[0]) if row else 0
-            if current >= KEYLESS_SCHEMA:
-                return
-            for version in sorted(v for v in _MIGRATIONS if v > current):
-                _run_script(db, _MIGRATIONS[version])
-            db.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(KEYLESS_SCHEMA),),
-            )
-    except VaultError:
-        db.close()
-        raise
-
-
-def _hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
-
-
-def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
-    if not create and not path.exists():
-        raise NotAVaultError(f"{path} is missing")
-    old_umask = os.umask(0o077)  # the WAL and shared-memory files must be private too
-    try:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit that returned survives a power cut; notes are worth an fsync.
-        db.execute("PRAGMA synchronous=FULL")
-        # Deleted content (purged notes, replaced envelopes) is overwritten, not left in pages.
-        db.execute("PRAGMA secure_delete=ON")
-        db.execute("PRAGMA foreign_keys=ON")
-    except sqlite3.Error as exc:
-        raise _db_error(exc, path) from None
-    finally:
-        os.umask(old_umask)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)
-    return db
-
-
-@contextlib.contextmanager
-def _transaction(db: sqlite3.Connection, path: Path) -> Iterator[None]:
-    try:
-        # IMMEDIATE takes the write lock up front, so two processes never deadlock mid-way.
-        db.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise _db_error(exc, path) from None
-    try:
-        yield
-    except sqlite3.Error as exc:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
-        raise _db_error(exc, path) from None
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
-        raise
-    try:
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        with contextlib.suppress(sqlite3.Error):
-            db.execute("ROLLBACK")
-        raise _db_error(exc, path) from None
-
-
-_CREATION_LEFTOVERS = {KEYS_DIR, DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
-
-
-def _is_aborted_creation(path: Path) -> bool:
-    """A folder holding only what an interrupted `vault init` leaves (no header yet)."""
-    names = {p.name for p in path.iterdir() if not p.name.startswith(".")}
-    return bool(names) and names <= _CREATION_LEFTOVERS and not (path / HEADER).exists()
-
-
-def _remove_aborted_creation(path: Path) -> None:
-    import shutil
-
-    for p in path.iterdir():
-        if p.is_dir():
-            shutil.rmtree(p)
-        else:
-            p.unlink()

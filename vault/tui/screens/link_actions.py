@@ -357,7 +357,7 @@ class LinkActions(_Screen):
 
     @work(thread=True, group="write", exit_on_error=False)
     def rename_with_links(self, note: Note, title: str) -> None:
-        from vault.cli.link_commands import rename_message
+        from vault.notes.renaming import rename_message
 
         session = self.session
         if session is None:

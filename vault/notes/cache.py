@@ -1,0 +1,467 @@
+"""The decrypted items of one unlocked vault, kept in memory (never on disk) and verified.
+
+`ItemCache` is the lowest layer of `Vault` (vault.notes.vault): it holds the keys, reads the
+sealed history into a cache of decrypted items, refreshes it cheaply when another process or a
+sync changed the store, seals every change as one new version, and keeps the snapshot that
+makes the next unlock fast. The layers above (vault.notes.filing, vault.notes.editing) work
+on its items through its underscored members; nothing outside this package should.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from vault import gcpause
+from vault.errors import CorruptItemError, VaultError
+from vault.notes import integrity
+from vault.notes.model import KIND_TYPES, Item, Note, Notebook, Tag
+from vault.notes.search import SearchIndex
+from vault.notes.unlocking import Prefetched
+from vault.sealing import crypto, keys, snapshot
+from vault.sealing.crypto import Label
+from vault.sealing.envelope import (
+    Claims,
+    erased_payload,
+    is_erased,
+    open_op,
+    open_sealed_op,
+    parse_op,
+    seal_op,
+    short,
+    version_tag,
+)
+from vault.storage import upgrade
+from vault.storage.store import HistoryScan, ItemRow, Op, Store
+
+# A snapshot is sealed only for vaults this big (smaller ones open fast anyway), and only once
+# this many items (or 2%) changed since the last one.
+SNAPSHOT_MIN_ITEMS = 200
+SNAPSHOT_MIN_CHANGES = 32
+
+
+class _Items(dict[str, Item]):
+    """The decrypted items, counting changes so views derived from them (the notebook and tag
+    maps) are rebuilt only when something changed, not once per note shown."""
+
+    generation = 0
+
+    def __setitem__(self, key: str, value: Item) -> None:
+        self.generation += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.generation += 1
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self.generation += 1
+        return super().pop(key, *default)
+
+    def clear(self) -> None:
+        self.generation += 1
+        super().clear()
+
+
+class ItemCache:
+    """The verified, decrypted items of an unlocked vault. Thread-safe; `lock()` drops every
+    decrypted value it holds."""
+
+    def __init__(
+        self,
+        store: Store,
+        master_key: bytes,
+        prefetched: Prefetched | None = None,
+        kinds: frozenset[str] | None = None,
+        scan: HistoryScan | None = None,
+    ) -> None:
+        self.store = store
+        # Only items of these kinds are read (None: all). `vault new` needs the notebooks and
+        # tags, not 10,000 notes; such a vault must not be asked for its notes.
+        self._kinds = kinds
+        self.path = store.path
+        self.vault_id = store.vault_id
+        self._mk = bytearray(master_key)
+        self._items_key = crypto.subkey(master_key, Label.ITEMS)
+        self._tag_key = crypto.subkey(master_key, Label.TAG_ID)
+        store.commit_key = crypto.subkey(master_key, Label.OPS_SUM)
+        # Set when the rows no longer match their commitment: versions were removed or the store
+        # rolled back without the key (FORMAT.md, "The commitment over the operations").
+        self.history_incident: str | None = None
+        self._lock = threading.RLock()
+        self._items = _Items()
+        self._derived: dict[str, tuple[int, Any]] = {}  # name -> (items generation, value)
+        self._views: dict[str, Any] = {}  # name -> an object kept up to date by itself (view())
+        self.corrupt: dict[str, str] = {}
+        # The claims (op id, parents, deleted, device) each cached item was verified with, and
+        # the version tags the snapshot vouches for (vault.sealing.envelope.version_tag).
+        self._claims: dict[str, tuple] = {}  # item id -> ItemRow.key it was verified with
+        self._tags: dict[str, str] = {}  # item id -> version tag the snapshot vouched for
+        self._snap_tags: dict[str, str] = {}
+        self._heads_checked: set[Claims] = set()  # other heads of conflicts, verified
+        self._seen_version = -1
+        self._index = SearchIndex()
+        self._prefetched = prefetched
+        if upgrade.upgrade(store, master_key):
+            self._prefetched = None  # read before the upgrade sealed every envelope anew
+            scan = None
+        with gcpause.paused():  # a bulk load: no cycles to find among these objects
+            self._first_load(store, kinds, scan)
+
+    def _first_load(
+        self, store: Store, kinds: frozenset[str] | None, scan: HistoryScan | None
+    ) -> None:
+        # The index tables are checked against the operations (and rebuilt if someone edited
+        # them): what is shown comes from the sealed history, not from a row that says so.
+        # The same scan gives the first refresh its states (no second read of the store).
+        # A scan made while the KDF ran is used only if nothing was committed since it began.
+        tails = kinds is None and snapshot.path_in(self.path).exists()
+        if scan is not None and scan.tails == tails and scan.version == store.data_version():
+            store.repair_index(scan)
+        else:
+            scan = store.scan_history(tails=tails)
+        self.index_repaired, headless = scan.wrong, scan.headless
+        self.history_incident = integrity.check_commitment(store, scan)
+        self._first_states: dict[str, ItemRow] | None = {
+            i: r
+            for i, r in scan.shown.items()
+            if not r.deleted and (kinds is None or r.kind in kinds)
+        }
+        for item_id in headless:
+            self.corrupt[item_id] = (
+                f"item {short(item_id)} has no current version: its history rows were altered "
+                "(tampered)"
+            )
+        if kinds is None:  # a partial view reads its few items from the store directly
+            self._load_snapshot()
+        self._snapped = self._items.generation
+        self._verify_deletions(headless, [r for r in scan.shown.values() if r.deleted])
+        self.refresh()
+
+    def lock(self) -> None:
+        """Forget every decrypted value and the keys (as far as Python lets us), after sealing
+        a new snapshot if many items changed since the last."""
+        with self._lock:
+            if any(self._mk):
+                # Never a reason for locking to fail: without a snapshot, unlocking is slower.
+                with contextlib.suppress(VaultError, OSError):
+                    self._save_snapshot()
+            self._items.clear()
+            self._index.clear()
+            self._derived.clear()  # the notebook and tag maps hold decrypted names
+            self._views.clear()  # and the link index, decrypted notes
+            for i in range(len(self._mk)):
+                self._mk[i] = 0
+            self._items_key = b""
+            self._tag_key = b""
+            self.store.commit_key = None
+            self.store.close()
+
+    close = lock
+
+    @property
+    def master_key(self) -> bytes:
+        """For sync and backup, which derive their own subkeys from it."""
+        return bytes(self._mk)
+
+    # --- the decrypted cache ---------------------------------------------------------------------
+
+    @property
+    def _unsnapped(self) -> int:
+        """Changes to the items since the snapshot was read or written (vault.sealing.snapshot):
+        when enough have, locking seals a new one."""
+        return self._items.generation - self._snapped
+
+    @_unsnapped.setter
+    def _unsnapped(self, changes: int) -> None:
+        self._snapped = self._items.generation - changes
+
+    def _snapshot_key(self) -> bytes:
+        return crypto.subkey(bytes(self._mk), Label.SNAPSHOT)
+
+    def _load_snapshot(self) -> None:
+        entries = snapshot.read(
+            self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk))
+        )
+        if not entries:
+            return
+        for item_id, kind, version, conflict, payload in entries:
+            item_type = KIND_TYPES.get(kind)
+            op_id, _, tag = str(version).partition(":")
+            if item_type is not None and isinstance(payload, dict) and tag:
+                self._items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
+                self._snap_tags[item_id] = tag
+
+    def _save_snapshot(self, *, force: bool = False) -> None:
+        """Seal the current items for the next unlock, if it saves that unlock real work."""
+        count = len(self._items)
+        if count < SNAPSHOT_MIN_ITEMS or self._kinds is not None:
+            return
+        if not force and self._unsnapped < max(SNAPSHOT_MIN_CHANGES, count // 50):
+            return
+        self.refresh()
+
+        def entries() -> Iterator[snapshot.Entry]:
+            # Tags are computed here, not at every decrypt: from the claims this cache
+            # verified and the envelope the store holds for them now.
+            states = self.store.item_states(envelopes=True)
+            for item in list(self._items.values()):
+                claims, state = self._claims.get(item.id), states.get(item.id)
+                if claims is None or state is None or state.key != claims:
+                    continue  # not verified as the store holds it now: the next unlock opens it
+                tag = self._tags.get(item.id) or version_tag(
+                    self.vault_id, state.claims, state.envelope
+                )
+                payload = item.to_payload()
+                conflict = getattr(item, "conflict", False)
+                version = f"{item.version}:{tag}"
+                yield item.id, payload["kind"], version, conflict, payload
+
+        try:
+            snapshot.write(
+                self.path, self._snapshot_key(), self.vault_id, self.store.master_id, entries()
+            )
+        except OSError:
+            return  # a full disk: the next unlock just opens every envelope again
+        self._unsnapped = 0
+
+    def refresh(self) -> bool:
+        """Bring the cache up to date with the store; only changed items are decrypted.
+        Returns whether anything changed."""
+        with self._lock:
+            version = self.store.data_version()
+            if version == self._seen_version:
+                return False
+            states = self._first_states
+            self._first_states = None
+            if states is None:
+                states = self.store.item_states(self._kinds, envelopes=bool(self._snap_tags))
+            changed = False
+            for item_id in [i for i in self._items if i not in states]:
+                del self._items[item_id]
+                self._claims.pop(item_id, None)
+                self._index.forget(item_id)
+                changed = True
+            for item_id in [i for i in self.corrupt if i not in states and i not in self._dead]:
+                del self.corrupt[item_id]
+            stale = []
+            for item_id, state in states.items():
+                cached = self._items.get(item_id)
+                if cached is None or not self._fresh(item_id, state):
+                    stale.append(item_id)
+                elif isinstance(cached, Note | Notebook) and cached.conflict != state.conflict:
+                    self._items[item_id] = dataclasses.replace(cached, conflict=state.conflict)
+                    changed = True
+            self._snap_tags.clear()  # each entry is used at most once, at the first load
+            prefetched = self._prefetched or {}
+            self._prefetched = None  # good for the first load only
+            ready = [
+                prefetched[i]
+                for i in stale
+                if i in prefetched and prefetched[i][0].key == states[i].key
+            ]
+            fetched = {r[0].item_id for r in ready}
+            rows = ready + [
+                (row, None)
+                for row in self.store.items_by_id([i for i in stale if i not in fetched])
+            ]
+            for row, sealed in rows:
+                if row.deleted or row.kind not in KIND_TYPES:
+                    continue
+                try:
+                    if sealed is None:
+                        sealed = parse_op(row.claims, row.envelope)
+                    if isinstance(sealed, VaultError):
+                        raise sealed
+                    payload = open_sealed_op(self._items_key, self.vault_id, sealed)
+                    if is_erased(payload):
+                        raise CorruptItemError(
+                            f"{row.kind} {short(row.item_id)}: its current version was erased "
+                            "(tampered)",
+                            item_id=row.item_id,
+                        )
+                except VaultError as exc:  # tampered, corrupt, or written by a newer version
+                    self.corrupt[row.item_id] = str(exc)
+                    self._items.pop(row.item_id, None)
+                    self._claims.pop(row.item_id, None)
+                    continue
+                self.corrupt.pop(row.item_id, None)
+                self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
+                    row.item_id, payload, row.op_id, row.conflict
+                )
+                self._claims[row.item_id] = row.key
+                self._tags.pop(row.item_id, None)
+                changed = True
+            changed |= self._verify_conflicts(states)
+            self._seen_version = version
+            return changed
+
+    _dead: frozenset[str] = frozenset()  # refused items that are not live: no head, or a
+    # deletion that does not verify
+
+    def _fresh(self, item_id: str, state: ItemRow) -> bool:
+        """Is the cached item the verified content of the operation the store now names, with
+        the same claims? (From the snapshot: the claims tag it was sealed with.)"""
+        key = state.key
+        if self._claims.get(item_id) == key:
+            return True
+        tag = self._snap_tags.get(item_id)
+        if tag is None:
+            return False
+        if tag != (state.tag or version_tag(self.vault_id, state.claims, state.envelope)):
+            return False
+        self._claims[item_id] = key
+        self._tags[item_id] = tag
+        return True
+
+    def _verify_conflicts(self, states: dict[str, ItemRow]) -> bool:
+        """Every version of a forked item is verified, not only the one shown: a row added to
+        the history (a forged version or deletion) or one whose parents were rewritten (which
+        turns an older version into a head) makes a fork, and must not pass unnoticed. Forks
+        are rare and short-lived, so this costs little."""
+        changed = False
+        for item_id in [i for i, s in states.items() if s.conflict and i in self._items]:
+            for head in self.store.history(item_id):
+                if head.claims in self._heads_checked:
+                    continue
+                try:
+                    open_op(self._items_key, self.vault_id, head.claims, head.envelope)
+                except VaultError as exc:
+                    self.corrupt[item_id] = str(exc)
+                    self._items.pop(item_id, None)
+                    self._claims.pop(item_id, None)
+                    changed = True
+                    break
+                self._heads_checked.add(head.claims)
+        return changed
+
+    def _verify_deletions(self, headless: set[str], deleted: list[ItemRow]) -> None:
+        """An item whose current version is a deletion is gone only if that deletion is sealed:
+        a tombstone row written into the store without the key is refused here. Items with no
+        head at all stay reported too (`refresh` forgets only what a live item replaced)."""
+        dead = set(headless)
+        for row in deleted:
+            if self._kinds is not None and row.kind not in self._kinds:
+                continue
+            op = self.store.op(row.op_id)
+            try:
+                if op is None or op.claims != row.claims:
+                    raise CorruptItemError(f"item {short(row.item_id)} changed while opening")
+                open_op(self._items_key, self.vault_id, op.claims, op.envelope)
+            except VaultError as exc:
+                self.corrupt[row.item_id] = str(exc)
+                dead.add(row.item_id)
+        self._dead = frozenset(dead)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many changes as one transaction (an import): one fsync instead of one per change,
+        and all or nothing: if the block fails, none of it is kept and the cache forgets it.
+        Keep batches short; the store is locked while one is open."""
+        with self._lock:
+            try:
+                with self.store.transaction():
+                    yield
+            except BaseException:
+                self._seen_version = -1  # drop what the rolled-back writes put in the cache
+                self.refresh()
+                raise
+
+    def seal_op(
+        self,
+        kind: str,
+        item_id: str,
+        payload: dict[str, Any] | None,
+        parents: Iterable[str],
+        *,
+        op_id: str | None = None,
+        items_key: bytes | None = None,
+    ) -> Op:
+        """A new operation written on this device, sealed with its claims: a version of the
+        item (`payload`) or its deletion (None)."""
+        claims = Claims(
+            op_id or crypto.random_id(),
+            item_id,
+            kind,
+            tuple(parents),
+            payload is None,
+            self.store.device_id,
+        )
+        key = items_key if items_key is not None else self._items_key
+        envelope = seal_op(key, self.vault_id, claims, payload)
+        return Op(
+            claims.op_id, item_id, kind, claims.parents, claims.deleted, envelope, claims.device
+        )
+
+    def open_op(self, op: Op | ItemRow) -> dict[str, Any]:
+        """Verify an operation's envelope against what its row claims and open it (a deletion
+        or an erased version opens to a payload with no content; see vault.sealing.envelope)."""
+        return open_op(self._items_key, self.vault_id, op.claims, op.envelope)
+
+    def erasures(self, ops: Iterable[Op]) -> list[tuple[str, str]]:
+        """(envelope, op id) of sealed erasures replacing these versions' content (purge)."""
+        return [
+            (seal_op(self._items_key, self.vault_id, op.claims, erased_payload(op.kind)), op.op_id)
+            for op in ops
+            if not op.deleted
+        ]
+
+    def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
+        """Seal and store a new version of `item`; returns it as the cache now holds it.
+        `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
+        kind = item.to_payload()["kind"]
+        op = self.store.write(self.seal_op(kind, item.id, item.to_payload(), parents, op_id=op_id))
+        row = self.store.item(item.id)
+        if row is None or row.op_id != op.op_id:
+            # A concurrent writer's version is the one shown (the store's display rule); the
+            # cache follows the store, and both versions stay in the history.
+            self.refresh()
+            return self._items.get(item.id, item)
+        if isinstance(item, Tag):
+            written: Item = dataclasses.replace(item, version=op.op_id)
+        else:
+            written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
+        self._items[item.id] = written
+        self._claims[item.id] = (op.op_id, op.kind, op.parents, op.deleted, op.device)
+        self._tags.pop(item.id, None)
+        return written
+
+    def _parents(self, item: Item) -> list[str]:
+        return [item.version] if item.version else []
+
+    def _delete(self, item: Item, op_id: str | None = None) -> None:
+        kind = item.to_payload()["kind"]
+        self.store.write(self.seal_op(kind, item.id, None, self._parents(item), op_id=op_id))
+        self._items.pop(item.id, None)
+        self._index.forget(item.id)
+
+    def view(self, name: str, build: Callable[[], Any]) -> Any:
+        """An object derived from the decrypted notes that keeps itself current (the link
+        index, vault.notes.links), made once by `build` and dropped when the vault locks."""
+        with self._lock:
+            made = self._views.get(name)
+            if made is None:
+                made = self._views[name] = build()
+            return made
+
+    @property
+    def generation(self) -> int:
+        """A counter that moves whenever the items in memory change (refreshed from the store
+        first, so edits from sync or another process count): views derived from the notes,
+        such as links and backlinks (`vault.notes.links`), are rebuilt only when it moves."""
+        with self._lock:
+            self.refresh()
+            return self._items.generation
+
+    def _derive(self, name: str, kind: type[Item]) -> dict[str, Any]:
+        """Every item of `kind` by id, rebuilt only after the items changed (callers hold the
+        lock and have refreshed). Callers must not change the dict they get."""
+        generation = self._items.generation
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            cached = (generation, {i.id: i for i in self._items.values() if isinstance(i, kind)})
+            self._derived[name] = cached
+        return cached[1]

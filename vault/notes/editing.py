@@ -1,0 +1,337 @@
+"""Notes: listing, reading, searching, creating, editing, trashing and purging them.
+
+`Notes` is the layer of `Vault` above the filing (vault.notes.filing): every change a person
+makes to notes, one sealed version each, and the changes that reach many notes at once
+(deleting a notebook trashes its notes; renaming or deleting a tag edits every note with it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
+from vault.notes import attachments
+from vault.notes.cache import SNAPSHOT_MIN_CHANGES
+from vault.notes.filing import Filing, clean_tag
+from vault.notes.model import Note, Notebook, NoteVersion, TagCount, now_ms
+from vault.notes.search import Hit, Query, parse_query
+from vault.sealing import crypto, snapshot
+from vault.sealing.envelope import is_erased, short
+
+KEEP: Any = object()  # "leave this field as it is" in update calls
+
+
+def clean_title(title: str) -> str:
+    title = " ".join(title.split())
+    if not title:
+        raise InvalidInputError("a note needs a title")
+    return title
+
+
+def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
+    """Pinned first, then by the chosen order (ids break ties so the order is stable)."""
+    if sort == "title":
+        key = lambda n: (not n.pinned, n.title.casefold(), n.id)  # noqa: E731
+    elif sort == "created":
+        key = lambda n: (not n.pinned, -n.created, n.id)  # noqa: E731
+    elif sort == "modified":
+        key = lambda n: (not n.pinned, -n.modified, n.id)  # noqa: E731
+    else:
+        raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
+    return sorted(notes, key=key)
+
+
+class Notes(Filing):
+    """The notes of an unlocked vault (see the module docstring)."""
+
+    # --- notes -----------------------------------------------------------------------------------
+
+    def all_notes(self) -> list[Note]:
+        if self._kinds is not None and "note" not in self._kinds:
+            raise RuntimeError("this vault was opened without its notes")
+        with self._lock:
+            self.refresh()
+            return [i for i in self._items.values() if isinstance(i, Note)]
+
+    def notes(
+        self,
+        *,
+        notebook: str | None = None,
+        tag: str | None = None,
+        trashed: bool = False,
+        pinned: bool | None = None,
+        sort: str = "modified",
+    ) -> list[Note]:
+        """Notes in a notebook (and its sub-notebooks), with a tag, or in the trash."""
+        notes = [n for n in self.all_notes() if n.in_trash == trashed]
+        if notebook is not None:
+            inside = self.notebook_descendants(notebook)
+            notes = [n for n in notes if n.notebook in inside]
+        if tag is not None:
+            folded = tag.casefold()
+            notes = [n for n in notes if any(t.casefold() == folded for t in n.tags)]
+        if pinned is not None:
+            notes = [n for n in notes if n.pinned == pinned]
+        return sort_notes(notes, sort)
+
+    def note(self, note_id: str) -> Note:
+        with self._lock:
+            self.refresh()
+            item = self._items.get(note_id)
+        if not isinstance(item, Note):
+            if note_id in self.corrupt:
+                raise CorruptItemError(self.corrupt[note_id], item_id=note_id)
+            raise NotFoundError(f"no note with id {short(note_id)}")
+        return item
+
+    def read_note(self, note_id: str) -> Note | None:
+        """One note by its full id, read and decrypted from the store alone: works in a partial
+        view, and costs one envelope, not the whole vault. None if there is no such note."""
+        with self._lock:
+            row = self.store.item(note_id)
+        if row is None or row.kind != "note" or row.deleted:
+            return None
+        try:
+            payload = self.open_op(row)
+        except VaultError as exc:
+            raise CorruptItemError(str(exc), item_id=note_id) from None
+        if is_erased(payload):
+            raise CorruptItemError(f"note {short(note_id)} was erased (tampered)", item_id=note_id)
+        return Note.from_payload(row.item_id, payload, row.op_id, row.conflict)
+
+    def find_note(self, ref: str, *, trashed: bool | None = None) -> Note:
+        """A note by id, short id, title or part of the title (vault.notes.lookup says how)."""
+        from vault.notes import lookup  # it names Vault in its annotations
+
+        return lookup.find_note(self, ref, trashed=trashed)
+
+    def create_note(
+        self,
+        title: str,
+        body: str = "",
+        *,
+        notebook: str | None = None,
+        tags: Iterable[str] = (),
+        pinned: bool = False,
+    ) -> Note:
+        now = now_ms()
+        return self.import_note(
+            title, body, created=now, modified=now, notebook=notebook, tags=tags, pinned=pinned
+        )
+
+    def import_note(
+        self,
+        title: str,
+        body: str,
+        *,
+        created: int,
+        modified: int,
+        notebook: str | None = None,
+        tags: Iterable[str] = (),
+        pinned: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> Note:
+        """A note brought in from elsewhere (Markdown import): it keeps its own timestamps, and
+        `extra` keeps fields this version has no use for (another app's front matter)."""
+        with self._lock:
+            if notebook is not None:
+                self.notebook(notebook)
+            note = Note(
+                id=crypto.random_id(),
+                title=clean_title(title),
+                body=body,
+                notebook=notebook,
+                tags=self._register_tags(tags),
+                pinned=pinned,
+                created=created,
+                modified=modified,
+                extra=dict(extra or {}),
+            )
+            written = self._write(note, [])
+            assert isinstance(written, Note)
+            return written
+
+    def update_note(
+        self,
+        note: Note,
+        *,
+        title: str = KEEP,
+        body: str = KEEP,
+        notebook: str | None = KEEP,
+        tags: Iterable[str] = KEEP,
+        pinned: bool = KEEP,
+    ) -> Note:
+        """Save changes to `note` as a new version whose parent is the version `note` was read
+        at. Nothing changed means nothing written. If another writer saved in between, both
+        versions are kept and the note is flagged as a conflict rather than one being lost."""
+        changes: dict[str, Any] = {}
+        if title is not KEEP:
+            changes["title"] = clean_title(title)
+        if body is not KEEP:
+            changes["body"] = body
+        if notebook is not KEEP:
+            if notebook is not None:
+                self.notebook(notebook)
+            changes["notebook"] = notebook
+        if pinned is not KEEP:
+            changes["pinned"] = bool(pinned)
+        with self._lock:
+            if tags is not KEEP:
+                changes["tags"] = self._register_tags(tags)
+            updated = dataclasses.replace(note, **changes)
+            if updated.content_equal(note):
+                return note
+            if updated.title != note.title or updated.body != note.body:
+                # "modified" follows the words only: pinning, tagging or moving a note must
+                # not reorder a list sorted by it. Sync needs no time of its own for those
+                # changes: merges follow the versions' parents, and "modified" merges by max.
+                updated = dataclasses.replace(updated, modified=max(now_ms(), note.modified + 1))
+            written = self._write(updated, self._parents(note))
+            assert isinstance(written, Note)
+            return written
+
+    def trash_note(self, note: Note) -> Note:
+        if note.in_trash:
+            return note
+        with self._lock:
+            trashed = dataclasses.replace(note, trashed=now_ms(), pinned=False)
+            written = self._write(trashed, self._parents(note))
+            assert isinstance(written, Note)
+            return written
+
+    def restore_note(self, note: Note) -> Note:
+        if not note.in_trash:
+            return note
+        with self._lock:
+            notebook = note.notebook if note.notebook in self._notebook_map() else None
+            restored = dataclasses.replace(note, trashed=None, notebook=notebook)
+            written = self._write(restored, self._parents(note))
+            assert isinstance(written, Note)
+            return written
+
+    def purge_note(self, note: Note) -> None:
+        """Delete for good: a tombstone, and the sealed content of older versions erased.
+
+        History is erased only when the tombstone is the note's one head. If other versions
+        were saved concurrently (elsewhere, or by another process), they are edits the purge
+        never saw: the note stays, with them, and nothing of theirs is erased."""
+        with self._lock, self.store.transaction():
+            self._delete(note)
+            row = self.store.item(note.id)
+            if row is not None and row.deleted and len(self.store.heads(note.id)) == 1:
+                older = [op for op in self.store.history(note.id) if op.op_id != row.op_id]
+                self.store.erase_history(self.erasures(older))
+        # The snapshot still holds the note: it goes now, and locking seals a new one.
+        snapshot.destroy(self.path)
+        self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
+        if attachments.FIELD in note.extra:  # its files, if no other note uses them
+            attachments.collect_garbage(self)
+
+    def empty_trash(self) -> int:
+        trashed = self.notes(trashed=True)
+        for note in trashed:
+            self.purge_note(note)
+        return len(trashed)
+
+    def note_history(self, note: Note) -> list[NoteVersion]:
+        """Every saved version of a note, oldest first."""
+        versions = []
+        for op in self.store.history(note.id):
+            old: Note | None = None
+            if not op.deleted:
+                try:
+                    payload = self.open_op(op)
+                    if not is_erased(payload):
+                        old = Note.from_payload(note.id, payload, op.op_id)
+                except VaultError:
+                    old = None
+            versions.append(NoteVersion(op.op_id, old, op.device, op.seq))
+        return versions
+
+    def search(
+        self,
+        query: str | Query,
+        *,
+        trashed: bool = False,
+        notebook: str | None = None,
+        tag: str | None = None,
+        rank_limit: int | None = None,
+    ) -> list[Hit]:
+        notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+        return self.filter_notes(notes, query, rank_limit=rank_limit)
+
+    def filter_notes(
+        self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
+    ) -> list[Hit]:
+        """Search within a list the caller already holds (the app's current view)."""
+        with self._lock:
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            return self._index.search(notes, parsed, rank_limit=rank_limit)
+
+    def delete_notebook(self, nb: Notebook) -> int:
+        """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to
+        the top level). Returns how many notes were trashed."""
+        with self._lock:
+            inside = self.notebook_descendants(nb.id)
+            notes = [n for n in self.all_notes() if n.notebook in inside and not n.in_trash]
+            for note in notes:
+                self.trash_note(note)
+            by_id = self._notebook_map()
+            for nb_id in inside:
+                if nb_id in by_id:
+                    self._delete(by_id[nb_id])
+            return len(notes)
+
+    # --- tags on notes ----------------------------------------------------------------------------
+
+    def tags(self) -> list[TagCount]:
+        """Every tag with the number of notes (outside the trash) carrying it."""
+        counts: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for tag in self._tag_map().values():
+            key = tag.name.casefold()
+            counts.setdefault(key, 0)
+            names[key] = tag.name
+        for note in self.all_notes():
+            if note.in_trash:
+                continue
+            for t in note.tags:
+                key = t.casefold()
+                counts[key] = counts.get(key, 0) + 1
+                names.setdefault(key, t)
+        return sorted(
+            (TagCount(names[k], c) for k, c in counts.items()), key=lambda t: t.name.casefold()
+        )
+
+    def rename_tag(self, old: str, new: str) -> int:
+        """Rename a tag on every note carrying it (merging into `new` if it exists)."""
+        old_key, new_name = clean_tag(old).casefold(), clean_tag(new)
+        with self._lock:
+            if not any(t.name.casefold() == old_key for t in self.tags()):
+                raise NotFoundError(f"no tag '{old}'; `vault tags` lists them")
+            changed = 0
+            for note in self.all_notes():
+                if any(t.casefold() == old_key for t in note.tags):
+                    tags = [new_name if t.casefold() == old_key else t for t in note.tags]
+                    self.update_note(note, tags=tags)
+                    changed += 1
+            if old_key != new_name.casefold():
+                self._drop_tag_item(old)
+            self._register_tags([new_name])
+            return changed
+
+    def delete_tag(self, name: str) -> int:
+        """Remove a tag from every note (the notes stay) and from the registry."""
+        key = clean_tag(name).casefold()
+        with self._lock:
+            if not any(t.name.casefold() == key for t in self.tags()):
+                raise NotFoundError(f"no tag '{name}'; `vault tags` lists them")
+            changed = 0
+            for note in self.all_notes():
+                if any(t.casefold() == key for t in note.tags):
+                    self.update_note(note, tags=[t for t in note.tags if t.casefold() != key])
+                    changed += 1
+            self._drop_tag_item(name)
+            return changed

@@ -1,0 +1,229 @@
+"""Where notes are filed: the notebook tree and the tag registry.
+
+`Filing` is the layer of `Vault` above the decrypted items (vault.notes.cache): notebooks by
+id and path, nested, created, renamed and moved; tags with their keyed ids and one spelling
+each. What touches notes as well (deleting a notebook, renaming a tag on every note) is in
+vault.notes.editing, the layer above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from vault.errors import AmbiguousError, InvalidInputError, NotFoundError
+from vault.notes.cache import ItemCache
+from vault.notes.model import Notebook, Tag, now_ms
+from vault.sealing import crypto
+from vault.sealing.envelope import short
+
+
+def clean_name(name: str, what: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInputError(f"a {what} needs a name")
+    if "/" in name:
+        raise InvalidInputError(f"a {what} name cannot contain '/' (it separates nested notebooks)")
+    return name
+
+
+def clean_tag(name: str) -> str:
+    name = " ".join(name.strip().lstrip("#").split())
+    if not name:
+        raise InvalidInputError("a tag needs a name")
+    if "," in name:
+        raise InvalidInputError("a tag name cannot contain ','")
+    return name
+
+
+class Filing(ItemCache):
+    """Notebooks and tags of an unlocked vault (see the module docstring)."""
+
+    # --- notebooks -------------------------------------------------------------------------------
+
+    def _notebook_map(self) -> dict[str, Notebook]:
+        with self._lock:
+            self.refresh()
+            return self._derive("notebooks", Notebook)
+
+    def notebooks(self) -> list[Notebook]:
+        """All notebooks, parents before children, siblings by name."""
+        by_id = self._notebook_map()
+        children: dict[str | None, list[Notebook]] = {}
+        for nb in by_id.values():
+            parent = nb.parent if nb.parent in by_id else None  # orphans show at the top
+            children.setdefault(parent, []).append(nb)
+        ordered: list[Notebook] = []
+        seen: set[str] = set()
+
+        def walk(parent: str | None) -> None:
+            for nb in sorted(children.get(parent, []), key=lambda n: (n.name.casefold(), n.id)):
+                if nb.id in seen:
+                    continue  # a cycle made by concurrent moves: show each notebook once
+                seen.add(nb.id)
+                ordered.append(nb)
+                walk(nb.id)
+
+        walk(None)
+        # notebooks caught in a cycle with no way down from the top level
+        for nb in sorted(by_id.values(), key=lambda n: n.name.casefold()):
+            if nb.id not in seen:
+                seen.add(nb.id)
+                ordered.append(dataclasses.replace(nb, parent=None))
+                walk(nb.id)
+        return ordered
+
+    def notebook(self, notebook_id: str) -> Notebook:
+        nb = self._notebook_map().get(notebook_id)
+        if nb is None:
+            raise NotFoundError(f"no notebook with id {short(notebook_id)}")
+        return nb
+
+    def notebook_path(self, notebook_id: str | None) -> str:
+        """'Work/Projects' for a nested notebook; '' for the top level. From the items as last
+        read: callers name notebooks of notes they just listed, often thousands in a row, and
+        asking the store for changes each time was most of `vault ls --json`."""
+        if notebook_id is None:
+            return ""
+        with self._lock:
+            by_id = self._derive("notebooks", Notebook)
+        names: list[str] = []
+        seen: set[str] = set()
+        current: str | None = notebook_id
+        while current is not None and current in by_id and current not in seen:
+            seen.add(current)
+            names.append(by_id[current].name)
+            current = by_id[current].parent
+        return "/".join(reversed(names))
+
+    def notebook_descendants(self, notebook_id: str) -> set[str]:
+        by_parent: dict[str | None, list[str]] = {}
+        for nb in self._notebook_map().values():
+            by_parent.setdefault(nb.parent, []).append(nb.id)
+        result = {notebook_id}
+        stack = [notebook_id]
+        while stack:
+            for child in by_parent.get(stack.pop(), []):
+                if child not in result:
+                    result.add(child)
+                    stack.append(child)
+        return result
+
+    def find_notebook(self, ref: str) -> Notebook:
+        """A notebook by path ('Work/Projects'), id, or unique id prefix."""
+        ref = ref.strip().strip("/")
+        if not ref:
+            raise InvalidInputError("name a notebook by its path, such as Work/Projects")
+        by_id = self._notebook_map()
+        if ref in by_id:
+            return by_id[ref]
+        matches = [nb for nb in by_id.values() if self.notebook_path(nb.id) == ref]
+        if not matches:
+            folded = ref.casefold()
+            matches = [
+                nb for nb in by_id.values() if self.notebook_path(nb.id).casefold() == folded
+            ]
+        if not matches and len(ref) >= 4:
+            matches = [nb for nb in by_id.values() if nb.id.startswith(ref.lower())]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            ids = ", ".join(short(nb.id) for nb in matches)
+            raise AmbiguousError(f"notebook '{ref}' matches {len(matches)} notebooks ({ids})")
+        raise NotFoundError(f"no notebook '{ref}'; `vault notebooks` lists them")
+
+    def ensure_notebook(self, path: str) -> tuple[Notebook, bool]:
+        """The notebook at `path`, creating missing levels. Returns it and whether it was new."""
+        parts = [p for p in path.strip().split("/") if p.strip()]
+        if not parts:
+            raise InvalidInputError("name a notebook by its path, such as Work/Projects")
+        with self._lock:
+            parent: str | None = None
+            created = False
+            nb: Notebook | None = None
+            for part in parts:
+                name = clean_name(part, "notebook")
+                siblings = [
+                    n
+                    for n in self._notebook_map().values()
+                    if n.parent == parent and n.name.casefold() == name.casefold()
+                ]
+                if siblings:
+                    nb = min(siblings, key=lambda n: (n.created, n.id))
+                else:
+                    nb = self.create_notebook(name, parent)
+                    created = True
+                parent = nb.id
+            assert nb is not None
+            return nb, created
+
+    def create_notebook(self, name: str, parent: str | None = None) -> Notebook:
+        with self._lock:
+            if parent is not None:
+                self.notebook(parent)
+            now = now_ms()
+            nb = Notebook(
+                id=crypto.random_id(),
+                name=clean_name(name, "notebook"),
+                parent=parent,
+                created=now,
+                modified=now,
+            )
+            written = self._write(nb, [])
+            assert isinstance(written, Notebook)
+            return written
+
+    def rename_notebook(self, nb: Notebook, name: str) -> Notebook:
+        with self._lock:
+            renamed = dataclasses.replace(nb, name=clean_name(name, "notebook"), modified=now_ms())
+            written = self._write(renamed, self._parents(nb))
+            assert isinstance(written, Notebook)
+            return written
+
+    def move_notebook(self, nb: Notebook, parent: str | None) -> Notebook:
+        with self._lock:
+            if parent is not None and parent in self.notebook_descendants(nb.id):
+                raise InvalidInputError("a notebook cannot move inside itself")
+            if parent is not None:
+                self.notebook(parent)
+            moved = dataclasses.replace(nb, parent=parent, modified=now_ms())
+            written = self._write(moved, self._parents(nb))
+            assert isinstance(written, Notebook)
+            return written
+
+    # --- tags ------------------------------------------------------------------------------------
+
+    def tag_id(self, name: str) -> str:
+        return crypto.blake2b(
+            clean_tag(name).casefold().encode("utf-8"), key=self._tag_key, size=16
+        ).hex()
+
+    def _tag_map(self) -> dict[str, Tag]:
+        with self._lock:
+            self.refresh()
+            return self._derive("tags", Tag)
+
+    def _register_tags(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Clean and de-duplicate tag names, using an existing tag's spelling, and record new
+        tags in the registry."""
+        tags = dict(self._tag_map())  # added to below; the shared map stays as it is
+        result: list[str] = []
+        seen: set[str] = set()
+        for raw in names:
+            name = clean_tag(raw)
+            tag_id = self.tag_id(name)
+            if tag_id in seen:
+                continue
+            seen.add(tag_id)
+            existing = tags.get(tag_id)
+            if existing is None:
+                existing = Tag(id=tag_id, name=name, created=now_ms())
+                self._write(existing, [])
+                tags[tag_id] = existing
+            result.append(existing.name)
+        return tuple(result)
+
+    def _drop_tag_item(self, name: str) -> None:
+        tag = self._tag_map().get(self.tag_id(name))
+        if tag is not None:
+            self._delete(tag)

@@ -1,0 +1,139 @@
+"""Opening a vault: what can be known before unlocking, the master key from a password (and
+keyfile) or the recovery key, and the envelopes read while the KDF runs.
+
+Nothing here decrypts an item; `Vault.unlock` (vault.notes.vault) puts these together.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault import gcpause
+from vault.errors import (
+    AuthError,
+    KeyfileError,
+    KeyfileRequiredError,
+    RecoveryKeyError,
+    VaultError,
+    WrongPasswordError,
+)
+from vault.notes.model import KIND_TYPES
+from vault.sealing import keys
+from vault.sealing.envelope import SealedOp, parse_op
+from vault.storage.store import HistoryScan, ItemRow, Store
+
+
+@dataclass(frozen=True)
+class VaultInfo:
+    """What can be known about a vault without unlocking it."""
+
+    path: Path
+    vault_id: str
+    slot_types: tuple[str, ...]
+
+    @property
+    def needs_keyfile(self) -> bool:
+        return keys.PASSWORD_KEYFILE in self.slot_types and keys.PASSWORD not in self.slot_types
+
+    @property
+    def has_recovery(self) -> bool:
+        return keys.RECOVERY in self.slot_types
+
+
+def inspect_vault(path: Path) -> VaultInfo:
+    store = Store.open(path)
+    try:
+        return VaultInfo(path, store.vault_id, tuple(s.slot_type for s in store.slots()))
+    finally:
+        store.close()
+
+
+# Every live envelope of a vault, read and checked but not decrypted: ciphertext only, so it
+# may be held before the vault is unlocked. Unlocking uses an entry only if the item's current
+# version and its claims are still the ones read; anything newer is read again.
+Prefetched = dict[str, tuple[ItemRow, SealedOp | VaultError]]
+
+
+def read_envelopes(store: Store) -> Prefetched:
+    result: Prefetched = {}
+    for row in store.items():
+        if row.kind not in KIND_TYPES:
+            continue
+        try:
+            parsed: SealedOp | VaultError = parse_op(row.claims, row.envelope)
+        except VaultError as exc:
+            parsed = exc
+        result[row.item_id] = (row, parsed)
+    return result
+
+
+def prefetch(path: Path) -> Prefetched:
+    """Read and parse the envelopes of the vault at `path` without any key, so that unlocking
+    later only decrypts (the app calls this while the person types the password)."""
+    store = Store.open(path)
+    try:
+        return read_envelopes(store)
+    finally:
+        store.close()
+
+
+class Prefetch(threading.Thread):
+    """Scans the history (writing nothing) and reads and parses every live envelope (no
+    decryption, no key) in the background."""
+
+    def __init__(self, store: Store, *, envelopes: bool, tails: bool) -> None:
+        super().__init__(name="vault-prefetch", daemon=True)
+        self.store = store
+        self.envelopes, self.tails = envelopes, tails
+        self.result: Prefetched = {}
+        self.scan: HistoryScan | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with gcpause.paused():  # tens of thousands of parsed envelopes, no cycles
+                self.scan = self.store.scan_history(tails=self.tails, rebuild=False)
+                if self.envelopes:
+                    self.result = read_envelopes(self.store)
+        except BaseException as exc:  # the first refresh reads the store itself instead
+            self.error = exc
+
+
+def unlock_master_key(
+    store: Store,
+    password: str | None,
+    keyfile: Path | None,
+    recovery_key: str | None,
+    slots: list[keys.Slot] | None = None,
+) -> bytes:
+    slots = store.slots() if slots is None else slots
+    if not slots:
+        raise AuthError(f"{store.path} has no key slots left; restore it from a backup")
+    vault_id = store.vault_id
+    if recovery_key is not None:
+        secret = keys.Secret(recovery=keys.parse_recovery_key(recovery_key))
+        for slot in slots:
+            if slot.slot_type == keys.RECOVERY:
+                mk = slot.try_open(vault_id, secret)
+                if mk is not None:
+                    return mk
+        raise RecoveryKeyError("this recovery key does not open this vault")
+    if password is None:
+        raise AuthError("a password is needed to unlock the vault")
+    pw_slots = [s for s in slots if s.slot_type != keys.RECOVERY]
+    needs_keyfile = all(s.slot_type == keys.PASSWORD_KEYFILE for s in pw_slots)
+    if needs_keyfile and keyfile is None:
+        raise KeyfileRequiredError("this vault needs its keyfile: pass --keyfile PATH")
+    if keyfile is not None and not any(s.slot_type == keys.PASSWORD_KEYFILE for s in pw_slots):
+        raise KeyfileError("this vault does not use a keyfile; leave out --keyfile")
+    for slot in pw_slots:
+        if slot.slot_type == keys.PASSWORD_KEYFILE and keyfile is None:
+            continue
+        mk = slot.try_open(vault_id, keys.Secret(password, keyfile))
+        if mk is not None:
+            return mk
+    if needs_keyfile:
+        raise WrongPasswordError("wrong password or keyfile")
+    raise WrongPasswordError("wrong password")
