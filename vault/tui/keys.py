@@ -24,6 +24,7 @@ SEARCH = "Search box"
 CONFLICT = "Conflict view"
 BACKUPS = "Backups"
 HISTORY = "History"
+ATTACHMENTS = "Attachments"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,15 @@ MAIN_KEYS = [
     ),
     Key("today", "ctrl+f10", "today", "Today", LINKS, help="Today's note in the journal"),
     Key(
+        "attach_file",
+        "ctrl+f7",
+        "attach_file",
+        "Attach",
+        ANYWHERE,
+        priority=True,
+        help="Attach a file to the note (pick it, or type its path)",
+    ),
+    Key(
         "sidebar",
         "ctrl+b",
         "toggle_sidebar",
@@ -186,6 +196,7 @@ LIST_KEYS = [
     Key(
         "list_sort", "s", "screen.cycle_sort", "Sort", LIST, help="Sort by modified, title, created"
     ),
+    Key("list_attach", "a", "screen.attach_file", "Attach", LIST, help="Attach a file"),
     Key("list_search", "slash", "screen.search", "Search", LIST, display="/", help="Search"),
 ]
 
@@ -312,6 +323,31 @@ HISTORY_KEYS = [
     Key("history_back", "escape", "back", "Back", HISTORY, show=True),
 ]
 
+# On the list of the open note's attachments, under the editor.
+ATTACHMENT_KEYS = [
+    Key(
+        "open_attachment",
+        "o",
+        "screen.open_attachment",
+        "Open",
+        ATTACHMENTS,
+        show=True,
+        help="Open with the system viewer (a private copy, wiped afterwards)",
+    ),
+    Key("save_attachment", "s", "screen.save_attachment", "Save as", ATTACHMENTS, show=True),
+    Key(
+        "remove_attachment",
+        "delete",
+        "screen.remove_attachment",
+        "Remove",
+        ATTACHMENTS,
+        show=True,
+        display="del",
+        help="Remove the attachment from the note",
+    ),
+    Key("attach_more", "a", "screen.attach_file", "Attach", ATTACHMENTS, help="Attach a file"),
+]
+
 ALL_KEYS = (
     APP_KEYS
     + MAIN_KEYS
@@ -324,8 +360,21 @@ ALL_KEYS = (
     + CONFLICT_KEYS
     + BACKUP_KEYS
     + HISTORY_KEYS
+    + ATTACHMENT_KEYS
 )
-GROUPS = (ANYWHERE, LIST, EDITOR, FIND, LINKS, SIDEBAR, SEARCH, CONFLICT, BACKUPS, HISTORY)
+GROUPS = (
+    ANYWHERE,
+    LIST,
+    EDITOR,
+    FIND,
+    LINKS,
+    ATTACHMENTS,
+    SIDEBAR,
+    SEARCH,
+    CONFLICT,
+    BACKUPS,
+    HISTORY,
+)
 
 # Not bindings of ours, but worth listing where people look for keys.
 EXTRA_HELP = [
@@ -345,6 +394,7 @@ EXTRA_HELP = [
         EDITOR,
     ),
     ("[[", "Link to a note: pick its title as you type (fuzzy); enter inserts it", LINKS),
+    ("enter", "Show an image in the app; open any other file with the system viewer", ATTACHMENTS),
 ]
 
 

@@ -22,8 +22,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
 
 from vault.errors import VaultError
+from vault.notes.attachments import Attachment
 from vault.notes.model import Item, Note, NoteVersion
 from vault.notes.renaming import RenameResult, rename_note
 from vault.notes.templates import NoteSettings, today
@@ -171,6 +174,59 @@ class Session:
         """Settle a conflict (keep mine, theirs or both), one write at a time with saves."""
         with self._lock:
             return resolve(self.vault, item_id, choice, version)
+
+    # --- attachments ----------------------------------------------------------------------------
+
+    def attach(
+        self,
+        note: Note,
+        source: Path,
+        *,
+        name: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[Attachment, Note]:
+        """Seal a file and keep it with the note: a new version, written in turn with the
+        saves. A task, so locking stops it at its next chunk (Stopped) and nothing is kept."""
+        with self.task() as check, self._lock:
+            base = self.latest(note)
+
+            def report(done: int, total: int) -> None:
+                check()
+                if progress is not None:
+                    progress(done, total)
+
+            attachment = self.vault.attach(base.id, source, name=name, progress=report)
+            return attachment, self._written(base)
+
+    def remove_attachment(self, note: Note, name: str) -> Note:
+        with self._lock:
+            base = self.latest(note)
+            self.vault.remove_attachment(base.id, name)
+            return self._written(base)
+
+    def save_attachment(
+        self,
+        note: Note,
+        name: str,
+        out: BinaryIO,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Decrypt an attachment into `out` (a file, or memory). A task, like `attach`."""
+        with self.task() as check:
+
+            def report(done: int, total: int) -> None:
+                check()
+                if progress is not None:
+                    progress(done, total)
+
+            self.vault.save_attachment(note.id, name, out, report)
+
+    def _written(self, base: Note) -> Note:
+        """The note as this app just wrote it from `base`, recorded as `base`'s successor."""
+        current = self.vault.note(base.id)
+        if current.conflict:
+            current = self._own_version(base, current)
+        return self._record(base, current)
 
     # --- background tasks: sync, backups, export -----------------------------------------------
 

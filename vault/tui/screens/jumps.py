@@ -108,6 +108,7 @@ class PaletteSupport(MainHost):
                     ("Move note to trash", note.title, "trash_note"),
                     ("Note history", f"{note.title}: versions, compare, restore (f6)", "history"),
                     ("Open note in $EDITOR", note.title, "external_edit"),
+                    ("Attach a file…", f"{note.title} (ctrl+f7)", "attach_file"),
                     ("Backlinks", "Notes that link to this one (ctrl+f12)", "toggle_backlinks"),
                     ("Outline", "This note's headings (ctrl+f11)", "toggle_outline"),
                     ("Follow link", "The [[link]] under the cursor (f12)", "follow_link"),

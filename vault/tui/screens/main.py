@@ -47,6 +47,7 @@ from vault.tui.messages import (
 )
 from vault.tui.providers import ActionsProvider, JumpProvider
 from vault.tui.safetext import content, escaped
+from vault.tui.screens.attachments import AttachmentActions
 from vault.tui.screens.jumps import PaletteSupport
 from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
@@ -83,6 +84,7 @@ _NOTE_ACTIONS = {
     "follow_link",
     "toggle_backlinks",
     "toggle_outline",
+    "attach_file",
 }
 _TRASH_OK = {"trash_note", "restore_note", "open_note"}
 
@@ -98,7 +100,13 @@ class SearchBox(Input):
 
 
 class MainScreen(
-    LinkActions, NoteActions, SyncAndBackup, PaletteSupport, ReportsWorkerErrors, Screen[None]
+    LinkActions,
+    NoteActions,
+    SyncAndBackup,
+    PaletteSupport,
+    AttachmentActions,
+    ReportsWorkerErrors,
+    Screen[None],
 ):
     COMMANDS: ClassVar[set[type]] = {JumpProvider, ActionsProvider}  # type: ignore[assignment]
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
@@ -446,6 +454,7 @@ class MainScreen(
     def show_note(self, note: Note) -> None:
         self.saved_text = note.body
         self.pane.show(note, self.notebook_path(note.notebook), self.search_query)
+        self.show_attachments(note)
         self.refresh_bindings()
 
     def _catch_up(self, notes: list[Note]) -> None:
@@ -725,6 +734,8 @@ class MainScreen(
             self.app.open_url(href)
         elif (address := link_address(href)) is not None:
             self.follow(*address)
+        elif href.startswith("attachment:"):
+            self.open_attachment_link(href)
         else:
             self.notify("Only web and mail links open from the preview.", timeout=3)
 
@@ -783,6 +794,7 @@ class MainScreen(
         self.source = None
         self._generation += 1
         self.pane.clear()
+        self.wipe_attachments()
         self.close_link_panel()
         self.notes_list.clear()
         self.sidebar.clear_all()

@@ -28,6 +28,8 @@ from vault.tui.markdown_edit import continue_list, markdown_inline_spans
 from vault.tui.messages import OpenConflict
 from vault.tui.safetext import content, pictured, shown_body
 from vault.tui.timefmt import Clock, long_time, relative_time
+from vault.tui.widgets.attachment_list import AttachmentList
+from vault.tui.widgets.attachment_markdown import AttachmentMarkdown
 
 # While a note's versions conflict the editor shows one of them read-only: an edit would go on
 # that version alone and the conflict would grow with every save (`vault edit` refuses too).
@@ -149,7 +151,8 @@ class EditorPane(Vertical):
                 id="editor",
             )
             with VerticalScroll(id="preview-scroll"):
-                yield Markdown(id="preview", open_links=False)
+                yield AttachmentMarkdown(id="preview", open_links=False)
+        yield AttachmentList(id="attachments")
         yield Static(
             "Pick a note in the list, or press ctrl+n to write a new one.", id="editor-empty"
         )
@@ -336,6 +339,7 @@ class EditorPane(Vertical):
             self._loading = False
         self.text_area.read_only = False
         self.markdown.update("")
+        self.query_one(AttachmentList).clear()
         details = self.query_one("#editor-details", Static)
         details.update("")
         details.tooltip = None
