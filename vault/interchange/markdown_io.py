@@ -1,5 +1,10 @@
 """Markdown export and import: the one deliberate path by which notes leave the vault in clear.
 
+One module of about 640 lines, on purpose: export and import are each other's inverse, and the
+round-trip rules (file names, notebooks as folders, front matter keys, attachment links) are
+easiest to keep true when both sides are read together. Front matter is in
+`vault.interchange.frontmatter` and attachments in `vault.interchange.md_attachments`.
+
 Export writes one `.md` file per note (YAML front matter: title, tags, created, modified, and
 pinned when set), with notebooks as folders, names made safe for Linux, macOS and Windows
 (`vault.interchange.frontmatter`). Files are 0600 and folders 0700, and the export is built in a

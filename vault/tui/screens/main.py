@@ -3,6 +3,11 @@
 The screen owns the state (what the list shows, the sort, the query, the open note) and sets it
 into its widgets; widgets and workers report back with messages. Every domain call runs in a
 worker thread; every change to a note goes through the Session, one at a time.
+
+About 800 lines, on purpose: this is the state of the screen and the handlers that change it,
+which must be read together to see that every path leaves the list, the editor and the save
+mark consistent. The actions (notes, sync and backups, links, attachments, jumps) are in their
+own modules as mixins that only call into this state; they import nothing from here.
 """
 
 from __future__ import annotations
