@@ -230,7 +230,7 @@ def main() -> None:
         f"Attach seals with secretstream in 1 MiB parts and hashes the file twice (name, then "
         f"the check that it did not change), fsyncs the blob and its folder; read back "
         f"decrypts and checks every part. Hashing runs on a helper thread beside the sealing "
-        f"and opening, so the vault can beat the one-thread plain-Python floor on two cores."
+        f"and opening, which shortens both when a core is free."
     )
     shutil.rmtree(OUT, ignore_errors=True)
 
