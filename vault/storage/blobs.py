@@ -33,7 +33,8 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -101,6 +102,43 @@ def is_blob_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
 
 
+# libsodium's push, called without PyNaCl's wrapper where the private module is there: the
+# wrapper copies every sealed part out of its buffer into new bytes (1 MiB a part, about a
+# tenth of attaching a large file); here the part goes from the buffer straight to the file.
+try:
+    from nacl._sodium import ffi as _ffi
+    from nacl._sodium import lib as _sodium
+except ImportError:  # pragma: no cover - a PyNaCl without its private module
+    _ffi = _sodium = None
+
+
+class _Pusher:
+    """Seals parts of at most CHUNK bytes into one reused buffer and writes them to `out`."""
+
+    def __init__(self, state: crypto_secretstream_xchacha20poly1305_state, ad: bytes) -> None:
+        self._state = state
+        self._ad = ad
+        self._buffer = _ffi.new("unsigned char[]", CHUNK + ABYTES) if _ffi else None
+
+    def push(self, plain: bytes, tag: int, out: BinaryIO) -> None:
+        if self._buffer is None or len(plain) > CHUNK:  # pragma: no cover - fallback
+            out.write(crypto_secretstream_xchacha20poly1305_push(self._state, plain, self._ad, tag))
+            return
+        failed = _sodium.crypto_secretstream_xchacha20poly1305_push(
+            self._state.statebuf,
+            self._buffer,
+            _ffi.NULL,
+            plain,
+            len(plain),
+            self._ad,
+            len(self._ad),
+            tag,
+        )
+        if failed:  # pragma: no cover - libsodium never fails here
+            raise IntegrityError("sealing a blob part failed")
+        out.write(_ffi.buffer(self._buffer, len(plain) + ABYTES))
+
+
 class _Discard:
     def write(self, data: bytes) -> int:
         return len(data)
@@ -125,6 +163,49 @@ def _read_full(src: BinaryIO, size: int) -> bytes:
         parts.append(data)
         size -= len(data)
     return b"".join(parts)
+
+
+class _Hasher:
+    """BLAKE2b-256 over a stream of parts, each hashed on a helper thread while the caller
+    reads, seals or opens the next one (hashlib and libsodium both let go of the GIL on large
+    buffers, so on two cores the hash costs almost no wall time). Parts are hashed in order,
+    at most one at a time: memory stays at two parts. Small contents stay on this thread."""
+
+    def __init__(self, size: int) -> None:
+        self._hash = hashlib.blake2b(digest_size=32)
+        self._pool = ThreadPoolExecutor(1) if size > CHUNK else None
+        self._pending: Future[None] | None = None
+
+    def update(self, data: bytes) -> None:
+        if self._pool is None:
+            self._hash.update(data)
+            return
+        self._wait()
+        self._pending = self._pool.submit(self._hash.update, data)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def digest(self) -> bytes:
+        self._wait()
+        return self._hash.digest()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                self._wait()
+            self._pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _hasher(size: int) -> Iterator[_Hasher]:
+    hasher = _Hasher(size)
+    try:
+        yield hasher
+    finally:
+        hasher.close()
 
 
 class BlobStore:
@@ -155,22 +236,23 @@ class BlobStore:
         """Seal the file at `source`; a content already here is not stored again."""
         with open(source, "rb") as src:
             size = os.fstat(src.fileno()).st_size
-            hasher = hashlib.blake2b(digest_size=32)
             done = 0
-            while chunk := src.read(CHUNK):
-                hasher.update(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done // 2, size)
+            with _hasher(size) as hasher:
+                while chunk := src.read(CHUNK):
+                    hasher.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done // 2, size)
+                content_hash = hasher.digest()
             size = done  # the file may have changed size since fstat; what was read counts
-            name, key = _derive(self._key, hasher.digest())
+            name, key = _derive(self._key, content_hash)
             ref = BlobRef(name, size, key)
             if self.has(name):
                 if progress:
                     progress(size, size)
                 return ref
             src.seek(0)
-            self._write(src, ref, hasher.digest(), progress)
+            self._write(src, ref, content_hash, progress)
         return ref
 
     def _write(
@@ -182,12 +264,12 @@ class BlobStore:
         total = padded_length(ref.size)
         state = crypto_secretstream_xchacha20poly1305_state()
         ad = _ad(ref.name)
-        check = hashlib.blake2b(digest_size=32)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb") as out, _hasher(ref.size) as check:
                 out.write(MAGIC + bytes([VERSION]))
                 out.write(crypto_secretstream_xchacha20poly1305_init_push(state, ref.key))
+                pusher = _Pusher(state, ad)
                 written = 0
                 while written < total:
                     want = min(CHUNK, total - written)
@@ -196,12 +278,13 @@ class BlobStore:
                     plain = data + b"\x00" * (want - len(data))
                     written += want
                     tag = TAG_FINAL if written == total else TAG_MESSAGE
-                    out.write(crypto_secretstream_xchacha20poly1305_push(state, plain, ad, tag))
+                    pusher.push(plain, tag, out)
                     if progress:
                         progress(ref.size // 2 + min(written, ref.size) // 2, ref.size)
                 out.flush()
                 os.fsync(out.fileno())
-            if check.digest() != content_hash:
+                sealed_hash = check.digest()
+            if sealed_hash != content_hash:
                 # the file changed between the two reads: what was sealed is not what was named
                 raise IntegrityError("the file changed while it was being attached; try again")
             os.replace(tmp, target)
@@ -232,15 +315,33 @@ class BlobStore:
         head = _read_full(src, _HEAD)
         if len(head) != _HEAD or head[: len(MAGIC)] != MAGIC or head[len(MAGIC)] != VERSION:
             raise IntegrityError(f"{what} is not a sealed blob (truncated or damaged)")
-        total = padded_length(ref.size)
-        expected = (total + CHUNK - 1) // CHUNK
         state = crypto_secretstream_xchacha20poly1305_state()
         try:
             crypto_secretstream_xchacha20poly1305_init_pull(state, head[len(MAGIC) + 1 :], ref.key)
         except (CryptoError, ValueError):
             raise IntegrityError(f"{what} failed to verify") from None
+        with _hasher(ref.size) as hasher:
+            content_hash = self._pull_parts(src, ref, out, progress, state, hasher)
+        name, key = _derive(self._key, content_hash)
+        if (name == ref.name) != (key == ref.key):
+            raise IntegrityError(f"{what} does not hold the content its name says")
+        # Both differ only for a blob named under a former master key (`vault rekey` keeps
+        # every blob as it was: its name and key live in the sealed entries that use it); its
+        # parts then answered for themselves under the entry's key and name.
+
+    def _pull_parts(
+        self,
+        src: BinaryIO,
+        ref: BlobRef,
+        out: BinaryIO,
+        progress: Progress | None,
+        state: crypto_secretstream_xchacha20poly1305_state,
+        hasher: _Hasher,
+    ) -> bytes:
+        what = f"blob {ref.name[:8]}"
+        total = padded_length(ref.size)
+        expected = (total + CHUNK - 1) // CHUNK
         ad = _ad(ref.name)
-        hasher = hashlib.blake2b(digest_size=32)
         emitted = 0
         for index in range(expected):
             want = min(CHUNK, total - index * CHUNK)
@@ -267,12 +368,7 @@ class BlobStore:
                 progress(emitted, ref.size)
         if src.read(1):
             raise IntegrityError(f"{what} has data after its end (extended)")
-        name, key = _derive(self._key, hasher.digest())
-        if (name == ref.name) != (key == ref.key):
-            raise IntegrityError(f"{what} does not hold the content its name says")
-        # Both differ only for a blob named under a former master key (`vault rekey` keeps
-        # every blob as it was: its name and key live in the sealed entries that use it); its
-        # parts then answered for themselves under the entry's key and name.
+        return hasher.digest()
 
     def verify(self, ref: BlobRef) -> None:
         """Check the blob of `ref` whole (as `open` does), writing nothing."""
