@@ -1,0 +1,80 @@
+"""Attachments attacked from outside: a note (from another device, a backup or an imported
+Markdown folder) whose attachment names are chosen to steer `vault attachment get`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLI, vault_command
+
+# Valid attachment names (clean_attachment_name keeps them) that mean something else to a
+# command line or a folder: the default target of `get` is the name in the current folder.
+STEERING_NAMES = ["-", "docs", "~", "...", ".hidden", " -"]
+
+
+def _get_in(cli: CLI, cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*vault_command(), "attachment", "get", "--", *args],
+        capture_output=True,  # stdout is a pipe: nothing refuses bytes there
+        env=cli.env(),
+        cwd=cwd,
+        start_new_session=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("name", STEERING_NAMES)
+def test_get_without_output_writes_exactly_the_named_file(
+    cli: CLI, tmp_path: Path, name: str
+) -> None:
+    """Without -o the file goes to NAME in the current folder and nowhere else: a name "-"
+    must not send the bytes to stdout, a name equal to a folder must not write into it."""
+    cli.init()
+    cli("new", "N", "--json", input="body", check=True)
+    source = tmp_path / "secret.bin"
+    marker = b"MARKER-ATTACHMENT-BYTES-" * 100
+    source.write_bytes(marker)
+    added = json.loads(cli("attach", "N", str(source), "--name", name, "--json", check=True).stdout)
+    stored = added[0]["name"]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "docs").mkdir()  # a folder a hostile name may equal
+    result = _get_in(cli, work, "N", stored)
+    assert marker not in result.stdout, "the bytes went to stdout, not to a file"
+    target = work / stored
+    if target.is_dir():
+        assert result.returncode == 1 and b"exists" in result.stderr, result.stderr
+        assert list(target.iterdir()) == [], "written inside a folder the name happens to equal"
+    else:
+        assert result.returncode == 0, result.stderr
+        assert target.read_bytes() == marker
+    assert sorted(p.name for p in work.iterdir()) == sorted({"docs", stored})
+
+
+def test_name_double_dash_is_a_one_line_error(cli: CLI, tmp_path: Path) -> None:
+    """A name "--" (valid, e.g. from another device) fed after `--`: argparse hands an empty
+    list; that is a one-line error, not an internal error."""
+    cli.init()
+    cli("new", "N", "--json", input="body", check=True)
+    named = cli("attach", "N", str(tmp_path / "f"), "--name=--")
+    assert named.returncode == 1 and "internal error" not in named.stderr, named.stderr
+    source = tmp_path / "--"
+    source.write_bytes(b"x")
+    cli("attach", "N", str(source), check=True)
+    for action in ("get", "rm"):
+        result = subprocess.run(
+            [*vault_command(), "attachment", action, "--", "N", "--"],
+            capture_output=True,
+            text=True,
+            env=cli.env(),
+            cwd=tmp_path,
+            start_new_session=True,
+            timeout=120,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "internal error" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
