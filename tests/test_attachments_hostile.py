@@ -78,3 +78,43 @@ def test_name_double_dash_is_a_one_line_error(cli: CLI, tmp_path: Path) -> None:
         assert result.returncode == 1, result.stderr
         assert "internal error" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- a blob file from the sync folder or a backup -------------------------------------------
+
+
+def _store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    import os
+
+    from vault.storage.blobs import BlobStore
+
+    return BlobStore(tmp_path / "blobs", os.urandom(32))
+
+
+@pytest.mark.parametrize("claimed", [5 << 20, 64 << 20, 1 << 30])
+def test_receive_stops_at_the_first_bad_part(tmp_path: Path, claimed: int) -> None:
+    """A peer (or a backup's author) names a huge size in a note and offers a file of exactly
+    that sealed length (sparse, free to make): `receive` must refuse it at its first bad part,
+    not copy all of it to this disk before checking."""
+    import os
+
+    from vault.errors import IntegrityError
+    from vault.storage.blobs import CHUNK, MAGIC, VERSION, BlobRef, sealed_length
+
+    store = _store(tmp_path)
+    ref = BlobRef("ab" * 32, claimed, os.urandom(32))
+    consumed = [0]
+
+    def hostile() -> object:
+        yield MAGIC + bytes([VERSION]) + os.urandom(24)
+        left = sealed_length(claimed) - 33
+        while left > 0:
+            n = min(left, CHUNK)
+            consumed[0] += n
+            left -= n
+            yield b"\0" * n
+
+    with pytest.raises(IntegrityError):
+        store.receive(hostile(), ref)  # type: ignore[arg-type]
+    assert consumed[0] <= 3 * CHUNK, f"read {consumed[0]} bytes before refusing"
+    assert not any((tmp_path / "blobs").iterdir()), "a temporary file was left behind"
