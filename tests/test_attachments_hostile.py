@@ -118,3 +118,45 @@ def test_receive_stops_at_the_first_bad_part(tmp_path: Path, claimed: int) -> No
         store.receive(hostile(), ref)  # type: ignore[arg-type]
     assert consumed[0] <= 3 * CHUNK, f"read {consumed[0]} bytes before refusing"
     assert not any((tmp_path / "blobs").iterdir()), "a temporary file was left behind"
+
+
+# --- rotation records planted in the sync folder ----------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gather() spends one global budget of MAX_RECORDS reads in device-id order: a peer's "
+    "folder keys/000…/ of forged records (names copied from the real chain's ids) starves the "
+    "real record, so the device never follows the rotation. Needs a reading order driven by "
+    "the verified ring (not small and local).",
+)
+def test_forged_records_do_not_hide_the_real_rotation(tmp_path: Path, make_vault) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from tests.conftest import PASSWORD
+    from vault.notes.vault import Vault
+    from vault.sealing.rotation import record_name
+    from vault.sync import SyncEngine, clone, set_remote
+    from vault.sync.rotation import MAX_RECORDS
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    a.create_note("Seed", "x\n")
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    b.lock()
+    old_id = a.store.master_id
+    a.rekey(PASSWORD, travel=True)
+    SyncEngine(a).sync()
+    forged = folder / "keys" / ("0" * 32)
+    forged.mkdir(parents=True)
+    for _ in range(MAX_RECORDS + 1):
+        (forged / record_name(old_id, os.urandom(16).hex())).write_text('{"format": "x"}')
+    b = Vault.unlock(tmp_path / "b", password=PASSWORD)
+    try:
+        SyncEngine(b).sync()
+        assert b.store.master_id == a.store.master_id
+    finally:
+        b.lock()
+        a.lock()
