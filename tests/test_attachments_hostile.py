@@ -160,3 +160,51 @@ def test_forged_records_do_not_hide_the_real_rotation(tmp_path: Path, make_vault
     finally:
         b.lock()
         a.lock()
+
+
+# --- nothing decrypted where it was not asked for ---------------------------------------------
+
+
+def _scan(root: Path, markers: list[bytes]) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        found += [f"{path}: {m!r}" for m in markers if m in data]
+    return found
+
+
+def test_attachment_names_and_bytes_leak_nowhere(cli: CLI, tmp_path: Path) -> None:
+    """Attach, list, sync, back up, get, remove: the file's name and bytes appear in no file
+    of the vault folder, the sync folder, the backup or the temp folder."""
+    import os
+
+    name_marker = "QZXNAMEMARKERQZX"
+    body_marker = b"QZXBODYMARKERQZX"
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    cli.init()
+    cli("new", "N", "--json", input="body", check=True, **env)
+    source = tmp_path / "src" / f"{name_marker}.txt"
+    source.parent.mkdir()
+    source.write_bytes(body_marker * 5000 + os.urandom(100))
+    cli("attach", "N", str(source), check=True, **env)
+    cli("attachments", "N", check=True, **env)
+    shared = tmp_path / "shared"
+    cli("remote", "set", str(shared), check=True, **env)
+    cli("sync", check=True, **env)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    cli("backup", "create", str(backups / "b.vbk"), check=True, **env)
+    out = tmp_path / "out"
+    out.mkdir()
+    cli("attachment", "get", "N", f"{name_marker}.txt", "-o", str(out), check=True, **env)
+    cli("attachment", "rm", "N", f"{name_marker}.txt", check=True, **env)
+    cli("sync", check=True, **env)
+    markers = [name_marker.encode(), body_marker]
+    leaks = []
+    for root in (cli.vault_dir, shared, backups, scratch):
+        leaks += _scan(root, markers)
+    assert leaks == []
