@@ -208,3 +208,41 @@ def test_attachment_names_and_bytes_leak_nowhere(cli: CLI, tmp_path: Path) -> No
     for root in (cli.vault_dir, shared, backups, scratch):
         leaks += _scan(root, markers)
     assert leaks == []
+
+
+# --- a blob offered by a peer that is not what it claims --------------------------------------
+
+
+def test_right_sized_garbage_does_not_stop_publishing(tmp_path: Path, make_vault) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import os
+
+    from tests.conftest import PASSWORD
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    note = a.create_note("Receipts", "see the scan")
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    try:
+        source = tmp_path / "scan.pdf"
+        data = os.urandom(5000)
+        source.write_bytes(data)
+        a.attach(note.id, source)
+        SyncEngine(a).sync()
+        [real] = list((folder / "blobs" / a.store.device_id).glob("*.blob"))
+        size = real.stat().st_size
+        real.unlink()  # a peer of the folder removes the real copy...
+        fake = folder / "blobs" / ("0" * 32)
+        fake.mkdir()
+        (fake / real.name).write_bytes(os.urandom(size))  # ...and offers garbage of its size
+        for _ in range(2):
+            SyncEngine(a).sync()
+            SyncEngine(b).sync()
+        out = io.BytesIO()
+        b.save_attachment(note.id, "scan.pdf", out)
+        assert out.getvalue() == data
+    finally:
+        b.lock()
