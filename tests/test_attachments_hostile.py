@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import CLI, vault_command
 
@@ -246,3 +249,61 @@ def test_right_sized_garbage_does_not_stop_publishing(tmp_path: Path, make_vault
         assert out.getvalue() == data
     finally:
         b.lock()
+
+
+# --- names from a hostile payload, generated -----------------------------------------------
+
+_PIECES = [
+    *"ab./\\ \t\n\r\x00\x1b[]~-:",
+    "\u202e",
+    "\u2028",
+    "\x85",
+    "..",
+    "[b]",
+    "\ud800",
+    "\udcff",
+]
+_hostile_text = st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=20).map("".join)
+
+
+_REFUSED = ("Cc", "Cf", "Zl", "Zp")
+
+
+@given(name=_hostile_text)
+def test_a_kept_name_is_one_plain_file_name(name: str) -> None:
+    """Whatever a payload says, a name the list keeps is one plain file name (written as the
+    default target of `get`), and the viewer's copy name stays inside its folder."""
+    import base64
+
+    from vault.notes.attachments import Entry
+    from vault.tui.system_viewer import file_name
+
+    entry = Entry.from_json(
+        {
+            "name": name,
+            "type": "text/plain",
+            "size": 1,
+            "blob": "ab" * 32,
+            "key": base64.b64encode(b"k" * 32).decode(),
+        }
+    )
+    if entry is not None:
+        kept = entry.name
+        assert kept not in ("", ".", "..") and "/" not in kept and "\\" not in kept
+        assert Path(kept).name == kept and not Path(kept).is_absolute()
+        # no control, format or separator; no lone surrogate but a file name's undecodable
+        # bytes (any other cannot be a file name: `get` would crash)
+        assert all(unicodedata.category(c) not in _REFUSED for c in kept), repr(kept)
+        kept.encode("utf-8", "surrogateescape")  # a file name `get` can write
+    copy = file_name(name)
+    assert copy and Path(copy).name == copy and copy not in (".", "..")
+    assert all(unicodedata.category(c) not in _REFUSED for c in copy), repr(copy)
+
+
+@pytest.mark.parametrize("name", ["a\ud800b", "x\udfff", "\udcff.png"])
+def test_a_new_name_with_a_lone_surrogate_is_refused(name: str) -> None:
+    from vault.errors import InvalidInputError
+    from vault.notes.attachments import clean_attachment_name
+
+    with pytest.raises(InvalidInputError):
+        clean_attachment_name(name)
