@@ -69,6 +69,8 @@ def _json(att: Attachment) -> dict[str, Any]:
 
 
 def cmd_attach(args: argparse.Namespace, config: Config) -> int:
+    if args.name is not None and type(args.name) is not str:  # argparse (3.11): --name=--
+        raise InvalidInputError("--name needs a name; a file named '--' keeps its own name")
     files = [Path(f) for f in args.files]
     if args.name is not None and len(files) != 1:
         raise InvalidInputError("--name names one file; attach the others separately")
@@ -126,6 +128,8 @@ def cmd_attachments(args: argparse.Namespace, config: Config) -> int:
 
 
 def _find(vault: Vault, note_id: str, name: str) -> Attachment:
+    if type(name) is not str:  # argparse (3.11) gives [] for a second "--": no name given
+        raise InvalidInputError("say which attachment: `vault attachments NOTE` lists them")
     for att in vault.attachments(note_id):
         if att.name == name:
             return att
@@ -143,8 +147,9 @@ def cmd_attachment_get(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         note = _note(vault, args.note)
         att = _find(vault, note.id, args.name)
-        target = args.output if args.output is not None else att.name
-        if target == "-":
+        # Only -o says "-" (stdout) or a folder: the name is another device's text and, as the
+        # default target, names a file in the current folder and nothing else.
+        if args.output == "-":
             if sys.stdout.isatty():
                 raise InvalidInputError(
                     "refusing to write a file's bytes to the terminal; pipe it, or use -o PATH"
@@ -155,8 +160,8 @@ def cmd_attachment_get(args: argparse.Namespace, config: Config) -> int:
                 vault.save_attachment(note.id, att.name, stream, bar)
             stream.flush()
             return 0
-        path = Path(target)
-        if path.is_dir():
+        path = Path(args.output if args.output is not None else att.name)
+        if args.output is not None and path.is_dir():
             path = path / att.name
         if path.exists() and not args.force:
             raise InvalidInputError(f"{visible(str(path))} exists; choose another -o or --force")

@@ -122,7 +122,8 @@ def _valid_name(name: str) -> bool:
 
 
 def clean_attachment_name(name: str, *, strict: bool = True) -> str:
-    """A file name fit to keep: NFC, no path separators, no control characters, not `.`/`..`,
+    """A file name fit to keep: NFC, no path separators, no control characters, no lone
+    surrogate (see `_file_system_name`), not `.`/`..`,
     at most 255 characters. With `strict`, refuse what cannot be made so; otherwise return ''
     (used to reject a stored name that a program of ours would not have written)."""
     cleaned = unicodedata.normalize("NFC", name).strip()
@@ -132,6 +133,7 @@ def clean_attachment_name(name: str, *, strict: bool = True) -> str:
         or "/" in cleaned
         or "\\" in cleaned
         or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in cleaned)
+        or not _file_system_name(cleaned, strict)
         or len(cleaned) > MAX_NAME
     )
     if bad:
@@ -142,6 +144,21 @@ def clean_attachment_name(name: str, *, strict: bool = True) -> str:
             "characters; choose one with --name"
         )
     return cleaned
+
+
+def _file_system_name(name: str, strict: bool) -> bool:
+    """No lone surrogate in a new name; in a stored one only those a file name's undecodable
+    bytes give (U+DC80..U+DCFF, which an older version kept): any other cannot be written as
+    a file name (`get` would crash) and no program of ours wrote it."""
+    if not any("\ud800" <= c <= "\udfff" for c in name):
+        return True
+    if strict:
+        return False
+    try:
+        name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def guess_type(name: str) -> str:

@@ -208,6 +208,33 @@ def _hasher(size: int) -> Iterator[_Hasher]:
         hasher.close()
 
 
+class _Tee:
+    """A reader over `chunks` (for `BlobStore._open`) that copies every byte read to `out`;
+    more than `limit` bytes in all is an IntegrityError."""
+
+    def __init__(self, chunks: Iterable[bytes], out: BinaryIO, limit: int, name: str) -> None:
+        self._chunks = iter(chunks)
+        self._out = out
+        self._limit = limit
+        self._name = name
+        self._buffer = bytearray()
+        self._got = 0
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            data = next(self._chunks, None)
+            if data is None:
+                break
+            self._got += len(data)
+            if self._got > self._limit:
+                raise IntegrityError(f"blob {self._name[:8]} is longer than it should be")
+            self._buffer += data
+        result = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self._out.write(result)
+        return result
+
+
 class BlobStore:
     """The sealed blobs of one vault, in one folder (`<vault>/blobs`)."""
 
@@ -378,7 +405,7 @@ class BlobStore:
         self, chunks: Iterable[bytes], ref: BlobRef, progress: Progress | None = None
     ) -> None:
         """Take the sealed file of `ref` from elsewhere (the sync folder, a backup), chunk by
-        chunk: it goes to a private temporary file here, is checked whole (every part, the
+        chunk: it goes to a private temporary file here, is checked as it arrives (every part, the
         order, the end, the padding and the content's hash, as `open` checks) and only then
         takes its name. More bytes than the exact length the size gives, or fewer, or any
         failed check, is an IntegrityError and leaves nothing behind."""
@@ -387,22 +414,14 @@ class BlobStore:
         expected = sealed_length(ref.size)
         tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         try:
-            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w+b") as out:
-                got = 0
-                for data in chunks:
-                    got += len(data)
-                    if got > expected:
-                        raise IntegrityError(f"blob {ref.name[:8]} is longer than it should be")
-                    out.write(data)
-                    if progress:
-                        progress(min(got, expected) * ref.size // max(expected, 1), ref.size)
-                if got != expected:
-                    raise IntegrityError(f"blob {ref.name[:8]} is truncated")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                # Checked as it arrives: a hostile file of a huge claimed size is refused at
+                # its first bad part, not after all of it was copied here.
+                source = _Tee(chunks, out, expected, ref.name)
+                self._open(source, ref, _Discard(), progress)  # type: ignore[arg-type]
                 out.flush()
                 os.fsync(out.fileno())
-                out.seek(0)
-                self._open(out, ref, _Discard(), None)  # type: ignore[arg-type]
             os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):

@@ -4,7 +4,8 @@ A note's list of attachments travels with the note's operations; the bytes trave
 the sealed blob files themselves (vault.storage.blobs), under `blobs/<device>/<name>.blob`:
 
 - **publish**: a blob this device holds that some live note uses, and that no device folder
-  offers whole (exactly its sealed length), is copied into this device's own folder;
+  offers whole (exactly its sealed length), is copied into this device's own folder; once it
+  published a blob, only its own folder's copy counts (another's may be right-sized garbage);
 - **fetch**: a blob some live note uses and this device lacks is copied from any device folder
   that offers it whole, checked completely (vault.storage.blobs.BlobStore.receive) and only
   then kept; one that is missing, short or damaged stays "not yet here" and is tried again;
@@ -225,7 +226,11 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                     for name in sorted(set(refs) & held):
                         ref = refs[name]
                         expected = sealed_length(ref.size)
-                        if any(size == expected for _, size, _ in offers.get(name, [])):
+                        whole = [d for d, size, _ in offers.get(name, []) if size == expected]
+                        # Another device's offer is trusted to spare an upload only until this
+                        # device has published the blob itself: once it has, only its own copy
+                        # counts (a peer could delete it and plant garbage of the same size).
+                        if me in whole or (whole and name not in published):
                             continue
                         if publish_budget <= 0:
                             break
