@@ -243,8 +243,11 @@ def _listing_facts(call: _Call, args: Any, config: Any, vault: Any) -> tuple[Any
     """For `vault ls`: everything its output depends on (the command line, the caller's
     environment, folder, streams and configuration, the time zone, and the vault's contents
     as of now: the items' generation, after a refresh from the store, and the store's
-    version, which any commit moves); None for the other commands, never answered twice."""
-    if getattr(args.handler, "__name__", "") != "cmd_ls":
+    version, which any commit moves); None for the other commands, never answered twice, and
+    while a scheduled backup is due (the command makes it and says so)."""
+    from vault.interchange.backup import backup_due
+
+    if getattr(args.handler, "__name__", "") != "cmd_ls" or backup_due(vault, config):
         return None
     return (
         tuple(call.argv),
