@@ -57,6 +57,16 @@ def resident(path: os.PathLike[str] | str, vault_id: str) -> Any:
     return None
 
 
+def lent_here(path: os.PathLike[str] | str) -> Any:
+    """The vault the agent holds open, for the command it is running on that vault's folder:
+    the agent has checked it is still the session's (`Service._open`), so the command need not
+    read the folder's header again. None anywhere else."""
+    if _lent is None:
+        return None
+    real, _, vault = _lent
+    return vault if os.path.realpath(path) == real else None
+
+
 def socket_name(vault_id: str, real: str) -> str:
     """The agent's socket name for a vault (as vault.session.agent_client.socket_path)."""
     digest = hashlib.blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
@@ -233,7 +243,10 @@ class Service:
             except VaultError:
                 raise Declined from None  # the normal path says why (a rekey, damage)
             self.real, self.ident = real, ident
-        elif self.vault.store.master_id != _master_id(self.vault):
+        elif (
+            self.vault.store.master_id != _master_id(self.vault)
+            or self.vault.store.vault_id != self.vault_id
+        ):
             self.close()
             raise Declined
         return self.vault
