@@ -3,7 +3,8 @@
 (`VAULT_AGENT_SERVE=0`: the key from the agent, the vault opened by the command), and against
 pass and jrnl on the same notes, side by side.
 
-The operations are what people type: list all, search a word in about 1% of the notes, show a
+The operations are what people type: list all (after the last round's add, and again with
+nothing changed since), search a word in about 1% of the notes, show a
 note by the 8-character id `vault ls` prints, by its title, and by its full id, and add one.
 Every run of every tool is interleaved (operation by operation, round by round, the tools'
 order rotating), so the load of a shared machine falls on all of them alike; each cell is the
@@ -34,7 +35,15 @@ from vault.sealing.envelope import short
 
 NOTES = 50 if SMOKE else 10_000
 ROUNDS = 1 if SMOKE else int(os.environ.get("VAULT_BENCH_ROUNDS", "7"))
-OPS = ("list all", "search", "show by short id", "show by title", "show by full id", "add one")
+OPS = (
+    "list all",
+    "list all again",
+    "search",
+    "show by short id",
+    "show by title",
+    "show by full id",
+    "add one",
+)
 HERE = Path(__file__).resolve().parent
 # `vault` from another checkout (argv[1]): its folder first, and not the editable install's
 # import hook, which would find this checkout's package.
@@ -49,6 +58,7 @@ def vault_commands(task: peers.Task, exe: list[str]) -> dict[str, peers.Command]
     add = task.add
     return {
         "list all": lambda i: ([*exe, "ls"], ""),
+        "list all again": lambda i: ([*exe, "ls"], ""),  # nothing changed since
         "search": lambda i: ([*exe, "search", task.word], ""),
         "show by short id": lambda i: ([*exe, "show", short(task.show.id)], ""),
         "show by title": lambda i: ([*exe, "show", task.show.title], ""),
@@ -100,6 +110,7 @@ def main() -> int:
         tool = make(corpus, peers.PEERS / name, task)
         commands = dict(tool.commands)
         commands["show by short id"] = commands["show by title"] = commands.pop("show one")
+        commands["list all again"] = commands["list all"]
         if name == "pass" and not grep and not SMOKE:
             commands.pop("search")
         tools[name] = (tool.env, commands)

@@ -176,6 +176,31 @@ def test_the_agent_never_serves_what_another_process_changed_after_it(
     assert "Only in the copy" in served.stdout
 
 
+def test_a_repeated_ls_is_answered_again_only_while_nothing_changed(hostile: CLI) -> None:
+    """The agent keeps its last `vault ls` answer (vault.cli.served): a repeat is that answer,
+    and anything the output depends on (the vault, the agent's own writes, the columns, the
+    arguments) gives a fresh one."""
+    cli = hostile
+    first, again = cli("ls", check=True), cli("ls", check=True)
+    assert first.stdout == again.stdout and "Twin" in first.stdout
+    served, own = both_ways(cli, "ls")  # the repeat, answered from what was kept
+    same(served, own)
+    cli("new", "Added by the agent", input="x", check=True)  # served: the agent's own write
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert "Added by the agent" in served.stdout
+    narrow = cli("ls", COLUMNS="50", check=True)
+    assert narrow.stdout != served.stdout
+    same(*both_ways(cli, "ls", "--sort", "title"))
+    same(*both_ways(cli, "ls", "--sort", "title"))
+    same(*both_ways(cli, "ls", "--trash"))
+    with Vault.unlock(cli.vault_dir, password=PASSWORD) as vault:
+        vault.update_note(vault.find_note("Added by the agent"), title="Renamed elsewhere")
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert "Renamed elsewhere" in served.stdout and "Added by the agent" not in served.stdout
+
+
 def test_not_served_runs_here_as_before(hostile: CLI, tmp_path: Path) -> None:
     cli = hostile
     count = served_count(cli)

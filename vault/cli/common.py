@@ -148,8 +148,11 @@ def open_vault(
     `use_session=False` insists on the password (changing the password proves it is known).
     `history_warning=False` leaves an altered history unmentioned (`vault check` reports it)."""
     path = vault_dir(args, config)
-    info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
-    vault = _open_from_session(path, info_.vault_id, kinds) if use_session else None
+    serving = sys.modules.get("vault.cli.served")  # loaded in the session agent only
+    vault = serving.lent_here(path) if serving and use_session else None
+    if vault is None:  # (the agent checked the one it keeps open: same store file, same key)
+        info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
+        vault = _open_from_session(path, info_.vault_id, kinds) if use_session else None
     if vault is None:
         vault = with_password(
             args,
