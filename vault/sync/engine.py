@@ -227,18 +227,24 @@ class _Run(Ingest, Tidy):
     def _keys(self) -> None:
         """The key ring: every key of this vault's chain reachable from the current one
         through rotation records. Built again only when the records' listing changed."""
+        known = {*self.files, self.me}
         signature = "\n".join(
             [
                 self.store.master_id,
                 self.store.meta(rotation.ROTATIONS) or "",
                 rotation.folder_signature(self.remote),
+                ",".join(sorted(known)),  # a device verified since may unlock more reads
             ]
         )
         cached = self.engine._ring
         if cached is not None and cached[0] == signature:
             self.ring = cached[1]
         else:
-            found = rotation.gather(self.remote, self.store.meta(rotation.ROTATIONS))
+            found = rotation.gather(
+                self.remote,
+                self.store.meta(rotation.ROTATIONS),
+                known=known,
+            )
             self.ring = rotation.build_ring(self.vault.vault_id, self.vault.master_key, found)
             self.engine._ring = (signature, self.ring)
         self.t.warnings.extend(self.ring.problems)

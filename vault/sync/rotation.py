@@ -19,6 +19,7 @@ sync publishes it as `keys/<device>/<old>-<new>.rot`. On each run a device gathe
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from vault.errors import IntegrityError, RemoteError, VaultError
@@ -129,34 +130,56 @@ def build_ring(vault_id: str, current_mk: bytes, found: list[tuple[str, bytes]])
     return ring
 
 
-def gather(remote: RemoteFolder, store_value: str | None) -> list[tuple[str, bytes]]:
+def gather(
+    remote: RemoteFolder, store_value: str | None, known: Collection[str] = ()
+) -> list[tuple[str, bytes]]:
     """(where, bytes) of the records this vault keeps and of those in the folder
-    (`keys/*/…rot`, at most MAX_RECORDS, each at most MAX_BYTES)."""
+    (`keys/*/…rot`, each at most MAX_BYTES).
+
+    Reads are bounded per device folder, so one folder of forged records costs only the device
+    it sits in: each device in `known` (devices whose files this vault has verified) has a
+    budget of MAX_RECORDS of its own and is read first; every other device shares one more
+    budget of MAX_RECORDS. A run reads at most MAX_RECORDS * (len(known) + 1) records."""
     found = [(f"this vault's record {n}", d) for n, d in kept_records(store_value).items()]
     try:
         devices = remote.key_devices()
     except RemoteError:
         devices = []
-    budget = MAX_RECORDS
-    for device in sorted(devices):
-        try:
-            entries = remote.list_files(device, layout.KEYS_DIR)
-        except RemoteError:
-            continue
-        for entry in sorted(entries, key=lambda e: e.name):
-            if parse_record_name(entry.name) is None or entry.size > MAX_BYTES or budget <= 0:
-                continue
-            try:
-                data = remote.read(device, entry.name, layout.KEYS_DIR)
-            except Unreadable:
-                continue
-            budget -= 1
-            found.append((f"keys/{short(device)}/{entry.name}", data))
+    shared = MAX_RECORDS
+    for device in sorted(devices, key=lambda d: (d not in known, d)):
+        if device in known:
+            _read_records(remote, device, MAX_RECORDS, found)
+        elif shared > 0:
+            shared -= _read_records(remote, device, shared, found)
     return found
 
 
+def _read_records(
+    remote: RemoteFolder, device: str, budget: int, found: list[tuple[str, bytes]]
+) -> int:
+    """Read up to `budget` of `device`'s records into `found`; how many were read."""
+    try:
+        entries = remote.list_files(device, layout.KEYS_DIR)
+    except RemoteError:
+        return 0
+    read = 0
+    for entry in sorted(entries, key=lambda e: e.name):
+        if read >= budget:
+            break
+        if parse_record_name(entry.name) is None or entry.size > MAX_BYTES:
+            continue
+        try:
+            data = remote.read(device, entry.name, layout.KEYS_DIR)
+        except Unreadable:
+            continue
+        read += 1
+        found.append((f"keys/{short(device)}/{entry.name}", data))
+    return read
+
+
 def folder_signature(remote: RemoteFolder) -> str:
-    """The records' listing alone (no read): names, sizes and times."""
+    """The records' listing alone (no read): a digest of names, sizes and times, all of them
+    (a cut listing would miss a change behind a folder of forged records)."""
     listing = []
     try:
         devices = remote.key_devices()
@@ -172,7 +195,7 @@ def folder_signature(remote: RemoteFolder) -> str:
             for e in sorted(entries, key=lambda e: e.name)
             if parse_record_name(e.name) is not None and e.size <= MAX_BYTES
         ]
-    return "\n".join(listing[:MAX_RECORDS])
+    return crypto.blake2b("\n".join(listing).encode("utf-8"), size=16).hex()
 
 
 def publish(remote: RemoteFolder, me: str, kept: dict[str, bytes]) -> list[str]:
