@@ -14,7 +14,9 @@ import re
 import secrets
 import shutil
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from vault.errors import StorageError
 
@@ -174,6 +176,35 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None
             tmp.unlink()
         raise storage_error(exc, path) from None
     fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def replacing(
+    path: Path, mode: int = PRIVATE_FILE_MODE, suffix: str = ".tmp"
+) -> Iterator[BinaryIO]:
+    """A new hidden file beside `path` to stream into; when the block ends without an error it
+    is fsynced and renamed over `path`, on any error it is removed (a failed write leaves no
+    partial file). An OSError becomes one StorageError naming `path`. The caller fsyncs the
+    folder when the name must survive a crash too."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise storage_error(exc, path) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def write_fully(fd: int, data: bytes) -> None:

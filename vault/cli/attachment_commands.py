@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import os
-import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from vault.cli.columns import Column, print_table
 from vault.cli.common import NOTE_HELP, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.errors import InvalidInputError
-from vault.fsutil import storage_error
+from vault.fsutil import replacing
 from vault.notes import lookup
 from vault.notes.attachments import Attachment
 from vault.notes.vault import Vault
@@ -173,25 +171,8 @@ def cmd_attachment_get(args: argparse.Namespace, config: Config) -> int:
 def _save_to(vault: Vault, note_id: str, att: Attachment, path: Path) -> None:
     """Write to a hidden file next to `path` (0600), renamed over it once every byte verified;
     on any failure the partial file is removed."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise storage_error(exc, path) from None
-    try:
-        with os.fdopen(fd, "wb") as stream, _progress("Reading", att.size) as bar:
-            vault.save_attachment(note_id, att.name, stream, bar)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise storage_error(exc, path) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with replacing(path, suffix=".part") as stream, _progress("Reading", att.size) as bar:
+        vault.save_attachment(note_id, att.name, stream, bar)
 
 
 def cmd_attachment_rm(args: argparse.Namespace, config: Config) -> int:

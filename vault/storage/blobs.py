@@ -32,7 +32,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,7 +60,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError
 
 from vault.errors import IntegrityError, NotFoundError
-from vault.fsutil import ensure_private_dir, fsync_dir, storage_error
+from vault.fsutil import ensure_private_dir, fsync_dir, replacing
 from vault.sealing import crypto
 
 MAGIC = b"VAULTBLB"
@@ -287,42 +286,27 @@ class BlobStore:
     ) -> None:
         ensure_private_dir(self.folder)
         target = self.path(ref.name)
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
         total = padded_length(ref.size)
         state = crypto_secretstream_xchacha20poly1305_state()
         ad = _ad(ref.name)
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out, _hasher(ref.size) as check:
-                out.write(MAGIC + bytes([VERSION]))
-                out.write(crypto_secretstream_xchacha20poly1305_init_push(state, ref.key))
-                pusher = _Pusher(state, ad)
-                written = 0
-                while written < total:
-                    want = min(CHUNK, total - written)
-                    data = _read_full(src, min(want, max(0, ref.size - written)))
-                    check.update(data)
-                    plain = data + b"\x00" * (want - len(data))
-                    written += want
-                    tag = TAG_FINAL if written == total else TAG_MESSAGE
-                    pusher.push(plain, tag, out)
-                    if progress:
-                        progress(ref.size // 2 + min(written, ref.size) // 2, ref.size)
-                out.flush()
-                os.fsync(out.fileno())
-                sealed_hash = check.digest()
-            if sealed_hash != content_hash:
+        with replacing(target) as out, _hasher(ref.size) as check:
+            out.write(MAGIC + bytes([VERSION]))
+            out.write(crypto_secretstream_xchacha20poly1305_init_push(state, ref.key))
+            pusher = _Pusher(state, ad)
+            written = 0
+            while written < total:
+                want = min(CHUNK, total - written)
+                data = _read_full(src, min(want, max(0, ref.size - written)))
+                check.update(data)
+                plain = data + b"\x00" * (want - len(data))
+                written += want
+                tag = TAG_FINAL if written == total else TAG_MESSAGE
+                pusher.push(plain, tag, out)
+                if progress:
+                    progress(ref.size // 2 + min(written, ref.size) // 2, ref.size)
+            if check.digest() != content_hash:
                 # the file changed between the two reads: what was sealed is not what was named
                 raise IntegrityError("the file changed while it was being attached; try again")
-            os.replace(tmp, target)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise storage_error(exc, target) from None
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
         fsync_dir(self.folder)
 
     def open(self, ref: BlobRef, out: BinaryIO, progress: Progress | None = None) -> None:
@@ -412,25 +396,11 @@ class BlobStore:
         ensure_private_dir(self.folder)
         target = self.path(ref.name)
         expected = sealed_length(ref.size)
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                # Checked as it arrives: a hostile file of a huge claimed size is refused at
-                # its first bad part, not after all of it was copied here.
-                source = _Tee(chunks, out, expected, ref.name)
-                self._open(source, ref, _Discard(), progress)  # type: ignore[arg-type]
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise storage_error(exc, target) from None
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        with replacing(target) as out:
+            # Checked as it arrives: a hostile file of a huge claimed size is refused at its
+            # first bad part, not after all of it was copied here.
+            source = _Tee(chunks, out, expected, ref.name)
+            self._open(source, ref, _Discard(), progress)  # type: ignore[arg-type]
         fsync_dir(self.folder)
 
     def remove(self, name: str) -> None:

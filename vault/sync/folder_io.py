@@ -336,28 +336,7 @@ class Dir:
             if self.lstat(name) is None:
                 return None
             return str(exc)
-        if st.st_nlink != 1:
-            return "it has other names (a hard link): not only ours"
-        if not check(data):
-            return "its content is not what this device wrote"
-        now = self.lstat(name)
-        if now is None:
-            return None
-        if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) != (
-            st.st_ino,
-            st.st_dev,
-            st.st_size,
-            st.st_mtime_ns,
-        ):
-            return "it changed while being checked"
-        try:
-            os.unlink(name, dir_fd=self.fd)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _storage(exc, f"{self.where}/{name}") from None
-        self.fsync()
-        return None
+        return self._unlink_checked(name, st, check(data))
 
     def unlink_if_digest(self, name: str, limit: int, hasher: Hasher, expect: str) -> str | None:
         """`unlink_verified` for a file too large to hold: deleted only if its bytes, streamed,
@@ -370,9 +349,15 @@ class Dir:
             return str(exc)
         st = self._last_stat
         assert st is not None
+        return self._unlink_checked(name, st, digest == expect)
+
+    def _unlink_checked(self, name: str, st: os.stat_result, ours: bool) -> str | None:
+        """The end both deletions share: `st` is the file as it was read and `ours` whether
+        its bytes were this device's; unlinked only if it has one link and is still that very
+        file."""
         if st.st_nlink != 1:
             return "it has other names (a hard link): not only ours"
-        if digest != expect:
+        if not ours:
             return "its content is not what this device wrote"
         now = self.lstat(name)
         if now is None:
