@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import CLI, PASSWORD
 from vault.notes.vault import Vault, inspect_vault
 from vault.sealing.crypto import TEST_KDF
-from vault.session import agent_client
+from vault.session import agent_client, thin
 
 NEEDS_PASSWORD = "no terminal to ask for the vault password"
 
@@ -201,6 +201,17 @@ def test_keyfile_vault_needs_neither_secret_while_unlocked(cli: CLI, tmp_path: P
     cli.password = None
     cli("new", "No keyfile needed now", input="x\n", check=True)
     assert "No keyfile needed now" in cli("ls", check=True).stdout
+
+
+def test_the_thin_client_finds_the_socket_the_agent_listens_on(unlocked: CLI) -> None:
+    """vault.session.thin derives the socket's place again with the standard library alone
+    (importing agent_client would cost every command its start-up): both must agree, or every
+    command would quietly run without the agent."""
+    (sock,) = sockets()
+    vault_id = inspect_vault(unlocked.vault_dir).vault_id
+    found = thin._socket(str(unlocked.vault_dir))
+    assert found == (str(sock), vault_id)
+    assert agent_client.socket_path(unlocked.vault_dir, vault_id) == sock
 
 
 def test_the_session_folder_is_private(unlocked: CLI) -> None:
