@@ -4,11 +4,13 @@ with a step that makes sure it was written down."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Center, Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, LoadingIndicator, Static
 
@@ -216,7 +218,10 @@ class RecoveryKeyScreen(Screen[None]):
                 yield Button("Continue", id="continue", variant="primary", disabled=True)
 
     def on_mount(self) -> None:
-        self.set_focus(self.query_one("#written"))
+        # The app may be closing while this screen mounts (quit typed in the same burst): then
+        # its widgets are already gone, and there is nothing to focus.
+        with contextlib.suppress(NoMatches):
+            self.set_focus(self.query_one("#written"))
         # Keys typed ahead while the vault was made must not tick "written down" and go on
         # before the key was even seen: they are dropped, not let through.
         drop = getattr(self.app, "drop_keys", None)
