@@ -83,7 +83,8 @@ def _read_stdin() -> str:
 
 
 def cmd_ls(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
+    # It reads only (no scheduled backup), and a table needs no body (JSON has snippets).
+    with open_vault(args, config, scheduled_backup=False, bodies=args.json) as vault:
         notebook = _notebook_id(vault, args.notebook, create=False)
         notes = vault.notes(
             notebook=notebook,
@@ -156,7 +157,7 @@ def _warn_corrupt(vault: Vault) -> None:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note) as (vault, note):
+    with opened_note(args, config, args.note, read_only=True) as (vault, note):
         if args.version:
             note = _version_of(vault, note, args.version)
         _show(args, vault, note)
@@ -302,7 +303,7 @@ def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
+    with open_vault(args, config, scheduled_backup=False) as vault:  # reads only
         query = parse_query(args.query)
         if query.empty:
             raise InvalidInputError("search for at least one word")
@@ -331,7 +332,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note) as (vault, note):
+    with opened_note(args, config, args.note, read_only=True) as (vault, note):
         versions = vault.note_history(note)
         if args.json:
             emit_json(

@@ -9,10 +9,14 @@ not a regular file (a FIFO, a symlink, a folder) or not JSON of the right shape,
 if it were not there, and the next lock seals a new one. It never holds an item the store
 erased: purging a note destroys the snapshot at once.
 
-Layout: one JSON header line `{"v":1,"vault":…,"mk":…,"ss":<secretstream header>}`, then
-secretstream messages, each a 4-byte big-endian length and the ciphertext of a padded JSON array
-of entries, the last one (empty) tagged FINAL. It is written as a stream, so sealing it needs no
-second copy of the vault in memory.
+Layout (version 2): one JSON header line `{"v":2,"vault":…,"mk":…,"ss":<secretstream header>}`,
+then secretstream messages, each a 4-byte big-endian length and the ciphertext of a padded JSON
+array. First the entries without the notes' bodies (ids, titles, notebooks, tags, times: what a
+listing needs), the last of them tagged PUSH; then the bodies, `[item id, body]` pairs, the last
+message (empty) tagged FINAL. A listing reads and decrypts only the first part (`read_meta`:
+about 150 bytes a note instead of the whole vault). It is written as a stream, so sealing it
+needs no second copy of the vault in memory. A version 1 file (every entry whole, no PUSH) is
+still read; the next lock replaces it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import os
 import secrets
 import stat
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -49,6 +53,9 @@ from nacl.bindings import (
 from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_TAG_MESSAGE as TAG_MESSAGE,
 )
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_TAG_PUSH as TAG_PUSH,
+)
 from nacl.exceptions import CryptoError
 
 from vault import safejson
@@ -57,7 +64,8 @@ from vault.fsutil import PRIVATE_FILE_MODE, wipe_file
 from vault.sealing import crypto
 
 FILE_NAME = "snapshot.sealed"
-VERSION = 1
+VERSION = 2  # 2: the bodies apart, after the rest (a listing reads only the rest)
+READABLE = (1, 2)
 CHUNK = 1 << 20  # plaintext bytes per message, before padding
 MAX_MESSAGE = 2 * CHUNK + 4096
 # Far above any vault a person keeps (a snapshot of 100,000 notes is some hundreds of MiB), and
@@ -73,8 +81,8 @@ def path_in(vault_path: Path) -> Path:
     return vault_path / FILE_NAME
 
 
-def _ad(vault_id: str, master_id: str) -> bytes:
-    return "\x00".join(("vault-snapshot", str(VERSION), vault_id, master_id)).encode("ascii")
+def _ad(vault_id: str, master_id: str, version: int = VERSION) -> bytes:
+    return "\x00".join(("vault-snapshot", str(version), vault_id, master_id)).encode("ascii")
 
 
 def write(
@@ -89,15 +97,30 @@ def write(
     ad = _ad(vault_id, master_id)
     head = {"v": VERSION, "vault": vault_id, "mk": master_id}
     head["ss"] = base64.b64encode(header).decode("ascii")
+    bodies: list[tuple[str, str]] = []  # the notes' own strings, not copies
+
+    def without_bodies() -> Iterator[Entry]:
+        for item_id, kind, version, conflict, payload in entries:
+            if "body" in payload:
+                payload = dict(payload)
+                bodies.append((item_id, payload.pop("body")))
+            yield item_id, kind, version, conflict, payload
+
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         with os.fdopen(fd, "wb") as out:
             out.write(json.dumps(head, separators=(",", ":")).encode() + b"\n")
-            for chunk in _chunks(entries):
-                cipher = push(state, crypto.pad(chunk), ad, TAG_MESSAGE)
+
+            def message(plain: bytes, tag: int) -> None:
+                cipher = push(state, crypto.pad(plain), ad, tag)
                 out.write(_LEN.pack(len(cipher)) + cipher)
-            cipher = push(state, crypto.pad(b""), ad, TAG_FINAL)
-            out.write(_LEN.pack(len(cipher)) + cipher)
+
+            for chunk in _chunks(without_bodies()):
+                message(chunk, TAG_MESSAGE)
+            message(b"", TAG_PUSH)  # the end of what a listing reads
+            for chunk in _chunks(bodies):
+                message(chunk, TAG_MESSAGE)
+            message(b"", TAG_FINAL)
         # No fsync: a snapshot lost to a crash only costs the next unlock some time.
         os.replace(tmp, target)
     except BaseException:
@@ -106,7 +129,7 @@ def write(
         raise
 
 
-def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
+def _chunks(entries: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     lines: list[bytes] = []
     size = 0
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -124,9 +147,19 @@ def _chunks(entries: Iterable[Entry]) -> Iterator[bytes]:
 def read(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
     """Every entry, or None if there is no snapshot that opens whole under this key. Whatever
     the file is (a FIFO, a symlink, a folder, a giant, the wrong JSON), the answer is None."""
+    found = load(vault_path, key, vault_id, master_id, bodies=True)
+    return None if found is None else found[0]
+
+
+def load(
+    vault_path: Path, key: bytes, vault_id: str, master_id: str, *, bodies: bool = True
+) -> tuple[list[Entry], bool, int] | None:
+    """(entries, whether they hold the notes' bodies, the file's version), or None as for
+    `read`. `bodies=False` reads and decrypts only the first part of a version 2 snapshot,
+    the entries without the bodies (a version 1 file is read whole either way)."""
     try:
         with _open_regular(path_in(vault_path)) as fh:
-            return _read(fh, key, vault_id, master_id)
+            return _read(fh, key, vault_id, master_id, bodies)
     except (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError):
         return None
 
@@ -179,14 +212,32 @@ def _entries(body: bytes) -> Iterator[Entry]:
         yield item_id, kind, version, bool(conflict), payload
 
 
-def _read(fh: BinaryIO, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
+def _pairs(body: bytes) -> Iterator[tuple[str, str]]:
+    """The `[item id, body]` pairs of one message of the bodies."""
+    rows = safejson.expect_list(safejson.parse(body, "the snapshot", check_depth=False), "rows")
+    for row in rows:
+        if not (
+            isinstance(row, list)
+            and len(row) == 2
+            and isinstance(row[0], str)
+            and isinstance(row[1], str)
+        ):
+            raise ValueError("not a snapshot body")
+        yield row[0], row[1]
+
+
+def _read(
+    fh: BinaryIO, key: bytes, vault_id: str, master_id: str, bodies: bool
+) -> tuple[list[Entry], bool, int] | None:
     head = _header(fh.readline(4096))
-    if head.get("v") != VERSION or head["vault"] != vault_id or head["mk"] != master_id:
+    version = head.get("v")
+    if version not in READABLE or head["vault"] != vault_id or head["mk"] != master_id:
         return None  # another version, vault or master key: not ours to use
     state = StreamState()
     init_pull(state, base64.b64decode(head["ss"], validate=True), key)
-    ad = _ad(vault_id, master_id)
+    ad = _ad(vault_id, master_id, version)
     entries: list[Entry] = []
+    found: dict[str, str] | None = None  # the bodies, once past the PUSH of version 2
     while True:
         raw = fh.read(_LEN.size)
         if len(raw) != _LEN.size:
@@ -197,10 +248,38 @@ def _read(fh: BinaryIO, key: bytes, vault_id: str, master_id: str) -> list[Entry
         cipher = fh.read(length)
         plain, tag = pull(state, cipher, ad)
         body = crypto.unpad(plain)
-        if body:
+        if found is not None:
+            if body:
+                found.update(_pairs(body))
+        elif body:
             entries.extend(_entries(body))
-        if tag == TAG_FINAL:
-            return entries if not fh.read(1) else None
+        if version == 1:
+            if tag == TAG_FINAL:
+                return (entries, True, 1) if not fh.read(1) else None
+            continue
+        if tag == TAG_PUSH:
+            if found is not None:
+                return None  # one PUSH only
+            if not bodies:
+                return entries, False, version
+            found = {}
+        elif tag == TAG_FINAL:
+            if found is None or fh.read(1):
+                return None  # the bodies' part missing, or something after the end
+            return _joined(entries, found), True, version
+
+
+def _joined(entries: list[Entry], found: dict[str, str]) -> list[Entry]:
+    """The entries with their notes' bodies back in their payloads."""
+    joined: list[Entry] = []
+    for item_id, kind, version, conflict, payload in entries:
+        body = found.pop(item_id, None)
+        if body is not None:
+            payload["body"] = body
+        joined.append((item_id, kind, version, conflict, payload))
+    if found:
+        raise ValueError("a body of no entry")
+    return joined
 
 
 def destroy(vault_path: Path) -> None:
