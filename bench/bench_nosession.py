@@ -89,11 +89,12 @@ def run(argv: list[str], env: dict[str, str], stdin: str = "") -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", type=Path, required=True, help="the old source tree")
+    parser.add_argument("--after", type=Path, default=HERE, help="the new one (default: this)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--notes", type=int, default=10_000)
     parser.add_argument("--no-strong", action="store_true", help="skip the default-KDF rows")
     opts = parser.parse_args()
-    trees = {"before": opts.before.resolve(), "after": HERE}
+    trees = {"before": opts.before.resolve(), "after": opts.after.resolve()}
     src = sample_vault(sample_path(opts.notes), opts.notes)
     with Vault.unlock(src, password=PASSWORD) as v:
         notes = v.notes(sort="created")
