@@ -212,18 +212,17 @@ def _entries(body: bytes) -> Iterator[Entry]:
         yield item_id, kind, version, bool(conflict), payload
 
 
-def _pairs(body: bytes) -> Iterator[tuple[str, str]]:
-    """The `[item id, body]` pairs of one message of the bodies."""
+def _pairs(body: bytes) -> dict[str, str]:
+    """The `[item id, body]` pairs of one message of the bodies, as a dict."""
     rows = safejson.expect_list(safejson.parse(body, "the snapshot", check_depth=False), "rows")
-    for row in rows:
-        if not (
-            isinstance(row, list)
-            and len(row) == 2
-            and isinstance(row[0], str)
-            and isinstance(row[1], str)
-        ):
-            raise ValueError("not a snapshot body")
-        yield row[0], row[1]
+    if not all(type(row) is list and len(row) == 2 for row in rows):
+        raise ValueError("not a snapshot body")
+    found = dict(rows)
+    if len(found) != len(rows) or not (
+        all(type(k) is str for k in found) and all(type(v) is str for v in found.values())
+    ):
+        raise ValueError("not a snapshot body")
+    return found
 
 
 def _read(
@@ -270,16 +269,14 @@ def _read(
 
 
 def _joined(entries: list[Entry], found: dict[str, str]) -> list[Entry]:
-    """The entries with their notes' bodies back in their payloads."""
-    joined: list[Entry] = []
-    for item_id, kind, version, conflict, payload in entries:
+    """The entries with their notes' bodies back in their payloads (in place)."""
+    for item_id, _, _, _, payload in entries:
         body = found.pop(item_id, None)
         if body is not None:
             payload["body"] = body
-        joined.append((item_id, kind, version, conflict, payload))
     if found:
         raise ValueError("a body of no entry")
-    return joined
+    return entries
 
 
 def destroy(vault_path: Path) -> None:
