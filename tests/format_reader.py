@@ -341,8 +341,13 @@ def read_snapshot(folder: Path, *, password: str, bodies: bool = True) -> list[l
         assert tag == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
         if found is None:
             entries.extend(json.loads(body.decode("utf-8")))
-        else:
-            found.update(dict(json.loads(body.decode("utf-8"))))
+        else:  # u32 index length, the index [[id, byte length], ...], the bodies' UTF-8
+            size = int.from_bytes(body[:4], "big")
+            pos = 4 + size
+            for item_id, length in json.loads(body[4:pos].decode("utf-8")):
+                found[item_id] = body[pos : pos + length].decode("utf-8")
+                pos += length
+            assert pos == len(body)
 
 
 # --- the store without SQLite's WAL support ("The store" in FORMAT.md) ----------------------------

@@ -350,3 +350,20 @@ def test_a_version_1_snapshot_is_read_and_replaced_in_place(big_keys) -> None:
     loaded = snapshot.load(big, key, vault_id, mk_id)
     assert loaded is not None and loaded[2] == snapshot.VERSION  # sealed anew at lock
     assert sorted(map(list, loaded[0])) == sorted(map(list, found))
+
+
+def test_a_message_of_bodies_must_add_up() -> None:
+    """The second part's layout (FORMAT.md): the index, then exactly the bodies it names."""
+    good = next(snapshot._body_chunks([("a" * 32, "ünï"), ("b" * 32, "")]))
+    assert snapshot._pairs(good) == {"a" * 32: "ünï", "b" * 32: ""}
+    size = int.from_bytes(good[:4], "big")
+    index, rest = good[4 : 4 + size], good[4 + size :]
+    for bad in (
+        good + b"x",  # something after the last body
+        good[:-1],  # a body cut short
+        good[:4] + index + b"\xff" + rest[1:],  # not UTF-8
+        good[:4] + index.replace(b"b" * 32, b"a" * 32) + rest,  # an id twice
+        b"\x00\x00",
+    ):
+        with pytest.raises(ValueError):
+            snapshot._pairs(bad)

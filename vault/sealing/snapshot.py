@@ -10,13 +10,13 @@ if it were not there, and the next lock seals a new one. It never holds an item 
 erased: purging a note destroys the snapshot at once.
 
 Layout (version 2): one JSON header line `{"v":2,"vault":…,"mk":…,"ss":<secretstream header>}`,
-then secretstream messages, each a 4-byte big-endian length and the ciphertext of a padded JSON
-array. First the entries without the notes' bodies (ids, titles, notebooks, tags, times: what a
-listing needs), the last of them tagged PUSH; then the bodies, `[item id, body]` pairs, the last
-message (empty) tagged FINAL. A listing reads and decrypts only the first part (`read_meta`:
-about 150 bytes a note instead of the whole vault). It is written as a stream, so sealing it
-needs no second copy of the vault in memory. A version 1 file (every entry whole, no PUSH) is
-still read; the next lock replaces it.
+then secretstream messages, each a 4-byte big-endian length and a padded ciphertext. First the
+entries without the notes' bodies as JSON arrays (ids, titles, notebooks, tags, times: what a
+listing needs), the last message of them tagged PUSH; then the bodies (an index of ids and byte
+lengths, then the bodies' UTF-8 back to back), the last message (empty) tagged FINAL. A listing
+reads and decrypts only the first part (`load(bodies=False)`: about 150 bytes a note instead of
+the whole vault). It is written as a stream, so sealing it needs no second copy of the vault in
+memory. A version 1 file (every entry whole, no PUSH) is still read; the next lock replaces it.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def write(
             for chunk in _chunks(without_bodies()):
                 message(chunk, TAG_MESSAGE)
             message(b"", TAG_PUSH)  # the end of what a listing reads
-            for chunk in _chunks(bodies):
+            for chunk in _body_chunks(bodies):
                 message(chunk, TAG_MESSAGE)
             message(b"", TAG_FINAL)
         # No fsync: a snapshot lost to a crash only costs the next unlock some time.
@@ -127,6 +127,30 @@ def write(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _body_chunks(bodies: Iterable[tuple[str, str]]) -> Iterator[bytes]:
+    """Messages of bodies: a length-prefixed JSON index of `[item id, byte length]`, then the
+    bodies' UTF-8 back to back (no JSON escaping to undo: a third of the time to read)."""
+    index: list[tuple[str, int]] = []
+    parts: list[bytes] = []
+    size = 0
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+    def message() -> bytes:
+        head = dumps(index).encode("ascii")
+        return _LEN.pack(len(head)) + head + b"".join(parts)
+
+    for item_id, body in bodies:
+        data = body.encode("utf-8")
+        index.append((item_id, len(data)))
+        parts.append(data)
+        size += len(data) + len(item_id) + 16
+        if size >= CHUNK:
+            yield message()
+            index, parts, size = [], [], 0
+    if index:
+        yield message()
 
 
 def _chunks(entries: Iterable[Sequence[Any]]) -> Iterator[bytes]:
@@ -213,14 +237,27 @@ def _entries(body: bytes) -> Iterator[Entry]:
 
 
 def _pairs(body: bytes) -> dict[str, str]:
-    """The `[item id, body]` pairs of one message of the bodies, as a dict."""
-    rows = safejson.expect_list(safejson.parse(body, "the snapshot", check_depth=False), "rows")
-    if not all(type(row) is list and len(row) == 2 for row in rows):
+    """The bodies of one message of the second part, by item id."""
+    if len(body) < _LEN.size:
         raise ValueError("not a snapshot body")
-    found = dict(rows)
-    if len(found) != len(rows) or not (
-        all(type(k) is str for k in found) and all(type(v) is str for v in found.values())
-    ):
+    (size,) = _LEN.unpack_from(body)
+    end = _LEN.size + size
+    head = safejson.parse(body[_LEN.size : end], "the snapshot", check_depth=False)
+    index = safejson.expect_list(head, "rows")
+    found: dict[str, str] = {}
+    pos = end
+    for row in index:
+        if not (
+            type(row) is list
+            and len(row) == 2
+            and type(row[0]) is str
+            and type(row[1]) is int
+            and 0 <= row[1] <= len(body) - pos
+        ):
+            raise ValueError("not a snapshot body")
+        found[row[0]] = body[pos : pos + row[1]].decode("utf-8")  # strict: bad UTF-8 fails
+        pos += row[1]
+    if pos != len(body) or len(found) != len(index):
         raise ValueError("not a snapshot body")
     return found
 
