@@ -138,12 +138,12 @@ def main() -> int:
     ]
     times: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
     probe = [sys.executable, "-c", KDF_PROBE]
-    kdf: list[float] = []
+    kdf_times: list[float] = []
     for r in range(opts.rounds + 1):  # round 0 warms up
         order = list(trees) if r % 2 else list(trees)[::-1]
         if r and not opts.no_strong:
             out = subprocess.run(probe, capture_output=True, text=True, check=True).stdout
-            kdf.append(float(out))
+            kdf_times.append(float(out))
         for label, make, on_vault in commands:
             for kdf, _ in kinds if on_vault is True else kinds[:1]:
                 for name in order:
@@ -152,7 +152,7 @@ def main() -> int:
                     took = run(argv, env_for(trees[name], path, config), stdin)
                     if r:
                         times.setdefault((label, kdf, name), []).append(took)
-    kdf_alone = statistics.median(kdf) if kdf else float("nan")
+    kdf_alone = statistics.median(kdf_times) if kdf_times else float("nan")
     print(f"The default KDF alone (Argon2id, in a fresh process, median): {kdf_alone * 1e3:.0f} ms")
     print(f"{opts.notes:,} notes, medians of {opts.rounds} interleaved rounds\n")
     print(
