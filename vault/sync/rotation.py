@@ -157,9 +157,9 @@ def read_ring(
     for device in order:
         plain = [e.name for e in listings[device] if parse_name_tags(e.name) is None]
         if device in known:
-            _read_records(remote, device, plain[:MAX_RECORDS], found)
+            _read_records(remote, device, plain, found, MAX_RECORDS)
         elif shared > 0:
-            shared -= _read_records(remote, device, plain[:shared], found)
+            shared -= _read_records(remote, device, plain, found, shared)
     ring = build_ring(vault_id, current_mk, found)
     holders: dict[str, list[str]] = {}
     for device in order:
@@ -202,11 +202,18 @@ def _listings(remote: RemoteFolder) -> dict[str, list[Entry]]:
 
 
 def _read_records(
-    remote: RemoteFolder, device: str, names: list[str], found: list[tuple[str, bytes]]
+    remote: RemoteFolder,
+    device: str,
+    names: list[str],
+    found: list[tuple[str, bytes]],
+    budget: int = 1,
 ) -> int:
-    """Read `names` of `device`'s records into `found`; how many were read."""
+    """Read `device`'s records of `names`, in order, into `found` until `budget` were read
+    (what cannot be read, a FIFO or a symlink, is skipped and not counted); how many were."""
     read = 0
     for name in names:
+        if read >= budget:
+            break
         try:
             data = remote.read(device, name, layout.KEYS_DIR)
         except Unreadable:
