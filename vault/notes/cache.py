@@ -65,6 +65,10 @@ class _Items(dict[str, Item]):
         self.generation += 1
         super().clear()
 
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.generation += 1
+        super().update(*args, **kwargs)
+
 
 class ItemCache:
     """The verified, decrypted items of an unlocked vault. Thread-safe; `lock()` drops every
@@ -207,16 +211,19 @@ class ItemCache:
         )
         if not found:
             return
-        entries, whole, version = found
-        self._snap_old = version != snapshot.VERSION
-        for item_id, kind, version, conflict, payload in entries:
-            item_type = KIND_TYPES.get(kind)
-            op_id, _, tag = str(version).partition(":")
-            if item_type is not None and isinstance(payload, dict) and tag:
-                self._items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
-                self._snap_tags[item_id] = tag
+        entries, whole, file_version = found
+        self._snap_old = file_version != snapshot.VERSION
+        items: dict[str, Item] = {}
+        tags, bodiless, types = self._snap_tags, self._bodiless, KIND_TYPES
+        for item_id, kind, version, conflict, payload in entries:  # (checked by snapshot)
+            item_type = types.get(kind)
+            op_id, _, tag = version.partition(":")
+            if item_type is not None and tag:
+                items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
+                tags[item_id] = tag
                 if not whole and kind == "note":
-                    self._bodiless[item_id] = version
+                    bodiless[item_id] = version
+        self._items.update(items)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
         """Seal the current items for the next unlock, if it saves that unlock real work."""
