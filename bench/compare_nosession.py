@@ -1,15 +1,17 @@
-"""The path without a session (issue 15): the real `vault` command, password on every command
-(`VAULT_PASSWORD`), at 10,000 notes, against the same commands of another source tree run side
-by side (interleaved), so a change shows as before and after measured in one run.
+"""Before and after on the path without a session (issue 15): the real `vault` command with the
+password on every command (`VAULT_PASSWORD`), at 10,000 notes, against the same commands of
+another source tree, interleaved, so a change shows as before and after measured in one run.
+Prints a Markdown table for HISTORY.md.
 
-    python bench/bench_nosession.py --before /path/to/old/checkout [--rounds 7]
+    git archive REVISION | tar -x -C /tmp/before
+    python bench/compare_nosession.py --before /tmp/before [--after TREE] [--rounds 7]
 
-Both trees run as `python -m vault` with the same interpreter (this venv's), PYTHONPATH set
-to the tree, on their own copies of the same sample vault (bench/common.py): one behind the tiny
-test KDF (everything but the KDF), one behind the default KDF. The figure per command is the
-median of the rounds; each round runs every command once for each tree, alternating which goes
-first. Each run also reports its own KDF time (Argon2id timed inside the process), so
-"the default KDF plus at most 100 ms" reads off the default-KDF rows as wall time less KDF.
+Both trees run with this venv's interpreter, PYTHONPATH set to the tree, each on its own copies
+of the same sample vault (bench/common.py): one behind the tiny test KDF (everything but the
+KDF), one behind the default KDF. Each figure is the median of the rounds; each round runs
+every command once for each tree, alternating which goes first. Each run also reports its own
+KDF time (Argon2id timed inside the process), so "the default KDF plus at most 100 ms" reads
+off the default-KDF rows as wall time less KDF, under the same load as the command.
 """
 
 from __future__ import annotations
