@@ -270,7 +270,7 @@ def _pairs(body: bytes) -> dict[str, str]:
         cuts = [c - end for c in cuts]
         return dict(zip(ids, map(text.__getitem__, map(slice, cuts, cuts[1:])), strict=True))
     # strict UTF-8 per body: a length that cuts a character in two fails
-    return {i: body[a:b].decode("utf-8") for i, a, b in zip(ids, cuts, cuts[1:], strict=True)}
+    return {i: body[a:b].decode("utf-8") for i, a, b in zip(ids, cuts, cuts[1:], strict=False)}
 
 
 def _read(
