@@ -451,15 +451,17 @@ def rotation_ad(doc: dict, box: str) -> bytes:
     return "\x00".join(fields).encode("ascii")
 
 
-def rotation_file_name(vault_id: str, old_key: bytes, new_key: bytes) -> str:
-    """SYNC.md, "Key rotation": the tagged name a record is published under."""
-    ids = [b2b(b"", key=k, person=b"vault mk id", size=16).hex() for k in (old_key, new_key)]
-    message = "\x00".join(["vault-rotation-name", vault_id, *ids]).encode("ascii")
-    tags = [
-        b2b(message, key=b2b(b"", key=k, person=b"vault rot name"), size=8).hex()
-        for k in (old_key, new_key)
-    ]
-    return "-".join(ids + tags) + ".rot"
+def rotation_file_names(vault_id: str, device: str, old_key: bytes, new_key: bytes) -> list[str]:
+    """SYNC.md, "Key rotation": the two tagged names a record is published under in
+    `keys/<device>/`, the one tagged under OLD first."""
+    old, new = (b2b(b"", key=k, person=b"vault mk id", size=16).hex() for k in (old_key, new_key))
+    names = []
+    for side, key in (("o", old_key), ("n", new_key)):
+        message = "\x00".join(["vault-rotation-name", vault_id, device, old, new, side])
+        tag_key = b2b(b"", key=key, person=b"vault rot name")
+        tag = b2b(message.encode("ascii"), key=tag_key, size=8).hex()
+        names.append(f"{old}-{new}-{side}{tag}.rot")
+    return names
 
 
 def open_rotation(data: bytes, key: bytes) -> tuple[bytes, bytes | None]:

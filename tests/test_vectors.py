@@ -263,15 +263,22 @@ def test_rotation_record_vector_seals_and_opens_in_both_readers() -> None:
     assert made.decode() == v["record"]
     record = rotation.parse_record(made, "vector")
     assert record.name == v["name"]
+    ids = (v["old_mk_id"], v["new_mk_id"])
     got_new, got_slot = record.open_forward(old)
     assert got_new == new and got_slot.to_json().decode() == v["recovery_slot"]
     assert record.open_back(new) == old
     # and the independent reader, from SYNC.md alone
     assert spec.open_rotation(made, old) == (new, v["recovery_slot"].encode())
     assert spec.open_rotation(made, new) == (old, None)
-    # the tagged file name it is published under, in both readers
-    assert rotation.folder_name(v["vault_id"], old, new) == v["folder_name"]
-    assert spec.rotation_file_name(v["vault_id"], old, new) == v["folder_name"]
-    assert rotation.name_verifies(v["folder_name"], v["vault_id"], {v["old_mk_id"]: old})
-    assert rotation.name_verifies(v["folder_name"], v["vault_id"], {v["new_mk_id"]: new})
-    assert not rotation.name_verifies(v["folder_name"], "0" * 32, {v["old_mk_id"]: old})
+    # the tagged names it is published under in the rotating device's folder, in both readers
+    ring = {v["old_mk_id"]: old, v["new_mk_id"]: new}
+    names = v["folder_names"]
+    assert rotation.folder_names(v["vault_id"], v["device"], ring, *ids) == names
+    assert spec.rotation_file_names(v["vault_id"], v["device"], old, new) == names
+    for name, mk_id in zip(names, ids, strict=True):
+        key = {mk_id: ring[mk_id]}
+        assert rotation.name_verifies(name, v["vault_id"], v["device"], key)
+        assert not rotation.name_verifies(name, v["vault_id"], "b" * 32, key)  # another folder
+        assert not rotation.name_verifies(name, "0" * 32, v["device"], key)
+        other = {i: k for i, k in ring.items() if i != mk_id}
+        assert not rotation.name_verifies(name, v["vault_id"], v["device"], other)
