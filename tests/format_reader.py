@@ -425,7 +425,7 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
     total = max(256, padme(size))
     chunk = 1024 * 1024
     parts = (total + chunk - 1) // chunk
-    ad = (b"vault-blob\x00" if version == 1 else b"vault-blob-v2\x00") + name.encode()
+    ad = (b"vault-blob\x00" if version == 1 else b"vault-blob\x002\x00") + name.encode()
     plain = b""
     pos = 33
     for index in range(parts):

@@ -18,8 +18,8 @@ The file `<name>.blob`:
     version    1 byte    2 (1: older blobs, read as before)
     ss_header 24 bytes   secretstream (XChaCha20-Poly1305) header
     parts                secretstream messages of exactly CHUNK plaintext bytes, the last one
-                         tagged FINAL; each message's associated data is "vault-blob-v2" NUL
-                         name (version 1: "vault-blob" NUL name)
+                         tagged FINAL; each message's associated data is "vault-blob" NUL "2"
+                         NUL name (version 1: "vault-blob" NUL name)
 
 The plaintext is the content followed by zero bytes up to padme(size) (at least 256): the file's
 length tells only a size bucket. The exact size, the file name and its type live in the sealed
@@ -195,7 +195,8 @@ def content_ref(blobs_key: bytes, content: bytes, version: int = VERSION) -> Blo
 
 
 def _ad(name: str, version: int) -> bytes:
-    prefix = b"vault-blob\x00" if version == 1 else b"vault-blob-v%d\x00" % version
+    # "vault-blob" NUL "2" NUL name; version 1 had no version field: "vault-blob" NUL name
+    prefix = b"vault-blob\x00" if version == 1 else b"vault-blob\x00%d\x00" % version
     return prefix + name.encode("ascii")
 
 
