@@ -59,6 +59,12 @@ def main() -> None:
 
     n = [0]
 
+    def settle() -> None:
+        """Before each timed run of a copy, attach or read back: no dirty pages left from the
+        run before (or from a neighbour), so their writeback does not land in this one's time
+        (an fsync on ext4 may wait for it)."""
+        os.sync()
+
     def cp_in() -> None:
         n[0] += 1
         subprocess.run(["cp", str(src), str(OUT / f"cp-{n[0]}")], check=True)
@@ -82,8 +88,8 @@ def main() -> None:
     # pages would otherwise be written back during the next measurement)
     plain, durable = [], []
     for _ in range(1 if SMOKE else 3):
-        plain.append(timed(cp_in, repeat=1))
-        durable.append(timed(cp_durable, repeat=1))
+        plain.append(timed(cp_in, repeat=1, setup=settle))
+        durable.append(timed(cp_durable, repeat=1, setup=settle))
         clear_copies()
     copy_floor, durable_floor = sorted(plain)[len(plain) // 2], sorted(durable)[len(durable) // 2]
 
@@ -129,8 +135,8 @@ def main() -> None:
                 plain, _ = crypto_secretstream_xchacha20poly1305_pull(state, cipher, b"ad")
                 out.write(plain)
 
-    python_seal_floor = timed(python_seal, repeat=3)
-    python_open_floor = timed(python_open, repeat=3)
+    python_seal_floor = timed(python_seal, repeat=3, setup=settle)
+    python_open_floor = timed(python_open, repeat=3, setup=settle)
 
     def attach() -> None:
         # a new content each time, so nothing is deduplicated: the first MiB differs
@@ -142,14 +148,14 @@ def main() -> None:
         held.append(note.id)
 
     held: list[str] = []
-    attach_time = timed(attach, repeat=3)
+    attach_time = timed(attach, repeat=3, setup=settle)
     note_id = held[-1]
 
     def read_back() -> None:
         with open(OUT / "back.bin", "wb") as out:
             vault.save_attachment(note_id, "big.bin", out)
 
-    read_time = timed(read_back, repeat=3)
+    read_time = timed(read_back, repeat=3, setup=settle)
     assert (OUT / "back.bin").stat().st_size == SIZE
 
     tracemalloc.start()
