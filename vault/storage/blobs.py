@@ -28,8 +28,8 @@ the name and version in its associated data, that FINAL is last and nothing foll
 that the padding is zeros: truncated, reordered, extended or swapped parts, and a blob under
 another's name, are an IntegrityError. Only a holder of the key could seal other content under
 that key and name, so reading does not hash the content again; `verify` (for `vault check`)
-and `receive` (blobs from the sync folder or a backup) also check that the content hashes to
-the name and key. Memory stays at about one chunk whatever the size, both ways.
+and `receive` (blobs from the sync folder) also check that the content hashes to the name
+and key. Memory stays at about one chunk whatever the size, both ways.
 """
 
 from __future__ import annotations
