@@ -84,6 +84,10 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False
+        # On a short terminal (80x24) focusing the password scrolled the card past its title
+        # and its one paragraph of advice; from the top the password field is still in view.
+        card = self.query_one("#create-card")
+        self.call_after_refresh(card.scroll_home, animate=False)
 
     @on(Input.Changed, "#password")
     def _password_changed(self, event: Input.Changed) -> None:
