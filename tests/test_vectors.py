@@ -217,18 +217,30 @@ def test_version_1_envelopes_upgrade_to_the_vector_claims() -> None:
 def test_blob_vectors_derive_and_open_in_both_readers(tmp_path: Path) -> None:
     import base64
 
-    from vault.storage.blobs import BlobRef, BlobStore, padded_length, sealed_length
+    from vault.storage.blobs import (
+        VERSION,
+        BlobRef,
+        BlobStore,
+        content_ref,
+        padded_length,
+        sealed_length,
+    )
 
     v = load("blob.json")
     mk = bytes.fromhex(v["master_key_hex"])
     blobs_key = crypto.subkey(mk, crypto.Label.BLOBS)
     assert blobs_key.hex() == v["blobs_key_hex"]
     store = BlobStore(tmp_path / "blobs", blobs_key)
+    store.folder.mkdir()
+    assert {case["version"] for case in v["cases"]} == {1, 2} and VERSION == 2
     for case in v["cases"]:
         content = bytes.fromhex(case["content_hex"])
         src = tmp_path / "src"
         src.write_bytes(content)
-        ref = store.put(src)  # the same name and key, whatever file they came from
+        # the same name and key, whatever file they came from; vault writes version 2 only
+        ref = content_ref(blobs_key, content, case["version"])
+        if case["version"] == VERSION:
+            assert store.put(src) == ref
         assert (ref.name, ref.key.hex(), ref.size) == (
             case["blob_name"],
             case["blob_key_hex"],
@@ -237,13 +249,14 @@ def test_blob_vectors_derive_and_open_in_both_readers(tmp_path: Path) -> None:
         assert padded_length(ref.size) == case["padded_length"]
         assert sealed_length(ref.size) == case["sealed_length"]
         blob = bytes.fromhex(case["blob_file_hex"])
-        assert len(blob) == case["sealed_length"]
+        assert len(blob) == case["sealed_length"] and blob[8] == case["version"]
         # the vector's file, put in place, opens to the content in both readers
         store.path(ref.name).write_bytes(blob)
         out = tmp_path / "out"
         with open(out, "wb") as fh:
             store.open(BlobRef(ref.name, ref.size, ref.key), fh)
         assert out.read_bytes() == content
+        store.verify(ref)  # and its content hashes to its name and key
         assert spec.read_blob(blob, mk, case["entry"]) == content
         assert base64.b64decode(case["entry"]["key"]) == ref.key
 
