@@ -333,7 +333,7 @@ class BlobStore:
             size = done  # the file may have changed size since fstat; what was read counts
             name, key = _derive(self._key, content_hash)
             ref = BlobRef(name, size, key)
-            if self.has(name):
+            if self.has(name) and self._sound(ref):
                 if progress:
                     progress(size, size)
                 return ref
@@ -463,6 +463,16 @@ class BlobStore:
         if src.read(1):
             raise IntegrityError(f"{what} has data after its end (extended)")
         return hasher.digest() if hasher is not None else b""
+
+    def _sound(self, ref: BlobRef) -> bool:
+        """Whether the blob already here for this content checks whole. The same content is
+        stored only once, so a damaged copy (a bad disk, a damaged restore) would leave every
+        later attach of it unreadable: it is written again instead."""
+        try:
+            self.verify(ref)
+        except (IntegrityError, NotFoundError):
+            return False
+        return True
 
     def verify(self, ref: BlobRef) -> None:
         """Check the blob of `ref` whole, writing nothing: every part (as `open` does) and
