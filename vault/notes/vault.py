@@ -394,5 +394,7 @@ class Vault(Notes):
         report = integrity.check(
             self.store, self.open_op, self.index_repaired, self.history_incident
         )
+        from vault.notes import attachments
+
         checked, damaged = attachments.check_blobs(self)
         return dataclasses.replace(report, blobs=checked, damaged_blobs=damaged)
