@@ -40,6 +40,10 @@ from typing import Any
 SERVED = frozenset({"ls", "search", "show", "new"})
 # Secrets never travel to the agent (the client drops them too).
 SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY"})
+# Encodings whose output is the same written at once or piece by piece (no BOM, no state).
+PLAIN_CODECS = frozenset({"utf-8", "ascii", "iso8859-1"})
+# The last facts of `_listing_facts`: the vault's contents; those before: how it is shown.
+CONTENT_FACTS = 3
 
 # While a command runs: (real path, vault id, vault) of the resident vault, which
 # vault.cli's opening of the vault takes instead of unlocking one (see `resident`).
@@ -121,9 +125,12 @@ class Service:
         # The last `vault ls` answered: (everything its output depends on, the reply). A
         # repeat with nothing changed is answered from here, without listing 10,000 notes again.
         self.listed: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        # The rows of the last `vault ls` table (vault.cli.listing), for the next one to lay
+        # out only what changed.
+        self.listing: Any = None
 
     def close(self) -> None:
-        self.listed = None  # decrypted titles: forgotten with the vault
+        self.listed = self.listing = None  # decrypted titles: forgotten with the vault
         if self.vault is not None:
             with contextlib.suppress(Exception):
                 self.vault.lock()
@@ -159,7 +166,11 @@ class Service:
             sys.stdin = io.TextIOWrapper(_Input(call.stdin or b"", call.tty[0]), encoding="utf-8")
             sys.stdout = _text(chunks, 1, call.tty[1], call.encodings[0])
             sys.stderr = _text(chunks, 2, call.tty[2], call.encodings[1])
-            code = self._main(args, path, vault)
+            code = None
+            if facts is not None:
+                code = self._listing(args, vault, facts[:-CONTENT_FACTS], chunks, call.encodings[0])
+            if code is None:
+                code = self._main(args, path, vault)
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -169,10 +180,70 @@ class Service:
             os.environ.update(saved_env)
             time.tzset()
             os.chdir("/")
-        reply = {"ok": True, "served": True, "code": code, "out": _joined(chunks)}
+        if call.framed:
+            out = _joined(chunks)
+            reply = {
+                "ok": True,
+                "served": True,
+                "code": code,
+                "frames": [[fd, len(data)] for fd, data in out],
+                "payload": b"".join(data for _, data in out),
+            }
+        else:
+            reply = {"ok": True, "served": True, "code": code, "out": _encoded(_joined(chunks))}
         if facts is not None:
             self.listed = (facts, reply)
         return reply
+
+    def _listing(
+        self,
+        args: Any,
+        vault: Any,
+        shown: tuple[Any, ...],
+        chunks: list[tuple[int, bytes]],
+        encoding: list[str],
+    ) -> int | None:
+        """`vault ls` as a table, from the rows the agent keeps (vault.cli.listing): what
+        `cmd_ls` prints, without laying out every row again. None (nothing written) to run
+        the command as usual: JSON, an empty listing, a notebook not found, a history warning,
+        an encoding that is not a plain one."""
+        from vault.cli.columns import colour_on
+        from vault.cli.listing import Listing
+        from vault.cli.note_commands import _warn_corrupt
+        from vault.errors import VaultError
+        from vault.notes.editing import sort_key
+
+        if args.json or vault.history_incident:
+            return None
+        if codecs.lookup(encoding[0]).name not in PLAIN_CODECS:
+            return None  # stateful codecs (a BOM) must see the whole output at once
+        kept, self.listing = self.listing, None  # put back only once it is whole again
+        try:
+            key = sort_key(args.sort)
+            inside = None
+            if args.notebook is not None:
+                inside = vault.notebook_descendants(vault.find_notebook(args.notebook).id)
+            folded = args.tag.casefold() if args.tag is not None else None
+            notes = [
+                n
+                for n in vault.all_notes()  # as Vault.notes filters them
+                if n.in_trash == args.trash
+                and (inside is None or n.notebook in inside)
+                and (folded is None or any(t.casefold() == folded for t in n.tags))
+                and (not args.pinned or n.pinned)
+            ]
+            if not notes:
+                return None
+            if kept is None or kept.facts != shown:
+                kept = Listing(shown, key, colour_on(sys.stdout))
+            kept.update(notes, vault.notebook_path)
+            data = kept.text(args.reverse).encode(*encoding)
+        except (VaultError, UnicodeError):
+            return None
+        self.listing = kept
+        _warn_corrupt(vault)
+        chunks.append((1, data))
+        return 0
 
     def _main(self, args: Any, path: str, vault: Any) -> int:
         global _lent
@@ -256,14 +327,16 @@ def _listing_facts(call: _Call, args: Any, config: Any, vault: Any) -> tuple[Any
     """For `vault ls`: everything its output depends on (the command line, the caller's
     environment, folder, streams and configuration, the time zone, and the vault's contents
     as of now: the items' generation, after a refresh from the store, and the store's
-    version, which any commit moves); None for the other commands, never answered twice, and
-    while a scheduled backup is due (the command makes it and says so)."""
+    version, which any commit moves, and the corrupt items: the last CONTENT_FACTS); None for
+    the other commands, never answered twice, and while a scheduled backup is due (the command
+    makes it and says so)."""
     from vault.interchange.backup import backup_due
 
     if getattr(args.handler, "__name__", "") != "cmd_ls" or backup_due(vault, config):
         return None
     return (
         tuple(call.argv),
+        call.framed,
         call.cwd,
         tuple(sorted(call.env.items())),
         call.tty,
@@ -295,20 +368,25 @@ def _text(chunks: list[tuple[int, bytes]], fd: int, tty: bool, encoding: list[st
     )
 
 
-def _joined(chunks: list[tuple[int, bytes]]) -> list[list[Any]]:
-    """The writes in order, those in a row to the same stream joined, base64-encoded."""
-    out: list[list[Any]] = []
+def _joined(chunks: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """The writes in order, those in a row to the same stream joined."""
+    out: list[tuple[int, bytes]] = []
     parts: list[bytes] = []
     last = 0
     for fd, data in chunks:
         if fd != last and parts:
-            out.append([last, base64.b64encode(b"".join(parts)).decode("ascii")])
+            out.append((last, b"".join(parts)))
             parts = []
         last = fd
         parts.append(data)
     if parts:
-        out.append([last, base64.b64encode(b"".join(parts)).decode("ascii")])
+        out.append((last, b"".join(parts)))
     return out
+
+
+def _encoded(out: list[tuple[int, bytes]]) -> list[list[Any]]:
+    """The writes base64-encoded, for a client that asked for no framed reply (an older one)."""
+    return [[fd, base64.b64encode(data).decode("ascii")] for fd, data in out]
 
 
 class _Call:
@@ -320,6 +398,7 @@ class _Call:
     tty: tuple[bool, bool, bool]
     encodings: tuple[list[str], list[str]]
     stdin: bytes | None  # None: the client did not read it
+    framed: bool  # the output as raw bytes after the reply's line (vault.session.agent.send_reply)
 
     @classmethod
     def parse(cls, request: dict[str, Any]) -> _Call:
@@ -348,4 +427,5 @@ class _Call:
         call.encodings = (enc[0], enc[1])
         stdin = request.get("stdin")
         call.stdin = base64.b64decode(stdin, validate=True) if isinstance(stdin, str) else None
+        call.framed = request.get("framed") is True
         return call

@@ -10,8 +10,9 @@ environment, which the user's other processes can read in /proc.
 This module imports only the standard library (and `vault.hardening`, which does too), so the
 agent stays small and starts fast, and the client (`vault.session.agent_client`) shares its wire
 helpers.
-The protocol is one JSON line each way over a Unix socket in a private folder; the agent also
-checks each caller's uid (SO_PEERCRED).
+The protocol is one JSON line each way over a Unix socket in a private folder (a command's reply
+may carry its output after its line, as raw bytes: `send_reply`); the agent also checks each
+caller's uid (SO_PEERCRED).
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ def boot_clock() -> float:
 
 def send(conn: socket.socket, message: dict[str, Any]) -> None:
     conn.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+
+def send_reply(conn: socket.socket, reply: dict[str, Any]) -> None:
+    """A command's reply: its line, then the bytes of its `payload`, if any, as they are (a
+    framed reply: the line's `frames` say which stream each piece goes to, and its length)."""
+    payload = reply.get("payload")
+    if not isinstance(payload, bytes):
+        send(conn, reply)
+        return
+    head = json.dumps({k: v for k, v in reply.items() if k != "payload"}, separators=(",", ":"))
+    line = head.encode() + b"\n"
+    if len(payload) < 1 << 16:
+        conn.sendall(line + payload)  # a short answer in one write
+    else:
+        conn.sendall(line)
+        conn.sendall(payload)  # not copied to join it to the line
 
 
 def receive(conn: socket.socket, limit: int = MAX_LINE) -> dict[str, Any] | None:
@@ -177,7 +194,7 @@ class Agent:
             send(conn, {"ok": True, "key": self.key.encoded(), **self.status()})
         elif op == "run":
             self.deadline = boot_clock() + self.timeout
-            send(conn, self.run(request))
+            send_reply(conn, self.run(request))
         elif op == "status":
             send(conn, {"ok": True, **self.status()})
         elif op == "timeout":
