@@ -66,16 +66,11 @@ class _Row:
 
 
 class Listing:
-    """The rows of one `vault ls` (one query, one way of showing it), kept between commands.
+    """The rows of one `vault ls` (one query, one way of showing it), kept between commands:
+    its keeper updates it only for a command shown the same way (the same command line,
+    environment, time zone, terminal, vault object: vault.cli.served)."""
 
-    `facts` is everything the rows depend on besides the notes themselves (the command line,
-    the environment, the time zone, the vault object...): a listing is only updated for a
-    command with the same facts."""
-
-    def __init__(
-        self, facts: tuple[Any, ...], key: Callable[[Note], tuple[Any, ...]], colour: bool
-    ) -> None:
-        self.facts = facts
+    def __init__(self, key: Callable[[Note], tuple[Any, ...]], colour: bool) -> None:
         self._key = key
         self._colour = colour
         self._rows: dict[str, _Row] = {}

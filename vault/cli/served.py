@@ -44,6 +44,7 @@ SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY
 PLAIN_CODECS = frozenset({"utf-8", "ascii", "iso8859-1"})
 # The last facts of `_listing_facts`: the vault's contents; those before: how it is shown.
 CONTENT_FACTS = 3
+LISTINGS = 4  # `vault ls` tables kept (vault.cli.listing), each shown its own way
 
 # While a command runs: (real path, vault id, vault) of the resident vault, which
 # vault.cli's opening of the vault takes instead of unlocking one (see `resident`).
@@ -125,12 +126,14 @@ class Service:
         # The last `vault ls` answered: (everything its output depends on, the reply). A
         # repeat with nothing changed is answered from here, without listing 10,000 notes again.
         self.listed: tuple[tuple[Any, ...], dict[str, Any]] | None = None
-        # The rows of the last `vault ls` table (vault.cli.listing), for the next one to lay
-        # out only what changed.
-        self.listing: Any = None
+        # The rows of the last few `vault ls` tables (vault.cli.listing), by how they are
+        # shown (the command line, the caller's environment...), for the next one shown the
+        # same way to lay out only what changed.
+        self.listings: dict[tuple[Any, ...], Any] = {}
 
     def close(self) -> None:
-        self.listed = self.listing = None  # decrypted titles: forgotten with the vault
+        self.listed = None  # decrypted titles: forgotten with the vault
+        self.listings.clear()
         if self.vault is not None:
             with contextlib.suppress(Exception):
                 self.vault.lock()
@@ -217,7 +220,7 @@ class Service:
             return None
         if codecs.lookup(encoding[0]).name not in PLAIN_CODECS:
             return None  # stateful codecs (a BOM) must see the whole output at once
-        kept, self.listing = self.listing, None  # put back only once it is whole again
+        kept = self.listings.pop(shown, None)  # put back only once it is whole again
         try:
             key = sort_key(args.sort)
             inside = None
@@ -234,13 +237,15 @@ class Service:
             ]
             if not notes:
                 return None
-            if kept is None or kept.facts != shown:
-                kept = Listing(shown, key, colour_on(sys.stdout))
+            if kept is None:
+                kept = Listing(key, colour_on(sys.stdout))
             kept.update(notes, vault.notebook_path)
             data = kept.text(args.reverse).encode(*encoding)
         except (VaultError, UnicodeError):
             return None
-        self.listing = kept
+        while len(self.listings) >= LISTINGS:
+            del self.listings[next(iter(self.listings))]  # the oldest
+        self.listings[shown] = kept
         _warn_corrupt(vault)
         chunks.append((1, data))
         return 0
