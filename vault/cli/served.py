@@ -9,8 +9,11 @@ The thin client (`vault.session.thin`) sends the command line, the working folde
 environment the command would read (never a password) and what its standard streams are
 (terminals or not, their encoding, the terminal's size); the agent runs the command's own code
 (`vault.cli.main`) with those, writing into memory, and sends back every byte written to stdout
-and stderr, in order, with the exit status. The output is the normal path's by construction:
-same code, same columns, same escaping of control characters, same errors.
+and stderr, in order, with the exit status (as raw bytes after the reply's line, for a client
+that asks for it: `framed`). The output is the normal path's by construction: same code, same
+columns, same escaping of control characters, same errors. `vault ls` as a table is the one
+shortcut: the agent keeps the rows of its last few tables (vault.cli.listing, made by the same
+column code) and lays out again only the notes that changed since.
 
 The agent keeps the vault open between commands (opened with the session's key at the first
 served command), which is what makes them fast. It never serves stale data: every read of the
