@@ -154,7 +154,7 @@ class ItemCache:
                 with contextlib.suppress(VaultError, OSError):
                     self._save_snapshot()
             self._items.clear()
-            self._states = None
+            self._states = self._heads = None
             self._index.clear()
             self._derived.clear()  # the notebook and tag maps hold decrypted names
             self._views.clear()  # and the link index, decrypted notes
@@ -315,8 +315,10 @@ class ItemCache:
             self._seen_version = version
             return changed
 
-    # The live items' rows as the last refresh read them (no envelopes: claims only).
+    # The live items' rows as the last refresh read them (no envelopes: claims only), and their
+    # (id, version, fork) as the index gave them, when read (`_item_states`).
     _states: dict[str, ItemRow] | None = None
+    _heads: set[tuple[str, str, int]] | None = None
 
     def _item_states(self) -> tuple[dict[str, ItemRow], list[str] | None]:
         """The store's live items (`Store.item_states`), and the items whose shown version or
@@ -330,22 +332,22 @@ class ItemCache:
         each such item decrypted with those claims (the vault's own writes move the version;
         what it deletes or refuses is compared again, as it is not in the cache). A cache told
         to compare everything again (`_seen_version` -1: a rekey, writes rolled back) does."""
-        last = self._states
+        last, before = self._states, self._heads
         if last is None or self._snap_tags or self._seen_version < 0:
+            self._heads = None
             return self.store.item_states(self._kinds, envelopes=bool(self._snap_tags)), None
         sql = "SELECT item_id, op_id, conflict FROM items WHERE deleted = 0"
         kinds: tuple[str, ...] = ()
         if self._kinds is not None:
             kinds = tuple(sorted(self._kinds))
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-        states: dict[str, ItemRow] = {}
-        moved = []
-        for item_id, op_id, conflict in self.store.query(sql, kinds):
-            row = last.get(item_id)
-            if row is not None and row.op_id == op_id and row.conflict == bool(conflict):
-                states[item_id] = row
-            else:
-                moved.append(item_id)
+        heads = self._heads = set(self.store.query(sql, kinds))
+        if before is None:
+            before = {(i, row.op_id, int(row.conflict)) for i, row in last.items()}
+        moved = [item_id for item_id, _, _ in heads - before]
+        states = dict(last)
+        for item_id, _, _ in before - heads:
+            states.pop(item_id, None)  # gone, or moved (read again below)
         for row in self.store.items_by_id(moved):
             if not row.deleted and (self._kinds is None or row.kind in self._kinds):
                 states[row.item_id] = dataclasses.replace(row, envelope=None)
