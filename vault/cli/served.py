@@ -142,6 +142,13 @@ class Service:
                 self.vault.lock()
             self.vault = None
 
+    def idle(self) -> None:
+        """After a command, while nobody waits: the map of titles `vault show TITLE` looks
+        names up in, made again now if the notes changed (a served `vault new`, or another
+        process's change this command saw), rather than in the next `show`."""
+        if self.vault is not None:
+            self.vault.notes_titled("")
+
     # --- one command ---------------------------------------------------------------------
 
     def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]:

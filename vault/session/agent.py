@@ -50,6 +50,10 @@ class Service(Protocol):
 
     def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]: ...
 
+    def idle(self) -> None:
+        """Called after a command's caller has its answer: work for the next command, done
+        while nobody waits."""
+
     def close(self) -> None: ...
 
 
@@ -170,6 +174,9 @@ class Agent:
                         return
                 except OSError:
                     continue  # a caller that went away mid-answer changes nothing
+            if self.service is not None:
+                with contextlib.suppress(Exception):  # never the agent's end
+                    self.service.idle()
 
     def handle(self, conn: socket.socket) -> bool:
         """Answer one caller; False when the agent should end."""
