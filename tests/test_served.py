@@ -244,6 +244,27 @@ def test_a_served_ls_after_each_kind_of_change_prints_what_ls_prints_alone(hosti
     check("body")
 
 
+def test_a_client_that_asks_for_no_framed_reply_gets_base64_in_the_line(hostile: CLI) -> None:
+    """The thin client asks for the output as raw bytes after the reply's line; a client
+    that does not (an older one, still running while vault is upgraded) gets it as before."""
+    import base64
+
+    cli = hostile
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    request = {
+        "op": "run",
+        "argv": ["show", "--raw", "Bidi"],
+        "cwd": "/",
+        "env": cli.env(),
+        "tty": [False, False, False],
+        "encodings": [["utf-8", "strict"], ["utf-8", "backslashreplace"]],
+    }
+    reply = agent_client._ask_vault(cli.vault_dir, vault_id, request)
+    assert reply is not None and reply["served"] is True and "frames" not in reply
+    out = b"".join(base64.b64decode(data) for fd, data in reply["out"] if fd == 1)
+    assert out == cli("show", "--raw", "Bidi", check=True).stdout.encode()
+
+
 def test_not_served_runs_here_as_before(hostile: CLI, tmp_path: Path) -> None:
     cli = hostile
     count = served_count(cli)
