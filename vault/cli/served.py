@@ -143,11 +143,12 @@ class Service:
             self.vault = None
 
     def idle(self) -> None:
-        """After a command, while nobody waits: the map of titles `vault show TITLE` looks
-        names up in, made again now if the notes changed (a served `vault new`, or another
-        process's change this command saw), rather than in the next `show`."""
+        """After a command and for a while after (vault.session.agent), while nobody waits:
+        the vault brought up to date with what other processes committed, and the maps the
+        commands look names up in (titles, notebooks, tags) made again if the items changed,
+        rather than in the next command (`Vault.warm`). Costs one query when nothing did."""
         if self.vault is not None:
-            self.vault.notes_titled("")
+            self.vault.warm()
 
     # --- one command ---------------------------------------------------------------------
 

@@ -59,6 +59,15 @@ class Notes(Filing):
             self.refresh()
             return [i for i in self._items.values() if isinstance(i, Note)]
 
+    def warm(self) -> None:
+        """Bring the items up to date with the store and make the maps derived from them
+        (titles, notebooks, tags) again if they changed: for a caller with time to spare (the
+        session agent between commands), so the next lookup does not."""
+        if self._kinds is None or "note" in self._kinds:
+            self.notes_titled("")
+        self._notebook_map()
+        self._tag_map()
+
     def notes_titled(self, title: str) -> tuple[list[Note], bool]:
         """The notes whose title is exactly `title`, and whether `title` is also some note's
         id, from a map of titles kept until the notes change: the session agent names notes by

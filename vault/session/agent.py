@@ -40,6 +40,11 @@ MAX_MESSAGE = 256 * 1024 * 1024
 KEY_BYTES = 32
 CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
+# For this long after a command, the loop also wakes this often to let the service catch up
+# with changes made elsewhere (`Service.idle`): the `vault edit` a person just ran in its own
+# process is read before their next `vault ls`, not while it waits.
+BUSY_SECONDS = 20.0
+POLL_SECONDS = 0.1  # one query (PRAGMA data_version) when nothing changed
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
 
@@ -51,8 +56,8 @@ class Service(Protocol):
     def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]: ...
 
     def idle(self) -> None:
-        """Called after a command's caller has its answer: work for the next command, done
-        while nobody waits."""
+        """Called after a command's caller has its answer, and every POLL_SECONDS for a while
+        after: work for the next command, done while nobody waits (cheap when there is none)."""
 
     def close(self) -> None: ...
 
@@ -162,11 +167,17 @@ class Agent:
         return time.time() + max(0.0, self.deadline - boot_clock())
 
     def serve(self) -> None:
+        busy = -BUSY_SECONDS  # when the last command came (boot clock)
         while not self.expired():
-            self.sock.settimeout(min(WAKE_SECONDS, max(0.01, self.deadline - boot_clock())))
+            wake = WAKE_SECONDS
+            if self.service is not None and boot_clock() - busy < BUSY_SECONDS:
+                wake = POLL_SECONDS  # a person at work: keep up with the vault meanwhile
+            self.sock.settimeout(min(wake, max(0.01, self.deadline - boot_clock())))
             try:
                 conn, _ = self.sock.accept()
             except TimeoutError:
+                if wake == POLL_SECONDS:
+                    self._idle()
                 continue
             with conn:
                 try:
@@ -174,9 +185,13 @@ class Agent:
                         return
                 except OSError:
                     continue  # a caller that went away mid-answer changes nothing
-            if self.service is not None:
-                with contextlib.suppress(Exception):  # never the agent's end
-                    self.service.idle()
+            busy = boot_clock()
+            self._idle()
+
+    def _idle(self) -> None:
+        if self.service is not None:
+            with contextlib.suppress(Exception):  # never the agent's end
+                self.service.idle()
 
     def handle(self, conn: socket.socket) -> bool:
         """Answer one caller; False when the agent should end."""
