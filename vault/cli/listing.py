@@ -22,6 +22,7 @@ vault; they are kept only in the agent's memory and forgotten with the vault (do
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -132,8 +133,6 @@ class Listing:
 
     def _lay_out(self, fresh: list[_Row]) -> None:
         """The lines of the new rows, or of every row when a column's width moved."""
-        import sys
-
         widths = [
             max(cell_width(column.header), max(count) if count else 0)
             for column, count in zip(NOTE_COLUMNS, self._counts, strict=True)
