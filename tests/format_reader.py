@@ -23,6 +23,7 @@ from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_state,
     crypto_secretstream_xchacha20poly1305_TAG_FINAL,
     crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
+    crypto_secretstream_xchacha20poly1305_TAG_PUSH,
 )
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -295,19 +296,22 @@ def read_vault(
     return result
 
 
-def read_snapshot(folder: Path, *, password: str) -> list[list]:
-    """The entries of `snapshot.sealed` ("The snapshot" in FORMAT.md), checked as it says."""
+def read_snapshot(folder: Path, *, password: str, bodies: bool = True) -> list[list]:
+    """The entries of `snapshot.sealed` ("The snapshot" in FORMAT.md), checked as it says:
+    version 2, the entries without bodies up to the PUSH message, then the bodies (`bodies`:
+    put back into their entries' payloads; else the reading stops at the PUSH)."""
     vault_id, mk_id, mk = master_key(folder, password=password)
     data = (folder / "snapshot.sealed").read_bytes()
     line, rest = data.split(b"\n", 1)
     head = json.loads(line)
-    assert (head["v"], head["vault"], head["mk"]) == (1, vault_id, mk_id)
+    assert (head["v"], head["vault"], head["mk"]) == (2, vault_id, mk_id)
     state = crypto_secretstream_xchacha20poly1305_state()
     crypto_secretstream_xchacha20poly1305_init_pull(
         state, b64(head["ss"]), b2b(b"", key=mk, person=b"vault snapshot")
     )
-    ad = b"\x00".join([b"vault-snapshot", b"1", vault_id.encode(), mk_id.encode()])
+    ad = b"\x00".join([b"vault-snapshot", b"2", vault_id.encode(), mk_id.encode()])
     entries: list[list] = []
+    found: dict[str, str] | None = None
     offset = 0
     while True:
         length = int.from_bytes(rest[offset : offset + 4], "big")
@@ -316,13 +320,35 @@ def read_snapshot(folder: Path, *, password: str) -> list[list]:
         assert length <= 2 * 1024 * 1024 + 4096
         plain, tag = crypto_secretstream_xchacha20poly1305_pull(state, message, ad)
         body = unpad(plain)
-        if tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL:
+        if tag in (
+            crypto_secretstream_xchacha20poly1305_TAG_PUSH,
+            crypto_secretstream_xchacha20poly1305_TAG_FINAL,
+        ):
             # the padding of the empty string: 0x80 and 255 zeros, 273 bytes sealed
             assert plain == b"\x80" + bytes(255) and length == 273
-            assert offset == len(rest)
+        if tag == crypto_secretstream_xchacha20poly1305_TAG_PUSH:
+            assert found is None
+            if not bodies:
+                return entries
+            found = {}
+            continue
+        if tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL:
+            assert found is not None and offset == len(rest)
+            for entry in entries:
+                if entry[0] in found:
+                    entry[4]["body"] = found.pop(entry[0])
+            assert not found
             return entries
         assert tag == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-        entries.extend(json.loads(body.decode("utf-8")))
+        if found is None:
+            entries.extend(json.loads(body.decode("utf-8")))
+        else:  # u32 index length, the index [[id, byte length], ...], the bodies' UTF-8
+            size = int.from_bytes(body[:4], "big")
+            pos = 4 + size
+            for item_id, length in json.loads(body[4:pos].decode("utf-8")):
+                found[item_id] = body[pos : pos + length].decode("utf-8")
+                pos += length
+            assert pos == len(body)
 
 
 # --- the store without SQLite's WAL support ("The store" in FORMAT.md) ----------------------------

@@ -655,7 +655,7 @@ def test_a_bad_file_in_the_backup_folder_never_blocks_an_unlock(
     else:
         bad.symlink_to("/dev/zero")
     time.sleep(0.5)
-    result = cli("ls")  # unlocks, and makes the scheduled backup (rotation lists the folder)
+    result = cli("tags")  # unlocks, and makes the scheduled backup (rotation lists the folder)
     assert result.returncode == 0, result.stderr
     assert "Made the scheduled backup" in result.stderr
     listed = cli("backup", "list")

@@ -165,16 +165,17 @@ def test_a_command_makes_the_scheduled_backup_when_it_is_due(cli: CLI) -> None:
     cli("config", "set", "backup.interval_hours", "0.0001", check=True)  # 0.36 seconds
     cli("new", "Something", input="to keep", check=True)
     time.sleep(0.5)
-    first = cli("ls", check=True)
+    assert "scheduled backup" not in cli("ls", check=True).stderr  # reads only: no backup
+    first = cli("tags", check=True)
     assert "Made the scheduled backup" in first.stderr
     listed = json.loads(cli("backup", "list", "--json", check=True).stdout)["backups"]
     assert len(listed) == 1 and listed[0]["automatic"]
     time.sleep(0.5)
     # due again by the clock, but nothing changed: no new backup
-    assert "scheduled backup" not in cli("ls", check=True).stderr
+    assert "scheduled backup" not in cli("tags", check=True).stderr
     cli("config", "set", "backup.interval_hours", "0", check=True)
     cli("new", "More", input="x", check=True)
-    assert "scheduled backup" not in cli("ls", check=True).stderr
+    assert "scheduled backup" not in cli("tags", check=True).stderr
 
 
 def test_progress_bar_only_on_a_terminal_and_only_when_slow(

@@ -87,6 +87,13 @@ def test_spec_reader_opens_the_snapshot(cli, vault_path) -> None:
             item_id = payload.pop("id")
             assert by_id[item_id][1] == kind
             assert by_id[item_id][4] == payload
+    # The first part alone (what `vault ls` reads): the same entries, without the bodies.
+    listing = spec.read_snapshot(vault_path, password=PASSWORD, bodies=False)
+    assert [e[0] for e in listing] == [e[0] for e in entries]
+    for entry in listing:
+        whole = dict(by_id[entry[0]][4])
+        whole.pop("body", None)
+        assert entry[:4] == by_id[entry[0]][:4] and entry[4] == whole
 
 
 def test_a_reader_must_apply_the_wal(tmp_path) -> None:

@@ -106,3 +106,37 @@ def test_the_resolve_choices_match_the_domains() -> None:
     from vault.sync.conflicts import CHOICES
 
     assert ARGUMENT_CHOICES == CHOICES
+
+
+def test_version_loads_no_command_line() -> None:
+    """`vault --version` answers before the command line (and the domain) is imported."""
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['vault', '--version']\n"
+        "try:\n"
+        "    runpy.run_module('vault', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('vault.cli', 'vault.notes', 'nacl'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    first, last = result.stdout.strip().splitlines()
+    assert first.startswith("vault ") and last == "[]"
+
+
+def test_the_note_commands_load_no_attachment_link_or_template_code() -> None:
+    """What `vault ls`, `show`, `search` and `new` import before they run (the parser, the
+    domain): no attachments (and their thread pool and logging), links, renaming or templates;
+    those load with the commands that use them."""
+    code = (
+        "import sys, vault.cli; vault.cli.build_parser().parse_args(['ls']); "
+        "import vault.notes.vault; "
+        "heavy = ('vault.notes.attachments', 'vault.storage.blobs', 'vault.notes.links', "
+        "'vault.notes.renaming', 'vault.notes.templates', 'concurrent.futures', 'logging', "
+        "'vault.sealing.strength'); "
+        "print(sorted(m for m in sys.modules if m in heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -111,7 +111,7 @@ def test_a_damaged_snapshot_is_ignored(big: Path, damage: str) -> None:
     elif damage == "trailing":
         data += b"more"
     elif damage == "header":
-        data = data.replace(b'"v":1', b'"v":9', 1)
+        data = data.replace(b'"v":2', b'"v":9', 1)
     else:
         data = bytearray()
     file.write_bytes(bytes(data))
@@ -240,3 +240,130 @@ def big_keys(big: Path) -> tuple[Path, bytes, str, str, bytes]:
         found = (big, subkey(mk, Label.SNAPSHOT), vault.vault_id, keys.mk_id(mk))
         vault._unsnapped = 0
     return (*found, snapshot.path_in(big).read_bytes())
+
+
+# --- version 2: the bodies apart, so a listing decrypts only the rest ---------------------------
+
+
+def write_version_1(path: Path, found: list[snapshot.Entry], key: bytes, vault_id: str, mk_id: str):
+    """A snapshot as version 1 wrote it (every entry whole, the last message FINAL), as
+    FORMAT.md describes it, for the in-place upgrade."""
+    import base64
+    import struct
+
+    from nacl.bindings import (
+        crypto_secretstream_xchacha20poly1305_init_push,
+        crypto_secretstream_xchacha20poly1305_push,
+        crypto_secretstream_xchacha20poly1305_state,
+        crypto_secretstream_xchacha20poly1305_TAG_FINAL,
+        crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
+    )
+
+    from vault.sealing.crypto import pad
+
+    state = crypto_secretstream_xchacha20poly1305_state()
+    header = crypto_secretstream_xchacha20poly1305_init_push(state, key)
+    ad = b"\x00".join([b"vault-snapshot", b"1", vault_id.encode(), mk_id.encode()])
+    head = {"v": 1, "vault": vault_id, "mk": mk_id, "ss": base64.b64encode(header).decode()}
+    out = json.dumps(head, separators=(",", ":")).encode() + b"\n"
+    body = json.dumps([list(e) for e in found], separators=(",", ":")).encode()
+    for plain, tag in (
+        (body, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE),
+        (b"", crypto_secretstream_xchacha20poly1305_TAG_FINAL),
+    ):
+        cipher = crypto_secretstream_xchacha20poly1305_push(state, pad(plain), ad, tag)
+        out += struct.pack(">I", len(cipher)) + cipher
+    snapshot.path_in(path).write_bytes(out)
+
+
+def test_a_listing_reads_no_body_and_shows_the_same_notes(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
+        listed = {n.id: n for n in vault.all_notes()}
+        assert listed and all(n.body == "" for n in listed.values())  # none was decrypted
+        some = sorted(listed)[0]
+        with pytest.raises(RuntimeError, match="without the notes' bodies"):
+            vault.search("body")
+        with pytest.raises(RuntimeError, match="without its body"):
+            vault.update_note(listed[some], title="renamed")  # its body would be lost
+        whole = vault.note(some)  # read whole from the store, on demand
+        vault._unsnapped = 0
+    expected = open_without_snapshot(big)
+    assert whole.to_payload() == expected[some][0]
+    for note_id, note in listed.items():
+        payload = dict(expected[note_id][0], body="")
+        assert (note.to_payload(), note.version) == (payload, expected[note_id][1])
+
+
+def test_a_listing_sees_changes_made_after_the_snapshot(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        notes = sorted(vault.all_notes(), key=lambda n: n.title)
+        vault.update_note(notes[0], title="Renamed after the snapshot", body="new body")
+        vault.create_note("Added after the snapshot", "new")
+        vault._unsnapped = 0  # keep the old snapshot
+    with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
+        titles = {n.title for n in vault.all_notes()}
+        assert {"Renamed after the snapshot", "Added after the snapshot"} <= titles
+        assert vault.note(notes[0].id).body == "new body"
+
+
+def test_a_listing_after_many_changes_seals_a_whole_snapshot(big: Path) -> None:
+    """Locking a vault opened without bodies, once enough changed, seals a new snapshot with
+    every body (read from the old one), not one that lost them."""
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        for note in vault.all_notes()[:40]:
+            vault.update_note(note, body=f"{note.body} changed")
+        vault._unsnapped = 0  # keep the old snapshot
+    before = snapshot.path_in(big).read_bytes()
+    with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
+        assert len(vault.all_notes()) == COUNT
+    assert snapshot.path_in(big).read_bytes() != before
+    found = entries(big)
+    assert found is not None
+    expected = open_without_snapshot(big)
+    assert {e[0]: e[4] for e in found if e[1] == "note"} == {
+        i: p for i, (p, _, _) in expected.items() if p["kind"] == "note"
+    }
+
+
+def test_damage_after_the_listing_part_spoils_only_the_bodies(big: Path) -> None:
+    file = snapshot.path_in(big)
+    file.write_bytes(file.read_bytes()[:-40])  # the FINAL message cut
+    assert entries(big) is None
+    with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
+        notes = vault.all_notes()
+        assert len(notes) == COUNT and all(n.body == "" for n in notes)
+        vault._unsnapped = 0
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        assert state(vault) == open_without_snapshot(big)
+
+
+def test_a_version_1_snapshot_is_read_and_replaced_in_place(big_keys) -> None:
+    big, key, vault_id, mk_id, _ = big_keys
+    found = entries(big)
+    assert found is not None
+    write_version_1(big, found, key, vault_id, mk_id)
+    assert snapshot.load(big, key, vault_id, mk_id, bodies=False)[1:] == (True, 1)
+    with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
+        assert not vault._bodiless  # a version 1 file holds the bodies: read whole
+        assert vault._snap_tags == {} and vault._tags  # its entries were used
+        assert state(vault) == open_without_snapshot(big)
+    loaded = snapshot.load(big, key, vault_id, mk_id)
+    assert loaded is not None and loaded[2] == snapshot.VERSION  # sealed anew at lock
+    assert sorted(map(list, loaded[0])) == sorted(map(list, found))
+
+
+def test_a_message_of_bodies_must_add_up() -> None:
+    """The second part's layout (FORMAT.md): the index, then exactly the bodies it names."""
+    good = next(snapshot._body_chunks([("a" * 32, "ünï"), ("b" * 32, "")]))
+    assert snapshot._pairs(good) == {"a" * 32: "ünï", "b" * 32: ""}
+    size = int.from_bytes(good[:4], "big")
+    index, rest = good[4 : 4 + size], good[4 + size :]
+    for bad in (
+        good + b"x",  # something after the last body
+        good[:-1],  # a body cut short
+        good[:4] + index + b"\xff" + rest[1:],  # not UTF-8
+        good[:4] + index.replace(b"b" * 32, b"a" * 32) + rest,  # an id twice
+        b"\x00\x00",
+    ):
+        with pytest.raises(ValueError):
+            snapshot._pairs(bad)

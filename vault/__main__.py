@@ -11,6 +11,11 @@ def main() -> int:
     from vault.session import thin
 
     argv = sys.argv[1:]
+    if argv == ["--version"]:  # argparse's answer, without loading the command line
+        from vault import __version__
+
+        sys.stdout.write(f"vault {__version__}\n")
+        return 0
     code = thin.serve(argv)
     if code is not None:
         return code

@@ -15,7 +15,7 @@ import importlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.cli.columns import Column, print_table
 from vault.cli.common import NOTE_HELP, emit_json, info, open_vault, out
@@ -23,10 +23,12 @@ from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.fsutil import replacing
 from vault.notes import lookup
-from vault.notes.attachments import Attachment
 from vault.notes.vault import Vault
 from vault.textsafe import visible
 from vault.wording import plural
+
+if TYPE_CHECKING:  # loaded when an attachment command runs, not for every command
+    from vault.notes.attachments import Attachment
 
 Progress = Callable[[int, int], None]
 # A bar is drawn only for files at least this big (and only on a terminal, once slow).
@@ -132,7 +134,7 @@ def _find(vault: Vault, note_id: str, name: str) -> Attachment:
         if att.name == name:
             return att
     # the domain names the error (and normalises the name) the same way
-    from vault.notes.attachments import find_entry
+    from vault.notes.attachments import Attachment, find_entry
 
     entry = find_entry(vault, note_id, name)
     return Attachment(entry.name, entry.size, entry.media_type, entry.blob, False)

@@ -32,7 +32,6 @@ from vault.notes.model import Note, snippet
 from vault.notes.vault import Vault, VaultInfo, inspect_vault
 from vault.paths import resolve_vault_dir
 from vault.sealing.envelope import short
-from vault.sealing.strength import estimate
 from vault.session import agent_client
 
 # Every line goes out through vault.cli.output, which shows control characters of note text
@@ -103,6 +102,8 @@ def read_new_password(env: str = "VAULT_NEW_PASSWORD") -> str:
 
 
 def _repeat_new_password(first: str, env: str) -> str:
+    from vault.sealing.strength import estimate  # only where a password is chosen
+
     strength = estimate(first)
     info(f"Strength: {strength.label} ({strength.hint})")
     second = read_secret("Repeat the new password: ", env, "new password")
@@ -143,22 +144,24 @@ def open_vault(
     use_session: bool = True,
     kinds: frozenset[str] | None = None,
     history_warning: bool = True,
+    bodies: bool = True,
 ) -> Vault:
     """The vault unlocked by its session (`vault unlock`) or else the password.
     `use_session=False` insists on the password (changing the password proves it is known).
-    `history_warning=False` leaves an altered history unmentioned (`vault check` reports it)."""
+    `history_warning=False` leaves an altered history unmentioned (`vault check` reports it).
+    `bodies=False`: the notes' bodies are not read (a listing; `Vault.unlock` says more)."""
     path = vault_dir(args, config)
     serving = sys.modules.get("vault.cli.served")  # loaded in the session agent only
     vault = serving.lent_here(path) if serving and use_session else None
     if vault is None:  # (the agent checked the one it keeps open: same store file, same key)
         info_ = inspect_vault(path)  # a missing or broken vault fails here, before any prompt
-        vault = _open_from_session(path, info_.vault_id, kinds) if use_session else None
+        vault = _open_from_session(path, info_.vault_id, kinds, bodies) if use_session else None
     if vault is None:
         vault = with_password(
             args,
             info_,
             lambda password, keyfile: Vault.unlock(
-                path, password=password, keyfile=keyfile, kinds=kinds
+                path, password=password, keyfile=keyfile, kinds=kinds, bodies=bodies
             ),
         )
     if vault.history_incident and history_warning:
@@ -195,7 +198,7 @@ def with_password(
 
 
 def _open_from_session(
-    path: Path, vault_id: str, kinds: frozenset[str] | None = None
+    path: Path, vault_id: str, kinds: frozenset[str] | None = None, bodies: bool = True
 ) -> Vault | None:
     """The vault opened with the key of its unlocked session (`vault unlock`), if it has one.
     A session whose key the vault no longer uses (rekeyed since) is ended on the spot."""
@@ -207,7 +210,7 @@ def _open_from_session(
     if key is None:
         return None
     try:
-        return Vault.open_with_key(path, key, kinds)
+        return Vault.open_with_key(path, key, kinds, bodies)
     except StaleSessionError:
         agent_client.lock(path, vault_id)
         info("The unlocked session was for this vault's old key; it is locked now.")
@@ -297,16 +300,26 @@ WITHOUT_NOTES = frozenset({"notebook", "tag"})
 
 @contextlib.contextmanager
 def opened_note(
-    args: argparse.Namespace, config: Config, ref: str, *, trashed: bool | None = None
+    args: argparse.Namespace,
+    config: Config,
+    ref: str,
+    *,
+    trashed: bool | None = None,
+    read_only: bool = False,
 ) -> Iterator[tuple[Vault, Note]]:
     """The unlocked vault and the note `ref` names (vault.notes.lookup), for every command that
     takes a NOTE. An id or the short id `vault ls` prints is looked up in the store's index and only
-    that note is decrypted; any other name needs every note's title, so every note."""
+    that note is decrypted; any other name needs every note's title, so every note. A command
+    that only reads (`read_only`) makes no scheduled backup: it changed nothing to back up."""
+    backup = not read_only
     if not lookup.looks_like_id(ref):
-        with open_vault(args, config) as vault:
-            yield vault, lookup.find_note(vault, ref, trashed=trashed)
+        # Naming a note by its title needs every title, not every body: a command that only
+        # reads decrypts the body of the one note named.
+        with open_vault(args, config, scheduled_backup=backup, bodies=backup) as vault:
+            note = lookup.find_note(vault, ref, trashed=trashed)
+            yield vault, note if backup else vault.note(note.id)
         return
-    vault = open_vault(args, config, kinds=WITHOUT_NOTES)
+    vault = open_vault(args, config, kinds=WITHOUT_NOTES, scheduled_backup=backup)
     try:
         note = lookup.note_by_id(vault, ref, trashed=trashed)
         if note is None:  # hex that is a title after all: every note, with the key in hand

@@ -11,19 +11,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.cli.common import NOTE_HELP, edit_dir, editable, emit_json, info, open_vault, out
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.notes import lookup
-from vault.notes.links import OutgoingLink, link_index
 from vault.notes.model import Note
-from vault.notes.renaming import rename_message, rename_note
-from vault.notes.templates import NoteSettings, append_line, today
 from vault.notes.vault import Vault
 from vault.sealing.envelope import short
 from vault.textsafe import visible
+
+# Links, renaming and templates load when their command runs: building the parser (every
+# `vault` command does) imports none of them.
+if TYPE_CHECKING:
+    from vault.notes.links import OutgoingLink
 
 
 def find_note(vault: Vault, ref: str) -> Note:
@@ -50,6 +52,8 @@ def _outgoing_json(vault: Vault, item: OutgoingLink) -> dict[str, Any]:
 def cmd_links(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         note = find_note(vault, args.note)
+        from vault.notes.links import link_index
+
         found = link_index(vault).outgoing(note)
         if args.json:
             emit_json([_outgoing_json(vault, o) for o in found])
@@ -74,6 +78,8 @@ def cmd_links(args: argparse.Namespace, config: Config) -> int:
 def cmd_backlinks(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         note = find_note(vault, args.note)
+        from vault.notes.links import link_index
+
         found = link_index(vault).backlinks(note)
         if args.json:
             emit_json(
@@ -107,6 +113,8 @@ def _interactive() -> bool:
 
 
 def cmd_today(args: argparse.Namespace, config: Config) -> int:
+    from vault.notes.templates import NoteSettings, append_line, today
+
     settings = NoteSettings.from_config(config)
     with open_vault(args, config) as vault:
         daily = today(vault, settings)
@@ -140,6 +148,8 @@ def cmd_today(args: argparse.Namespace, config: Config) -> int:
 def cmd_rename(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config) as vault:
         note = editable(vault, find_note(vault, args.note))
+        from vault.notes.renaming import rename_message, rename_note
+
         result = rename_note(vault, note, args.title, update_links=not args.no_update_links)
         info(rename_message(result))
     return 0

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from vault import gcpause
 from vault.cli import output as cli_output
 from vault.cli.common import (
     confirm,
@@ -83,7 +84,12 @@ def _read_stdin() -> str:
 
 
 def cmd_ls(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
+    # It reads only (no scheduled backup), and a table needs no body (JSON has snippets).
+    # Thousands of rows and no cycles among them: the cyclic GC waits (vault.gcpause).
+    with (
+        gcpause.paused(),
+        open_vault(args, config, scheduled_backup=False, bodies=args.json) as vault,
+    ):
         notebook = _notebook_id(vault, args.notebook, create=False)
         notes = vault.notes(
             notebook=notebook,
@@ -115,6 +121,7 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
         columns.append(Column("Match", "dim", share=3))
     rows = []
     paths: dict[str | None, str] = {}  # thousands of notes share a few notebooks
+    minutes: dict[int | None, str] = {}  # and many a minute (an import, a sync)
     # Each note's cells, kept with the vault while it stays open (the session agent answers
     # many commands with one vault): a note changed is a new object, so it misses.
     cells = vault.view("cli.note_cells", dict)
@@ -125,10 +132,14 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
         hit = cells.get(id(note))
         if hit is None or hit[0] is not note or hit[1] != zone:
             title = title_cell(note)
+            minute = note.modified // 60_000 if note.modified else None
+            when = minutes.get(minute)
+            if when is None:
+                when = minutes[minute] = fmt_time(note.modified)
             hit = cells[id(note)] = (
                 note,
                 zone,
-                (short(note.id), title, ", ".join(note.tags), fmt_time(note.modified)),
+                (short(note.id), title, ", ".join(note.tags), when),
             )
         path = paths.get(note.notebook)
         if path is None:
@@ -151,7 +162,7 @@ def _warn_corrupt(vault: Vault) -> None:
 
 
 def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note) as (vault, note):
+    with gcpause.paused(), opened_note(args, config, args.note, read_only=True) as (vault, note):
         if args.version:
             note = _version_of(vault, note, args.version)
         _show(args, vault, note)
@@ -297,7 +308,7 @@ def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
-    with open_vault(args, config) as vault:
+    with gcpause.paused(), open_vault(args, config, scheduled_backup=False) as vault:  # reads
         query = parse_query(args.query)
         if query.empty:
             raise InvalidInputError("search for at least one word")
@@ -326,7 +337,7 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note) as (vault, note):
+    with opened_note(args, config, args.note, read_only=True) as (vault, note):
         versions = vault.note_history(note)
         if args.json:
             emit_json(

@@ -65,6 +65,10 @@ class _Items(dict[str, Item]):
         self.generation += 1
         super().clear()
 
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.generation += 1
+        super().update(*args, **kwargs)
+
 
 class ItemCache:
     """The verified, decrypted items of an unlocked vault. Thread-safe; `lock()` drops every
@@ -77,11 +81,18 @@ class ItemCache:
         prefetched: Prefetched | None = None,
         kinds: frozenset[str] | None = None,
         scan: HistoryScan | None = None,
+        bodies: bool = True,
     ) -> None:
         self.store = store
         # Only items of these kinds are read (None: all). `vault new` needs the notebooks and
         # tags, not 10,000 notes; such a vault must not be asked for its notes.
         self._kinds = kinds
+        # bodies=False: the notes from the snapshot come without their bodies (`vault ls`
+        # decrypts its first part only); those notes are `_bodiless` (id -> the snapshot's
+        # version), `note()` reads one whole from the store, and none of them may be written.
+        self._bodies = bodies
+        self._bodiless: dict[str, str] = {}
+        self._snap_old = False  # the snapshot read was of an older version: lock seals anew
         self.path = store.path
         self.vault_id = store.vault_id
         self._mk = bytearray(master_key)
@@ -192,26 +203,40 @@ class ItemCache:
         return crypto.subkey(bytes(self._mk), Label.SNAPSHOT)
 
     def _load_snapshot(self) -> None:
-        entries = snapshot.read(
-            self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk))
+        found = snapshot.load(
+            self.path,
+            self._snapshot_key(),
+            self.vault_id,
+            keys.mk_id(bytes(self._mk)),
+            bodies=self._bodies,
         )
-        if not entries:
+        if not found:
             return
-        for item_id, kind, version, conflict, payload in entries:
-            item_type = KIND_TYPES.get(kind)
-            op_id, _, tag = str(version).partition(":")
-            if item_type is not None and isinstance(payload, dict) and tag:
-                self._items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
-                self._snap_tags[item_id] = tag
+        entries, whole, file_version = found
+        self._snap_old = file_version != snapshot.VERSION
+        items: dict[str, Item] = {}
+        tags, bodiless, types = self._snap_tags, self._bodiless, KIND_TYPES
+        for item_id, kind, version, conflict, payload in entries:  # (checked by snapshot)
+            item_type = types.get(kind)
+            op_id, _, tag = version.partition(":")
+            if item_type is not None and tag:
+                items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
+                tags[item_id] = tag
+                if not whole and kind == "note":
+                    bodiless[item_id] = version
+        self._items.update(items)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
         """Seal the current items for the next unlock, if it saves that unlock real work."""
         count = len(self._items)
         if count < SNAPSHOT_MIN_ITEMS or self._kinds is not None:
             return
-        if not force and self._unsnapped < max(SNAPSHOT_MIN_CHANGES, count // 50):
+        due = self._unsnapped >= max(SNAPSHOT_MIN_CHANGES, count // 50)
+        if not force and not due and not self._snap_old:
             return
         self.refresh()
+        if self._bodiless and not self._fill_bodies():
+            return  # the snapshot changed meanwhile: the next unlock with the bodies seals it
 
         def entries() -> Iterator[snapshot.Entry]:
             # Tags are computed here, not at every decrypt: from the claims this cache
@@ -236,6 +261,45 @@ class ItemCache:
         except OSError:
             return  # a full disk: the next unlock just opens every envelope again
         self._unsnapped = 0
+        self._snap_old = False
+
+    def _fill_bodies(self) -> bool:
+        """Give the notes loaded without their bodies their bodies, from the same snapshot read
+        whole (before sealing a new one); False if some could not be (it changed since)."""
+        found = snapshot.load(
+            self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk))
+        )
+        for item_id, _, version, _, payload in found[0] if found else ():
+            cached = self._items.get(item_id)
+            if self._bodiless.get(item_id) != version or not isinstance(cached, Note):
+                continue
+            op_id = version.partition(":")[0]
+            self._items[item_id] = Note.from_payload(item_id, payload, op_id, cached.conflict)
+            del self._bodiless[item_id]
+        return not self._bodiless
+
+    def _whole(self, item_id: str) -> None:
+        """A note loaded without its body (`bodies=False`) read whole: its verified version
+        decrypted from the store. Callers hold the lock and have refreshed."""
+        if item_id not in self._bodiless:
+            return
+        row = next(iter(self.store.items_by_id([item_id])), None)
+        if row is None or row.key != self._claims.get(item_id) or row.kind != "note":
+            self._claims.pop(item_id, None)  # the store moved on since: read it again
+            self._seen_version = -1
+            self.refresh()
+            return
+        try:
+            payload = self.open_op(row)
+            if is_erased(payload):
+                raise CorruptItemError(f"note {short(item_id)}: its current version was erased")
+        except VaultError as exc:
+            self.corrupt[item_id] = str(exc)
+            self._items.pop(item_id, None)
+            self._bodiless.pop(item_id, None)
+            return
+        self._items[item_id] = Note.from_payload(item_id, payload, row.op_id, row.conflict)
+        del self._bodiless[item_id]
 
     def refresh(self) -> bool:
         """Bring the cache up to date with the store; only changed items are decrypted.
@@ -254,6 +318,7 @@ class ItemCache:
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
                 self._claims.pop(item_id, None)
+                self._bodiless.pop(item_id, None)
                 self._index.forget(item_id)
                 changed = True
             for item_id in [i for i in self.corrupt if i not in states and i not in self._dead]:
@@ -303,8 +368,10 @@ class ItemCache:
                     self.corrupt[row.item_id] = str(exc)
                     self._items.pop(row.item_id, None)
                     self._claims.pop(row.item_id, None)
+                    self._bodiless.pop(row.item_id, None)
                     continue
                 self.corrupt.pop(row.item_id, None)
+                self._bodiless.pop(row.item_id, None)
                 self._items[row.item_id] = KIND_TYPES[row.kind].from_payload(
                     row.item_id, payload, row.op_id, row.conflict
                 )
@@ -387,6 +454,7 @@ class ItemCache:
                     self.corrupt[item_id] = str(exc)
                     self._items.pop(item_id, None)
                     self._claims.pop(item_id, None)
+                    self._bodiless.pop(item_id, None)
                     changed = True
                     break
                 self._heads_checked.add(head.claims)
@@ -466,6 +534,8 @@ class ItemCache:
     def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
         """Seal and store a new version of `item`; returns it as the cache now holds it.
         `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
+        if item.id in self._bodiless:
+            raise RuntimeError("a note read without its body cannot be written")
         kind = item.to_payload()["kind"]
         op = self.store.write(self.seal_op(kind, item.id, item.to_payload(), parents, op_id=op_id))
         row = self.store.item(item.id)
@@ -500,6 +570,7 @@ class ItemCache:
         kind = item.to_payload()["kind"]
         op = self.store.write(self.seal_op(kind, item.id, None, self._parents(item), op_id=op_id))
         self._items.pop(item.id, None)
+        self._bodiless.pop(item.id, None)
         self._claims.pop(item.id, None)
         self._index.forget(item.id)
         row = self.store.item(item.id)

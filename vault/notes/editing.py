@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
-from vault.notes import attachments
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES
 from vault.notes.filing import Filing, clean_tag
 from vault.notes.model import Note, Notebook, NoteVersion, TagCount, now_ms
@@ -110,6 +109,7 @@ class Notes(Filing):
     def note(self, note_id: str) -> Note:
         with self._lock:
             self.refresh()
+            self._whole(note_id)  # opened without the bodies: this one read whole
             item = self._items.get(note_id)
         if not isinstance(item, Note):
             if note_id in self.corrupt:
@@ -257,6 +257,8 @@ class Notes(Filing):
         # The snapshot still holds the note: it goes now, and locking seals a new one.
         snapshot.destroy(self.path)
         self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
+        from vault.notes import attachments  # (and its threads) only when it is needed
+
         if attachments.FIELD in note.extra:  # its files, if no other note uses them
             attachments.collect_garbage(self)
 
@@ -297,6 +299,8 @@ class Notes(Filing):
         self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
     ) -> list[Hit]:
         """Search within a list the caller already holds (the app's current view)."""
+        if self._bodiless:
+            raise RuntimeError("this vault was opened without the notes' bodies")
         with self._lock:
             parsed = query if isinstance(query, Query) else parse_query(query)
             return self._index.search(notes, parsed, rank_limit=rank_limit)

@@ -88,21 +88,28 @@ class Note:
     ) -> Note:
         get = payload.get
         tags = get("tags")
-        tags = tuple(t for t in tags if type(t) is str) if type(tags) is list else ()
-        title, body = get("title"), get("body")
-        # Every field is checked above and set here, so the frozen dataclass's __init__ (one
+        if type(tags) is list:
+            tags = tuple(tags)
+            if not all(type(t) is str for t in tags):
+                tags = tuple(t for t in tags if type(t) is str)
+        else:
+            tags = ()
+        title, body, notebook = get("title"), get("body"), get("notebook")
+        created, modified, trashed = get("created"), get("modified"), get("trashed")
+        # Every field is checked here (`type(x) is int` refuses a bool as _int does), inline: a
+        # listing builds ten thousand. The frozen dataclass's __init__ (one
         # object.__setattr__ per field, a third of unlocking 10,000 notes) is skipped.
         note = object.__new__(Note)
         note.__dict__.update(
             id=item_id,
             title=title if type(title) is str else "",
             body=body if type(body) is str else "",
-            notebook=_opt_str(get("notebook")),
+            notebook=notebook if type(notebook) is str and notebook else None,
             tags=tags,
             pinned=get("pinned") is True,
-            created=_int(get("created")),
-            modified=_int(get("modified")),
-            trashed=_opt_int(get("trashed")),
+            created=created if type(created) is int else 0,
+            modified=modified if type(modified) is int else 0,
+            trashed=trashed if type(trashed) is int else None,
             extra=_extra(payload, _NOTE_FIELDS),
             version=version,
             conflict=conflict,

@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from vault.errors import InvalidInputError, KeyfileError, StaleSessionError, WrongPasswordError
-from vault.notes import attachments, integrity
+from vault.notes import integrity
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, ItemCache
 from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
 from vault.notes.filing import clean_name, clean_tag
@@ -38,6 +38,9 @@ from vault.sealing.crypto import KdfParams, Label
 from vault.sealing.envelope import seal_op
 from vault.sealing.rotation import ROTATIONS
 from vault.storage.store import Store
+
+if TYPE_CHECKING:
+    from vault.notes import attachments  # loaded by the methods that use it (and its threads)
 
 # What the faces, sync and tests import from here (the layers live in the modules named).
 __all__ = [
@@ -107,20 +110,26 @@ class Vault(Notes):
         recovery_key: str | None = None,
         prefetched: Prefetched | None = None,
         kinds: frozenset[str] | None = None,
+        bodies: bool = True,
     ) -> Vault:
         """Open the vault with a password (and keyfile) or the recovery key.
 
         `prefetched` is what `prefetch(path)` read earlier (the app reads while the person
-        types the password); without it the envelopes are read while the KDF runs."""
+        types the password); without it the envelopes are read while the KDF runs.
+        `bodies=False` is for reading the notes' other fields (a listing): the notes the
+        snapshot holds come without their bodies, which only `note(id)` reads, and a search
+        or a change to such a note is refused."""
         store = Store.open(path)
         try:
             slots = store.slots()
             # Scanning the history and reading and parsing every envelope need no key, so they
             # run while the KDF does: with 10,000 notes that is most of the unlock work, hidden.
+            # A vault opened for some kinds only (`vault new`, `vault show ID`) needs the scan too.
             reader = None
-            if kinds is None and not store.needs_upgrade:
-                tails = snapshot.path_in(path).exists()
-                reader = Prefetch(store, envelopes=prefetched is None and not tails, tails=tails)
+            if not store.needs_upgrade:
+                tails = kinds is None and snapshot.path_in(path).exists()
+                envelopes = kinds is None and prefetched is None and not tails
+                reader = Prefetch(store, envelopes=envelopes, tails=tails)
                 reader.start()
             opened: list[tuple[keys.Slot, bytes]] = []
             try:
@@ -134,7 +143,7 @@ class Vault(Notes):
             if reader is not None and reader.error is None:
                 prefetched, scan = reader.result or prefetched, reader.scan
             store.remove_stale_slots()
-            vault = cls(store, master_key, prefetched, kinds, scan)
+            vault = cls(store, master_key, prefetched, kinds, scan, bodies)
             if opened:
                 vault.keep_kek(*opened[0])
             return vault
@@ -144,7 +153,11 @@ class Vault(Notes):
 
     @classmethod
     def open_with_key(
-        cls, path: Path, master_key: bytes, kinds: frozenset[str] | None = None
+        cls,
+        path: Path,
+        master_key: bytes,
+        kinds: frozenset[str] | None = None,
+        bodies: bool = True,
     ) -> Vault:
         """Open the vault with a master key already unwrapped (the unlocked session's), no KDF.
         A key the store does not name as current (the vault was rekeyed since) is refused."""
@@ -152,7 +165,7 @@ class Vault(Notes):
         try:
             if keys.mk_id(master_key) != store.master_id:
                 raise StaleSessionError("the unlocked session is for an older key of this vault")
-            return cls(store, master_key, kinds=kinds)
+            return cls(store, master_key, kinds=kinds, bodies=bodies)
         except BaseException:
             store.close()
             raise
@@ -185,6 +198,8 @@ class Vault(Notes):
     # --- attachments (vault.notes.attachments) ---------------------------------------------------
 
     def attachments(self, note_id: str) -> list[attachments.Attachment]:
+        from vault.notes import attachments
+
         return attachments.list_attachments(self, note_id)
 
     def attach(
@@ -195,6 +210,8 @@ class Vault(Notes):
         name: str | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> attachments.Attachment:
+        from vault.notes import attachments
+
         return attachments.attach(self, note_id, source, name=name, progress=progress)
 
     def save_attachment(
@@ -204,9 +221,13 @@ class Vault(Notes):
         out: BinaryIO,
         progress: Callable[[int, int], None] | None = None,
     ) -> None:
+        from vault.notes import attachments
+
         attachments.save_attachment(self, note_id, name, out, progress)
 
     def remove_attachment(self, note_id: str, name: str) -> None:
+        from vault.notes import attachments
+
         attachments.remove_attachment(self, note_id, name)
 
     # --- keys ------------------------------------------------------------------------------------
@@ -373,5 +394,7 @@ class Vault(Notes):
         report = integrity.check(
             self.store, self.open_op, self.index_repaired, self.history_incident
         )
+        from vault.notes import attachments
+
         checked, damaged = attachments.check_blobs(self)
         return dataclasses.replace(report, blobs=checked, damaged_blobs=damaged)
