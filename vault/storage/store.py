@@ -121,6 +121,11 @@ class Store:
         # `data_version()` as the last write transaction began, and as it left it: a cache that
         # was current at the first, and applied that write itself, is current at the second.
         self.last_write: tuple[int, int] | None = None
+        # The operations the last write transaction inserted (`_insert`), or None if it also
+        # changed rows another way (purge, rekey, an index rebuild): a cache that applied
+        # exactly that many of its own writes in it is current after it (`ItemCache.batch`).
+        self.last_write_ops: int | None = None
+        self._tx_ops: int | None = 0
         # The key of the commitment over every operation row (`ops_sum`): set by the vault that
         # opened this store; an operation is never written without it.
         self.commit_key: bytes | None = None
@@ -337,6 +342,11 @@ class Store:
 
     # --- transactions ----------------------------------------------------------------------
 
+    @property
+    def in_transaction(self) -> bool:
+        with self._lock:
+            return self._db.in_transaction
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
@@ -344,12 +354,15 @@ class Store:
                 yield self._db  # nested: the outer transaction commits
                 return
             self.last_write = None  # until this one commits (a batch's writes: never)
+            self.last_write_ops = None
+            self._tx_ops = 0
             with db_transaction(self._db, self.path / DB_NAME):
                 # Under the write lock: no other connection commits until we have.
                 before = self._query("PRAGMA data_version").fetchone()[0] + self._local_writes
                 yield self._db
             self._local_writes += 1
             self.last_write = (before, before + 1)
+            self.last_write_ops = self._tx_ops
 
     def _query(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         try:
@@ -550,6 +563,8 @@ class Store:
         if not db.execute("SELECT 1 FROM edges WHERE parent = ?", (op.op_id,)).fetchone():
             db.execute("INSERT INTO heads(item_id, op_id) VALUES (?, ?)", (op.item_id, op.op_id))
         self._refresh_item(op.item_id, op.kind)
+        if self._tx_ops is not None:
+            self._tx_ops += 1
 
     def _refresh_item(self, item_id: str, kind: str) -> None:
         """Recompute the item's current row from its heads.
@@ -583,6 +598,7 @@ class Store:
         """Replace the sealed content of older versions of an item with sealed erasures
         ((envelope, op id) pairs, made by `Vault.erasures`): purge."""
         with self.transaction() as db:
+            self._tx_ops = None
             db.executemany("UPDATE ops SET envelope = ? WHERE op_id = ?", erased)
 
     def replace_envelopes(
@@ -598,6 +614,7 @@ class Store:
         With `commit_key` (the new key's), the commitment over the rows is made anew under it
         in the same transaction, and the store writes with it from then on."""
         with self.transaction() as db:
+            self._tx_ops = None
             if commit_key is not None:
                 rows = db.execute("SELECT op_id, item_id, kind, parents, deleted, device FROM ops")
                 store_ops_sum(db, ops_commitment(commit_key, rows))
@@ -716,6 +733,7 @@ class Store:
 
     def _rebuild_index(self, found: dict[str, list[tuple]]) -> None:
         with self.transaction() as db:
+            self._tx_ops = None
             db.execute("DELETE FROM edges")
             db.execute("DELETE FROM heads")
             db.execute("DELETE FROM items")
