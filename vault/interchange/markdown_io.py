@@ -26,7 +26,9 @@ attachments. Files no note links to are left alone, and said so, one line each.
 Round trip: exporting and importing into a new vault gives the same titles, bodies (byte for
 byte), tags, notebooks, pinned flags, attachments and times (to the second). Importing the same
 folder twice adds nothing the second time: a file is skipped when a note with the same
-notebook, title and body already existed before the import began.
+notebook, title and body already existed before the import began. Files are written in batches
+of one transaction each (IMPORT_BATCH): an import that is killed keeps whole batches, and
+importing again brings in the rest.
 """
 
 from __future__ import annotations
