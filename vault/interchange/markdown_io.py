@@ -636,7 +636,7 @@ def import_markdown(
                 size += run.last_size
                 if size >= IMPORT_BATCH_BYTES or time.monotonic() - started >= IMPORT_BATCH_SECONDS:
                     break
-    if progress is not None:
+    if progress is not None and files:
         progress(len(files), len(files))
     for exc in unreadable:  # a folder os.walk could not list: its notes were not imported
         where = Path(exc.filename) if exc.filename else folder
