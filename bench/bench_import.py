@@ -9,8 +9,8 @@ to Markdown once; then, in interleaved rounds, each into a new vault (tiny test 
   taken from the source vault) made through the domain's public calls in ONE `Vault.batch()`
   (one transaction): `ensure_notebook` once per notebook path, then `import_note` per note,
   which seals each envelope and stores it;
-- floor, lean: the cheapest correct code that seals and stores them: one store transaction,
-  the tags registered once, and `Vault._write` of each `Note` (what `import_note` ends in:
+- floor, lean: the cheapest correct code that seals and stores them: one store transaction
+  (with the larger page cache the import uses, `Store.large_cache`), the tags registered once, and `Vault._write` of each `Note` (what `import_note` ends in:
   seal the envelope, insert the operation and its index rows, the keyed commitment).
 
 Each time runs from the new, empty, unlocked vault to the end of the work (the last commit);
@@ -89,7 +89,7 @@ def floor_api(path: Path, notes: list[tuple]) -> float:
 def floor_lean(path: Path, notes: list[tuple]) -> float:
     with new_vault(path) as vault:
         start = time.perf_counter()
-        with vault.store.transaction():
+        with vault.store.large_cache(), vault.store.transaction():
             ids = {p: vault.ensure_notebook(p)[0].id for p in {n[2] for n in notes if n[2]}}
             all_tags = sorted({t for n in notes for t in n[3]})
             spelled = dict(zip(all_tags, vault._register_tags(all_tags), strict=True))

@@ -581,6 +581,37 @@ def _import_file(run: _ImportRun, path: Path, rel_dirs: list[str]) -> str:
     return "imported"
 
 
+def _import_files(
+    run: _ImportRun,
+    files: list[tuple[Path, list[str]]],
+    folder: Path,
+    outcomes: dict[str, int],
+    skipped: dict[str, str],
+    progress: Progress | None,
+) -> int:
+    """Import `files` in batches of one transaction each (see IMPORT_BATCH); returns how many."""
+    vault = run.vault
+    done = 0
+    while done < len(files):
+        # One transaction per batch: one fsync per batch, not per note.
+        with vault.batch():
+            started, size, first = time.monotonic(), 0, done
+            while done < len(files) and done - first < IMPORT_BATCH:
+                path, rel_dirs = files[done]
+                outcome = _import_file(run, path, rel_dirs)
+                done += 1
+                if outcome in outcomes:
+                    outcomes[outcome] += 1
+                else:
+                    skipped[_readable(str(path.relative_to(folder)))] = outcome
+                if progress is not None and done % _PROGRESS_EVERY == 0:
+                    progress(done, len(files))
+                size += run.last_size
+                if size >= IMPORT_BATCH_BYTES or time.monotonic() - started >= IMPORT_BATCH_SECONDS:
+                    break
+    return done
+
+
 def import_markdown(
     vault: Vault,
     folder: Path,
@@ -618,26 +649,10 @@ def import_markdown(
     notebooks_before = len(vault.notebooks())
     outcomes: dict[str, int] = {"imported": 0, "unchanged": 0}
     skipped: dict[str, str] = {}
-    done = 0
-    while done < len(files):
-        # One transaction per batch (see IMPORT_BATCH): one fsync per batch, not per note.
-        with vault.batch():
-            started, size, first = time.monotonic(), 0, done
-            while done < len(files) and done - first < IMPORT_BATCH:
-                path, rel_dirs = files[done]
-                outcome = _import_file(run, path, rel_dirs)
-                done += 1
-                if outcome in outcomes:
-                    outcomes[outcome] += 1
-                else:
-                    skipped[_readable(str(path.relative_to(folder)))] = outcome
-                if progress is not None and done % _PROGRESS_EVERY == 0:
-                    progress(done, len(files))
-                size += run.last_size
-                if size >= IMPORT_BATCH_BYTES or time.monotonic() - started >= IMPORT_BATCH_SECONDS:
-                    break
-    if progress is not None and files:
-        progress(len(files), len(files))
+    with vault.store.large_cache():
+        done = _import_files(run, files, folder, outcomes, skipped, progress)
+    if progress is not None and done:
+        progress(done, done)
     for exc in unreadable:  # a folder os.walk could not list: its notes were not imported
         where = Path(exc.filename) if exc.filename else folder
         rel = _readable(str(where.relative_to(folder))) if where != folder else "."

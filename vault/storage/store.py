@@ -108,6 +108,10 @@ __all__ = [
 ]
 
 
+# The page cache of a bulk write (Store.large_cache), in KiB.
+BULK_CACHE_KIB = 64 * 1024
+
+
 class Store:
     """A vault folder on disk. Thread-safe: one connection guarded by a lock."""
 
@@ -341,6 +345,23 @@ class Store:
         fsync_dir(self.path / KEYS_DIR)
 
     # --- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def large_cache(self, kib: int = BULK_CACHE_KIB) -> Iterator[None]:
+        """A larger SQLite page cache for the length of one bulk write (a Markdown import).
+        Each new operation lands at a random place in several large indexes (random ids); with
+        the default 2 MiB cache, a store of 100,000 notes reads and writes most of those pages
+        again for every batch (importing 100,000 notes: about 120 s against 80 s here). The
+        memory is bounded by `kib` and given back afterwards."""
+        with self._lock:
+            before = int(self._query("PRAGMA cache_size").fetchone()[0])
+            self._query(f"PRAGMA cache_size = {-int(kib)}")
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._query(f"PRAGMA cache_size = {before}")
+                self._query("PRAGMA shrink_memory")
 
     @property
     def in_transaction(self) -> bool:
