@@ -31,13 +31,17 @@ from vault.sealing.rotation import (
     ROTATIONS,
     Record,
     add_record,
+    folder_names,
     kept_records,
+    name_verifies,
+    parse_name_tag,
     parse_record,
     parse_record_name,
+    record_name,
 )
 from vault.storage.store import Op
 from vault.sync import layout
-from vault.sync.remote import RemoteFolder, Unreadable
+from vault.sync.remote import Entry, RemoteFolder, Unreadable
 
 MAX_RECORDS = 64  # read per run: a folder full of forged records cannot make a run unbounded
 # A folder in which a rotation was published says so: a program that cannot follow rotations
@@ -130,50 +134,92 @@ def build_ring(vault_id: str, current_mk: bytes, found: list[tuple[str, bytes]])
     return ring
 
 
-def gather(
-    remote: RemoteFolder, store_value: str | None, known: Collection[str] = ()
-) -> list[tuple[str, bytes]]:
-    """(where, bytes) of the records this vault keeps and of those in the folder
-    (`keys/*/…rot`, each at most MAX_BYTES).
+def read_ring(
+    remote: RemoteFolder,
+    store_value: str | None,
+    vault_id: str,
+    current_mk: bytes,
+    known: Collection[str] = (),
+) -> KeyRing:
+    """The key ring from the records this vault keeps and those in the folder (`keys/*/…rot`,
+    each at most MAX_BYTES).
 
-    Reads are bounded per device folder, so one folder of forged records costs only the device
-    it sits in: each device in `known` (devices whose files this vault has verified) has a
-    budget of MAX_RECORDS of its own and is read first; every other device shares one more
-    budget of MAX_RECORDS. A run reads at most MAX_RECORDS * (len(known) + 1) records."""
+    A published copy's name carries a tag made with one of the record's keys and bound to the
+    device folder it sits in (vault.sealing.rotation.folder_names). A tagged name is read only
+    when it is exactly the name a key of the ring makes for that folder, and only while the
+    record it names is not verified yet; names are checked again after each pass that adds
+    keys. So forged files, and real names copied into other folders, are never read, and no
+    number of them hides a real record. Names without tags (folders written before them) are
+    read as before: up to MAX_RECORDS for each device in `known` (devices whose files this
+    vault verified), read first, and MAX_RECORDS shared by all the others."""
     found = [(f"this vault's record {n}", d) for n, d in kept_records(store_value).items()]
+    listings = _listings(remote)
+    order = sorted(listings, key=lambda d: (d not in known, d))
+    shared = MAX_RECORDS
+    for device in order:
+        plain = [e.name for e in listings[device] if parse_name_tag(e.name) is None]
+        if device in known:
+            _read_records(remote, device, plain, found, MAX_RECORDS)
+        elif shared > 0:
+            shared -= _read_records(remote, device, plain, found, shared)
+    ring = build_ring(vault_id, current_mk, found)
+    tried: set[tuple[str, str]] = set()
+    while True:
+        wanted = [
+            (device, e.name)
+            for device in order
+            for e in listings[device]
+            if (device, e.name) not in tried
+            and parse_name_tag(e.name) is not None
+            and record_name(*(parse_record_name(e.name) or ("", ""))) not in ring.data
+            and name_verifies(e.name, vault_id, device, ring.keys)
+        ]
+        if not wanted:
+            return ring
+        for device, name in wanted:
+            tried.add((device, name))
+            _read_records(remote, device, [name], found)
+        ring = build_ring(vault_id, current_mk, found)
+
+
+def _listings(remote: RemoteFolder) -> dict[str, list[Entry]]:
+    """Each device's record files by name (names that parse, sizes within MAX_BYTES)."""
     try:
         devices = remote.key_devices()
     except RemoteError:
-        devices = []
-    shared = MAX_RECORDS
-    for device in sorted(devices, key=lambda d: (d not in known, d)):
-        if device in known:
-            _read_records(remote, device, MAX_RECORDS, found)
-        elif shared > 0:
-            shared -= _read_records(remote, device, shared, found)
-    return found
+        return {}
+    listings = {}
+    for device in devices:
+        try:
+            entries = remote.list_files(device, layout.KEYS_DIR)
+        except RemoteError:
+            continue
+        listings[device] = sorted(
+            (e for e in entries if parse_record_name(e.name) and e.size <= MAX_BYTES),
+            key=lambda e: e.name,
+        )
+    return listings
 
 
 def _read_records(
-    remote: RemoteFolder, device: str, budget: int, found: list[tuple[str, bytes]]
+    remote: RemoteFolder,
+    device: str,
+    names: list[str],
+    found: list[tuple[str, bytes]],
+    budget: int = 1,
 ) -> int:
-    """Read up to `budget` of `device`'s records into `found`; how many were read."""
-    try:
-        entries = remote.list_files(device, layout.KEYS_DIR)
-    except RemoteError:
-        return 0
+    """Read `device`'s records of `names`, in order, into `found` until `budget` were read
+    (what cannot be read, a FIFO or a symlink, is skipped and not counted); how many were."""
     read = 0
-    for entry in sorted(entries, key=lambda e: e.name):
+    for name in names:
         if read >= budget:
             break
-        if parse_record_name(entry.name) is None or entry.size > MAX_BYTES:
-            continue
         try:
-            data = remote.read(device, entry.name, layout.KEYS_DIR)
+            data = remote.read(device, name, layout.KEYS_DIR)
         except Unreadable:
             continue
         read += 1
-        found.append((f"keys/{short(device)}/{entry.name}", data))
+        found.append((f"keys/{short(device)}/{name}", data))
     return read
 
 
@@ -198,9 +244,13 @@ def folder_signature(remote: RemoteFolder) -> str:
     return crypto.blake2b("\n".join(listing).encode("utf-8"), size=16).hex()
 
 
-def publish(remote: RemoteFolder, me: str, kept: dict[str, bytes]) -> list[str]:
-    """Put every record this vault keeps into `keys/<me>/` (once; records are never deleted:
-    a device that comes back after months needs them). Warnings for what could not be put."""
+def publish(
+    remote: RemoteFolder, me: str, kept: dict[str, bytes], ring: KeyRing, vault_id: str
+) -> list[str]:
+    """Put every record this vault keeps into `keys/<me>/`, under a tagged name for each of its
+    keys the ring holds. Records are never deleted (a device that comes back after months needs
+    them); a copy of ours that is missing or differs from the record (damaged, or replaced by
+    someone else) is written again. Warnings for what could not be put."""
     if not kept:
         return []
     try:
@@ -208,14 +258,24 @@ def publish(remote: RemoteFolder, me: str, kept: dict[str, bytes]) -> list[str]:
     except RemoteError as exc:
         return [f"key rotation records were not published: {exc}"]
     warnings = []
-    for name, data in sorted(kept.items()):
-        if present.get(name) == len(data):
-            continue
-        try:
-            remote.write(me, name, data, layout.KEYS_DIR)
-        except VaultError as exc:
-            warnings.append(f"a key rotation record was not published: {exc}")
+    for kept_name, data in sorted(kept.items()):
+        ids = parse_record_name(kept_name)
+        names = folder_names(vault_id, me, ring.keys, *ids) if ids else []
+        for name in names or [kept_name]:
+            if present.get(name) == len(data) and _holds(remote, me, name, data):
+                continue
+            try:
+                remote.write(me, name, data, layout.KEYS_DIR)
+            except VaultError as exc:
+                warnings.append(f"a key rotation record was not published: {exc}")
     return warnings
+
+
+def _holds(remote: RemoteFolder, device: str, name: str, data: bytes) -> bool:
+    try:
+        return remote.read(device, name, layout.KEYS_DIR) == data
+    except Unreadable:
+        return False
 
 
 def follow(vault: Vault, ring: KeyRing, root: str) -> str | None:
