@@ -180,6 +180,60 @@ def test_a_batch_keeps_the_cache_current_and_still_sees_other_writers(
     assert "after" in {n.title for n in vault.all_notes()}
 
 
+def test_a_vault_kept_open_matches_a_fresh_unlock_after_any_mix_of_writers(
+    vault: Vault, vault_path
+) -> None:
+    """A vault kept open (the session agent's, the app's) re-reads after another process's
+    commit only the items whose version or fork moved (ItemCache._item_states); whatever the
+    mix of its own writes, the other's, forks and purges, it then holds exactly what a vault
+    unlocked afresh holds."""
+    import contextlib
+    import random
+
+    rng = random.Random(15)
+    box = vault.create_notebook("Box")
+
+    def seen(v: Vault) -> dict:
+        return {
+            n.id: (n.title, n.body, n.conflict, n.in_trash, n.version, n.notebook, n.tags)
+            for n in v.all_notes()
+        } | {nb.id: (nb.name, nb.parent, nb.conflict) for nb in v.notebooks()}
+
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        for step in range(120):
+            writer = rng.choice([vault, other])
+            notes = writer.all_notes()
+            live = [n for n in notes if not n.in_trash]
+            actions = ["new", "edit", "stale", "trash", "restore", "purge", "nb", "rollback"]
+            action = rng.choice(actions)
+            if action == "new" or not live:
+                writer.create_note(f"Note {step}", "x", notebook=rng.choice([None, box.id]))
+            elif action == "edit":
+                writer.update_note(rng.choice(live), body=f"edit {step}", tags=[f"t{step % 3}"])
+            elif action == "stale":  # a fork: the other writer's older copy of the note
+                note = rng.choice(live)
+                reader = other if writer is vault else vault
+                older = reader.note(note.id)
+                writer.update_note(note, body=f"mine {step}")
+                reader.update_note(older, body=f"theirs {step}")
+            elif action == "trash":
+                writer.trash_note(rng.choice(live))
+            elif action == "restore" and len(live) < len(notes):
+                writer.restore_note(rng.choice([n for n in notes if n.in_trash]))
+            elif action == "purge":  # a forked note's other versions stay: it is still there
+                writer.purge_note(rng.choice([n for n in notes if n.conflict] or notes))
+            elif action == "rollback":  # a batch that fails keeps none of its changes
+                with contextlib.suppress(RuntimeError), writer.batch():
+                    writer.update_note(rng.choice(live), body="rolled back")
+                    writer.create_note("Rolled back", "y")
+                    raise RuntimeError
+            elif action == "nb":
+                writer.rename_notebook(writer.notebook(box.id), f"Box {step}")
+            for kept in (vault, other):
+                with Vault.unlock(vault_path, password=PASSWORD) as fresh:
+                    assert seen(kept) == seen(fresh), (step, action)
+
+
 def test_password_change_is_o1_and_recovery_resets_it(make_vault, vault_path) -> None:
     vault, recovery = make_vault()
     vault.create_note("Kept", "body")

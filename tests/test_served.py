@@ -7,6 +7,7 @@ speed is measured in bench/bench_served.py)."""
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import pty
@@ -201,6 +202,69 @@ def test_a_repeated_ls_is_answered_again_only_while_nothing_changed(hostile: CLI
     assert "Renamed elsewhere" in served.stdout and "Added by the agent" not in served.stdout
 
 
+def test_a_served_ls_after_each_kind_of_change_prints_what_ls_prints_alone(hostile: CLI) -> None:
+    """The agent lays out only the rows that changed since its last `vault ls` shown the same
+    way (vault.cli.listing): after every kind of change, made by the agent or by another
+    process, each listing is byte for byte the normal path's."""
+    cli = hostile
+    queries = [
+        ["ls"],
+        ["ls", "--sort", "title", "--reverse"],
+        ["ls", "--trash"],
+        ["ls", "--tag", "t[red]x[/]", "--sort", "created"],
+    ]
+    escape = ids(cli)[HOSTILE[1]]
+
+    def check(change: str) -> None:
+        for query in queries:
+            served, own = both_ways(cli, *query)
+            assert served.returncode == 0, (change, query, served.stderr)
+            same(served, own)
+
+    check("none")
+    changes = [
+        ["edit", "Plain groceries", "--title", "Renamed \x1b[7m groceries " + "w" * 40],
+        ["edit", "Bidi", "--notebook", "Area 1/Sub \x1b[2J"],
+        ["edit", escape[:8], "--tag", "Brand new tag"],
+        ["edit", "Wide", "--pin"],
+        ["rm", "C1"],
+        ["restore", "Binned"],
+        ["notebook", "rename", "Area 0", "Area \u202e zero"],
+        ["tag", "rename", "tag3", "Tag three \x07"],
+        ["rm", "--purge", "--yes", "Markup"],
+    ]
+    for change in changes:
+        cli(*change, check=True, input="")
+        check(" ".join(change))
+    cli("new", "Added by the agent \x1b]0;t\x07", input="x", check=True)  # served
+    check("new")
+    cli("edit", "Renamed", "--title", "x", check=True)  # a column's width moves back
+    check("shorter")
+    cli("edit", "Added by the agent", check=True, input="changed body\n")
+    check("body")
+
+
+def test_a_client_that_asks_for_no_framed_reply_gets_base64_in_the_line(hostile: CLI) -> None:
+    """The thin client asks for the output as raw bytes after the reply's line; a client
+    that does not (an older one, still running while vault is upgraded) gets it as before."""
+    import base64
+
+    cli = hostile
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    request = {
+        "op": "run",
+        "argv": ["show", "--raw", "Bidi"],
+        "cwd": "/",
+        "env": cli.env(),
+        "tty": [False, False, False],
+        "encodings": [["utf-8", "strict"], ["utf-8", "backslashreplace"]],
+    }
+    reply = agent_client._ask_vault(cli.vault_dir, vault_id, request)
+    assert reply is not None and reply["served"] is True and "frames" not in reply
+    out = b"".join(base64.b64decode(data) for fd, data in reply["out"] if fd == 1)
+    assert out == cli("show", "--raw", "Bidi", check=True).stdout.encode()
+
+
 def test_not_served_runs_here_as_before(hostile: CLI, tmp_path: Path) -> None:
     cli = hostile
     count = served_count(cli)
@@ -337,3 +401,83 @@ def test_an_exact_title_names_the_note_the_full_resolver_names() -> None:
         assert full is shortcut
 
     check()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("resort", "columns", "colour"), [(2, None, False), (256, "60", True)])
+def test_a_listing_kept_between_changes_is_the_table_laid_out_afresh(
+    vault: Vault,
+    monkeypatch: pytest.MonkeyPatch,
+    resort: int,
+    columns: str | None,
+    colour: bool,
+) -> None:
+    """The agent's `vault ls` rows (vault.cli.listing) are updated change by change; after
+    each, the table is byte for byte the one `vault ls` lays out from scratch, whichever rows
+    changed, and whether a column's width moved or the order was sorted again."""
+    import contextlib
+    import random
+
+    from vault.cli import listing
+    from vault.cli.note_commands import _note_table
+    from vault.notes.editing import sort_key
+
+    monkeypatch.setattr(listing, "RESORT", resort)
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    rng = random.Random(15)
+    words = ["plan", "Zebra", "漢字", "e\u0301", "\x1b[31mred", "[b]x[/]", "\u202erev", "a" * 30]
+    notebooks = [vault.ensure_notebook(p)[0].id for p in ("A", "A/B \x07", "C 漢")] + [None]
+    kept = {
+        (sort, trash): listing.Listing(sort_key(sort), colour=colour)
+        for sort in ("modified", "title", "created")
+        for trash in (False, True)
+    }
+    for step in range(60):
+        notes = vault.all_notes()
+        live = [n for n in notes if not n.in_trash]
+        action = rng.choice(["new", "new", "title", "body", "move", "tag", "pin", "trash"])
+        action = "new" if not live else action
+        if action == "new":
+            for _ in range(rng.choice([1, 1, 3])):
+                title = " ".join(rng.choices(words, k=rng.randint(1, 4)))
+                vault.create_note(title, "b", notebook=rng.choice(notebooks))
+        elif action == "title":
+            vault.update_note(rng.choice(live), title=rng.choice(words) + f" {step}")
+        elif action == "body":
+            vault.update_note(rng.choice(live), body=f"body {step}")
+        elif action == "move":
+            vault.update_note(rng.choice(live), notebook=rng.choice(notebooks))
+        elif action == "tag":
+            vault.update_note(rng.choice(live), tags=rng.sample(["x", "y\x1b", "zz"], 2))
+        elif action == "pin":
+            note = rng.choice(live)
+            vault.update_note(note, pinned=not note.pinned)
+        elif action == "trash":
+            vault.trash_note(rng.choice(live))
+        if step % 15 == 7:
+            nb = vault.notebook(notebooks[1])
+            vault.rename_notebook(nb, f"Renamed {step} \x1b")
+        if step % 20 == 13:
+            gone = rng.choice(vault.all_notes())
+            vault.purge_note(gone)
+        for (sort, trash), kept_listing in kept.items():
+            notes = vault.notes(trashed=trash, sort=sort)
+            if not notes:
+                continue
+            reverse = step % 2 == 1
+            if reverse:  # as `vault ls --reverse`: pinned notes stay on top
+                pinned = [n for n in notes if n.pinned]
+                notes = pinned[::-1] + [n for n in notes if not n.pinned][::-1]
+            afresh = _Terminal() if colour else io.StringIO()
+            with contextlib.redirect_stdout(afresh):
+                _note_table(vault, notes)
+            kept_listing.update(notes[::-1], vault.notebook_path)  # in any order
+            assert kept_listing.text(reverse) == afresh.getvalue(), (step, action, sort, trash)

@@ -13,6 +13,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from vault.textsafe import is_clean, visible
 
@@ -82,8 +83,38 @@ def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> Non
     for i, col in enumerate(cells):
         if col:
             widths[i] = max(widths[i], max(map(len if plain[i] else cell_width, col)))
-    if stream.isatty() or "COLUMNS" in os.environ:  # a pipe gets every cell whole
+    fit_to_terminal(columns, widths, stream)
+    stream.write(header_line(columns, widths, colour))
+    stream.write("".join(lines(columns, cells, widths, plain, colour)))
+
+
+def fit_to_terminal(columns: Sequence[Column], widths: list[int], stream: Any) -> None:
+    """Narrow `widths` (each column's widest cell, or its header) to the terminal's width on a
+    terminal or with COLUMNS set; a pipe gets every cell whole."""
+    if stream.isatty() or "COLUMNS" in os.environ:
         _shrink(columns, widths, shutil.get_terminal_size((100, 24)).columns)
+
+
+def header_line(columns: Sequence[Column], widths: Sequence[int], colour: bool) -> str:
+    last = len(columns) - 1
+
+    def header(i: int, column: Column) -> str:
+        text = fit(column.header, widths[i])
+        text = text.rstrip() if i == last else text
+        return _colour(text, "bold") if colour else text
+
+    return GAP.join(header(i, c) for i, c in enumerate(columns)) + "\n"
+
+
+def lines(
+    columns: Sequence[Column],
+    cells: Sequence[list[str]],
+    widths: Sequence[int],
+    plain: Sequence[bool],
+    colour: bool,
+) -> list[str]:
+    """The table's lines (each ending in a newline) for `cells`, column by column, already
+    visible (`_visible_all`); `plain[i]`: column i is all ASCII."""
     last = len(columns) - 1
     shown = []
     for i, (column, col) in enumerate(zip(columns, cells, strict=True)):
@@ -93,14 +124,7 @@ def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> Non
         if colour:
             fitted = [_colour(text, column.style) for text in fitted]
         shown.append(fitted)
-
-    def header(i: int, column: Column) -> str:
-        text = fit(column.header, widths[i])
-        text = text.rstrip() if i == last else text
-        return _colour(text, "bold") if colour else text
-
-    stream.write(GAP.join(header(i, c) for i, c in enumerate(columns)) + "\n")
-    stream.write("".join(GAP.join(parts) + "\n" for parts in zip(*shown, strict=True)))
+    return [GAP.join(parts) + "\n" for parts in zip(*shown, strict=True)]
 
 
 def _visible_all(cells: list[str]) -> list[str]:

@@ -108,14 +108,9 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
 
 def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     from vault.cli.columns import Column, print_table
+    from vault.cli.listing import NOTE_COLUMNS, title_cell  # the session agent's `ls` too
 
-    columns = [
-        Column("ID", "cyan"),
-        Column("Title", share=3),
-        Column("Notebook", "magenta", share=1),
-        Column("Tags", "green", share=1),
-        Column("Modified", "dim"),
-    ]
+    columns = list(NOTE_COLUMNS)
     if query is not None:
         columns.append(Column("Match", "dim", share=3))
     rows = []
@@ -129,7 +124,7 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     for note in notes:
         hit = cells.get(id(note))
         if hit is None or hit[0] is not note or hit[1] != zone:
-            title = ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
+            title = title_cell(note)
             hit = cells[id(note)] = (
                 note,
                 zone,

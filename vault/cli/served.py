@@ -9,8 +9,11 @@ The thin client (`vault.session.thin`) sends the command line, the working folde
 environment the command would read (never a password) and what its standard streams are
 (terminals or not, their encoding, the terminal's size); the agent runs the command's own code
 (`vault.cli.main`) with those, writing into memory, and sends back every byte written to stdout
-and stderr, in order, with the exit status. The output is the normal path's by construction:
-same code, same columns, same escaping of control characters, same errors.
+and stderr, in order, with the exit status (as raw bytes after the reply's line, for a client
+that asks for it: `framed`). The output is the normal path's by construction: same code, same
+columns, same escaping of control characters, same errors. `vault ls` as a table is the one
+shortcut: the agent keeps the rows of its last few tables (vault.cli.listing, made by the same
+column code) and lays out again only the notes that changed since.
 
 The agent keeps the vault open between commands (opened with the session's key at the first
 served command), which is what makes them fast. It never serves stale data: every read of the
@@ -40,6 +43,11 @@ from typing import Any
 SERVED = frozenset({"ls", "search", "show", "new"})
 # Secrets never travel to the agent (the client drops them too).
 SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY"})
+# Encodings whose output is the same written at once or piece by piece (no BOM, no state).
+PLAIN_CODECS = frozenset({"utf-8", "ascii", "iso8859-1"})
+# The last facts of `_listing_facts`: the vault's contents; those before: how it is shown.
+CONTENT_FACTS = 3
+LISTINGS = 4  # `vault ls` tables kept (vault.cli.listing), each shown its own way
 
 # While a command runs: (real path, vault id, vault) of the resident vault, which
 # vault.cli's opening of the vault takes instead of unlocking one (see `resident`).
@@ -121,13 +129,26 @@ class Service:
         # The last `vault ls` answered: (everything its output depends on, the reply). A
         # repeat with nothing changed is answered from here, without listing 10,000 notes again.
         self.listed: tuple[tuple[Any, ...], dict[str, Any]] | None = None
+        # The rows of the last few `vault ls` tables (vault.cli.listing), by how they are
+        # shown (the command line, the caller's environment...), for the next one shown the
+        # same way to lay out only what changed.
+        self.listings: dict[tuple[Any, ...], Any] = {}
 
     def close(self) -> None:
         self.listed = None  # decrypted titles: forgotten with the vault
+        self.listings.clear()
         if self.vault is not None:
             with contextlib.suppress(Exception):
                 self.vault.lock()
             self.vault = None
+
+    def idle(self) -> None:
+        """After a command and for a while after (vault.session.agent), while nobody waits:
+        the vault brought up to date with what other processes committed, and the maps the
+        commands look names up in (titles, notebooks, tags) made again if the items changed,
+        rather than in the next command (`Vault.warm`). Costs one query when nothing did."""
+        if self.vault is not None:
+            self.vault.warm()
 
     # --- one command ---------------------------------------------------------------------
 
@@ -159,7 +180,11 @@ class Service:
             sys.stdin = io.TextIOWrapper(_Input(call.stdin or b"", call.tty[0]), encoding="utf-8")
             sys.stdout = _text(chunks, 1, call.tty[1], call.encodings[0])
             sys.stderr = _text(chunks, 2, call.tty[2], call.encodings[1])
-            code = self._main(args, path, vault)
+            code = None
+            if facts is not None:
+                code = self._listing(args, vault, facts[:-CONTENT_FACTS], chunks, call.encodings[0])
+            if code is None:
+                code = self._main(args, path, vault)
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -169,10 +194,72 @@ class Service:
             os.environ.update(saved_env)
             time.tzset()
             os.chdir("/")
-        reply = {"ok": True, "served": True, "code": code, "out": _joined(chunks)}
+        if call.framed:
+            out = _joined(chunks)
+            reply = {
+                "ok": True,
+                "served": True,
+                "code": code,
+                "frames": [[fd, len(data)] for fd, data in out],
+                "payload": b"".join(data for _, data in out),
+            }
+        else:
+            reply = {"ok": True, "served": True, "code": code, "out": _encoded(_joined(chunks))}
         if facts is not None:
             self.listed = (facts, reply)
         return reply
+
+    def _listing(
+        self,
+        args: Any,
+        vault: Any,
+        shown: tuple[Any, ...],
+        chunks: list[tuple[int, bytes]],
+        encoding: list[str],
+    ) -> int | None:
+        """`vault ls` as a table, from the rows the agent keeps (vault.cli.listing): what
+        `cmd_ls` prints, without laying out every row again. None (nothing written) to run
+        the command as usual: JSON, an empty listing, a notebook not found, a history warning,
+        an encoding that is not a plain one."""
+        from vault.cli.columns import colour_on
+        from vault.cli.listing import Listing
+        from vault.cli.note_commands import _warn_corrupt
+        from vault.errors import VaultError
+        from vault.notes.editing import sort_key
+
+        if args.json or vault.history_incident:
+            return None
+        if codecs.lookup(encoding[0]).name not in PLAIN_CODECS:
+            return None  # stateful codecs (a BOM) must see the whole output at once
+        kept = self.listings.pop(shown, None)  # put back only once it is whole again
+        try:
+            key = sort_key(args.sort)
+            inside = None
+            if args.notebook is not None:
+                inside = vault.notebook_descendants(vault.find_notebook(args.notebook).id)
+            folded = args.tag.casefold() if args.tag is not None else None
+            notes = [
+                n
+                for n in vault.all_notes()  # as Vault.notes filters them
+                if n.in_trash == args.trash
+                and (inside is None or n.notebook in inside)
+                and (folded is None or any(t.casefold() == folded for t in n.tags))
+                and (not args.pinned or n.pinned)
+            ]
+            if not notes:
+                return None
+            if kept is None:
+                kept = Listing(key, colour_on(sys.stdout))
+            kept.update(notes, vault.notebook_path)
+            data = kept.text(args.reverse).encode(*encoding)
+        except (VaultError, UnicodeError):
+            return None
+        while len(self.listings) >= LISTINGS:
+            del self.listings[next(iter(self.listings))]  # the oldest
+        self.listings[shown] = kept
+        _warn_corrupt(vault)
+        chunks.append((1, data))
+        return 0
 
     def _main(self, args: Any, path: str, vault: Any) -> int:
         global _lent
@@ -256,14 +343,16 @@ def _listing_facts(call: _Call, args: Any, config: Any, vault: Any) -> tuple[Any
     """For `vault ls`: everything its output depends on (the command line, the caller's
     environment, folder, streams and configuration, the time zone, and the vault's contents
     as of now: the items' generation, after a refresh from the store, and the store's
-    version, which any commit moves); None for the other commands, never answered twice, and
-    while a scheduled backup is due (the command makes it and says so)."""
+    version, which any commit moves, and the corrupt items: the last CONTENT_FACTS); None for
+    the other commands, never answered twice, and while a scheduled backup is due (the command
+    makes it and says so)."""
     from vault.interchange.backup import backup_due
 
     if getattr(args.handler, "__name__", "") != "cmd_ls" or backup_due(vault, config):
         return None
     return (
         tuple(call.argv),
+        call.framed,
         call.cwd,
         tuple(sorted(call.env.items())),
         call.tty,
@@ -295,20 +384,25 @@ def _text(chunks: list[tuple[int, bytes]], fd: int, tty: bool, encoding: list[st
     )
 
 
-def _joined(chunks: list[tuple[int, bytes]]) -> list[list[Any]]:
-    """The writes in order, those in a row to the same stream joined, base64-encoded."""
-    out: list[list[Any]] = []
+def _joined(chunks: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """The writes in order, those in a row to the same stream joined."""
+    out: list[tuple[int, bytes]] = []
     parts: list[bytes] = []
     last = 0
     for fd, data in chunks:
         if fd != last and parts:
-            out.append([last, base64.b64encode(b"".join(parts)).decode("ascii")])
+            out.append((last, b"".join(parts)))
             parts = []
         last = fd
         parts.append(data)
     if parts:
-        out.append([last, base64.b64encode(b"".join(parts)).decode("ascii")])
+        out.append((last, b"".join(parts)))
     return out
+
+
+def _encoded(out: list[tuple[int, bytes]]) -> list[list[Any]]:
+    """The writes base64-encoded, for a client that asked for no framed reply (an older one)."""
+    return [[fd, base64.b64encode(data).decode("ascii")] for fd, data in out]
 
 
 class _Call:
@@ -320,6 +414,7 @@ class _Call:
     tty: tuple[bool, bool, bool]
     encodings: tuple[list[str], list[str]]
     stdin: bytes | None  # None: the client did not read it
+    framed: bool  # the output as raw bytes after the reply's line (vault.session.agent.send_reply)
 
     @classmethod
     def parse(cls, request: dict[str, Any]) -> _Call:
@@ -348,4 +443,5 @@ class _Call:
         call.encodings = (enc[0], enc[1])
         stdin = request.get("stdin")
         call.stdin = base64.b64decode(stdin, validate=True) if isinstance(stdin, str) else None
+        call.framed = request.get("framed") is True
         return call

@@ -173,6 +173,7 @@ class ItemCache:
                 with contextlib.suppress(VaultError, OSError):
                     self._save_snapshot()
             self._items.clear()
+            self._states = self._heads = None
             self._index.clear()
             self._derived.clear()  # the notebook and tag maps hold decrypted names
             self._views.clear()  # and the link index, decrypted notes
@@ -264,8 +265,10 @@ class ItemCache:
                 return False
             states = self._first_states
             self._first_states = None
+            moved = None  # None: every item is compared with its state
             if states is None:
-                states = self.store.item_states(self._kinds, envelopes=bool(self._snap_tags))
+                states, moved = self._item_states()
+            self._states = states
             changed = False
             for item_id in [i for i in self._items if i not in states]:
                 del self._items[item_id]
@@ -275,7 +278,12 @@ class ItemCache:
             for item_id in [i for i in self.corrupt if i not in states and i not in self._dead]:
                 del self.corrupt[item_id]
             stale = []
-            for item_id, state in states.items():
+            if moved is not None:  # and what is not in the cache (deleted here, or refused)
+                moved = [*moved, *(i for i in states if i not in self._items)]
+            for item_id in states if moved is None else dict.fromkeys(moved):
+                state = states.get(item_id)
+                if state is None:
+                    continue
                 cached = self._items.get(item_id)
                 if cached is None or not self._fresh(item_id, state):
                     stale.append(item_id)
@@ -325,6 +333,44 @@ class ItemCache:
             changed |= self._verify_conflicts(states)
             self._seen_version = version
             return changed
+
+    # The live items' rows as the last refresh read them (no envelopes: claims only), and their
+    # (id, version, fork) as the index gave them, when read (`_item_states`).
+    _states: dict[str, ItemRow] | None = None
+    _heads: set[tuple[str, str, int]] | None = None
+
+    def _item_states(self) -> tuple[dict[str, ItemRow], list[str] | None]:
+        """The store's live items (`Store.item_states`), and the items whose shown version or
+        fork moved since the last refresh (None: compare them all), whose rows alone are read
+        again: after another process's commit, one pass over the index's (id, version, fork)
+        instead of joining every item to its operation and comparing every claim (at 10,000
+        notes, most of the time a kept-open vault took to see one note added elsewhere).
+
+        An operation's claims never change once written (only its envelope, at a rekey or a
+        purge), so an item at the same version has the same row; and the last refresh left
+        each such item decrypted with those claims (the vault's own writes move the version;
+        what it deletes or refuses is compared again, as it is not in the cache). A cache told
+        to compare everything again (`_seen_version` -1: a rekey, writes rolled back) does."""
+        last, before = self._states, self._heads
+        if last is None or self._snap_tags or self._seen_version < 0:
+            self._heads = None
+            return self.store.item_states(self._kinds, envelopes=bool(self._snap_tags)), None
+        sql = "SELECT item_id, op_id, conflict FROM items WHERE deleted = 0"
+        kinds: tuple[str, ...] = ()
+        if self._kinds is not None:
+            kinds = tuple(sorted(self._kinds))
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+        heads = self._heads = set(self.store.query(sql, kinds))
+        if before is None:
+            before = {(i, row.op_id, int(row.conflict)) for i, row in last.items()}
+        moved = [item_id for item_id, _, _ in heads - before]
+        states = dict(last)
+        for item_id, _, _ in before - heads:
+            states.pop(item_id, None)  # gone, or moved (read again below)
+        for row in self.store.items_by_id(moved):
+            if not row.deleted and (self._kinds is None or row.kind in self._kinds):
+                states[row.item_id] = dataclasses.replace(row, envelope=None)
+        return states, moved
 
     _dead: frozenset[str] = frozenset()  # refused items that are not live: no head, or a
     # deletion that does not verify

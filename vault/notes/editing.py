@@ -8,7 +8,7 @@ makes to notes, one sealed version each, and the changes that reach many notes a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
@@ -30,17 +30,21 @@ def clean_title(title: str) -> str:
     return title
 
 
+def sort_key(sort: str = "modified") -> Callable[[Note], tuple[Any, ...]]:
+    """The key `sort_notes` orders by: pinned first, then the chosen order, then the id, so
+    no two notes have the same key (a listing kept in order inserts by it)."""
+    if sort == "title":
+        return lambda n: (not n.pinned, n.title.casefold(), n.id)
+    if sort == "created":
+        return lambda n: (not n.pinned, -n.created, n.id)
+    if sort == "modified":
+        return lambda n: (not n.pinned, -n.modified, n.id)
+    raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
+
+
 def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
     """Pinned first, then by the chosen order (ids break ties so the order is stable)."""
-    if sort == "title":
-        key = lambda n: (not n.pinned, n.title.casefold(), n.id)  # noqa: E731
-    elif sort == "created":
-        key = lambda n: (not n.pinned, -n.created, n.id)  # noqa: E731
-    elif sort == "modified":
-        key = lambda n: (not n.pinned, -n.modified, n.id)  # noqa: E731
-    else:
-        raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
-    return sorted(notes, key=key)
+    return sorted(notes, key=sort_key(sort))
 
 
 class Notes(Filing):
@@ -54,6 +58,33 @@ class Notes(Filing):
         with self._lock:
             self.refresh()
             return [i for i in self._items.values() if isinstance(i, Note)]
+
+    def warm(self) -> None:
+        """Bring the items up to date with the store and make the maps derived from them
+        (titles, notebooks, tags) again if they changed: for a caller with time to spare (the
+        session agent between commands), so the next lookup does not."""
+        if self._kinds is None or "note" in self._kinds:
+            self.notes_titled("")
+        self._notebook_map()
+        self._tag_map()
+
+    def notes_titled(self, title: str) -> tuple[list[Note], bool]:
+        """The notes whose title is exactly `title`, and whether `title` is also some note's
+        id, from a map of titles kept until the notes change: the session agent names notes by
+        title many times between changes, each without a pass over every note."""
+        if self._kinds is not None and "note" not in self._kinds:
+            raise RuntimeError("this vault was opened without its notes")
+        with self._lock:
+            self.refresh()
+            generation = self._items.generation
+            cached = self._derived.get("titles")
+            if cached is None or cached[0] != generation:
+                titles: dict[str, list[Note]] = {}
+                for item in self._items.values():
+                    if isinstance(item, Note):
+                        titles.setdefault(item.title, []).append(item)
+                cached = self._derived["titles"] = (generation, titles)
+            return list(cached[1].get(title, ())), isinstance(self._items.get(title), Note)
 
     def notes(
         self,

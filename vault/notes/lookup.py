@@ -45,6 +45,8 @@ class Vault(Protocol):
 
     def all_notes(self) -> list[Note]: ...
 
+    def notes_titled(self, title: str) -> tuple[list[Note], bool]: ...
+
     def read_note(self, note_id: str) -> Note | None: ...
 
 
@@ -176,14 +178,18 @@ def find_note(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note:
     ref = ref.strip()
     if not ref:
         raise InvalidInputError("name a note by its id or title")
+    if not _HEX.fullmatch(ref) and ref.lower() not in vault.corrupt:
+        exact, is_id = vault.notes_titled(ref)  # from a map of titles, without a pass
+        if trashed is not None:
+            exact = [n for n in exact if n.in_trash == trashed]
+        found = None if is_id else _exact_title(ref, exact, prefer_live=trashed is None)
+        if found is not None:
+            return found
     notes = vault.all_notes()
     if ref.lower() in vault.corrupt and not any(n.id == ref.lower() for n in notes):
         raise CorruptItemError(vault.corrupt[ref.lower()], item_id=ref.lower())
     if trashed is not None:
         notes = [n for n in notes if n.in_trash == trashed]
-    found = _exact_title(ref, notes, prefer_live=trashed is None)
-    if found is not None:
-        return found
     found = pick(
         ref,
         notes,

@@ -10,8 +10,9 @@ environment, which the user's other processes can read in /proc.
 This module imports only the standard library (and `vault.hardening`, which does too), so the
 agent stays small and starts fast, and the client (`vault.session.agent_client`) shares its wire
 helpers.
-The protocol is one JSON line each way over a Unix socket in a private folder; the agent also
-checks each caller's uid (SO_PEERCRED).
+The protocol is one JSON line each way over a Unix socket in a private folder (a command's reply
+may carry its output after its line, as raw bytes: `send_reply`); the agent also checks each
+caller's uid (SO_PEERCRED).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ MAX_MESSAGE = 256 * 1024 * 1024
 KEY_BYTES = 32
 CLIENT_SECONDS = 2.0  # a caller that says nothing for this long is dropped
 WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
+# For this long after a command, the loop also wakes this often to let the service catch up
+# with changes made elsewhere (`Service.idle`): the `vault edit` a person just ran in its own
+# process is read before their next `vault ls`, not while it waits.
+BUSY_SECONDS = 20.0
+POLL_SECONDS = 0.1  # one query (PRAGMA data_version) when nothing changed
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
 
@@ -48,6 +54,10 @@ class Service(Protocol):
     entry point (vault.agent_main), which knows the command line; this layer does not."""
 
     def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]: ...
+
+    def idle(self) -> None:
+        """Called after a command's caller has its answer, and every POLL_SECONDS for a while
+        after: work for the next command, done while nobody waits (cheap when there is none)."""
 
     def close(self) -> None: ...
 
@@ -67,6 +77,22 @@ def boot_clock() -> float:
 
 def send(conn: socket.socket, message: dict[str, Any]) -> None:
     conn.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+
+
+def send_reply(conn: socket.socket, reply: dict[str, Any]) -> None:
+    """A command's reply: its line, then the bytes of its `payload`, if any, as they are (a
+    framed reply: the line's `frames` say which stream each piece goes to, and its length)."""
+    payload = reply.get("payload")
+    if not isinstance(payload, bytes):
+        send(conn, reply)
+        return
+    head = json.dumps({k: v for k, v in reply.items() if k != "payload"}, separators=(",", ":"))
+    line = head.encode() + b"\n"
+    if len(payload) < 1 << 16:
+        conn.sendall(line + payload)  # a short answer in one write
+    else:
+        conn.sendall(line)
+        conn.sendall(payload)  # not copied to join it to the line
 
 
 def receive(conn: socket.socket, limit: int = MAX_LINE) -> dict[str, Any] | None:
@@ -141,11 +167,17 @@ class Agent:
         return time.time() + max(0.0, self.deadline - boot_clock())
 
     def serve(self) -> None:
+        busy = -BUSY_SECONDS  # when the last command came (boot clock)
         while not self.expired():
-            self.sock.settimeout(min(WAKE_SECONDS, max(0.01, self.deadline - boot_clock())))
+            wake = WAKE_SECONDS
+            if self.service is not None and boot_clock() - busy < BUSY_SECONDS:
+                wake = POLL_SECONDS  # a person at work: keep up with the vault meanwhile
+            self.sock.settimeout(min(wake, max(0.01, self.deadline - boot_clock())))
             try:
                 conn, _ = self.sock.accept()
             except TimeoutError:
+                if wake == POLL_SECONDS:
+                    self._idle()
                 continue
             with conn:
                 try:
@@ -153,6 +185,13 @@ class Agent:
                         return
                 except OSError:
                     continue  # a caller that went away mid-answer changes nothing
+            busy = boot_clock()
+            self._idle()
+
+    def _idle(self) -> None:
+        if self.service is not None:
+            with contextlib.suppress(Exception):  # never the agent's end
+                self.service.idle()
 
     def handle(self, conn: socket.socket) -> bool:
         """Answer one caller; False when the agent should end."""
@@ -177,7 +216,7 @@ class Agent:
             send(conn, {"ok": True, "key": self.key.encoded(), **self.status()})
         elif op == "run":
             self.deadline = boot_clock() + self.timeout
-            send(conn, self.run(request))
+            send_reply(conn, self.run(request))
         elif op == "status":
             send(conn, {"ok": True, **self.status()})
         elif op == "timeout":

@@ -218,14 +218,18 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
         sent = True
         sock.settimeout(ANSWER_SECONDS)
         data = bytearray()
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(1 << 20)
+        end = -1
+        while end < 0 and len(data) <= REPLY_MAX:
+            chunk = sock.recv(1 << 16)
             if not chunk:
                 break
+            end = chunk.find(b"\n")
+            if end >= 0:
+                end += len(data)
             data += chunk
-            if len(data) > REPLY_MAX:
-                break
-        reply = json.loads(data) if data.endswith(b"\n") else None
+        reply = json.loads(data[:end]) if end >= 0 else None
+        if isinstance(reply, dict) and "frames" in reply:
+            reply["payload"] = _payload(sock, reply["frames"], memoryview(data)[end + 1 :])
     except (OSError, ValueError):
         reply = None
     finally:
@@ -235,6 +239,35 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
             raise _Sent
         return None
     return reply
+
+
+def _payload(sock: object, frames: object, start: memoryview) -> bytearray:
+    """The output after a framed reply's line: as many bytes as its frames add up to, the
+    first of them already read (`start`)."""
+    if not (isinstance(frames, list) and all(_frame(f) for f in frames)):
+        raise ValueError("bad frames")
+    size = sum(f[1] for f in frames)
+    if size > REPLY_MAX or len(start) > size:
+        raise ValueError("bad frames")
+    payload = bytearray(size)
+    payload[: len(start)] = start
+    view = memoryview(payload)[len(start) :]
+    while view:
+        got = sock.recv_into(view)  # type: ignore[attr-defined]
+        if not got:
+            raise ValueError("the reply ended early")
+        view = view[got:]
+    return payload
+
+
+def _frame(frame: object) -> bool:
+    return (
+        isinstance(frame, list)
+        and len(frame) == 2
+        and frame[0] in (1, 2)
+        and type(frame[1]) is int
+        and frame[1] >= 0
+    )
 
 
 def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
@@ -256,6 +289,7 @@ def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
         "env": env,
         "tty": tty,
         "encodings": [_encoding(sys.stdout), _encoding(sys.stderr)],
+        "framed": True,  # the output as raw bytes after the reply's line
     }
     # `vault new` reads its body from stdin unless told otherwise (--no-edit, --template, or
     # their abbreviations: then stdin is left alone, as the command itself would).
@@ -293,14 +327,22 @@ def _encoding(stream: object) -> list[str]:
 
 
 def _write(reply: dict) -> int:
-    import binascii
-
+    """What the agent's run of the command wrote, to the same streams here, in order."""
     code = reply.get("code")
+    if "frames" in reply:
+        pieces = []
+        view = memoryview(reply["payload"])
+        for fd, size in reply["frames"]:
+            pieces.append((fd, view[:size]))
+            view = view[size:]
+    else:  # an agent started before framed replies: base64 in the line
+        import binascii
+
+        pieces = [(fd, memoryview(binascii.a2b_base64(data))) for fd, data in reply.get("out", [])]
     try:
-        for fd, data in reply.get("out", []):
+        for fd, view in pieces:
             stream = sys.stdout if fd == 1 else sys.stderr
             stream.flush()
-            view = memoryview(binascii.a2b_base64(data))
             while view:
                 view = view[os.write(stream.fileno(), view) :]
     except BrokenPipeError:

@@ -1,0 +1,168 @@
+"""`vault ls`'s table, kept up to date by the session agent between commands.
+
+The agent (vault.cli.served) answers `vault ls` many times on one open vault, and between two
+listings usually one note changed (the one just added or edited). Laying out 10,000 rows again
+each time costs far more than the rest of the command, so the agent keeps a `Listing`: each
+note's row (its visible cells, their widths, its place in the order and its laid-out line),
+keyed by everything the row depends on (the note, which is a new object whenever it changes,
+and its notebook's path). An update compares the notes with the rows (one pass over them, by
+identity), lays out only the rows of notes that changed, and moves them in the order by
+insertion; the column widths are the widest cell of each column, counted per width, so a change
+re-lays out every row only when a column's width moves.
+
+The output is the command's own by construction: the same cells (`note_cells`, which
+`vault.cli.note_commands` uses too), the same column code (`vault.cli.columns.lines`: control
+characters shown visibly, cut and padded the same way, coloured the same way) and the same
+order (`vault.notes.editing.sort_key`); tests/test_served.py compares the two byte for byte
+after every kind of change.
+
+The rows are decrypted text (titles, notebook paths, tags) the agent already holds in its open
+vault; they are kept only in the agent's memory and forgotten with the vault (docs/SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vault.cli.columns import Column, cell_width, fit_to_terminal, header_line, lines
+from vault.cli.common import fmt_time
+from vault.notes.model import Note
+from vault.sealing.envelope import short
+from vault.textsafe import visible
+
+NOTE_COLUMNS = (
+    Column("ID", "cyan"),
+    Column("Title", share=3),
+    Column("Notebook", "magenta", share=1),
+    Column("Tags", "green", share=1),
+    Column("Modified", "dim"),
+)
+# Past this many changed rows, the order is sorted again rather than changed row by row.
+RESORT = 256
+
+
+def title_cell(note: Note) -> str:
+    return ("★ " if note.pinned else "") + note.title + (" ⚠" if note.conflict else "")
+
+
+def note_cells(note: Note, path: str) -> tuple[str, str, str, str, str]:
+    """A note's cells in `vault ls` (as stored: not yet made visible)."""
+    return short(note.id), title_cell(note), path, ", ".join(note.tags), fmt_time(note.modified)
+
+
+class _Row:
+    __slots__ = ("cells", "key", "line", "note", "path", "widths")
+
+    def __init__(self, note: Note, path: str, key: tuple[Any, ...]) -> None:
+        self.note = note
+        self.path = path
+        self.cells = [visible(cell) for cell in note_cells(note, path)]
+        self.widths = [cell_width(cell) for cell in self.cells]
+        self.key = key
+        self.line = ""
+
+
+class Listing:
+    """The rows of one `vault ls` (one query, one way of showing it), kept between commands:
+    its keeper updates it only for a command shown the same way (the same command line,
+    environment, time zone, terminal, vault object: vault.cli.served)."""
+
+    def __init__(self, key: Callable[[Note], tuple[Any, ...]], colour: bool) -> None:
+        self._key = key
+        self._colour = colour
+        self._rows: dict[str, _Row] = {}
+        self._keys: list[tuple[Any, ...]] = []  # the rows' keys, in order
+        self._lines: list[str] = []  # their lines, in the same order
+        self._counts = [Counter[int]() for _ in NOTE_COLUMNS]  # cell widths, per column
+        self._widths: list[int] | None = None  # the widths the lines were laid out at
+
+    def update(self, notes: Sequence[Note], path_of: Callable[[str | None], str]) -> None:
+        """Make the rows those of `notes` (the listing's notes, in any order)."""
+        rows = self._rows
+        paths: dict[str | None, str] = {}  # thousands of notes share a few notebooks
+        changed: list[tuple[Note, str]] = []
+        present = 0  # notes that have a row
+        for note in notes:
+            path = paths.get(note.notebook)
+            if path is None:
+                path = paths[note.notebook] = path_of(note.notebook)
+            row = rows.get(note.id)
+            if row is not None:
+                present += 1
+                if row.note is note and row.path == path:
+                    continue
+            changed.append((note, path))
+        if present != len(rows):  # some rows' notes are gone (or left this listing)
+            live = {note.id for note in notes}
+            for gone in [i for i in rows if i not in live]:
+                self._drop(rows[gone], len(changed) < RESORT)
+        fresh = []
+        for note, path in changed:
+            old = rows.get(note.id)
+            if old is not None:
+                self._drop(old, len(changed) < RESORT)
+            row = rows[note.id] = _Row(note, path, self._key(note))
+            for count, width in zip(self._counts, row.widths, strict=True):
+                count[width] += 1
+            fresh.append(row)
+        if len(changed) >= RESORT:
+            order = sorted(rows.values(), key=lambda r: r.key)
+            self._keys = [row.key for row in order]
+            self._lines = [row.line for row in order]  # laid out below
+        else:
+            for row in fresh:
+                at = bisect_left(self._keys, row.key)
+                self._keys.insert(at, row.key)
+                self._lines.insert(at, "")
+        self._lay_out(fresh)
+
+    def _drop(self, row: _Row, in_place: bool) -> None:
+        del self._rows[row.note.id]
+        for count, width in zip(self._counts, row.widths, strict=True):
+            count[width] -= 1
+            if not count[width]:
+                del count[width]
+        if in_place:
+            at = bisect_left(self._keys, row.key)
+            del self._keys[at]
+            del self._lines[at]
+
+    def _lay_out(self, fresh: list[_Row]) -> None:
+        """The lines of the new rows, or of every row when a column's width moved."""
+        widths = [
+            max(cell_width(column.header), max(count) if count else 0)
+            for column, count in zip(NOTE_COLUMNS, self._counts, strict=True)
+        ]
+        fit_to_terminal(NOTE_COLUMNS, widths, sys.stdout)
+        every = widths != self._widths
+        if every:
+            self._widths = widths
+            fresh = [self._rows[key[-1]] for key in self._keys]  # a key ends with the note's id
+        if not fresh:
+            return
+        cells = [[row.cells[i] for row in fresh] for i in range(len(NOTE_COLUMNS))]
+        plain = ["".join(column).isascii() for column in cells]
+        laid = lines(NOTE_COLUMNS, cells, widths, plain, self._colour)
+        for row, line in zip(fresh, laid, strict=True):
+            row.line = line
+        if every:
+            self._lines = laid
+        else:
+            for row in fresh:
+                self._lines[bisect_left(self._keys, row.key)] = row.line
+
+    def text(self, reverse: bool = False) -> str:
+        """The table as `vault ls` prints it (pinned notes stay on top when reversed)."""
+        assert self._widths is not None
+        header = header_line(NOTE_COLUMNS, self._widths, self._colour)
+        if not reverse:
+            return header + "".join(self._lines)
+        pinned = bisect_left(self._keys, (True,))  # keys start with `not note.pinned`
+        return header + "".join(self._lines[:pinned][::-1]) + "".join(self._lines[pinned:][::-1])
+
+    def __len__(self) -> int:
+        return len(self._rows)
