@@ -157,6 +157,29 @@ def test_refresh_sees_another_process_writing(vault: Vault, vault_path) -> None:
     assert [n.title for n in vault.all_notes()] == ["From elsewhere"]
 
 
+def test_a_batch_keeps_the_cache_current_and_still_sees_other_writers(
+    vault: Vault, vault_path
+) -> None:
+    """A committed batch of our own writes leaves the cache current without a full scan, yet a
+    write another process commits before, between or after batches is always seen."""
+    with Vault.unlock(vault_path, password=PASSWORD) as other:
+        with vault.batch():
+            nb = vault.ensure_notebook("Work")[0]
+            vault.create_note("one", "1", notebook=nb.id, tags=["a"])
+        assert vault.store.data_version() == vault._seen_version  # caught up, no scan needed
+        other.create_note("between", "x", tags=["b"])
+        with vault.batch():
+            vault.create_note("two", "2", tags=["a", "c"])
+        other.create_notebook("Theirs")
+        with vault.batch():
+            vault.create_note("three", "3")
+        assert sorted(n.title for n in vault.all_notes()) == ["between", "one", "three", "two"]
+        assert {nb.name for nb in vault.notebooks()} == {"Work", "Theirs"}
+        assert sorted(t.name for t in vault.tags()) == ["a", "b", "c"]
+        other.create_note("after", "y")
+    assert "after" in {n.title for n in vault.all_notes()}
+
+
 def test_a_vault_kept_open_matches_a_fresh_unlock_after_any_mix_of_writers(
     vault: Vault, vault_path
 ) -> None:

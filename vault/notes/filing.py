@@ -205,18 +205,28 @@ class Filing(ItemCache):
         """The registry by folded name. A tag's id is a keyed hash of its name, so a tag made
         under an earlier master key (before a rekey) has another id for the same name: the one
         under the current key wins, else the oldest, so every device picks the same."""
-        chosen: dict[str, Tag] = {}
-        for tag in self._tag_map().values():
-            key = fold_tag(tag.name)
-            here = chosen.get(key)
-            if here is None or _rank(self, tag) < _rank(self, here):
-                chosen[key] = tag
-        return chosen
+        with self._lock:
+            by_id = self._tag_map()
+            # Kept while no tag changes and the key is the same (the rank depends on it):
+            # creating many notes asks once per note.
+            stamp = (self._items.generation_of(Tag), self._tag_key)
+            cached = self._derived.get("tags by name")
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            chosen: dict[str, Tag] = {}
+            for tag in by_id.values():
+                key = fold_tag(tag.name)
+                here = chosen.get(key)
+                if here is None or _rank(self, tag) < _rank(self, here):
+                    chosen[key] = tag
+            self._derived["tags by name"] = (stamp, chosen)
+            return chosen
 
     def _register_tags(self, names: Iterable[str]) -> tuple[str, ...]:
         """Clean and de-duplicate tag names, using an existing tag's spelling, and record new
         tags in the registry."""
-        tags = self._tags_by_name()  # added to below; the shared map stays as it is
+        tags = self._tags_by_name()  # shared: not changed here
+        added: dict[str, Tag] = {}
         result: list[str] = []
         seen: set[str] = set()
         for raw in names:
@@ -225,11 +235,11 @@ class Filing(ItemCache):
             if key in seen:
                 continue
             seen.add(key)
-            existing = tags.get(key)
+            existing = added.get(key) or tags.get(key)
             if existing is None:
                 existing = Tag(id=self.tag_id(name), name=name, created=now_ms())
                 self._write(existing, [])
-                tags[key] = existing
+                added[key] = existing
             result.append(existing.name)
         return tuple(result)
 
