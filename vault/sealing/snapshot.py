@@ -297,7 +297,10 @@ def _read(
         body = crypto.unpad(plain)
         if found is not None:
             if body:
-                found.update(_pairs(body))
+                pairs = _pairs(body)
+                if not found.keys().isdisjoint(pairs):
+                    return None  # one body per note: a second would silently replace the first
+                found.update(pairs)
         elif body:
             entries.extend(_entries(body))
         if version == 1:
