@@ -316,7 +316,8 @@ class EditorPane(Vertical):
             parts.append(Content(" ").join(content(f"#{t}", "$text-primary") for t in note.tags))
         parts.append(Content(f"edited {relative_time(note.modified, now)}"))
         details = self.query_one("#editor-details", Static)
-        details.update(Content(" · ").join(parts))
+        # One line of fixed height across the pane: no layout pass of the screen needed.
+        details.update(Content(" · ").join(parts), layout=False)
         details.tooltip = (
             f"created {long_time(note.created, now)}, edited {long_time(note.modified, now)}"
         )
