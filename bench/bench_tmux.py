@@ -167,6 +167,15 @@ def vm_kib(pid: int, field: str) -> int:
     return 0
 
 
+def running(pid: int) -> bool:
+    """Whether the process is there and not a zombie (tmux reaps its panes' programs late)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
@@ -446,7 +455,7 @@ def session(  # type: ignore[type-arg]
     hwm = vm_kib(pid, "VmHWM")
     tmux.send("bench:app", "C-q")
     deadline = time.perf_counter() + 30
-    while Path(f"/proc/{pid}").exists() and time.perf_counter() < deadline:
+    while running(pid) and time.perf_counter() < deadline:
         time.sleep(0.05)
     return {"unlock": unlock, "nexts": nexts, "keys": keys, "hwm_kib": hwm}
 
