@@ -93,7 +93,7 @@ def main() -> int:
         keys("Enter")
         wait_for("Write down your recovery key", timeout=180)
         print(f"drive_app: vault created in {time.monotonic() - started:.1f} s")
-        keys("Space")  # the tick moves the focus to Continue
+        keys("Space")  # tick "written down"; Enter then goes on
         time.sleep(0.3)
         keys("Enter")
         wait_for("Welcome to your vault")

@@ -451,6 +451,17 @@ def rotation_ad(doc: dict, box: str) -> bytes:
     return "\x00".join(fields).encode("ascii")
 
 
+def rotation_file_name(vault_id: str, old_key: bytes, new_key: bytes) -> str:
+    """SYNC.md, "Key rotation": the tagged name a record is published under."""
+    ids = [b2b(b"", key=k, person=b"vault mk id", size=16).hex() for k in (old_key, new_key)]
+    message = "\x00".join(["vault-rotation-name", vault_id, *ids]).encode("ascii")
+    tags = [
+        b2b(message, key=b2b(b"", key=k, person=b"vault rot name"), size=8).hex()
+        for k in (old_key, new_key)
+    ]
+    return "-".join(ids + tags) + ".rot"
+
+
 def open_rotation(data: bytes, key: bytes) -> tuple[bytes, bytes | None]:
     """SYNC.md, "Key rotation": with OLD, (NEW, the new recovery slot's bytes) from the forward
     box; with NEW, (OLD, None) from the back box."""

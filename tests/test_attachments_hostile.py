@@ -161,6 +161,59 @@ def test_forged_records_do_not_hide_the_real_rotation(tmp_path: Path, make_vault
         a.lock()
 
 
+def test_forged_records_in_the_rotating_devices_own_folder_cost_nothing(
+    tmp_path: Path,
+    make_vault,  # type: ignore[no-untyped-def]
+) -> None:
+    """Forged records planted beside the real one, in the rotating device's own folder, that
+    sort before it and outnumber every budget (tagged with made-up tags, untagged, and the real
+    tagged name copied with junk into many other folders): none is read but the junk copies
+    within the shared budget, and the other device still follows the rotation."""
+    import os
+
+    from tests.conftest import PASSWORD
+    from vault.notes.vault import Vault
+    from vault.sealing.rotation import parse_name_tags, record_name
+    from vault.sync import SyncEngine, clone, set_remote
+    from vault.sync.rotation import MAX_RECORDS
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    a.create_note("Seed", "x\n")
+    SyncEngine(a).sync()
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)
+    b.lock()
+    old_id = a.store.master_id
+    a.rekey(PASSWORD, travel=True)
+    SyncEngine(a).sync()
+    own = folder / "keys" / a.store.device_id
+    (real,) = [p for p in own.glob("*.rot")]
+    assert parse_name_tags(real.name) is not None  # published under its tagged name
+    for _ in range(3 * MAX_RECORDS):
+        first = "0" * 8 + os.urandom(12).hex()  # sorts before the real new id
+        tags = f"{os.urandom(8).hex()}-{os.urandom(8).hex()}"
+        (own / f"{old_id}-{first}-{tags}.rot").write_text('{"format": "x"}')
+        (own / record_name(old_id, first)).write_text('{"format": "x"}')
+    for i in range(3 * MAX_RECORDS):  # the real name, junk inside, under unknown devices
+        other = folder / "keys" / f"{i:032x}"
+        other.mkdir()
+        (other / real.name).write_text('{"format": "x"}')
+    b = Vault.unlock(tmp_path / "b", password=PASSWORD)
+    try:
+        report = SyncEngine(b).sync()
+        assert b.store.master_id == a.store.master_id
+        # reads are bounded (untagged: 64 for a verified device; the junk copies: the shared
+        # 64) and the report says so in a few lines, not one per file
+        lines = [w for w in report.warnings if "key rotation record" in w]
+        assert len(lines) <= 9 and lines[-1].endswith(
+            f"{2 * MAX_RECORDS - 8} more key rotation records ignored"
+        )
+    finally:
+        b.lock()
+        a.lock()
+
+
 # --- nothing decrypted where it was not asked for ---------------------------------------------
 
 

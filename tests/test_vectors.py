@@ -269,3 +269,9 @@ def test_rotation_record_vector_seals_and_opens_in_both_readers() -> None:
     # and the independent reader, from SYNC.md alone
     assert spec.open_rotation(made, old) == (new, v["recovery_slot"].encode())
     assert spec.open_rotation(made, new) == (old, None)
+    # the tagged file name it is published under, in both readers
+    assert rotation.folder_name(v["vault_id"], old, new) == v["folder_name"]
+    assert spec.rotation_file_name(v["vault_id"], old, new) == v["folder_name"]
+    assert rotation.name_verifies(v["folder_name"], v["vault_id"], {v["old_mk_id"]: old})
+    assert rotation.name_verifies(v["folder_name"], v["vault_id"], {v["new_mk_id"]: new})
+    assert not rotation.name_verifies(v["folder_name"], "0" * 32, {v["old_mk_id"]: old})

@@ -111,6 +111,29 @@ async def test_keys_right_after_creating_the_vault(home_vault: Path, app_for, de
         assert len(vault.notes()) == 1
 
 
+@pytest.mark.parametrize(
+    "keys", [["space", "enter"], ["space", "tab", "enter"], ["enter", "space", "enter"]]
+)
+async def test_the_recovery_key_screen_goes_on_however_it_is_ticked(
+    home_vault: Path, app_for, keys: list[str]
+) -> None:
+    """Tick, then Enter; or tick, Tab to Continue, Enter (a checkbox's own Enter used to untick
+    it again, and focus had jumped to Continue, so Tab went back to the box). Enter before the
+    tick does nothing."""
+    app = app_for(home_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        burst(app, [*NEW_PASSWORD, "tab", *NEW_PASSWORD, "enter"])
+        await wait_for_screen(pilot, RecoveryKeyScreen)
+        await settle(pilot)
+        await pilot.pause(0.2)
+        for i, key in enumerate(keys):
+            await pilot.press(key)
+            if i == 0 and key == "enter":
+                assert isinstance(app.screen, RecoveryKeyScreen)  # not ticked: stays
+        await wait_for_screen(pilot, MainScreen)
+
+
 async def test_keys_typed_ahead_do_not_skip_the_recovery_key(home_vault: Path, app_for) -> None:
     app = app_for(home_vault)
     async with app.run_test(size=(100, 36)) as pilot:

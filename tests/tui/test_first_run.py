@@ -117,3 +117,24 @@ async def test_an_existing_keyfile_is_used_as_it_is(home_vault: Path, tmp_path: 
     assert keyfile.read_bytes() == before
     with Vault.unlock(home_vault, password=NEW_PASSWORD, keyfile=keyfile) as vault:
         assert len(vault.notes()) == 1
+
+
+async def test_a_short_terminal_shows_the_create_card_from_its_title(
+    home_vault: Path, app_for
+) -> None:
+    """80x24: the card opens at its top (title and advice in view) with the password field
+    focused and visible, and typing goes into it."""
+    app = app_for(home_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CreateVaultScreen)
+        card = screen.query_one("#create-card")
+        assert card.scroll_y == 0
+        title = screen.query_one(".card-title")
+        password = screen.query_one("#password")
+        assert password.has_focus
+        for widget in (title, password):
+            assert card.region.contains_region(widget.region)
+        await pilot.press(*"abc")
+        assert screen.query_one("#password").value == "abc"

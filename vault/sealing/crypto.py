@@ -56,6 +56,7 @@ class Label:
     NOTEBOOK_MERGE = b"vault nb merge"  # ids of the ops that merge same-path notebooks
     OPS_SUM = b"vault ops sum"  # the keyed commitment over every operation row (vault.store)
     ROTATION = b"vault rotation"  # the boxes of a key rotation record (vault.sync.rotation)
+    ROTATION_NAME = b"vault rot name"  # the tags in a rotation record's file name in the folder
 
 
 def random_bytes(n: int) -> bytes:

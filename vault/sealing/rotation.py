@@ -38,7 +38,10 @@ ROTATIONS = "mk_rotations"
 MAX_KEPT = 64
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
-_NAME = re.compile(r"([0-9a-f]{32})-([0-9a-f]{32})\.rot")
+# `<old>-<new>.rot` (the name kept in the store, and in folders written before the tags), or
+# `<old>-<new>-<tag under old>-<tag under new>.rot` (what a sync publishes).
+_NAME = re.compile(r"([0-9a-f]{32})-([0-9a-f]{32})(?:-([0-9a-f]{16})-([0-9a-f]{16}))?\.rot")
+TAG_BYTES = 8
 
 
 def record_name(old: str, new: str) -> str:
@@ -49,6 +52,39 @@ def parse_record_name(name: str) -> tuple[str, str] | None:
     """(old, new) as a record's file name claims them (unverified), or None."""
     m = _NAME.fullmatch(name)
     return (m.group(1), m.group(2)) if m else None
+
+
+def parse_name_tags(name: str) -> tuple[str, str] | None:
+    """The two tags of a tagged file name (unverified), or None for a plain or foreign name."""
+    m = _NAME.fullmatch(name)
+    return (m.group(3), m.group(4)) if m and m.group(3) else None
+
+
+def name_tag(mk: bytes, vault_id: str, old: str, new: str) -> str:
+    """A tag only a holder of `mk` (the record's old or new key) can make: a reader checks a
+    file name before it reads the file, so forged files cost a peer's folder nothing to skip."""
+    message = "\x00".join(("vault-rotation-name", vault_id, old, new)).encode("ascii")
+    key = crypto.subkey(mk, crypto.Label.ROTATION_NAME)
+    return crypto.blake2b(message, key=key, size=TAG_BYTES).hex()
+
+
+def folder_name(vault_id: str, old_mk: bytes, new_mk: bytes) -> str:
+    """The file name a record of OLD -> NEW is published under."""
+    old, new = keys.mk_id(old_mk), keys.mk_id(new_mk)
+    tags = (name_tag(old_mk, vault_id, old, new), name_tag(new_mk, vault_id, old, new))
+    return f"{old}-{new}-{tags[0]}-{tags[1]}{SUFFIX}"
+
+
+def name_verifies(name: str, vault_id: str, ring: dict[str, bytes]) -> bool:
+    """Whether a tagged file name carries a tag made with a key of `ring` (mk id -> key)."""
+    ids, tags = parse_record_name(name), parse_name_tags(name)
+    if ids is None or tags is None:
+        return False
+    return any(
+        mk_id in ring
+        and crypto.constant_time_equal(tag.encode(), name_tag(ring[mk_id], vault_id, *ids).encode())
+        for mk_id, tag in zip(ids, tags, strict=True)
+    )
 
 
 def record_ad(vault_id: str, device: str, old: str, new: str, box: str) -> bytes:

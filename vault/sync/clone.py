@@ -209,8 +209,8 @@ def clone(
     if master_id != header.master_id:
         # A key of a rotation: it must reach the folder's key through records that verify
         # (the first sync then follows the chain to its newest key).
-        found = rotation.gather(remote, None)
-        if header.master_id not in rotation.build_ring(header.vault_id, master_key, found).keys:
+        ring = rotation.read_ring(remote, None, header.vault_id, master_key)
+        if header.master_id not in ring.keys:
             raise RemoteError(f"{remote.path} is damaged: its header names another key")
     kept = local_slots(opened, slots)
     if opened.slot.slot_type == keys.RECOVERY:

@@ -43,6 +43,8 @@ from vault.sync.state import FOLDER, HEADER_SEEN, LAST, REMOTE, RING, SLOTS, Syn
 from vault.sync.tidy import Tidy
 
 # What the faces and tests import from here (the phases live in the modules named).
+PROBLEM_LINES = 8  # key rotation problems reported one per line; the rest counted
+
 __all__ = [
     "OPS_PER_SEGMENT",
     "Pending",
@@ -240,14 +242,20 @@ class _Run(Ingest, Tidy):
         if cached is not None and cached[0] == signature:
             self.ring = cached[1]
         else:
-            found = rotation.gather(
+            self.ring = rotation.read_ring(
                 self.remote,
                 self.store.meta(rotation.ROTATIONS),
+                self.vault.vault_id,
+                self.vault.master_key,
                 known=known,
             )
-            self.ring = rotation.build_ring(self.vault.vault_id, self.vault.master_key, found)
             self.engine._ring = (signature, self.ring)
-        self.t.warnings.extend(self.ring.problems)
+        problems = self.ring.problems
+        self.t.warnings.extend(problems[:PROBLEM_LINES])
+        if len(problems) > PROBLEM_LINES:  # a folder of forged records: one line, not hundreds
+            self.t.warnings.append(
+                f"… and {len(problems) - PROBLEM_LINES} more key rotation records ignored"
+            )
         ids = ",".join(sorted(self.ring.keys))
         if len(self.ring.keys) > 1 and self.store.meta(RING) != ids:
             # Files refused before may open with a key learned now.
@@ -270,7 +278,9 @@ class _Run(Ingest, Tidy):
                     self.engine._ring = None
         if self.own_refused is None:
             kept = rotation.kept_records(self.store.meta(rotation.ROTATIONS))
-            self.t.warnings.extend(rotation.publish(self.remote, self.me, kept))
+            self.t.warnings.extend(
+                rotation.publish(self.remote, self.me, kept, self.ring, self.vault.vault_id)
+            )
 
     # --- key slots -------------------------------------------------------------------------
 

@@ -31,13 +31,16 @@ from vault.sealing.rotation import (
     ROTATIONS,
     Record,
     add_record,
+    folder_name,
     kept_records,
+    name_verifies,
+    parse_name_tags,
     parse_record,
     parse_record_name,
 )
 from vault.storage.store import Op
 from vault.sync import layout
-from vault.sync.remote import RemoteFolder, Unreadable
+from vault.sync.remote import Entry, RemoteFolder, Unreadable
 
 MAX_RECORDS = 64  # read per run: a folder full of forged records cannot make a run unbounded
 # A folder in which a rotation was published says so: a program that cannot follow rotations
@@ -130,50 +133,93 @@ def build_ring(vault_id: str, current_mk: bytes, found: list[tuple[str, bytes]])
     return ring
 
 
-def gather(
-    remote: RemoteFolder, store_value: str | None, known: Collection[str] = ()
-) -> list[tuple[str, bytes]]:
-    """(where, bytes) of the records this vault keeps and of those in the folder
-    (`keys/*/…rot`, each at most MAX_BYTES).
+def read_ring(
+    remote: RemoteFolder,
+    store_value: str | None,
+    vault_id: str,
+    current_mk: bytes,
+    known: Collection[str] = (),
+) -> KeyRing:
+    """The key ring from the records this vault keeps and those in the folder (`keys/*/…rot`,
+    each at most MAX_BYTES).
 
-    Reads are bounded per device folder, so one folder of forged records costs only the device
-    it sits in: each device in `known` (devices whose files this vault has verified) has a
-    budget of MAX_RECORDS of its own and is read first; every other device shares one more
-    budget of MAX_RECORDS. A run reads at most MAX_RECORDS * (len(known) + 1) records."""
+    A published record's file name carries two tags (vault.sealing.rotation.folder_name), one
+    made with each of its keys: a name is read only once a key of the ring verifies one of its
+    tags, so no number of forged files, wherever they sit, hides a real record or costs a
+    read. Each verified name is read from every device in `known` (devices whose files this
+    vault verified) that holds it and from others within a shared budget of MAX_RECORDS.
+    Names without tags (folders written before them) are read as before: a budget of
+    MAX_RECORDS for each device in `known`, read first, and one shared by all the others."""
     found = [(f"this vault's record {n}", d) for n, d in kept_records(store_value).items()]
+    listings = _listings(remote)
+    order = sorted(listings, key=lambda d: (d not in known, d))
+    shared = MAX_RECORDS
+    for device in order:
+        plain = [e.name for e in listings[device] if parse_name_tags(e.name) is None]
+        if device in known:
+            _read_records(remote, device, plain, found, MAX_RECORDS)
+        elif shared > 0:
+            shared -= _read_records(remote, device, plain, found, shared)
+    ring = build_ring(vault_id, current_mk, found)
+    holders: dict[str, list[str]] = {}
+    for device in order:
+        for entry in listings[device]:
+            if parse_name_tags(entry.name) is not None:
+                holders.setdefault(entry.name, []).append(device)
+    tried: set[str] = set()
+    while True:
+        names = [n for n in sorted(holders) if n not in tried]
+        names = [n for n in names if name_verifies(n, vault_id, ring.keys)]
+        if not names:
+            return ring
+        for name in names:
+            tried.add(name)
+            for device in holders[name]:
+                if device in known:
+                    _read_records(remote, device, [name], found)
+                elif shared > 0:
+                    shared -= _read_records(remote, device, [name], found)
+        ring = build_ring(vault_id, current_mk, found)
+
+
+def _listings(remote: RemoteFolder) -> dict[str, list[Entry]]:
+    """Each device's record files by name (names that parse, sizes within MAX_BYTES)."""
     try:
         devices = remote.key_devices()
     except RemoteError:
-        devices = []
-    shared = MAX_RECORDS
-    for device in sorted(devices, key=lambda d: (d not in known, d)):
-        if device in known:
-            _read_records(remote, device, MAX_RECORDS, found)
-        elif shared > 0:
-            shared -= _read_records(remote, device, shared, found)
-    return found
+        return {}
+    listings = {}
+    for device in devices:
+        try:
+            entries = remote.list_files(device, layout.KEYS_DIR)
+        except RemoteError:
+            continue
+        listings[device] = sorted(
+            (e for e in entries if parse_record_name(e.name) and e.size <= MAX_BYTES),
+            key=lambda e: e.name,
+        )
+    return listings
 
 
 def _read_records(
-    remote: RemoteFolder, device: str, budget: int, found: list[tuple[str, bytes]]
+    remote: RemoteFolder,
+    device: str,
+    names: list[str],
+    found: list[tuple[str, bytes]],
+    budget: int = 1,
 ) -> int:
-    """Read up to `budget` of `device`'s records into `found`; how many were read."""
-    try:
-        entries = remote.list_files(device, layout.KEYS_DIR)
-    except RemoteError:
-        return 0
+    """Read `device`'s records of `names`, in order, into `found` until `budget` were read
+    (what cannot be read, a FIFO or a symlink, is skipped and not counted); how many were."""
     read = 0
-    for entry in sorted(entries, key=lambda e: e.name):
+    for name in names:
         if read >= budget:
             break
-        if parse_record_name(entry.name) is None or entry.size > MAX_BYTES:
-            continue
         try:
-            data = remote.read(device, entry.name, layout.KEYS_DIR)
+            data = remote.read(device, name, layout.KEYS_DIR)
         except Unreadable:
             continue
         read += 1
-        found.append((f"keys/{short(device)}/{entry.name}", data))
+        found.append((f"keys/{short(device)}/{name}", data))
     return read
 
 
@@ -198,9 +244,12 @@ def folder_signature(remote: RemoteFolder) -> str:
     return crypto.blake2b("\n".join(listing).encode("utf-8"), size=16).hex()
 
 
-def publish(remote: RemoteFolder, me: str, kept: dict[str, bytes]) -> list[str]:
+def publish(
+    remote: RemoteFolder, me: str, kept: dict[str, bytes], ring: KeyRing, vault_id: str
+) -> list[str]:
     """Put every record this vault keeps into `keys/<me>/` (once; records are never deleted:
-    a device that comes back after months needs them). Warnings for what could not be put."""
+    a device that comes back after months needs them), under its tagged name when the ring
+    holds both its keys. Warnings for what could not be put."""
     if not kept:
         return []
     try:
@@ -209,6 +258,9 @@ def publish(remote: RemoteFolder, me: str, kept: dict[str, bytes]) -> list[str]:
         return [f"key rotation records were not published: {exc}"]
     warnings = []
     for name, data in sorted(kept.items()):
+        ids = parse_record_name(name)
+        if ids is not None and all(i in ring.keys for i in ids):
+            name = folder_name(vault_id, ring.keys[ids[0]], ring.keys[ids[1]])
         if present.get(name) == len(data):
             continue
         try:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -82,6 +84,10 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#busy").display = False
+        # On a short terminal (80x24) focusing the password scrolled the card past its title
+        # and its one paragraph of advice; from the top the password field is still in view.
+        card = self.query_one("#create-card")
+        self.call_after_refresh(card.scroll_home, animate=False)
 
     @on(Input.Changed, "#password")
     def _password_changed(self, event: Input.Changed) -> None:
@@ -183,10 +189,23 @@ def keyfile_hint(text: str) -> str:
     return "Nothing there yet: a new random keyfile will be made at that path."
 
 
+class _WrittenDown(Checkbox, inherit_bindings=False):
+    """Space ticks it; Enter is left to the screen, which continues once it is ticked. (A
+    checkbox's own Enter would untick it: "space, tab, enter" and "space, enter" both ended
+    back on an unticked box.)"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+    ]
+
+
 class RecoveryKeyScreen(Screen[None]):
     """The recovery key, shown once. Continuing needs a tick that says it was written down."""
 
     AUTO_FOCUS = "#written"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "continue", "Continue", show=False),
+    ]
 
     def __init__(self, recovery_key: str, keyfile: Path | None = None) -> None:
         super().__init__()
@@ -213,7 +232,7 @@ class RecoveryKeyScreen(Screen[None]):
                     classes="card-text warning",
                     markup=False,
                 )
-            yield Checkbox("I have written down my recovery key", id="written")
+            yield _WrittenDown("I have written down my recovery key", id="written")
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="continue", variant="primary", disabled=True)
 
@@ -231,8 +250,11 @@ class RecoveryKeyScreen(Screen[None]):
     @on(Checkbox.Changed, "#written")
     def _ticked(self, event: Checkbox.Changed) -> None:
         self.query_one("#continue", Button).disabled = not event.value
-        if event.value:
-            self.set_focus(self.query_one("#continue"))
+
+    def action_continue(self) -> None:
+        """Enter on the tick box: on once it is ticked, nothing before."""
+        if self.query_one("#written", Checkbox).value:
+            self._continue()
 
     @on(Button.Pressed, "#continue")
     def _continue(self) -> None:
