@@ -66,11 +66,15 @@ def strong_copy(path: Path) -> Path:
     return strong
 
 
-def timed(fn: Callable[[], object], repeat: int = 5) -> float:
+def timed(
+    fn: Callable[[], object], repeat: int = 5, setup: Callable[[], object] | None = None
+) -> float:
     """Median wall time of `fn` over `repeat` runs (the median resists a noisy neighbour); one
-    run in smoke mode."""
+    run in smoke mode. `setup`, if given, runs untimed before each run."""
     times = []
     for _ in range(1 if SMOKE else repeat):
+        if setup is not None:
+            setup()
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

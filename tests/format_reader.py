@@ -1,7 +1,7 @@
 """An independent reader of vault folders, written from docs/FORMAT.md alone.
 
-It imports nothing from `vault`: only the standard library, PyNaCl and argon2-cffi, as the spec
-promises. Tests use it to prove the spec is exact (and the vectors use it as a second opinion).
+It imports nothing from `vault`: only the standard library, PyNaCl and argon2-cffi (and blake3,
+for the content hash of version 2 blobs), as the spec promises. Tests use it to prove the spec is exact (and the vectors use it as a second opinion).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlite3
 import unicodedata
 from pathlib import Path
 
+import blake3
 from argon2.low_level import Type, hash_secret_raw
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
@@ -416,13 +417,15 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
     """The content of an attachment (FORMAT.md, "Blobs" and "Attachments") from the bytes of
     its `<name>.blob` file and its entry in a note's `attachments` field, checked as it says."""
     name, size, key = entry["blob"], entry["size"], b64(entry["key"])
-    assert data[:9] == b"VAULTBLB\x01", "not a version 1 blob"
+    assert data[:8] == b"VAULTBLB", "not a blob"
+    version = data[8]
+    assert version in (1, 2), "not a version 1 or 2 blob"
     state = crypto_secretstream_xchacha20poly1305_state()
     crypto_secretstream_xchacha20poly1305_init_pull(state, data[9:33], key)
     total = max(256, padme(size))
     chunk = 1024 * 1024
     parts = (total + chunk - 1) // chunk
-    ad = b"vault-blob\x00" + name.encode()
+    ad = (b"vault-blob\x00" if version == 1 else b"vault-blob\x002\x00") + name.encode()
     plain = b""
     pos = 33
     for index in range(parts):
@@ -440,7 +443,7 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
     content, padding = plain[:size], plain[size:]
     assert not padding.strip(b"\x00"), "the padding is zeros"
     blobs_key = b2b(b"", key=master_key, person=b"vault blobs")
-    h = b2b(content)
+    h = b2b(content) if version == 1 else blake3.blake3(content).digest()
     assert b2b(h, key=blobs_key, person=b"vault blob name").hex() == name
     assert b2b(h, key=blobs_key, person=b"vault blob key") == key
     return content
@@ -451,15 +454,17 @@ def rotation_ad(doc: dict, box: str) -> bytes:
     return "\x00".join(fields).encode("ascii")
 
 
-def rotation_file_name(vault_id: str, old_key: bytes, new_key: bytes) -> str:
-    """SYNC.md, "Key rotation": the tagged name a record is published under."""
-    ids = [b2b(b"", key=k, person=b"vault mk id", size=16).hex() for k in (old_key, new_key)]
-    message = "\x00".join(["vault-rotation-name", vault_id, *ids]).encode("ascii")
-    tags = [
-        b2b(message, key=b2b(b"", key=k, person=b"vault rot name"), size=8).hex()
-        for k in (old_key, new_key)
-    ]
-    return "-".join(ids + tags) + ".rot"
+def rotation_file_names(vault_id: str, device: str, old_key: bytes, new_key: bytes) -> list[str]:
+    """SYNC.md, "Key rotation": the two tagged names a record is published under in
+    `keys/<device>/`, the one tagged under OLD first."""
+    old, new = (b2b(b"", key=k, person=b"vault mk id", size=16).hex() for k in (old_key, new_key))
+    names = []
+    for side, key in (("o", old_key), ("n", new_key)):
+        message = "\x00".join(["vault-rotation-name", vault_id, device, old, new, side])
+        tag_key = b2b(b"", key=key, person=b"vault rot name")
+        tag = b2b(message.encode("ascii"), key=tag_key, size=8).hex()
+        names.append(f"{old}-{new}-{side}{tag}.rot")
+    return names
 
 
 def open_rotation(data: bytes, key: bytes) -> tuple[bytes, bytes | None]:

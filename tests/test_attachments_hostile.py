@@ -165,15 +165,16 @@ def test_forged_records_in_the_rotating_devices_own_folder_cost_nothing(
     tmp_path: Path,
     make_vault,  # type: ignore[no-untyped-def]
 ) -> None:
-    """Forged records planted beside the real one, in the rotating device's own folder, that
-    sort before it and outnumber every budget (tagged with made-up tags, untagged, and the real
-    tagged name copied with junk into many other folders): none is read but the junk copies
-    within the shared budget, and the other device still follows the rotation."""
+    """Forged records planted beside the real ones, in the rotating device's own folder, that
+    sort before them and outnumber every budget (tagged with made-up tags on either side, and
+    untagged), untagged junk in a folder that sorts first, and the real tagged names copied
+    with junk inside into many other folders: no tagged name but the real ones is read, a
+    fresh clone still reaches the folder's key, and the other device still follows."""
     import os
 
     from tests.conftest import PASSWORD
     from vault.notes.vault import Vault
-    from vault.sealing.rotation import parse_name_tags, record_name
+    from vault.sealing.rotation import parse_name_tag, record_name
     from vault.sync import SyncEngine, clone, set_remote
     from vault.sync.rotation import MAX_RECORDS
 
@@ -188,27 +189,34 @@ def test_forged_records_in_the_rotating_devices_own_folder_cost_nothing(
     a.rekey(PASSWORD, travel=True)
     SyncEngine(a).sync()
     own = folder / "keys" / a.store.device_id
-    (real,) = [p for p in own.glob("*.rot")]
-    assert parse_name_tags(real.name) is not None  # published under its tagged name
+    real = sorted(p.name for p in own.glob("*.rot"))
+    assert len(real) == 2 and all(parse_name_tag(n) for n in real)  # one per key
+    junk = '{"format": "x"}'
     for _ in range(3 * MAX_RECORDS):
         first = "0" * 8 + os.urandom(12).hex()  # sorts before the real new id
-        tags = f"{os.urandom(8).hex()}-{os.urandom(8).hex()}"
-        (own / f"{old_id}-{first}-{tags}.rot").write_text('{"format": "x"}')
-        (own / record_name(old_id, first)).write_text('{"format": "x"}')
-    for i in range(3 * MAX_RECORDS):  # the real name, junk inside, under unknown devices
+        for side in "on":
+            (own / f"{old_id}-{first}-{side}{os.urandom(8).hex()}.rot").write_text(junk)
+        (own / record_name(old_id, first)).write_text(junk)
+    early = folder / "keys" / ("0" * 32)  # an unknown device that sorts first: untagged junk
+    early.mkdir()
+    for _ in range(2 * MAX_RECORDS):
+        (early / record_name(old_id, os.urandom(16).hex())).write_text(junk)
+    for i in range(1, 3 * MAX_RECORDS):  # the real names, junk inside, in other folders
         other = folder / "keys" / f"{i:032x}"
         other.mkdir()
-        (other / real.name).write_text('{"format": "x"}')
-    b = Vault.unlock(tmp_path / "b", password=PASSWORD)
+        for name in real:
+            (other / name).write_text(junk)
+    c, _ = clone(folder, tmp_path / "c", password=PASSWORD)  # holds only the new key
+    c.lock()
+    b = Vault.unlock(tmp_path / "b", password=PASSWORD)  # holds only the old key
     try:
         report = SyncEngine(b).sync()
         assert b.store.master_id == a.store.master_id
-        # reads are bounded (untagged: 64 for a verified device; the junk copies: the shared
-        # 64) and the report says so in a few lines, not one per file
+        # untagged files are read within their budgets (64 for a verified device, 64 shared);
+        # the report says so in a few lines, not one per file
         lines = [w for w in report.warnings if "key rotation record" in w]
-        assert len(lines) <= 9 and lines[-1].endswith(
-            f"{2 * MAX_RECORDS - 8} more key rotation records ignored"
-        )
+        assert len(lines) <= 9
+        assert lines[-1].endswith(f"{2 * MAX_RECORDS - 8} more key rotation records ignored")
     finally:
         b.lock()
         a.lock()

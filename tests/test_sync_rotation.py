@@ -122,7 +122,7 @@ def test_a_device_offline_across_two_rotations_follows_both(pair, tmp_path: Path
     a.rekey(PASSWORD, travel=True)
     a.create_note("After both", "n\n")
     _sync(a)
-    assert len(list(folder.glob("keys/*/*.rot"))) == 2
+    assert len(list(folder.glob("keys/*/*.rot"))) == 4  # each record under two names
     _sync(b)
     assert b.store.master_id == a.store.master_id
     assert len(b.store.previous_master_ids()) == 1  # straight to the newest key
@@ -149,19 +149,16 @@ def test_a_tampered_or_foreign_record_is_refused_with_one_line(
     folder, a, b, opened = pair
     a.rekey(PASSWORD, travel=True)
     _sync(a)
-    (record,) = folder.glob("keys/*/*.rot")
-    # tampered: one byte of the forward box changed; b must not follow it
+    (record,) = folder.glob("keys/*/*-o*.rot")  # the copy b (holding the old key) reads
+    for other_copy in folder.glob("keys/*/*-n*.rot"):
+        other_copy.unlink()
+    # tampered in place: one byte of the forward box changed; b must not follow it
     doc = json.loads(record.read_text())
     box = bytearray(crypto.b64d(doc["forward"]))
     box[5] ^= 1
     doc["forward"] = crypto.b64e(bytes(box))
-    record.unlink()
-    stranger = folder / "keys" / b.store.device_id / record.name
-    stranger.parent.mkdir(parents=True, exist_ok=True)
-    a_store_records = a.store.meta(rotation.ROTATIONS)
-    # a keeps its own good copy in its store: take that away for this check (b reads only
-    # what is in the folder)
-    stranger.write_text(json.dumps(doc, indent=2) + "\n")
+    record.write_text(json.dumps(doc, indent=2) + "\n")
+    a_store_records = a.store.meta(rotation.ROTATIONS)  # a keeps its good copy in its store
     report = SyncEngine(b).sync()
     lines = [w for w in report.warnings if "rotation record" in w]
     assert lines and all("\n" not in w for w in lines)
@@ -183,13 +180,15 @@ def test_a_tampered_or_foreign_record_is_refused_with_one_line(
         ),
     )
     parsed = rotation.parse_record(foreign, "x")
-    stranger.unlink()
-    (stranger.parent / parsed.name).write_bytes(foreign)
+    record.unlink()
+    stranger = folder / "keys" / b.store.device_id
+    stranger.mkdir(parents=True, exist_ok=True)
+    (stranger / parsed.name).write_bytes(foreign)
     report = SyncEngine(b).sync()
     assert any("another vault" in w for w in report.warnings)
     assert b.store.master_id != a.store.master_id
     # the good record comes back (a publishes what it keeps): b follows
-    (stranger.parent / parsed.name).unlink()
+    (stranger / parsed.name).unlink()
     assert a_store_records
     _sync(a)
     _sync(b)
@@ -339,3 +338,45 @@ def test_a_tag_made_before_a_rotation_stays_one_tag(pair) -> None:
     for v in (a, b):
         v.refresh()
         assert v._tag_map() == {} and v.tags() == []
+
+
+def test_the_newest_record_is_kept_when_the_store_holds_its_most() -> None:
+    """The store keeps at most MAX_KEPT records: the oldest go, never the one just made
+    (they were ordered by name, i.e. by the old key's random id, so a new record could be
+    dropped the moment it was added and then never published)."""
+    vault_id, device = "0f" * 16, "a1" * 16
+    value = None
+    mk = crypto.random_bytes(crypto.KEY_BYTES)
+    names = []
+    for _ in range(rotation.MAX_KEPT + 3):
+        new = crypto.random_bytes(crypto.KEY_BYTES)
+        recovery, _ = keys.new_recovery_key()
+        slot = keys.Slot.create(vault_id, keys.RECOVERY, new, keys.Secret(recovery=recovery))
+        value = rotation.add_record(value, rotation.make_record(vault_id, device, mk, new, slot))
+        names.append(rotation.record_name(keys.mk_id(mk), keys.mk_id(new)))
+        assert names[-1] in rotation.kept_records(value)
+        mk = new
+    assert list(rotation.kept_records(value)) == names[-rotation.MAX_KEPT :]
+
+
+def test_a_damaged_copy_of_a_published_record_is_reported(pair) -> None:
+    """One of the rotating device's two copies replaced by junk of the same size, the other by
+    a FIFO: its next sync says so (it wrote those names, and they no longer hold the record),
+    nothing blocks, and the other device, which reads only those names, says it read junk and
+    waits without harm."""
+    import os
+
+    folder, a, b, _opened = pair
+    a.rekey(PASSWORD, travel=True)
+    _sync(a)
+    own = folder / "keys" / a.store.device_id
+    (under_old,) = own.glob("*-o*.rot")  # the copy b, holding only the old key, reads
+    (under_new,) = own.glob("*-n*.rot")
+    under_old.write_bytes(b"x" * under_old.stat().st_size)
+    under_new.unlink()
+    os.mkfifo(under_new)
+    lines = [w for w in _sync(a).warnings if "rotation record" in w]
+    assert len(lines) == 2 and all("not published" in w for w in lines), lines
+    report = _sync(b)
+    assert b.store.master_id != a.store.master_id  # nothing it could read yet
+    assert any(".rot is not valid JSON" in w for w in report.warnings), report.warnings

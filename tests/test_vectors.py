@@ -217,18 +217,30 @@ def test_version_1_envelopes_upgrade_to_the_vector_claims() -> None:
 def test_blob_vectors_derive_and_open_in_both_readers(tmp_path: Path) -> None:
     import base64
 
-    from vault.storage.blobs import BlobRef, BlobStore, padded_length, sealed_length
+    from vault.storage.blobs import (
+        VERSION,
+        BlobRef,
+        BlobStore,
+        content_ref,
+        padded_length,
+        sealed_length,
+    )
 
     v = load("blob.json")
     mk = bytes.fromhex(v["master_key_hex"])
     blobs_key = crypto.subkey(mk, crypto.Label.BLOBS)
     assert blobs_key.hex() == v["blobs_key_hex"]
     store = BlobStore(tmp_path / "blobs", blobs_key)
+    store.folder.mkdir()
+    assert {case["version"] for case in v["cases"]} == {1, 2} and VERSION == 2
     for case in v["cases"]:
         content = bytes.fromhex(case["content_hex"])
         src = tmp_path / "src"
         src.write_bytes(content)
-        ref = store.put(src)  # the same name and key, whatever file they came from
+        # the same name and key, whatever file they came from; vault writes version 2 only
+        ref = content_ref(blobs_key, content, case["version"])
+        if case["version"] == VERSION:
+            assert store.put(src) == ref
         assert (ref.name, ref.key.hex(), ref.size) == (
             case["blob_name"],
             case["blob_key_hex"],
@@ -237,13 +249,14 @@ def test_blob_vectors_derive_and_open_in_both_readers(tmp_path: Path) -> None:
         assert padded_length(ref.size) == case["padded_length"]
         assert sealed_length(ref.size) == case["sealed_length"]
         blob = bytes.fromhex(case["blob_file_hex"])
-        assert len(blob) == case["sealed_length"]
+        assert len(blob) == case["sealed_length"] and blob[8] == case["version"]
         # the vector's file, put in place, opens to the content in both readers
         store.path(ref.name).write_bytes(blob)
         out = tmp_path / "out"
         with open(out, "wb") as fh:
             store.open(BlobRef(ref.name, ref.size, ref.key), fh)
         assert out.read_bytes() == content
+        store.verify(ref)  # and its content hashes to its name and key
         assert spec.read_blob(blob, mk, case["entry"]) == content
         assert base64.b64decode(case["entry"]["key"]) == ref.key
 
@@ -263,15 +276,22 @@ def test_rotation_record_vector_seals_and_opens_in_both_readers() -> None:
     assert made.decode() == v["record"]
     record = rotation.parse_record(made, "vector")
     assert record.name == v["name"]
+    ids = (v["old_mk_id"], v["new_mk_id"])
     got_new, got_slot = record.open_forward(old)
     assert got_new == new and got_slot.to_json().decode() == v["recovery_slot"]
     assert record.open_back(new) == old
     # and the independent reader, from SYNC.md alone
     assert spec.open_rotation(made, old) == (new, v["recovery_slot"].encode())
     assert spec.open_rotation(made, new) == (old, None)
-    # the tagged file name it is published under, in both readers
-    assert rotation.folder_name(v["vault_id"], old, new) == v["folder_name"]
-    assert spec.rotation_file_name(v["vault_id"], old, new) == v["folder_name"]
-    assert rotation.name_verifies(v["folder_name"], v["vault_id"], {v["old_mk_id"]: old})
-    assert rotation.name_verifies(v["folder_name"], v["vault_id"], {v["new_mk_id"]: new})
-    assert not rotation.name_verifies(v["folder_name"], "0" * 32, {v["old_mk_id"]: old})
+    # the tagged names it is published under in the rotating device's folder, in both readers
+    ring = {v["old_mk_id"]: old, v["new_mk_id"]: new}
+    names = v["folder_names"]
+    assert rotation.folder_names(v["vault_id"], v["device"], ring, *ids) == names
+    assert spec.rotation_file_names(v["vault_id"], v["device"], old, new) == names
+    for name, mk_id in zip(names, ids, strict=True):
+        key = {mk_id: ring[mk_id]}
+        assert rotation.name_verifies(name, v["vault_id"], v["device"], key)
+        assert not rotation.name_verifies(name, v["vault_id"], "b" * 32, key)  # another folder
+        assert not rotation.name_verifies(name, "0" * 32, v["device"], key)
+        other = {i: k for i, k in ring.items() if i != mk_id}
+        assert not rotation.name_verifies(name, v["vault_id"], v["device"], other)

@@ -243,7 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not pass the new key to the other devices through the sync folder (for a "
         "leaked master key): they must be cloned anew from a new folder",
     )
-    command("check", cmd_check, "verify every version of every item", json_flag=True)
+    command(
+        "check",
+        cmd_check,
+        "verify every version of every item and every attached file here",
+        json_flag=True,
+    )
     command("status", cmd_status, "where the vault is and how it is protected", json_flag=True)
 
     p = command("config", cmd_config, "show or change settings")

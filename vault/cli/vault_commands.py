@@ -226,13 +226,20 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                     "corrupt": report.corrupt,
                     "conflicts": report.conflicts,
                     "history": report.history,
+                    "blobs": report.blobs,
+                    "damaged_blobs": report.damaged_blobs,
                 }
             )
         else:
-            out(f"{plural(report.items, 'item')}, {plural(report.versions, 'version')} checked.")
+            out(
+                f"{plural(report.items, 'item')}, {plural(report.versions, 'version')}, "
+                f"{plural(report.blobs, 'attached file')} checked."
+            )
             if report.history:
                 out(f"  altered: {report.history}")
             for reason in sorted(report.corrupt.values()):
+                out(f"  damaged: {reason}")
+            for reason in sorted(report.damaged_blobs.values()):
                 out(f"  damaged: {reason}")
             if report.conflicts:
                 out(f"  {plural(len(report.conflicts), 'item')} with conflicting versions.")

@@ -7,7 +7,7 @@ over the operations"); `check` verifies every operation against what its row cla
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vault.errors import VaultError
@@ -29,10 +29,12 @@ class CheckReport:
     corrupt: dict[str, str]  # item id -> one-line reason
     conflicts: list[str]
     history: str | None = None  # the history was altered without the key (Vault.history_incident)
+    blobs: int = 0  # attachments' blobs here, checked whole
+    damaged_blobs: dict[str, str] = field(default_factory=dict)  # blob name -> one-line reason
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt and self.history is None
+        return not self.corrupt and self.history is None and not self.damaged_blobs
 
 
 def check_commitment(store: Store, scan: HistoryScan) -> str | None:

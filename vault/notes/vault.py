@@ -14,6 +14,7 @@ attached files (vault.notes.attachments).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -366,6 +367,11 @@ class Vault(Notes):
 
     def check(self) -> CheckReport:
         """Verify every operation of every item against what its row claims (op id, item,
-        kind, parents, deleted, device), and the index against the operations; report what
-        does not verify."""
-        return integrity.check(self.store, self.open_op, self.index_repaired, self.history_incident)
+        kind, parents, deleted, device), and the index against the operations, and every
+        attachment's blob here whole (its parts and its content hash); report what does not
+        verify."""
+        report = integrity.check(
+            self.store, self.open_op, self.index_repaired, self.history_incident
+        )
+        checked, damaged = attachments.check_blobs(self)
+        return dataclasses.replace(report, blobs=checked, damaged_blobs=damaged)

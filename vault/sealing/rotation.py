@@ -39,9 +39,11 @@ MAX_KEPT = 64
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 # `<old>-<new>.rot` (the name kept in the store, and in folders written before the tags), or
-# `<old>-<new>-<tag under old>-<tag under new>.rot` (what a sync publishes).
-_NAME = re.compile(r"([0-9a-f]{32})-([0-9a-f]{32})(?:-([0-9a-f]{16})-([0-9a-f]{16}))?\.rot")
+# `<old>-<new>-o<tag>.rot` / `<old>-<new>-n<tag>.rot` (what a sync publishes: one copy named
+# with a tag under the old key, one under the new).
+_NAME = re.compile(r"([0-9a-f]{32})-([0-9a-f]{32})(?:-([on])([0-9a-f]{16}))?\.rot")
 TAG_BYTES = 8
+OLD_SIDE, NEW_SIDE = "o", "n"
 
 
 def record_name(old: str, new: str) -> str:
@@ -54,37 +56,46 @@ def parse_record_name(name: str) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-def parse_name_tags(name: str) -> tuple[str, str] | None:
-    """The two tags of a tagged file name (unverified), or None for a plain or foreign name."""
+def parse_name_tag(name: str) -> tuple[str, str] | None:
+    """(side, tag) of a tagged file name (unverified), or None for a plain or foreign name."""
     m = _NAME.fullmatch(name)
     return (m.group(3), m.group(4)) if m and m.group(3) else None
 
 
-def name_tag(mk: bytes, vault_id: str, old: str, new: str) -> str:
-    """A tag only a holder of `mk` (the record's old or new key) can make: a reader checks a
-    file name before it reads the file, so forged files cost a peer's folder nothing to skip."""
-    message = "\x00".join(("vault-rotation-name", vault_id, old, new)).encode("ascii")
+def name_tag(mk: bytes, vault_id: str, device: str, old: str, new: str, side: str) -> str:
+    """A tag only a holder of `mk` (the record's old key for side "o", its new key for "n")
+    can make, bound to the device folder the copy is published in: a reader checks a name
+    before it reads the file, so forged files, and real names copied elsewhere, are skipped
+    unread."""
+    fields = ("vault-rotation-name", vault_id, device, old, new, side)
     key = crypto.subkey(mk, crypto.Label.ROTATION_NAME)
-    return crypto.blake2b(message, key=key, size=TAG_BYTES).hex()
+    return crypto.blake2b("\x00".join(fields).encode("ascii"), key=key, size=TAG_BYTES).hex()
 
 
-def folder_name(vault_id: str, old_mk: bytes, new_mk: bytes) -> str:
-    """The file name a record of OLD -> NEW is published under."""
-    old, new = keys.mk_id(old_mk), keys.mk_id(new_mk)
-    tags = (name_tag(old_mk, vault_id, old, new), name_tag(new_mk, vault_id, old, new))
-    return f"{old}-{new}-{tags[0]}-{tags[1]}{SUFFIX}"
+def folder_names(
+    vault_id: str, device: str, ring: dict[str, bytes], old: str, new: str
+) -> list[str]:
+    """The names a record of OLD -> NEW is published under in `keys/<device>/`: one for each
+    of its keys that `ring` (mk id -> key) holds."""
+    sides = ((OLD_SIDE, old), (NEW_SIDE, new))
+    return [
+        f"{old}-{new}-{side}{name_tag(ring[mk_id], vault_id, device, old, new, side)}{SUFFIX}"
+        for side, mk_id in sides
+        if mk_id in ring
+    ]
 
 
-def name_verifies(name: str, vault_id: str, ring: dict[str, bytes]) -> bool:
-    """Whether a tagged file name carries a tag made with a key of `ring` (mk id -> key)."""
-    ids, tags = parse_record_name(name), parse_name_tags(name)
-    if ids is None or tags is None:
+def name_verifies(name: str, vault_id: str, device: str, ring: dict[str, bytes]) -> bool:
+    """Whether a tagged name in `keys/<device>/` is exactly the one a key of `ring` makes."""
+    ids, tagged = parse_record_name(name), parse_name_tag(name)
+    if ids is None or tagged is None:
         return False
-    return any(
-        mk_id in ring
-        and crypto.constant_time_equal(tag.encode(), name_tag(ring[mk_id], vault_id, *ids).encode())
-        for mk_id, tag in zip(ids, tags, strict=True)
-    )
+    side, tag = tagged
+    mk_id = ids[0] if side == OLD_SIDE else ids[1]
+    if mk_id not in ring:
+        return False
+    expected = name_tag(ring[mk_id], vault_id, device, *ids, side)
+    return crypto.constant_time_equal(tag.encode(), expected.encode())
 
 
 def record_ad(vault_id: str, device: str, old: str, new: str, box: str) -> bytes:
@@ -245,5 +256,5 @@ def add_record(value: str | None, data: bytes) -> str:
     record = parse_record(data, "a key rotation record")
     kept = kept_records(value)
     kept[record.name] = data
-    names = sorted(kept)[-MAX_KEPT:]
+    names = list(kept)[-MAX_KEPT:]  # the newest (in the order they were added) stay
     return json.dumps({n: crypto.b64e(kept[n]) for n in names}, separators=(",", ":"))

@@ -31,12 +31,13 @@ from vault.sealing.rotation import (
     ROTATIONS,
     Record,
     add_record,
-    folder_name,
+    folder_names,
     kept_records,
     name_verifies,
-    parse_name_tags,
+    parse_name_tag,
     parse_record,
     parse_record_name,
+    record_name,
 )
 from vault.storage.store import Op
 from vault.sync import layout
@@ -143,42 +144,41 @@ def read_ring(
     """The key ring from the records this vault keeps and those in the folder (`keys/*/…rot`,
     each at most MAX_BYTES).
 
-    A published record's file name carries two tags (vault.sealing.rotation.folder_name), one
-    made with each of its keys: a name is read only once a key of the ring verifies one of its
-    tags, so no number of forged files, wherever they sit, hides a real record or costs a
-    read. Each verified name is read from every device in `known` (devices whose files this
-    vault verified) that holds it and from others within a shared budget of MAX_RECORDS.
-    Names without tags (folders written before them) are read as before: a budget of
-    MAX_RECORDS for each device in `known`, read first, and one shared by all the others."""
+    A published copy's name carries a tag made with one of the record's keys and bound to the
+    device folder it sits in (vault.sealing.rotation.folder_names). A tagged name is read only
+    when it is exactly the name a key of the ring makes for that folder, and only while the
+    record it names is not verified yet; names are checked again after each pass that adds
+    keys. So forged files, and real names copied into other folders, are never read, and no
+    number of them hides a real record. Names without tags (folders written before them) are
+    read as before: up to MAX_RECORDS for each device in `known` (devices whose files this
+    vault verified), read first, and MAX_RECORDS shared by all the others."""
     found = [(f"this vault's record {n}", d) for n, d in kept_records(store_value).items()]
     listings = _listings(remote)
     order = sorted(listings, key=lambda d: (d not in known, d))
     shared = MAX_RECORDS
     for device in order:
-        plain = [e.name for e in listings[device] if parse_name_tags(e.name) is None]
+        plain = [e.name for e in listings[device] if parse_name_tag(e.name) is None]
         if device in known:
             _read_records(remote, device, plain, found, MAX_RECORDS)
         elif shared > 0:
             shared -= _read_records(remote, device, plain, found, shared)
     ring = build_ring(vault_id, current_mk, found)
-    holders: dict[str, list[str]] = {}
-    for device in order:
-        for entry in listings[device]:
-            if parse_name_tags(entry.name) is not None:
-                holders.setdefault(entry.name, []).append(device)
-    tried: set[str] = set()
+    tried: set[tuple[str, str]] = set()
     while True:
-        names = [n for n in sorted(holders) if n not in tried]
-        names = [n for n in names if name_verifies(n, vault_id, ring.keys)]
-        if not names:
+        wanted = [
+            (device, e.name)
+            for device in order
+            for e in listings[device]
+            if (device, e.name) not in tried
+            and parse_name_tag(e.name) is not None
+            and record_name(*(parse_record_name(e.name) or ("", ""))) not in ring.data
+            and name_verifies(e.name, vault_id, device, ring.keys)
+        ]
+        if not wanted:
             return ring
-        for name in names:
-            tried.add(name)
-            for device in holders[name]:
-                if device in known:
-                    _read_records(remote, device, [name], found)
-                elif shared > 0:
-                    shared -= _read_records(remote, device, [name], found)
+        for device, name in wanted:
+            tried.add((device, name))
+            _read_records(remote, device, [name], found)
         ring = build_ring(vault_id, current_mk, found)
 
 
@@ -247,9 +247,10 @@ def folder_signature(remote: RemoteFolder) -> str:
 def publish(
     remote: RemoteFolder, me: str, kept: dict[str, bytes], ring: KeyRing, vault_id: str
 ) -> list[str]:
-    """Put every record this vault keeps into `keys/<me>/` (once; records are never deleted:
-    a device that comes back after months needs them), under its tagged name when the ring
-    holds both its keys. Warnings for what could not be put."""
+    """Put every record this vault keeps into `keys/<me>/`, under a tagged name for each of its
+    keys the ring holds. Records are never deleted (a device that comes back after months needs
+    them); a copy of ours that is missing or differs from the record (damaged, or replaced by
+    someone else) is written again. Warnings for what could not be put."""
     if not kept:
         return []
     try:
@@ -257,17 +258,24 @@ def publish(
     except RemoteError as exc:
         return [f"key rotation records were not published: {exc}"]
     warnings = []
-    for name, data in sorted(kept.items()):
-        ids = parse_record_name(name)
-        if ids is not None and all(i in ring.keys for i in ids):
-            name = folder_name(vault_id, ring.keys[ids[0]], ring.keys[ids[1]])
-        if present.get(name) == len(data):
-            continue
-        try:
-            remote.write(me, name, data, layout.KEYS_DIR)
-        except VaultError as exc:
-            warnings.append(f"a key rotation record was not published: {exc}")
+    for kept_name, data in sorted(kept.items()):
+        ids = parse_record_name(kept_name)
+        names = folder_names(vault_id, me, ring.keys, *ids) if ids else []
+        for name in names or [kept_name]:
+            if present.get(name) == len(data) and _holds(remote, me, name, data):
+                continue
+            try:
+                remote.write(me, name, data, layout.KEYS_DIR)
+            except VaultError as exc:
+                warnings.append(f"a key rotation record was not published: {exc}")
     return warnings
+
+
+def _holds(remote: RemoteFolder, device: str, name: str, data: bytes) -> bool:
+    try:
+        return remote.read(device, name, layout.KEYS_DIR) == data
+    except Unreadable:
+        return False
 
 
 def follow(vault: Vault, ring: KeyRing, root: str) -> str | None:

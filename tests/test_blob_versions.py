@@ -1,0 +1,85 @@
+"""Blobs of version 1 (content hash BLAKE2b) and 2 (BLAKE3) in one vault: a vault whose notes
+use version 1 blobs keeps reading and checking them, and new attachments are version 2 blobs,
+deduplicated among themselves (FORMAT.md, "Blobs")."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from tests.conftest import PASSWORD
+from vault.notes.attachments import (
+    Entry,
+    _with_entries,
+    _write,
+    blob_store,
+    guess_type,
+)
+from vault.notes.model import now_ms
+from vault.notes.vault import Vault
+from vault.storage.blobs import CHUNK, content_ref
+
+
+def _attach_as_version_1(vault: Vault, note_id: str, source: Path) -> Entry:
+    """What a vault from before version 2 blobs holds: a version 1 blob and an entry naming it."""
+    ref = blob_store(vault).put(source, version=1)
+    entry = Entry(source.name, guess_type(source.name), ref.size, ref.name, ref.key, now_ms())
+    note = vault.note(note_id)
+    raw = list(note.extra.get("attachments", []))
+    _write(vault, note, _with_entries(note, [*raw, entry.to_json()]))
+    return entry
+
+
+def _read(vault: Vault, note_id: str, name: str) -> bytes:
+    out = io.BytesIO()
+    vault.save_attachment(note_id, name, out)
+    return out.getvalue()
+
+
+def test_a_vault_with_version_1_blobs_reads_them_and_adds_version_2(
+    vault: Vault, vault_path: Path, tmp_path: Path
+) -> None:
+    data = bytes(range(256)) * (CHUNK // 128)  # two parts
+    src = tmp_path / "scan.pdf"
+    src.write_bytes(data)
+    old_note = vault.create_note("Before")
+    old = _attach_as_version_1(vault, old_note.id, src)
+    store = blob_store(vault)
+    assert old.blob == content_ref(store._key, data, 1).name
+    assert store.path(old.blob).read_bytes()[8] == 1
+
+    vault.lock()
+    vault = Vault.unlock(vault_path, password=PASSWORD)
+    try:
+        store = blob_store(vault)
+        assert _read(vault, old_note.id, "scan.pdf") == data
+        assert [a.present for a in vault.attachments(old_note.id)] == [True]
+
+        # the same content attached now is a second blob, of version 2...
+        a, b = vault.create_note("After"), vault.create_note("Later")
+        first = vault.attach(a.id, src)
+        assert first.blob != old.blob and first.blob == content_ref(store._key, data, 2).name
+        assert store.path(first.blob).read_bytes()[8] == 2
+        # ...which later attachments of it share
+        second = vault.attach(b.id, src, name="copy.pdf")
+        assert second.blob == first.blob
+        assert store.names() == {old.blob, first.blob}
+        for note_id, name in ((old_note.id, "scan.pdf"), (a.id, "scan.pdf"), (b.id, "copy.pdf")):
+            assert _read(vault, note_id, name) == data
+
+        report = vault.check()
+        assert report.ok and report.blobs == 2 and report.damaged_blobs == {}
+
+        # a damaged blob of either version is reported by check, one line each
+        for name in (old.blob, first.blob):
+            path = store.path(name)
+            blob = bytearray(path.read_bytes())
+            blob[-40] ^= 1
+            path.write_bytes(bytes(blob))
+        report = vault.check()
+        assert not report.ok and set(report.damaged_blobs) == {old.blob, first.blob}
+        for reason in report.damaged_blobs.values():
+            assert "\n" not in reason and "failed to verify" in reason
+        assert "'scan.pdf' of note" in report.damaged_blobs[old.blob]
+    finally:
+        vault.lock()
