@@ -92,6 +92,14 @@ _NOTE_ACTIONS = {
     "attach_file",
 }
 _TRASH_OK = {"trash_note", "restore_note", "open_note"}
+# Every action whose availability check_action decides from the screen's state.
+_VARYING_ACTIONS = (
+    *sorted(_NOTE_ACTIONS),
+    "undo",
+    "rename_notebook",
+    "delete_notebook",
+    "empty_trash",
+)
 
 
 class SearchBox(Input):
@@ -143,6 +151,7 @@ class MainScreen(
         self._sidebar_wanted: bool | None = None  # None: decided by the width
         self._zen = False  # f10: the editor alone, while it has the focus
         self._release_keys_on_load = False
+        self._bindings_shown: tuple[bool | None, ...] | None = None
         self.autosave_seconds = 1.0
 
     @property
@@ -460,7 +469,21 @@ class MainScreen(
         self.saved_text = note.body
         self.pane.show(note, self.notebook_path(note.notebook), self.search_query)
         self.show_attachments(note)
-        self.refresh_bindings()
+        self.refresh_bindings_if_changed()
+
+    def refresh_bindings(self) -> None:
+        self._bindings_shown = self._bindings_state()
+        super().refresh_bindings()
+
+    def refresh_bindings_if_changed(self) -> None:
+        """Redraw the footer's keys only when what they offer changed. Redrawing rebuilds the
+        footer, two layout passes of the whole screen: most of the time of moving from one
+        note to the next, which changes nothing there (both are ordinary notes)."""
+        if self._bindings_state() != self._bindings_shown:
+            self.refresh_bindings()
+
+    def _bindings_state(self) -> tuple[bool | None, ...]:
+        return tuple(self.check_action(action, ()) for action in _VARYING_ACTIONS)
 
     def _catch_up(self, notes: list[Note]) -> None:
         """The list holds a newer version of the open note than the editor: if the person has

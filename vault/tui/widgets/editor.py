@@ -15,6 +15,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.document._document import Location
+from textual.geometry import Size
 from textual.reactive import reactive
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
@@ -52,6 +53,25 @@ _INDICATOR = {
 
 class NoteEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = bindings(EDITOR_KEYS)
+
+    def _refresh_size(self) -> None:
+        """TextArea's, without the layout pass of the whole screen that assigning
+        `virtual_size` asks for (a layout reactive; about half the time of showing the next
+        note). The editor's size never depends on its text: only its scrollbars follow, as a
+        layout pass would have them do (ScrollView._size_updated); a scrollbar that appears or
+        goes still asks for its layout through its own reactive."""
+        if self.soft_wrap:
+            size = Size(0, self.wrapped_document.height)
+        else:
+            # +1 width to make space for the cursor resting at the end of the line
+            width, height = self.document.get_size(self.indent_width)
+            size = Size(width + self.gutter_width + 1, height)
+        if size != self.virtual_size:
+            self.set_reactive(TextArea.virtual_size, size)
+            self._scrollbar_changes.clear()
+            self._scroll_update(size)
+            self.refresh()
+        self._refresh_scrollbars()
 
     def get_line(self, line_index: int) -> Text:
         # Drawn with each control character as one visible one (an escape sequence in a
@@ -316,7 +336,8 @@ class EditorPane(Vertical):
             parts.append(Content(" ").join(content(f"#{t}", "$text-primary") for t in note.tags))
         parts.append(Content(f"edited {relative_time(note.modified, now)}"))
         details = self.query_one("#editor-details", Static)
-        details.update(Content(" · ").join(parts))
+        # One line of fixed height across the pane: no layout pass of the screen needed.
+        details.update(Content(" · ").join(parts), layout=False)
         details.tooltip = (
             f"created {long_time(note.created, now)}, edited {long_time(note.modified, now)}"
         )

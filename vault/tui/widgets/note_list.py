@@ -133,9 +133,11 @@ class NoteList(ScrollView, can_focus=True):
             return
         index = max(0, min(index, len(self._notes) - 1))
         if index != self._cursor:
+            # Only the two rows the cursor leaves and reaches change (the cache keys on
+            # whether a row is selected); the others stay cached and are not repainted.
+            self._refresh_row(self._cursor)
             self._cursor = index
-            self._cache.clear()
-            self.refresh()
+            self._refresh_row(index)
         self._scroll_cursor_visible()
         self._announce()
 
@@ -145,6 +147,10 @@ class NoteList(ScrollView, can_focus=True):
         if key != self._announced:
             self._announced = key
             self.post_message(NoteHighlighted(note))
+
+    def _refresh_row(self, index: int) -> None:
+        top = index * ROW_HEIGHT - int(self.scroll_offset.y)
+        self.refresh(Region(0, top, max(self.size.width, 1), ROW_HEIGHT))
 
     def _scroll_cursor_visible(self) -> None:
         if self._notes:

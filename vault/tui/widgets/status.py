@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from textual import events
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import Static
@@ -31,6 +32,10 @@ class StatusBar(Horizontal):
     class Clicked(Message):
         key: str
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._widths: dict[str, int] = {}
+
     def compose(self):  # type: ignore[no-untyped-def]
         for key in SEGMENTS:
             yield Segment("", id=f"status-{key}", classes="status-segment", markup=True)
@@ -41,7 +46,11 @@ class StatusBar(Horizontal):
         except NoMatches:
             segment = Segment("", id=f"status-{key}", classes="status-segment")
             self.mount(segment)
-        segment.update(text)
+        # Segments are as wide as their text: the bar needs a layout pass only when the width
+        # changes (the word count changes on every note shown, mostly not its width).
+        width = Content.from_markup(text).cell_length
+        segment.update(text, layout=width != self._widths.get(key))
+        self._widths[key] = width
         segment.tooltip = tooltip
         segment.display = bool(text)
 
@@ -53,6 +62,7 @@ class StatusBar(Horizontal):
             return ""
 
     def clear(self) -> None:
+        self._widths.clear()
         for segment in self.query(".status-segment").results(Static):
             segment.update("")
             segment.tooltip = None

@@ -1,0 +1,91 @@
+"""Moving from note to note: what it repaints and what it leaves alone.
+
+Moving the cursor repaints only the rows it leaves and reaches, the footer is rebuilt only when
+the keys it offers change, and the status bar's counts follow the note shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.geometry import Region
+from textual.widgets._footer import FooterKey
+
+from tests.tui.conftest import settle, unlock
+from vault.tui.data import TRASH
+from vault.tui.messages import TargetChosen
+from vault.tui.screens.main import MainScreen
+from vault.tui.widgets.status import StatusBar
+
+
+def footer_keys(main: MainScreen) -> list[str]:
+    return [key.description for key in main.query(FooterKey)]
+
+
+def drawn_rows(main: MainScreen) -> list[str]:
+    """The list's rows as the screen has them (cached lines included), as text and styles."""
+    notes = main.notes_list
+    strips = notes.render_lines(Region(0, 0, notes.size.width, notes.size.height))
+    return [repr(list(strip)) for strip in strips]
+
+
+async def test_moving_the_cursor_repaints_the_rows_it_leaves_and_reaches(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.notes_list.focus()
+        await settle(pilot)
+        for key in ("down", "down", "up", "end", "home", "down"):
+            await pilot.press(key)
+            await settle(pilot)
+            shown = drawn_rows(main)
+            main.notes_list._styles_cache.clear()  # everything drawn again from scratch
+            assert shown == drawn_rows(main), key
+        assert main.pane.note is not None
+        assert main.pane.note.id == main.notes_list.notes[1].id
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.notes_list.focus()
+        await settle(pilot)
+        rebuilt: list[object] = []
+        main.bindings_updated_signal.subscribe(main, rebuilt.append)
+        first = main.pane.note
+        await pilot.press("down")
+        await pilot.press("down")
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note is not first
+        assert rebuilt == []  # two ordinary notes offer the same keys
+        assert "Trash" in footer_keys(main)
+
+        main.post_message(TargetChosen(TRASH, confirmed=True))
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.in_trash
+        assert rebuilt  # a note in the trash offers other keys: the footer follows
+        assert main.check_action("restore_note", ()) is True
+        assert "Pin" not in footer_keys(main)
+
+
+async def test_the_status_bar_counts_follow_the_note(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.notes_list.focus()
+        await settle(pilot)
+        bar = main.query_one(StatusBar)
+        seen = set()
+        for _ in range(len(main.notes_list.notes)):
+            body = main.pane.text
+            words = len(body.split())
+            text = bar.segment_text("counts")
+            assert text.startswith(f"{words:,} word"), text
+            segment = main.query_one("#status-counts")
+            assert segment.size.width == len(text)  # as wide as its text, never cut
+            seen.add(len(text))
+            await pilot.press("down")
+            await settle(pilot)
+        assert len(seen) > 1  # the width changed on the way, and the bar followed
