@@ -20,7 +20,7 @@ from vault.errors import (
     WrongPasswordError,
 )
 from vault.notes.model import KIND_TYPES
-from vault.sealing import keys
+from vault.sealing import keys, snapshot
 from vault.sealing.envelope import SealedOp, parse_op
 from vault.storage.store import HistoryScan, ItemRow, Store
 
@@ -71,7 +71,12 @@ def read_envelopes(store: Store) -> Prefetched:
 
 def prefetch(path: Path) -> Prefetched:
     """Read and parse the envelopes of the vault at `path` without any key, so that unlocking
-    later only decrypts (the app calls this while the person types the password)."""
+    later only decrypts (the app calls this while the person types the password). Nothing
+    when the vault has a snapshot: unlocking then reads it and only what changed since, as
+    `Vault.unlock` does without this (at 100,000 notes the parsed envelopes held 450 MiB the
+    app never used)."""
+    if snapshot.path_in(path).exists():
+        return {}
     store = Store.open(path)
     try:
         return read_envelopes(store)
