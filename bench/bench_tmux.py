@@ -498,6 +498,11 @@ def main() -> int:
         return 0
     for size in SIZES:
         sample_vault(sample_path(size), size)
+    # The app asks shutil.get_terminal_size(), which believes COLUMNS and LINES first: inherited
+    # from a test run (80x24), they made it draw for 80 columns in a 120-column pane now and
+    # then, and the screen never matched. The tmux server and every window get neither.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
     runs: dict[int, list[dict]] = {size: [] for size in SIZES}  # type: ignore[type-arg]
     domains: dict[int, list[dict]] = {size: [] for size in SIZES}  # type: ignore[type-arg]
     befores: dict[int, list[dict]] = {size: [] for size in SIZES}  # type: ignore[type-arg]
