@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import PASSWORD
@@ -382,3 +384,45 @@ def test_modified_follows_title_and_text_only(vault: Vault, vault_path) -> None:
     vault.lock()  # the snapshot keeps it as written
     with Vault.unlock(vault_path, password=PASSWORD) as again:
         assert again.note(note.id).modified == edited.modified
+
+
+def test_a_purge_whose_commit_fails_leaves_the_open_vault_as_the_store_is(
+    tmp_path: Path,
+) -> None:
+    """The disk refuses the purge's commit (a file size limit, in a process of its own): the
+    purge fails with one error, and the vault kept open still shows the note, as a fresh
+    unlock does (it had dropped it from its cache before the commit and kept it dropped)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import os, resource
+        from pathlib import Path
+        from vault.errors import VaultError
+        from vault.notes.vault import Vault
+        from vault.sealing.crypto import TEST_KDF
+        path = Path({str(tmp_path / "v")!r})
+        v, _ = Vault.create(path, "pw pw pw pw", kdf=TEST_KDF, allow_weak_kdf=True)
+        a = v.create_note("keep me", "important body " * 50)
+        v.create_note("other", "x")
+        v.all_notes()
+        size = max(os.path.getsize(p) for p in path.glob("store.sqlite*"))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+        try:
+            v.purge_note(v.note(a.id))
+            print("purged")
+        except VaultError:
+            print("refused")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+        print(sorted(n.title for n in v.all_notes()))
+        print(v.note(a.id).title)
+        fresh = Vault.open_with_key(path, v.master_key)
+        print(sorted(n.title for n in fresh.all_notes()))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    ).stdout.splitlines()
+    assert out == ["refused", "['keep me', 'other']", "keep me", "['keep me', 'other']"]

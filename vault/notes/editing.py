@@ -248,7 +248,9 @@ class Notes(Filing):
         History is erased only when the tombstone is the note's one head. If other versions
         were saved concurrently (elsewhere, or by another process), they are edits the purge
         never saw: the note stays, with them, and nothing of theirs is erased."""
-        with self._lock, self.store.transaction():
+        # A batch, not a bare transaction: if the commit fails, the cache forgets the delete
+        # it already applied (the note would otherwise look gone until someone's next commit).
+        with self.batch():
             self._delete(note)
             row = self.store.item(note.id)
             if row is not None and row.deleted and len(self.store.heads(note.id)) == 1:
