@@ -481,3 +481,27 @@ def test_a_listing_kept_between_changes_is_the_table_laid_out_afresh(
                 _note_table(vault, notes)
             kept_listing.update(notes[::-1], vault.notebook_path)  # in any order
             assert kept_listing.text(reverse) == afresh.getvalue(), (step, action, sort, trash)
+
+
+def test_history_altered_after_the_agent_opened_the_vault_is_reported_served_too(
+    hostile: CLI,
+) -> None:
+    """A row of the history deleted without the key while the agent keeps the vault open:
+    the served commands warn as a command in its own process does (the agent checked the
+    commitment only when it opened the vault)."""
+    import sqlite3
+
+    cli = hostile
+    same(*both_ways(cli, "ls"))
+    db = sqlite3.connect(cli.vault_dir / "store.sqlite")
+    older = db.execute(
+        "SELECT op_id FROM ops WHERE op_id NOT IN (SELECT op_id FROM heads) AND deleted = 0"
+    ).fetchall()
+    assert older
+    db.execute("DELETE FROM ops WHERE op_id = ?", older[0])
+    db.commit()
+    db.close()
+    for command in (["ls"], ["search", "second"], ["show", HOSTILE[0]]):
+        served, own = both_ways(cli, *command)
+        assert "history was altered without the key" in served.stderr
+        same(served, own)

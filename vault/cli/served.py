@@ -149,6 +149,7 @@ class Service:
         rather than in the next command (`Vault.warm`). Costs one query when nothing did."""
         if self.vault is not None:
             self.vault.warm()
+            self.vault.check_history()
 
     # --- one command ---------------------------------------------------------------------
 
@@ -336,6 +337,9 @@ class Service:
         ):
             self.close()
             raise Declined
+        # Rows changed without the key since the last check are reported as an opening
+        # would (usually already checked between commands, in `idle`: one query then).
+        self.vault.check_history()
         return self.vault
 
 

@@ -126,6 +126,7 @@ class ItemCache:
         # Set when the rows no longer match their commitment: versions were removed or the store
         # rolled back without the key (FORMAT.md, "The commitment over the operations").
         self.history_incident: str | None = None
+        self._history_checked = -1
         self._lock = threading.RLock()
         self._items = _Items()
         self._derived: dict[str, tuple[Any, Any]] = {}  # name -> (what it was made at, value)
@@ -161,6 +162,7 @@ class ItemCache:
             scan = store.scan_history(tails=tails)
         self.index_repaired, headless = scan.wrong, scan.headless
         self.history_incident = integrity.check_commitment(store, scan)
+        self._history_checked = store.data_version()  # (Vault.check_history)
         self._first_states: dict[str, ItemRow] | None = {
             i: r
             for i, r in scan.shown.items()

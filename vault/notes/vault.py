@@ -190,6 +190,20 @@ class Vault(Notes):
     def info(self) -> VaultInfo:
         return VaultInfo(self.path, self.vault_id, tuple(s.slot_type for s in self.store.slots()))
 
+    def check_history(self) -> str | None:
+        """Check the history against its keyed commitment again if anything was committed
+        since the last check (the check at opening, or this): for a vault kept open (the
+        session agent, between commands), so rows removed or changed without the key after it
+        opened are reported as an own process's opening would. Costs one scan of the history
+        when something changed, one query when nothing did."""
+        with self._lock:
+            version = self.store.data_version()
+            if version != self._history_checked:
+                scan = self.store.scan_history(rebuild=False)
+                self.history_incident = integrity.check_commitment(self.store, scan)
+                self._history_checked = self.store.data_version()  # the check may write
+            return self.history_incident
+
     def acknowledge_history_incident(self) -> None:
         """`vault check` has shown the incident: later openings stop repeating it."""
         integrity.forget_incident(self.store)
