@@ -483,22 +483,30 @@ def test_a_listing_kept_between_changes_is_the_table_laid_out_afresh(
             assert kept_listing.text(reverse) == afresh.getvalue(), (step, action, sort, trash)
 
 
+@pytest.mark.parametrize("change", ["delete an older row", "rewrite a head's device"])
 def test_history_altered_after_the_agent_opened_the_vault_is_reported_served_too(
-    hostile: CLI,
+    hostile: CLI, change: str
 ) -> None:
-    """A row of the history deleted without the key while the agent keeps the vault open:
-    the served commands warn as a command in its own process does (the agent checked the
-    commitment only when it opened the vault)."""
+    """The history changed without the key while the agent keeps the vault open (a row
+    deleted, or the current version's claims rewritten in place): the served commands warn,
+    and show and refuse what a command in its own process does (the agent checked the
+    commitment only when it opened the vault, and caught up by versions alone)."""
     import sqlite3
 
     cli = hostile
     same(*both_ways(cli, "ls"))
     db = sqlite3.connect(cli.vault_dir / "store.sqlite")
-    older = db.execute(
-        "SELECT op_id FROM ops WHERE op_id NOT IN (SELECT op_id FROM heads) AND deleted = 0"
-    ).fetchall()
-    assert older
-    db.execute("DELETE FROM ops WHERE op_id = ?", older[0])
+    if change == "delete an older row":
+        older = db.execute(
+            "SELECT op_id FROM ops WHERE op_id NOT IN (SELECT op_id FROM heads) AND deleted = 0"
+        ).fetchall()
+        assert older
+        db.execute("DELETE FROM ops WHERE op_id = ?", older[0])
+    else:
+        (head,) = db.execute(
+            "SELECT op_id FROM items WHERE deleted = 0 AND kind = 'note' LIMIT 1"
+        ).fetchone()
+        db.execute("UPDATE ops SET device = ? WHERE op_id = ?", ("f" * 32, head))
     db.commit()
     db.close()
     for command in (["ls"], ["search", "second"], ["show", HOSTILE[0]]):

@@ -202,6 +202,10 @@ class Vault(Notes):
                 scan = self.store.scan_history(rebuild=False)
                 self.history_incident = integrity.check_commitment(self.store, scan)
                 self._history_checked = self.store.data_version()  # the check may write
+                if self.history_incident:
+                    # Rows changed in place keep their versions, which is all the catch-up
+                    # after another process's commit compares: compare every claim instead.
+                    self._seen_version = -1
             return self.history_incident
 
     def acknowledge_history_incident(self) -> None:
