@@ -4,6 +4,7 @@ command in subprocesses without a terminal, so a command that wanted a password 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -346,3 +347,29 @@ def test_when_no_folder_is_left_the_error_says_what_to_do(
     assert result.returncode != 0
     assert "belongs to another user" in result.stderr and "XDG_RUNTIME_DIR" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+GARBAGE = {
+    "deep list": b"[" * 200_000 + b"\n",
+    "deep object": b'{"a":' * 5000 + b"\n",
+    "not UTF-8": b"\xff\xfe garbage\n",
+    "not an object": b"[1, 2]\n",
+    "empty": b"\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(GARBAGE))
+def test_garbage_on_the_socket_does_not_end_the_session(unlocked: CLI, kind: str) -> None:
+    """Any line a process of this user sends (nesting deep enough to exhaust the parser's
+    stack included) is refused; the agent keeps the session and answers the next command."""
+    import socket
+
+    (sock,) = sockets()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(10)
+        conn.connect(str(sock))
+        conn.sendall(GARBAGE[kind])
+        with contextlib.suppress(OSError):
+            conn.recv(1 << 16)
+    assert unlocked("ls", check=True).returncode == 0
+    assert sockets() == [sock]

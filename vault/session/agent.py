@@ -107,7 +107,7 @@ def receive(conn: socket.socket, limit: int = MAX_LINE) -> dict[str, Any] | None
             return None
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # garbage, or nesting deep enough to exhaust the stack
         return None
     return value if isinstance(value, dict) else None
 
