@@ -41,12 +41,12 @@ def served_count(cli: CLI) -> int:
     return int(reply["served"])
 
 
-def both_ways(cli: CLI, *args: str, input: str | None = None) -> tuple:
+def both_ways(cli: CLI, *args: str, input: str | None = None, **env: str) -> tuple:
     """The command served by the agent, then run in its own process; both results."""
     before = served_count(cli)
-    served = cli(*args, input=input)
+    served = cli(*args, input=input, **env)
     assert served_count(cli) == before + 1, f"vault {' '.join(args)} was not served"
-    own = cli(*args, input=input, VAULT_AGENT_SERVE="0")
+    own = cli(*args, input=input, VAULT_AGENT_SERVE="0", **env)
     assert served_count(cli) == before + 1
     return served, own
 
@@ -513,3 +513,35 @@ def test_history_altered_after_the_agent_opened_the_vault_is_reported_served_too
         served, own = both_ways(cli, *command)
         assert "history was altered without the key" in served.stderr
         same(served, own)
+
+
+def test_times_of_notes_from_before_whole_minute_offsets(cli: CLI, tmp_path: Path) -> None:
+    """1900 in Amsterdam was local mean time, UTC+0:19:32: two notes modified in one UTC
+    minute fall in two local minutes, and `ls` shows each its own (it formatted each UTC
+    minute once), the same served and alone, and as `show` does."""
+    cli.init()
+    folder = tmp_path / "md"
+    folder.mkdir()
+    for name, second in (("Early", 10), ("Late", 40)):
+        (folder / f"{name}.md").write_text(
+            f"---\ntitle: {name}\nmodified: 1900-01-01T10:00:{second}Z\n---\nbody\n"
+        )
+    cli("import", "markdown", str(folder), check=True)
+    cli("unlock", check=True)
+    cli.password = None
+    served, own = both_ways(cli, "ls", TZ="Europe/Amsterdam")
+    same(served, own)
+    rows = {line.split()[1]: line.split()[-1] for line in own.stdout.splitlines()[1:]}
+    assert rows == {"Early": "10:19", "Late": "10:20"}
+
+
+@pytest.mark.parametrize("columns", ["", "0", "-3", "wide"])
+def test_a_columns_variable_that_is_no_width_is_ignored_alike(hostile: CLI, columns: str) -> None:
+    """COLUMNS set but not a positive number: the command asks the terminal (72 columns
+    here), served or alone (the agent was given no width and laid the table out for 100)."""
+    cli = hostile
+    env = {**cli.env(), "COLUMNS": columns, "LINES": columns}
+    served = run_on_terminal(["ls"], env)
+    own = run_on_terminal(["ls"], {**env, "VAULT_AGENT_SERVE": "0"})
+    assert served == own
+    assert max(len(line) for line in own[1].decode().splitlines()) <= 72

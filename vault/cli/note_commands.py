@@ -112,6 +112,11 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# Local times are formatted once per UTC minute only from 1973 on: every zone's offset has been
+# whole minutes since (Liberia's -0:44:30 ended in 1972; local mean times had seconds).
+WHOLE_MINUTE_OFFSETS_MS = 94_694_400_000  # 1973-01-01T00:00:00Z
+
+
 def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     from vault.cli.columns import Column, print_table
     from vault.cli.listing import NOTE_COLUMNS, title_cell  # the session agent's `ls` too
@@ -132,10 +137,13 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
         hit = cells.get(id(note))
         if hit is None or hit[0] is not note or hit[1] != zone:
             title = title_cell(note)
-            minute = note.modified // 60_000 if note.modified else None
-            when = minutes.get(minute)
-            if when is None:
-                when = minutes[minute] = fmt_time(note.modified)
+            if note.modified and note.modified >= WHOLE_MINUTE_OFFSETS_MS:
+                minute = note.modified // 60_000
+                when = minutes.get(minute)
+                if when is None:
+                    when = minutes[minute] = fmt_time(note.modified)
+            else:  # one UTC minute can span two local ones when the offset has seconds
+                when = fmt_time(note.modified)
             hit = cells[id(note)] = (
                 note,
                 zone,

@@ -270,17 +270,29 @@ def _frame(frame: object) -> bool:
     )
 
 
+def _positive(value: str | None) -> bool:
+    try:
+        return value is not None and int(value) > 0
+    except ValueError:
+        return False
+
+
 def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
     env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
     tty = [_isatty(0), _isatty(1), _isatty(2)]
-    if tty[1] and "COLUMNS" not in env:
+    # The agent's own streams are not the caller's terminal: it gets the size the command
+    # would see (shutil.get_terminal_size takes COLUMNS and LINES only when they are positive
+    # numbers, else asks the terminal; an empty or "0" COLUMNS used to give 100 columns).
+    if tty[1] and not (_positive(env.get("COLUMNS")) and _positive(env.get("LINES"))):
         try:
             size = os.get_terminal_size(1)
         except OSError:
             pass
         else:
-            env["COLUMNS"] = str(size.columns)
-            env.setdefault("LINES", str(size.lines))
+            if not _positive(env.get("COLUMNS")):
+                env["COLUMNS"] = str(size.columns)
+            if not _positive(env.get("LINES")):
+                env["LINES"] = str(size.lines)
     message = {
         "op": "run",
         "vault_id": vault_id,
