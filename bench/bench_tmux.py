@@ -200,6 +200,7 @@ class Tmux:
         self._outputs = 0  # %output notifications so far
         self._last_output = 0.0
         self._client: subprocess.Popen[bytes] | None = None
+        self._sent = 0  # commands sent (each answer is matched to its own, see `command`)
 
     def start(self, first_command: str) -> None:
         subprocess.run(
@@ -255,10 +256,20 @@ class Tmux:
                     self._output.notify_all()
 
     def command(self, text: str) -> list[str]:
+        """The answer to `text`. Each command is followed by a numbered `display` of its own,
+        and the answer is the block just before that number comes back: a stray block (seen
+        once in CI: a screen where a pane id was due) can no longer shift every later answer."""
         assert self._client is not None and self._client.stdin is not None
-        self._client.stdin.write(text.encode() + b"\n")
+        self._sent += 1
+        mark = f"answered-{self._sent}"
+        self._client.stdin.write(text.encode() + b"\n" + f"display -p {mark}\n".encode())
         self._client.stdin.flush()
-        return self._answers.get(timeout=30)
+        answer: list[str] = []
+        while True:
+            block = self._answers.get(timeout=30)
+            if block == [mark]:
+                return answer
+            answer = block
 
     def outputs(self) -> int:
         with self._output:
