@@ -24,7 +24,7 @@ import os
 import stat
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -379,25 +379,25 @@ def _same_name(value: Any, name: str) -> bool:
 def live_blobs(vault: Vault) -> set[str]:
     """Blobs used by any note the vault holds (in the trash too), by every current version
     of a note in conflict."""
+    return referenced_blobs(live_versions(vault))
+
+
+def live_versions(vault: Vault) -> Iterator[Note]:
+    """Every note the vault holds (in the trash too), then the other current versions of the
+    notes in conflict: what may still use an attachment."""
     notes = vault.all_notes()
-    used = referenced_blobs(notes)
+    yield from notes
     for note in notes:
-        if note.conflict:
-            used |= _conflict_blobs(vault, note.id)
-    return used
-
-
-def _conflict_blobs(vault: Vault, note_id: str) -> set[str]:
-    used: set[str] = set()
-    for head in vault.store.heads(note_id):
-        if head.deleted:
+        if not note.conflict:
             continue
-        try:
-            payload = vault.open_op(head)
-        except VaultError:
-            continue
-        used |= referenced_blobs([Note.from_payload(note_id, payload)])
-    return used
+        for head in vault.store.heads(note.id):
+            if head.deleted:
+                continue
+            try:
+                payload = vault.open_op(head)
+            except VaultError:
+                continue
+            yield Note.from_payload(note.id, payload)
 
 
 def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:

@@ -162,7 +162,7 @@ class ItemCache:
             scan = store.scan_history(tails=tails)
         self.index_repaired, headless = scan.wrong, scan.headless
         self.history_incident = integrity.check_commitment(store, scan)
-        self._history_checked = store.data_version()  # (Vault.check_history)
+        self._history_checked = store.others_version()  # (Vault.check_history)
         self._first_states: dict[str, ItemRow] | None = {
             i: r
             for i, r in scan.shown.items()

@@ -191,17 +191,18 @@ class Vault(Notes):
         return VaultInfo(self.path, self.vault_id, tuple(s.slot_type for s in self.store.slots()))
 
     def check_history(self) -> str | None:
-        """Check the history against its keyed commitment again if anything was committed
-        since the last check (the check at opening, or this): for a vault kept open (the
-        session agent, between commands), so rows removed or changed without the key after it
-        opened are reported as an own process's opening would. Costs one scan of the history
-        when something changed, one query when nothing did."""
+        """Check the history against its keyed commitment again if another connection
+        committed since the last check (the check at opening, or this): for a vault kept open
+        (the session agent, between commands), so rows removed or changed without the key
+        after it opened are reported as an own process's opening would. Its own writes keep
+        the commitment and need no check. Costs one scan of the history when another process
+        wrote, one query when none did."""
         with self._lock:
-            version = self.store.data_version()
+            version = self.store.others_version()
             if version != self._history_checked:
                 scan = self.store.scan_history(rebuild=False)
                 self.history_incident = integrity.check_commitment(self.store, scan)
-                self._history_checked = self.store.data_version()  # the check may write
+                self._history_checked = version
                 if self.history_incident:
                     # Rows changed in place keep their versions, which is all the catch-up
                     # after another process's commit compares: compare every claim instead.

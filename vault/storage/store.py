@@ -303,7 +303,13 @@ class Store:
     def data_version(self) -> int:
         """Changes when any connection (another process too) commits: cheap change detection."""
         with self._lock:
-            return int(self._query("PRAGMA data_version").fetchone()[0]) + self._local_writes
+            return self.others_version() + self._local_writes
+
+    def others_version(self) -> int:
+        """Changes only when another connection commits (SQLite's data_version ignores this
+        connection's own commits)."""
+        with self._lock:
+            return int(self._query("PRAGMA data_version").fetchone()[0])
 
     # --- key slots -------------------------------------------------------------------------
 

@@ -59,22 +59,9 @@ class BlobReport:
 def wanted_refs(vault: Vault) -> dict[str, BlobRef]:
     """Every blob a live note (trash included; every head of a note in conflict) uses."""
     refs: dict[str, BlobRef] = {}
-    notes = vault.all_notes()
-    for note in notes:
+    for note in attachments.live_versions(vault):
         for entry in attachments.entries(note):
             refs.setdefault(entry.blob, entry.ref)
-    for note in notes:
-        if note.conflict:
-            for head in vault.store.heads(note.id):
-                if head.deleted:
-                    continue
-                try:
-                    payload = vault.open_op(head)
-                except VaultError:
-                    continue
-                other = note.from_payload(note.id, payload)
-                for entry in attachments.entries(other):
-                    refs.setdefault(entry.blob, entry.ref)
     return refs
 
 
