@@ -176,6 +176,9 @@ def read(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> list[En
     return None if found is None else found[0]
 
 
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError)
+
+
 def load(
     vault_path: Path, key: bytes, vault_id: str, master_id: str, *, bodies: bool = True
 ) -> tuple[list[Entry], bool, int] | None:
@@ -185,8 +188,84 @@ def load(
     try:
         with _open_regular(path_in(vault_path)) as fh:
             return _read(fh, key, vault_id, master_id, bodies)
-    except (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError):
+    except _UNREADABLE:
         return None
+
+
+def load_listing(
+    vault_path: Path, key: bytes, vault_id: str, master_id: str
+) -> tuple[list[Entry], bool, int, BodyStream | None] | None:
+    """As `load(bodies=False)`, and the rest of the same file still open to read the bodies
+    from, a message at a time (`BodyStream`), or None when the entries came whole (a version
+    1 file) or the file ended there. The bodies then come from the very file the entries came
+    from, whatever replaces it meanwhile."""
+    try:
+        with contextlib.ExitStack() as stack:
+            fh = stack.enter_context(_open_regular(path_in(vault_path)))
+            held: list[tuple[StreamState, bytes]] = []
+            found = _read(fh, key, vault_id, master_id, False, held)
+            if found is None:
+                return None
+            if not held:
+                return (*found, None)
+            stack.pop_all()  # the file stays open for the stream, which closes it
+            return (*found, BodyStream(fh, *held[0]))
+    except _UNREADABLE:
+        return None
+
+
+class BodyStream:
+    """The bodies' part of a version 2 snapshot, read on from where `load_listing` stopped:
+    `next()` decrypts one more message (about 1 MiB of bodies) and gives its bodies by item
+    id. Each message is authenticated on its own, in order, under the file's key; an error,
+    a second body for one note, or anything after the final message ends the stream
+    (`ValueError`), and the bodies not read by then are for the caller to read elsewhere."""
+
+    def __init__(self, fh: BinaryIO, state: StreamState, ad: bytes) -> None:
+        self._fh: BinaryIO | None = fh
+        self._state = state
+        self._ad = ad
+        self._seen: set[str] = set()
+
+    @property
+    def done(self) -> bool:
+        return self._fh is None
+
+    def next(self) -> dict[str, str]:
+        """The next message's bodies ({} at the end: `done` is then True)."""
+        fh = self._fh
+        if fh is None:
+            return {}
+        try:
+            raw = fh.read(_LEN.size)
+            if len(raw) != _LEN.size:
+                raise ValueError("the snapshot ends before its final message")
+            (length,) = _LEN.unpack(raw)
+            if length > MAX_MESSAGE:
+                raise ValueError("a snapshot message too large")
+            plain, tag = pull(self._state, fh.read(length), self._ad)
+            body = crypto.unpad(plain)
+            pairs = _pairs(body) if body else {}
+            if not self._seen.isdisjoint(pairs):
+                raise ValueError("one body per note")
+            self._seen.update(pairs)
+            if tag == TAG_FINAL:
+                if fh.read(1):
+                    raise ValueError("something after the snapshot's end")
+                self.close()
+            elif tag != TAG_MESSAGE:
+                raise ValueError("a second PUSH in the snapshot")
+            return pairs
+        except _UNREADABLE as exc:
+            self.close()
+            raise ValueError("the snapshot's bodies could not be read") from exc
+
+    def close(self) -> None:
+        fh, self._fh = self._fh, None
+        self._seen = set()
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.close()
 
 
 @contextlib.contextmanager
@@ -274,7 +353,12 @@ def _pairs(body: bytes) -> dict[str, str]:
 
 
 def _read(
-    fh: BinaryIO, key: bytes, vault_id: str, master_id: str, bodies: bool
+    fh: BinaryIO,
+    key: bytes,
+    vault_id: str,
+    master_id: str,
+    bodies: bool,
+    held: list[tuple[StreamState, bytes]] | None = None,
 ) -> tuple[list[Entry], bool, int] | None:
     head = _header(fh.readline(4096))
     version = head.get("v")
@@ -311,6 +395,8 @@ def _read(
             if found is not None:
                 return None  # one PUSH only
             if not bodies:
+                if held is not None:
+                    held.append((state, ad))  # where the bodies' part begins
                 return entries, False, version
             found = {}
         elif tag == TAG_FINAL:
