@@ -336,6 +336,37 @@ def test_the_app_reads_the_bodies_after_the_list_from_the_same_snapshot(big: Pat
         assert {h.note.id for h in vault.search("body")} == hits
 
 
+def test_the_bodies_stream_from_the_file_the_listing_came_from(big_keys) -> None:
+    path, key, vault_id, mk_id, _ = big_keys
+    whole = {e[0]: e[4].get("body") for e in snapshot.read(path, key, vault_id, mk_id)}
+    listing = snapshot.load_listing(path, key, vault_id, mk_id)
+    assert listing is not None
+    entries, has_bodies, version, stream = listing
+    assert not has_bodies and version == snapshot.VERSION and stream is not None
+    assert all("body" not in e[4] for e in entries)
+    snapshot.path_in(path).unlink()  # replaced meanwhile: the open file is still the one read
+    snapshot.path_in(path).write_bytes(b"{}")
+    got: dict[str, str] = {}
+    while not stream.done:
+        got.update(stream.next())
+    assert got == {i: b for i, b in whole.items() if b is not None}
+    assert stream.next() == {}
+
+
+def test_a_damaged_bodies_part_ends_the_stream_and_nothing_else(big_keys) -> None:
+    path, key, vault_id, mk_id, sealed = big_keys
+    damaged = bytearray(sealed)
+    damaged[-40] ^= 0x01  # in the bodies' part, after the listing's PUSH
+    snapshot.path_in(path).write_bytes(bytes(damaged))
+    listing = snapshot.load_listing(path, key, vault_id, mk_id)
+    assert listing is not None and listing[3] is not None  # the listing itself is whole
+    stream = listing[3]
+    with pytest.raises(ValueError):
+        while True:
+            stream.next()
+    assert stream.done
+
+
 def test_bodies_come_from_the_store_when_the_snapshot_goes(big: Path) -> None:
     with Vault.unlock(big, password=PASSWORD) as vault:
         expected = {n.id: n.body for n in vault.all_notes()}

@@ -400,6 +400,7 @@ class ItemCache:
         """Every note holds its body again: the search folds made meanwhile (titles alone, for
         the notes without a body) are dropped, and whoever shows the notes reads them anew."""
         self._close_body_stream()
+        self._bodiless = {}  # (an emptied dict keeps its table: 100,000 slots)
         self._index.clear()
         self.bodies_epoch += 1
         self._bodies_told = True

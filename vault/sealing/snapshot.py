@@ -200,18 +200,22 @@ def load_listing(
     1 file) or the file ended there. The bodies then come from the very file the entries came
     from, whatever replaces it meanwhile."""
     try:
-        with contextlib.ExitStack() as stack:
-            fh = stack.enter_context(_open_regular(path_in(vault_path)))
-            held: list[tuple[StreamState, bytes]] = []
-            found = _read(fh, key, vault_id, master_id, False, held)
-            if found is None:
-                return None
-            if not held:
-                return (*found, None)
-            stack.pop_all()  # the file stays open for the stream, which closes it
-            return (*found, BodyStream(fh, *held[0]))
+        fh = _open_file(path_in(vault_path))
     except _UNREADABLE:
         return None
+    try:
+        held: list[tuple[StreamState, bytes]] = []
+        found = _read(fh, key, vault_id, master_id, False, held)
+        if found is not None and held:
+            return (*found, BodyStream(fh, *held[0]))  # the file stays open for the stream
+        fh.close()
+        return None if found is None else (*found, None)
+    except _UNREADABLE:
+        fh.close()
+        return None
+    except BaseException:
+        fh.close()
+        raise
 
 
 class BodyStream:
@@ -270,6 +274,11 @@ class BodyStream:
 
 @contextlib.contextmanager
 def _open_regular(path: Path) -> Iterator[BinaryIO]:
+    with _open_file(path) as fh:
+        yield fh
+
+
+def _open_file(path: Path) -> BinaryIO:
     """The snapshot opened for reading only if it is a regular file of plausible size: no
     symlink is followed and opening a FIFO or a device never waits (O_NONBLOCK)."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -279,12 +288,10 @@ def _open_regular(path: Path) -> Iterator[BinaryIO]:
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
             raise ValueError("not a snapshot")
         os.set_blocking(fd, True)
-        fh = os.fdopen(fd, "rb")
+        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
-    with fh:
-        yield fh
 
 
 def _header(line: bytes) -> dict[str, Any]:

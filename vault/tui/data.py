@@ -136,10 +136,10 @@ class NoteSource:
         return [h.note for h in hits], partial
 
     def warm(self, check: Callable[[], None] | None = None) -> bool:
-        """Read the bodies still missing, a slice at a time (`check` between slices: locking
-        stops it there), then fold every note's text for search, in the background, so the
-        first letter typed into the search box does not pay for it. True if bodies were read
-        (what the list shows should be read again)."""
+        """Read the bodies still missing, a slice at a time, in the background (`check`
+        between slices: locking stops it there). True if bodies were read: what the list
+        shows should be read again (`fold` after that, so the notes without bodies are let
+        go before the search's folds are made)."""
         vault = self.vault
         filled = False
         while vault.bodies_pending:
@@ -148,9 +148,13 @@ class NoteSource:
             vault.load_bodies()
             filled = True
             time.sleep(0.001)  # the interface's thread gets its turn between slices
-        everything = vault.all_notes()
-        vault.filter_notes(everything, Query(terms=("\uffff",)))
         return filled
+
+    def fold(self) -> None:
+        """Fold every note's text for search now, in the background, so the first letter
+        typed into the search box does not pay for it."""
+        everything = self.vault.all_notes()
+        self.vault.filter_notes(everything, Query(terms=("\uffff",)))
 
     def clear(self) -> None:
         with self._lock:

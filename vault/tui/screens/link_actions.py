@@ -206,7 +206,7 @@ class LinkActions(MainHost):
             return
         own = self.pane.note.id
         notes = sorted(
-            (n for n in session.vault.all_notes() if not n.in_trash and n.id != own),
+            (n for n in session.vault.all_notes(bodies=False) if not n.in_trash and n.id != own),
             key=lambda n: -n.modified,
         )
 

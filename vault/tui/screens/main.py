@@ -149,6 +149,7 @@ class MainScreen(
         self._saves_in_flight = 0
         self._warmed = False
         self._list_partial = False  # the list's search left out bodies not read yet
+        self._fold_after_list = False
         self._mounted = False
         self._autosave_timer: Timer | None = None
         self._preview_timer: Timer | None = None
@@ -328,17 +329,31 @@ class MainScreen(
     @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
     def warm_search(self) -> None:
         """After the list is on screen: the notes' bodies (the list was shown without them),
-        a slice at a time, then the search's folds. Locking stops it between two slices."""
+        a slice at a time, then (once the list holds the notes with them) the search's folds.
+        Locking stops it between two slices."""
         session, source = self.session, self.source
         if session is None or source is None:
             return
-        with contextlib.suppress(Stopped), session.task() as check:
-            if source.warm(check):
-                hold_still()  # the bodies too, out of the collector's way (vault/tui/memory.py)
-                self.post_message(BodiesLoaded())
+        try:
+            with session.task() as check:
+                filled = source.warm(check)
+        except Stopped:
+            return  # locking
+        if filled:
+            hold_still()  # the bodies too, out of the collector's way (vault/tui/memory.py)
+            self.post_message(BodiesLoaded())  # the list again, then the folds
+        else:
+            source.fold()
+
+    @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
+    def fold_for_search(self) -> None:
+        source = self.source
+        if source is not None:
+            source.fold()
 
     def on_bodies_loaded(self, message: BodiesLoaded) -> None:
         if self.session is not None:
+            self._fold_after_list = True
             self.request_list()  # the snippets, and a search over the bodies too
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
@@ -359,6 +374,9 @@ class MainScreen(
         self.notes_list.set_notes(
             message.notes, message.query, keep=keep, empty_text=self._empty_text(message)
         )
+        if self._fold_after_list:  # the notes without bodies are let go first (memory)
+            self._fold_after_list = False
+            self.fold_for_search()
         self._update_list_title()
         if not self._warmed:  # after the list is on screen, so it does not delay it
             self._warmed = True
@@ -874,3 +892,4 @@ class MainScreen(
         self.search_query = Query()
         self.saved_text = ""
         self._pending_select = None
+        self._fold_after_list = self._list_partial = False
