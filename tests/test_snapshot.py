@@ -377,6 +377,35 @@ def test_bodies_come_from_the_store_when_the_snapshot_goes(big: Path) -> None:
         assert vault.bodies_pending == 0
 
 
+def test_bodies_read_late_never_replace_a_newer_version(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        listed = sorted(vault.all_notes(bodies=False), key=lambda n: n.id)
+        edited, purged = listed[0], listed[1]
+        with Vault.unlock(big, password=PASSWORD) as other:  # another process, meanwhile
+            other.update_note(other.note(edited.id), body="written elsewhere")
+            other._unsnapped = 0
+        assert vault.refresh()
+        assert vault.note(edited.id).body == "written elsewhere"
+        vault.purge_note(purged)  # destroys the snapshot the bodies are read from
+        while vault.load_bodies():
+            pass
+        assert vault.note(edited.id).body == "written elsewhere"
+        assert purged.id not in {n.id for n in vault.all_notes()}
+        assert all(has_body(n) for n in vault.all_notes(bodies=False))
+        assert all(n.body.startswith("body ") for n in vault.all_notes() if n.id != edited.id)
+
+
+def test_whole_reads_the_version_it_is_given(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        note = sorted(vault.all_notes(bodies=False), key=lambda n: n.id)[0]
+        assert not has_body(note)
+        newer = vault.update_note(note, title="Newer title")  # keeps the body it had
+        old = vault.whole(note)  # the version on screen, not the newer one
+        assert (old.version, old.title) == (note.version, note.title)
+        assert old.body == newer.body and old.body.startswith("body ")
+        assert vault.whole(newer) is newer  # a note with its body is itself
+
+
 def test_a_listing_sees_changes_made_after_the_snapshot(big: Path) -> None:
     with Vault.unlock(big, password=PASSWORD) as vault:
         notes = sorted(vault.all_notes(), key=lambda n: n.title)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.tui.conftest import settle, unlock, wait_until
+from tests.tui.conftest import set_config, settle, unlock, wait_until
 from vault.notes.model import has_body
 from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
 from vault.sealing import snapshot
@@ -156,3 +156,43 @@ async def test_a_vault_without_a_snapshot_opens_with_its_bodies(large_vault: Pat
         await pilot.press("ctrl+f", *"okapi3")
         await settle(pilot)
         assert subtitle(main) == f"{COUNT // 5} matches"
+
+
+async def test_a_sync_while_the_bodies_are_not_read_merges_and_loses_nothing(
+    large_vault: Path, tmp_path: Path, app_for
+) -> None:
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    with Vault.unlock(large_vault, password=PASSWORD) as desk:
+        set_remote(desk.store, folder)
+        SyncEngine(desk).sync()
+        desk._unsnapped = 0
+    laptop_path = tmp_path / "laptop"
+    laptop, _ = clone(folder, laptop_path, password=PASSWORD)
+    with laptop:
+        note = laptop.find_note("Note 020")
+        laptop.update_note(note, body="Written on the laptop.\n")
+        SyncEngine(laptop).sync()
+    before = bodies_in_store(large_vault)
+    assert snapshot.path_in(large_vault).exists()
+
+    set_config(sync__auto=False)  # the sync below is the one made while bodies are unread
+    app = app_for(large_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        session = main.session
+        assert session.vault.bodies_pending >= COUNT - 1  # (the note shown is read whole)
+        by_title = {n.title: n for n in main.notes_list.notes}
+        session.update(by_title["Note 021"], pinned=True)  # a change of ours, body unread
+        report = session.sync("")
+        assert report.pulled
+        await settle(pilot)
+        assert session.vault.note(by_title["Note 020"].id).body == "Written on the laptop.\n"
+
+    expected = dict(before, **{"Note 020": "Written on the laptop.\n"})
+    assert bodies_in_store(large_vault) == expected
+    with Vault.unlock(laptop_path, password=PASSWORD) as laptop:
+        SyncEngine(laptop).sync()
+        assert {n.title: n.body for n in laptop.all_notes()} == expected
+        assert laptop.find_note("Note 021").pinned
