@@ -145,9 +145,12 @@ class NoteSource:
         while vault.bodies_pending:
             if check is not None:
                 check()
+            start = time.perf_counter()
             vault.load_bodies()
             filled = True
-            time.sleep(0.001)  # the interface's thread gets its turn between slices
+            # As long a pause as the slice took: the interface's thread (drawing, keys) gets
+            # the interpreter at least half the time, not only when this one lets go.
+            time.sleep(min(0.05, max(0.002, time.perf_counter() - start)))
         return filled
 
     def fold(self) -> None:

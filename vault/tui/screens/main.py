@@ -74,6 +74,7 @@ ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b bri
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
+BODIES_DELAY = 0.1  # after the first list, before the bodies are read (vault/tui/data.py)
 
 
 # Actions that work on "the current note", and those that also make sense in the trash.
@@ -326,6 +327,10 @@ class MainScreen(
         took = perf_counter() - start
         self.post_message(ListLoaded(generation, target, notes, query, took, partial))
 
+    def _read_bodies(self) -> None:
+        if self.session is not None:
+            self.warm_search()
+
     @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
     def warm_search(self) -> None:
         """After the list is on screen: the notes' bodies (the list was shown without them),
@@ -380,8 +385,8 @@ class MainScreen(
         self._update_list_title()
         if not self._warmed:  # after the list is on screen, so it does not delay it
             self._warmed = True
-            if self.read_bodies:
-                self.warm_search()
+            if self.read_bodies:  # once the list is drawn: the first frame goes out first
+                self.set_timer(BODIES_DELAY, self._read_bodies)
             self.vault_app.read_sync_status()  # the footer's sync status, likewise
         if self._focus_editor_after_load and keep is not None:
             self._open_created(keep)
