@@ -455,6 +455,12 @@ def test_a_version_1_snapshot_is_read_and_replaced_in_place(big_keys) -> None:
     assert found is not None
     write_version_1(big, found, key, vault_id, mk_id)
     assert snapshot.load(big, key, vault_id, mk_id, bodies=False)[1:] == (True, 1)
+    listing = snapshot.load_listing(big, key, vault_id, mk_id)
+    assert listing is not None and listing[1:] == (True, 1, None)  # whole: nothing to stream
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        assert not vault.bodies_pending and all(has_body(n) for n in vault.all_notes())
+        vault._unsnapped = 0
+        vault._snap_old = False  # (the plain listing below replaces it)
     with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
         assert not vault._bodiless  # a version 1 file holds the bodies: read whole
         assert vault._snap_tags == {} and vault._tags  # its entries were used
