@@ -333,6 +333,9 @@ def test_the_app_reads_the_bodies_after_the_list_from_the_same_snapshot(big: Pat
         assert vault.bodies_pending == 0 and vault.bodies_epoch == epoch + 1
         got = {n.id: (n.to_payload(), n.version) for n in vault.all_notes(bodies=False)}
         assert got == expected
+        # A search over the list read before the bodies came in (a keystroke in between):
+        # partial, and what it folded (titles alone) is not kept for the same versions.
+        assert not vault.filter_notes(listed, "body", partial=True)
         assert {h.note.id for h in vault.search("body")} == hits
 
 

@@ -344,7 +344,12 @@ class Notes(Filing):
             self.load_all_bodies()
         with self._lock:
             parsed = query if isinstance(query, Query) else parse_query(query)
-            return self._index.search(notes, parsed, rank_limit=rank_limit)
+            hits = self._index.search(notes, parsed, rank_limit=rank_limit)
+            if partial and not self._bodiless and any(n.body is UNLOADED for n in notes):
+                # A list read before the last bodies came in: what was folded from it (titles
+                # alone) must not stay, as the same versions now have their bodies.
+                self._index.clear()
+            return hits
 
     def delete_notebook(self, nb: Notebook) -> int:
         """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to

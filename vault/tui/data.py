@@ -132,7 +132,7 @@ class NoteSource:
         with self._lock:
             epoch = self._key[3] if self._key is not None else -1
         partial = vault.bodies_pending > 0 or epoch != vault.bodies_epoch
-        hits = vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT, partial=True)
+        hits = vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT, partial=partial)
         return [h.note for h in hits], partial
 
     def warm(self, check: Callable[[], None] | None = None) -> bool:
