@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES
 from vault.notes.filing import Filing, clean_tag
@@ -303,9 +304,21 @@ class Notes(Filing):
         """Search within a list the caller already holds (the app's current view)."""
         if self._bodiless:
             raise RuntimeError("this vault was opened without the notes' bodies")
-        with self._lock:
+        # Up to one object per match and no cycles: the cyclic GC waits (vault.gcpause).
+        with self._lock, gcpause.paused():
             parsed = query if isinstance(query, Query) else parse_query(query)
             return self._index.search(notes, parsed, rank_limit=rank_limit)
+
+    def match_notes(
+        self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
+    ) -> list[Note]:
+        """The notes `filter_notes` finds, in its order, without scores: the list filter's
+        answer per keystroke, which makes no object per match."""
+        if self._bodiless:
+            raise RuntimeError("this vault was opened without the notes' bodies")
+        with self._lock:
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            return self._index.filter(notes, parsed, rank_limit=rank_limit)
 
     def delete_notebook(self, nb: Notebook) -> int:
         """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to

@@ -108,8 +108,7 @@ class NoteSource:
         base = self.base(target, sort)
         if query.empty:
             return base
-        hits = self.vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT)
-        return [h.note for h in hits]
+        return self.vault.match_notes(base, query, rank_limit=self.RANK_LIMIT)
 
     def warm(self) -> None:
         """Fold every note's text for search now, in the background, so the first letter
