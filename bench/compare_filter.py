@@ -89,8 +89,10 @@ def main(argv: list[str]) -> None:
                     answers[name].append([note.id for note in found])
             assert answers["before"] == answers["after"], "different notes or order"
     for n in sizes:
-        print(f"\n{count(n)} notes, {rounds} rounds (median per keystroke; ratio: median of "
-              "the rounds' after/before)\n")
+        print(
+            f"\n{count(n)} notes, {rounds} rounds (median per keystroke; ratio: median of "
+            "the rounds' after/before)\n"
+        )
         print(f"| typed | before ({revision}) | after | after / before |")
         print("|---|---:|---:|---:|")
         ratios_all = []
