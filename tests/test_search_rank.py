@@ -121,7 +121,17 @@ def reference_live(notes: list[Note], text: str, rank_limit: int | None) -> list
 
 
 LIVE_WORDS = ["Café", "cafe", "CAFÉ", "alpha", "alp", "beta", "éta", "Éta", "gamma", "tag:x"]
-KEYS = [*list('aAlphbetgmcfdéÉ x:-"'), "tag:x", "tag:y", "-beta", '"alpha be', "café al", "alpha", "eta", " gam"]
+KEYS = [
+    *list('aAlphbetgmcfdéÉ x:-"'),
+    "tag:x",
+    "tag:y",
+    "-beta",
+    '"alpha be',
+    "café al",
+    "alpha",
+    "eta",
+    " gam",
+]
 BACKSPACE = "\b"
 live_phrases = st.lists(st.sampled_from(LIVE_WORDS), min_size=0, max_size=10).map(" ".join)
 live_notes = st.lists(
