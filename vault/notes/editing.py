@@ -295,8 +295,24 @@ class Notes(Filing):
         tag: str | None = None,
         rank_limit: int | None = None,
     ) -> list[Hit]:
-        notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+        if notebook is None and tag is None:
+            notes = self._searched(trashed)
+        else:
+            notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
         return self.filter_notes(notes, query, rank_limit=rank_limit)
+
+    def _searched(self, trashed: bool) -> list[Note]:
+        """`notes(trashed=...)`, kept until a note changes: a search in the session agent does
+        not sort every note again, and the index knows the very same list at once. Callers
+        must not change it."""
+        with self._lock:
+            self.refresh()
+            generation = self._items.generation_of(Note)
+            name = "searched-trash" if trashed else "searched"
+            cached = self._derived.get(name)
+            if cached is None or cached[0] != generation:
+                cached = self._derived[name] = (generation, self.notes(trashed=trashed))
+            return cached[1]
 
     def filter_notes(
         self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
@@ -316,7 +332,7 @@ class Notes(Filing):
         answer per keystroke, which makes no object per match."""
         if self._bodiless:
             raise RuntimeError("this vault was opened without the notes' bodies")
-        with self._lock:
+        with self._lock, gcpause.paused():
             parsed = query if isinstance(query, Query) else parse_query(query)
             return self._index.filter(notes, parsed, rank_limit=rank_limit)
 
