@@ -173,9 +173,11 @@ def test_the_live_filter_matches_the_reference_while_typing(
     of earlier keystrokes reused), gives exactly what a search from scratch gives: the same
     notes in the same order, and the same scores from `search`."""
     index = SearchIndex()
-    for text in typed_texts(keys):
-        expected = reference_live(notes, text, rank_limit)
-        shown = index.filter(notes, text, rank_limit=rank_limit)
+    views = [notes, notes[::2], notes[1::3]]  # the app's list, and other views in between
+    for k, text in enumerate(typed_texts(keys)):
+        view = views[0] if k % 4 else views[k // 4 % 3]
+        expected = reference_live(view, text, rank_limit)
+        shown = index.filter(view, text, rank_limit=rank_limit)
         assert [n.id for n in shown] == [i for i, _ in expected], text
-        hits = index.search(list(notes), text, rank_limit=rank_limit)
+        hits = index.search(list(view), text, rank_limit=rank_limit)
         assert [(h.note.id, h.score) for h in hits] == expected, text
