@@ -171,14 +171,10 @@ class SearchIndex:
         candidates = notes if isinstance(notes, list) else list(notes)
         if query.tags:
             wanted = set(query.tags)
-            get_tags = operator.attrgetter("tags")
             # One test per distinct set of tags, then a C-level pass over the notes.
-            keep = {
-                tags: wanted <= {fold(t) for t in tags} for tags in set(map(get_tags, candidates))
-            }
-            candidates = list(
-                compress(candidates, map(keep.__getitem__, map(get_tags, candidates)))
-            )
+            sets = list(map(tuple, map(operator.attrgetter("tags"), candidates)))
+            keep = {tags: wanted <= {fold(t) for t in tags} for tags in set(sets)}
+            candidates = list(compress(candidates, map(keep.__getitem__, sets)))
         if not query.terms and not query.excluded:
             return candidates, range(len(candidates)), repeat(0.0)
         corpus = self._corpus_of(candidates)
