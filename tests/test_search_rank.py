@@ -139,7 +139,7 @@ live_notes = st.lists(
         live_phrases,
         live_phrases,
         st.integers(0, 3),
-        st.lists(st.sampled_from(["x", "y", "X"]), max_size=2, unique=True),
+        st.lists(st.sampled_from(["x", "y", "X", "É", "e"]), max_size=2, unique=True),
     ),
     min_size=0,
     max_size=30,

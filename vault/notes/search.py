@@ -170,11 +170,14 @@ class SearchIndex:
             query = parse_query(query)
         candidates = notes if isinstance(notes, list) else list(notes)
         if query.tags:
-            wanted = set(query.tags)
-            # One test per distinct set of tags, then a C-level pass over the notes.
-            sets = list(map(tuple, map(operator.attrgetter("tags"), candidates)))
-            keep = {tags: wanted <= {fold(t) for t in tags} for tags in set(sets)}
-            candidates = list(compress(candidates, map(keep.__getitem__, sets)))
+            # Each tag asked for: the names notes spell it with (folded alike), then one
+            # C-level pass over the notes keeping those that carry one of them.
+            get_tags = operator.attrgetter("tags")
+            spelled = set(chain.from_iterable(map(get_tags, candidates)))
+            for wanted in set(query.tags):
+                names = {name for name in spelled if fold(name) == wanted}
+                carrying = map(operator.not_, map(names.isdisjoint, map(get_tags, candidates)))
+                candidates = list(compress(candidates, carrying))
         if not query.terms and not query.excluded:
             return candidates, range(len(candidates)), repeat(0.0)
         corpus = self._corpus_of(candidates)
