@@ -181,3 +181,16 @@ def test_the_live_filter_matches_the_reference_while_typing(
         assert [n.id for n in shown] == [i for i, _ in expected], text
         hits = index.search(list(view), text, rank_limit=rank_limit)
         assert [(h.note.id, h.score) for h in hits] == expected, text
+
+
+def test_the_filter_over_more_notes_than_one_pass_tests_at_once() -> None:
+    """Passes test 8,192 notes per call (so the app's screen gets the GIL in between): with
+    20,000 notes, matches on both sides of every boundary are kept, in order."""
+    notes = [
+        Note(f"{i:032x}", f"n{i % 7}", f"alpha{i % 5} beta{i % 3}", modified=i, version=f"v{i}")
+        for i in range(20_000)
+    ]
+    index = SearchIndex()
+    for text in ["a", "alpha", "alpha3", "alpha3 -beta1", "alpha", "beta2", "beta2 n4"]:
+        shown = index.filter(notes, text, rank_limit=2000)
+        assert [n.id for n in shown] == [i for i, _ in reference_live(notes, text, 2000)], text

@@ -220,20 +220,11 @@ class SearchIndex:
         # each pass is C-level, and later passes see fewer notes.
         for term in sorted(terms - done_terms, key=len, reverse=True):
             whole = len(matched) == corpus.size
-            holding = (
-                map(operator.contains, texts, repeat(term))
-                if whole
-                else map(operator.contains, map(texts.__getitem__, matched), repeat(term))
-            )
-            matched = list(compress(matched, holding))
+            matched = _keep(texts, matched, term, True, whole)
             if whole:  # a pass over every note counts the notes holding the term, for ranking
                 corpus.df[term] = len(matched)
         for term in excluded - done_excluded:
-            lacking = map(
-                operator.not_,
-                map(operator.contains, map(texts.__getitem__, matched), repeat(term)),
-            )
-            matched = list(compress(matched, lacking))
+            matched = _keep(texts, matched, term, False, False)
         if len(terms) == 1 and not excluded:
             corpus.df[next(iter(terms))] = len(matched)
         if matched is not pool:
@@ -307,6 +298,25 @@ class _Corpus:
     texts: list[str]
     df: dict[str, int] = field(default_factory=dict)  # term -> how many texts hold it
     recent: list[tuple[frozenset[str], frozenset[str], Sequence[int]]] = field(default_factory=list)
+
+
+# Positions tested per C-level call: between two, the GIL may pass to another thread (the
+# app's screen, while its worker filters 100,000 notes), about every 10 ms.
+_CHUNK = 8192
+
+
+def _keep(
+    texts: list[str], positions: Sequence[int], term: str, holding: bool, whole: bool
+) -> list[int]:
+    """The positions whose text holds `term` (or, with `holding` false, lacks it), in order;
+    `whole`: the positions are every text's, 0 to len(texts) - 1."""
+    kept: list[int] = []
+    for start in range(0, len(positions), _CHUNK):
+        part = positions[start : start + _CHUNK]
+        chunk = texts[start : start + _CHUNK] if whole else map(texts.__getitem__, part)
+        found = map(operator.contains, chunk, repeat(term))
+        kept.extend(compress(part, found if holding else map(operator.not_, found)))
+    return kept
 
 
 def _narrows(
