@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES
 from vault.notes.filing import Filing, clean_tag
@@ -323,8 +324,24 @@ class Notes(Filing):
         tag: str | None = None,
         rank_limit: int | None = None,
     ) -> list[Hit]:
-        notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+        if notebook is None and tag is None:
+            notes = self._searched(trashed)
+        else:
+            notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
         return self.filter_notes(notes, query, rank_limit=rank_limit)
+
+    def _searched(self, trashed: bool) -> list[Note]:
+        """`notes(trashed=...)`, kept until a note changes: a search in the session agent does
+        not sort every note again, and the index knows the very same list at once. Callers
+        must not change it."""
+        with self._lock:
+            self.refresh()
+            generation = self._items.generation_of(Note)
+            name = "searched-trash" if trashed else "searched"
+            cached = self._derived.get(name)
+            if cached is None or cached[0] != generation:
+                cached = self._derived[name] = (generation, self.notes(trashed=trashed))
+            return cached[1]
 
     def filter_notes(
         self,
@@ -338,18 +355,45 @@ class Notes(Filing):
         there without its body (`has_body`) is searched by its other fields alone: allowed
         only with `partial`, whose caller says so (the app, while the bodies are read); else
         the bodies still being read are waited for, and a vault opened without them refuses."""
+        self._bodies_for_search(partial)
+        # Up to one object per match and no cycles: the cyclic GC waits (vault.gcpause).
+        with self._lock, gcpause.paused():
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            hits = self._index.search(notes, parsed, rank_limit=rank_limit)
+            self._drop_early_folds(notes, partial)
+            return hits
+
+    def match_notes(
+        self,
+        notes: list[Note],
+        query: str | Query,
+        *,
+        rank_limit: int | None = None,
+        partial: bool = False,
+    ) -> list[Note]:
+        """The notes `filter_notes` finds, in its order, without scores: the list filter's
+        answer per keystroke, which makes no object per match (and so does not pause the
+        cyclic GC: in the app, which froze the vault's objects, `gcpause` walks them all).
+        `partial` as for `filter_notes`."""
+        self._bodies_for_search(partial)
+        with self._lock:
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            found = self._index.filter(notes, parsed, rank_limit=rank_limit)
+            self._drop_early_folds(notes, partial)
+            return found
+
+    def _bodies_for_search(self, partial: bool) -> None:
         if self._bodiless and not partial:
             if not self._fill_later:
                 raise RuntimeError("this vault was opened without the notes' bodies")
             self.load_all_bodies()
-        with self._lock:
-            parsed = query if isinstance(query, Query) else parse_query(query)
-            hits = self._index.search(notes, parsed, rank_limit=rank_limit)
-            if partial and not self._bodiless and any(n.body is UNLOADED for n in notes):
-                # A list read before the last bodies came in: what was folded from it (titles
-                # alone) must not stay, as the same versions now have their bodies.
-                self._index.clear()
-            return hits
+
+    def _drop_early_folds(self, notes: list[Note], partial: bool) -> None:
+        """After a partial search of a list read before the last bodies came in: what was
+        folded from it (titles alone) must not stay, as the same versions now have their
+        bodies (a keystroke in that window made later searches miss them)."""
+        if partial and not self._bodiless and any(n.body is UNLOADED for n in notes):
+            self._index.clear()
 
     def delete_notebook(self, nb: Notebook) -> int:
         """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to

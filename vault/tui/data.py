@@ -132,8 +132,8 @@ class NoteSource:
         with self._lock:
             epoch = self._key[3] if self._key is not None else -1
         partial = vault.bodies_pending > 0 or epoch != vault.bodies_epoch
-        hits = vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT, partial=partial)
-        return [h.note for h in hits], partial
+        found = vault.match_notes(base, query, rank_limit=self.RANK_LIMIT, partial=partial)
+        return found, partial
 
     def warm(self, check: Callable[[], None] | None = None) -> bool:
         """Read the bodies still missing, a slice at a time, in the background (`check`
@@ -156,8 +156,13 @@ class NoteSource:
     def fold(self) -> None:
         """Fold every note's text for search now, in the background, so the first letter
         typed into the search box does not pay for it."""
-        everything = self.vault.all_notes()
-        self.vault.filter_notes(everything, Query(terms=("\uffff",)))
+        never = Query(terms=("\uffff",))
+        self.vault.match_notes(self.vault.all_notes(), never)
+        with self._lock:  # (only a list read since every body came in)
+            fresh = self._key is not None and self._key[3] == self.vault.bodies_epoch
+            shown = self._notes if fresh else []
+        if shown:  # and line up the list's own texts (the index keeps the last two lists)
+            self.vault.match_notes(shown, never)
 
     def clear(self) -> None:
         with self._lock:
