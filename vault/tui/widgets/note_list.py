@@ -146,7 +146,12 @@ class NoteList(ScrollView, can_focus=True):
         key = (note.id, note.version) if note else None
         if key != self._announced:
             self._announced = key
-            self.post_message(NoteHighlighted(note))
+            # Straight to the screen, which shows the note, rather than bubbling up through
+            # the containers in between: a hop each, and meanwhile the screen went idle and
+            # painted a frame holding only the moved cursor. Textual paces frames so that the
+            # next one came one to two frame periods (17-33 ms) later; now the cursor row and
+            # the note reach the terminal in the same frame.
+            self.screen.post_message(NoteHighlighted(note))
 
     def _refresh_row(self, index: int) -> None:
         top = index * ROW_HEIGHT - int(self.scroll_offset.y)
