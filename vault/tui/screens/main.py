@@ -38,6 +38,7 @@ from vault.notes.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.failures import ReportsWorkerErrors
+from vault.tui.keygate import KeyGate
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
 from vault.tui.messages import (
     ChangeDone,
@@ -73,6 +74,9 @@ ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b bri
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
+# The list's keys that move its cursor on, and back (NoteList.BINDINGS).
+_LIST_FORWARD = frozenset({"down", "j", "pagedown", "end"})
+_LIST_BACK = frozenset({"up", "k", "pageup", "home"})
 
 
 # Actions that work on "the current note", and those that also make sense in the trash.
@@ -451,12 +455,29 @@ class MainScreen(
         if self._show_timer is not None:
             self._show_timer.stop()
             self._show_timer = None
-        if self.search_box.has_focus:
+        if self.search_box.has_focus or self._moving_on():
             # While typing a search the top match changes with every letter: load it into the
-            # editor once the typing pauses, so the keystrokes stay quick.
+            # editor once the typing pauses, so the keystrokes stay quick. Likewise while an
+            # arrow is held down: only the note the cursor stops on is loaded and drawn.
             self._show_timer = self.set_timer(SHOW_DELAY, lambda: self._show_highlighted(note))
             return
         self._show_highlighted(note)
+
+    def _moving_on(self) -> bool:
+        """Whether the key waiting behind this one moves the list's cursor to another note
+        (a held-down arrow): then the note under the cursor now would be shown only to be
+        replaced. A single key, or one that does anything else, finds nothing waiting or
+        something else: the note is shown at once."""
+        app = self.app
+        key = app.next_key if isinstance(app, KeyGate) else None
+        if key is None or not self.notes_list.has_focus:
+            return False
+        notes = self.notes_list
+        if key in _LIST_FORWARD:
+            return notes.cursor < len(notes.notes) - 1
+        if key in _LIST_BACK:
+            return notes.cursor > 0
+        return False
 
     def _show_highlighted(self, note: Note) -> None:
         self._show_timer = None

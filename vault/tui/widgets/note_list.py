@@ -74,6 +74,11 @@ class NoteList(ScrollView, can_focus=True):
         return self._query
 
     @property
+    def cursor(self) -> int:
+        """The index of the row under the cursor."""
+        return self._cursor
+
+    @property
     def highlighted(self) -> Note | None:
         if 0 <= self._cursor < len(self._notes):
             return self._notes[self._cursor]
