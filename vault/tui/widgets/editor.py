@@ -349,7 +349,13 @@ class EditorPane(Vertical):
             area.move_cursor((0, 0))
         self.save_state = "saved"
         self.update_details(note, notebook_path)
-        self.refresh_preview()
+        if self.preview == "side":
+            # The text first: the preview mounts a widget per block while holding every
+            # repaint of the app (Markdown.update batches them), hundreds of milliseconds
+            # that kept the note's text off the screen too.
+            self.call_after_refresh(self.refresh_preview)
+        else:
+            self.refresh_preview()
         self.query_one("#find-bar").display = False
         self._show_panes()
 
