@@ -345,7 +345,7 @@ class EditorPane(Vertical):
         area.read_only = not editable(note)
         if query is not None and not query.empty:
             self._select_first_match(note.body, query)
-        else:
+        elif area.selection != Selection.cursor((0, 0)):  # load_text put it there already
             area.move_cursor((0, 0))
         self.save_state = "saved"
         self.update_details(note, notebook_path)
