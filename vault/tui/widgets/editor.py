@@ -60,6 +60,9 @@ _INDICATOR = {
 
 class NoteEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = bindings(EDITOR_KEYS)
+    # Typing these can open a screen (`[[` the link picker): the key gate lets the next key
+    # through only once the screen is up (vault.tui.keygate).
+    GATE_CHARACTERS: ClassVar[str] = "["
 
     # The tree-sitter language and highlight query of the last document: (name, language,
     # prepared query). TextArea reads the query's file and compiles it for every document.
