@@ -38,7 +38,6 @@ from vault.notes.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.failures import ReportsWorkerErrors
-from vault.tui.keygate import KeyGate
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
 from vault.tui.messages import (
     ChangeDone,
@@ -468,8 +467,9 @@ class MainScreen(
         (a held-down arrow): then the note under the cursor now would be shown only to be
         replaced. A single key, or one that does anything else, finds nothing waiting or
         something else: the note is shown at once."""
-        app = self.app
-        key = app.next_key if isinstance(app, KeyGate) else None
+        # The app's key gate (vault.tui.keygate) holds the keys that wait; a screen does not
+        # import the app's layer, so it asks by name (an app without a gate holds none).
+        key = getattr(self.app, "next_key", None)
         if key is None or not self.notes_list.has_focus:
             return False
         notes = self.notes_list
