@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.dom import NoScreen
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -156,7 +157,12 @@ class NoteList(ScrollView, can_focus=True):
             # painted a frame holding only the moved cursor. Textual paces frames so that the
             # next one came one to two frame periods (17-33 ms) later; now the cursor row and
             # the note reach the terminal in the same frame.
-            self.screen.post_message(NoteHighlighted(note))
+            try:
+                screen = self.screen
+            except NoScreen:  # not on a screen (yet): the message bubbles as any other
+                self.post_message(NoteHighlighted(note))
+            else:
+                screen.post_message(NoteHighlighted(note))
 
     def _refresh_row(self, index: int) -> None:
         top = index * ROW_HEIGHT - int(self.scroll_offset.y)
