@@ -5,6 +5,7 @@ the keys it offers change, and the status bar's counts follow the note shown."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from textual import events
@@ -13,6 +14,7 @@ from textual.widgets._footer import FooterKey
 
 from tests.tui.conftest import settle, unlock
 from vault.tui.data import TRASH
+from vault.tui.memory import OPEN_THRESHOLDS
 from vault.tui.messages import TargetChosen
 from vault.tui.screens.main import MainScreen
 from vault.tui.widgets.status import StatusBar
@@ -160,3 +162,17 @@ async def test_a_held_down_arrow_loads_only_the_note_it_stops_on(
         press_now(app, "up")  # and one key alone shows its note at once
         await settle(pilot)
         assert main.pane.note.id == notes[-2].id
+
+
+async def test_the_collector_waits_longer_while_a_vault_is_open(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert gc.get_threshold() == OPEN_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+        main.app.action_lock()  # type: ignore[attr-defined]
+        await settle(pilot)
+        assert gc.get_threshold() != OPEN_THRESHOLDS  # locking gives the default back
+        assert gc.get_freeze_count() == 0
