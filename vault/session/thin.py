@@ -193,6 +193,30 @@ def _session_folder() -> str | None:
     return None
 
 
+def may_have_session(vault: str, vault_id: str) -> bool:
+    """False only when this vault has no session socket anywhere vault.session.agent_client
+    could look for one (each of its candidate folders, and every folder `tempfile` may pick):
+    a command run without a session then skips importing and asking the client (socket,
+    ctypes, tempfile: 4-6 ms). True elsewhere than on Linux, whose folders are not mirrored."""
+    if sys.platform != "linux":
+        return True
+    real = os.path.realpath(vault)
+    try:
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    digest = blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
+    name = f"agent-{digest}.sock"
+    folders = [os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "vault", "agent")]
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        folders.append(os.path.join(xdg, "vault"))
+    tmp = [os.environ.get(v) for v in ("TMPDIR", "TEMP", "TMP")]
+    tmp += ["/tmp", "/var/tmp", "/usr/tmp", os.getcwd()]
+    folders += [os.path.join(t, f"vault-{os.getuid()}") for t in tmp if t]
+    return any(os.path.lexists(os.path.join(f, name)) for f in folders)
+
+
 def _private_dir(path: str) -> bool:
     import stat
 
