@@ -242,14 +242,18 @@ class Service:
             if args.notebook is not None:
                 inside = vault.notebook_descendants(vault.find_notebook(args.notebook).id)
             folded = args.tag.casefold() if args.tag is not None else None
-            notes = [
-                n
-                for n in vault.all_notes()  # as Vault.notes filters them
-                if n.in_trash == args.trash
-                and (inside is None or n.notebook in inside)
-                and (folded is None or any(t.casefold() == folded for t in n.tags))
-                and (not args.pinned or n.pinned)
-            ]
+            trash = args.trash
+            if inside is None and folded is None and not args.pinned:  # plain `vault ls`
+                notes = [n for n in vault.all_notes() if (n.trashed is not None) is trash]
+            else:
+                notes = [
+                    n
+                    for n in vault.all_notes()  # as Vault.notes filters them
+                    if n.in_trash == trash
+                    and (inside is None or n.notebook in inside)
+                    and (folded is None or any(t.casefold() == folded for t in n.tags))
+                    and (not args.pinned or n.pinned)
+                ]
             if not notes:
                 return None
             if kept is None:
