@@ -49,6 +49,7 @@ PLAIN_CODECS = frozenset({"utf-8", "ascii", "iso8859-1"})
 # The last facts of `_listing_facts`: the vault's contents; those before: how it is shown.
 CONTENT_FACTS = 3
 LISTINGS = 4  # `vault ls` tables kept (vault.cli.listing), each shown its own way
+WARM_DELAY = 0.15  # seconds after a command before `idle` works for the next (see there)
 
 # While a command runs: (real path, vault id, vault) of the resident vault, which
 # vault.cli's opening of the vault takes instead of unlocking one (see `resident`).
@@ -134,6 +135,7 @@ class Service:
         # shown (the command line, the caller's environment...), for the next one shown the
         # same way to lay out only what changed.
         self.listings: dict[tuple[Any, ...], Any] = {}
+        self.ran = 0.0  # when the last command ended (time.monotonic)
 
     def close(self) -> None:
         self.listed = None  # decrypted titles: forgotten with the vault
@@ -148,8 +150,13 @@ class Service:
         """After a command and for a while after (vault.session.agent), while nobody waits:
         the vault brought up to date with what other processes committed, and the maps the
         commands look names up in (titles, notebooks, tags) made again if the items changed,
-        rather than in the next command (`Vault.warm`). Costs one query when nothing did."""
-        if self.vault is not None:
+        rather than in the next command (`Vault.warm`). Costs one query when nothing did.
+
+        Not in the first WARM_DELAY seconds after a command: a script's next command comes
+        that soon, and need not wait for maps it may not use (at 100,000 notes the title map
+        alone is 0.2-0.3 s after each change, which `vault ls` never reads); a command that
+        needs one makes it, as it did before. A person's next command comes later."""
+        if self.vault is not None and time.monotonic() - self.ran >= WARM_DELAY:
             self.vault.warm()
             self.vault.check_history()
             _settle_gc()
@@ -198,6 +205,7 @@ class Service:
             os.environ.update(saved_env)
             time.tzset()
             os.chdir("/")
+            self.ran = time.monotonic()
         if call.framed:
             out = _joined(chunks)
             reply = {
