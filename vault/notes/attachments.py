@@ -21,6 +21,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 import stat
 import time
 import unicodedata
@@ -295,13 +296,26 @@ def attach(
     source = Path(source)
     clean = clean_attachment_name(name if name is not None else source.name)
     vault.note(note_id)  # the note exists before any work is done
+    return attach_sealed(vault, note_id, seal_file(vault, source, progress), clean)
+
+
+def seal_file(vault: Vault, source: Path, progress: Progress | None = None) -> BlobRef:
+    """Seal the file at `source` as a blob of this device (stored once per content), for
+    `attach_sealed`. No note uses it yet: the garbage collector leaves it alone for
+    GC_GRACE_SECONDS, so it must be attached within that time (an import seals a note's
+    large files before the transaction that writes the note, not while holding the store)."""
     _regular_source(source)
     try:
-        ref = blob_store(vault).put(source, progress)
+        return blob_store(vault).put(source, progress)
     except FileNotFoundError:
         raise NotFoundError(f"no file {source}") from None
     except PermissionError:
         raise InvalidInputError(f"cannot read {source}: permission denied") from None
+
+
+def attach_sealed(vault: Vault, note_id: str, ref: BlobRef, name: str) -> Attachment:
+    """Keep the blob `seal_file` made with the note, as `name` (a new version of the note)."""
+    clean = clean_attachment_name(name)
     with vault._lock:
         note = vault.note(note_id)
         current = entries(note)
@@ -409,6 +423,7 @@ def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
         return []  # a partial view (`vault rm ID`) cannot tell what notes use: later
     grace = GC_GRACE_SECONDS if grace is None else grace
     store = blob_store(vault)
+    _remove_stale_partials(store.folder, max(grace, PARTIAL_GRACE_SECONDS))
     held = store.names()
     if not held:
         return []
@@ -424,6 +439,32 @@ def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
             store.remove(name)
             removed.append(name)
     return removed
+
+
+# A blob being written is `.<name>.blob.<8 hex>.tmp` (fsutil.replacing) until it is renamed; a
+# process killed meanwhile leaves it for good, as large as what it had sealed. One not written
+# to for this long is such a leftover: a live writer touches it every part it seals.
+PARTIAL_GRACE_SECONDS = 60 * 60
+_PARTIAL = re.compile(r"\.[0-9a-f]{64}\.blob\.[0-9a-f]{8}\.tmp")
+
+
+def _remove_stale_partials(folder: Path, grace: float) -> None:
+    """Remove the partly written blobs a killed process left in this device's own folder
+    (only names our writer makes, only regular files, only ones still for `grace` s)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if _PARTIAL.fullmatch(entry.name) is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= grace:
+                os.unlink(entry.path)
+        except OSError:
+            continue
 
 
 def check_blobs(vault: Vault) -> tuple[int, dict[str, str]]:
