@@ -41,6 +41,8 @@ import sys
 import time
 from typing import Any
 
+from vault import gcpause
+
 SERVED = frozenset({"ls", "search", "show", "new"})
 # Secrets never travel to the agent (the client drops them too).
 SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY"})
@@ -144,7 +146,7 @@ class Service:
             with contextlib.suppress(Exception):
                 self.vault.lock()
             self.vault = None
-            gc.unfreeze()  # (`_open`) whatever is left is the collector's again
+            gcpause.release()  # (`_open`) whatever is left is the collector's again
 
     def idle(self) -> None:
         """After a command and for a while after (vault.session.agent), while nobody waits:
@@ -350,7 +352,7 @@ class Service:
             # it: out of the cyclic GC's reach, or every full collection walks them all (the
             # title map made again after `vault new` took 1.4-1.9 s at 100,000 notes, against
             # 0.2-0.3 s frozen). They hold no cycles; reference counting still frees them.
-            gc.freeze()
+            gcpause.hold()
         elif (
             self.vault.store.master_id != _master_id(self.vault)
             or self.vault.store.vault_id != self.vault_id
@@ -399,7 +401,7 @@ def _settle_gc() -> None:
     young, middle, old = gc.get_count()
     if young > 100 or middle or old:
         gc.collect(1)
-        gc.freeze()
+        gc.freeze()  # under the `hold` of `Service._open`, released at close
 
 
 def _keep_open() -> None:
