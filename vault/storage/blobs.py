@@ -334,6 +334,10 @@ class BlobStore:
             name, key = _derive(self._key, content_hash)
             ref = BlobRef(name, size, key)
             if self.has(name) and self._sound(ref):
+                # Sealed again: the collector's grace starts anew, or a blob no note used for
+                # a while (a purge) could go between this and the note that is about to use it.
+                with contextlib.suppress(OSError):
+                    os.utime(self.path(name))
                 if progress:
                     progress(size, size)
                 return ref
