@@ -12,15 +12,17 @@ from __future__ import annotations
 import contextlib
 import gc
 
+from vault import gcpause
+
 
 def hold_still() -> None:
     """The vault is open and read: keep its objects out of the collector's passes."""
-    gc.freeze()
+    gcpause.hold()
 
 
 def let_go() -> None:
     """The vault is locked: give its objects back to the collector and free them now."""
-    gc.unfreeze()
+    gcpause.release()
     gc.collect()
 
 
