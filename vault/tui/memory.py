@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import gc
 
+from vault import gcpause
+
 # While a vault is open the youngest generation is collected after 10,000 new container
 # objects rather than 700. Drawing a screen makes thousands of them (Textual's strips and
 # segments, most freed at once by reference counting) and the app's caches keep some: with
@@ -27,7 +29,7 @@ _closed_thresholds = gc.get_threshold()
 def hold_still() -> None:
     """The vault is open and read: keep its objects out of the collector's passes."""
     global _closed_thresholds
-    gc.freeze()
+    gcpause.hold()
     if gc.get_threshold() != OPEN_THRESHOLDS:
         _closed_thresholds = gc.get_threshold()
         gc.set_threshold(*OPEN_THRESHOLDS)
@@ -35,7 +37,7 @@ def hold_still() -> None:
 
 def let_go() -> None:
     """The vault is locked: give its objects back to the collector and free them now."""
-    gc.unfreeze()
+    gcpause.release()
     gc.set_threshold(*_closed_thresholds)
     gc.collect()
 
