@@ -15,6 +15,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import termios
 from pathlib import Path
 
@@ -545,3 +546,53 @@ def test_a_columns_variable_that_is_no_width_is_ignored_alike(hostile: CLI, colu
     own = run_on_terminal(["ls"], {**env, "VAULT_AGENT_SERVE": "0"})
     assert served == own
     assert max(len(line) for line in own[1].decode().splitlines()) <= 72
+
+
+@pytest.mark.parametrize(
+    "args", [("ls",), ("show", "Plain groceries"), ("new", "Thin", "--no-edit")]
+)
+def test_the_installed_command_serves_without_the_command_line_re_or_json(
+    hostile: CLI, args: tuple[str, ...]
+) -> None:
+    """The installed `vault` script, served by the agent, imports the thin client and the C
+    parts of the standard library it needs: not `re` (pip's console script for an entry point
+    imported it first), not `json`, not the command line or the domain. Its output and exit
+    status are the command's (it ends with os._exit, after writing everything)."""
+    script = vault_command()[0]
+    assert "import re" not in Path(script).read_text()  # the script, not pip's template
+    # What the interpreter's start imported (site, an editable install's import hook) is
+    # not the script's doing: only what it adds is looked at.
+    code = (
+        "import os, sys\n"
+        "started = set(sys.modules)\n"
+        "real_exit = os._exit\n"
+        "def seen(code):\n"
+        "    heavy = ('re', 'json', 'vault.cli', 'vault.notes.vault', 'nacl', 'socket')\n"
+        "    added = [m for m in heavy if m in sys.modules and m not in started]\n"
+        "    sys.stderr.write('loaded:' + ','.join(added) + '\\n')\n"
+        "    sys.stderr.flush()\n"
+        "    real_exit(code)\n"
+        "os._exit = seen\n"
+        f"sys.argv = [{script!r}, *{list(args)!r}]\n"
+        f"with open({script!r}) as f:\n"
+        f"    exec(compile(f.read(), {script!r}, 'exec'), {{'__name__': '__main__'}})\n"
+    )
+    before = served_count(hostile)
+    env = hostile.env()
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        start_new_session=True,
+        timeout=120,
+    )
+    assert served_count(hostile) == before + 1, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "loaded:"
+    own = hostile(*args, VAULT_AGENT_SERVE="0")
+    if args[0] != "new":
+        assert result.stdout == own.stdout
+    else:
+        assert result.stdout.startswith("Created note ")

@@ -44,7 +44,7 @@ WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
 # with changes made elsewhere (`Service.idle`): the `vault edit` a person just ran in its own
 # process is read before their next `vault ls`, not while it waits.
 BUSY_SECONDS = 20.0
-POLL_SECONDS = 0.1  # one query (PRAGMA data_version) when nothing changed
+POLL_SECONDS = 0.02  # 20 µs (PRAGMA data_version) when nothing changed
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
 

@@ -27,6 +27,7 @@ from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Markdown, TextArea
 
 from vault.editor import edit_text
@@ -75,6 +76,9 @@ PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
 BODIES_DELAY = 0.1  # after the first list, before the bodies are read (vault/tui/data.py)
+# The list's keys that move its cursor on, and back (NoteList.BINDINGS).
+_LIST_FORWARD = frozenset({"down", "j", "pagedown", "end"})
+_LIST_BACK = frozenset({"up", "k", "pageup", "home"})
 
 
 # Actions that work on "the current note", and those that also make sense in the trash.
@@ -494,12 +498,30 @@ class MainScreen(
         if self._show_timer is not None:
             self._show_timer.stop()
             self._show_timer = None
-        if self.search_box.has_focus:
+        if self.search_box.has_focus or self._moving_on():
             # While typing a search the top match changes with every letter: load it into the
-            # editor once the typing pauses, so the keystrokes stay quick.
+            # editor once the typing pauses, so the keystrokes stay quick. Likewise while an
+            # arrow is held down: only the note the cursor stops on is loaded and drawn.
             self._show_timer = self.set_timer(SHOW_DELAY, lambda: self._show_highlighted(note))
             return
         self._show_highlighted(note)
+
+    def _moving_on(self) -> bool:
+        """Whether the key waiting behind this one moves the list's cursor to another note
+        (a held-down arrow): then the note under the cursor now would be shown only to be
+        replaced. A single key, or one that does anything else, finds nothing waiting or
+        something else: the note is shown at once."""
+        # The app's key gate (vault.tui.keygate) holds the keys that wait; a screen does not
+        # import the app's layer, so it asks by name (an app without a gate holds none).
+        key = getattr(self.app, "next_key", None)
+        if key is None or not self.notes_list.has_focus:
+            return False
+        notes = self.notes_list
+        if key in _LIST_FORWARD:
+            return notes.cursor < len(notes.notes) - 1
+        if key in _LIST_BACK:
+            return notes.cursor > 0
+        return False
 
     def _show_highlighted(self, note: Note) -> None:
         self._show_timer = None
@@ -520,6 +542,16 @@ class MainScreen(
         self.pane.show(note, self.notebook_path(note.notebook), self.search_query)
         self.show_attachments(note)
         self.refresh_bindings_if_changed()
+        self._report_repaints()
+
+    def _report_repaints(self) -> None:
+        """Tell the screen now which widgets the note changed, so the next frame holds all of
+        them. A widget reports its repaint when its own queue is next idle, by then the screen
+        had often painted a frame without it, and Textual paces frames so that the next one
+        came one to two frame periods (17-33 ms) later. This is what the widgets' idle does."""
+        for widget in self.walk_children(Widget):
+            if widget._repaint_required:
+                widget._check_refresh()
 
     def _with_body(self, note: Note) -> Note | None:
         """The note with its body, read from its own envelope (about a millisecond) when the
