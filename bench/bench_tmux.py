@@ -592,6 +592,34 @@ def before_and_after(befores, afters) -> None:  # type: ignore[no-untyped-def]
                 f"| {name}: after ÷ before, median of the rounds' ratios | {count(size)} | "
                 f"{statistics.median(ratios):.2f}× | ({', '.join(f'{r:.2f}' for r in ratios)}) |"
             )
+    # Each round ran before and after in turn: the ratio of the pair, then their median.
+    print("\nPer round, after ÷ before (the pair of the same round), and their median:\n")
+    print("| measurement | notes | per round | median |\n|---|---:|---|---:|")
+    for size in afters:
+        for name, pick in (
+            ("Enter → list", lambda s: s["unlock"]),
+            (
+                "down arrow → next note (median of the round)",
+                lambda s: statistics.median(s["nexts"]),
+            ),
+            (
+                "search keystroke (median of the round)",
+                lambda s: statistics.median(t for _, t in s["keys"]),
+            ),
+            ("app peak RSS", lambda s: s["hwm_kib"]),
+        ):
+            ratios = [pick(a) / pick(b) for b, a in zip(befores[size], afters[size], strict=True)]
+            cells = ", ".join(f"{r:.2f}×" for r in ratios)
+            print(f"| {name} | {count(size)} | {cells} | {statistics.median(ratios):.2f}× |")
+        pairs = ", ".join(
+            f"{fmt(b['unlock'])} → {fmt(a['unlock'])}"
+            for b, a in zip(befores[size], afters[size], strict=True)
+        )
+        hwms = ", ".join(
+            f"{b['hwm_kib'] / 1024:.0f} → {a['hwm_kib'] / 1024:.0f} MiB"
+            for b, a in zip(befores[size], afters[size], strict=True)
+        )
+        print(f"\n{count(size)} notes, Enter → list per round: {pairs}; peak RSS: {hwms}")
 
 
 def report(runs, domains, echo_times) -> None:  # type: ignore[no-untyped-def]

@@ -33,13 +33,15 @@ from textual.widgets import Footer, Input, Markdown, TextArea
 from vault.editor import edit_text
 from vault.errors import VaultError
 from vault.notes.links import link_address
-from vault.notes.model import Note
+from vault.notes.model import Note, has_body
 from vault.notes.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
+from vault.tui.memory import hold_still
 from vault.tui.messages import (
+    BodiesLoaded,
     ChangeDone,
     ListLoaded,
     NoteHighlighted,
@@ -60,7 +62,7 @@ from vault.tui.screens.note_actions import NoteActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
 from vault.tui.services import AppServices
-from vault.tui.session import Session, Unsaved
+from vault.tui.session import Session, Stopped, Unsaved
 from vault.tui.timefmt import Clock
 from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
 from vault.tui.widgets.note_list import NoteList
@@ -73,6 +75,7 @@ ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b bri
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
+BODIES_DELAY = 0.1  # after the first list, before the bodies are read (vault/tui/data.py)
 # The list's keys that move its cursor on, and back (NoteList.BINDINGS).
 _LIST_FORWARD = frozenset({"down", "j", "pagedown", "end"})
 _LIST_BACK = frozenset({"up", "k", "pageup", "home"})
@@ -129,7 +132,9 @@ class MainScreen(
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
 
-    def __init__(self, *, clock: Clock, poll_seconds: float | None = 2.0) -> None:
+    def __init__(
+        self, *, clock: Clock, poll_seconds: float | None = 2.0, read_bodies: bool = True
+    ) -> None:
         """Built empty, while the unlock screen covers it; `attach` gives it an open vault
         and `wipe` takes everything away again when the vault locks."""
         super().__init__()
@@ -137,6 +142,7 @@ class MainScreen(
         self.source: NoteSource | None = None
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.read_bodies = read_bodies  # after the list is shown (False: tests of the wait)
         self.target: Target = ALL
         self.sort = "modified"
         self.search_query: Query = Query()
@@ -147,6 +153,8 @@ class MainScreen(
         self._focus_editor_after_load = False
         self._saves_in_flight = 0
         self._warmed = False
+        self._list_partial = False  # the list's search left out bodies not read yet
+        self._fold_after_list = False
         self._mounted = False
         self._autosave_timer: Timer | None = None
         self._preview_timer: Timer | None = None
@@ -319,14 +327,43 @@ class MainScreen(
         if source is None:
             return
         start = perf_counter()
-        notes = source.notes(target, sort, query)
-        self.post_message(ListLoaded(generation, target, notes, query, perf_counter() - start))
+        notes, partial = source.search(target, sort, query)
+        took = perf_counter() - start
+        self.post_message(ListLoaded(generation, target, notes, query, took, partial))
+
+    def _read_bodies(self) -> None:
+        if self.session is not None:
+            self.warm_search()
 
     @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
     def warm_search(self) -> None:
+        """After the list is on screen: the notes' bodies (the list was shown without them),
+        a slice at a time, then (once the list holds the notes with them) the search's folds.
+        Locking stops it between two slices."""
+        session, source = self.session, self.source
+        if session is None or source is None:
+            return
+        try:
+            with session.task() as check:
+                filled = source.warm(check)
+        except Stopped:
+            return  # locking
+        if filled:
+            hold_still()  # the bodies too, out of the collector's way (vault/tui/memory.py)
+            self.post_message(BodiesLoaded())  # the list again, then the folds
+        else:
+            source.fold()
+
+    @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
+    def fold_for_search(self) -> None:
         source = self.source
         if source is not None:
-            source.warm()
+            source.fold()
+
+    def on_bodies_loaded(self, message: BodiesLoaded) -> None:
+        if self.session is not None:
+            self._fold_after_list = True
+            self.request_list()  # the snippets, and a search over the bodies too
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
     def request_sidebar(self) -> None:
@@ -342,13 +379,18 @@ class MainScreen(
             self.call_after_refresh(self.vault_app.release_keys)  # the list is there now
         keep = self._pending_select
         self._pending_select = None
+        self._list_partial = message.partial
         self.notes_list.set_notes(
             message.notes, message.query, keep=keep, empty_text=self._empty_text(message)
         )
+        if self._fold_after_list:  # the notes without bodies are let go first (memory)
+            self._fold_after_list = False
+            self.fold_for_search()
         self._update_list_title()
         if not self._warmed:  # after the list is on screen, so it does not delay it
             self._warmed = True
-            self.warm_search()
+            if self.read_bodies:  # once the list is drawn: the first frame goes out first
+                self.set_timer(BODIES_DELAY, self._read_bodies)
             self.vault_app.read_sync_status()  # the footer's sync status, likewise
         if self._focus_editor_after_load and keep is not None:
             self._open_created(keep)
@@ -405,6 +447,8 @@ class MainScreen(
             subtitle = f"{count:,} {noun} · by {self.sort}"
         else:
             subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
+            if self._list_partial:  # said, not hidden: the answer is redone when they are in
+                subtitle += " · titles only, bodies loading…"
         # Set only when different: each assignment repaints the pane.
         if pane.border_title != title.markup:
             pane.border_title = title
@@ -488,6 +532,12 @@ class MainScreen(
         self.show_note(highlighted)
 
     def show_note(self, note: Note) -> None:
+        if not has_body(note):  # the list's notes may come without it (NoteSource)
+            whole = self._with_body(note)
+            if whole is None:
+                self.pane.clear()
+                return
+            note = whole
         self.saved_text = note.body
         self.pane.show(note, self.notebook_path(note.notebook), self.search_query)
         self.show_attachments(note)
@@ -502,6 +552,18 @@ class MainScreen(
         for widget in self.walk_children(Widget):
             if widget._repaint_required:
                 widget._check_refresh()
+
+    def _with_body(self, note: Note) -> Note | None:
+        """The note with its body, read from its own envelope (about a millisecond) when the
+        background reading has not reached it yet; None if it cannot be read (said once)."""
+        session = self.session
+        if session is None:
+            return None
+        try:
+            return session.vault.whole(note)
+        except VaultError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return None
 
     def refresh_bindings(self) -> None:
         self._bindings_shown = self._bindings_state()
@@ -867,3 +929,4 @@ class MainScreen(
         self.search_query = Query()
         self.saved_text = ""
         self._pending_select = None
+        self._fold_after_list = self._list_partial = False

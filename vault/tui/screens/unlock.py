@@ -105,7 +105,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         vault = None
         if key is not None:
             with contextlib.suppress(VaultError):  # a stale session: ask for the password
-                vault = Vault.open_with_key(self.vault_path, key)
+                vault = Vault.open_with_key(self.vault_path, key, bodies="later")
         if vault is None:
             self.app.call_from_thread(self._ask_for_password)
             return
@@ -170,8 +170,14 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         # Almost always done long before Enter; if not, finishing it beats starting over.
         self._read_done.wait(timeout=5)
         try:
+            # The notes without their bodies: the list needs none, and the bodies are read
+            # after it is on screen (MainScreen.warm_search: NoteSource.warm).
             vault = Vault.unlock(
-                self.vault_path, password=password, keyfile=keyfile, prefetched=self._prefetched
+                self.vault_path,
+                password=password,
+                keyfile=keyfile,
+                prefetched=self._prefetched,
+                bodies="later",
             )
         except KeyfileRequiredError:
             self.post_message(
