@@ -75,11 +75,13 @@ def serve(argv: list[str]) -> int | None:
 def end(code: int) -> None:
     """End this process now, after a served command (its streams flushed): the interpreter's
     teardown would only free what the process is about to give back anyway."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return  # let the normal exit report or ignore it
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when the command started (`2>&-`): nothing to flush
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            return  # let the normal exit report or ignore it
     os._exit(code & 0xFF)  # as sys.exit(code) would end it
 
 
@@ -124,8 +126,10 @@ def _command_vault(argv: list[str]) -> tuple[str, str] | None:
 
 
 def _xdg(var: str, fallback: str) -> str:
-    value = os.environ.get(var, "").strip()
-    return value or os.path.join(os.path.expanduser("~"), fallback)
+    """As platformdirs reads an XDG variable: used as it is when it is an absolute path, else
+    (unset, empty, relative, a literal `~`) the default under the home folder."""
+    value = os.environ.get(var, "")
+    return value if value.startswith("/") else os.path.join(os.path.expanduser("~"), fallback)
 
 
 def _configured_vault() -> str | None:
@@ -207,7 +211,12 @@ def may_have_session(vault: str, vault_id: str) -> bool:
         from hashlib import blake2b
     digest = blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
     name = f"agent-{digest}.sock"
-    folders = [os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "vault", "agent")]
+    # Where platformdirs puts the state folder, and its default too: a wrong guess here only
+    # costs a look (another platformdirs might read the variable otherwise).
+    folders = [
+        os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "vault", "agent"),
+        os.path.join(os.path.expanduser("~"), ".local/state", "vault", "agent"),
+    ]
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         folders.append(os.path.join(xdg, "vault"))
@@ -444,6 +453,8 @@ def _write(reply: dict) -> int:
     try:
         for fd, view in pieces:
             stream = sys.stdout if fd == 1 else sys.stderr
+            if stream is None:  # closed when the command started (`>&-`): its output goes
+                continue
             stream.flush()
             while view:
                 view = view[os.write(stream.fileno(), view) :]
@@ -451,7 +462,15 @@ def _write(reply: dict) -> int:
         # as vault.cli.main: the reader went away; stdout to /dev/null for the final flush
         import contextlib
 
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, ValueError) as exc:  # a full disk, a stream closed under us
+        if sys.stderr is not None:
+            import contextlib
+
+            reason = getattr(exc, "strerror", None) or "the stream is closed"
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"vault: cannot write the output: {reason}\n")
+        return 70
     return code if isinstance(code, int) else 70
