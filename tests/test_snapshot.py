@@ -505,3 +505,37 @@ def test_the_apps_read_ahead_reads_nothing_when_a_snapshot_will_be_used(big: Pat
     assert len(ahead) >= COUNT
     with Vault.unlock(big, password=PASSWORD, prefetched=ahead) as vault:
         assert state(vault) == open_without_snapshot(big)
+
+
+@pytest.mark.parametrize("how", ["shown", "pinned"])
+def test_bodies_that_arrive_outside_the_stream_still_end_the_loading(
+    tmp_path: Path, how: str
+) -> None:
+    """A search made while bodies were loading folds titles alone. When the last notes get
+    their bodies some other way than the stream (each shown and read whole, or changed), the
+    loading must still end (the epoch moves) and later searches must see every body: they
+    once said nothing was missing and found only the titles' matches (found by review)."""
+    path = tmp_path / "v"
+    made, _ = Vault.create(path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    count = SNAPSHOT_MIN_ITEMS + 40  # bodies of about 2 MiB: two messages of the stream
+    with made.batch():
+        for n in range(count):
+            made.create_note(f"Note {n:03}", f"about okapi{n % 5} number {n}\n" + "y" * 9000)
+    made.lock()
+    with Vault.unlock(path, password=PASSWORD, bodies="later") as vault:
+        listed = vault.all_notes(bodies=False)
+        assert not any(has_body(n) for n in listed)
+        assert vault.match_notes(listed, "okapi3", partial=True) == []  # titles alone
+        vault.load_bodies()  # one slice of the stream; the rest some other way
+        left = [n for n in vault.all_notes(bodies=False) if not has_body(n)]
+        assert left
+        for note in left:
+            if how == "shown":
+                vault.whole(note)
+            else:
+                vault.update_note(note, pinned=True)
+        assert vault.bodies_pending == 0
+        assert vault.bodies_epoch == 1
+        wanted = sum(1 for n in range(count) if n % 5 == 3)
+        assert len(vault.match_notes(vault.all_notes(), "okapi3")) == wanted
+        assert len(vault.search("okapi3")) == wanted

@@ -325,7 +325,18 @@ class ItemCache:
     @property
     def bodies_pending(self) -> int:
         """How many notes are still held without their bodies."""
+        self._settle_bodies()
         return len(self._bodiless)
+
+    def _settle_bodies(self) -> None:
+        """The last notes without their bodies can get them otherwise than through
+        `load_bodies` (one shown and read whole, a pin, another process's change): the end of
+        the loading (`_bodies_done`: the early folds dropped, the epoch moved) must follow
+        then too, or the app never searches the bodies again."""
+        if self._fill_later and not self._bodiless and not self._bodies_told:
+            with self._lock:
+                if not self._bodiless and not self._bodies_told:
+                    self._bodies_done()
 
     def load_bodies(self, notes: int = BODIES_PER_SLICE) -> int:
         """Give some of the notes held without their bodies their bodies: one message of the

@@ -383,6 +383,7 @@ class Notes(Filing):
             return found
 
     def _bodies_for_search(self, partial: bool) -> None:
+        self._settle_bodies()
         if self._bodiless and not partial:
             if not self._fill_later:
                 raise RuntimeError("this vault was opened without the notes' bodies")

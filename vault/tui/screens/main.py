@@ -346,10 +346,14 @@ class MainScreen(
         try:
             with session.task() as check:
                 filled = source.warm(check)
+                if filled:
+                    # Inside the task, after a last check: locking waits for this, so its
+                    # `let_go` (the collector's defaults back) can never run before it.
+                    check()
+                    hold_still()  # the bodies too, out of the collector's way (tui/memory.py)
         except Stopped:
             return  # locking
         if filled:
-            hold_still()  # the bodies too, out of the collector's way (vault/tui/memory.py)
             self.post_message(BodiesLoaded())  # the list again, then the folds
         else:
             source.fold()

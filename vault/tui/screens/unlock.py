@@ -20,7 +20,7 @@ from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.memory import hold_still
 from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
-from vault.tui.session import Session
+from vault.tui.session import Session, Stopped
 
 
 def hold_keys(app: object) -> None:
@@ -195,9 +195,16 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self.post_message(VaultOpened(session))
         # While the main screen is being built, read the first list (all notes, the saved
         # order) into the session, so the screen finds it ready.
-        with contextlib.suppress(VaultError):
-            session.source.base(ALL, self.app_sort())
-        hold_still()
+        try:
+            with session.task() as check:
+                with contextlib.suppress(VaultError):
+                    session.source.base(ALL, self.app_sort())
+                # Inside the task: a lock at once waits for it, so its `let_go` (the
+                # collector's defaults back) can never run before this.
+                check()
+                hold_still()
+        except Stopped:
+            return  # locked already
 
     def app_sort(self) -> str:
         sort = getattr(self.app, "config", None)
