@@ -539,3 +539,22 @@ def test_bodies_that_arrive_outside_the_stream_still_end_the_loading(
         wanted = sum(1 for n in range(count) if n % 5 == 3)
         assert len(vault.match_notes(vault.all_notes(), "okapi3")) == wanted
         assert len(vault.search("okapi3")) == wanted
+
+
+def test_a_line_appended_to_a_note_held_without_its_body_keeps_the_body(tmp_path: Path) -> None:
+    """`append_line` builds the new body from the note it is given: one held without its
+    body (the app, while bodies are read) is read whole first, never "" plus the line."""
+    from vault.notes.templates import append_line
+
+    path = tmp_path / "v"
+    made, _ = Vault.create(path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with made.batch():
+        for n in range(COUNT):
+            made.create_note(f"Note {n:03}", f"body {n}\n")
+    made.lock()
+    with Vault.unlock(path, password=PASSWORD, bodies="later") as vault:
+        note = next(n for n in vault.all_notes(bodies=False) if n.title == "Note 007")
+        assert not has_body(note)
+        assert append_line(vault, note, "- milk").body == "body 7\n- milk\n"
+    with Vault.unlock(path, password=PASSWORD) as vault:
+        assert vault.find_note("Note 007").body == "body 7\n- milk\n"
