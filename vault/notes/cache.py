@@ -442,25 +442,8 @@ class ItemCache:
     def _whole(self, item_id: str) -> None:
         """A note loaded without its body (`bodies=False`) read whole: its verified version
         decrypted from the store. Callers hold the lock and have refreshed."""
-        if item_id not in self._bodiless:
-            return
-        row = next(iter(self.store.items_by_id([item_id])), None)
-        if row is None or row.key != self._claims.get(item_id) or row.kind != "note":
-            self._claims.pop(item_id, None)  # the store moved on since: read it again
-            self._seen_version = -1
-            self.refresh()
-            return
-        try:
-            payload = self.open_op(row)
-            if is_erased(payload):
-                raise CorruptItemError(f"note {short(item_id)}: its current version was erased")
-        except VaultError as exc:
-            self.corrupt[item_id] = str(exc)
-            self._items.pop(item_id, None)
-            self._bodiless.pop(item_id, None)
-            return
-        self._items[item_id] = Note.from_payload(item_id, payload, row.op_id, row.conflict)
-        del self._bodiless[item_id]
+        if item_id in self._bodiless:
+            self._read_whole([item_id])
 
     def refresh(self) -> bool:
         """Bring the cache up to date with the store; only changed items are decrypted.

@@ -375,7 +375,6 @@ def _read(
     init_pull(state, base64.b64decode(head["ss"], validate=True), key)
     ad = _ad(vault_id, master_id, version)
     entries: list[Entry] = []
-    found: dict[str, str] | None = None  # the bodies, once past the PUSH of version 2
     while True:
         raw = fh.read(_LEN.size)
         if len(raw) != _LEN.size:
@@ -386,30 +385,26 @@ def _read(
         cipher = fh.read(length)
         plain, tag = pull(state, cipher, ad)
         body = crypto.unpad(plain)
-        if found is not None:
-            if body:
-                pairs = _pairs(body)
-                if not found.keys().isdisjoint(pairs):
-                    return None  # one body per note: a second would silently replace the first
-                found.update(pairs)
-        elif body:
+        if body:
             entries.extend(_entries(body))
         if version == 1:
             if tag == TAG_FINAL:
                 return (entries, True, 1) if not fh.read(1) else None
             continue
         if tag == TAG_PUSH:
-            if found is not None:
-                return None  # one PUSH only
             if not bodies:
                 if held is not None:
                     held.append((state, ad))  # where the bodies' part begins
                 return entries, False, version
-            found = {}
-        elif tag == TAG_FINAL:
-            if found is None or fh.read(1):
-                return None  # the bodies' part missing, or something after the end
+            # The bodies' part, read as the app's stream reads it (one body per note, one
+            # PUSH, nothing after the end: else ValueError, which `load` turns into None).
+            stream = BodyStream(fh, state, ad)
+            found: dict[str, str] = {}
+            while not stream.done:
+                found.update(stream.next())
             return _joined(entries, found), True, version
+        if tag == TAG_FINAL:
+            return None  # the bodies' part missing
 
 
 def _joined(entries: list[Entry], found: dict[str, str]) -> list[Entry]:
