@@ -25,6 +25,7 @@ from vault.notes.mdtext import excerpt, plain_line
 from vault.notes.model import Note, has_body
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _TOKEN = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
 TITLE_WEIGHT = 3.0
 
@@ -144,29 +145,24 @@ class SearchIndex:
         then the given order) instead of scored: live filtering uses it so the first letters
         of a word, which match almost everything, stay instant; one more letter usually brings
         the matches under the limit and full ranking back."""
-        found, order, scores = self._select(notes, query, rank_limit)
+        found, scores = self._answer(notes, query, rank_limit)
         # tuple.__new__ through `map` builds each Hit in C (what NamedTuple._make does).
-        return list(
-            map(
-                tuple.__new__, repeat(Hit), zip(map(found.__getitem__, order), scores, strict=False)
-            )
-        )
+        return list(map(tuple.__new__, repeat(Hit), zip(found, scores, strict=False)))
 
     def filter(
         self, notes: Iterable[Note], query: Query | str, *, rank_limit: int | None = None
     ) -> list[Note]:
         """The notes `search` returns, in the same order, without their scores: what the
-        list filter shows, with nothing allocated per match but the list itself."""
-        found, order, _ = self._select(notes, query, rank_limit)
-        if isinstance(order, range) and len(order) == len(found):
-            return list(found)
-        return list(map(found.__getitem__, order))
+        list filter shows, with nothing allocated per match but the list itself (a copy of
+        the kept answer: the same query again, a letter deleted, costs only that copy)."""
+        found, _ = self._answer(notes, query, rank_limit)
+        return list(found)
 
-    def _select(
+    def _answer(
         self, notes: Iterable[Note], query: Query | str, rank_limit: int | None
-    ) -> tuple[list[Note], Sequence[int], Iterable[float]]:
-        """The candidates, the positions of the matches among them best first, and their
-        scores in that order."""
+    ) -> tuple[list[Note], Iterable[float]]:
+        """The matches best first (a list the caller must not change: it may be kept) and
+        their scores in that order."""
         if isinstance(query, str):
             query = parse_query(query)
         candidates = notes if isinstance(notes, list) else list(notes)
@@ -180,24 +176,49 @@ class SearchIndex:
                 carrying = map(operator.not_, map(names.isdisjoint, map(get_tags, candidates)))
                 candidates = list(compress(candidates, carrying))
         if not query.terms and not query.excluded:
-            return candidates, range(len(candidates)), repeat(0.0)
+            return candidates, repeat(0.0)
         corpus = self._corpus_of(candidates)
+        # The answers of the last queries on this list, as shown: a query asked again (a
+        # letter deleted, or typed again) is not worked out again.
+        key = (query.terms, query.excluded, rank_limit)
+        answers = corpus.answers
+        answer = answers.pop(key, None)
+        if answer is None:
+            answer = self._work_out(corpus, query, rank_limit)
+            while len(answers) >= self.RECENT:
+                del answers[next(iter(answers))]
+        answers[key] = answer  # the newest last
+        found, scores, first = answer
+        if scores is None:
+            return found, chain(repeat(1.0, first), repeat(0.0))
+        return found, scores
+
+    def _work_out(self, corpus: _Corpus, query: Query, rank_limit: int | None) -> _Answer:
         found = corpus.notes
         matched = self._match(corpus, query)
         ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
-            return found, matched, repeat(0.0)
+            return _Answer(_pick(found, matched), None, 0)
         if rank_limit is not None and len(matched) > rank_limit:
+            # Title matches first, then the rest, each in the given order: one C-level pass
+            # per term over the matches' titles marks them, two `compress`es split them.
             titles = corpus.titles
-            in_title: Sequence[int] = matched
-            for term in ranked_terms:
-                in_title = [i for i in in_title if term in titles[i]]
+            of_matches: Sequence[str] = titles
+            if len(matched) != corpus.size:  # (all of them: the titles as they are)
+                of_matches = list(map(titles.__getitem__, matched))
+            marks = list(map(operator.contains, of_matches, repeat(ranked_terms[0])))
+            for term in ranked_terms[1:]:
+                holding = map(operator.contains, of_matches, repeat(term))
+                marks = list(map(operator.and_, marks, holding))
+            in_title = marks.count(True)
+            listed = _pick(found, matched)
             if not in_title:
-                return found, matched, repeat(0.0)
-            first = set(in_title)
-            rest = [i for i in matched if i not in first]
-            return found, in_title + rest, chain(repeat(1.0, len(in_title)), repeat(0.0))
-        return (found, *self._rank(corpus, matched, ranked_terms))
+                return _Answer(listed, None, 0)
+            ordered = list(compress(listed, marks))
+            ordered += compress(listed, map(operator.not_, marks))
+            return _Answer(ordered, None, in_title)
+        order, scores = self._rank(corpus, matched, ranked_terms)
+        return _Answer(list(map(found.__getitem__, order)), scores, 0)
 
     def _match(self, corpus: _Corpus, query: Query) -> Sequence[int]:
         """Positions in the corpus of the notes holding every term and no excluded one, in
@@ -299,6 +320,26 @@ class _Corpus:
     texts: list[str]
     df: dict[str, int] = field(default_factory=dict)  # term -> how many texts hold it
     recent: list[tuple[frozenset[str], frozenset[str], Sequence[int]]] = field(default_factory=list)
+    # (terms, excluded, rank limit) -> the answer as shown, the oldest first
+    answers: dict[tuple[tuple[str, ...], tuple[str, ...], int | None], _Answer] = field(
+        default_factory=dict
+    )
+
+
+class _Answer(NamedTuple):
+    """A query's matches best first, and their scores: the list given, or (None) 1.0 for the
+    `first` ones (their titles hold every ranked term) and 0.0 for the others."""
+
+    notes: list[Note]
+    scores: list[float] | None
+    first: int
+
+
+def _pick(notes: list[Note], positions: Sequence[int]) -> list[Note]:
+    """The notes at those positions, in that order."""
+    if len(positions) == len(notes):  # every one (positions are in order, without repeats)
+        return list(notes)
+    return list(map(notes.__getitem__, positions))
 
 
 # Positions tested per C-level call: between two, the GIL may pass to another thread (the
@@ -330,20 +371,43 @@ def _narrows(
     return all(any(old in new for new in terms) for old in old_terms)
 
 
-def _fold_with_positions(text: str) -> tuple[str, list[int]]:
+def _fold_with_positions(text: str) -> tuple[str, Sequence[int]]:
     """The folded text and, for each folded character, where it came from in `text`, so a
-    match found accent-insensitively can be highlighted in the original."""
-    folded = text.casefold()
+    match found accent-insensitively can be highlighted in the original.
+
+    Each character is folded on its own; the ASCII runs between the others (most of any
+    text, and all of most) are folded whole, their origins a C-level range."""
     if text.isascii():
-        return folded, list(range(len(text) + 1))
+        return text.casefold(), range(len(text) + 1)
     parts: list[str] = []
     origin: list[int] = []
-    for i, char in enumerate(text):
-        piece = fold(char)
-        parts.append(piece)
-        origin.extend([i] * len(piece))
+    done = 0
+    for run in _NON_ASCII.finditer(text):
+        start, end = run.span()
+        if start > done:
+            parts.append(text[done:start].casefold())
+            origin.extend(range(done, start))
+        for i in range(start, end):
+            piece = fold(text[i])
+            parts.append(piece)
+            origin.extend(repeat(i, len(piece)))
+        done = end
+    if done < len(text):
+        parts.append(text[done:].casefold())
+        origin.extend(range(done, len(text)))
     origin.append(len(text))
     return "".join(parts), origin
+
+
+def _first_match(text: str, query: Query) -> int | None:
+    """Where in `text` the first match of any term starts (what `highlight_spans` would give
+    first), or None: without finding every match."""
+    terms = [t for t in query.highlight_terms if t]
+    if not terms:
+        return None
+    folded, origin = _fold_with_positions(text)
+    starts = [at for at in map(folded.find, terms) if at != -1]
+    return origin[min(starts)] if starts else None
 
 
 def highlight_spans(text: str, query: Query) -> list[tuple[int, int]]:
@@ -373,17 +437,16 @@ def highlight_spans(text: str, query: Query) -> list[tuple[int, int]]:
 
 def match_snippet(body: str, query: Query, width: int = 80) -> str:
     """A line of the body around the first match, for search results."""
-    spans = highlight_spans(body, query)
-    if not spans:
+    start = _first_match(body, query)
+    if start is None:
         from vault.notes.model import snippet
 
         return snippet(body, width)
-    start = spans[0][0]
     line_start = body.rfind("\n", 0, start) + 1
     line_end = body.find("\n", start)
     raw = body[line_start : line_end if line_end != -1 else len(body)]
     # As read, without Markdown marks; the match is found again in what is shown (it may
     # have been inside a link's address, which is not shown: then the line's start).
     line = plain_line(raw) or raw.strip()
-    found = highlight_spans(line, query)
-    return excerpt(line, found[0][0] if found else 0, width)
+    found = _first_match(line, query)
+    return excerpt(line, found or 0, width)
