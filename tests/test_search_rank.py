@@ -275,3 +275,23 @@ def test_a_query_asked_again_is_answered_from_what_was_kept() -> None:
     assert [n.id for n in index.filter(notes, "beta", rank_limit=10)] == [n.id for n in first]
     hits = index.search(notes, "beta", rank_limit=10)
     assert [h.note.id for h in hits] == [i for i, _ in reference_live(notes, "beta", 10)]
+
+
+def test_a_letter_typed_looks_on_from_where_the_word_so_far_first_occurs() -> None:
+    """Typing on, each text is searched from where the shorter word first occurred (it
+    cannot occur before): terms found late, twice, only in the title or not at all are all
+    still found, in the reference's order, with and without the cheap title-first order."""
+    bodies = ["ab x abc", "abc", "xx ab ab abcd", "a b c", "abcab abc", "ab", "", "zab abcde"]
+    titles = ["abcd", "t", "ab", "abc", "x", "abcde", "abc abc", "tab"]
+    notes = [
+        Note(f"{i:032x}", title, body, modified=i % 3, version=f"v{i}")
+        for i, (title, body) in enumerate(zip(titles, bodies, strict=True))
+    ]
+    for rank_limit in (None, 0, 2, 100):
+        index = SearchIndex()
+        for text in ["a", "ab", "abc", "abcd", "abcde", "abcd", "abc", "abc -x", "abc -xx"]:
+            shown = index.filter(notes, text, rank_limit=rank_limit)
+            expected = reference_live(notes, text, rank_limit)
+            assert [n.id for n in shown] == [i for i, _ in expected], (text, rank_limit)
+            hits = index.search(notes, text, rank_limit=rank_limit)
+            assert [(h.note.id, h.score) for h in hits] == expected, (text, rank_limit)

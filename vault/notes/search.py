@@ -132,7 +132,7 @@ class SearchIndex:
                     docs[note.id] = doc
             titles.append(doc[1])
             texts.append(doc[2])
-        corpus = _Corpus(notes, len(notes), titles, texts)
+        corpus = _Corpus(notes, len(notes), titles, texts, array("i", map(len, titles)))
         self._corpora = [corpus, *self._corpora[: self.LISTS - 1]]
         return corpus
 
@@ -195,21 +195,31 @@ class SearchIndex:
 
     def _work_out(self, corpus: _Corpus, query: Query, rank_limit: int | None) -> _Answer:
         found = corpus.notes
-        matched = self._match(corpus, query)
+        matched, last, firsts = self._match(corpus, query)
         ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
             return _Answer(_pick(found, matched), None, 0)
         if rank_limit is not None and len(matched) > rank_limit:
-            # Title matches first, then the rest, each in the given order: one C-level pass
-            # per term over the matches' titles marks them, two `compress`es split them.
-            titles = corpus.titles
-            of_matches: Sequence[str] = titles
-            if len(matched) != corpus.size:  # (all of them: the titles as they are)
-                of_matches = list(map(titles.__getitem__, matched))
-            marks = list(map(operator.contains, of_matches, repeat(ranked_terms[0])))
-            for term in ranked_terms[1:]:
-                holding = map(operator.contains, of_matches, repeat(term))
-                marks = list(map(operator.and_, marks, holding))
+            # Title matches first, then the rest, each in the given order: marks for the
+            # matches, then two `compress`es split them. The term tested last was found in
+            # each text at its first occurrence: the text starts with the title, so the title
+            # holds the term exactly when that occurrence ends within it. Other terms: one
+            # C-level pass each over the matches' titles.
+            whole = len(matched) == corpus.size  # (then the lists as they are)
+            marks: list[bool] | None = None
+            if last is not None and last in ranked_terms:
+                lengths = corpus.title_lengths
+                of_lengths = lengths if whole else map(lengths.__getitem__, matched)
+                ends = map(operator.add, firsts, repeat(len(last)))
+                marks = list(map(operator.le, ends, of_lengths))
+            others = [term for term in ranked_terms if term != last or marks is None]
+            if others:
+                titles = corpus.titles
+                of_matches = titles if whole else list(map(titles.__getitem__, matched))
+                for term in others:
+                    holding = map(operator.contains, of_matches, repeat(term))
+                    marks = list(holding if marks is None else map(operator.and_, marks, holding))
+            assert marks is not None
             in_title = marks.count(True)
             listed = _pick(found, matched)
             if not in_title:
@@ -220,9 +230,10 @@ class SearchIndex:
         order, scores = self._rank(corpus, matched, ranked_terms)
         return _Answer(list(map(found.__getitem__, order)), scores, 0)
 
-    def _match(self, corpus: _Corpus, query: Query) -> Sequence[int]:
+    def _match(self, corpus: _Corpus, query: Query) -> tuple[Sequence[int], str | None, list[int]]:
         """Positions in the corpus of the notes holding every term and no excluded one, in
-        the corpus's order."""
+        the corpus's order; and the term tested last, if it was (else None), with where it
+        first occurs in each matching text (for the title-first order: see `_work_out`)."""
         terms, excluded = set(query.terms), set(query.excluded)
         # The narrowest kept result this query can only shrink: every match of the query
         # is among its matches (see _narrows); terms and exclusions it already applied are
@@ -230,19 +241,37 @@ class SearchIndex:
         pool: Sequence[int] = range(corpus.size)
         done_terms: frozenset[str] = frozenset()
         done_excluded: frozenset[str] = frozenset()
-        for old_terms, old_excluded, old_matched in corpus.recent:
+        pool_last: str | None = None
+        pool_firsts: Sequence[int] | None = None
+        for old_terms, old_excluded, old_matched, old_last, old_firsts in corpus.recent:
             narrower = len(old_matched) < len(pool) or (
                 len(old_matched) == len(pool) and isinstance(pool, range)
             )
             if narrower and _narrows(old_terms, old_excluded, terms, excluded):
                 pool, done_terms, done_excluded = old_matched, old_terms, old_excluded
+                pool_last, pool_firsts = old_last, old_firsts
         texts = corpus.texts
         matched: Sequence[int] = pool
         # One pass per term over what is still in, the rarest-looking (longest) term first:
-        # each pass is C-level, and later passes see fewer notes.
-        for term in sorted(terms - done_terms, key=len, reverse=True):
+        # each pass is C-level, and later passes see fewer notes. The last one (when no
+        # exclusion is tested after it) notes where its term first occurs in each match.
+        todo = sorted(terms - done_terms, key=len, reverse=True)
+        # A term that goes on from the one the pool's query tested last (a letter typed)
+        # goes first, and looks in each text only from where that one first occurred: it
+        # cannot occur before (most of the text, for a term found late or not at all).
+        resume = None
+        if pool_last is not None:
+            resume = next((t for t in todo if t.startswith(pool_last)), None)
+            if resume is not None:
+                todo.remove(resume)
+                todo.insert(0, resume)
+        last = todo[-1] if todo and not excluded - done_excluded else None
+        firsts: list[int] = []
+        for term in todo:
             whole = len(matched) == corpus.size
-            matched = _keep(texts, matched, term, True, whole)
+            at = firsts if term is last else None
+            starts = pool_firsts if term is resume else None
+            matched = _keep(texts, matched, term, True, whole, at, starts)
             if whole:  # a pass over every note counts the notes holding the term, for ranking
                 corpus.df[term] = len(matched)
         for term in excluded - done_excluded:
@@ -256,9 +285,11 @@ class SearchIndex:
                 frozenset(terms),
                 frozenset(excluded),
                 range(corpus.size) if everything else array("i", matched),
+                last,
+                array("i", firsts) if last is not None else None,
             )
             corpus.recent[:] = [kept, *corpus.recent[: self.RECENT - 1]]
-        return matched
+        return matched, last, firsts
 
     def _rank(
         self, corpus: _Corpus, matched: Sequence[int], terms: list[str]
@@ -318,12 +349,18 @@ class _Corpus:
     size: int
     titles: list[str]
     texts: list[str]
+    title_lengths: array[int]
     df: dict[str, int] = field(default_factory=dict)  # term -> how many texts hold it
-    recent: list[tuple[frozenset[str], frozenset[str], Sequence[int]]] = field(default_factory=list)
+    recent: list[_Kept] = field(default_factory=list)
     # (terms, excluded, rank limit) -> the answer as shown, the oldest first
     answers: dict[tuple[tuple[str, ...], tuple[str, ...], int | None], _Answer] = field(
         default_factory=dict
     )
+
+
+# Terms, excluded terms, the positions of the matches; the term tested last (None if an
+# exclusion was tested after it) and where it first occurs in each match's text.
+_Kept = tuple[frozenset[str], frozenset[str], Sequence[int], str | None, Sequence[int] | None]
 
 
 class _Answer(NamedTuple):
@@ -348,16 +385,34 @@ _CHUNK = 8192
 
 
 def _keep(
-    texts: list[str], positions: Sequence[int], term: str, holding: bool, whole: bool
+    texts: list[str],
+    positions: Sequence[int],
+    term: str,
+    holding: bool,
+    whole: bool,
+    firsts: list[int] | None = None,
+    starts: Sequence[int] | None = None,
 ) -> list[int]:
     """The positions whose text holds `term` (or, with `holding` false, lacks it), in order;
-    `whole`: the positions are every text's, 0 to len(texts) - 1."""
+    `whole`: the positions are every text's, 0 to len(texts) - 1. With `holding`: `firsts`
+    gets where the term first occurs in each of those texts; `starts`, one per position, is
+    where to begin looking in each text (the term does not occur before)."""
     kept: list[int] = []
     for start in range(0, len(positions), _CHUNK):
         part = positions[start : start + _CHUNK]
         chunk = texts[start : start + _CHUNK] if whole else map(texts.__getitem__, part)
-        found = map(operator.contains, chunk, repeat(term))
-        kept.extend(compress(part, found if holding else map(operator.not_, found)))
+        if holding and (firsts is not None or starts is not None):
+            if starts is None:
+                at = list(map(str.find, chunk, repeat(term)))
+            else:
+                at = list(map(str.find, chunk, repeat(term), starts[start : start + _CHUNK]))
+            found = list(map(operator.ne, at, repeat(-1)))
+            kept.extend(compress(part, found))
+            if firsts is not None:
+                firsts.extend(compress(at, found))
+            continue
+        holds = map(operator.contains, chunk, repeat(term))
+        kept.extend(compress(part, holds if holding else map(operator.not_, holds)))
     return kept
 
 

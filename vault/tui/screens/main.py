@@ -410,6 +410,9 @@ class MainScreen(
         if self._focus_editor_after_load and keep is not None:
             self._open_created(keep)
         self._catch_up(message.notes, message.listing)
+        # The list's rows and its count in the next frame, not one frame period or two later
+        # (see _report_repaints): a search keystroke's answer on screen at once.
+        self._report_repaints()
 
     def _open_created(self, note_id: str) -> None:
         """A note just made: show it in the editor with the focus there, then let through the
