@@ -85,15 +85,18 @@ class SearchIndex:
     term, run by C-level `map`s: the folded texts of the last lists searched are kept between
     calls (recognised by identity: a list must not be changed in place), with the matches of
     the last few queries; a query that can only match fewer notes than one of those (one more
-    letter typed) looks only at those matches, and the same query again (a letter deleted)
-    none at all. Only notes that match are scored, and no object is made per match for the
-    live filter (it gets the notes themselves).
+    letter typed) looks only at those matches, and in each text only from where the shorter
+    word first occurred. The answers of the last few queries are kept as shown: the same
+    query again (a letter deleted) costs a copy of the list. Only notes that match are
+    scored, and no object is made per match for the live filter (it gets the notes
+    themselves).
     """
 
     # Terms this short match nearly everything; ranking them is noise, so they only filter.
     RANK_MIN_LENGTH = 3
-    # Queries whose matches are kept, per list (an array of positions each, at most 400 KB
-    # at 100,000 notes): enough to delete a long word back to its first letter.
+    # Queries whose matches are kept, per list (two arrays of positions each, at most 800 KB
+    # at 100,000 notes), and answers (a list of notes each, at most 800 KB): enough to
+    # delete a long word back to its first letter.
     RECENT = 12
     LISTS = 2  # lists whose folded texts are kept: the view, and its subset for a tag:
 
