@@ -269,6 +269,8 @@ class SearchIndex:
                 todo.remove(resume)
                 todo.insert(0, resume)
         last = todo[-1] if todo and not excluded - done_excluded else None
+        if last is not None and len(last) < self.RANK_MIN_LENGTH:
+            last = None  # a letter or two: found near the start of most texts, and not ranked
         firsts: list[int] = []
         for term in todo:
             whole = len(matched) == corpus.size
