@@ -558,3 +558,34 @@ def test_a_line_appended_to_a_note_held_without_its_body_keeps_the_body(tmp_path
         assert append_line(vault, note, "- milk").body == "body 7\n- milk\n"
     with Vault.unlock(path, password=PASSWORD) as vault:
         assert vault.find_note("Note 007").body == "body 7\n- milk\n"
+
+
+@pytest.mark.parametrize("bodies", [True, False, "later"])
+def test_a_row_changed_without_the_key_is_never_vouched_for_by_the_snapshot(
+    big: Path, bodies: bool | str
+) -> None:
+    """The snapshot's entries are vouched for all at once (ItemCache._vouch): one whose row
+    was rewritten without the key (its claims no longer those the snapshot sealed) is read
+    from the store instead, and refused there, as without a snapshot."""
+    import sqlite3
+
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        victim = sorted(vault.all_notes(), key=lambda n: n.title)[3]
+    db = sqlite3.connect(big / "store.sqlite")
+    with db:
+        db.execute("UPDATE ops SET device = 'forged' WHERE op_id = ?", (victim.version,))
+    db.close()
+    expected = open_without_snapshot(big)
+    with Vault.unlock(big, password=PASSWORD, bodies=bodies) as vault:
+        assert victim.id in vault.corrupt
+        assert victim.id not in vault._items
+        assert vault.history_incident is not None
+        if bodies == "later":
+            vault.load_all_bodies()
+        if bodies is False:  # held without their bodies: the rest is the same
+            found = {i: ({**p, "body": ""}, *rest) for i, (p, *rest) in state(vault).items()}
+            expected = {i: ({**p, "body": ""}, *rest) for i, (p, *rest) in expected.items()}
+        else:
+            found = state(vault)
+        assert found == expected
+        vault._unsnapped = 0
