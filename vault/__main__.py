@@ -64,9 +64,8 @@ def _plain_command(argv: list[str]) -> tuple[str | None, dict[str, str]]:
 
 def _derive_ahead(given: dict[str, str]) -> None:
     """With the password in VAULT_PASSWORD, start the KDF of the vault's password slot now
-    (vault.notes.unlocking.derive_ahead): the command line's modules then load while Argon2
-    runs, not before it. Anything wrong with the vault starts nothing, and the command
-    unlocks as it would have."""
+    (vault.notes.ahead): the command line's modules then load while Argon2 runs, not before
+    it. Anything wrong with the vault starts nothing, and the command unlocks as it would."""
     import os
 
     password = os.environ.get("VAULT_PASSWORD")
@@ -75,16 +74,21 @@ def _derive_ahead(given: dict[str, str]) -> None:
     from vault.hardening import harden
 
     harden()  # before the thread holds anything derived from the password (as cli.main does)
-    from vault.config import Config
     from vault.errors import VaultError
     from vault.paths import resolve_vault_dir
 
+    named = given.get("--vault") or os.environ.get("VAULT_DIR")
     try:
-        path = resolve_vault_dir(given.get("--vault"), Config.load().get("vault.path"))
+        if named:  # (the configuration is read only when nothing else names the vault)
+            path = resolve_vault_dir(given.get("--vault"))
+        else:
+            from vault.config import Config
+
+            path = resolve_vault_dir(None, Config.load().get("vault.path"))
     except VaultError:
         return
     keyfile = "--keyfile" in given or bool(os.environ.get("VAULT_KEYFILE"))
-    from vault.notes.unlocking import derive_ahead
+    from vault.notes.ahead import derive_ahead
 
     derive_ahead(path, password, keyfile=keyfile)
 

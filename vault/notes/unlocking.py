@@ -20,7 +20,7 @@ from vault.errors import (
     WrongPasswordError,
 )
 from vault.notes.model import KIND_TYPES
-from vault.sealing import crypto, keys, snapshot
+from vault.sealing import keys, snapshot
 from vault.sealing.envelope import SealedOp, parse_op
 from vault.storage.store import HistoryScan, ItemRow, Store
 
@@ -105,30 +105,6 @@ class Prefetch(threading.Thread):
                     self.result = read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead
             self.error = exc
-
-
-def derive_ahead(path: Path, password: str, *, keyfile: bool) -> None:
-    """Start the KDF that unlocking the vault at `path` with `password` will ask for first
-    (`unlock_master_key` tries the password slots in the store's order, a keyfile slot only
-    with a keyfile), in a thread (vault.sealing.crypto.argon2id_ahead): what runs meanwhile is
-    hidden behind it. A vault that cannot be read, or has no such slot, starts nothing (the
-    unlock reports what is wrong)."""
-    try:
-        store = Store.open(path)
-        try:
-            slots = store.slots()
-        finally:
-            store.close()
-    except (VaultError, OSError):
-        return
-    for slot in slots:
-        if slot.slot_type == keys.RECOVERY:
-            continue
-        if slot.slot_type == keys.PASSWORD_KEYFILE and not keyfile:
-            continue
-        if slot.kdf is not None and slot.kdf_salt is not None:
-            crypto.argon2id_ahead(crypto.normalise_password(password), slot.kdf_salt, slot.kdf)
-        return
 
 
 def unlock_master_key(
