@@ -589,3 +589,63 @@ def test_a_row_changed_without_the_key_is_never_vouched_for_by_the_snapshot(
             found = state(vault)
         assert found == expected
         vault._unsnapped = 0
+
+
+@pytest.mark.parametrize("with_snapshot", [True, False])
+def test_the_apps_read_ahead_is_taken_once_and_never_hides_what_changed_since(
+    big: Path, with_snapshot: bool
+) -> None:
+    """The app opens the store and scans the history while the password is typed
+    (ReadAhead); the unlock takes that store over. A wrong password consumes it; a commit or
+    a row removed without the key between the reading and the unlock is seen as without it
+    (the scan is used only if the store's data version did not move)."""
+    import sqlite3
+
+    from vault.errors import WrongPasswordError
+    from vault.notes.unlocking import ReadAhead
+
+    if not with_snapshot:
+        snapshot.destroy(big)
+    read = ReadAhead(big)
+    assert read.reader is not None and read.reader.scan is not None
+    with pytest.raises(WrongPasswordError):
+        Vault.unlock(big, password="not the password", read_ahead=read, bodies="later")
+    assert read.store is None  # taken (and closed with the failed unlock): never used twice
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        vault.load_all_bodies()
+        assert state(vault) == open_without_snapshot(big)
+        victim = sorted(vault.all_notes(), key=lambda n: n.title)[5]
+        vault._unsnapped = 0
+
+    # Another process's commit after the reading: it is seen.
+    read = ReadAhead(big)
+    with Vault.unlock(big, password=PASSWORD) as other:
+        added = other.create_note("Added after the reading", "new")
+        other._unsnapped = 0
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        assert vault.note(added.id).body == "new"
+        assert vault.history_incident is None
+        vault._unsnapped = 0
+
+    # A version removed without the key after the reading: the incident is raised.
+    read = ReadAhead(big)
+    db = sqlite3.connect(big / "store.sqlite")
+    with db:
+        db.execute("DELETE FROM ops WHERE op_id = ?", (victim.version,))
+    db.close()
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        assert vault.history_incident is not None
+        assert victim.id not in {n.id for n in vault.all_notes()}
+        vault._unsnapped = 0
+
+
+def test_a_read_ahead_of_another_vault_is_not_taken(big: Path, tmp_path: Path) -> None:
+    from vault.notes.unlocking import ReadAhead
+
+    elsewhere = tmp_path / "copy"
+    shutil.copytree(big, elsewhere)
+    read = ReadAhead(elsewhere)
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read) as vault:
+        assert vault.path == big
+        vault._unsnapped = 0
+    assert read.store is None  # given back (closed), not used for the other vault
