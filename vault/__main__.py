@@ -74,19 +74,20 @@ def _derive_ahead(given: dict[str, str]) -> None:
     from vault.hardening import harden
 
     harden()  # before the thread holds anything derived from the password (as cli.main does)
-    from vault.errors import VaultError
-    from vault.paths import resolve_vault_dir
+    from pathlib import Path
 
     named = given.get("--vault") or os.environ.get("VAULT_DIR")
-    try:
-        if named:  # (the configuration is read only when nothing else names the vault)
-            path = resolve_vault_dir(given.get("--vault"))
-        else:
-            from vault.config import Config
+    if named:  # as vault.paths.resolve_vault_dir finds it (without loading what it needs else)
+        path = Path(named).expanduser()
+    else:
+        from vault.config import Config
+        from vault.errors import VaultError
+        from vault.paths import resolve_vault_dir
 
+        try:
             path = resolve_vault_dir(None, Config.load().get("vault.path"))
-    except VaultError:
-        return
+        except VaultError:
+            return
     keyfile = "--keyfile" in given or bool(os.environ.get("VAULT_KEYFILE"))
     from vault.notes.ahead import derive_ahead
 
