@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,50 @@ def test_the_agent_never_serves_what_another_process_changed_after_it(
     served, own = both_ways(cli, "ls")
     same(served, own)
     assert "Only in the copy" in served.stdout
+
+
+def agent_status(cli: CLI) -> dict:
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    reply = agent_client._ask_vault(cli.vault_dir, vault_id, {"op": "status"})
+    assert reply is not None
+    return reply
+
+
+def test_unlock_has_the_agent_open_the_vault_before_any_command(hostile: CLI) -> None:
+    """`vault unlock` preloads: the agent opens the vault as soon as it has answered, so the
+    next command (a person's, seconds later) finds it open; what it serves is still what the
+    command prints alone, and a change made in between is seen."""
+    cli = hostile
+    deadline = time.monotonic() + 60
+    while not (status := agent_status(cli))["open"]:
+        assert time.monotonic() < deadline, "the agent never opened the vault"
+        time.sleep(0.05)
+    assert status["served"] == 0
+    cli("new", "After the preload", input="fresh", check=True, VAULT_AGENT_SERVE="0")
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert "After the preload" in served.stdout
+    same(*both_ways(cli, "show", "After the preload"))
+
+
+def test_a_lock_right_after_unlock_ends_the_agent_preloading_or_not(cli: CLI) -> None:
+    """A lock that comes while the agent is still opening the vault: the agent answers, waits
+    for the opening, forgets it, and removes its socket; the next command asks again."""
+    cli.init()
+    for n in range(30):
+        cli("new", f"Note {n}", input=f"body {n}", check=True)
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    for _ in range(3):
+        cli("unlock", check=True)
+        where = agent_client.socket_path(cli.vault_dir, vault_id)
+        assert where.exists()
+        assert "Locked" in cli("lock", check=True).stderr
+        deadline = time.monotonic() + 30
+        while where.exists():  # removed by the agent as it ends, after the opening
+            assert time.monotonic() < deadline, "the agent did not end after the lock"
+            time.sleep(0.05)
+        assert agent_client.status(cli.vault_dir, vault_id) is None
+    assert "Note 3" in cli("ls", check=True).stdout  # with the password again
 
 
 def test_a_repeated_ls_is_answered_again_only_while_nothing_changed(hostile: CLI) -> None:

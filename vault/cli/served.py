@@ -163,6 +163,12 @@ class Service:
             self.vault.check_history()
             _settle_gc()
 
+    def preload(self, vault_path: str, key: bytes) -> None:
+        """The vault opened now (`vault unlock`, on the agent's preloading thread), as the
+        first command would open it; one that names this path finds it open."""
+        with contextlib.suppress(Declined):
+            self._open(vault_path, key)
+
     # --- one command ---------------------------------------------------------------------
 
     def run(self, request: dict[str, Any], key: bytes) -> dict[str, Any]:
