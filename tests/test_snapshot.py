@@ -649,3 +649,39 @@ def test_a_read_ahead_of_another_vault_is_not_taken(big: Path, tmp_path: Path) -
         assert vault.path == big
         vault._unsnapped = 0
     assert read.store is None  # given back (closed), not used for the other vault
+
+
+def test_a_fork_after_the_snapshot_shows_as_a_conflict_though_its_entry_is_current(
+    big: Path,
+) -> None:
+    """Another device's version beside the one shown (a fork) arrives after the snapshot was
+    sealed: the shown version, and so the entry's version tag, are unchanged, but the note
+    is now in conflict. The snapshot's entries vouched for at once (ItemCache._vouch) take
+    the store's conflict flag, as one by one they did."""
+    from vault.sealing.crypto import random_id
+    from vault.sealing.envelope import Claims
+    from vault.sealing.envelope import seal_op as seal
+    from vault.storage.store import Op
+
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        note = sorted(vault.all_notes(), key=lambda n: n.title)[7]
+        row = vault.store.item(note.id)
+        assert row is not None and not note.conflict
+        claims = Claims(random_id(), note.id, "note", row.parents, False, random_id())
+        payload = {**note.to_payload(), "title": "Their version"}
+        envelope = seal(vault._items_key, vault.vault_id, claims, payload)
+        vault.store.ingest(
+            [Op(claims.op_id, note.id, "note", claims.parents, False, envelope, claims.device)]
+        )
+        vault._unsnapped = 0  # the snapshot stays the one sealed before the fork
+    expected = open_without_snapshot(big)
+    assert expected[note.id][2] is True and expected[note.id][1] == note.version
+    for bodies in (True, False, "later"):
+        with Vault.unlock(big, password=PASSWORD, bodies=bodies) as vault:
+            if bodies == "later":
+                vault.load_all_bodies()
+            shown = vault._items[note.id]
+            assert shown.version == note.version and shown.conflict is True
+            if bodies is not False:
+                assert state(vault) == expected
+            vault._unsnapped = 0
