@@ -65,7 +65,8 @@ def _plain_command(argv: list[str]) -> tuple[str | None, dict[str, str]]:
 def _derive_ahead(given: dict[str, str]) -> None:
     """With the password in VAULT_PASSWORD, start the KDF of the vault's password slot now
     (vault.notes.ahead): the command line's modules then load while Argon2 runs, not before
-    it. Anything wrong with the vault starts nothing, and the command unlocks as it would."""
+    it. Nothing is started for a vault that may have a session (the command then opens with
+    its key) or that cannot be read; the command unlocks as it would have."""
     import os
 
     password = os.environ.get("VAULT_PASSWORD")
@@ -76,18 +77,28 @@ def _derive_ahead(given: dict[str, str]) -> None:
     harden()  # before the thread holds anything derived from the password (as cli.main does)
     from pathlib import Path
 
+    from vault.errors import VaultError
+
     named = given.get("--vault") or os.environ.get("VAULT_DIR")
     if named:  # as vault.paths.resolve_vault_dir finds it (without loading what it needs else)
         path = Path(named).expanduser()
     else:
         from vault.config import Config
-        from vault.errors import VaultError
         from vault.paths import resolve_vault_dir
 
         try:
             path = resolve_vault_dir(None, Config.load().get("vault.path"))
         except VaultError:
             return
+    from vault.session import thin
+    from vault.storage.header import read_header
+
+    try:
+        vault_id, _ = read_header(path)
+    except (VaultError, OSError):
+        return
+    if thin.may_have_session(str(path), vault_id):
+        return  # the command opens with the session's key, most likely: no KDF to start
     keyfile = "--keyfile" in given or bool(os.environ.get("VAULT_KEYFILE"))
     from vault.notes.ahead import derive_ahead
 
