@@ -466,7 +466,7 @@ class ItemCache:
                 prepared = None
             self._states = states
             changed = False
-            for item_id in [i for i in self._items if i not in states]:
+            for item_id in self._items.keys() - states.keys():  # (a set difference, in C)
                 del self._items[item_id]
                 self._claims.pop(item_id, None)
                 self._bodiless.pop(item_id, None)
