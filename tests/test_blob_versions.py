@@ -1,11 +1,13 @@
-"""Blobs of version 1 (content hash BLAKE2b) and 2 (BLAKE3) in one vault: a vault whose notes
-use version 1 blobs keeps reading and checking them, and new attachments are version 2 blobs,
-deduplicated among themselves (FORMAT.md, "Blobs")."""
+"""Blobs of version 1 (content hash BLAKE2b), 2 (BLAKE3) and 3 (parts sealed on their own) in
+one vault: a vault whose notes use older blobs keeps reading and checking them, and new
+attachments are version 3 blobs, deduplicated among themselves (FORMAT.md, "Blobs")."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import PASSWORD
 from vault.notes.attachments import (
@@ -20,9 +22,9 @@ from vault.notes.vault import Vault
 from vault.storage.blobs import CHUNK, content_ref
 
 
-def _attach_as_version_1(vault: Vault, note_id: str, source: Path) -> Entry:
-    """What a vault from before version 2 blobs holds: a version 1 blob and an entry naming it."""
-    ref = blob_store(vault).put(source, version=1)
+def _attach_as(vault: Vault, note_id: str, source: Path, version: int) -> Entry:
+    """What a vault from before version 3 blobs holds: an older blob and an entry naming it."""
+    ref = blob_store(vault).put(source, version=version)
     entry = Entry(source.name, guess_type(source.name), ref.size, ref.name, ref.key, now_ms())
     note = vault.note(note_id)
     raw = list(note.extra.get("attachments", []))
@@ -36,17 +38,18 @@ def _read(vault: Vault, note_id: str, name: str) -> bytes:
     return out.getvalue()
 
 
-def test_a_vault_with_version_1_blobs_reads_them_and_adds_version_2(
-    vault: Vault, vault_path: Path, tmp_path: Path
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_vault_with_older_blobs_reads_them_and_adds_version_3(
+    vault: Vault, vault_path: Path, tmp_path: Path, version: int
 ) -> None:
     data = bytes(range(256)) * (CHUNK // 128)  # two parts
     src = tmp_path / "scan.pdf"
     src.write_bytes(data)
     old_note = vault.create_note("Before")
-    old = _attach_as_version_1(vault, old_note.id, src)
+    old = _attach_as(vault, old_note.id, src, version)
     store = blob_store(vault)
-    assert old.blob == content_ref(store._key, data, 1).name
-    assert store.path(old.blob).read_bytes()[8] == 1
+    assert old.blob == content_ref(store._key, data, version).name
+    assert store.path(old.blob).read_bytes()[8] == version
 
     vault.lock()
     vault = Vault.unlock(vault_path, password=PASSWORD)
@@ -55,11 +58,11 @@ def test_a_vault_with_version_1_blobs_reads_them_and_adds_version_2(
         assert _read(vault, old_note.id, "scan.pdf") == data
         assert [a.present for a in vault.attachments(old_note.id)] == [True]
 
-        # the same content attached now is a second blob, of version 2...
+        # the same content attached now is a second blob, of version 3...
         a, b = vault.create_note("After"), vault.create_note("Later")
         first = vault.attach(a.id, src)
-        assert first.blob != old.blob and first.blob == content_ref(store._key, data, 2).name
-        assert store.path(first.blob).read_bytes()[8] == 2
+        assert first.blob != old.blob and first.blob == content_ref(store._key, data, 3).name
+        assert store.path(first.blob).read_bytes()[8] == 3
         # ...which later attachments of it share
         second = vault.attach(b.id, src, name="copy.pdf")
         assert second.blob == first.blob

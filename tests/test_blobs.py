@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import blake3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,6 +23,7 @@ from vault.storage.blobs import (
     BlobStore,
     content_ref,
     padded_length,
+    part_digests,
 )
 
 KEY = crypto.subkey(b"\x01" * 32, crypto.Label.BLOBS)
@@ -116,7 +116,8 @@ HEAD = 33
         lambda b, s, r: b[:HEAD] + b[HEAD + PART :],  # a part dropped
         lambda b, s, r: b[:40] + bytes([b[40] ^ 1]) + b[41:],  # a bit flipped
         lambda b, s, r: b[:8] + b"\x09" + b[9:],  # another version
-        lambda b, s, r: b[:8] + b"\x01" + b[9:],  # read as version 1 (the AD says 2)
+        lambda b, s, r: b[:8] + b"\x01" + b[9:],  # read as version 1 (the AD says 3)
+        lambda b, s, r: b[:8] + b"\x02" + b[9:],  # read as version 2
         lambda b, s, r: b"NOTABLOB" + b[8:],  # not a blob
     ],
 )
@@ -200,7 +201,7 @@ def test_reading_back_checks_the_parts_and_checking_also_the_content(tmp_path: P
     forged = BlobRef(ref_x.name, len(y), ref_y.key)
     store.folder.mkdir()
     with open(tmp_path / "y", "rb") as src:
-        store._write(src, forged, blake3.blake3(y).digest(), None, VERSION)
+        store._write(src, forged, part_digests(y), None, VERSION)
     sealed = store.path(forged.name).read_bytes()
     out = io.BytesIO()
     store.open(forged, out)
@@ -213,22 +214,24 @@ def test_reading_back_checks_the_parts_and_checking_also_the_content(tmp_path: P
     # Neither name nor key from the content is what a blob named under a former master key
     # looks like (`vault rekey` keeps blobs): its parts answer for it, checked or not.
     with open(tmp_path / "y", "rb") as src:
-        store._write(src, ref_x, blake3.blake3(y).digest(), None, VERSION)
+        store._write(src, ref_x, part_digests(y), None, VERSION)
     store.verify(ref_x)
 
 
-def test_version_1_and_2_blobs_side_by_side(tmp_path: Path) -> None:
-    data = b"the same scan " * 10000
+def test_blobs_of_every_version_side_by_side(tmp_path: Path) -> None:
+    data = b"the same scan " * 200000  # three parts
     src = tmp_path / "scan.pdf"
     src.write_bytes(data)
     store = _store(tmp_path)
-    old = store.put(src, version=1)
-    new = store.put(src)
-    # the same content is two blobs: version 1 named from BLAKE2b, version 2 from BLAKE3
-    assert old == content_ref(KEY, data, 1) and new == content_ref(KEY, data, 2)
-    assert old.name != new.name and old.key != new.key and store.names() == {old.name, new.name}
-    assert store.path(old.name).read_bytes()[8] == 1 and store.path(new.name).read_bytes()[8] == 2
-    for ref in (old, new):
+    refs = {version: store.put(src, version=version) for version in (1, 2, 3)}
+    # the same content is three blobs: named from BLAKE2b, BLAKE3, and the pieces' BLAKE3
+    assert refs[3] == store.put(src) and VERSION == 3
+    for version, ref in refs.items():
+        assert ref == content_ref(KEY, data, version)
+        assert store.path(ref.name).read_bytes()[8] == version
+    assert len({r.name for r in refs.values()}) == 3 and len({r.key for r in refs.values()}) == 3
+    assert store.names() == {r.name for r in refs.values()}
+    for ref in refs.values():
         out = io.BytesIO()
         store.open(ref, out)
         assert out.getvalue() == data
@@ -237,18 +240,19 @@ def test_version_1_and_2_blobs_side_by_side(tmp_path: Path) -> None:
         elsewhere = _store(tmp_path / "elsewhere")
         elsewhere.receive([sealed[:1000], sealed[1000:]], ref)
         elsewhere.verify(ref)
-    assert store.put(src) == new and len(store.names()) == 2  # new ones dedup as version 2
-    # a version 1 blob cannot pass for version 2 (or back): the version is in every part's AD
-    for ref, other in ((old, 2), (new, 1)):
+    assert store.put(src) == refs[3] and len(store.names()) == 3  # new ones dedup as version 3
+    # no version passes for another: the version is in every part's associated data
+    for ref in refs.values():
         path = store.path(ref.name)
         blob = path.read_bytes()
-        path.write_bytes(blob[:8] + bytes([other]) + blob[9:])
-        with pytest.raises(IntegrityError):
-            store.open(ref, io.BytesIO())
+        for other in {1, 2, 3} - {blob[8]}:
+            path.write_bytes(blob[:8] + bytes([other]) + blob[9:])
+            with pytest.raises(IntegrityError):
+                store.open(ref, io.BytesIO())
         path.write_bytes(blob)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_a_bit_flipped_in_either_version_is_refused(tmp_path: Path, version: int) -> None:
     src = tmp_path / "in"
     src.write_bytes(os.urandom(CHUNK + 10))
@@ -289,3 +293,112 @@ def test_attaching_again_mends_a_damaged_copy_of_the_same_content(
     out = io.BytesIO()
     store.open(ref, out)
     assert out.getvalue() == data
+
+
+# --- version 3: every part answers for its place ---------------------------------------------
+
+
+def _two_sealings(tmp_path: Path) -> tuple[BlobStore, BlobRef, bytes, bytes, BlobRef, bytes]:
+    """One content sealed twice (two nonce bases) and another content of the same size."""
+    data, other = os.urandom(3 * CHUNK + 100), os.urandom(3 * CHUNK + 100)
+    store, ref = _round_trip(tmp_path, data)
+    first = store.path(ref.name).read_bytes()
+    store.remove(ref.name)
+    assert store.put(tmp_path / "in.bin") == ref
+    second = store.path(ref.name).read_bytes()
+    assert first[HEAD:] != second[HEAD:] and first[:9] == second[:9]  # a fresh nonce base
+    (tmp_path / "other.bin").write_bytes(other)
+    other_ref = store.put(tmp_path / "other.bin")
+    return store, ref, first, second, other_ref, store.path(other_ref.name).read_bytes()
+
+
+def _part(blob: bytes, i: int) -> slice:
+    return slice(HEAD + i * PART, HEAD + (i + 1) * PART)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a part from the other sealing of the same content, in its own place
+        lambda a, b, o: a[: _part(a, 1).start] + b[_part(b, 1)] + a[_part(a, 1).stop :],
+        # the other sealing's nonce base with this one's parts
+        lambda a, b, o: b[:HEAD] + a[HEAD:],
+        # a part of another blob of the same size, in its own place
+        lambda a, b, o: a[: _part(a, 2).start] + o[_part(o, 2)] + a[_part(a, 2).stop :],
+        # another blob's last part in place of this one's
+        lambda a, b, o: a[: _part(a, 3).start] + o[_part(o, 3).start :],
+        # part 0 again in place of part 1 (a duplicate, the length unchanged)
+        lambda a, b, o: a[: _part(a, 1).start] + a[_part(a, 0)] + a[_part(a, 1).stop :],
+        # the two middle parts swapped
+        lambda a, b, o: (
+            a[: _part(a, 1).start] + a[_part(a, 2)] + a[_part(a, 1)] + a[_part(a, 2).stop :]
+        ),
+        # the whole of another blob under this name
+        lambda a, b, o: o,
+    ],
+)
+def test_version_3_parts_cannot_move_between_places_sealings_or_blobs(
+    tmp_path: Path, change
+) -> None:
+    store, ref, first, second, _other_ref, other = _two_sealings(tmp_path)
+    path = store.path(ref.name)
+    for sealed in (first, second):  # either sealing, whole, is the blob
+        path.write_bytes(sealed)
+        store.verify(ref)
+    path.write_bytes(change(first, second, other))
+    for check in (lambda: store.open(ref, io.BytesIO()), lambda: store.verify(ref)):
+        with pytest.raises(IntegrityError):
+            check()
+
+
+def _seal_by_hand(ref: BlobRef, plain: bytes, flags: list[int], count: int) -> bytes:
+    """A version 3 blob sealed with the key, as a buggy or hostile writer holding it might."""
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as seal
+
+    base = os.urandom(24)
+    out = [b"VAULTBLB\x03" + base]
+    for i, flag in enumerate(flags):
+        ad = b"vault-blob\x003\x00%s\x00%d\x00%d" % (ref.name.encode(), i, count)
+        part = plain[i * CHUNK : (i + 1) * CHUNK] + bytes([flag])
+        out.append(seal(part, ad, base[:16] + i.to_bytes(8, "little"), ref.key))
+    return b"".join(out)
+
+
+def test_version_3_checks_the_flag_and_the_padding_not_only_the_tags(tmp_path: Path) -> None:
+    data = os.urandom(CHUNK + 100)
+    store, ref = _round_trip(tmp_path, data)
+    plain = data + bytes(padded_length(len(data)) - len(data))
+    path = store.path(ref.name)
+    path.write_bytes(_seal_by_hand(ref, plain, [0, 1], 2))
+    store.verify(ref)  # sealed as the spec says: it opens and checks
+    for flags, count, bad in (
+        ([0, 0], 2, b""),  # no part says it is the last
+        ([1, 1], 2, b""),  # the first says it is the last
+        ([0, 1], 3, b""),  # sealed for three parts
+        ([0, 1], 2, b"\x01"),  # padding that is not zeros
+    ):
+        path.write_bytes(_seal_by_hand(ref, plain[: len(plain) - len(bad)] + bad, flags, count))
+        with pytest.raises(IntegrityError):
+            store.open(ref, io.BytesIO())
+
+
+@pytest.mark.parametrize("how", ["changed", "shorter"])
+def test_a_file_that_changes_while_attached_is_refused(tmp_path: Path, how: str) -> None:
+    """The name comes from pass one, the sealed bytes from pass two: each part sealed must hash
+    to its digest from pass one, or nothing is stored."""
+    src = tmp_path / "in.bin"
+    src.write_bytes(os.urandom(4 * CHUNK))
+    store = _store(tmp_path)
+    calls = []
+
+    def change_it(done: int, total: int) -> None:
+        calls.append(done)
+        if how == "changed" and len(calls) == 1:  # pass one has hashed the first piece
+            with open(src, "r+b") as fh:
+                fh.write(b"\xff" * 10)
+        if how == "shorter" and done == 2 * CHUNK and calls.count(done) == 1:
+            os.truncate(src, 3 * CHUNK + 5)  # pass one has hashed all four pieces
+
+    with pytest.raises(IntegrityError, match="changed while"):
+        store.put(src, change_it)
+    assert not any(store.folder.iterdir()), "nothing is left behind"

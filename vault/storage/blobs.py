@@ -1,43 +1,51 @@
-"""Sealed blobs: the bytes of attached files, streamed through libsodium's secretstream.
+"""Sealed blobs: the bytes of attached files, sealed in parts of 1 MiB on a few threads.
 
 A blob is stored once per content, under a name no one without the key can link to the content:
 
-    content hash  h    = BLAKE3-256(content)                  (in memory only, never stored)
+    content hash  h    = BLAKE2b-256(le64(size) || BLAKE3-256 of each 1 MiB piece,
+                                     person = "vault blob hash")   (in memory only, never stored)
     name               = hex BLAKE2b-256(h, key = blobs subkey, person = "vault blob name")
     key                = BLAKE2b-256(h, key = blobs subkey, person = "vault blob key")
 
 so the same file attached twice (on any device of the vault) is the same blob, and a name says
 nothing about the content to anyone without the master key. Name, key and exact size are kept
 in the sealed attachment that refers to the blob (`BlobRef`), never in the clear. Blobs of
-version 1 (written before BLAKE3) had h = BLAKE2b-256(content); they stay readable and
-checkable, and the same content attached now is a second blob of version 2.
+version 1 (h = BLAKE2b-256 of the content) and 2 (h = BLAKE3-256 of the content, one
+secretstream over all parts) stay readable and checkable; the same content attached now is a
+blob of version 3.
 
-The file `<name>.blob`:
+The file `<name>.blob` (version 3; docs/FORMAT.md, "Blobs", has every version):
 
     magic      8 bytes   "VAULTBLB"
-    version    1 byte    2 (1: older blobs, read as before)
-    ss_header 24 bytes   secretstream (XChaCha20-Poly1305) header
-    parts                secretstream messages of exactly CHUNK plaintext bytes, the last one
-                         tagged FINAL; each message's associated data is "vault-blob" NUL "2"
-                         NUL name (version 1: "vault-blob" NUL name)
+    version    1 byte    3
+    base      24 bytes   random; part i's nonce is base[:16] || le64(i)
+    parts                part i = XChaCha20-Poly1305-IETF(plaintext part || flag byte) under the
+                         key, with associated data "vault-blob" NUL "3" NUL name NUL i NUL count;
+                         flag 1 in the last part, 0 in the others
 
 The plaintext is the content followed by zero bytes up to padme(size) (at least 256): the file's
-length tells only a size bucket. The exact size, the file name and its type live in the sealed
-attachment that names the blob. Reading (`open`) checks every part under the entry's key with
-the name and version in its associated data, that FINAL is last and nothing follows it, and
-that the padding is zeros: truncated, reordered, extended or swapped parts, and a blob under
+length tells only a size bucket (and is the same in every version). Parts are independent, so
+`put` seals them and `open` opens them on a pool of threads (libsodium and blake3 let go of the
+GIL), with a few parts in flight: memory stays flat whatever the size. Reading checks every part
+under the entry's key with the name, version, index and count in its associated data, the flag
+and the padding: truncated, reordered, repeated, extended or swapped parts, and a blob under
 another's name, are an IntegrityError. Only a holder of the key could seal other content under
-that key and name, so reading does not hash the content again; `verify` (for `vault check`)
-and `receive` (blobs from the sync folder) also check that the content hashes to the name
-and key. Memory stays at about one chunk whatever the size, both ways.
+that key and name, so reading does not hash the content again; `verify` (for `vault check`) and
+`receive` (blobs from the sync folder) also check that the content hashes to the name and key.
+Attaching reads the file twice (name, then seal); each piece sealed must hash to its digest from
+the first pass, so a file that changed meanwhile is refused.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,17 +54,19 @@ from typing import Any, BinaryIO
 
 import blake3
 from nacl.bindings import (
-    crypto_secretstream_xchacha20poly1305_ABYTES as ABYTES,
-)
-from nacl.bindings import (
-    crypto_secretstream_xchacha20poly1305_HEADERBYTES as SS_HEADER_BYTES,
-)
-from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
     crypto_secretstream_xchacha20poly1305_init_pull,
     crypto_secretstream_xchacha20poly1305_init_push,
     crypto_secretstream_xchacha20poly1305_pull,
     crypto_secretstream_xchacha20poly1305_push,
     crypto_secretstream_xchacha20poly1305_state,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_ABYTES as ABYTES,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_HEADERBYTES as SS_HEADER_BYTES,
 )
 from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_TAG_FINAL as TAG_FINAL,
@@ -71,12 +81,13 @@ from vault.fsutil import ensure_private_dir, fsync_dir, replacing
 from vault.sealing import crypto
 
 MAGIC = b"VAULTBLB"
-VERSION = 2  # what `put` writes
-VERSIONS = (1, 2)  # what `open` reads
+VERSION = 3  # what `put` writes
+VERSIONS = (1, 2, 3)  # what `open` reads
 CHUNK = 1024 * 1024
 MIN_PADDED = 256
 NAME_PERSON = b"vault blob name"
 KEY_PERSON = b"vault blob key"
+HASH_PERSON = b"vault blob hash"  # version 3: h over the size and the parts' BLAKE3 digests
 SUFFIX = ".blob"
 _HEAD = len(MAGIC) + 1 + SS_HEADER_BYTES
 
@@ -188,9 +199,13 @@ def _derive(blobs_key: bytes, content_hash: bytes) -> tuple[str, bytes]:
 
 def content_ref(blobs_key: bytes, content: bytes, version: int = VERSION) -> BlobRef:
     """The reference (name, size, key) of `content` under `blobs_key` in a blob of `version`."""
-    hasher = _content_hash(version)
-    hasher.update(content)
-    name, key = _derive(blobs_key, hasher.digest())
+    if version == 3:
+        content_hash = v3_hash(len(content), part_digests(content))
+    else:
+        hasher = _content_hash(version)
+        hasher.update(content)
+        content_hash = hasher.digest()
+    name, key = _derive(blobs_key, content_hash)
     return BlobRef(name, len(content), key)
 
 
@@ -289,6 +304,237 @@ class _Tee:
         return result
 
 
+# --- version 3: independent parts, sealed and opened on a few threads --------------------------
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+WORKERS = _workers()  # threads that seal, open and hash the parts of one large blob
+
+
+def part_count(size: int) -> int:
+    """How many parts the blob of a content of `size` bytes has (every version)."""
+    return (padded_length(size) + CHUNK - 1) // CHUNK
+
+
+def part_digests(content: bytes) -> list[bytes]:
+    """Version 3: BLAKE3-256 of each whole or last piece of CHUNK bytes of `content`."""
+    view = memoryview(content)
+    return [blake3.blake3(view[i : i + CHUNK]).digest() for i in range(0, len(content), CHUNK)]
+
+
+def v3_hash(size: int, digests: Iterable[bytes]) -> bytes:
+    """Version 3's content hash `h`: BLAKE2b-256(le64(size) || d_0 || ... , person "vault
+    blob hash") over the BLAKE3-256 digests d_i of the content's pieces of CHUNK bytes."""
+    return crypto.blake2b(size.to_bytes(8, "little") + b"".join(digests), person=HASH_PERSON)
+
+
+def _ad3(name: str, index: int, count: int) -> bytes:
+    # "vault-blob" NUL "3" NUL name NUL index NUL count (decimal)
+    return b"vault-blob\x003\x00%s\x00%d\x00%d" % (name.encode("ascii"), index, count)
+
+
+def _nonce3(base: bytes, index: int) -> bytes:
+    return base[:16] + index.to_bytes(8, "little")
+
+
+def _seal3(plain: memoryview, ad: bytes, nonce: bytes, key: bytes, into: Any) -> Any:
+    if into is None:  # pragma: no cover - a PyNaCl without its private module
+        return crypto_aead_xchacha20poly1305_ietf_encrypt(bytes(plain), ad, nonce, key)
+    _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        into, _ffi.NULL, _ffi.from_buffer(plain), len(plain), ad, len(ad), _ffi.NULL, nonce, key
+    )
+    return _ffi.buffer(into, len(plain) + ABYTES - 1)
+
+
+def _open3(cipher: memoryview, ad: bytes, nonce: bytes, key: bytes, into: Any) -> memoryview:
+    size = len(cipher) - (ABYTES - 1)
+    if into is None:  # pragma: no cover - a PyNaCl without its private module
+        return memoryview(crypto_aead_xchacha20poly1305_ietf_decrypt(bytes(cipher), ad, nonce, key))
+    failed = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        into, _ffi.NULL, _ffi.NULL, _ffi.from_buffer(cipher), len(cipher), ad, len(ad), nonce, key
+    )
+    if failed:
+        raise CryptoError("a blob part failed to verify")
+    return memoryview(_ffi.buffer(into, size))
+
+
+def _new_sealed_buffer() -> Any:
+    return _ffi.new("unsigned char[]", CHUNK + ABYTES) if _ffi else None
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    done = 0
+    while done < len(view):
+        got = os.preadv(fd, [view[done:]], offset + done)
+        if got == 0:
+            break
+        done += got
+    return done
+
+
+def _pwrite_all(fd: int, data: Any, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _read_into(src: BinaryIO, view: memoryview) -> int:
+    readinto = getattr(src, "readinto", None)
+    if readinto is None:
+        data = _read_full(src, len(view))
+        view[: len(data)] = data
+        return len(data)
+    done = 0
+    while done < len(view):
+        got = readinto(view[done:])
+        if not got:
+            break
+        done += got
+    return done
+
+
+@contextlib.contextmanager
+def _pool(size: int) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for the parts of a content of `size` bytes: none for one part."""
+    if size <= CHUNK or WORKERS < 2:
+        yield None
+        return
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_order(
+    pool: ThreadPoolExecutor | None, work: Callable[[Any], Any], jobs: Iterable[Any], window: int
+) -> Iterator[Any]:
+    """`work(job)` for each job on `pool`, the results in order, at most `window` jobs in
+    flight (and only one until the first is done: a hostile file is refused at its first
+    part, not after `window` of them were read)."""
+    if pool is None:
+        for job in jobs:
+            yield work(job)
+        return
+    pending: collections.deque[Future[Any]] = collections.deque()
+    submitted = 0
+    try:
+        for job in jobs:
+            pending.append(pool.submit(work, job))
+            submitted += 1
+            if len(pending) >= min(window, submitted):
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        concurrent.futures.wait(pending)
+
+
+class _Buffers(threading.local):
+    """Each thread's own buffers for one part: its plaintext (with the flag byte) and its
+    sealed form."""
+
+    def __init__(self) -> None:
+        self.plain = bytearray(CHUNK + 1)
+        self.sealed = _new_sealed_buffer()
+
+
+class _Hash3:
+    """Pass one of attaching (version 3): reads and hashes piece `index` of the file."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffers = _Buffers()
+
+    def __call__(self, index: int) -> tuple[int, bytes]:
+        view = memoryview(self._buffers.plain)[:CHUNK]
+        got = _pread_into(self._fd, view, index * CHUNK)
+        return got, blake3.blake3(view[:got]).digest() if got else b""
+
+
+class _Seal3:
+    """Pass two of attaching (version 3): part `index` read again from the file, checked
+    against its digest from pass one (the file did not change), padded, sealed and written to
+    its place in the blob. Parts are independent, so any thread may seal any one."""
+
+    def __init__(self, src: int, out: int, ref: BlobRef, base: bytes, digests: list[bytes]):
+        self._src, self._out, self._ref, self._base = src, out, ref, base
+        self._digests = digests
+        self._total = padded_length(ref.size)
+        self._count = part_count(ref.size)
+        self._buffers = _Buffers()
+
+    def __call__(self, index: int) -> int:
+        buffers = self._buffers
+        view = memoryview(buffers.plain)
+        length = min(CHUNK, self._total - index * CHUNK)
+        keep = max(0, min(length, self._ref.size - index * CHUNK))
+        if keep and (
+            _pread_into(self._src, view[:keep], index * CHUNK) != keep
+            or blake3.blake3(view[:keep]).digest() != self._digests[index]
+        ):
+            # the file changed between the two reads: what was sealed is not what was named
+            raise IntegrityError("the file changed while it was being attached; try again")
+        if keep < length:
+            view[keep:length] = bytes(length - keep)
+        view[length] = 1 if index == self._count - 1 else 0
+        ad = _ad3(self._ref.name, index, self._count)
+        sealed = _seal3(
+            view[: length + 1], ad, _nonce3(self._base, index), self._ref.key, buffers.sealed
+        )
+        _pwrite_all(self._out, sealed, _HEAD + index * (CHUNK + ABYTES))
+        return length
+
+
+class _Slot:
+    """A part being opened: its sealed bytes as read, and the buffer it opens into."""
+
+    def __init__(self) -> None:
+        self.sealed = bytearray(CHUNK + ABYTES)
+        self.plain = _new_sealed_buffer()
+        self.length = 0
+
+
+class _Open3:
+    """Opens part `index` (version 3) from its slot and checks it: its flag, its padding and,
+    when asked, the BLAKE3 digest of its content."""
+
+    def __init__(self, ref: BlobRef, base: bytes, digest: bool) -> None:
+        self._ref, self._base, self._digest = ref, base, digest
+        self._total = padded_length(ref.size)
+        self._count = part_count(ref.size)
+        self._what = f"blob {ref.name[:8]}"
+
+    def __call__(self, job: tuple[int, _Slot]) -> tuple[_Slot, memoryview, bytes]:
+        index, slot = job
+        length = min(CHUNK, self._total - index * CHUNK)
+        ad = _ad3(self._ref.name, index, self._count)
+        sealed = memoryview(slot.sealed)[: length + ABYTES]
+        try:
+            plain = _open3(sealed, ad, _nonce3(self._base, index), self._ref.key, slot.plain)
+        except (CryptoError, ValueError):
+            raise IntegrityError(
+                f"{self._what} failed to verify (tampered, reordered or not this vault's)"
+            ) from None
+        if plain[length] != (1 if index == self._count - 1 else 0):
+            raise IntegrityError(f"{self._what} is truncated or extended")
+        keep = max(0, min(length, self._ref.size - index * CHUNK))
+        if keep < length and bytes(plain[keep:length]).strip(b"\x00"):
+            raise IntegrityError(f"{self._what} failed to verify (bad padding)")
+        data = plain[:keep]
+        return slot, data, blake3.blake3(data).digest() if self._digest and keep else b""
+
+
 class BlobStore:
     """The sealed blobs of one vault, in one folder (`<vault>/blobs`)."""
 
@@ -320,6 +566,8 @@ class BlobStore:
         1 writes the former kind of blob: for tests and vectors only.)"""
         if version not in VERSIONS:
             raise ValueError(f"no blob version {version}")
+        if version == 3:
+            return self._put3(source, progress)
         with open(source, "rb") as src:
             size = os.fstat(src.fileno()).st_size
             done = 0
@@ -341,14 +589,68 @@ class BlobStore:
             self._write(src, ref, content_hash, progress, version)
         return ref
 
+    def _put3(self, source: Path, progress: Progress | None) -> BlobRef:
+        """`put` of version 3: pass one reads and hashes the file's pieces on the pool (the
+        name and key come from all of them), pass two seals each part on the pool, checking it
+        against its digest from pass one, straight into its place in the blob."""
+        with open(source, "rb") as src:
+            fd = src.fileno()
+            with _pool(os.fstat(fd).st_size) as pool:
+                digests: list[bytes] = []
+                size = 0
+                for got, digest in _in_order(pool, _Hash3(fd), itertools.count(), 2 * WORKERS):
+                    if got:
+                        digests.append(digest)
+                        size += got
+                        if progress:
+                            progress(size // 2, size)
+                    if got < CHUNK:
+                        break  # the end; what was read counts, whatever fstat said
+                name, key = _derive(self._key, v3_hash(size, digests))
+                ref = BlobRef(name, size, key)
+                if self.has(name) and self._sound(ref):
+                    if progress:
+                        progress(size, size)
+                    return ref
+                self._write3(fd, ref, digests, progress, pool)
+        return ref
+
+    def _write3(
+        self,
+        src: int,
+        ref: BlobRef,
+        digests: list[bytes],
+        progress: Progress | None,
+        pool: ThreadPoolExecutor | None,
+    ) -> None:
+        ensure_private_dir(self.folder)
+        base = crypto.random_bytes(SS_HEADER_BYTES)
+        with replacing(self.path(ref.name)) as out:
+            out.write(MAGIC + bytes([3]) + base)
+            out.flush()
+            seal = _Seal3(src, out.fileno(), ref, base, digests)
+            written = 0
+            for length in _in_order(pool, seal, range(part_count(ref.size)), 2 * WORKERS):
+                written += length
+                if progress:
+                    progress(ref.size // 2 + min(written, ref.size) // 2, ref.size)
+        fsync_dir(self.folder)
+
     def _write(
         self,
         src: BinaryIO,
         ref: BlobRef,
-        content_hash: bytes,
+        content_hash: bytes | list[bytes],
         progress: Progress | None,
         version: int,
     ) -> None:
+        """Seal `src` as the blob of `ref`, checking it against `content_hash` (version 3: the
+        list of its pieces' digests)."""
+        if version == 3:
+            assert isinstance(content_hash, list)
+            with _pool(ref.size) as pool:
+                self._write3(src.fileno(), ref, content_hash, progress, pool)
+            return
         ensure_private_dir(self.folder)
         target = self.path(ref.name)
         total = padded_length(ref.size)
@@ -405,6 +707,9 @@ class BlobStore:
         version = head[len(MAGIC)] if len(head) == _HEAD else 0
         if head[: len(MAGIC)] != MAGIC or version not in VERSIONS:
             raise IntegrityError(f"{what} is not a sealed blob (truncated or damaged)")
+        if version == 3:
+            self._open3(src, ref, out, progress, head[len(MAGIC) + 1 :], check_content)
+            return
         state = crypto_secretstream_xchacha20poly1305_state()
         try:
             crypto_secretstream_xchacha20poly1305_init_pull(state, head[len(MAGIC) + 1 :], ref.key)
@@ -416,9 +721,53 @@ class BlobStore:
             return
         with _hasher(ref.size, version) as hasher:
             content_hash = self._pull_parts(src, ref, out, progress, puller, hasher)
+        self._check_named(ref, content_hash)
+
+    def _open3(
+        self,
+        src: BinaryIO,
+        ref: BlobRef,
+        out: BinaryIO,
+        progress: Progress | None,
+        base: bytes,
+        check_content: bool,
+    ) -> None:
+        """Version 3: the main thread reads each part into a free slot and writes the opened
+        parts in order; the pool opens and checks them (at most WORKERS + 1 at a time, so
+        memory stays at a few parts whatever the size)."""
+        what = f"blob {ref.name[:8]}"
+        total = padded_length(ref.size)
+        free: list[_Slot] = []
+
+        def jobs() -> Iterator[tuple[int, _Slot]]:
+            for index in range(part_count(ref.size)):
+                slot = free.pop() if free else _Slot()
+                want = min(CHUNK, total - index * CHUNK) + ABYTES
+                if _read_into(src, memoryview(slot.sealed)[:want]) != want:
+                    raise IntegrityError(f"{what} is truncated")
+                yield index, slot
+
+        digests = []
+        emitted = 0
+        with _pool(ref.size) as pool:
+            opened = _in_order(pool, _Open3(ref, base, check_content), jobs(), WORKERS + 1)
+            for slot, data, digest in opened:
+                out.write(data)
+                free.append(slot)
+                if digest:
+                    digests.append(digest)
+                emitted += len(data)
+                if progress:
+                    progress(emitted, ref.size)
+        if src.read(1):
+            raise IntegrityError(f"{what} has data after its end (extended)")
+        if check_content:
+            self._check_named(ref, v3_hash(ref.size, digests))
+
+    def _check_named(self, ref: BlobRef, content_hash: bytes) -> None:
         name, key = _derive(self._key, content_hash)
         if (name == ref.name) != (key == ref.key):
-            raise IntegrityError(f"{what} does not hold the content its name says")
+            raise IntegrityError(f"blob {ref.name[:8]} does not hold the content its name says")
         # Both differ only for a blob named under a former master key (`vault rekey` keeps
         # every blob as it was: its name and key live in the sealed entries that use it); its
         # parts then answered for themselves under the entry's key and name.
