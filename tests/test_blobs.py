@@ -42,7 +42,23 @@ def _round_trip(tmp_path: Path, data: bytes) -> tuple[BlobStore, BlobRef]:
     store.open(ref, out)
     assert out.getvalue() == data
     assert ref.size == len(data)
+    # into a regular file (parts written in place by the pool), after what it already holds
+    with open(tmp_path / "out.bin", "wb") as fh:
+        fh.write(b"before")
+        store.open(ref, fh)
+        fh.write(b"after")
+    assert (tmp_path / "out.bin").read_bytes() == b"before" + data + b"after"
     return store, ref
+
+
+def _refused(store: BlobStore, ref: BlobRef, tmp_path: Path) -> None:
+    """Opening `ref` fails, into memory and into a regular file, and so does checking it."""
+    with pytest.raises(IntegrityError):
+        store.open(ref, io.BytesIO())
+    with pytest.raises(IntegrityError), open(tmp_path / "refused.bin", "wb") as fh:
+        store.open(ref, fh)
+    with pytest.raises(IntegrityError):
+        store.verify(ref)
 
 
 @pytest.mark.parametrize(
@@ -91,8 +107,7 @@ def _tamper(tmp_path: Path, change) -> None:
     path = store.path(ref.name)
     blob = bytearray(path.read_bytes())
     path.write_bytes(bytes(change(blob, store, ref)))
-    with pytest.raises(IntegrityError):
-        store.open(ref, io.BytesIO())
+    _refused(store, ref, tmp_path)
 
 
 PART = CHUNK + 17
@@ -346,9 +361,7 @@ def test_version_3_parts_cannot_move_between_places_sealings_or_blobs(
         path.write_bytes(sealed)
         store.verify(ref)
     path.write_bytes(change(first, second, other))
-    for check in (lambda: store.open(ref, io.BytesIO()), lambda: store.verify(ref)):
-        with pytest.raises(IntegrityError):
-            check()
+    _refused(store, ref, tmp_path)
 
 
 def _seal_by_hand(ref: BlobRef, plain: bytes, flags: list[int], count: int) -> bytes:
@@ -378,8 +391,7 @@ def test_version_3_checks_the_flag_and_the_padding_not_only_the_tags(tmp_path: P
         ([0, 1], 2, b"\x01"),  # padding that is not zeros
     ):
         path.write_bytes(_seal_by_hand(ref, plain[: len(plain) - len(bad)] + bad, flags, count))
-        with pytest.raises(IntegrityError):
-            store.open(ref, io.BytesIO())
+        _refused(store, ref, tmp_path)
 
 
 @pytest.mark.parametrize("how", ["changed", "shorter"])
