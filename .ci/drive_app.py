@@ -104,6 +104,11 @@ def main() -> int:
         type_text(f"milk and bread {MARKER}")
         wait_for(f"milk and bread {MARKER}")
         wait_for(f"─ Groceries {MARKER}")
+        # A whole [[link]] typed in one go: `[[` opens the title picker, the keys after it
+        # must reach the picker (none left in the note), `]]` closes it with what was typed.
+        keys("Enter")
+        type_text("see [[Welcome to your vault]] first")
+        wait_for("see [[Welcome to your vault]] first")
         keys("C-s")
         time.sleep(1.0)
         keys("C-q")

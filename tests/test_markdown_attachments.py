@@ -327,3 +327,54 @@ def test_link_scanning_stays_linear(unit: str) -> None:
     start = time.perf_counter()
     md_attachments.rewrite_links(body, lambda link: None)
     assert time.perf_counter() - start < 5  # quadratic took minutes here
+
+
+def test_large_linked_files_are_sealed_without_holding_the_store(
+    vault: Vault, tmp_path: Path
+) -> None:
+    """While an import seals a note's large file, no transaction is open: another process
+    can write (it waits at most 10 s for the store). The note before it is committed first,
+    and the note with the file is still written whole, with its attachment."""
+    import sqlite3
+    import threading
+
+    from vault.interchange.markdown_io import SEAL_APART_BYTES
+
+    folder = tmp_path / "notes"
+    write(folder / "a first.md", "a note before the large file\n")
+    write(folder / "b scan.md", "the scan: ![](scan.bin)\n")
+    write(folder / "c after.md", "a note after it\n")
+    big = folder / "scan.bin"
+    with open(big, "wb") as fh:  # sparse: large to seal, cheap to make
+        fh.truncate(SEAL_APART_BYTES * 8)
+    blobs = vault.path / "blobs"
+    seen: list[str] = []  # what a writer found each time it looked while a blob was written
+    stop = threading.Event()
+
+    def writer_looks() -> None:
+        while not stop.is_set():
+            sealing = blobs.is_dir() and any(n.startswith(".") for n in os.listdir(blobs))
+            if not sealing:
+                continue
+            other = sqlite3.connect(vault.path / "store.sqlite", timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.rollback()
+                seen.append("free")
+            except sqlite3.OperationalError as exc:
+                seen.append(str(exc))
+            finally:
+                other.close()
+
+    watcher = threading.Thread(target=writer_looks)
+    watcher.start()
+    try:
+        report = import_markdown(vault, folder)
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen, "the blob was never seen being written"
+    assert set(seen) == {"free"}, seen
+    assert (report.imported, report.attachments) == (3, 1)
+    scan = by_title(vault)["b scan"]
+    assert saved(vault, scan.id, "scan.bin") == b"\0" * (SEAL_APART_BYTES * 8)

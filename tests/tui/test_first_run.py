@@ -138,3 +138,24 @@ async def test_a_short_terminal_shows_the_create_card_from_its_title(
             assert card.region.contains_region(widget.region)
         await pilot.press(*"abc")
         assert screen.query_one("#password").value == "abc"
+
+
+async def test_a_short_terminal_scrolls_the_create_message_into_view(
+    home_vault: Path, app_for
+) -> None:
+    """80x24: the message under the keyfile field (two passwords that differ, and the
+    "creating" line shown while the key derivation runs) is below the fold; it is scrolled
+    into view, or pressing enter would seem to do nothing."""
+    app = app_for(home_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        card = screen.query_one("#create-card")
+        await type_into(pilot, "#password", NEW_PASSWORD)
+        await pilot.press("enter")
+        await type_into(pilot, "#repeat", NEW_PASSWORD + "x")
+        await pilot.press("enter")
+        await settle(pilot)
+        message = screen.query_one("#create-message", Static)
+        assert "not the same" in str(message.render())
+        assert card.region.contains_region(message.region)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import OptionList
 
 from tests.tui.conftest import NOW, open_vault, settle, type_into, unlock, wait_until
@@ -200,6 +201,32 @@ async def test_typing_two_brackets_completes_a_title(sample_vault, app_for):
         await settle(pilot)
     with open_vault(sample_vault) as vault:
         assert vault.find_note("Reading list").body.startswith("See [[Garden ideas]] [[- *")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["See [[Garden ideas]] now. ", "See [[Garden ideas|the garden]] and [[]] too. "],
+)
+async def test_a_link_typed_whole_lands_as_typed(sample_vault, app_for, typed: str):
+    """`[[Title]]` typed without looking at the picker: the letters after the brackets go to
+    the picker, the closing `]]` puts in exactly what was typed (an alias part too), and the
+    words after it land back in the note. (Keys faster than the picker opens are driven in a
+    real terminal by .ci/drive_app.py: Pilot's keys never outrun a screen.)"""
+    async with app_for(sample_vault).run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        await show(pilot, main, "Reading list")
+        body = main.pane.text
+        main.focus_editor()
+        main.pane.text_area.move_cursor((0, 0))
+        await settle(pilot)
+        opened = 0
+        for character in typed:
+            await pilot.press("space" if character == " " else character)
+            opened += isinstance(pilot.app.screen, LinkPicker)
+        await settle(pilot)
+        assert opened >= typed.count("[[") * 2  # the picker was up while the title was typed
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert main.pane.text == typed + body
 
 
 async def test_the_status_says_where_the_link_under_the_cursor_leads(sample_vault, app_for):

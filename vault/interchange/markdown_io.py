@@ -72,6 +72,7 @@ from vault.notes.model import Note
 
 if TYPE_CHECKING:
     from vault.notes.vault import Vault
+    from vault.storage.blobs import BlobRef
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 # Where a note's foreign front matter is kept (inside the sealed payload, like every field).
@@ -112,6 +113,9 @@ _WORK_FOLDER = re.compile(r"\..*\.vault-exporting-(?P<pid>\d{1,10})-[0-9a-f]{8}"
 IMPORT_BATCH = 2000
 IMPORT_BATCH_BYTES = 16 * 1024 * 1024
 IMPORT_BATCH_SECONDS = 5.0
+# A note whose linked files hold more than this is written in a batch of its own, its files
+# sealed before the batch begins (sealing runs at about 1 GB/s: a few ms here inside a batch).
+SEAL_APART_BYTES = 4 * 1024 * 1024
 # The progress callback is told every so many files.
 _PROGRESS_EVERY = 50
 
@@ -523,8 +527,24 @@ class _NotRegular(Exception):
     pass
 
 
-def _import_file(run: _ImportRun, path: Path, rel_dirs: list[str]) -> str:
-    """Import one Markdown file: "imported", "unchanged", or why it was not."""
+@dataclass
+class _Prepared:
+    """One Markdown file read and parsed, its notebook found, ready to be written."""
+
+    title: str
+    body: str
+    notebook: str | None
+    parsed: ParsedNote
+    created: int
+    modified: int
+    wanted: md_attachments.NoteFiles
+    files_bytes: int  # what the files it links to hold: sealing them costs about that
+    sealed: dict[str, BlobRef] | None = None  # its files, once sealed
+
+
+def _prepare(run: _ImportRun, path: Path, rel_dirs: list[str]) -> _Prepared | str:
+    """Read and parse one Markdown file: what to write, or its outcome ("unchanged", or why it
+    is not imported). Writes nothing but a notebook it needs."""
     from vault.notes.vault import clean_title
 
     vault = run.vault
@@ -557,29 +577,53 @@ def _import_file(run: _ImportRun, path: Path, rel_dirs: list[str]) -> str:
                 run.notebook_ids[key] = vault.ensure_notebook(key)[0].id
             nb_id = run.notebook_ids[key]
         title = clean_title(parsed.title)
-        if _body_key(nb_id, title, body) in run.existing:
-            run.files.attached.update(key for key, _ in wanted.files)  # brought in before
-            return "unchanged"
-        modified = _to_ms(parsed.modified, stat.st_mtime)
-        created = _to_ms(parsed.created, getattr(stat, "st_birthtime", stat.st_mtime))
+    except VaultError as exc:
+        return str(exc)
+    if _body_key(nb_id, title, body) in run.existing:
+        run.files.attached.update(key for key, _ in wanted.files)  # brought in before
+        return "unchanged"
+    modified = _to_ms(parsed.modified, stat.st_mtime)
+    created = _to_ms(parsed.created, getattr(stat, "st_birthtime", stat.st_mtime))
+    if parsed.created is None:
+        created = min(created, modified)
+    files_bytes = md_attachments.wanted_bytes(run.files, wanted) if wanted.files else 0
+    return _Prepared(title, body, nb_id, parsed, created, modified, wanted, files_bytes)
+
+
+def _seal(run: _ImportRun, prepared: _Prepared) -> None:
+    """Seal the files the note links to (once)."""
+    if prepared.sealed is None:
+        prepared.sealed = md_attachments.seal_all(
+            run.vault.seal_file, run.files, prepared.wanted, run.problems
+        )
+
+
+def _write_note(run: _ImportRun, prepared: _Prepared) -> str:
+    """Write one prepared note and attach its files: "imported", or why not."""
+    vault = run.vault
+    parsed = prepared.parsed
+    try:
         note = vault.import_note(
-            title,
-            body,
-            notebook=nb_id,
+            prepared.title,
+            prepared.body,
+            notebook=prepared.notebook,
             tags=parsed.tags,
             pinned=parsed.pinned,
-            created=min(created, modified) if parsed.created is None else created,
-            modified=modified,
+            created=prepared.created,
+            modified=prepared.modified,
             extra={EXTRA_KEY: parsed.foreign} if parsed.foreign else None,
         )
     except VaultError as exc:
         return str(exc)
-    run.attachments += md_attachments.attach_all(
-        lambda source, name: vault.attach(note.id, source, name=name),
-        run.files,
-        wanted,
-        run.problems,
-    )
+    if prepared.wanted.files:
+        _seal(run, prepared)  # small files: sealed here, inside the batch
+        run.attachments += md_attachments.attach_all(
+            lambda ref, name: vault.attach_sealed(note.id, ref, name),
+            run.files,
+            prepared.wanted,
+            prepared.sealed or {},
+            run.problems,
+        )
     return "imported"
 
 
@@ -591,25 +635,52 @@ def _import_files(
     skipped: dict[str, str],
     progress: Progress | None,
 ) -> int:
-    """Import `files` in batches of one transaction each (see IMPORT_BATCH); returns how many."""
+    """Import `files` in batches of one transaction each (see IMPORT_BATCH); returns how many.
+
+    A note whose linked files are large (SEAL_APART_BYTES) starts a batch of its own, and its
+    files are sealed before that batch begins: sealing hundreds of megabytes must not hold the
+    store, which other processes wait for at most 10 s. The note and its attachments are still
+    written in one transaction, so a killed import never leaves a note without the files it
+    links to (importing again would find it unchanged and not attach them); a file sealed but
+    not yet attached is left to the garbage collector, after its grace period."""
     vault = run.vault
     done = 0
+    carried: _Prepared | str | None = None  # prepared in a batch, to be written in the next
+
+    def record(outcome: str, path: Path) -> None:
+        if outcome in outcomes:
+            outcomes[outcome] += 1
+        else:
+            skipped[_readable(str(path.relative_to(folder)))] = outcome
+        if progress is not None and done % _PROGRESS_EVERY == 0:
+            progress(done, len(files))
+
     while done < len(files):
+        prepared = carried if carried is not None else _prepare(run, *files[done])
+        carried = None
+        if isinstance(prepared, _Prepared) and prepared.files_bytes > SEAL_APART_BYTES:
+            _seal(run, prepared)  # outside any transaction: the store is not held
         # One transaction per batch: one fsync per batch, not per note.
         with vault.batch():
             started, size, first = time.monotonic(), 0, done
-            while done < len(files) and done - first < IMPORT_BATCH:
-                path, rel_dirs = files[done]
-                outcome = _import_file(run, path, rel_dirs)
+            while True:
+                path = files[done][0]
+                outcome = prepared if isinstance(prepared, str) else _write_note(run, prepared)
+                size += run.last_size + (
+                    prepared.files_bytes if isinstance(prepared, _Prepared) else 0
+                )
                 done += 1
-                if outcome in outcomes:
-                    outcomes[outcome] += 1
-                else:
-                    skipped[_readable(str(path.relative_to(folder)))] = outcome
-                if progress is not None and done % _PROGRESS_EVERY == 0:
-                    progress(done, len(files))
-                size += run.last_size
-                if size >= IMPORT_BATCH_BYTES or time.monotonic() - started >= IMPORT_BATCH_SECONDS:
+                record(outcome, path)
+                if (
+                    done >= len(files)
+                    or done - first >= IMPORT_BATCH
+                    or size >= IMPORT_BATCH_BYTES
+                    or time.monotonic() - started >= IMPORT_BATCH_SECONDS
+                ):
+                    break
+                prepared = _prepare(run, *files[done])
+                if isinstance(prepared, _Prepared) and prepared.files_bytes > SEAL_APART_BYTES:
+                    carried = prepared  # end this batch; seal it before the next one
                     break
     return done
 

@@ -43,6 +43,7 @@ from vault.notes.attachments import (
     guess_type,
     parse_attachment_link,
 )
+from vault.storage.blobs import BlobRef
 
 ATTACHMENTS_DIR = "attachments"  # at the export's root
 NAMES_KEY = "attachment names"  # front matter: ["FILE/NAME", ...] when a file was renamed
@@ -361,21 +362,49 @@ def renamed_files(value: object) -> dict[str, str]:
     return result
 
 
-def attach_all(
-    vault_attach: Callable[[Path, str], object],
+def wanted_bytes(folder: FolderFiles, wanted: NoteFiles) -> int:
+    """About how many bytes a note's files hold (what sealing them costs); 0 if unknown."""
+    total = 0
+    for key, _ in wanted.files:
+        with contextlib.suppress(OSError):
+            total += os.lstat(folder.by_path[key]).st_size
+    return total
+
+
+def seal_all(
+    seal: Callable[[Path], BlobRef],
     folder: FolderFiles,
     wanted: NoteFiles,
     problems: dict[str, str],
-) -> int:
-    """Attach each wanted file; returns how many. A file that fails is in `problems`."""
-    done = 0
-    for key, name in wanted.files:
+) -> dict[str, BlobRef]:
+    """Seal each wanted file (`seal`: the vault's `seal_file`); a file that fails is in
+    `problems` and missing from the result."""
+    sealed: dict[str, BlobRef] = {}
+    for key, _ in wanted.files:
         try:
             with folder.opened(key) as path:
-                vault_attach(path, name)
-        except _Refused as exc:
+                sealed[key] = seal(path)
+        except (_Refused, VaultError) as exc:
             problems[key] = str(exc)
-            continue
+    return sealed
+
+
+def attach_all(
+    attach_sealed: Callable[[BlobRef, str], object],
+    folder: FolderFiles,
+    wanted: NoteFiles,
+    sealed: dict[str, BlobRef],
+    problems: dict[str, str],
+) -> int:
+    """Attach each wanted file `seal_all` sealed; returns how many. A file that fails is in
+    `problems`."""
+    done = 0
+    for key, name in wanted.files:
+        ref = sealed.get(key)
+        if ref is None:
+            continue  # it could not be sealed: `problems` says why
+        try:
+            attach_sealed(ref, name)
         except VaultError as exc:
             problems[key] = str(exc)
             continue

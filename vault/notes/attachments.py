@@ -295,13 +295,26 @@ def attach(
     source = Path(source)
     clean = clean_attachment_name(name if name is not None else source.name)
     vault.note(note_id)  # the note exists before any work is done
+    return attach_sealed(vault, note_id, seal_file(vault, source, progress), clean)
+
+
+def seal_file(vault: Vault, source: Path, progress: Progress | None = None) -> BlobRef:
+    """Seal the file at `source` as a blob of this device (stored once per content), for
+    `attach_sealed`. No note uses it yet: the garbage collector leaves it alone for
+    GC_GRACE_SECONDS, so it must be attached within that time (an import seals a note's
+    large files before the transaction that writes the note, not while holding the store)."""
     _regular_source(source)
     try:
-        ref = blob_store(vault).put(source, progress)
+        return blob_store(vault).put(source, progress)
     except FileNotFoundError:
         raise NotFoundError(f"no file {source}") from None
     except PermissionError:
         raise InvalidInputError(f"cannot read {source}: permission denied") from None
+
+
+def attach_sealed(vault: Vault, note_id: str, ref: BlobRef, name: str) -> Attachment:
+    """Keep the blob `seal_file` made with the note, as `name` (a new version of the note)."""
+    clean = clean_attachment_name(name)
     with vault._lock:
         note = vault.note(note_id)
         current = entries(note)

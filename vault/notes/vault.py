@@ -41,6 +41,7 @@ from vault.storage.store import Store
 
 if TYPE_CHECKING:
     from vault.notes import attachments  # loaded by the methods that use it (and its threads)
+    from vault.storage.blobs import BlobRef
 
 # What the faces, sync and tests import from here (the layers live in the modules named).
 __all__ = [
@@ -232,6 +233,17 @@ class Vault(Notes):
         from vault.notes import attachments
 
         return attachments.attach(self, note_id, source, name=name, progress=progress)
+
+    def seal_file(self, source: Path) -> BlobRef:
+        """The file sealed as a blob, for `attach_sealed` (see attachments.seal_file)."""
+        from vault.notes import attachments
+
+        return attachments.seal_file(self, source)
+
+    def attach_sealed(self, note_id: str, ref: BlobRef, name: str) -> attachments.Attachment:
+        from vault.notes import attachments
+
+        return attachments.attach_sealed(self, note_id, ref, name)
 
     def save_attachment(
         self,

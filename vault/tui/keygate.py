@@ -117,7 +117,13 @@ class KeyGate(_App):
         from textual.widgets import Input, TextArea
 
         target = self._last_target
-        return not (event.is_printable and isinstance(target, Input | TextArea))
+        if not (event.is_printable and isinstance(target, Input | TextArea)):
+            return True
+        # A field may name the characters that do change the screen (the editor's `[[` opens
+        # the link picker, whose `]]` closes it): keys after one of those wait for it.
+        return event.character is not None and event.character in getattr(
+            target, "GATE_CHARACTERS", ""
+        )
 
     async def _run_gate(self) -> None:
         settle = True  # the key that started the gate is on its way

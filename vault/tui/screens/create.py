@@ -113,6 +113,14 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
         message = self.query_one("#create-message", Static)
         message.update(text)
         message.set_class(error, "error")
+        # At 80x24 the message sits below the fold (under the keyfile field): a mismatch, or
+        # the seconds the key derivation takes, would otherwise show nothing at all.
+        self.call_after_refresh(self._show_message)
+
+    def _show_message(self) -> None:
+        busy = self.query_one("#busy")
+        target = busy if busy.display else self.query_one("#create-message")
+        target.scroll_visible(animate=False)
 
     def _create(self) -> None:
         password = self.query_one("#password", Input).value

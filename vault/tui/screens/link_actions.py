@@ -210,11 +210,16 @@ class LinkActions(MainHost):
 
         def chosen(title: str | None) -> None:
             area = self.pane.text_area
-            if title:
+            if title is not None:
                 area.insert(title + "]]")
             area.focus()
 
-        self.app.push_screen(LinkPicker([n.title for n in notes]), chosen)
+        # Keys typed right after the brackets (a whole `[[Title]]` typed in one go) belong in
+        # the picker's field, which has the focus only once it is mounted: the gate holds them
+        # until then (the picker releases them), or the first letters stayed in the note.
+        self.vault_app.hold_keys()
+        picker = LinkPicker([n.title for n in notes], ready=self.vault_app.release_keys)
+        self.app.push_screen(picker, chosen)
 
     # --- following links ------------------------------------------------------------------------
 

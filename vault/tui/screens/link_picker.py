@@ -2,11 +2,13 @@
 fuzzily as in the command palette (titles holding the text first, then those with its letters
 in order, best scored first within each). Enter inserts the chosen title and `]]`; with
 nothing matching, the typed text (a link to a note yet to be written); escape leaves the `[[`
-as typed.
+as typed. Typing the closing `]]` puts in exactly what was typed, as a person who types a whole
+`[[link]]` without looking at the picker means it (an alias or heading part included).
 Titles are note text: shown as plain `Text` through `textsafe.visible`, never markup."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -39,6 +41,10 @@ def ranked(entries: list[Entry], query: str) -> list[str]:
     return [s[3] for s in sorted(scored) if s[1] < 0][:SHOWN]
 
 
+class TitleField(Input):
+    GATE_CHARACTERS: ClassVar[str] = "]"  # `]]` closes the picker: later keys go to the note
+
+
 class LinkPicker(Dialog[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
@@ -46,20 +52,23 @@ class LinkPicker(Dialog[str | None]):
         Binding("up", "move(-1)", show=False, priority=True),
     ]
 
-    def __init__(self, titles: list[str]) -> None:
+    def __init__(self, titles: list[str], ready: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self._ready = ready  # called once the field has the focus (held keys go to it)
         self._entries = [entry(t, "", lambda: None) for t in dict.fromkeys(titles) if linkable(t)]
         self.shown: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
             yield Label("Link to a note", classes="dialog-title")
-            yield Input(placeholder="Title", id="value")
+            yield TitleField(placeholder="Title", id="value")
             yield OptionList(id="link-titles")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
         self._show("")
+        if self._ready is not None:
+            self.call_after_refresh(self._ready)
 
     def _show(self, query: str) -> None:
         self.shown = ranked(self._entries, query)
@@ -71,6 +80,9 @@ class LinkPicker(Dialog[str | None]):
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
+        if event.value.endswith("]]"):
+            self.dismiss(event.value[:-2])  # the link was typed whole and closed
+            return
         self._show(event.value)
 
     def action_move(self, step: int) -> None:

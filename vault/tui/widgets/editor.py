@@ -53,6 +53,9 @@ _INDICATOR = {
 
 class NoteEditor(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = bindings(EDITOR_KEYS)
+    # Typing these can open a screen (`[[` the link picker): the key gate lets the next key
+    # through only once the screen is up (vault.tui.keygate).
+    GATE_CHARACTERS: ClassVar[str] = "["
 
     def _refresh_size(self) -> None:
         """TextArea's, without the layout pass of the whole screen that assigning
