@@ -264,8 +264,8 @@ def main() -> None:
         f"then reads each piece again, checks its digest (the file did not change), seals it "
         f"as its own XChaCha20-Poly1305 part and writes it in place, on {WORKERS} threads; it "
         f"fsyncs the blob and its folder. Read back opens and checks every part on "
-        f"{WORKERS} threads and writes them in order (the content hash is checked by `vault "
-        f"check`). The plain-Python and in-memory floors run on one thread."
+        f"{WORKERS} threads, each writing its part in place (the content hash is checked by "
+        f"`vault check`). The plain-Python and in-memory floors run on one thread."
     )
     shutil.rmtree(OUT, ignore_errors=True)
 
