@@ -414,3 +414,26 @@ def test_a_file_that_changes_while_attached_is_refused(tmp_path: Path, how: str)
     with pytest.raises(IntegrityError, match="changed while"):
         store.put(src, change_it)
     assert not any(store.folder.iterdir()), "nothing is left behind"
+
+
+def test_reading_back_into_a_file_opened_for_appending_or_a_pipe(tmp_path: Path) -> None:
+    """Parts are written in place only into a regular file that writes where it is told: a
+    file opened for appending, or a pipe, gets them in order from the caller's thread."""
+    data = os.urandom(3 * CHUNK + 11)
+    store, ref = _round_trip(tmp_path, data)
+    target = tmp_path / "appended.bin"
+    target.write_bytes(b"head")
+    with open(target, "ab") as fh:
+        store.open(ref, fh)
+    assert target.read_bytes() == b"head" + data
+    read, write = os.pipe()
+    done = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"],
+        stdin=read,
+        stdout=subprocess.PIPE,
+    )
+    os.close(read)
+    with os.fdopen(write, "wb") as fh:
+        store.open(ref, fh)
+    out, _ = done.communicate()
+    assert out == data
