@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,33 @@ def test_purge_frees_old_blobs_without_sync(vault: Vault, tmp_path: Path) -> Non
     os.utime(path, (old, old))
     vault.purge_note(vault.note(note.id))
     assert not path.exists()
+
+
+def test_collect_removes_what_a_killed_attach_left_half_written(
+    vault: Vault, tmp_path: Path
+) -> None:
+    """A process killed while sealing leaves `.<name>.blob.<hex>.tmp` in the blobs folder; once
+    nothing has written to it for PARTIAL_GRACE_SECONDS the collector removes it. A young one
+    (an attach under way elsewhere), other names and a symbolic link stay."""
+    import os
+
+    from vault.notes.attachments import PARTIAL_GRACE_SECONDS
+
+    note = vault.create_note("N")
+    kept = vault.attach(note.id, _file(tmp_path, "k.bin", b"kept"))
+    blobs = vault.path / "blobs"
+    old = time.time() - PARTIAL_GRACE_SECONDS - 5
+    stale = blobs / f".{'a' * 64}.blob.0123abcd.tmp"
+    young = blobs / f".{'b' * 64}.blob.0123abcd.tmp"
+    other = blobs / "notes.txt.tmp"
+    link = blobs / f".{'c' * 64}.blob.0123abcd.tmp"
+    for path in (stale, young, other):
+        path.write_bytes(b"x" * 100)
+    link.symlink_to(other)
+    for path in (stale, other):
+        os.utime(path, (old, old))
+    os.utime(link, (old, old), follow_symlinks=False)
+    collect_garbage(vault, grace=0)
+    assert not stale.exists()
+    assert young.exists() and other.exists() and link.is_symlink()
+    assert (blobs / f"{kept.blob}.blob").exists()

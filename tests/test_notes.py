@@ -426,3 +426,30 @@ def test_a_purge_whose_commit_fails_leaves_the_open_vault_as_the_store_is(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     ).stdout.splitlines()
     assert out == ["refused", "['keep me', 'other']", "keep me", "['keep me', 'other']"]
+
+
+def test_search_sees_every_change_to_the_notes_it_keeps_listed(vault: Vault) -> None:
+    """`Vault.search` keeps its sorted list of notes between searches until a note changes."""
+    a = vault.create_note("Alpha", "needle")
+    assert [h.note.title for h in vault.search("needle")] == ["Alpha"]
+    b = vault.create_note("Beta", "needle")
+    assert {h.note.title for h in vault.search("needle")} == {"Alpha", "Beta"}
+    vault.update_note(vault.note(a.id), body="thread")
+    assert [h.note.title for h in vault.search("needle")] == ["Beta"]
+    vault.trash_note(vault.note(b.id))
+    assert vault.search("needle") == []
+    assert [h.note.title for h in vault.search("needle", trashed=True)] == ["Beta"]
+    vault.restore_note(vault.note(b.id))
+    assert [h.note.title for h in vault.search("needle")] == ["Beta"]
+
+
+def test_match_notes_is_filter_notes_without_scores(vault: Vault) -> None:
+    for i in range(6):
+        vault.create_note(f"Other {i}", "the garden grows")
+    vault.create_note("Garden plans", "dig")
+    notes = vault.notes()
+    for typed in ["g", "ga", "garden", "gard", "garden -grows", "zebra"]:
+        for limit in (None, 3):
+            hits = vault.filter_notes(notes, typed, rank_limit=limit)
+            shown = vault.match_notes(notes, typed, rank_limit=limit)
+            assert shown == [h.note for h in hits], typed

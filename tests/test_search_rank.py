@@ -100,3 +100,97 @@ def test_typing_a_word_letter_by_letter_narrows_correctly(notes: list[Note], wor
     for i in range(1, len(word) + 1):
         got = [hit.note.id for hit in index.search(notes, word[:i])]
         assert got == [note_id for note_id, _ in reference(notes, word[:i])]
+
+
+def reference_live(notes: list[Note], text: str, rank_limit: int | None) -> list[tuple[str, float]]:
+    """What the list filter shows: `reference`, except that more matches than `rank_limit` are
+    not scored but ordered cheaply: those whose title holds every ranked term first (score 1),
+    then the others (score 0), each group in the given order."""
+    ranked = reference(notes, text)
+    query = parse_query(text)
+    terms = [t for t in query.terms if len(t) >= SearchIndex.RANK_MIN_LENGTH]
+    if rank_limit is None or not terms or len(ranked) <= rank_limit:
+        return ranked
+    position = {n.id: i for i, n in enumerate(notes)}
+    by_id = {n.id: n for n in notes}
+    ids = sorted((note_id for note_id, _ in ranked), key=position.__getitem__)
+    first = [i for i in ids if all(t in fold(by_id[i].title) for t in terms)]
+    if not first:
+        return [(i, 0.0) for i in ids]
+    return [(i, 1.0) for i in first] + [(i, 0.0) for i in ids if i not in set(first)]
+
+
+LIVE_WORDS = ["Café", "cafe", "CAFÉ", "alpha", "alp", "beta", "éta", "Éta", "gamma", "tag:x"]
+KEYS = [
+    *list('aAlphbetgmcfdéÉ x:-"'),
+    "tag:x",
+    "tag:y",
+    "-beta",
+    '"alpha be',
+    "café al",
+    "alpha",
+    "eta",
+    " gam",
+]
+BACKSPACE = "\b"
+live_phrases = st.lists(st.sampled_from(LIVE_WORDS), min_size=0, max_size=10).map(" ".join)
+live_notes = st.lists(
+    st.tuples(
+        live_phrases,
+        live_phrases,
+        st.integers(0, 3),
+        st.lists(st.sampled_from(["x", "y", "X", "É", "e"]), max_size=2, unique=True),
+    ),
+    min_size=0,
+    max_size=30,
+).map(
+    lambda rows: [
+        Note(f"{i:032x}", title, body, modified=mod, tags=tuple(tags), version=f"v{i}")
+        for i, (title, body, mod, tags) in enumerate(rows)
+    ]
+)
+
+
+def typed_texts(keys: list[str]) -> list[str]:
+    """The search box's text after each key: a letter or a pasted piece added, or one deleted."""
+    texts, box = [], ""
+    for key in keys:
+        box = box[:-1] if key == BACKSPACE else box + key
+        texts.append(box)
+    return texts
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    live_notes,
+    st.lists(st.one_of(st.sampled_from(KEYS), st.just(BACKSPACE)), min_size=1, max_size=25),
+    st.one_of(st.none(), st.integers(0, 6)),
+)
+def test_the_live_filter_matches_the_reference_while_typing(
+    notes: list[Note], keys: list[str], rank_limit: int | None
+) -> None:
+    """Typing, deleting and pasting into the box, with one index kept throughout (the matches
+    of earlier keystrokes reused), gives exactly what a search from scratch gives: the same
+    notes in the same order, and the same scores from `search`."""
+    index = SearchIndex()
+    views = [notes, notes[::2], notes[1::3]]  # the app's list, and other views in between
+    for k, text in enumerate(typed_texts(keys)):
+        view = views[0] if k % 4 else views[k // 4 % 3]
+        expected = reference_live(view, text, rank_limit)
+        shown = index.filter(view, text, rank_limit=rank_limit)
+        assert [n.id for n in shown] == [i for i, _ in expected], text
+        hits = index.search(list(view), text, rank_limit=rank_limit)
+        assert [(h.note.id, h.score) for h in hits] == expected, text
+
+
+def test_the_filter_over_more_notes_than_one_pass_tests_at_once() -> None:
+    """Passes test 8,192 notes per call (so the app's screen gets the GIL in between): with
+    20,000 notes, matches on both sides of every boundary are kept, in order."""
+    notes = [
+        Note(f"{i:032x}", f"n{i % 7}", f"alpha{i % 5} beta{i % 3}", modified=i, version=f"v{i}")
+        for i in range(20_000)
+    ]
+    index = SearchIndex()
+    for text in ["a", "alpha", "alpha3", "alpha3 -beta1", "alpha", "beta2", "beta2 n4"]:
+        shown = index.filter(notes, text, rank_limit=2000)
+        assert [n.id for n in shown] == [i for i, _ in reference_live(notes, text, 2000)], text

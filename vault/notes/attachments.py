@@ -21,6 +21,7 @@ import base64
 import binascii
 import dataclasses
 import os
+import re
 import stat
 import time
 import unicodedata
@@ -422,6 +423,7 @@ def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
         return []  # a partial view (`vault rm ID`) cannot tell what notes use: later
     grace = GC_GRACE_SECONDS if grace is None else grace
     store = blob_store(vault)
+    _remove_stale_partials(store.folder, max(grace, PARTIAL_GRACE_SECONDS))
     held = store.names()
     if not held:
         return []
@@ -437,6 +439,32 @@ def collect_garbage(vault: Vault, *, grace: float | None = None) -> list[str]:
             store.remove(name)
             removed.append(name)
     return removed
+
+
+# A blob being written is `.<name>.blob.<8 hex>.tmp` (fsutil.replacing) until it is renamed; a
+# process killed meanwhile leaves it for good, as large as what it had sealed. One not written
+# to for this long is such a leftover: a live writer touches it every part it seals.
+PARTIAL_GRACE_SECONDS = 60 * 60
+_PARTIAL = re.compile(r"\.[0-9a-f]{64}\.blob\.[0-9a-f]{8}\.tmp")
+
+
+def _remove_stale_partials(folder: Path, grace: float) -> None:
+    """Remove the partly written blobs a killed process left in this device's own folder
+    (only names our writer makes, only regular files, only ones still for `grace` s)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if _PARTIAL.fullmatch(entry.name) is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= grace:
+                os.unlink(entry.path)
+        except OSError:
+            continue
 
 
 def check_blobs(vault: Vault) -> tuple[int, dict[str, str]]:

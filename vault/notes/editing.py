@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES
 from vault.notes.filing import Filing, clean_tag
@@ -294,8 +295,24 @@ class Notes(Filing):
         tag: str | None = None,
         rank_limit: int | None = None,
     ) -> list[Hit]:
-        notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+        if notebook is None and tag is None:
+            notes = self._searched(trashed)
+        else:
+            notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
         return self.filter_notes(notes, query, rank_limit=rank_limit)
+
+    def _searched(self, trashed: bool) -> list[Note]:
+        """`notes(trashed=...)`, kept until a note changes: a search in the session agent does
+        not sort every note again, and the index knows the very same list at once. Callers
+        must not change it."""
+        with self._lock:
+            self.refresh()
+            generation = self._items.generation_of(Note)
+            name = "searched-trash" if trashed else "searched"
+            cached = self._derived.get(name)
+            if cached is None or cached[0] != generation:
+                cached = self._derived[name] = (generation, self.notes(trashed=trashed))
+            return cached[1]
 
     def filter_notes(
         self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
@@ -303,9 +320,22 @@ class Notes(Filing):
         """Search within a list the caller already holds (the app's current view)."""
         if self._bodiless:
             raise RuntimeError("this vault was opened without the notes' bodies")
-        with self._lock:
+        # Up to one object per match and no cycles: the cyclic GC waits (vault.gcpause).
+        with self._lock, gcpause.paused():
             parsed = query if isinstance(query, Query) else parse_query(query)
             return self._index.search(notes, parsed, rank_limit=rank_limit)
+
+    def match_notes(
+        self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
+    ) -> list[Note]:
+        """The notes `filter_notes` finds, in its order, without scores: the list filter's
+        answer per keystroke, which makes no object per match (and so does not pause the
+        cyclic GC: in the app, which froze the vault's objects, `gcpause` walks them all)."""
+        if self._bodiless:
+            raise RuntimeError("this vault was opened without the notes' bodies")
+        with self._lock:
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            return self._index.filter(notes, parsed, rank_limit=rank_limit)
 
     def delete_notebook(self, nb: Notebook) -> int:
         """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to

@@ -15,9 +15,10 @@ import math
 import operator
 import re
 import unicodedata
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, compress, repeat
 from typing import NamedTuple
 
 from vault.notes.mdtext import excerpt, plain_line
@@ -78,39 +79,45 @@ class Hit(NamedTuple):
 class SearchIndex:
     """Folded text of each note, keyed by note id and version so it is rebuilt only on change.
 
-    Live filtering calls `search` on every keystroke with the same list of notes (the app's
+    Live filtering calls `filter` on every keystroke with the same list of notes (the app's
     current view), so the work per keystroke is kept to one containment test per note and
-    term: the folded texts of that list are kept between calls (recognised by identity: the
-    list must not be changed in place), a query that extends the previous one (one more letter
-    typed) only looks at the previous matches, and only notes that match are scored.
+    term, run by C-level `map`s: the folded texts of the last lists searched are kept between
+    calls (recognised by identity: a list must not be changed in place), with the matches of
+    the last few queries; a query that can only match fewer notes than one of those (one more
+    letter typed) looks only at those matches, and the same query again (a letter deleted)
+    none at all. Only notes that match are scored, and no object is made per match for the
+    live filter (it gets the notes themselves).
     """
 
     # Terms this short match nearly everything; ranking them is noise, so they only filter.
     RANK_MIN_LENGTH = 3
+    # Queries whose matches are kept, per list (an array of positions each, at most 400 KB
+    # at 100,000 notes): enough to delete a long word back to its first letter.
+    RECENT = 12
+    LISTS = 2  # lists whose folded texts are kept: the view, and its subset for a tag:
 
     def __init__(self) -> None:
         self._docs: dict[str, tuple[str, str, str]] = {}  # id -> (version, title, title+body)
-        self._corpus: _Corpus | None = None
-        self._last: tuple[Query, _Corpus, list[int]] | None = None
+        self._corpora: list[_Corpus] = []  # newest first
 
     def forget(self, note_id: str) -> None:
         self._docs.pop(note_id, None)
-        self._corpus = None
-        self._last = None
+        self._corpora = []
 
     def clear(self) -> None:
         self._docs.clear()
-        self._corpus = None
-        self._last = None
+        self._corpora = []
 
     def _corpus_of(self, notes: list[Note]) -> _Corpus:
-        corpus = self._corpus
-        if corpus is not None and corpus.size == len(notes):
-            if corpus.notes is notes:
-                return corpus
-            # A new list of the very same note objects in the same order (`Vault.search` asks
-            # for a fresh list each time): the folded texts still fit, position for position.
-            if all(map(operator.is_, corpus.notes, notes)):
+        for k, corpus in enumerate(self._corpora):
+            # The same list, or a new list of the very same note objects in the same order
+            # (`Vault.search` asks for a fresh list each time): the folded texts still fit,
+            # position for position.
+            if corpus.size == len(notes) and (
+                corpus.notes is notes or all(map(operator.is_, corpus.notes, notes))
+            ):
+                if k:
+                    self._corpora.insert(0, self._corpora.pop(k))
                 return corpus
         docs = self._docs
         titles: list[str] = []
@@ -124,8 +131,7 @@ class SearchIndex:
             titles.append(doc[1])
             texts.append(doc[2])
         corpus = _Corpus(notes, len(notes), titles, texts)
-        self._corpus = corpus
-        self._last = None
+        self._corpora = [corpus, *self._corpora[: self.LISTS - 1]]
         return corpus
 
     def search(
@@ -137,52 +143,106 @@ class SearchIndex:
         then the given order) instead of scored: live filtering uses it so the first letters
         of a word, which match almost everything, stay instant; one more letter usually brings
         the matches under the limit and full ranking back."""
+        found, order, scores = self._select(notes, query, rank_limit)
+        # tuple.__new__ through `map` builds each Hit in C (what NamedTuple._make does).
+        return list(
+            map(
+                tuple.__new__, repeat(Hit), zip(map(found.__getitem__, order), scores, strict=False)
+            )
+        )
+
+    def filter(
+        self, notes: Iterable[Note], query: Query | str, *, rank_limit: int | None = None
+    ) -> list[Note]:
+        """The notes `search` returns, in the same order, without their scores: what the
+        list filter shows, with nothing allocated per match but the list itself."""
+        found, order, _ = self._select(notes, query, rank_limit)
+        if isinstance(order, range) and len(order) == len(found):
+            return list(found)
+        return list(map(found.__getitem__, order))
+
+    def _select(
+        self, notes: Iterable[Note], query: Query | str, rank_limit: int | None
+    ) -> tuple[list[Note], Sequence[int], Iterable[float]]:
+        """The candidates, the positions of the matches among them best first, and their
+        scores in that order."""
         if isinstance(query, str):
             query = parse_query(query)
         candidates = notes if isinstance(notes, list) else list(notes)
         if query.tags:
-            wanted = set(query.tags)
-            candidates = [n for n in candidates if wanted <= {fold(t) for t in n.tags}]
+            # Each tag asked for: the names notes spell it with (folded alike), then one
+            # C-level pass over the notes keeping those that carry one of them.
+            get_tags = operator.attrgetter("tags")
+            spelled = set(chain.from_iterable(map(get_tags, candidates)))
+            for wanted in set(query.tags):
+                names = {name for name in spelled if fold(name) == wanted}
+                carrying = map(operator.not_, map(names.isdisjoint, map(get_tags, candidates)))
+                candidates = list(compress(candidates, carrying))
         if not query.terms and not query.excluded:
-            return [Hit(n, 0.0) for n in candidates]
+            return candidates, range(len(candidates)), repeat(0.0)
         corpus = self._corpus_of(candidates)
-        texts = corpus.texts
-        pool: Iterable[int] = range(corpus.size)
-        last = self._last
-        if last is not None and last[1] is corpus and _narrows(last[0], query):
-            pool = last[2]  # typing one more letter can only remove matches
-        terms, excluded = query.terms, query.excluded
-        matched = pool if isinstance(pool, list) else list(pool)
-        # One pass per term over what is still in, the rarest-looking (longest) term first:
-        # each pass is a tight comprehension, and later passes see fewer notes.
-        whole = len(matched) == corpus.size
-        for term in sorted(terms, key=len, reverse=True):
-            matched = [i for i in matched if term in texts[i]]
-            if whole:  # a pass over every note counts the notes holding the term, for ranking
-                corpus.df[term] = len(matched)
-                whole = False
-        for term in excluded:
-            matched = [i for i in matched if term not in texts[i]]
-        self._last = (query, corpus, matched)
-        ranked_terms = [t for t in terms if len(t) >= self.RANK_MIN_LENGTH]
         found = corpus.notes
+        matched = self._match(corpus, query)
+        ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
-            return [Hit(found[i], 0.0) for i in matched]
+            return found, matched, repeat(0.0)
         if rank_limit is not None and len(matched) > rank_limit:
             titles = corpus.titles
-            if len(ranked_terms) == 1:
-                (term,) = ranked_terms
-                in_title = [i for i in matched if term in titles[i]]
-            else:
-                in_title = [i for i in matched if all(t in titles[i] for t in ranked_terms)]
+            in_title: Sequence[int] = matched
+            for term in ranked_terms:
+                in_title = [i for i in in_title if term in titles[i]]
+            if not in_title:
+                return found, matched, repeat(0.0)
             first = set(in_title)
-            return [Hit(found[i], 1.0) for i in in_title] + [
-                Hit(found[i], 0.0) for i in matched if i not in first
-            ]
-        return self._rank(corpus, matched, ranked_terms)
+            rest = [i for i in matched if i not in first]
+            return found, in_title + rest, chain(repeat(1.0, len(in_title)), repeat(0.0))
+        return (found, *self._rank(corpus, matched, ranked_terms))
 
-    def _rank(self, corpus: _Corpus, matched: list[int], terms: list[str]) -> list[Hit]:
+    def _match(self, corpus: _Corpus, query: Query) -> Sequence[int]:
+        """Positions in the corpus of the notes holding every term and no excluded one, in
+        the corpus's order."""
+        terms, excluded = set(query.terms), set(query.excluded)
+        # The narrowest kept result this query can only shrink: every match of the query
+        # is among its matches (see _narrows); terms and exclusions it already applied are
+        # not tested again.
+        pool: Sequence[int] = range(corpus.size)
+        done_terms: frozenset[str] = frozenset()
+        done_excluded: frozenset[str] = frozenset()
+        for old_terms, old_excluded, old_matched in corpus.recent:
+            narrower = len(old_matched) < len(pool) or (
+                len(old_matched) == len(pool) and isinstance(pool, range)
+            )
+            if narrower and _narrows(old_terms, old_excluded, terms, excluded):
+                pool, done_terms, done_excluded = old_matched, old_terms, old_excluded
+        texts = corpus.texts
+        matched: Sequence[int] = pool
+        # One pass per term over what is still in, the rarest-looking (longest) term first:
+        # each pass is C-level, and later passes see fewer notes.
+        for term in sorted(terms - done_terms, key=len, reverse=True):
+            whole = len(matched) == corpus.size
+            matched = _keep(texts, matched, term, True, whole)
+            if whole:  # a pass over every note counts the notes holding the term, for ranking
+                corpus.df[term] = len(matched)
+        for term in excluded - done_excluded:
+            matched = _keep(texts, matched, term, False, False)
+        if len(terms) == 1 and not excluded:
+            corpus.df[next(iter(terms))] = len(matched)
+        if matched is not pool:
+            # Every note (the first letters of a word): a range, which costs nothing to keep.
+            everything = len(matched) == corpus.size
+            kept = (
+                frozenset(terms),
+                frozenset(excluded),
+                range(corpus.size) if everything else array("i", matched),
+            )
+            corpus.recent[:] = [kept, *corpus.recent[: self.RECENT - 1]]
+        return matched
+
+    def _rank(
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str]
+    ) -> tuple[list[int], list[float]]:
         """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple.
+        Returns the matches best first and their scores.
 
         The per-note counting runs as C-level `map`s over the matched texts, one term at a
         time; only the arithmetic is a Python loop."""
@@ -224,25 +284,49 @@ class SearchIndex:
         newest_first = [-found[i].modified for i in matched]
         order = sorted(range(len(matched)), key=newest_first.__getitem__)
         order.sort(key=[-score for score in scores].__getitem__)
-        return [Hit(found[matched[j]], scores[j]) for j in order]
+        return list(map(matched.__getitem__, order)), list(map(scores.__getitem__, order))
 
 
 @dataclass(frozen=True, eq=False)
 class _Corpus:
-    """A list of notes with their folded titles and texts, position for position."""
+    """A list of notes with their folded titles and texts, position for position, and the
+    matches of the last queries run on it (terms, excluded terms, positions), newest first."""
 
     notes: list[Note]
     size: int
     titles: list[str]
     texts: list[str]
     df: dict[str, int] = field(default_factory=dict)  # term -> how many texts hold it
+    recent: list[tuple[frozenset[str], frozenset[str], Sequence[int]]] = field(default_factory=list)
 
 
-def _narrows(previous: Query, current: Query) -> bool:
-    """Whether every note matching `current` also matches `previous`."""
-    if previous.tags != current.tags or not set(previous.excluded) <= set(current.excluded):
+# Positions tested per C-level call: between two, the GIL may pass to another thread (the
+# app's screen, while its worker filters 100,000 notes), about every 10 ms.
+_CHUNK = 8192
+
+
+def _keep(
+    texts: list[str], positions: Sequence[int], term: str, holding: bool, whole: bool
+) -> list[int]:
+    """The positions whose text holds `term` (or, with `holding` false, lacks it), in order;
+    `whole`: the positions are every text's, 0 to len(texts) - 1."""
+    kept: list[int] = []
+    for start in range(0, len(positions), _CHUNK):
+        part = positions[start : start + _CHUNK]
+        chunk = texts[start : start + _CHUNK] if whole else map(texts.__getitem__, part)
+        found = map(operator.contains, chunk, repeat(term))
+        kept.extend(compress(part, found if holding else map(operator.not_, found)))
+    return kept
+
+
+def _narrows(
+    old_terms: frozenset[str], old_excluded: frozenset[str], terms: set[str], excluded: set[str]
+) -> bool:
+    """Whether every note matching (terms, excluded) also matches (old_terms, old_excluded):
+    each old term lies inside a new one, and each old exclusion is still there."""
+    if not old_excluded <= excluded:
         return False
-    return all(any(old in new for new in current.terms) for old in previous.terms)
+    return all(any(old in new for new in terms) for old in old_terms)
 
 
 def _fold_with_positions(text: str) -> tuple[str, list[int]]:

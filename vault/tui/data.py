@@ -108,14 +108,17 @@ class NoteSource:
         base = self.base(target, sort)
         if query.empty:
             return base
-        hits = self.vault.filter_notes(base, query, rank_limit=self.RANK_LIMIT)
-        return [h.note for h in hits]
+        return self.vault.match_notes(base, query, rank_limit=self.RANK_LIMIT)
 
     def warm(self) -> None:
         """Fold every note's text for search now, in the background, so the first letter
         typed into the search box does not pay for it."""
-        everything = self.vault.all_notes()
-        self.vault.filter_notes(everything, Query(terms=("\uffff",)))
+        never = Query(terms=("\uffff",))
+        self.vault.match_notes(self.vault.all_notes(), never)
+        with self._lock:
+            shown = self._notes
+        if shown:  # and line up the list's own texts (the index keeps the last two lists)
+            self.vault.match_notes(shown, never)
 
     def clear(self) -> None:
         with self._lock:
