@@ -449,22 +449,35 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
     total = max(256, padme(size))
     chunk = 1024 * 1024
     parts = (total + chunk - 1) // chunk
-    assert len(data) == 33 + total + 17 * parts, "the exact length"
+    final = crypto_secretstream_xchacha20poly1305_TAG_FINAL
     plain = b""
-    pos = 33
     if version == 3:
-        base = data[9:33]
-        for index in range(parts):
-            want = min(chunk, total - index * chunk) + 17
-            ad = b"vault-blob\x003\x00%s\x00%d\x00%d" % (name.encode(), index, parts)
-            nonce = base[:16] + index.to_bytes(8, "little")
-            message = crypto_aead_xchacha20poly1305_ietf_decrypt(
-                data[pos : pos + want], ad, nonce, key
-            )
-            pos += want
-            assert message[-1:] == (b"\x01" if index == parts - 1 else b"\x00"), "the flag"
-            plain += message[:-1]
+        per = 4  # parts per segment
+        segments = (parts + per - 1) // per
+        assert len(data) == 9 + 24 * segments + total + 17 * parts, "the exact length"
+        pos = 9
+        for seg in range(segments):
+            state = crypto_secretstream_xchacha20poly1305_state()
+            crypto_secretstream_xchacha20poly1305_init_pull(state, data[pos : pos + 24], key)
+            pos += 24
+            mine = range(seg * per, min(parts, (seg + 1) * per))
+            for index in mine:
+                want = min(chunk, total - index * chunk) + 17
+                ad = b"vault-blob\x003\x00%s\x00%d\x00%d\x00%d" % (
+                    name.encode(),
+                    seg,
+                    segments,
+                    index,
+                )
+                message, tag = crypto_secretstream_xchacha20poly1305_pull(
+                    state, data[pos : pos + want], ad
+                )
+                pos += want
+                assert (tag == final) == (index == mine[-1]), "FINAL ends each segment"
+                plain += message
     else:
+        assert len(data) == 33 + total + 17 * parts, "the exact length"
+        pos = 33
         state = crypto_secretstream_xchacha20poly1305_state()
         crypto_secretstream_xchacha20poly1305_init_pull(state, data[9:33], key)
         ad = (b"vault-blob\x00" if version == 1 else b"vault-blob\x002\x00") + name.encode()
@@ -475,11 +488,7 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
             )
             pos += want
             last = index == parts - 1
-            assert tag == (
-                crypto_secretstream_xchacha20poly1305_TAG_FINAL
-                if last
-                else crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-            )
+            assert tag == (final if last else crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
             plain += message
     assert pos == len(data), "nothing follows the last part"
     content, padding = plain[:size], plain[size:]

@@ -86,3 +86,38 @@ def test_a_vault_with_older_blobs_reads_them_and_adds_version_3(
         assert "'scan.pdf' of note" in report.damaged_blobs[old.blob]
     finally:
         vault.lock()
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_blobs_of_several_segments_sync_in_every_version(
+    tmp_path: Path, make_vault, version: int
+) -> None:  # type: ignore[no-untyped-def]
+    """A blob over one segment (4 MiB) is longer in version 3 (a header per segment) than it
+    was: a device takes a copy of either version's length, and nothing else."""
+    import os
+
+    from vault.storage.blobs import SEGMENT, sealed_length
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    a, _ = make_vault(tmp_path / "a")
+    set_remote(a.store, folder)
+    note = a.create_note("Scans")
+    src = tmp_path / "scan.bin"
+    data = os.urandom(2 * SEGMENT + 5)
+    src.write_bytes(data)
+    entry = _attach_as(a, note.id, src, version)
+    assert sealed_length(len(data), 2) != sealed_length(len(data), 3)
+    assert blob_store(a).path(entry.blob).stat().st_size == sealed_length(len(data), version)
+    assert SyncEngine(a).sync().attachments_sent == 1
+    b, _ = clone(folder, tmp_path / "b", password=PASSWORD)  # fetches what notes use at once
+    try:
+        assert SyncEngine(b).sync().ok
+        assert (
+            blob_store(b).path(entry.blob).read_bytes()
+            == blob_store(a).path(entry.blob).read_bytes()
+        )
+        assert _read(b, note.id, "scan.bin") == data
+    finally:
+        b.lock()
+        a.lock()

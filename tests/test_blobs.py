@@ -18,6 +18,8 @@ from vault.sealing import crypto
 from vault.storage.blobs import (
     CHUNK,
     MIN_PADDED,
+    SEGMENT,
+    SEGMENT_PARTS,
     VERSION,
     BlobRef,
     BlobStore,
@@ -63,14 +65,32 @@ def _refused(store: BlobStore, ref: BlobRef, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "size",
-    [0, 1, MIN_PADDED - 1, MIN_PADDED, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 7],
+    [
+        0,
+        1,
+        MIN_PADDED - 1,
+        MIN_PADDED,
+        CHUNK - 1,
+        CHUNK,
+        CHUNK + 1,
+        2 * CHUNK,
+        3 * CHUNK + 7,
+        SEGMENT - 1,
+        SEGMENT,
+        SEGMENT + 1,
+        2 * SEGMENT,
+        2 * SEGMENT + 1,
+        3 * SEGMENT + CHUNK // 2,
+    ],
 )
 def test_round_trip_at_the_edges(tmp_path: Path, size: int) -> None:
     store, ref = _round_trip(tmp_path, os.urandom(size))
     blob = store.path(ref.name)
-    # the file's length tells only the padded bucket, never the exact size
+    # the file's length tells only the padded bucket, never the exact size: one secretstream
+    # header per segment of SEGMENT_PARTS parts
     parts = (padded_length(size) + CHUNK - 1) // CHUNK
-    assert blob.stat().st_size == 8 + 1 + 24 + padded_length(size) + 17 * parts
+    segments = (parts + SEGMENT_PARTS - 1) // SEGMENT_PARTS
+    assert blob.stat().st_size == 8 + 1 + 24 * segments + padded_length(size) + 17 * parts
 
 
 @given(st.binary(max_size=5000))
@@ -101,39 +121,67 @@ def test_same_content_is_stored_once_and_names_hide_it(tmp_path: Path) -> None:
     assert b"receipt" not in raw
 
 
+# A version 3 blob of 2 segments and a part and a bit: segments 0 and 1 whole (4 parts), segment
+# 2 of 2 parts, the last one short (the content, then its padding).
+SIZE3 = 2 * SEGMENT + CHUNK + 100
+PART = CHUNK + 17
+HEAD = 24  # one secretstream header per segment
+SEG = HEAD + SEGMENT_PARTS * PART  # a whole segment, sealed
+START = 9  # magic and version
+
+
+def _seg(s: int, count: int = 1) -> slice:
+    """Segments s .. s + count - 1 of a blob (the last segment: to the end)."""
+    return slice(START + s * SEG, START + (s + count) * SEG)
+
+
+def _part(s: int, i: int) -> slice:
+    """Part i (counted in its segment) of segment s."""
+    at = START + s * SEG + HEAD + i * PART
+    return slice(at, at + PART)
+
+
 def _tamper(tmp_path: Path, change) -> None:
-    data = os.urandom(3 * CHUNK + 100)
+    data = os.urandom(SIZE3)
     store, ref = _round_trip(tmp_path, data)
     path = store.path(ref.name)
-    blob = bytearray(path.read_bytes())
-    path.write_bytes(bytes(change(blob, store, ref)))
+    blob = bytes(path.read_bytes())
+    assert len(blob) == START + 3 * HEAD + padded_length(SIZE3) + 10 * 17  # 3 segments, 10 parts
+    path.write_bytes(bytes(change(blob)))
     _refused(store, ref, tmp_path)
 
 
-PART = CHUNK + 17
-HEAD = 33
+def _flip(b: bytes, at: int) -> bytes:
+    return b[:at] + bytes([b[at] ^ 1]) + b[at + 1 :]
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        lambda b, s, r: b[: len(b) - 1],  # truncated by a byte
-        lambda b, s, r: b[: HEAD + PART],  # cut after the first part
-        lambda b, s, r: b[: HEAD + 3 * PART],  # the FINAL part missing
-        lambda b, s, r: b + b"x",  # extended
-        lambda b, s, r: b + b[HEAD : HEAD + PART],  # a part repeated at the end
-        lambda b, s, r: (
-            b[:HEAD]
-            + b[HEAD + PART : HEAD + 2 * PART]
-            + b[HEAD : HEAD + PART]
-            + b[HEAD + 2 * PART :]
-        ),  # reordered
-        lambda b, s, r: b[:HEAD] + b[HEAD + PART :],  # a part dropped
-        lambda b, s, r: b[:40] + bytes([b[40] ^ 1]) + b[41:],  # a bit flipped
-        lambda b, s, r: b[:8] + b"\x09" + b[9:],  # another version
-        lambda b, s, r: b[:8] + b"\x01" + b[9:],  # read as version 1 (the AD says 3)
-        lambda b, s, r: b[:8] + b"\x02" + b[9:],  # read as version 2
-        lambda b, s, r: b"NOTABLOB" + b[8:],  # not a blob
+        lambda b: b[: len(b) - 1],  # truncated by a byte
+        lambda b: b[: _part(0, 1).stop],  # cut at a part boundary, inside the first segment
+        lambda b: b[: _seg(0).stop],  # cut at a segment boundary: only the first segment
+        lambda b: b[: _seg(1).stop],  # the last segment missing
+        lambda b: b[: _seg(2).start + HEAD],  # the last segment's header alone
+        lambda b: b[: _part(2, 1).start],  # the last segment without its FINAL part
+        lambda b: b + b"x",  # extended by a byte
+        lambda b: b + b[_seg(1)],  # extended by a whole segment (a copy of segment 1)
+        lambda b: b + b[_seg(2).start :],  # the last segment twice
+        lambda b: b[: _seg(1).start] + b[_seg(2).start :],  # a segment dropped
+        lambda b: b[: _seg(0).start] + b[_seg(1)] + b[_seg(0)] + b[_seg(2).start :],  # swapped
+        lambda b: b[: _seg(1).start] + b[_seg(0)] + b[_seg(2).start :],  # segment 0 twice
+        lambda b: b[: _part(1, 0).start] + b[_part(1, 1)] + b[_part(1, 0)] + b[_part(1, 2).start :],
+        lambda b: b[: _part(1, 1).start] + b[_part(1, 2).start :],  # a part dropped
+        lambda b: b[: _part(1, 1).start] + b[_part(0, 1)] + b[_part(1, 1).stop :],  # moved over
+        lambda b: _flip(b, _seg(0).start),  # a byte of each segment's header
+        lambda b: _flip(b, _seg(1).start + 23),
+        lambda b: _flip(b, _seg(2).start + 5),
+        lambda b: _flip(b, _part(1, 3).start + 1000),  # a bit of a part
+        lambda b: _flip(b, len(b) - 1),  # a bit of the last tag
+        lambda b: b[:8] + b"\x09" + b[9:],  # another version
+        lambda b: b[:8] + b"\x01" + b[9:],  # read as version 1 (the AD says 3)
+        lambda b: b[:8] + b"\x02" + b[9:],  # read as version 2
+        lambda b: b"NOTABLOB" + b[8:],  # not a blob
     ],
 )
 def test_tampering_is_refused(tmp_path: Path, change) -> None:
@@ -310,49 +358,47 @@ def test_attaching_again_mends_a_damaged_copy_of_the_same_content(
     assert out.getvalue() == data
 
 
-# --- version 3: every part answers for its place ---------------------------------------------
+# --- version 3: every segment and part answers for its place -----------------------------------
 
 
 def _two_sealings(tmp_path: Path) -> tuple[BlobStore, BlobRef, bytes, bytes, BlobRef, bytes]:
-    """One content sealed twice (two nonce bases) and another content of the same size."""
-    data, other = os.urandom(3 * CHUNK + 100), os.urandom(3 * CHUNK + 100)
+    """One content sealed twice (fresh random headers) and another content of the same size."""
+    data, other = os.urandom(SIZE3), os.urandom(SIZE3)
     store, ref = _round_trip(tmp_path, data)
     first = store.path(ref.name).read_bytes()
     store.remove(ref.name)
     assert store.put(tmp_path / "in.bin") == ref
     second = store.path(ref.name).read_bytes()
-    assert first[HEAD:] != second[HEAD:] and first[:9] == second[:9]  # a fresh nonce base
+    for s in range(3):  # every segment a stream of its own: a fresh header, other bytes
+        assert first[_seg(s)][:HEAD] != second[_seg(s)][:HEAD]
+        assert first[_seg(s)][HEAD:] != second[_seg(s)][HEAD:]
     (tmp_path / "other.bin").write_bytes(other)
     other_ref = store.put(tmp_path / "other.bin")
     return store, ref, first, second, other_ref, store.path(other_ref.name).read_bytes()
 
 
-def _part(blob: bytes, i: int) -> slice:
-    return slice(HEAD + i * PART, HEAD + (i + 1) * PART)
+def _put_at(a: bytes, where: slice, what: bytes) -> bytes:
+    return a[: where.start] + what + a[where.stop :]
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        # a part from the other sealing of the same content, in its own place
-        lambda a, b, o: a[: _part(a, 1).start] + b[_part(b, 1)] + a[_part(a, 1).stop :],
-        # the other sealing's nonce base with this one's parts
-        lambda a, b, o: b[:HEAD] + a[HEAD:],
-        # a part of another blob of the same size, in its own place
-        lambda a, b, o: a[: _part(a, 2).start] + o[_part(o, 2)] + a[_part(a, 2).stop :],
-        # another blob's last part in place of this one's
-        lambda a, b, o: a[: _part(a, 3).start] + o[_part(o, 3).start :],
-        # part 0 again in place of part 1 (a duplicate, the length unchanged)
-        lambda a, b, o: a[: _part(a, 1).start] + a[_part(a, 0)] + a[_part(a, 1).stop :],
-        # the two middle parts swapped
-        lambda a, b, o: (
-            a[: _part(a, 1).start] + a[_part(a, 2)] + a[_part(a, 1)] + a[_part(a, 2).stop :]
-        ),
+        # a part from the other sealing of the same content, in its own place (another stream)
+        lambda a, b, o: _put_at(a, _part(1, 2), b[_part(1, 2)]),
+        # the other sealing's header of a segment with this one's parts
+        lambda a, b, o: _put_at(a, slice(_seg(1).start, _seg(1).start + HEAD), b[_seg(1)][:HEAD]),
+        # a segment of another blob of the same vault (another key), in its own place
+        lambda a, b, o: _put_at(a, _seg(1), o[_seg(1)]),
+        # another blob's last segment in place of this one's
+        lambda a, b, o: a[: _seg(2).start] + o[_seg(2).start :],
+        # a part of another blob in its own place
+        lambda a, b, o: _put_at(a, _part(0, 3), o[_part(0, 3)]),
         # the whole of another blob under this name
         lambda a, b, o: o,
     ],
 )
-def test_version_3_parts_cannot_move_between_places_sealings_or_blobs(
+def test_version_3_parts_and_segments_cannot_move_between_sealings_or_blobs(
     tmp_path: Path, change
 ) -> None:
     store, ref, first, second, _other_ref, other = _two_sealings(tmp_path)
@@ -364,34 +410,105 @@ def test_version_3_parts_cannot_move_between_places_sealings_or_blobs(
     _refused(store, ref, tmp_path)
 
 
-def _seal_by_hand(ref: BlobRef, plain: bytes, flags: list[int], count: int) -> bytes:
-    """A version 3 blob sealed with the key, as a buggy or hostile writer holding it might."""
-    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as seal
+def test_a_whole_segment_of_another_sealing_of_the_same_content_is_that_content(
+    tmp_path: Path,
+) -> None:
+    """Two sealings of one content share its key, name and every associated data: a whole
+    segment (header and parts) of one, in its place in the other, opens to the same bytes.
+    Harmless (the content is the same), and the only splice that opens (FORMAT.md)."""
+    store, ref, first, second, _other_ref, _other = _two_sealings(tmp_path)
+    path = store.path(ref.name)
+    path.write_bytes(_put_at(first, _seg(1), second[_seg(1)]))
+    store.verify(ref)
+    out = io.BytesIO()
+    store.open(ref, out)
+    assert out.getvalue() == (tmp_path / "in.bin").read_bytes()
 
-    base = os.urandom(24)
-    out = [b"VAULTBLB\x03" + base]
-    for i, flag in enumerate(flags):
-        ad = b"vault-blob\x003\x00%s\x00%d\x00%d" % (ref.name.encode(), i, count)
-        part = plain[i * CHUNK : (i + 1) * CHUNK] + bytes([flag])
-        out.append(seal(part, ad, base[:16] + i.to_bytes(8, "little"), ref.key))
+
+def test_a_segment_of_a_blob_under_the_same_key_and_another_name_is_refused(
+    tmp_path: Path,
+) -> None:
+    """The name is in every message's associated data: the same key under another name (only
+    a writer holding the master key could make one) does not pass for this blob."""
+    data = os.urandom(SIZE3)
+    store, ref = _round_trip(tmp_path, data)
+    first = store.path(ref.name).read_bytes()
+    twin = BlobRef("ab" * 32, ref.size, ref.key)
+    with open(tmp_path / "in.bin", "rb") as src:
+        store._write(src, twin, part_digests(data), None, VERSION)
+    theirs = store.path(twin.name).read_bytes()
+    for s in range(3):
+        store.path(ref.name).write_bytes(_put_at(first, _seg(s), theirs[_seg(s)]))
+        _refused(store, ref, tmp_path)
+
+
+def _seal_by_hand(
+    ref: BlobRef,
+    plain: bytes,
+    *,
+    final: set[int] | None = None,
+    segments: int | None = None,
+    part_index: bool = True,
+) -> bytes:
+    """A version 3 blob sealed as FORMAT.md says, with the key, as a buggy or hostile writer
+    holding it might: `final`, the parts tagged FINAL (default: each segment's last);
+    `segments`, the segment count in the associated data; `part_index`, False to number the
+    parts within their segment instead of in the blob."""
+    from nacl.bindings import (
+        crypto_secretstream_xchacha20poly1305_init_push as init_push,
+    )
+    from nacl.bindings import (
+        crypto_secretstream_xchacha20poly1305_push as push,
+    )
+    from nacl.bindings import (
+        crypto_secretstream_xchacha20poly1305_state as state_of,
+    )
+
+    parts = (len(plain) + CHUNK - 1) // CHUNK
+    count = (parts + SEGMENT_PARTS - 1) // SEGMENT_PARTS
+    if final is None:
+        final = {min(parts, (s + 1) * SEGMENT_PARTS) - 1 for s in range(count)}
+    out = [b"VAULTBLB\x03"]
+    for s in range(count):
+        state = state_of()
+        out.append(init_push(state, ref.key))
+        for i in range(s * SEGMENT_PARTS, min(parts, (s + 1) * SEGMENT_PARTS)):
+            index = i if part_index else i - s * SEGMENT_PARTS
+            ad = b"vault-blob\x003\x00%s\x00%d\x00%d\x00%d" % (
+                ref.name.encode(),
+                s,
+                count if segments is None else segments,
+                index,
+            )
+            out.append(push(state, plain[i * CHUNK : (i + 1) * CHUNK], ad, 3 if i in final else 0))
     return b"".join(out)
 
 
-def test_version_3_checks_the_flag_and_the_padding_not_only_the_tags(tmp_path: Path) -> None:
-    data = os.urandom(CHUNK + 100)
+def test_version_3_checks_final_the_counts_and_the_padding_not_only_the_tags(
+    tmp_path: Path,
+) -> None:
+    data = os.urandom(SIZE3)
     store, ref = _round_trip(tmp_path, data)
     plain = data + bytes(padded_length(len(data)) - len(data))
     path = store.path(ref.name)
-    path.write_bytes(_seal_by_hand(ref, plain, [0, 1], 2))
+    path.write_bytes(_seal_by_hand(ref, plain))
     store.verify(ref)  # sealed as the spec says: it opens and checks
-    for flags, count, bad in (
-        ([0, 0], 2, b""),  # no part says it is the last
-        ([1, 1], 2, b""),  # the first says it is the last
-        ([0, 1], 3, b""),  # sealed for three parts
-        ([0, 1], 2, b"\x01"),  # padding that is not zeros
+    for what, sealed in (
+        ("no FINAL at the end", _seal_by_hand(ref, plain, final={3, 7})),
+        ("no FINAL ending segment 0", _seal_by_hand(ref, plain, final={7, 9})),
+        ("FINAL inside segment 1", _seal_by_hand(ref, plain, final={3, 5, 7, 9})),
+        ("FINAL on every part", _seal_by_hand(ref, plain, final=set(range(10)))),
+        ("sealed for 4 segments", _seal_by_hand(ref, plain, segments=4)),
+        ("sealed for 2 segments", _seal_by_hand(ref, plain, segments=2)),
+        ("parts numbered in their segment", _seal_by_hand(ref, plain, part_index=False)),
+        ("padding not zeros", _seal_by_hand(ref, plain[:-1] + b"\x01")),
     ):
-        path.write_bytes(_seal_by_hand(ref, plain[: len(plain) - len(bad)] + bad, flags, count))
-        _refused(store, ref, tmp_path)
+        path.write_bytes(sealed)
+        try:
+            _refused(store, ref, tmp_path)
+        except BaseException:
+            print("not refused:", what)
+            raise
 
 
 @pytest.mark.parametrize("how", ["changed", "shorter"])

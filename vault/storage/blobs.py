@@ -1,4 +1,5 @@
-"""Sealed blobs: the bytes of attached files, sealed in parts of 1 MiB on a few threads.
+"""Sealed blobs: the bytes of attached files, sealed with libsodium secretstream in segments
+of 4 MiB, each its own stream, on a few threads.
 
 A blob is stored once per content, under a name no one without the key can link to the content:
 
@@ -18,22 +19,24 @@ The file `<name>.blob` (version 3; docs/FORMAT.md, "Blobs", has every version):
 
     magic      8 bytes   "VAULTBLB"
     version    1 byte    3
-    base      24 bytes   random; part i's nonce is base[:16] || le64(i)
-    parts                part i = XChaCha20-Poly1305-IETF(plaintext part || flag byte) under the
-                         key, with associated data "vault-blob" NUL "3" NUL name NUL i NUL count;
-                         flag 1 in the last part, 0 in the others
+    segments             segment s = its own secretstream (XChaCha20-Poly1305) under the key:
+                         a random 24-byte header, then one message per 1 MiB part (parts
+                         4s .. 4s + 3, fewer in the last segment), the last one tagged FINAL;
+                         every message's associated data is "vault-blob" NUL "3" NUL name NUL
+                         s NUL segment count NUL part index (in the blob)
 
 The plaintext is the content followed by zero bytes up to padme(size) (at least 256): the file's
-length tells only a size bucket (and is the same in every version). Parts are independent, so
-`put` seals them and `open` opens them on a pool of threads (libsodium and blake3 let go of the
-GIL), with a few parts in flight: memory stays flat whatever the size. Reading checks every part
-under the entry's key with the name, version, index and count in its associated data, the flag
-and the padding: truncated, reordered, repeated, extended or swapped parts, and a blob under
-another's name, are an IntegrityError. Only a holder of the key could seal other content under
-that key and name, so reading does not hash the content again; `verify` (for `vault check`) and
-`receive` (blobs from the sync folder) also check that the content hashes to the name and key.
-Attaching reads the file twice (name, then seal); each piece sealed must hash to its digest from
-the first pass, so a file that changed meanwhile is refused.
+length tells only a size bucket. Segments are independent, so `put` seals them and `open` opens
+them on a pool of threads (libsodium and blake3 let go of the GIL), with a few in flight:
+memory stays flat whatever the size. Reading checks every message under the entry's key with
+the name, version, segment index and count and part index in its associated data, FINAL on
+each segment's last message and nowhere else, and the padding: truncated, reordered, repeated,
+extended or swapped segments or parts, and a blob under another's name, are an IntegrityError.
+Only a holder of the key could seal other content under that key and name, so reading does not
+hash the content again; `verify` (for `vault check`) and `receive` (blobs from the sync folder)
+also check that the content hashes to the name and key. Attaching reads the file twice (name,
+then seal); each piece sealed must hash to its digest from the first pass, so a file that
+changed meanwhile is refused.
 """
 
 from __future__ import annotations
@@ -56,19 +59,17 @@ from typing import Any, BinaryIO
 
 import blake3
 from nacl.bindings import (
-    crypto_aead_xchacha20poly1305_ietf_decrypt,
-    crypto_aead_xchacha20poly1305_ietf_encrypt,
+    crypto_secretstream_xchacha20poly1305_ABYTES as ABYTES,
+)
+from nacl.bindings import (
+    crypto_secretstream_xchacha20poly1305_HEADERBYTES as SS_HEADER_BYTES,
+)
+from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_init_pull,
     crypto_secretstream_xchacha20poly1305_init_push,
     crypto_secretstream_xchacha20poly1305_pull,
     crypto_secretstream_xchacha20poly1305_push,
     crypto_secretstream_xchacha20poly1305_state,
-)
-from nacl.bindings import (
-    crypto_secretstream_xchacha20poly1305_ABYTES as ABYTES,
-)
-from nacl.bindings import (
-    crypto_secretstream_xchacha20poly1305_HEADERBYTES as SS_HEADER_BYTES,
 )
 from nacl.bindings import (
     crypto_secretstream_xchacha20poly1305_TAG_FINAL as TAG_FINAL,
@@ -91,7 +92,11 @@ NAME_PERSON = b"vault blob name"
 KEY_PERSON = b"vault blob key"
 HASH_PERSON = b"vault blob hash"  # version 3: h over the size and the parts' BLAKE3 digests
 SUFFIX = ".blob"
-_HEAD = len(MAGIC) + 1 + SS_HEADER_BYTES
+_HEAD = len(MAGIC) + 1 + SS_HEADER_BYTES  # magic, version and (versions 1, 2) the one header
+_START = len(MAGIC) + 1  # version 3: where the first segment starts
+SEGMENT_PARTS = 4  # version 3: parts per segment (each segment is its own secretstream)
+SEGMENT = SEGMENT_PARTS * CHUNK
+_SEGMENT_BYTES = SS_HEADER_BYTES + SEGMENT_PARTS * (CHUNK + ABYTES)  # a whole segment, sealed
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
@@ -109,10 +114,19 @@ def padded_length(size: int) -> int:
     return max(MIN_PADDED, crypto.padme(size))
 
 
-def sealed_length(size: int) -> int:
-    """The exact length of the file `<name>.blob` for a content of `size` bytes."""
+def sealed_length(size: int, version: int = VERSION) -> int:
+    """The exact length of the file `<name>.blob` for a content of `size` bytes: one
+    secretstream header in versions 1 and 2, one per segment in version 3."""
     total = padded_length(size)
-    return _HEAD + total + ((total + CHUNK - 1) // CHUNK) * ABYTES
+    parts = (total + CHUNK - 1) // CHUNK
+    headers = (parts + SEGMENT_PARTS - 1) // SEGMENT_PARTS if version == 3 else 1
+    return len(MAGIC) + 1 + headers * SS_HEADER_BYTES + total + parts * ABYTES
+
+
+def sealed_lengths(size: int) -> frozenset[int]:
+    """Every length the blob of a content of `size` bytes may have, whatever its version (the
+    same for contents of one segment, up to 4 MiB)."""
+    return frozenset(sealed_length(size, version) for version in VERSIONS)
 
 
 _NAME = re.compile(r"[0-9a-f]{64}")
@@ -306,7 +320,7 @@ class _Tee:
         return result
 
 
-# --- version 3: independent parts, sealed and opened on a few threads --------------------------
+# --- version 3: segments of a few parts, each its own secretstream, on a few threads ----------
 
 
 def _workers() -> int:
@@ -317,12 +331,17 @@ def _workers() -> int:
     return max(1, min(4, cores))
 
 
-WORKERS = _workers()  # threads that seal, open and hash the parts of one large blob
+WORKERS = _workers()  # threads that seal, open and hash the segments of one large blob
 
 
 def part_count(size: int) -> int:
     """How many parts the blob of a content of `size` bytes has (every version)."""
     return (padded_length(size) + CHUNK - 1) // CHUNK
+
+
+def segment_count(size: int) -> int:
+    """How many segments (secretstreams) a version 3 blob of `size` bytes has."""
+    return (part_count(size) + SEGMENT_PARTS - 1) // SEGMENT_PARTS
 
 
 def part_digests(content: bytes) -> list[bytes]:
@@ -337,38 +356,72 @@ def v3_hash(size: int, digests: Iterable[bytes]) -> bytes:
     return crypto.blake2b(size.to_bytes(8, "little") + b"".join(digests), person=HASH_PERSON)
 
 
-def _ad3(name: str, index: int, count: int) -> bytes:
-    # "vault-blob" NUL "3" NUL name NUL index NUL count (decimal)
-    return b"vault-blob\x003\x00%s\x00%d\x00%d" % (name.encode("ascii"), index, count)
-
-
-def _nonce3(base: bytes, index: int) -> bytes:
-    return base[:16] + index.to_bytes(8, "little")
-
-
-def _seal3(plain: memoryview, ad: bytes, nonce: bytes, key: bytes, into: Any) -> Any:
-    if into is None:  # pragma: no cover - a PyNaCl without its private module
-        return crypto_aead_xchacha20poly1305_ietf_encrypt(bytes(plain), ad, nonce, key)
-    _sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        into, _ffi.NULL, _ffi.from_buffer(plain), len(plain), ad, len(ad), _ffi.NULL, nonce, key
+def _ad3(name: str, segment: int, segments: int, part: int) -> bytes:
+    # "vault-blob" NUL "3" NUL name NUL segment index NUL segment count NUL part index (decimal)
+    return b"vault-blob\x003\x00%s\x00%d\x00%d\x00%d" % (
+        name.encode("ascii"),
+        segment,
+        segments,
+        part,
     )
-    return _ffi.buffer(into, len(plain) + ABYTES - 1)
 
 
-def _unseal3(cipher: memoryview, ad: bytes, nonce: bytes, key: bytes, into: Any) -> memoryview:
-    size = len(cipher) - (ABYTES - 1)
+class _Layout:
+    """Where everything is in the version 3 blob of a content of `size` bytes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.total = padded_length(size)
+        self.parts = part_count(size)
+        self.segments = segment_count(size)
+
+    def length(self, part: int) -> int:
+        """Plaintext bytes in `part` (content and padding)."""
+        return min(CHUNK, self.total - part * CHUNK)
+
+    def keep(self, part: int) -> int:
+        """Content bytes in `part` (the rest is padding)."""
+        return max(0, min(self.length(part), self.size - part * CHUNK))
+
+    def parts_of(self, segment: int) -> range:
+        return range(segment * SEGMENT_PARTS, min((segment + 1) * SEGMENT_PARTS, self.parts))
+
+    def offset(self, segment: int) -> int:
+        """Where `segment` (its header) starts in the file."""
+        return _START + segment * _SEGMENT_BYTES
+
+    def part_offset(self, part: int) -> int:
+        segment = part // SEGMENT_PARTS
+        inside = part - segment * SEGMENT_PARTS
+        return self.offset(segment) + SS_HEADER_BYTES + inside * (CHUNK + ABYTES)
+
+    def ad(self, name: str, part: int) -> bytes:
+        return _ad3(name, part // SEGMENT_PARTS, self.segments, part)
+
+
+def _push_into(state: Any, into: Any, plain: memoryview, ad: bytes, tag: int) -> Any:
+    """One secretstream message of `plain`, sealed into the buffer `into` (no copy)."""
     if into is None:  # pragma: no cover - a PyNaCl without its private module
-        return memoryview(crypto_aead_xchacha20poly1305_ietf_decrypt(bytes(cipher), ad, nonce, key))
-    failed = _sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        into, _ffi.NULL, _ffi.NULL, _ffi.from_buffer(cipher), len(cipher), ad, len(ad), nonce, key
+        return crypto_secretstream_xchacha20poly1305_push(state, bytes(plain), ad, tag)
+    failed = _sodium.crypto_secretstream_xchacha20poly1305_push(
+        state.statebuf, into, _ffi.NULL, _ffi.from_buffer(plain), len(plain), ad, len(ad), tag
+    )
+    if failed:  # pragma: no cover - libsodium never fails here
+        raise IntegrityError("sealing a blob part failed")
+    return _ffi.buffer(into, len(plain) + ABYTES)
+
+
+def _pull_into(state: Any, into: Any, tag: Any, cipher: memoryview, ad: bytes) -> tuple[Any, int]:
+    """One secretstream message opened into the buffer `into`: (plaintext, tag)."""
+    if into is None:  # pragma: no cover - a PyNaCl without its private module
+        plain, got = crypto_secretstream_xchacha20poly1305_pull(state, bytes(cipher), ad)
+        return memoryview(plain), got
+    failed = _sodium.crypto_secretstream_xchacha20poly1305_pull(
+        state.statebuf, into, _ffi.NULL, tag, _ffi.from_buffer(cipher), len(cipher), ad, len(ad)
     )
     if failed:
         raise CryptoError("a blob part failed to verify")
-    return memoryview(_ffi.buffer(into, size))
-
-
-def _new_sealed_buffer() -> Any:
-    return _ffi.new("unsigned char[]", CHUNK + ABYTES) if _ffi else None
+    return memoryview(_ffi.buffer(into, len(cipher) - ABYTES)), tag[0]
 
 
 def _pread_into(fd: int, view: memoryview, offset: int) -> int:
@@ -404,9 +457,9 @@ def _read_into(src: BinaryIO, view: memoryview) -> int:
 
 
 @contextlib.contextmanager
-def _pool(size: int) -> Iterator[ThreadPoolExecutor | None]:
-    """Threads for the parts of a content of `size` bytes: none for one part."""
-    if size <= CHUNK or WORKERS < 2:
+def _pool(jobs: int) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for `jobs` independent pieces of work: none for one."""
+    if jobs < 2 or WORKERS < 2:
         yield None
         return
     pool = ThreadPoolExecutor(WORKERS)
@@ -417,11 +470,16 @@ def _pool(size: int) -> Iterator[ThreadPoolExecutor | None]:
 
 
 def _in_order(
-    pool: ThreadPoolExecutor | None, work: Callable[[Any], Any], jobs: Iterable[Any], window: int
+    pool: ThreadPoolExecutor | None,
+    work: Callable[[Any], Any],
+    jobs: Iterable[Any],
+    window: int,
+    *,
+    first_alone: bool = True,
 ) -> Iterator[Any]:
     """`work(job)` for each job on `pool`, the results in order, at most `window` jobs in
-    flight (and only one until the first is done: a hostile file is refused at its first
-    part, not after `window` of them were read)."""
+    flight (with `first_alone`, only one until the first is done: a hostile file is refused
+    at its first segment, not after `window` of them were read)."""
     if pool is None:
         for job in jobs:
             yield work(job)
@@ -432,7 +490,7 @@ def _in_order(
         for job in jobs:
             pending.append(pool.submit(work, job))
             submitted += 1
-            if len(pending) >= min(window, submitted):
+            if len(pending) >= (min(window, submitted) if first_alone else window):
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
@@ -442,13 +500,16 @@ def _in_order(
         concurrent.futures.wait(pending)
 
 
+def _new_cbuffer(size: int) -> Any:
+    return _ffi.new("unsigned char[]", size) if _ffi else None
+
+
 class _Buffers(threading.local):
-    """Each thread's own buffers for one part: its plaintext (with the flag byte) and its
-    sealed form."""
+    """Each thread's own buffers for one part: its plaintext and its sealed form."""
 
     def __init__(self) -> None:
-        self.plain = bytearray(CHUNK + 1)
-        self.sealed = _new_sealed_buffer()
+        self.plain = bytearray(CHUNK)
+        self.sealed = _new_cbuffer(CHUNK + ABYTES)
 
 
 class _Hash3:
@@ -459,123 +520,119 @@ class _Hash3:
         self._buffers = _Buffers()
 
     def __call__(self, index: int) -> tuple[int, bytes]:
-        view = memoryview(self._buffers.plain)[:CHUNK]
+        view = memoryview(self._buffers.plain)
         got = _pread_into(self._fd, view, index * CHUNK)
         return got, blake3.blake3(view[:got]).digest() if got else b""
 
 
-class _Seal3:
-    """Pass two of attaching (version 3): part `index` read again from the file, checked
-    against its digest from pass one (the file did not change), padded, sealed and written to
-    its place in the blob. Parts are independent, so any thread may seal any one."""
+class _SealSegment:
+    """Pass two of attaching (version 3): segment `s` sealed as a secretstream of its own
+    (a fresh random header), each part read again from the file, checked against its digest
+    from pass one (the file did not change), padded, sealed and written to its place in the
+    blob. Segments are independent, so any thread may seal any one."""
 
-    def __init__(self, src: int, out: int, ref: BlobRef, base: bytes, digests: list[bytes]):
-        self._src, self._out, self._ref, self._base = src, out, ref, base
-        self._digests = digests
-        self._total = padded_length(ref.size)
-        self._count = part_count(ref.size)
+    def __init__(self, src: int, out: int, ref: BlobRef, digests: list[bytes]) -> None:
+        self._src, self._out, self._ref, self._digests = src, out, ref, digests
+        self._layout = _Layout(ref.size)
         self._buffers = _Buffers()
 
-    def __call__(self, index: int) -> int:
-        buffers = self._buffers
+    def __call__(self, segment: int) -> int:
+        layout, buffers = self._layout, self._buffers
         view = memoryview(buffers.plain)
-        length = min(CHUNK, self._total - index * CHUNK)
-        keep = max(0, min(length, self._ref.size - index * CHUNK))
-        if keep and (
-            _pread_into(self._src, view[:keep], index * CHUNK) != keep
-            or blake3.blake3(view[:keep]).digest() != self._digests[index]
-        ):
-            # the file changed between the two reads: what was sealed is not what was named
-            raise IntegrityError("the file changed while it was being attached; try again")
-        if keep < length:
-            view[keep:length] = bytes(length - keep)
-        view[length] = 1 if index == self._count - 1 else 0
-        ad = _ad3(self._ref.name, index, self._count)
-        sealed = _seal3(
-            view[: length + 1], ad, _nonce3(self._base, index), self._ref.key, buffers.sealed
-        )
-        _pwrite_all(self._out, sealed, _HEAD + index * (CHUNK + ABYTES))
-        return length
-
-
-class _Slot:
-    """A part being opened: its sealed bytes as read, and the buffer it opens into."""
-
-    def __init__(self) -> None:
-        self.sealed = bytearray(CHUNK + ABYTES)
-        self.plain = _new_sealed_buffer()
-
-
-class _Open3:
-    """Opens part `index` (version 3) from its slot and checks it: its flag, its padding and,
-    when asked, the BLAKE3 digest of its content."""
-
-    def __init__(self, ref: BlobRef, base: bytes, digest: bool) -> None:
-        self._ref, self._base, self._digest = ref, base, digest
-        self._total = padded_length(ref.size)
-        self._count = part_count(ref.size)
-        self._what = f"blob {ref.name[:8]}"
-
-    def __call__(self, job: tuple[int, _Slot]) -> tuple[_Slot, memoryview, bytes]:
-        index, slot = job
-        length = min(CHUNK, self._total - index * CHUNK)
-        plain = self._open(index, length, memoryview(slot.sealed)[: length + ABYTES], slot.plain)
-        data, digest = self._check(index, length, plain)
-        return slot, data, digest
-
-    def _check(self, index: int, length: int, plain: memoryview) -> tuple[memoryview, bytes]:
-        if plain[length] != (1 if index == self._count - 1 else 0):
-            raise IntegrityError(f"{self._what} is truncated or extended")
-        keep = max(0, min(length, self._ref.size - index * CHUNK))
-        if keep < length and bytes(plain[keep:length]).strip(b"\x00"):
-            raise IntegrityError(f"{self._what} failed to verify (bad padding)")
-        data = plain[:keep]
-        return data, blake3.blake3(data).digest() if self._digest and keep else b""
-
-    def _open(self, index: int, length: int, sealed: memoryview, into: Any) -> memoryview:
-        ad = _ad3(self._ref.name, index, self._count)
-        try:
-            return _unseal3(sealed, ad, _nonce3(self._base, index), self._ref.key, into)
-        except (CryptoError, ValueError):
-            raise IntegrityError(
-                f"{self._what} failed to verify (tampered, reordered or not this vault's)"
-            ) from None
-
-
-class _OpenAt3(_Open3):
-    """Opens part `index` read from its place in the blob file and writes its content to its
-    place in the output file: for two regular files, nothing passes through the caller's
-    thread."""
-
-    def __init__(self, ref: BlobRef, base: bytes, digest: bool, src: int, out: int, at: int):
-        super().__init__(ref, base, digest)
-        self._src, self._out, self._at = src, out, at
-        self._buffers = _OpenBuffers()
-
-    def __call__(self, index: int) -> tuple[int, bytes]:  # type: ignore[override]
-        buffers = self._buffers
-        length = min(CHUNK, self._total - index * CHUNK)
-        sealed = memoryview(buffers.sealed)[: length + ABYTES]
-        if _pread_into(self._src, sealed, _HEAD + index * (CHUNK + ABYTES)) != len(sealed):
-            raise IntegrityError(f"{self._what} is truncated")
-        plain = self._open(index, length, sealed, buffers.plain)
-        data, digest = self._check(index, length, plain)
-        _pwrite_all(self._out, data, self._at + index * CHUNK)
-        return len(data), digest
+        state = crypto_secretstream_xchacha20poly1305_state()
+        header = crypto_secretstream_xchacha20poly1305_init_push(state, self._ref.key)
+        _pwrite_all(self._out, header, layout.offset(segment))
+        parts = layout.parts_of(segment)
+        done = 0
+        for index in parts:
+            length, keep = layout.length(index), layout.keep(index)
+            if keep and (
+                _pread_into(self._src, view[:keep], index * CHUNK) != keep
+                or blake3.blake3(view[:keep]).digest() != self._digests[index]
+            ):
+                # the file changed between the two reads: what was sealed is not what was named
+                raise IntegrityError("the file changed while it was being attached; try again")
+            if keep < length:
+                view[keep:length] = bytes(length - keep)
+            tag = TAG_FINAL if index == parts[-1] else TAG_MESSAGE
+            ad = layout.ad(self._ref.name, index)
+            sealed = _push_into(state, buffers.sealed, view[:length], ad, tag)
+            _pwrite_all(self._out, sealed, layout.part_offset(index))
+            done += length
+        return done
 
 
 class _OpenBuffers(threading.local):
     def __init__(self) -> None:
         self.sealed = bytearray(CHUNK + ABYTES)
-        self.plain = _new_sealed_buffer()
+        self.plain = _new_cbuffer(CHUNK)
+        self.tag = _ffi.new("unsigned char *") if _ffi else None
 
 
-def _regular_fd(f: Any) -> int | None:
-    """The descriptor of `f` when it is a regular file that writes where it is told (not
-    O_APPEND), else None."""
+class _OpenSegment:
+    """Opens segment `s` of a version 3 blob: its header and each of its parts, in order,
+    checked under the key with its associated data, FINAL on its last part and only there,
+    and the padding; `emit(part, content)` gets each part's content. Returns the BLAKE3
+    digests of the content's pieces (when asked) and the content bytes emitted."""
+
+    def __init__(self, ref: BlobRef, digest: bool) -> None:
+        self._ref, self._digest = ref, digest
+        self._layout = _Layout(ref.size)
+        self._what = f"blob {ref.name[:8]}"
+        self._buffers = _OpenBuffers()
+
+    def run(
+        self,
+        segment: int,
+        read: Callable[[memoryview], int],
+        emit: Callable[[int, memoryview], None],
+    ) -> tuple[list[bytes], int]:
+        layout, buffers, what = self._layout, self._buffers, self._what
+        header = bytearray(SS_HEADER_BYTES)
+        if read(memoryview(header)) != SS_HEADER_BYTES:
+            raise IntegrityError(f"{what} is truncated")
+        state = crypto_secretstream_xchacha20poly1305_state()
+        try:
+            crypto_secretstream_xchacha20poly1305_init_pull(state, bytes(header), self._ref.key)
+        except (CryptoError, ValueError):  # pragma: no cover - any 24 bytes are a header
+            raise IntegrityError(f"{what} failed to verify") from None
+        parts = layout.parts_of(segment)
+        digests = []
+        emitted = 0
+        for index in parts:
+            length = layout.length(index)
+            sealed = memoryview(buffers.sealed)[: length + ABYTES]
+            if read(sealed) != len(sealed):
+                raise IntegrityError(f"{what} is truncated")
+            try:
+                plain, tag = _pull_into(
+                    state, buffers.plain, buffers.tag, sealed, layout.ad(self._ref.name, index)
+                )
+            except (CryptoError, ValueError):
+                raise IntegrityError(
+                    f"{what} failed to verify (tampered, reordered or not this vault's)"
+                ) from None
+            if (tag == TAG_FINAL) != (index == parts[-1]):
+                raise IntegrityError(f"{what} is truncated or extended")
+            keep = layout.keep(index)
+            if keep < length and bytes(plain[keep:length]).strip(b"\x00"):
+                raise IntegrityError(f"{what} failed to verify (bad padding)")
+            data = plain[:keep]
+            if self._digest and keep:
+                digests.append(blake3.blake3(data).digest())
+            emit(index, data)
+            emitted += keep
+        return digests, emitted
+
+
+def _regular_fd(f: Any, *, writing: bool = False) -> int | None:
+    """The descriptor of `f` when it is a regular file (for `writing`, one that writes where
+    it is told: not O_APPEND), else None."""
     try:
         fd = f.fileno()
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        if writing and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
             return None
     except (AttributeError, OSError, ValueError):
         return None
@@ -638,14 +695,16 @@ class BlobStore:
 
     def _put3(self, source: Path, progress: Progress | None) -> BlobRef:
         """`put` of version 3: pass one reads and hashes the file's pieces on the pool (the
-        name and key come from all of them), pass two seals each part on the pool, checking it
-        against its digest from pass one, straight into its place in the blob."""
+        name and key come from all of them), pass two seals each segment on the pool,
+        checking each piece against its digest from pass one, straight into its place."""
         with open(source, "rb") as src:
             fd = src.fileno()
-            with _pool(os.fstat(fd).st_size) as pool:
+            with _pool(part_count(os.fstat(fd).st_size)) as pool:
                 digests: list[bytes] = []
                 size = 0
-                pieces = _in_order(pool, _Hash3(fd), itertools.count(), 2 * WORKERS)
+                pieces = _in_order(
+                    pool, _Hash3(fd), itertools.count(), 2 * WORKERS, first_alone=False
+                )
                 with contextlib.closing(pieces):  # reads past the end stop before pass two
                     for got, digest in pieces:
                         if got:
@@ -673,15 +732,15 @@ class BlobStore:
         pool: ThreadPoolExecutor | None,
     ) -> None:
         ensure_private_dir(self.folder)
-        base = crypto.random_bytes(SS_HEADER_BYTES)
         with replacing(self.path(ref.name)) as out:
-            out.write(MAGIC + bytes([3]) + base)
+            out.write(MAGIC + bytes([3]))
             out.flush()
-            seal = _Seal3(src, out.fileno(), ref, base, digests)
+            seal = _SealSegment(src, out.fileno(), ref, digests)
             written = 0
-            parts = _in_order(pool, seal, range(part_count(ref.size)), 2 * WORKERS)
-            with contextlib.closing(parts):  # on an error, no part is still being written
-                for length in parts:
+            segments = range(segment_count(ref.size))
+            sealed = _in_order(pool, seal, segments, 2 * WORKERS, first_alone=False)
+            with contextlib.closing(sealed):  # on an error, no segment is still being written
+                for length in sealed:
                     written += length
                     if progress:
                         progress(ref.size // 2 + min(written, ref.size) // 2, ref.size)
@@ -699,7 +758,7 @@ class BlobStore:
         list of its pieces' digests)."""
         if version == 3:
             assert isinstance(content_hash, list)
-            with _pool(ref.size) as pool:
+            with _pool(segment_count(ref.size)) as pool:
                 self._write3(src.fileno(), ref, content_hash, progress, pool)
             return
         ensure_private_dir(self.folder)
@@ -754,16 +813,19 @@ class BlobStore:
         check_content: bool,
     ) -> None:
         what = f"blob {ref.name[:8]}"
-        head = _read_full(src, _HEAD)
-        version = head[len(MAGIC)] if len(head) == _HEAD else 0
+        head = _read_full(src, _START)
+        version = head[len(MAGIC)] if len(head) == _START else 0
         if head[: len(MAGIC)] != MAGIC or version not in VERSIONS:
             raise IntegrityError(f"{what} is not a sealed blob (truncated or damaged)")
         if version == 3:
-            self._open3(src, ref, out, progress, head[len(MAGIC) + 1 :], check_content)
+            self._open3(src, ref, out, progress, check_content)
             return
+        header = _read_full(src, SS_HEADER_BYTES)
+        if len(header) != SS_HEADER_BYTES:
+            raise IntegrityError(f"{what} is not a sealed blob (truncated or damaged)")
         state = crypto_secretstream_xchacha20poly1305_state()
         try:
-            crypto_secretstream_xchacha20poly1305_init_pull(state, head[len(MAGIC) + 1 :], ref.key)
+            crypto_secretstream_xchacha20poly1305_init_pull(state, header, ref.key)
         except (CryptoError, ValueError):
             raise IntegrityError(f"{what} failed to verify") from None
         puller = _Puller(state, _ad(ref.name, version))
@@ -780,41 +842,34 @@ class BlobStore:
         ref: BlobRef,
         out: BinaryIO,
         progress: Progress | None,
-        base: bytes,
         check_content: bool,
     ) -> None:
-        """Version 3: the main thread reads each part into a free slot and writes the opened
-        parts in order; the pool opens and checks them (at most WORKERS + 1 at a time, so
-        memory stays at a few parts whatever the size)."""
+        """Version 3, `src` just after the version byte. From a regular file, segments are
+        opened on the pool (`_open_at`); from a stream (a blob arriving from the sync folder),
+        one after the other as they arrive, each part checked as it is read."""
         what = f"blob {ref.name[:8]}"
-        total = padded_length(ref.size)
-        free: list[_Slot] = []
-
-        def jobs() -> Iterator[tuple[int, _Slot]]:
-            for index in range(part_count(ref.size)):
-                slot = free.pop() if free else _Slot()
-                want = min(CHUNK, total - index * CHUNK) + ABYTES
-                if _read_into(src, memoryview(slot.sealed)[:want]) != want:
-                    raise IntegrityError(f"{what} is truncated")
-                yield index, slot
-
-        digests = []
-        emitted = 0
-        with _pool(ref.size) as pool:
-            src_fd, out_fd = _regular_fd(src), _regular_fd(out)
-            if pool is not None and src_fd is not None and out_fd is not None:
-                self._open_at(src_fd, out, out_fd, ref, progress, base, check_content, pool)
+        layout = _Layout(ref.size)
+        src_fd = _regular_fd(src)
+        with _pool(layout.segments) as pool:
+            if pool is not None and src_fd is not None:
+                self._open_at(src_fd, ref, out, progress, check_content, pool)
                 return
-            opened = _in_order(pool, _Open3(ref, base, check_content), jobs(), WORKERS + 1)
-            with contextlib.closing(opened):
-                for slot, data, digest in opened:
-                    out.write(data)
-                    free.append(slot)
-                    if digest:
-                        digests.append(digest)
-                    emitted += len(data)
-                    if progress:
-                        progress(emitted, ref.size)
+        opener = _OpenSegment(ref, check_content)
+
+        def read(view: memoryview) -> int:
+            return _read_into(src, view)
+
+        def emit(_index: int, data: memoryview) -> None:
+            out.write(data)
+
+        digests: list[bytes] = []
+        emitted = 0
+        for segment in range(layout.segments):
+            got, length = opener.run(segment, read, emit)
+            digests += got
+            emitted += length
+            if progress:
+                progress(emitted, ref.size)
         if src.read(1):
             raise IntegrityError(f"{what} has data after its end (extended)")
         if check_content:
@@ -823,32 +878,68 @@ class BlobStore:
     def _open_at(
         self,
         src: int,
-        out: BinaryIO,
-        out_fd: int,
         ref: BlobRef,
+        out: BinaryIO,
         progress: Progress | None,
-        base: bytes,
         check_content: bool,
         pool: ThreadPoolExecutor,
     ) -> None:
-        """`_open3` between two regular files: each part read, opened and written in place by
-        the pool (pread, pwrite), the output left positioned after the content."""
-        if os.fstat(src).st_size != sealed_length(ref.size):
+        """`_open3` from a regular file: each segment read with pread and opened by the pool.
+        Into a regular file, each part is written in place (pwrite) and the output left
+        positioned after the content; into nothing (`verify`), it is dropped; into anything
+        else (a pipe, a file opened for appending), a segment's content is kept in a buffer of
+        its own until the caller's thread writes it, in order (a few segments in flight)."""
+        layout = _Layout(ref.size)
+        if os.fstat(src).st_size != sealed_length(ref.size, 3):
             raise IntegrityError(f"blob {ref.name[:8]} is truncated or extended")
-        out.flush()
-        at = out.tell()
-        work = _OpenAt3(ref, base, check_content, src, out_fd, at)
-        digests = []
+        opener = _OpenSegment(ref, check_content)
+        discard = isinstance(out, _Discard)
+        out_fd = None if discard else _regular_fd(out, writing=True)
+        at = 0
+        if out_fd is not None:
+            out.flush()
+            at = out.tell()
+        free: list[bytearray] = []
+
+        def jobs() -> Iterator[tuple[int, bytearray | None]]:
+            for segment in range(layout.segments):
+                ordered = not discard and out_fd is None
+                yield segment, (free.pop() if free else bytearray(SEGMENT)) if ordered else None
+
+        def work(job: tuple[int, bytearray | None]) -> tuple[bytearray | None, list[bytes], int]:
+            segment, slot = job
+            where = [layout.offset(segment)]
+            first = segment * SEGMENT_PARTS
+
+            def read(view: memoryview) -> int:
+                got = _pread_into(src, view, where[0])
+                where[0] += got
+                return got
+
+            def emit(index: int, data: memoryview) -> None:
+                if out_fd is not None:
+                    _pwrite_all(out_fd, data, at + index * CHUNK)
+                elif slot is not None:
+                    start = (index - first) * CHUNK
+                    slot[start : start + len(data)] = data
+
+            digests, emitted = opener.run(segment, read, emit)
+            return slot, digests, emitted
+
+        digests: list[bytes] = []
         emitted = 0
-        parts = _in_order(pool, work, range(part_count(ref.size)), WORKERS + 1)
-        with contextlib.closing(parts):
-            for length, digest in parts:
-                if digest:
-                    digests.append(digest)
+        segments = _in_order(pool, work, jobs(), WORKERS + 1, first_alone=False)
+        with contextlib.closing(segments):
+            for slot, got, length in segments:
+                if slot is not None:
+                    out.write(memoryview(slot)[:length])
+                    free.append(slot)
+                digests += got
                 emitted += length
                 if progress:
                     progress(emitted, ref.size)
-        out.seek(at + ref.size)
+        if out_fd is not None:
+            out.seek(at + ref.size)
         if check_content:
             self._check_named(ref, v3_hash(ref.size, digests))
 
@@ -927,7 +1018,7 @@ class BlobStore:
         failed check, is an IntegrityError and leaves nothing behind."""
         ensure_private_dir(self.folder)
         target = self.path(ref.name)
-        expected = sealed_length(ref.size)
+        expected = max(sealed_lengths(ref.size))  # the version is known once it arrives
         with replacing(target) as out:
             # Checked as it arrives: a hostile file of a huge claimed size is refused at its
             # first bad part, not after all of it was copied here.
