@@ -61,6 +61,12 @@ def _refused(store: BlobStore, ref: BlobRef, tmp_path: Path) -> None:
         store.open(ref, fh)
     with pytest.raises(IntegrityError):
         store.verify(ref)
+    # and so does taking it from elsewhere (in order, as it arrives: another path than pread)
+    elsewhere = _store(tmp_path / "elsewhere")
+    sealed = store.path(ref.name).read_bytes()
+    with pytest.raises(IntegrityError):
+        elsewhere.receive([sealed[:5000], sealed[5000:]], ref)
+    assert not elsewhere.has(ref.name)
 
 
 @pytest.mark.parametrize(
@@ -535,8 +541,9 @@ def test_a_file_that_changes_while_attached_is_refused(tmp_path: Path, how: str)
 
 def test_reading_back_into_a_file_opened_for_appending_or_a_pipe(tmp_path: Path) -> None:
     """Parts are written in place only into a regular file that writes where it is told: a
-    file opened for appending, or a pipe, gets them in order from the caller's thread."""
-    data = os.urandom(3 * CHUNK + 11)
+    file opened for appending, or a pipe, gets them in order from the caller's thread (each
+    segment opened on the pool into a buffer of its own, a few in flight)."""
+    data = os.urandom(SIZE3)
     store, ref = _round_trip(tmp_path, data)
     target = tmp_path / "appended.bin"
     target.write_bytes(b"head")

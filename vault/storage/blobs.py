@@ -850,10 +850,11 @@ class BlobStore:
         what = f"blob {ref.name[:8]}"
         layout = _Layout(ref.size)
         src_fd = _regular_fd(src)
-        with _pool(layout.segments) as pool:
-            if pool is not None and src_fd is not None:
+        if src_fd is not None and layout.segments > 1 and WORKERS > 1:
+            with _pool(layout.segments) as pool:
+                assert pool is not None
                 self._open_at(src_fd, ref, out, progress, check_content, pool)
-                return
+            return
         opener = _OpenSegment(ref, check_content)
 
         def read(view: memoryview) -> int:
