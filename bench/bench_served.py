@@ -14,6 +14,12 @@ are medians of the per-round ratios of paired runs.
     python bench/bench_served.py            # 10,000 notes; pass and jrnl if installed
     VAULT_BENCH_BEFORE=DIR python bench/bench_served.py   # also the code checked out in DIR
     VAULT_BENCH_SMOKE=1 python bench/bench_served.py
+    VAULT_BENCH_EDITABLE=1 python bench/bench_served.py   # this venv's `vault` as it is
+
+`vault` runs as a person's install runs it (`installed_like`): the installed script of
+scripts/vault in a venv that finds the package by a plain path. The development venv's editable
+install imports an import hook at every start (pathlib, re, urllib...: 7-10 ms of a 25 ms
+command here), which no installed copy does.
 
 pass's search (`pass grep`, one gpg per note) takes minutes at 10,000 notes: it runs once,
 and only with VAULT_BENCH_PASS_GREP=1 (issue 15 measured it at 146 s).
@@ -25,6 +31,7 @@ import compileall
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -72,6 +79,23 @@ def vault_commands(task: peers.Task, exe: list[str]) -> dict[str, peers.Command]
     }
 
 
+def installed_like(folder: Path) -> list[str]:
+    """`vault` as installed (pip install, pipx): a venv whose site-packages finds this source
+    tree and this venv's dependencies by a plain .pth (no editable import hook), and the script
+    scripts/vault with its `#!python` made this venv's interpreter, as pip makes it."""
+    venv = folder / "installed-venv"
+    if not (venv / "bin" / "python3").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and p.is_dir())
+    (site / "vault-source.pth").write_text(f"{HERE.parent}\n{deps}\n")
+    script = venv / "bin" / "vault"
+    source = (HERE.parent / "scripts" / "vault").read_text().split("\n", 1)[1]
+    script.write_text(f"#!{venv / 'bin' / 'python3'}\n{source}")
+    script.chmod(0o755)
+    return [str(script)]
+
+
 def main() -> int:
     folder = WORK / ("served-smoke" if SMOKE else "served")
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,7 +109,8 @@ def main() -> int:
     runtime = folder / "run"
     shutil.rmtree(runtime, ignore_errors=True)
     runtime.mkdir(mode=0o700)
-    exe = peers.vault_exe()
+    editable = os.environ.get("VAULT_BENCH_EDITABLE") == "1"
+    exe = peers.vault_exe() if editable else installed_like(folder)
     # The modules' bytecode, as installing a wheel writes it: an editable install run with
     # PYTHONDONTWRITEBYTECODE would compile the thin client again in every command (5-8 ms).
     compileall.compile_dir(Path(vault.__file__).parent, quiet=1)
@@ -165,7 +190,13 @@ def report(
         f"`{short(task.show.id)}` by that short id, by its title, and by its full id (pass and "
         "jrnl name it their own way, one figure for both). The machine is shared (2 cores, "
         "several other jobs): absolute times are noisy; the ratios are medians of paired "
-        "per-round ratios, which the load affects far less.",
+        "per-round ratios, which the load affects far less. `vault` ran "
+        + (
+            "from the development venv (its editable install's import hook loads at every start)."
+            if os.environ.get("VAULT_BENCH_EDITABLE") == "1"
+            else "as installed: scripts/vault in a venv that finds the package by a plain path "
+            "(no editable install's import hook)."
+        ),
         "",
         "| operation | " + " | ".join(names) + " |",
         "|---|" + "---:|" * len(names),

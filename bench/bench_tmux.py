@@ -578,6 +578,48 @@ def before_and_after(befores, afters) -> None:  # type: ignore[no-untyped-def]
             print(f"| {name} | {count(size)} | {fmt(cells[0])} | {fmt(cells[1])} |")
         rss = [max(s["hwm_kib"] for s in runs) / 1024 for runs in (befores[size], afters[size])]
         print(f"| app peak RSS | {count(size)} | {rss[0]:.0f} MiB | {rss[1]:.0f} MiB |")
+        # Paired: each round ran both, one after the other; the ratio of that round's medians
+        # cancels most of what a busy neighbour did to the round.
+        for name, pick in (
+            ("search keystroke", lambda s: [t for _, t in s["keys"]]),
+            ("down arrow → next note", lambda s: s["nexts"]),
+        ):
+            ratios = sorted(
+                statistics.median(pick(after)) / statistics.median(pick(before))
+                for before, after in zip(befores[size], afters[size], strict=True)
+            )
+            print(
+                f"| {name}: after ÷ before, median of the rounds' ratios | {count(size)} | "
+                f"{statistics.median(ratios):.2f}× | ({', '.join(f'{r:.2f}' for r in ratios)}) |"
+            )
+    # Each round ran before and after in turn: the ratio of the pair, then their median.
+    print("\nPer round, after ÷ before (the pair of the same round), and their median:\n")
+    print("| measurement | notes | per round | median |\n|---|---:|---|---:|")
+    for size in afters:
+        for name, pick in (
+            ("Enter → list", lambda s: s["unlock"]),
+            (
+                "down arrow → next note (median of the round)",
+                lambda s: statistics.median(s["nexts"]),
+            ),
+            (
+                "search keystroke (median of the round)",
+                lambda s: statistics.median(t for _, t in s["keys"]),
+            ),
+            ("app peak RSS", lambda s: s["hwm_kib"]),
+        ):
+            ratios = [pick(a) / pick(b) for b, a in zip(befores[size], afters[size], strict=True)]
+            cells = ", ".join(f"{r:.2f}×" for r in ratios)
+            print(f"| {name} | {count(size)} | {cells} | {statistics.median(ratios):.2f}× |")
+        pairs = ", ".join(
+            f"{fmt(b['unlock'])} → {fmt(a['unlock'])}"
+            for b, a in zip(befores[size], afters[size], strict=True)
+        )
+        hwms = ", ".join(
+            f"{b['hwm_kib'] / 1024:.0f} → {a['hwm_kib'] / 1024:.0f} MiB"
+            for b, a in zip(befores[size], afters[size], strict=True)
+        )
+        print(f"\n{count(size)} notes, Enter → list per round: {pairs}; peak RSS: {hwms}")
 
 
 def report(runs, domains, echo_times) -> None:  # type: ignore[no-untyped-def]

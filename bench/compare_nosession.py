@@ -175,9 +175,10 @@ def main() -> int:
     print(f"{opts.notes:,} notes, medians of {opts.rounds} interleaved rounds\n")
     print(
         "| command | KDF | wall before | wall after | after ÷ before "
-        "| CPU before | CPU after | after ÷ before | its KDF | wall − KDF before | after |"
+        "| CPU before | CPU after | after ÷ before | its KDF | wall − KDF before | after "
+        "| after ÷ before, paired |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, _, on_vault in commands:
         for kdf, _ in kinds if on_vault is True else kinds[:1]:
             cells = []
@@ -194,8 +195,14 @@ def main() -> int:
                 spent = statistics.median(t[2] for t in runs["after"])
                 beyond = [statistics.median(t[0] - t[2] for t in runs[name]) for name in trees]
                 cells += [f"{spent * 1e3:.0f} ms"] + [f"{b * 1e3:.0f} ms" for b in beyond]
+                # each round's after over the same round's before (run back to back)
+                paired = statistics.median(
+                    (a[0] - a[2]) / (b[0] - b[2])
+                    for a, b in zip(runs["after"], runs["before"], strict=True)
+                )
+                cells.append(f"{paired:.2f}×")
             else:
-                cells += ["", "", ""]
+                cells += ["", "", "", ""]
             print(f"| `vault {label}` | {kdf} | " + " | ".join(cells) + " |")
     return 0
 

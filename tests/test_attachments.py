@@ -189,3 +189,28 @@ def test_collect_removes_what_a_killed_attach_left_half_written(
     assert not stale.exists()
     assert young.exists() and other.exists() and link.is_symlink()
     assert (blobs / f"{kept.blob}.blob").exists()
+
+
+def test_sealing_stored_content_again_restarts_the_collectors_grace(
+    vault: Vault, tmp_path: Path
+) -> None:
+    """A file whose blob no note uses any more, and is old enough to be collected, is sealed
+    again for a note about to be written (an import seals before its transaction): the
+    collector must leave it to that note (found by review)."""
+    import os
+
+    source = _file(tmp_path, "f.bin", b"x" * 1000)
+    first = vault.create_note("first")
+    vault.attach(first.id, source)
+    vault.remove_attachment(first.id, "f.bin")
+    blobs = vault.path / "blobs"
+    hour_ago = time.time() - 3600
+    for name in os.listdir(blobs):
+        os.utime(blobs / name, (hour_ago, hour_ago))
+    ref = vault.seal_file(source)
+    assert collect_garbage(vault) == []
+    second = vault.create_note("second")
+    vault.attach_sealed(second.id, ref, "f.bin")
+    out = io.BytesIO()
+    vault.save_attachment(second.id, "f.bin", out)
+    assert out.getvalue() == b"x" * 1000

@@ -45,3 +45,25 @@ def test_cycles_made_during_a_pause_are_still_collected() -> None:
         del a, b
     gc.collect()
     assert ref() is None and probe.is_set()
+
+
+def test_what_a_holder_froze_stays_frozen_through_pauses_until_released() -> None:
+    """A vault kept open (the app, the session agent) freezes its objects with `hold`; a pause
+    then neither thaws them nor counts them (gc.get_freeze_count walks every frozen object),
+    and `release` gives them all back."""
+    kept = [object() for _ in range(1000)]
+    gcpause.hold()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
+        with gcpause.paused():
+            made = [[i] for i in range(1000)]
+        assert gc.get_freeze_count() == frozen  # neither thawed nor frozen further
+        gcpause.hold()  # a second hold (the app holds again once the bodies are read)
+        assert gc.get_freeze_count() >= frozen + len(made)
+    finally:
+        gcpause.release()
+    assert gc.get_freeze_count() == 0
+    with gcpause.paused():
+        pass
+    assert gc.get_freeze_count() == 0  # the usual settling again

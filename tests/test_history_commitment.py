@@ -120,3 +120,26 @@ def test_the_commitment_is_as_format_md_says(cli: CLI, vault_path: Path) -> None
             total ^= int.from_bytes(term, "big")
         recorded = db.execute("SELECT value FROM meta WHERE key = 'ops_sum'").fetchone()[0]
     assert recorded == f"{total:032x}"
+
+
+def test_a_commit_between_reading_the_rows_and_the_commitment_is_no_alarm(
+    cli: CLI, vault_path: Path
+) -> None:
+    """The rows are read, another process commits, then the commitment is read: the two
+    disagree though nothing was tampered with (a `vault tag rename` beside the session agent
+    raised the alarm, and it stuck). The check looks again under the write lock."""
+    from vault.notes import integrity
+
+    cli.init()
+    kept_open = Vault.unlock(vault_path, password=PASSWORD)
+    other = Vault.unlock(vault_path, password=PASSWORD)
+    try:
+        rows_before = kept_open.store.scan_history(rebuild=False)
+        other.create_note("written meanwhile", "by another process")
+        assert integrity.check_commitment(kept_open.store, rows_before) is None
+        assert kept_open.check_history() is None
+    finally:
+        kept_open.lock()
+        other.lock()
+    assert "history was altered" not in cli("ls", check=True).stderr
+    assert cli("check", check=True).returncode == 0

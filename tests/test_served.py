@@ -15,7 +15,9 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -175,6 +177,50 @@ def test_the_agent_never_serves_what_another_process_changed_after_it(
     served, own = both_ways(cli, "ls")
     same(served, own)
     assert "Only in the copy" in served.stdout
+
+
+def agent_status(cli: CLI) -> dict:
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    reply = agent_client._ask_vault(cli.vault_dir, vault_id, {"op": "status"})
+    assert reply is not None
+    return reply
+
+
+def test_unlock_has_the_agent_open_the_vault_before_any_command(hostile: CLI) -> None:
+    """`vault unlock` preloads: the agent opens the vault as soon as it has answered, so the
+    next command (a person's, seconds later) finds it open; what it serves is still what the
+    command prints alone, and a change made in between is seen."""
+    cli = hostile
+    deadline = time.monotonic() + 60
+    while not (status := agent_status(cli))["open"]:
+        assert time.monotonic() < deadline, "the agent never opened the vault"
+        time.sleep(0.05)
+    assert status["served"] == 0
+    cli("new", "After the preload", input="fresh", check=True, VAULT_AGENT_SERVE="0")
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert "After the preload" in served.stdout
+    same(*both_ways(cli, "show", "After the preload"))
+
+
+def test_a_lock_right_after_unlock_ends_the_agent_preloading_or_not(cli: CLI) -> None:
+    """A lock that comes while the agent is still opening the vault: the agent answers, waits
+    for the opening, forgets it, and removes its socket; the next command asks again."""
+    cli.init()
+    for n in range(30):
+        cli("new", f"Note {n}", input=f"body {n}", check=True)
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    for _ in range(3):
+        cli("unlock", check=True)
+        where = agent_client.socket_path(cli.vault_dir, vault_id)
+        assert where.exists()
+        assert "Locked" in cli("lock", check=True).stderr
+        deadline = time.monotonic() + 30
+        while where.exists():  # removed by the agent as it ends, after the opening
+            assert time.monotonic() < deadline, "the agent did not end after the lock"
+            time.sleep(0.05)
+        assert agent_client.status(cli.vault_dir, vault_id) is None
+    assert "Note 3" in cli("ls", check=True).stdout  # with the password again
 
 
 def test_a_repeated_ls_is_answered_again_only_while_nothing_changed(hostile: CLI) -> None:
@@ -545,3 +591,53 @@ def test_a_columns_variable_that_is_no_width_is_ignored_alike(hostile: CLI, colu
     own = run_on_terminal(["ls"], {**env, "VAULT_AGENT_SERVE": "0"})
     assert served == own
     assert max(len(line) for line in own[1].decode().splitlines()) <= 72
+
+
+@pytest.mark.parametrize(
+    "args", [("ls",), ("show", "Plain groceries"), ("new", "Thin", "--no-edit")]
+)
+def test_the_installed_command_serves_without_the_command_line_re_or_json(
+    hostile: CLI, args: tuple[str, ...]
+) -> None:
+    """The installed `vault` script, served by the agent, imports the thin client and the C
+    parts of the standard library it needs: not `re` (pip's console script for an entry point
+    imported it first), not `json`, not the command line or the domain. Its output and exit
+    status are the command's (it ends with os._exit, after writing everything)."""
+    script = vault_command()[0]
+    assert "import re" not in Path(script).read_text()  # the script, not pip's template
+    # What the interpreter's start imported (site, an editable install's import hook) is
+    # not the script's doing: only what it adds is looked at.
+    code = (
+        "import os, sys\n"
+        "started = set(sys.modules)\n"
+        "real_exit = os._exit\n"
+        "def seen(code):\n"
+        "    heavy = ('re', 'json', 'vault.cli', 'vault.notes.vault', 'nacl', 'socket')\n"
+        "    added = [m for m in heavy if m in sys.modules and m not in started]\n"
+        "    sys.stderr.write('loaded:' + ','.join(added) + '\\n')\n"
+        "    sys.stderr.flush()\n"
+        "    real_exit(code)\n"
+        "os._exit = seen\n"
+        f"sys.argv = [{script!r}, *{list(args)!r}]\n"
+        f"with open({script!r}) as f:\n"
+        f"    exec(compile(f.read(), {script!r}, 'exec'), {{'__name__': '__main__'}})\n"
+    )
+    before = served_count(hostile)
+    env = hostile.env()
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input="",
+        capture_output=True,
+        text=True,
+        env=env,
+        start_new_session=True,
+        timeout=120,
+    )
+    assert served_count(hostile) == before + 1, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "loaded:"
+    own = hostile(*args, VAULT_AGENT_SERVE="0")
+    if args[0] != "new":
+        assert result.stdout == own.stdout
+    else:
+        assert result.stdout.startswith("Created note ")

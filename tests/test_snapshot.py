@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLI, PASSWORD
+from vault.notes.model import has_body
 from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
 from vault.sealing import keys, snapshot
 from vault.sealing.crypto import TEST_KDF, Label, subkey
@@ -283,8 +284,6 @@ def test_a_listing_reads_no_body_and_shows_the_same_notes(big: Path) -> None:
         some = sorted(listed)[0]
         with pytest.raises(RuntimeError, match="without the notes' bodies"):
             vault.search("body")
-        with pytest.raises(RuntimeError, match="without its body"):
-            vault.update_note(listed[some], title="renamed")  # its body would be lost
         whole = vault.note(some)  # read whole from the store, on demand
         vault._unsnapped = 0
     expected = open_without_snapshot(big)
@@ -292,6 +291,122 @@ def test_a_listing_reads_no_body_and_shows_the_same_notes(big: Path) -> None:
     for note_id, note in listed.items():
         payload = dict(expected[note_id][0], body="")
         assert (note.to_payload(), note.version) == (payload, expected[note_id][1])
+
+
+def test_a_change_to_a_note_read_without_its_body_keeps_its_body(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        before = {n.id: n for n in vault.all_notes()}
+    with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
+        listed = sorted(vault.all_notes(), key=lambda n: n.id)
+        assert not any(has_body(n) for n in listed)
+        renamed = vault.update_note(listed[0], title="Renamed in a listing")
+        pinned = vault.update_note(listed[1], pinned=True)
+        trashed = vault.trash_note(listed[2])
+        assert renamed.body == before[listed[0].id].body != ""
+        assert (pinned.body, trashed.body) == (before[listed[1].id].body, before[listed[2].id].body)
+        # The same object again: its version is now an older one; the change forks from it
+        # and still carries that version's body, never "".
+        again = vault.update_note(listed[0], title="Renamed twice")
+        assert again.body == before[listed[0].id].body
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        for note in (renamed, pinned, trashed):
+            assert vault.note(note.id).body == before[note.id].body
+
+
+def test_the_app_reads_the_bodies_after_the_list_from_the_same_snapshot(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        expected = {n.id: (n.to_payload(), n.version) for n in vault.all_notes()}
+        hits = {h.note.id for h in vault.search("body")}
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        listed = vault.all_notes(bodies=False)
+        assert vault.bodies_pending == len(listed) == len(expected)
+        assert not any(has_body(n) for n in listed)
+        epoch = vault.bodies_epoch
+        # A search told it may be partial looks at titles; the app says so.
+        partial = vault.filter_notes(listed, "body", partial=True)
+        assert {h.note.id for h in partial} <= hits
+        shown = vault.whole(listed[0])  # the note on screen: its own envelope, at once
+        assert (shown.to_payload(), shown.version) == expected[listed[0].id]
+        slices = 0
+        while vault.load_bodies():
+            slices += 1
+        assert vault.bodies_pending == 0 and vault.bodies_epoch == epoch + 1
+        got = {n.id: (n.to_payload(), n.version) for n in vault.all_notes(bodies=False)}
+        assert got == expected
+        # A search over the list read before the bodies came in (a keystroke in between):
+        # partial, and what it folded (titles alone) is not kept for the same versions.
+        assert not vault.filter_notes(listed, "body", partial=True)
+        assert {h.note.id for h in vault.search("body")} == hits
+
+
+def test_the_bodies_stream_from_the_file_the_listing_came_from(big_keys) -> None:
+    path, key, vault_id, mk_id, _ = big_keys
+    whole = {e[0]: e[4].get("body") for e in snapshot.read(path, key, vault_id, mk_id)}
+    listing = snapshot.load_listing(path, key, vault_id, mk_id)
+    assert listing is not None
+    entries, has_bodies, version, stream = listing
+    assert not has_bodies and version == snapshot.VERSION and stream is not None
+    assert all("body" not in e[4] for e in entries)
+    snapshot.path_in(path).unlink()  # replaced meanwhile: the open file is still the one read
+    snapshot.path_in(path).write_bytes(b"{}")
+    got: dict[str, str] = {}
+    while not stream.done:
+        got.update(stream.next())
+    assert got == {i: b for i, b in whole.items() if b is not None}
+    assert stream.next() == {}
+
+
+def test_a_damaged_bodies_part_ends_the_stream_and_nothing_else(big_keys) -> None:
+    path, key, vault_id, mk_id, sealed = big_keys
+    damaged = bytearray(sealed)
+    damaged[-40] ^= 0x01  # in the bodies' part, after the listing's PUSH
+    snapshot.path_in(path).write_bytes(bytes(damaged))
+    listing = snapshot.load_listing(path, key, vault_id, mk_id)
+    assert listing is not None and listing[3] is not None  # the listing itself is whole
+    stream = listing[3]
+    with pytest.raises(ValueError):
+        while True:
+            stream.next()
+    assert stream.done
+
+
+def test_bodies_come_from_the_store_when_the_snapshot_goes(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        expected = {n.id: n.body for n in vault.all_notes()}
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        snapshot.destroy(big)  # wiped under the open stream (a purge does this)
+        # Whatever it asks for first waits for every body (read from the store now).
+        assert {n.id: n.body for n in vault.all_notes()} == expected
+        assert vault.bodies_pending == 0
+
+
+def test_bodies_read_late_never_replace_a_newer_version(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        listed = sorted(vault.all_notes(bodies=False), key=lambda n: n.id)
+        edited, purged = listed[0], listed[1]
+        with Vault.unlock(big, password=PASSWORD) as other:  # another process, meanwhile
+            other.update_note(other.note(edited.id), body="written elsewhere")
+            other._unsnapped = 0
+        assert vault.refresh()
+        assert vault.note(edited.id).body == "written elsewhere"
+        vault.purge_note(purged)  # destroys the snapshot the bodies are read from
+        while vault.load_bodies():
+            pass
+        assert vault.note(edited.id).body == "written elsewhere"
+        assert purged.id not in {n.id for n in vault.all_notes()}
+        assert all(has_body(n) for n in vault.all_notes(bodies=False))
+        assert all(n.body.startswith("body ") for n in vault.all_notes() if n.id != edited.id)
+
+
+def test_whole_reads_the_version_it_is_given(big: Path) -> None:
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        note = sorted(vault.all_notes(bodies=False), key=lambda n: n.id)[0]
+        assert not has_body(note)
+        newer = vault.update_note(note, title="Newer title")  # keeps the body it had
+        old = vault.whole(note)  # the version on screen, not the newer one
+        assert (old.version, old.title) == (note.version, note.title)
+        assert old.body == newer.body and old.body.startswith("body ")
+        assert vault.whole(newer) is newer  # a note with its body is itself
 
 
 def test_a_listing_sees_changes_made_after_the_snapshot(big: Path) -> None:
@@ -343,6 +458,12 @@ def test_a_version_1_snapshot_is_read_and_replaced_in_place(big_keys) -> None:
     assert found is not None
     write_version_1(big, found, key, vault_id, mk_id)
     assert snapshot.load(big, key, vault_id, mk_id, bodies=False)[1:] == (True, 1)
+    listing = snapshot.load_listing(big, key, vault_id, mk_id)
+    assert listing is not None and listing[1:] == (True, 1, None)  # whole: nothing to stream
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        assert not vault.bodies_pending and all(has_body(n) for n in vault.all_notes())
+        vault._unsnapped = 0
+        vault._snap_old = False  # (the plain listing below replaces it)
     with Vault.unlock(big, password=PASSWORD, bodies=False) as vault:
         assert not vault._bodiless  # a version 1 file holds the bodies: read whole
         assert vault._snap_tags == {} and vault._tags  # its entries were used
@@ -384,3 +505,56 @@ def test_the_apps_read_ahead_reads_nothing_when_a_snapshot_will_be_used(big: Pat
     assert len(ahead) >= COUNT
     with Vault.unlock(big, password=PASSWORD, prefetched=ahead) as vault:
         assert state(vault) == open_without_snapshot(big)
+
+
+@pytest.mark.parametrize("how", ["shown", "pinned"])
+def test_bodies_that_arrive_outside_the_stream_still_end_the_loading(
+    tmp_path: Path, how: str
+) -> None:
+    """A search made while bodies were loading folds titles alone. When the last notes get
+    their bodies some other way than the stream (each shown and read whole, or changed), the
+    loading must still end (the epoch moves) and later searches must see every body: they
+    once said nothing was missing and found only the titles' matches (found by review)."""
+    path = tmp_path / "v"
+    made, _ = Vault.create(path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    count = SNAPSHOT_MIN_ITEMS + 40  # bodies of about 2 MiB: two messages of the stream
+    with made.batch():
+        for n in range(count):
+            made.create_note(f"Note {n:03}", f"about okapi{n % 5} number {n}\n" + "y" * 9000)
+    made.lock()
+    with Vault.unlock(path, password=PASSWORD, bodies="later") as vault:
+        listed = vault.all_notes(bodies=False)
+        assert not any(has_body(n) for n in listed)
+        assert vault.match_notes(listed, "okapi3", partial=True) == []  # titles alone
+        vault.load_bodies()  # one slice of the stream; the rest some other way
+        left = [n for n in vault.all_notes(bodies=False) if not has_body(n)]
+        assert left
+        for note in left:
+            if how == "shown":
+                vault.whole(note)
+            else:
+                vault.update_note(note, pinned=True)
+        assert vault.bodies_pending == 0
+        assert vault.bodies_epoch == 1
+        wanted = sum(1 for n in range(count) if n % 5 == 3)
+        assert len(vault.match_notes(vault.all_notes(), "okapi3")) == wanted
+        assert len(vault.search("okapi3")) == wanted
+
+
+def test_a_line_appended_to_a_note_held_without_its_body_keeps_the_body(tmp_path: Path) -> None:
+    """`append_line` builds the new body from the note it is given: one held without its
+    body (the app, while bodies are read) is read whole first, never "" plus the line."""
+    from vault.notes.templates import append_line
+
+    path = tmp_path / "v"
+    made, _ = Vault.create(path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with made.batch():
+        for n in range(COUNT):
+            made.create_note(f"Note {n:03}", f"body {n}\n")
+    made.lock()
+    with Vault.unlock(path, password=PASSWORD, bodies="later") as vault:
+        note = next(n for n in vault.all_notes(bodies=False) if n.title == "Note 007")
+        assert not has_body(note)
+        assert append_line(vault, note, "- milk").body == "body 7\n- milk\n"
+    with Vault.unlock(path, password=PASSWORD) as vault:
+        assert vault.find_note("Note 007").body == "body 7\n- milk\n"

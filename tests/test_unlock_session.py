@@ -373,3 +373,36 @@ def test_garbage_on_the_socket_does_not_end_the_session(unlocked: CLI, kind: str
             conn.recv(1 << 16)
     assert unlocked("ls", check=True).returncode == 0
     assert sockets() == [sock]
+
+
+def test_a_session_in_the_temp_folder_is_found_by_commands_run_here(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command run in its own process skips asking for a session when no socket can be
+    there (vault.session.thin.may_have_session); it must not miss one in the last folder
+    sessions fall back to (no $XDG_RUNTIME_DIR, a state folder too long for a socket)."""
+    tmp = Path(tempfile.mkdtemp(prefix="vt", dir="/tmp"))  # short: socket paths are limited
+    env: dict[str, str | None] = {
+        "XDG_RUNTIME_DIR": None,
+        "TMPDIR": str(tmp),
+        "XDG_STATE_HOME": str(tmp_path / ("long-" * 20)),
+    }
+    cli.init()
+    cli("new", "Groceries", input="milk\n", check=True)
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setenv("XDG_STATE_HOME", str(env["XDG_STATE_HOME"]))
+    assert not thin.may_have_session(str(cli.vault_dir), vault_id)
+    try:
+        cli("unlock", check=True, **env)
+        assert list((tmp / f"vault-{os.getuid()}").glob("agent-*.sock"))
+        assert thin.may_have_session(str(cli.vault_dir), vault_id)
+        for args in (["tags"], ["ls"]):
+            result = cli(*args, VAULT_PASSWORD=None, VAULT_AGENT_SERVE="0", **env)
+            assert result.returncode == 0, result.stderr
+        assert "Groceries" in result.stdout
+    finally:
+        cli("lock", "--all", **env)
+    assert not thin.may_have_session(str(cli.vault_dir), vault_id)
+    shutil.rmtree(tmp, ignore_errors=True)

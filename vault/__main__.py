@@ -18,6 +18,9 @@ def main() -> int:
         return 0
     code = thin.serve(argv)
     if code is not None:
+        # Served: everything is written (straight to the file descriptors) and this process
+        # holds nothing to clean up; ending here skips the interpreter's teardown (1-2 ms).
+        thin.end(code)
         return code
     thin.replay_stdin()
     from vault.cli import main as run_here

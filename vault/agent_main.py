@@ -5,8 +5,9 @@ the face that starts it).
 It joins the two sides the layers keep apart: the agent's loop (vault.session.agent, domain, which
 knows no face) and the command line's runner for the commands the agent serves (vault.cli.served).
 It sits in the top layer with vault.__main__, so import-linter sees both imports. The command line
-is imported at the first command served, never at start: an agent that is never asked to serve
-stays as small and quick to start as the loop alone (docs/SECURITY.md).
+is imported after the agent has answered that it is ready: at once when `vault unlock` asks it to
+open the vault ahead of the commands (a preload, on a thread of its own), else at the first command
+served. Either way the agent starts as quickly as the loop alone (docs/SECURITY.md).
 """
 
 from __future__ import annotations

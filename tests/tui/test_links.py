@@ -266,15 +266,19 @@ async def test_backlinks_after_an_edit_that_arrives_through_sync(devices, app_fo
         main = await unlock(pilot)
         await show(pilot, main, "Reading list")
         await pilot.press("ctrl+f12")
-        await settle(pilot)
-        assert panel_rows(main) == ["Meeting notes: design review:1\nsee [[Reading list]]"]
+        first = ["Meeting notes: design review:1\nsee [[Reading list]]"]
+        await wait_until(pilot, lambda: panel_rows(main) == first, timeout=30)
         devices.sync(devices.desk, 15)
         devices.sync(devices.laptop, 12)
         devices.edit(devices.laptop, "Garden ideas", "Read [[reading LIST#Piranesi]] first\n", 10)
         devices.edit(devices.laptop, "Meeting notes: design review", "no links now\n", 9)
         devices.sync(devices.laptop, 8)
         devices.sync(devices.desk, 5)  # what the app's sync does, from another process
-        await wait_until(pilot, lambda: panel_rows(main)[0].startswith("Garden ideas"))
+        # Real work in threads and another process: generous on a loaded machine (it once
+        # took more than 10 s in a full run beside other jobs).
+        await wait_until(
+            pilot, lambda: panel_rows(main)[:1] and panel_rows(main)[0].startswith("Garden"), 30
+        )
         assert panel_rows(main) == ["Garden ideas:1\nRead [[reading LIST#Piranesi]] first"]
 
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vault.cli import output as cli_output
 from vault.config import Config
@@ -32,7 +32,10 @@ from vault.notes.model import Note, snippet
 from vault.notes.vault import Vault, VaultInfo, inspect_vault
 from vault.paths import resolve_vault_dir
 from vault.sealing.envelope import short
-from vault.session import agent_client
+from vault.session import thin
+
+if TYPE_CHECKING:
+    from vault.session import agent_client
 
 # Every line goes out through vault.cli.output, which shows control characters of note text
 # visibly; the other command modules use these names through this module.
@@ -206,6 +209,10 @@ def _open_from_session(
     lent = serving.resident(path, vault_id) if serving else None
     if lent is not None:
         return lent  # the agent runs this command on the vault it keeps open
+    if not thin.may_have_session(str(path), vault_id):
+        return None  # no session socket anywhere: the client and its imports are not needed
+    from vault.session import agent_client
+
     key = agent_client.fetch_key(path, vault_id)
     if key is None:
         return None

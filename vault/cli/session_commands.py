@@ -45,7 +45,10 @@ def cmd_unlock(args: argparse.Namespace, config: Config) -> int:
             ),
         )
         try:
-            session = agent_client.start(path, vi.vault_id, key, seconds, entry=AGENT_ENTRY)
+            # Opened by the agent at once: the next command is a person's, seconds later.
+            session = agent_client.start(
+                path, vi.vault_id, key, seconds, entry=AGENT_ENTRY, preload=True
+            )
         finally:
             del key
         message = "Unlocked"

@@ -27,7 +27,6 @@ from vault.errors import InvalidInputError, VaultError
 from vault.notes.vault import Vault, inspect_vault
 from vault.sealing.crypto import TEST_KDF, KdfParams
 from vault.sealing.keys import create_keyfile
-from vault.session import agent_client
 from vault.storage.store import Store
 from vault.wording import plural
 
@@ -142,6 +141,8 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         travel = not args.new_folder
         info("Re-encrypting every version of every item under a new master key…")
         recovery = vault.rekey(password, keyfile=keyfile_arg(args), travel=travel)
+        from vault.session import agent_client  # (not loaded by the commands that need none)
+
         if agent_client.lock(vault.path, vault.vault_id):
             info("Locked the unlocked session: it held the old key.")
         if travel:
@@ -253,6 +254,8 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     path = vault_dir(args, config)
     vi = inspect_vault(path)
+    from vault.session import agent_client
+
     session = agent_client.status(path, vi.vault_id)
     doc: dict[str, Any] = {
         "vault": str(path),

@@ -399,7 +399,7 @@ def live_blobs(vault: Vault) -> set[str]:
 def live_versions(vault: Vault) -> Iterator[Note]:
     """Every note the vault holds (in the trash too), then the other current versions of the
     notes in conflict: what may still use an attachment."""
-    notes = vault.all_notes()
+    notes = vault.all_notes(bodies=False)  # their attachments only: no body needed
     yield from notes
     for note in notes:
         if not note.conflict:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 from vault import gcpause
 from vault.errors import CorruptItemError, VaultError
 from vault.notes import integrity
-from vault.notes.model import KIND_TYPES, Item, Note, Notebook, Tag
+from vault.notes.model import KIND_TYPES, UNLOADED, Item, Note, Notebook, Tag
 from vault.notes.search import SearchIndex
 from vault.notes.unlocking import Prefetched
 from vault.sealing import crypto, keys, snapshot
@@ -41,6 +42,9 @@ from vault.storage.store import HistoryScan, ItemRow, Op, Store
 # this many items (or 2%) changed since the last one.
 SNAPSHOT_MIN_ITEMS = 200
 SNAPSHOT_MIN_CHANGES = 32
+# Bodies read from the store per slice of `load_bodies`, when the snapshot has none to give.
+BODIES_PER_SLICE = 400
+Bodies = bool | Literal["later"]
 
 
 class _Items(dict[str, Item]):
@@ -101,7 +105,7 @@ class ItemCache:
         prefetched: Prefetched | None = None,
         kinds: frozenset[str] | None = None,
         scan: HistoryScan | None = None,
-        bodies: bool = True,
+        bodies: Bodies = True,
     ) -> None:
         self.store = store
         # Only items of these kinds are read (None: all). `vault new` needs the notebooks and
@@ -109,8 +113,17 @@ class ItemCache:
         self._kinds = kinds
         # bodies=False: the notes from the snapshot come without their bodies (`vault ls`
         # decrypts its first part only); those notes are `_bodiless` (id -> the snapshot's
-        # version), `note()` reads one whole from the store, and none of them may be written.
-        self._bodies = bodies
+        # version), `note()` reads one whole from the store, and their body is `UNLOADED`
+        # (a version of one written takes the body of the version it came from: `_write`).
+        # bodies="later" (the app): the same at first, with the rest of the snapshot kept open
+        # so `load_bodies` fills them in, a slice at a time; meanwhile whatever needs every
+        # body (`all_notes()` by default, a search) first waits for the rest.
+        self._bodies = bodies is True
+        self._fill_later = bodies == "later"
+        self._body_stream: snapshot.BodyStream | None = None
+        self._stream_lock = threading.Lock()  # one reader of the stream at a time
+        self.bodies_epoch = 0  # moves once every note holds its body again
+        self._bodies_told = False  # (and `_bodies_done` has run for it)
         self._bodiless: dict[str, str] = {}
         self._snap_old = False  # the snapshot read was of an older version: lock seals anew
         self.path = store.path
@@ -187,6 +200,8 @@ class ItemCache:
                 # Never a reason for locking to fail: without a snapshot, unlocking is slower.
                 with contextlib.suppress(VaultError, OSError):
                     self._save_snapshot()
+            self._close_body_stream()
+            self._bodiless.clear()
             self._items.clear()
             self._states = self._heads = None
             self._index.clear()
@@ -226,16 +241,17 @@ class ItemCache:
         return crypto.subkey(bytes(self._mk), Label.SNAPSHOT)
 
     def _load_snapshot(self) -> None:
-        found = snapshot.load(
-            self.path,
-            self._snapshot_key(),
-            self.vault_id,
-            keys.mk_id(bytes(self._mk)),
-            bodies=self._bodies,
-        )
-        if not found:
-            return
-        entries, whole, file_version = found
+        where = (self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk)))
+        if self._fill_later:
+            listing = snapshot.load_listing(*where)
+            if not listing:
+                return
+            entries, whole, file_version, self._body_stream = listing
+        else:
+            found = snapshot.load(*where, bodies=self._bodies)
+            if not found:
+                return
+            entries, whole, file_version = found
         self._snap_old = file_version != snapshot.VERSION
         items: dict[str, Item] = {}
         tags, bodiless, types = self._snap_tags, self._bodiless, KIND_TYPES
@@ -243,10 +259,11 @@ class ItemCache:
             item_type = types.get(kind)
             op_id, _, tag = version.partition(":")
             if item_type is not None and tag:
-                items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
+                item = items[item_id] = item_type.from_payload(item_id, payload, op_id, conflict)
                 tags[item_id] = tag
                 if not whole and kind == "note":
                     bodiless[item_id] = version
+                    item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
         self._items.update(items)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
@@ -258,6 +275,8 @@ class ItemCache:
         if not force and not due and not self._snap_old:
             return
         self.refresh()
+        if self._bodiless and self._fill_later:
+            self.load_all_bodies()  # the rest of the stream the list came from, then the store
         if self._bodiless and not self._fill_bodies():
             return  # the snapshot changed meanwhile: the next unlock with the bodies seals it
 
@@ -301,28 +320,130 @@ class ItemCache:
             del self._bodiless[item_id]
         return not self._bodiless
 
+    # --- the bodies, read after the list (bodies="later") -------------------------------------
+
+    @property
+    def bodies_pending(self) -> int:
+        """How many notes are still held without their bodies."""
+        self._settle_bodies()
+        return len(self._bodiless)
+
+    def _settle_bodies(self) -> None:
+        """The last notes without their bodies can get them otherwise than through
+        `load_bodies` (one shown and read whole, a pin, another process's change): the end of
+        the loading (`_bodies_done`: the early folds dropped, the epoch moved) must follow
+        then too, or the app never searches the bodies again."""
+        if self._fill_later and not self._bodiless and not self._bodies_told:
+            with self._lock:
+                if not self._bodiless and not self._bodies_told:
+                    self._bodies_done()
+
+    def load_bodies(self, notes: int = BODIES_PER_SLICE) -> int:
+        """Give some of the notes held without their bodies their bodies: one message of the
+        snapshot the list came from (about 1 MiB of bodies), or, once it has none left (or
+        could not be read), `notes` of them read whole from the store. Returns how many are
+        still without. The snapshot is decrypted outside the cache's lock, which is held only
+        to put the bodies in, so the app's other work waits at most that long."""
+        pairs: dict[str, str] = {}
+        with self._stream_lock:
+            stream = self._body_stream
+            if stream is not None:
+                with contextlib.suppress(ValueError):  # (then the rest come from the store)
+                    pairs = stream.next()
+                if stream.done:
+                    self._body_stream = None
+        with self._lock:
+            bodiless = self._bodiless
+            if pairs:
+                items = self._items
+                filled: dict[str, Item] = {}
+                for item_id, body in pairs.items():
+                    cached = items.get(item_id)
+                    if item_id in bodiless and isinstance(cached, Note):
+                        if cached.body is UNLOADED:  # (a note changed since was read whole)
+                            filled[item_id] = _with_body(cached, body)
+                        del bodiless[item_id]
+                items.update(filled)
+            elif bodiless and stream is None:
+                self._read_whole(list(itertools.islice(bodiless, notes)))
+            if not bodiless and not self._bodies_told:
+                self._bodies_done()
+            return len(bodiless)
+
+    def load_all_bodies(self) -> None:
+        """Every note's body, now (what needs them all: a search that must be whole, links,
+        an export). In slices, so a lock taken meanwhile waits a slice, not the whole."""
+        while self._bodiless and self.load_bodies(BODIES_PER_SLICE * 5):
+            pass
+
+    def _read_whole(self, item_ids: list[str]) -> None:
+        """These bodiless notes read whole from the store (callers hold the lock); one the
+        store has moved on from is read again by a refresh, as `_whole` does."""
+        bodiless, items = self._bodiless, self._items
+        rows = {r.item_id: r for r in self.store.items_by_id(item_ids)}
+        filled: dict[str, Item] = {}
+        moved = False
+        for item_id in item_ids:
+            row = rows.get(item_id)
+            if row is None or row.key != self._claims.get(item_id) or row.kind != "note":
+                self._claims.pop(item_id, None)
+                moved = True
+                continue
+            try:
+                payload = self.open_op(row)
+                if is_erased(payload):
+                    raise CorruptItemError(f"note {short(item_id)}: its current version was erased")
+            except VaultError as exc:
+                self.corrupt[item_id] = str(exc)
+                items.pop(item_id, None)
+                bodiless.pop(item_id, None)
+                continue
+            filled[item_id] = Note.from_payload(item_id, payload, row.op_id, row.conflict)
+            del bodiless[item_id]
+        items.update(filled)
+        if moved:
+            self._seen_version = -1
+            self.refresh()
+            for item_id in item_ids:  # never asked twice: a write of it still reads its body
+                bodiless.pop(item_id, None)  # from its version (its body is UNLOADED)
+
+    def _bodies_done(self) -> None:
+        """Every note holds its body again: the search folds made meanwhile (titles alone, for
+        the notes without a body) are dropped, and whoever shows the notes reads them anew."""
+        self._close_body_stream()
+        self._bodiless = {}  # (an emptied dict keeps its table: 100,000 slots)
+        self._index.clear()
+        self.bodies_epoch += 1
+        self._bodies_told = True
+
+    def _close_body_stream(self) -> None:
+        with self._stream_lock:
+            stream, self._body_stream = self._body_stream, None
+        if stream is not None:
+            stream.close()
+
+    def _body_of(self, note: Note) -> str:
+        """The body of the version `note` is (for writing a change to a note held without its
+        body): the cache's, when it holds that version whole, else that version's envelope."""
+        cached = self._items.get(note.id)
+        if isinstance(cached, Note) and cached.version == note.version and cached.body:
+            return cached.body  # (UNLOADED is falsy: only a body read is taken)
+        op = self.store.op(note.version) if note.version else None
+        if op is None or op.item_id != note.id or op.kind != "note" or op.deleted:
+            raise CorruptItemError(
+                f"note {short(note.id)}: the version to change could not be read", item_id=note.id
+            )
+        payload = self.open_op(op)
+        if is_erased(payload):
+            raise CorruptItemError(f"note {short(note.id)}: the version to change was erased")
+        body = payload.get("body")
+        return body if type(body) is str else ""
+
     def _whole(self, item_id: str) -> None:
         """A note loaded without its body (`bodies=False`) read whole: its verified version
         decrypted from the store. Callers hold the lock and have refreshed."""
-        if item_id not in self._bodiless:
-            return
-        row = next(iter(self.store.items_by_id([item_id])), None)
-        if row is None or row.key != self._claims.get(item_id) or row.kind != "note":
-            self._claims.pop(item_id, None)  # the store moved on since: read it again
-            self._seen_version = -1
-            self.refresh()
-            return
-        try:
-            payload = self.open_op(row)
-            if is_erased(payload):
-                raise CorruptItemError(f"note {short(item_id)}: its current version was erased")
-        except VaultError as exc:
-            self.corrupt[item_id] = str(exc)
-            self._items.pop(item_id, None)
-            self._bodiless.pop(item_id, None)
-            return
-        self._items[item_id] = Note.from_payload(item_id, payload, row.op_id, row.conflict)
-        del self._bodiless[item_id]
+        if item_id in self._bodiless:
+            self._read_whole([item_id])
 
     def refresh(self) -> bool:
         """Bring the cache up to date with the store; only changed items are decrypted.
@@ -571,8 +692,10 @@ class ItemCache:
     def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
         """Seal and store a new version of `item`; returns it as the cache now holds it.
         `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
-        if item.id in self._bodiless:
-            raise RuntimeError("a note read without its body cannot be written")
+        if isinstance(item, Note) and item.body is UNLOADED:
+            # Read without its body (a listing, or before the app's fill reached it): the
+            # change is to that version, so it keeps that version's body, never "".
+            item = dataclasses.replace(item, body=self._body_of(item))
         kind = item.to_payload()["kind"]
         op = self.store.write(self.seal_op(kind, item.id, item.to_payload(), parents, op_id=op_id))
         row = self.store.item(item.id)
@@ -586,6 +709,7 @@ class ItemCache:
         else:
             written = dataclasses.replace(item, version=op.op_id, conflict=row.conflict)
         self._items[item.id] = written
+        self._bodiless.pop(item.id, None)
         self._claims[item.id] = (op.op_id, op.kind, op.parents, op.deleted, op.device)
         self._tags.pop(item.id, None)
         self._applied += 1
@@ -643,3 +767,11 @@ class ItemCache:
             cached = (generation, {i.id: i for i in self._items.values() if isinstance(i, kind)})
             self._derived[name] = cached
         return cached[1]
+
+
+def _with_body(note: Note, body: str) -> Note:
+    """`note` with `body` (a copy: notes are frozen and shared), built as `from_payload` does."""
+    whole = object.__new__(Note)
+    whole.__dict__.update(note.__dict__)
+    whole.__dict__["body"] = body
+    return whole

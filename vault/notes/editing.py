@@ -15,7 +15,7 @@ from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES
 from vault.notes.filing import Filing, clean_tag
-from vault.notes.model import Note, Notebook, NoteVersion, TagCount, now_ms
+from vault.notes.model import UNLOADED, Note, Notebook, NoteVersion, TagCount, has_body, now_ms
 from vault.notes.search import Hit, Query, parse_query
 from vault.sealing import crypto, snapshot
 from vault.sealing.envelope import is_erased, short
@@ -52,11 +52,18 @@ class Notes(Filing):
 
     # --- notes -----------------------------------------------------------------------------------
 
-    def all_notes(self) -> list[Note]:
+    def all_notes(self, *, bodies: bool = True) -> list[Note]:
+        """Every note. Opened with bodies="later" (the app), this first waits for the bodies
+        still being read, unless `bodies=False`: then a note may come without its body
+        (`UNLOADED`: `has_body`), for a caller that reads none (a list, counts, tags)."""
         if self._kinds is not None and "note" not in self._kinds:
             raise RuntimeError("this vault was opened without its notes")
+        if bodies and self._fill_later and self._bodiless:
+            self.load_all_bodies()  # slice by slice: others get the lock in between
         with self._lock:
             self.refresh()
+            if bodies and self._fill_later and self._bodiless:
+                self.load_all_bodies()  # (a note read again meanwhile comes whole)
             return [i for i in self._items.values() if isinstance(i, Note)]
 
     def warm(self) -> None:
@@ -94,9 +101,11 @@ class Notes(Filing):
         trashed: bool = False,
         pinned: bool | None = None,
         sort: str = "modified",
+        bodies: bool = True,
     ) -> list[Note]:
-        """Notes in a notebook (and its sub-notebooks), with a tag, or in the trash."""
-        notes = [n for n in self.all_notes() if n.in_trash == trashed]
+        """Notes in a notebook (and its sub-notebooks), with a tag, or in the trash
+        (`bodies` as for `all_notes`)."""
+        notes = [n for n in self.all_notes(bodies=bodies) if n.in_trash == trashed]
         if notebook is not None:
             inside = self.notebook_descendants(notebook)
             notes = [n for n in notes if n.notebook in inside]
@@ -117,6 +126,26 @@ class Notes(Filing):
                 raise CorruptItemError(self.corrupt[note_id], item_id=note_id)
             raise NotFoundError(f"no note with id {short(note_id)}")
         return item
+
+    def whole(self, note: Note) -> Note:
+        """`note` with its body: itself when it has it, else its own version read from the
+        store (one envelope, about a millisecond), without waiting for the cache's lock (the
+        app calls this on its UI thread, for the note it shows while the bodies are still
+        being read). The cache keeps it whole if the lock is free."""
+        if note.body is not UNLOADED:
+            return note
+        cached = self._items.get(note.id)
+        if isinstance(cached, Note) and cached.version == note.version and has_body(cached):
+            return dataclasses.replace(cached, conflict=note.conflict)
+        whole = dataclasses.replace(note, body=self._body_of(note))
+        if self._lock.acquire(blocking=False):
+            try:
+                if self._items.get(note.id) is cached and note.id in self._bodiless:
+                    self._items[note.id] = dataclasses.replace(whole, conflict=cached.conflict)
+                    del self._bodiless[note.id]
+            finally:
+                self._lock.release()
+        return whole
 
     def read_note(self, note_id: str) -> Note | None:
         """One note by its full id, read and decrypted from the store alone: works in a partial
@@ -315,27 +344,57 @@ class Notes(Filing):
             return cached[1]
 
     def filter_notes(
-        self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
+        self,
+        notes: list[Note],
+        query: str | Query,
+        *,
+        rank_limit: int | None = None,
+        partial: bool = False,
     ) -> list[Hit]:
-        """Search within a list the caller already holds (the app's current view)."""
-        if self._bodiless:
-            raise RuntimeError("this vault was opened without the notes' bodies")
+        """Search within a list the caller already holds (the app's current view). A note
+        there without its body (`has_body`) is searched by its other fields alone: allowed
+        only with `partial`, whose caller says so (the app, while the bodies are read); else
+        the bodies still being read are waited for, and a vault opened without them refuses."""
+        self._bodies_for_search(partial)
         # Up to one object per match and no cycles: the cyclic GC waits (vault.gcpause).
         with self._lock, gcpause.paused():
             parsed = query if isinstance(query, Query) else parse_query(query)
-            return self._index.search(notes, parsed, rank_limit=rank_limit)
+            hits = self._index.search(notes, parsed, rank_limit=rank_limit)
+            self._drop_early_folds(notes, partial)
+            return hits
 
     def match_notes(
-        self, notes: list[Note], query: str | Query, *, rank_limit: int | None = None
+        self,
+        notes: list[Note],
+        query: str | Query,
+        *,
+        rank_limit: int | None = None,
+        partial: bool = False,
     ) -> list[Note]:
         """The notes `filter_notes` finds, in its order, without scores: the list filter's
         answer per keystroke, which makes no object per match (and so does not pause the
-        cyclic GC: in the app, which froze the vault's objects, `gcpause` walks them all)."""
-        if self._bodiless:
-            raise RuntimeError("this vault was opened without the notes' bodies")
+        cyclic GC: in the app, which froze the vault's objects, `gcpause` walks them all).
+        `partial` as for `filter_notes`."""
+        self._bodies_for_search(partial)
         with self._lock:
             parsed = query if isinstance(query, Query) else parse_query(query)
-            return self._index.filter(notes, parsed, rank_limit=rank_limit)
+            found = self._index.filter(notes, parsed, rank_limit=rank_limit)
+            self._drop_early_folds(notes, partial)
+            return found
+
+    def _bodies_for_search(self, partial: bool) -> None:
+        self._settle_bodies()
+        if self._bodiless and not partial:
+            if not self._fill_later:
+                raise RuntimeError("this vault was opened without the notes' bodies")
+            self.load_all_bodies()
+
+    def _drop_early_folds(self, notes: list[Note], partial: bool) -> None:
+        """After a partial search of a list read before the last bodies came in: what was
+        folded from it (titles alone) must not stay, as the same versions now have their
+        bodies (a keystroke in that window made later searches miss them)."""
+        if partial and not self._bodiless and any(n.body is UNLOADED for n in notes):
+            self._index.clear()
 
     def delete_notebook(self, nb: Notebook) -> int:
         """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to
@@ -361,7 +420,7 @@ class Notes(Filing):
             key = tag.name.casefold()
             counts.setdefault(key, 0)
             names[key] = tag.name
-        for note in self.all_notes():
+        for note in self.all_notes(bodies=False):
             if note.in_trash:
                 continue
             for t in note.tags:

@@ -55,6 +55,15 @@ def check_commitment(store: Store, scan: HistoryScan) -> str | None:
         "had: compare, and restore from a backup or clone again if notes are missing"
     )
     with store.transaction() as db:
+        # The rows and the commitment were read apart, outside a transaction: another
+        # process's commit between the two reads looks like tampering (a `vault tag rename`
+        # beside the session agent did). Under the write lock nothing can change: read both
+        # again, and report only what is still wrong there.
+        rows = store.scan_history(rebuild=False).rows
+        computed = ops_commitment(key, rows)
+        recorded = store.ops_sum()
+        if recorded == computed or (recorded is None and not rows):
+            return store.meta(HISTORY_INCIDENT)
         store_ops_sum(db, computed)
         db.execute(
             "INSERT INTO meta(key, value) VALUES (?, ?) "

@@ -39,6 +39,23 @@ def _extra(payload: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in known}
 
 
+class _Unloaded(str):
+    """The type of `UNLOADED` (an empty string to whoever only reads it)."""
+
+    __slots__ = ()
+
+
+# The body of a note read without it (a listing, or the app while the bodies are still being
+# read: vault.notes.cache). It reads as "", but it is not a body: writing a version of such
+# a note takes the body of the version it came from (`ItemCache._write`), never this.
+UNLOADED: str = _Unloaded()
+
+
+def has_body(note: Note) -> bool:
+    """Whether `note` holds its body (not `UNLOADED`)."""
+    return note.body is not UNLOADED
+
+
 _NOTE_FIELDS = frozenset(
     {"kind", "title", "body", "notebook", "tags", "pinned", "created", "modified", "trashed"}
 )

@@ -22,7 +22,7 @@ from itertools import chain, compress, repeat
 from typing import NamedTuple
 
 from vault.notes.mdtext import excerpt, plain_line
-from vault.notes.model import Note
+from vault.notes.model import Note, has_body
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _TOKEN = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
@@ -127,7 +127,8 @@ class SearchIndex:
             if doc is None or doc[0] != note.version or not note.version:
                 title = fold(note.title)
                 doc = (note.version, title, title + "\n" + fold(note.body))
-                docs[note.id] = doc
+                if has_body(note):  # one held without its body (yet) is folded again later
+                    docs[note.id] = doc
             titles.append(doc[1])
             texts.append(doc[2])
         corpus = _Corpus(notes, len(notes), titles, texts)

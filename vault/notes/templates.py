@@ -144,6 +144,7 @@ def today(vault: Vault, settings: NoteSettings, *, now: datetime | None = None) 
 
 def append_line(vault: Vault, note: Note, text: str) -> Note:
     """`text` added as the last line of the note."""
+    note = vault.whole(note)  # one held without its body (the app, early): never "" + text
     body = note.body
     if body and not body.endswith("\n"):
         body += "\n"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from vault.errors import InvalidInputError, KeyfileError, StaleSessionError, WrongPasswordError
 from vault.notes import integrity
-from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, ItemCache
+from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, Bodies, ItemCache
 from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
 from vault.notes.filing import clean_name, clean_tag
 from vault.notes.integrity import CheckReport
@@ -111,15 +111,18 @@ class Vault(Notes):
         recovery_key: str | None = None,
         prefetched: Prefetched | None = None,
         kinds: frozenset[str] | None = None,
-        bodies: bool = True,
+        bodies: Bodies = True,
     ) -> Vault:
         """Open the vault with a password (and keyfile) or the recovery key.
 
         `prefetched` is what `prefetch(path)` read earlier (the app reads while the person
         types the password); without it the envelopes are read while the KDF runs.
         `bodies=False` is for reading the notes' other fields (a listing): the notes the
-        snapshot holds come without their bodies, which only `note(id)` reads, and a search
-        or a change to such a note is refused."""
+        snapshot holds come without their bodies (`UNLOADED`), which `note(id)` and
+        `whole(note)` read, a search is refused, and a change to such a note keeps the body
+        of the version it changes. `bodies="later"` (the app): the same at first, then
+        `load_bodies` fills them in, a slice at a time, from the rest of the same snapshot;
+        meanwhile what needs every body waits for the rest (ItemCache says more)."""
         store = Store.open(path)
         try:
             slots = store.slots()
@@ -158,7 +161,7 @@ class Vault(Notes):
         path: Path,
         master_key: bytes,
         kinds: frozenset[str] | None = None,
-        bodies: bool = True,
+        bodies: Bodies = True,
     ) -> Vault:
         """Open the vault with a master key already unwrapped (the unlocked session's), no KDF.
         A key the store does not name as current (the vault was rekeyed since) is refused."""

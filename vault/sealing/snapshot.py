@@ -176,6 +176,9 @@ def read(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> list[En
     return None if found is None else found[0]
 
 
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError)
+
+
 def load(
     vault_path: Path, key: bytes, vault_id: str, master_id: str, *, bodies: bool = True
 ) -> tuple[list[Entry], bool, int] | None:
@@ -185,12 +188,97 @@ def load(
     try:
         with _open_regular(path_in(vault_path)) as fh:
             return _read(fh, key, vault_id, master_id, bodies)
-    except (OSError, ValueError, KeyError, TypeError, CryptoError, VaultError, RecursionError):
+    except _UNREADABLE:
         return None
+
+
+def load_listing(
+    vault_path: Path, key: bytes, vault_id: str, master_id: str
+) -> tuple[list[Entry], bool, int, BodyStream | None] | None:
+    """As `load(bodies=False)`, and the rest of the same file still open to read the bodies
+    from, a message at a time (`BodyStream`), or None when the entries came whole (a version
+    1 file) or the file ended there. The bodies then come from the very file the entries came
+    from, whatever replaces it meanwhile."""
+    try:
+        fh = _open_file(path_in(vault_path))
+    except _UNREADABLE:
+        return None
+    try:
+        held: list[tuple[StreamState, bytes]] = []
+        found = _read(fh, key, vault_id, master_id, False, held)
+        if found is not None and held:
+            return (*found, BodyStream(fh, *held[0]))  # the file stays open for the stream
+        fh.close()
+        return None if found is None else (*found, None)
+    except _UNREADABLE:
+        fh.close()
+        return None
+    except BaseException:
+        fh.close()
+        raise
+
+
+class BodyStream:
+    """The bodies' part of a version 2 snapshot, read on from where `load_listing` stopped:
+    `next()` decrypts one more message (about 1 MiB of bodies) and gives its bodies by item
+    id. Each message is authenticated on its own, in order, under the file's key; an error,
+    a second body for one note, or anything after the final message ends the stream
+    (`ValueError`), and the bodies not read by then are for the caller to read elsewhere."""
+
+    def __init__(self, fh: BinaryIO, state: StreamState, ad: bytes) -> None:
+        self._fh: BinaryIO | None = fh
+        self._state = state
+        self._ad = ad
+        self._seen: set[str] = set()
+
+    @property
+    def done(self) -> bool:
+        return self._fh is None
+
+    def next(self) -> dict[str, str]:
+        """The next message's bodies ({} at the end: `done` is then True)."""
+        fh = self._fh
+        if fh is None:
+            return {}
+        try:
+            raw = fh.read(_LEN.size)
+            if len(raw) != _LEN.size:
+                raise ValueError("the snapshot ends before its final message")
+            (length,) = _LEN.unpack(raw)
+            if length > MAX_MESSAGE:
+                raise ValueError("a snapshot message too large")
+            plain, tag = pull(self._state, fh.read(length), self._ad)
+            body = crypto.unpad(plain)
+            pairs = _pairs(body) if body else {}
+            if not self._seen.isdisjoint(pairs):
+                raise ValueError("one body per note")
+            self._seen.update(pairs)
+            if tag == TAG_FINAL:
+                if fh.read(1):
+                    raise ValueError("something after the snapshot's end")
+                self.close()
+            elif tag != TAG_MESSAGE:
+                raise ValueError("a second PUSH in the snapshot")
+            return pairs
+        except _UNREADABLE as exc:
+            self.close()
+            raise ValueError("the snapshot's bodies could not be read") from exc
+
+    def close(self) -> None:
+        fh, self._fh = self._fh, None
+        self._seen = set()
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.close()
 
 
 @contextlib.contextmanager
 def _open_regular(path: Path) -> Iterator[BinaryIO]:
+    with _open_file(path) as fh:
+        yield fh
+
+
+def _open_file(path: Path) -> BinaryIO:
     """The snapshot opened for reading only if it is a regular file of plausible size: no
     symlink is followed and opening a FIFO or a device never waits (O_NONBLOCK)."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -200,12 +288,10 @@ def _open_regular(path: Path) -> Iterator[BinaryIO]:
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE:
             raise ValueError("not a snapshot")
         os.set_blocking(fd, True)
-        fh = os.fdopen(fd, "rb")
+        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
-    with fh:
-        yield fh
 
 
 def _header(line: bytes) -> dict[str, Any]:
@@ -274,7 +360,12 @@ def _pairs(body: bytes) -> dict[str, str]:
 
 
 def _read(
-    fh: BinaryIO, key: bytes, vault_id: str, master_id: str, bodies: bool
+    fh: BinaryIO,
+    key: bytes,
+    vault_id: str,
+    master_id: str,
+    bodies: bool,
+    held: list[tuple[StreamState, bytes]] | None = None,
 ) -> tuple[list[Entry], bool, int] | None:
     head = _header(fh.readline(4096))
     version = head.get("v")
@@ -284,7 +375,6 @@ def _read(
     init_pull(state, base64.b64decode(head["ss"], validate=True), key)
     ad = _ad(vault_id, master_id, version)
     entries: list[Entry] = []
-    found: dict[str, str] | None = None  # the bodies, once past the PUSH of version 2
     while True:
         raw = fh.read(_LEN.size)
         if len(raw) != _LEN.size:
@@ -295,28 +385,26 @@ def _read(
         cipher = fh.read(length)
         plain, tag = pull(state, cipher, ad)
         body = crypto.unpad(plain)
-        if found is not None:
-            if body:
-                pairs = _pairs(body)
-                if not found.keys().isdisjoint(pairs):
-                    return None  # one body per note: a second would silently replace the first
-                found.update(pairs)
-        elif body:
+        if body:
             entries.extend(_entries(body))
         if version == 1:
             if tag == TAG_FINAL:
                 return (entries, True, 1) if not fh.read(1) else None
             continue
         if tag == TAG_PUSH:
-            if found is not None:
-                return None  # one PUSH only
             if not bodies:
+                if held is not None:
+                    held.append((state, ad))  # where the bodies' part begins
                 return entries, False, version
-            found = {}
-        elif tag == TAG_FINAL:
-            if found is None or fh.read(1):
-                return None  # the bodies' part missing, or something after the end
+            # The bodies' part, read as the app's stream reads it (one body per note, one
+            # PUSH, nothing after the end: else ValueError, which `load` turns into None).
+            stream = BodyStream(fh, state, ad)
+            found: dict[str, str] = {}
+            while not stream.done:
+                found.update(stream.next())
             return _joined(entries, found), True, version
+        if tag == TAG_FINAL:
+            return None  # the bodies' part missing
 
 
 def _joined(entries: list[Entry], found: dict[str, str]) -> list[Entry]:

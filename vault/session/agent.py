@@ -26,6 +26,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ WAKE_SECONDS = 30.0  # the loop wakes at least this often to check the deadline
 # with changes made elsewhere (`Service.idle`): the `vault edit` a person just ran in its own
 # process is read before their next `vault ls`, not while it waits.
 BUSY_SECONDS = 20.0
-POLL_SECONDS = 0.1  # one query (PRAGMA data_version) when nothing changed
+POLL_SECONDS = 0.02  # 20 µs (PRAGMA data_version) when nothing changed
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600.0
 
@@ -58,6 +59,10 @@ class Service(Protocol):
     def idle(self) -> None:
         """Called after a command's caller has its answer, and every POLL_SECONDS for a while
         after: work for the next command, done while nobody waits (cheap when there is none)."""
+
+    def preload(self, vault_path: str, key: bytes) -> None:
+        """Open the vault at `vault_path` now, for the commands to come (`vault unlock`): on a
+        thread of its own, while the loop answers; no command runs until it is done."""
 
     def close(self) -> None: ...
 
@@ -156,8 +161,42 @@ class Agent:
     deadline: float
     started: float
     make_service: ServiceFactory | None = None  # None: the agent serves no commands
-    service: Service | None = None  # made at the first command served
+    service: Service | None = None  # made at the first command served (or by `preload`)
     served: int = 0  # commands run here (vault.session.thin), for `status` and the tests
+    preloading: threading.Thread | None = None  # `preload`, until a command waits for it
+
+    def preload(self, vault_path: str) -> None:
+        """Make the service and open the vault on another thread, as `vault unlock` asks: the
+        loop goes on answering (status, lock, the key) meanwhile, and a command to run waits
+        for the opening (it would have paid for it anyway). A failure here only leaves the
+        opening to the first command, as without a preload."""
+        if self.make_service is None:
+            return
+        make = self.make_service
+
+        def opening() -> None:
+            try:
+                service = make(self.path, self.vault_id)
+                key = base64.b64decode(self.key.encoded())
+                try:
+                    service.preload(vault_path, key)
+                finally:
+                    del key
+            except Exception:
+                return
+            self.service = service
+
+        self.preloading = threading.Thread(target=opening, name="vault-preload")
+        self.preloading.start()
+
+    def _preloaded(self, wait: bool = True) -> bool:
+        """Whether no preload is still running (waiting for it first, with `wait`)."""
+        if self.preloading is not None:
+            if not wait and self.preloading.is_alive():
+                return False
+            self.preloading.join()
+            self.preloading = None
+        return True
 
     def expired(self) -> bool:
         return boot_clock() >= self.deadline
@@ -189,7 +228,7 @@ class Agent:
             self._idle()
 
     def _idle(self) -> None:
-        if self.service is not None:
+        if self._preloaded(wait=False) and self.service is not None:
             with contextlib.suppress(Exception):  # never the agent's end
                 self.service.idle()
 
@@ -236,6 +275,7 @@ class Agent:
         gave (made at the first command; without one the client runs the command itself)."""
         if self.make_service is None:
             return {"ok": True, "served": False}
+        self._preloaded()
         if self.service is None:
             try:
                 self.service = self.make_service(self.path, self.vault_id)
@@ -260,9 +300,13 @@ class Agent:
             "pid": os.getpid(),
             "key_locked_in_ram": self.key.locked_in_ram,
             "served": self.served,
+            # The vault is open for the commands (preloaded, or a command ran).
+            "open": (self.preloading is None or not self.preloading.is_alive())
+            and self.service is not None,
         }
 
     def close(self) -> None:
+        self._preloaded()  # (a vault being opened is closed once it is, below)
         if self.service is not None:
             self.service.close()  # forgets every decrypted note
         self.key.wipe()
@@ -321,6 +365,7 @@ def main(make_service: ServiceFactory | None = None) -> int:
         out.write(f"error {reason}\n")
         out.flush()
         return 1
+    preload = request.get("preload")
     del request
     out.write("ready\n")
     out.flush()
@@ -330,6 +375,8 @@ def main(make_service: ServiceFactory | None = None) -> int:
         os.dup2(null, fd)
     os.close(null)
     try:
+        if isinstance(preload, str):
+            agent.preload(preload)
         agent.serve()
     finally:
         agent.close()

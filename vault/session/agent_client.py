@@ -239,11 +239,21 @@ def check_timeout(seconds: float) -> float:
 
 
 def start(
-    vault_path: Path, vault_id: str, key: bytes, timeout: float, *, entry: str
+    vault_path: Path,
+    vault_id: str,
+    key: bytes,
+    timeout: float,
+    *,
+    entry: str,
+    preload: bool = False,
 ) -> SessionInfo:
     """Start the agent for this vault with `key`, replacing any session it had, as
     `python -m <entry>`: the face that starts it names the process's entry point (vault.agent_main,
-    which gives the agent's loop the command line's service; this layer knows neither)."""
+    which gives the agent's loop the command line's service; this layer knows neither).
+
+    `preload` (`vault unlock`): the agent opens the vault for the commands it serves as soon
+    as it has answered, rather than at the first of them, so the command a person types next
+    finds it open (at 10,000 notes the first `vault ls` took 0.5-0.6 s, the next 0.03 s)."""
     if not entry.isascii() or not all(part.isidentifier() for part in entry.split(".")):
         raise AgentError("the session agent's entry point is not a module name")
     check_timeout(timeout)
@@ -260,6 +270,8 @@ def start(
         "timeout": timeout,
         "key": base64.b64encode(key).decode("ascii"),
     }
+    if preload:
+        request["preload"] = os.path.realpath(vault_path)
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", entry],

@@ -7,7 +7,9 @@ command line with what the command would read of this process (working folder, e
 whether each standard stream is a terminal, their encodings, the terminal's size, and stdin for
 `vault new`), and writes back what the agent's run of the same code printed, with its exit
 status. It imports only the standard library, so it starts in a few milliseconds instead of
-importing the whole CLI and opening the vault.
+importing the whole CLI and opening the vault: not even `json` (whose decoder imports `re`,
+5-6 ms of a 25 ms command here), but the C parts `json` itself runs on (`_json_dumps`,
+`_json_loads`).
 
 Whenever anything is not as expected (no session, another command, a vault this session is not
 for, an agent that declines or does not answer) the command runs here as before
@@ -70,6 +72,19 @@ def serve(argv: list[str]) -> int | None:
     return _write(reply)
 
 
+def end(code: int) -> None:
+    """End this process now, after a served command (its streams flushed): the interpreter's
+    teardown would only free what the process is about to give back anyway."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # closed when the command started (`2>&-`): nothing to flush
+            continue
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            return  # let the normal exit report or ignore it
+    os._exit(code & 0xFF)  # as sys.exit(code) would end it
+
+
 # --- which vault ---------------------------------------------------------------------------
 
 
@@ -111,8 +126,10 @@ def _command_vault(argv: list[str]) -> tuple[str, str] | None:
 
 
 def _xdg(var: str, fallback: str) -> str:
-    value = os.environ.get(var, "").strip()
-    return value or os.path.join(os.path.expanduser("~"), fallback)
+    """As platformdirs reads an XDG variable: used as it is when it is an absolute path, else
+    (unset, empty, relative, a literal `~`) the default under the home folder."""
+    value = os.environ.get(var, "")
+    return value if value.startswith("/") else os.path.join(os.path.expanduser("~"), fallback)
 
 
 def _configured_vault() -> str | None:
@@ -143,12 +160,10 @@ def _configured_vault() -> str | None:
 def _socket(vault: str) -> tuple[str, str] | None:
     """This vault's agent socket, if one is there (vault.session.agent_client.socket_path),
     and the vault's id."""
-    import json
-
     real = os.path.realpath(vault)
     try:
         with open(os.path.join(real, "vault.json"), "rb") as f:
-            header = json.loads(f.read(HEADER_MAX))
+            header = _json_loads(f.read(HEADER_MAX))
         vault_id = header["vault_id"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -182,6 +197,35 @@ def _session_folder() -> str | None:
     return None
 
 
+def may_have_session(vault: str, vault_id: str) -> bool:
+    """False only when this vault has no session socket anywhere vault.session.agent_client
+    could look for one (each of its candidate folders, and every folder `tempfile` may pick):
+    a command run without a session then skips importing and asking the client (socket,
+    ctypes, tempfile: 4-6 ms). True elsewhere than on Linux, whose folders are not mirrored."""
+    if sys.platform != "linux":
+        return True
+    real = os.path.realpath(vault)
+    try:
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
+    digest = blake2b(f"{vault_id}\0{real}".encode(), digest_size=10).hexdigest()
+    name = f"agent-{digest}.sock"
+    # Where platformdirs puts the state folder, and its default too: a wrong guess here only
+    # costs a look (another platformdirs might read the variable otherwise).
+    folders = [
+        os.path.join(_xdg("XDG_STATE_HOME", ".local/state"), "vault", "agent"),
+        os.path.join(os.path.expanduser("~"), ".local/state", "vault", "agent"),
+    ]
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        folders.append(os.path.join(xdg, "vault"))
+    tmp = [os.environ.get(v) for v in ("TMPDIR", "TEMP", "TMP")]
+    tmp += ["/tmp", "/var/tmp", "/usr/tmp", os.getcwd()]
+    folders += [os.path.join(t, f"vault-{os.getuid()}") for t in tmp if t]
+    return any(os.path.lexists(os.path.join(f, name)) for f in folders)
+
+
 def _private_dir(path: str) -> bool:
     import stat
 
@@ -190,6 +234,62 @@ def _private_dir(path: str) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+# --- JSON without `json` ----------------------------------------------------------------
+
+
+class _Parsing:
+    """What `_json.make_scanner` reads off a decoder (json.JSONDecoder's defaults)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo = None
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        raise ValueError(f"not JSON: {name}")  # NaN and Infinity, which json would take
+
+
+def _json_loads(data: bytes | bytearray) -> object:
+    """json.loads of one JSON value, through the C scanner `json` itself uses (not `json`,
+    whose decoder imports `re`); raises ValueError for anything that is not one JSON value."""
+    try:
+        from _json import make_scanner
+    except ImportError:  # an interpreter without the accelerator: the module, as before
+        import json
+
+        return json.loads(data)
+    text = bytes(data).decode("utf-8")  # UnicodeDecodeError is a ValueError
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        value, end = make_scanner(_Parsing())(text, start)
+    except (StopIteration, RecursionError) as exc:
+        raise ValueError("not JSON") from exc
+    if text[end:].strip(" \t\n\r"):
+        raise ValueError("not JSON: more after the value")
+    return value
+
+
+def _json_dumps(value: object) -> str:
+    """json.dumps(value, separators=(",", ":")), through the C encoder `json` itself uses."""
+    try:
+        from _json import encode_basestring_ascii, make_encoder
+    except ImportError:
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    encode = make_encoder(
+        {}, _unserialisable, encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+    return "".join(encode(value, 0))
+
+
+def _unserialisable(value: object) -> object:
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 # --- asking --------------------------------------------------------------------------------
@@ -201,7 +301,6 @@ class _Sent(Exception):
 
 def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None:
     import _socket  # the C module: `socket` imports selectors, enum and more around it
-    import json
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sent = False
@@ -214,7 +313,7 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
         message = _request(argv, vault_id, command)
         if message is None:
             return None
-        sock.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        sock.sendall(_json_dumps(message).encode() + b"\n")
         sent = True
         sock.settimeout(ANSWER_SECONDS)
         data = bytearray()
@@ -227,7 +326,7 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
             if end >= 0:
                 end += len(data)
             data += chunk
-        reply = json.loads(data[:end]) if end >= 0 else None
+        reply = _json_loads(data[:end]) if end >= 0 else None
         if isinstance(reply, dict) and "frames" in reply:
             reply["payload"] = _payload(sock, reply["frames"], memoryview(data)[end + 1 :])
     except (OSError, ValueError):
@@ -354,6 +453,8 @@ def _write(reply: dict) -> int:
     try:
         for fd, view in pieces:
             stream = sys.stdout if fd == 1 else sys.stderr
+            if stream is None:  # closed when the command started (`>&-`): its output goes
+                continue
             stream.flush()
             while view:
                 view = view[os.write(stream.fileno(), view) :]
@@ -361,7 +462,15 @@ def _write(reply: dict) -> int:
         # as vault.cli.main: the reader went away; stdout to /dev/null for the final flush
         import contextlib
 
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, ValueError) as exc:  # a full disk, a stream closed under us
+        if sys.stderr is not None:
+            import contextlib
+
+            reason = getattr(exc, "strerror", None) or "the stream is closed"
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.write(f"vault: cannot write the output: {reason}\n")
+        return 70
     return code if isinstance(code, int) else 70

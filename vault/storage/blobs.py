@@ -686,6 +686,10 @@ class BlobStore:
             name, key = _derive(self._key, content_hash)
             ref = BlobRef(name, size, key)
             if self.has(name) and self._sound(ref):
+                # Sealed again: the collector's grace starts anew, or a blob no note used for
+                # a while (a purge) could go between this and the note that is about to use it.
+                with contextlib.suppress(OSError):
+                    os.utime(self.path(name))
                 if progress:
                     progress(size, size)
                 return ref
@@ -717,6 +721,9 @@ class BlobStore:
                 name, key = _derive(self._key, v3_hash(size, digests))
                 ref = BlobRef(name, size, key)
                 if self.has(name) and self._sound(ref):
+                    # Sealed again: the collector's grace starts anew (as for versions 1, 2)
+                    with contextlib.suppress(OSError):
+                        os.utime(self.path(name))
                     if progress:
                         progress(size, size)
                     return ref

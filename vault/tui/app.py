@@ -67,6 +67,7 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
         clock: Clock = system_clock,
         cursor_blink: bool = True,
         poll_seconds: float | None = 2.0,
+        read_bodies: bool = True,
     ) -> None:
         super().__init__()
         self.vault_path = vault_path
@@ -76,6 +77,7 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
         self.clock = clock
         self.cursor_blink = cursor_blink
         self.poll_seconds = poll_seconds
+        self.read_bodies = read_bodies
         self.session: Session | None = None
         self._main: MainScreen | None = None
         self._last_activity = time.monotonic()
@@ -120,7 +122,9 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
 
     def _main_screen(self) -> MainScreen:
         if self._main is None:
-            self._main = MainScreen(clock=self.clock, poll_seconds=self.poll_seconds)
+            self._main = MainScreen(
+                clock=self.clock, poll_seconds=self.poll_seconds, read_bodies=self.read_bodies
+            )
         return self._main
 
     def _show_screen(self, screen: Screen[Any]) -> None:
@@ -573,11 +577,14 @@ def make_app(
     clock: Clock = system_clock,
     cursor_blink: bool = True,
     poll_seconds: float | None = 2.0,
+    read_bodies: bool = True,
 ) -> VaultApp:
     """The one way to build the app: for the `vault` command, the tests and the screenshots.
 
     test_kdf=True makes the first-run screen create the vault with tiny Argon2 parameters; it is
     for tests only and never a default. `clock` fixes "now" for deterministic snapshots.
+    read_bodies=False leaves the notes' bodies unread after the list is shown (they are read
+    when a note is shown, or when something needs them all): for tests of that state.
     """
     return VaultApp(
         vault_path,
@@ -587,6 +594,7 @@ def make_app(
         clock=clock,
         cursor_blink=cursor_blink,
         poll_seconds=poll_seconds,
+        read_bodies=read_bodies,
     )
 
 

@@ -6,6 +6,8 @@ Plain Python (no widgets), so the same code feeds the screen, the tests and the 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,7 +60,7 @@ class SidebarData:
 
 
 def sidebar_data(vault: Vault) -> SidebarData:
-    notes = vault.all_notes()
+    notes = vault.all_notes(bodies=False)  # counts only: no need to wait for the bodies
     live = [n for n in notes if not n.in_trash]
     notebooks = vault.notebooks()
     totals = notes_per_notebook(live, notebooks)
@@ -80,43 +82,85 @@ class NoteSource:
     """The notes of the list's view, kept between keystrokes: typing in the search box filters
     this list again instead of reading the vault again. It is read anew when the view or sort
     changes or when the store changed (its data version moves on every commit, ours or
-    another process's)."""
+    another process's), and once the notes' bodies have all been read (`warm`).
+
+    Right after unlocking the notes come without their bodies (the vault is opened with
+    bodies="later"): the list is shown from the rest, a search looks at titles and tags (and
+    the bodies already read) and says that its answer is partial (`search`; the screen says
+    so too), and once the bodies have arrived the list is read again."""
 
     RANK_LIMIT = 2000  # more matches than this are ordered cheaply (see SearchIndex.search)
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
         self._lock = threading.Lock()
-        self._key: tuple[Target, str, int] | None = None
+        self._key: tuple[Target, str, int, int] | None = None
         self._notes: list[Note] = []
 
     def base(self, target: Target, sort: str) -> list[Note]:
         with self._lock:
-            key = (target, sort, self.vault.store.data_version())
+            vault = self.vault
+            key = (target, sort, vault.store.data_version(), vault.bodies_epoch)
             if key != self._key:
                 notebook = target.ref if target.kind == "notebook" else None
                 tag = target.ref if target.kind == "tag" else None
                 pinned = True if target.kind == "pinned" else None
-                self._notes = self.vault.notes(
-                    notebook=notebook, tag=tag, trashed=target.is_trash, pinned=pinned, sort=sort
+                self._notes = vault.notes(
+                    notebook=notebook,
+                    tag=tag,
+                    trashed=target.is_trash,
+                    pinned=pinned,
+                    sort=sort,
+                    bodies=False,
                 )
                 self._key = key
             return self._notes
 
     def notes(self, target: Target, sort: str, query: Query) -> list[Note]:
         """The view in the chosen order, or its matches best first while searching."""
+        return self.search(target, sort, query)[0]
+
+    def search(self, target: Target, sort: str, query: Query) -> tuple[list[Note], bool]:
+        """As `notes`, and whether the matches may leave out notes whose bodies were not
+        read yet (they were matched by their titles and tags only): the screen says so."""
         base = self.base(target, sort)
         if query.empty:
-            return base
-        return self.vault.match_notes(base, query, rank_limit=self.RANK_LIMIT)
+            return base, False
+        vault = self.vault
+        # Partial if a body was still missing when the list was read (it is then read again
+        # once they are all there: the epoch moves) or is missing now.
+        with self._lock:
+            epoch = self._key[3] if self._key is not None else -1
+        partial = vault.bodies_pending > 0 or epoch != vault.bodies_epoch
+        found = vault.match_notes(base, query, rank_limit=self.RANK_LIMIT, partial=partial)
+        return found, partial
 
-    def warm(self) -> None:
+    def warm(self, check: Callable[[], None] | None = None) -> bool:
+        """Read the bodies still missing, a slice at a time, in the background (`check`
+        between slices: locking stops it there). True if bodies were read: what the list
+        shows should be read again (`fold` after that, so the notes without bodies are let
+        go before the search's folds are made)."""
+        vault = self.vault
+        filled = False
+        while vault.bodies_pending:
+            if check is not None:
+                check()
+            start = time.perf_counter()
+            vault.load_bodies()
+            filled = True
+            # As long a pause as the slice took: the interface's thread (drawing, keys) gets
+            # the interpreter at least half the time, not only when this one lets go.
+            time.sleep(min(0.05, max(0.002, time.perf_counter() - start)))
+        return filled
+
+    def fold(self) -> None:
         """Fold every note's text for search now, in the background, so the first letter
         typed into the search box does not pay for it."""
         never = Query(terms=("\uffff",))
         self.vault.match_notes(self.vault.all_notes(), never)
-        with self._lock:
-            shown = self._notes
+        with self._lock:  # (only a list read since every body came in)
+            fresh = self._key is not None and self._key[3] == self.vault.bodies_epoch
+            shown = self._notes if fresh else []
         if shown:  # and line up the list's own texts (the index keeps the last two lists)
             self.vault.match_notes(shown, never)
 

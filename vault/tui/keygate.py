@@ -63,6 +63,12 @@ class KeyGate(_App):
     def holding_keys(self) -> bool:
         return time.monotonic() < self._hold_until
 
+    @property
+    def next_key(self) -> str | None:
+        """The key waiting behind the one being handled, if any (a key held down repeats
+        faster than the app answers, and the gate keeps the repeats in order)."""
+        return self._held_keys[0].key if self._held_keys else None
+
     # --- the gate ---------------------------------------------------------------------------
 
     def gate_key(self, event: events.Key) -> bool:

@@ -12,15 +12,33 @@ from __future__ import annotations
 import contextlib
 import gc
 
+from vault import gcpause
+
+# While a vault is open the youngest generation is collected after 10,000 new container
+# objects rather than 700. Drawing a screen makes thousands of them (Textual's strips and
+# segments, most freed at once by reference counting) and the app's caches keep some: with
+# the default, moving to the next note set off 8 young collections, and a full one every
+# ten notes or so, which walked every object not frozen (Textual's widgets and caches, what
+# the warm-ups built): 0.1-0.75 s on this shared machine, in the middle of a key. Measured
+# over 20 notes at 10,000 notes: 1.1-1.4 s of collecting with the default, 0.15-0.25 s with
+# this (bench/RESULTS.md). Cycles are still found, only in larger batches.
+OPEN_THRESHOLDS = (10_000, 10, 10)
+_closed_thresholds = gc.get_threshold()
+
 
 def hold_still() -> None:
     """The vault is open and read: keep its objects out of the collector's passes."""
-    gc.freeze()
+    global _closed_thresholds
+    gcpause.hold()
+    if gc.get_threshold() != OPEN_THRESHOLDS:
+        _closed_thresholds = gc.get_threshold()
+        gc.set_threshold(*OPEN_THRESHOLDS)
 
 
 def let_go() -> None:
     """The vault is locked: give its objects back to the collector and free them now."""
-    gc.unfreeze()
+    gcpause.release()
+    gc.set_threshold(*_closed_thresholds)
     gc.collect()
 
 

@@ -64,6 +64,7 @@ class ListLoaded(Message):
     notes: list[Note]
     query: Query
     seconds: float = 0.0
+    partial: bool = False  # a search made before every body was read (NoteSource.search)
 
 
 @dataclass
@@ -90,6 +91,12 @@ class Undo:
     what: str  # "moving “Garden ideas” to the trash"
     note: Note
     change: Callable[[Session, Note], Note]
+
+
+@dataclass
+class BodiesLoaded(Message):
+    """Every note's body has been read (after the list was shown without them): the list and
+    a search under way are read again, now over the bodies too."""
 
 
 @dataclass

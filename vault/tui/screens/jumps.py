@@ -63,7 +63,7 @@ class PaletteSupport(MainHost):
                 )
             )
         now = self.clock()
-        notes = sorted(session.vault.all_notes(), key=lambda n: -n.modified)
+        notes = sorted(session.vault.all_notes(bodies=False), key=lambda n: -n.modified)
         for note in notes:
             where = (
                 "in the trash" if note.in_trash else (self.notebook_path(note.notebook) or "note")

@@ -115,8 +115,10 @@ class LinkActions(MainHost):
 
     def on_list_loaded(self, message: ListLoaded) -> None:
         """The list reloads after every change, ours or a sync's: so do the backlinks. The
-        first time, the link index is built in a worker, before anyone asks for it."""
-        if not self._links_warmed:
+        first time the notes all have their bodies (MainScreen.warm_search reads them after
+        the first list), the link index is built in a worker, before anyone asks for it."""
+        session = self.session
+        if not self._links_warmed and session is not None and not session.vault.bodies_pending:
             self._links_warmed = True
             self._warm_links()
         panel = self.link_panel
@@ -204,7 +206,7 @@ class LinkActions(MainHost):
             return
         own = self.pane.note.id
         notes = sorted(
-            (n for n in session.vault.all_notes() if not n.in_trash and n.id != own),
+            (n for n in session.vault.all_notes(bodies=False) if not n.in_trash and n.id != own),
             key=lambda n: -n.modified,
         )
 

@@ -27,18 +27,21 @@ from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Markdown, TextArea
 
 from vault.editor import edit_text
 from vault.errors import VaultError
 from vault.notes.links import link_address
-from vault.notes.model import Note
+from vault.notes.model import Note, has_body
 from vault.notes.search import Query, parse_query
 from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
+from vault.tui.memory import hold_still
 from vault.tui.messages import (
+    BodiesLoaded,
     ChangeDone,
     ListLoaded,
     NoteHighlighted,
@@ -59,7 +62,7 @@ from vault.tui.screens.note_actions import NoteActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
 from vault.tui.services import AppServices
-from vault.tui.session import Session, Unsaved
+from vault.tui.session import Session, Stopped, Unsaved
 from vault.tui.timefmt import Clock
 from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
 from vault.tui.widgets.note_list import NoteList
@@ -72,6 +75,10 @@ ROOMY = 150  # below this, the side preview takes the sidebar's room (ctrl+b bri
 PREVIEW_DELAY = 0.3
 RELOAD_DELAY = 0.15
 SHOW_DELAY = 0.12
+BODIES_DELAY = 0.1  # after the first list, before the bodies are read (vault/tui/data.py)
+# The list's keys that move its cursor on, and back (NoteList.BINDINGS).
+_LIST_FORWARD = frozenset({"down", "j", "pagedown", "end"})
+_LIST_BACK = frozenset({"up", "k", "pageup", "home"})
 
 
 # Actions that work on "the current note", and those that also make sense in the trash.
@@ -125,7 +132,9 @@ class MainScreen(
     BINDINGS: ClassVar[list[BindingType]] = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#notes"
 
-    def __init__(self, *, clock: Clock, poll_seconds: float | None = 2.0) -> None:
+    def __init__(
+        self, *, clock: Clock, poll_seconds: float | None = 2.0, read_bodies: bool = True
+    ) -> None:
         """Built empty, while the unlock screen covers it; `attach` gives it an open vault
         and `wipe` takes everything away again when the vault locks."""
         super().__init__()
@@ -133,6 +142,7 @@ class MainScreen(
         self.source: NoteSource | None = None
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.read_bodies = read_bodies  # after the list is shown (False: tests of the wait)
         self.target: Target = ALL
         self.sort = "modified"
         self.search_query: Query = Query()
@@ -143,6 +153,8 @@ class MainScreen(
         self._focus_editor_after_load = False
         self._saves_in_flight = 0
         self._warmed = False
+        self._list_partial = False  # the list's search left out bodies not read yet
+        self._fold_after_list = False
         self._mounted = False
         self._autosave_timer: Timer | None = None
         self._preview_timer: Timer | None = None
@@ -315,14 +327,47 @@ class MainScreen(
         if source is None:
             return
         start = perf_counter()
-        notes = source.notes(target, sort, query)
-        self.post_message(ListLoaded(generation, target, notes, query, perf_counter() - start))
+        notes, partial = source.search(target, sort, query)
+        took = perf_counter() - start
+        self.post_message(ListLoaded(generation, target, notes, query, took, partial))
+
+    def _read_bodies(self) -> None:
+        if self.session is not None:
+            self.warm_search()
 
     @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
     def warm_search(self) -> None:
+        """After the list is on screen: the notes' bodies (the list was shown without them),
+        a slice at a time, then (once the list holds the notes with them) the search's folds.
+        Locking stops it between two slices."""
+        session, source = self.session, self.source
+        if session is None or source is None:
+            return
+        try:
+            with session.task() as check:
+                filled = source.warm(check)
+                if filled:
+                    # Inside the task, after a last check: locking waits for this, so its
+                    # `let_go` (the collector's defaults back) can never run before it.
+                    check()
+                    hold_still()  # the bodies too, out of the collector's way (tui/memory.py)
+        except Stopped:
+            return  # locking
+        if filled:
+            self.post_message(BodiesLoaded())  # the list again, then the folds
+        else:
+            source.fold()
+
+    @work(thread=True, exclusive=True, group="warm", exit_on_error=False)
+    def fold_for_search(self) -> None:
         source = self.source
         if source is not None:
-            source.warm()
+            source.fold()
+
+    def on_bodies_loaded(self, message: BodiesLoaded) -> None:
+        if self.session is not None:
+            self._fold_after_list = True
+            self.request_list()  # the snippets, and a search over the bodies too
 
     @work(thread=True, exclusive=True, group="sidebar", exit_on_error=False)
     def request_sidebar(self) -> None:
@@ -338,13 +383,18 @@ class MainScreen(
             self.call_after_refresh(self.vault_app.release_keys)  # the list is there now
         keep = self._pending_select
         self._pending_select = None
+        self._list_partial = message.partial
         self.notes_list.set_notes(
             message.notes, message.query, keep=keep, empty_text=self._empty_text(message)
         )
+        if self._fold_after_list:  # the notes without bodies are let go first (memory)
+            self._fold_after_list = False
+            self.fold_for_search()
         self._update_list_title()
         if not self._warmed:  # after the list is on screen, so it does not delay it
             self._warmed = True
-            self.warm_search()
+            if self.read_bodies:  # once the list is drawn: the first frame goes out first
+                self.set_timer(BODIES_DELAY, self._read_bodies)
             self.vault_app.read_sync_status()  # the footer's sync status, likewise
         if self._focus_editor_after_load and keep is not None:
             self._open_created(keep)
@@ -401,6 +451,8 @@ class MainScreen(
             subtitle = f"{count:,} {noun} · by {self.sort}"
         else:
             subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
+            if self._list_partial:  # said, not hidden: the answer is redone when they are in
+                subtitle += " · titles only, bodies loading…"
         # Set only when different: each assignment repaints the pane.
         if pane.border_title != title.markup:
             pane.border_title = title
@@ -450,12 +502,30 @@ class MainScreen(
         if self._show_timer is not None:
             self._show_timer.stop()
             self._show_timer = None
-        if self.search_box.has_focus:
+        if self.search_box.has_focus or self._moving_on():
             # While typing a search the top match changes with every letter: load it into the
-            # editor once the typing pauses, so the keystrokes stay quick.
+            # editor once the typing pauses, so the keystrokes stay quick. Likewise while an
+            # arrow is held down: only the note the cursor stops on is loaded and drawn.
             self._show_timer = self.set_timer(SHOW_DELAY, lambda: self._show_highlighted(note))
             return
         self._show_highlighted(note)
+
+    def _moving_on(self) -> bool:
+        """Whether the key waiting behind this one moves the list's cursor to another note
+        (a held-down arrow): then the note under the cursor now would be shown only to be
+        replaced. A single key, or one that does anything else, finds nothing waiting or
+        something else: the note is shown at once."""
+        # The app's key gate (vault.tui.keygate) holds the keys that wait; a screen does not
+        # import the app's layer, so it asks by name (an app without a gate holds none).
+        key = getattr(self.app, "next_key", None)
+        if key is None or not self.notes_list.has_focus:
+            return False
+        notes = self.notes_list
+        if key in _LIST_FORWARD:
+            return notes.cursor < len(notes.notes) - 1
+        if key in _LIST_BACK:
+            return notes.cursor > 0
+        return False
 
     def _show_highlighted(self, note: Note) -> None:
         self._show_timer = None
@@ -466,10 +536,38 @@ class MainScreen(
         self.show_note(highlighted)
 
     def show_note(self, note: Note) -> None:
+        if not has_body(note):  # the list's notes may come without it (NoteSource)
+            whole = self._with_body(note)
+            if whole is None:
+                self.pane.clear()
+                return
+            note = whole
         self.saved_text = note.body
         self.pane.show(note, self.notebook_path(note.notebook), self.search_query)
         self.show_attachments(note)
         self.refresh_bindings_if_changed()
+        self._report_repaints()
+
+    def _report_repaints(self) -> None:
+        """Tell the screen now which widgets the note changed, so the next frame holds all of
+        them. A widget reports its repaint when its own queue is next idle, by then the screen
+        had often painted a frame without it, and Textual paces frames so that the next one
+        came one to two frame periods (17-33 ms) later. This is what the widgets' idle does."""
+        for widget in self.walk_children(Widget):
+            if widget._repaint_required:
+                widget._check_refresh()
+
+    def _with_body(self, note: Note) -> Note | None:
+        """The note with its body, read from its own envelope (about a millisecond) when the
+        background reading has not reached it yet; None if it cannot be read (said once)."""
+        session = self.session
+        if session is None:
+            return None
+        try:
+            return session.vault.whole(note)
+        except VaultError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return None
 
     def refresh_bindings(self) -> None:
         self._bindings_shown = self._bindings_state()
@@ -835,3 +933,4 @@ class MainScreen(
         self.search_query = Query()
         self.saved_text = ""
         self._pending_select = None
+        self._fold_after_list = self._list_partial = False

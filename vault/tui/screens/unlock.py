@@ -20,7 +20,7 @@ from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.memory import hold_still
 from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
-from vault.tui.session import Session
+from vault.tui.session import Session, Stopped
 
 
 def hold_keys(app: object) -> None:
@@ -105,7 +105,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         vault = None
         if key is not None:
             with contextlib.suppress(VaultError):  # a stale session: ask for the password
-                vault = Vault.open_with_key(self.vault_path, key)
+                vault = Vault.open_with_key(self.vault_path, key, bodies="later")
         if vault is None:
             self.app.call_from_thread(self._ask_for_password)
             return
@@ -170,8 +170,14 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         # Almost always done long before Enter; if not, finishing it beats starting over.
         self._read_done.wait(timeout=5)
         try:
+            # The notes without their bodies: the list needs none, and the bodies are read
+            # after it is on screen (MainScreen.warm_search: NoteSource.warm).
             vault = Vault.unlock(
-                self.vault_path, password=password, keyfile=keyfile, prefetched=self._prefetched
+                self.vault_path,
+                password=password,
+                keyfile=keyfile,
+                prefetched=self._prefetched,
+                bodies="later",
             )
         except KeyfileRequiredError:
             self.post_message(
@@ -189,9 +195,16 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self.post_message(VaultOpened(session))
         # While the main screen is being built, read the first list (all notes, the saved
         # order) into the session, so the screen finds it ready.
-        with contextlib.suppress(VaultError):
-            session.source.base(ALL, self.app_sort())
-        hold_still()
+        try:
+            with session.task() as check:
+                with contextlib.suppress(VaultError):
+                    session.source.base(ALL, self.app_sort())
+                # Inside the task: a lock at once waits for it, so its `let_go` (the
+                # collector's defaults back) can never run before this.
+                check()
+                hold_still()
+        except Stopped:
+            return  # locked already
 
     def app_sort(self) -> str:
         sort = getattr(self.app, "config", None)

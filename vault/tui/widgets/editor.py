@@ -7,7 +7,7 @@ It only shows what the screen tells it to; saving is the screen's job.
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.text import Text
 from textual import events, on
@@ -15,7 +15,10 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.document._document import Location
-from textual.geometry import Size
+from textual.document._document_navigator import DocumentNavigator
+from textual.document._syntax_aware_document import SyntaxAwareDocument
+from textual.document._wrapped_document import WrappedDocument
+from textual.geometry import Region, Size
 from textual.reactive import reactive
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
@@ -31,6 +34,10 @@ from vault.tui.safetext import content, pictured, shown_body
 from vault.tui.timefmt import Clock, long_time, relative_time
 from vault.tui.widgets.attachment_list import AttachmentList
 from vault.tui.widgets.attachment_markdown import AttachmentMarkdown
+
+if TYPE_CHECKING:
+    from tree_sitter import Language
+    from tree_sitter import Query as TreeQuery
 
 # While a note's versions conflict the editor shows one of them read-only: an edit would go on
 # that version alone and the conflict would grow with every save (`vault edit` refuses too).
@@ -56,6 +63,38 @@ class NoteEditor(TextArea):
     # Typing these can open a screen (`[[` the link picker): the key gate lets the next key
     # through only once the screen is up (vault.tui.keygate).
     GATE_CHARACTERS: ClassVar[str] = "["
+
+    # The tree-sitter language and highlight query of the last document: (name, language,
+    # prepared query). TextArea reads the query's file and compiles it for every document.
+    _prepared: tuple[str, Language, TreeQuery] | None = None
+
+    def _set_document(self, text: str, language: str | None) -> None:
+        """TextArea's, with the highlight query prepared once rather than for every note
+        shown (reading and compiling it was half the time of loading a note)."""
+        prepared = self._prepared
+        if prepared is None or language != prepared[0]:
+            super()._set_document(text, language)
+            document = self.document
+            if language and isinstance(document, SyntaxAwareDocument) and self._highlight_query:
+                self._prepared = (language, document.language, self._highlight_query)
+            return
+        # The rest of TextArea._set_document, as it is for a language with a query.
+        document = SyntaxAwareDocument(text, prepared[1])
+        self._highlight_query = prepared[2]
+        self.document = document
+        self.wrapped_document = WrappedDocument(document, tab_width=self.indent_width)
+        self.navigator = DocumentNavigator(self.wrapped_document)
+        self._build_highlight_map()
+        self.move_cursor((0, 0))
+        self._rewrap_and_refresh_virtual_size()
+
+    def register_language(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self._prepared = None
+        super().register_language(*args, **kwargs)
+
+    def update_highlight_query(self, name: str, highlight_query: str) -> None:
+        self._prepared = None
+        super().update_highlight_query(name, highlight_query)
 
     def _refresh_size(self) -> None:
         """TextArea's, without the layout pass of the whole screen that assigning
@@ -309,11 +348,17 @@ class EditorPane(Vertical):
         area.read_only = not editable(note)
         if query is not None and not query.empty:
             self._select_first_match(note.body, query)
-        else:
+        elif area.selection != Selection.cursor((0, 0)):  # load_text put it there already
             area.move_cursor((0, 0))
         self.save_state = "saved"
         self.update_details(note, notebook_path)
-        self.refresh_preview()
+        if self.preview == "side":
+            # The text first: the preview mounts a widget per block while holding every
+            # repaint of the app (Markdown.update batches them), hundreds of milliseconds
+            # that kept the note's text off the screen too.
+            self.call_after_refresh(self.refresh_preview)
+        else:
+            self.refresh_preview()
         self.query_one("#find-bar").display = False
         self._show_panes()
 
@@ -325,7 +370,7 @@ class EditorPane(Vertical):
     def update_details(self, note: Note, notebook_path: str) -> None:
         self.note = note
         self.notebook_path = notebook_path
-        self.border_title = content(note.title)  # never markup: `[/]` in a title crashed it
+        self._set_border_text("title", content(note.title))  # never markup: `[/]` crashed it
         now = self._clock()
         parts: list[Content] = []
         self.text_area.read_only = not editable(note)
@@ -367,7 +412,7 @@ class EditorPane(Vertical):
         details = self.query_one("#editor-details", Static)
         details.update("")
         details.tooltip = None
-        self.border_title = "Editor"
+        self._set_border_text("title", "Editor")
         self.save_state = "none"
         self._show_indicator()
         self.query_one("#find-bar").display = False
@@ -393,7 +438,24 @@ class EditorPane(Vertical):
         indicator = _INDICATOR[self.save_state]
         if self.note is not None and self.note.conflict:
             indicator = f"{READ_ONLY} · {indicator}" if indicator else READ_ONLY
-        self.border_subtitle = indicator
+        self._set_border_text("subtitle", indicator)
+
+    def _set_border_text(self, which: Literal["title", "subtitle"], text: str | Content) -> None:
+        """What `border_title = text` does, repainting only the border's row, and nothing if
+        the text is the same. The setter repaints the whole pane, which the compositor then
+        draws again with everything in it: about a third of drawing the next note."""
+        name = f"_border_{which}"
+        new = self.render_str(text).expand_tabs(4).split()[0]
+        if getattr(self, name, None) == new:
+            return
+        setattr(self, name, new)
+        if not self.is_mounted or self.outer_size.height < 2:
+            self.refresh()
+            return
+        # Regions are relative to the content area: the border rows lie just outside it.
+        left, top = self.content_offset
+        row = -top if which == "title" else self.outer_size.height - 1 - top
+        self.refresh(Region(-left, row, self.outer_size.width, 1))
 
     def watch_preview(self, mode: PreviewMode) -> None:
         self._show_panes()

@@ -13,6 +13,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.dom import NoScreen
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -72,6 +73,11 @@ class NoteList(ScrollView, can_focus=True):
     def shown_query(self) -> Query:
         """The search the shown notes answer (named so as not to hide Widget.query)."""
         return self._query
+
+    @property
+    def cursor(self) -> int:
+        """The index of the row under the cursor."""
+        return self._cursor
 
     @property
     def highlighted(self) -> Note | None:
@@ -146,7 +152,17 @@ class NoteList(ScrollView, can_focus=True):
         key = (note.id, note.version) if note else None
         if key != self._announced:
             self._announced = key
-            self.post_message(NoteHighlighted(note))
+            # Straight to the screen, which shows the note, rather than bubbling up through
+            # the containers in between: a hop each, and meanwhile the screen went idle and
+            # painted a frame holding only the moved cursor. Textual paces frames so that the
+            # next one came one to two frame periods (17-33 ms) later; now the cursor row and
+            # the note reach the terminal in the same frame.
+            try:
+                screen = self.screen
+            except NoScreen:  # not on a screen (yet): the message bubbles as any other
+                self.post_message(NoteHighlighted(note))
+            else:
+                screen.post_message(NoteHighlighted(note))
 
     def _refresh_row(self, index: int) -> None:
         top = index * ROW_HEIGHT - int(self.scroll_offset.y)

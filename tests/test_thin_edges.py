@@ -1,0 +1,81 @@
+"""The thin client at the edges a review found: the session looked for where platformdirs puts
+it, and served output to closed or full streams (real `vault` subprocesses, real vaults)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from tests.conftest import CLI, vault_command
+
+
+def test_session_found_with_a_relative_xdg_state_home(cli: CLI) -> None:
+    # No XDG_RUNTIME_DIR (ssh without logind, containers) and XDG_STATE_HOME="~/state" (a
+    # literal tilde, not expanded): platformdirs ignores the relative value and the agent's
+    # socket lives under ~/.local/state/vault/agent; thin.may_have_session looks only under
+    # "~/state/vault/agent" (relative to the cwd) and concludes there is no session.
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="h", dir="/tmp")  # short: the socket fits under it
+    env = {"XDG_RUNTIME_DIR": None, "XDG_STATE_HOME": "~/state", "HOME": home}
+    cli.init()
+    cli("new", "hello", "--no-edit", check=True, **env)
+    cli("unlock", check=True, **env)
+    try:
+        cli.password = None
+        result = cli("tags", **env)  # not served: opens the vault through the session key
+        assert result.returncode == 0, result.stderr
+        result = cli("ls", **env)  # served (or run here with the session key)
+        assert result.returncode == 0, result.stderr
+    finally:
+        cli("lock", **env)
+
+
+def _run_closed(cli: CLI, fd: int, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*vault_command(), *args],
+        env=cli.env(VAULT_PASSWORD=None),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if fd != 1 else None,
+        stderr=subprocess.PIPE if fd != 2 else None,
+        preexec_fn=lambda: os.close(fd),
+        timeout=60,
+    )
+
+
+def test_served_command_with_stderr_closed_keeps_its_exit_status(cli: CLI) -> None:
+    cli.init()
+    cli("new", "hello", "--no-edit", check=True)
+    cli("unlock", check=True)
+    assert cli("ls", VAULT_PASSWORD=None).returncode == 0
+    result = _run_closed(cli, 2, "ls")  # `vault ls 2>&-`
+    assert b"hello" in result.stdout
+    assert result.returncode == 0  # thin.end: sys.stderr is None -> AttributeError -> 1
+
+
+def test_served_command_with_stdout_closed_prints_no_traceback(cli: CLI) -> None:
+    cli.init()
+    cli("unlock", check=True)
+    result = _run_closed(cli, 1, "search", "nothing-matches")  # `vault search x >&-`
+    assert b"Traceback" not in result.stderr, result.stderr.decode()
+
+
+def test_served_output_to_a_full_disk_is_one_line_and_exit_70(cli: CLI) -> None:
+    cli.init()
+    cli("new", "hello", "--no-edit", check=True)
+    cli("unlock", check=True)
+    try:
+        with open("/dev/full", "wb") as full:
+            result = subprocess.run(
+                [*vault_command(), "ls"],
+                env=cli.env(VAULT_PASSWORD=None),
+                stdin=subprocess.DEVNULL,
+                stdout=full,
+                stderr=subprocess.PIPE,
+                timeout=60,
+            )
+        assert result.returncode == 70
+        assert b"Traceback" not in result.stderr
+        assert result.stderr.decode().count("\n") == 1, result.stderr
+    finally:
+        cli("lock")

@@ -1,0 +1,198 @@
+"""Opening a large vault: the list first, the notes' bodies after it.
+
+The app opens the vault without the notes' bodies (from the first part of the snapshot), shows
+the list, and reads the bodies in the background; a note shown before its body arrived is read
+whole on its own. Meanwhile a search says it looks at titles only, and every change (an edit, a
+pin, the trash, history, locking with the snapshot sealed again) keeps every note's body. The
+tests with `read_bodies=False` hold the app in that state: the bodies are read only when asked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.tui.conftest import set_config, settle, unlock, wait_until
+from vault.notes.model import has_body
+from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
+from vault.sealing import snapshot
+from vault.sealing.crypto import TEST_KDF
+from vault.tui.screens.main import MainScreen
+
+COUNT = SNAPSHOT_MIN_ITEMS + 40
+
+
+def body_of(n: int) -> str:
+    return f"# Note {n:03}\n\nA body about okapi{n % 5} and the number {n}.\n"
+
+
+@pytest.fixture
+def large_vault(home_vault: Path) -> Path:
+    """Enough notes for a snapshot (sealed at lock): the app opens such a vault lazily."""
+    vault, _ = Vault.create(home_vault, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with vault.batch():
+        for n in range(COUNT):
+            vault.create_note(f"Note {n:03}", body_of(n))
+    vault.lock()
+    assert snapshot.path_in(home_vault).exists()
+    return home_vault
+
+
+def bodies_in_store(path: Path) -> dict[str, str]:
+    with Vault.unlock(path, password=PASSWORD) as vault:
+        vault._unsnapped = 0  # (reading only: no new snapshot)
+        return {n.title: n.body for n in vault.all_notes()}
+
+
+def subtitle(main: MainScreen) -> str:
+    return str(main.query_one("#list-pane").border_subtitle)
+
+
+async def test_the_list_comes_first_and_the_bodies_after_it(large_vault: Path, app_for) -> None:
+    app = app_for(large_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: vault.bodies_pending == 0)
+        assert len(main.notes_list.notes) == COUNT
+        assert all(has_body(n) for n in main.notes_list.notes)  # the list was read again
+        await pilot.press("ctrl+f", *"okapi3")
+        await settle(pilot)
+        assert subtitle(main) == f"{COUNT // 5} matches"  # over the bodies, said plainly
+        assert all("okapi3" in n.body for n in main.notes_list.notes)
+
+
+async def test_while_the_bodies_are_not_read_the_app_says_so_and_loses_nothing(
+    large_vault: Path, app_for
+) -> None:
+    before = bodies_in_store(large_vault)
+    app = app_for(large_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        session = main.session
+        vault = session.vault
+        listed = list(main.notes_list.notes)
+        assert len(listed) == COUNT and not any(has_body(n) for n in listed)
+
+        # The note under the cursor is shown whole: read from its own envelope.
+        shown = main.pane.note
+        assert shown is not None and main.pane.text == before[shown.title]
+
+        # A search looks at titles only, and says so; a title still matches.
+        await pilot.press("ctrl+f", *"okapi3")
+        await settle(pilot)
+        assert main.notes_list.notes == []
+        assert subtitle(main) == "0 matches · titles only, bodies loading…"
+        main.search_box.value = "note 007"
+        await settle(pilot)
+        assert [n.title for n in main.notes_list.notes] == ["Note 007"]
+        assert main.pane.text == before["Note 007"]  # shown once the typing paused
+
+        # Changes to notes never shown (their bodies unread): each keeps its body.
+        by_title = {n.title: n for n in listed}
+        session.update(by_title["Note 010"], pinned=True)
+        session.trash(by_title["Note 011"])
+        session.update(by_title["Note 012"], title="Renamed 012")
+        current, versions = session.history(by_title["Note 013"])
+        assert current.body == before["Note 013"] and versions[-1].note.body == current.body
+
+        # An edit typed into the note shown is saved as typed.
+        main.notes_list.focus()
+        await settle(pilot)
+        main.focus_editor()
+        await pilot.press("end", *"!")
+        main.save_now()
+        await settle(pilot)
+        edited, typed = main.pane.note, main.pane.text
+        assert edited is not None and edited.title == "Note 007"
+        assert typed == before["Note 007"].replace("007\n", "007!\n", 1)
+        assert vault.note(edited.id).body == typed
+        assert vault.bodies_pending > 0  # all of that without reading every body
+
+        # The bodies arrive: the search is made again, over them.
+        main.warm_search()
+        await wait_until(pilot, lambda: vault.bodies_pending == 0)
+        main.search_box.value = "okapi3"
+        await settle(pilot)
+        assert subtitle(main) == f"{COUNT // 5} matches"
+
+    after = bodies_in_store(large_vault)
+    expected = dict(before, **{"Note 007": typed})
+    expected["Renamed 012"] = expected.pop("Note 012")
+    assert after == expected
+
+
+async def test_locking_before_the_bodies_are_read_seals_a_whole_snapshot(
+    large_vault: Path, app_for
+) -> None:
+    before = bodies_in_store(large_vault)
+    sealed = snapshot.path_in(large_vault).read_bytes()
+    app = app_for(large_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        session = main.session
+        for note in list(main.notes_list.notes)[:40]:  # enough changes for a new snapshot
+            session.update(note, pinned=True)
+        assert session.vault.bodies_pending > 0
+        app.action_lock()
+        await wait_until(pilot, lambda: app.session is None and not app.workers._workers)
+    assert snapshot.path_in(large_vault).read_bytes() != sealed  # sealed anew, at lock
+    with Vault.unlock(large_vault, password=PASSWORD, bodies=False) as vault:
+        assert sum(n.pinned for n in vault.all_notes()) == 40
+        vault._unsnapped = 0
+    assert bodies_in_store(large_vault) == before  # from the new snapshot: every body
+
+
+async def test_a_vault_without_a_snapshot_opens_with_its_bodies(large_vault: Path, app_for):
+    snapshot.destroy(large_vault)
+    app = app_for(large_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert main.session.vault.bodies_pending == 0
+        assert len(main.notes_list.notes) == COUNT
+        assert all(has_body(n) for n in main.notes_list.notes)
+        await pilot.press("ctrl+f", *"okapi3")
+        await settle(pilot)
+        assert subtitle(main) == f"{COUNT // 5} matches"
+
+
+async def test_a_sync_while_the_bodies_are_not_read_merges_and_loses_nothing(
+    large_vault: Path, tmp_path: Path, app_for
+) -> None:
+    from vault.sync import SyncEngine, clone, set_remote
+
+    folder = tmp_path / "shared"
+    with Vault.unlock(large_vault, password=PASSWORD) as desk:
+        set_remote(desk.store, folder)
+        SyncEngine(desk).sync()
+        desk._unsnapped = 0
+    laptop_path = tmp_path / "laptop"
+    laptop, _ = clone(folder, laptop_path, password=PASSWORD)
+    with laptop:
+        note = laptop.find_note("Note 020")
+        laptop.update_note(note, body="Written on the laptop.\n")
+        SyncEngine(laptop).sync()
+    before = bodies_in_store(large_vault)
+    assert snapshot.path_in(large_vault).exists()
+
+    set_config(sync__auto=False)  # the sync below is the one made while bodies are unread
+    app = app_for(large_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        session = main.session
+        assert session.vault.bodies_pending >= COUNT - 1  # (the note shown is read whole)
+        by_title = {n.title: n for n in main.notes_list.notes}
+        session.update(by_title["Note 021"], pinned=True)  # a change of ours, body unread
+        report = session.sync("")
+        assert report.pulled
+        await settle(pilot)
+        assert session.vault.note(by_title["Note 020"].id).body == "Written on the laptop.\n"
+
+    expected = dict(before, **{"Note 020": "Written on the laptop.\n"})
+    assert bodies_in_store(large_vault) == expected
+    with Vault.unlock(laptop_path, password=PASSWORD) as laptop:
+        SyncEngine(laptop).sync()
+        assert {n.title: n.body for n in laptop.all_notes()} == expected
+        assert laptop.find_note("Note 021").pinned
