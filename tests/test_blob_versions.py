@@ -1,4 +1,4 @@
-"""Blobs of version 1 (content hash BLAKE2b), 2 (BLAKE3) and 3 (parts sealed on their own) in
+"""Blobs of version 1 (content hash BLAKE2b), 2 (BLAKE3) and 3 (secretstream in segments) in
 one vault: a vault whose notes use older blobs keeps reading and checking them, and new
 attachments are version 3 blobs, deduplicated among themselves (FORMAT.md, "Blobs")."""
 
