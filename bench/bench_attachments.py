@@ -154,7 +154,7 @@ def main() -> None:
 
     def read_back() -> None:
         with open(OUT / "back.bin", "wb") as out:
-            vault.save_attachment(note_id, "big.bin", out)
+            vault.save_attachment(note_id, "big.bin", out, private=True)  # as `-o PATH`
 
     read_time = timed(read_back, repeat=3, setup=settle)
     assert (OUT / "back.bin").stat().st_size == SIZE

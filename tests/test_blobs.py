@@ -44,12 +44,14 @@ def _round_trip(tmp_path: Path, data: bytes) -> tuple[BlobStore, BlobRef]:
     store.open(ref, out)
     assert out.getvalue() == data
     assert ref.size == len(data)
-    # into a regular file (parts written in place by the pool), after what it already holds
-    with open(tmp_path / "out.bin", "wb") as fh:
-        fh.write(b"before")
-        store.open(ref, fh)
-        fh.write(b"after")
-    assert (tmp_path / "out.bin").read_bytes() == b"before" + data + b"after"
+    # into a private regular file (parts written in place by the pool), after what it already
+    # holds; and into one that is not said to be private (through `write`, in order)
+    for private in (True, False):
+        with open(tmp_path / "out.bin", "wb") as fh:
+            fh.write(b"before")
+            store.open(ref, fh, private=private)
+            fh.write(b"after")
+        assert (tmp_path / "out.bin").read_bytes() == b"before" + data + b"after"
     return store, ref
 
 
@@ -57,8 +59,9 @@ def _refused(store: BlobStore, ref: BlobRef, tmp_path: Path) -> None:
     """Opening `ref` fails, into memory and into a regular file, and so does checking it."""
     with pytest.raises(IntegrityError):
         store.open(ref, io.BytesIO())
-    with pytest.raises(IntegrityError), open(tmp_path / "refused.bin", "wb") as fh:
-        store.open(ref, fh)
+    for private in (True, False):
+        with pytest.raises(IntegrityError), open(tmp_path / "refused.bin", "wb") as fh:
+            store.open(ref, fh, private=private)
     with pytest.raises(IntegrityError):
         store.verify(ref)
     # and so does taking it from elsewhere (in order, as it arrives: another path than pread)
@@ -548,7 +551,7 @@ def test_reading_back_into_a_file_opened_for_appending_or_a_pipe(tmp_path: Path)
     target = tmp_path / "appended.bin"
     target.write_bytes(b"head")
     with open(target, "ab") as fh:
-        store.open(ref, fh)
+        store.open(ref, fh, private=True)  # (even if said to be private)
     assert target.read_bytes() == b"head" + data
     read, write = os.pipe()
     done = subprocess.Popen(
@@ -558,6 +561,23 @@ def test_reading_back_into_a_file_opened_for_appending_or_a_pipe(tmp_path: Path)
     )
     os.close(read)
     with os.fdopen(write, "wb") as fh:
-        store.open(ref, fh)
+        store.open(ref, fh, private=True)
     out, _ = done.communicate()
     assert out == data
+
+
+def test_a_wrapper_that_answers_fileno_gets_the_content_through_write(tmp_path: Path) -> None:
+    """A writer that compresses (or encrypts) and still answers `fileno()` with the file under
+    it must see every byte through its own `write`: the pool's in-place writes would put the
+    content past it, in clear. Only a file said to be private is written in place."""
+    import gzip
+
+    data = os.urandom(SIZE3)
+    src = tmp_path / "in.bin"
+    src.write_bytes(data)
+    store = _store(tmp_path)
+    ref = store.put(src)
+    with gzip.open(tmp_path / "out.gz", "wb") as fh:
+        assert fh.fileno() >= 0
+        store.open(ref, fh)
+    assert gzip.decompress((tmp_path / "out.gz").read_bytes()) == data

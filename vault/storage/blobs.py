@@ -793,12 +793,25 @@ class BlobStore:
                 raise IntegrityError("the file changed while it was being attached; try again")
         fsync_dir(self.folder)
 
-    def open(self, ref: BlobRef, out: BinaryIO, progress: Progress | None = None) -> None:
+    def open(
+        self,
+        ref: BlobRef,
+        out: BinaryIO,
+        progress: Progress | None = None,
+        *,
+        private: bool = False,
+    ) -> None:
         """Write the content of `ref` to `out`, checking every part on the way (see above).
         On an error part of the content may already be in `out`: callers write to a private
-        temporary file and keep it only when this returns."""
+        temporary file and keep it only when this returns.
+
+        `private`: `out` is such a file, the caller's own, removed unless this returns; a
+        version 3 blob's segments are then written into it in place as the pool opens them,
+        out of order. Otherwise (standard output redirected to a file, a wrapper that
+        compresses or encrypts and still answers `fileno()`) the content goes through
+        `out.write`, in order, so what an error or a kill leaves is a prefix of the content."""
         with self._source(ref) as src:
-            self._open(src, ref, out, progress, check_content=False)
+            self._open(src, ref, out, progress, check_content=False, private=private)
 
     @contextlib.contextmanager
     def _source(self, ref: BlobRef) -> Iterator[BinaryIO]:
@@ -818,6 +831,7 @@ class BlobStore:
         progress: Progress | None,
         *,
         check_content: bool,
+        private: bool = False,
     ) -> None:
         what = f"blob {ref.name[:8]}"
         head = _read_full(src, _START)
@@ -825,7 +839,7 @@ class BlobStore:
         if head[: len(MAGIC)] != MAGIC or version not in VERSIONS:
             raise IntegrityError(f"{what} is not a sealed blob (truncated or damaged)")
         if version == 3:
-            self._open3(src, ref, out, progress, check_content)
+            self._open3(src, ref, out, progress, check_content, private)
             return
         header = _read_full(src, SS_HEADER_BYTES)
         if len(header) != SS_HEADER_BYTES:
@@ -850,6 +864,7 @@ class BlobStore:
         out: BinaryIO,
         progress: Progress | None,
         check_content: bool,
+        private: bool,
     ) -> None:
         """Version 3, `src` just after the version byte. From a regular file, segments are
         opened on the pool (`_open_at`); from a stream (a blob arriving from the sync folder),
@@ -860,7 +875,7 @@ class BlobStore:
         if src_fd is not None and layout.segments > 1 and WORKERS > 1:
             with _pool(layout.segments) as pool:
                 assert pool is not None
-                self._open_at(src_fd, ref, out, progress, check_content, pool)
+                self._open_at(src_fd, ref, out, progress, check_content, pool, private)
             return
         opener = _OpenSegment(ref, check_content)
 
@@ -891,6 +906,7 @@ class BlobStore:
         progress: Progress | None,
         check_content: bool,
         pool: ThreadPoolExecutor,
+        private: bool,
     ) -> None:
         """`_open3` from a regular file: each segment read with pread and opened by the pool.
         Into a regular file, each part is written in place (pwrite) and the output left
@@ -902,7 +918,9 @@ class BlobStore:
             raise IntegrityError(f"blob {ref.name[:8]} is truncated or extended")
         opener = _OpenSegment(ref, check_content)
         discard = isinstance(out, _Discard)
-        out_fd = None if discard else _regular_fd(out, writing=True)
+        # In place only into the caller's own private file (`open`): anything else is written
+        # through `out.write`, in order.
+        out_fd = _regular_fd(out, writing=True) if private and not discard else None
         at = 0
         if out_fd is not None:
             out.flush()
