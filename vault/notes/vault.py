@@ -262,10 +262,12 @@ class Vault(Notes):
         name: str,
         out: BinaryIO,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        private: bool = False,
     ) -> None:
         from vault.notes import attachments
 
-        attachments.save_attachment(self, note_id, name, out, progress)
+        attachments.save_attachment(self, note_id, name, out, progress, private=private)
 
     def remove_attachment(self, note_id: str, name: str) -> None:
         from vault.notes import attachments
