@@ -84,9 +84,50 @@ def prefetch(path: Path) -> Prefetched:
         store.close()
 
 
+class ReadAhead:
+    """The vault at a path opened and read as far as it can be without the key, while the
+    person types the password (the app): its store, with the history scanned and prepared
+    and, without a snapshot, every envelope read (`Prefetch`). `Vault.unlock(read_ahead=...)`
+    takes the store over instead of opening it and scanning again after the password; the
+    scan is used only if nothing was committed since (`ItemCache._first_load` compares the
+    store's data version, on this same connection). Taken at most once; `close` releases it
+    if it was not."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.store: Store | None = Store.open(path)
+        self.reader: Prefetch | None = None
+        try:
+            if not self.store.needs_upgrade:
+                tails = snapshot.path_in(path).exists()
+                reader = Prefetch(self.store, envelopes=not tails, tails=tails)
+                reader.start()
+                reader.join()
+                self.reader = reader
+        except BaseException:
+            self.close()
+            raise
+
+    def take(self, path: Path) -> tuple[Store, Prefetch | None] | None:
+        """The store and what was read (once), if they are of the vault at `path`."""
+        store, self.store = self.store, None
+        if store is None:
+            return None
+        if path != self.path:
+            store.close()
+            return None
+        return store, self.reader
+
+    def close(self) -> None:
+        store, self.store = self.store, None
+        if store is not None:
+            store.close()
+
+
 class Prefetch(threading.Thread):
-    """Scans the history (writing nothing) and reads and parses every live envelope (no
-    decryption, no key) in the background."""
+    """Scans the history (writing nothing), derives from it what unlocking needs without the
+    key (`HistoryScan.prepare`), and reads and parses every live envelope (no decryption, no
+    key) in the background."""
 
     def __init__(self, store: Store, *, envelopes: bool, tails: bool) -> None:
         super().__init__(name="vault-prefetch", daemon=True)
@@ -99,7 +140,7 @@ class Prefetch(threading.Thread):
     def run(self) -> None:
         try:
             with gcpause.paused():  # tens of thousands of parsed envelopes, no cycles
-                self.scan = self.store.scan_history(tails=self.tails, rebuild=False)
+                self.scan = self.store.scan_history(tails=self.tails, rebuild=False).prepare()
                 if self.envelopes:
                     self.result = read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead

@@ -43,6 +43,7 @@ from vault.sealing.keys import Slot
 from vault.storage.commitment import (
     HISTORY_INCIDENT,
     OPS_SUM,
+    commitment_of,
     ops_commitment,
     ops_term,
     store_ops_sum,
@@ -99,6 +100,7 @@ __all__ = [
     "ItemRow",
     "Op",
     "Store",
+    "commitment_of",
     "ops_commitment",
     "ops_term",
     "parse_parents",
