@@ -54,6 +54,9 @@ def test_a_plain_unlocking_command_starts_the_kdf_ahead(
     "argv",
     [
         ["ls", "--vault", "elsewhere"],  # an option after the command: not read here
+        ["ls", "--vau", "elsewhere"],  # cut short, as argparse takes it (found by review)
+        ["ls", "--key=k.key"],
+        ["show", "x", "--v", "elsewhere"],
         ["--vault=elsewhere", "ls"],
         ["--", "ls"],
         ["init"],
@@ -112,3 +115,19 @@ def test_commands_with_the_kdf_ahead_behave_as_before(cli: CLI, tmp_path: Path) 
     other("--keyfile", str(keyfile), "new", "Keyed", input="b", check=True)
     assert "Keyed" in other("--keyfile", str(keyfile), "ls", check=True).stdout
     assert other("ls").returncode != 0  # no keyfile: refused as before
+
+
+def test_a_vault_folder_or_configuration_that_cannot_be_read_is_reported_by_the_command(
+    cli: CLI, tmp_path: Path
+) -> None:
+    """The head start meets an unusual vault path or configuration first: it steps aside, and
+    the command says what it said before (one line, its exit status), never a traceback
+    (found by review)."""
+    cli("init", "--insecure-test-kdf", check=True)
+    for env in ({"VAULT_DIR": "~nosuchuserhere/x"},):
+        result = cli("ls", **env)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "'~nosuchuserhere' in a path: no such user's home folder" in result.stderr
+    result = cli("ls", "--vau", "~nosuchuserhere/x")
+    assert result.returncode != 0 and "Traceback" not in result.stderr

@@ -651,6 +651,44 @@ def test_a_read_ahead_of_another_vault_is_not_taken(big: Path, tmp_path: Path) -
     assert read.store is None  # given back (closed), not used for the other vault
 
 
+@pytest.mark.parametrize("replaced", ["folder", "store file", "folder removed"])
+def test_a_read_ahead_of_a_folder_replaced_since_is_not_taken(
+    big: Path, tmp_path: Path, replaced: str
+) -> None:
+    """The vault folder replaced while the password is typed (a copy put back, a store file
+    renamed over): the unlock opens what is at the path now, shows its notes and writes
+    there, never into the file the read-ahead had open (found by review)."""
+    from vault.errors import VaultNotFoundError
+    from vault.notes.unlocking import ReadAhead
+
+    copy = tmp_path / "copy"
+    shutil.copytree(big, copy)
+    with Vault.unlock(copy, password=PASSWORD) as other:
+        only = other.create_note("Only in the copy", "restored").id
+        other._unsnapped = 0
+    read = ReadAhead(big)
+    if replaced == "folder":
+        big.rename(tmp_path / "moved away")
+        copy.rename(big)
+    elif replaced == "store file":
+        (copy / "store.sqlite").replace(big / "store.sqlite")
+        for leftover in ("store.sqlite-wal", "store.sqlite-shm"):
+            (big / leftover).unlink(missing_ok=True)
+    else:
+        shutil.rmtree(big)
+        with pytest.raises(VaultNotFoundError):
+            Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later")
+        assert read.store is None
+        return
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        assert vault.note(only).body == "restored"
+        written = vault.create_note("Written after unlocking", "here").id
+    assert read.store is None
+    with Vault.unlock(big, password=PASSWORD) as check:
+        assert check.note(written).body == "here"
+        check._unsnapped = 0
+
+
 def test_a_fork_after_the_snapshot_shows_as_a_conflict_though_its_entry_is_current(
     big: Path,
 ) -> None:

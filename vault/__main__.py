@@ -25,7 +25,11 @@ def main() -> int:
     thin.replay_stdin()
     command, given = _plain_command(argv)
     if command in _UNLOCKING:
-        _derive_ahead(given)
+        import contextlib
+
+        # Only a head start: whatever is wrong, the command below meets and reports it.
+        with contextlib.suppress(Exception):
+            _derive_ahead(given)
     from vault.cli import main as run_here
 
     code = run_here(argv)
@@ -57,9 +61,20 @@ def _plain_command(argv: list[str]) -> tuple[str | None, dict[str, str]]:
         i += 2
     if i >= len(argv) or argv[i].startswith("-"):
         return None, {}
-    if any(a.startswith(("--vault", "--keyfile")) or a == "--" for a in argv[i + 1 :]):
+    if any(_names_a_vault_option(a) or a == "--" for a in argv[i + 1 :]):
         return None, {}
     return argv[i], given
+
+
+def _names_a_vault_option(arg: str) -> bool:
+    """Whether `arg` may be `--vault` or `--keyfile`: spelled out, with `=VALUE`, or cut short
+    as argparse takes it (`--vau DIR`, `--key=PATH`)."""
+    name = arg.partition("=")[0]
+    return (
+        len(name) > 2
+        and name.startswith("--")
+        and any(option.startswith(name) for option in ("--vault", "--keyfile"))
+    )
 
 
 def _derive_ahead(given: dict[str, str]) -> None:

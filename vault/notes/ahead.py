@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vault.errors import VaultError
+from vault.fsutil import read_small
 from vault.sealing import crypto, keys
 from vault.storage.header import KEYS_DIR
 
@@ -27,7 +28,7 @@ def derive_ahead(path: Path, password: str, *, keyfile: bool) -> None:
         for name in names:
             if name.name.startswith("."):
                 continue
-            slot = keys.Slot.from_json(name.read_bytes(), f"{name}")
+            slot = keys.Slot.from_json(read_small(name), f"{name}")
             if slot.slot_type == keys.RECOVERY:
                 continue
             if slot.slot_type == keys.PASSWORD_KEYFILE and not keyfile:

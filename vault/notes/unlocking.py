@@ -6,6 +6,7 @@ Nothing here decrypts an item; `Vault.unlock` (vault.notes.vault) puts these tog
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from vault.errors import (
 from vault.notes.model import KIND_TYPES
 from vault.sealing import keys, snapshot
 from vault.sealing.envelope import SealedOp, parse_op
+from vault.storage.header import DB_NAME, HEADER
 from vault.storage.store import HistoryScan, ItemRow, Store
 
 
@@ -95,6 +97,7 @@ class ReadAhead:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.files = _files_of(path)
         self.store: Store | None = Store.open(path)
         self.reader: Prefetch | None = None
         try:
@@ -113,7 +116,9 @@ class ReadAhead:
         store, self.store = self.store, None
         if store is None:
             return None
-        if path != self.path:
+        # The same path is not enough: the folder (or its store or header) may have been
+        # replaced meanwhile, as restoring a copy does; the unlock then opens what is there now.
+        if path != self.path or _files_of(path) != self.files or self.files is None:
             store.close()
             return None
         return store, self.reader
@@ -122,6 +127,16 @@ class ReadAhead:
         store, self.store = self.store, None
         if store is not None:
             store.close()
+
+
+def _files_of(path: Path) -> tuple[tuple[int, int], ...] | None:
+    """Which files the vault at `path` is now (device and inode of its store and header)."""
+    try:
+        return tuple(
+            (st.st_dev, st.st_ino) for st in (os.stat(path / n) for n in (DB_NAME, HEADER))
+        )
+    except OSError:
+        return None
 
 
 class Prefetch(threading.Thread):

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
 from vault.notes.vault import Prefetched, ReadAhead, Vault, VaultInfo
+from vault.paths import expanded
 from vault.session import agent_client
 from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
@@ -171,7 +172,11 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
             self._fail("Type your password, then press enter.")
             return
         keyfile_text = keyfile_field.value.strip()
-        keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
+        try:
+            keyfile = expanded(keyfile_text) if keyfile_text else None
+        except VaultError as exc:
+            self._fail(str(exc))
+            return
         password_field.value = ""  # the widget does not keep the password once it is used
         # A still line, not an animation: drawing frames would slow the key derivation and
         # the decryption that run meanwhile.
