@@ -1,7 +1,7 @@
 """An independent reader of vault folders, written from docs/FORMAT.md alone.
 
 It imports nothing from `vault`: only the standard library, PyNaCl and argon2-cffi (and blake3,
-for the content hash of version 2 blobs), as the spec promises. Tests use it to prove the spec is exact (and the vectors use it as a second opinion).
+for the content hash of version 2 and 3 blobs), as the spec promises. Tests use it to prove the spec is exact (and the vectors use it as a second opinion).
 """
 
 from __future__ import annotations
@@ -445,31 +445,63 @@ def read_blob(data: bytes, master_key: bytes, entry: dict) -> bytes:
     name, size, key = entry["blob"], entry["size"], b64(entry["key"])
     assert data[:8] == b"VAULTBLB", "not a blob"
     version = data[8]
-    assert version in (1, 2), "not a version 1 or 2 blob"
-    state = crypto_secretstream_xchacha20poly1305_state()
-    crypto_secretstream_xchacha20poly1305_init_pull(state, data[9:33], key)
+    assert version in (1, 2, 3), "not a version 1, 2 or 3 blob"
     total = max(256, padme(size))
     chunk = 1024 * 1024
     parts = (total + chunk - 1) // chunk
-    ad = (b"vault-blob\x00" if version == 1 else b"vault-blob\x002\x00") + name.encode()
+    final = crypto_secretstream_xchacha20poly1305_TAG_FINAL
     plain = b""
-    pos = 33
-    for index in range(parts):
-        want = min(chunk, total - index * chunk) + 17
-        message, tag = crypto_secretstream_xchacha20poly1305_pull(state, data[pos : pos + want], ad)
-        pos += want
-        last = index == parts - 1
-        assert tag == (
-            crypto_secretstream_xchacha20poly1305_TAG_FINAL
-            if last
-            else crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-        )
-        plain += message
-    assert pos == len(data), "nothing follows the FINAL part"
+    if version == 3:
+        per = 4  # parts per segment
+        segments = (parts + per - 1) // per
+        assert len(data) == 9 + 24 * segments + total + 17 * parts, "the exact length"
+        pos = 9
+        for seg in range(segments):
+            state = crypto_secretstream_xchacha20poly1305_state()
+            crypto_secretstream_xchacha20poly1305_init_pull(state, data[pos : pos + 24], key)
+            pos += 24
+            mine = range(seg * per, min(parts, (seg + 1) * per))
+            for index in mine:
+                want = min(chunk, total - index * chunk) + 17
+                ad = b"vault-blob\x003\x00%s\x00%d\x00%d\x00%d" % (
+                    name.encode(),
+                    seg,
+                    segments,
+                    index,
+                )
+                message, tag = crypto_secretstream_xchacha20poly1305_pull(
+                    state, data[pos : pos + want], ad
+                )
+                pos += want
+                assert (tag == final) == (index == mine[-1]), "FINAL ends each segment"
+                plain += message
+    else:
+        assert len(data) == 33 + total + 17 * parts, "the exact length"
+        pos = 33
+        state = crypto_secretstream_xchacha20poly1305_state()
+        crypto_secretstream_xchacha20poly1305_init_pull(state, data[9:33], key)
+        ad = (b"vault-blob\x00" if version == 1 else b"vault-blob\x002\x00") + name.encode()
+        for index in range(parts):
+            want = min(chunk, total - index * chunk) + 17
+            message, tag = crypto_secretstream_xchacha20poly1305_pull(
+                state, data[pos : pos + want], ad
+            )
+            pos += want
+            last = index == parts - 1
+            assert tag == (final if last else crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+            plain += message
+    assert pos == len(data), "nothing follows the last part"
     content, padding = plain[:size], plain[size:]
     assert not padding.strip(b"\x00"), "the padding is zeros"
     blobs_key = b2b(b"", key=master_key, person=b"vault blobs")
-    h = b2b(content) if version == 1 else blake3.blake3(content).digest()
+    if version == 1:
+        h = b2b(content)
+    elif version == 2:
+        h = blake3.blake3(content).digest()
+    else:
+        pieces = [content[i : i + chunk] for i in range(0, size, chunk)]
+        digests = b"".join(blake3.blake3(piece).digest() for piece in pieces)
+        h = b2b(size.to_bytes(8, "little") + digests, person=b"vault blob hash")
     assert b2b(h, key=blobs_key, person=b"vault blob name").hex() == name
     assert b2b(h, key=blobs_key, person=b"vault blob key") == key
     return content

@@ -157,3 +157,59 @@ def test_check_verifies_every_blob_and_reports_a_tampered_one(
     assert "1 attached file checked." in cli("check", check=True).stdout
     small.write_bytes(small.read_bytes()[:-1])  # truncated
     assert cli("check").returncode == 1
+
+
+def test_a_damaged_blob_read_to_standard_output_leaves_only_a_prefix(
+    cli: CLI, tmp_path: Path
+) -> None:
+    """`-o -` with standard output redirected to a file: a blob damaged in its second segment
+    fails with one line, and the file holds a prefix of the content, never later segments
+    written ahead around a hole (the pool writes in place only into files of its own);
+    `-o PATH` leaves nothing; a closed standard output is one line too."""
+    from vault.storage.blobs import SEGMENT, _Layout
+
+    cli.init()
+    _new(cli, "Big")
+    content = os.urandom(3 * SEGMENT + 12345)  # four segments
+    source = tmp_path / "big.bin"
+    source.write_bytes(content)
+    cli("attach", "Big", str(source), check=True)
+    (blob,) = (cli.vault_dir / "blobs").glob("*.blob")
+    damaged = bytearray(blob.read_bytes())
+    damaged[_Layout(len(content)).offset(1) + 24 + 100] ^= 1  # inside segment 1's first part
+    blob.chmod(0o600)
+    blob.write_bytes(damaged)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "stdout.bin"
+    with target.open("wb") as stdout:
+        result = subprocess.run(
+            [*vault_command(), "attachment", "get", "Big", "big.bin", "-o", "-"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli.env(),
+            start_new_session=True,
+            timeout=120,
+        )
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    written = target.read_bytes()
+    assert len(written) <= SEGMENT and written == content[: len(written)]
+
+    saved = cli("attachment", "get", "Big", "big.bin", "-o", str(out / "saved.bin"))
+    assert saved.returncode == 1 and len(saved.stderr.strip().splitlines()) == 1
+    assert [p.name for p in out.iterdir()] == ["stdout.bin"]
+
+    closed = subprocess.run(
+        [*vault_command(), "attachment", "get", "Big", "big.bin", "-o", "-"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env(),
+        start_new_session=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 1
+    assert closed.stderr.strip() == "vault: standard output is closed; use -o PATH"

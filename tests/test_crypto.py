@@ -219,3 +219,17 @@ def test_direct_libsodium_path_agrees_with_pynacl(plaintext: bytes, ad: bytes) -
             crypto.unseal(key, nonce, bad, ad, "x")
     with pytest.raises(IntegrityError):
         crypto.unseal(key, nonce, sealed, ad + b"!", "x")
+
+
+def test_a_derivation_started_ahead_is_taken_once_by_exactly_its_inputs() -> None:
+    salt = b"s" * crypto.SALT_BYTES
+    params = crypto.TEST_KDF
+    expected = crypto.argon2id(b"password", salt, params)
+    crypto.argon2id_ahead(b"password", salt, params)
+    # Other inputs never take it: another password, salt or cost derives its own.
+    assert crypto.argon2id(b"other", salt, params) != expected
+    assert crypto.argon2id(b"password", b"t" * crypto.SALT_BYTES, params) != expected
+    assert crypto._ahead  # still waiting for its own inputs
+    assert crypto.argon2id(b"password", salt, params) == expected
+    assert not crypto._ahead  # taken once, then gone
+    assert crypto.argon2id(b"password", salt, params) == expected

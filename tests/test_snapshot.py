@@ -558,3 +558,168 @@ def test_a_line_appended_to_a_note_held_without_its_body_keeps_the_body(tmp_path
         assert append_line(vault, note, "- milk").body == "body 7\n- milk\n"
     with Vault.unlock(path, password=PASSWORD) as vault:
         assert vault.find_note("Note 007").body == "body 7\n- milk\n"
+
+
+@pytest.mark.parametrize("bodies", [True, False, "later"])
+def test_a_row_changed_without_the_key_is_never_vouched_for_by_the_snapshot(
+    big: Path, bodies: bool | str
+) -> None:
+    """The snapshot's entries are vouched for all at once (ItemCache._vouch): one whose row
+    was rewritten without the key (its claims no longer those the snapshot sealed) is read
+    from the store instead, and refused there, as without a snapshot."""
+    import sqlite3
+
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        victim = sorted(vault.all_notes(), key=lambda n: n.title)[3]
+    db = sqlite3.connect(big / "store.sqlite")
+    with db:
+        db.execute("UPDATE ops SET device = 'forged' WHERE op_id = ?", (victim.version,))
+    db.close()
+    expected = open_without_snapshot(big)
+    with Vault.unlock(big, password=PASSWORD, bodies=bodies) as vault:
+        assert victim.id in vault.corrupt
+        assert victim.id not in vault._items
+        assert vault.history_incident is not None
+        if bodies == "later":
+            vault.load_all_bodies()
+        if bodies is False:  # held without their bodies: the rest is the same
+            found = {i: ({**p, "body": ""}, *rest) for i, (p, *rest) in state(vault).items()}
+            expected = {i: ({**p, "body": ""}, *rest) for i, (p, *rest) in expected.items()}
+        else:
+            found = state(vault)
+        assert found == expected
+        vault._unsnapped = 0
+
+
+@pytest.mark.parametrize("with_snapshot", [True, False])
+def test_the_apps_read_ahead_is_taken_once_and_never_hides_what_changed_since(
+    big: Path, with_snapshot: bool
+) -> None:
+    """The app opens the store and scans the history while the password is typed
+    (ReadAhead); the unlock takes that store over. A wrong password consumes it; a commit or
+    a row removed without the key between the reading and the unlock is seen as without it
+    (the scan is used only if the store's data version did not move)."""
+    import sqlite3
+
+    from vault.errors import WrongPasswordError
+    from vault.notes.unlocking import ReadAhead
+
+    if not with_snapshot:
+        snapshot.destroy(big)
+    read = ReadAhead(big)
+    assert read.reader is not None and read.reader.scan is not None
+    with pytest.raises(WrongPasswordError):
+        Vault.unlock(big, password="not the password", read_ahead=read, bodies="later")
+    assert read.store is None  # taken (and closed with the failed unlock): never used twice
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        vault.load_all_bodies()
+        assert state(vault) == open_without_snapshot(big)
+        victim = sorted(vault.all_notes(), key=lambda n: n.title)[5]
+        vault._unsnapped = 0
+
+    # Another process's commit after the reading: it is seen.
+    read = ReadAhead(big)
+    with Vault.unlock(big, password=PASSWORD) as other:
+        added = other.create_note("Added after the reading", "new")
+        other._unsnapped = 0
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        assert vault.note(added.id).body == "new"
+        assert vault.history_incident is None
+        vault._unsnapped = 0
+
+    # A version removed without the key after the reading: the incident is raised.
+    read = ReadAhead(big)
+    db = sqlite3.connect(big / "store.sqlite")
+    with db:
+        db.execute("DELETE FROM ops WHERE op_id = ?", (victim.version,))
+    db.close()
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        assert vault.history_incident is not None
+        assert victim.id not in {n.id for n in vault.all_notes()}
+        vault._unsnapped = 0
+
+
+def test_a_read_ahead_of_another_vault_is_not_taken(big: Path, tmp_path: Path) -> None:
+    from vault.notes.unlocking import ReadAhead
+
+    elsewhere = tmp_path / "copy"
+    shutil.copytree(big, elsewhere)
+    read = ReadAhead(elsewhere)
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read) as vault:
+        assert vault.path == big
+        vault._unsnapped = 0
+    assert read.store is None  # given back (closed), not used for the other vault
+
+
+@pytest.mark.parametrize("replaced", ["folder", "store file", "folder removed"])
+def test_a_read_ahead_of_a_folder_replaced_since_is_not_taken(
+    big: Path, tmp_path: Path, replaced: str
+) -> None:
+    """The vault folder replaced while the password is typed (a copy put back, a store file
+    renamed over): the unlock opens what is at the path now, shows its notes and writes
+    there, never into the file the read-ahead had open (found by review)."""
+    from vault.errors import VaultNotFoundError
+    from vault.notes.unlocking import ReadAhead
+
+    copy = tmp_path / "copy"
+    shutil.copytree(big, copy)
+    with Vault.unlock(copy, password=PASSWORD) as other:
+        only = other.create_note("Only in the copy", "restored").id
+        other._unsnapped = 0
+    read = ReadAhead(big)
+    if replaced == "folder":
+        big.rename(tmp_path / "moved away")
+        copy.rename(big)
+    elif replaced == "store file":
+        (copy / "store.sqlite").replace(big / "store.sqlite")
+        for leftover in ("store.sqlite-wal", "store.sqlite-shm"):
+            (big / leftover).unlink(missing_ok=True)
+    else:
+        shutil.rmtree(big)
+        with pytest.raises(VaultNotFoundError):
+            Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later")
+        assert read.store is None
+        return
+    with Vault.unlock(big, password=PASSWORD, read_ahead=read, bodies="later") as vault:
+        assert vault.note(only).body == "restored"
+        written = vault.create_note("Written after unlocking", "here").id
+    assert read.store is None
+    with Vault.unlock(big, password=PASSWORD) as check:
+        assert check.note(written).body == "here"
+        check._unsnapped = 0
+
+
+def test_a_fork_after_the_snapshot_shows_as_a_conflict_though_its_entry_is_current(
+    big: Path,
+) -> None:
+    """Another device's version beside the one shown (a fork) arrives after the snapshot was
+    sealed: the shown version, and so the entry's version tag, are unchanged, but the note
+    is now in conflict. The snapshot's entries vouched for at once (ItemCache._vouch) take
+    the store's conflict flag, as one by one they did."""
+    from vault.sealing.crypto import random_id
+    from vault.sealing.envelope import Claims
+    from vault.sealing.envelope import seal_op as seal
+    from vault.storage.store import Op
+
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        note = sorted(vault.all_notes(), key=lambda n: n.title)[7]
+        row = vault.store.item(note.id)
+        assert row is not None and not note.conflict
+        claims = Claims(random_id(), note.id, "note", row.parents, False, random_id())
+        payload = {**note.to_payload(), "title": "Their version"}
+        envelope = seal(vault._items_key, vault.vault_id, claims, payload)
+        vault.store.ingest(
+            [Op(claims.op_id, note.id, "note", claims.parents, False, envelope, claims.device)]
+        )
+        vault._unsnapped = 0  # the snapshot stays the one sealed before the fork
+    expected = open_without_snapshot(big)
+    assert expected[note.id][2] is True and expected[note.id][1] == note.version
+    for bodies in (True, False, "later"):
+        with Vault.unlock(big, password=PASSWORD, bodies=bodies) as vault:
+            if bodies == "later":
+                vault.load_all_bodies()
+            shown = vault._items[note.id]
+            assert shown.version == note.version and shown.conflict is True
+            if bodies is not False:
+                assert state(vault) == expected
+            vault._unsnapped = 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.conftest import CLI, vault_command
 
 
@@ -77,5 +79,46 @@ def test_served_output_to_a_full_disk_is_one_line_and_exit_70(cli: CLI) -> None:
         assert result.returncode == 70
         assert b"Traceback" not in result.stderr
         assert result.stderr.decode().count("\n") == 1, result.stderr
+    finally:
+        cli("lock")
+
+
+@pytest.mark.parametrize("how", ["closed", "full disk"])
+@pytest.mark.parametrize("served", [True, False])
+def test_output_that_cannot_be_written_is_one_line_served_or_not(
+    cli: CLI, how: str, served: bool
+) -> None:
+    """Standard output closed (`>&-`) or on a full disk: the command run by the session agent
+    and the command run in its own process say the same line and exit 70, not an internal
+    error (found by review: the own-process path asked to report a bug)."""
+    cli.init()
+    cli("new", "hello", "--no-edit", check=True)
+    if served:
+        cli("unlock", check=True)
+    env = cli.env(VAULT_PASSWORD=None) if served else cli.env()
+    try:
+        if how == "closed":
+            result = subprocess.run(
+                [*vault_command(), "ls"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=lambda: os.close(1),
+                timeout=60,
+            )
+            reason = "the stream is closed"
+        else:
+            with open("/dev/full", "wb") as full:
+                result = subprocess.run(
+                    [*vault_command(), "ls"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=full,
+                    stderr=subprocess.PIPE,
+                    timeout=60,
+                )
+            reason = "No space left on device"
+        assert result.returncode == 70
+        assert result.stderr.decode() == f"vault: cannot write the output: {reason}\n"
     finally:
         cli("lock")

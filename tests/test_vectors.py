@@ -232,12 +232,12 @@ def test_blob_vectors_derive_and_open_in_both_readers(tmp_path: Path) -> None:
     assert blobs_key.hex() == v["blobs_key_hex"]
     store = BlobStore(tmp_path / "blobs", blobs_key)
     store.folder.mkdir()
-    assert {case["version"] for case in v["cases"]} == {1, 2} and VERSION == 2
+    assert {case["version"] for case in v["cases"]} == {1, 2, 3} and VERSION == 3
     for case in v["cases"]:
         content = bytes.fromhex(case["content_hex"])
         src = tmp_path / "src"
         src.write_bytes(content)
-        # the same name and key, whatever file they came from; vault writes version 2 only
+        # the same name and key, whatever file they came from; vault writes version 3 only
         ref = content_ref(blobs_key, content, case["version"])
         if case["version"] == VERSION:
             assert store.put(src) == ref

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vault.errors import ConfigError
-from vault.fsutil import atomic_write, ensure_private_dir
+from vault.fsutil import atomic_write, ensure_private_dir, read_small
 from vault.paths import config_file
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -65,11 +65,13 @@ class Config:
     def load(path: Path | None = None) -> Config:
         path = path or config_file()
         try:
-            raw = path.read_bytes()
+            raw = read_small(path)
         except FileNotFoundError:
             return Config(path, {})
         except OSError as exc:
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except ValueError:  # a FIFO or a device in its place, or megabytes
+            raise ConfigError(f"config {path} is not a regular file of at most 1 MiB") from None
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

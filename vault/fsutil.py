@@ -24,6 +24,32 @@ PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 
 
+SMALL_FILE_LIMIT = 1 << 20  # a header, a key slot: a few hundred bytes each
+
+
+def read_small(path: Path, limit: int = SMALL_FILE_LIMIT) -> bytes:
+    """The bytes of a small file of ours (the vault's header, a key slot) read whole, only if
+    it is a regular file of at most `limit` bytes: opening a FIFO or a device put in its place
+    never waits (O_NONBLOCK), and a huge file is never read. ValueError for anything else;
+    OSError as the system gives it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise ValueError(f"{path.name} is not a small regular file")
+        os.set_blocking(fd, True)
+        chunks = []
+        total = 0
+        while chunk := os.read(fd, limit + 1 - total):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:  # grew since the fstat
+                raise ValueError(f"{path.name} is not a small regular file")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or unlink inside `path` durable."""
     try:

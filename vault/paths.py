@@ -11,7 +11,21 @@ from pathlib import Path
 
 import platformdirs
 
+from vault.errors import InvalidInputError
+
 APP = "vault"
+
+
+def expanded(value: str) -> Path:
+    """`value` as a path, a leading `~` or `~user` expanded; a user that does not exist (or no
+    home to expand to) is one line for the person who typed it, not an internal error."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        shown = value.split("/", 1)[0].encode("ascii", "backslashreplace").decode()
+        raise InvalidInputError(
+            f"cannot expand {shown!r} in a path: no such user's home folder"
+        ) from None
 
 
 def data_root() -> Path:
@@ -29,12 +43,12 @@ def default_backup_dir() -> Path:
 def config_file() -> Path:
     env = os.environ.get("VAULT_CONFIG")
     if env:
-        return Path(env).expanduser()
+        return expanded(env)
     return platformdirs.user_config_path(APP, appauthor=False) / "config.toml"
 
 
 def resolve_vault_dir(cli_value: str | None, config_value: str = "") -> Path:
     for value in (cli_value, os.environ.get("VAULT_DIR"), config_value):
         if value:
-            return Path(value).expanduser()
+            return expanded(value)
     return default_vault_dir()

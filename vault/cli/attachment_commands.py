@@ -150,6 +150,8 @@ def cmd_attachment_get(args: argparse.Namespace, config: Config) -> int:
         # Only -o says "-" (stdout) or a folder: the name is another device's text and, as the
         # default target, names a file in the current folder and nothing else.
         if args.output == "-":
+            if sys.stdout is None:  # started with it closed (`>&-`)
+                raise InvalidInputError("standard output is closed; use -o PATH")
             if sys.stdout.isatty():
                 raise InvalidInputError(
                     "refusing to write a file's bytes to the terminal; pipe it, or use -o PATH"
@@ -174,7 +176,7 @@ def _save_to(vault: Vault, note_id: str, att: Attachment, path: Path) -> None:
     """Write to a hidden file next to `path` (0600), renamed over it once every byte verified;
     on any failure the partial file is removed."""
     with replacing(path, suffix=".part") as stream, _progress("Reading", att.size) as bar:
-        vault.save_attachment(note_id, att.name, stream, bar)
+        vault.save_attachment(note_id, att.name, stream, bar, private=True)
 
 
 def cmd_attachment_rm(args: argparse.Namespace, config: Config) -> int:

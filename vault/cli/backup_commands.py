@@ -31,6 +31,7 @@ from vault.fsutil import make_private_dirs, storage_error
 from vault.interchange import backup, markdown_io
 from vault.interchange.backup_format import Progress
 from vault.notes.vault import Vault, inspect_vault
+from vault.paths import expanded
 from vault.sealing.envelope import short
 from vault.storage.store import Store
 from vault.wording import agree, plural
@@ -142,7 +143,7 @@ def _with_retries(args: argparse.Namespace, attempt: Callable[[dict[str, Any]], 
 def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
     with open_vault(args, config, scheduled_backup=False) as vault:
         if args.file:
-            target = Path(args.file).expanduser()
+            target = expanded(args.file)
         else:
             target = backup.backup_dir(config)
             try:
@@ -174,7 +175,7 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_backup_verify(args: argparse.Namespace, config: Config) -> int:
-    path = Path(args.file).expanduser()
+    path = expanded(args.file)
     backup.read_backup_header(path)  # not a backup, or damaged: say so before any prompt
 
     def attempt(secret: dict[str, Any]) -> backup.VerifyReport:
@@ -224,7 +225,7 @@ def cmd_backup_verify(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_backup_restore(args: argparse.Namespace, config: Config) -> int:
-    path = Path(args.file).expanduser()
+    path = expanded(args.file)
     header = backup.read_backup_header(path)
     target = vault_dir(args, config)
     try:
@@ -379,7 +380,7 @@ def _ms(when: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace, config: Config) -> int:
-    folder = Path(args.folder).expanduser().absolute()
+    folder = expanded(args.folder).absolute()
     markdown_io.check_export_target(folder)  # before any prompt
     with open_vault(args, config) as vault:
         count = len(vault.notes())
@@ -406,7 +407,7 @@ def cmd_export(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_import(args: argparse.Namespace, config: Config) -> int:
-    folder = Path(args.folder).expanduser()
+    folder = expanded(args.folder)
     with open_vault(args, config) as vault, progress_bar("Importing") as progress:
         report = markdown_io.import_markdown(
             vault,

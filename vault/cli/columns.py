@@ -75,8 +75,13 @@ def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> Non
     Worked column by column: a column of plain ASCII text (the common case) is checked, sized
     and padded by C-level string methods rather than cell by cell (10,000 rows: a few
     milliseconds)."""
+    print_columns(columns, [[row[i] for row in rows] for i in range(len(columns))])
+
+
+def print_columns(columns: Sequence[Column], cells_by_column: Sequence[list[str]]) -> None:
+    """`print_table` of the cells given column by column (each column's cells, one per row)."""
     stream = sys.stdout
-    cells = [_visible_all([row[i] for row in rows]) for i in range(len(columns))]
+    cells = [_visible_all(col) for col in cells_by_column]
     plain = ["".join(col).isascii() for col in cells]
     colour = colour_on(stream)
     widths = [cell_width(c.header) for c in columns]

@@ -30,7 +30,7 @@ from vault.errors import (
 from vault.notes import lookup
 from vault.notes.model import Note, snippet
 from vault.notes.vault import Vault, VaultInfo, inspect_vault
-from vault.paths import resolve_vault_dir
+from vault.paths import expanded, resolve_vault_dir
 from vault.sealing.envelope import short
 from vault.session import thin
 
@@ -129,7 +129,7 @@ def offer_new_password(question: str, env: str = "VAULT_NEW_PASSWORD") -> str | 
 
 def keyfile_arg(args: argparse.Namespace) -> Path | None:
     value = args.keyfile or os.environ.get("VAULT_KEYFILE")
-    return Path(value).expanduser() if value else None
+    return expanded(value) if value else None
 
 
 # --- opening the vault --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -349,6 +350,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run(build_parser(command_named(argv)).parse_args(argv))
 
 
+def _output_failure(exc: Exception) -> str | None:
+    """Why the output could not be written, when that is what `exc` is: standard output closed
+    when the command started (`>&-`: Python gives None, and printing fails on it), or a full
+    disk or a dead device under it. Every write of the vault's own files reports such errors
+    as VaultErrors, so these reach here only from the output."""
+    if isinstance(exc, AttributeError) and sys.stdout is None:
+        return "the stream is closed"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+        return exc.strerror or "the stream failed"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """One parsed command, its failures turned into one line and an exit status (the session
     agent runs served commands through here too: vault.cli.served)."""
@@ -372,6 +385,12 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         if os.environ.get("VAULT_DEBUG"):
             raise
+        reason = _output_failure(exc)
+        if reason is not None:  # as the thin client says it for a served command
+            if sys.stderr is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.write(f"vault: cannot write the output: {reason}\n")
+            return EXIT_INTERNAL
         # The message of an unexpected error might quote decrypted text: show only where it was.
         tb = exc.__traceback__
         while tb is not None and tb.tb_next is not None:

@@ -21,6 +21,7 @@ from vault.errors import NotFoundError
 from vault.notes import lookup
 from vault.notes.model import Note, Notebook
 from vault.notes.vault import Vault
+from vault.paths import expanded
 from vault.sealing.envelope import short
 from vault.storage.store import Store
 from vault.sync.clone import clone
@@ -188,7 +189,7 @@ def cmd_clone(args: argparse.Namespace, config: Config) -> int:
             common.emit_json({"vault": str(local), "notes": notes, "sync": report.to_json()})
             return EXIT_ROLLBACK if report.rollbacks else EXIT_CONFLICTS if report.conflicts else 0
         common.out(f"Cloned the vault into {local}: {plural(notes, 'note')}.")
-        common.out(f"This device syncs with {Path(args.dir).expanduser().resolve()}.")
+        common.out(f"This device syncs with {expanded(args.dir).resolve()}.")
         waiting = report.pending or report.rollbacks or report.conflicts
         return _report(report, False) if waiting else 0
 

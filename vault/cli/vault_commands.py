@@ -25,6 +25,7 @@ from vault.cli.common import (
 from vault.config import Config
 from vault.errors import InvalidInputError, VaultError
 from vault.notes.vault import Vault, inspect_vault
+from vault.paths import expanded
 from vault.sealing.crypto import TEST_KDF, KdfParams
 from vault.sealing.keys import create_keyfile
 from vault.storage.store import Store
@@ -113,7 +114,7 @@ def cmd_passwd(args: argparse.Namespace, config: Config) -> int:
     if args.no_keyfile:
         new_keyfile = None
     elif args.new_keyfile:
-        new_keyfile = Path(args.new_keyfile).expanduser()
+        new_keyfile = expanded(args.new_keyfile)
     else:
         new_keyfile = keyfile_arg(args)  # keep using the same keyfile
     if args.recovery:

@@ -300,7 +300,8 @@ class _AttachmentWriter:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    self.vault.save_attachment(note.id, attachment.name, out)
+                    # (removed below if it fails: written in place, BlobStore.open)
+                    self.vault.save_attachment(note.id, attachment.name, out, private=True)
             except VaultError:  # not here yet, or damaged: its links stay as they were
                 path.unlink()
                 self.missing += 1

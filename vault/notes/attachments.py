@@ -349,12 +349,19 @@ def find_entry(vault: Vault, note_id: str, name: str) -> Entry:
 
 
 def save_attachment(
-    vault: Vault, note_id: str, name: str, out: BinaryIO, progress: Progress | None = None
+    vault: Vault,
+    note_id: str,
+    name: str,
+    out: BinaryIO,
+    progress: Progress | None = None,
+    *,
+    private: bool = False,
 ) -> None:
     """Write the attachment's bytes to `out`, verifying them on the way. Raises
     AttachmentMissing when the bytes are not on this device yet (sync fetches them), and
     IntegrityError when the blob does not verify (part of the bytes may be in `out` then:
-    write to a private temporary file and keep it only when this returns)."""
+    write to a private temporary file and keep it only when this returns). `private`: `out`
+    is such a file, which may then be written out of order (BlobStore.open)."""
     entry = find_entry(vault, note_id, name)
     store = blob_store(vault)
     if not store.has(entry.blob) and not _fetch_from_sync_folder(vault, entry.ref):
@@ -363,7 +370,7 @@ def save_attachment(
             "the device that added it"
         )
     try:
-        store.open(entry.ref, out, progress)
+        store.open(entry.ref, out, progress, private=private)
     except NotFoundError:
         raise AttachmentMissing("this attachment is not here yet; sync to fetch it") from None
 

@@ -17,6 +17,7 @@ from vault.storage.store import (
     HistoryScan,
     Op,
     Store,
+    commitment_of,
     ops_commitment,
     store_ops_sum,
 )
@@ -45,7 +46,7 @@ def check_commitment(store: Store, scan: HistoryScan) -> str | None:
     keep it true."""
     key = store.commit_key
     assert key is not None
-    computed = ops_commitment(key, scan.rows)
+    computed = commitment_of(key, scan.prepare().prepared["messages"])
     recorded = store.ops_sum()
     if recorded == computed or (recorded is None and not scan.rows):
         return store.meta(HISTORY_INCIDENT)

@@ -6,6 +6,7 @@ Nothing here decrypts an item; `Vault.unlock` (vault.notes.vault) puts these tog
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from vault.errors import (
 from vault.notes.model import KIND_TYPES
 from vault.sealing import keys, snapshot
 from vault.sealing.envelope import SealedOp, parse_op
+from vault.storage.header import DB_NAME, HEADER
 from vault.storage.store import HistoryScan, ItemRow, Store
 
 
@@ -84,9 +86,63 @@ def prefetch(path: Path) -> Prefetched:
         store.close()
 
 
+class ReadAhead:
+    """The vault at a path opened and read as far as it can be without the key, while the
+    person types the password (the app): its store, with the history scanned and prepared
+    and, without a snapshot, every envelope read (`Prefetch`). `Vault.unlock(read_ahead=...)`
+    takes the store over instead of opening it and scanning again after the password; the
+    scan is used only if nothing was committed since (`ItemCache._first_load` compares the
+    store's data version, on this same connection). Taken at most once; `close` releases it
+    if it was not."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files = _files_of(path)
+        self.store: Store | None = Store.open(path)
+        self.reader: Prefetch | None = None
+        try:
+            if not self.store.needs_upgrade:
+                tails = snapshot.path_in(path).exists()
+                reader = Prefetch(self.store, envelopes=not tails, tails=tails)
+                reader.start()
+                reader.join()
+                self.reader = reader
+        except BaseException:
+            self.close()
+            raise
+
+    def take(self, path: Path) -> tuple[Store, Prefetch | None] | None:
+        """The store and what was read (once), if they are of the vault at `path`."""
+        store, self.store = self.store, None
+        if store is None:
+            return None
+        # The same path is not enough: the folder (or its store or header) may have been
+        # replaced meanwhile, as restoring a copy does; the unlock then opens what is there now.
+        if path != self.path or _files_of(path) != self.files or self.files is None:
+            store.close()
+            return None
+        return store, self.reader
+
+    def close(self) -> None:
+        store, self.store = self.store, None
+        if store is not None:
+            store.close()
+
+
+def _files_of(path: Path) -> tuple[tuple[int, int], ...] | None:
+    """Which files the vault at `path` is now (device and inode of its store and header)."""
+    try:
+        return tuple(
+            (st.st_dev, st.st_ino) for st in (os.stat(path / n) for n in (DB_NAME, HEADER))
+        )
+    except OSError:
+        return None
+
+
 class Prefetch(threading.Thread):
-    """Scans the history (writing nothing) and reads and parses every live envelope (no
-    decryption, no key) in the background."""
+    """Scans the history (writing nothing), derives from it what unlocking needs without the
+    key (`HistoryScan.prepare`), and reads and parses every live envelope (no decryption, no
+    key) in the background."""
 
     def __init__(self, store: Store, *, envelopes: bool, tails: bool) -> None:
         super().__init__(name="vault-prefetch", daemon=True)
@@ -99,7 +155,7 @@ class Prefetch(threading.Thread):
     def run(self) -> None:
         try:
             with gcpause.paused():  # tens of thousands of parsed envelopes, no cycles
-                self.scan = self.store.scan_history(tails=self.tails, rebuild=False)
+                self.scan = self.store.scan_history(tails=self.tails, rebuild=False).prepare()
                 if self.envelopes:
                     self.result = read_envelopes(self.store)
         except BaseException as exc:  # the first refresh reads the store itself instead

@@ -28,6 +28,7 @@ from vault.notes.integrity import CheckReport
 from vault.notes.unlocking import (
     Prefetch,
     Prefetched,
+    ReadAhead,
     VaultInfo,
     inspect_vault,
     prefetch,
@@ -50,6 +51,7 @@ __all__ = [
     "CheckReport",
     "ItemCache",
     "Prefetched",
+    "ReadAhead",
     "Vault",
     "VaultInfo",
     "clean_name",
@@ -112,6 +114,7 @@ class Vault(Notes):
         prefetched: Prefetched | None = None,
         kinds: frozenset[str] | None = None,
         bodies: Bodies = True,
+        read_ahead: ReadAhead | None = None,
     ) -> Vault:
         """Open the vault with a password (and keyfile) or the recovery key.
 
@@ -122,15 +125,20 @@ class Vault(Notes):
         `whole(note)` read, a search is refused, and a change to such a note keeps the body
         of the version it changes. `bodies="later"` (the app): the same at first, then
         `load_bodies` fills them in, a slice at a time, from the rest of the same snapshot;
-        meanwhile what needs every body waits for the rest (ItemCache says more)."""
-        store = Store.open(path)
+        meanwhile what needs every body waits for the rest (ItemCache says more).
+        `read_ahead` (the app, while the password is typed): the store already open and read
+        without the key (`ReadAhead`), taken over instead of opened and scanned again."""
+        taken = read_ahead.take(path) if read_ahead is not None and kinds is None else None
+        store = taken[0] if taken is not None else Store.open(path)
         try:
             slots = store.slots()
             # Scanning the history and reading and parsing every envelope need no key, so they
             # run while the KDF does: with 10,000 notes that is most of the unlock work, hidden.
             # A vault opened for some kinds only (`vault new`, `vault show ID`) needs the scan too.
             reader = None
-            if not store.needs_upgrade:
+            if taken is not None:
+                reader = taken[1]  # (finished; None before an upgrade, as below)
+            elif not store.needs_upgrade:
                 tails = kinds is None and snapshot.path_in(path).exists()
                 envelopes = kinds is None and prefetched is None and not tails
                 reader = Prefetch(store, envelopes=envelopes, tails=tails)
@@ -254,10 +262,12 @@ class Vault(Notes):
         name: str,
         out: BinaryIO,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        private: bool = False,
     ) -> None:
         from vault.notes import attachments
 
-        attachments.save_attachment(self, note_id, name, out, progress)
+        attachments.save_attachment(self, note_id, name, out, progress, private=private)
 
     def remove_attachment(self, note_id: str, name: str) -> None:
         from vault.notes import attachments

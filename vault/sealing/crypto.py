@@ -18,6 +18,7 @@ import hmac
 import os
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
@@ -250,7 +251,44 @@ def creation_kdf(kdf: KdfParams | None, *, allow_weak: bool = False) -> KdfParam
     return kdf
 
 
+# Derivations started ahead (`argon2id_ahead`), by their exact inputs, until taken.
+_ahead: dict[tuple[bytes, bytes, KdfParams], Any] = {}
+
+
+def argon2id_ahead(password: bytes, salt: bytes, params: KdfParams) -> None:
+    """Start `argon2id(password, salt, params)` in a thread now: the first `argon2id` call
+    with exactly these inputs waits for it instead of deriving again. The command line starts
+    the one its unlock will ask for before it loads its own modules (Argon2 runs outside the
+    GIL, so the loading is hidden behind it). Nothing is derived that the call would not."""
+    import threading
+
+    key = (password, salt, params)
+    if key in _ahead:
+        return
+    done: list[bytes | BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(_argon2id(password, salt, params))
+        except BaseException as exc:  # (the waiting call derives again and raises itself)
+            done.append(exc)
+
+    thread = threading.Thread(target=run, name="vault-kdf-ahead", daemon=True)
+    _ahead[key] = (thread, done)
+    thread.start()
+
+
 def argon2id(password: bytes, salt: bytes, params: KdfParams) -> bytes:
+    ahead = _ahead.pop((password, salt, params), None) if _ahead else None
+    if ahead is not None:
+        thread, done = ahead
+        thread.join()
+        if done and isinstance(done[0], bytes):
+            return done[0]
+    return _argon2id(password, salt, params)
+
+
+def _argon2id(password: bytes, salt: bytes, params: KdfParams) -> bytes:
     # Imported here: a command opened by the unlocked session never derives a key.
     from argon2.low_level import Type, hash_secret_raw
 

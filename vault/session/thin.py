@@ -31,6 +31,7 @@ SECRET_VARS = ("VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY")
 VALUED = ("--vault", "--keyfile")
 ANSWER_SECONDS = 600.0  # the first command opens the vault: seconds at 100,000 notes
 HEADER_MAX = 64 * 1024
+CONFIG_MAX = 1024 * 1024
 REPLY_MAX = 256 * 1024 * 1024
 
 
@@ -132,6 +133,25 @@ def _xdg(var: str, fallback: str) -> str:
     return value if value.startswith("/") else os.path.join(os.path.expanduser("~"), fallback)
 
 
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """The first `limit` bytes of `path` if it is a regular file; None for anything else. A
+    FIFO or a device in its place is never waited on (O_NONBLOCK): the command itself then
+    says what is wrong."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_mode & 0o170000 != 0o100000:  # S_ISREG, without importing stat
+            return None
+        os.set_blocking(fd, True)
+        return os.read(fd, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _configured_vault() -> str | None:
     config = os.environ.get("VAULT_CONFIG")
     path = (
@@ -139,14 +159,8 @@ def _configured_vault() -> str | None:
         if config
         else os.path.join(_xdg("XDG_CONFIG_HOME", ".config"), "vault", "config.toml")
     )
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return None
-    if b"path" not in raw:
+    raw = _read_regular(path, CONFIG_MAX)
+    if raw is None or b"path" not in raw:
         return None
     import tomllib
 
@@ -161,11 +175,10 @@ def _socket(vault: str) -> tuple[str, str] | None:
     """This vault's agent socket, if one is there (vault.session.agent_client.socket_path),
     and the vault's id."""
     real = os.path.realpath(vault)
+    raw = _read_regular(os.path.join(real, "vault.json"), HEADER_MAX)
     try:
-        with open(os.path.join(real, "vault.json"), "rb") as f:
-            header = _json_loads(f.read(HEADER_MAX))
-        vault_id = header["vault_id"]
-    except (OSError, ValueError, KeyError, TypeError):
+        vault_id = _json_loads(raw)["vault_id"] if raw is not None else None
+    except (ValueError, KeyError, TypeError):
         return None
     if not isinstance(vault_id, str):
         return None
@@ -453,8 +466,10 @@ def _write(reply: dict) -> int:
     try:
         for fd, view in pieces:
             stream = sys.stdout if fd == 1 else sys.stderr
-            if stream is None:  # closed when the command started (`>&-`): its output goes
-                continue
+            if stream is None:  # closed when the command started (`>&-`, `2>&-`)
+                if fd == 1 and len(view):  # output with nowhere to go: said as run here
+                    raise ValueError("standard output is closed")
+                continue  # (messages on a closed stderr are dropped; the status is kept)
             stream.flush()
             while view:
                 view = view[os.write(stream.fileno(), view) :]

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from vault.errors import NotAVaultError, UnsupportedFormatError
-from vault.fsutil import atomic_write
+from vault.fsutil import atomic_write, read_small
 
 FORMAT_NAME = "vault"
 FORMAT_VERSION = 2
@@ -32,7 +32,7 @@ def read_header(path: Path) -> tuple[str, int]:
     if not header_path.is_file():
         raise NotAVaultError(f"{path} is not a vault (it has no {HEADER})")
     try:
-        doc = json.loads(header_path.read_bytes())
+        doc = json.loads(read_small(header_path))
         if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
             raise ValueError
     except (OSError, ValueError):

@@ -9,6 +9,7 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
+from typing import Any
 
 from vault.sealing.envelope import Claims
 
@@ -43,6 +44,25 @@ class HistoryScan:
     found: dict[str, list[tuple]] = field(default_factory=dict, compare=False, repr=False)
     # every ops row's claims (op id, item, kind, parents as stored, deleted, device, tail)
     rows: list[tuple] = field(default_factory=list, compare=False, repr=False)
+    # What `prepare` derived from the rows, needing no key (unlocking has it made while the
+    # KDF runs): "messages", each row's input to its commitment term (vault.storage.commitment),
+    # "tags" and "keys", item id -> version tag and claims (ItemRow.key) of each live shown
+    # head whose tag the scan computed, and "conflicts", the items whose heads are in conflict.
+    prepared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def prepare(self) -> HistoryScan:
+        """Derive `prepared` (once; see there). Returns the scan."""
+        if not self.prepared:
+            from vault.storage.commitment import ops_messages
+
+            live = [(i, r) for i, r in self.shown.items() if r.tag and not r.deleted]
+            self.prepared.update(
+                messages=ops_messages(self.rows),
+                tags={i: r.tag for i, r in live},
+                keys={i: r.key for i, r in live},
+                conflicts={i for i, r in self.shown.items() if r.conflict},
+            )
+        return self
 
 
 @dataclass(slots=True)

@@ -37,12 +37,13 @@ from vault.errors import (
     VaultExistsError,
     VaultNotFoundError,
 )
-from vault.fsutil import atomic_write, ensure_private_dir, fsync_dir
+from vault.fsutil import atomic_write, ensure_private_dir, fsync_dir, read_small
 from vault.sealing.envelope import TAG_TAIL, tag_of
 from vault.sealing.keys import Slot
 from vault.storage.commitment import (
     HISTORY_INCIDENT,
     OPS_SUM,
+    commitment_of,
     ops_commitment,
     ops_term,
     store_ops_sum,
@@ -99,6 +100,7 @@ __all__ = [
     "ItemRow",
     "Op",
     "Store",
+    "commitment_of",
     "ops_commitment",
     "ops_term",
     "parse_parents",
@@ -325,7 +327,13 @@ class Store:
         for p in names:
             if p.name.startswith("."):
                 continue
-            slot = Slot.from_json(p.read_bytes(), f"{p}")
+            try:
+                data = read_small(p)
+            except (OSError, ValueError):
+                raise NotAVaultError(
+                    f"{self.path} is damaged: the key slot {p.name} is not a readable file"
+                ) from None
+            slot = Slot.from_json(data, f"{p}")
             if slot.master_id == master_id:
                 slots.append(slot)
         return slots
@@ -343,7 +351,7 @@ class Store:
         current = self.master_id
         for p in (self.path / KEYS_DIR).glob("*.json"):
             try:
-                slot = Slot.from_json(p.read_bytes(), str(p))
+                slot = Slot.from_json(read_small(p), str(p))
             except Exception:
                 continue
             if slot.master_id != current:

@@ -32,7 +32,7 @@ from typing import Any
 from vault.errors import IntegrityError, RemoteError, StorageError, VaultError
 from vault.notes import attachments
 from vault.notes.vault import Vault
-from vault.storage.blobs import SUFFIX, BlobRef, BlobStore, is_blob_name, sealed_length
+from vault.storage.blobs import SUFFIX, BlobRef, BlobStore, is_blob_name, sealed_lengths
 from vault.sync import layout
 from vault.sync.folder_io import Dir, FolderRefused, Hasher, Unreadable
 from vault.sync.remote import RemoteFolder
@@ -134,7 +134,7 @@ def _fetch_from(top: Dir, device: str, ref: BlobRef, store: BlobStore) -> None:
     if sub is None:
         raise Unreadable("gone")
     with sub:
-        store.receive(sub.stream(ref.name + SUFFIX, sealed_length(ref.size)), ref)
+        store.receive(sub.stream(ref.name + SUFFIX, max(sealed_lengths(ref.size))), ref)
 
 
 def fetch_one(
@@ -148,9 +148,9 @@ def fetch_one(
     """Try every device that offers the blob whole; True once one copy verified. A copy that
     fails its check is remembered in `rejected` (by device, name, size and time) and not read
     again while it stays as it is."""
-    expected = sealed_length(ref.size)
+    expected = sealed_lengths(ref.size)  # one per version: the blob's own is not known yet
     for device, size, mtime_ns in offers:
-        if size != expected:
+        if size not in expected:
             continue  # still arriving (a daemon writes in place), or not this blob
         where = f"{device}/{ref.name}"
         if rejected is not None and rejected.get(where) == [size, mtime_ns]:
@@ -202,7 +202,7 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                         continue
                     if fetch_one(top, store, ref, offers.get(name, []), report, rejected):
                         report.fetched += 1
-                        fetch_budget -= sealed_length(ref.size)
+                        fetch_budget -= max(sealed_lengths(ref.size))
                         held.add(name)
                     else:
                         report.missing += 1
@@ -212,8 +212,8 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                     publish_budget = budget
                     for name in sorted(set(refs) & held):
                         ref = refs[name]
-                        expected = sealed_length(ref.size)
-                        whole = [d for d, size, _ in offers.get(name, []) if size == expected]
+                        expected = sealed_lengths(ref.size)  # a name is of one version
+                        whole = [d for d, size, _ in offers.get(name, []) if size in expected]
                         # Another device's offer is trusted to spare an upload only until this
                         # device has published the blob itself: once it has, only its own copy
                         # counts (a peer could delete it and plant garbage of the same size).
@@ -237,7 +237,7 @@ def run(vault: Vault, remote: RemoteFolder, *, budget: int = RUN_BUDGET) -> Blob
                         published[name] = hasher.hexdigest()
                         changed = True
                         report.published += 1
-                        publish_budget -= expected
+                        publish_budget -= max(expected)
                     # collect this device's own files no note uses any more
                     gone = [n for n in published if n not in refs]
                     if gone and own is None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from vault.errors import RemoteError, VaultError
 from vault.notes.model import now_ms
 from vault.notes.vault import Vault
+from vault.paths import expanded
 from vault.storage.store import Store
 from vault.sync import blob_sync, layout, rotation
 from vault.sync.conflicts import auto_merge
@@ -62,7 +63,7 @@ def configured_remote(vault: Vault | Store, config_remote: str = "") -> Path | N
     """The vault's own folder (`vault remote set`) or else the config's `sync.remote`."""
     store = vault.store if isinstance(vault, Vault) else vault
     value = store.meta(REMOTE) or config_remote
-    return Path(value).expanduser() if value else None
+    return expanded(value) if value else None
 
 
 class SyncEngine:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vault.errors import RemoteError, StorageError
 from vault.fsutil import storage_error
+from vault.paths import expanded
 from vault.storage.store import Store
 from vault.sync import rotation
 from vault.sync.engine import SyncStatus, check_header, sync_status
@@ -67,7 +68,7 @@ def remote_info(store: Store, config_remote: str = "") -> RemoteInfo:
     own = store.meta(REMOTE)
     value = own or config_remote
     source = "vault" if own else ("config" if config_remote else None)
-    path = Path(value).expanduser() if value else None
+    path = expanded(value) if value else None
     status = sync_status(store, path)
     if path is None:
         return RemoteInfo(None, None, status)

@@ -210,8 +210,11 @@ class Session:
         name: str,
         out: BinaryIO,
         progress: Callable[[int, int], None] | None = None,
+        *,
+        private: bool = False,
     ) -> None:
-        """Decrypt an attachment into `out` (a file, or memory). A task, like `attach`."""
+        """Decrypt an attachment into `out` (a file, or memory). A task, like `attach`.
+        `private`: a file of the app's own, removed on failure (Vault.save_attachment)."""
         with self.task() as check:
 
             def report(done: int, total: int) -> None:
@@ -219,7 +222,7 @@ class Session:
                 if progress is not None:
                     progress(done, total)
 
-            self.vault.save_attachment(note.id, name, out, report)
+            self.vault.save_attachment(note.id, name, out, report, private=private)
 
     def _written(self, base: Note) -> Note:
         """The note as this app just wrote it from `base`, recorded as `base`'s successor."""

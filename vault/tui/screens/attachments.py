@@ -262,7 +262,9 @@ class AttachmentActions(_Host):
         session = self.session
         if session is None:
             return
-        self.viewer_copies.open(name, lambda out: session.save_attachment(note, name, out))
+        self.viewer_copies.open(
+            name, lambda out: session.save_attachment(note, name, out, private=True)
+        )
 
     def action_save_attachment(self) -> None:
         chosen = self._chosen()
@@ -290,7 +292,7 @@ class AttachmentActions(_Host):
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
-                session.save_attachment(note, attachment.name, out, progress)
+                session.save_attachment(note, attachment.name, out, progress, private=True)
                 out.flush()
                 os.fsync(out.fileno())
             os.link(tmp, path)  # never over a file that appeared meanwhile

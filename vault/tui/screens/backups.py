@@ -36,6 +36,7 @@ from vault.interchange.backup import (
     verify_backup,
 )
 from vault.interchange.markdown_io import ExportReport, check_export_target, export_markdown
+from vault.paths import expanded
 from vault.tui.failures import ReportsWorkerErrors, describe
 from vault.tui.keys import BACKUP_KEYS, bindings
 from vault.tui.safetext import text as plain_text
@@ -400,8 +401,8 @@ class ExportDialog(InputDialog[Path | None]):
     def accept(self, text: str) -> Path:
         if not text.strip():
             raise Refused("Type the folder to write to.")
-        folder = Path(text.strip()).expanduser().absolute()
         try:
+            folder = expanded(text.strip()).absolute()
             check_export_target(folder)
         except VaultError as exc:
             raise Refused(str(exc)) from None

@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, LoadingIndicator, S
 
 from vault.errors import VaultError
 from vault.notes.vault import Vault
+from vault.paths import expanded
 from vault.sealing.crypto import TEST_KDF
 from vault.sealing.keys import create_keyfile
 from vault.sealing.strength import estimate
@@ -136,7 +137,11 @@ class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
             self.set_focus(repeat_field)
             return
         keyfile_text = self.query_one("#keyfile", Input).value.strip()
-        keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
+        try:
+            keyfile = expanded(keyfile_text) if keyfile_text else None
+        except VaultError as exc:
+            self._say(str(exc))
+            return
         self._set_busy(True)
         hold_keys(self.app)  # for the recovery key screen that follows
         self._say(
@@ -189,7 +194,10 @@ def keyfile_hint(text: str) -> str:
     text = text.strip()
     if not text:
         return ""
-    path = Path(text).expanduser()
+    try:
+        path = expanded(text)
+    except VaultError:  # `~someone` typed so far: no such user (yet)
+        return "No such user's home folder."
     if path.is_dir():
         return "That is a folder; a keyfile is a file."
     if path.exists():

@@ -14,7 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
-from vault.notes.vault import Prefetched, Vault, VaultInfo, prefetch
+from vault.notes.vault import Prefetched, ReadAhead, Vault, VaultInfo
+from vault.paths import expanded
 from vault.session import agent_client
 from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
@@ -63,9 +64,12 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self._message = message
         # Open with the key of `vault unlock`'s session, if the vault has one running.
         self._try_session = try_session
-        # The envelopes, read while the person types (ciphertext only): after Enter the
-        # key derivation then has the processor to itself and only decryption remains.
+        # The vault read while the person types, without the key (ReadAhead: its store open,
+        # the history scanned, without a snapshot the envelopes read): after Enter the key
+        # derivation then has the processor to itself and only the keyed work remains. The
+        # envelopes stay for another try after a wrong password; the store is taken once.
         self._prefetched: Prefetched | None = None
+        self._read: ReadAhead | None = None
         self._read_done = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -114,11 +118,22 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
     @work(thread=True, exclusive=True, group="read-ahead", exit_on_error=False)
     def read_ahead(self) -> None:
         try:
-            self._prefetched = prefetch(self.vault_path)
+            self._read = ReadAhead(self.vault_path)
+            reader = self._read.reader
+            self._prefetched = reader.result if reader is not None and reader.result else None
         except VaultError:
             self._prefetched = None  # unlocking reads (and reports) for itself
         finally:
             self._read_done.set()
+
+    def _release_read(self) -> None:
+        read, self._read = self._read, None
+        if read is not None:
+            read.close()
+
+    def on_unmount(self) -> None:
+        if self._read_done.is_set():
+            self._release_read()
 
     def _ask_for_password(self) -> None:
         """No session to open with: back to the password, with the focus in its box (a
@@ -157,7 +172,11 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
             self._fail("Type your password, then press enter.")
             return
         keyfile_text = keyfile_field.value.strip()
-        keyfile = Path(keyfile_text).expanduser() if keyfile_text else None
+        try:
+            keyfile = expanded(keyfile_text) if keyfile_text else None
+        except VaultError as exc:
+            self._fail(str(exc))
+            return
         password_field.value = ""  # the widget does not keep the password once it is used
         # A still line, not an animation: drawing frames would slow the key derivation and
         # the decryption that run meanwhile.
@@ -178,6 +197,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
                 keyfile=keyfile,
                 prefetched=self._prefetched,
                 bodies="later",
+                read_ahead=self._read,
             )
         except KeyfileRequiredError:
             self.post_message(
@@ -191,6 +211,8 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
 
     def _opened(self, vault: Vault) -> None:
         self._prefetched = None
+        if self._read_done.is_set():
+            self._release_read()  # (taken by the unlock, or unused: opened by the session)
         session = Session(vault)
         self.post_message(VaultOpened(session))
         # While the main screen is being built, read the first list (all notes, the saved
