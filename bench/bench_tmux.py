@@ -486,14 +486,15 @@ def changing(steps: list[dict]) -> list[bool]:  # type: ignore[type-arg]
     return out
 
 
-def changing_keys(sessions, doms) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """App and domain times of the steps that change the list, round by round."""
+def changing_keys(sessions, doms, changes_wanted: bool = True) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """App and domain times of the steps that change the list (or, `changes_wanted` false,
+    of those that leave it as it was), round by round."""
     app, domain = [], []
     for run, dom in zip(sessions, doms, strict=False):
         for (_, took), step, changes in zip(
             run["keys"], dom["steps"], changing(dom["steps"]), strict=True
         ):
-            if changes:
+            if changes == changes_wanted:
                 app.append(took)
                 domain.append(step["seconds"])
     return app, domain
@@ -568,6 +569,15 @@ def before_and_after(befores, afters) -> None:  # type: ignore[no-untyped-def]
         print(
             f"| keystroke that changes the list, median | {count(size)} | {fmt(cells[0])} | {fmt(cells[1])} |"
         )
+        # The others are on screen with the box's letter: the median of every keystroke
+        # falls between the two groups (half change the list), and so says little.
+        cells = [
+            statistics.median(changing_keys(runs, doms, False)[0])
+            for runs in (befores[size], afters[size])
+        ]
+        print(
+            f"| keystroke that leaves the list as it was, median | {count(size)} | {fmt(cells[0])} | {fmt(cells[1])} |"
+        )
         for name, pick in (
             ("search keystroke, worst", lambda s: [t for _, t in s["keys"]]),
             ("down arrow → next note, worst", lambda s: s["nexts"]),
@@ -596,6 +606,7 @@ def before_and_after(befores, afters) -> None:  # type: ignore[no-untyped-def]
     print("\nPer round, after ÷ before (the pair of the same round), and their median:\n")
     print("| measurement | notes | per round | median |\n|---|---:|---|---:|")
     for size in afters:
+        doms = DOMAINS[size]
         for name, pick in (
             ("Enter → list", lambda s: s["unlock"]),
             (
@@ -611,6 +622,18 @@ def before_and_after(befores, afters) -> None:  # type: ignore[no-untyped-def]
             ratios = [pick(a) / pick(b) for b, a in zip(befores[size], afters[size], strict=True)]
             cells = ", ".join(f"{r:.2f}×" for r in ratios)
             print(f"| {name} | {count(size)} | {cells} | {statistics.median(ratios):.2f}× |")
+        # The keystrokes that change the list, the same round's before and after (the domain
+        # steps of that round say which).
+        ratios = [
+            statistics.median(changing_keys([a], [d])[0])
+            / statistics.median(changing_keys([b], [d])[0])
+            for b, a, d in zip(befores[size], afters[size], doms, strict=True)
+        ]
+        cells = ", ".join(f"{r:.2f}×" for r in ratios)
+        print(
+            f"| keystroke that changes the list (median of the round) | {count(size)} | {cells} | "
+            f"{statistics.median(ratios):.2f}× |"
+        )
         pairs = ", ".join(
             f"{fmt(b['unlock'])} → {fmt(a['unlock'])}"
             for b, a in zip(befores[size], afters[size], strict=True)

@@ -6,11 +6,11 @@ alike. Prints Markdown tables for HISTORY.md.
     python bench/compare_filter.py REVISION [NOTES,NOTES...] [ROUNDS]   # 10000,100000 and 5
 
 Each keystroke is what the app's `NoteSource.notes` asks of the domain: the notes matching the
-box's text, in order, from the same list of the view's notes (rank limit 2000). Before, that
-was `SearchIndex.search` and a list of the hits' notes; after, `SearchIndex.filter`. The words
-are bench_tmux.py's (typed one letter at a time, the box cleared between words, as there) and
-the same words deleted again one letter at a time. Both must give the same notes in the same
-order at every keystroke.
+box's text, in order, from the same list of the view's notes (rank limit 2000):
+`SearchIndex.filter` (a revision from before search-fast has none: `SearchIndex.search` and a
+list of the hits' notes). The words are bench_tmux.py's (typed one letter at a time, the box
+cleared between words, as there) and the same words deleted again one letter at a time. Both
+must give the same notes in the same order at every keystroke.
 """
 
 from __future__ import annotations
@@ -60,11 +60,9 @@ def main(argv: list[str]) -> None:
     def ask(n: int, name: str, text: str) -> list[str]:
         index, base = indexes[n, name], bases[n]
         query = parse_query(text)
-        if name == "before":
-            found = [h.note for h in index.search(base, query, rank_limit=RANK_LIMIT)]
-        else:
-            found = index.filter(base, query, rank_limit=RANK_LIMIT)
-        return found
+        if hasattr(index, "filter"):  # what NoteSource.notes asks, since search-fast
+            return index.filter(base, query, rank_limit=RANK_LIMIT)
+        return [h.note for h in index.search(base, query, rank_limit=RANK_LIMIT)]
 
     for (n, _name), index in indexes.items():  # fold every note once (the app's warm-up)
         index.search(bases[n], NEVER)
@@ -75,10 +73,8 @@ def main(argv: list[str]) -> None:
             order = ("before", "after") if r % 2 == 0 else ("after", "before")
             for name in order:  # nothing kept from the last round but the folded texts
                 index = indexes[n, name]
-                if name == "before":
-                    index._corpus = index._last = None
-                else:
-                    index._corpora = []
+                index._corpus = index._last = None  # (the index before search-fast)
+                index._corpora = []
                 index.search(bases[n], NEVER)
             answers: dict[str, list[list[str]]] = {"before": [], "after": []}
             for k, text in enumerate(typed):

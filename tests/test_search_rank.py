@@ -9,8 +9,17 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.notes.model import Note
-from vault.notes.search import TITLE_WEIGHT, SearchIndex, fold, parse_query
+from vault.notes.mdtext import excerpt, plain_line
+from vault.notes.model import Note, snippet
+from vault.notes.search import (
+    TITLE_WEIGHT,
+    SearchIndex,
+    _fold_with_positions,
+    fold,
+    highlight_spans,
+    match_snippet,
+    parse_query,
+)
 
 WORDS = ["alpha", "alp", "beta", "gamma", "café", "cafe", "delta", "al", "ma", "éta"]
 
@@ -194,3 +203,95 @@ def test_the_filter_over_more_notes_than_one_pass_tests_at_once() -> None:
     for text in ["a", "alpha", "alpha3", "alpha3 -beta1", "alpha", "beta2", "beta2 n4"]:
         shown = index.filter(notes, text, rank_limit=2000)
         assert [n.id for n in shown] == [i for i, _ in reference_live(notes, text, 2000)], text
+
+
+def reference_fold_with_positions(text: str) -> tuple[str, list[int]]:
+    """The folding the highlighter did first: every character folded on its own."""
+    if text.isascii():
+        return text.casefold(), list(range(len(text) + 1))
+    parts: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text):
+        piece = fold(char)
+        parts.append(piece)
+        origin.extend([i] * len(piece))
+    origin.append(len(text))
+    return "".join(parts), origin
+
+
+def reference_snippet(body: str, query_text: str, width: int) -> str:
+    """`match_snippet` as it was: every match found, the first one's line shown."""
+    query = parse_query(query_text)
+    spans = highlight_spans(body, query)
+    if not spans:
+        return snippet(body, width)
+    start = spans[0][0]
+    line_start = body.rfind("\n", 0, start) + 1
+    line_end = body.find("\n", start)
+    raw = body[line_start : line_end if line_end != -1 else len(body)]
+    line = plain_line(raw) or raw.strip()
+    found = highlight_spans(line, query)
+    return excerpt(line, found[0][0] if found else 0, width)
+
+
+FOLD_TEXT = st.text(
+    alphabet=st.sampled_from(list("aAzZ \n-[]()*#é́Éßẞİıŉﬁ…★ǅ\u0301\u20dd\x07Ωω")), max_size=80
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(FOLD_TEXT)
+def test_folding_with_positions_matches_folding_each_character(text: str) -> None:
+    folded, origin = _fold_with_positions(text)
+    want_folded, want_origin = reference_fold_with_positions(text)
+    assert folded == want_folded
+    assert list(origin) == want_origin
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    FOLD_TEXT,
+    st.lists(st.sampled_from(["a", "é", "ss", "z a", "e", "-a", "[", "…", "ω"]), max_size=3),
+    st.integers(5, 40),
+)
+def test_the_match_snippet_finds_the_first_match_as_before(
+    body: str, words: list[str], width: int
+) -> None:
+    text = " ".join(f'"{w}"' if " " in w else w for w in words)
+    assert match_snippet(body, parse_query(text), width) == reference_snippet(body, text, width)
+
+
+def test_a_query_asked_again_is_answered_from_what_was_kept() -> None:
+    """A letter deleted gives the answer kept for that text: the same notes in the same
+    order, a fresh list each time (changing it changes nothing kept)."""
+    notes = [Note(f"{i:032x}", f"alpha {i}", "beta" * (i % 3), version=f"v{i}") for i in range(50)]
+    index = SearchIndex()
+    first = index.filter(notes, "beta", rank_limit=10)
+    index.filter(notes, "betab", rank_limit=10)
+    again = index.filter(notes, "beta", rank_limit=10)
+    assert [n.id for n in again] == [n.id for n in first]
+    assert again is not first
+    again.clear()
+    assert [n.id for n in index.filter(notes, "beta", rank_limit=10)] == [n.id for n in first]
+    hits = index.search(notes, "beta", rank_limit=10)
+    assert [h.note.id for h in hits] == [i for i, _ in reference_live(notes, "beta", 10)]
+
+
+def test_a_letter_typed_looks_on_from_where_the_word_so_far_first_occurs() -> None:
+    """Typing on, each text is searched from where the shorter word first occurred (it
+    cannot occur before): terms found late, twice, only in the title or not at all are all
+    still found, in the reference's order, with and without the cheap title-first order."""
+    bodies = ["ab x abc", "abc", "xx ab ab abcd", "a b c", "abcab abc", "ab", "", "zab abcde"]
+    titles = ["abcd", "t", "ab", "abc", "x", "abcde", "abc abc", "tab"]
+    notes = [
+        Note(f"{i:032x}", title, body, modified=i % 3, version=f"v{i}")
+        for i, (title, body) in enumerate(zip(titles, bodies, strict=True))
+    ]
+    for rank_limit in (None, 0, 2, 100):
+        index = SearchIndex()
+        for text in ["a", "ab", "abc", "abcd", "abcde", "abcd", "abc", "abc -x", "abc -xx"]:
+            shown = index.filter(notes, text, rank_limit=rank_limit)
+            expected = reference_live(notes, text, rank_limit)
+            assert [n.id for n in shown] == [i for i, _ in expected], (text, rank_limit)
+            hits = index.search(notes, text, rank_limit=rank_limit)
+            assert [(h.note.id, h.score) for h in hits] == expected, (text, rank_limit)

@@ -25,6 +25,7 @@ from vault.notes.mdtext import excerpt, plain_line
 from vault.notes.model import Note, has_body
 
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _TOKEN = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
 TITLE_WEIGHT = 3.0
 
@@ -84,15 +85,18 @@ class SearchIndex:
     term, run by C-level `map`s: the folded texts of the last lists searched are kept between
     calls (recognised by identity: a list must not be changed in place), with the matches of
     the last few queries; a query that can only match fewer notes than one of those (one more
-    letter typed) looks only at those matches, and the same query again (a letter deleted)
-    none at all. Only notes that match are scored, and no object is made per match for the
-    live filter (it gets the notes themselves).
+    letter typed) looks only at those matches, and in each text only from where the shorter
+    word first occurred. The answers of the last few queries are kept as shown: the same
+    query again (a letter deleted) costs a copy of the list. Only notes that match are
+    scored, and no object is made per match for the live filter (it gets the notes
+    themselves).
     """
 
     # Terms this short match nearly everything; ranking them is noise, so they only filter.
     RANK_MIN_LENGTH = 3
-    # Queries whose matches are kept, per list (an array of positions each, at most 400 KB
-    # at 100,000 notes): enough to delete a long word back to its first letter.
+    # Queries whose matches are kept, per list (two arrays of positions each, at most 800 KB
+    # at 100,000 notes), and answers (a list of notes each, at most 800 KB): enough to
+    # delete a long word back to its first letter.
     RECENT = 12
     LISTS = 2  # lists whose folded texts are kept: the view, and its subset for a tag:
 
@@ -131,7 +135,7 @@ class SearchIndex:
                     docs[note.id] = doc
             titles.append(doc[1])
             texts.append(doc[2])
-        corpus = _Corpus(notes, len(notes), titles, texts)
+        corpus = _Corpus(notes, len(notes), titles, texts, array("i", map(len, titles)))
         self._corpora = [corpus, *self._corpora[: self.LISTS - 1]]
         return corpus
 
@@ -144,29 +148,24 @@ class SearchIndex:
         then the given order) instead of scored: live filtering uses it so the first letters
         of a word, which match almost everything, stay instant; one more letter usually brings
         the matches under the limit and full ranking back."""
-        found, order, scores = self._select(notes, query, rank_limit)
+        found, scores = self._answer(notes, query, rank_limit)
         # tuple.__new__ through `map` builds each Hit in C (what NamedTuple._make does).
-        return list(
-            map(
-                tuple.__new__, repeat(Hit), zip(map(found.__getitem__, order), scores, strict=False)
-            )
-        )
+        return list(map(tuple.__new__, repeat(Hit), zip(found, scores, strict=False)))
 
     def filter(
         self, notes: Iterable[Note], query: Query | str, *, rank_limit: int | None = None
     ) -> list[Note]:
         """The notes `search` returns, in the same order, without their scores: what the
-        list filter shows, with nothing allocated per match but the list itself."""
-        found, order, _ = self._select(notes, query, rank_limit)
-        if isinstance(order, range) and len(order) == len(found):
-            return list(found)
-        return list(map(found.__getitem__, order))
+        list filter shows, with nothing allocated per match but the list itself (a copy of
+        the kept answer: the same query again, a letter deleted, costs only that copy)."""
+        found, _ = self._answer(notes, query, rank_limit)
+        return list(found)
 
-    def _select(
+    def _answer(
         self, notes: Iterable[Note], query: Query | str, rank_limit: int | None
-    ) -> tuple[list[Note], Sequence[int], Iterable[float]]:
-        """The candidates, the positions of the matches among them best first, and their
-        scores in that order."""
+    ) -> tuple[list[Note], Iterable[float]]:
+        """The matches best first (a list the caller must not change: it may be kept) and
+        their scores in that order."""
         if isinstance(query, str):
             query = parse_query(query)
         candidates = notes if isinstance(notes, list) else list(notes)
@@ -180,28 +179,64 @@ class SearchIndex:
                 carrying = map(operator.not_, map(names.isdisjoint, map(get_tags, candidates)))
                 candidates = list(compress(candidates, carrying))
         if not query.terms and not query.excluded:
-            return candidates, range(len(candidates)), repeat(0.0)
+            return candidates, repeat(0.0)
         corpus = self._corpus_of(candidates)
+        # The answers of the last queries on this list, as shown: a query asked again (a
+        # letter deleted, or typed again) is not worked out again.
+        key = (query.terms, query.excluded, rank_limit)
+        answers = corpus.answers
+        answer = answers.pop(key, None)
+        if answer is None:
+            answer = self._work_out(corpus, query, rank_limit)
+            while len(answers) >= self.RECENT:
+                del answers[next(iter(answers))]
+        answers[key] = answer  # the newest last
+        found, scores, first = answer
+        if scores is None:
+            return found, chain(repeat(1.0, first), repeat(0.0))
+        return found, scores
+
+    def _work_out(self, corpus: _Corpus, query: Query, rank_limit: int | None) -> _Answer:
         found = corpus.notes
-        matched = self._match(corpus, query)
+        matched, last, firsts = self._match(corpus, query)
         ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
-            return found, matched, repeat(0.0)
+            return _Answer(_pick(found, matched), None, 0)
         if rank_limit is not None and len(matched) > rank_limit:
-            titles = corpus.titles
-            in_title: Sequence[int] = matched
-            for term in ranked_terms:
-                in_title = [i for i in in_title if term in titles[i]]
+            # Title matches first, then the rest, each in the given order: marks for the
+            # matches, then two `compress`es split them. The term tested last was found in
+            # each text at its first occurrence: the text starts with the title, so the title
+            # holds the term exactly when that occurrence ends within it. Other terms: one
+            # C-level pass each over the matches' titles.
+            whole = len(matched) == corpus.size  # (then the lists as they are)
+            marks: list[bool] | None = None
+            if last is not None and last in ranked_terms:
+                lengths = corpus.title_lengths
+                of_lengths = lengths if whole else map(lengths.__getitem__, matched)
+                ends = map(operator.add, firsts, repeat(len(last)))
+                marks = list(map(operator.le, ends, of_lengths))
+            others = [term for term in ranked_terms if term != last or marks is None]
+            if others:
+                titles = corpus.titles
+                of_matches = titles if whole else list(map(titles.__getitem__, matched))
+                for term in others:
+                    holding = map(operator.contains, of_matches, repeat(term))
+                    marks = list(holding if marks is None else map(operator.and_, marks, holding))
+            assert marks is not None
+            in_title = marks.count(True)
+            listed = _pick(found, matched)
             if not in_title:
-                return found, matched, repeat(0.0)
-            first = set(in_title)
-            rest = [i for i in matched if i not in first]
-            return found, in_title + rest, chain(repeat(1.0, len(in_title)), repeat(0.0))
-        return (found, *self._rank(corpus, matched, ranked_terms))
+                return _Answer(listed, None, 0)
+            ordered = list(compress(listed, marks))
+            ordered += compress(listed, map(operator.not_, marks))
+            return _Answer(ordered, None, in_title)
+        order, scores = self._rank(corpus, matched, ranked_terms)
+        return _Answer(list(map(found.__getitem__, order)), scores, 0)
 
-    def _match(self, corpus: _Corpus, query: Query) -> Sequence[int]:
+    def _match(self, corpus: _Corpus, query: Query) -> tuple[Sequence[int], str | None, list[int]]:
         """Positions in the corpus of the notes holding every term and no excluded one, in
-        the corpus's order."""
+        the corpus's order; and the term tested last, if it was (else None), with where it
+        first occurs in each matching text (for the title-first order: see `_work_out`)."""
         terms, excluded = set(query.terms), set(query.excluded)
         # The narrowest kept result this query can only shrink: every match of the query
         # is among its matches (see _narrows); terms and exclusions it already applied are
@@ -209,19 +244,39 @@ class SearchIndex:
         pool: Sequence[int] = range(corpus.size)
         done_terms: frozenset[str] = frozenset()
         done_excluded: frozenset[str] = frozenset()
-        for old_terms, old_excluded, old_matched in corpus.recent:
+        pool_last: str | None = None
+        pool_firsts: Sequence[int] | None = None
+        for old_terms, old_excluded, old_matched, old_last, old_firsts in corpus.recent:
             narrower = len(old_matched) < len(pool) or (
                 len(old_matched) == len(pool) and isinstance(pool, range)
             )
             if narrower and _narrows(old_terms, old_excluded, terms, excluded):
                 pool, done_terms, done_excluded = old_matched, old_terms, old_excluded
+                pool_last, pool_firsts = old_last, old_firsts
         texts = corpus.texts
         matched: Sequence[int] = pool
         # One pass per term over what is still in, the rarest-looking (longest) term first:
-        # each pass is C-level, and later passes see fewer notes.
-        for term in sorted(terms - done_terms, key=len, reverse=True):
+        # each pass is C-level, and later passes see fewer notes. The last one (when no
+        # exclusion is tested after it) notes where its term first occurs in each match.
+        todo = sorted(terms - done_terms, key=len, reverse=True)
+        # A term that goes on from the one the pool's query tested last (a letter typed)
+        # goes first, and looks in each text only from where that one first occurred: it
+        # cannot occur before (most of the text, for a term found late or not at all).
+        resume = None
+        if pool_last is not None:
+            resume = next((t for t in todo if t.startswith(pool_last)), None)
+            if resume is not None:
+                todo.remove(resume)
+                todo.insert(0, resume)
+        last = todo[-1] if todo and not excluded - done_excluded else None
+        if last is not None and len(last) < self.RANK_MIN_LENGTH:
+            last = None  # a letter or two: found near the start of most texts, and not ranked
+        firsts: list[int] = []
+        for term in todo:
             whole = len(matched) == corpus.size
-            matched = _keep(texts, matched, term, True, whole)
+            at = firsts if term is last else None
+            starts = pool_firsts if term is resume else None
+            matched = _keep(texts, matched, term, True, whole, at, starts)
             if whole:  # a pass over every note counts the notes holding the term, for ranking
                 corpus.df[term] = len(matched)
         for term in excluded - done_excluded:
@@ -235,9 +290,11 @@ class SearchIndex:
                 frozenset(terms),
                 frozenset(excluded),
                 range(corpus.size) if everything else array("i", matched),
+                last,
+                array("i", firsts) if last is not None else None,
             )
             corpus.recent[:] = [kept, *corpus.recent[: self.RECENT - 1]]
-        return matched
+        return matched, last, firsts
 
     def _rank(
         self, corpus: _Corpus, matched: Sequence[int], terms: list[str]
@@ -297,8 +354,34 @@ class _Corpus:
     size: int
     titles: list[str]
     texts: list[str]
+    title_lengths: array[int]
     df: dict[str, int] = field(default_factory=dict)  # term -> how many texts hold it
-    recent: list[tuple[frozenset[str], frozenset[str], Sequence[int]]] = field(default_factory=list)
+    recent: list[_Kept] = field(default_factory=list)
+    # (terms, excluded, rank limit) -> the answer as shown, the oldest first
+    answers: dict[tuple[tuple[str, ...], tuple[str, ...], int | None], _Answer] = field(
+        default_factory=dict
+    )
+
+
+# Terms, excluded terms, the positions of the matches; the term tested last (None if an
+# exclusion was tested after it) and where it first occurs in each match's text.
+_Kept = tuple[frozenset[str], frozenset[str], Sequence[int], str | None, Sequence[int] | None]
+
+
+class _Answer(NamedTuple):
+    """A query's matches best first, and their scores: the list given, or (None) 1.0 for the
+    `first` ones (their titles hold every ranked term) and 0.0 for the others."""
+
+    notes: list[Note]
+    scores: list[float] | None
+    first: int
+
+
+def _pick(notes: list[Note], positions: Sequence[int]) -> list[Note]:
+    """The notes at those positions, in that order."""
+    if len(positions) == len(notes):  # every one (positions are in order, without repeats)
+        return list(notes)
+    return list(map(notes.__getitem__, positions))
 
 
 # Positions tested per C-level call: between two, the GIL may pass to another thread (the
@@ -307,16 +390,34 @@ _CHUNK = 8192
 
 
 def _keep(
-    texts: list[str], positions: Sequence[int], term: str, holding: bool, whole: bool
+    texts: list[str],
+    positions: Sequence[int],
+    term: str,
+    holding: bool,
+    whole: bool,
+    firsts: list[int] | None = None,
+    starts: Sequence[int] | None = None,
 ) -> list[int]:
     """The positions whose text holds `term` (or, with `holding` false, lacks it), in order;
-    `whole`: the positions are every text's, 0 to len(texts) - 1."""
+    `whole`: the positions are every text's, 0 to len(texts) - 1. With `holding`: `firsts`
+    gets where the term first occurs in each of those texts; `starts`, one per position, is
+    where to begin looking in each text (the term does not occur before)."""
     kept: list[int] = []
     for start in range(0, len(positions), _CHUNK):
         part = positions[start : start + _CHUNK]
         chunk = texts[start : start + _CHUNK] if whole else map(texts.__getitem__, part)
-        found = map(operator.contains, chunk, repeat(term))
-        kept.extend(compress(part, found if holding else map(operator.not_, found)))
+        if holding and (firsts is not None or starts is not None):
+            if starts is None:
+                at = list(map(str.find, chunk, repeat(term)))
+            else:
+                at = list(map(str.find, chunk, repeat(term), starts[start : start + _CHUNK]))
+            found = list(map(operator.ne, at, repeat(-1)))
+            kept.extend(compress(part, found))
+            if firsts is not None:
+                firsts.extend(compress(at, found))
+            continue
+        holds = map(operator.contains, chunk, repeat(term))
+        kept.extend(compress(part, holds if holding else map(operator.not_, holds)))
     return kept
 
 
@@ -330,20 +431,43 @@ def _narrows(
     return all(any(old in new for new in terms) for old in old_terms)
 
 
-def _fold_with_positions(text: str) -> tuple[str, list[int]]:
+def _fold_with_positions(text: str) -> tuple[str, Sequence[int]]:
     """The folded text and, for each folded character, where it came from in `text`, so a
-    match found accent-insensitively can be highlighted in the original."""
-    folded = text.casefold()
+    match found accent-insensitively can be highlighted in the original.
+
+    Each character is folded on its own; the ASCII runs between the others (most of any
+    text, and all of most) are folded whole, their origins a C-level range."""
     if text.isascii():
-        return folded, list(range(len(text) + 1))
+        return text.casefold(), range(len(text) + 1)
     parts: list[str] = []
     origin: list[int] = []
-    for i, char in enumerate(text):
-        piece = fold(char)
-        parts.append(piece)
-        origin.extend([i] * len(piece))
+    done = 0
+    for run in _NON_ASCII.finditer(text):
+        start, end = run.span()
+        if start > done:
+            parts.append(text[done:start].casefold())
+            origin.extend(range(done, start))
+        for i in range(start, end):
+            piece = fold(text[i])
+            parts.append(piece)
+            origin.extend(repeat(i, len(piece)))
+        done = end
+    if done < len(text):
+        parts.append(text[done:].casefold())
+        origin.extend(range(done, len(text)))
     origin.append(len(text))
     return "".join(parts), origin
+
+
+def _first_match(text: str, query: Query) -> int | None:
+    """Where in `text` the first match of any term starts (what `highlight_spans` would give
+    first), or None: without finding every match."""
+    terms = [t for t in query.highlight_terms if t]
+    if not terms:
+        return None
+    folded, origin = _fold_with_positions(text)
+    starts = [at for at in map(folded.find, terms) if at != -1]
+    return origin[min(starts)] if starts else None
 
 
 def highlight_spans(text: str, query: Query) -> list[tuple[int, int]]:
@@ -373,17 +497,16 @@ def highlight_spans(text: str, query: Query) -> list[tuple[int, int]]:
 
 def match_snippet(body: str, query: Query, width: int = 80) -> str:
     """A line of the body around the first match, for search results."""
-    spans = highlight_spans(body, query)
-    if not spans:
+    start = _first_match(body, query)
+    if start is None:
         from vault.notes.model import snippet
 
         return snippet(body, width)
-    start = spans[0][0]
     line_start = body.rfind("\n", 0, start) + 1
     line_end = body.find("\n", start)
     raw = body[line_start : line_end if line_end != -1 else len(body)]
     # As read, without Markdown marks; the match is found again in what is shown (it may
     # have been inside a link's address, which is not shown: then the line's start).
     line = plain_line(raw) or raw.strip()
-    found = highlight_spans(line, query)
-    return excerpt(line, found[0][0] if found else 0, width)
+    found = _first_match(line, query)
+    return excerpt(line, found or 0, width)

@@ -123,9 +123,18 @@ class NoteSource:
     def search(self, target: Target, sort: str, query: Query) -> tuple[list[Note], bool]:
         """As `notes`, and whether the matches may leave out notes whose bodies were not
         read yet (they were matched by their titles and tags only): the screen says so."""
+        found, partial, _ = self.answer(target, sort, query)
+        return found, partial
+
+    def answer(
+        self, target: Target, sort: str, query: Query
+    ) -> tuple[list[Note], bool, list[Note]]:
+        """As `search`, and the listing the notes were taken from (`base`): two answers
+        from the very same listing hold the very same note objects, so the screen need not
+        look a note up again by its id (at 100,000 notes, tens of milliseconds)."""
         base = self.base(target, sort)
         if query.empty:
-            return base, False
+            return base, False, base
         vault = self.vault
         # Partial if a body was still missing when the list was read (it is then read again
         # once they are all there: the epoch moves) or is missing now.
@@ -133,7 +142,7 @@ class NoteSource:
             epoch = self._key[3] if self._key is not None else -1
         partial = vault.bodies_pending > 0 or epoch != vault.bodies_epoch
         found = vault.match_notes(base, query, rank_limit=self.RANK_LIMIT, partial=partial)
-        return found, partial
+        return found, partial, base
 
     def warm(self, check: Callable[[], None] | None = None) -> bool:
         """Read the bodies still missing, a slice at a time, in the background (`check`

@@ -65,6 +65,7 @@ class ListLoaded(Message):
     query: Query
     seconds: float = 0.0
     partial: bool = False  # a search made before every body was read (NoteSource.search)
+    listing: list[Note] | None = None  # the notes they were taken from (NoteSource.answer)
 
 
 @dataclass

@@ -65,7 +65,7 @@ from vault.tui.services import AppServices
 from vault.tui.session import Session, Stopped, Unsaved
 from vault.tui.timefmt import Clock
 from vault.tui.widgets.editor import PREVIEW_MODES, EditorPane, PreviewMode
-from vault.tui.widgets.note_list import NoteList
+from vault.tui.widgets.note_list import NoteList, position_of
 from vault.tui.widgets.sidebar import Sidebar
 from vault.tui.widgets.status import StatusBar
 from vault.wording import plural
@@ -154,6 +154,9 @@ class MainScreen(
         self._saves_in_flight = 0
         self._warmed = False
         self._list_partial = False  # the list's search left out bodies not read yet
+        self._listing: list[Note] | None = None  # what the shown notes were taken from
+        # The listing the open note was last settled against, and (id, version, conflict).
+        self._settled: tuple[list[Note] | None, tuple[str, str, bool] | None] = (None, None)
         self._fold_after_list = False
         self._mounted = False
         self._autosave_timer: Timer | None = None
@@ -327,9 +330,9 @@ class MainScreen(
         if source is None:
             return
         start = perf_counter()
-        notes, partial = source.search(target, sort, query)
+        notes, partial, listing = source.answer(target, sort, query)
         took = perf_counter() - start
-        self.post_message(ListLoaded(generation, target, notes, query, took, partial))
+        self.post_message(ListLoaded(generation, target, notes, query, took, partial, listing))
 
     def _read_bodies(self) -> None:
         if self.session is not None:
@@ -384,8 +387,16 @@ class MainScreen(
         keep = self._pending_select
         self._pending_select = None
         self._list_partial = message.partial
+        # The same listing as the last answer's (a search typed further): the same note
+        # objects, found again by identity alone.
+        same = message.listing is not None and message.listing is self._listing
+        self._listing = message.listing
         self.notes_list.set_notes(
-            message.notes, message.query, keep=keep, empty_text=self._empty_text(message)
+            message.notes,
+            message.query,
+            keep=keep,
+            empty_text=self._empty_text(message),
+            same_listing=same,
         )
         if self._fold_after_list:  # the notes without bodies are let go first (memory)
             self._fold_after_list = False
@@ -398,7 +409,19 @@ class MainScreen(
             self.vault_app.read_sync_status()  # the footer's sync status, likewise
         if self._focus_editor_after_load and keep is not None:
             self._open_created(keep)
-        self._catch_up(message.notes)
+        self._catch_up(message.notes, message.listing)
+        self._paint_now()
+
+    def _paint_now(self) -> None:
+        """Draw what changed now, not at the screen's next frame: the list's answer to a
+        search keystroke. The keystroke's own frame (the letter in the box) went out a few
+        milliseconds after the key, and Textual's screen timer, after a frame that ends a
+        pause, skips to the second grid point: the answer, ready 10 ms later, waited 17-33 ms
+        for it (tmux, 10,000 notes). The widgets report their repaints first (as their idle
+        handlers would, `_report_repaints`: messages to the screen), then, once the screen
+        has taken those in, it does what its timer would do."""
+        self._report_repaints()
+        self.call_later(self._on_timer_update)
 
     def _open_created(self, note_id: str) -> None:
         """A note just made: show it in the editor with the focus there, then let through the
@@ -583,33 +606,52 @@ class MainScreen(
     def _bindings_state(self) -> tuple[bool | None, ...]:
         return tuple(self.check_action(action, ()) for action in _VARYING_ACTIONS)
 
-    def _catch_up(self, notes: list[Note]) -> None:
+    def _catch_up(self, notes: list[Note], listing: list[Note] | None = None) -> None:
         """The list holds a newer version of the open note than the editor: if the person has
-        not changed it since, show the newer one (another process or a sync wrote it)."""
+        not changed it since, show the newer one (another process or a sync wrote it).
+
+        `listing`: the notes `notes` were taken from (ListLoaded.listing). Once the open note
+        was settled against a listing (nothing left to do, nothing waiting), answers from
+        that same listing (a search typed further) cannot hold anything newer: skipped."""
         current = self.pane.note
         session = self.session
         if current is None or session is None:
             return
-        fresh = next((n for n in notes if n.id == current.id), None)
-        if fresh is None:
+        seen = (current.id, current.version, current.conflict)
+        if listing is not None and listing is self._settled[0] and seen == self._settled[1]:
             return
+        if self._catch_up_with(notes, current, session) and listing is not None:
+            now = self.pane.note
+            if now is not None:
+                self._settled = (listing, (now.id, now.version, now.conflict))
+
+    def _catch_up_with(self, notes: list[Note], current: Note, session: Session) -> bool:
+        """`_catch_up`; False if something may still change the outcome (a save on its
+        way, an older answer, unsaved typing)."""
+        # C-level passes (this runs on every keystroke of a search, over up to every note),
+        # the open note's own object first: the list often holds that very one.
+        index = position_of(notes, current.id, current)
+        if index is None:
+            return True
+        fresh = notes[index]
         if fresh.version == current.version:
             if fresh.conflict != current.conflict:  # a sync forked (or settled) this version
                 self._show_conflict_state(current, fresh.conflict)
-            return
+            return True
         if session.superseded(fresh.version) or self._saves_in_flight:
-            return  # an older answer, or one of our own saves is on its way
+            return False  # an older answer, or one of our own saves is on its way
         if self.dirty:
-            return  # keep what is typed; saving it keeps both versions (a conflict)
+            return False  # keep what is typed; saving it keeps both versions (a conflict)
         if fresh.conflict and self._still_a_head(session, current):
             # The version in the editor is one of two that now wait for the person (a sync
             # brought in the other): keep showing it rather than swap in the other one.
             self._show_conflict_state(current, True)
-            return
+            return True
         cursor = self.pane.text_area.cursor_location
         self.show_note(fresh)
         with contextlib.suppress(Exception):
             self.pane.text_area.move_cursor(cursor)
+        return True
 
     def _show_conflict_state(self, note: Note, conflict: bool) -> None:
         if conflict and not note.conflict:
@@ -934,3 +976,5 @@ class MainScreen(
         self.saved_text = ""
         self._pending_select = None
         self._fold_after_list = self._list_partial = False
+        self._listing = None
+        self._settled = (None, None)
