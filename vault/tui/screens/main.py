@@ -632,7 +632,9 @@ class MainScreen(
         # the open note's own object first: the list often holds that very one.
         index = position_of(notes, current.id, current)
         if index is None:
-            return True
+            # Not in this answer, so not compared: a later answer from the same listing may
+            # hold it, newer (found by review).
+            return False
         fresh = notes[index]
         if fresh.version == current.version:
             if fresh.conflict != current.conflict:  # a sync forked (or settled) this version
