@@ -453,3 +453,21 @@ def test_match_notes_is_filter_notes_without_scores(vault: Vault) -> None:
             hits = vault.filter_notes(notes, typed, rank_limit=limit)
             shown = vault.match_notes(notes, typed, rank_limit=limit)
             assert shown == [h.note for h in hits], typed
+
+
+def test_search_warmed_ahead_folds_once_and_finds_the_same(vault: Vault) -> None:
+    """`warm_search` (the session agent, right after opening) folds the texts of the list
+    searches run on; a search then reuses them and finds what it finds without."""
+    for n in range(40):
+        vault.create_note(f"Note {n}", f"body with Ärger {n % 7} and zebra{n}")
+    vault.warm_search()
+    (corpus,) = vault._index._corpora
+    assert corpus.notes is vault._searched(False)
+    found = [h.note.id for h in vault.search("arger 3")]
+    assert vault._index._corpora == [corpus]  # nothing folded again
+    fresh = Vault.unlock(vault.path, password=PASSWORD)
+    try:
+        assert [h.note.id for h in fresh.search("arger 3")] == found
+    finally:
+        fresh.lock()
+    assert found  # (every "Ärger 3" note, and those with a 3 elsewhere)

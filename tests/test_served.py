@@ -201,6 +201,7 @@ def test_unlock_has_the_agent_open_the_vault_before_any_command(hostile: CLI) ->
     same(served, own)
     assert "After the preload" in served.stdout
     same(*both_ways(cli, "show", "After the preload"))
+    same(*both_ways(cli, "search", "second"))  # on the texts folded by the preload
 
 
 def test_a_lock_right_after_unlock_ends_the_agent_preloading_or_not(cli: CLI) -> None:

@@ -165,9 +165,12 @@ class Service:
 
     def preload(self, vault_path: str, key: bytes) -> None:
         """The vault opened now (`vault unlock`, on the agent's preloading thread), as the
-        first command would open it; one that names this path finds it open."""
+        first command would open it, and its notes' texts folded for search; a command that
+        names this path finds it open, and the first `vault search` only matches."""
         with contextlib.suppress(Declined):
-            self._open(vault_path, key)
+            vault = self._open(vault_path, key)
+            with contextlib.suppress(Exception):  # only a head start for the first search
+                vault.warm_search()
 
     # --- one command ---------------------------------------------------------------------
 

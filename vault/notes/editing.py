@@ -75,6 +75,19 @@ class Notes(Filing):
         self._notebook_map()
         self._tag_map()
 
+    def warm_search(self) -> None:
+        """Fold every note's text for search now, for a caller with time to spare (the session
+        agent, right after `vault unlock` had it open the vault): the first `vault search`
+        then only matches (at 100,000 notes it took 1.1 s, the next ones 0.1-0.2 s)."""
+        if (self._kinds is not None and "note" not in self._kinds) or (
+            self._bodiless and not self._fill_later
+        ):
+            return  # opened without the notes or their bodies: nothing to fold
+        self._bodies_for_search(False)
+        notes = self._searched(False)
+        with self._lock, gcpause.paused():
+            self._index.prepare(notes)
+
     def notes_titled(self, title: str) -> tuple[list[Note], bool]:
         """The notes whose title is exactly `title`, and whether `title` is also some note's
         id, from a map of titles kept until the notes change: the session agent names notes by

@@ -153,6 +153,11 @@ class SearchIndex:
         # tuple.__new__ through `map` builds each Hit in C (what NamedTuple._make does).
         return list(map(tuple.__new__, repeat(Hit), zip(found, scores, strict=False)))
 
+    def prepare(self, notes: list[Note]) -> None:
+        """Fold the texts of `notes` now, for the searches of that very list to come (the
+        session agent, right after it opens the vault): they then only match."""
+        self._corpus_of(notes)
+
     def filter(
         self, notes: Iterable[Note], query: Query | str, *, rank_limit: int | None = None
     ) -> list[Note]:
