@@ -2,8 +2,9 @@
 
 This module is the command line's side of it: the agent's loop (vault.session.agent, in the layer
 below the faces) knows no face; its process's entry point (vault.agent_main, above the faces)
-imports this module at the first command the agent is asked to run and hands the loop a
-`Service`, so an agent never asked to serve never imports the command line.
+imports this module when the agent is to open the vault ahead (`vault unlock`: `Service.preload`)
+or at the first command it is asked to run, and hands the loop a `Service`; an agent the app
+starts, never asked to serve, never imports the command line.
 
 The thin client (`vault.session.thin`) sends the command line, the working folder, the
 environment the command would read (never a password) and what its standard streams are

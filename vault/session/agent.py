@@ -67,7 +67,8 @@ class Service(Protocol):
     def close(self) -> None: ...
 
 
-# Makes the service for (socket path, vault id), at the first command the agent is asked to run.
+# Makes the service for (socket path, vault id): for `preload`, or at the first command the
+# agent is asked to run.
 ServiceFactory = Callable[[str, str], Service]
 
 
