@@ -353,12 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _output_failure(exc: Exception) -> str | None:
     """Why the output could not be written, when that is what `exc` is: standard output closed
     when the command started (`>&-`: Python gives None, and printing fails on it), or a full
-    disk or a dead device under it. Every write of the vault's own files reports such errors
+    disk under it. Every write of the vault's own files reports such errors
     as VaultErrors, so these reach here only from the output."""
     if isinstance(exc, AttributeError) and sys.stdout is None:
         return "the stream is closed"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
-        return exc.strerror or "the stream failed"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return exc.strerror or "the stream failed"  # (only writing fills a disk)
     return None
 
 

@@ -311,6 +311,8 @@ def seal_file(vault: Vault, source: Path, progress: Progress | None = None) -> B
         raise NotFoundError(f"no file {source}") from None
     except PermissionError:
         raise InvalidInputError(f"cannot read {source}: permission denied") from None
+    except OSError as exc:  # an I/O error reading the file (its blob's own writes say so)
+        raise InvalidInputError(f"cannot read {source}: {exc.strerror or exc}") from None
 
 
 def attach_sealed(vault: Vault, note_id: str, ref: BlobRef, name: str) -> Attachment:

@@ -71,6 +71,10 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self._prefetched: Prefetched | None = None
         self._read: ReadAhead | None = None
         self._read_done = threading.Event()
+        # Set once the vault is open or the screen gone: a read-ahead that ends after that
+        # (an unlock waits for it 5 s at most) closes its store itself.
+        self._read_unwanted = False
+        self._read_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(classes="card", id="unlock-card"):
@@ -117,23 +121,30 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="read-ahead", exit_on_error=False)
     def read_ahead(self) -> None:
+        read = None
         try:
-            self._read = ReadAhead(self.vault_path)
-            reader = self._read.reader
+            read = ReadAhead(self.vault_path)
+            reader = read.reader
             self._prefetched = reader.result if reader is not None and reader.result else None
         except VaultError:
             self._prefetched = None  # unlocking reads (and reports) for itself
         finally:
-            self._read_done.set()
+            with self._read_lock:
+                if self._read_unwanted and read is not None:
+                    read.close()  # the vault opened without it, or the screen is gone
+                else:
+                    self._read = read
+                self._read_done.set()
 
     def _release_read(self) -> None:
-        read, self._read = self._read, None
+        with self._read_lock:
+            self._read_unwanted = True
+            read, self._read = self._read, None
         if read is not None:
             read.close()
 
     def on_unmount(self) -> None:
-        if self._read_done.is_set():
-            self._release_read()
+        self._release_read()
 
     def _ask_for_password(self) -> None:
         """No session to open with: back to the password, with the focus in its box (a
@@ -211,8 +222,7 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
 
     def _opened(self, vault: Vault) -> None:
         self._prefetched = None
-        if self._read_done.is_set():
-            self._release_read()  # (taken by the unlock, or unused: opened by the session)
+        self._release_read()  # (taken by the unlock, unused, or still being read: see there)
         session = Session(vault)
         self.post_message(VaultOpened(session))
         # While the main screen is being built, read the first list (all notes, the saved
