@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -607,4 +608,21 @@ def run_app(vault_path: Path, config: Config, keyfile: Path | None = None) -> in
         # After a crash the vault may still be open: save what was typed and lock it.
         with contextlib.suppress(Exception):
             app.close_vault(force=True)
+        _end_stranded_input()
     return app.return_code or 0
+
+
+def _end_stranded_input() -> None:
+    """Textual's driver tells its input thread to end only after it has written the
+    terminal's modes back; when the terminal is gone by then (its window closed while the app
+    was quitting: tmux's kill-server during a quit at 100,000 notes), that write fails first,
+    the thread is never told, and it spins on the dead terminal for good, keeping the
+    process alive at full CPU. Everything is saved and locked by now: tell it to end."""
+    for thread in threading.enumerate():
+        if thread.name != "textual-input" or not thread.is_alive():
+            continue
+        driver = getattr(getattr(thread, "_target", None), "__self__", None)
+        event = getattr(driver, "exit_event", None)
+        if isinstance(event, threading.Event):
+            event.set()
+            thread.join(timeout=2)
