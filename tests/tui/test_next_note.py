@@ -20,6 +20,14 @@ from vault.tui.screens.main import MainScreen
 from vault.tui.widgets.status import StatusBar
 
 
+async def list_focused(pilot) -> MainScreen:
+    """The sample vault unlocked, the focus in the list, everything settled."""
+    main = await unlock(pilot)
+    main.notes_list.focus()
+    await settle(pilot)
+    return main
+
+
 def footer_keys(main: MainScreen) -> list[str]:
     return [key.description for key in main.query(FooterKey)]
 
@@ -36,9 +44,7 @@ async def test_moving_the_cursor_repaints_the_rows_it_leaves_and_reaches(
 ) -> None:
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.notes_list.focus()
-        await settle(pilot)
+        main = await list_focused(pilot)
         for key in ("down", "down", "up", "end", "home", "down"):
             await pilot.press(key)
             await settle(pilot)
@@ -52,9 +58,7 @@ async def test_moving_the_cursor_repaints_the_rows_it_leaves_and_reaches(
 async def test_the_footer_is_rebuilt_only_when_its_keys_change(sample_vault: Path, app_for) -> None:
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.notes_list.focus()
-        await settle(pilot)
+        main = await list_focused(pilot)
         rebuilt: list[object] = []
         main.bindings_updated_signal.subscribe(main, rebuilt.append)
         first = main.pane.note
@@ -76,9 +80,7 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(sample_vault: Pat
 async def test_the_status_bar_counts_follow_the_note(sample_vault: Path, app_for) -> None:
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.notes_list.focus()
-        await settle(pilot)
+        main = await list_focused(pilot)
         bar = main.query_one(StatusBar)
         seen = set()
         for _ in range(len(main.notes_list.notes)):
@@ -106,9 +108,7 @@ async def test_the_cursor_row_and_the_note_reach_the_screen_in_one_frame(
 ) -> None:
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.notes_list.focus()
-        await settle(pilot)
+        main = await list_focused(pilot)
         frames: list[set[str | None]] = []
         paint = main._compositor_refresh
 
@@ -133,9 +133,7 @@ async def test_a_held_down_arrow_loads_only_the_note_it_stops_on(
 ) -> None:
     app = app_for(sample_vault)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.notes_list.focus()
-        await settle(pilot)
+        main = await list_focused(pilot)
         area = main.pane.text_area
         loaded: list[str] = []
         load = area.load_text

@@ -685,17 +685,24 @@ class BlobStore:
             size = done  # the file may have changed size since fstat; what was read counts
             name, key = _derive(self._key, content_hash)
             ref = BlobRef(name, size, key)
-            if self.has(name) and self._sound(ref):
-                # Sealed again: the collector's grace starts anew, or a blob no note used for
-                # a while (a purge) could go between this and the note that is about to use it.
-                with contextlib.suppress(OSError):
-                    os.utime(self.path(name))
-                if progress:
-                    progress(size, size)
+            if self._held_already(ref, progress):
                 return ref
             src.seek(0)
             self._write(src, ref, content_hash, progress, version)
         return ref
+
+    def _held_already(self, ref: BlobRef, progress: Progress | None) -> bool:
+        """Whether the content named `ref` is stored here, sound (the same file attached twice
+        is stored once). Sealed again, its time is renewed: the collector's grace starts anew,
+        or a blob no note used for a while (a purge) could go between this and the note that
+        is about to use it."""
+        if not (self.has(ref.name) and self._sound(ref)):
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(self.path(ref.name))
+        if progress:
+            progress(ref.size, ref.size)
+        return True
 
     def _put3(self, source: Path, progress: Progress | None) -> BlobRef:
         """`put` of version 3: pass one reads and hashes the file's pieces on the pool (the
@@ -720,12 +727,7 @@ class BlobStore:
                             break  # the end; what was read counts, whatever fstat said
                 name, key = _derive(self._key, v3_hash(size, digests))
                 ref = BlobRef(name, size, key)
-                if self.has(name) and self._sound(ref):
-                    # Sealed again: the collector's grace starts anew (as for versions 1, 2)
-                    with contextlib.suppress(OSError):
-                        os.utime(self.path(name))
-                    if progress:
-                        progress(size, size)
+                if self._held_already(ref, progress):
                     return ref
                 self._write3(fd, ref, digests, progress, pool)
         return ref

@@ -118,20 +118,16 @@ class NoteSource:
 
     def notes(self, target: Target, sort: str, query: Query) -> list[Note]:
         """The view in the chosen order, or its matches best first while searching."""
-        return self.search(target, sort, query)[0]
-
-    def search(self, target: Target, sort: str, query: Query) -> tuple[list[Note], bool]:
-        """As `notes`, and whether the matches may leave out notes whose bodies were not
-        read yet (they were matched by their titles and tags only): the screen says so."""
-        found, partial, _ = self.answer(target, sort, query)
-        return found, partial
+        return self.answer(target, sort, query)[0]
 
     def answer(
         self, target: Target, sort: str, query: Query
     ) -> tuple[list[Note], bool, list[Note]]:
-        """As `search`, and the listing the notes were taken from (`base`): two answers
-        from the very same listing hold the very same note objects, so the screen need not
-        look a note up again by its id (at 100,000 notes, tens of milliseconds)."""
+        """As `notes`; whether the matches may leave out notes whose bodies were not read yet
+        (they were matched by their titles and tags only: the screen says so); and the
+        listing the notes were taken from (`base`): two answers from the very same listing
+        hold the very same note objects, so the screen need not look a note up again by its
+        id (at 100,000 notes, tens of milliseconds)."""
         base = self.base(target, sort)
         if query.empty:
             return base, False, base
