@@ -20,7 +20,16 @@ from typing import Any, Literal
 from vault import gcpause
 from vault.errors import CorruptItemError, VaultError
 from vault.notes import integrity
-from vault.notes.model import KIND_TYPES, UNLOADED, Item, Note, Notebook, Tag
+from vault.notes.model import (
+    KIND_TYPES,
+    UNLOADED,
+    Item,
+    Note,
+    Notebook,
+    Tag,
+    set_unloaded,
+    with_body,
+)
 from vault.notes.search import SearchIndex
 from vault.notes.unlocking import Prefetched
 from vault.sealing import crypto, keys, snapshot
@@ -269,7 +278,7 @@ class ItemCache:
                 tags[item_id] = tag
                 if not whole and kind == "note":
                     bodiless[item_id] = version
-                    item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
+                    set_unloaded(item)  # (frozen: set as from_payload does)
         self._items.update(items)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
@@ -812,7 +821,4 @@ class ItemCache:
 
 def _with_body(note: Note, body: str) -> Note:
     """`note` with `body` (a copy: notes are frozen and shared), built as `from_payload` does."""
-    whole = object.__new__(Note)
-    whole.__dict__.update(note.__dict__)
-    whole.__dict__["body"] = body
-    return whole
+    return with_body(note, body)

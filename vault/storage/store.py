@@ -750,7 +750,7 @@ class Store:
         wrong.update(r[0] for r in derived_index ^ index)
         headless = {r[1] for r in ops}
         headless.difference_update(shown)
-        scan = HistoryScan(shown, wrong, headless, tails, version, found, ops)
+        scan = HistoryScan(shown, wrong, headless, tails, version, found, ops, len(ops))
         if rebuild:
             self.repair_index(scan)
         return scan
