@@ -9,6 +9,7 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from vault.sealing.envelope import Claims
@@ -138,7 +139,9 @@ ITEM_SELECT = (
 
 
 def item_row(r: tuple) -> ItemRow:
-    return ItemRow(r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), str(r[7]))
+    # (a cache keeps these: its few kinds and devices as one string each, as scan_history does)
+    kind, device = intern(r[1]) if type(r[1]) is str else r[1], intern(str(r[7]))
+    return ItemRow(r[0], kind, r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), device)
 
 
 OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"

@@ -29,6 +29,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from sys import intern
 
 from vault.errors import (
     NotAVaultError,
@@ -742,8 +743,12 @@ class Store:
                 if tails
                 else ""
             )
+            # A cache keeps these rows (and their claims) for as long as the vault is open: a
+            # few kinds and devices are one string each, and a tail made into its tag is not
+            # kept (at 100,000 notes, 25 MB).
+            kind, device = intern(kind), intern(device)
             shown[item_id] = ItemRow(
-                item_id, kind, op_id, end, deleted, conflict, parents, device, tag
+                item_id, kind, op_id, None if tag else end, deleted, conflict, parents, device, tag
             )
             derived_index.add((item_id, kind, op_id, deleted, conflict))
         wrong = {i for i, _ in derived_heads ^ head_rows}
