@@ -27,6 +27,7 @@ from vault.notes.model import (
     Note,
     Notebook,
     Tag,
+    forget_shared,
     set_unloaded,
     with_body,
 )
@@ -219,6 +220,7 @@ class ItemCache:
             self._items.clear()
             self._states = self._heads = None
             self._index.clear()
+            forget_shared()  # (tag names and notebook ids the notes shared)
             self._derived.clear()  # the notebook and tag maps hold decrypted names
             self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):

@@ -9,7 +9,6 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any
 
 from vault.sealing.envelope import Claims
@@ -138,10 +137,25 @@ ITEM_SELECT = (
 )
 
 
+# Kinds and device ids as the rows a cache keeps hold them (a cache keeps a row per item for
+# as long as the vault is open): one string per value, not one per row. Not sys.intern (on
+# Python 3.12 never freed); bounded, for a store whose rows were written to defeat it.
+_NAMES: dict[str, str] = {}
+_NAMES_MAX = 4096
+
+
+def shared_name(name: str) -> str:
+    """`name` as the one string every row holds for it (see _NAMES)."""
+    if len(_NAMES) < _NAMES_MAX:
+        return _NAMES.setdefault(name, name)
+    return _NAMES.get(name, name)
+
+
 def item_row(r: tuple) -> ItemRow:
-    # (a cache keeps these: its few kinds and devices as one string each, as scan_history does)
-    kind, device = intern(r[1]) if type(r[1]) is str else r[1], intern(str(r[7]))
-    return ItemRow(r[0], kind, r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), device)
+    kind = shared_name(r[1]) if type(r[1]) is str else r[1]
+    return ItemRow(
+        r[0], kind, r[2], r[3], bool(r[4]), bool(r[5]), parse_parents(r[6]), shared_name(str(r[7]))
+    )
 
 
 OP_COLUMNS = "seq, op_id, item_id, kind, parents, deleted, envelope, device"

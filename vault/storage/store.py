@@ -29,7 +29,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from sys import intern
 
 from vault.errors import (
     NotAVaultError,
@@ -71,6 +70,7 @@ from vault.storage.rows import (
     item_row,
     op_from_row,
     parse_parents,
+    shared_name,
 )
 from vault.storage.schema import (
     KEYLESS_SCHEMA,
@@ -746,7 +746,7 @@ class Store:
             # A cache keeps these rows (and their claims) for as long as the vault is open: a
             # few kinds and devices are one string each, and a tail made into its tag is not
             # kept (at 100,000 notes, 25 MB).
-            kind, device = intern(kind), intern(device)
+            kind, device = shared_name(kind), shared_name(device)
             shown[item_id] = ItemRow(
                 item_id, kind, op_id, None if tag else end, deleted, conflict, parents, device, tag
             )
