@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 
 from vault import gcpause
 
@@ -40,6 +41,29 @@ def let_go() -> None:
     gcpause.release()
     gc.set_threshold(*_closed_thresholds)
     gc.collect()
+
+
+# glibc's mallopt option for the most heaps (arenas) threads may spread over: by default up
+# to 8 per core, one per thread that allocates while another holds a heap's lock.
+_M_ARENA_MAX = -8
+ARENAS = 2
+
+
+def fewer_heaps() -> None:
+    """Let the C allocator keep at most `ARENAS` heaps (Linux with glibc; elsewhere nothing).
+    The app's threads (the read-ahead, the unlock, the bodies' reader, the search) each got a
+    heap of their own, and what one of them freed could not serve another: at 100,000 notes
+    the app peaked 731-740 MiB with glibc's default, 722 MiB with two heaps and 718 MiB with
+    one (bench/RESULTS.md). Python allocates under its GIL, so the heaps' locks are hardly
+    ever contended; two leave SQLite's and libsodium's work outside the GIL a heap of its
+    own. Call it before the threads start."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        import ctypes  # (already loaded by the app's libraries)
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(ctypes.c_int(_M_ARENA_MAX), ctypes.c_int(ARENAS))  # musl: no mallopt
 
 
 def warm_up() -> None:
