@@ -14,6 +14,7 @@ import gc
 import sys
 
 from vault import gcpause
+from vault.hardening import libc_call
 
 # While a vault is open the youngest generation is collected after 10,000 new container
 # objects rather than 700. Drawing a screen makes thousands of them (Textual's strips and
@@ -57,13 +58,8 @@ def fewer_heaps() -> None:
     one (bench/RESULTS.md). Python allocates under its GIL, so the heaps' locks are hardly
     ever contended; two leave SQLite's and libsodium's work outside the GIL a heap of its
     own. Call it before the threads start."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError, ValueError):
-        import ctypes  # (already loaded by the app's libraries)
-
-        libc = ctypes.CDLL(None)
-        libc.mallopt(ctypes.c_int(_M_ARENA_MAX), ctypes.c_int(ARENAS))  # musl: no mallopt
+    if sys.platform.startswith("linux"):
+        libc_call("mallopt", _M_ARENA_MAX, ARENAS)  # (None where there is no mallopt)
 
 
 def warm_up() -> None:
