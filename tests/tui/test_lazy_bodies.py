@@ -197,3 +197,58 @@ async def test_a_sync_while_the_bodies_are_not_read_merges_and_loses_nothing(
         SyncEngine(laptop).sync()
         assert {n.title: n.body for n in laptop.all_notes()} == expected
         assert laptop.find_note("Note 021").pinned
+
+
+# --- the first screen, from the snapshot's head (format version 3) -----------------------------
+
+HEAD_COUNT = snapshot.HEAD_NOTES * 2 + 60  # more than the head holds in any order
+
+
+@pytest.fixture
+def head_vault(home_vault: Path) -> Path:
+    """More notes than the snapshot's head holds; one edited after the snapshot was sealed."""
+    vault, _ = Vault.create(home_vault, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with vault.batch():
+        for n in range(HEAD_COUNT):
+            vault.create_note(f"Note {n:03}", body_of(n))
+    vault.lock()
+    with Vault.unlock(home_vault, password=PASSWORD) as vault:
+        old = next(n for n in vault.all_notes() if n.title == "Note 220")  # not in the head
+        vault.update_note(old, title="Edited since the snapshot", body="fresh")
+        vault._unsnapped = 0  # the snapshot stays as it was: one note changed since
+    return home_vault
+
+
+async def test_the_first_screen_comes_from_the_head_then_the_whole_list(
+    head_vault: Path, app_for
+) -> None:
+    """The list appears from the head (the note edited since at its top at once, the count
+    exact), then the whole list replaces it with the cursor on the same note."""
+    from tests.tui.conftest import type_into
+    from vault.tui.messages import ListLoaded
+
+    loaded: list[ListLoaded] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, ListLoaded):
+            loaded.append(message)
+
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter", "down", "down")  # typed while it opens: held, then applied
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending and main._list_total is None)
+        first, whole = loaded[0], loaded[-1]
+        assert first.total == HEAD_COUNT and whole.total is None
+        assert first.notes[0].title == "Edited since the snapshot"
+        assert len(first.notes) < HEAD_COUNT  # a first screen, not the whole listing
+        assert [n.id for n in first.notes] == [n.id for n in whole.notes[: len(first.notes)]]
+        assert len(main.notes_list.notes) == HEAD_COUNT
+        assert main.notes_list.cursor == 2  # the keys typed meanwhile, kept across the swap
+        assert main.notes_list.highlighted.id == first.notes[2].id
+        assert subtitle(main) == f"{HEAD_COUNT} notes · by modified"
