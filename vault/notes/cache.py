@@ -545,7 +545,11 @@ class ItemCache:
 
     @property
     def bodies_pending(self) -> int:
-        """How many notes are still held without their bodies."""
+        """How many notes are still held without their bodies (at least 1 while the listing
+        is still to be read: `finish_listing`, which this does not wait for: the app asks on
+        its interface's thread)."""
+        if self._put_off is not None:
+            return max(1, len(self._bodiless))
         self._settle_bodies()
         return len(self._bodiless)
 
@@ -554,7 +558,8 @@ class ItemCache:
         `load_bodies` (one shown and read whole, a pin, another process's change): the end of
         the loading (`_bodies_done`: the early folds dropped, the epoch moved) must follow
         then too, or the app never searches the bodies again."""
-        self.finish_listing()
+        if self._put_off is not None:
+            return  # (the listing brings its notes without their bodies first)
         if self._fill_later and not self._bodiless and not self._bodies_told:
             with self._lock:
                 if not self._bodiless and not self._bodies_told:
