@@ -252,3 +252,36 @@ async def test_the_first_screen_comes_from_the_head_then_the_whole_list(
         assert main.notes_list.cursor == 2  # the keys typed meanwhile, kept across the swap
         assert main.notes_list.highlighted.id == first.notes[2].id
         assert subtitle(main) == f"{HEAD_COUNT} notes · by modified"
+
+
+async def test_an_item_that_does_not_open_is_told_once_the_listing_is_read(
+    head_vault: Path, app_for
+) -> None:
+    """A note's envelope altered without the key, off the first screen: the whole listing
+    leaves it out and the app says so, as it does when the vault opens without a head."""
+    import json
+    import sqlite3
+
+    with Vault.unlock(head_vault, password=PASSWORD) as vault:
+        victim = next(n for n in vault.all_notes() if n.title == "Note 230")  # not in the head
+        vault._unsnapped = 0
+    db = sqlite3.connect(head_vault / "store.sqlite", isolation_level=None)
+    (raw,) = db.execute("SELECT envelope FROM ops WHERE op_id = ?", (victim.version,)).fetchone()
+    sealed = json.loads(raw)
+    cipher = sealed["cipher"].rstrip("=")  # its end: the authentication tag
+    sealed["cipher"] = sealed["cipher"].replace(
+        cipher, cipher[:-3] + ("B" if cipher[-3] == "A" else "A") + cipher[-2:], 1
+    )
+    db.execute("UPDATE ops SET envelope = ? WHERE op_id = ?", (json.dumps(sealed), victim.version))
+    db.close()
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        main = await unlock(pilot)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending and main._list_total is None)
+        from textual.widgets._toast import Toast
+
+        toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any(t.startswith("1 item could not be opened") for t in toasts), toasts
+        assert len(main.notes_list.notes) == HEAD_COUNT - 1
+        assert victim.id not in {n.id for n in main.notes_list.notes}

@@ -234,6 +234,25 @@ class MainScreen(
         lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
         where = escaped(display_path(vault.path))  # the segment is markup
         self.set_status("vault", f"{where} · {lock}", escaped(str(vault.path)))
+        if vault.listing_pending:
+            # The first screen, from the snapshot's head; the rest of the listing (and with
+            # it the sidebar, and what could not be opened) is read once it is shown
+            # (`finish_listing`).
+            self._listing_wanted = True
+            self.request_list()
+        else:
+            self._tell_what_failed()
+            self.reload_views()
+        self.set_focus(self.notes_list)
+        self._layout_for(self.size.width)
+        self._release_keys_on_load = True  # keys typed while it opened wait for the list
+
+    def _tell_what_failed(self) -> None:
+        """Items that could not be opened and history altered, once the vault is read."""
+        session = self.session
+        if session is None:
+            return
+        vault = session.vault
         if vault.corrupt:
             self.notify(
                 f"{plural(len(vault.corrupt), 'item')} could not be opened; "
@@ -249,16 +268,6 @@ class MainScreen(
                 severity="error",
                 timeout=30,
             )
-        if vault.listing_pending:
-            # The first screen, from the snapshot's head; the rest of the listing (and with
-            # it the sidebar) is read once it is shown (`finish_listing`).
-            self._listing_wanted = True
-            self.request_list()
-        else:
-            self.reload_views()
-        self.set_focus(self.notes_list)
-        self._layout_for(self.size.width)
-        self._release_keys_on_load = True  # keys typed while it opened wait for the list
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
@@ -402,6 +411,7 @@ class MainScreen(
 
     def on_listing_loaded(self, message: ListingLoaded) -> None:
         if self.session is not None:
+            self._tell_what_failed()
             self.reload_views()  # the whole list (the cursor stays on its note), the sidebar
 
     def on_bodies_loaded(self, message: BodiesLoaded) -> None:
