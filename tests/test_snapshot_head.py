@@ -383,3 +383,27 @@ def test_locking_right_after_the_first_screen_loses_nothing(many: Path) -> None:
         assert vault.listing_pending
     assert snapshot.path_in(many).read_bytes() == before  # nothing to seal: nothing changed
     assert_exact(many)
+
+
+@pytest.mark.parametrize("finish", [True, False])
+def test_rows_removed_without_the_key_are_still_told(many: Path, finish: bool) -> None:
+    """An old version removed: the first screen is unaffected (every head is as sealed), and
+    the commitment over the rows still catches it, once the listing is read, or at lock."""
+    with Vault.unlock(many, password=PASSWORD) as vault:
+        note = vault.notes(bodies=False)[0]
+        old = note.version
+        vault.update_note(note, title="Twice", body="x")
+        vault.lock()  # (not sealed again: one change)
+    with Vault.unlock(many, password=PASSWORD) as vault:
+        vault._save_snapshot(force=True)
+        vault._unsnapped = 0
+    with sqlite3.connect(many / "store.sqlite") as db:
+        db.execute("DELETE FROM ops WHERE op_id = ?", (old,))
+    with Vault.unlock(many, password=PASSWORD, bodies="later") as vault:
+        assert vault.first_screen("modified") is not None and vault.history_incident is None
+        if finish:
+            vault.finish_listing()
+            assert vault.history_incident and "altered without the key" in vault.history_incident
+    with Vault.unlock(many, password=PASSWORD) as vault:
+        assert vault.history_incident and "altered without the key" in vault.history_incident
+        vault._unsnapped = 0

@@ -160,7 +160,7 @@ class ItemCache:
         # needs it (`_finish_listing`: any refresh, a write, the app's worker right after).
         self._head: snapshot.Head | None = None
         self._screen: FirstScreen | None = None
-        self._put_off: tuple[HistoryScan, set[str], list[ItemRow]] | None = None
+        self._put_off: tuple[HistoryScan, set[str]] | None = None
         self.path = store.path
         self.vault_id = store.vault_id
         self._mk = bytearray(master_key)
@@ -210,30 +210,36 @@ class ItemCache:
         else:
             scan = store.scan_history(tails=tails)
         self.index_repaired, headless = scan.wrong, scan.headless
-        self.history_incident = integrity.check_commitment(store, scan)
-        self._history_checked = store.others_version()  # (Vault.check_history)
-        self._first_states: dict[str, ItemRow] | None = {
-            i: r
-            for i, r in scan.shown.items()
-            if not r.deleted and (kinds is None or r.kind in kinds)
-        }
         for item_id in headless:
             self.corrupt[item_id] = (
                 f"item {short(item_id)} has no current version: its history rows were altered "
                 "(tampered)"
             )
-        deleted = [r for r in scan.shown.values() if r.deleted]
         if kinds is None and self._fill_later and tails and self._open_head(scan):
-            self._put_off = (scan, headless, deleted)
+            # The first screen is made (every entry on it vouched for); the commitment over
+            # the history and the rest are checked and read when something needs them.
+            self._put_off = (scan, headless)
             self._snapped = self._items.generation
-            return  # the rest when something needs it (`_finish_listing`)
+            return
+        self._check_scan(store, scan, kinds)
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
-        self._end_first_load(scan, headless, deleted)
+        self._end_first_load(scan, headless)
 
-    def _end_first_load(
-        self, scan: HistoryScan, headless: set[str], deleted: list[ItemRow]
-    ) -> None:
+    def _check_scan(self, store: Store, scan: HistoryScan, kinds: frozenset[str] | None) -> None:
+        """The commitment over the rows (`history_incident`) and the first refresh's states."""
+        self.history_incident = integrity.check_commitment(store, scan)
+        self._history_checked = store.others_version()  # (Vault.check_history)
+        self._first_states = {
+            i: r
+            for i, r in scan.shown.items()
+            if not r.deleted and (kinds is None or r.kind in kinds)
+        }
+
+    _first_states: dict[str, ItemRow] | None = None
+
+    def _end_first_load(self, scan: HistoryScan, headless: set[str]) -> None:
+        deleted = [r for r in scan.shown.values() if r.deleted]
         # The scan's version tags and claims of the heads, to vouch for the snapshot's entries
         # at once at the first refresh (`_vouch`); prepared while the KDF ran.
         fresh = self._snap_tags and self._first_states is not None
@@ -359,14 +365,15 @@ class ItemCache:
             if put_off is None:
                 return
             head, self._head = self._head, None
-            scan, headless, deleted = put_off
+            scan, headless = put_off
             with gcpause.paused():
+                self._check_scan(self.store, scan, None)
                 if scan.version != self.store.data_version():
                     self._first_states = None  # committed since the scan: read it all anew
                 listing = head.listing() if head is not None else None
                 if listing:
                     self._take_listing(*listing)
-                    self._end_first_load(scan, headless, deleted)
+                    self._end_first_load(scan, headless)
             self._screen = None
 
     def lock(self) -> None:
@@ -374,7 +381,12 @@ class ItemCache:
         a new snapshot if many items changed since the last."""
         with self._lock:
             if self._put_off is not None:  # nothing written since the snapshot (`_write`)
+                scan = self._put_off[0]
                 self._put_off = self._screen = None
+                # The commitment is still checked (an incident is recorded for the next
+                # opening to tell); never a reason for locking to fail.
+                with contextlib.suppress(VaultError, OSError):
+                    integrity.check_commitment(self.store, scan)
                 head, self._head = self._head, None
                 if head is not None:
                     head.close()
