@@ -373,7 +373,7 @@ class ItemCache:
                 listing = head.listing() if head is not None else None
                 if listing:
                     self._take_listing(*listing)
-                    self._end_first_load(scan, headless)
+                self._end_first_load(scan, headless)
             self._screen = None
 
     def lock(self) -> None:
