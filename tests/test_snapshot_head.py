@@ -407,3 +407,19 @@ def test_rows_removed_without_the_key_are_still_told(many: Path, finish: bool) -
     with Vault.unlock(many, password=PASSWORD) as vault:
         assert vault.history_incident and "altered without the key" in vault.history_incident
         vault._unsnapped = 0
+
+
+def test_a_head_in_another_order_still_gives_the_exact_first_screen(many: Path) -> None:
+    """The reader sorts what it shows itself: the head's order of entries is no claim."""
+    rewrite(many, lambda head: head["entries"].reverse())
+    assert_exact(many)
+
+
+def test_a_head_naming_too_many_ids_is_written_as_one_of_no_use() -> None:
+    ids = [f"{n:032x}" for n in range(snapshot.HEAD_IDS + 1)]
+    assert snapshot.head_object(5, [], True, ids, []) == snapshot.NO_HEAD
+    assert snapshot.head_object(5, [], True, ids[:-1], [])["hw"] == 5
+    big = [("a" * 32, "tag", "b:c", False, {"name": "x" * (snapshot.CHUNK + 1)})]
+    assert json.loads(snapshot._head_bytes(snapshot.head_object(5, big, True, [], []))) == (
+        snapshot.NO_HEAD
+    )

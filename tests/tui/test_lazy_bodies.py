@@ -285,3 +285,28 @@ async def test_an_item_that_does_not_open_is_told_once_the_listing_is_read(
         assert any(t.startswith("1 item could not be opened") for t in toasts), toasts
         assert len(main.notes_list.notes) == HEAD_COUNT - 1
         assert victim.id not in {n.id for n in main.notes_list.notes}
+
+
+async def test_a_search_typed_while_it_opens_waits_for_the_whole_listing(
+    head_vault: Path, app_for
+) -> None:
+    """Keys typed before the list is there are kept: the search they make is answered from
+    the whole listing, not from the first screen."""
+    from tests.tui.conftest import type_into
+
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter", "ctrl+f", *"note 23")
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending)
+        await settle(pilot)
+        assert main.search_box.value == "note 23"
+        # Titles with "23" (the bodies are not read yet), from the whole listing: 230-239,
+        # 323 and 423 are in no order's first screen.
+        expected = {f"Note {n:03}" for n in range(HEAD_COUNT) if "23" in f"{n:03}"}
+        assert {n.title for n in main.notes_list.notes} == expected
