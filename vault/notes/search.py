@@ -17,6 +17,7 @@ import operator
 import re
 import unicodedata
 from array import array
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -203,12 +204,13 @@ class SearchIndex:
 
     def _work_out_top(self, corpus: _Corpus, query: Query, limit: int) -> _Top:
         found = corpus.notes
-        matched, _, _ = self._match(corpus, query)
+        tested: _Tested = {}
+        matched, _, _ = self._match(corpus, query, tested)
         ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
             shown = list(map(found.__getitem__, matched[:limit]))
             return shown, [0.0] * len(shown), len(matched)
-        order, scores = self._rank_top(corpus, matched, ranked_terms, limit)
+        order, scores = self._rank_top(corpus, matched, ranked_terms, limit, tested)
         return list(map(found.__getitem__, order)), scores, len(matched)
 
     def _answer(
@@ -253,7 +255,8 @@ class SearchIndex:
 
     def _work_out(self, corpus: _Corpus, query: Query, rank_limit: int | None) -> _Answer:
         found = corpus.notes
-        matched, last, firsts = self._match(corpus, query)
+        tested: _Tested = {}
+        matched, last, firsts = self._match(corpus, query, tested)
         ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
             return _Answer(_pick(found, matched), None, 0)
@@ -285,13 +288,17 @@ class SearchIndex:
             ordered = list(compress(listed, marks))
             ordered += compress(listed, map(operator.not_, marks))
             return _Answer(ordered, None, in_title)
-        order, scores = self._rank(corpus, matched, ranked_terms)
+        order, scores = self._rank(corpus, matched, ranked_terms, tested)
         return _Answer(list(map(found.__getitem__, order)), scores, 0)
 
-    def _match(self, corpus: _Corpus, query: Query) -> tuple[Sequence[int], str | None, list[int]]:
+    def _match(
+        self, corpus: _Corpus, query: Query, tested: _Tested | None = None
+    ) -> tuple[Sequence[int], str | None, list[int]]:
         """Positions in the corpus of the notes holding every term and no excluded one, in
         the corpus's order; and the term tested last, if it was (else None), with where it
-        first occurs in each matching text (for the title-first order: see `_work_out`)."""
+        first occurs in each matching text (for the title-first order: see `_work_out`).
+        `tested` gets, for each term tested on some of the notes only, those notes and how
+        many of them hold it (what `_idf` need not count again)."""
         terms, excluded = set(query.terms), set(query.excluded)
         # The narrowest kept result this query can only shrink: every match of the query
         # is among its matches (see _narrows); terms and exclusions it already applied are
@@ -331,9 +338,12 @@ class SearchIndex:
             whole = len(matched) == corpus.size
             at = firsts if term is last else None
             starts = pool_firsts if term is resume else None
+            pool_of_term = matched
             matched = _keep(texts, matched, term, True, whole, at, starts)
             if whole:  # a pass over every note counts the notes holding the term, for ranking
                 corpus.df[term] = len(matched)
+            elif tested is not None:
+                tested[term] = (pool_of_term, len(matched))
         for term in excluded - done_excluded:
             matched = _keep(texts, matched, term, False, False)
         if len(terms) == 1 and not excluded:
@@ -352,7 +362,7 @@ class SearchIndex:
         return matched, last, firsts
 
     def _rank(
-        self, corpus: _Corpus, matched: Sequence[int], terms: list[str]
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], tested: _Tested
     ) -> tuple[list[int], list[float]]:
         """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple.
         Returns the matches best first and their scores.
@@ -360,7 +370,7 @@ class SearchIndex:
         The per-note counting runs as C-level `map`s over the matched texts, one term at a
         time; only the arithmetic is a Python loop."""
         texts, titles, found = corpus.texts, corpus.titles, corpus.notes
-        idf = self._idf(corpus, matched, terms)
+        idf = self._idf(corpus, matched, terms, tested)
         m_texts = [texts[i] for i in matched]
         m_titles = [titles[i] for i in matched]
         lengths = list(map(len, m_texts))
@@ -373,21 +383,32 @@ class SearchIndex:
         order.sort(key=[-score for score in scores].__getitem__)
         return list(map(matched.__getitem__, order)), list(map(scores.__getitem__, order))
 
-    def _idf(self, corpus: _Corpus, matched: Sequence[int], terms: list[str]) -> list[float]:
-        """Each term's weight: the rarer among the corpus's texts, the more."""
+    def _idf(
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], tested: _Tested
+    ) -> list[float]:
+        """Each term's weight: the rarer among the corpus's texts, the more. A term `_match`
+        tested on some notes only is counted in the others alone."""
         n_docs = corpus.size
         if len(terms) == 1:
             df = [len(matched)]
         else:
             known, texts = corpus.df, corpus.texts
             for t in terms:
-                if t not in known:
+                if t in known:
+                    continue
+                if t in tested:
+                    pool, holding = tested[t]
+                    outside = bytearray(b"\x01") * n_docs  # 1 for each note outside the pool
+                    deque(map(outside.__setitem__, pool, repeat(0)), maxlen=0)
+                    others = compress(texts, outside)
+                    known[t] = holding + sum(map(operator.contains, others, repeat(t)))
+                else:
                     known[t] = sum(map(operator.contains, texts, repeat(t, n_docs)))
             df = [known[t] for t in terms]
         return [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
 
     def _rank_top(
-        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], limit: int
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], limit: int, tested: _Tested
     ) -> tuple[list[int], list[float]]:
         """The first `limit` of what `_rank` returns, the same positions and scores, from
         exact scores of only the matches that bounds cannot rule out (see `top`).
@@ -400,7 +421,7 @@ class SearchIndex:
         sum is at least the score's. A match whose ceiling is below the `limit`-th best
         exact score found has a lower score than `limit` others and is never shown."""
         texts, titles, found = corpus.texts, corpus.titles, corpus.notes
-        idf = self._idf(corpus, matched, terms)
+        idf = self._idf(corpus, matched, terms, tested)
         count = len(matched)
         whole = count == corpus.size  # then the corpus's own lists, in order
         m_titles = titles if whole else list(map(titles.__getitem__, matched))
@@ -542,6 +563,10 @@ class _Corpus:
 
 # `SearchIndex.top`'s answer: the first matches best first, their scores, how many match.
 _Top = tuple[list[Note], list[float], int]
+
+# Per term tested on some notes only (see `SearchIndex._match`): their positions, and how
+# many of them hold it.
+_Tested = dict[str, tuple[Sequence[int], int]]
 
 # Terms, excluded terms, the positions of the matches; the term tested last (None if an
 # exclusion was tested after it) and where it first occurs in each match's text.
