@@ -420,6 +420,8 @@ class SearchIndex:
         computed, not only as written: rounding is monotonic, so each step of the ceiling's
         sum is at least the score's. A match whose ceiling is below the `limit`-th best
         exact score found has a lower score than `limit` others and is never shown."""
+        if limit < 1:
+            return [], []
         texts, titles, found = corpus.texts, corpus.titles, corpus.notes
         idf = self._idf(corpus, matched, terms, tested)
         count = len(matched)
