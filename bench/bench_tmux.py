@@ -59,6 +59,10 @@ WIDTH, HEIGHT = 120, 40
 # Another checkout of the project (its folder, put first on PYTHONPATH): its app runs too, in
 # turn with this one, for a before-and-after comparison in the same run.
 BEFORE = os.environ.get("VAULT_BENCH_BEFORE") or None
+# Where the other checkout's app finds its own copies of the sample vaults (core-10k, ...), when
+# it cannot read what this one writes (a newer snapshot format, sealed again at lock): each app
+# then opens a vault its own version sealed. Unset: both open the same sample vault.
+BEFORE_WORK = os.environ.get("VAULT_BENCH_BEFORE_WORK") or None
 DOMAINS: dict[int, list[dict]] = {}  # type: ignore[type-arg]
 TITLE_PREFIX = 20  # characters of a title that the list shows untruncated at this width
 MARK = 14  # characters of a body line taken as the editor's marker
@@ -414,9 +418,10 @@ def session(  # type: ignore[type-arg]
         env["PYTHONPATH"] = code
     settings = " ".join(f"{k}={tmux_quote(v)}" for k, v in env.items())
     vault_cmd = str(Path(sys.executable).with_name("vault"))
-    command = (
-        f"exec env {settings} {tmux_quote(vault_cmd)} --vault {tmux_quote(str(sample_path(size)))}"
-    )
+    path = sample_path(size)
+    if code is not None and BEFORE_WORK:
+        path = Path(BEFORE_WORK) / path.name
+    command = f"exec env {settings} {tmux_quote(vault_cmd)} --vault {tmux_quote(str(path))}"
     pid = int(tmux.command(f"new-window -d -P -F '#{{pane_pid}}' -n app {tmux_quote(command)}")[0])
     tmux.wait("bench:app", lambda s: "Unlock your notes" in s, -1)
     tmux.send("bench:app", PASSWORD, literal=True)

@@ -298,28 +298,65 @@ def read_vault(
 
 def read_snapshot(folder: Path, *, password: str, bodies: bool = True) -> list[list]:
     """The entries of `snapshot.sealed` ("The snapshot" in FORMAT.md), checked as it says:
-    version 2, the entries without bodies up to the PUSH message, then the bodies (`bodies`:
-    put back into their entries' payloads; else the reading stops at the PUSH)."""
+    version 3, the head, the entries without bodies up to the PUSH message, then the bodies
+    (`bodies`: put back into their entries' payloads; else the reading stops at the PUSH)."""
     vault_id, mk_id, mk = master_key(folder, password=password)
     data = (folder / "snapshot.sealed").read_bytes()
+    return snapshot_entries(data, vault_id, mk_id, mk, bodies=bodies)
+
+
+def read_snapshot_head(folder: Path, *, password: str) -> dict:
+    """The head of `snapshot.sealed` (version 3): its first message only."""
+    vault_id, mk_id, mk = master_key(folder, password=password)
+    data = (folder / "snapshot.sealed").read_bytes()
+    return snapshot_head(data, vault_id, mk_id, mk)
+
+
+def _snapshot_stream(data: bytes, vault_id: str, mk_id: str, mk: bytes):
+    """The messages of a version 3 snapshot, in order: (tag, plaintext unpadded, length)."""
     line, rest = data.split(b"\n", 1)
+    assert len(line) + 1 <= 4096
     head = json.loads(line)
-    assert (head["v"], head["vault"], head["mk"]) == (2, vault_id, mk_id)
+    assert (head["v"], head["vault"], head["mk"]) == (3, vault_id, mk_id)
     state = crypto_secretstream_xchacha20poly1305_state()
     crypto_secretstream_xchacha20poly1305_init_pull(
         state, b64(head["ss"]), b2b(b"", key=mk, person=b"vault snapshot")
     )
-    ad = b"\x00".join([b"vault-snapshot", b"2", vault_id.encode(), mk_id.encode()])
-    entries: list[list] = []
-    found: dict[str, str] | None = None
+    ad = b"\x00".join([b"vault-snapshot", b"3", vault_id.encode(), mk_id.encode()])
     offset = 0
-    while True:
+    while offset < len(rest):
         length = int.from_bytes(rest[offset : offset + 4], "big")
         message = rest[offset + 4 : offset + 4 + length]
         offset += 4 + length
         assert length <= 2 * 1024 * 1024 + 4096
         plain, tag = crypto_secretstream_xchacha20poly1305_pull(state, message, ad)
-        body = unpad(plain)
+        yield tag, unpad(plain), length, plain, offset == len(rest)
+
+
+def snapshot_head(data: bytes, vault_id: str, mk_id: str, mk: bytes) -> dict:
+    """The head: the first message, tag MESSAGE, a JSON object of the documented shape."""
+    tag, body, _, _, _ = next(_snapshot_stream(data, vault_id, mk_id, mk))
+    assert tag == crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+    head = json.loads(body.decode("utf-8"))
+    assert set(head) == {"hw", "k", "complete", "trash", "absent", "entries"}
+    assert head["hw"] is None or (type(head["hw"]) is int and head["hw"] >= 0)
+    assert type(head["k"]) is int and head["k"] >= 1 and type(head["complete"]) is bool
+    for name in ("trash", "absent"):
+        assert all(type(i) is str for i in head[name])
+    for entry in head["entries"]:
+        assert len(entry) == 5 and type(entry[3]) is bool and "body" not in entry[4]
+    return head
+
+
+def snapshot_entries(
+    data: bytes, vault_id: str, mk_id: str, mk: bytes, *, bodies: bool = True
+) -> list[list]:
+    stream = _snapshot_stream(data, vault_id, mk_id, mk)
+    snapshot_head(data, vault_id, mk_id, mk)
+    next(stream)  # the head (checked above): its entries come again in the first part
+    entries: list[list] = []
+    found: dict[str, str] | None = None
+    for tag, body, length, plain, last in stream:
         if tag in (
             crypto_secretstream_xchacha20poly1305_TAG_PUSH,
             crypto_secretstream_xchacha20poly1305_TAG_FINAL,
@@ -333,7 +370,7 @@ def read_snapshot(folder: Path, *, password: str, bodies: bool = True) -> list[l
             found = {}
             continue
         if tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL:
-            assert found is not None and offset == len(rest)
+            assert found is not None and last
             for entry in entries:
                 if entry[0] in found:
                     entry[4]["body"] = found.pop(entry[0])
@@ -349,6 +386,23 @@ def read_snapshot(folder: Path, *, password: str, bodies: bool = True) -> list[l
                 found[item_id] = body[pos : pos + length].decode("utf-8")
                 pos += length
             assert pos == len(body)
+    raise AssertionError("the snapshot ends before its FINAL message")
+
+
+def first_notes(entries: list[list], order: str, k: int) -> list[list]:
+    """The first `k` notes outside the trash in one of the app's orders, as FORMAT.md's head
+    says: pinned first, then `modified` or `created` newest first or `title` by its case-fold,
+    then the item id."""
+
+    def key(entry: list) -> tuple:
+        p = entry[4]
+        pinned = not p.get("pinned", False)
+        if order == "title":
+            return (pinned, p["title"].casefold(), entry[0])
+        return (pinned, -p[order], entry[0])
+
+    notes = [e for e in entries if e[1] == "note" and e[4].get("trashed") is None]
+    return sorted(notes, key=key)[:k]
 
 
 # --- the store without SQLite's WAL support ("The store" in FORMAT.md) ----------------------------

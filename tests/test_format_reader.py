@@ -107,6 +107,46 @@ def test_spec_reader_opens_the_snapshot(cli, vault_path) -> None:
         assert entry[:4] == by_id[entry[0]][:4] and entry[4] == whole
 
 
+def test_spec_reader_opens_the_snapshots_head(vault_path) -> None:
+    """The head (version 3), read from FORMAT.md alone: every item that is not a note, the
+    first `k` notes outside the trash in each order once each, the trash's ids, the store's
+    highest op seq, and the same entries again in the first part."""
+    import sqlite3
+
+    from vault.notes.vault import Vault
+    from vault.sealing.crypto import TEST_KDF
+
+    vault, _ = Vault.create(vault_path, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with vault.batch():
+        nb = vault.create_notebook("Book")
+        for n in range(460):
+            note = vault.create_note(f"Note {n % 97} ünï {n}", "body", notebook=nb.id, tags=["t"])
+            if n % 40 == 3:
+                vault.trash_note(note)
+            elif n % 61 == 5:
+                vault.update_note(note, pinned=True)
+    vault.lock()
+    head = spec.read_snapshot_head(vault_path, password=PASSWORD)
+    listing = spec.read_snapshot(vault_path, password=PASSWORD, bodies=False)
+    with sqlite3.connect(vault_path / "store.sqlite") as db:
+        assert head["hw"] == db.execute("SELECT max(seq) FROM ops").fetchone()[0]
+    assert head["k"] == 200 and head["complete"] is False and head["absent"] == []
+    assert sorted(head["trash"]) == sorted(
+        e[0] for e in listing if e[1] == "note" and e[4]["trashed"] is not None
+    )
+    others = [e for e in listing if e[1] != "note"]
+    assert {e[1] for e in others} == {"notebook", "tag"}
+    chosen: dict[str, list] = {}
+    for order in ("modified", "created", "title"):
+        for entry in spec.first_notes(listing, order, head["k"]):
+            chosen[entry[0]] = entry
+    head_ids = [e[0] for e in head["entries"]]
+    assert len(head_ids) == len(set(head_ids))
+    assert sorted(head_ids) == sorted([e[0] for e in others] + list(chosen))
+    by_id = {e[0]: e for e in listing}
+    assert all(e == by_id[e[0]] for e in head["entries"])  # the same entries, in the first part
+
+
 def test_a_reader_must_apply_the_wal(tmp_path) -> None:
     """After a crash (or while a program has the vault open) committed notes live only in
     store.sqlite-wal: store.sqlite alone may not even hold the tables. Opened with SQLite in

@@ -112,7 +112,7 @@ def test_a_damaged_snapshot_is_ignored(big: Path, damage: str) -> None:
     elif damage == "trailing":
         data += b"more"
     elif damage == "header":
-        data = data.replace(b'"v":2', b'"v":9', 1)
+        data = data.replace(b'"v":3', b'"v":9', 1)
     else:
         data = bytearray()
     file.write_bytes(bytes(data))

@@ -74,11 +74,12 @@ async def test_while_the_bodies_are_not_read_the_app_says_so_and_loses_nothing(
         session = main.session
         vault = session.vault
         listed = list(main.notes_list.notes)
-        assert len(listed) == COUNT and not any(has_body(n) for n in listed)
-
-        # The note under the cursor is shown whole: read from its own envelope.
+        # The note under the cursor is shown whole: read from its own envelope (and kept
+        # whole: the list read after the first screen holds it so). No other body is read.
         shown = main.pane.note
         assert shown is not None and main.pane.text == before[shown.title]
+        assert len(listed) == COUNT
+        assert {n.id for n in listed if has_body(n)} <= {shown.id}
 
         # A search looks at titles only, and says so; a title still matches.
         await pilot.press("ctrl+f", *"okapi3")
@@ -196,3 +197,116 @@ async def test_a_sync_while_the_bodies_are_not_read_merges_and_loses_nothing(
         SyncEngine(laptop).sync()
         assert {n.title: n.body for n in laptop.all_notes()} == expected
         assert laptop.find_note("Note 021").pinned
+
+
+# --- the first screen, from the snapshot's head (format version 3) -----------------------------
+
+HEAD_COUNT = snapshot.HEAD_NOTES * 2 + 60  # more than the head holds in any order
+
+
+@pytest.fixture
+def head_vault(home_vault: Path) -> Path:
+    """More notes than the snapshot's head holds; one edited after the snapshot was sealed."""
+    vault, _ = Vault.create(home_vault, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    with vault.batch():
+        for n in range(HEAD_COUNT):
+            vault.create_note(f"Note {n:03}", body_of(n))
+    vault.lock()
+    with Vault.unlock(home_vault, password=PASSWORD) as vault:
+        old = next(n for n in vault.all_notes() if n.title == "Note 220")  # not in the head
+        vault.update_note(old, title="Edited since the snapshot", body="fresh")
+        vault._unsnapped = 0  # the snapshot stays as it was: one note changed since
+    return home_vault
+
+
+async def test_the_first_screen_comes_from_the_head_then_the_whole_list(
+    head_vault: Path, app_for
+) -> None:
+    """The list appears from the head (the note edited since at its top at once, the count
+    exact), then the whole list replaces it with the cursor on the same note."""
+    from tests.tui.conftest import type_into
+    from vault.tui.messages import ListLoaded
+
+    loaded: list[ListLoaded] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, ListLoaded):
+            loaded.append(message)
+
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter", "down", "down")  # typed while it opens: held, then applied
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending and main._list_total is None)
+        first, whole = loaded[0], loaded[-1]
+        assert first.total == HEAD_COUNT and whole.total is None
+        assert first.notes[0].title == "Edited since the snapshot"
+        assert len(first.notes) < HEAD_COUNT  # a first screen, not the whole listing
+        assert [n.id for n in first.notes] == [n.id for n in whole.notes[: len(first.notes)]]
+        assert len(main.notes_list.notes) == HEAD_COUNT
+        assert main.notes_list.cursor == 2  # the keys typed meanwhile, kept across the swap
+        assert main.notes_list.highlighted.id == first.notes[2].id
+        assert subtitle(main) == f"{HEAD_COUNT} notes · by modified"
+
+
+async def test_an_item_that_does_not_open_is_told_once_the_listing_is_read(
+    head_vault: Path, app_for
+) -> None:
+    """A note's envelope altered without the key, off the first screen: the whole listing
+    leaves it out and the app says so, as it does when the vault opens without a head."""
+    import json
+    import sqlite3
+
+    with Vault.unlock(head_vault, password=PASSWORD) as vault:
+        victim = next(n for n in vault.all_notes() if n.title == "Note 230")  # not in the head
+        vault._unsnapped = 0
+    db = sqlite3.connect(head_vault / "store.sqlite", isolation_level=None)
+    (raw,) = db.execute("SELECT envelope FROM ops WHERE op_id = ?", (victim.version,)).fetchone()
+    sealed = json.loads(raw)
+    cipher = sealed["cipher"].rstrip("=")  # its end: the authentication tag
+    sealed["cipher"] = sealed["cipher"].replace(
+        cipher, cipher[:-3] + ("B" if cipher[-3] == "A" else "A") + cipher[-2:], 1
+    )
+    db.execute("UPDATE ops SET envelope = ? WHERE op_id = ?", (json.dumps(sealed), victim.version))
+    db.close()
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(140, 40), notifications=True) as pilot:
+        main = await unlock(pilot)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending and main._list_total is None)
+        from textual.widgets._toast import Toast
+
+        toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any(t.startswith("1 item could not be opened") for t in toasts), toasts
+        assert len(main.notes_list.notes) == HEAD_COUNT - 1
+        assert victim.id not in {n.id for n in main.notes_list.notes}
+
+
+async def test_a_search_typed_while_it_opens_waits_for_the_whole_listing(
+    head_vault: Path, app_for
+) -> None:
+    """Keys typed before the list is there are kept: the search they make is answered from
+    the whole listing, not from the first screen."""
+    from tests.tui.conftest import type_into
+
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter", "ctrl+f", *"note 23")
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending)
+        await settle(pilot)
+        assert main.search_box.value == "note 23"
+        # Titles with "23" (the bodies are not read yet), from the whole listing: 230-239,
+        # 323 and 423 are in no order's first screen.
+        expected = {f"Note {n:03}" for n in range(HEAD_COUNT) if "23" in f"{n:03}"}
+        assert {n.title for n in main.notes_list.notes} == expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from operator import itemgetter
 from typing import Any, Literal
 
 from vault import gcpause
-from vault.errors import CorruptItemError, VaultError
+from vault.errors import CorruptItemError, InvalidInputError, VaultError
 from vault.notes import integrity
 from vault.notes.model import KIND_TYPES, UNLOADED, Item, Note, Notebook, Tag
 from vault.notes.search import SearchIndex
@@ -46,6 +47,33 @@ SNAPSHOT_MIN_CHANGES = 32
 # Bodies read from the store per slice of `load_bodies`, when the snapshot has none to give.
 BODIES_PER_SLICE = 400
 Bodies = bool | Literal["later"]
+# The first screen from a snapshot's head (version 3) is given up for the whole listing at
+# once when more items than this changed since it was sealed.
+HEAD_CHANGES = 500
+
+
+def sort_key(sort: str = "modified") -> Callable[[Note], tuple[Any, ...]]:
+    """The key notes are listed by: pinned first, then the chosen order, then the id, so no
+    two notes have the same key (a listing kept in order inserts by it; the snapshot's head
+    holds the first notes in each order)."""
+    if sort == "title":
+        return lambda n: (not n.pinned, n.title.casefold(), n.id)
+    if sort == "created":
+        return lambda n: (not n.pinned, -n.created, n.id)
+    if sort == "modified":
+        return lambda n: (not n.pinned, -n.modified, n.id)
+    raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
+
+
+@dataclasses.dataclass(frozen=True)
+class FirstScreen:
+    """What the app shows before the whole listing is read (`ItemCache.first_screen`): the
+    first notes outside the trash in each order, each vouched for against the store (from
+    the snapshot's head) or decrypted from it, and how many notes there are outside the
+    trash. Exact: no note the whole listing would put among these is missing."""
+
+    notes: dict[str, list[Note]]  # order -> the first notes in that order
+    count: int
 
 
 class _Items(dict[str, Item]):
@@ -127,6 +155,12 @@ class ItemCache:
         self._bodies_told = False  # (and `_bodies_done` has run for it)
         self._bodiless: dict[str, str] = {}
         self._snap_old = False  # the snapshot read was of an older version: lock seals anew
+        # bodies="later" with a version 3 snapshot: the first screen from its head, and the
+        # rest of the first load (the listing, the first refresh) put off until something
+        # needs it (`_finish_listing`: any refresh, a write, the app's worker right after).
+        self._head: snapshot.Head | None = None
+        self._screen: FirstScreen | None = None
+        self._put_off: tuple[HistoryScan, set[str]] | None = None
         self.path = store.path
         self.vault_id = store.vault_id
         self._mk = bytearray(master_key)
@@ -176,32 +210,187 @@ class ItemCache:
         else:
             scan = store.scan_history(tails=tails)
         self.index_repaired, headless = scan.wrong, scan.headless
-        self.history_incident = integrity.check_commitment(store, scan)
-        self._history_checked = store.others_version()  # (Vault.check_history)
-        self._first_states: dict[str, ItemRow] | None = {
-            i: r
-            for i, r in scan.shown.items()
-            if not r.deleted and (kinds is None or r.kind in kinds)
-        }
         for item_id in headless:
             self.corrupt[item_id] = (
                 f"item {short(item_id)} has no current version: its history rows were altered "
                 "(tampered)"
             )
+        if kinds is None and self._fill_later and tails and self._open_head(scan):
+            # The first screen is made (every entry on it vouched for); the commitment over
+            # the history and the rest are checked and read when something needs them.
+            self._put_off = (scan, headless)
+            self._snapped = self._items.generation
+            return
+        self._check_scan(store, scan, kinds)
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
+        self._end_first_load(scan, headless)
+
+    def _check_scan(self, store: Store, scan: HistoryScan, kinds: frozenset[str] | None) -> None:
+        """The commitment over the rows (`history_incident`) and the first refresh's states."""
+        self.history_incident = integrity.check_commitment(store, scan)
+        self._history_checked = store.others_version()  # (Vault.check_history)
+        self._first_states = {
+            i: r
+            for i, r in scan.shown.items()
+            if not r.deleted and (kinds is None or r.kind in kinds)
+        }
+
+    _first_states: dict[str, ItemRow] | None = None
+
+    def _end_first_load(self, scan: HistoryScan, headless: set[str]) -> None:
+        deleted = [r for r in scan.shown.values() if r.deleted]
         # The scan's version tags and claims of the heads, to vouch for the snapshot's entries
         # at once at the first refresh (`_vouch`); prepared while the KDF ran.
-        self._first_prepared = scan.prepare().prepared if self._snap_tags else None
+        fresh = self._snap_tags and self._first_states is not None
+        self._first_prepared = scan.prepare().prepared if fresh else None
         self._snapped = self._items.generation
-        self._verify_deletions(headless, [r for r in scan.shown.values() if r.deleted])
+        self._verify_deletions(headless, deleted)
         self.refresh()
+
+    # --- the first screen, from the snapshot's head (version 3) ---------------------------------
+
+    def _open_head(self, scan: HistoryScan) -> bool:
+        """Read the snapshot's head and make the first screen from it (`FirstScreen`), the
+        file left open for the rest; False (and nothing kept) when there is no head to use."""
+        where = (self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk)))
+        head = snapshot.load_head(*where)
+        if head is None:
+            return False
+        try:
+            screen = self._head_screen(head, scan.prepare())
+        except (VaultError, ValueError, TypeError, KeyError, AttributeError):
+            screen = None
+        if screen is None:
+            head.close()
+            return False
+        self._head, self._screen = head, screen
+        return True
+
+    def _head_screen(self, head: snapshot.Head, scan: HistoryScan) -> FirstScreen | None:
+        """The first screen: the head's entries whose version tag is the one the scan
+        computed for the head the store names now (as `_vouch`), and the items with an
+        operation newer than the head's high-water mark decrypted from the store. None (read
+        the whole listing instead) if too many changed, or if an entry's item moved without a
+        newer operation (the store was rolled back or edited: not for a hint to paper over)."""
+        changed = self.store.changed_since(head.high_water, HEAD_CHANGES)
+        if changed is None:
+            return None
+        tags, shown = scan.prepared["tags"], scan.shown
+        items: dict[str, Item] = {}
+        sealed: list[Note] = []  # the head's notes as sealed: where each order's first ends
+        for item_id, kind, version, conflict, payload in head.entries:
+            item_type = KIND_TYPES.get(kind)
+            op_id, _, tag = version.partition(":")
+            if item_type is None or not tag:
+                return None
+            item = item_type.from_payload(item_id, payload, op_id, conflict)
+            if isinstance(item, Note):
+                item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
+                sealed.append(item)
+            if item_id in changed:
+                continue  # read below as the store has it now
+            if tags.get(item_id) != tag:
+                return None
+            state = shown[item_id]
+            if isinstance(item, Note | Notebook) and item.conflict != state.conflict:
+                item = dataclasses.replace(item, conflict=state.conflict)
+            items[item_id] = item
+        live = [
+            i
+            for i in changed
+            if i in shown and not shown[i].deleted and shown[i].kind in KIND_TYPES
+        ]
+        for row in self.store.items_by_id(live):
+            if row.key != shown[row.item_id].key:
+                return None  # moved since the scan: the first refresh reads it
+            try:
+                payload = self.open_op(row)
+            except VaultError:
+                continue  # never shown; the whole listing reports it
+            if not is_erased(payload):
+                items[row.item_id] = KIND_TYPES[row.kind].from_payload(
+                    row.item_id, payload, row.op_id, row.conflict
+                )
+        # How many notes outside the trash: every live note the store names, but those the
+        # head says were in the trash or left out and that did not change since, and the
+        # changed ones as they are now.
+        left_out = head.trash | head.absent
+        count = sum(
+            1
+            for i, r in shown.items()
+            if r.kind == "note" and not r.deleted and i not in changed and i not in left_out
+        )
+        notes = [n for n in items.values() if isinstance(n, Note) and not n.in_trash]
+        count += sum(1 for n in notes if n.id in changed)
+        orders: dict[str, list[Note]] = {}
+        outside = [n for n in sealed if not n.in_trash]
+        for order in snapshot.HEAD_ORDERS:
+            key = sort_key(order)
+            if head.complete:
+                orders[order] = sorted(notes, key=key)
+                continue
+            # Every note not in the head that did not change came after the head's last in
+            # this order when it was sealed, and still does: what comes before it is exact.
+            if len(outside) < head.notes:
+                return None
+            last = heapq.nsmallest(head.notes, map(key, outside))[-1]
+            orders[order] = sorted((n for n in notes if key(n) <= last), key=key)
+        return FirstScreen(orders, count)
+
+    def first_screen(self, sort: str) -> tuple[list[Note], int] | None:
+        """The first notes outside the trash in order `sort` and how many there are, while
+        the whole listing is not read yet (from the snapshot's head: `FirstScreen`); None once
+        it is (or when there was no head to use). Takes no lock: the app asks for it while
+        a worker reads the listing."""
+        screen = self._screen
+        if screen is None or sort not in screen.notes:
+            return None
+        return screen.notes[sort], screen.count
+
+    @property
+    def listing_pending(self) -> bool:
+        """Whether the first load was put off after the first screen (`finish_listing`)."""
+        return self._put_off is not None
+
+    def finish_listing(self) -> None:
+        """The rest of the first load, put off after the first screen: the listing (the
+        snapshot's first part, vouched for as without a head), the deletions' check and the
+        first refresh. Whatever needs the items does this first (`refresh`); the app calls it
+        on a worker right after showing the first screen."""
+        if self._put_off is None:
+            return
+        with self._lock:
+            put_off, self._put_off = self._put_off, None
+            if put_off is None:
+                return
+            head, self._head = self._head, None
+            scan, headless = put_off
+            with gcpause.paused():
+                self._check_scan(self.store, scan, None)
+                if scan.version != self.store.data_version():
+                    self._first_states = None  # committed since the scan: read it all anew
+                listing = head.listing() if head is not None else None
+                if listing:
+                    self._take_listing(*listing)
+                self._end_first_load(scan, headless)
+            self._screen = None
 
     def lock(self) -> None:
         """Forget every decrypted value and the keys (as far as Python lets us), after sealing
         a new snapshot if many items changed since the last."""
         with self._lock:
-            if any(self._mk):
+            if self._put_off is not None:  # nothing written since the snapshot (`_write`)
+                scan = self._put_off[0]
+                self._put_off = self._screen = None
+                # The commitment is still checked (an incident is recorded for the next
+                # opening to tell); never a reason for locking to fail.
+                with contextlib.suppress(VaultError, OSError):
+                    integrity.check_commitment(self.store, scan)
+                head, self._head = self._head, None
+                if head is not None:
+                    head.close()
+            elif any(self._mk):
                 # Never a reason for locking to fail: without a snapshot, unlocking is slower.
                 with contextlib.suppress(VaultError, OSError):
                     self._save_snapshot()
@@ -251,12 +440,20 @@ class ItemCache:
             listing = snapshot.load_listing(*where)
             if not listing:
                 return
-            entries, whole, file_version, self._body_stream = listing
-        else:
-            found = snapshot.load(*where, bodies=self._bodies)
-            if not found:
-                return
-            entries, whole, file_version = found
+            self._take_listing(*listing)
+            return
+        found = snapshot.load(*where, bodies=self._bodies)
+        if found:
+            self._take_listing(*found)
+
+    def _take_listing(
+        self,
+        entries: list[snapshot.Entry],
+        whole: bool,
+        file_version: int,
+        body_stream: snapshot.BodyStream | None = None,
+    ) -> None:
+        self._body_stream = body_stream
         self._snap_old = file_version != snapshot.VERSION
         self._snap_conflicts = {e[0] for e in entries if e[3]}
         items: dict[str, Item] = {}
@@ -280,31 +477,61 @@ class ItemCache:
         due = self._unsnapped >= max(SNAPSHOT_MIN_CHANGES, count // 50)
         if not force and not due and not self._snap_old:
             return
+        # Read before the refresh: every operation at or below it is in the cache after it,
+        # so whatever the head leaves out from here on has a newer one (`_head_screen`).
+        high_water = self.store.high_water()
         self.refresh()
         if self._bodiless and self._fill_later:
             self.load_all_bodies()  # the rest of the stream the list came from, then the store
         if self._bodiless and not self._fill_bodies():
             return  # the snapshot changed meanwhile: the next unlock with the bodies seals it
+        # Tags are computed here, not at every decrypt: from the claims this cache verified
+        # and the envelope the store holds for them now.
+        states = self.store.item_states(envelopes=True)
+        verified: list[tuple[Item, str]] = []
+        for item in list(self._items.values()):
+            claims, state = self._claims.get(item.id), states.get(item.id)
+            if claims is None or state is None or state.key != claims:
+                continue  # not verified as the store holds it now: the next unlock opens it
+            tag = self._tags.get(item.id) or version_tag(
+                self.vault_id, state.claims, state.envelope
+            )
+            verified.append((item, tag))
 
-        def entries() -> Iterator[snapshot.Entry]:
-            # Tags are computed here, not at every decrypt: from the claims this cache
-            # verified and the envelope the store holds for them now.
-            states = self.store.item_states(envelopes=True)
-            for item in list(self._items.values()):
-                claims, state = self._claims.get(item.id), states.get(item.id)
-                if claims is None or state is None or state.key != claims:
-                    continue  # not verified as the store holds it now: the next unlock opens it
-                tag = self._tags.get(item.id) or version_tag(
-                    self.vault_id, state.claims, state.envelope
-                )
-                payload = item.to_payload()
-                conflict = getattr(item, "conflict", False)
-                version = f"{item.version}:{tag}"
-                yield item.id, payload["kind"], version, conflict, payload
+        def entry(item: Item, tag: str, body: bool = True) -> snapshot.Entry:
+            payload = item.to_payload()
+            if not body:
+                payload.pop("body", None)
+            conflict = getattr(item, "conflict", False)
+            return item.id, payload["kind"], f"{item.version}:{tag}", conflict, payload
 
+        written = {item.id for item, _ in verified}
+        listed = [(i, t) for i, t in verified if isinstance(i, Note) and not i.in_trash]
+        chosen: dict[str, tuple[Item, str]] = {}
+        for order in snapshot.HEAD_ORDERS:
+            key = sort_key(order)
+            for item, tag in heapq.nsmallest(
+                snapshot.HEAD_NOTES,
+                listed,
+                key=lambda pair: key(pair[0]),  # type: ignore[arg-type]
+            ):
+                chosen[item.id] = (item, tag)
+        head = snapshot.head_object(
+            high_water,
+            [entry(i, t, False) for i, t in verified if not isinstance(i, Note)]
+            + [entry(i, t, False) for i, t in chosen.values()],
+            len(chosen) == len(listed),
+            [i.id for i, _ in verified if isinstance(i, Note) and i.in_trash],
+            [i for i, r in states.items() if r.kind == "note" and i not in written],
+        )
         try:
             snapshot.write(
-                self.path, self._snapshot_key(), self.vault_id, self.store.master_id, entries()
+                self.path,
+                self._snapshot_key(),
+                self.vault_id,
+                self.store.master_id,
+                itertools.starmap(entry, verified),
+                head,
             )
         except OSError:
             return  # a full disk: the next unlock just opens every envelope again
@@ -330,7 +557,11 @@ class ItemCache:
 
     @property
     def bodies_pending(self) -> int:
-        """How many notes are still held without their bodies."""
+        """How many notes are still held without their bodies (at least 1 while the listing
+        is still to be read: `finish_listing`, which this does not wait for: the app asks on
+        its interface's thread)."""
+        if self._put_off is not None:
+            return max(1, len(self._bodiless))
         self._settle_bodies()
         return len(self._bodiless)
 
@@ -339,6 +570,8 @@ class ItemCache:
         `load_bodies` (one shown and read whole, a pin, another process's change): the end of
         the loading (`_bodies_done`: the early folds dropped, the epoch moved) must follow
         then too, or the app never searches the bodies again."""
+        if self._put_off is not None:
+            return  # (the listing brings its notes without their bodies first)
         if self._fill_later and not self._bodiless and not self._bodies_told:
             with self._lock:
                 if not self._bodiless and not self._bodies_told:
@@ -350,6 +583,7 @@ class ItemCache:
         could not be read), `notes` of them read whole from the store. Returns how many are
         still without. The snapshot is decrypted outside the cache's lock, which is held only
         to put the bodies in, so the app's other work waits at most that long."""
+        self.finish_listing()
         pairs: dict[str, str] = {}
         with self._stream_lock:
             stream = self._body_stream
@@ -379,6 +613,7 @@ class ItemCache:
     def load_all_bodies(self) -> None:
         """Every note's body, now (what needs them all: a search that must be whole, links,
         an export). In slices, so a lock taken meanwhile waits a slice, not the whole."""
+        self.finish_listing()
         while self._bodiless and self.load_bodies(BODIES_PER_SLICE * 5):
             pass
 
@@ -454,6 +689,8 @@ class ItemCache:
     def refresh(self) -> bool:
         """Bring the cache up to date with the store; only changed items are decrypted.
         Returns whether anything changed."""
+        if self._put_off is not None:
+            self.finish_listing()  # (which ends with a refresh)
         with self._lock:
             version = self.store.data_version()
             if version == self._seen_version:
@@ -733,6 +970,7 @@ class ItemCache:
     def _write(self, item: Item, parents: Iterable[str], op_id: str | None = None) -> Item:
         """Seal and store a new version of `item`; returns it as the cache now holds it.
         `op_id` is for changes every device makes alike (sync's repairs), which must not fork."""
+        self.finish_listing()
         if isinstance(item, Note) and item.body is UNLOADED:
             # Read without its body (a listing, or before the app's fill reached it): the
             # change is to that version, so it keeps that version's body, never "".
@@ -770,6 +1008,7 @@ class ItemCache:
         return [item.version] if item.version else []
 
     def _delete(self, item: Item, op_id: str | None = None) -> None:
+        self.finish_listing()
         kind = item.to_payload()["kind"]
         op = self.store.write(self.seal_op(kind, item.id, None, self._parents(item), op_id=op_id))
         self._items.pop(item.id, None)

@@ -8,12 +8,12 @@ makes to notes, one sealed version each, and the changes that reach many notes a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
-from vault.notes.cache import SNAPSHOT_MIN_CHANGES
+from vault.notes.cache import SNAPSHOT_MIN_CHANGES, sort_key
 from vault.notes.filing import Filing, clean_tag
 from vault.notes.model import UNLOADED, Note, Notebook, NoteVersion, TagCount, has_body, now_ms
 from vault.notes.search import Hit, Query, parse_query
@@ -28,18 +28,6 @@ def clean_title(title: str) -> str:
     if not title:
         raise InvalidInputError("a note needs a title")
     return title
-
-
-def sort_key(sort: str = "modified") -> Callable[[Note], tuple[Any, ...]]:
-    """The key `sort_notes` orders by: pinned first, then the chosen order, then the id, so
-    no two notes have the same key (a listing kept in order inserts by it)."""
-    if sort == "title":
-        return lambda n: (not n.pinned, n.title.casefold(), n.id)
-    if sort == "created":
-        return lambda n: (not n.pinned, -n.created, n.id)
-    if sort == "modified":
-        return lambda n: (not n.pinned, -n.modified, n.id)
-    raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
 
 
 def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:

@@ -125,7 +125,9 @@ class Vault(Notes):
         `whole(note)` read, a search is refused, and a change to such a note keeps the body
         of the version it changes. `bodies="later"` (the app): the same at first, then
         `load_bodies` fills them in, a slice at a time, from the rest of the same snapshot;
-        meanwhile what needs every body waits for the rest (ItemCache says more).
+        meanwhile what needs every body waits for the rest (ItemCache says more). With a
+        version 3 snapshot, the app's first screen comes from its head (`first_screen`) and
+        the rest of the first load waits until something needs it (`finish_listing`).
         `read_ahead` (the app, while the password is typed): the store already open and read
         without the key (`ReadAhead`), taken over instead of opened and scanned again."""
         taken = read_ahead.take(path) if read_ahead is not None and kinds is None else None

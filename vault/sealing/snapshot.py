@@ -17,6 +17,12 @@ lengths, then the bodies' UTF-8 back to back), the last message (empty) tagged F
 reads and decrypts only the first part (`load(bodies=False)`: about 150 bytes a note instead of
 the whole vault). It is written as a stream, so sealing it needs no second copy of the vault in
 memory. A version 1 file (every entry whole, no PUSH) is still read; the next lock replaces it.
+
+Version 3 puts one more message first, the head (`Head`): every entry that is not a note, the
+first `HEAD_NOTES` notes outside the trash in each of the app's orders, the store's highest
+operation `seq` when it was sealed and the ids of the notes in the trash, so the app shows its
+first screen of notes, exact, before reading the first part (vault.notes.cache). A version 2
+file is still read (no head); the next lock replaces it.
 """
 
 from __future__ import annotations
@@ -65,8 +71,14 @@ from vault.fsutil import PRIVATE_FILE_MODE, wipe_file
 from vault.sealing import crypto
 
 FILE_NAME = "snapshot.sealed"
-VERSION = 2  # 2: the bodies apart, after the rest (a listing reads only the rest)
-READABLE = (1, 2)
+VERSION = 3  # 2: the bodies apart, after the rest (a listing reads only the rest); 3: the head
+READABLE = (1, 2, 3)
+# The head (version 3): this many notes in each order the app lists by, enough for any
+# terminal's first screen; the ids it names besides (trash, absent) at most HEAD_IDS, else the
+# head says it is of no use (`hw` null) and the reader reads the first part as in version 2.
+HEAD_NOTES = 200
+HEAD_IDS = 20000
+HEAD_ORDERS = ("modified", "created", "title")
 CHUNK = 1 << 20  # plaintext bytes per message, before padding
 MAX_MESSAGE = 2 * CHUNK + 4096
 # Far above any vault a person keeps (a snapshot of 100,000 notes is some hundreds of MiB), and
@@ -87,17 +99,23 @@ def _ad(vault_id: str, master_id: str, version: int = VERSION) -> bytes:
 
 
 def write(
-    vault_path: Path, key: bytes, vault_id: str, master_id: str, entries: Iterable[Entry]
+    vault_path: Path,
+    key: bytes,
+    vault_id: str,
+    master_id: str,
+    entries: Iterable[Entry],
+    head: dict[str, Any] | None = None,
 ) -> None:
     """Replace the snapshot. A crash leaves the old one or the new one; a failure (a full disk)
-    leaves no partial file and raises OSError."""
+    leaves no partial file and raises OSError. `head` is the head message's object
+    (`head_object`); None writes one of no use (`hw` null)."""
     target = path_in(vault_path)
     tmp = target.with_name(f".{FILE_NAME}.{secrets.token_hex(4)}.tmp")
     state = StreamState()
     header = init_push(state, key)
     ad = _ad(vault_id, master_id)
-    head = {"v": VERSION, "vault": vault_id, "mk": master_id}
-    head["ss"] = base64.b64encode(header).decode("ascii")
+    line = {"v": VERSION, "vault": vault_id, "mk": master_id}
+    line["ss"] = base64.b64encode(header).decode("ascii")
     bodies: list[tuple[str, str]] = []  # the notes' own strings, not copies
 
     def without_bodies() -> Iterator[Entry]:
@@ -110,12 +128,13 @@ def write(
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
         with os.fdopen(fd, "wb") as out:
-            out.write(json.dumps(head, separators=(",", ":")).encode() + b"\n")
+            out.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
 
             def message(plain: bytes, tag: int) -> None:
                 cipher = push(state, crypto.pad(plain), ad, tag)
                 out.write(_LEN.pack(len(cipher)) + cipher)
 
+            message(_head_bytes(head), TAG_MESSAGE)  # the head: always the first message
             for chunk in _chunks(without_bodies()):
                 message(chunk, TAG_MESSAGE)
             message(b"", TAG_PUSH)  # the end of what a listing reads
@@ -128,6 +147,50 @@ def write(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+NO_HEAD: dict[str, Any] = {
+    "hw": None,
+    "k": HEAD_NOTES,
+    "complete": False,
+    "trash": [],
+    "absent": [],
+    "entries": [],
+}
+
+
+def head_object(
+    high_water: int,
+    entries: Sequence[Entry],
+    complete: bool,
+    trash: Iterable[str],
+    absent: Iterable[str],
+) -> dict[str, Any]:
+    """The head's object (FORMAT.md, "The snapshot"): the store's highest op seq when it was
+    sealed, `entries` (every item that is not a note, then the first `HEAD_NOTES` notes
+    outside the trash in each of `HEAD_ORDERS`, without their bodies), whether those are all
+    the notes outside the trash, the ids of the notes in the trash and of the live notes the
+    snapshot leaves out (`absent`: not verified when it was sealed). Too many ids: a head of
+    no use (`NO_HEAD`)."""
+    trash, absent = sorted(trash), sorted(absent)
+    if len(trash) + len(absent) > HEAD_IDS:
+        return dict(NO_HEAD)
+    return {
+        "hw": high_water,
+        "k": HEAD_NOTES,
+        "complete": complete,
+        "trash": trash,
+        "absent": absent,
+        "entries": list(entries),
+    }
+
+
+def _head_bytes(head: dict[str, Any] | None) -> bytes:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    data = dumps(head if head is not None else NO_HEAD).encode("utf-8")
+    if len(data) > CHUNK:  # (thousands of notebooks): a head of no use, not a file no one reads
+        data = dumps(NO_HEAD).encode("utf-8")
+    return data
 
 
 def _body_chunks(bodies: Iterable[tuple[str, str]]) -> Iterator[bytes]:
@@ -167,6 +230,99 @@ def _chunks(entries: Iterable[Sequence[Any]]) -> Iterator[bytes]:
             lines, size = [], 0
     if lines:
         yield b"[" + b",".join(lines) + b"]"
+
+
+class Head:
+    """The head of a version 3 snapshot (FORMAT.md, "The snapshot"), read and authenticated,
+    with the rest of the same file still open: `listing()` reads on (the first part, as
+    `load_listing` gives it). Only a hint, as every entry is: vault.notes.cache vouches for
+    each entry against the store before showing it."""
+
+    def __init__(
+        self,
+        fh: BinaryIO,
+        state: StreamState,
+        ad: bytes,
+        high_water: int,
+        notes: int,
+        complete: bool,
+        trash: frozenset[str],
+        absent: frozenset[str],
+        entries: list[Entry],
+    ) -> None:
+        self._fh: BinaryIO | None = fh
+        self._state, self._ad = state, ad
+        self.high_water = high_water  # the store's highest op seq when it was sealed
+        self.notes = notes  # how many notes it holds in each order, unless `complete`
+        self.complete = complete  # every note outside the trash is among `entries`
+        self.trash = trash  # the notes in the trash then
+        self.absent = absent  # the live notes the snapshot left out (not verified then)
+        self.entries = entries
+
+    def listing(self) -> tuple[list[Entry], bool, int, BodyStream | None] | None:
+        """The first part (the head's entries again among them), and the bodies' stream, as
+        `load_listing` gives them, or None if the rest of the file does not read. Once."""
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return None
+        try:
+            held: list[tuple[StreamState, bytes]] = []
+            found = _read_rest(fh, self._state, self._ad, VERSION, False, held)
+            if found is not None and held:
+                return (*found, BodyStream(fh, *held[0]))
+            fh.close()
+            return None if found is None else (*found, None)
+        except _UNREADABLE:
+            fh.close()
+            return None
+        except BaseException:
+            fh.close()
+            raise
+
+    def close(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                fh.close()
+
+
+def load_head(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> Head | None:
+    """The head of a version 3 snapshot, the file left open to read on (`Head.listing`), or
+    None: no snapshot that opens, one of another version, or a head of no use (`hw` null)."""
+    try:
+        fh = _open_file(path_in(vault_path))
+    except _UNREADABLE:
+        return None
+    try:
+        begun = _begin(fh, key, vault_id, master_id)
+        if begun is None or begun[3] is None:
+            fh.close()
+            return None
+        _, state, ad, head = begun
+        return _head_of(fh, state, ad, head)
+    except _UNREADABLE:
+        fh.close()
+        return None
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _head_of(fh: BinaryIO, state: StreamState, ad: bytes, head: dict[str, Any]) -> Head | None:
+    if head["hw"] is None:
+        fh.close()
+        return None
+    return Head(
+        fh,
+        state,
+        ad,
+        head["hw"],
+        head["k"],
+        head["complete"],
+        frozenset(head["trash"]),
+        frozenset(head["absent"]),
+        head["entries"],
+    )
 
 
 def read(vault_path: Path, key: bytes, vault_id: str, master_id: str) -> list[Entry] | None:
@@ -307,7 +463,31 @@ def _entries(body: bytes) -> list[Entry]:
     makes the whole snapshot unusable (ValueError)."""
     # One JSON array per message: one parse, not one per item. The depth scan is skipped for
     # these megabytes of authenticated data; a RecursionError is still caught.
-    rows = safejson.expect_list(safejson.parse(body, "the snapshot", check_depth=False), "rows")
+    return _rows(safejson.parse(body, "the snapshot", check_depth=False))
+
+
+def _head(body: bytes) -> dict[str, Any]:
+    """The head message's object (version 3), checked as `_entries` checks entries: anything
+    else makes the whole snapshot unusable (ValueError)."""
+    # Authenticated, as the entries are: no depth scan (a RecursionError is still caught).
+    parsed = safejson.parse(body, "the snapshot", check_depth=False)
+    head = safejson.expect_dict(parsed, "the snapshot head")
+    high_water = head.get("hw")
+    ids = (head.get("trash"), head.get("absent"))
+    if not (
+        (high_water is None or (type(high_water) is int and high_water >= 0))
+        and type(head.get("k")) is int
+        and head["k"] >= 1
+        and type(head.get("complete")) is bool
+        and all(type(i) is list and all(type(x) is str for x in i) for i in ids)
+    ):
+        raise ValueError("not a snapshot head")
+    head["entries"] = _rows(head.get("entries"))
+    return head
+
+
+def _rows(rows: Any) -> list[Entry]:
+    rows = safejson.expect_list(rows, "rows")
     if not rows:
         return []
     # Checked column by column, in C (map, set, zip): not a Python loop per entry.
@@ -359,6 +539,39 @@ def _pairs(body: bytes) -> dict[str, str]:
     return {i: body[a:b].decode("utf-8") for i, a, b in zip(ids, cuts, cuts[1:], strict=False)}
 
 
+def _begin(
+    fh: BinaryIO, key: bytes, vault_id: str, master_id: str
+) -> tuple[int, StreamState, bytes, dict[str, Any] | None] | None:
+    """The header line read and the stream opened: (version, stream state, AD, the head's
+    object in version 3, else None), or None for another version, vault or master key."""
+    head = _header(fh.readline(4096))
+    version = head.get("v")
+    if version not in READABLE or head["vault"] != vault_id or head["mk"] != master_id:
+        return None  # another version, vault or master key: not ours to use
+    state = StreamState()
+    init_pull(state, base64.b64decode(head["ss"], validate=True), key)
+    ad = _ad(vault_id, master_id, version)
+    if version != 3:
+        return version, state, ad, None
+    tag, body = _message(fh, state, ad)
+    if tag != TAG_MESSAGE:
+        raise ValueError("the snapshot's head is not its first message")
+    return version, state, ad, _head(body)
+
+
+def _message(fh: BinaryIO, state: StreamState, ad: bytes) -> tuple[int, bytes]:
+    """The next message: (its tag, its unpadded plaintext); ValueError if the file ends first
+    or the length field is out of bounds, CryptoError if it does not open."""
+    raw = fh.read(_LEN.size)
+    if len(raw) != _LEN.size:
+        raise ValueError("the snapshot ends before its final message")
+    (length,) = _LEN.unpack(raw)
+    if length > MAX_MESSAGE:
+        raise ValueError("a snapshot message too large")
+    plain, tag = pull(state, fh.read(length), ad)
+    return tag, crypto.unpad(plain)
+
+
 def _read(
     fh: BinaryIO,
     key: bytes,
@@ -367,24 +580,24 @@ def _read(
     bodies: bool,
     held: list[tuple[StreamState, bytes]] | None = None,
 ) -> tuple[list[Entry], bool, int] | None:
-    head = _header(fh.readline(4096))
-    version = head.get("v")
-    if version not in READABLE or head["vault"] != vault_id or head["mk"] != master_id:
-        return None  # another version, vault or master key: not ours to use
-    state = StreamState()
-    init_pull(state, base64.b64decode(head["ss"], validate=True), key)
-    ad = _ad(vault_id, master_id, version)
+    begun = _begin(fh, key, vault_id, master_id)
+    if begun is None:
+        return None
+    version, state, ad, _ = begun  # (the head's entries come again in the first part)
+    return _read_rest(fh, state, ad, version, bodies, held)
+
+
+def _read_rest(
+    fh: BinaryIO,
+    state: StreamState,
+    ad: bytes,
+    version: int,
+    bodies: bool,
+    held: list[tuple[StreamState, bytes]] | None = None,
+) -> tuple[list[Entry], bool, int] | None:
     entries: list[Entry] = []
     while True:
-        raw = fh.read(_LEN.size)
-        if len(raw) != _LEN.size:
-            return None  # truncated before the final message
-        (length,) = _LEN.unpack(raw)
-        if length > MAX_MESSAGE:
-            return None
-        cipher = fh.read(length)
-        plain, tag = pull(state, cipher, ad)
-        body = crypto.unpad(plain)
+        tag, body = _message(fh, state, ad)
         if body:
             entries.extend(_entries(body))
         if version == 1:

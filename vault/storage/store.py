@@ -440,6 +440,21 @@ class Store:
             rows = self._query(sql, params)
             return {r[0]: item_row(r) for r in rows.fetchall()}
 
+    def high_water(self) -> int:
+        """The highest op `seq` (AUTOINCREMENT: never reused; every commit adds larger ones)."""
+        with self._lock:
+            row = self._query("SELECT max(seq) FROM ops").fetchone()
+        return int(row[0] or 0)
+
+    def changed_since(self, seq: int, limit: int) -> set[str] | None:
+        """The items with an operation whose `seq` is above `seq` (a range of the primary
+        key: only the new rows are read), or None if there are more than `limit`."""
+        with self._lock:
+            rows = self._query(
+                "SELECT DISTINCT item_id FROM ops WHERE seq > ? LIMIT ?", (seq, limit + 1)
+            ).fetchall()
+        return None if len(rows) > limit else {str(r[0]) for r in rows}
+
     def items_by_id(self, item_ids: list[str]) -> list[ItemRow]:
         rows: list[ItemRow] = []
         with self._lock:

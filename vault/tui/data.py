@@ -116,6 +116,15 @@ class NoteSource:
                 self._key = key
             return self._notes
 
+    def first(self, target: Target, sort: str) -> tuple[list[Note], int] | None:
+        """Right after unlocking, before the whole listing is read: the first notes of all
+        notes in order `sort` and how many notes there are, from the snapshot's head, each
+        vouched for (`Vault.first_screen`); None for any other view, or once the listing is
+        read (then `answer`)."""
+        if target != ALL:
+            return None
+        return self.vault.first_screen(sort)
+
     def notes(self, target: Target, sort: str, query: Query) -> list[Note]:
         """The view in the chosen order, or its matches best first while searching."""
         return self.answer(target, sort, query)[0]

@@ -66,6 +66,7 @@ class ListLoaded(Message):
     seconds: float = 0.0
     partial: bool = False  # a search made before every body was read (NoteSource.search)
     listing: list[Note] | None = None  # the notes they were taken from (NoteSource.answer)
+    total: int | None = None  # a first screen (NoteSource.first): how many notes in all
 
 
 @dataclass
@@ -92,6 +93,12 @@ class Undo:
     what: str  # "moving “Garden ideas” to the trash"
     note: Note
     change: Callable[[Session, Note], Note]
+
+
+@dataclass
+class ListingLoaded(Message):
+    """The whole listing is read (after the first screen was shown from the snapshot's head):
+    the list and the sidebar are read again, the cursor kept on its note."""
 
 
 @dataclass

@@ -43,6 +43,7 @@ from vault.tui.memory import hold_still
 from vault.tui.messages import (
     BodiesLoaded,
     ChangeDone,
+    ListingLoaded,
     ListLoaded,
     NoteHighlighted,
     NoteOpened,
@@ -154,6 +155,8 @@ class MainScreen(
         self._saves_in_flight = 0
         self._warmed = False
         self._list_partial = False  # the list's search left out bodies not read yet
+        self._list_total: int | None = None  # a first screen: how many notes in all
+        self._listing_wanted = False  # the first screen was asked for: the rest to be read
         self._listing: list[Note] | None = None  # what the shown notes were taken from
         # The listing the open note was last settled against, and (id, version, conflict).
         self._settled: tuple[list[Note] | None, tuple[str, str, bool] | None] = (None, None)
@@ -231,6 +234,25 @@ class MainScreen(
         lock = f"locks after {minutes} idle min" if minutes > 0 else "auto-lock off"
         where = escaped(display_path(vault.path))  # the segment is markup
         self.set_status("vault", f"{where} · {lock}", escaped(str(vault.path)))
+        if vault.listing_pending:
+            # The first screen, from the snapshot's head; the rest of the listing (and with
+            # it the sidebar, and what could not be opened) is read once it is shown
+            # (`finish_listing`).
+            self._listing_wanted = True
+            self.request_list()
+        else:
+            self._tell_what_failed()
+            self.reload_views()
+        self.set_focus(self.notes_list)
+        self._layout_for(self.size.width)
+        self._release_keys_on_load = True  # keys typed while it opened wait for the list
+
+    def _tell_what_failed(self) -> None:
+        """Items that could not be opened and history altered, once the vault is read."""
+        session = self.session
+        if session is None:
+            return
+        vault = session.vault
         if vault.corrupt:
             self.notify(
                 f"{plural(len(vault.corrupt), 'item')} could not be opened; "
@@ -246,10 +268,6 @@ class MainScreen(
                 severity="error",
                 timeout=30,
             )
-        self.reload_views()
-        self.set_focus(self.notes_list)
-        self._layout_for(self.size.width)
-        self._release_keys_on_load = True  # keys typed while it opened wait for the list
 
     def on_resize(self, event: Resize) -> None:
         self._layout_for(event.size.width)
@@ -330,6 +348,12 @@ class MainScreen(
         if source is None:
             return
         start = perf_counter()
+        first = source.first(target, sort) if query.empty else None
+        if first is not None:
+            notes, total = first
+            took = perf_counter() - start
+            self.post_message(ListLoaded(generation, target, notes, query, took, total=total))
+            return
         notes, partial, listing = source.answer(target, sort, query)
         took = perf_counter() - start
         self.post_message(ListLoaded(generation, target, notes, query, took, partial, listing))
@@ -367,6 +391,29 @@ class MainScreen(
         if source is not None:
             source.fold()
 
+    @work(thread=True, exclusive=True, group="listing", exit_on_error=False)
+    def finish_listing(self) -> None:
+        """After the first screen (from the snapshot's head): the whole listing, then the
+        list and the sidebar read again from it (`ListingLoaded`)."""
+        session, source = self.session, self.source
+        if session is None or source is None:
+            return
+        try:
+            with session.task() as check:
+                with contextlib.suppress(VaultError):
+                    session.vault.finish_listing()
+                    source.base(ALL, self.sort)  # (what the list asks for next, read now)
+                check()
+                hold_still()  # the notes, out of the collector's way (tui/memory.py)
+        except Stopped:
+            return  # locking
+        self.post_message(ListingLoaded())
+
+    def on_listing_loaded(self, message: ListingLoaded) -> None:
+        if self.session is not None:
+            self._tell_what_failed()
+            self.reload_views()  # the whole list (the cursor stays on its note), the sidebar
+
     def on_bodies_loaded(self, message: BodiesLoaded) -> None:
         if self.session is not None:
             self._fold_after_list = True
@@ -387,6 +434,7 @@ class MainScreen(
         keep = self._pending_select
         self._pending_select = None
         self._list_partial = message.partial
+        self._list_total = message.total
         # The same listing as the last answer's (a search typed further): the same note
         # objects, found again by identity alone.
         same = message.listing is not None and message.listing is self._listing
@@ -398,6 +446,9 @@ class MainScreen(
             empty_text=self._empty_text(message),
             same_listing=same,
         )
+        if self._listing_wanted:  # once the list is drawn: the first frame goes out first
+            self._listing_wanted = False
+            self.set_timer(BODIES_DELAY, self.finish_listing)
         if self._fold_after_list:  # the notes without bodies are let go first (memory)
             self._fold_after_list = False
             self.fold_for_search()
@@ -470,8 +521,12 @@ class MainScreen(
         title = content(describe_target(self.target, self.sidebar_data))
         count = len(self.notes_list.notes)
         if self.search_query.empty:
+            total = self._list_total
+            count = count if total is None else total
             noun = "note" if count == 1 else "notes"
             subtitle = f"{count:,} {noun} · by {self.sort}"
+            if total is not None:  # the first screen: said, as the partial search is
+                subtitle += " · loading…"
         else:
             subtitle = f"{count:,} {'match' if count == 1 else 'matches'}"
             if self._list_partial:  # said, not hidden: the answer is redone when they are in
@@ -977,6 +1032,7 @@ class MainScreen(
         self.search_query = Query()
         self.saved_text = ""
         self._pending_select = None
-        self._fold_after_list = self._list_partial = False
+        self._fold_after_list = self._list_partial = self._listing_wanted = False
+        self._list_total = None
         self._listing = None
         self._settled = (None, None)

@@ -227,6 +227,8 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         self.post_message(VaultOpened(session))
         # While the main screen is being built, read the first list (all notes, the saved
         # order) into the session, so the screen finds it ready.
+        if session.vault.listing_pending:
+            return  # the first screen is ready; the main screen reads the rest after it
         try:
             with session.task() as check:
                 with contextlib.suppress(VaultError):
