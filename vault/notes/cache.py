@@ -21,7 +21,17 @@ from typing import Any, Literal
 from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, VaultError
 from vault.notes import integrity
-from vault.notes.model import KIND_TYPES, UNLOADED, Item, Note, Notebook, Tag
+from vault.notes.model import (
+    KIND_TYPES,
+    UNLOADED,
+    Item,
+    Note,
+    Notebook,
+    Tag,
+    forget_shared,
+    set_unloaded,
+    with_body,
+)
 from vault.notes.search import SearchIndex
 from vault.notes.unlocking import Prefetched
 from vault.sealing import crypto, keys, snapshot
@@ -286,7 +296,7 @@ class ItemCache:
                 return None
             item = item_type.from_payload(item_id, payload, op_id, conflict)
             if isinstance(item, Note):
-                item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
+                set_unloaded(item)  # (frozen: set as from_payload does)
                 sealed.append(item)
             if item_id in changed:
                 continue  # read below as the store has it now
@@ -399,6 +409,7 @@ class ItemCache:
             self._items.clear()
             self._states = self._heads = None
             self._index.clear()
+            forget_shared()  # (tag names and notebook ids the notes shared)
             self._derived.clear()  # the notebook and tag maps hold decrypted names
             self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):
@@ -466,7 +477,7 @@ class ItemCache:
                 tags[item_id] = tag
                 if not whole and kind == "note":
                     bodiless[item_id] = version
-                    item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
+                    set_unloaded(item)  # (frozen: set as from_payload does)
         self._items.update(items)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
@@ -1051,7 +1062,4 @@ class ItemCache:
 
 def _with_body(note: Note, body: str) -> Note:
     """`note` with `body` (a copy: notes are frozen and shared), built as `from_payload` does."""
-    whole = object.__new__(Note)
-    whole.__dict__.update(note.__dict__)
-    whole.__dict__["body"] = body
-    return whole
+    return with_body(note, body)
