@@ -80,10 +80,13 @@ class FirstScreen:
     """What the app shows before the whole listing is read (`ItemCache.first_screen`): the
     first notes outside the trash in each order, each vouched for against the store (from
     the snapshot's head) or decrypted from it, and how many notes there are outside the
-    trash. Exact: no note the whole listing would put among these is missing."""
+    trash. Exact: no note the whole listing would put among these is missing. The
+    notebooks come with it (the head holds every item that is not a note), for the sidebar's
+    names before its counts."""
 
     notes: dict[str, list[Note]]  # order -> the first notes in that order
     count: int
+    notebooks: dict[str, Notebook] = dataclasses.field(default_factory=dict)  # by id
 
 
 class _Items(dict[str, Item]):
@@ -346,7 +349,8 @@ class ItemCache:
                 return None
             last = heapq.nsmallest(head.notes, map(key, outside))[-1]
             orders[order] = sorted((n for n in notes if key(n) <= last), key=key)
-        return FirstScreen(orders, count)
+        books = {i: nb for i, nb in items.items() if isinstance(nb, Notebook)}
+        return FirstScreen(orders, count, books)
 
     def first_screen(self, sort: str) -> tuple[list[Note], int] | None:
         """The first notes outside the trash in order `sort` and how many there are, while
