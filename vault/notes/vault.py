@@ -24,8 +24,8 @@ from vault.notes import integrity
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, Bodies, ItemCache
 from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
 from vault.notes.filing import clean_name, clean_tag
-from vault.notes.model import forget_shared
 from vault.notes.integrity import CheckReport
+from vault.notes.model import forget_shared
 from vault.notes.unlocking import (
     Prefetch,
     Prefetched,
