@@ -471,3 +471,24 @@ def test_search_warmed_ahead_folds_once_and_finds_the_same(vault: Vault) -> None
     finally:
         fresh.lock()
     assert found  # (every "Ärger 3" note, and those with a 3 elsewhere)
+
+
+def test_opened_notes_share_their_names_and_lock_lets_go_of_them(
+    vault: Vault, vault_path: Path
+) -> None:
+    """Notes read from the store hold one string per tag name and notebook id (100,000 notes
+    repeat a few dozen), taken from a table that locking empties: decrypted names do not
+    outlive the vault (sys.intern would keep them for good on Python 3.12)."""
+    from vault.notes import model
+
+    box = vault.create_notebook("Box")
+    vault.create_note("one", "a", tags=["garden"], notebook=box.id)
+    vault.create_note("two", "b", tags=["garden", "home"], notebook=box.id)
+    vault.lock()
+    assert not model._SHARED
+    with Vault.unlock(vault_path, password=PASSWORD) as again:
+        one, two = sorted(again.all_notes(), key=lambda n: n.title)
+        assert (one.tags, two.tags) == (("garden",), ("garden", "home"))
+        assert one.tags[0] is two.tags[0] and one.notebook is two.notebook == box.id
+        assert "garden" in model._SHARED
+    assert not model._SHARED

@@ -129,3 +129,34 @@ def test_the_scan_during_the_kdf_writes_nothing_until_the_password_is_right(
         assert item_id in opened.index_repaired
     assert db.execute("SELECT conflict FROM items WHERE item_id = ?", (item_id,)).fetchone() == (0,)
     db.close()
+
+
+def test_a_prepared_scan_lets_go_of_its_rows_unless_the_index_needs_them(
+    make_vault: Callable[..., tuple[Vault, str]], vault_path: Path
+) -> None:
+    """Once prepared (the commitment's messages made), a scan holds no ops rows: unlocking
+    decrypts the notes meanwhile. What the index is rebuilt from stays if it is wrong."""
+    vault, _ = make_vault()
+    item_id, _ = _history(vault)
+    vault.lock()
+    store = Store.open(vault_path)
+    try:
+        scan = store.scan_history(rebuild=False)
+        rows = len(scan.rows)
+        assert rows == scan.count == 3 and scan.found  # 3 versions of 2 notes
+        assert scan.prepare() is scan
+        assert len(scan.prepared["messages"]) == rows
+        assert (scan.rows, scan.found, scan.count) == ([], {}, rows)
+    finally:
+        store.close()
+    db = _db(vault_path)
+    db.execute("UPDATE items SET conflict = 1 WHERE item_id = ?", (item_id,))  # an edited index
+    db.close()
+    store = Store.open(vault_path)
+    try:
+        scan = store.scan_history(rebuild=False).prepare()
+        assert item_id in scan.wrong and item_id in scan.found and not scan.rows
+    finally:
+        store.close()
+    with Vault.unlock(vault_path, password=PASSWORD) as opened:
+        assert item_id in opened.index_repaired and opened.history_incident is None

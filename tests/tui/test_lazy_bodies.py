@@ -310,3 +310,80 @@ async def test_a_search_typed_while_it_opens_waits_for_the_whole_listing(
         # 323 and 423 are in no order's first screen.
         expected = {f"Note {n:03}" for n in range(HEAD_COUNT) if "23" in f"{n:03}"}
         assert {n.title for n in main.notes_list.notes} == expected
+
+
+async def test_the_first_screen_names_the_notebooks_and_the_counts_follow(
+    home_vault: Path, app_for
+) -> None:
+    """The sidebar of the first screen comes from the head too: every notebook by name (a
+    nested one under its parent) and how many notes in all, no other count shown as 0 and
+    no tag said to be missing; the whole listing then brings the counts and the tags."""
+    from vault.tui.data import Target
+    from vault.tui.messages import SidebarLoaded
+
+    vault, _ = Vault.create(home_vault, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    work = vault.create_notebook("Work")
+    plans = vault.create_notebook("Plans", parent=work.id)
+    with vault.batch():
+        for n in range(HEAD_COUNT):
+            vault.create_note(
+                f"Note {n:03}", body_of(n), notebook=plans.id if n % 3 else None, tags=["kept"]
+            )
+    vault.lock()
+    shown: list[SidebarLoaded] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, SidebarLoaded):
+            shown.append(message)
+
+    app = app_for(home_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        main = await unlock(pilot)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: not vault.listing_pending and not shown[-1].data.loading)
+        first, whole = shown[0].data, shown[-1].data
+        assert first.loading and not whole.loading
+        assert first.all == whole.all == HEAD_COUNT
+        assert (
+            [(nb.path, nb.parent) for nb in first.notebooks]
+            == [(nb.path, nb.parent) for nb in whole.notebooks]
+            == [("Work", None), ("Work/Plans", work.id)]
+        )
+        assert first.tags == [] and [t.name for t in whole.tags] == ["kept"]
+        assert whole.notebook(plans.id).notes == sum(1 for n in range(HEAD_COUNT) if n % 3)
+        sidebar = main.sidebar
+        plans_node = sidebar.node_for(Target("notebook", plans.id))
+        assert sidebar._counts[plans_node.id] == f"{whole.notebook(plans.id).notes:,}"
+
+
+async def test_while_the_notes_are_read_the_sidebar_leaves_out_counts_it_does_not_know(
+    app_for, home_vault: Path
+) -> None:
+    """A sidebar told it is loading draws the count of all notes only, and says the tags are
+    still being read rather than that there are none."""
+    import dataclasses
+
+    from vault.tui.data import ALL, PINNED, TRASH, NotebookEntry, SidebarData, Target
+
+    vault, _ = Vault.create(home_vault, PASSWORD, kdf=TEST_KDF, allow_weak_kdf=True)
+    vault.create_note("One", "")
+    vault.lock()
+    app = app_for(home_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        sidebar = main.sidebar
+        data = SidebarData(all=500, notebooks=[NotebookEntry("b", "Books", None, "Books", 0)])
+        sidebar.show(dataclasses.replace(data, loading=True), ALL)
+        await pilot.pause()
+        counts = sidebar._counts
+        assert counts[sidebar.node_for(ALL).id] == "500"
+        for target in (PINNED, TRASH, Target("notebook", "b")):
+            assert sidebar.node_for(target).id not in counts
+        labels = [str(node.label) for node in sidebar.root.children[3].children]
+        assert labels == ["(reading the notes…)"]
+        sidebar.show(data, ALL)  # the whole listing: every count, the tags' own hint
+        await pilot.pause()
+        assert sidebar._counts[sidebar.node_for(TRASH).id] == "0"
+        assert sidebar._counts[sidebar.node_for(Target("notebook", "b")).id] == "0"
+        labels = [str(node.label) for node in sidebar.root.children[3].children]
+        assert labels == ["(none: ctrl+t)"]

@@ -377,11 +377,14 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
         query = parse_query(args.query)
         if query.empty:
             raise InvalidInputError("search for at least one word")
-        found = vault.search(query, trashed=args.trash)
-        hits = found if args.all else found[: args.limit]
+        if args.all:
+            hits = vault.search(query, trashed=args.trash)
+            total = len(hits)
+        else:  # only the first N are ranked in full (the same ones, in the same order)
+            hits, total = vault.search_top(query, args.limit, trashed=args.trash)
         _warn_corrupt(vault)
-        if len(hits) < len(found):  # on stderr: stdout stays the results alone
-            info(f"showing {len(hits)} of {len(found):,}; --limit N or --all for more")
+        if len(hits) < total:  # on stderr: stdout stays the results alone
+            info(f"showing {len(hits)} of {total:,}; --limit N or --all for more")
         if args.json:
             emit_json(
                 [

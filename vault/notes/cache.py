@@ -22,7 +22,17 @@ from typing import Any, Literal
 from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, VaultError
 from vault.notes import integrity
-from vault.notes.model import KIND_TYPES, UNLOADED, Item, Note, Notebook, Tag
+from vault.notes.model import (
+    KIND_TYPES,
+    UNLOADED,
+    Item,
+    Note,
+    Notebook,
+    Tag,
+    forget_shared,
+    set_unloaded,
+    with_body,
+)
 from vault.notes.search import SearchIndex
 from vault.notes.unlocking import Prefetched
 from vault.sealing import crypto, keys, snapshot
@@ -71,10 +81,13 @@ class FirstScreen:
     """What the app shows before the whole listing is read (`ItemCache.first_screen`): the
     first notes outside the trash in each order, each vouched for against the store (from
     the snapshot's head) or decrypted from it, and how many notes there are outside the
-    trash. Exact: no note the whole listing would put among these is missing."""
+    trash. Exact: no note the whole listing would put among these is missing. The
+    notebooks come with it (the head holds every item that is not a note), for the sidebar's
+    names before its counts."""
 
     notes: dict[str, list[Note]]  # order -> the first notes in that order
     count: int
+    notebooks: dict[str, Notebook] = dataclasses.field(default_factory=dict)  # by id
 
 
 class _Items(dict[str, Item]):
@@ -363,7 +376,7 @@ class ItemCache:
                 return None
             item = item_type.from_payload(item_id, payload, op_id, conflict)
             if isinstance(item, Note):
-                item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
+                set_unloaded(item)  # (frozen: set as from_payload does)
                 sealed.append(item)
             if item_id in changed:
                 continue  # read below as the store has it now
@@ -413,7 +426,8 @@ class ItemCache:
                 return None
             last = heapq.nsmallest(head.notes, map(key, outside))[-1]
             orders[order] = sorted((n for n in notes if key(n) <= last), key=key)
-        return FirstScreen(orders, count)
+        books = {i: nb for i, nb in items.items() if isinstance(nb, Notebook)}
+        return FirstScreen(orders, count, books)
 
     def first_screen(self, sort: str) -> tuple[list[Note], int] | None:
         """The first notes outside the trash in order `sort` and how many there are, while
@@ -476,6 +490,7 @@ class ItemCache:
             self._items.clear()
             self._states = self._heads = None
             self._index.clear()
+            forget_shared()  # (tag names and notebook ids the notes shared)
             self._derived.clear()  # the notebook and tag maps hold decrypted names
             self._views.clear()  # and the link index, decrypted notes
             for i in range(len(self._mk)):
@@ -546,7 +561,7 @@ class ItemCache:
                 tags[item_id] = tag
                 if not whole and kind == "note":
                     bodiless[item_id] = version
-                    item.__dict__["body"] = UNLOADED  # (frozen: set as from_payload does)
+                    set_unloaded(item)  # (frozen: set as from_payload does)
         self._items.update(items)
 
     def _save_snapshot(self, *, force: bool = False) -> None:
@@ -1131,7 +1146,4 @@ class ItemCache:
 
 def _with_body(note: Note, body: str) -> Note:
     """`note` with `body` (a copy: notes are frozen and shared), built as `from_payload` does."""
-    whole = object.__new__(Note)
-    whole.__dict__.update(note.__dict__)
-    whole.__dict__["body"] = body
-    return whole
+    return with_body(note, body)

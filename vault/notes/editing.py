@@ -331,6 +331,17 @@ class Notes(Filing):
             notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
         return self.filter_notes(notes, query, rank_limit=rank_limit)
 
+    def search_top(
+        self, query: str | Query, limit: int, *, trashed: bool = False
+    ) -> tuple[list[Hit], int]:
+        """The first `limit` hits `search` returns (the same notes, order and scores) and how
+        many it returns in all: what `vault search` shows, without scoring every match."""
+        notes = self._searched(trashed)
+        self._bodies_for_search(False)
+        with self._lock, gcpause.paused():
+            parsed = query if isinstance(query, Query) else parse_query(query)
+            return self._index.top(notes, parsed, limit)
+
     def _searched(self, trashed: bool) -> list[Note]:
         """`notes(trashed=...)`, kept until a note changes: a search in the session agent does
         not sort every note again, and the index knows the very same list at once. Callers

@@ -48,30 +48,14 @@ class Filing(ItemCache):
 
     def notebooks(self) -> list[Notebook]:
         """All notebooks, parents before children, siblings by name."""
-        by_id = self._notebook_map()
-        children: dict[str | None, list[Notebook]] = {}
-        for nb in by_id.values():
-            parent = nb.parent if nb.parent in by_id else None  # orphans show at the top
-            children.setdefault(parent, []).append(nb)
-        ordered: list[Notebook] = []
-        seen: set[str] = set()
+        return ordered_notebooks(self._notebook_map())
 
-        def walk(parent: str | None) -> None:
-            for nb in sorted(children.get(parent, []), key=lambda n: (n.name.casefold(), n.id)):
-                if nb.id in seen:
-                    continue  # a cycle made by concurrent moves: show each notebook once
-                seen.add(nb.id)
-                ordered.append(nb)
-                walk(nb.id)
-
-        walk(None)
-        # notebooks caught in a cycle with no way down from the top level
-        for nb in sorted(by_id.values(), key=lambda n: n.name.casefold()):
-            if nb.id not in seen:
-                seen.add(nb.id)
-                ordered.append(dataclasses.replace(nb, parent=None))
-                walk(nb.id)
-        return ordered
+    def first_notebooks(self) -> list[Notebook] | None:
+        """The notebooks as the app's first screen knows them (`ItemCache.first_screen`),
+        ordered as `notebooks()`; None once the whole listing is read (or without a head).
+        Takes no lock and reads nothing, as `first_screen`."""
+        screen = self._screen
+        return None if screen is None else ordered_notebooks(screen.notebooks)
 
     def notebook(self, notebook_id: str) -> Notebook:
         nb = self._notebook_map().get(notebook_id)
@@ -87,14 +71,7 @@ class Filing(ItemCache):
             return ""
         with self._lock:
             by_id = self._derive("notebooks", Notebook)
-        names: list[str] = []
-        seen: set[str] = set()
-        current: str | None = notebook_id
-        while current is not None and current in by_id and current not in seen:
-            seen.add(current)
-            names.append(by_id[current].name)
-            current = by_id[current].parent
-        return "/".join(reversed(names))
+        return notebook_path_in(by_id, notebook_id)
 
     def notebook_descendants(self, notebook_id: str) -> set[str]:
         by_parent: dict[str | None, list[str]] = {}
@@ -263,3 +240,42 @@ def _rank(filing: Filing, tag: Tag) -> tuple[bool, int, str]:
 def folded_tag_id(tag_key: bytes, folded: str) -> str:
     """FORMAT.md's tag id: a keyed hash of the cleaned, case-folded name."""
     return crypto.blake2b(folded.encode("utf-8"), key=tag_key, size=16).hex()
+
+
+def ordered_notebooks(by_id: dict[str, Notebook]) -> list[Notebook]:
+    """Notebooks parents before children, siblings by name (`Filing.notebooks`)."""
+    children: dict[str | None, list[Notebook]] = {}
+    for nb in by_id.values():
+        parent = nb.parent if nb.parent in by_id else None  # orphans show at the top
+        children.setdefault(parent, []).append(nb)
+    ordered: list[Notebook] = []
+    seen: set[str] = set()
+
+    def walk(parent: str | None) -> None:
+        for nb in sorted(children.get(parent, []), key=lambda n: (n.name.casefold(), n.id)):
+            if nb.id in seen:
+                continue  # a cycle made by concurrent moves: show each notebook once
+            seen.add(nb.id)
+            ordered.append(nb)
+            walk(nb.id)
+
+    walk(None)
+    # notebooks caught in a cycle with no way down from the top level
+    for nb in sorted(by_id.values(), key=lambda n: n.name.casefold()):
+        if nb.id not in seen:
+            seen.add(nb.id)
+            ordered.append(dataclasses.replace(nb, parent=None))
+            walk(nb.id)
+    return ordered
+
+
+def notebook_path_in(by_id: dict[str, Notebook], notebook_id: str) -> str:
+    """'Work/Projects' for a nested notebook, from these notebooks (`Filing.notebook_path`)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    current: str | None = notebook_id
+    while current is not None and current in by_id and current not in seen:
+        seen.add(current)
+        names.append(by_id[current].name)
+        current = by_id[current].parent
+    return "/".join(reversed(names))

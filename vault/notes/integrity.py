@@ -48,7 +48,7 @@ def check_commitment(store: Store, scan: HistoryScan) -> str | None:
     assert key is not None
     computed = commitment_of(key, scan.prepare().prepared["messages"])
     recorded = store.ops_sum()
-    if recorded == computed or (recorded is None and not scan.rows):
+    if recorded == computed or (recorded is None and not scan.count):
         return store.meta(HISTORY_INCIDENT)
     message = (
         "this vault's history was altered without the key (versions removed, or the store "

@@ -11,11 +11,13 @@ tag:name keeps notes carrying that tag.
 
 from __future__ import annotations
 
+import heapq
 import math
 import operator
 import re
 import unicodedata
 from array import array
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
@@ -167,6 +169,50 @@ class SearchIndex:
         found, _ = self._answer(notes, query, rank_limit)
         return list(found)
 
+    def top(self, notes: Iterable[Note], query: Query | str, limit: int) -> tuple[list[Hit], int]:
+        """The first `limit` hits `search` returns (the same notes, order and scores) and how
+        many it returns in all: what `vault search` shows, without scoring every match.
+
+        Each match's score is bounded from its title alone (a title hit and a title starting
+        with a term are known exactly; a term's hits in the body add less than 2.2 times its
+        weight, whatever their number): the matches are scored exactly in the order of those
+        bounds, best first, until the next one's bound falls below the score of the
+        `limit`-th best found, which no match left can reach. For a word in most notes, the
+        notes whose titles hold it decide the first places, and the counting of the word in
+        the bodies of all the others (most of the time of ranking them) is skipped."""
+        if isinstance(query, str):
+            query = parse_query(query)
+        candidates = self._tagged(notes if isinstance(notes, list) else list(notes), query)
+        if not query.terms and not query.excluded:
+            return [Hit(note, 0.0) for note in candidates[:limit]], len(candidates)
+        corpus = self._corpus_of(candidates)
+        full = corpus.answers.get((query.terms, query.excluded, None))
+        if full is not None:  # the whole answer is kept already: its first `limit`
+            found, scores, _ = full
+            shown = found[:limit]
+            got = scores[:limit] if scores is not None else repeat(0.0)
+            return list(map(Hit, shown, got)), len(found)
+        key = (query.terms, query.excluded, limit)
+        kept = corpus.tops.pop(key, None)
+        if kept is None:
+            kept = self._work_out_top(corpus, query, limit)
+            while len(corpus.tops) >= self.RECENT:
+                del corpus.tops[next(iter(corpus.tops))]
+        corpus.tops[key] = kept  # the newest last
+        shown, scores, total = kept
+        return list(map(Hit, shown, scores)), total
+
+    def _work_out_top(self, corpus: _Corpus, query: Query, limit: int) -> _Top:
+        found = corpus.notes
+        tested: _Tested = {}
+        matched, _, _ = self._match(corpus, query, tested)
+        ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
+        if not ranked_terms:
+            shown = list(map(found.__getitem__, matched[:limit]))
+            return shown, [0.0] * len(shown), len(matched)
+        order, scores = self._rank_top(corpus, matched, ranked_terms, limit, tested)
+        return list(map(found.__getitem__, order)), scores, len(matched)
+
     def _answer(
         self, notes: Iterable[Note], query: Query | str, rank_limit: int | None
     ) -> tuple[list[Note], Iterable[float]]:
@@ -174,16 +220,7 @@ class SearchIndex:
         their scores in that order."""
         if isinstance(query, str):
             query = parse_query(query)
-        candidates = notes if isinstance(notes, list) else list(notes)
-        if query.tags:
-            # Each tag asked for: the names notes spell it with (folded alike), then one
-            # C-level pass over the notes keeping those that carry one of them.
-            get_tags = operator.attrgetter("tags")
-            spelled = set(chain.from_iterable(map(get_tags, candidates)))
-            for wanted in set(query.tags):
-                names = {name for name in spelled if fold(name) == wanted}
-                carrying = map(operator.not_, map(names.isdisjoint, map(get_tags, candidates)))
-                candidates = list(compress(candidates, carrying))
+        candidates = self._tagged(notes if isinstance(notes, list) else list(notes), query)
         if not query.terms and not query.excluded:
             return candidates, repeat(0.0)
         corpus = self._corpus_of(candidates)
@@ -202,9 +239,24 @@ class SearchIndex:
             return found, chain(repeat(1.0, first), repeat(0.0))
         return found, scores
 
+    @staticmethod
+    def _tagged(candidates: list[Note], query: Query) -> list[Note]:
+        """The notes carrying every tag the query asks for (all of them, if none)."""
+        if query.tags:
+            # Each tag asked for: the names notes spell it with (folded alike), then one
+            # C-level pass over the notes keeping those that carry one of them.
+            get_tags = operator.attrgetter("tags")
+            spelled = set(chain.from_iterable(map(get_tags, candidates)))
+            for wanted in set(query.tags):
+                names = {name for name in spelled if fold(name) == wanted}
+                carrying = map(operator.not_, map(names.isdisjoint, map(get_tags, candidates)))
+                candidates = list(compress(candidates, carrying))
+        return candidates
+
     def _work_out(self, corpus: _Corpus, query: Query, rank_limit: int | None) -> _Answer:
         found = corpus.notes
-        matched, last, firsts = self._match(corpus, query)
+        tested: _Tested = {}
+        matched, last, firsts = self._match(corpus, query, tested)
         ranked_terms = [t for t in query.terms if len(t) >= self.RANK_MIN_LENGTH]
         if not ranked_terms:
             return _Answer(_pick(found, matched), None, 0)
@@ -236,13 +288,17 @@ class SearchIndex:
             ordered = list(compress(listed, marks))
             ordered += compress(listed, map(operator.not_, marks))
             return _Answer(ordered, None, in_title)
-        order, scores = self._rank(corpus, matched, ranked_terms)
+        order, scores = self._rank(corpus, matched, ranked_terms, tested)
         return _Answer(list(map(found.__getitem__, order)), scores, 0)
 
-    def _match(self, corpus: _Corpus, query: Query) -> tuple[Sequence[int], str | None, list[int]]:
+    def _match(
+        self, corpus: _Corpus, query: Query, tested: _Tested | None = None
+    ) -> tuple[Sequence[int], str | None, list[int]]:
         """Positions in the corpus of the notes holding every term and no excluded one, in
         the corpus's order; and the term tested last, if it was (else None), with where it
-        first occurs in each matching text (for the title-first order: see `_work_out`)."""
+        first occurs in each matching text (for the title-first order: see `_work_out`).
+        `tested` gets, for each term tested on some of the notes only, those notes and how
+        many of them hold it (what `_idf` need not count again)."""
         terms, excluded = set(query.terms), set(query.excluded)
         # The narrowest kept result this query can only shrink: every match of the query
         # is among its matches (see _narrows); terms and exclusions it already applied are
@@ -282,9 +338,12 @@ class SearchIndex:
             whole = len(matched) == corpus.size
             at = firsts if term is last else None
             starts = pool_firsts if term is resume else None
+            pool_of_term = matched
             matched = _keep(texts, matched, term, True, whole, at, starts)
             if whole:  # a pass over every note counts the notes holding the term, for ranking
                 corpus.df[term] = len(matched)
+            elif tested is not None:
+                tested[term] = (pool_of_term, len(matched))
         for term in excluded - done_excluded:
             matched = _keep(texts, matched, term, False, False)
         if len(terms) == 1 and not excluded:
@@ -303,52 +362,185 @@ class SearchIndex:
         return matched, last, firsts
 
     def _rank(
-        self, corpus: _Corpus, matched: Sequence[int], terms: list[str]
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], tested: _Tested
     ) -> tuple[list[int], list[float]]:
         """BM25-like scores: rarer terms weigh more, repeats saturate, title hits count triple.
         Returns the matches best first and their scores.
 
         The per-note counting runs as C-level `map`s over the matched texts, one term at a
         time; only the arithmetic is a Python loop."""
-        n_docs = corpus.size
         texts, titles, found = corpus.texts, corpus.titles, corpus.notes
-        if len(terms) == 1:
-            df = [len(matched)]
-        else:
-            known = corpus.df
-            for t in terms:
-                if t not in known:
-                    known[t] = sum(map(operator.contains, texts, repeat(t, n_docs)))
-            df = [known[t] for t in terms]
-        idf = [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
+        idf = self._idf(corpus, matched, terms, tested)
         m_texts = [texts[i] for i in matched]
         m_titles = [titles[i] for i in matched]
         lengths = list(map(len, m_texts))
         avg_len = (sum(lengths) / len(matched)) if matched else 1.0
-        norms = [0.25 + 0.75 * length / avg_len for length in lengths]
-        scores = [0.0] * len(matched)
-        for term, weight in zip(terms, idf, strict=True):
-            in_titles = list(map(str.count, m_titles, repeat(term)))
-            in_texts = list(map(str.count, m_texts, repeat(term)))
-            starts = list(map(str.startswith, m_titles, repeat(term)))
-            scores = [
-                score
-                + weight
-                * (
-                    (in_text - in_title) * 2.2 / (in_text - in_title + 1.2 * norm)
-                    + TITLE_WEIGHT * in_title * 2.2 / (in_title + 1.2)
-                    + (1.0 if start else 0.0)
-                )
-                for score, in_title, in_text, start, norm in zip(
-                    scores, in_titles, in_texts, starts, norms, strict=True
-                )
-            ]
+        scores = _scores(m_texts, m_titles, lengths, avg_len, terms, idf)
         # Best first, then the most recently modified, then as given: two stable sorts with
         # C-level keys.
         newest_first = [-found[i].modified for i in matched]
         order = sorted(range(len(matched)), key=newest_first.__getitem__)
         order.sort(key=[-score for score in scores].__getitem__)
         return list(map(matched.__getitem__, order)), list(map(scores.__getitem__, order))
+
+    def _idf(
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], tested: _Tested
+    ) -> list[float]:
+        """Each term's weight: the rarer among the corpus's texts, the more. A term `_match`
+        tested on some notes only is counted in the others alone."""
+        n_docs = corpus.size
+        if len(terms) == 1:
+            df = [len(matched)]
+        else:
+            known, texts = corpus.df, corpus.texts
+            for t in terms:
+                if t in known:
+                    continue
+                if t in tested:
+                    pool, holding = tested[t]
+                    outside = bytearray(b"\x01") * n_docs  # 1 for each note outside the pool
+                    deque(map(outside.__setitem__, pool, repeat(0)), maxlen=0)
+                    others = compress(texts, outside)
+                    known[t] = holding + sum(map(operator.contains, others, repeat(t)))
+                else:
+                    known[t] = sum(map(operator.contains, texts, repeat(t, n_docs)))
+            df = [known[t] for t in terms]
+        return [math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for d in df]
+
+    def _rank_top(
+        self, corpus: _Corpus, matched: Sequence[int], terms: list[str], limit: int, tested: _Tested
+    ) -> tuple[list[int], list[float]]:
+        """The first `limit` of what `_rank` returns, the same positions and scores, from
+        exact scores of only the matches that bounds cannot rule out (see `top`).
+
+        A score adds, per term, weight * (body part + title part + start bonus), in that
+        order, as `_scores` computes it. The body part is 0 for no hit in the body and stays
+        below 2.2 however many there are; the other two come from the title alone. The same
+        sums with the body part at 0 and at 2.2 are a floor and a ceiling of the score as
+        computed, not only as written: rounding is monotonic, so each step of the ceiling's
+        sum is at least the score's. A match whose ceiling is below the `limit`-th best
+        exact score found has a lower score than `limit` others and is never shown."""
+        if limit < 1:
+            return [], []
+        texts, titles, found = corpus.texts, corpus.titles, corpus.notes
+        idf = self._idf(corpus, matched, terms, tested)
+        count = len(matched)
+        whole = count == corpus.size  # then the corpus's own lists, in order
+        m_titles = titles if whole else list(map(titles.__getitem__, matched))
+        lengths = list(map(len, texts if whole else map(texts.__getitem__, matched)))
+        avg_len = (sum(lengths) / count) if matched else 1.0
+        # Matches whose title holds a ranked term (indexes into `matched`); every other one
+        # has the same ceiling, `bare`, and a floor of 0.
+        held: list[bool] | None = None
+        for term in terms:
+            holds = map(operator.contains, m_titles, repeat(term))
+            held = list(holds if held is None else map(operator.or_, held, holds))
+        assert held is not None
+        titled = list(compress(range(count), held))
+        h_titles = list(map(m_titles.__getitem__, titled))
+        floors = [0.0] * len(titled)
+        ceilings = [0.0] * len(titled)
+        bare = 0.0
+        for term, weight in zip(terms, idf, strict=True):
+            in_titles = map(str.count, h_titles, repeat(term))
+            parts = [TITLE_WEIGHT * in_title * 2.2 / (in_title + 1.2) for in_title in in_titles]
+            bonus = [1.0 if start else 0.0 for start in map(str.startswith, h_titles, repeat(term))]
+            # Summed as `_scores` sums, the body part first (0.0 + part is part exactly).
+            floors = [
+                low + weight * (part + start)
+                for low, part, start in zip(floors, parts, bonus, strict=True)
+            ]
+            ceilings = [
+                high + weight * (2.2 + part + start)
+                for high, part, start in zip(ceilings, parts, bonus, strict=True)
+            ]
+            bare = bare + weight * (2.2 + 0.0 + 0.0)
+        # The titled matches by ceiling, highest first, scored exactly in growing batches
+        # until the next ceiling is below the `limit`-th best score so far (then so are all
+        # the untitled ones: `bare` is no higher than any titled ceiling).
+        by_ceiling = sorted(range(len(titled)), key=ceilings.__getitem__, reverse=True)
+        scored: list[int] = []  # indexes into `matched`
+        scores: list[float] = []
+        bar = -math.inf  # the `limit`-th best exact score so far
+        done = 0
+        batch = 2 * limit  # doubling: few batches, few notes scored past the last place
+        # The best floors tell, before any counting, how high the bar will be at least:
+        # titled matches whose ceiling is below that are never scored.
+        if len(titled) >= limit:
+            bar = heapq.nlargest(limit, floors)[-1]
+        while done < len(by_ceiling) and ceilings[by_ceiling[done]] >= bar:
+            part = sorted(titled[k] for k in by_ceiling[done : done + batch])
+            done += batch
+            scored += part
+            scores += self._exact(texts, m_titles, matched, lengths, avg_len, terms, idf, part)
+            if len(scores) >= limit:
+                bar = max(bar, heapq.nlargest(limit, scores)[-1])
+            batch *= 2
+        if len(scored) < limit or bare >= bar:  # the untitled matches may still be shown
+            rest = list(compress(range(count), map(operator.not_, held)))
+            rest += (titled[k] for k in by_ceiling[done:])
+            scored += rest
+            scores += self._exact(texts, m_titles, matched, lengths, avg_len, terms, idf, rest)
+        # As `_rank` orders: best first, then the most recently modified, then as given.
+        order = sorted(range(len(scored)), key=scored.__getitem__)
+        newest_first = [-found[matched[i]].modified for i in scored]
+        order.sort(key=newest_first.__getitem__)
+        order.sort(key=[-score for score in scores].__getitem__)
+        order = order[:limit]
+        return [matched[scored[k]] for k in order], [scores[k] for k in order]
+
+    @staticmethod
+    def _exact(
+        texts: list[str],
+        m_titles: list[str],
+        matched: Sequence[int],
+        lengths: list[int],
+        avg_len: float,
+        terms: list[str],
+        idf: list[float],
+        part: list[int],
+    ) -> list[float]:
+        """`_scores` of the matches at `part` (indexes into `matched`)."""
+        return _scores(
+            [texts[matched[i]] for i in part],
+            list(map(m_titles.__getitem__, part)),
+            list(map(lengths.__getitem__, part)),
+            avg_len,
+            terms,
+            idf,
+        )
+
+
+def _scores(
+    m_texts: list[str],
+    m_titles: list[str],
+    lengths: list[int],
+    avg_len: float,
+    terms: list[str],
+    idf: list[float],
+) -> list[float]:
+    """The score of each text (its title's, its length), as `SearchIndex._rank` defines it;
+    `avg_len` is the matches' average length. One definition, for every note scored, so a
+    score is the same float whichever way it is reached."""
+    norms = [0.25 + 0.75 * length / avg_len for length in lengths]
+    scores = [0.0] * len(m_texts)
+    for term, weight in zip(terms, idf, strict=True):
+        in_titles = list(map(str.count, m_titles, repeat(term)))
+        in_texts = list(map(str.count, m_texts, repeat(term)))
+        starts = list(map(str.startswith, m_titles, repeat(term)))
+        scores = [
+            score
+            + weight
+            * (
+                (in_text - in_title) * 2.2 / (in_text - in_title + 1.2 * norm)
+                + TITLE_WEIGHT * in_title * 2.2 / (in_title + 1.2)
+                + (1.0 if start else 0.0)
+            )
+            for score, in_title, in_text, start, norm in zip(
+                scores, in_titles, in_texts, starts, norms, strict=True
+            )
+        ]
+    return scores
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,7 +559,16 @@ class _Corpus:
     answers: dict[tuple[tuple[str, ...], tuple[str, ...], int | None], _Answer] = field(
         default_factory=dict
     )
+    # (terms, excluded, limit) -> `SearchIndex.top`'s first matches, their scores, how many
+    tops: dict[tuple[tuple[str, ...], tuple[str, ...], int], _Top] = field(default_factory=dict)
 
+
+# `SearchIndex.top`'s answer: the first matches best first, their scores, how many match.
+_Top = tuple[list[Note], list[float], int]
+
+# Per term tested on some notes only (see `SearchIndex._match`): their positions, and how
+# many of them hold it.
+_Tested = dict[str, tuple[Sequence[int], int]]
 
 # Terms, excluded terms, the positions of the matches; the term tested last (None if an
 # exclusion was tested after it) and where it first occurs in each match's text.

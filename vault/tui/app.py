@@ -35,7 +35,7 @@ from vault.tui import failures
 from vault.tui.background import BackgroundWork
 from vault.tui.keygate import KeyGate
 from vault.tui.keys import APP_KEYS, bindings
-from vault.tui.memory import let_go, warm_up
+from vault.tui.memory import fewer_heaps, let_go, warm_up
 from vault.tui.messages import Closed, ClosingStep, LockFlushFailed, VaultOpened, WorkFailed
 from vault.tui.safetext import shown, shown_body
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
@@ -601,6 +601,7 @@ def make_app(
 
 def run_app(vault_path: Path, config: Config, keyfile: Path | None = None) -> int:
     harden()  # the app holds notes in memory: no core dumps (SECURITY.md)
+    fewer_heaps()  # (before any thread of the app allocates)
     app = make_app(vault_path, config, keyfile=keyfile)
     try:
         app.run()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from vault.notes.counts import notes_per_notebook
+from vault.notes.filing import notebook_path_in
 from vault.notes.model import Note, TagCount
 from vault.notes.search import Query
 from vault.notes.vault import Vault
@@ -54,6 +55,9 @@ class SidebarData:
     notebooks: list[NotebookEntry] = field(default_factory=list)  # parents before children
     tags: list[TagCount] = field(default_factory=list)
     untagged: int = 0
+    # Right after unlocking, before the whole listing is read (`first_sidebar`): the
+    # notebooks' names and how many notes in all, but no other count and no tag yet.
+    loading: bool = False
 
     def notebook(self, notebook_id: str | None) -> NotebookEntry | None:
         return next((nb for nb in self.notebooks if nb.id == notebook_id), None)
@@ -76,6 +80,19 @@ def sidebar_data(vault: Vault) -> SidebarData:
         tags=vault.tags(),
         untagged=sum(1 for n in live if not n.tags),
     )
+
+
+def first_sidebar(vault: Vault) -> SidebarData | None:
+    """The sidebar of the first screen (from the snapshot's head, `Vault.first_screen`): the
+    notebooks and how many notes, without reading the whole listing; None once it is read."""
+    first, books = vault.first_screen("modified"), vault.first_notebooks()
+    if first is None or books is None:
+        return None
+    by_id = {nb.id: nb for nb in books}
+    entries = [
+        NotebookEntry(nb.id, nb.name, nb.parent, notebook_path_in(by_id, nb.id), 0) for nb in books
+    ]
+    return SidebarData(all=first[1], notebooks=entries, loading=True)
 
 
 class NoteSource:

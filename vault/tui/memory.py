@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 
 from vault import gcpause
+from vault.hardening import libc_call
 
 # While a vault is open the youngest generation is collected after 10,000 new container
 # objects rather than 700. Drawing a screen makes thousands of them (Textual's strips and
@@ -40,6 +42,24 @@ def let_go() -> None:
     gcpause.release()
     gc.set_threshold(*_closed_thresholds)
     gc.collect()
+
+
+# glibc's mallopt option for the most heaps (arenas) threads may spread over: by default up
+# to 8 per core, one per thread that allocates while another holds a heap's lock.
+_M_ARENA_MAX = -8
+ARENAS = 2
+
+
+def fewer_heaps() -> None:
+    """Let the C allocator keep at most `ARENAS` heaps (Linux with glibc; elsewhere nothing).
+    The app's threads (the read-ahead, the unlock, the bodies' reader, the search) each got a
+    heap of their own, and what one of them freed could not serve another: at 100,000 notes
+    the app peaked 731-740 MiB with glibc's default, 722 MiB with two heaps and 718 MiB with
+    one (bench/RESULTS.md). Python allocates under its GIL, so the heaps' locks are hardly
+    ever contended; two leave SQLite's and libsodium's work outside the GIL a heap of its
+    own. Call it before the threads start."""
+    if sys.platform.startswith("linux"):
+        libc_call("mallopt", _M_ARENA_MAX, ARENAS)  # (None where there is no mallopt)
 
 
 def warm_up() -> None:

@@ -50,11 +50,11 @@ class PaletteSupport(MainHost):
         if session is None:
             return []
         items: list[Entry] = []
+        loading = self.sidebar_data.loading  # (the counts are not known yet)
         for nb in self.sidebar_data.notebooks:
             target = Target("notebook", nb.id)
-            items.append(
-                entry(nb.path, f"notebook · {_count(nb.notes)}", _bind(self.go_to_target, target))
-            )
+            about = "notebook" if loading else f"notebook · {_count(nb.notes)}"
+            items.append(entry(nb.path, about, _bind(self.go_to_target, target)))
         for tag in self.sidebar_data.tags:
             target = Target("tag", tag.name)
             items.append(

@@ -35,7 +35,16 @@ from vault.errors import VaultError
 from vault.notes.links import link_address
 from vault.notes.model import Note, has_body
 from vault.notes.search import Query, parse_query
-from vault.tui.data import ALL, SORTS, TRASH, NoteSource, SidebarData, Target, describe_target
+from vault.tui.data import (
+    ALL,
+    SORTS,
+    TRASH,
+    NoteSource,
+    SidebarData,
+    Target,
+    describe_target,
+    first_sidebar,
+)
 from vault.tui.data import sidebar_data as load_sidebar
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.keys import MAIN_KEYS, SEARCH_KEYS, bindings
@@ -240,6 +249,9 @@ class MainScreen(
             # (`finish_listing`).
             self._listing_wanted = True
             self.request_list()
+            first = first_sidebar(vault)  # the notebooks' names, the counts to follow
+            if first is not None:
+                self.post_message(SidebarLoaded(first))
         else:
             self._tell_what_failed()
             self.reload_views()

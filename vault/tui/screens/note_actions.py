@@ -271,6 +271,9 @@ class NoteActions(MainHost):
             self._write("Restored", note, lambda s, n: s.restore(n))
 
     def action_empty_trash(self) -> None:
+        if self.sidebar_data.loading:
+            self.notify("Still reading the notes; try again in a moment.", timeout=3)
+            return
         count = self.sidebar_data.trash
         if not count:
             self.notify("The trash is already empty.", timeout=3)

@@ -63,6 +63,7 @@ class Sidebar(Tree[Entry]):
         shape = (
             tuple((nb.id, nb.parent, nb.name) for nb in data.notebooks),
             tuple(t.name for t in data.tags),
+            data.loading,
         )
         if shape != self._shape or not self._target_nodes:
             self._rebuild(data)
@@ -81,24 +82,27 @@ class Sidebar(Tree[Entry]):
         self._data = SidebarData()
         self.clear()
 
-    def _labels(self, data: SidebarData) -> dict[Target, tuple[Text, int]]:
-        labels = {
+    def _labels(self, data: SidebarData) -> dict[Target, tuple[Text, int | None]]:
+        # While the notes are still being read (`data.loading`), only how many in all is
+        # known: the other counts are left out rather than shown as 0.
+        known = not data.loading
+        labels: dict[Target, tuple[Text, int | None]] = {
             ALL: (Text("All notes", style="bold"), data.all),
-            PINNED: (Text("★ Pinned"), data.pinned),
-            TRASH: (Text("Trash"), data.trash),
+            PINNED: (Text("★ Pinned"), data.pinned if known else None),
+            TRASH: (Text("Trash"), data.trash if known else None),
         }
         for nb in data.notebooks:
-            labels[Target("notebook", nb.id)] = (plain_text(nb.name), nb.notes)
+            labels[Target("notebook", nb.id)] = (plain_text(nb.name), nb.notes if known else None)
         for tag in data.tags:
             labels[Target("tag", tag.name)] = (plain_text(f"#{tag.name}"), tag.notes)
         return labels
 
     def _add(
-        self, parent: TreeNode[Entry], label: tuple[Text, int], target: Target, leaf: bool
+        self, parent: TreeNode[Entry], label: tuple[Text, int | None], target: Target, leaf: bool
     ) -> TreeNode[Entry]:
         text, count = label
         node = parent.add_leaf(text, data=target) if leaf else parent.add(text, data=target)
-        self._counts[node.id] = f"{count:,}"
+        self._set_count(node, count)
         self._target_nodes[target] = node
         return node
 
@@ -153,7 +157,9 @@ class Sidebar(Tree[Entry]):
         for tag in data.tags:
             target = Target("tag", tag.name)
             self._add(tags, labels[target], target, leaf=True)
-        if not data.tags:
+        if data.loading:
+            tags.add_leaf(Text("(reading the notes…)", style="dim italic"), data=_TAGS)
+        elif not data.tags:
             tags.add_leaf(Text("(none: ctrl+t)", style="dim italic"), data=_TAGS)
         self._add(root, labels[TRASH], TRASH, leaf=True)
 
@@ -161,8 +167,14 @@ class Sidebar(Tree[Entry]):
         for target, (text, count) in self._labels(data).items():
             node = self._target_nodes.get(target)
             if node is not None:
-                self._counts[node.id] = f"{count:,}"
+                self._set_count(node, count)
                 node.set_label(text)  # also redraws the count
+
+    def _set_count(self, node: TreeNode[Entry], count: int | None) -> None:
+        if count is None:
+            self._counts.pop(node.id, None)
+        else:
+            self._counts[node.id] = f"{count:,}"
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Entry]) -> None:
         event.stop()
