@@ -310,7 +310,10 @@ class ItemCache:
                 found.append(Note.from_payload(row.item_id, payload, row.op_id, row.conflict))
         if not found or any(n.conflict for n in found):
             return False
-        self.titled = [n if n.id in rest else dataclasses.replace(n, body=UNLOADED) for n in found]
+        for note in found:
+            if note.id not in rest:
+                set_unloaded(note)  # (made here, shared with no one yet)
+        self.titled = found
         self._kinds = frozenset(k for k in KIND_TYPES if k != "note")
         others = compress(entries, map(ne, map(itemgetter(1), entries), repeat("note")))
         self._take_listing(list(others), whole, file_version)
