@@ -204,6 +204,43 @@ def test_unlock_has_the_agent_open_the_vault_before_any_command(hostile: CLI) ->
     same(*both_ways(cli, "search", "second"))  # on the texts folded by the preload
 
 
+def test_unlock_lays_out_the_listing_the_same_terminal_asks_for_next(hostile: CLI) -> None:
+    """`vault unlock` has the agent run, once the vault is open, the `vault ls` the same
+    terminal would send (its folder, environment, streams, vault options): that `vault ls`
+    is then answered from what was made ahead, byte for byte what it prints alone. One shown
+    another way (here: JSON) is worked out when it comes, as before; a change made since the
+    unlock is listed."""
+    cli = hostile
+
+    def unlock(*before: str) -> None:
+        cli("lock", check=True)
+        cli.password = PASSWORD
+        cli(*before, "unlock", check=True)
+        cli.password = None
+        deadline = time.monotonic() + 60
+        while not (status := agent_status(cli))["open"]:
+            assert time.monotonic() < deadline, "the agent never opened the vault"
+            time.sleep(0.05)
+        assert status["answered_ahead"] == 0
+
+    unlock()
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert agent_status(cli)["answered_ahead"] == 1
+    same(*both_ways(cli, "ls", "--json"))
+    assert agent_status(cli)["answered_ahead"] == 1
+    unlock("--vault", str(cli.vault_dir))  # the option before the command, kept for `ls`
+    served, own = both_ways(cli, "--vault", str(cli.vault_dir), "ls")
+    same(served, own)
+    assert agent_status(cli)["answered_ahead"] == 1
+    unlock()
+    cli("new", "Written since", input="fresh", check=True, VAULT_AGENT_SERVE="0")
+    served, own = both_ways(cli, "ls")
+    same(served, own)
+    assert "Written since" in served.stdout
+    assert agent_status(cli)["answered_ahead"] == 0
+
+
 def test_a_lock_right_after_unlock_ends_the_agent_preloading_or_not(cli: CLI) -> None:
     """A lock that comes while the agent is still opening the vault: the agent answers, waits
     for the opening, forgets it, and removes its socket; the next command asks again."""

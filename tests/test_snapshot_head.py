@@ -423,3 +423,56 @@ def test_a_head_naming_too_many_ids_is_written_as_one_of_no_use() -> None:
     assert json.loads(snapshot._head_bytes(snapshot.head_object(5, big, True, [], []))) == (
         snapshot.NO_HEAD
     )
+
+
+def test_a_fork_forged_under_a_head_entry_is_not_on_the_first_screen(many: Path) -> None:
+    """A row forged into a first-screen note's history (no key, an old seq, another device,
+    a small op id): the shown head is still the sealed one and its tag matches, but a version
+    of the note does not open, so the whole listing refuses the note: so must the first
+    screen (it reads the whole listing at once)."""
+    with Vault.unlock(many, password=PASSWORD) as vault:
+        top = vault.notes(bodies=False)[0]
+        vault._unsnapped = 0
+    with sqlite3.connect(many / "store.sqlite") as db:
+        parents, envelope = db.execute(
+            "SELECT parents, envelope FROM ops WHERE op_id = ?", (top.version,)
+        ).fetchone()
+        db.execute(
+            "INSERT INTO ops(seq, op_id, item_id, kind, parents, deleted, envelope, device) "
+            "VALUES (-5, ?, ?, 'note', ?, 0, ?, ?)",
+            ("0" * 32, top.id, parents, envelope, "f" * 32),
+        )
+    first, _, whole = first_then_whole(many)
+    assert top.id not in {entry[0] for entry in whole}
+    assert first is None or top.id not in {entry[0] for entry in first}
+
+
+def test_a_listing_that_fails_leaves_no_first_screen_behind(many: Path) -> None:
+    """The rest of the first load fails (here the store stays busy in another process while
+    the commitment check must record an incident): the first screen is not kept for good,
+    and the next read does the whole first load again, incident and all."""
+    from vault.errors import VaultError
+
+    with Vault.unlock(many, password=PASSWORD) as vault:
+        note = vault.notes(bodies=False)[-1]
+        old = note.version
+        vault.update_note(note, body="edited")
+        vault._save_snapshot(force=True)
+        vault._unsnapped = 0
+    with sqlite3.connect(many / "store.sqlite") as db:
+        db.execute("DELETE FROM ops WHERE op_id = ?", (old,))
+    holder = sqlite3.connect(many / "store.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long write (an import, a sync)
+    try:
+        with Vault.unlock(many, password=PASSWORD, bodies="later") as vault:
+            assert vault.first_screen("modified") is not None
+            with pytest.raises(VaultError):
+                vault.finish_listing()
+            assert vault.first_screen("modified") is None
+            holder.rollback()
+            whole = [shown(n) for n in vault.notes(bodies=False)]
+            assert whole == expected_list(many)
+            assert vault.history_incident and "altered without the key" in vault.history_incident
+            vault._unsnapped = 0
+    finally:
+        holder.close()

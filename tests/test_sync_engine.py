@@ -544,6 +544,29 @@ def test_purge_travels_and_erases_old_versions(dev: Devices) -> None:
     ] * 2
 
 
+def test_a_purge_that_arrives_removes_this_devices_snapshot(dev: Devices) -> None:
+    from vault.sealing import keys, snapshot
+    from vault.sealing.crypto import Label, subkey
+
+    with dev.a.batch():
+        for n in range(250):
+            dev.a.create_note(f"Note {n}", f"body {n}")
+    secret = dev.a.create_note("Secret", "the purged text")
+    dev.both()
+    path_b = dev.b.path
+    dev.b.lock()
+    assert snapshot.path_in(path_b).exists()
+    dev.b = Vault.unlock(path_b, password=PASSWORD)
+    dev.opened.append(dev.b)
+    dev.a.purge_note(dev.a.note(secret.id))
+    dev.both()
+    mk = dev.b.master_key
+    dev.b.lock()
+    found = snapshot.read(path_b, subkey(mk, Label.SNAPSHOT), dev.b.vault_id, keys.mk_id(mk))
+    held = [e for e in found or [] if e[0] == secret.id]
+    assert not held, "the purged note is still in the snapshot"
+
+
 # --- devices, keys, cloning ------------------------------------------------------------------
 
 

@@ -387,3 +387,52 @@ async def test_while_the_notes_are_read_the_sidebar_leaves_out_counts_it_does_no
         assert sidebar._counts[sidebar.node_for(Target("notebook", "b")).id] == "0"
         labels = [str(node.label) for node in sidebar.root.children[3].children]
         assert labels == ["(none: ctrl+t)"]
+
+
+@pytest.mark.parametrize("quit_after", [False, True])
+async def test_an_edit_on_the_first_screen_survives_the_whole_listing(
+    head_vault: Path, app_for, quit_after: bool
+) -> None:
+    """The first screen's top note opened and typed into while the whole listing is still
+    being read (the cache's lock held as a listing of 100,000 notes holds it): the edit keeps
+    the note's body, survives the list being swapped in, and a quit right after saves it."""
+    import threading
+    import time
+
+    from tests.tui.test_first_hour import burst, wait_for_screen
+
+    app = app_for(head_vault, read_bodies=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        burst(app, [*PASSWORD, "enter"])
+        await wait_for_screen(pilot, MainScreen)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        vault = main.session.vault
+        held = threading.Event()
+
+        def hold() -> None:
+            with vault._lock:
+                held.set()
+                time.sleep(2.0)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        held.wait(5)
+        await wait_until(pilot, lambda: len(main.notes_list.notes) > 0)
+        first = main.notes_list.notes[0]
+        burst(app, ["enter", *"hello "])
+        await pilot.pause(0.3)
+        if quit_after:
+            burst(app, ["ctrl+q"])
+            await pilot.pause(0.5)
+        holder.join()
+        if not quit_after:
+            await wait_until(pilot, lambda: not vault.listing_pending and main._list_total is None)
+            await pilot.pause(1.5)  # the autosave
+            await settle(pilot)
+            assert main.pane.text == "hello fresh"
+            assert len(main.notes_list.notes) == HEAD_COUNT
+    with Vault.unlock(head_vault, password=PASSWORD) as after:
+        assert after.note(first.id).body == "hello fresh"
+        after._unsnapped = 0

@@ -73,7 +73,10 @@ def write_body(value: str, *, exact: bool = False) -> None:
 
 
 def emit_json(value: Any) -> None:
-    doc = json.dumps(value, ensure_ascii=False, indent=2)
+    try:
+        doc = indented_json(value)
+    except (_Unusual, RecursionError):
+        doc = json.dumps(value, ensure_ascii=False, indent=2)
     sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", doc) + "\n")
 
 
@@ -103,3 +106,72 @@ def console(stderr: bool = False) -> Any:
 
 def _isatty(stream: object) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
+
+
+class _Unusual(Exception):
+    """A value `indented_json` leaves to the json module (whose output it matches)."""
+
+
+def indented_json(value: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, indent=2)`, character for character, for the
+    JSON the commands print (dicts with string keys, lists, tuples, strings, ints, floats,
+    booleans, None; anything else raises `_Unusual`). The json module encodes indented output
+    in Python a token at a time: `vault ls --json` at 100,000 notes spent 3.7 s there; this
+    writes each string with the json module's own C encoder and joins once."""
+    parts: list[str] = []
+    add = parts.append
+
+    def put(item: Any, pad: str) -> None:
+        kind = type(item)
+        if kind is str:
+            add(_encode_string(item))
+        elif item is None:
+            add("null")
+        elif item is True:
+            add("true")
+        elif item is False:
+            add("false")
+        elif kind is int:
+            add(int.__repr__(item))
+        elif kind is float:
+            add(_float(item))
+        elif kind is dict:
+            if not item:
+                add("{}")
+                return
+            inner = pad + "  "
+            lead = "{" + inner
+            for key, member in item.items():
+                if type(key) is not str:
+                    raise _Unusual
+                add(lead + _encode_string(key) + ": ")
+                put(member, inner)
+                lead = "," + inner
+            add(pad + "}")
+        elif kind is list or kind is tuple:
+            if not item:
+                add("[]")
+                return
+            inner = pad + "  "
+            lead = "[" + inner
+            for member in item:
+                add(lead)
+                put(member, inner)
+                lead = "," + inner
+            add(pad + "]")
+        else:
+            raise _Unusual
+
+    put(value, "\n")
+    return "".join(parts)
+
+
+_encode_string = json.encoder.encode_basestring  # the C one when there is one, as json uses
+
+
+def _float(number: float) -> str:
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "Infinity" if number > 0 else "-Infinity"
+    return float.__repr__(number)

@@ -347,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # everything this process creates is private to its owner
     if argv is None:
         argv = sys.argv[1:]
-    return run(build_parser(command_named(argv)).parse_args(argv))
+    args = build_parser(command_named(argv)).parse_args(argv)
+    args.command_line = list(argv)  # as typed (`vault unlock` foresees the `vault ls` after it)
+    return run(args)
 
 
 def _output_failure(exc: Exception) -> str | None:

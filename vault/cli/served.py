@@ -138,6 +138,7 @@ class Service:
         # shown (the command line, the caller's environment...), for the next one shown the
         # same way to lay out only what changed.
         self.listings: dict[tuple[Any, ...], Any] = {}
+        self.answered_ahead = 0  # commands answered from `listed` (agent status, tests)
         self.ran = 0.0  # when the last command ended (time.monotonic)
 
     def close(self) -> None:
@@ -164,12 +165,18 @@ class Service:
             self.vault.check_history()
             _settle_gc()
 
-    def preload(self, vault_path: str, key: bytes) -> None:
+    def preload(self, vault_path: str, key: bytes, foresee: dict[str, Any] | None) -> None:
         """The vault opened now (`vault unlock`, on the agent's preloading thread), as the
-        first command would open it, and its notes' texts folded for search; a command that
-        names this path finds it open, and the first `vault search` only matches."""
+        first command would open it; then the `vault ls` foreseen from the terminal that
+        unlocked (vault.session.thin.foreseen_listing) run, so its answer is kept (`listed`)
+        and the listing's rows too; then the notes' texts folded for search. A command that
+        names this path finds it open, the same `vault ls` is answered at once, and the first
+        `vault search` only matches."""
         with contextlib.suppress(Declined):
             vault = self._open(vault_path, key)
+            if foresee is not None:
+                with contextlib.suppress(Exception):  # only a head start for that listing
+                    self.run(foresee, key)
             with contextlib.suppress(Exception):  # only a head start for the first search
                 vault.warm_search()
 
@@ -199,6 +206,7 @@ class Service:
                 return {"ok": True, "served": False}
             facts = _listing_facts(call, args, config, vault)
             if facts is not None and self.listed is not None and self.listed[0] == facts:
+                self.answered_ahead += 1
                 return self.listed[1]
             sys.stdin = io.TextIOWrapper(_Input(call.stdin or b"", call.tty[0]), encoding="utf-8")
             sys.stdout = _text(chunks, 1, call.tty[1], call.encodings[0])

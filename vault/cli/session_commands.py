@@ -12,7 +12,7 @@ from vault.cli.common import emit_json, info, session_json, session_line, vault_
 from vault.config import Config
 from vault.errors import InvalidInputError
 from vault.notes.vault import Vault, inspect_vault
-from vault.session import agent_client
+from vault.session import agent_client, thin
 
 # The agent's process: a program started (`python -m`), never imported here; it sits above the
 # faces and imports the command line's service itself (tests/test_architecture.py checks it).
@@ -47,7 +47,15 @@ def cmd_unlock(args: argparse.Namespace, config: Config) -> int:
         try:
             # Opened by the agent at once: the next command is a person's, seconds later.
             session = agent_client.start(
-                path, vi.vault_id, key, seconds, entry=AGENT_ENTRY, preload=True
+                path,
+                vi.vault_id,
+                key,
+                seconds,
+                entry=AGENT_ENTRY,
+                preload=True,
+                foresee=thin.foreseen_listing(
+                    getattr(args, "command_line", []), "unlock", vi.vault_id
+                ),
             )
         finally:
             del key

@@ -330,6 +330,7 @@ class ItemCache:
         }
 
     _first_states: dict[str, ItemRow] | None = None
+    _head_given_up = False  # more than HEAD_CHANGES items changed since the head: seal anew
 
     def _end_first_load(self, scan: HistoryScan, headless: set[str]) -> None:
         deleted = [r for r in scan.shown.values() if r.deleted]
@@ -368,6 +369,9 @@ class ItemCache:
         newer operation (the store was rolled back or edited: not for a hint to paper over)."""
         changed = self.store.changed_since(head.high_water, HEAD_CHANGES)
         if changed is None:
+            # Sealed again at lock, however few changes that makes by `_save_snapshot`'s
+            # measure (2% of a big vault is 2,000): else no unlock uses a head until then.
+            self._head_given_up = True
             return None
         tags, shown = scan.prepared["tags"], scan.shown
         items: dict[str, Item] = {}
@@ -386,6 +390,8 @@ class ItemCache:
             if tags.get(item_id) != tag:
                 return None
             state = shown[item_id]
+            if state.conflict and not self._forks_open(item_id):
+                return None  # a version that does not open: the whole listing reports it
             if isinstance(item, Note | Notebook) and item.conflict != state.conflict:
                 item = dataclasses.replace(item, conflict=state.conflict)
             items[item_id] = item
@@ -432,6 +438,20 @@ class ItemCache:
         books = {i: nb for i, nb in items.items() if isinstance(nb, Notebook)}
         return FirstScreen(orders, count, books)
 
+    def _forks_open(self, item_id: str) -> bool:
+        """Whether every version of a forked item opens (as `_verify_conflicts` checks at the
+        first refresh): a row forged into its history makes a fork whose shown head is still
+        the sealed one, so the entry's tag alone does not tell."""
+        for version in self.store.history(item_id):
+            if version.claims in self._heads_checked:
+                continue
+            try:
+                open_op(self._items_key, self.vault_id, version.claims, version.envelope)
+            except VaultError:
+                return False
+            self._heads_checked.add(version.claims)
+        return True
+
     def first_screen(self, sort: str) -> tuple[list[Note], int] | None:
         """The first notes outside the trash in order `sort` and how many there are, while
         the whole listing is not read yet (from the snapshot's head: `FirstScreen`); None once
@@ -460,15 +480,32 @@ class ItemCache:
                 return
             head, self._head = self._head, None
             scan, headless = put_off
-            with gcpause.paused():
-                self._check_scan(self.store, scan, None)
-                if scan.version != self.store.data_version():
-                    self._first_states = None  # committed since the scan: read it all anew
-                listing = head.listing() if head is not None else None
-                if listing:
-                    self._take_listing(*listing)
-                self._end_first_load(scan, headless)
-            self._screen = None
+            try:
+                with gcpause.paused():
+                    self._check_scan(self.store, scan, None)
+                    if scan.version != self.store.data_version():
+                        self._first_states = None  # committed since the scan: read it anew
+                    listing = head.listing() if head is not None else None
+                    if listing:
+                        self._take_listing(*listing)
+                    self._end_first_load(scan, headless)
+            except BaseException:
+                # Not finished (the store busy, a read failing): the first screen is not
+                # shown any longer, and the next refresh does all of it again (the
+                # commitment, the deletions), from the store alone (the head's file is
+                # spent). Never a first screen for good, nor an incident left untold.
+                if head is not None:
+                    head.close()
+                self._close_body_stream()
+                self._bodiless.clear()
+                self._items.clear()
+                self._snap_tags.clear()
+                self._first_states = self._first_prepared = None
+                self._seen_version = -1
+                self._put_off = put_off
+                raise
+            finally:
+                self._screen = None
 
     def lock(self) -> None:
         """Forget every decrypted value and the keys (as far as Python lets us), after sealing
@@ -573,7 +610,7 @@ class ItemCache:
         if count < SNAPSHOT_MIN_ITEMS or self._kinds is not None:
             return
         due = self._unsnapped >= max(SNAPSHOT_MIN_CHANGES, count // 50)
-        if not force and not due and not self._snap_old:
+        if not force and not due and not self._snap_old and not self._head_given_up:
             return
         # Read before the refresh: every operation at or below it is in the cache after it,
         # so whatever the head leaves out from here on has a newer one (`_head_screen`).
@@ -634,7 +671,7 @@ class ItemCache:
         except OSError:
             return  # a full disk: the next unlock just opens every envelope again
         self._unsnapped = 0
-        self._snap_old = False
+        self._snap_old = self._head_given_up = False
 
     def _fill_bodies(self) -> bool:
         """Give the notes loaded without their bodies their bodies, from the same snapshot read

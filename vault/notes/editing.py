@@ -287,13 +287,17 @@ class Notes(Filing):
             if row is not None and row.deleted and len(self.store.heads(note.id)) == 1:
                 older = [op for op in self.store.history(note.id) if op.op_id != row.op_id]
                 self.store.erase_history(self.erasures(older))
-        # The snapshot still holds the note: it goes now, and locking seals a new one.
-        snapshot.destroy(self.path)
-        self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
+        self.drop_snapshot()
         from vault.notes import attachments  # (and its threads) only when it is needed
 
         if attachments.FIELD in note.extra:  # its files, if no other note uses them
             attachments.collect_garbage(self)
+
+    def drop_snapshot(self) -> None:
+        """The snapshot may hold what was just erased (a purge, here or arriving by sync):
+        it is overwritten and removed now, and locking seals a new one."""
+        snapshot.destroy(self.path)
+        self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
 
     def empty_trash(self) -> int:
         trashed = self.notes(trashed=True)

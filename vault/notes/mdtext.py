@@ -27,17 +27,26 @@ _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _CODE = re.compile(r"`+([^`\n]+?)`+")
+_MARK_STARTS = frozenset("#>-*+[")  # (and digits) what a block mark or a task box begins with
+_INLINE_MARK = re.compile(r"[`\[<*_~]")  # a character every inline pattern above needs
 
 
 def plain_line(line: str) -> str:
     """'## **Big** plans' -> 'Big plans'; '- [ ] call [Ana](tel:1)' -> 'call Ana'."""
     text = line.strip()
     # A list item may hold a task box, and a quote may hold a list: take the marks off in turn.
+    # Both marks begin the text, which never begins with white space here: a text beginning
+    # with anything else has none, and the patterns are not run (a snippet per listed note).
     for _ in range(3):
+        first = text[:1]
+        if not (first in _MARK_STARTS or first.isdecimal()):
+            break
         stripped = _TASK.sub("", _BLOCK.sub("", text, count=1), count=1)
         if stripped == text:
             break
         text = stripped
+    if _INLINE_MARK.search(text) is None:  # no code, link, emphasis or strike-through
+        return text.strip()
     text = _CODE.sub(r"\1", text)
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(r"\1", text)

@@ -25,6 +25,7 @@ from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, Bodies, 
 from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
 from vault.notes.filing import clean_name, clean_tag
 from vault.notes.integrity import CheckReport
+from vault.notes.model import forget_shared
 from vault.notes.unlocking import (
     Prefetch,
     Prefetched,
@@ -167,6 +168,9 @@ class Vault(Notes):
                 vault.keep_kek(*opened[0])
             return vault
         except BaseException:
+            # An opening that failed after decrypting (the first load read the snapshot, then
+            # raised) is never locked: the tag names it shared must not stay in the process.
+            forget_shared()
             store.close()
             raise
 
@@ -186,6 +190,9 @@ class Vault(Notes):
                 raise StaleSessionError("the unlocked session is for an older key of this vault")
             return cls(store, master_key, kinds=kinds, bodies=bodies)
         except BaseException:
+            # An opening that failed after decrypting (the first load read the snapshot, then
+            # raised) is never locked: the tag names it shared must not stay in the process.
+            forget_shared()
             store.close()
             raise
 

@@ -60,11 +60,15 @@ class Service(Protocol):
         """Called after a command's caller has its answer, and every POLL_SECONDS for a while
         after: work for the next command, done while nobody waits (cheap when there is none)."""
 
-    def preload(self, vault_path: str, key: bytes) -> None:
+    def preload(self, vault_path: str, key: bytes, foresee: dict[str, Any] | None) -> None:
         """Open the vault at `vault_path` now, for the commands to come (`vault unlock`): on a
-        thread of its own, while the loop answers; no command runs until it is done."""
+        thread of its own, while the loop answers; no command runs until it is done. Then
+        `foresee`, a command's request (as `run` gets it), is run ahead, for its answer to be
+        kept for when it comes (the `vault ls` a person types next)."""
 
     def close(self) -> None: ...
+
+    answered_ahead: int  # commands whose answer was made before they came
 
 
 # Makes the service for (socket path, vault id): for `preload`, or at the first command the
@@ -166,7 +170,7 @@ class Agent:
     served: int = 0  # commands run here (vault.session.thin), for `status` and the tests
     preloading: threading.Thread | None = None  # `preload`, until a command waits for it
 
-    def preload(self, vault_path: str) -> None:
+    def preload(self, vault_path: str, foresee: dict[str, Any] | None = None) -> None:
         """Make the service and open the vault on another thread, as `vault unlock` asks: the
         loop goes on answering (status, lock, the key) meanwhile, and a command to run waits
         for the opening (it would have paid for it anyway). A failure here only leaves the
@@ -180,7 +184,7 @@ class Agent:
                 service = make(self.path, self.vault_id)
                 key = base64.b64decode(self.key.encoded())
                 try:
-                    service.preload(vault_path, key)
+                    service.preload(vault_path, key, foresee)
                 finally:
                     del key
             except Exception:
@@ -301,6 +305,9 @@ class Agent:
             "pid": os.getpid(),
             "key_locked_in_ram": self.key.locked_in_ram,
             "served": self.served,
+            # Of those, how many had their answer made before they came (`Service.preload`'s
+            # foreseen `vault ls`, or a repeat of the last with nothing changed).
+            "answered_ahead": self.service.answered_ahead if self.service is not None else 0,
             # The vault is open for the commands (preloaded, or a command ran).
             "open": (self.preloading is None or not self.preloading.is_alive())
             and self.service is not None,
@@ -366,7 +373,7 @@ def main(make_service: ServiceFactory | None = None) -> int:
         out.write(f"error {reason}\n")
         out.flush()
         return 1
-    preload = request.get("preload")
+    preload, foresee = request.get("preload"), request.get("foresee")
     del request
     out.write("ready\n")
     out.flush()
@@ -377,7 +384,7 @@ def main(make_service: ServiceFactory | None = None) -> int:
     os.close(null)
     try:
         if isinstance(preload, str):
-            agent.preload(preload)
+            agent.preload(preload, foresee if isinstance(foresee, dict) else None)
         agent.serve()
     finally:
         agent.close()

@@ -429,6 +429,21 @@ def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
     return message
 
 
+def foreseen_listing(argv: list[str], command: str, vault_id: str) -> dict | None:
+    """The request `vault ls` would send from here, for `argv` (this process's command line,
+    which runs `command`, e.g. `vault --vault DIR unlock`): the same vault options before it,
+    then `ls`, with this process's folder, environment and streams. The agent lays that
+    listing out as soon as it has opened the vault (`vault unlock`), so the `vault ls` a
+    person types next in the same terminal is answered from it. None when the command line
+    is not plain (only `--vault DIR` and `--keyfile PATH` before the command)."""
+    i = 0
+    while i + 1 < len(argv) and argv[i] in ("--vault", "--keyfile"):
+        i += 2
+    if i >= len(argv) or argv[i] != command:
+        return None
+    return _request([*argv[:i], "ls"], vault_id, "ls")
+
+
 def _no_body_option(arg: str) -> bool:
     name = arg.partition("=")[0]
     return (len(name) >= 5 and "--no-edit".startswith(name)) or (

@@ -129,7 +129,9 @@ class Tidy(Publish):
 
     def _erase_purged(self) -> None:
         """A deletion that arrived and settled the item (no competing version) erases the
-        sealed content of its older versions here too, as the purge did where it was made."""
+        sealed content of its older versions here too, as the purge did where it was made,
+        and the snapshot (which holds them too) goes, as it did there."""
+        erased = False
         for item_id in self.t.tombstoned:
             # One transaction: a version saved meanwhile (the app, another process) must not
             # land between the check and the erasing, or its content would be erased too.
@@ -142,3 +144,6 @@ class Tidy(Publish):
                         continue
                     older = [o for o in self.store.history(item_id) if o.op_id != row.op_id]
                     self.store.erase_history(self.vault.erasures(older))
+                    erased = True
+        if erased:
+            self.vault.drop_snapshot()

@@ -412,14 +412,17 @@ class MainScreen(
             return
         try:
             with session.task() as check:
-                with contextlib.suppress(VaultError):
+                try:
                     session.vault.finish_listing()
                     source.base(ALL, self.sort)  # (what the list asks for next, read now)
+                except VaultError:
+                    pass  # the list is read again below, and says what failed then
                 check()
                 hold_still()  # the notes, out of the collector's way (tui/memory.py)
         except Stopped:
             return  # locking
-        self.post_message(ListingLoaded())
+        finally:
+            self.post_message(ListingLoaded())  # whatever happened: never the first screen
 
     def on_listing_loaded(self, message: ListingLoaded) -> None:
         if self.session is not None:
