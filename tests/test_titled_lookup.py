@@ -66,6 +66,7 @@ def test_the_exact_title_is_found_without_building_every_note(big: Path) -> None
         note = lookup.note_titled(vault, "Note 007")
         assert note is not None and note.body == "body 7"
         assert vault.notebook_path(note.notebook) == "Book"
+    assert vault.titled is None  # locking forgets them with every decrypted item
 
 
 @pytest.mark.parametrize("ref", REFS)

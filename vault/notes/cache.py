@@ -528,6 +528,7 @@ class ItemCache:
             self._close_body_stream()
             self._bodiless.clear()
             self._items.clear()
+            self.titled = None  # (decrypted notes too)
             self._states = self._heads = None
             self._index.clear()
             forget_shared()  # (tag names and notebook ids the notes shared)
