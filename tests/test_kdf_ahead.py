@@ -131,3 +131,63 @@ def test_a_vault_folder_or_configuration_that_cannot_be_read_is_reported_by_the_
         assert "'~nosuchuserhere' in a path: no such user's home folder" in result.stderr
     result = cli("ls", "--vau", "~nosuchuserhere/x")
     assert result.returncode != 0 and "Traceback" not in result.stderr
+
+
+def test_the_head_start_reads_the_names_the_header_and_the_slots_use() -> None:
+    """vault.notes.ahead reads vault.json and the key slots without their modules (which load
+    libsodium and pathlib): its names must be theirs."""
+    from vault.notes import ahead
+    from vault.sealing import keys
+    from vault.storage import header
+
+    assert (ahead.HEADER, ahead.KEYS_DIR) == (header.HEADER, header.KEYS_DIR)
+    assert (ahead.SLOT_VERSION, ahead.RECOVERY, ahead.PASSWORD_KEYFILE) == (
+        keys.SLOT_VERSION,
+        keys.RECOVERY,
+        keys.PASSWORD_KEYFILE,
+    )
+
+
+def test_only_argon2_loads_before_the_kdf_starts(closed_vault: Path, tmp_path: Path) -> None:
+    """What loads before Argon2 starts is time it cannot hide: the head start imports neither
+    libsodium nor the store, the slots' code or the command line (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAULT_")}
+    env.update(VAULT_PASSWORD=PASSWORD, VAULT_DIR=str(closed_vault), TMPDIR=str(tmp_path))
+    code = (
+        "import sys\n"
+        "from vault import __main__ as entry\n"
+        "from vault.sealing import kdf\n"
+        "entry._derive_ahead({})\n"
+        "assert len(kdf._ahead) == 1, kdf._ahead\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('nacl', 'vault')))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    for module in ("nacl", "vault.sealing.crypto", "vault.sealing.keys", "vault.fsutil"):
+        assert module not in loaded
+    assert not any(m.startswith(("vault.storage", "vault.cli")) for m in loaded)
+
+
+def test_a_hostile_slot_starts_no_derivation(closed_vault: Path) -> None:
+    """A slot asking for more than an unlock accepts (or unreadable) starts nothing ahead:
+    the unlock refuses it as before."""
+    import json
+
+    from vault.notes import ahead
+
+    slots = [p for p in (closed_vault / "keys").glob("*.json") if "kdf" in p.read_text()]
+    for slot in slots:
+        doc = json.loads(slot.read_text())
+        doc["kdf"]["m"] = 64 * 1024 * 1024  # 64 GiB
+        slot.write_text(json.dumps(doc))
+    ahead.derive_ahead(str(closed_vault), PASSWORD, keyfile=False)
+    assert slots and not crypto._ahead
+    for slot in slots:
+        slot.write_text("{not json")
+    ahead.derive_ahead(str(closed_vault), PASSWORD, keyfile=False)
+    assert not crypto._ahead

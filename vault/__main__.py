@@ -90,34 +90,30 @@ def _derive_ahead(given: dict[str, str]) -> None:
     from vault.hardening import harden
 
     harden()  # before the thread holds anything derived from the password (as cli.main does)
-    from pathlib import Path
-
-    from vault.errors import VaultError
-
+    # Only what starting Argon2 needs loads before it starts (vault.notes.ahead): no pathlib,
+    # no libsodium, no store; the rest loads while it runs.
     named = given.get("--vault") or os.environ.get("VAULT_DIR")
     if named:  # as vault.paths.resolve_vault_dir finds it (without loading what it needs else)
-        path = Path(named).expanduser()
+        folder = os.path.expanduser(named)
     else:
         from vault.config import Config
+        from vault.errors import VaultError
         from vault.paths import resolve_vault_dir
 
         try:
-            path = resolve_vault_dir(None, Config.load().get("vault.path"))
+            folder = str(resolve_vault_dir(None, Config.load().get("vault.path")))
         except VaultError:
             return
+    from vault.notes import ahead
     from vault.session import thin
-    from vault.storage.header import read_header
 
-    try:
-        vault_id, _ = read_header(path)
-    except (VaultError, OSError):
+    vault_id = ahead.vault_id_of(folder)
+    if vault_id is None:
         return
-    if thin.may_have_session(str(path), vault_id):
+    if thin.may_have_session(folder, vault_id):
         return  # the command opens with the session's key, most likely: no KDF to start
     keyfile = "--keyfile" in given or bool(os.environ.get("VAULT_KEYFILE"))
-    from vault.notes.ahead import derive_ahead
-
-    derive_ahead(path, password, keyfile=keyfile)
+    ahead.derive_ahead(folder, password, keyfile=keyfile)
 
 
 def _only_daemons() -> bool:

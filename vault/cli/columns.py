@@ -11,8 +11,10 @@ import os
 import shutil
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add
 from typing import Any
 
 from vault.textsafe import is_clean, visible
@@ -81,8 +83,12 @@ def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> Non
 def print_columns(columns: Sequence[Column], cells_by_column: Sequence[list[str]]) -> None:
     """`print_table` of the cells given column by column (each column's cells, one per row)."""
     stream = sys.stdout
-    cells = [_visible_all(col) for col in cells_by_column]
-    plain = ["".join(col).isascii() for col in cells]
+    cells, plain = [], []
+    for col in cells_by_column:
+        joined = "".join(col)  # one scan of them all when no cell needs `visible`
+        shown = col if is_clean(joined) else [visible(cell) for cell in col]
+        cells.append(shown)
+        plain.append((joined if shown is col else "".join(shown)).isascii())
     colour = colour_on(stream)
     widths = [cell_width(c.header) for c in columns]
     for i, col in enumerate(cells):
@@ -119,30 +125,31 @@ def lines(
     colour: bool,
 ) -> list[str]:
     """The table's lines (each ending in a newline) for `cells`, column by column, already
-    visible (`_visible_all`); `plain[i]`: column i is all ASCII."""
+    visible (`print_columns` makes them so); `plain[i]`: column i is all ASCII."""
     last = len(columns) - 1
-    shown = []
+    shown: list[Iterable[str]] = []
     for i, (column, col) in enumerate(zip(columns, cells, strict=True)):
-        fitted = _fit_all(col, widths[i], plain[i])
-        if i == last:
-            fitted = [text.rstrip() for text in fitted]
-        if colour:
-            fitted = [_colour(text, column.style) for text in fitted]
+        fitted: Iterable[str]
+        if i == last and plain[i] and not colour and max(map(len, col), default=0) <= widths[i]:
+            fitted = map(str.rstrip, col)  # (what padding, then stripping, would leave)
+        else:
+            fitted = _fit_all(col, widths[i], plain[i])
+            if i == last:
+                fitted = map(str.rstrip, fitted)
+            if colour:
+                fitted = [_colour(text, column.style) for text in fitted]
         shown.append(fitted)
-    return [GAP.join(parts) + "\n" for parts in zip(*shown, strict=True)]
-
-
-def _visible_all(cells: list[str]) -> list[str]:
-    """`visible` of every cell; one scan of them all when none needs it."""
-    if is_clean("".join(cells)):
-        return cells
-    return [visible(cell) for cell in cells]
+    # Each row joined in C (map, zip): no Python step per row of 10,000.
+    shown[last] = map(add, shown[last], repeat("\n"))
+    return list(map(GAP.join, zip(*shown, strict=True)))
 
 
 def _fit_all(cells: list[str], width: int, plain: bool) -> list[str]:
     """`fit` of every cell; for ASCII text, one character is one cell."""
     if not plain:
         return [fit(cell, width) for cell in cells]
+    if max(map(len, cells), default=0) <= width:  # nothing to cut (always, into a pipe)
+        return list(map(str.ljust, cells, repeat(width)))
     cut = width - 1
     return [cell.ljust(width) if len(cell) <= width else cell[:cut] + "…" for cell in cells]
 

@@ -148,11 +148,14 @@ def open_vault(
     kinds: frozenset[str] | None = None,
     history_warning: bool = True,
     bodies: bool = True,
+    titled: str | None = None,
 ) -> Vault:
     """The vault unlocked by its session (`vault unlock`) or else the password.
     `use_session=False` insists on the password (changing the password proves it is known).
     `history_warning=False` leaves an altered history unmentioned (`vault check` reports it).
-    `bodies=False`: the notes' bodies are not read (a listing; `Vault.unlock` says more)."""
+    `bodies=False`: the notes' bodies are not read (a listing; `Vault.unlock` says more).
+    `titled`: with the password, the notes titled exactly so are looked for first, without
+    building every note (`Vault.unlock`; `lookup.note_titled` reads the result)."""
     path = vault_dir(args, config)
     serving = sys.modules.get("vault.cli.served")  # loaded in the session agent only
     vault = serving.lent_here(path) if serving and use_session else None
@@ -164,7 +167,12 @@ def open_vault(
             args,
             info_,
             lambda password, keyfile: Vault.unlock(
-                path, password=password, keyfile=keyfile, kinds=kinds, bodies=bodies
+                path,
+                password=password,
+                keyfile=keyfile,
+                kinds=kinds,
+                bodies=bodies,
+                titled=titled if not bodies else None,
             ),
         )
     if vault.history_incident and history_warning:
@@ -316,9 +324,21 @@ def opened_note(
 ) -> Iterator[tuple[Vault, Note]]:
     """The unlocked vault and the note `ref` names (vault.notes.lookup), for every command that
     takes a NOTE. An id or the short id `vault ls` prints is looked up in the store's index and only
-    that note is decrypted; any other name needs every note's title, so every note. A command
-    that only reads (`read_only`) makes no scheduled backup: it changed nothing to back up."""
+    that note is decrypted; any other name needs every note's title, so every note (a command
+    that only reads first looks for the exact title in the snapshot, `lookup.note_titled`,
+    without building every note). A command that only reads (`read_only`) makes no scheduled
+    backup: it changed nothing to back up."""
     backup = not read_only
+    if not lookup.looks_like_id(ref) and read_only and trashed is None:
+        vault = open_vault(args, config, scheduled_backup=False, bodies=False, titled=ref.strip())
+        try:
+            note = lookup.note_titled(vault, ref)
+            if note is None:  # no note titled exactly so: every note's title decides
+                note = vault.note(lookup.find_note(vault, ref).id)
+            yield vault, note
+        finally:
+            vault.lock()
+        return
     if not lookup.looks_like_id(ref):
         # Naming a note by its title needs every title, not every body: a command that only
         # reads decrypts the body of the one note named.

@@ -9,7 +9,8 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, floordiv, itemgetter
 from typing import Any
 
 from vault import gcpause
@@ -87,6 +88,7 @@ def _read_stdin() -> str:
 def cmd_ls(args: argparse.Namespace, config: Config) -> int:
     # It reads only (no scheduled backup), and a table needs no body (JSON has snippets).
     # Thousands of rows and no cycles among them: the cyclic GC waits (vault.gcpause).
+    _load_table()
     with (
         gcpause.paused(),
         open_vault(args, config, scheduled_backup=False, bodies=args.json) as vault,
@@ -118,6 +120,12 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
 WHOLE_MINUTE_OFFSETS_MS = 94_694_400_000  # 1973-01-01T00:00:00Z
 
 
+def _load_table() -> None:
+    """Load the table's modules now, before the vault is opened: with the password in
+    VAULT_PASSWORD, while the KDF runs (vault.__main__), not after it."""
+    import vault.cli.listing  # noqa: F401  (and vault.cli.columns, which it imports)
+
+
 def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
     from vault.cli.columns import Column, print_columns
     from vault.cli.listing import NOTE_COLUMNS  # the session agent's `ls` too
@@ -143,19 +151,24 @@ def _note_columns(vault: Vault, notes: Sequence[Note]) -> list[list[str]]:
     stamps = list(map(attrgetter("modified"), notes))
     if stamps and min(stamps) >= WHOLE_MINUTE_OFFSETS_MS:
         # Formatted once per minute: many notes share one (an import, a sync).
-        minutes = [ms // 60_000 for ms in stamps]
+        minutes = list(map(floordiv, stamps, repeat(60_000)))
         when = {minute: fmt_time(minute * 60_000) for minute in set(minutes)}
         modified = list(map(when.__getitem__, minutes))
     else:  # one UTC minute can span two local ones when the offset has seconds
         modified = list(map(fmt_time, stamps))
     marked = any(map(attrgetter("pinned"), notes)) or any(map(attrgetter("conflict"), notes))
     return [
-        list(map(short, map(attrgetter("id"), notes))),
+        list(map(_SHORT, map(attrgetter("id"), notes))),
         list(map(title_cell if marked else attrgetter("title"), notes)),
         list(map(paths.__getitem__, notebooks)),
         list(map(", ".join, map(attrgetter("tags"), notes))),
         modified,
     ]
+
+
+# `short` of an id, in C (a slice), as vault.sealing.envelope.short (tests/test_served.py
+# compares this table with the session agent's, made with `short`, byte for byte).
+_SHORT = itemgetter(slice(None, 8))
 
 
 def _kept_note_columns(vault: Vault, notes: Sequence[Note]) -> list[list[str]]:
@@ -359,6 +372,7 @@ def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    _load_table()
     with gcpause.paused(), open_vault(args, config, scheduled_backup=False) as vault:  # reads
         query = parse_query(args.query)
         if query.empty:

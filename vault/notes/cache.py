@@ -15,7 +15,8 @@ import heapq
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import eq, itemgetter, ne
 from typing import Any, Literal
 
 from vault import gcpause
@@ -148,6 +149,7 @@ class ItemCache:
         kinds: frozenset[str] | None = None,
         scan: HistoryScan | None = None,
         bodies: Bodies = True,
+        titled: str | None = None,
     ) -> None:
         self.store = store
         # Only items of these kinds are read (None: all). `vault new` needs the notebooks and
@@ -208,10 +210,14 @@ class ItemCache:
             self._prefetched = None  # read before the upgrade sealed every envelope anew
             scan = None
         with gcpause.paused():  # a bulk load: no cycles to find among these objects
-            self._first_load(store, kinds, scan)
+            self._first_load(store, kinds, scan, titled if bodies is False else None)
 
     def _first_load(
-        self, store: Store, kinds: frozenset[str] | None, scan: HistoryScan | None
+        self,
+        store: Store,
+        kinds: frozenset[str] | None,
+        scan: HistoryScan | None,
+        titled: str | None = None,
     ) -> None:
         # The index tables are checked against the operations (and rebuilt if someone edited
         # them): what is shown comes from the sealed history, not from a row that says so.
@@ -234,10 +240,84 @@ class ItemCache:
             self._put_off = (scan, headless)
             self._snapped = self._items.generation
             return
+        if kinds is None and titled is not None and tails:
+            listing = snapshot.load(*self._snapshot_where(), bodies=False)
+            if listing and self._only_titled(scan, titled, *listing):
+                self._check_scan(store, scan, self._kinds)  # (the view's kinds, now)
+            else:
+                self._check_scan(store, scan, kinds)
+                if listing:
+                    self._take_listing(*listing)
+            self._end_first_load(scan, headless)
+            return
         self._check_scan(store, scan, kinds)
         if kinds is None:  # a partial view reads its few items from the store directly
             self._load_snapshot()
         self._end_first_load(scan, headless)
+
+    # Set by `_only_titled`: the notes titled exactly as asked, beside a view without notes.
+    titled: list[Note] | None = None
+    # More notes than this changed since the snapshot: `_only_titled` leaves it to the whole.
+    TITLED_UNVOUCHED = 256
+
+    def _only_titled(
+        self,
+        scan: HistoryScan,
+        title: str,
+        entries: list[snapshot.Entry],
+        whole: bool,
+        file_version: int,
+    ) -> bool:
+        """Opened to name a note by its title (`titled`, a command that reads one note): the
+        live notes titled exactly `title`, found in the snapshot's listing without building a
+        note per entry. An entry counts only if its version tag is the tag the scan computed
+        for the head the store names now (as `_vouch`); every other live note is read from
+        the store. When some are found (`titled`: without their bodies; `Vault.read_note`
+        reads one whole), the cache becomes a view without the notes (as `kinds` without
+        "note"): the notebooks and tags taken from the same listing, and no snapshot sealed
+        at lock. False (and nothing changed) when there are none, when one of them is in
+        conflict (its other versions are checked with every note's), or when a note does not
+        open or too many changed: the whole listing is taken then, as without a title."""
+        # Every pass over the ten thousand entries is made in C (map, zip, compress).
+        shown, tags = scan.shown, scan.prepare().prepared["tags"]
+        versions = map(str.partition, map(itemgetter(2), entries), repeat(":"))
+        snap = dict(zip(map(itemgetter(0), entries), map(itemgetter(2), versions), strict=True))
+        moved: set[str] = set()
+        if snap != tags:  # (equal: the snapshot is current, the usual case)
+            moved = set(map(itemgetter(0), tags.items() - snap.items()))
+        # The live notes whose head is not the one their entry was sealed at (or that have
+        # none), read from the store below; the entries of the others are as the store's.
+        rest = [i for i in moved if shown[i].kind == "note"]
+        titles = map(dict.get, map(itemgetter(4), entries), repeat("title"))
+        named = compress(entries, map(eq, titles, repeat(title)))
+        found = [
+            Note.from_payload(item_id, payload, version.partition(":")[0], shown[item_id].conflict)
+            for item_id, kind, version, _, payload in named
+            if kind == "note" and item_id in tags and item_id not in moved
+        ]
+        if len(rest) > self.TITLED_UNVOUCHED:
+            return False
+        for row in self.store.items_by_id(rest):
+            if row.key != shown[row.item_id].key:
+                return False  # moved since the scan
+            try:
+                payload = self.open_op(row)
+            except VaultError:
+                return False  # the whole listing reports it
+            if is_erased(payload):
+                return False
+            if payload.get("title") == title:
+                found.append(Note.from_payload(row.item_id, payload, row.op_id, row.conflict))
+        if not found or any(n.conflict for n in found):
+            return False
+        for note in found:
+            if note.id not in rest:
+                set_unloaded(note)  # (made here, shared with no one yet)
+        self.titled = found
+        self._kinds = frozenset(k for k in KIND_TYPES if k != "note")
+        others = compress(entries, map(ne, map(itemgetter(1), entries), repeat("note")))
+        self._take_listing(list(others), whole, file_version)
+        return True
 
     def _check_scan(self, store: Store, scan: HistoryScan, kinds: frozenset[str] | None) -> None:
         """The commitment over the rows (`history_incident`) and the first refresh's states."""
@@ -448,6 +528,7 @@ class ItemCache:
             self._close_body_stream()
             self._bodiless.clear()
             self._items.clear()
+            self.titled = None  # (decrypted notes too)
             self._states = self._heads = None
             self._index.clear()
             forget_shared()  # (tag names and notebook ids the notes shared)
@@ -486,8 +567,11 @@ class ItemCache:
     def _snapshot_key(self) -> bytes:
         return crypto.subkey(bytes(self._mk), Label.SNAPSHOT)
 
+    def _snapshot_where(self) -> tuple[Any, bytes, str, str]:
+        return (self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk)))
+
     def _load_snapshot(self) -> None:
-        where = (self.path, self._snapshot_key(), self.vault_id, keys.mk_id(bytes(self._mk)))
+        where = self._snapshot_where()
         if self._fill_later:
             listing = snapshot.load_listing(*where)
             if not listing:

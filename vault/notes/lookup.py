@@ -42,6 +42,7 @@ class Vault(Protocol):
 
     store: Store
     corrupt: dict[str, str]
+    titled: list[Note] | None
 
     def all_notes(self) -> list[Note]: ...
 
@@ -169,6 +170,28 @@ def note_by_id(vault: Vault, ref: str, *, trashed: bool | None = None) -> Note |
     note = vault.read_note(rows[0][0])
     if note is None or (trashed is not None and note.in_trash != trashed):
         return None
+    return note
+
+
+def note_titled(vault: Vault, ref: str) -> Note | None:
+    """The note `ref` names, read whole from the store, from the notes a vault opened with
+    `titled=ref` found titled exactly so (`Vault.unlock`); None when it found none and holds
+    every note instead (`find_note` then). Level 3 decides as it does among every note: no
+    name but an id (levels 1 and 2, which `looks_like_id` sends elsewhere) can match before
+    it, and the notes it matches are these. Several are an `AmbiguousNameError`, as always."""
+    titled = vault.titled
+    if titled is None or looks_like_id(ref):
+        return None
+    found = pick(
+        ref,
+        titled,
+        key=lambda n: (n.id, n.title),
+        describe=note_candidate,
+        prefer=lambda n: not n.in_trash,
+    )
+    note = vault.read_note(found.id) if found is not None else None
+    if note is None:
+        raise NotFoundError(f"no note matches '{ref.strip()}'; `vault ls` lists them")
     return note
 
 

@@ -116,6 +116,7 @@ class Vault(Notes):
         kinds: frozenset[str] | None = None,
         bodies: Bodies = True,
         read_ahead: ReadAhead | None = None,
+        titled: str | None = None,
     ) -> Vault:
         """Open the vault with a password (and keyfile) or the recovery key.
 
@@ -130,7 +131,11 @@ class Vault(Notes):
         version 3 snapshot, the app's first screen comes from its head (`first_screen`) and
         the rest of the first load waits until something needs it (`finish_listing`).
         `read_ahead` (the app, while the password is typed): the store already open and read
-        without the key (`ReadAhead`), taken over instead of opened and scanned again."""
+        without the key (`ReadAhead`), taken over instead of opened and scanned again.
+        `titled` (with `bodies=False`; a command that reads the one note a title names): the
+        notes titled exactly so are found in the snapshot without building every note, and
+        when there are some, the vault is a view without the notes with those beside it
+        (`titled`; ItemCache._only_titled says when)."""
         taken = read_ahead.take(path) if read_ahead is not None and kinds is None else None
         store = taken[0] if taken is not None else Store.open(path)
         try:
@@ -158,7 +163,7 @@ class Vault(Notes):
             if reader is not None and reader.error is None:
                 prefetched, scan = reader.result or prefetched, reader.scan
             store.remove_stale_slots()
-            vault = cls(store, master_key, prefetched, kinds, scan, bodies)
+            vault = cls(store, master_key, prefetched, kinds, scan, bodies, titled)
             if opened:
                 vault.keep_kek(*opened[0])
             return vault

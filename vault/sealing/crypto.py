@@ -4,7 +4,8 @@
   random nonces safe.
 - BLAKE2b (RFC 7693) with a key, a salt and a 16-byte personalisation label for every derived
   key, so no key is ever used for two purposes.
-- Argon2id (argon2-cffi) for passwords, parameters stored per key slot.
+- Argon2id (argon2-cffi) for passwords, parameters stored per key slot (vault.sealing.kdf,
+  re-exported here).
 - Padding to size buckets (0x80 then zeros, at least 256 bytes, then Padmé) so ciphertext
   lengths reveal little about the plaintext.
 """
@@ -16,9 +17,6 @@ import binascii
 import hashlib
 import hmac
 import os
-import unicodedata
-from dataclasses import dataclass
-from typing import Any
 
 from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_decrypt,
@@ -26,9 +24,16 @@ from nacl.bindings import (
 )
 from nacl.exceptions import CryptoError
 
-from vault.errors import IntegrityError, WeakParametersError
+from vault.errors import IntegrityError
+from vault.sealing.kdf import DEFAULT_KDF as DEFAULT_KDF
+from vault.sealing.kdf import KEY_BYTES as KEY_BYTES
+from vault.sealing.kdf import TEST_KDF as TEST_KDF
+from vault.sealing.kdf import KdfParams as KdfParams
+from vault.sealing.kdf import _ahead as _ahead
+from vault.sealing.kdf import argon2id as argon2id
+from vault.sealing.kdf import argon2id_ahead as argon2id_ahead
+from vault.sealing.kdf import normalise_password as normalise_password
 
-KEY_BYTES = 32
 NONCE_BYTES = 24
 SALT_BYTES = 16
 TAG_BYTES = 16
@@ -187,58 +192,6 @@ def b64d(text: object, size: int | None = None) -> bytes:
 # --- passwords -------------------------------------------------------------------------------
 
 
-def normalise_password(password: str) -> bytes:
-    """NFC, so the same password typed on macOS (NFD input) and Linux opens the vault."""
-    return unicodedata.normalize("NFC", password).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class KdfParams:
-    """Argon2id cost parameters; memory in KiB as argon2 counts it."""
-
-    memory_kib: int
-    time_cost: int
-    parallelism: int
-
-    # Refuse to create below this (unless the caller explicitly asks for test parameters)...
-    FLOOR_MEMORY_KIB = 64 * 1024
-    FLOOR_TIME = 2
-    # ...and refuse to read above this: a tampered slot must not exhaust memory or time.
-    MAX_MEMORY_KIB = 4 * 1024 * 1024
-    MAX_TIME = 64
-    MAX_PARALLELISM = 16
-
-    def check_readable(self) -> None:
-        if not (8 * self.parallelism <= self.memory_kib <= self.MAX_MEMORY_KIB):
-            raise WeakParametersError(
-                f"key slot asks for Argon2 memory {self.memory_kib} KiB, outside the accepted "
-                "range; the slot is damaged or hostile"
-            )
-        if not (1 <= self.time_cost <= self.MAX_TIME):
-            raise WeakParametersError(
-                f"key slot asks for Argon2 time cost {self.time_cost}; "
-                "the slot is damaged or hostile"
-            )
-        if not (1 <= self.parallelism <= self.MAX_PARALLELISM):
-            raise WeakParametersError(
-                f"key slot asks for Argon2 parallelism {self.parallelism}; "
-                "the slot is damaged or hostile"
-            )
-
-    def check_creatable(self) -> None:
-        self.check_readable()
-        if self.memory_kib < self.FLOOR_MEMORY_KIB or self.time_cost < self.FLOOR_TIME:
-            raise WeakParametersError(
-                "Argon2 parameters below the floor (64 MiB, t=2); "
-                "weak parameters are only for tests and need the explicit test option"
-            )
-
-
-# Tiny parameters for tests; reachable only through an explicit option (never a default).
-TEST_KDF = KdfParams(memory_kib=1024, time_cost=1, parallelism=1)
-DEFAULT_KDF = KdfParams(memory_kib=256 * 1024, time_cost=3, parallelism=2)
-
-
 def creation_kdf(kdf: KdfParams | None, *, allow_weak: bool = False) -> KdfParams:
     """The parameters for a new password slot: calibrated unless given, and above the floor
     unless the caller explicitly asks for test parameters."""
@@ -249,59 +202,6 @@ def creation_kdf(kdf: KdfParams | None, *, allow_weak: bool = False) -> KdfParam
     else:
         kdf.check_creatable()
     return kdf
-
-
-# Derivations started ahead (`argon2id_ahead`), by their exact inputs, until taken.
-_ahead: dict[tuple[bytes, bytes, KdfParams], Any] = {}
-
-
-def argon2id_ahead(password: bytes, salt: bytes, params: KdfParams) -> None:
-    """Start `argon2id(password, salt, params)` in a thread now: the first `argon2id` call
-    with exactly these inputs waits for it instead of deriving again. The command line starts
-    the one its unlock will ask for before it loads its own modules (Argon2 runs outside the
-    GIL, so the loading is hidden behind it). Nothing is derived that the call would not."""
-    import threading
-
-    key = (password, salt, params)
-    if key in _ahead:
-        return
-    done: list[bytes | BaseException] = []
-
-    def run() -> None:
-        try:
-            done.append(_argon2id(password, salt, params))
-        except BaseException as exc:  # (the waiting call derives again and raises itself)
-            done.append(exc)
-
-    thread = threading.Thread(target=run, name="vault-kdf-ahead", daemon=True)
-    _ahead[key] = (thread, done)
-    thread.start()
-
-
-def argon2id(password: bytes, salt: bytes, params: KdfParams) -> bytes:
-    ahead = _ahead.pop((password, salt, params), None) if _ahead else None
-    if ahead is not None:
-        thread, done = ahead
-        thread.join()
-        if done and isinstance(done[0], bytes):
-            return done[0]
-    return _argon2id(password, salt, params)
-
-
-def _argon2id(password: bytes, salt: bytes, params: KdfParams) -> bytes:
-    # Imported here: a command opened by the unlocked session never derives a key.
-    from argon2.low_level import Type, hash_secret_raw
-
-    return hash_secret_raw(
-        secret=password,
-        salt=salt,
-        time_cost=params.time_cost,
-        memory_cost=params.memory_kib,
-        parallelism=params.parallelism,
-        hash_len=KEY_BYTES,
-        type=Type.ID,
-        version=19,
-    )
 
 
 def calibrate_kdf(target_seconds: float = 0.6, max_memory_kib: int = 1024 * 1024) -> KdfParams:
