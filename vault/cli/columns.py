@@ -66,8 +66,12 @@ def styled(text: str, style: str) -> str:
 
 
 def _colour(text: str, style: str) -> str:
-    codes = ";".join(STYLES[s] for s in style.split() if s in STYLES)
+    codes = _codes(style)
     return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
+
+
+def _codes(style: str) -> str:
+    return ";".join(STYLES[s] for s in style.split() if s in STYLES)
 
 
 def print_table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
@@ -136,8 +140,9 @@ def lines(
             fitted = _fit_all(col, widths[i], plain[i])
             if i == last:
                 fitted = map(str.rstrip, fitted)
-            if colour:
-                fitted = [_colour(text, column.style) for text in fitted]
+            if colour and _codes(column.style):  # as `_colour` of each cell, in C
+                before, after = _colour("\0", column.style).split("\0")
+                fitted = map(add, map(add, repeat(before), fitted), repeat(after))
         shown.append(fitted)
     # Each row joined in C (map, zip): no Python step per row of 10,000.
     shown[last] = map(add, shown[last], repeat("\n"))

@@ -26,6 +26,8 @@ import sys
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from operator import attrgetter, floordiv, itemgetter
 from typing import Any
 
 from vault.cli.columns import Column, cell_width, fit_to_terminal, header_line, lines
@@ -66,6 +68,35 @@ class _Row:
         self.line = ""
 
 
+# Local times are formatted once per UTC minute only from 1973 on: every zone's offset has been
+# whole minutes since (Liberia's -0:44:30 ended in 1972; local mean times had seconds).
+WHOLE_MINUTE_OFFSETS_MS = 94_694_400_000  # 1973-01-01T00:00:00Z
+# `short` of an id, in C (a slice), as vault.sealing.envelope.short (tests/test_served.py
+# compares `vault ls`'s table with the session agent's, made with `short`, byte for byte).
+_SHORT = itemgetter(slice(None, 8))
+
+
+def note_columns(notes: Sequence[Note], paths: Sequence[str]) -> list[list[str]]:
+    """`note_cells` of each note (its notebook's path in `paths`, in the same order), column
+    by column: one pass per column, with C-level maps where they serve."""
+    stamps = list(map(attrgetter("modified"), notes))
+    if stamps and min(stamps) >= WHOLE_MINUTE_OFFSETS_MS:
+        # Formatted once per minute: many notes share one (an import, a sync).
+        minutes = list(map(floordiv, stamps, repeat(60_000)))
+        when = {minute: fmt_time(minute * 60_000) for minute in set(minutes)}
+        modified = list(map(when.__getitem__, minutes))
+    else:  # one UTC minute can span two local ones when the offset has seconds
+        modified = list(map(fmt_time, stamps))
+    marked = any(map(attrgetter("pinned"), notes)) or any(map(attrgetter("conflict"), notes))
+    return [
+        list(map(_SHORT, map(attrgetter("id"), notes))),
+        list(map(title_cell if marked else attrgetter("title"), notes)),
+        list(paths),
+        list(map(", ".join, map(attrgetter("tags"), notes))),
+        modified,
+    ]
+
+
 def _rows_of(
     changed: Sequence[tuple[Note, str]], key: Callable[[Note], tuple[Any, ...]]
 ) -> tuple[list[_Row], list[list[int]]]:
@@ -74,13 +105,7 @@ def _rows_of(
     or a wide character (100,000 rows: most of the first `vault ls` the agent answers).
     Returns the rows and their cells' widths column by column."""
     notes = [note for note, _ in changed]
-    columns = [
-        [note.id[:8] for note in notes],  # (`short`)
-        list(map(title_cell, notes)),
-        [path for _, path in changed],
-        [", ".join(note.tags) for note in notes],
-        list(map(fmt_time, [note.modified for note in notes])),
-    ]
+    columns = note_columns(notes, [path for _, path in changed])
     cells: list[list[str]] = []
     widths: list[list[int]] = []
     for column in columns:

@@ -9,8 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from itertools import repeat
-from operator import attrgetter, floordiv, itemgetter
+from operator import attrgetter
 from typing import Any
 
 from vault import gcpause
@@ -115,11 +114,6 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-# Local times are formatted once per UTC minute only from 1973 on: every zone's offset has been
-# whole minutes since (Liberia's -0:44:30 ended in 1972; local mean times had seconds).
-WHOLE_MINUTE_OFFSETS_MS = 94_694_400_000  # 1973-01-01T00:00:00Z
-
-
 def _load_table() -> None:
     """Load the table's modules now, before the vault is opened: with the password in
     VAULT_PASSWORD, while the KDF runs (vault.__main__), not after it."""
@@ -142,40 +136,20 @@ def _note_table(vault: Vault, notes: Sequence[Note], query: Any = None) -> None:
 
 
 def _note_columns(vault: Vault, notes: Sequence[Note]) -> list[list[str]]:
-    """The table's cells (listing.note_cells of each note), column by column: one pass per
-    column, with C-level maps where they serve (10,000 notes at each `vault ls`)."""
-    from vault.cli.listing import title_cell
+    """The table's cells (listing.note_cells of each note), column by column
+    (`listing.note_columns`: 10,000 notes at each `vault ls`)."""
+    from vault.cli.listing import note_columns
 
     notebooks = list(map(attrgetter("notebook"), notes))
     paths = {nb: vault.notebook_path(nb) for nb in set(notebooks)}  # a few notebooks
-    stamps = list(map(attrgetter("modified"), notes))
-    if stamps and min(stamps) >= WHOLE_MINUTE_OFFSETS_MS:
-        # Formatted once per minute: many notes share one (an import, a sync).
-        minutes = list(map(floordiv, stamps, repeat(60_000)))
-        when = {minute: fmt_time(minute * 60_000) for minute in set(minutes)}
-        modified = list(map(when.__getitem__, minutes))
-    else:  # one UTC minute can span two local ones when the offset has seconds
-        modified = list(map(fmt_time, stamps))
-    marked = any(map(attrgetter("pinned"), notes)) or any(map(attrgetter("conflict"), notes))
-    return [
-        list(map(_SHORT, map(attrgetter("id"), notes))),
-        list(map(title_cell if marked else attrgetter("title"), notes)),
-        list(map(paths.__getitem__, notebooks)),
-        list(map(", ".join, map(attrgetter("tags"), notes))),
-        modified,
-    ]
-
-
-# `short` of an id, in C (a slice), as vault.sealing.envelope.short (tests/test_served.py
-# compares this table with the session agent's, made with `short`, byte for byte).
-_SHORT = itemgetter(slice(None, 8))
+    return note_columns(notes, list(map(paths.__getitem__, notebooks)))
 
 
 def _kept_note_columns(vault: Vault, notes: Sequence[Note]) -> list[list[str]]:
     """As `_note_columns`, with each note's cells kept with the vault while it stays open (the
     session agent answers many commands with one vault): a note changed is a new object, so
     it misses."""
-    from vault.cli.listing import title_cell
+    from vault.cli.listing import WHOLE_MINUTE_OFFSETS_MS, title_cell
 
     ids: list[str] = []
     titles: list[str] = []
