@@ -121,7 +121,7 @@ def _rows_of(
     ):
         row = new(_Row)
         row.note, row.path, row.key, row.line = note, path, key(note), ""
-        row.cells, row.widths = list(row_cells), list(row_widths)
+        row.cells, row.widths = row_cells, row_widths  # (tuples: read, never changed)
         rows.append(row)
     return rows, widths
 
@@ -146,6 +146,11 @@ class Listing:
         paths: dict[str | None, str] = {}  # thousands of notes share a few notebooks
         changed: list[tuple[Note, str]] = []
         present = 0  # notes that have a row
+        if not rows:  # the first listing: every note, its notebook's path found in C
+            notebooks = list(map(attrgetter("notebook"), notes))
+            paths = {nb: path_of(nb) for nb in set(notebooks)}
+            changed = list(zip(notes, map(paths.__getitem__, notebooks), strict=True))
+            notes = ()  # (nothing to compare below)
         for note in notes:
             path = paths.get(note.notebook)
             if path is None:
