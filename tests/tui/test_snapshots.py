@@ -124,6 +124,14 @@ def test_backups_list(sample_vault: Path, app_for, snap_compare) -> None:
         main.action_backups()
         await settle(pilot)
         table = pilot.app.screen.query_one(DataTable)
-        await wait_until(pilot, lambda: "notes" in str(table.get_cell_at((2, 3))))
+        # Every row's count read (each backup's header is opened on a worker), not only the last.
+        await wait_until(
+            pilot,
+            lambda: (
+                table.row_count == 3
+                and all("notes" in str(table.get_cell_at((row, 3))) for row in range(3))
+            ),
+        )
+        await settle(pilot)
 
     assert snap_compare(app_for(sample_vault), terminal_size=WIDE, run_before=backups)
