@@ -276,8 +276,10 @@ def test_a_repeated_ls_is_answered_again_only_while_nothing_changed(hostile: CLI
     assert "Added by the agent" in served.stdout
     narrow = cli("ls", COLUMNS="50", check=True)
     assert narrow.stdout != served.stdout
+    same(*both_ways(cli, "ls", "--sort", "title"))  # the lines of `ls`, resorted
     same(*both_ways(cli, "ls", "--sort", "title"))
-    same(*both_ways(cli, "ls", "--sort", "title"))
+    same(*both_ways(cli, "ls", "--reverse"))  # `ls`'s own listing, read backwards
+    same(*both_ways(cli, "ls", "--sort", "created", "--reverse"))
     same(*both_ways(cli, "ls", "--trash"))
     with Vault.unlock(cli.vault_dir, password=PASSWORD) as vault:
         vault.update_note(vault.find_note("Added by the agent"), title="Renamed elsewhere")
@@ -502,13 +504,13 @@ def test_a_listing_kept_between_changes_is_the_table_laid_out_afresh(
 ) -> None:
     """The agent's `vault ls` rows (vault.cli.listing) are updated change by change; after
     each, the table is byte for byte the one `vault ls` lays out from scratch, whichever rows
-    changed, and whether a column's width moved or the order was sorted again."""
+    changed, whether a column's width moved or the order was sorted again, and when the
+    listing was another order's, resorted (a stale one: it was last updated a step before)."""
     import contextlib
     import random
 
     from vault.cli import listing
     from vault.cli.note_commands import _note_table
-    from vault.notes.editing import sort_key
 
     monkeypatch.setattr(listing, "RESORT", resort)
     if columns is None:
@@ -520,7 +522,7 @@ def test_a_listing_kept_between_changes_is_the_table_laid_out_afresh(
     words = ["plan", "Zebra", "漢字", "e\u0301", "\x1b[31mred", "[b]x[/]", "\u202erev", "a" * 30]
     notebooks = [vault.ensure_notebook(p)[0].id for p in ("A", "A/B \x07", "C 漢")] + [None]
     kept = {
-        (sort, trash): listing.Listing(sort_key(sort), colour=colour)
+        (sort, trash): listing.Listing(sort, colour=colour)
         for sort in ("modified", "title", "created")
         for trash in (False, True)
     }
@@ -563,6 +565,11 @@ def test_a_listing_kept_between_changes_is_the_table_laid_out_afresh(
             afresh = _Terminal() if colour else io.StringIO()
             with contextlib.redirect_stdout(afresh):
                 _note_table(vault, notes)
+            if step % 7 == 3:  # a new order of the same table: another order's lines, resorted
+                lender = kept[
+                    {"modified": "title", "title": "created"}.get(sort, "modified"), trash
+                ]
+                kept_listing = kept[sort, trash] = lender.resorted(sort)
             kept_listing.update(notes[::-1], vault.notebook_path)  # in any order
             assert kept_listing.text(reverse) == afresh.getvalue(), (step, action, sort, trash)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from vault.cli.columns import Column, cell_width, fit_to_terminal, header_line, lines
 from vault.cli.common import fmt_time
+from vault.notes.cache import sort_key, sort_keys
 from vault.notes.model import Note
 from vault.sealing.envelope import short
 from vault.textsafe import is_clean, visible
@@ -56,16 +57,15 @@ def note_cells(note: Note, path: str) -> tuple[str, str, str, str, str]:
     return short(note.id), title_cell(note), path, ", ".join(note.tags), fmt_time(note.modified)
 
 
-class _Row:
-    __slots__ = ("cells", "key", "line", "note", "path", "widths")
+# A row: the note, its notebook's path, its key in the order, its visible cells and their
+# widths. A plain tuple, so a whole listing's rows are made in C (zip), not one object each.
+_NOTE, _PATH, _KEY, _CELLS, _WIDTHS = range(5)
+Row = tuple[Note, str, tuple[Any, ...], tuple[str, ...], tuple[int, ...]]
 
-    def __init__(self, note: Note, path: str, key: tuple[Any, ...]) -> None:
-        self.note = note
-        self.path = path
-        self.cells = [visible(cell) for cell in note_cells(note, path)]
-        self.widths = [cell_width(cell) for cell in self.cells]
-        self.key = key
-        self.line = ""
+
+def _row(note: Note, path: str, key: tuple[Any, ...]) -> Row:
+    cells = tuple(visible(cell) for cell in note_cells(note, path))
+    return note, path, key, cells, tuple(map(cell_width, cells))
 
 
 # Local times are formatted once per UTC minute only from 1973 on: every zone's offset has been
@@ -98,32 +98,29 @@ def note_columns(notes: Sequence[Note], paths: Sequence[str]) -> list[list[str]]
 
 
 def _rows_of(
-    changed: Sequence[tuple[Note, str]], key: Callable[[Note], tuple[Any, ...]]
-) -> tuple[list[_Row], list[list[int]]]:
-    """The rows of many notes at once, as `_Row` makes each: their cells made visible and
+    notes: list[Note], paths: list[str], sort: str
+) -> tuple[list[Row], list[list[str]], list[list[int]], list[bool]]:
+    """The rows of many notes at once, as `_row` makes each: their cells made visible and
     measured column by column, one scan of a column when none of its cells needs `visible`
-    or a wide character (100,000 rows: most of the first `vault ls` the agent answers).
-    Returns the rows and their cells' widths column by column."""
-    notes = [note for note, _ in changed]
-    columns = note_columns(notes, [path for _, path in changed])
+    or a wide character, their keys made in C (`sort_keys`; 100,000 rows: most of the first
+    `vault ls` the agent answers). Returns the rows, and their cells, the cells' widths and
+    whether each column is all ASCII, column by column."""
     cells: list[list[str]] = []
     widths: list[list[int]] = []
-    for column in columns:
+    plain: list[bool] = []
+    for column in note_columns(notes, paths):
         joined = "".join(column)
-        shown = column if is_clean(joined) else [visible(cell) for cell in column]
+        # (printable text is clean: what `visible` shows is never printable; one C scan)
+        clean = joined.isprintable() or is_clean(joined)
+        shown = column if clean else [visible(cell) for cell in column]
         cells.append(shown)
-        ascii_only = (joined if shown is column else "".join(shown)).isascii()
-        widths.append(list(map(len if ascii_only else cell_width, shown)))
-    rows = []
-    new = _Row.__new__
-    for note, path, row_cells, row_widths in zip(
-        notes, columns[2], zip(*cells, strict=True), zip(*widths, strict=True), strict=True
-    ):
-        row = new(_Row)
-        row.note, row.path, row.key, row.line = note, path, key(note), ""
-        row.cells, row.widths = row_cells, row_widths  # (tuples: read, never changed)
-        rows.append(row)
-    return rows, widths
+        plain.append((joined if clean else "".join(shown)).isascii())
+        widths.append(list(map(len if plain[-1] else cell_width, shown)))
+    keys = sort_keys(notes, sort)
+    rows = list(
+        zip(notes, paths, keys, zip(*cells, strict=True), zip(*widths, strict=True), strict=True)
+    )
+    return rows, cells, widths, plain
 
 
 class Listing:
@@ -131,10 +128,11 @@ class Listing:
     its keeper updates it only for a command shown the same way (the same command line,
     environment, time zone, terminal, vault object: vault.cli.served)."""
 
-    def __init__(self, key: Callable[[Note], tuple[Any, ...]], colour: bool) -> None:
-        self._key = key
+    def __init__(self, sort: str, colour: bool) -> None:
+        self._sort = sort
+        self._key = sort_key(sort)
         self._colour = colour
-        self._rows: dict[str, _Row] = {}
+        self._rows: dict[str, Row] = {}  # by note id
         self._keys: list[tuple[Any, ...]] = []  # the rows' keys, in order
         self._lines: list[str] = []  # their lines, in the same order
         self._counts = [Counter[int]() for _ in NOTE_COLUMNS]  # cell widths, per column
@@ -149,8 +147,8 @@ class Listing:
         if not rows:  # the first listing: every note, its notebook's path found in C
             notebooks = list(map(attrgetter("notebook"), notes))
             paths = {nb: path_of(nb) for nb in set(notebooks)}
-            changed = list(zip(notes, map(paths.__getitem__, notebooks), strict=True))
-            notes = ()  # (nothing to compare below)
+            self._every(list(notes), list(map(paths.__getitem__, notebooks)))
+            return
         for note in notes:
             path = paths.get(note.notebook)
             if path is None:
@@ -158,7 +156,7 @@ class Listing:
             row = rows.get(note.id)
             if row is not None:
                 present += 1
-                if row.note is note and row.path == path:
+                if row[_NOTE] is note and row[_PATH] == path:
                     continue
             changed.append((note, path))
         if present != len(rows):  # some rows' notes are gone (or left this listing)
@@ -170,62 +168,107 @@ class Listing:
             old = rows.get(note.id)
             if old is not None:
                 self._drop(old, not many)
-        if many:  # (the first listing: every row) made column by column
-            fresh, widths = _rows_of(changed, self._key)
-            for count, column in zip(self._counts, widths, strict=True):
-                count.update(column)
-        else:
-            fresh = [_Row(note, path, self._key(note)) for note, path in changed]
-            for row in fresh:
-                for count, width in zip(self._counts, row.widths, strict=True):
-                    count[width] += 1
-        for row in fresh:
-            rows[row.note.id] = row
         if many:
-            order = sorted(rows.values(), key=lambda r: r.key)
-            self._keys = [row.key for row in order]
-            self._lines = [row.line for row in order]  # laid out below
-        else:
-            for row in fresh:
-                at = bisect_left(self._keys, row.key)
-                self._keys.insert(at, row.key)
-                self._lines.insert(at, "")
+            self._every([n for n, _ in changed], [p for _, p in changed])
+            return
+        fresh = [_row(note, path, self._key(note)) for note, path in changed]
+        for row in fresh:
+            rows[row[_NOTE].id] = row
+            for count, width in zip(self._counts, row[_WIDTHS], strict=True):
+                count[width] += 1
+            at = bisect_left(self._keys, row[_KEY])
+            self._keys.insert(at, row[_KEY])
+            self._lines.insert(at, "")
         self._lay_out(fresh)
 
-    def _drop(self, row: _Row, in_place: bool) -> None:
-        del self._rows[row.note.id]
-        for count, width in zip(self._counts, row.widths, strict=True):
+    def resorted(self, sort: str) -> Listing:
+        """A listing of the same rows shown the same way, in `sort`'s order: the lines are the
+        same (a note's line does not depend on the order), so only the keys are made and
+        sorted (100,000 rows: a fifth of laying them out). `update` then brings it up to date."""
+        other = Listing(sort, self._colour)
+        rows = self._rows.values()
+        notes = list(map(itemgetter(_NOTE), rows))
+        keys = sort_keys(notes, sort)
+        other._rows = dict(
+            zip(
+                self._rows,
+                zip(
+                    notes,
+                    map(itemgetter(_PATH), rows),
+                    keys,
+                    map(itemgetter(_CELLS), rows),
+                    map(itemgetter(_WIDTHS), rows),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
+        line_of = dict(zip(map(itemgetter(-1), self._keys), self._lines, strict=True))
+        other._keys = sorted(keys)
+        other._lines = list(map(line_of.__getitem__, map(itemgetter(-1), other._keys)))
+        other._counts = [Counter(count) for count in self._counts]
+        other._widths = None if self._widths is None else list(self._widths)
+        return other
+
+    def _every(self, notes: list[Note], paths: list[str]) -> None:
+        """Rows for these notes (the first listing, or many changed), made column by column,
+        and every row put in order and laid out again."""
+        fresh, cells, widths, plain = _rows_of(notes, paths, self._sort)
+        for count, column in zip(self._counts, widths, strict=True):
+            count.update(column)
+        first = not self._rows
+        self._rows.update(zip(map(attrgetter("id"), notes), fresh, strict=True))
+        if not first:
+            self._keys = sorted(map(itemgetter(_KEY), self._rows.values()))
+            self._widths = None  # (every line is laid out anew)
+            self._lay_out([])
+            return
+        # The first listing: its columns put in order as they are, one C pass each.
+        keys = list(map(itemgetter(_KEY), fresh))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        self._keys = list(map(keys.__getitem__, order))
+        self._widths = self._fitted()
+        in_order = [list(map(column.__getitem__, order)) for column in cells]
+        self._lines = lines(NOTE_COLUMNS, in_order, self._widths, plain, self._colour)
+
+    def _drop(self, row: Row, in_place: bool) -> None:
+        del self._rows[row[_NOTE].id]
+        for count, width in zip(self._counts, row[_WIDTHS], strict=True):
             count[width] -= 1
             if not count[width]:
                 del count[width]
         if in_place:
-            at = bisect_left(self._keys, row.key)
+            at = bisect_left(self._keys, row[_KEY])
             del self._keys[at]
             del self._lines[at]
 
-    def _lay_out(self, fresh: list[_Row]) -> None:
-        """The lines of the new rows, or of every row when a column's width moved."""
+    def _fitted(self) -> list[int]:
+        """The columns' widths: each one's widest cell (or its header), fitted to the terminal."""
         widths = [
             max(cell_width(column.header), max(count) if count else 0)
             for column, count in zip(NOTE_COLUMNS, self._counts, strict=True)
         ]
         fit_to_terminal(NOTE_COLUMNS, widths, sys.stdout)
+        return widths
+
+    def _lay_out(self, fresh: list[Row]) -> None:
+        """The lines of the new rows, or of every row when a column's width moved."""
+        widths = self._fitted()
         every = widths != self._widths
         if every:
             self._widths = widths
-            fresh = [self._rows[key[-1]] for key in self._keys]  # a key ends with the note's id
+            # (a key ends with its note's id)
+            fresh = list(map(self._rows.__getitem__, map(itemgetter(-1), self._keys)))
         if not fresh:
             return
-        cells = [[row.cells[i] for row in fresh] for i in range(len(NOTE_COLUMNS))]
+        cells = [list(column) for column in zip(*map(itemgetter(_CELLS), fresh), strict=True)]
         plain = ["".join(column).isascii() for column in cells]
         laid = lines(NOTE_COLUMNS, cells, widths, plain, self._colour)
-        for row, line in zip(fresh, laid, strict=True):
-            row.line = line
         if every:
             self._lines = laid
         else:
-            for row in fresh:
-                self._lines[bisect_left(self._keys, row.key)] = row.line
+            for row, line in zip(fresh, laid, strict=True):
+                self._lines[bisect_left(self._keys, row[_KEY])] = line
 
     def text(self, reverse: bool = False) -> str:
         """The table as `vault ls` prints it (pinned notes stay on top when reversed)."""

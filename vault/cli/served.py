@@ -263,9 +263,15 @@ class Service:
             return None
         if codecs.lookup(encoding[0]).name not in PLAIN_CODECS:
             return None  # stateful codecs (a BOM) must see the whole output at once
-        kept = self.listings.pop(shown, None)  # put back only once it is whole again
+        # Listings are kept by how they are shown, less the order (`--reverse` is the same
+        # table read backwards); one shown the same way in another order lends its lines.
+        ignored = ("sort", "reverse", "handler", "command_line")
+        parsed = sorted((k, repr(v)) for k, v in vars(args).items() if k not in ignored)
+        family = (tuple(parsed), *shown[1:])  # (shown[0] is the command line)
+        kept = self.listings.pop((family, args.sort), None)  # put back once whole again
+        lender = next((v for (f, _), v in self.listings.items() if f == family), None)
         try:
-            key = sort_key(args.sort)
+            sort_key(args.sort)  # (an unknown order: the command says so, as usual)
             inside = None
             if args.notebook is not None:
                 inside = vault.notebook_descendants(vault.find_notebook(args.notebook).id)
@@ -284,15 +290,20 @@ class Service:
                 ]
             if not notes:
                 return None
-            if kept is None:
-                kept = Listing(key, colour_on(sys.stdout))
-            kept.update(notes, vault.notebook_path)
-            data = kept.text(args.reverse).encode(*encoding)
+            # Hundreds of thousands of rows, tuples and strings, none in a cycle: collections
+            # while they are made would walk them again and again (0.2-0.3 s at 100,000).
+            with gcpause.paused():
+                if kept is None and lender is not None:
+                    kept = lender.resorted(args.sort)
+                elif kept is None:
+                    kept = Listing(args.sort, colour_on(sys.stdout))
+                kept.update(notes, vault.notebook_path)
+                data = kept.text(args.reverse).encode(*encoding)
         except (VaultError, UnicodeError):
             return None
         while len(self.listings) >= LISTINGS:
             del self.listings[next(iter(self.listings))]  # the oldest
-        self.listings[shown] = kept
+        self.listings[family, args.sort] = kept
         _warn_corrupt(vault)
         chunks.append((1, data))
         return 0

@@ -14,9 +14,9 @@ import dataclasses
 import heapq
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
-from operator import eq, itemgetter, ne
+from operator import attrgetter, eq, itemgetter, ne, neg, not_
 from typing import Any, Literal
 
 from vault import gcpause
@@ -74,6 +74,21 @@ def sort_key(sort: str = "modified") -> Callable[[Note], tuple[Any, ...]]:
     if sort == "modified":
         return lambda n: (not n.pinned, -n.modified, n.id)
     raise InvalidInputError(f"unknown sort order '{sort}' (modified, created or title)")
+
+
+def sort_keys(notes: Sequence[Note], sort: str = "modified") -> list[tuple[Any, ...]]:
+    """`sort_key(sort)` of each note, made column by column in C: 100,000 keys in a few tens
+    of milliseconds rather than 0.2 s of a Python call per note (tests/test_sort_keys.py
+    checks they are equal)."""
+    if sort == "title":
+        middle = map(str.casefold, map(attrgetter("title"), notes))
+    elif sort in ("created", "modified"):
+        middle = map(neg, map(attrgetter(sort), notes))
+    else:
+        sort_key(sort)  # (raises: unknown order)
+        raise AssertionError(sort)
+    pinned = map(not_, map(attrgetter("pinned"), notes))
+    return list(zip(pinned, middle, map(attrgetter("id"), notes), strict=True))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
 from vault import gcpause
 from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
-from vault.notes.cache import SNAPSHOT_MIN_CHANGES, sort_key
+from vault.notes.cache import (  # (sort_key: for the faces, through here)
+    SNAPSHOT_MIN_CHANGES,
+    sort_key,  # noqa: F401
+    sort_keys,
+)
 from vault.notes.filing import Filing, clean_tag
 from vault.notes.model import UNLOADED, Note, Notebook, NoteVersion, TagCount, has_body, now_ms
 from vault.notes.search import Hit, Query, parse_query
@@ -31,8 +36,11 @@ def clean_title(title: str) -> str:
 
 
 def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
-    """Pinned first, then by the chosen order (ids break ties so the order is stable)."""
-    return sorted(notes, key=sort_key(sort))
+    """Pinned first, then by the chosen order (ids break ties so the order is stable). The
+    keys are made in C (`sort_keys`) and are unique, so only they are ever compared."""
+    notes = notes if isinstance(notes, list) else list(notes)
+    order = sorted(zip(sort_keys(notes, sort), notes, strict=True), key=itemgetter(0))
+    return list(map(itemgetter(1), order))
 
 
 class Notes(Filing):
