@@ -98,13 +98,13 @@ def note_columns(notes: Sequence[Note], paths: Sequence[str]) -> list[list[str]]
 
 
 def _rows_of(
-    notes: list[Note], paths: list[str], sort: str
+    notes: list[Note], paths: list[str], keys: list[tuple[Any, ...]]
 ) -> tuple[list[Row], list[list[str]], list[list[int]], list[bool]]:
     """The rows of many notes at once, as `_row` makes each: their cells made visible and
     measured column by column, one scan of a column when none of its cells needs `visible`
-    or a wide character, their keys made in C (`sort_keys`; 100,000 rows: most of the first
-    `vault ls` the agent answers). Returns the rows, and their cells, the cells' widths and
-    whether each column is all ASCII, column by column."""
+    or a wide character (100,000 rows: most of the first `vault ls` the agent answers), with
+    their `keys`. Returns the rows, and their cells, the cells' widths and whether each column
+    is all ASCII, column by column."""
     cells: list[list[str]] = []
     widths: list[list[int]] = []
     plain: list[bool] = []
@@ -116,7 +116,6 @@ def _rows_of(
         cells.append(shown)
         plain.append((joined if clean else "".join(shown)).isascii())
         widths.append(list(map(len if plain[-1] else cell_width, shown)))
-    keys = sort_keys(notes, sort)
     rows = list(
         zip(notes, paths, keys, zip(*cells, strict=True), zip(*widths, strict=True), strict=True)
     )
@@ -213,7 +212,8 @@ class Listing:
     def _every(self, notes: list[Note], paths: list[str]) -> None:
         """Rows for these notes (the first listing, or many changed), made column by column,
         and every row put in order and laid out again."""
-        fresh, cells, widths, plain = _rows_of(notes, paths, self._sort)
+        keys = sort_keys(notes, self._sort)
+        fresh, cells, widths, plain = _rows_of(notes, paths, keys)
         for count, column in zip(self._counts, widths, strict=True):
             count.update(column)
         first = not self._rows
@@ -223,8 +223,8 @@ class Listing:
             self._widths = None  # (every line is laid out anew)
             self._lay_out([])
             return
-        # The first listing: its columns put in order as they are, one C pass each.
-        keys = list(map(itemgetter(_KEY), fresh))
+        # The first listing: its columns put in order as made, one C pass each (the notes
+        # are read in the order they are held: in another, every read misses the CPU's cache).
         order = sorted(range(len(keys)), key=keys.__getitem__)
         self._keys = list(map(keys.__getitem__, order))
         self._widths = self._fitted()
