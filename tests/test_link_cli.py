@@ -122,6 +122,15 @@ def test_rename_and_edit_title_update_links_by_default(cli: CLI) -> None:
     assert cli("show", linking, "--raw").stdout.startswith("[[Newer#H|see]] and [[Newer]]")
     back = json.loads(cli("backlinks", "Newest", "--json", check=True).stdout)
     assert back == []
+    # Named by its id or short id (which opens the vault without the other notes, unless the
+    # command goes on to read them): the links follow too.
+    newest = json.loads(cli("show", "Newest", "--json", check=True).stdout)["id"]
+    cli("edit", linking, check=True, input="[[Newest]]\n")
+    for ref, title in ((newest[:8], "By short id"), (newest, "By full id")):
+        result = cli("edit", ref, "--title", title)
+        assert result.returncode == 0, result.stderr
+        assert "updated 1 link(s) in 1 other note(s)" in result.stderr
+        assert cli("show", linking, "--raw").stdout == f"[[{title}]]\n"
 
 
 def test_today_on_a_terminal_opens_the_editor(cli: CLI, tmp_path) -> None:

@@ -113,6 +113,14 @@ def test_served_commands_print_byte_for_byte_what_they_print_alone(hostile: CLI)
         ["show", "Binned"],
         ["show", escape[:8], "--version", "zzz"],
         ["--vault", str(cli.vault_dir), "ls"],
+        ["tags"],
+        ["tags", "--json"],
+        ["notebooks"],
+        ["notebooks", "--json"],
+        ["history", HOSTILE[1]],
+        ["history", "--json", escape[:8]],
+        ["history", "Twin"],
+        ["history", "no such note"],
     ]
     for args in commands:
         served, own = both_ways(cli, *args)
@@ -152,13 +160,74 @@ def test_new_is_served_and_says_the_same(hostile: CLI) -> None:
     assert made.returncode == 0 and made.stderr == "Created notebook Brand ^Gnew\n"
 
 
+def test_changes_are_served_and_do_what_they_do_alone(hostile: CLI, tmp_path: Path) -> None:
+    """`edit` (the body from stdin, or other details), `rm` and `restore` served by the agent
+    print what they print in their own process, run on a copy of the same vault, and leave the
+    vault as they leave the copy; what needs the caller's terminal is not served."""
+    cli = hostile
+    twin = CLI(tmp_path / "twin", cli.config)
+    shutil.copytree(cli.vault_dir, twin.vault_dir)  # the same notes and ids, no session
+    by_title = ids(cli)
+    escape, plain = by_title[HOSTILE[1]][:8], by_title[HOSTILE[0]][:8]
+    steps: list[tuple[list[str], str | None]] = [
+        (["edit", escape], "a new body \x1b]52;c;eA==\x07 from a pipe\n"),
+        (["edit", plain, "--allow-empty"], ""),
+        (["edit", escape], ""),  # refused: stdin was empty
+        (["edit", escape, "--title", "Renamed [b]x[/]", "--tag", "new\x07tag", "--pin"], None),
+        (["edit", HOSTILE[3], "--notebook", "Elsewhere \x1b[2J", "--untag", "tag3"], None),
+        (["edit", "Twin", "--pin"], None),  # two notes: which one?
+        (["rm", plain], None),
+        (["rm", "Twin"], None),
+        (["restore", plain], None),
+        (["rm", "Binned", "--purge", "--yes"], None),
+        (["rm", "no such note"], None),
+    ]
+    strip = re.compile(r"\b[0-9a-f]{8}\b")
+    for args, body in steps:
+        before = served_count(cli)
+        served = cli(*args, input=body)
+        assert served_count(cli) == before + 1, f"vault {' '.join(args)} was not served"
+        own = twin(*args, input=body, VAULT_PASSWORD=PASSWORD, VAULT_AGENT_SERVE="0")
+        assert (served.returncode, served.stdout) == (own.returncode, own.stdout), args
+        # (a note's versions differ between the copies: "Saved" names the note, not those)
+        assert strip.sub("ID", served.stderr) == strip.sub("ID", own.stderr), args
+    notes = json.loads(cli("ls", "--json", "--trash", VAULT_AGENT_SERVE="0").stdout)
+    notes += json.loads(cli("ls", "--json", VAULT_AGENT_SERVE="0").stdout)
+    twins = json.loads(twin("ls", "--json", "--trash", VAULT_PASSWORD=PASSWORD).stdout)
+    twins += json.loads(twin("ls", "--json", VAULT_PASSWORD=PASSWORD).stdout)
+    drop = ("modified", "created", "trashed", "version")
+    assert sorted(
+        ({k: v for k, v in n.items() if k not in drop} for n in notes), key=str
+    ) == sorted(({k: v for k, v in n.items() if k not in drop} for n in twins), key=str)
+    for note in notes:
+        shown = cli("show", "--raw", note["id"], VAULT_AGENT_SERVE="0").stdout
+        assert shown == twin("show", "--raw", note["id"], VAULT_PASSWORD=PASSWORD).stdout
+    # Not served: the editor (stdin a terminal is not given to the agent), a purge that
+    # would ask to confirm. Asked directly, the agent declines them.
+    vault_id = inspect_vault(cli.vault_dir).vault_id
+    for argv, tty in ((["edit", plain], True), (["rm", plain, "--purge"], False)):
+        request = {
+            "op": "run",
+            "argv": argv,
+            "cwd": "/",
+            "env": {"VAULT_DIR": str(cli.vault_dir), "VAULT_CONFIG": str(cli.config)},
+            "tty": [tty, False, False],
+            "encodings": [["utf-8", "strict"], ["utf-8", "backslashreplace"]],
+        }
+        reply = agent_client._ask_vault(cli.vault_dir, vault_id, request)
+        assert reply == {"ok": True, "served": False}, argv
+    refused = cli("rm", plain, "--purge")  # here: no terminal to confirm on
+    assert refused.returncode != 0 and "add --yes" in refused.stderr
+    assert plain in cli("ls", check=True).stdout
+
+
 def test_the_agent_never_serves_what_another_process_changed_after_it(
     hostile: CLI, tmp_path: Path
 ) -> None:
     cli = hostile
     assert "Plain groceries" in cli("ls", check=True).stdout  # the agent holds it open now
     cli("new", "Written alone", input="x", check=True, VAULT_AGENT_SERVE="0")
-    cli("edit", "Plain groceries", "--title", "Renamed", check=True)  # not served: own process
+    cli("edit", "Plain groceries", "--title", "Renamed", check=True, VAULT_AGENT_SERVE="0")
     with Vault.unlock(cli.vault_dir, password=PASSWORD) as vault:
         vault.create_note("Written in Python", "y")
     served, own = both_ways(cli, "ls")
@@ -354,7 +423,7 @@ def test_a_client_that_asks_for_no_framed_reply_gets_base64_in_the_line(hostile:
 def test_not_served_runs_here_as_before(hostile: CLI, tmp_path: Path) -> None:
     cli = hostile
     count = served_count(cli)
-    cli("tags", check=True)  # not a served command
+    cli("status", check=True)  # not a served command
     cli("show", "--help", check=True)
     assert served_count(cli) == count
     cli("new", "From a pipe", check=True)  # its body from stdin (empty): served

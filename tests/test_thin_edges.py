@@ -122,3 +122,26 @@ def test_output_that_cannot_be_written_is_one_line_served_or_not(
         assert result.stderr.decode() == f"vault: cannot write the output: {reason}\n"
     finally:
         cli("lock")
+
+
+def test_edit_sends_stdin_only_when_the_body_is_all_it_changes() -> None:
+    """The thin client reads stdin for `vault edit` only when no option but --allow-empty (or
+    an abbreviation of it) follows the command: with any other, the command would not read it,
+    and the agent declines an edit of the body it was given no stdin for."""
+    from vault.cli.served import SERVED as AGENT_SERVES
+    from vault.session.thin import SERVED, _only_body
+
+    assert set(SERVED) == AGENT_SERVES  # both sides agree on what is served
+    assert _only_body(["edit", "note"])
+    assert _only_body(["--vault", "/v", "edit", "note", "--allow-empty"])
+    assert _only_body(["edit", "--allow", "note"])
+    assert _only_body(["edit", "note", "--a"])  # (argparse takes it for --allow-empty)
+    for options in (
+        ["--pin"],
+        ["--title", "x"],
+        ["--ti=x"],
+        ["--un", "t"],
+        ["--"],
+        ["-h"],
+    ):
+        assert not _only_body(["edit", "note", *options]), options

@@ -321,13 +321,16 @@ def opened_note(
     *,
     trashed: bool | None = None,
     read_only: bool = False,
+    every_note: bool = False,
 ) -> Iterator[tuple[Vault, Note]]:
     """The unlocked vault and the note `ref` names (vault.notes.lookup), for every command that
     takes a NOTE. An id or the short id `vault ls` prints is looked up in the store's index and only
     that note is decrypted; any other name needs every note's title, so every note (a command
     that only reads first looks for the exact title in the snapshot, `lookup.note_titled`,
     without building every note). A command that only reads (`read_only`) makes no scheduled
-    backup: it changed nothing to back up."""
+    backup: it changed nothing to back up. `every_note`: the command goes on to read other
+    notes than this one (a rename updates the links to it), so the vault opens with them all
+    whatever names the note."""
     backup = not read_only
     if not lookup.looks_like_id(ref) and read_only and trashed is None:
         vault = open_vault(args, config, scheduled_backup=False, bodies=False, titled=ref.strip())
@@ -339,7 +342,7 @@ def opened_note(
         finally:
             vault.lock()
         return
-    if not lookup.looks_like_id(ref):
+    if not lookup.looks_like_id(ref) or every_note:
         # Naming a note by its title needs every title, not every body: a command that only
         # reads decrypts the body of the one note named.
         with open_vault(args, config, scheduled_backup=backup, bodies=backup) as vault:

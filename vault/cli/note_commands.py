@@ -247,7 +247,7 @@ def _version_of(vault: Vault, note: Note, version: str) -> Note:
 
 
 def cmd_edit(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note) as (vault, note):
+    with opened_note(args, config, args.note, every_note=args.title is not None) as (vault, note):
         note = editable(vault, note)
         changes: dict[str, Any] = {}
         renamed = None

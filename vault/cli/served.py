@@ -1,4 +1,5 @@
-"""The session agent answers some `vault` commands itself: `ls`, `search`, `show` and `new`.
+"""The session agent answers some `vault` commands itself: `ls`, `search`, `show`, `new`, `edit`,
+`rm`, `restore`, `history`, `tags` and `notebooks` (`SERVED`).
 
 This module is the command line's side of it: the agent's loop (vault.session.agent, in the layer
 below the faces) knows no face; its process's entry point (vault.agent_main, above the faces)
@@ -25,8 +26,10 @@ not served (the normal path then ends the session, as it does today).
 
 A command is declined (the client then runs it itself, as before) when its arguments do not
 parse, when it names another vault than the session's, or when it would need a terminal
-(`vault new` opening the editor). This module is imported by the agent only when a client asks
-it to serve, so an agent that is never asked stays as small as before (docs/SECURITY.md).
+(`vault new` or `vault edit` opening the editor, `vault rm --purge` asking to confirm: the
+agent has no terminal, and its answer to "is there one" would not be the caller's). This
+module is imported by the agent only when a client asks it to serve, so an agent that is never
+asked stays as small as before (docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ from typing import Any
 
 from vault import gcpause
 
-SERVED = frozenset({"ls", "search", "show", "new"})
+SERVED = frozenset(
+    {"ls", "search", "show", "new", "edit", "rm", "restore", "history", "tags", "notebooks"}
+)
 # Secrets never travel to the agent (the client drops them too).
 SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY"})
 # Encodings whose output is the same written at once or piece by piece (no BOM, no state).
@@ -344,9 +349,16 @@ class Service:
         name = getattr(getattr(args, "handler", None), "__name__", "")
         if name.removeprefix("cmd_") not in SERVED:
             raise Declined
-        needs_body = name == "cmd_new" and not args.template and not args.no_edit
+        needs_body = (name == "cmd_new" and not args.template and not args.no_edit) or (
+            name == "cmd_edit"
+            and args.title is None
+            and args.notebook is None
+            and not (args.tag or args.untag or args.pin or args.unpin)
+        )
         if needs_body and (call.tty[0] or call.stdin is None):
             raise Declined  # the editor needs the caller's terminal; the body, its stdin
+        if name == "cmd_rm" and args.purge and not args.yes:
+            raise Declined  # it asks to confirm, on the caller's terminal (or refuses)
         try:
             config = Config.load()
             real = os.path.realpath(vault_dir(args, config))

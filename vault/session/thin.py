@@ -1,15 +1,16 @@
 """The `vault` command's first step (vault.__main__.main): with an unlocked session, the agent
 answers.
 
-`vault ls`, `vault search`, `vault show` and `vault new` are run by the session agent, which keeps
-the vault open (vault.cli.served): this process only finds the agent's socket, sends the
-command line with what the command would read of this process (working folder, environment,
-whether each standard stream is a terminal, their encodings, the terminal's size, and stdin for
-`vault new`), and writes back what the agent's run of the same code printed, with its exit
-status. It imports only the standard library, so it starts in a few milliseconds instead of
-importing the whole CLI and opening the vault: not even `json` (whose decoder imports `re`,
-5-6 ms of a 25 ms command here), but the C parts `json` itself runs on (`_json_dumps`,
-`_json_loads`).
+The commands in `SERVED` (`vault ls`, `search`, `show`, `new`, `edit`, `rm`, `restore`,
+`history`, `tags`, `notebooks`) are run by the session agent, which keeps the vault open
+(vault.cli.served): this process only finds the agent's socket, sends the command line with
+what the command would read of this process (working folder, environment, whether each
+standard stream is a terminal, their encodings, the terminal's size, and stdin for `vault new`
+and a `vault edit` of the body), and writes back what the agent's run of the same code
+printed, with its exit status. It imports only the standard library, so it starts in a few
+milliseconds instead of importing the whole CLI and opening the vault: not even `json` (whose
+decoder imports `re`, 5-6 ms of a 25 ms command here), but the C parts `json` itself runs on
+(`_json_dumps`, `_json_loads`).
 
 Whenever anything is not as expected (no session, another command, a vault this session is not
 for, an agent that declines or does not answer) the command runs here as before
@@ -25,7 +26,9 @@ from __future__ import annotations
 import os
 import sys
 
-SERVED = ("ls", "search", "show", "new")
+SERVED = ("ls", "search", "show", "new", "edit", "rm", "restore", "history", "tags", "notebooks")
+# Those that may change the vault: once the agent has one, it is never run here again.
+CHANGING = ("new", "edit", "rm", "restore")
 SECRET_VARS = ("VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY")
 # Options that take a value and may come before the command (vault.cli._add_common_options).
 VALUED = ("--vault", "--keyfile")
@@ -65,7 +68,8 @@ def serve(argv: list[str]) -> int | None:
         # The agent took a command that may change the vault and did not answer: running it
         # again here could do it twice.
         sys.stderr.write(
-            "vault: the session agent did not answer; `vault ls` shows whether the note was saved\n"
+            "vault: the session agent did not answer; `vault ls` and `vault history NOTE` show"
+            " whether the change was made\n"
         )
         return 70
     if reply is None or reply.get("served") is not True:
@@ -347,7 +351,7 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
     finally:
         sock.close()
     if not isinstance(reply, dict) or reply.get("ok") is not True:
-        if sent and command == "new":
+        if sent and command in CHANGING:
             raise _Sent
         return None
     return reply
@@ -416,8 +420,13 @@ def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
         "framed": True,  # the output as raw bytes after the reply's line
     }
     # `vault new` reads its body from stdin unless told otherwise (--no-edit, --template, or
-    # their abbreviations: then stdin is left alone, as the command itself would).
-    if command == "new" and not tty[0] and not any(map(_no_body_option, argv)):
+    # their abbreviations: then stdin is left alone, as the command itself would); `vault
+    # edit` when it changes nothing else (no option but --allow-empty: with any other, stdin
+    # is left alone, and the agent declines an edit of the body it has no stdin for).
+    if not tty[0] and (
+        (command == "new" and not any(map(_no_body_option, argv)))
+        or (command == "edit" and _only_body(argv))
+    ):
         import binascii
 
         global _stdin
@@ -448,6 +457,16 @@ def _no_body_option(arg: str) -> bool:
     name = arg.partition("=")[0]
     return (len(name) >= 5 and "--no-edit".startswith(name)) or (
         len(name) >= 4 and "--template".startswith(name)
+    )
+
+
+def _only_body(argv: list[str]) -> bool:
+    """Whether `vault edit`'s arguments (after the vault options) name nothing to change but
+    the body: no option after the command but --allow-empty (or an abbreviation of it)."""
+    after = argv[argv.index("edit") + 1 :] if "edit" in argv else ["-"]
+    return not any(
+        arg.startswith("-") and not (len(arg) >= 3 and "--allow-empty".startswith(arg))
+        for arg in after
     )
 
 
