@@ -223,13 +223,14 @@ class Listing:
             self._widths = None  # (every line is laid out anew)
             self._lay_out([])
             return
-        # The first listing: its columns put in order as made, one C pass each (the notes
-        # are read in the order they are held: in another, every read misses the CPU's cache).
+        # The first listing: laid out in the order the notes are held, then its lines put in
+        # order by one C pass (in any other order, every read of a note or a cell misses the
+        # CPU's cache: by title, that took a third longer).
         order = sorted(range(len(keys)), key=keys.__getitem__)
         self._keys = list(map(keys.__getitem__, order))
         self._widths = self._fitted()
-        in_order = [list(map(column.__getitem__, order)) for column in cells]
-        self._lines = lines(NOTE_COLUMNS, in_order, self._widths, plain, self._colour)
+        laid = lines(NOTE_COLUMNS, cells, self._widths, plain, self._colour)
+        self._lines = list(map(laid.__getitem__, order))
 
     def _drop(self, row: Row, in_place: bool) -> None:
         del self._rows[row[_NOTE].id]
