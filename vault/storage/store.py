@@ -350,6 +350,7 @@ class Store:
     def remove_stale_slots(self) -> None:
         """Delete slots for a master key that is no longer current (an interrupted rekey)."""
         current = self.master_id
+        removed = False
         for p in (self.path / KEYS_DIR).glob("*.json"):
             try:
                 slot = Slot.from_json(read_small(p), str(p))
@@ -357,7 +358,9 @@ class Store:
                 continue
             if slot.master_id != current:
                 p.unlink(missing_ok=True)
-        fsync_dir(self.path / KEYS_DIR)
+                removed = True
+        if removed:  # (nothing removed, nothing to make durable: every unlock calls this)
+            fsync_dir(self.path / KEYS_DIR)
 
     # --- transactions ----------------------------------------------------------------------
 
