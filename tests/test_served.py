@@ -221,6 +221,34 @@ def test_changes_are_served_and_do_what_they_do_alone(hostile: CLI, tmp_path: Pa
     assert plain in cli("ls", check=True).stdout
 
 
+def test_an_edit_fed_by_another_served_command_is_served_too(hostile: CLI) -> None:
+    """`vault show --raw X | ... | vault edit X`: the `vault edit` client reads its stdin before
+    it asks the agent (which answers one caller at a time), so the agent never waits on that
+    stdin while the `vault show` that feeds it waits for the agent; both are served."""
+    cli = hostile
+    note = ids(cli)[HOSTILE[0]][:8]
+    before = served_count(cli)
+    edit = subprocess.Popen(
+        [*vault_command(), "edit", note],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli.env(),
+        start_new_session=True,
+    )
+    try:
+        time.sleep(0.5)  # `vault edit` has started, and waits for its body
+        shown = cli("show", "--raw", note, check=True)  # what feeds it, in a pipeline
+        _, err = edit.communicate(shown.stdout.encode() + b"more\n", timeout=60)
+    finally:
+        if edit.poll() is None:
+            edit.kill()
+    assert edit.returncode == 0, err
+    assert cli("show", "--raw", note, check=True).stdout.endswith("more\n")
+    # (an agent that waited on the edit's stdin dropped it after 2 s: run here, not served)
+    assert served_count(cli) - before == 3
+
+
 def test_the_agent_never_serves_what_another_process_changed_after_it(
     hostile: CLI, tmp_path: Path
 ) -> None:

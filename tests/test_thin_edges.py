@@ -3,8 +3,12 @@ it, and served output to closed or full streams (real `vault` subprocesses, real
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +149,40 @@ def test_edit_sends_stdin_only_when_the_body_is_all_it_changes() -> None:
         ["-h"],
     ):
         assert not _only_body(["edit", "note", *options]), options
+
+
+def _refusing_agent(path: Path, reply: dict) -> threading.Thread:
+    """An agent that answers every request as the real one does when its session has just
+    expired (vault.session.agent.Agent.handle): a refusal, nothing run."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            data = b""
+            while not data.endswith(b"\n"):
+                data += conn.recv(65536)
+            conn.sendall(json.dumps(reply).encode() + b"\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_change_the_agent_refused_runs_here(tmp_path: Path) -> None:
+    """The agent refuses before running anything when its session has just expired or is for
+    another vault (`{"ok": false, ...}`): a change (`edit`, `rm`, `restore`) then runs
+    in this process, as any refused command does. Only a change sent with no answer at all is
+    never run again here (it may have been made)."""
+    from vault.session import thin
+
+    for argv in (["edit", "note", "--pin"], ["rm", "note"], ["restore", "note"]):
+        for error in ("expired", "this session is for another vault"):
+            path = tmp_path / "agent.sock"
+            path.unlink(missing_ok=True)
+            thread = _refusing_agent(path, {"ok": False, "error": error})
+            reply = thin._ask(str(path), "vault-id", argv, argv[0])
+            thread.join(5)
+            assert reply is None, argv  # None: the command runs in this process

@@ -319,6 +319,12 @@ class _Sent(Exception):
 def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None:
     import _socket  # the C module: `socket` imports selectors, enum and more around it
 
+    # The request (stdin included) is made before connecting: the agent answers one caller at
+    # a time, and must not wait on this one's stdin, which may come from another command it
+    # serves (`vault show --raw X | vault edit X`). Nothing is sent before the check below.
+    message = _request(argv, vault_id, command)
+    if message is None:
+        return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sent = False
     try:
@@ -327,9 +333,6 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
         raw = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
         if int.from_bytes(raw[4:8], sys.byteorder, signed=True) != os.getuid():
             return None  # not our agent: never trust or feed it
-        message = _request(argv, vault_id, command)
-        if message is None:
-            return None
         sock.sendall(_json_dumps(message).encode() + b"\n")
         sent = True
         sock.settimeout(ANSWER_SECONDS)
@@ -351,7 +354,9 @@ def _ask(path: str, vault_id: str, argv: list[str], command: str) -> dict | None
     finally:
         sock.close()
     if not isinstance(reply, dict) or reply.get("ok") is not True:
-        if sent and command in CHANGING:
+        # A refusal (`ok` false: the session expired, another vault) is an answer: the agent
+        # ran nothing, and the command runs here. Only no answer at all may hide a change.
+        if sent and command in CHANGING and not isinstance(reply, dict):
             raise _Sent
         return None
     return reply
