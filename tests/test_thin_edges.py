@@ -186,3 +186,42 @@ def test_a_change_the_agent_refused_runs_here(tmp_path: Path) -> None:
             reply = thin._ask(str(path), "vault-id", argv, argv[0])
             thread.join(5)
             assert reply is None, argv  # None: the command runs in this process
+
+
+def test_ctrl_c_while_the_agent_works_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) while a served command waits for the agent's answer: the one line the
+    command line prints for it, and its exit status, as when the command runs here."""
+    import signal
+    import sys
+    import textwrap
+    import time
+
+    script = textwrap.dedent(
+        f"""
+        import socket, sys, threading
+        from vault.session import thin
+        path = {str(tmp_path / "agent.sock")!r}
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        kept = []
+        threading.Thread(target=lambda: kept.append(server.accept()), daemon=True).start()
+        thin._socket = lambda vault: (path, "vault-id")  # an agent that never answers
+        print("asking", flush=True)
+        sys.exit(thin.serve(["ls"]))
+        """
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "VAULT_AGENT_SERVE": "1"},
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "asking\n"
+    time.sleep(0.5)  # (waiting for the answer now)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err == "vault: interrupted; nothing half-saved (each change is atomic)\n"

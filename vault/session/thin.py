@@ -63,18 +63,24 @@ def serve(argv: list[str]) -> int | None:
     if found is None:
         return None
     try:
-        reply = _ask(*found, argv, command)
-    except _Sent:
-        # The agent took a command that may change the vault and did not answer: running it
-        # again here could do it twice.
-        sys.stderr.write(
-            "vault: the session agent did not answer; `vault ls` and `vault history NOTE` show"
-            " whether the change was made\n"
-        )
-        return 70
-    if reply is None or reply.get("served") is not True:
-        return None
-    return _write(reply)
+        try:
+            reply = _ask(*found, argv, command)
+        except _Sent:
+            # The agent took a command that may change the vault and did not answer: running
+            # it again here could do it twice.
+            sys.stderr.write(
+                "vault: the session agent did not answer; `vault ls` and `vault history NOTE`"
+                " show whether the change was made\n"
+            )
+            return 70
+        if reply is None or reply.get("served") is not True:
+            return None
+        return _write(reply)
+    except KeyboardInterrupt:
+        # Said as the command line says it (vault.cli.parser.run), not with a traceback: the
+        # agent finishes what it was given, and each change is atomic.
+        sys.stderr.write("vault: interrupted; nothing half-saved (each change is atomic)\n")
+        return 130
 
 
 def end(code: int) -> None:
