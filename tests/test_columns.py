@@ -50,3 +50,26 @@ def test_lines_are_those_of_a_cell_by_cell_layout(
     assert columns.lines(COLUMNS, cells, widths, plain, colour) == reference(
         cells, widths, plain, colour
     )
+
+
+ascii_cell = st.text(st.sampled_from("ab %s%%()\\ \t\x1bz"), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(ascii_cell, ascii_cell, ascii_cell), min_size=1, max_size=6),
+    wider=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    colour=st.booleans(),
+)
+def test_plain_lines_made_by_one_format_each_are_the_same(
+    rows: list[tuple[str, str, str]], wider: list[int], colour: bool
+) -> None:
+    """The common case (every cell ASCII, nothing to cut) is laid out by one %-format per
+    line: the same lines, '%' in a cell included."""
+    cells = [[visible(row[i]) for row in rows] for i in range(3)]
+    plain = ["".join(col).isascii() for col in cells]
+    assert all(plain)
+    widths = [max(map(len, col)) + n for col, n in zip(cells, wider, strict=True)]
+    assert columns.lines(COLUMNS, cells, widths, plain, colour) == reference(
+        cells, widths, plain, colour
+    )

@@ -131,6 +131,21 @@ def lines(
     """The table's lines (each ending in a newline) for `cells`, column by column, already
     visible (`print_columns` makes them so); `plain[i]`: column i is all ASCII."""
     last = len(columns) - 1
+    if all(plain) and all(
+        max(map(len, col), default=0) <= width for col, width in zip(cells, widths, strict=True)
+    ):
+        # Nothing to cut and one character a cell (the common case, and always into a pipe):
+        # each line is one %-format in C, padding and colour in its pattern (the codes hold
+        # no '%'); the last column's cells without their trailing blanks, as below.
+        parts = []
+        for i, column in enumerate(columns):
+            spec = "%s" if i == last else f"%-{widths[i]}s"
+            if colour and _codes(column.style):
+                spec = _colour("\0", column.style).replace("\0", spec)
+            parts.append(spec)
+        pattern = GAP.join(parts) + "\n"
+        rows = zip(*cells[:last], map(str.rstrip, cells[last]), strict=True)
+        return list(map(pattern.__mod__, rows))
     shown: list[Iterable[str]] = []
     for i, (column, col) in enumerate(zip(columns, cells, strict=True)):
         fitted: Iterable[str]
