@@ -97,14 +97,13 @@ def note_columns(notes: Sequence[Note], paths: Sequence[str]) -> list[list[str]]
     ]
 
 
-def _rows_of(
-    notes: list[Note], paths: list[str], keys: list[tuple[Any, ...]]
-) -> tuple[list[Row], list[list[str]], list[list[int]], list[bool]]:
-    """The rows of many notes at once, as `_row` makes each: their cells made visible and
-    measured column by column, one scan of a column when none of its cells needs `visible`
-    or a wide character (100,000 rows: most of the first `vault ls` the agent answers), with
-    their `keys`. Returns the rows, and their cells, the cells' widths and whether each column
-    is all ASCII, column by column."""
+def _cells_of(
+    notes: list[Note], paths: list[str]
+) -> tuple[list[list[str]], list[list[int]], list[bool]]:
+    """The cells of many notes at once, as `_row` makes each's: made visible and measured
+    column by column, one scan of a column when none of its cells needs `visible` or a wide
+    character (100,000 rows: most of the first `vault ls` the agent answers). Returns the
+    cells, their widths and whether each column is all ASCII, column by column."""
     cells: list[list[str]] = []
     widths: list[list[int]] = []
     plain: list[bool] = []
@@ -116,10 +115,20 @@ def _rows_of(
         cells.append(shown)
         plain.append((joined if clean else "".join(shown)).isascii())
         widths.append(list(map(len if plain[-1] else cell_width, shown)))
-    rows = list(
+    return cells, widths, plain
+
+
+def _rows_of(
+    notes: list[Note],
+    paths: list[str],
+    keys: list[tuple[Any, ...]],
+    cells: list[list[str]],
+    widths: list[list[int]],
+) -> list[Row]:
+    """The rows of `_cells_of`'s cells, made in C."""
+    return list(
         zip(notes, paths, keys, zip(*cells, strict=True), zip(*widths, strict=True), strict=True)
     )
-    return rows, cells, widths, plain
 
 
 class Listing:
@@ -136,9 +145,25 @@ class Listing:
         self._lines: list[str] = []  # their lines, in the same order
         self._counts = [Counter[int]() for _ in NOTE_COLUMNS]  # cell widths, per column
         self._widths: list[int] | None = None  # the widths the lines were laid out at
+        # A first listing's rows, not made yet (`settle`): its answer needs only the lines.
+        self._pending: tuple[Any, ...] | None = None
+
+    def settle(self) -> None:
+        """Make the rows a first listing left to make (the session agent calls this once the
+        answer is sent; anything that reads the rows calls it first): 100,000 rows and their
+        width counts, a fifth of laying the listing out, not on the caller's clock."""
+        if self._pending is None:
+            return
+        notes, paths, keys, cells, widths = self._pending
+        self._pending = None
+        for count, column in zip(self._counts, widths, strict=True):
+            count.update(column)
+        rows = _rows_of(notes, paths, keys, cells, widths)
+        self._rows.update(zip(map(attrgetter("id"), notes), rows, strict=True))
 
     def update(self, notes: Sequence[Note], path_of: Callable[[str | None], str]) -> None:
         """Make the rows those of `notes` (the listing's notes, in any order)."""
+        self.settle()
         rows = self._rows
         paths: dict[str | None, str] = {}  # thousands of notes share a few notebooks
         changed: list[tuple[Note, str]] = []
@@ -184,6 +209,7 @@ class Listing:
         """A listing of the same rows shown the same way, in `sort`'s order: the lines are the
         same (a note's line does not depend on the order), so only the keys are made and
         sorted (100,000 rows: a fifth of laying them out). `update` then brings it up to date."""
+        self.settle()
         other = Listing(sort, self._colour)
         rows = self._rows.values()
         notes = list(map(itemgetter(_NOTE), rows))
@@ -213,24 +239,25 @@ class Listing:
         """Rows for these notes (the first listing, or many changed), made column by column,
         and every row put in order and laid out again."""
         keys = sort_keys(notes, self._sort)
-        fresh, cells, widths, plain = _rows_of(notes, paths, keys)
-        for count, column in zip(self._counts, widths, strict=True):
-            count.update(column)
-        first = not self._rows
-        self._rows.update(zip(map(attrgetter("id"), notes), fresh, strict=True))
-        if not first:
+        cells, widths, plain = _cells_of(notes, paths)
+        if self._rows:  # many changed: their rows now, every line laid out again
+            for count, column in zip(self._counts, widths, strict=True):
+                count.update(column)
+            rows = _rows_of(notes, paths, keys, cells, widths)
+            self._rows.update(zip(map(attrgetter("id"), notes), rows, strict=True))
             self._keys = sorted(map(itemgetter(_KEY), self._rows.values()))
             self._widths = None  # (every line is laid out anew)
             self._lay_out([])
             return
         # The first listing: laid out in the order the notes are held, then its lines put in
         # order by one C pass (in any other order, every read of a note or a cell misses the
-        # CPU's cache: by title, that took a third longer).
+        # CPU's cache: by title, that took a third longer); its rows are made later (`settle`).
         order = sorted(range(len(keys)), key=keys.__getitem__)
         self._keys = list(map(keys.__getitem__, order))
-        self._widths = self._fitted()
+        self._widths = self._fitted([max(column, default=0) for column in widths])
         laid = lines(NOTE_COLUMNS, cells, self._widths, plain, self._colour)
         self._lines = list(map(laid.__getitem__, order))
+        self._pending = (notes, paths, keys, cells, widths)
 
     def _drop(self, row: Row, in_place: bool) -> None:
         del self._rows[row[_NOTE].id]
@@ -243,11 +270,14 @@ class Listing:
             del self._keys[at]
             del self._lines[at]
 
-    def _fitted(self) -> list[int]:
-        """The columns' widths: each one's widest cell (or its header), fitted to the terminal."""
+    def _fitted(self, widest: list[int] | None = None) -> list[int]:
+        """The columns' widths: each one's widest cell (`widest`, else from the counts) or its
+        header, fitted to the terminal."""
+        if widest is None:
+            widest = [max(count) if count else 0 for count in self._counts]
         widths = [
-            max(cell_width(column.header), max(count) if count else 0)
-            for column, count in zip(NOTE_COLUMNS, self._counts, strict=True)
+            max(cell_width(column.header), most)
+            for column, most in zip(NOTE_COLUMNS, widest, strict=True)
         ]
         fit_to_terminal(NOTE_COLUMNS, widths, sys.stdout)
         return widths
@@ -281,4 +311,5 @@ class Listing:
         return header + "".join(self._lines[:pinned][::-1]) + "".join(self._lines[pinned:][::-1])
 
     def __len__(self) -> int:
+        self.settle()
         return len(self._rows)

@@ -165,6 +165,8 @@ class Service:
         that soon, and need not wait for maps it may not use (at 100,000 notes the title map
         alone is 0.2-0.3 s after each change, which `vault ls` never reads); a command that
         needs one makes it, as it did before. A person's next command comes later."""
+        for listing in self.listings.values():  # the rows a first listing left to make
+            listing.settle()
         if self.vault is not None and time.monotonic() - self.ran >= WARM_DELAY:
             self.vault.warm()
             self.vault.check_history()
