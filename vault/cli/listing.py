@@ -148,6 +148,11 @@ class Listing:
         # A first listing's rows, not made yet (`settle`): its answer needs only the lines.
         self._pending: tuple[Any, ...] | None = None
 
+    @property
+    def pending(self) -> bool:
+        """Whether a first listing's rows are still to be made (`settle`)."""
+        return self._pending is not None
+
     def settle(self) -> None:
         """Make the rows a first listing left to make (the session agent calls this once the
         answer is sent; anything that reads the rows calls it first): 100,000 rows and their

@@ -165,8 +165,12 @@ class Service:
         that soon, and need not wait for maps it may not use (at 100,000 notes the title map
         alone is 0.2-0.3 s after each change, which `vault ls` never reads); a command that
         needs one makes it, as it did before. A person's next command comes later."""
-        for listing in self.listings.values():  # the rows a first listing left to make
-            listing.settle()
+        pending = [kept for kept in self.listings.values() if kept.pending]
+        if pending:  # the rows a first listing left to make: 300,000 tuples, none in a cycle
+            with gcpause.paused():
+                for kept in pending:
+                    kept.settle()
+            _settle_gc()  # (then out of the collector's reach, with the vault's objects)
         if self.vault is not None and time.monotonic() - self.ran >= WARM_DELAY:
             self.vault.warm()
             self.vault.check_history()
