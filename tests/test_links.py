@@ -167,6 +167,12 @@ def test_rename_leaves_links_when_the_old_title_is_shared_or_the_new_one_unlinka
     result = rename_note(vault, two, "x | y")
     assert result.links_kept_because and vault.note(c.id).body == "[[Plain]]"
     assert vault.note(two.id).title == "x | y"
+    # A note in the trash with the same title (up to case and spaces) takes nothing away.
+    three = vault.create_note("Kept  title", "")
+    vault.trash_note(vault.create_note("kept title", ""))
+    d = vault.create_note("D", "[[Kept title]]")
+    result = rename_note(vault, three, "Moved on")
+    assert not result.links_kept_because and vault.note(d.id).body == "[[Moved on]]"
 
 
 def test_fill_placeholders() -> None:

@@ -226,6 +226,13 @@ class LinkIndex:
                 if not sources:
                     del self._incoming[key]
 
+    def shares_title(self, note: Note) -> bool:
+        """Whether another note outside the trash has `note`'s title, as links compare titles
+        (`fold`): from the map of titles, not a pass over every note."""
+        self.refresh()
+        with self._lock:
+            return any(i != note.id for i in self._titles.get(fold(note.title), ()))
+
     def resolve(self, target: str, source_id: str | None = None) -> Resolution:
         """The note a link's target names. An empty target is the source note itself."""
         self.refresh()

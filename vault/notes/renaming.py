@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vault.notes.links import fold, link_index, linkable, rewrite_links
+from vault.notes.links import link_index, linkable, rewrite_links
 from vault.sealing.envelope import short
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def rename_note(vault: Vault, note: Note, title: str, *, update_links: bool = Tr
     reason = _why_not(vault, note, title)
     if reason is not None:
         return RenameResult(vault.update_note(note, title=title), links_kept_because=reason)
-    index = link_index(vault)
+    index = link_index(vault)  # (made by `_why_not`)
     sources = {b.source.id for b in index.backlinks(note)} | {note.id}  # and its own links
     notes_updated = links_updated = skipped = 0
     with vault.batch():
@@ -64,9 +64,7 @@ def rename_note(vault: Vault, note: Note, title: str, *, update_links: bool = Tr
 def _why_not(vault: Vault, note: Note, title: str) -> str | None:
     if not linkable(title):
         return "the new title holds [[, ]], | or #, which a link cannot name"
-    folded = fold(note.title)
-    twins = [n for n in vault.all_notes() if not n.in_trash and n.id != note.id]
-    if any(fold(n.title) == folded for n in twins):
+    if link_index(vault).shares_title(note):
         return "another note has the old title, so the links may mean it"
     return None
 
