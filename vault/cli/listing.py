@@ -245,11 +245,9 @@ class Listing:
         and every row put in order and laid out again."""
         keys = sort_keys(notes, self._sort)
         cells, widths, plain = _cells_of(notes, paths)
+        self._pending = (notes, paths, keys, cells, widths)
         if self._rows:  # many changed: their rows now, every line laid out again
-            for count, column in zip(self._counts, widths, strict=True):
-                count.update(column)
-            rows = _rows_of(notes, paths, keys, cells, widths)
-            self._rows.update(zip(map(attrgetter("id"), notes), rows, strict=True))
+            self.settle()
             self._keys = sorted(map(itemgetter(_KEY), self._rows.values()))
             self._widths = None  # (every line is laid out anew)
             self._lay_out([])
@@ -262,7 +260,6 @@ class Listing:
         self._widths = self._fitted([max(column, default=0) for column in widths])
         laid = lines(NOTE_COLUMNS, cells, self._widths, plain, self._colour)
         self._lines = list(map(laid.__getitem__, order))
-        self._pending = (notes, paths, keys, cells, widths)
 
     def _drop(self, row: Row, in_place: bool) -> None:
         del self._rows[row[_NOTE].id]

@@ -268,7 +268,6 @@ class Service:
         from vault.cli.listing import Listing
         from vault.cli.note_commands import _warn_corrupt
         from vault.errors import VaultError
-        from vault.notes.editing import sort_key
 
         if args.json or vault.history_incident:
             return None
@@ -282,7 +281,6 @@ class Service:
         kept = self.listings.pop((family, args.sort), None)  # put back once whole again
         lender = next((v for (f, _), v in self.listings.items() if f == family), None)
         try:
-            sort_key(args.sort)  # (an unknown order: the command says so, as usual)
             inside = None
             if args.notebook is not None:
                 inside = vault.notebook_descendants(vault.find_notebook(args.notebook).id)
