@@ -1,5 +1,6 @@
 """The session agent answers some `vault` commands itself: `ls`, `search`, `show`, `new`, `edit`,
-`rm`, `restore`, `history`, `tags` and `notebooks` (`SERVED`).
+`rm`, `restore`, `history`, `tags`, `notebooks`, `links`, `backlinks`, `rename`, `today`,
+`conflicts`, `revert`, `tag`, `notebook`, `empty-trash` and `attachments` (`SERVED`).
 
 This module is the command line's side of it: the agent's loop (vault.session.agent, in the layer
 below the faces) knows no face; its process's entry point (vault.agent_main, above the faces)
@@ -26,8 +27,10 @@ not served (the normal path then ends the session, as it does today).
 
 A command is declined (the client then runs it itself, as before) when its arguments do not
 parse, when it names another vault than the session's, or when it would need a terminal
-(`vault new` or `vault edit` opening the editor, `vault rm --purge` asking to confirm: the
-agent has no terminal, and its answer to "is there one" would not be the caller's). This
+(`vault new`, `vault edit` or `vault today` opening the editor; `vault rm --purge`, `vault
+empty-trash` or `vault notebook rm` asking to confirm; one conflict shown as a table as wide
+as the terminal: the agent has no terminal, and its answer to "is there one" would not be
+the caller's). This
 module is imported by the agent only when a client asks it to serve, so an agent that is never
 asked stays as small as before (docs/SECURITY.md).
 """
@@ -48,8 +51,12 @@ from typing import Any
 from vault import gcpause
 
 SERVED = frozenset(
-    {"ls", "search", "show", "new", "edit", "rm", "restore", "history", "tags", "notebooks"}
-)
+    {
+        "ls", "search", "show", "new", "edit", "rm", "restore", "history", "tags", "notebooks",
+        "links", "backlinks", "rename", "today", "conflicts", "revert", "tag", "notebook",
+        "empty-trash", "attachments",
+    }
+)  # fmt: skip
 # Secrets never travel to the agent (the client drops them too).
 SECRET_VARS = frozenset({"VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY"})
 # Encodings whose output is the same written at once or piece by piece (no BOM, no state).
@@ -350,8 +357,8 @@ class Service:
                 args = self.parser.parse_args(call.argv)
         except SystemExit:
             raise Declined from None
-        name = getattr(getattr(args, "handler", None), "__name__", "")
-        if name.removeprefix("cmd_") not in SERVED:
+        name = _handler_name(getattr(args, "handler", None))
+        if name.removeprefix("cmd_").replace("_", "-") not in SERVED:
             raise Declined
         needs_body = (name == "cmd_new" and not args.template and not args.no_edit) or (
             name == "cmd_edit"
@@ -361,8 +368,15 @@ class Service:
         )
         if needs_body and (call.tty[0] or call.stdin is None):
             raise Declined  # the editor needs the caller's terminal; the body, its stdin
-        if name == "cmd_rm" and args.purge and not args.yes:
+        if not _no_confirmation(name, args):
             raise Declined  # it asks to confirm, on the caller's terminal (or refuses)
+        on_terminal = call.tty[0] and call.tty[1]
+        if name == "cmd_today" and on_terminal and not args.print and args.append is None:
+            raise Declined  # on a terminal, today's note opens in the caller's editor
+        if name == "cmd_conflicts" and args.item and not args.json:
+            # One conflict is a Rich table as wide as the terminal, which Rich looks for on
+            # the process's own descriptors: the caller's, not the agent's.
+            raise Declined
         try:
             config = Config.load()
             real = os.path.realpath(vault_dir(args, config))
@@ -408,6 +422,26 @@ class Service:
         # would (usually already checked between commands, in `idle`: one query then).
         self.vault.check_history()
         return self.vault
+
+
+def _handler_name(handler: Any) -> str:
+    """The function a command runs: `cmd_ls`; a handler imported when it runs (`lazy`) is
+    named by its "module:function" qualified name."""
+    name = getattr(handler, "__name__", "")
+    qualified = getattr(handler, "__qualname__", "")
+    return qualified.rpartition(":")[2] if ":" in qualified else name
+
+
+def _no_confirmation(name: str, args: Any) -> bool:
+    """False for a command that would ask the person to confirm (`confirm`, on their
+    terminal): the agent has none, and its own answer to "is there one" is not theirs."""
+    if name == "cmd_rm":
+        return not args.purge or args.yes
+    if name == "cmd_empty_trash":
+        return bool(args.yes)
+    if name == "cmd_notebook" and args.action == "rm":
+        return bool(args.yes)
+    return True
 
 
 def _listing_facts(call: _Call, args: Any, config: Any, vault: Any) -> tuple[Any, ...] | None:

@@ -2,12 +2,13 @@
 answers.
 
 The commands in `SERVED` (`vault ls`, `search`, `show`, `new`, `edit`, `rm`, `restore`,
-`history`, `tags`, `notebooks`) are run by the session agent, which keeps the vault open
-(vault.cli.served): this process only finds the agent's socket, sends the command line with
-what the command would read of this process (working folder, environment, whether each
-standard stream is a terminal, their encodings, the terminal's size, and stdin for `vault new`
-and a `vault edit` of the body), and writes back what the agent's run of the same code
-printed, with its exit status. It imports only the standard library, so it starts in a few
+`history`, `tags`, `notebooks`, `links`, `backlinks`, `rename`, `today`, `conflicts`,
+`revert`, `tag`, `notebook`, `empty-trash`, `attachments`) are run by the session agent, which
+keeps the vault open (vault.cli.served): this process only finds the agent's socket, sends the
+command line with what the command would read of this process (working folder, environment,
+whether each standard stream is a terminal, their encodings, the terminal's size, and stdin
+for `vault new` and a `vault edit` of the body), and writes back what the agent's run of the
+same code printed, with its exit status. It imports only the standard library, so it starts in a few
 milliseconds instead of importing the whole CLI and opening the vault: not even `json` (whose
 decoder imports `re`, 5-6 ms of a 25 ms command here), but the C parts `json` itself runs on
 (`_json_dumps`, `_json_loads`).
@@ -26,9 +27,15 @@ from __future__ import annotations
 import os
 import sys
 
-SERVED = ("ls", "search", "show", "new", "edit", "rm", "restore", "history", "tags", "notebooks")
+SERVED = (
+    "ls", "search", "show", "new", "edit", "rm", "restore", "history", "tags", "notebooks",
+    "links", "backlinks", "rename", "today", "conflicts", "revert", "tag", "notebook",
+    "empty-trash", "attachments",
+)  # fmt: skip
 # Those that may change the vault: once the agent has one, it is never run here again.
-CHANGING = ("new", "edit", "rm", "restore")
+CHANGING = (
+    "new", "edit", "rm", "restore", "rename", "today", "revert", "tag", "notebook", "empty-trash",
+)  # fmt: skip
 SECRET_VARS = ("VAULT_PASSWORD", "VAULT_NEW_PASSWORD", "VAULT_RECOVERY_KEY")
 # Options that take a value and may come before the command (vault.cli._add_common_options).
 VALUED = ("--vault", "--keyfile")
