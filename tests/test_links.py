@@ -205,6 +205,48 @@ def test_today_without_template_is_empty_and_format_is_configurable(vault: Vault
     assert fold(" A  b ") == "a b"
 
 
+def test_today_of_two_devices_is_the_first_made_whatever_order_the_notes_come_in(
+    vault: Vault,
+) -> None:
+    """Two devices that each made today's note before a sync hold two: `vault today` appends to
+    the first made, not to whichever this process happened to read first (a session's agent and
+    a password's opening read the notes in different orders: found by review)."""
+    settings = NoteSettings()
+    now = datetime(2026, 12, 6, 9, 30)
+    mine = today(vault, settings, now=now).note
+    # The other device's, synced in after mine but made an hour earlier.
+    theirs = vault.import_note(
+        "2026-12-06",
+        "from the other device\n",
+        created=mine.created - 3_600_000,
+        modified=mine.created - 3_600_000,
+        notebook=mine.notebook,
+    )
+    assert [n.id for n in vault.all_notes()].index(mine.id) == 0  # read first here
+    assert today(vault, settings, now=now).note.id == theirs.id
+    younger = vault.import_note(
+        "2026-12-06", "", created=theirs.created, modified=theirs.created, notebook=mine.notebook
+    )
+    first = min((theirs, younger), key=lambda n: n.id)  # made in the same millisecond: by id
+    assert today(vault, settings, now=now).note.id == first.id
+
+
+def test_ambiguous_links_name_their_notes_in_one_order_however_the_index_grew(
+    vault: Vault,
+) -> None:
+    """A link to a title several notes share lists them by id, also after one of them changed
+    (the index puts a changed note back last: the agent's answer differed from a fresh
+    process's; found by review)."""
+    twins = [vault.create_note("Dup", f"twin {i}\n") for i in range(5)]
+    source = vault.create_note("L", "[[Dup]]\n")
+    index = link_index(vault)
+    first = index.outgoing(source)[0].resolution
+    assert first.status == "ambiguous" and first.note_ids == tuple(sorted(t.id for t in twins))
+    vault.update_note(min(twins, key=lambda t: t.id), body="changed\n")
+    again = index.outgoing(vault.note(source.id))[0].resolution
+    assert again.note_ids == first.note_ids
+
+
 def test_locking_drops_the_link_index_and_the_derived_maps(vault: Vault) -> None:
     """Which note links to which is decrypted data: it lives only while the vault is open."""
     import gc

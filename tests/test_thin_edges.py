@@ -225,3 +225,34 @@ def test_ctrl_c_while_the_agent_works_is_one_line_not_a_traceback(tmp_path: Path
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert err == "vault: interrupted; nothing half-saved (each change is atomic)\n"
+
+
+def test_a_working_folder_removed_under_the_command_is_no_traceback(
+    cli: CLI, tmp_path: Path
+) -> None:
+    """`cd x; rmdir ../x; vault links NOTE` with a session: the client cannot say where it is,
+    so the command runs in its own process (which needs no working folder) and prints what it
+    prints anywhere else; before, a traceback (found by review)."""
+    cli.init()
+    cli("new", "Note", input="[[Other]]\n", check=True)
+    cli("unlock", check=True)
+    try:
+        cli.password = None
+        expected = cli("links", "Note", check=True)
+        gone = tmp_path / "gone"
+        gone.mkdir()
+        script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+        for args in (["links", "Note"], ["ls"]):
+            ran = subprocess.run(
+                ["sh", "-c", script, "sh", str(gone), *vault_command(), *args],
+                env=cli.env(),
+                capture_output=True,
+                text=True,
+            )
+            assert ran.returncode == 0, ran.stderr
+            assert "Traceback" not in ran.stderr
+            if args[0] == "links":
+                assert (ran.stdout, ran.stderr) == (expected.stdout, expected.stderr)
+            gone.mkdir()
+    finally:
+        cli("lock")

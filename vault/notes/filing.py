@@ -105,7 +105,7 @@ class Filing(ItemCache):
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            ids = ", ".join(short(nb.id) for nb in matches)
+            ids = ", ".join(sorted(short(nb.id) for nb in matches))  # (whatever order read)
             raise AmbiguousError(f"notebook '{ref}' matches {len(matches)} notebooks ({ids})")
         raise NotFoundError(f"no notebook '{ref}'; `vault notebooks` lists them")
 

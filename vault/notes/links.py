@@ -239,7 +239,9 @@ class LinkIndex:
         if not target:
             return Resolution("self", (source_id,)) if source_id else Resolution("missing")
         key = fold(target)
-        ids = tuple(self._titles.get(key) or self._aliases.get(key) or ())
+        # By id: the same candidates in the same order however the index was made (a note
+        # changed since is put back last in its title's map).
+        ids = tuple(sorted(self._titles.get(key) or self._aliases.get(key) or ()))
         if not ids:
             return Resolution("missing")
         return Resolution("found" if len(ids) == 1 else "ambiguous", ids)

@@ -130,16 +130,27 @@ def today(vault: Vault, settings: NoteSettings, *, now: datetime | None = None) 
     title = daily_title(settings, now)
     journal = settings.journal_notebook.strip("/")
     notebook_id = vault.ensure_notebook(journal)[0].id if journal else None
-    for note in vault.all_notes():
-        if not note.in_trash and note.notebook == notebook_id and fold(note.title) == fold(title):
-            return Daily(note, False)
+    folded = fold(title)
+    found = [
+        note
+        for note in vault.all_notes()
+        if not note.in_trash and note.notebook == notebook_id and fold(note.title) == folded
+    ]
+    if found:
+        # Two devices that each made today's note before a sync hold two: always the first
+        # made (then the smaller id), whatever order this process read the notes in.
+        return Daily(min(found, key=_first_made), False)
     body = ""
     name = settings.daily_template.strip()
     if name:
         matches = [t for t in templates(vault, settings) if fold(t.title) == fold(name)]
         if matches:
-            body = fill(matches[0].body, title, now)
+            body = fill(matches[0].body, title, now)  # (`templates` orders them by id)
     return Daily(vault.create_note(title, body, notebook=notebook_id), True)
+
+
+def _first_made(note: Note) -> tuple[int, str]:
+    return note.created, note.id
 
 
 def append_line(vault: Vault, note: Note, text: str) -> Note:

@@ -76,8 +76,9 @@ def serve(argv: list[str]) -> int | None:
             # The agent took a command that may change the vault and did not answer: running
             # it again here could do it twice.
             sys.stderr.write(
-                "vault: the session agent did not answer; `vault ls` and `vault history NOTE`"
-                " show whether the change was made\n"
+                "vault: the session agent did not answer; check whether the change was made"
+                " (`vault ls`, `vault history NOTE`, `vault notebooks`, `vault tags`) before"
+                " running it again\n"
             )
             return 70
         if reply is None or reply.get("served") is not True:
@@ -251,7 +252,11 @@ def may_have_session(vault: str, vault_id: str) -> bool:
     if xdg:
         folders.append(os.path.join(xdg, "vault"))
     tmp = [os.environ.get(v) for v in ("TMPDIR", "TEMP", "TMP")]
-    tmp += ["/tmp", "/var/tmp", "/usr/tmp", os.getcwd()]
+    tmp += ["/tmp", "/var/tmp", "/usr/tmp"]
+    try:
+        tmp.append(os.getcwd())
+    except OSError:  # a working folder since removed is none (no contextlib imported here)
+        tmp.append(None)
     folders += [os.path.join(t, f"vault-{os.getuid()}") for t in tmp if t]
     return any(os.path.lexists(os.path.join(f, name)) for f in folders)
 
@@ -412,6 +417,10 @@ def _positive(value: str | None) -> bool:
 
 
 def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return None  # the working folder was removed: the command says so in its own process
     env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
     tty = [_isatty(0), _isatty(1), _isatty(2)]
     # The agent's own streams are not the caller's terminal: it gets the size the command
@@ -431,7 +440,7 @@ def _request(argv: list[str], vault_id: str, command: str) -> dict | None:
         "op": "run",
         "vault_id": vault_id,
         "argv": argv,
-        "cwd": os.getcwd(),
+        "cwd": cwd,
         "env": env,
         "tty": tty,
         "encodings": [_encoding(sys.stdout), _encoding(sys.stderr)],
