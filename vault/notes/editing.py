@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from operator import itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, eq, is_, is_not, itemgetter, not_
 from typing import Any
 
 from vault import gcpause
@@ -26,6 +27,7 @@ from vault.sealing import crypto, snapshot
 from vault.sealing.envelope import is_erased, short
 
 KEEP: Any = object()  # "leave this field as it is" in update calls
+_TRASHED, _NOTEBOOK, _TAGS, _PINNED = map(attrgetter, ("trashed", "notebook", "tags", "pinned"))
 
 
 def clean_title(title: str) -> str:
@@ -114,15 +116,23 @@ class Notes(Filing):
     ) -> list[Note]:
         """Notes in a notebook (and its sub-notebooks), with a tag, or in the trash
         (`bodies` as for `all_notes`)."""
-        notes = [n for n in self.all_notes(bodies=bodies) if n.in_trash == trashed]
+        # Each filter is one C-level pass over the notes (the app filters 100,000 notes each
+        # time a notebook or tag is chosen in its sidebar).
+        notes = self.all_notes(bodies=bodies)
+        in_trash = is_not if trashed else is_  # (`Note.in_trash`: `trashed` is not None)
+        notes = list(compress(notes, map(in_trash, map(_TRASHED, notes), repeat(None))))
         if notebook is not None:
             inside = self.notebook_descendants(notebook)
-            notes = [n for n in notes if n.notebook in inside]
+            notes = list(compress(notes, map(inside.__contains__, map(_NOTEBOOK, notes))))
         if tag is not None:
+            # The spellings of the tag among the notes' tags (a few distinct names), then the
+            # notes carrying one of them: as `t.casefold() == tag.casefold()` for each tag.
             folded = tag.casefold()
-            notes = [n for n in notes if any(t.casefold() == folded for t in n.tags)]
+            names = set(chain.from_iterable(map(_TAGS, notes)))
+            spelled = {name for name in names if name.casefold() == folded}
+            notes = list(compress(notes, map(not_, map(spelled.isdisjoint, map(_TAGS, notes)))))
         if pinned is not None:
-            notes = [n for n in notes if n.pinned == pinned]
+            notes = list(compress(notes, map(eq, map(_PINNED, notes), repeat(pinned))))
         return sort_notes(notes, sort)
 
     def note(self, note_id: str) -> Note:

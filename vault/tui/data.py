@@ -107,30 +107,43 @@ class NoteSource:
     so too), and once the bodies have arrived the list is read again."""
 
     RANK_LIMIT = 2000  # more matches than this are ordered cheaply (see SearchIndex.search)
+    RECENT_VIEWS = 4  # lists of views kept for going back to them (`base`)
 
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
         self._lock = threading.Lock()
         self._key: tuple[Target, str, int, int] | None = None
         self._notes: list[Note] = []
+        # The last few views read, by the same key: going back to one (the sidebar's "All
+        # notes" after a notebook) reuses its list while nothing changed, instead of filtering
+        # and sorting every note again (0.1 s at 100,000 notes). A list of references each.
+        self._recent: dict[tuple[Target, str, int, int], list[Note]] = {}
 
     def base(self, target: Target, sort: str) -> list[Note]:
         with self._lock:
             vault = self.vault
             key = (target, sort, vault.store.data_version(), vault.bodies_epoch)
             if key != self._key:
-                notebook = target.ref if target.kind == "notebook" else None
-                tag = target.ref if target.kind == "tag" else None
-                pinned = True if target.kind == "pinned" else None
-                self._notes = vault.notes(
-                    notebook=notebook,
-                    tag=tag,
-                    trashed=target.is_trash,
-                    pinned=pinned,
-                    sort=sort,
-                    bodies=False,
-                )
-                self._key = key
+                kept = self._recent.pop(key, None)
+                if kept is None:
+                    notebook = target.ref if target.kind == "notebook" else None
+                    tag = target.ref if target.kind == "tag" else None
+                    pinned = True if target.kind == "pinned" else None
+                    kept = vault.notes(
+                        notebook=notebook,
+                        tag=tag,
+                        trashed=target.is_trash,
+                        pinned=pinned,
+                        sort=sort,
+                        bodies=False,
+                    )
+                # Only lists of the store as it is now are worth keeping.
+                for old in [k for k in self._recent if k[2:] != key[2:]]:
+                    del self._recent[old]
+                while len(self._recent) >= self.RECENT_VIEWS:
+                    del self._recent[next(iter(self._recent))]
+                self._recent[key] = kept
+                self._notes, self._key = kept, key
             return self._notes
 
     def first(self, target: Target, sort: str) -> tuple[list[Note], int] | None:
@@ -199,6 +212,7 @@ class NoteSource:
         with self._lock:
             self._key = None
             self._notes = []
+            self._recent.clear()
 
 
 def describe_target(target: Target, data: SidebarData) -> str:

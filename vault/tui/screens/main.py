@@ -905,7 +905,10 @@ class MainScreen(
             self.target = message.target
             self.request_list()
             self._update_list_title()
-            self.refresh_bindings()
+            # Only if the keys offered changed (a notebook's rename and delete): rebuilding
+            # the footer lays out the whole screen, a frame drawn before the list's answer
+            # can be (at 100,000 notes, 50-90 ms more from a click in the sidebar to its list).
+            self.refresh_bindings_if_changed()
         if message.confirmed:
             self.set_focus(self.notes_list)
 
