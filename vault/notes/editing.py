@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from itertools import chain, compress, repeat
-from operator import attrgetter, eq, is_, is_not, itemgetter, not_
+from operator import attrgetter, eq, is_, is_not, itemgetter, lshift, not_, or_, sub
 from typing import Any
 
 from vault import gcpause
@@ -27,7 +27,9 @@ from vault.sealing import crypto, snapshot
 from vault.sealing.envelope import is_erased, short
 
 KEEP: Any = object()  # "leave this field as it is" in update calls
-_TRASHED, _NOTEBOOK, _TAGS, _PINNED = map(attrgetter, ("trashed", "notebook", "tags", "pinned"))
+_TRASHED, _NOTEBOOK, _TAGS, _PINNED, _ID = map(
+    attrgetter, ("trashed", "notebook", "tags", "pinned", "id")
+)
 
 
 def clean_title(title: str) -> str:
@@ -41,8 +43,48 @@ def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
     """Pinned first, then by the chosen order (ids break ties so the order is stable). The
     keys are made in C (`sort_keys`) and are unique, so only they are ever compared."""
     notes = notes if isinstance(notes, list) else list(notes)
+    if sort in ("modified", "created") and len(notes) > 1:
+        by_time = _by_time(notes, sort)
+        if by_time is not None:
+            return by_time
     order = sorted(zip(sort_keys(notes, sort), notes, strict=True), key=itemgetter(0))
     return list(map(itemgetter(1), order))
+
+
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def _by_time(notes: list[Note], sort: str) -> list[Note] | None:
+    """`sort_notes` by a time, each note's key (`sort_key`: not pinned, minus the time, the
+    id) packed into one integer, made in C: integers sort in a third of the time tuples take
+    (the app sorts 100,000 notes after every save). Exact: the fields are laid side by side,
+    each as wide as its values need, and the ids, lowercase hexadecimal of one length, order
+    as their numbers do. None when they are not (then the tuples)."""
+    ids = list(map(_ID, notes))
+    width = len(ids[0])
+    if set(map(len, ids)) != {width}:
+        return None
+    joined = "".join(ids)
+    if not joined.isascii() or joined.encode("ascii").translate(None, _HEX_DIGITS):
+        return None
+    times = list(map(attrgetter(sort), notes))
+    newest = max(times)
+    id_bits = 4 * width
+    time_bits = (newest - min(times)).bit_length()
+    # (pinned ? 0 : 1), then newest - time (the newest first), then the id.
+    keys = map(
+        or_,
+        map(
+            or_,
+            map(lshift, map(not_, map(_PINNED, notes)), repeat(time_bits + id_bits)),
+            map(lshift, map(sub, repeat(newest), times), repeat(id_bits)),
+        ),
+        map(int, ids, repeat(16)),
+    )
+    by_key = dict(zip(keys, notes, strict=True))
+    if len(by_key) != len(notes):
+        return None  # an id twice (not in a listing): the tuples keep both
+    return list(map(by_key.__getitem__, sorted(by_key)))
 
 
 class Notes(Filing):
