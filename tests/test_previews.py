@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vault.notes.mdtext import excerpt, plain_line, task_boxes
@@ -60,3 +60,32 @@ def test_excerpt_fits_and_shows_its_word(parts: list[str], at: int, width: int) 
             # unless a word is too long to fit with its ellipses: then it is cut, as it must be
             too_long = max(map(len, parts)) >= width - 2
             assert any(line[i - 1] == " " for i in starts if i > 0) or too_long
+
+
+def _snippet_of_every_line(body: str, width: int = 80) -> str:
+    """`snippet` as first written: every line of the body, in turn."""
+    from vault.notes.mdtext import excerpt, is_rule_or_fence, plain_line
+
+    for line in body.splitlines():
+        if is_rule_or_fence(line):
+            continue
+        text = plain_line(line)
+        if text:
+            return excerpt(text, 0, width)
+    return ""
+
+
+_PIECES = st.sampled_from(
+    ["", " ", "word", "## Head", "---", "```", "~~~", "- [ ] task", "> quote", "*", "é漢",
+     "\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x85", "\u2028", "\n\n", "x" * 100]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=60), st.integers(min_value=0, max_value=520))
+def test_a_snippet_from_the_first_lines_is_the_snippet_of_every_line(
+    pieces: list[str], pad: int
+) -> None:
+    # Padded so that the line breaks fall on either side of where the first look stops.
+    body = "\n" * (pad % 3) + " " * pad + "".join(pieces)
+    assert snippet(body) == _snippet_of_every_line(body)

@@ -268,3 +268,22 @@ async def test_an_altered_history_is_told_in_the_app(sample_vault: Path, app_for
 
         toasts = [str(toast.render()) for toast in app.screen.query(Toast)]
         assert any(t.startswith("History altered") for t in toasts), toasts
+
+
+async def test_a_note_with_a_time_no_calendar_shows_opens_like_any(
+    sample_vault: Path, app_for
+) -> None:
+    """A peer's note modified in the year 10000: the app opened to "internal error" at unlock
+    (the list's age of the newest note); now it lists and shows it without a time."""
+    with open_vault(sample_vault) as vault:
+        note = vault.import_note(
+            "Far future", "from a clock gone wrong\n", created=2**60, modified=2**60
+        )
+    app = app_for(sample_vault)
+    async with app.run_test(size=(140, 40)) as pilot:
+        main = await unlock(pilot)
+        main.go_to_note(note.id)
+        await settle(pilot)
+        assert main.pane.note is not None and main.pane.note.id == note.id
+        assert "Far future" in screen_text(app)
+        assert app.is_running

@@ -51,16 +51,27 @@ def console(stderr: bool = False) -> Any:
     return cli_output.console(stderr)
 
 
+# A time no calendar here can show (before year 1 or after 9999: a note another program
+# wrote) is shown as none, not an error that takes the whole listing down with it.
+_NO_CALENDAR = (ValueError, OverflowError, OSError)
+
+
 def fmt_time(ms: int | None) -> str:
     if not ms:
         return ""
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+    try:
+        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+    except _NO_CALENDAR:
+        return ""
 
 
 def iso_time(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
+    except _NO_CALENDAR:
+        return None
 
 
 # --- secrets ------------------------------------------------------------------------------

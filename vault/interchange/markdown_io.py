@@ -144,8 +144,12 @@ class ImportReport:
 # --- export ------------------------------------------------------------------------------------
 
 
-def _ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms // 1000, UTC)
+def _ms_to_datetime(ms: int) -> datetime | None:
+    """None for a time no calendar can show (before year 1 or after 9999): left out."""
+    try:
+        return datetime.fromtimestamp(ms // 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def note_front_matter(
@@ -157,8 +161,10 @@ def note_front_matter(
     meta: dict[str, object] = {"title": note.title}
     if note.tags:
         meta["tags"] = list(note.tags)
-    meta["created"] = _ms_to_datetime(note.created)
-    meta["modified"] = _ms_to_datetime(note.modified)
+    for key, ms in (("created", note.created), ("modified", note.modified)):
+        when = _ms_to_datetime(ms)
+        if when is not None:
+            meta[key] = when
     if note.pinned:
         meta["pinned"] = True
     if notebook_path:

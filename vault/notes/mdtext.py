@@ -58,10 +58,15 @@ def plain_line(line: str) -> str:
     return text.strip()
 
 
+_RULE = re.compile(r"([-*_])(\s*\1){2,}")
+
+
 def is_rule_or_fence(line: str) -> bool:
     """A line with no words to preview: a code fence or a horizontal rule."""
     text = line.strip()
-    return text.startswith(("```", "~~~")) or bool(re.fullmatch(r"([-*_])(\s*\1){2,}", text))
+    if text[:1] not in ("`", "~", "-", "*", "_"):
+        return False  # (most lines: none of the patterns is tried)
+    return text.startswith(("```", "~~~")) or _RULE.fullmatch(text) is not None
 
 
 def excerpt(line: str, offset: int, width: int) -> str:
@@ -73,7 +78,7 @@ def excerpt(line: str, offset: int, width: int) -> str:
     left = max(0, min(offset - width // 3, len(line) - width + 1))
     if left > 0 and not line[left - 1].isspace():
         word = line.rfind(" ", 0, left) + 1  # back to the start of the word cut into...
-        if word > 0 and offset - word < width - 2:
+        if offset - word < width - 2:  # (0: the first word; then nothing is cut on the left)
             left = word
         else:  # ...or on to the next one, if that word is very long
             space = line.find(" ", left, offset)

@@ -290,13 +290,28 @@ KIND_TYPES: dict[str, type[Note] | type[Notebook] | type[Tag]] = {
 }
 
 
+_SNIPPET_HEAD = 512  # characters of a body a snippet is looked for in first
+
+
 def snippet(body: str, width: int = 80) -> str:
     """A one-line preview: the first line with words, as read (no Markdown marks), cut at a
     word with an ellipsis."""
-    for line in body.splitlines():
+    # The first lines only (a listing makes one per note): the whole lines of the body's
+    # head, then, if none of them has words, every line. The lines before the head's last
+    # are the body's own first lines (a line break the cut splits, "\r" | "\n", only ends
+    # the last of them), so the first line with words among them is the body's.
+    if len(body) > _SNIPPET_HEAD:
+        found = _first_words(body[:_SNIPPET_HEAD].splitlines()[:-1], width)
+        if found is not None:
+            return found
+    return _first_words(body.splitlines(), width) or ""
+
+
+def _first_words(lines: list[str], width: int) -> str | None:
+    for line in lines:
         if is_rule_or_fence(line):
             continue
         text = plain_line(line)
         if text:
             return excerpt(text, 0, width)
-    return ""
+    return None

@@ -13,15 +13,20 @@ def system_clock() -> datetime:
     return datetime.now().astimezone()
 
 
-def to_local(ms: int, now: datetime) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=now.tzinfo)
+def to_local(ms: int, now: datetime) -> datetime | None:
+    """The time `ms` in the clock's zone; None for one no calendar here can show (before year
+    1 or after 9999: a note another program wrote), which is shown as no time at all."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=now.tzinfo)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def relative_time(ms: int, now: datetime) -> str:
     """A short age for lists: 'now', '5m', '3h', 'yesterday', 'Tue', '12 Nov', '12 Nov 2024'."""
-    if not ms:
+    when = to_local(ms, now) if ms else None
+    if when is None:
         return ""
-    when = to_local(ms, now)
     seconds = (now - when).total_seconds()
     if seconds < -60:  # another device's clock runs ahead: show the date rather than nonsense
         return absolute_date(when, now)
@@ -46,7 +51,7 @@ def absolute_date(when: datetime, now: datetime) -> str:
 
 def long_time(ms: int, now: datetime) -> str:
     """A full date and time for details, such as the editor's title bar."""
-    if not ms:
+    when = to_local(ms, now) if ms else None
+    if when is None:
         return ""
-    when = to_local(ms, now)
     return f"{when.day} {when:%b %Y, %H:%M}"

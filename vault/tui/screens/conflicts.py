@@ -95,6 +95,8 @@ def edited_at(ms: int, now: datetime) -> str:
     """'today 15:38', '21 Nov 09:12', '3 Mar 2025 09:12': precise enough to tell two
     versions apart, short enough for half of an 80-column screen."""
     when = to_local(ms, now)
+    if when is None:
+        return "at no time a calendar shows"
     if when.date() == now.date():
         return f"today {when:%H:%M}"
     if when.year == now.year:

@@ -382,7 +382,9 @@ class EditorPane(Vertical):
         parts.append(content(notebook_path, "bold") if notebook_path else Content("no notebook"))
         if note.tags:
             parts.append(Content(" ").join(content(f"#{t}", "$text-primary") for t in note.tags))
-        parts.append(Content(f"edited {relative_time(note.modified, now)}"))
+        age = relative_time(note.modified, now)
+        if age:  # (none for a time no calendar shows)
+            parts.append(Content(f"edited {age}"))
         details = self.query_one("#editor-details", Static)
         # One line of fixed height across the pane: no layout pass of the screen needed.
         details.update(Content(" · ").join(parts), layout=False)
