@@ -120,6 +120,7 @@ def indented_json(value: Any) -> str:
     writes each string with the json module's own C encoder and joins once."""
     parts: list[str] = []
     add = parts.append
+    keys: dict[str, str] = {}  # each key as written, with its ": " (the same few recur)
 
     def put(item: Any, pad: str) -> None:
         kind = type(item)
@@ -142,10 +143,24 @@ def indented_json(value: Any) -> str:
             inner = pad + "  "
             lead = "{" + inner
             for key, member in item.items():
-                if type(key) is not str:
-                    raise _Unusual
-                add(lead + _encode_string(key) + ": ")
-                put(member, inner)
+                name = keys.get(key)
+                if name is None:
+                    if type(key) is not str:
+                        raise _Unusual
+                    name = keys[key] = _encode_string(key) + ": "
+                # A string, null or a boolean (most members of what the commands print) is
+                # written with its key in one piece, without a call for it.
+                if type(member) is str:
+                    add(lead + name + _encode_string(member))
+                elif member is None:
+                    add(lead + name + "null")
+                elif member is True:
+                    add(lead + name + "true")
+                elif member is False:
+                    add(lead + name + "false")
+                else:
+                    add(lead + name)
+                    put(member, inner)
                 lead = "," + inner
             add(pad + "}")
         elif kind is list or kind is tuple:
