@@ -503,6 +503,10 @@ def test_a_served_ls_after_each_kind_of_change_prints_what_ls_prints_alone(hosti
         ["ls", "--sort", "title", "--reverse"],
         ["ls", "--trash"],
         ["ls", "--tag", "t[red]x[/]", "--sort", "created"],
+        # JSON: each note's document is kept by the agent, written again only when it changed
+        ["ls", "--json"],
+        ["ls", "--json", "--reverse", "--notebook", "Area 1"],
+        ["ls", "--json", "--trash"],
     ]
     escape = ids(cli)[HOSTILE[1]]
 
@@ -533,6 +537,15 @@ def test_a_served_ls_after_each_kind_of_change_prints_what_ls_prints_alone(hosti
     check("shorter")
     cli("edit", "Added by the agent", check=True, input="changed body\n")
     check("body")
+    # Another time zone: every document's times change (the agent's kept ones too).
+    for zone in ("Asia/Kathmandu", "America/St_Johns"):
+        for query in queries[4:]:
+            served, own = both_ways(cli, *query, TZ=zone)
+            assert served.returncode == 0, (zone, query, served.stderr)
+            same(served, own)
+    # A notebook renamed by another process: the paths in the documents change.
+    cli("notebook", "rename", "Area \u202e zero", "Area nought", check=True, VAULT_AGENT_SERVE="0")
+    check("another process")
 
 
 def test_a_client_that_asks_for_no_framed_reply_gets_base64_in_the_line(hostile: CLI) -> None:

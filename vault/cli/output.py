@@ -77,7 +77,20 @@ def emit_json(value: Any) -> None:
         doc = indented_json(value)
     except (_Unusual, RecursionError):
         doc = json.dumps(value, ensure_ascii=False, indent=2)
-    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", doc) + "\n")
+    sys.stdout.write(json_safe(doc) + "\n")
+
+
+def json_safe(doc: str) -> str:
+    """JSON text with the characters a terminal or an editor would act on or hide written as
+    escapes (one character each: a document's pieces can be made safe apart)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", doc)
+
+
+def json_list_of(pieces: list[str]) -> str:
+    """`indented_json` of a list whose members were written with `pad="\\n  "`, from them."""
+    if not pieces:
+        return "[]"
+    return "[\n  " + ",\n  ".join(pieces) + "\n]"
 
 
 def error_line(message: str) -> str:
@@ -112,7 +125,7 @@ class _Unusual(Exception):
     """A value `indented_json` leaves to the json module (whose output it matches)."""
 
 
-def indented_json(value: Any) -> str:
+def indented_json(value: Any, pad: str = "\n") -> str:
     """`json.dumps(value, ensure_ascii=False, indent=2)`, character for character, for the
     JSON the commands print (dicts with string keys, lists, tuples, strings, ints, floats,
     booleans, None; anything else raises `_Unusual`). The json module encodes indented output
@@ -177,7 +190,7 @@ def indented_json(value: Any) -> str:
         else:
             raise _Unusual
 
-    put(value, "\n")
+    put(value, pad)  # (another pad: the value as a member of a list or object that deep)
     return "".join(parts)
 
 

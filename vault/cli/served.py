@@ -150,12 +150,20 @@ class Service:
         # shown (the command line, the caller's environment...), for the next one shown the
         # same way to lay out only what changed.
         self.listings: dict[tuple[Any, ...], Any] = {}
+        # `vault ls --json`: each listed note's document as written (`_json_listing`), by the
+        # note object (kept with it: notes are replaced, never changed), and what they all
+        # depend on besides (the time zone, the notebooks' paths). A listing after a change
+        # writes only the changed notes' documents again.
+        self.json_docs: dict[int, tuple[Any, str]] = {}
+        self.json_context: tuple[Any, ...] | None = None
         self.answered_ahead = 0  # commands answered from `listed` (agent status, tests)
         self.ran = 0.0  # when the last command ended (time.monotonic)
 
     def close(self) -> None:
         self.listed = None  # decrypted titles: forgotten with the vault
         self.listings.clear()
+        self.json_docs = {}
+        self.json_context = None
         if self.vault is not None:
             with contextlib.suppress(Exception):
                 self.vault.lock()
@@ -230,7 +238,9 @@ class Service:
             sys.stdout = _text(chunks, 1, call.tty[1], call.encodings[0])
             sys.stderr = _text(chunks, 2, call.tty[2], call.encodings[1])
             code = None
-            if facts is not None:
+            if facts is not None and args.json:
+                code = self._json_listing(args, vault, chunks, call.encodings[0])
+            elif facts is not None:
                 code = self._listing(args, vault, facts[:-CONTENT_FACTS], chunks, call.encodings[0])
             if code is None:
                 code = self._main(args, path, vault)
@@ -320,6 +330,61 @@ class Service:
         while len(self.listings) >= LISTINGS:
             del self.listings[next(iter(self.listings))]  # the oldest
         self.listings[family, args.sort] = kept
+        _warn_corrupt(vault)
+        chunks.append((1, data))
+        return 0
+
+    def _json_listing(
+        self, args: Any, vault: Any, chunks: list[tuple[int, bytes]], encoding: list[str]
+    ) -> int | None:
+        """`vault ls --json`, as `cmd_ls` writes it, from the documents of the notes listed
+        last time that did not change since (each written by the same code, `note_json` and
+        `indented_json`): at 100,000 notes, after one change, one document instead of all.
+        None (nothing written) to run the command as usual: a notebook not found, a history
+        warning, an encoding that is not a plain one, anything unusual in a document."""
+        from vault.cli.common import note_json
+        from vault.cli.note_commands import _warn_corrupt
+        from vault.cli.output import _Unusual, indented_json, json_list_of, json_safe
+        from vault.errors import VaultError
+
+        if vault.history_incident:
+            return None
+        if codecs.lookup(encoding[0]).name not in PLAIN_CODECS:
+            return None
+        try:
+            with gcpause.paused():
+                notebook = None
+                if args.notebook is not None:
+                    notebook = vault.find_notebook(args.notebook).id
+                notes = vault.notes(
+                    notebook=notebook,
+                    tag=args.tag,
+                    trashed=args.trash,
+                    pinned=True if args.pinned else None,
+                    sort=args.sort,
+                )
+                if args.reverse:  # as `cmd_ls`: pinned notes stay on top
+                    pinned = [n for n in notes if n.pinned][::-1]
+                    notes = pinned + [n for n in notes if not n.pinned][::-1]
+                # A document holds its note's times in the local zone and its notebook's path.
+                paths = {nb.id: vault.notebook_path(nb.id) for nb in vault.notebooks()}
+                zone = (os.environ.get("TZ"), time.tzname, time.timezone, time.altzone)
+                context = (zone, sorted(paths.items()))
+                kept = self.json_docs if context == self.json_context else {}
+                docs: dict[int, tuple[Any, str]] = {}
+                pieces = []
+                for note in notes:
+                    found = kept.get(id(note))
+                    if found is None or found[0] is not note:
+                        doc = note_json(vault, note, body=False)
+                        found = (note, json_safe(indented_json(doc, "\n  ")))
+                    docs[id(note)] = found
+                    pieces.append(found[1])
+                self.json_docs, self.json_context = docs, context
+                data = (json_list_of(pieces) + "\n").encode(*encoding)
+        except (VaultError, UnicodeError, _Unusual, RecursionError):
+            self.json_docs, self.json_context = {}, None
+            return None
         _warn_corrupt(vault)
         chunks.append((1, data))
         return 0
