@@ -448,3 +448,19 @@ async def test_a_note_from_the_other_device_shows_within_seconds(
             timeout=8,
         )
         assert time.monotonic() - start < 8
+
+
+async def test_a_sync_status_that_arrives_as_the_screen_goes_is_no_error(
+    sample_vault: Path, app_for
+) -> None:
+    """The sync status is read on a worker; its answer can land while the main screen is being
+    taken down (the app quitting), when the status bar is gone. CI saw that as an internal
+    error; the status is then simply not shown."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await main.query_one(StatusBar).remove()
+        main.set_status("sync", "synced just now")  # nowhere to show it: nothing happens
+        app.show_sync_status()
+        await settle(pilot)
+        assert app.is_running and app.return_code is None

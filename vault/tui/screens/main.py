@@ -324,8 +324,10 @@ class MainScreen(
         self.set_status(message.key, message.text)
 
     def set_status(self, key: str, text: str, tooltip: str | None = None) -> None:
-        if self._mounted:
-            self.query_one(StatusBar).set_segment(key, text, tooltip)
+        # (none while the screen is taken down: a sync status read in the background may
+        # arrive then, and was an internal error as the app quit)
+        for bar in self.query(StatusBar):
+            bar.set_segment(key, text, tooltip)
 
     def on_status_bar_clicked(self, message: StatusBar.Clicked) -> None:
         if message.key == "sync" and self.session is not None:

@@ -20,6 +20,7 @@ from textual.document._syntax_aware_document import SyntaxAwareDocument
 from textual.document._wrapped_document import WrappedDocument
 from textual.geometry import Region, Size
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import Input, Markdown, Static, TextArea
 from textual.widgets.text_area import Selection
 
@@ -95,6 +96,15 @@ class NoteEditor(TextArea):
     def update_highlight_query(self, name: str, highlight_query: str) -> None:
         self._prepared = None
         super().update_highlight_query(name, highlight_query)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The text wrapped to the width it is drawn at. The width can shrink without a resize
+        # of the editor (a scrollbar appears once the wrapped text is taller than the pane,
+        # and `_refresh_size` asks no layout of the screen for it): on a loaded machine a note
+        # was drawn wrapped to the wider width, its line ends cut off by the border.
+        if self.soft_wrap and self.wrapped_document._width != self.wrap_width:
+            self._rewrap_and_refresh_virtual_size()
+        return super().render_lines(crop)
 
     def _refresh_size(self) -> None:
         """TextArea's, without the layout pass of the whole screen that assigning
