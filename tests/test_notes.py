@@ -107,6 +107,28 @@ def test_tags_registry_rename_and_delete(vault: Vault) -> None:
         vault.delete_tag("nope")
 
 
+def test_renaming_or_deleting_a_tag_reaches_every_note_carrying_it_the_trash_too(
+    vault: Vault,
+) -> None:
+    """The notes carrying a tag are found from its spellings among all tag names (vault.notes
+    .editing `_carrying`): every spelling that folds to it, notes in the trash included, and a
+    tag no listing knows is refused, as before."""
+    kept = vault.create_note("Kept", tags=["Straße", "other"])
+    binned = vault.create_note("Binned", tags=["STRASSE"])
+    vault.create_note("Untagged")
+    vault.trash_note(vault.note(binned.id))
+    assert vault.rename_tag("strasse", "Road") == 2
+    assert vault.note(kept.id).tags == ("Road", "other")
+    assert vault.note(binned.id).tags == ("Road",)
+    assert vault.delete_tag("ROAD") == 2
+    assert vault.note(kept.id).tags == ("other",)
+    for missing in ("road", "nope"):
+        with pytest.raises(NotFoundError):
+            vault.rename_tag(missing, "x")
+        with pytest.raises(NotFoundError):
+            vault.delete_tag(missing)
+
+
 def test_search_ranks_title_hits_and_rare_terms_first(vault: Vault) -> None:
     vault.create_note("Shopping", "apples and pears")
     vault.create_note("Apples", "a note about apples")
