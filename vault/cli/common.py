@@ -28,7 +28,7 @@ from vault.errors import (
     VaultError,
 )
 from vault.notes import lookup
-from vault.notes.model import Note, snippet
+from vault.notes.model import CALENDAR_ERRORS, Note, datetime_of, snippet
 from vault.notes.vault import Vault, VaultInfo, inspect_vault
 from vault.paths import expanded, resolve_vault_dir
 from vault.sealing.envelope import short
@@ -51,26 +51,18 @@ def console(stderr: bool = False) -> Any:
     return cli_output.console(stderr)
 
 
-# A time no calendar here can show (before year 1 or after 9999: a note another program
-# wrote) is shown as none, not an error that takes the whole listing down with it.
-_NO_CALENDAR = (ValueError, OverflowError, OSError)
-
-
 def fmt_time(ms: int | None) -> str:
-    if not ms:
-        return ""
-    try:
-        return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
-    except _NO_CALENDAR:
-        return ""
+    when = datetime_of(ms) if ms else None  # (none: no time a calendar shows)
+    return "" if when is None else when.strftime("%Y-%m-%d %H:%M")
 
 
 def iso_time(ms: int | None) -> str | None:
-    if ms is None:
+    when = None if ms is None else datetime_of(ms)
+    if when is None:
         return None
-    try:
-        return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(timespec="seconds")
-    except _NO_CALENDAR:
+    try:  # (the zone's offset at the calendar's very ends can overflow too)
+        return when.astimezone().isoformat(timespec="seconds")
+    except CALENDAR_ERRORS:
         return None
 
 

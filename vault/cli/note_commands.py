@@ -92,16 +92,7 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
         gcpause.paused(),
         open_vault(args, config, scheduled_backup=False, bodies=args.json) as vault,
     ):
-        notebook = _notebook_id(vault, args.notebook, create=False)
-        notes = vault.notes(
-            notebook=notebook,
-            tag=args.tag,
-            trashed=args.trash,
-            pinned=True if args.pinned else None,
-            sort=args.sort,  # newest first unless asked: the app's sort is the app's
-        )
-        if args.reverse:  # pinned notes stay on top
-            notes = [n for n in notes if n.pinned][::-1] + [n for n in notes if not n.pinned][::-1]
+        notes = listed_notes(vault, args)
         _warn_corrupt(vault)
         if args.json:
             emit_json([note_json(vault, n, body=False) for n in notes])
@@ -112,6 +103,20 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
             return 0
         _note_table(vault, notes)
     return 0
+
+
+def listed_notes(vault: Vault, args: argparse.Namespace) -> list[Note]:
+    """The notes `vault ls` lists, in its order (the session agent's `ls --json` too)."""
+    notes = vault.notes(
+        notebook=_notebook_id(vault, args.notebook, create=False),
+        tag=args.tag,
+        trashed=args.trash,
+        pinned=True if args.pinned else None,
+        sort=args.sort,  # newest first unless asked: the app's sort is the app's
+    )
+    if args.reverse:  # pinned notes stay on top
+        notes = [n for n in notes if n.pinned][::-1] + [n for n in notes if not n.pinned][::-1]
+    return notes
 
 
 def _load_table() -> None:

@@ -343,7 +343,7 @@ class Service:
         None (nothing written) to run the command as usual: a notebook not found, a history
         warning, an encoding that is not a plain one, anything unusual in a document."""
         from vault.cli.common import note_json
-        from vault.cli.note_commands import _warn_corrupt
+        from vault.cli.note_commands import _warn_corrupt, listed_notes
         from vault.cli.output import _Unusual, indented_json, json_list_of, json_safe
         from vault.errors import VaultError
 
@@ -353,19 +353,7 @@ class Service:
             return None
         try:
             with gcpause.paused():
-                notebook = None
-                if args.notebook is not None:
-                    notebook = vault.find_notebook(args.notebook).id
-                notes = vault.notes(
-                    notebook=notebook,
-                    tag=args.tag,
-                    trashed=args.trash,
-                    pinned=True if args.pinned else None,
-                    sort=args.sort,
-                )
-                if args.reverse:  # as `cmd_ls`: pinned notes stay on top
-                    pinned = [n for n in notes if n.pinned][::-1]
-                    notes = pinned + [n for n in notes if not n.pinned][::-1]
+                notes = listed_notes(vault, args)
                 # A document holds its note's times in the local zone and its notebook's path.
                 paths = {nb.id: vault.notebook_path(nb.id) for nb in vault.notebooks()}
                 zone = (os.environ.get("TZ"), time.tzname, time.timezone, time.altzone)

@@ -68,7 +68,7 @@ from vault.interchange.frontmatter import (
     split_front_matter,
 )
 from vault.notes.attachments import FIELD as ATTACHMENTS_FIELD
-from vault.notes.model import Note
+from vault.notes.model import Note, datetime_of
 
 if TYPE_CHECKING:
     from vault.notes.vault import Vault
@@ -145,11 +145,8 @@ class ImportReport:
 
 
 def _ms_to_datetime(ms: int) -> datetime | None:
-    """None for a time no calendar can show (before year 1 or after 9999): left out."""
-    try:
-        return datetime.fromtimestamp(ms // 1000, UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
+    """To the second, in UTC; None for a time no calendar shows (`datetime_of`): left out."""
+    return datetime_of(ms // 1000 * 1000, UTC)
 
 
 def note_front_matter(

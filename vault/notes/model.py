@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
 from vault.notes.mdtext import excerpt, is_rule_or_fence, plain_line
@@ -15,6 +16,20 @@ from vault.notes.mdtext import excerpt, is_rule_or_fence, plain_line
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+# What `datetime` raises for a time no calendar here can show: before year 1 or after 9999
+# (a note another program, a future version or a broken clock wrote).
+CALENDAR_ERRORS = (ValueError, OverflowError, OSError)
+
+
+def datetime_of(ms: int, tz: tzinfo | None = None) -> datetime | None:
+    """`ms` (milliseconds since the epoch) as a datetime in `tz` (None: local, naive); None
+    for a time no calendar shows, which every face shows as no time rather than stopping."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz)
+    except CALENDAR_ERRORS:
+        return None
 
 
 def _str(value: Any, default: str = "") -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from vault.notes.model import datetime_of
+
 Clock = Callable[[], datetime]
 
 
@@ -14,12 +16,9 @@ def system_clock() -> datetime:
 
 
 def to_local(ms: int, now: datetime) -> datetime | None:
-    """The time `ms` in the clock's zone; None for one no calendar here can show (before year
-    1 or after 9999: a note another program wrote), which is shown as no time at all."""
-    try:
-        return datetime.fromtimestamp(ms / 1000, tz=now.tzinfo)
-    except (ValueError, OverflowError, OSError):
-        return None
+    """The time `ms` in the clock's zone; None for one no calendar shows (`datetime_of`),
+    which is shown as no time at all."""
+    return datetime_of(ms, now.tzinfo)
 
 
 def relative_time(ms: int, now: datetime) -> str:
