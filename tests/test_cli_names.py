@@ -194,6 +194,40 @@ def test_search_says_when_it_cuts_and_exits_1_when_nothing_matches(cli: CLI) -> 
     assert "must be 1 or more" in cli("search", "milk", "--limit", "0").stderr
 
 
+def test_search_takes_its_words_as_typed_even_those_that_exclude(cli: CLI) -> None:
+    """`vault search milk -bread`: the words need no quotes, and `-word` (which excludes, as
+    the query syntax says) is a word, not an option argparse refuses; options go anywhere."""
+    cli.init()
+    new(cli, "Both", "milk and bread\n")
+    new(cli, "Milk only", "milk, no loaf\n")
+    new(cli, "Neither", "tea\n")
+
+    def titles(*args: str) -> list[str]:
+        return [n["title"] for n in json.loads(cli("search", *args, check=True).stdout)]
+
+    assert titles("milk", "--json") == titles("--json", "milk")
+    assert titles("milk", "bread", "--json") == ["Both"] == titles('"milk and bread"', "--json")
+    assert titles("milk", "-bread", "--json") == ["Milk only"]
+    assert sorted(titles("-bread", "--json")) == ["Milk only", "Neither"]
+    assert titles("--json", "-bread", "--limit", "1", "milk") == ["Milk only"]
+    assert len(titles("--json", "--lim", "1", "-tea")) == 1  # an abbreviation keeps its value
+    assert titles("--json", "--", "-bread", "milk") == ["Milk only"]  # the person's own --
+    helped = cli("search", "-h", check=True)
+    assert "WORD [WORD ...]" in helped.stdout
+    assert cli("search").returncode == 2  # no word at all: argparse's usage error
+
+
+def test_a_title_typed_without_quotes_gets_a_hint(cli: CLI) -> None:
+    cli.init()
+    new(cli, "Groceries list")
+    typed = cli("show", "Groceries", "list")
+    assert typed.returncode == 2 and typed.stdout == ""
+    assert "unrecognized arguments: list (a title or name of several words goes in quotes)" in (
+        typed.stderr
+    )
+    assert "Groceries list" in cli("show", "Groceries list", check=True).stdout
+
+
 def test_ls_lists_newest_first_whatever_the_apps_sort(cli: CLI) -> None:
     cli.init()
     for title in ("Beta", "Alpha", "Gamma"):

@@ -102,6 +102,8 @@ def test_served_commands_print_byte_for_byte_what_they_print_alone(hostile: CLI)
         ["search", "second", "--limit", "2"],
         ["search", "nothingmatches"],
         ["search", '""'],
+        ["search", "second", "-word2"],  # words apart, one of them excluding
+        ["search", "-word2", "--limit", "2", "second"],
         ["show", escape[:8]],
         ["show", escape],
         ["show", HOSTILE[2]],

@@ -353,7 +353,7 @@ def cmd_empty_trash(args: argparse.Namespace, config: Config) -> int:
 def cmd_search(args: argparse.Namespace, config: Config) -> int:
     _load_table()
     with gcpause.paused(), open_vault(args, config, scheduled_backup=False) as vault:  # reads
-        query = parse_query(args.query)
+        query = parse_query(" ".join(args.query))  # (the words as typed, one query)
         if query.empty:
             raise InvalidInputError("search for at least one word")
         if args.all:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import itertools
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from vault import __version__
 from vault.cli import output as cli_output
@@ -121,6 +122,11 @@ _VALUED = ("--vault", "--keyfile")
 def command_named(argv: Sequence[str]) -> str | None:
     """The command `argv` names, when that is plain: only `--vault DIR` and `--keyfile PATH`
     (spelled out) before it. None otherwise (no command, help, an abbreviated option...)."""
+    at = _command_at(argv)
+    return None if at is None else argv[at]
+
+
+def _command_at(argv: Sequence[str]) -> int | None:
     i = 0
     while i < len(argv):
         arg = argv[i]
@@ -131,8 +137,47 @@ def command_named(argv: Sequence[str]) -> str | None:
         elif arg.startswith("-"):
             return None
         else:
-            return arg
+            return i
     return None
+
+
+# The options of `vault search` that take a value (abbreviations of them too, as argparse
+# reads them): what follows one is its value, not a word of the query.
+_SEARCH_VALUED = ("--limit", "--vault", "--keyfile")
+
+
+def as_parsed(argv: Sequence[str]) -> list[str]:
+    """`argv` as the parser is to read it. `vault search milk -eggs`: a word may exclude
+    (`-word`, as the query syntax says), and argparse would take it for an option it does not
+    know. Such a command line has its options first and then, after `--`, its words in the
+    order typed. A line that already has `--` is the person's own and is left as it is."""
+    at = _command_at(argv)
+    if at is None or argv[at] != "search" or "--" in argv:
+        return list(argv)
+    options: list[str] = []
+    words: list[str] = []
+    rest = iter(argv[at + 1 :])
+    for arg in rest:
+        if arg.startswith("--") or arg in ("-h",):
+            options.append(arg)
+            valued = len(arg) > 2 and any(v.startswith(arg) for v in _SEARCH_VALUED)
+            if valued and "=" not in arg:
+                options.extend(itertools.islice(rest, 1))
+        else:
+            words.append(arg)
+    if not any(w.startswith("-") and w != "-" for w in words):
+        return list(argv)
+    return [*argv[: at + 1], *options, "--", *words]
+
+
+class _TopParser(argparse.ArgumentParser):
+    """The parser of the whole command line. Words it cannot place are most often the rest of
+    a title typed without quotes (`vault show Groceries list`): its error says so."""
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments:"):
+            message += " (a title or name of several words goes in quotes)"
+        super().error(message)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -140,7 +185,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     alone (a run parses one command: the forty others took 5-8 ms of each run to build). A
     name that is no command gets the whole parser, so its error lists them."""
     built: list[str] = []
-    parser = argparse.ArgumentParser(
+    parser = _TopParser(
         prog="vault",
         description="A personal, end-to-end encrypted notes vault. "
         "Run with no command to open the terminal app.",
@@ -225,7 +270,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     p = command("search", cmd_search, "full-text search, best matches first", json_flag=True)
     p.epilog = "Exit status: 0 when something matches, 1 when nothing does (as grep)."
-    p.add_argument("query", help='words (all must match), "a phrase", -word, tag:name')
+    p.add_argument(
+        "query",
+        nargs="+",
+        metavar="WORD",
+        help='words (all must match), "a phrase", -word, tag:name',
+    )
     p.add_argument("--trash", action="store_true", help="search the trash")
     p.add_argument(
         "--limit", type=_positive, default=50, metavar="N", help="show N matches (default 50)"
@@ -347,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # everything this process creates is private to its owner
     if argv is None:
         argv = sys.argv[1:]
-    args = build_parser(command_named(argv)).parse_args(argv)
+    args = build_parser(command_named(argv)).parse_args(as_parsed(argv))
     args.command_line = list(argv)  # as typed (`vault unlock` foresees the `vault ls` after it)
     return run(args)
 

@@ -394,7 +394,7 @@ class Service:
         """The parsed command, the real path of the vault it names and the configuration, if it
         is served here."""
         from vault.cli.common import vault_dir
-        from vault.cli.parser import build_parser
+        from vault.cli.parser import as_parsed, build_parser
         from vault.config import Config
         from vault.errors import VaultError
 
@@ -407,7 +407,7 @@ class Service:
                 contextlib.redirect_stderr(io.StringIO()),
                 contextlib.redirect_stdout(io.StringIO()),
             ):
-                args = self.parser.parse_args(call.argv)
+                args = self.parser.parse_args(as_parsed(call.argv))
         except SystemExit:
             raise Declined from None
         name = _handler_name(getattr(args, "handler", None))
