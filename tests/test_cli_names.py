@@ -217,6 +217,17 @@ def test_search_takes_its_words_as_typed_even_those_that_exclude(cli: CLI) -> No
     assert cli("search").returncode == 2  # no word at all: argparse's usage error
 
 
+def test_a_mistyped_command_gets_the_closest_one(cli: CLI) -> None:
+    typo = cli("serch", "milk")
+    assert typo.returncode == 2 and typo.stderr.splitlines()[-1] == (
+        "vault: error: no command 'serch'; did you mean 'search'? (`vault --help` lists them)"
+    )
+    assert cli("zzz").stderr.splitlines()[-1] == (
+        "vault: error: no command 'zzz' (`vault --help` lists them)"
+    )
+    assert "invalid choice: 'foo'" in cli("ls", "--sort", "foo").stderr  # others as argparse
+
+
 def test_a_title_typed_without_quotes_gets_a_hint(cli: CLI) -> None:
     cli.init()
     new(cli, "Groceries list")
@@ -226,6 +237,27 @@ def test_a_title_typed_without_quotes_gets_a_hint(cli: CLI) -> None:
         typed.stderr
     )
     assert "Groceries list" in cli("show", "Groceries list", check=True).stdout
+
+
+def test_an_empty_listing_says_what_it_found_none_of(cli: CLI) -> None:
+    """`vault ls --tag nosuch` in a vault full of notes said "No notes here. Add one with
+    `vault new TITLE`": with a filter, it now names what there is none of."""
+    cli.init()
+    new(cli, "Plain", "text\n")
+    cli("notebook", "new", "Work/Sub", check=True)
+    for args, said in (
+        (["--tag", "nosuch"], "No notes tagged 'nosuch'."),
+        (["--pinned"], "No pinned notes."),
+        (["--trash"], "No notes in the trash."),
+        (["--notebook", "work/sub", "--tag", "x\x1b[2J"], "No notes in Work/Sub tagged 'x^[[2J'."),
+        (["--trash", "--pinned", "--tag", "t"], "No pinned notes in the trash tagged 't'."),
+    ):
+        listed = cli("ls", *args)
+        assert (listed.returncode, listed.stdout, listed.stderr) == (0, "", said + "\n"), args
+    assert cli("ls", "--notebook", "nosuch").returncode == 1  # no such notebook: an error
+    cli("rm", "Plain", check=True)
+    empty = cli("ls", check=True)
+    assert empty.stderr == "No notes here. Add one with `vault new TITLE`.\n"
 
 
 def test_ls_lists_newest_first_whatever_the_apps_sort(cli: CLI) -> None:

@@ -98,11 +98,24 @@ def cmd_ls(args: argparse.Namespace, config: Config) -> int:
             emit_json([note_json(vault, n, body=False) for n in notes])
             return 0
         if not notes:
-            where = "in the trash" if args.trash else "here"
-            info(f"No notes {where}." + ("" if args.trash else " Add one with `vault new TITLE`."))
+            info(_nothing_listed(vault, args))
             return 0
         _note_table(vault, notes)
     return 0
+
+
+def _nothing_listed(vault: Vault, args: argparse.Namespace) -> str:
+    """What an empty `vault ls` says: which notes there are none of, when it was asked for some
+    (a tag nothing carries is no reason to suggest adding a first note)."""
+    kind = "pinned notes" if args.pinned else "notes"
+    where = [" in the trash"] if args.trash else []
+    if args.notebook is not None:
+        where.append(f" in {vault.notebook_path(_notebook_id(vault, args.notebook, create=False))}")
+    if args.tag is not None:
+        where.append(f" tagged '{args.tag}'")
+    if where or args.pinned:
+        return f"No {kind}{''.join(where)}."
+    return "No notes here. Add one with `vault new TITLE`."
 
 
 def listed_notes(vault: Vault, args: argparse.Namespace) -> list[Note]:

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import itertools
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -174,9 +175,20 @@ class _TopParser(argparse.ArgumentParser):
     """The parser of the whole command line. Words it cannot place are most often the rest of
     a title typed without quotes (`vault show Groceries list`): its error says so."""
 
+    commands: Sequence[str] = ()
+
     def error(self, message: str) -> NoReturn:
         if message.startswith("unrecognized arguments:"):
             message += " (a title or name of several words goes in quotes)"
+        typed = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+        if typed is not None:  # instead of the forty commands in one line
+            import difflib  # (only here: every run imports this module)
+
+            close = difflib.get_close_matches(typed[1], self.commands, n=1)
+            message = f"no command '{visible(typed[1])}'" + (
+                f"; did you mean '{close[0]}'?" if close else ""
+            )
+            message += " (`vault --help` lists them)"
         super().error(message)
 
 
@@ -358,6 +370,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             module.register(sub, command)
     if only is not None and not built:
         return build_parser()  # not a command: the whole parser says so, listing them
+    parser.commands = list(sub.choices)
     return parser
 
 
