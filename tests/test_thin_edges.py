@@ -59,6 +59,36 @@ def test_served_command_with_stderr_closed_keeps_its_exit_status(cli: CLI) -> No
     assert result.returncode == 0  # thin.end: sys.stderr is None -> AttributeError -> 1
 
 
+@pytest.mark.parametrize("served", [True, False])
+def test_stderr_closed_costs_only_the_notices_served_or_not(cli: CLI, served: bool) -> None:
+    """`vault notebook new X 2>&-`: the notebook is made, and the notice that says so goes
+    nowhere. In its own process the notice failed after the change and the command exited 1
+    (the session agent's answer exited 0); failures keep their status either way."""
+    cli.init()
+    if served:
+        cli("unlock", check=True)
+    env = cli.env(VAULT_PASSWORD=None) if served else cli.env()
+    try:
+
+        def closed(*args: str) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                [*vault_command(), *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                preexec_fn=lambda: os.close(2),
+                timeout=60,
+            )
+
+        assert closed("notebook", "new", "Made").returncode == 0
+        assert closed("show", "no such note").returncode == 1
+        assert closed("notebook", "new").returncode == 2  # a usage error
+        listed = json.loads(cli("notebooks", "--json", check=True).stdout)
+        assert [n["path"] for n in listed] == ["Made"]
+    finally:
+        cli("lock")
+
+
 def test_served_command_with_stdout_closed_prints_no_traceback(cli: CLI) -> None:
     cli.init()
     cli("unlock", check=True)

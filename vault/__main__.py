@@ -8,6 +8,8 @@ import sys
 
 
 def main() -> int:
+    if sys.stderr is None:
+        _quiet_stderr()
     from vault.session import thin
 
     argv = sys.argv[1:]
@@ -38,6 +40,25 @@ def main() -> int:
         # interpreter's teardown would only free the notes read (20-40 ms at 10,000 notes).
         thin.end(code)
     return code
+
+
+def _quiet_stderr() -> None:
+    """Standard error was closed when the command started (`2>&-`): its notices and errors go
+    nowhere, as a served command's do, and the command's exit status still says how it went.
+    Without this, the first notice (`vault notebook new`'s "Created ...") failed after the
+    change was made and turned a success into an exit status of 1. Descriptor 2 becomes
+    /dev/null, so whatever this process starts (an editor) inherits no closed descriptor; a
+    descriptor that was closed below it (0 or 1) stays closed."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != 2:
+            os.dup2(null, 2)
+            os.close(null)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+    except OSError:
+        return  # (then the writes fail as before)
 
 
 # Commands that begin by unlocking the vault (with its password when there is no session).
