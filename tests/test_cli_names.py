@@ -212,6 +212,17 @@ def test_search_takes_its_words_as_typed_even_those_that_exclude(cli: CLI) -> No
     assert titles("--json", "-bread", "--limit", "1", "milk") == ["Milk only"]
     assert len(titles("--json", "--lim", "1", "-tea")) == 1  # an abbreviation keeps its value
     assert titles("--json", "--", "-bread", "milk") == ["Milk only"]  # the person's own --
+    assert titles("-bread", "--json", "--", "milk") == ["Milk only"]  # words on both sides
+    assert titles("milk", "--json", "-bread", "--") == ["Milk only"]
+    assert titles("milk", "--json", "bread") == ["Both"]  # an option among plain words
+    assert titles("milk", "--limit", "1", "--json", "loaf") == ["Milk only"]
+    vault = str(cli.vault_dir)
+    assert [
+        n["title"]
+        for n in json.loads(
+            cli("--vau", vault, "search", "milk", "-bread", "--js", check=True).stdout
+        )
+    ] == ["Milk only"]  # a shortened option before the command
     helped = cli("search", "-h", check=True)
     assert "WORD [WORD ...]" in helped.stdout
     assert cli("search").returncode == 2  # no word at all: argparse's usage error
@@ -226,6 +237,10 @@ def test_a_mistyped_command_gets_the_closest_one(cli: CLI) -> None:
         "vault: error: no command 'zzz' (`vault --help` lists them)"
     )
     assert "invalid choice: 'foo'" in cli("ls", "--sort", "foo").stderr  # others as argparse
+    for typed in ("it's", "a\\b", "serch\x1b[2J"):  # the word as typed, shown visibly
+        said = cli(typed).stderr.splitlines()[-1]
+        shown = typed.replace("\x1b", "^[")
+        assert said.startswith(f"vault: error: no command '{shown}'"), said
 
 
 def test_a_title_typed_without_quotes_gets_a_hint(cli: CLI) -> None:
@@ -237,6 +252,10 @@ def test_a_title_typed_without_quotes_gets_a_hint(cli: CLI) -> None:
         typed.stderr
     )
     assert "Groceries list" in cli("show", "Groceries list", check=True).stdout
+    mistyped = cli("ls", "--tga", "x").stderr  # a mistyped option: no word to quote
+    assert mistyped.splitlines()[-1] == "vault: error: unrecognized arguments: --tga x"
+    hostile = cli("show", "Groceries", "x\x1b]0;PWNED\x07").stderr
+    assert "\x1b" not in hostile and "\x07" not in hostile and "x^[]0;PWNED^G" in hostile
 
 
 def test_an_empty_listing_says_what_it_found_none_of(cli: CLI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import threading
@@ -87,6 +88,48 @@ def test_stderr_closed_costs_only_the_notices_served_or_not(cli: CLI, served: bo
         assert [n["path"] for n in listed] == ["Made"]
     finally:
         cli("lock")
+
+
+def test_stderr_closed_reaches_the_editor_as_dev_null(cli: CLI, tmp_path: Path) -> None:
+    """`vault edit NOTE 2>&-` on a terminal: the editor gets a descriptor 2 it can write to
+    (/dev/null). The first fix left it closed-on-exec, so an editor that says anything on its
+    standard error failed there, and the edit was lost without a word (found in review)."""
+    import fcntl
+    import pty
+    import termios
+
+    cli.init()
+    cli("new", "Edited", "--no-edit", check=True)
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "from the editor\\n" > "$1"\necho wrote >&2\n')
+    editor.chmod(0o755)
+    master, slave = pty.openpty()
+
+    def terminal_without_stderr() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        os.close(2)
+
+    proc = subprocess.Popen(
+        [*vault_command(), "edit", "Edited"],
+        stdin=slave,
+        stdout=slave,
+        env=cli.env(EDITOR=str(editor), VISUAL=str(editor)),
+        preexec_fn=terminal_without_stderr,
+    )
+    os.close(slave)
+    try:
+        while select.select([master], [], [], 60)[0]:
+            try:
+                if not os.read(master, 4096):
+                    break
+            except OSError:
+                break  # the command ended and closed the terminal
+    finally:
+        os.close(master)
+        proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert cli("show", "Edited", "--raw", check=True).stdout == "from the editor\n"
 
 
 def test_served_command_with_stdout_closed_prints_no_traceback(cli: CLI) -> None:

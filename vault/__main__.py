@@ -47,8 +47,9 @@ def _quiet_stderr() -> None:
     nowhere, as a served command's do, and the command's exit status still says how it went.
     Without this, the first notice (`vault notebook new`'s "Created ...") failed after the
     change was made and turned a success into an exit status of 1. Descriptor 2 becomes
-    /dev/null, so whatever this process starts (an editor) inherits no closed descriptor; a
-    descriptor that was closed below it (0 or 1) stays closed."""
+    /dev/null, inherited by whatever this process starts: an editor that writes to its
+    standard error would otherwise fail, and the edit with it. A descriptor that was closed
+    below it (0 or 1) stays closed."""
     import os
 
     try:
@@ -56,6 +57,7 @@ def _quiet_stderr() -> None:
         if null != 2:
             os.dup2(null, 2)
             os.close(null)
+        os.set_inheritable(2, True)  # (os.open makes it close-on-exec: an editor would not get it)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
     except OSError:
         return  # (then the writes fail as before)

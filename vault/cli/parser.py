@@ -13,7 +13,6 @@ import contextlib
 import errno
 import itertools
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,7 +85,15 @@ def _add_common_options(parser: argparse.ArgumentParser, default: Any) -> None:
             group.add_argument(flag, metavar=metavar, default=default, help=help_)
 
 
-class CommandParser(argparse.ArgumentParser):
+class _Parser(argparse.ArgumentParser):
+    """Every parser of the command line: an error quotes what was typed, which may hold any
+    character, so its control characters are shown visibly (vault.textsafe), as everywhere."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(visible(message))
+
+
+class CommandParser(_Parser):
     """The parser of a command (and of its actions, which argparse makes of the same class):
     it takes the options of every command too, so `vault init --keyfile PATH` works as well as
     `vault --keyfile PATH init`. Their default is SUPPRESS, so an option not repeated after the
@@ -116,13 +123,15 @@ class _Skipped:
         return self
 
 
-# Options of the whole command line that may come before the command (_add_common_options).
+# Options of the whole command line that may come before the command (_add_common_options),
+# and all its long options, to tell what a shortened one (`--vau DIR`) stands for.
 _VALUED = ("--vault", "--keyfile")
+_TOP_OPTIONS = (*_VALUED, "--version", "--help")
 
 
 def command_named(argv: Sequence[str]) -> str | None:
     """The command `argv` names, when that is plain: only `--vault DIR` and `--keyfile PATH`
-    (spelled out) before it. None otherwise (no command, help, an abbreviated option...)."""
+    (or argparse's shortenings of them) before it. None otherwise (no command, help...)."""
     at = _command_at(argv)
     return None if at is None else argv[at]
 
@@ -131,63 +140,72 @@ def _command_at(argv: Sequence[str]) -> int | None:
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg in _VALUED:
-            i += 2
-        elif arg.startswith(tuple(f"{v}=" for v in _VALUED)):
-            i += 1
-        elif arg.startswith("-"):
-            return None
-        else:
+        if not arg.startswith("-"):
             return i
+        name, eq, _ = arg.partition("=")
+        meant = [o for o in _TOP_OPTIONS if o.startswith(name)] if len(name) > 2 else []
+        if len(meant) != 1 or meant[0] not in _VALUED:
+            return None  # help, the version, an option argparse is to judge
+        i += 1 if eq else 2
     return None
 
 
-# The options of `vault search` that take a value (abbreviations of them too, as argparse
-# reads them): what follows one is its value, not a word of the query.
+# The options of `vault search` that take a value (shortenings of them too, as argparse reads
+# them): what follows one is its value, not a word of the query.
 _SEARCH_VALUED = ("--limit", "--vault", "--keyfile")
 
 
 def as_parsed(argv: Sequence[str]) -> list[str]:
-    """`argv` as the parser is to read it. `vault search milk -eggs`: a word may exclude
-    (`-word`, as the query syntax says), and argparse would take it for an option it does not
-    know. Such a command line has its options first and then, after `--`, its words in the
-    order typed. A line that already has `--` is the person's own and is left as it is."""
+    """`argv` as the parser is to read it. `vault search milk -oat --json`: the words of a
+    query need no quotes, options may come among them, and a word may exclude (`-word`, as the
+    query syntax says), which argparse would take for an option it does not know. A search's
+    command line is read as its options, then `--`, then its words in the order typed (those
+    after a `--` the person typed are words whatever they look like)."""
     at = _command_at(argv)
-    if at is None or argv[at] != "search" or "--" in argv:
+    if at is None or argv[at] != "search":
         return list(argv)
+    rest = list(argv[at + 1 :])
+    typed_words: list[str] = []
+    if "--" in rest:
+        cut = rest.index("--")
+        rest, typed_words = rest[:cut], rest[cut + 1 :]
     options: list[str] = []
     words: list[str] = []
-    rest = iter(argv[at + 1 :])
-    for arg in rest:
-        if arg.startswith("--") or arg in ("-h",):
+    given = iter(rest)
+    for arg in given:
+        if arg.startswith("--") or arg == "-h":
             options.append(arg)
             valued = len(arg) > 2 and any(v.startswith(arg) for v in _SEARCH_VALUED)
             if valued and "=" not in arg:
-                options.extend(itertools.islice(rest, 1))
+                options.extend(itertools.islice(given, 1))
         else:
             words.append(arg)
-    if not any(w.startswith("-") and w != "-" for w in words):
-        return list(argv)
-    return [*argv[: at + 1], *options, "--", *words]
+    return [*argv[: at + 1], *options, "--", *words, *typed_words]
 
 
-class _TopParser(argparse.ArgumentParser):
+class _TopParser(_Parser):
     """The parser of the whole command line. Words it cannot place are most often the rest of
-    a title typed without quotes (`vault show Groceries list`): its error says so."""
+    a title typed without quotes (`vault show Groceries list`): its error says so. A command
+    it does not know gets the closest one, not the forty in one line."""
 
     commands: Sequence[str] = ()
+    _typed: Sequence[str] = ()
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._typed = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        if message.startswith("unrecognized arguments:"):
+        unplaced = message.removeprefix("unrecognized arguments:")
+        if unplaced != message and not unplaced.lstrip().startswith("-"):  # (not an option)
             message += " (a title or name of several words goes in quotes)"
-        typed = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
-        if typed is not None:  # instead of the forty commands in one line
+        at = _command_at(self._typed)
+        if message.startswith("argument COMMAND: invalid choice:") and at is not None:
             import difflib  # (only here: every run imports this module)
 
-            close = difflib.get_close_matches(typed[1], self.commands, n=1)
-            message = f"no command '{visible(typed[1])}'" + (
-                f"; did you mean '{close[0]}'?" if close else ""
-            )
+            typed = self._typed[at]
+            close = difflib.get_close_matches(typed, self.commands, n=1)
+            message = f"no command '{typed}'" + (f"; did you mean '{close[0]}'?" if close else "")
             message += " (`vault --help` lists them)"
         super().error(message)
 
