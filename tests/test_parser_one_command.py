@@ -59,6 +59,10 @@ def test_one_command_parses_as_the_whole_parser(argv: list[str]) -> None:
 
 def test_which_command_is_named() -> None:
     assert command_named(["--vault", "v", "--keyfile=k", "show", "ls"]) == "show"
-    assert command_named(["--keyf", "ls", "show"]) is None  # an abbreviation: not plain
+    # Shortenings argparse reads as --vault or --keyfile take their value, as it does.
+    assert command_named(["--keyf", "ls", "show"]) == "show"
+    assert command_named(["--vau=v", "ls"]) == "ls"
+    assert command_named(["--v", "x", "ls"]) is None  # --vault or --version: argparse says
+    assert command_named(["--ver", "ls"]) is None  # --version
     assert command_named(["-h"]) is None
     assert command_named([]) is None
