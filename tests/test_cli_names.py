@@ -279,6 +279,23 @@ def test_an_empty_listing_says_what_it_found_none_of(cli: CLI) -> None:
     assert empty.stderr == "No notes here. Add one with `vault new TITLE`.\n"
 
 
+def test_a_notebook_or_tag_not_found_suggests_the_closest(cli: CLI) -> None:
+    cli.init()
+    cli("notebook", "new", "Work/Projects", check=True)
+    cli("notebook", "new", "Wo\x1b[2Jrk", check=True)  # a hostile name, shown visibly
+    new(cli, "Tagged", "x\n", "--tag", "groceries")
+    for args, said in (
+        (["ls", "--notebook", "work/projcts"], "did you mean 'Work/Projects'?"),
+        (["ls", "--notebook", "wo[2jrk"], "did you mean 'Wo^[[2Jrk'?"),
+        (["tag", "rename", "grocries", "food"], "no tag 'grocries'; did you mean 'groceries'?"),
+    ):
+        failed = cli(*args)
+        assert failed.returncode == 1 and said in failed.stderr, (args, failed.stderr)
+        assert "\x1b" not in failed.stderr and failed.stderr.count("\n") == 1
+    far = cli("ls", "--notebook", "zzzzzz").stderr
+    assert far == "vault: no notebook 'zzzzzz'; `vault notebooks` lists them\n"
+
+
 def test_ls_lists_newest_first_whatever_the_apps_sort(cli: CLI) -> None:
     cli.init()
     for title in ("Beta", "Alpha", "Gamma"):

@@ -20,7 +20,7 @@ from vault.notes.cache import (  # (sort_key: for the faces, through here)
     sort_key,  # noqa: F401
     sort_keys,
 )
-from vault.notes.filing import Filing, clean_tag
+from vault.notes.filing import Filing, clean_tag, not_found
 from vault.notes.model import UNLOADED, Note, Notebook, NoteVersion, TagCount, has_body, now_ms
 from vault.notes.search import Hit, Query, parse_query
 from vault.sealing import crypto, snapshot
@@ -520,7 +520,7 @@ class Notes(Filing):
         registered = any(t.name.casefold() == key for t in self._tag_map().values())
         in_trash = map(is_not, map(_TRASHED, carrying), repeat(None))
         if not registered and all(in_trash):  # (no note, or only notes in the trash)
-            raise NotFoundError(f"no tag '{name}'; `vault tags` lists them")
+            raise not_found("tag", name, [t.name for t in self.tags()], "vault tags")
         return carrying
 
     def rename_tag(self, old: str, new: str) -> int:

@@ -36,6 +36,20 @@ def clean_tag(name: str) -> str:
     return name
 
 
+def not_found(what: str, typed: str, names: Iterable[str], listing: str) -> NotFoundError:
+    """ "no notebook 'x'", with the name closest to `typed` (case aside) when one is close, and
+    the command that lists them all."""
+    import difflib  # (only on that error)
+
+    by_fold = {name.casefold(): name for name in names}
+    found = difflib.get_close_matches(typed.casefold(), list(by_fold), n=1)
+    if found:
+        return NotFoundError(
+            f"no {what} '{typed}'; did you mean '{by_fold[found[0]]}'? (`{listing}` lists them)"
+        )
+    return NotFoundError(f"no {what} '{typed}'; `{listing}` lists them")
+
+
 class Filing(ItemCache):
     """Notebooks and tags of an unlocked vault (see the module docstring)."""
 
@@ -107,7 +121,8 @@ class Filing(ItemCache):
         if len(matches) > 1:
             ids = ", ".join(sorted(short(nb.id) for nb in matches))  # (whatever order read)
             raise AmbiguousError(f"notebook '{ref}' matches {len(matches)} notebooks ({ids})")
-        raise NotFoundError(f"no notebook '{ref}'; `vault notebooks` lists them")
+        paths = [self.notebook_path(nb_id) for nb_id in by_id]
+        raise not_found("notebook", ref, paths, "vault notebooks")
 
     def ensure_notebook(self, path: str) -> tuple[Notebook, bool]:
         """The notebook at `path`, creating missing levels. Returns it and whether it was new."""
