@@ -277,6 +277,9 @@ def test_an_empty_listing_says_what_it_found_none_of(cli: CLI) -> None:
     cli("rm", "Plain", check=True)
     empty = cli("ls", check=True)
     assert empty.stderr == "No notes here. Add one with `vault new TITLE`.\n"
+    new(cli, "Tagged", "x\n", "--tag", "groceries")
+    typo = cli("ls", "--tag", "grocries", check=True).stderr
+    assert typo == "No notes tagged 'grocries'. Did you mean 'groceries'?\n"
 
 
 def test_a_notebook_or_tag_not_found_suggests_the_closest(cli: CLI) -> None:

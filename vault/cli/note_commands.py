@@ -30,6 +30,7 @@ from vault.cli.common import (
 )
 from vault.config import Config
 from vault.errors import InvalidInputError
+from vault.notes.filing import closest_name
 from vault.notes.model import Note
 from vault.notes.search import match_snippet, parse_query
 from vault.notes.vault import Vault
@@ -114,7 +115,12 @@ def _nothing_listed(vault: Vault, args: argparse.Namespace) -> str:
     if args.tag is not None:
         where.append(f" tagged '{args.tag}'")
     if where or args.pinned:
-        return f"No {kind}{''.join(where)}."
+        said = f"No {kind}{''.join(where)}."
+        names = [t.name for t in vault.tags()] if args.tag is not None else []
+        if args.tag is not None and args.tag.casefold() not in map(str.casefold, names):
+            close = closest_name(args.tag, names)  # no tag by that name at all: a typo?
+            said += f" Did you mean '{close}'?" if close is not None else ""
+        return said
     return "No notes here. Add one with `vault new TITLE`."
 
 

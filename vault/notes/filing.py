@@ -36,16 +36,22 @@ def clean_tag(name: str) -> str:
     return name
 
 
-def not_found(what: str, typed: str, names: Iterable[str], listing: str) -> NotFoundError:
-    """ "no notebook 'x'", with the name closest to `typed` (case aside) when one is close, and
-    the command that lists them all."""
-    import difflib  # (only on that error)
+def closest_name(typed: str, names: Iterable[str]) -> str | None:
+    """The name in `names` closest to `typed` (case aside), if one is close (difflib)."""
+    import difflib  # (only when something was not found)
 
     by_fold = {name.casefold(): name for name in names}
     found = difflib.get_close_matches(typed.casefold(), list(by_fold), n=1)
-    if found:
+    return by_fold[found[0]] if found else None
+
+
+def not_found(what: str, typed: str, names: Iterable[str], listing: str) -> NotFoundError:
+    """ "no notebook 'x'", with the closest name there is (`closest_name`), and the command
+    that lists them all."""
+    close = closest_name(typed, names)
+    if close is not None:
         return NotFoundError(
-            f"no {what} '{typed}'; did you mean '{by_fold[found[0]]}'? (`{listing}` lists them)"
+            f"no {what} '{typed}'; did you mean '{close}'? (`{listing}` lists them)"
         )
     return NotFoundError(f"no {what} '{typed}'; `{listing}` lists them")
 
