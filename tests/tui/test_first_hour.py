@@ -248,3 +248,31 @@ async def test_a_screen_shown_while_the_terminal_is_in_the_background_still_take
         await wait_for_screen(pilot, MainScreen)
         await settle(pilot)
         assert app.focused is not None
+
+
+# --- the command palette at machine speed ----------------------------------------------------
+
+
+@pytest.mark.timeout(60)  # (without the fix, a screen waits for keys that went elsewhere)
+@pytest.mark.parametrize("pause_before_enter", [0, 0.3])
+async def test_the_palette_runs_what_was_typed_and_its_dialog_takes_the_next_keys(
+    sample_vault: Path, app_for, pause_before_enter: float
+) -> None:
+    """ctrl+p, "new notebook", enter, "Alpha", enter at machine speed: Enter ran the first
+    line of the list as it stood before the typing was searched (the help), and the name's
+    first letters went to the screen behind the dialog ("ha" was made). Found by a first-hour
+    test in tmux."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await unlock(pilot)
+        burst(app, ["ctrl+p", *"new notebook"])
+        await after_a_while(pilot, pause_before_enter)
+        burst(app, ["enter", *"Alpha", "enter"])
+        await settle(pilot)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+    with open_vault(sample_vault) as vault:
+        names = sorted(vault.notebook_path(nb.id) for nb in vault.notebooks())
+    assert "Alpha" in names, names
+    assert not any(n.endswith("ha") and n != "Alpha" for n in names), names

@@ -37,6 +37,7 @@ from vault.tui.keygate import KeyGate
 from vault.tui.keys import APP_KEYS, bindings
 from vault.tui.memory import fewer_heaps, let_go, warm_up
 from vault.tui.messages import Closed, ClosingStep, LockFlushFailed, VaultOpened, WorkFailed
+from vault.tui.palette import VaultPalette
 from vault.tui.safetext import shown, shown_body
 from vault.tui.screens.create import CreateVaultScreen, RecoveryKeyScreen
 from vault.tui.screens.dialogs import ConfirmDialog
@@ -308,6 +309,11 @@ class VaultApp(KeyGate, BackgroundWork, App[int]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        # Textual's palette, with Enter answered for what was typed (vault.tui.palette).
+        if self.use_command_palette and not VaultPalette.is_open(self):
+            self.push_screen(VaultPalette(id="--command-palette"))
 
     def mark_active(self) -> None:
         self._last_activity = time.monotonic()
