@@ -83,6 +83,27 @@ def test_nested_notebooks(vault: Vault) -> None:
         vault.create_notebook("a/b")
 
 
+def test_no_rename_or_move_makes_two_notebooks_of_one_name_side_by_side(vault: Vault) -> None:
+    """`vault notebook move Home/Projects Work` beside Work/Projects made two "Work/Projects",
+    and neither could be named again (found by a first-hour test; the app's rename too)."""
+    work, _ = vault.ensure_notebook("Work/Projects")
+    home, _ = vault.ensure_notebook("Home/Projects")
+    misc, _ = vault.ensure_notebook("Work/Misc")
+    top = vault.find_notebook("Work")
+    with pytest.raises(InvalidInputError, match="Work already has a notebook named 'Projects'"):
+        vault.move_notebook(home, top.id)
+    with pytest.raises(InvalidInputError, match="already has a notebook named 'Projects'"):
+        vault.rename_notebook(misc, "PROJECTS")  # case aside, as a path is looked up
+    with pytest.raises(InvalidInputError, match="the top level already has a notebook named"):
+        vault.rename_notebook(vault.find_notebook("Home"), "work")
+    renamed = vault.rename_notebook(vault.notebook(misc.id), "misc")  # itself, another case
+    assert vault.notebook_path(renamed.id) == "Work/misc"
+    moved = vault.move_notebook(vault.notebook(home.id), None)  # nothing there by that name
+    assert vault.notebook_path(moved.id) == "Projects" and work.id != moved.id
+    paths = sorted(vault.notebook_path(nb.id) for nb in vault.notebooks())
+    assert paths == ["Home", "Projects", "Work", "Work/Projects", "Work/misc"]
+
+
 def test_deleting_a_notebook_trashes_its_notes_and_restore_goes_to_top(vault: Vault) -> None:
     sub, _ = vault.ensure_notebook("Old/Sub")
     note = vault.create_note("Keep me", "important", notebook=sub.id)

@@ -171,8 +171,21 @@ class Filing(ItemCache):
             assert isinstance(written, Notebook)
             return written
 
+    def _refuse_twin(self, nb: Notebook, name: str, parent: str | None) -> None:
+        """Two notebooks of one name side by side could be named by neither (a path names
+        one): a rename or move that would make such a pair is refused, as creating one is
+        (`ensure_notebook` finds the one there). Case aside, as a path is looked up."""
+        folded = name.casefold()
+        for other in self._notebook_map().values():
+            if other.id != nb.id and other.parent == parent and other.name.casefold() == folded:
+                where = self.notebook_path(parent) if parent else "the top level"
+                raise InvalidInputError(
+                    f"{where} already has a notebook named '{other.name}'; rename one of them first"
+                )
+
     def rename_notebook(self, nb: Notebook, name: str) -> Notebook:
         with self._lock:
+            self._refuse_twin(nb, clean_name(name, "notebook"), nb.parent)
             renamed = dataclasses.replace(nb, name=clean_name(name, "notebook"), modified=now_ms())
             written = self._write(renamed, self._parents(nb))
             assert isinstance(written, Notebook)
@@ -184,6 +197,7 @@ class Filing(ItemCache):
                 raise InvalidInputError("a notebook cannot move inside itself")
             if parent is not None:
                 self.notebook(parent)
+            self._refuse_twin(nb, nb.name, parent)
             moved = dataclasses.replace(nb, parent=parent, modified=now_ms())
             written = self._write(moved, self._parents(nb))
             assert isinstance(written, Notebook)
