@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from textual.app import App
@@ -287,3 +288,59 @@ async def test_a_note_with_a_time_no_calendar_shows_opens_like_any(
         assert main.pane.note is not None and main.pane.note.id == note.id
         assert "Far future" in screen_text(app)
         assert app.is_running
+
+
+@pytest.mark.parametrize("typed", ["", "abc"])
+def test_keys_typed_as_the_app_starts_are_not_taken_for_the_terminals_answer(typed: str) -> None:
+    """`vault` then the password at once: textual-image asks the terminal about graphics as
+    the app loads and reads the answer from the keyboard's stream, so the typed keys were lost
+    and the answer arrived in the password field ("abc" became seven characters, found by a
+    first-hour test in tmux). With keys waiting, the terminal is not asked (images are drawn
+    in half blocks) and the keys stay for the app; with none, it is asked as before."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 640, 384))
+    program = (
+        "import sys\n"
+        "import vault.tui.widgets.image_view as v\n"
+        "import termios, tty, os\n"
+        "tty.setcbreak(0, termios.TCSANOW)\n"
+        "waiting = os.read(0, 64) if v._typed_ahead() else b''\n"
+        "sys.stderr.write(repr((v.GRAPHICS, waiting)))\n"
+    )
+    if typed:
+        os.write(master, typed.encode())
+    child = subprocess.Popen(
+        [sys.executable, "-c", program],
+        stdin=slave,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    asked = b""
+    try:
+        while child.poll() is None or select.select([master], [], [], 0)[0]:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    asked += os.read(master, 4096)
+                except OSError:
+                    break
+        _, said = child.communicate(timeout=60)
+    finally:
+        os.close(master)
+    assert child.returncode == 0, said
+    graphics, waiting = eval(said.decode())  # (a tuple the child printed with repr)
+    assert graphics is False
+    if typed:
+        assert b"\x1b[c" not in asked and waiting == typed.encode()
+    else:
+        assert b"\x1b[c" in asked  # the terminal is asked (nothing answers it here)

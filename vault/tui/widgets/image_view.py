@@ -4,7 +4,11 @@ textual-image draws with the Kitty graphics protocol or Sixel where the terminal
 this module falls back to coloured half blocks everywhere else (textual-image's own fallback
 off a terminal is letters, which says little about a photo). It asks the terminal what it
 can do when it is imported, which must happen before the app starts (Textual reads the
-terminal's answers afterwards): the app imports this module at start.
+terminal's answers afterwards): the app imports this module at start. It reads the answers
+from the keyboard's own stream, so a key already typed (the password, typed as `vault`
+starts) was taken for a wrong answer and lost, and the real answer arrived as keys: "abc"
+became seven characters in the password field. With keys waiting, the terminal is not asked,
+and images are drawn in half blocks this time.
 
 An image's bytes are decrypted into memory only, never to a file, and decoded in a worker
 thread; the decoded images of the open note are kept in an `ImageCache`, emptied when the note
@@ -20,11 +24,60 @@ from dataclasses import dataclass
 
 from PIL import Image as PILImage
 from textual.widget import Widget
-from textual_image.renderable import Image as _DetectedRenderable
-from textual_image.renderable.sixel import Image as _SixelRenderable
-from textual_image.renderable.tgp import Image as _TGPRenderable
-from textual_image.widget import HalfcellImage
-from textual_image.widget import Image as _DetectedImage
+
+
+def _typed_ahead() -> bool:
+    """Whether keys are already waiting on the terminal (typed before the app could read).
+    Looked at as textual-image reads: with the line discipline's editing off, which is what
+    lets typed characters be read before a newline."""
+    import select
+    import sys
+
+    try:
+        import termios
+        import tty
+
+        fd = sys.__stdin__.fileno()  # type: ignore[union-attr]
+        mode = termios.tcgetattr(fd)
+    except (ImportError, AttributeError, OSError, ValueError, termios.error):
+        return False  # no terminal to ask (a pipe, a test), or no termios (Windows)
+    try:
+        tty.setcbreak(fd, termios.TCSANOW)
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, termios.error):
+        return False
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, mode)
+
+
+class _NotATerminal:
+    """Stands for standard output while textual-image loads, so it asks the terminal nothing."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _load_renderables() -> None:
+    import sys
+
+    if not _typed_ahead():
+        import textual_image.renderable  # (asks the terminal)
+
+        return
+    real, sys.__stdout__ = sys.__stdout__, _NotATerminal()  # type: ignore[assignment]
+    try:
+        import textual_image.renderable  # noqa: F401  (asks nothing: no terminal to ask)
+    finally:
+        sys.__stdout__ = real
+
+
+_load_renderables()
+
+from textual_image.renderable import Image as _DetectedRenderable  # noqa: E402
+from textual_image.renderable.sixel import Image as _SixelRenderable  # noqa: E402
+from textual_image.renderable.tgp import Image as _TGPRenderable  # noqa: E402
+from textual_image.widget import HalfcellImage  # noqa: E402
+from textual_image.widget import Image as _DetectedImage  # noqa: E402
 
 MAX_IMAGE_BYTES = 64 * 1024 * 1024  # larger files open with the system viewer instead
 MAX_PIXELS = 50_000_000  # a decompression bomb is refused, not decoded
