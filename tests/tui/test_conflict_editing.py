@@ -126,3 +126,30 @@ async def test_a_settled_note_is_editable_again(devices: Devices, app_for) -> No
         note = desk.find_note("Reading list")
         assert not note.conflict
         assert note.body == "- theirs\nmore"
+
+
+async def test_a_conflict_another_process_syncs_in_turns_the_open_note_read_only(
+    devices: Devices, app_for
+) -> None:
+    """`vault sync` in a shell while the app shows the note: the sync forked the open note,
+    and the app said "1 conflict" but left the note editable, so typing went on one version
+    and the app warned only after saving (found by a first-hour test)."""
+    set_config(sync__auto=False)
+    app = app_for(devices.desk, poll_seconds=0.1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.autosave_seconds = 60
+        await open_note(pilot, main, "Garden ideas")
+        await pilot.press(*"Mine ", "ctrl+s")
+        await settle(pilot)
+        assert not main.dirty and not main.pane.text_area.read_only
+        devices.edit(devices.laptop, "Garden ideas", "Theirs: roses by the wall.\n", 1)
+        devices.sync(devices.laptop)
+        devices.sync(devices.desk)  # another process: the command line's `vault sync`
+        await wait_until(pilot, lambda: main.pane.note is not None and main.pane.note.conflict)
+        await settle(pilot)
+        assert main.pane.text_area.read_only
+        assert details(main).startswith("! Versions conflict: f8 settles them")
+        await pilot.press(*"more")
+        await settle(pilot)
+        assert "more" not in main.pane.text and not main.dirty

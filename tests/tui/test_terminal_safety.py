@@ -297,14 +297,13 @@ def test_keys_typed_as_the_app_starts_are_not_taken_for_the_terminals_answer(typ
     and the answer arrived in the password field ("abc" became seven characters, found by a
     first-hour test in tmux). With keys waiting, the terminal is not asked (images are drawn
     in half blocks) and the keys stay for the app; with none, it is asked as before."""
+    import fcntl
     import os
     import pty
     import select
+    import struct
     import subprocess
     import sys
-
-    import fcntl
-    import struct
     import termios
 
     master, slave = pty.openpty()
