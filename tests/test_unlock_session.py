@@ -406,3 +406,21 @@ def test_a_session_in_the_temp_folder_is_found_by_commands_run_here(
         cli("lock", "--all", **env)
     assert not thin.may_have_session(str(cli.vault_dir), vault_id)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_a_backups_password_is_asked_for_without_pointing_at_the_session(
+    unlocked: CLI, tmp_path: Path
+) -> None:
+    """`vault backup verify FILE` with a session and no terminal said "run `vault unlock`",
+    in an unlocked session: a backup's password is the backup's, which no session replaces
+    (found by a first-hour test). Opening the vault itself still points at the session."""
+    cli = unlocked
+    out = tmp_path / "b.vaultbackup"
+    cli("backup", "create", str(out), check=True)
+    refused = cli("backup", "verify", str(out))
+    assert refused.returncode != 0
+    assert refused.stderr == (
+        "vault: no terminal to ask for the backup password; set VAULT_PASSWORD\n"
+    )
+    cli("lock", check=True)
+    assert "or run `vault unlock` in a terminal first" in cli("ls").stderr

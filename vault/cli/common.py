@@ -78,14 +78,16 @@ def have_terminal() -> bool:
     return True
 
 
-def read_secret(prompt: str, env: str, what: str) -> str:
+def read_secret(prompt: str, env: str, what: str, *, session_would_do: bool = False) -> str:
     """A secret from the environment variable, else typed on the terminal. Never from stdin:
-    stdin may carry a note's body."""
+    stdin may carry a note's body. `session_would_do`: what is asked is the vault's password to
+    open it, which a session (`vault unlock`) would spare; the error then says so (not for a
+    backup's password, a clone's or a rekey's, which a session does not replace)."""
     value = os.environ.get(env)
     if value is not None:
         return value
     if not have_terminal():
-        hint = " or run `vault unlock` in a terminal first" if env == "VAULT_PASSWORD" else ""
+        hint = " or run `vault unlock` in a terminal first" if session_would_do else ""
         raise PasswordUnavailableError(f"no terminal to ask for the {what}; set {env}{hint}")
     import getpass
 
@@ -201,7 +203,9 @@ def with_password(
     interactive = "VAULT_PASSWORD" not in os.environ
     attempts = 3 if interactive else 1
     for n in range(attempts):
-        password = read_secret("Password: ", "VAULT_PASSWORD", "vault password")
+        password = read_secret(
+            "Password: ", "VAULT_PASSWORD", "vault password", session_would_do=True
+        )
         try:
             return attempt(password, keyfile)
         except AuthError as exc:
