@@ -167,9 +167,20 @@ async def test_new_from_template_and_todays_note(sample_vault, app_for):
         assert main.pane.text == f"Log for {date}\n"
         status = main.query_one(StatusBar).segment_text("counts")
         assert status == "3 words · 19 chars"
+        # The Journal notebook it made is in the sidebar and on the note's details line (they
+        # stayed as before until another change came in: a first-hour report).
+        await wait_until(pilot, lambda: "Journal" in editor_details(main))
+        journal = main.sidebar_data.notebook(main.pane.note.notebook)
+        assert journal is not None and journal.path == "Journal"
     with open_vault(sample_vault) as vault:
         today = vault.find_note(date)
         assert vault.notebook_path(today.notebook) == "Journal"
+
+
+def editor_details(main) -> str:
+    from textual.widgets import Static
+
+    return main.query_one("#editor-details", Static).render_line(0).text
 
 
 async def test_typing_two_brackets_completes_a_title(sample_vault, app_for):

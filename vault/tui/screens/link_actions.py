@@ -300,6 +300,9 @@ class LinkActions(MainHost):
     def _opened_new(self, note_id: str) -> None:
         self.vault_app.local_change()
         self.go_to_note(note_id)
+        # One more note in its notebook, which may be new too (today's note makes Journal):
+        # the sidebar's counts and names, and the note's details line with them.
+        self.request_sidebar()
 
     # --- today's note and templates ------------------------------------------------------------
 
