@@ -190,3 +190,30 @@ def test_sync_and_plural_words() -> None:
     lines = report.lines()
     assert lines[0] == "Received 1 change from 1 other device; sent 0."
     assert "1 conflict needs you" in lines[1]
+
+
+async def test_status_segments_stay_apart_whatever_order_they_come_in(
+    sample_vault: Path, app_for
+) -> None:
+    """ "1 pending4 words", "25 charslink: f12 follows it" at 80 columns (a first-hour
+    report, seen again in tmux): the word count and the link hint are added to the bar later,
+    and the segment before them kept the no-margin of the bar's last segment."""
+    from vault.tui.widgets.status import StatusBar
+
+    async with app_for(sample_vault).run_test(size=(80, 24)) as pilot:
+        main = await unlock(pilot)
+        await open_note(pilot, main, "Reading list")
+        for key, text in (("link", "link: f12 follows it"), ("link", ""), ("sync", "")):
+            main.set_status(key, text)  # each shown or hidden after the others were laid out
+            await settle(pilot)
+        main.set_status("sync", "1 pending")
+        await settle(pilot)
+        main.set_status("link", "link: f12 follows it")
+        await settle(pilot)
+        bar = main.query_one(StatusBar)
+        shown = [s for s in bar.query(".status-segment").results(Static) if s.display]
+        assert len(shown) >= 3
+        assert shown[0].id == "status-vault" and shown[0].styles.margin.left == 0
+        for segment in shown[1:]:  # each apart from the one before it, and none after the last
+            assert segment.styles.margin.left == 3, segment.id
+        assert all(segment.styles.margin.right == 0 for segment in shown)
