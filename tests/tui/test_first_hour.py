@@ -131,6 +131,8 @@ async def test_the_recovery_key_screen_goes_on_however_it_is_ticked(
             await pilot.press(key)
             if i == 0 and key == "enter":
                 assert isinstance(app.screen, RecoveryKeyScreen)  # not ticked: stays
+                said = [str(n.message) for n in app._notifications]
+                assert any("Tick “I have written down" in m for m in said), said  # and says why
         await wait_for_screen(pilot, MainScreen)
 
 

@@ -268,9 +268,16 @@ class RecoveryKeyScreen(Screen[None]):
         self.query_one("#continue", Button).disabled = not event.value
 
     def action_continue(self) -> None:
-        """Enter on the tick box: on once it is ticked, nothing before."""
+        """Enter on the tick box: on once it is ticked; before, a word on what is missing (it
+        did nothing, and said nothing: a first-hour report)."""
         if self.query_one("#written", Checkbox).value:
             self._continue()
+        else:
+            self.notify(
+                "Tick “I have written down my recovery key” first (space ticks it).",
+                timeout=5,
+                markup=False,
+            )
 
     @on(Button.Pressed, "#continue")
     def _continue(self) -> None:
