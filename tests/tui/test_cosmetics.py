@@ -217,3 +217,42 @@ async def test_status_segments_stay_apart_whatever_order_they_come_in(
         for segment in shown[1:]:  # each apart from the one before it, and none after the last
             assert segment.styles.margin.left == 3, segment.id
         assert all(segment.styles.margin.right == 0 for segment in shown)
+
+
+async def test_a_notebook_rename_that_cannot_be_done_is_refused_in_the_dialog(
+    sample_vault: Path, app_for
+) -> None:
+    """ "Home/" closed the dialog, dropped the text and then said it could not be done; a
+    name a sibling has made a second one (first-hour reports). Both are refused in place,
+    the dialog still open with the text typed; a good name then renames."""
+    from vault.tui.screens.dialogs import PromptDialog
+
+    with open_vault(sample_vault) as vault:
+        vault.ensure_notebook("Work/Misc")
+    async with app_for(sample_vault).run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await settle(pilot)
+        projects = next(nb for nb in main.sidebar_data.notebooks if nb.path == "Work/Projects")
+        main.go_to_target(Target("notebook", projects.id))
+        await settle(pilot)
+        for typed, said in (("Home/", "cannot hold '/'"), ("misc", "Work/Misc is there already")):
+            main.action_rename_notebook()
+            await settle(pilot)
+            dialog = pilot.app.screen
+            assert isinstance(dialog, PromptDialog), (main.target, main.sidebar.highlighted_target)
+            await type_into(pilot, "#value", typed)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert pilot.app.screen is dialog  # still asking, with what was typed
+            assert dialog.query_one("#value", Input).value == typed
+            assert said in str(dialog.query_one(".dialog-hint", Static).render())
+            await pilot.press("escape")
+            await settle(pilot)
+        main.action_rename_notebook()
+        await settle(pilot)
+        await type_into(pilot, "#value", "Active")
+        await pilot.press("enter")
+        await settle(pilot)
+    with open_vault(sample_vault) as vault:
+        paths = sorted(vault.notebook_path(nb.id) for nb in vault.notebooks())
+    assert "Work/Active" in paths and "Work/Projects" not in paths

@@ -199,3 +199,35 @@ def test_help_lists_sync_conflicts_and_backups() -> None:
         "back up now, backups, export as Markdown",
     ):
         assert words in text, words
+
+
+async def test_a_notebook_made_elsewhere_leaves_the_notebook_on_view(
+    sample_vault: Path, app_for
+) -> None:
+    """Another process (or a sync) made a notebook while the app showed Work/Projects: the
+    sidebar was rebuilt, its cursor fell on All notes before the new tree was drawn, and that
+    read as the person choosing All notes (found while testing a first-hour report)."""
+    from tests.tui.conftest import open_vault
+    from vault.tui.data import Target
+
+    async with app_for(sample_vault).run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await settle(pilot)
+        projects = next(nb for nb in main.sidebar_data.notebooks if nb.path == "Work/Projects")
+        chosen = Target("notebook", projects.id)
+        main.go_to_target(chosen)
+        await settle(pilot)
+        listed = {n.id for n in main.notes_list.notes}
+        for path in ("Work/Misc", "Elsewhere"):
+            with open_vault(sample_vault) as vault:
+                vault.ensure_notebook(path)
+            main.reload_views()
+            await settle(pilot)
+            assert main.target == chosen and main.sidebar.highlighted_target == chosen
+            assert {n.id for n in main.notes_list.notes} == listed
+        assert any(nb.path == "Elsewhere" for nb in main.sidebar_data.notebooks)
+        await pilot.press("tab")  # the person's own moves in the sidebar still choose
+        main.sidebar.focus()
+        main.sidebar.move_cursor(main.sidebar.node_for(Target("all")), animate=False)
+        await settle(pilot)
+        assert main.target == Target("all")

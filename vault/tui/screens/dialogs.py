@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -136,8 +137,10 @@ class PromptDialog(InputDialog[str | None]):
         placeholder: str = "",
         action: str = "OK",
         hint: str = "",
+        check: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__()
+        self._check = check  # the reason a value is refused in place, or None
         self._title = title
         self._value = value
         # An input draws its value as it is, so a title from another device is shown with its
@@ -164,6 +167,9 @@ class PromptDialog(InputDialog[str | None]):
         value = " ".join(text.split())
         if not value:
             raise Refused("This cannot be empty.")
+        reason = self._check(value) if self._check is not None else None
+        if reason:  # kept asking, the text as typed, rather than refused after closing
+            raise Refused(reason)
         return value
 
 

@@ -354,8 +354,24 @@ class NoteActions(MainHost):
 
             self.change_vault(rename)
 
+        def refused(name: str) -> str | None:
+            if "/" in name:
+                return "A name cannot hold '/': it separates nested notebooks."
+            twin = next(
+                (
+                    nb
+                    for nb in self.sidebar_data.notebooks
+                    if nb.parent == entry_.parent
+                    and nb.id != notebook_id
+                    and nb.name.casefold() == name.casefold()
+                ),
+                None,
+            )
+            return f"{twin.path} is there already: pick another name." if twin else None
+
         self.app.push_screen(
-            PromptDialog("Rename notebook", value=entry_.name, action="Rename"), renamed
+            PromptDialog("Rename notebook", value=entry_.name, action="Rename", check=refused),
+            renamed,
         )
 
     def action_delete_notebook(self) -> None:

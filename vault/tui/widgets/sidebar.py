@@ -36,6 +36,9 @@ class Sidebar(Tree[Entry]):
         self._data = SidebarData()
         self._shape: tuple = ()
         self._chosen: Target = ALL
+        # Set from a rebuild until the tree is laid out again: the cursor moves the rebuild
+        # makes are not the person's choice (`_after_rebuild`).
+        self._rebuilt_for: Target | None = None
         self._target_nodes: dict[Target, TreeNode[Entry]] = {}
         self._counts: dict[int, str] = {}  # node id -> its count, drawn right-aligned
 
@@ -68,9 +71,21 @@ class Sidebar(Tree[Entry]):
         if shape != self._shape or not self._target_nodes:
             self._rebuild(data)
             self._shape = shape
+            # A rebuilt tree has its lines only once drawn: until then the cursor cannot be
+            # put on the chosen node, and stays on the first (All notes), which read as the
+            # person choosing it. A notebook made or renamed elsewhere (another process, a
+            # sync) turned the notebook on view into All notes.
+            self._rebuilt_for = chosen
+            self.call_after_refresh(self._after_rebuild)
         else:
             self._relabel(data)
         node = self._target_nodes.get(chosen)
+        if node is not None and self.cursor_node is not node:
+            self.move_cursor(node, animate=False)
+
+    def _after_rebuild(self) -> None:
+        chosen, self._rebuilt_for = self._rebuilt_for, None
+        node = self._target_nodes.get(chosen) if chosen is not None else None
         if node is not None and self.cursor_node is not node:
             self.move_cursor(node, animate=False)
 
@@ -178,6 +193,8 @@ class Sidebar(Tree[Entry]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Entry]) -> None:
         event.stop()
+        if self._rebuilt_for is not None or event.node is not self.cursor_node:
+            return  # the rebuild's own cursor, or a highlight the cursor has left since
         data = event.node.data
         if isinstance(data, Target) and data != self._chosen:
             self._chosen = data
