@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Markdown
 
 from tests.conftest import PASSWORD
-from tests.tui.conftest import settle, unlock
+from tests.tui.conftest import settle, unlock, wait_until
 from vault.config import Config
 from vault.notes.vault import Vault
 from vault.tui.keys import ALL_KEYS, help_rows, markdown_table, pretty
@@ -126,6 +126,20 @@ async def test_changes_from_elsewhere_show_up_and_conflicts_are_marked(
         assert garden.conflict
         row = main.notes_list.notes.index(garden)
         assert main.notes_list.render_line(row * 2).text.startswith(" ! Garden ideas")
+        # The footer counts it, and counts it no more once settled elsewhere (it kept "1
+        # conflict" until a sync here: a first-hour report).
+        from vault.sync.conflicts import resolve
+
+        await wait_until(pilot, lambda: "1 conflict" in footer(main))
+        with Vault.unlock(sample_vault, password=PASSWORD) as other:
+            resolve(other, other.find_note("Garden ideas").id, "mine")
+        await wait_until(pilot, lambda: "conflict" not in footer(main))
+
+
+def footer(main) -> str:
+    from vault.tui.widgets.status import StatusBar
+
+    return main.query_one(StatusBar).segment_text("sync")
 
 
 async def test_keys_can_be_remapped_in_the_config(sample_vault: Path, app_for) -> None:

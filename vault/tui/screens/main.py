@@ -566,6 +566,9 @@ class MainScreen(
 
     def on_vault_changed(self, message: VaultChanged) -> None:
         self.schedule_reload()
+        # The footer's conflicts too: a `vault sync` or `vault resolve` in a shell changes
+        # them, and the footer kept "1 conflict" until the next sync here (first-hour report).
+        self.vault_app.read_sync_status()
 
     # --- the open note -----------------------------------------------------------------------
 
