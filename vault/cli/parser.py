@@ -201,11 +201,11 @@ class _TopParser(_Parser):
             message += " (a title or name of several words goes in quotes)"
         at = _command_at(self._typed)
         if message.startswith("argument COMMAND: invalid choice:") and at is not None:
-            import difflib  # (only here: every run imports this module)
+            from vault.notes.filing import closest_name  # (as for a notebook not found)
 
             typed = self._typed[at]
-            close = difflib.get_close_matches(typed, self.commands, n=1)
-            message = f"no command '{typed}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            close = closest_name(typed, self.commands)
+            message = f"no command '{typed}'" + (f"; did you mean '{close}'?" if close else "")
             message += " (`vault --help` lists them)"
         super().error(message)
 

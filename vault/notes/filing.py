@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from vault.errors import AmbiguousError, InvalidInputError, NotFoundError
 from vault.notes.cache import ItemCache
@@ -43,6 +44,31 @@ def closest_name(typed: str, names: Iterable[str]) -> str | None:
     by_fold = {name.casefold(): name for name in names}
     found = difflib.get_close_matches(typed.casefold(), list(by_fold), n=1)
     return by_fold[found[0]] if found else None
+
+
+class _Filed(Protocol):
+    """A notebook as the domain holds it (`Notebook`) or as a face lists it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def parent(self) -> str | None: ...
+
+
+F = TypeVar("F", bound=_Filed)
+
+
+def sibling_named(notebooks: Iterable[F], name: str, parent: str | None, but: str) -> F | None:
+    """The notebook other than `but` in `parent` named `name`, case aside (as a path is looked
+    up): a rename or move that would put a second one beside it is refused, since a path could
+    then name neither (`Filing._refuse_twin`, and the app's rename dialog before it closes)."""
+    folded = name.casefold()
+    for nb in notebooks:
+        if nb.id != but and nb.parent == parent and nb.name.casefold() == folded:
+            return nb
+    return None
 
 
 def not_found(what: str, typed: str, names: Iterable[str], listing: str) -> NotFoundError:
@@ -172,21 +198,20 @@ class Filing(ItemCache):
             return written
 
     def _refuse_twin(self, nb: Notebook, name: str, parent: str | None) -> None:
-        """Two notebooks of one name side by side could be named by neither (a path names
-        one): a rename or move that would make such a pair is refused, as creating one is
-        (`ensure_notebook` finds the one there). Case aside, as a path is looked up."""
-        folded = name.casefold()
-        for other in self._notebook_map().values():
-            if other.id != nb.id and other.parent == parent and other.name.casefold() == folded:
-                where = self.notebook_path(parent) if parent else "the top level"
-                raise InvalidInputError(
-                    f"{where} already has a notebook named '{other.name}'; rename one of them first"
-                )
+        """A rename or move that would put two notebooks of one name side by side is refused
+        (`sibling_named`), as creating a second one is (`ensure_notebook` finds the one there)."""
+        other = sibling_named(self._notebook_map().values(), name, parent, nb.id)
+        if other is not None:
+            where = self.notebook_path(parent) if parent else "the top level"
+            raise InvalidInputError(
+                f"{where} already has a notebook named '{other.name}'; rename one of them first"
+            )
 
     def rename_notebook(self, nb: Notebook, name: str) -> Notebook:
         with self._lock:
-            self._refuse_twin(nb, clean_name(name, "notebook"), nb.parent)
-            renamed = dataclasses.replace(nb, name=clean_name(name, "notebook"), modified=now_ms())
+            name = clean_name(name, "notebook")
+            self._refuse_twin(nb, name, nb.parent)
+            renamed = dataclasses.replace(nb, name=name, modified=now_ms())
             written = self._write(renamed, self._parents(nb))
             assert isinstance(written, Notebook)
             return written

@@ -14,6 +14,7 @@ from textual import work
 from textual.timer import Timer
 from textual.widgets import Input
 
+from vault.notes.filing import sibling_named
 from vault.notes.model import Note
 from vault.notes.search import Query
 from vault.textsafe import visible
@@ -357,16 +358,7 @@ class NoteActions(MainHost):
         def refused(name: str) -> str | None:
             if "/" in name:
                 return "A name cannot hold '/': it separates nested notebooks."
-            twin = next(
-                (
-                    nb
-                    for nb in self.sidebar_data.notebooks
-                    if nb.parent == entry_.parent
-                    and nb.id != notebook_id
-                    and nb.name.casefold() == name.casefold()
-                ),
-                None,
-            )
+            twin = sibling_named(self.sidebar_data.notebooks, name, entry_.parent, notebook_id)
             return f"{twin.path} is there already: pick another name." if twin else None
 
         self.app.push_screen(
