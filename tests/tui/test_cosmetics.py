@@ -227,15 +227,21 @@ async def test_a_notebook_rename_that_cannot_be_done_is_refused_in_the_dialog(
     the dialog still open with the text typed; a good name then renames."""
     from vault.tui.screens.dialogs import PromptDialog
 
+    hostile = "Ev\x1b]52;c;aGk=\x07[b]il"  # a sibling's name from another device
     with open_vault(sample_vault) as vault:
         vault.ensure_notebook("Work/Misc")
+        vault.ensure_notebook(f"Work/{hostile}")
     async with app_for(sample_vault).run_test(size=(120, 40)) as pilot:
         main = await unlock(pilot)
         await settle(pilot)
         projects = next(nb for nb in main.sidebar_data.notebooks if nb.path == "Work/Projects")
         main.go_to_target(Target("notebook", projects.id))
         await settle(pilot)
-        for typed, said in (("Home/", "cannot hold '/'"), ("misc", "Work/Misc is there already")):
+        for typed, said in (
+            ("Home/", "cannot hold '/'"),
+            ("misc", "Work/Misc is there already"),
+            (hostile, "Work/Ev^[]52;c;aGk=^G[b]il is there already"),  # visible, not markup
+        ):
             main.action_rename_notebook()
             await settle(pilot)
             dialog = pilot.app.screen

@@ -359,7 +359,7 @@ class NoteActions(MainHost):
             if "/" in name:
                 return "A name cannot hold '/': it separates nested notebooks."
             twin = sibling_named(self.sidebar_data.notebooks, name, entry_.parent, notebook_id)
-            return f"{twin.path} is there already: pick another name." if twin else None
+            return f"{visible(twin.path)} is there already: pick another name." if twin else None
 
         self.app.push_screen(
             PromptDialog("Rename notebook", value=entry_.name, action="Rename", check=refused),
