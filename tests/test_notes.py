@@ -318,6 +318,27 @@ def test_rekey_reseals_everything_and_replaces_the_recovery_key(make_vault, vaul
     assert len(list((vault_path / "keys").glob("*.json"))) == 2
 
 
+def test_check_password_accepts_only_a_secret_of_this_master_key(vault: Vault) -> None:
+    """What the app asks before it changes the password: the current password opens this very
+    master key. A slot of another key (left from a rotation not yet followed) is not enough."""
+    from vault.sealing import crypto, keys
+
+    vault.check_password(PASSWORD)
+    with pytest.raises(WrongPasswordError):
+        vault.check_password("wrong")
+    stray = keys.Slot.create(
+        vault.vault_id,
+        keys.PASSWORD,
+        crypto.random_bytes(32),
+        keys.Secret("stray password"),
+        crypto.TEST_KDF,
+    )
+    vault.store.write_slot(stray)
+    with pytest.raises(WrongPasswordError):
+        vault.check_password("stray password")
+    assert not vault.uses_keyfile
+
+
 def test_rekey_needs_the_right_password(vault: Vault) -> None:
     with pytest.raises(WrongPasswordError):
         vault.rekey("wrong")

@@ -290,6 +290,21 @@ class Vault(Notes):
 
     # --- keys ------------------------------------------------------------------------------------
 
+    @property
+    def uses_keyfile(self) -> bool:
+        """Whether the password opens this vault only with its keyfile."""
+        slots = [s for s in self.store.slots() if s.slot_type != keys.RECOVERY]
+        return bool(slots) and all(s.slot_type == keys.PASSWORD_KEYFILE for s in slots)
+
+    def check_password(self, password: str, keyfile: Path | None = None) -> None:
+        """Raise unless `password` (with `keyfile`) opens this very vault: what the app asks
+        for before it changes the password, so an unlocked screen left alone is not enough.
+        One key derivation, like an unlock."""
+        master_key = unlock_master_key(self.store, password, keyfile, None)
+        if not crypto.constant_time_equal(master_key, self.master_key):
+            # (a slot of another master key: left over from a rotation not yet followed)
+            raise WrongPasswordError("wrong password")
+
     def change_password(
         self, new_password: str, *, keyfile: Path | None = KEEP, kdf: KdfParams | None = None
     ) -> None:

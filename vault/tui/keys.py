@@ -256,6 +256,25 @@ SIDEBAR_KEYS = [
         display="del",
         help="Delete notebook (its notes go to the trash)",
     ),
+    Key(
+        "move_notebook",
+        "m",
+        "screen.move_notebook",
+        "Move",
+        SIDEBAR,
+        help="Move notebook under another",
+    ),
+    # The same keys on a tag: a notebook's binding is not available there, so these answer.
+    Key("rename_tag", "r", "screen.rename_tag", "Rename", SIDEBAR, help="Rename tag (every note)"),
+    Key(
+        "remove_tag",
+        "delete",
+        "screen.remove_tag",
+        "Remove",
+        SIDEBAR,
+        display="del",
+        help="Remove tag from every note (the notes stay)",
+    ),
     Key("empty_trash", "e", "screen.empty_trash", "Empty trash", SIDEBAR, help="Empty the trash"),
 ]
 

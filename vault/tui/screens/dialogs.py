@@ -280,15 +280,25 @@ class MoveDialog(Dialog[MoveChoice | None]):
     TOP = "__top__"
     NEW = "__new__"
 
-    def __init__(self, note_title: str, notebooks: list[tuple[str, str]], current: str | None):
+    def __init__(
+        self,
+        note_title: str,
+        notebooks: list[tuple[str, str]],
+        current: str | None,
+        *,
+        heading: str = "Move to notebook",
+        top: str = "(top level, no notebook)",
+    ):
         super().__init__()
         self._note_title = note_title
         self._notebooks = notebooks  # (id, path)
         self._current = current
+        self._heading = heading  # (a notebook moves "under" one, a note "to" one)
+        self._top = top
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
-            yield Label("Move to notebook", classes="dialog-title")
+            yield Label(self._heading, classes="dialog-title")
             yield Static(content(self._note_title), classes="dialog-text")
             yield Input(placeholder="type to filter, or a new path such as Work/Ideas", id="value")
             yield OptionList(id="choices")
@@ -305,7 +315,8 @@ class MoveDialog(Dialog[MoveChoice | None]):
         folded = wanted.casefold()
         options: list[Option] = []
         if not folded:
-            options.append(Option("(top level, no notebook)", id=self.TOP))
+            mark = "  (here now)" if self._current is None else ""
+            options.append(Option(self._top + mark, id=self.TOP))
         exact = False
         for nb_id, path in self._notebooks:
             if folded in path.casefold():

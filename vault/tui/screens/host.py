@@ -68,6 +68,7 @@ if TYPE_CHECKING:
         def go_to_note(self, note_id: str) -> None: ...  # PaletteSupport
         def rename_with_links(self, note: Note, title: str) -> None: ...  # LinkActions
         def _sidebar_notebook(self) -> Target | None: ...  # NoteActions
+        def _sidebar_tag(self) -> str | None: ...  # NoteActions
 
 else:
     MainHost = object

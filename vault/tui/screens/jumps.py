@@ -122,7 +122,17 @@ class PaletteSupport(MainHost):
             actions += [
                 ("Rename notebook", "The notebook chosen in the sidebar", "rename_notebook"),
                 ("Delete notebook", "Its notes go to the trash", "delete_notebook"),
+                ("Move notebook…", "Under another notebook, or to the top level", "move_notebook"),
             ]
+        tag = self._sidebar_tag()
+        if tag is not None:
+            actions += [
+                ("Rename tag", f"#{tag}, on every note that carries it", "rename_tag"),
+                ("Remove tag", f"#{tag}, from every note (the notes stay)", "remove_tag"),
+            ]
+        actions.append(
+            ("Change password…", "The password that opens this vault", "change_password")
+        )
         return [(name, help_, self._action_runner(action)) for name, help_, action in actions]
 
     def _sync_and_backup_actions(self) -> list[tuple[str, str, str]]:

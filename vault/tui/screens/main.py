@@ -69,6 +69,7 @@ from vault.tui.screens.attachments import AttachmentActions
 from vault.tui.screens.jumps import PaletteSupport
 from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
+from vault.tui.screens.password import PasswordActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
 from vault.tui.screens.unlock import display_path
 from vault.tui.services import AppServices
@@ -115,6 +116,9 @@ _VARYING_ACTIONS = (
     "undo",
     "rename_notebook",
     "delete_notebook",
+    "move_notebook",
+    "rename_tag",
+    "remove_tag",
     "empty_trash",
 )
 
@@ -132,6 +136,7 @@ class SearchBox(Input):
 class MainScreen(
     LinkActions,
     NoteActions,
+    PasswordActions,
     SyncAndBackup,
     PaletteSupport,
     AttachmentActions,
@@ -938,9 +943,12 @@ class MainScreen(
                 return False
         if action == "undo":
             return self._undo is not None
-        if action in ("rename_notebook", "delete_notebook"):
+        if action in ("rename_notebook", "delete_notebook", "move_notebook"):
             target = self.sidebar.highlighted_target
             return target is not None and target.kind == "notebook"
+        if action in ("rename_tag", "remove_tag"):
+            target = self.sidebar.highlighted_target
+            return target is not None and target.kind == "tag" and bool(target.ref)
         if action == "empty_trash":
             return self.sidebar.highlighted_target == TRASH or self.target.is_trash
         return True

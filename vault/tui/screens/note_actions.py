@@ -14,7 +14,8 @@ from textual import work
 from textual.timer import Timer
 from textual.widgets import Input
 
-from vault.notes.filing import sibling_named
+from vault.errors import InvalidInputError
+from vault.notes.filing import clean_tag, sibling_named
 from vault.notes.model import Note
 from vault.notes.search import Query
 from vault.textsafe import visible
@@ -303,6 +304,88 @@ class NoteActions(MainHost):
             confirmed,
         )
 
+    # --- tags -----------------------------------------------------------------------------
+
+    def _sidebar_tag(self) -> str | None:
+        """The tag highlighted in the sidebar, else the one on view."""
+        target = self.sidebar.highlighted_target
+        if target is not None and target.kind == "tag" and target.ref:
+            return target.ref
+        return self.target.ref if self.target.kind == "tag" and self.target.ref else None
+
+    def action_rename_tag(self) -> None:
+        old = self._sidebar_tag()
+        if old is None:
+            return
+        known = {tag.name.casefold(): tag.name for tag in self.sidebar_data.tags}
+
+        def refused(name: str) -> str | None:
+            try:
+                clean = clean_tag(name)
+            except InvalidInputError as exc:
+                return str(exc)
+            other = known.get(clean.casefold())
+            if other is not None and clean.casefold() != old.casefold():
+                return f"#{visible(other)} is there already: its notes will carry one tag."
+            return None
+
+        def renamed(name: str | None) -> None:
+            if not name:
+                return
+            new = clean_tag(name)
+            if new == old:
+                return
+            if self.target == Target("tag", old):
+                self._set_target(Target("tag", new))
+                self._update_list_title()
+
+            def rename(session: Session) -> tuple[str, str | None]:
+                count = session.vault.rename_tag(old, new)
+                return f"Renamed #{old} to #{new} on {plural(count, 'note')}", None
+
+            self.change_vault(rename)
+
+        self.app.push_screen(
+            PromptDialog(
+                "Rename tag",
+                value=old,
+                action="Rename",
+                hint="On every note that carries it. A name in use merges the two tags.",
+                check=refused,
+            ),
+            renamed,
+        )
+
+    def action_remove_tag(self) -> None:
+        name = self._sidebar_tag()
+        if name is None:
+            return
+        count = next((t.notes for t in self.sidebar_data.tags if t.name == name), 0)
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+            if self.target == Target("tag", name):
+                self._set_target(ALL)
+                self._update_list_title()
+
+            def remove(session: Session) -> tuple[str, str | None]:
+                removed = session.vault.delete_tag(name)
+                return f"Removed #{name} from {plural(removed, 'note')}", None
+
+            self.change_vault(remove)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Remove tag?",
+                f"#{name} will be taken off {plural(count, 'note')}. The notes stay where "
+                "they are.",
+                "Remove tag",
+                danger=True,
+            ),
+            confirmed,
+        )
+
     # --- notebooks ------------------------------------------------------------------------
 
     def _sidebar_notebook(self) -> Target | None:
@@ -364,6 +447,46 @@ class NoteActions(MainHost):
         self.app.push_screen(
             PromptDialog("Rename notebook", value=entry_.name, action="Rename", check=refused),
             renamed,
+        )
+
+    def action_move_notebook(self) -> None:
+        target = self._sidebar_notebook()
+        entry_ = self.sidebar_data.notebook(target.ref) if target else None
+        if entry_ is None:
+            return
+        notebook_id, path = entry_.id, entry_.path
+        inside = path.casefold() + "/"
+        # Not into itself, nor into one of its own notebooks (the domain refuses both).
+        books = [
+            (nb.id, nb.path)
+            for nb in self.sidebar_data.notebooks
+            if nb.id != notebook_id and not nb.path.casefold().startswith(inside)
+        ]
+
+        def chosen(choice: MoveChoice | None) -> None:
+            if choice is None:
+                return
+            new_path = choice.new_path
+            if new_path is None and choice.notebook_id == entry_.parent:
+                return  # where it is already
+
+            def move(session: Session) -> tuple[str, str | None]:
+                vault = session.vault
+                parent = choice.notebook_id
+                if new_path is not None:
+                    if (new_path.casefold() + "/").startswith(inside):
+                        raise InvalidInputError(f"{path} cannot move inside itself")
+                    parent = vault.ensure_notebook(new_path)[0].id
+                moved = vault.move_notebook(vault.notebook(notebook_id), parent)
+                return f"Moved notebook to {vault.notebook_path(moved.id)}", None
+
+            self.change_vault(move)
+
+        self.app.push_screen(
+            MoveDialog(
+                path, books, entry_.parent, heading="Move notebook under", top="(the top level)"
+            ),
+            chosen,
         )
 
     def action_delete_notebook(self) -> None:

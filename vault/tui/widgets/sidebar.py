@@ -79,14 +79,27 @@ class Sidebar(Tree[Entry]):
             self.call_after_refresh(self._after_rebuild)
         else:
             self._relabel(data)
-        node = self._target_nodes.get(chosen)
-        if node is not None and self.cursor_node is not node:
-            self.move_cursor(node, animate=False)
+        self._cursor_to(self._target_nodes.get(chosen))
 
     def _after_rebuild(self) -> None:
         chosen, self._rebuilt_for = self._rebuilt_for, None
-        node = self._target_nodes.get(chosen) if chosen is not None else None
-        if node is not None and self.cursor_node is not node:
+        self._cursor_to(self._target_nodes.get(chosen) if chosen is not None else None)
+
+    def _cursor_to(self, node: TreeNode[Entry] | None) -> None:
+        if node is None or self.cursor_node is node:
+            return
+        # A line inside a folded notebook is not drawn, and the cursor cannot go there: a
+        # notebook chosen from the palette, or just moved under a folded one, is unfolded to.
+        folded = False
+        parent = node.parent
+        while parent is not None and not parent.is_root:
+            if not parent.is_expanded:
+                parent.expand()
+                folded = True
+            parent = parent.parent
+        if folded:  # (its line is there once the tree is laid out again)
+            self.call_after_refresh(self.move_cursor, node, animate=False)
+        else:
             self.move_cursor(node, animate=False)
 
     def clear_all(self) -> None:

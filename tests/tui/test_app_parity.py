@@ -1,0 +1,251 @@
+"""What the command line does and the app used to lack: moving a notebook under another,
+renaming and removing a tag, changing the password. Driven with keys, as a person does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.tui.conftest import open_vault, settle, type_into, unlock
+from vault.errors import WrongPasswordError
+from vault.notes.vault import Vault
+from vault.sealing.crypto import TEST_KDF
+from vault.sealing.keys import create_keyfile
+from vault.tui.data import ALL, Target
+from vault.tui.screens.dialogs import ConfirmDialog, MoveDialog, PromptDialog
+from vault.tui.screens.main import MainScreen
+from vault.tui.screens.password import ChangePasswordDialog
+
+HOSTILE_TAG = "[bold]loud[/] \x1b]52;c;aGk=\x07"
+
+
+def notebook_id(main: MainScreen, path: str) -> str:
+    return next(nb.id for nb in main.sidebar_data.notebooks if nb.path == path)
+
+
+async def on_sidebar(pilot, main: MainScreen, target: Target) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    main.sidebar.focus()
+    main.sidebar.show(main.sidebar_data, target)
+    for _ in range(10):  # a rebuilt tree puts its cursor there once it is laid out
+        await pilot.pause()
+        if main.sidebar.highlighted_target == target:
+            return
+    assert main.sidebar.highlighted_target == target
+
+
+async def test_a_notebook_moves_under_another_and_back_to_the_top(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        projects = notebook_id(main, "Work/Projects")
+        await on_sidebar(pilot, main, Target("notebook", projects))
+        await pilot.press("m")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, MoveDialog)
+        # Neither the notebook itself nor anything inside it is offered.
+        offered = [path for _, path in dialog._notebooks]
+        assert "Work/Projects" not in offered and "Home" in offered
+        await type_into(pilot, "#value", "home")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any(nb.path == "Home/Projects" for nb in main.sidebar_data.notebooks)
+        assert "Moved notebook to Home/Projects" in [n.message for n in app._notifications]
+
+        await on_sidebar(pilot, main, Target("notebook", projects))
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press("enter")  # nothing typed: the first choice is the top level
+        await settle(pilot)
+        assert any(nb.path == "Projects" for nb in main.sidebar_data.notebooks)
+    with open_vault(sample_vault) as vault:
+        note = vault.find_note("Quarterly planning")
+        assert vault.notebook_path(note.notebook) == "Projects"
+
+
+async def test_a_notebook_cannot_move_into_a_new_notebook_inside_itself(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await on_sidebar(pilot, main, Target("notebook", notebook_id(main, "Work")))
+        await pilot.press("m")
+        await settle(pilot)
+        await type_into(pilot, "#value", "Work/Projects/Deeper")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert any("cannot move inside itself" in n.message for n in app._notifications)
+    with open_vault(sample_vault) as vault:
+        paths = {vault.notebook_path(nb.id) for nb in vault.notebooks()}
+        assert "Work/Projects" in paths and not any("Deeper" in p for p in paths)
+
+
+async def test_a_tag_is_renamed_and_removed_from_the_sidebar(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.go_to_target(Target("tag", "work"))
+        await settle(pilot)
+        await on_sidebar(pilot, main, Target("tag", "work"))
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptDialog)
+        await type_into(pilot, "#value", "planning")  # a tag in use: refused in place
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PromptDialog)
+        assert "#planning is there already" in str(app.screen.query_one(".dialog-hint").content)
+        await type_into(pilot, "#value", "#job")
+        await pilot.press("enter")
+        await settle(pilot)
+        # The view follows the tag to its new name.
+        assert main.target == Target("tag", "job")
+        assert "Quarterly planning" in [n.title for n in main.notes_list.notes]
+        names = [t.name for t in main.sidebar_data.tags]
+        assert "job" in names and "work" not in names
+
+        await on_sidebar(pilot, main, Target("tag", "planning"))
+        await pilot.press("delete")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "planning" not in [t.name for t in main.sidebar_data.tags]
+    with open_vault(sample_vault) as vault:
+        note = vault.find_note("Quarterly planning")
+        assert sorted(note.tags) == ["job"]
+        assert not note.in_trash
+
+
+async def test_a_hostile_tag_from_another_device_is_renamed_as_text(
+    sample_vault: Path, app_for
+) -> None:
+    with open_vault(sample_vault) as vault:
+        vault.update_note(vault.find_note("Garden ideas"), tags=["home", HOSTILE_TAG])
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        hostile = next(t.name for t in main.sidebar_data.tags if "loud" in t.name)
+        await on_sidebar(pilot, main, Target("tag", hostile))
+        # Its palette entries too (their help quotes the tag).
+        names = [name for name, _, _ in main.palette_actions()]
+        assert "Rename tag" in names and "Remove tag" in names
+        await pilot.press("r")
+        await settle(pilot)
+        shown = app.screen.query_one("#value").value
+        assert "\x1b" not in shown and "\x07" not in shown  # control characters made visible
+        await type_into(pilot, "#value", "quiet")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [n.message for n in app._notifications if "quiet" in n.message]
+        for note in app._notifications:
+            assert "\x1b" not in note.message
+    with open_vault(sample_vault) as vault:
+        assert sorted(vault.find_note("Garden ideas").tags) == ["home", "quiet"]
+
+
+async def test_the_tag_keys_leave_a_notebook_alone(sample_vault: Path, app_for) -> None:
+    """r and del on a notebook still rename and delete the notebook (the tag's bindings share
+    the keys and are not available there)."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await on_sidebar(pilot, main, Target("notebook", notebook_id(main, "Home")))
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, PromptDialog)
+        assert app.screen.query_one("#value").value == "Home"
+        await pilot.press("escape")
+        await on_sidebar(pilot, main, ALL)
+        await pilot.press("r", "delete", "m")  # nothing to rename, delete or move there
+        await settle(pilot)
+        assert app.screen is main
+
+
+async def change_password(pilot, current: str, new: str, repeat: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    await type_into(pilot, "#current", current)
+    await type_into(pilot, "#new", new)
+    await type_into(pilot, "#repeat", new if repeat is None else repeat)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+async def test_the_password_changes_only_with_the_current_one(sample_vault: Path, app_for) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = await unlock(pilot)
+        assert "Change password…" in [name for name, _, _ in main.palette_actions()]
+        main.action_change_password()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ChangePasswordDialog)
+        assert not dialog.query_one("#keyfile").display  # this vault has no keyfile
+
+        await change_password(pilot, PASSWORD, "new horse battery", "new horse batery")
+        assert app.screen is dialog
+        assert "differ" in str(dialog.query_one("#password-message").content)
+        assert dialog.query_one("#repeat").value == ""
+
+        await change_password(pilot, "not it", "new horse battery")
+        assert app.screen is dialog
+        assert "not the current password" in str(dialog.query_one("#password-message").content)
+        assert dialog.focused is dialog.query_one("#current")
+
+        await change_password(pilot, PASSWORD, "new horse battery")
+        assert app.screen is main
+        assert any("Password changed" in n.message for n in app._notifications)
+    with pytest.raises(WrongPasswordError):
+        Vault.unlock(sample_vault, password=PASSWORD)
+    with Vault.unlock(sample_vault, password="new horse battery") as vault:
+        assert vault.find_note("Garden ideas")
+
+
+async def test_a_keyfile_vault_keeps_its_keyfile(tmp_path: Path, home_vault: Path, app_for) -> None:
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    vault, _ = Vault.create(
+        home_vault, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
+    )
+    vault.lock()
+    app = app_for(home_vault, keyfile=keyfile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.action_change_password()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ChangePasswordDialog)
+        field = dialog.query_one("#keyfile")
+        assert field.display and field.value == str(keyfile)
+        await type_into(pilot, "#keyfile", "")
+        await change_password(pilot, PASSWORD, "second password")
+        assert app.screen is dialog
+        assert "needs its keyfile" in str(dialog.query_one("#password-message").content)
+        await type_into(pilot, "#keyfile", str(keyfile))
+        await change_password(pilot, PASSWORD, "second password")
+        assert app.screen is main
+    with Vault.unlock(home_vault, password="second password", keyfile=keyfile):
+        pass
+    with pytest.raises(WrongPasswordError):
+        Vault.unlock(home_vault, password=PASSWORD, keyfile=keyfile)
+
+
+async def test_a_notebook_inside_a_folded_one_is_unfolded_to(sample_vault: Path, app_for) -> None:
+    """Chosen from the palette while its parent is folded, the notebook is highlighted (the
+    cursor stayed on All notes: a line not drawn cannot take it)."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        work = Target("notebook", notebook_id(main, "Work"))
+        main.sidebar.node_for(work).collapse()
+        await pilot.pause()
+        projects = Target("notebook", notebook_id(main, "Work/Projects"))
+        main.go_to_target(projects)
+        await settle(pilot)
+        assert main.sidebar.node_for(work).is_expanded
+        assert main.sidebar.highlighted_target == projects
