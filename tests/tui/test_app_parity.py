@@ -249,3 +249,20 @@ async def test_a_notebook_inside_a_folded_one_is_unfolded_to(sample_vault: Path,
         await settle(pilot)
         assert main.sidebar.node_for(work).is_expanded
         assert main.sidebar.highlighted_target == projects
+
+
+async def test_a_heading_mark_typed_before_a_new_title_is_left_out(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        for typed, title in (("# Groceries", "Groceries"), ("#1 priority", "#1 priority")):
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            await type_into(pilot, "#value", typed)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert main.pane.note is not None and main.pane.note.title == title
+            await pilot.press("escape")
+            await settle(pilot)

@@ -7,6 +7,7 @@ Every change runs in a worker and comes back as NoteWritten or ChangeDone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from vault.tui.session import Session
 from vault.wording import plural
 
 Change = Callable[[Session, Note], Note | None]
+_HEADING_MARK = re.compile(r"^#{1,6}\s+")
 UNDO_SECONDS = 30.0  # how long ctrl+z takes back the last move to the trash or a notebook
 
 
@@ -104,6 +106,8 @@ class NoteActions(MainHost):
         def created(title: str | None) -> None:
             if not title:
                 return
+            # "# Groceries" is a heading typed out of habit: the title is what follows it.
+            title = _HEADING_MARK.sub("", title, count=1) or title
             target = self.target
             notebook = target.ref if target.kind == "notebook" else None
             tags = [target.ref] if target.kind == "tag" and target.ref else []
