@@ -239,7 +239,11 @@ class JobDone(Message):
     text: str
     title: str
     error: bool = False
-    then: str | None = None  # an action to run afterwards ("sync")
+    # What follows: "status" reads the sync status again, "reload" shows the vault's new
+    # notes (and sends them), "acknowledge" tells the vault its altered history was shown.
+    then: str | None = None
+    details: tuple[str, ...] = ()  # one line each, too many for a notification: a dialog
+    advice: str = ""  # what to do about them, below them in the dialog
 
 
 @dataclass

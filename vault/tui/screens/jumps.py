@@ -164,6 +164,16 @@ class PaletteSupport(MainHost):
             ("Back up now", "An encrypted backup in the backup folder", "backup_now"),
             ("Backups", "This vault's backups; check that one reads back whole", "backups"),
             ("Export as Markdown…", "Plain .md files, NOT encrypted", "export_markdown"),
+            (
+                "Import Markdown…",
+                "Notes from a folder of .md files (Obsidian, Joplin, …)",
+                "import_markdown",
+            ),
+            (
+                "Check the vault",
+                "Open every version of every note and attachment; report damage",
+                "check_vault",
+            ),
         ]
         return actions
 

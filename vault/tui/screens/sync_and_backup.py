@@ -1,6 +1,7 @@
 """The main screen's side of sync and backups: sync now, the sync panel, choosing or dropping
-the sync folder, conflicts, back up now, the list of backups, and Markdown export. A mixin of
-MainScreen; the running sync itself belongs to the app (vault/tui/background.py).
+the sync folder, conflicts, back up now, the list of backups, Markdown export and import, and
+checking the vault. A mixin of MainScreen; the running sync itself belongs to the app
+(vault/tui/background.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,22 @@ from vault.tui.screens.backups import (
 from vault.tui.screens.conflicts import ConflictListScreen, ConflictScreen
 from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.host import MainHost
+from vault.tui.screens.import_check import (
+    CHECK_ADVICE,
+    IMPORT_ADVICE,
+    FindingsDialog,
+    ImportChoice,
+    ImportDialog,
+    acknowledge_incident,
+    check_findings,
+    check_title,
+    checked_text,
+    conflicts_text,
+    import_findings,
+    import_notes,
+    imported_text,
+    run_check,
+)
 from vault.tui.screens.sync_panel import SyncFolderDialog, SyncPanel
 from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
@@ -193,16 +210,19 @@ class SyncAndBackup(MainHost):
         if report is not None:
             self.post_message(JobDone(session, made_text(report), "Backup"))
 
-    def _job(self, session: Session, title: str, run: Callable[[], T]) -> T | None:
+    def _job(
+        self, session: Session, title: str, run: Callable[[], T], then: str | None = None
+    ) -> T | None:
         """`run()` in a worker: its result, or None when the vault locked meanwhile (Stopped)
-        or it failed, which is reported as "The <title> failed: …"."""
+        or it failed, which is reported as "The <title> failed: …" (and `then` done, as
+        after a job that ended well: an import that failed midway kept what it wrote)."""
         try:
             return run()
         except Stopped:
             return None
         except Exception as exc:
             text = f"The {title.lower()} failed: {describe(exc)}"
-            self.post_message(JobDone(session, text, title, error=True))
+            self.post_message(JobDone(session, text, title, error=True, then=then))
             return None
 
     def action_backups(self) -> None:
@@ -269,16 +289,110 @@ class SyncAndBackup(MainHost):
             )
         )
 
+    def action_import_markdown(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.leave_note()
+
+        def chosen(choice: ImportChoice | None) -> None:
+            if choice is not None and self.session is session:
+                self.set_status("message", "[$accent]importing…[/]")
+                self.import_folder(session, choice)
+
+        self.app.push_screen(ImportDialog(), chosen)
+
+    @work(thread=True, exclusive=True, group="import", exit_on_error=False)
+    def import_folder(self, session: Session, choice: ImportChoice) -> None:
+        def progress(done: int, total: int | None) -> None:
+            counted = f" {done:,}/{total:,}" if total else ""
+            self.post_message(JobProgress(session, f"[$accent]importing…{counted}[/]"))
+
+        report = self._job(
+            session,
+            "Import",
+            lambda: import_notes(
+                session, choice.folder, inline_tags=choice.inline_tags, progress=progress
+            ),
+            then="reload",
+        )
+        if report is not None:
+            text = imported_text(report)
+            details = import_findings(report)
+            self.post_message(
+                JobDone(
+                    session,
+                    text,
+                    "Import",
+                    error=bool(details),
+                    then="reload",
+                    details=details,
+                    advice=IMPORT_ADVICE,
+                )
+            )
+
+    def action_check_vault(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.leave_note()  # what is typed is checked too
+        self.set_status("message", "[$accent]checking…[/]")
+        self.check_vault(session)
+
+    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
+    def check_vault(self, session: Session) -> None:
+        found = self._job(session, "Check", lambda: run_check(session))
+        if found is None:
+            return
+        report, titles = found
+        text = checked_text(report)
+        conflicts = conflicts_text(report)
+        if report.ok:
+            text += " Everything opens." + (f" {conflicts}" if conflicts else "")
+            self.post_message(JobDone(session, text, "Check"))
+            return
+        details = check_findings(report, titles) + ((conflicts,) if conflicts else ())
+        self.post_message(
+            JobDone(
+                session,
+                text,
+                check_title(report),
+                error=True,
+                then="acknowledge" if report.history else None,
+                details=details,
+                advice=CHECK_ADVICE,
+            )
+        )
+
+    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
+    def acknowledge_history(self, session: Session) -> None:
+        self._job(session, "Check", lambda: acknowledge_incident(session))
+
     def on_job_progress(self, message: JobProgress) -> None:
         if message.session is self.session:
             self.set_status("message", message.text)
 
     def on_job_done(self, message: JobDone) -> None:
-        if message.session is not self.session:
+        session = message.session
+        if session is not self.session:
             return
         self.set_status("message", "")
+        if message.then == "status":
+            self.vault_app.read_sync_status()
+        elif message.then == "reload":
+            self.schedule_reload()
+            self.vault_app.local_change()  # the new notes go to the other devices
+        if message.details:
+
+            def closed(_: None) -> None:
+                if message.then == "acknowledge" and self.session is session:
+                    self.acknowledge_history(session)
+
+            self.app.push_screen(
+                FindingsDialog(message.title, message.text, message.details, message.advice),
+                closed,
+            )
+            return
         severity = "error" if message.error else "information"
         timeout = 10 if message.error else 6
         self.notify(message.text, title=message.title, severity=severity, timeout=timeout)
-        if message.then == "status":
-            self.vault_app.read_sync_status()

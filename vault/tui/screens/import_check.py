@@ -1,0 +1,245 @@
+"""Importing a folder of Markdown files, and checking the vault, in the app: what `vault import
+markdown` and `vault check` do on the command line, run in workers (SyncAndBackup), with their
+findings shown as lines of text (file names and titles come from outside: never markup)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from vault.errors import VaultError
+from vault.interchange.markdown_io import ImportReport, import_markdown
+from vault.notes.integrity import CheckReport
+from vault.paths import expanded
+from vault.textsafe import visible
+from vault.tui.safetext import content
+from vault.tui.screens.backups import Progress
+from vault.tui.screens.dialogs import Dialog, InputDialog, Refused
+from vault.tui.screens.unlock import display_path
+from vault.tui.session import Session
+from vault.wording import agree, plural
+
+
+def import_notes(
+    session: Session, folder: Path, *, inline_tags: bool = False, progress: Progress | None = None
+) -> ImportReport:
+    """Every Markdown file under `folder` as a note (in a worker). Locking stops it at its
+    next progress report (every 50 files); the batches written by then stay, and importing
+    again brings in the rest."""
+    with session.task() as check:
+
+        def step(done: int, total: int | None) -> None:
+            check()
+            if progress is not None:
+                progress(done, total)
+
+        return import_markdown(session.vault, folder, with_inline_tags=inline_tags, progress=step)
+
+
+def run_check(session: Session) -> tuple[CheckReport, dict[str, str]]:
+    """`vault check` (in a worker): every version of every item opened, every attached file
+    here checked whole; and the titles of the damaged notes that still open, by id, so the
+    person knows which they are. Locking waits for it to end."""
+    with session.task():
+        report = session.vault.check()
+        titles: dict[str, str] = {}
+        for item_id in report.corrupt:
+            try:
+                titles[item_id] = session.vault.note(item_id).title
+            except VaultError:
+                continue  # not a note, or its newest version does not open either
+        return report, titles
+
+
+def acknowledge_incident(session: Session) -> None:
+    """The altered history was shown: later openings stop repeating it (as `vault check`)."""
+    with session.task():
+        session.vault.acknowledge_history_incident()
+
+
+# Lines of an import's or a check's findings shown in the app; `vault import markdown` and
+# `vault check` list every one.
+FINDINGS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class ImportChoice:
+    folder: Path
+    inline_tags: bool = False
+
+
+class ImportDialog(InputDialog[ImportChoice | None]):
+    """The folder of Markdown files to import. One that does not exist, is not a folder or
+    cannot be read is refused here, in one line."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield Label("Import Markdown", classes="dialog-title")
+            yield Static(
+                "Every .md file in the folder and its subfolders becomes a note, with its "
+                "title, tags and dates from the front matter; subfolders become notebooks, and "
+                "files the notes link to come along as attachments. The folder is only read, "
+                "and a note already in the vault is not imported twice.",
+                classes="dialog-text",
+                markup=False,
+            )
+            yield Input(
+                placeholder="a folder of .md files, such as an Obsidian vault",
+                id="value",
+            )
+            yield Checkbox("#words in the text become tags too", id="inline-tags")
+            yield Static("", classes="dialog-hint error", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Import", id="ok", variant="primary")
+
+    def accept(self, text: str) -> ImportChoice:
+        if not text.strip():
+            raise Refused("Type the folder to import from.")
+        try:
+            folder = expanded(text.strip()).absolute()
+        except VaultError as exc:
+            raise Refused(str(exc)) from None
+        shown = visible(display_path(folder))
+        try:
+            if not folder.exists():
+                raise Refused(f"{shown} does not exist.")
+            if not folder.is_dir():
+                raise Refused(f"{shown} is a file, not a folder.")
+            os.scandir(folder).close()
+        except OSError as exc:
+            raise Refused(f"Cannot read {shown}: {exc.strerror or exc}.") from None
+        return ImportChoice(folder, self.query_one("#inline-tags", Checkbox).value)
+
+
+def imported_text(report: ImportReport) -> str:
+    """What an import did, for a notification (its `skipped` files are listed apart)."""
+    where = display_path(report.folder)
+    if not (report.imported or report.unchanged or report.skipped):
+        return f"No Markdown files in {where}: nothing was imported."
+    what = [plural(report.imported, "note")]
+    if report.notebooks_created:
+        what.append(plural(report.notebooks_created, "new notebook"))
+    if report.attachments:
+        what.append(plural(report.attachments, "attachment"))
+    listed = what[0] if len(what) == 1 else f"{', '.join(what[:-1])} and {what[-1]}"
+    text = f"Imported {listed} from {where}."
+    if report.unchanged:
+        n = report.unchanged
+        text += f" {plural(n, 'note')} already in the vault {agree(n, 'was', 'were')} skipped."
+    if report.other_files:
+        n = report.other_files
+        text += (
+            f" {plural(n, 'other file')} (not Markdown, and no note links to "
+            f"{agree(n, 'it', 'them')}) {agree(n, 'was', 'were')} left alone."
+        )
+    if report.skipped:
+        n = len(report.skipped)
+        text += f" {plural(n, 'file')} could not be imported:"
+    return text
+
+
+def import_findings(report: ImportReport) -> tuple[str, ...]:
+    lines = [f"{path}: {why}" for path, why in sorted(report.skipped.items())]
+    return capped(lines, "`vault import markdown` lists them all")
+
+
+def capped(lines: list[str], where_all: str) -> tuple[str, ...]:
+    if len(lines) <= FINDINGS_SHOWN:
+        return tuple(lines)
+    more = len(lines) - FINDINGS_SHOWN
+    return (*lines[:FINDINGS_SHOWN], f"… and {more:,} more ({where_all}).")
+
+
+class FindingsDialog(Dialog[None]):
+    """What a job found that does not fit a notification (a check's damage, the files an
+    import left out): a summary, one line per finding, and what to do. Findings often quote
+    a file or attachment name, so each is shown as one line of text, never markup."""
+
+    DEFAULT_CSS = """
+    FindingsDialog #findings {
+        height: auto;
+        max-height: 14;
+        margin-bottom: 1;
+    }
+    """
+
+    def __init__(
+        self, title: str, summary: str, findings: tuple[str, ...], advice: str = ""
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._summary = summary
+        self._findings = findings
+        self._advice = advice
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="card"):
+            yield Label(content(self._title), classes="dialog-title")
+            yield Static(content(self._summary, multiline=True), classes="dialog-text")
+            with VerticalScroll(id="findings"):
+                yield Static(Content("\n").join(content(line) for line in self._findings))
+            if self._advice:
+                yield Static(content(self._advice, multiline=True), classes="dialog-hint")
+            with Horizontal(classes="buttons"):
+                yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close").focus()
+
+    @on(Button.Pressed)
+    def _pressed(self) -> None:
+        self.dismiss(None)
+
+
+# --- checking the vault -------------------------------------------------------------------------
+
+
+def checked_text(report: CheckReport) -> str:
+    """The first line of `vault check`: what was looked at."""
+    return (
+        f"{plural(report.items, 'item')}, {plural(report.versions, 'version')}, "
+        f"{plural(report.blobs, 'attached file')} checked."
+    )
+
+
+def conflicts_text(report: CheckReport) -> str:
+    n = len(report.conflicts)
+    if not n:
+        return ""
+    return f"{plural(n, 'item')} {agree(n, 'has', 'have')} conflicting versions (f8 compares them)."
+
+
+def check_findings(report: CheckReport, titles: dict[str, str]) -> tuple[str, ...]:
+    """Each thing wrong, one line each, as `vault check` prints them; a damaged note that
+    still opens is named by its title too."""
+    lines = [f"altered: {report.history}"] if report.history else []
+    for item_id, why in sorted(report.corrupt.items(), key=lambda pair: pair[1]):
+        title = titles.get(item_id)
+        lines.append(f"damaged: {why}" + (f" (the note “{title}”)" if title else ""))
+    lines += [f"damaged: {why}" for why in sorted(report.damaged_blobs.values())]
+    return capped(lines, "`vault check` lists them all")
+
+
+def check_title(report: CheckReport) -> str:
+    if report.corrupt or report.damaged_blobs:
+        return "Damage found"
+    return "History altered"
+
+
+CHECK_ADVICE = (
+    "Everything not listed opens. Your other devices and your backups may still hold what is "
+    "damaged or missing here: compare, and restore from a backup (Backups in the palette "
+    "lists them) if notes are missing."
+)
+IMPORT_ADVICE = (
+    "These files were left where they are. Mend them and import the folder again: the notes "
+    "already imported are skipped."
+)
