@@ -464,3 +464,32 @@ async def test_a_sync_status_that_arrives_as_the_screen_goes_is_no_error(
         app.show_sync_status()
         await settle(pilot)
         assert app.is_running and app.return_code is None
+
+
+async def test_a_sync_folder_set_in_a_shell_is_synced_within_seconds(
+    devices: Devices, app_for, tmp_path: Path
+) -> None:
+    """`vault remote set` in a shell while the app is open: the app's next look at the folder
+    finds the new folder and syncs with it (its first look at a folder only takes a baseline,
+    so nothing happened until a save here, F9, or the five-minute interval)."""
+    from tests.conftest import CLI
+    from vault.sync import unset_remote
+
+    set_config(sync__auto=True, sync__interval_seconds=300)
+    with open_vault(devices.laptop) as laptop:
+        laptop.create_note("Waiting in the folder", "from the laptop")
+    devices.sync(devices.laptop)
+    with open_vault(devices.desk) as desk:
+        unset_remote(desk.store)
+    desk_cli = CLI(devices.desk, tmp_path / "config.toml")
+    app = app_for(devices.desk)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await pilot.pause(3)  # the app's looks find no folder
+        assert "Waiting in the folder" not in [n.title for n in main.notes_list.notes]
+        desk_cli("remote", "set", str(devices.folder), check=True)
+        await wait_until(
+            pilot,
+            lambda: "Waiting in the folder" in [n.title for n in main.notes_list.notes],
+            timeout=8,
+        )

@@ -44,6 +44,7 @@ FIRST_SYNC_DELAY = 1.0  # after unlocking: the list is on screen first
 FIRST_BACKUP_DELAY = 5.0
 BACKUP_CHECK_SECONDS = 3600.0
 BACKUP_WAITS_FOR_PAUSE = 3.0  # seconds without a key before a scheduled backup starts
+_UNSEEN = "\0unseen"  # (no folder is named so)
 STATUS_TICK_SECONDS = 30.0  # "synced 2 min ago" moves on; conflicts made elsewhere show
 BUSY_RETRY_SECONDS = 10.0  # another sync (the CLI) held the vault's sync lock
 PROGRESS_EVERY = 0.1  # seconds between progress messages from a running sync
@@ -63,6 +64,7 @@ class BackgroundWork(AppHost):
         self._told: set[str] = set()  # problems already notified (until they clear)
         self._told_conflicts: set[str] = set()
         self._watch: FolderWatch | None = None
+        self._seen_remote: str | None = _UNSEEN  # the folder the last look found configured
 
     # --- starting and stopping ---------------------------------------------------------------
 
@@ -96,6 +98,7 @@ class BackgroundWork(AppHost):
         self._told = set()
         self._told_conflicts = set()
         self._watch = None
+        self._seen_remote = _UNSEEN
 
     @property
     def sync_auto(self) -> bool:
@@ -142,13 +145,17 @@ class BackgroundWork(AppHost):
         """One look at the folder's listing (no file is read); a change brings a sync."""
         try:
             remote = session.remote(config_remote)
+            seen, self._seen_remote = self._seen_remote, remote
             if remote is None:
                 self._watch = None
                 return
             changed = self._watcher(session, remote).changed()
         except Exception:  # only a look: the vault locking meanwhile, or a store error the
             return  # next sync run reports properly
-        if changed:
+        # A folder set or changed since the last look (`vault remote set` in a shell): its
+        # first look only takes a baseline, so without this nothing synced until the folder
+        # changed, a save here, or the next interval.
+        if changed or seen not in (_UNSEEN, remote):
             self.post_message(FolderChanged(session))
 
     def _watcher(self, session: Session, remote: str) -> FolderWatch:
@@ -180,6 +187,7 @@ class BackgroundWork(AppHost):
             remote = session.remote(self.config_remote)
         except VaultError:
             remote = None
+        self._seen_remote = remote  # (a run here needs no look to bring another)
         if remote is None:
             if manual:
                 self.notify(
