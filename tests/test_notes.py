@@ -150,6 +150,48 @@ def test_renaming_or_deleting_a_tag_reaches_every_note_carrying_it_the_trash_too
             vault.delete_tag(missing)
 
 
+@pytest.mark.parametrize("hostile", ["a,b", "#", "  ", "\x1b[2J"])
+def test_a_tag_from_another_device_this_one_would_refuse_is_renamed_and_removed(
+    vault: Vault, hostile: str
+) -> None:
+    """A version from sync may carry any tag string (only this device's own input is cleaned):
+    the name `vault tags` lists is the name that renames or removes it."""
+    import dataclasses
+
+    note = vault.create_note("Synced", tags=["home"])
+    vault._write(dataclasses.replace(note, tags=("home", hostile)), vault._parents(note))
+    assert hostile in [t.name for t in vault.tags()]
+    assert vault.rename_tag(hostile, "fine") == 1
+    assert vault.find_note("Synced").tags == ("home", "fine")
+    again = vault.find_note("Synced")
+    vault._write(dataclasses.replace(again, tags=("home", hostile)), vault._parents(again))
+    assert vault.delete_tag(hostile) == 1
+    assert vault.find_note("Synced").tags == ("home",)
+
+
+def test_a_tag_renamed_to_another_spelling_of_its_name_is_spelled_so(vault: Vault) -> None:
+    vault.create_note("A", tags=["work"])
+    vault.create_note("B", tags=["Work", "x"])
+    assert vault.rename_tag("work", "WORK") == 2
+    assert [(t.name, t.notes) for t in vault.tags()] == [("WORK", 2), ("x", 1)]
+    assert vault.find_note("B").tags == ("WORK", "x")
+    vault.create_note("C", tags=["work"])  # a new note takes the registry's spelling
+    assert vault.find_note("C").tags == ("WORK",)
+
+
+def test_a_notebook_moves_to_a_path_made_if_missing_but_never_into_itself(vault: Vault) -> None:
+    work, _ = vault.ensure_notebook("Work")
+    vault.ensure_notebook("Work/Projects")
+    moved = vault.move_notebook_to(vault.find_notebook("Work/Projects"), "Archive/2026")
+    assert vault.notebook_path(moved.id) == "Archive/2026/Projects"
+    for into in ("Work", "work/", " Work / Deeper", "Work/Sub/Deeper"):
+        with pytest.raises(InvalidInputError, match="inside itself"):
+            vault.move_notebook_to(vault.notebook(work.id), into)
+    paths = {vault.notebook_path(nb.id) for nb in vault.notebooks()}
+    assert paths == {"Work", "Archive", "Archive/2026", "Archive/2026/Projects"}  # no stray
+    assert vault.notebook_path(vault.move_notebook_to(moved, None).id) == "Projects"
+
+
 def test_search_ranks_title_hits_and_rare_terms_first(vault: Vault) -> None:
     vault.create_note("Shopping", "apples and pears")
     vault.create_note("Apples", "a note about apples")

@@ -28,7 +28,7 @@ def notebook_id(main: MainScreen, path: str) -> str:
 async def on_sidebar(pilot, main: MainScreen, target: Target) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot)
     main.sidebar.focus()
-    main.sidebar.show(main.sidebar_data, target)
+    main.sidebar.show(main.sidebar_data, target, reveal=True)
     for _ in range(10):  # a rebuilt tree puts its cursor there once it is laid out
         await pilot.pause()
         if main.sidebar.highlighted_target == target:
@@ -77,7 +77,7 @@ async def test_a_notebook_cannot_move_into_a_new_notebook_inside_itself(
         await on_sidebar(pilot, main, Target("notebook", notebook_id(main, "Work")))
         await pilot.press("m")
         await settle(pilot)
-        await type_into(pilot, "#value", "Work/Projects/Deeper")
+        await type_into(pilot, "#value", "Work /Projects/ Deeper")  # spaced as typed
         await pilot.press("enter")
         await settle(pilot)
         assert any("cannot move inside itself" in n.message for n in app._notifications)
@@ -96,11 +96,11 @@ async def test_a_tag_is_renamed_and_removed_from_the_sidebar(sample_vault: Path,
         await pilot.press("r")
         await settle(pilot)
         assert isinstance(app.screen, PromptDialog)
-        await type_into(pilot, "#value", "planning")  # a tag in use: refused in place
+        await type_into(pilot, "#value", "a,b")  # not a tag name: refused in place
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, PromptDialog)
-        assert "#planning is there already" in str(app.screen.query_one(".dialog-hint").content)
+        assert "cannot contain ','" in str(app.screen.query_one(".dialog-hint").content)
         await type_into(pilot, "#value", "#job")
         await pilot.press("enter")
         await settle(pilot)
@@ -109,6 +109,20 @@ async def test_a_tag_is_renamed_and_removed_from_the_sidebar(sample_vault: Path,
         assert "Quarterly planning" in [n.title for n in main.notes_list.notes]
         names = [t.name for t in main.sidebar_data.tags]
         assert "job" in names and "work" not in names
+
+        # A name in use: asked, then the two tags merge.
+        await on_sidebar(pilot, main, Target("tag", "books"))
+        await pilot.press("r")
+        await settle(pilot)
+        await type_into(pilot, "#value", "Planning")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Merge" in str(app.screen.query_one(".dialog-title").content)
+        await pilot.press("y")
+        await settle(pilot)
+        assert "books" not in [t.name for t in main.sidebar_data.tags]
+        assert next(t.notes for t in main.sidebar_data.tags if t.name == "planning") == 2
 
         await on_sidebar(pilot, main, Target("tag", "planning"))
         await pilot.press("delete")
@@ -121,6 +135,7 @@ async def test_a_tag_is_renamed_and_removed_from_the_sidebar(sample_vault: Path,
         note = vault.find_note("Quarterly planning")
         assert sorted(note.tags) == ["job"]
         assert not note.in_trash
+        assert vault.find_note("Reading list").tags == ()
 
 
 async def test_a_hostile_tag_from_another_device_is_renamed_as_text(
@@ -266,3 +281,77 @@ async def test_a_heading_mark_typed_before_a_new_title_is_left_out(
             assert main.pane.note is not None and main.pane.note.title == title
             await pilot.press("escape")
             await settle(pilot)
+
+
+async def test_a_notebook_folded_by_hand_stays_folded_through_a_reload(
+    sample_vault: Path, app_for
+) -> None:
+    """Unfolding to a notebook is for a view just chosen; a save or a sync reloads the sidebar
+    with the same view, and what the person folded stays folded."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        work = Target("notebook", notebook_id(main, "Work"))
+        main.go_to_target(Target("notebook", notebook_id(main, "Work/Projects")))
+        await settle(pilot)
+        main.sidebar.node_for(work).collapse()
+        await pilot.pause()
+        main.schedule_reload()
+        await settle(pilot)
+        assert not main.sidebar.node_for(work).is_expanded
+
+
+async def test_the_app_renames_and_removes_a_tag_this_device_would_refuse(
+    sample_vault: Path, app_for
+) -> None:
+    """A tag from another device need not be one this device accepts ("a,b"): Enter on it as
+    shown changes nothing, a new name renames it, and it can be removed."""
+    import dataclasses
+
+    with open_vault(sample_vault) as vault:
+        note = vault.find_note("Garden ideas")
+        vault._write(dataclasses.replace(note, tags=("home", "a,b")), vault._parents(note))
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await on_sidebar(pilot, main, Target("tag", "a,b"))
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("enter")  # as shown: nothing to do
+        await settle(pilot)
+        assert app.screen is main and app.is_running
+        await pilot.press("r")
+        await settle(pilot)
+        await type_into(pilot, "#value", "ab")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "ab" in [t.name for t in main.sidebar_data.tags]
+    with open_vault(sample_vault) as vault:
+        assert sorted(vault.find_note("Garden ideas").tags) == ["ab", "home"]
+
+
+async def test_a_password_change_that_fails_says_why_and_lets_go(
+    tmp_path: Path, home_vault: Path, app_for
+) -> None:
+    """Any failure (here the keyfile is missing) is said in the dialog, which is usable again:
+    focus back in the first field, escape closes it."""
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    vault, _ = Vault.create(
+        home_vault, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
+    )
+    vault.lock()
+    app = app_for(home_vault, keyfile=keyfile)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.action_change_password()
+        await settle(pilot)
+        dialog = app.screen
+        await type_into(pilot, "#keyfile", str(tmp_path / "gone.bin"))
+        await change_password(pilot, PASSWORD, "second password")
+        assert "was not changed" in str(dialog.query_one("#password-message").content)
+        assert not dialog.query_one("#busy").display
+        assert dialog.focused is dialog.query_one("#current")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is main

@@ -210,7 +210,7 @@ def test_help_lists_sync_conflicts_and_backups() -> None:
         "Backups",
         "v Check the chosen backup",
         "n Back up now",
-        "back up now, backups, export as Markdown",
+        "back up now, backups, export and import Markdown, check the vault",
     ):
         assert words in text, words
 

@@ -7,6 +7,7 @@ makes to notes, one sealed version each, and the changes that reach many notes a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterable
 from itertools import chain, compress, repeat
@@ -511,39 +512,51 @@ class Notes(Filing):
             (TagCount(names[k], c) for k, c in counts.items()), key=lambda t: t.name.casefold()
         )
 
-    def _carrying(self, name: str) -> list[Note]:
-        """The notes (the trash's too) carrying tag `name` (`_with_tag`); NotFoundError if
-        `vault tags` would not list it: neither registered nor on a note outside the trash
-        (found without counting every tag, as `tags` does)."""
-        key = clean_tag(name).casefold()
-        carrying = _with_tag(self.all_notes(), key)
-        registered = any(t.name.casefold() == key for t in self._tag_map().values())
+    def _carrying(self, name: str) -> tuple[list[Note], set[str]]:
+        """The notes (the trash's too) carrying tag `name`, and the folded names that count
+        as it: the name as given (as `tags` lists it, which may be a name from another device
+        that this one would not accept, "a,b") and, if it is a valid one, as cleaned ("#work"
+        typed is "work"). NotFoundError if `vault tags` would not list it: neither registered
+        nor on a note outside the trash (found without counting every tag, as `tags` does)."""
+        keys = {name.casefold()}
+        with contextlib.suppress(InvalidInputError):
+            keys.add(clean_tag(name).casefold())
+        notes = self.all_notes()
+        names = set(chain.from_iterable(map(_TAGS, notes)))
+        spelled = {n for n in names if n.casefold() in keys}
+        carrying = list(compress(notes, map(not_, map(spelled.isdisjoint, map(_TAGS, notes)))))
+        registered = any(t.name.casefold() in keys for t in self._tag_map().values())
         in_trash = map(is_not, map(_TRASHED, carrying), repeat(None))
         if not registered and all(in_trash):  # (no note, or only notes in the trash)
             raise not_found("tag", name, [t.name for t in self.tags()], "vault tags")
-        return carrying
+        return carrying, keys
 
     def rename_tag(self, old: str, new: str) -> int:
-        """Rename a tag on every note carrying it (merging into `new` if it exists)."""
-        old_key, new_name = clean_tag(old).casefold(), clean_tag(new)
+        """Rename a tag on every note carrying it (merging into `new` if it exists); a new
+        spelling of the same name ("work" to "Work") is the registry's spelling from now on."""
+        new_name = clean_tag(new)
         with self._lock:
+            carrying, keys = self._carrying(old)
+            respelled = new_name.casefold() in keys
+            if respelled:  # first: each note takes the registry's spelling as it is written
+                self._respell_tag(new_name)
             changed = 0
-            for note in self._carrying(old):
-                tags = [new_name if t.casefold() == old_key else t for t in note.tags]
+            for note in carrying:
+                tags = [new_name if t.casefold() in keys else t for t in note.tags]
                 self.update_note(note, tags=tags)
                 changed += 1
-            if old_key != new_name.casefold():
+            if not respelled:
                 self._drop_tag_item(old)
             self._register_tags([new_name])
             return changed
 
     def delete_tag(self, name: str) -> int:
         """Remove a tag from every note (the notes stay) and from the registry."""
-        key = clean_tag(name).casefold()
         with self._lock:
+            carrying, keys = self._carrying(name)
             changed = 0
-            for note in self._carrying(name):
-                self.update_note(note, tags=[t for t in note.tags if t.casefold() != key])
+            for note in carrying:
+                self.update_note(note, tags=[t for t in note.tags if t.casefold() not in keys])
                 changed += 1
             self._drop_tag_item(name)
             return changed

@@ -207,6 +207,28 @@ class Filing(ItemCache):
                 f"{where} already has a notebook named '{other.name}'; rename one of them first"
             )
 
+    def move_notebook_to(self, nb: Notebook, path: str | None) -> Notebook:
+        """Move `nb` under the notebook at `path`, made if missing (None: to the top level).
+        A path into `nb` itself is refused before anything is made (no stray notebook)."""
+        with self._lock:
+            if path is None:
+                return self.move_notebook(nb, None)
+            inside = self.notebook_descendants(nb.id)
+            parent: str | None = None
+            for part in [p for p in path.strip().split("/") if p.strip()]:
+                name = clean_name(part, "notebook").casefold()
+                found = [
+                    n
+                    for n in self._notebook_map().values()
+                    if n.parent == parent and n.name.casefold() == name
+                ]
+                if not found:
+                    break  # the rest is made new, under a notebook outside `nb`
+                parent = min(found, key=lambda n: (n.created, n.id)).id  # as ensure_notebook
+                if parent in inside:
+                    raise InvalidInputError("a notebook cannot move inside itself")
+            return self.move_notebook(nb, self.ensure_notebook(path)[0].id)
+
     def rename_notebook(self, nb: Notebook, name: str) -> Notebook:
         with self._lock:
             name = clean_name(name, "notebook")
@@ -281,10 +303,17 @@ class Filing(ItemCache):
         return tuple(result)
 
     def _drop_tag_item(self, name: str) -> None:
-        key = clean_tag(name).casefold()
+        key = fold_tag(name)  # (a name from another device may not be one `clean_tag` takes)
         for tag in list(self._tag_map().values()):
             if fold_tag(tag.name) == key:  # every id the name had (see above)
                 self._delete(tag)
+
+    def _respell_tag(self, name: str) -> None:
+        """The registry's tags of `name` (case aside) spelled `name` from now on."""
+        key = fold_tag(name)
+        for tag in list(self._tag_map().values()):
+            if fold_tag(tag.name) == key and tag.name != name:
+                self._write(dataclasses.replace(tag, name=name), self._parents(tag))
 
 
 def fold_tag(name: str) -> str:

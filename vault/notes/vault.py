@@ -291,6 +291,11 @@ class Vault(Notes):
     # --- keys ------------------------------------------------------------------------------------
 
     @property
+    def has_password(self) -> bool:
+        """Whether a password opens this vault here (else only the recovery key does)."""
+        return any(s.slot_type != keys.RECOVERY for s in self.store.slots())
+
+    @property
     def uses_keyfile(self) -> bool:
         """Whether the password opens this vault only with its keyfile."""
         slots = [s for s in self.store.slots() if s.slot_type != keys.RECOVERY]

@@ -400,7 +400,7 @@ EXTRA_HELP = [
     (
         "ctrl+p",
         "Command palette: jump to a note, notebook or tag; every action (sync folder, "
-        "back up now, backups, export as Markdown)",
+        "back up now, backups, export and import Markdown, check the vault, change password)",
         ANYWHERE,
     ),
     ("tab / shift+tab", "Move between the sidebar, search, list and editor", ANYWHERE),

@@ -158,10 +158,12 @@ def capped(lines: list[str], where_all: str) -> tuple[str, ...]:
     return (*lines[:FINDINGS_SHOWN], f"… and {more:,} more ({where_all}).")
 
 
-class FindingsDialog(Dialog[None]):
+class FindingsDialog(Dialog[bool]):
     """What a job found that does not fit a notification (a check's damage, the files an
     import left out): a summary, one line per finding, and what to do. Findings often quote
-    a file or attachment name, so each is shown as one line of text, never markup."""
+    a file or attachment name, so each is shown as one line of text, never markup. Closed
+    with its button it answers True (read: an altered history is then acknowledged), with
+    escape None."""
 
     DEFAULT_CSS = """
     FindingsDialog #findings {
@@ -196,7 +198,7 @@ class FindingsDialog(Dialog[None]):
 
     @on(Button.Pressed)
     def _pressed(self) -> None:
-        self.dismiss(None)
+        self.dismiss(True)
 
 
 # --- checking the vault -------------------------------------------------------------------------

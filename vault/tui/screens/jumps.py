@@ -175,6 +175,10 @@ class PaletteSupport(MainHost):
                 "check_vault",
             ),
         ]
+        found = getattr(self, "_findings", None)
+        if found is not None and found.session is session:
+            about = f"{found.title}, from the last check or import"
+            actions.append(("Show the findings", about, "show_findings"))
         return actions
 
     def _action_runner(self, action: str) -> Callable[[], Any]:

@@ -273,14 +273,14 @@ class MainScreen(
         if vault.corrupt:
             self.notify(
                 f"{plural(len(vault.corrupt), 'item')} could not be opened; "
-                "`vault check` says more.",
+                "“Check the vault” (ctrl+p) says more.",
                 severity="warning",
                 timeout=10,
             )
         if vault.history_incident:
             self.notify(
                 f"{vault.history_incident[:1].upper()}{vault.history_incident[1:]}. "
-                "`vault check` says more.",
+                "“Check the vault” (ctrl+p) says more.",
                 title="History altered",
                 severity="error",
                 timeout=30,
@@ -957,7 +957,7 @@ class MainScreen(
 
     def _set_target(self, target: Target) -> None:
         self.target = target
-        self.sidebar.show(self.sidebar_data, target)
+        self.sidebar.show(self.sidebar_data, target, reveal=True)
 
     def action_cycle_preview(self) -> None:
         modes = PREVIEW_MODES

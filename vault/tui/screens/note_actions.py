@@ -321,40 +321,52 @@ class NoteActions(MainHost):
         old = self._sidebar_tag()
         if old is None:
             return
+        # (`old` may be a name from another device that this one would refuse, "a,b": it is
+        # only ever matched, never cleaned; the new name is.)
         known = {tag.name.casefold(): tag.name for tag in self.sidebar_data.tags}
 
         def refused(name: str) -> str | None:
             try:
-                clean = clean_tag(name)
+                clean_tag(name)
             except InvalidInputError as exc:
-                return str(exc)
-            other = known.get(clean.casefold())
-            if other is not None and clean.casefold() != old.casefold():
-                return f"#{visible(other)} is there already: its notes will carry one tag."
+                return f"{str(exc)[0].upper()}{str(exc)[1:]}."
             return None
 
-        def renamed(name: str | None) -> None:
-            if not name:
-                return
-            new = clean_tag(name)
-            if new == old:
-                return
+        def rename(new: str) -> None:
             if self.target == Target("tag", old):
                 self._set_target(Target("tag", new))
                 self._update_list_title()
 
-            def rename(session: Session) -> tuple[str, str | None]:
+            def write(session: Session) -> tuple[str, str | None]:
                 count = session.vault.rename_tag(old, new)
-                return f"Renamed #{old} to #{new} on {plural(count, 'note')}", None
+                return f"Renamed #{visible(old)} to #{new} on {plural(count, 'note')}", None
 
-            self.change_vault(rename)
+            self.change_vault(write)
+
+        def renamed(name: str | None) -> None:
+            if not name or name == old:
+                return
+            new = clean_tag(name)
+            other = known.get(new.casefold())
+            if other is None or new.casefold() == old.casefold():
+                rename(new)
+                return
+            self.app.push_screen(
+                ConfirmDialog(
+                    "Merge the two tags?",
+                    f"#{visible(other)} is a tag already. The notes carrying #{visible(old)} "
+                    f"will carry #{visible(other)} instead, and #{visible(old)} goes.",
+                    "Merge tags",
+                ),
+                lambda yes: rename(other) if yes else None,
+            )
 
         self.app.push_screen(
             PromptDialog(
                 "Rename tag",
                 value=old,
                 action="Rename",
-                hint="On every note that carries it. A name in use merges the two tags.",
+                hint="On every note that carries it, in the trash too.",
                 check=refused,
             ),
             renamed,
@@ -375,15 +387,15 @@ class NoteActions(MainHost):
 
             def remove(session: Session) -> tuple[str, str | None]:
                 removed = session.vault.delete_tag(name)
-                return f"Removed #{name} from {plural(removed, 'note')}", None
+                return f"Removed #{visible(name)} from {plural(removed, 'note')}", None
 
             self.change_vault(remove)
 
         self.app.push_screen(
             ConfirmDialog(
                 "Remove tag?",
-                f"#{name} will be taken off {plural(count, 'note')}. The notes stay where "
-                "they are.",
+                f"#{visible(name)} will be taken off {plural(count, 'note')}, and off the "
+                "notes in the trash that carry it. The notes stay where they are.",
                 "Remove tag",
                 danger=True,
             ),
@@ -459,13 +471,18 @@ class NoteActions(MainHost):
         if entry_ is None:
             return
         notebook_id, path = entry_.id, entry_.path
-        inside = path.casefold() + "/"
-        # Not into itself, nor into one of its own notebooks (the domain refuses both).
-        books = [
-            (nb.id, nb.path)
-            for nb in self.sidebar_data.notebooks
-            if nb.id != notebook_id and not nb.path.casefold().startswith(inside)
-        ]
+        # Not into itself, nor into one of its own notebooks (the domain refuses both): found
+        # by parent, since a name from another device may hold a '/'.
+        children: dict[str | None, list[str]] = {}
+        for nb in self.sidebar_data.notebooks:
+            children.setdefault(nb.parent, []).append(nb.id)
+        inside, stack = {notebook_id}, [notebook_id]
+        while stack:
+            for child in children.get(stack.pop(), []):
+                if child not in inside:
+                    inside.add(child)
+                    stack.append(child)
+        books = [(nb.id, nb.path) for nb in self.sidebar_data.notebooks if nb.id not in inside]
 
         def chosen(choice: MoveChoice | None) -> None:
             if choice is None:
@@ -476,12 +493,11 @@ class NoteActions(MainHost):
 
             def move(session: Session) -> tuple[str, str | None]:
                 vault = session.vault
-                parent = choice.notebook_id
+                nb = vault.notebook(notebook_id)
                 if new_path is not None:
-                    if (new_path.casefold() + "/").startswith(inside):
-                        raise InvalidInputError(f"{path} cannot move inside itself")
-                    parent = vault.ensure_notebook(new_path)[0].id
-                moved = vault.move_notebook(vault.notebook(notebook_id), parent)
+                    moved = vault.move_notebook_to(nb, new_path)
+                else:
+                    moved = vault.move_notebook(nb, choice.notebook_id)
                 return f"Moved notebook to {vault.notebook_path(moved.id)}", None
 
             self.change_vault(move)

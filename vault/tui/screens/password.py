@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 
 from vault.errors import VaultError, WrongPasswordError
 from vault.paths import expanded
+from vault.tui.failures import describe
 from vault.tui.screens.create import strength_markup
 from vault.tui.screens.dialogs import Dialog
 from vault.tui.screens.host import MainHost
@@ -107,6 +108,8 @@ class ChangePasswordDialog(Dialog[bool]):
             if field.password:
                 field.value = ""
             self.set_focus(field)
+        elif self.focused is None and not self.query_one("#busy").display:
+            self.set_focus(self.query_one("#current", Input))  # (the busy fields let it go)
 
     def _change(self) -> None:
         if self.query_one("#busy").display:
@@ -160,8 +163,8 @@ class ChangePasswordDialog(Dialog[bool]):
         except Stopped:
             self.post_message(PasswordOutcome("The vault locked; the password was not changed."))
             return
-        except VaultError as exc:
-            self.post_message(PasswordOutcome(f"The password was not changed: {exc}"))
+        except Exception as exc:  # a full disk as much as a VaultError: never stuck busy
+            self.post_message(PasswordOutcome(f"The password was not changed: {describe(exc)}"))
             return
         self.post_message(PasswordOutcome(None))
 
@@ -177,6 +180,14 @@ class PasswordActions(MainHost):
     def action_change_password(self) -> None:
         session = self.session
         if session is None:
+            return
+        if not session.vault.has_password:
+            self.notify(
+                "This vault has no password here yet (it was opened with the recovery key): "
+                "`vault passwd --recovery` sets one.",
+                severity="warning",
+                timeout=8,
+            )
             return
 
         def changed(done: bool | None) -> None:

@@ -6,6 +6,7 @@ checking the vault. A mixin of MainScreen; the running sync itself belongs to th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -51,6 +52,9 @@ T = TypeVar("T")
 
 
 class SyncAndBackup(MainHost):
+    _findings: JobDone | None = None  # the last check's or import's, for "Show the findings"
+    _job_started = 0.0  # (monotonic) when the last check or import began
+    _acknowledged: JobDone | None = None  # the findings whose altered history was read
     # --- sync ------------------------------------------------------------------------------
 
     def action_sync_now(self) -> None:
@@ -297,6 +301,7 @@ class SyncAndBackup(MainHost):
 
         def chosen(choice: ImportChoice | None) -> None:
             if choice is not None and self.session is session:
+                self._job_started = time.monotonic()
                 self.set_status("message", "[$accent]importing…[/]")
                 self.import_folder(session, choice)
 
@@ -336,6 +341,7 @@ class SyncAndBackup(MainHost):
         if session is None:
             return
         self.leave_note()  # what is typed is checked too
+        self._job_started = time.monotonic()
         self.set_status("message", "[$accent]checking…[/]")
         self.check_vault(session)
 
@@ -368,6 +374,23 @@ class SyncAndBackup(MainHost):
     def acknowledge_history(self, session: Session) -> None:
         self._job(session, "Check", lambda: acknowledge_incident(session))
 
+    def action_show_findings(self) -> None:
+        """The last check's or import's findings (kept until the next one)."""
+        found, session = self._findings, self.session
+        if found is None or found.session is not session:
+            return
+
+        def closed(read: bool | None) -> None:
+            # Only once read, with Close: an altered history is not warned of again.
+            unread = found.then == "acknowledge" and self._acknowledged is not found
+            if read and unread and self.session is session:
+                self._acknowledged = found
+                self.acknowledge_history(session)
+
+        self.app.push_screen(
+            FindingsDialog(found.title, found.text, found.details, found.advice), closed
+        )
+
     def on_job_progress(self, message: JobProgress) -> None:
         if message.session is self.session:
             self.set_status("message", message.text)
@@ -383,14 +406,18 @@ class SyncAndBackup(MainHost):
             self.schedule_reload()
             self.vault_app.local_change()  # the new notes go to the other devices
         if message.details:
-
-            def closed(_: None) -> None:
-                if message.then == "acknowledge" and self.session is session:
-                    self.acknowledge_history(session)
-
-            self.app.push_screen(
-                FindingsDialog(message.title, message.text, message.details, message.advice),
-                closed,
+            self._findings = message
+            # Opened at once for a person waiting for it; one who typed meanwhile (in a note,
+            # say) would lose keys to it, and its Close to an Enter: told how to open it.
+            waited = time.monotonic() - self._job_started
+            if self.vault_app.idle_seconds() >= waited:
+                self.action_show_findings()
+                return
+            self.notify(
+                f"{message.text} ctrl+p, then “Show the findings”, lists them.",
+                title=message.title,
+                severity="error",
+                timeout=15,
             )
             return
         severity = "error" if message.error else "information"

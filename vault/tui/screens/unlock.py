@@ -218,6 +218,8 @@ class UnlockScreen(ReportsWorkerErrors, Screen[None]):
         except VaultError as exc:
             self.post_message(UnlockFailed(str(exc)))
             return
+        if keyfile is not None:  # offered again: after a lock, and to change the password
+            self.app.keyfile = keyfile  # type: ignore[attr-defined]
         self._opened(vault)
 
     def _opened(self, vault: Vault) -> None:

@@ -39,6 +39,7 @@ class Sidebar(Tree[Entry]):
         # Set from a rebuild until the tree is laid out again: the cursor moves the rebuild
         # makes are not the person's choice (`_after_rebuild`).
         self._rebuilt_for: Target | None = None
+        self._reveal = False
         self._target_nodes: dict[Target, TreeNode[Entry]] = {}
         self._counts: dict[int, str] = {}  # node id -> its count, drawn right-aligned
 
@@ -58,9 +59,11 @@ class Sidebar(Tree[Entry]):
     def node_for(self, target: Target) -> TreeNode[Entry]:
         return self._target_nodes[target]
 
-    def show(self, data: SidebarData, chosen: Target) -> None:
+    def show(self, data: SidebarData, chosen: Target, *, reveal: bool = False) -> None:
         """Show `data`; rebuilt only when notebooks or tags changed, else relabelled in place so
-        folding and the cursor stay where the person left them."""
+        folding and the cursor stay where the person left them. With `reveal` (the view was
+        just chosen: from the palette, say) the notebooks folded around `chosen` are unfolded
+        for the cursor to go there; else the cursor only goes to a line already shown."""
         self._data = data
         self._chosen = chosen
         shape = (
@@ -76,27 +79,29 @@ class Sidebar(Tree[Entry]):
             # person choosing it. A notebook made or renamed elsewhere (another process, a
             # sync) turned the notebook on view into All notes.
             self._rebuilt_for = chosen
+            self._reveal = reveal
             self.call_after_refresh(self._after_rebuild)
         else:
             self._relabel(data)
-        self._cursor_to(self._target_nodes.get(chosen))
+        self._cursor_to(self._target_nodes.get(chosen), reveal)
 
     def _after_rebuild(self) -> None:
         chosen, self._rebuilt_for = self._rebuilt_for, None
-        self._cursor_to(self._target_nodes.get(chosen) if chosen is not None else None)
+        self._cursor_to(
+            self._target_nodes.get(chosen) if chosen is not None else None, self._reveal
+        )
 
-    def _cursor_to(self, node: TreeNode[Entry] | None) -> None:
+    def _cursor_to(self, node: TreeNode[Entry] | None, reveal: bool) -> None:
         if node is None or self.cursor_node is node:
             return
-        # A line inside a folded notebook is not drawn, and the cursor cannot go there: a
-        # notebook chosen from the palette, or just moved under a folded one, is unfolded to.
-        folded = False
-        parent = node.parent
-        while parent is not None and not parent.is_root:
-            if not parent.is_expanded:
-                parent.expand()
-                folded = True
-            parent = parent.parent
+        # A line inside a folded notebook is not drawn, and the cursor cannot go there (it
+        # went to the first line, All notes): a notebook chosen from the palette is unfolded
+        # to; on a reload (a save, a sync) what the person folded stays folded.
+        folded = [p for p in _ancestors(node) if not p.is_expanded]
+        if folded and not reveal:
+            return
+        for parent in folded:
+            parent.expand()
         if folded:  # (its line is there once the tree is laid out again)
             self.call_after_refresh(self.move_cursor, node, animate=False)
         else:
@@ -221,3 +226,13 @@ class Sidebar(Tree[Entry]):
             self.post_message(TargetChosen(data, confirmed=True))
         elif event.node.allow_expand:
             event.node.toggle()
+
+
+def _ancestors(node: TreeNode[Entry]) -> list[TreeNode[Entry]]:
+    """The nodes above `node`, the root left out."""
+    found = []
+    parent = node.parent
+    while parent is not None and not parent.is_root:
+        found.append(parent)
+        parent = parent.parent
+    return found
