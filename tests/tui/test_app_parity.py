@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.tui.conftest import open_vault, settle, type_into, unlock
+from tests.tui.test_actions import highlight
 from vault.errors import WrongPasswordError
 from vault.notes.vault import Vault
 from vault.sealing.crypto import TEST_KDF
@@ -355,3 +356,30 @@ async def test_a_password_change_that_fails_says_why_and_lets_go(
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is main
+
+
+async def test_ctrl_z_does_not_take_back_an_older_move_after_another_change(
+    sample_vault: Path, app_for
+) -> None:
+    """A note moved, then a tag removed: ctrl+z would have moved the note back, unasked (the
+    tag's removal cannot be taken back, and is the last thing done)."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        await highlight(pilot, main, "Garden ideas")
+        await pilot.press("m")
+        await settle(pilot)
+        await type_into(pilot, "#value", "Work")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert main.check_action("undo", ()) is True
+        await on_sidebar(pilot, main, Target("tag", "books"))
+        await pilot.press("delete")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert main.check_action("undo", ()) is False
+        await pilot.press("ctrl+z")
+        await settle(pilot)
+    with open_vault(sample_vault) as vault:
+        assert vault.notebook_path(vault.find_note("Garden ideas").notebook) == "Work"

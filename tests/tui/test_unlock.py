@@ -161,3 +161,57 @@ async def test_the_palette_unlocks_and_locks_the_command_line(
                 cli = CLI(sample_vault, tmp_path / "config.toml")
                 cli.password = None
                 assert "Garden ideas" in cli("ls", check=True).stdout
+
+
+def test_the_password_and_enter_typed_as_vault_starts_unlock_it(sample_vault: Path) -> None:
+    """`vault`, then at once the password and Enter, in a real terminal (a pty): keys typed
+    before the app puts the terminal in raw mode are turned by the terminal's line discipline,
+    and Enter arrives as a newline (ctrl+j). It was lost: the password sat in its field until
+    Enter was pressed again (found by a person's test in tmux)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import termios
+    import time
+
+    from tests.conftest import vault_command
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 800, 480))
+    os.write(master, f"{PASSWORD}\r".encode())  # typed ahead: the pty's ICRNL makes it "\n"
+    env = {k: v for k, v in os.environ.items() if k != "VAULT_PASSWORD"}
+    env.update(TERM="xterm-256color", VAULT_DIR=str(sample_vault))
+    child = subprocess.Popen(
+        [*vault_command(), "--vault", str(sample_vault)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"Welcome to your vault" not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+            if child.poll() is not None:
+                break
+        unlocked = b"Welcome to your vault" in seen  # the newest note's title, in the list
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        os.close(master)
+    assert unlocked, seen[-2000:]

@@ -24,7 +24,13 @@ from vault.sealing.keys import create_keyfile
 from vault.sealing.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
-from vault.tui.screens.unlock import display_path, hold_keys, release_keys
+from vault.tui.screens.unlock import (
+    TYPED_AHEAD_ENTER,
+    EnterTypedAhead,
+    display_path,
+    hold_keys,
+    release_keys,
+)
 from vault.tui.session import Session
 from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
 
@@ -47,8 +53,9 @@ def recovery_lines(key: str, per_line: int = 5) -> str:
     return "\n".join(rows)
 
 
-class CreateVaultScreen(ReportsWorkerErrors, Screen[None]):
+class CreateVaultScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#password"
+    BINDINGS: ClassVar[list[BindingType]] = [TYPED_AHEAD_ENTER]
 
     def __init__(self, vault_path: Path, *, test_kdf: bool = False) -> None:
         super().__init__()

@@ -848,6 +848,9 @@ class MainScreen(
             self.pane.save_state = "saved"
 
     def on_change_done(self, message: ChangeDone) -> None:
+        # ctrl+z takes back the last move of a note; after a change it cannot take back (a
+        # notebook moved, a tag removed) it would take back an older one, unasked.
+        self.forget_undo()
         if message.text:
             self.notify(message.text, timeout=4)
         if message.select:

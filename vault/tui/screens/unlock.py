@@ -6,11 +6,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
@@ -45,8 +48,26 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-class UnlockScreen(ReportsWorkerErrors, Screen[None]):
+# Keys typed while the app starts, before it puts the terminal in raw mode, are read as the
+# terminal's line discipline turned them: Enter became a newline, which reads as ctrl+j. On
+# the screens one types into at once (unlock, first run), a newline in a field is Enter:
+# "password, Enter" typed as `vault` starts unlocked nothing (the Enter was lost).
+TYPED_AHEAD_ENTER = Binding("ctrl+j", "enter_typed_ahead", show=False)
+
+
+class EnterTypedAhead:
+    focused: Widget | None
+
+    async def action_enter_typed_ahead(self) -> None:
+        field = self.focused
+        if isinstance(field, Input) and not field.disabled:
+            await field.action_submit()
+
+
+class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#password"
+
+    BINDINGS: ClassVar[list[BindingType]] = [TYPED_AHEAD_ENTER]
 
     def __init__(
         self,
