@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vault.cli import output as cli_output
 from vault.cli.common import (
     emit_json,
     info,
@@ -230,6 +231,7 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                     "history": report.history,
                     "blobs": report.blobs,
                     "damaged_blobs": report.damaged_blobs,
+                    "damaged_slots": report.damaged_slots,
                 }
             )
         else:
@@ -243,6 +245,11 @@ def cmd_check(args: argparse.Namespace, config: Config) -> int:
                 out(f"  damaged: {reason}")
             for reason in sorted(report.damaged_blobs.values()):
                 out(f"  damaged: {reason}")
+            for name, reason in sorted(report.damaged_slots.items()):
+                out(
+                    f"  damaged: key slot {cli_output.field(name)}: {cli_output.field(reason)} "
+                    "(skipped: the other slots still open the vault)"
+                )
             if report.conflicts:
                 out(f"  {plural(len(report.conflicts), 'item')} with conflicting versions.")
             if report.ok:

@@ -32,10 +32,13 @@ class CheckReport:
     history: str | None = None  # the history was altered without the key (Vault.history_incident)
     blobs: int = 0  # attachments' blobs here, checked whole
     damaged_blobs: dict[str, str] = field(default_factory=dict)  # blob name -> one-line reason
+    # key slot files that cannot be read (skipped: the other slots still open the vault)
+    damaged_slots: dict[str, str] = field(default_factory=dict)  # file name -> reason
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt and self.history is None and not self.damaged_blobs
+        damaged = self.corrupt or self.damaged_blobs or self.damaged_slots
+        return not damaged and self.history is None
 
 
 def check_commitment(store: Store, scan: HistoryScan) -> str | None:
@@ -113,4 +116,12 @@ def check(
     rows = store.items(include_deleted=True)
     conflicts = [r.item_id for r in rows if r.conflict]
     live = sum(1 for r in rows if not r.deleted)
-    return CheckReport(live, versions, corrupt, conflicts, history_incident)
+    store.slots()  # (reads them all again: `damaged_slots` as they are now)
+    return CheckReport(
+        live,
+        versions,
+        corrupt,
+        conflicts,
+        history_incident,
+        damaged_slots=dict(store.damaged_slots),
+    )

@@ -174,6 +174,11 @@ def unlock_master_key(
     opened and its KEK are appended to it (for following a key rotation, vault.sync.rotation)."""
     slots = store.slots() if slots is None else slots
     if not slots:
+        if store.damaged_slots:
+            raise AuthError(
+                f"every key slot of {store.path} is damaged ({_damage(store)}); restore its "
+                "keys folder from a backup"
+            )
         raise AuthError(f"{store.path} has no key slots left; restore it from a backup")
     vault_id = store.vault_id
     if recovery_key is not None:
@@ -183,10 +188,22 @@ def unlock_master_key(
                 mk = slot.try_open(vault_id, secret)
                 if mk is not None:
                     return mk
+        if store.damaged_slots and not any(s.slot_type == keys.RECOVERY for s in slots):
+            raise RecoveryKeyError(
+                f"the recovery key's slot is damaged ({_damage(store)}); restore the keys "
+                "folder from a backup"
+            )
         raise RecoveryKeyError("this recovery key does not open this vault")
     if password is None:
         raise AuthError("a password is needed to unlock the vault")
     pw_slots = [s for s in slots if s.slot_type != keys.RECOVERY]
+    if not pw_slots:
+        why = (
+            f"the password's key slot is damaged ({_damage(store)})"
+            if store.damaged_slots
+            else "no password opens this vault here"
+        )
+        raise AuthError(f"{why}; the recovery key does: `vault passwd --recovery` sets a password")
     needs_keyfile = all(s.slot_type == keys.PASSWORD_KEYFILE for s in pw_slots)
     if needs_keyfile and keyfile is None:
         raise KeyfileRequiredError("this vault needs its keyfile: pass --keyfile PATH")
@@ -203,3 +220,8 @@ def unlock_master_key(
     if needs_keyfile:
         raise WrongPasswordError("wrong password or keyfile")
     raise WrongPasswordError("wrong password")
+
+
+def _damage(store: Store) -> str:
+    """The key slot files `store.slots()` skipped, and why, in one line."""
+    return "; ".join(f"{name}: {why}" for name, why in store.damaged_slots)

@@ -133,6 +133,9 @@ class Store:
         # exactly that many of its own writes in it is current after it (`ItemCache.batch`).
         self.last_write_ops: int | None = None
         self._tx_ops: int | None = 0
+        # The key slot files the last `slots()` could not read, with why: skipped, so one
+        # damaged file costs only its own way in (the others, the recovery key, still open).
+        self.damaged_slots: list[tuple[str, str]] = []
         # The key of the commitment over every operation row (`ops_sum`): set by the vault that
         # opened this store; an operation is never written without it.
         self.commit_key: bytes | None = None
@@ -325,18 +328,21 @@ class Store:
         except OSError:
             raise NotAVaultError(f"{self.path} is damaged: the keys folder is missing") from None
         slots = []
+        damaged: list[tuple[str, str]] = []
         for p in names:
             if p.name.startswith("."):
                 continue
             try:
-                data = read_small(p)
+                slot = Slot.from_json(read_small(p), p.name)
             except (OSError, ValueError):
-                raise NotAVaultError(
-                    f"{self.path} is damaged: the key slot {p.name} is not a readable file"
-                ) from None
-            slot = Slot.from_json(data, f"{p}")
+                damaged.append((p.name, "not a readable file"))
+                continue
+            except VaultError as exc:
+                damaged.append((p.name, str(exc).removeprefix(f"{p.name}: ").removeprefix(p.name)))
+                continue
             if slot.master_id == master_id:
                 slots.append(slot)
+        self.damaged_slots = damaged
         return slots
 
     def write_slot(self, slot: Slot) -> None:

@@ -227,11 +227,15 @@ def check_findings(report: CheckReport, titles: dict[str, str]) -> tuple[str, ..
         title = titles.get(item_id)
         lines.append(f"damaged: {why}" + (f" (the note “{title}”)" if title else ""))
     lines += [f"damaged: {why}" for why in sorted(report.damaged_blobs.values())]
+    lines += [
+        f"damaged: key slot {name}: {why} (skipped: the other slots still open the vault)"
+        for name, why in sorted(report.damaged_slots.items())
+    ]
     return capped(lines, "`vault check` lists them all")
 
 
 def check_title(report: CheckReport) -> str:
-    if report.corrupt or report.damaged_blobs:
+    if report.corrupt or report.damaged_blobs or report.damaged_slots:
         return "Damage found"
     return "History altered"
 

@@ -1,0 +1,129 @@
+"""One damaged key slot file costs only its own way in: the vault still opens with the others
+(the recovery key), `vault passwd --recovery` mends it, and what cannot open says which file is
+damaged in one line. (A truncated password slot refused the recovery key too: found by a
+person's test.)"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CLI, PASSWORD
+from vault.errors import AuthError, RecoveryKeyError
+from vault.notes.vault import Vault, inspect_vault
+
+
+def _truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:200])
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(os.urandom(300))
+
+
+def _directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _giant(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.truncate(1 << 40)  # sparse: a terabyte that is never read
+
+
+def _dangling(path: Path) -> None:
+    path.unlink()
+    path.symlink_to(path.with_name("nowhere.json"))
+
+
+def _wrong_version(path: Path) -> None:
+    path.write_bytes(path.read_bytes().replace(b'"v": 1', b'"v": 99').replace(b'"v":1', b'"v":99'))
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": _truncated,
+    "empty": _empty,
+    "garbage": _garbage,
+    "directory": _directory,
+    "fifo": _fifo,
+    "giant": _giant,
+    "dangling": _dangling,
+    "wrong version": _wrong_version,
+}
+
+
+def slot_file(vault_path: Path, slot_type: str) -> Path:
+    import json
+
+    for path in sorted((vault_path / "keys").glob("*.json")):
+        if json.loads(path.read_bytes())["type"] == slot_type:
+            return path
+    raise AssertionError(f"no {slot_type} slot")
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_password_slot_leaves_the_recovery_key(make_vault, vault_path, damage) -> None:
+    vault, recovery = make_vault()
+    vault.create_note("Kept", "body")
+    vault.lock()
+    broken = slot_file(vault_path, "password")
+    DAMAGE[damage](broken)
+    assert inspect_vault(vault_path).vault_id  # the unlock screen still opens
+    with pytest.raises(AuthError) as caught:
+        Vault.unlock(vault_path, password=PASSWORD)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert broken.name in message and "damaged" in message
+    assert "vault passwd --recovery" in message
+    with Vault.unlock(vault_path, recovery_key=recovery) as v:
+        assert [n.title for n in v.all_notes()] == ["Kept"]
+        v.change_password("mended password")
+    with Vault.unlock(vault_path, password="mended password") as v:
+        assert [n.title for n in v.all_notes()] == ["Kept"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "fifo"])
+def test_a_damaged_recovery_slot_still_lets_the_password_in(make_vault, vault_path, damage) -> None:
+    vault, recovery = make_vault()
+    vault.lock()
+    broken = slot_file(vault_path, "recovery")
+    DAMAGE[damage](broken)
+    with Vault.unlock(vault_path, password=PASSWORD):
+        pass
+    with pytest.raises(RecoveryKeyError, match=f"recovery key's slot is damaged.*{broken.name}"):
+        Vault.unlock(vault_path, recovery_key=recovery)
+
+
+def test_vault_passwd_recovery_mends_a_damaged_password_slot(
+    make_vault, vault_path, tmp_path: Path
+) -> None:
+    """The command a person is told to run, as they run it."""
+    vault, recovery = make_vault()
+    vault.lock()
+    _truncated(slot_file(vault_path, "password"))
+    cli = CLI(vault_path, tmp_path / "config.toml")
+    failed = cli("ls")
+    assert failed.returncode != 0
+    assert "damaged" in failed.stderr and "vault passwd --recovery" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+    mended = cli(
+        "passwd",
+        "--recovery",
+        VAULT_PASSWORD=None,
+        VAULT_RECOVERY_KEY=recovery,
+        VAULT_NEW_PASSWORD="mended password",
+    )
+    assert mended.returncode == 0, mended.stderr
+    assert cli("ls", VAULT_PASSWORD="mended password").returncode == 0
