@@ -78,8 +78,20 @@ async def test_a_notebook_cannot_move_into_a_new_notebook_inside_itself(
         await on_sidebar(pilot, main, Target("notebook", notebook_id(main, "Work")))
         await pilot.press("m")
         await settle(pilot)
-        await type_into(pilot, "#value", "Work /Projects/ Deeper")  # spaced as typed
-        await pilot.press("enter")
+        # Its own notebook (there already) and a new one under it: neither is offered.
+        for typed in ("Work/Projects", "work/projects/Deeper"):
+            await type_into(pilot, "#value", typed)
+            choices = app.screen.query_one("#choices")
+            labels = [
+                str(choices.get_option_at_index(i).prompt) for i in range(choices.option_count)
+            ]
+            assert labels == [f"{typed}: inside itself"], labels
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, MoveDialog)
+        # Spaced as typed, past the dialog's check: the domain still refuses, making nothing.
+        await type_into(pilot, "#value", "Work /Projects/ Deeper")
+        app.screen._choose(MoveDialog.NEW)
         await settle(pilot)
         assert any("cannot move inside itself" in n.message for n in app._notifications)
     with open_vault(sample_vault) as vault:
@@ -383,3 +395,29 @@ async def test_ctrl_z_does_not_take_back_an_older_move_after_another_change(
         await settle(pilot)
     with open_vault(sample_vault) as vault:
         assert vault.notebook_path(vault.find_note("Garden ideas").notebook) == "Work"
+
+
+async def test_the_dialogs_show_their_title_at_80x24(sample_vault: Path, app_for) -> None:
+    """A card taller than the screen scrolls; focusing its field scrolled the title out of
+    view. Opened at 80x24, each shows its title, and the field typed into is in view too."""
+    app = app_for(sample_vault)
+    async with app.run_test(size=(80, 24)) as pilot:
+        main = await unlock(pilot)
+        opened = [
+            ("Change password", main.action_change_password),
+            ("Import Markdown", main.action_import_markdown),
+        ]
+        for title, action in opened:
+            action()
+            await settle(pilot)
+            dialog = app.screen
+            heading = dialog.query_one(".dialog-title")
+            assert str(heading.content) == title
+            screen = dialog.region
+            card = dialog.query_one(".card")
+            assert card.scroll_y == 0, title  # scrolled to the field, the title went under
+            assert screen.contains_region(heading.region), (title, heading.region)
+            assert dialog.focused is not None
+            assert screen.contains_region(dialog.focused.region), (title, dialog.focused.region)
+            await pilot.press("escape")
+            await settle(pilot)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
@@ -28,6 +28,19 @@ class Dialog(ModalScreen[T]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CLASSES = "dialog"
+
+    def on_mount(self) -> None:
+        # (Textual runs this as well as a subclass's own on_mount.) On a short terminal the
+        # card scrolls, and focusing its field scrolled the title out of view: a dialog
+        # opened at 80x24 showed a path and a field, saying nothing of what it was for.
+        self.call_after_refresh(self._show_top)
+
+    def _show_top(self) -> None:
+        for card in self.query(".card"):
+            card.scroll_home(animate=False)
+        focused = self.focused
+        if focused is not None:  # still in view (a button at the foot: as little as needed)
+            self.call_after_refresh(focused.scroll_visible, animate=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -288,6 +301,7 @@ class MoveDialog(Dialog[MoveChoice | None]):
         *,
         heading: str = "Move to notebook",
         top: str = "(top level, no notebook)",
+        inside: Iterable[str] = (),
     ):
         super().__init__()
         self._note_title = note_title
@@ -295,6 +309,8 @@ class MoveDialog(Dialog[MoveChoice | None]):
         self._current = current
         self._heading = heading  # (a notebook moves "under" one, a note "to" one)
         self._top = top
+        # Paths a new notebook may not be made in (a notebook moved: itself and its own).
+        self._inside = {path.casefold() for path in inside}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
@@ -323,7 +339,11 @@ class MoveDialog(Dialog[MoveChoice | None]):
                 mark = "  (here now)" if nb_id == self._current else ""
                 options.append(Option(content(path + mark), id=nb_id))
                 exact = exact or path.casefold() == folded
-        if folded and not exact:
+        parts = [part.strip() for part in folded.split("/") if part.strip()]
+        within = any("/".join(parts[:n]) in self._inside for n in range(1, len(parts) + 1))
+        if folded and within:
+            options.append(Option(content(f"{wanted}: inside itself"), id=None, disabled=True))
+        elif folded and not exact:
             options.append(Option(content(f"+ new notebook: {wanted}"), id=self.NEW))
         choices = self.query_one(OptionList)
         choices.clear_options()

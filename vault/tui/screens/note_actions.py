@@ -504,7 +504,12 @@ class NoteActions(MainHost):
 
         self.app.push_screen(
             MoveDialog(
-                path, books, entry_.parent, heading="Move notebook under", top="(the top level)"
+                path,
+                books,
+                entry_.parent,
+                heading="Move notebook under",
+                top="(the top level)",
+                inside=[nb.path for nb in self.sidebar_data.notebooks if nb.id in inside],
             ),
             chosen,
         )
