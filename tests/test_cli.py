@@ -276,3 +276,23 @@ def test_show_by_full_id_reads_the_same_note_as_by_title(cli) -> None:
             )
     missing = cli("show", "0" * 32)
     assert missing.returncode != 0 and "no note matches" in missing.stderr
+
+
+def test_every_command_and_action_says_what_it_does() -> None:
+    """`vault tag --help` listed its actions with no word on what they do (a person's test)."""
+    import argparse
+
+    from vault.cli.parser import build_parser
+
+    silent = []
+    stack = [("vault", build_parser())]
+    while stack:
+        name, parser = stack.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helped = {a.dest for a in action._choices_actions if a.help}
+                for sub, subparser in action.choices.items():
+                    if sub not in helped:
+                        silent.append(f"{name} {sub}")
+                    stack.append((f"{name} {sub}", subparser))
+    assert silent == []

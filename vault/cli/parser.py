@@ -341,10 +341,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     command("tags", cmd_tags, "list tags", json_flag=True)
     p = command("tag", cmd_tag, "rename or remove a tag on every note")
     tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    q = tsub.add_parser("rename")
+    q = tsub.add_parser("rename", help="rename (a name in use merges the two tags)")
     q.add_argument("name")
     q.add_argument("new_name")
-    tsub.add_parser("rm").add_argument("name")
+    tsub.add_parser("rm", help="remove from every note; the notes stay").add_argument("name")
 
     p = command("passwd", cmd_passwd, "change the password (or set one with the recovery key)")
     p.add_argument("--recovery", action="store_true", help="use the recovery key")
@@ -377,11 +377,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     csub.add_parser("path", help="print where the config file is")
     csub.add_parser("show", help="print every setting in effect")
-    csub.add_parser("get").add_argument("key")
-    q = csub.add_parser("set")
+    csub.add_parser("get", help="print one setting (sync.remote, ui.theme, ...)").add_argument(
+        "key"
+    )
+    q = csub.add_parser("set", help="change one setting")
     q.add_argument("key")
     q.add_argument("value")
-    csub.add_parser("unset").add_argument("key")
+    csub.add_parser("unset", help="back to the default").add_argument("key")
 
     if only is None or not built:
         for module in _command_modules():
