@@ -499,6 +499,55 @@ def test_obsidian_folder_with_links_aliases_and_headings_round_trips_linked(
     _check_linked(second, link_index)
 
 
+def test_links_by_file_name_or_path_reach_a_note_titled_otherwise(
+    make_vault, tmp_path: Path
+) -> None:
+    """Obsidian links by file name, and by path when names repeat: a note whose title comes
+    from its front matter or its first heading still answers to both (they were "missing", a
+    person's import found). Re-imported, nothing is written twice."""
+    from vault.notes.links import link_index
+
+    src = tmp_path / "obsidian"
+    (src / "Projects" / "Alpha").mkdir(parents=True)
+    (src / "Projects" / "Beta").mkdir(parents=True)
+    files = {
+        "Projects/Alpha/Plan.md": "---\ntitle: The Alpha Plan\n---\n## Goals\n",
+        "Projects/Beta/Plan.md": "# Beta roadmap\n",
+        "Notes.markdown": "---\ntitle: Reading notes\n---\nplain\n",
+        "Home.md": "[[Projects/Alpha/Plan]] [[Projects/Alpha/Plan#Goals|goals]]\n"
+        "[[projects/beta/plan]] [[Plan]] [[Notes]] [[Home]]\n",
+    }
+    for name, text in files.items():
+        (src / name).write_text(text, encoding="utf-8")
+    vault, _ = make_vault()
+    assert import_markdown(vault, src).imported == 4
+    index = link_index(vault)
+    by_title = {n.title: n for n in vault.notes()}
+    assert by_title["The Alpha Plan"].extra["imported_from"] == "Projects/Alpha/Plan.md"
+    found = [
+        (o.link.target, o.resolution.status, [by_title_id(vault, i) for i in o.resolution.note_ids])
+        for o in index.outgoing(by_title["Home"])
+    ]
+    assert found == [
+        ("Projects/Alpha/Plan", "found", ["The Alpha Plan"]),
+        ("Projects/Alpha/Plan", "found", ["The Alpha Plan"]),
+        ("projects/beta/plan", "found", ["Beta roadmap"]),
+        (
+            "Plan",
+            "ambiguous",
+            sorted(["The Alpha Plan", "Beta roadmap"], key=lambda t: by_title[t].id),
+        ),
+        ("Notes", "found", ["Reading notes"]),
+        ("Home", "found", ["Home"]),
+    ]
+    assert [b.source.title for b in index.backlinks(by_title["Reading notes"])] == ["Home"]
+    assert import_markdown(vault, src).unchanged == 4
+
+
+def by_title_id(vault: Vault, note_id: str) -> str:
+    return vault.note(note_id).title
+
+
 def _check_linked(vault: Vault, link_index) -> None:
     index = link_index(vault)
     by_title = {n.title: n for n in vault.notes()}

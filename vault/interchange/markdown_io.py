@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 # Where a note's foreign front matter is kept (inside the sealed payload, like every field).
 EXTRA_KEY = "front_matter"
+SOURCE_KEY = "imported_from"  # (vault.notes.links reads it by this name too)
 # Keys we read ourselves, in any case; everything else is foreign and kept.
 _TITLE_KEYS = ("title",)
 _TAG_KEYS = ("tags", "tag")
@@ -543,6 +544,7 @@ class _Prepared:
     modified: int
     wanted: md_attachments.NoteFiles
     files_bytes: int  # what the files it links to hold: sealing them costs about that
+    source: str  # its file's path in the folder imported ("Projects/Alpha/Plan.md")
     sealed: dict[str, BlobRef] | None = None  # its files, once sealed
 
 
@@ -591,7 +593,9 @@ def _prepare(run: _ImportRun, path: Path, rel_dirs: list[str]) -> _Prepared | st
     if parsed.created is None:
         created = min(created, modified)
     files_bytes = md_attachments.wanted_bytes(run.files, wanted) if wanted.files else 0
-    return _Prepared(title, body, nb_id, parsed, created, modified, wanted, files_bytes)
+    name = unicodedata.normalize("NFC", _readable(path.name))
+    source = f"{note_dir}/{name}" if note_dir else name
+    return _Prepared(title, body, nb_id, parsed, created, modified, wanted, files_bytes, source)
 
 
 def _seal(run: _ImportRun, prepared: _Prepared) -> None:
@@ -600,6 +604,16 @@ def _seal(run: _ImportRun, prepared: _Prepared) -> None:
         prepared.sealed = md_attachments.seal_all(
             run.vault.seal_file, run.files, prepared.wanted, run.problems
         )
+
+
+def _extra(parsed: ParsedNote, source: str) -> dict[str, object]:
+    """The note's fields besides its own: the front matter kept (another app's), and the file
+    it came from, whose name and path links in the other notes may use ([[Plan]],
+    [[Projects/Alpha/Plan]] for a note titled "The Alpha Plan": vault.notes.links)."""
+    extra: dict[str, object] = {SOURCE_KEY: source}
+    if parsed.foreign:
+        extra[EXTRA_KEY] = parsed.foreign
+    return extra
 
 
 def _write_note(run: _ImportRun, prepared: _Prepared) -> str:
@@ -615,7 +629,7 @@ def _write_note(run: _ImportRun, prepared: _Prepared) -> str:
             pinned=parsed.pinned,
             created=prepared.created,
             modified=prepared.modified,
-            extra={EXTRA_KEY: parsed.foreign} if parsed.foreign else None,
+            extra=_extra(parsed, prepared.source),
         )
     except VaultError as exc:
         return str(exc)

@@ -302,12 +302,20 @@ class LinkIndex:
 
 def aliases_of(note: Note) -> tuple[str, ...]:
     """The folded other names a note answers to: `aliases` (or `alias`) in the front matter an
-    import kept (Obsidian's aliases), a list or one string."""
-    front = note.extra.get("front_matter") if note.extra else None
-    if not isinstance(front, dict):
+    import kept (Obsidian's aliases), a list or one string; and, for a note imported from a
+    Markdown file, that file's name and its path in the folder, without ".md" (Obsidian links
+    by them: [[Plan]], [[Projects/Alpha/Plan]] name the note whose title is "The Alpha Plan")."""
+    if not note.extra:
         return ()
-    value = front.get("aliases", front.get("alias"))
-    names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    names: list[object] = []
+    front = note.extra.get("front_matter")
+    if isinstance(front, dict):
+        value = front.get("aliases", front.get("alias"))
+        names += [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    source = note.extra.get("imported_from")
+    if isinstance(source, str) and "." in source.rsplit("/", 1)[-1]:
+        path = source.rsplit(".", 1)[0]  # (Plan.md, Plan.markdown)
+        names += [path, path.rsplit("/", 1)[-1]]
     return tuple(dict.fromkeys(fold(n) for n in names if isinstance(n, str) and fold(n)))
 
 
