@@ -14,6 +14,7 @@ from vault.interchange.frontmatter import (
     coerce_datetime,
     dump_front_matter,
     normalise_tags,
+    read_front_matter,
     safe_dirname,
     safe_filename,
     safe_filenames,
@@ -417,6 +418,12 @@ def test_fence_variants() -> None:
 )
 def test_malformed_front_matter_keeps_the_note_intact(text: str) -> None:
     assert split_front_matter(text) == ({}, text)
+    # and says why, in one line, when the fences were there (an import reports it)
+    meta, body, problem = read_front_matter(text)
+    assert (meta, body) == ({}, text)
+    fenced = text.startswith("---\n") and "\n---\n" in text[3:]
+    assert (problem is not None) == fenced, problem
+    assert problem is None or ("\n" not in problem and problem)
 
 
 @given(st.text())

@@ -548,6 +548,29 @@ def by_title_id(vault: Vault, note_id: str) -> str:
     return vault.note(note_id).title
 
 
+def test_front_matter_that_cannot_be_read_is_reported_and_kept_as_text(
+    make_vault, tmp_path: Path, cli
+) -> None:
+    """A note whose front matter is broken YAML is imported with the block as text (nothing
+    lost), and the import says which notes, so their titles and tags can be set by hand."""
+    src = tmp_path / "md"
+    src.mkdir()
+    (src / "Broken.md").write_text("---\ntags: [unclosed\ntitle: Lost\n---\nbody\n")
+    (src / "Fine.md").write_text("---\ntags: [a]\n---\nbody\n")
+    vault, _ = make_vault(tmp_path / "domain")
+    report = import_markdown(vault, src)
+    assert report.imported == 2 and list(report.front_matter_kept) == ["Broken.md"]
+    broken = vault.find_note("Broken")
+    assert broken.body.startswith("---\ntags: [unclosed")
+    assert import_markdown(vault, src).front_matter_kept == {}  # unchanged: not said again
+    cli.init()
+    said = cli("import", "markdown", str(src))
+    assert said.returncode == 0, said.stderr
+    assert "front matter kept as text: Broken.md: " in said.stderr
+    as_json = json.loads(cli("import", "markdown", str(src), "--json").stdout)
+    assert as_json["front_matter_kept"] == {}  # the second time: unchanged
+
+
 def _check_linked(vault: Vault, link_index) -> None:
     index = link_index(vault)
     by_title = {n.title: n for n in vault.notes()}

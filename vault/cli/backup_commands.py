@@ -427,6 +427,7 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
                 "other_files": report.other_files,
                 "attachments": report.attachments,
                 "left_alone": report.left_alone,
+                "front_matter_kept": report.front_matter_kept,
             }
         )
     else:
@@ -440,6 +441,11 @@ def cmd_import(args: argparse.Namespace, config: Config) -> int:
             info(f"{plural(report.other_files, 'other file')} left alone:")
         for rel, reason in sorted(report.left_alone.items()):
             info(f"  left alone: {cli_output.field(str(rel))}: {reason}")
+        for rel, reason in sorted(report.front_matter_kept.items()):
+            info(
+                f"  front matter kept as text: {cli_output.field(rel)}: "
+                f"{cli_output.field(reason)} (its title, tags and dates were not read)"
+            )
         for rel, reason in sorted(report.skipped.items()):
             info(f"  not imported: {cli_output.field(str(rel))}: {reason}")
     return 1 if report.skipped else 0

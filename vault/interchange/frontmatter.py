@@ -44,6 +44,7 @@ __all__ = [
     "coerce_datetime",
     "dump_front_matter",
     "normalise_tags",
+    "read_front_matter",
     "safe_dirname",
     "safe_filename",
     "safe_filenames",
@@ -159,13 +160,23 @@ def split_front_matter(text: str) -> tuple[dict[str, object], str]:
     Without front matter, or with front matter we cannot read, returns ({}, text) unchanged.
     Never raises: on import a note is worth more than its metadata.
     """
+    meta, body, _ = read_front_matter(text)
+    return meta, body
+
+
+def read_front_matter(text: str) -> tuple[dict[str, object], str, str | None]:
+    """`split_front_matter`, and why a fenced block at the top could not be read as front
+    matter (None if there is none, or it was read): an import says so, as the block then
+    stays in the note's text and its title, tags and dates are not taken from it."""
     try:
         found = _split(text)
+    except _Malformed as exc:
+        return {}, text, str(exc) or "not front matter this reads"
     except Exception:
         # _split only means to raise _Malformed. Anything else would be a bug here, and the
         # contract is that a bug costs the note its metadata, never its content.
-        return {}, text
-    return found if found is not None else ({}, text)
+        return {}, text, "not front matter this reads"
+    return (*found, None) if found is not None else ({}, text, None)
 
 
 def _split(text: str) -> tuple[dict[str, object], str] | None:

@@ -62,10 +62,10 @@ from vault.interchange.frontmatter import (
     coerce_datetime,
     dump_front_matter,
     normalise_tags,
+    read_front_matter,
     safe_dirname,
     safe_filename,
     safe_filenames,
-    split_front_matter,
 )
 from vault.notes.attachments import FIELD as ATTACHMENTS_FIELD
 from vault.notes.model import Note, datetime_of
@@ -140,6 +140,9 @@ class ImportReport:
     other_files: int = 0  # files that are not Markdown and no note brought in: left alone
     attachments: int = 0  # files brought in as attachments of the notes that link to them
     left_alone: dict[str, str] = field(default_factory=dict)  # relative path -> why
+    # Notes imported whose front matter could not be read: it stays in the note's text, and
+    # their title, tags and dates come from elsewhere. Relative path -> why.
+    front_matter_kept: dict[str, str] = field(default_factory=dict)
 
 
 # --- export ------------------------------------------------------------------------------------
@@ -358,6 +361,8 @@ class ParsedNote:
     notebook: str | None  # an exact notebook path from the front matter
     foreign: dict[str, Any]
     renamed: dict[str, str] = field(default_factory=dict)  # exported file -> attachment name
+    # Why a block at the top that looks like front matter could not be read (it stays text).
+    front_matter_problem: str | None = None
 
 
 def _folded(meta: dict[str, object]) -> dict[str, object]:
@@ -433,7 +438,7 @@ def _json_safe(value: object) -> object:
 def parse_markdown(text: str, fallback_title: str, *, with_inline_tags: bool = False) -> ParsedNote:
     """Read one Markdown document as a note. Never raises: a note's text is never lost."""
     text = text.removeprefix("\ufeff")
-    meta, body = split_front_matter(text)
+    meta, body, problem = read_front_matter(text)
     folded = _folded(meta)
     title_value = _first(folded, _TITLE_KEYS)
     title = str(_json_safe(title_value)).strip() if title_value is not None else ""
@@ -462,6 +467,7 @@ def parse_markdown(text: str, fallback_title: str, *, with_inline_tags: bool = F
         notebook=notebook.strip().strip("/") if isinstance(notebook, str) else None,
         foreign=foreign,
         renamed=md_attachments.renamed_files(_first(folded, (md_attachments.NAMES_KEY,))),
+        front_matter_problem=problem,
     )
 
 
@@ -517,6 +523,7 @@ class _ImportRun:
     last_size: int = 0  # bytes of the last file read
     attachments: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # a linked file not brought in
+    front_matter_kept: dict[str, str] = field(default_factory=dict)  # (ImportReport's)
 
 
 def _read_regular(path: Path) -> bytes:
@@ -642,6 +649,8 @@ def _write_note(run: _ImportRun, prepared: _Prepared) -> str:
             prepared.sealed or {},
             run.problems,
         )
+    if parsed.front_matter_problem:
+        run.front_matter_kept[prepared.source] = parsed.front_matter_problem
     return "imported"
 
 
@@ -772,4 +781,5 @@ def import_markdown(
         other_files=len(left_alone),
         attachments=run.attachments,
         left_alone=left_alone,
+        front_matter_kept=run.front_matter_kept,
     )

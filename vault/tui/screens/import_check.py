@@ -140,6 +140,12 @@ def imported_text(report: ImportReport) -> str:
             f" {plural(n, 'other file')} (not Markdown, and no note links to "
             f"{agree(n, 'it', 'them')}) {agree(n, 'was', 'were')} left alone."
         )
+    if report.front_matter_kept:
+        n = len(report.front_matter_kept)
+        text += (
+            f" {plural(n, 'note')} kept {agree(n, 'its', 'their')} front matter as text (it "
+            "could not be read)."
+        )
     if report.skipped:
         n = len(report.skipped)
         text += f" {plural(n, 'file')} could not be imported:"
@@ -148,6 +154,10 @@ def imported_text(report: ImportReport) -> str:
 
 def import_findings(report: ImportReport) -> tuple[str, ...]:
     lines = [f"{path}: {why}" for path, why in sorted(report.skipped.items())]
+    lines += [
+        f"{path}: front matter kept as text ({why}); its title, tags and dates were not read"
+        for path, why in sorted(report.front_matter_kept.items())
+    ]
     return capped(lines, "`vault import markdown` lists them all")
 
 
@@ -246,6 +256,7 @@ CHECK_ADVICE = (
     "lists them) if notes are missing."
 )
 IMPORT_ADVICE = (
-    "These files were left where they are. Mend them and import the folder again: the notes "
-    "already imported are skipped."
+    "A file not imported stays where it is: mend it and import the folder again (the notes "
+    "already imported are skipped). A note whose front matter was kept as text is in the "
+    "vault: set its title and tags there."
 )

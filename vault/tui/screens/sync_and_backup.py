@@ -329,7 +329,7 @@ class SyncAndBackup(MainHost):
                     session,
                     text,
                     "Import",
-                    error=bool(details),
+                    error=bool(report.skipped),
                     then="reload",
                     details=details,
                     advice=IMPORT_ADVICE,
