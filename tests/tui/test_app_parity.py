@@ -251,13 +251,13 @@ async def test_a_keyfile_vault_keeps_its_keyfile(tmp_path: Path, home_vault: Pat
         field = dialog.query_one("#keyfile")
         assert field.display and field.value == str(keyfile)
         await type_into(pilot, "#keyfile", "")
-        await change_password(pilot, PASSWORD, "second password")
+        await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
         assert app.screen is dialog
         assert "needs its keyfile" in str(dialog.query_one("#password-message").content)
         await type_into(pilot, "#keyfile", str(keyfile))
-        await change_password(pilot, PASSWORD, "second password")
+        await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
         assert app.screen is main
-    with Vault.unlock(home_vault, password="second password", keyfile=keyfile):
+    with Vault.unlock(home_vault, password="quiet orchid lantern ninety", keyfile=keyfile):
         pass
     with pytest.raises(WrongPasswordError):
         Vault.unlock(home_vault, password=PASSWORD, keyfile=keyfile)
@@ -361,7 +361,7 @@ async def test_a_password_change_that_fails_says_why_and_lets_go(
         await settle(pilot)
         dialog = app.screen
         await type_into(pilot, "#keyfile", str(tmp_path / "gone.bin"))
-        await change_password(pilot, PASSWORD, "second password")
+        await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
         assert "was not changed" in str(dialog.query_one("#password-message").content)
         assert not dialog.query_one("#busy").display
         assert dialog.focused is dialog.query_one("#current")
@@ -421,3 +421,22 @@ async def test_the_dialogs_show_their_title_at_80x24(sample_vault: Path, app_for
             assert screen.contains_region(dialog.focused.region), (title, dialog.focused.region)
             await pilot.press("escape")
             await settle(pilot)
+
+
+async def test_a_weak_new_password_is_taken_only_when_confirmed(
+    sample_vault: Path, app_for
+) -> None:
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        main.action_change_password()
+        await settle(pilot)
+        dialog = app.screen
+        await change_password(pilot, PASSWORD, "hunter2")
+        assert app.screen is dialog
+        assert "is weak" in str(dialog.query_one("#password-message").content)
+        await pilot.press("enter")  # again: taken
+        await settle(pilot)
+        assert app.screen is main
+    with Vault.unlock(sample_vault, password="hunter2"):
+        pass

@@ -159,3 +159,24 @@ async def test_a_short_terminal_scrolls_the_create_message_into_view(
         message = screen.query_one("#create-message", Static)
         assert "not the same" in str(message.render())
         assert card.region.contains_region(message.region)
+
+
+async def test_a_weak_password_is_taken_only_when_confirmed(home_vault: Path, app_for) -> None:
+    """ "abc" was accepted at once (a person's test): now the first Enter says how weak it is,
+    and only a second one creates the vault with it; another password is asked about anew."""
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 36)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        for weak in ("abc", "hunter2"):
+            await type_into(pilot, "#password", weak)
+            await type_into(pilot, "#repeat", weak)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert "Press Enter again" in str(screen.query_one("#create-message").render())
+            assert not (home_vault / "vault.json").exists()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RecoveryKeyScreen)
+    with Vault.unlock(home_vault, password="hunter2"):
+        pass

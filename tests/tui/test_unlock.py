@@ -215,3 +215,27 @@ def test_the_password_and_enter_typed_as_vault_starts_unlock_it(sample_vault: Pa
                 child.wait()
         os.close(master)
     assert unlocked, seen[-2000:]
+
+
+async def test_a_keyfile_vault_takes_the_password_then_the_keyfile(
+    home_vault: Path, tmp_path: Path, app_for
+) -> None:
+    """Enter after the password goes on to the keyfile field, the password kept (typed again
+    into the keyfile field, as after a refusal, it showed in clear)."""
+    keyfile = tmp_path / "key.bin"
+    keyfile.write_bytes(b"k" * 64)
+    Vault.create(home_vault, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True)[0].lock()
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.focused is screen.query_one("#keyfile")
+        assert screen.query_one("#password", Input).value == PASSWORD
+        assert "keyfile's path" in str(screen.query_one("#unlock-message", Static).render())
+        await type_into(pilot, "#keyfile", str(keyfile))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)

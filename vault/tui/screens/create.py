@@ -46,6 +46,18 @@ def strength_markup(password: str) -> str:
     return f"[{color}]{bar} {result.label}[/] [$text-muted]· {result.hint}[/]"
 
 
+def weak_warning(password: str) -> str | None:
+    """What to say before a very weak or weak password is used (once: the same password
+    confirmed a second time is taken), or None."""
+    strength = estimate(password)
+    if strength.score > 1:
+        return None
+    return (
+        f"This password is {strength.label}: anyone with a copy of the vault could guess it. "
+        "Press Enter again to use it anyway, or choose a longer one (a few random words)."
+    )
+
+
 def recovery_lines(key: str, per_line: int = 5) -> str:
     """The recovery key in rows of five groups, so it never breaks inside a group."""
     groups = key.replace(" ", "").split("-")
@@ -62,6 +74,7 @@ class CreateVaultScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
         self.vault_path = vault_path
         # Tiny Argon2 parameters, only when a test asks for them explicitly.
         self.test_kdf = test_kdf
+        self._weak_accepted: str | None = None  # a weak password confirmed by a second Enter
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(classes="card", id="create-card"):
@@ -148,6 +161,11 @@ class CreateVaultScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
             keyfile = expanded(keyfile_text) if keyfile_text else None
         except VaultError as exc:
             self._say(str(exc))
+            return
+        warning = weak_warning(password)
+        if warning and self._weak_accepted != password:
+            self._weak_accepted = password  # (Enter again: taken)
+            self._say(warning)
             return
         self._set_busy(True)
         hold_keys(self.app)  # for the recovery key screen that follows

@@ -16,7 +16,7 @@ from textual.widgets import Button, Input, Label, LoadingIndicator, Static
 from vault.errors import VaultError, WrongPasswordError
 from vault.paths import expanded
 from vault.tui.failures import describe
-from vault.tui.screens.create import strength_markup
+from vault.tui.screens.create import strength_markup, weak_warning
 from vault.tui.screens.dialogs import Dialog
 from vault.tui.screens.host import MainHost
 from vault.tui.session import Session, Stopped
@@ -41,6 +41,7 @@ class ChangePasswordDialog(Dialog[bool]):
         self._session = session
         self._uses_keyfile = session.vault.uses_keyfile
         self._keyfile = keyfile
+        self._weak_accepted: str | None = None  # a weak new password confirmed again
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="card", id="password-card"):
@@ -134,6 +135,11 @@ class ChangePasswordDialog(Dialog[bool]):
             return
         if new != self._value("repeat"):
             self._say("The two new passwords differ; type the second one again.", "repeat")
+            return
+        warning = weak_warning(new)
+        if warning and self._weak_accepted != new:
+            self._weak_accepted = new  # (Enter again: taken)
+            self._say(warning)
             return
         self._set_busy(True)
         self._say("Checking the current password, then sealing the new one…")

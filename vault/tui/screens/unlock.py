@@ -96,6 +96,7 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
         # (an unlock waits for it 5 s at most) closes its store itself.
         self._read_unwanted = False
         self._read_lock = threading.Lock()
+        self._needs_keyfile = info.needs_keyfile
 
     def compose(self) -> ComposeResult:
         with Center(), Vertical(classes="card", id="unlock-card"):
@@ -204,6 +205,12 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
             self._fail("Type your password, then press enter.")
             return
         keyfile_text = keyfile_field.value.strip()
+        if self._needs_keyfile and not keyfile_text and event.input is password_field:
+            status = self.query_one("#unlock-message", Static)
+            status.update("Now the keyfile's path, then enter.")
+            status.set_class(False, "error")
+            self.set_focus(keyfile_field)
+            return
         try:
             keyfile = expanded(keyfile_text) if keyfile_text else None
         except VaultError as exc:
@@ -233,7 +240,11 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
             )
         except KeyfileRequiredError:
             self.post_message(
-                UnlockFailed("This vault needs its keyfile: type its path.", needs_keyfile=True)
+                UnlockFailed(
+                    "This vault needs its keyfile: the password again, then the keyfile's path "
+                    "below.",
+                    needs_keyfile=True,
+                )
             )
             return
         except VaultError as exc:
@@ -275,9 +286,11 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
         text = message.text
         if text.startswith("wrong password"):
             text = text[0].upper() + text[1:] + ". Try again."
+        # The focus stays in the password field: put in the keyfile field, the password typed
+        # again (as after a wrong one) showed in clear. Enter there goes on to the keyfile.
         self._fail(text)
         if message.needs_keyfile:
-            self.set_focus(self.query_one("#keyfile", Input))
+            self._needs_keyfile = True
 
     def on_work_failed(self, message: WorkFailed) -> None:
         message.stop()
