@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -29,7 +30,7 @@ from vault.cli.common import (
     stdin_is_terminal,
 )
 from vault.config import Config
-from vault.errors import InvalidInputError
+from vault.errors import CorruptItemError, InvalidInputError, NotFoundError
 from vault.notes.filing import closest_name
 from vault.notes.model import Note
 from vault.notes.search import match_snippet, parse_query
@@ -219,7 +220,8 @@ def _warn_corrupt(vault: Vault) -> None:
         ids = ", ".join(short(i) for i in sorted(vault.corrupt)[:5])
         info(
             f"warning: {plural(len(vault.corrupt), 'item')} could not be opened ({ids}): "
-            "tampered or corrupt; `vault check` tells more"
+            "tampered or corrupt; `vault check` tells more, and `vault history ID` lists a "
+            "note's versions that open (`vault revert ID VERSION` brings one back)"
         )
 
 
@@ -402,8 +404,33 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _note_or_damaged(
+    args: argparse.Namespace, config: Config, ref: str, *, read_only: bool = False
+) -> Iterator[tuple[Vault, Note]]:
+    """`opened_note`, and for a note whose newest version does not open (named by its id),
+    that note as its newest version that opens (`Vault.damaged_note`): what `vault history`
+    lists and `vault revert` brings back, so a damaged newest version costs only itself."""
+    entered = False
+    try:
+        with opened_note(args, config, ref, read_only=read_only) as pair:
+            entered = True
+            yield pair
+        return
+    except CorruptItemError as exc:
+        if entered:
+            raise
+        damaged = exc
+    with open_vault(args, config, scheduled_backup=not read_only) as vault:
+        try:
+            note = vault.damaged_note(ref)
+        except NotFoundError:
+            raise damaged from None
+        yield vault, note
+
+
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note, read_only=True) as (vault, note):
+    with _note_or_damaged(args, config, args.note, read_only=True) as (vault, note):
         versions = vault.note_history(note)
         if args.json:
             emit_json(
@@ -413,7 +440,8 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
                         "device": v.device,
                         "modified": iso_time(v.note.modified) if v.note else None,
                         "title": v.note.title if v.note else None,
-                        "deleted": v.note is None,
+                        "deleted": v.note is None and not v.damaged,
+                        "damaged": v.damaged,
                         "current": v.version == note.version,
                     }
                     for v in versions
@@ -422,7 +450,9 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
             return 0
         for v in versions:
             mark = "*" if v.version == note.version else " "
-            if v.note is None:
+            if v.damaged:
+                out(f"{mark} {v.version[:12]}  (does not open: tampered or corrupt)")
+            elif v.note is None:
                 out(f"{mark} {v.version[:12]}  (no content: deleted or purged)")
             else:
                 size = len(v.note.body.encode("utf-8"))
@@ -433,9 +463,14 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_revert(args: argparse.Namespace, config: Config) -> int:
-    with opened_note(args, config, args.note) as (vault, note):
+    with _note_or_damaged(args, config, args.note) as (vault, note):
         note = editable(vault, note)
         old = _version_of(vault, note, args.version)
-        vault.update_note(note, title=old.title, body=old.body, tags=old.tags, pinned=old.pinned)
+        if note.id in vault.corrupt:  # its newest version does not open: written over it
+            vault.write_over_damaged(note, old)
+        else:
+            vault.update_note(
+                note, title=old.title, body=old.body, tags=old.tags, pinned=old.pinned
+            )
         info(f"Restored the content of version {args.version} as the newest version.")
     return 0

@@ -375,15 +375,57 @@ class Notes(Filing):
         versions = []
         for op in self.store.history(note.id):
             old: Note | None = None
+            damaged = False
             if not op.deleted:
                 try:
                     payload = self.open_op(op)
                     if not is_erased(payload):
                         old = Note.from_payload(note.id, payload, op.op_id)
                 except VaultError:
-                    old = None
-            versions.append(NoteVersion(op.op_id, old, op.device, op.seq))
+                    old, damaged = None, True
+            versions.append(NoteVersion(op.op_id, old, op.device, op.seq, damaged))
         return versions
+
+    def damaged_note(self, ref: str) -> Note:
+        """A note whose newest version does not open (it is left out of every list), named by
+        its id or the start of it: its newest version that does open, standing at the damaged
+        one, so a change writes on top of it (`vault revert` makes a version that opens the
+        newest again: the note is back). NotFoundError if no such note is named."""
+        ref = ref.strip().lower()
+        named = [i for i in self.corrupt if i.startswith(ref)] if len(ref) >= 4 else []
+        row = self.store.item(named[0]) if len(named) == 1 else None
+        if row is None or row.kind != "note" or row.deleted:
+            raise NotFoundError(f"no note that could not be opened is named '{ref}'")
+        for op in reversed(self.store.history(row.item_id)):
+            if op.deleted:
+                break
+            try:
+                payload = self.open_op(op)
+            except VaultError:
+                continue
+            if is_erased(payload):
+                break
+            return dataclasses.replace(
+                Note.from_payload(row.item_id, payload, op.op_id), version=row.op_id
+            )
+        raise CorruptItemError(f"note {short(row.item_id)}: none of its versions opens")
+
+    def write_over_damaged(self, at: Note, content: Note) -> Note:
+        """`content`'s title, body, tags and pinning as the newest version of a note whose
+        newest version does not open, written on top of that one (`at`, from `damaged_note`):
+        even when `at` already shows that content (`update_note` would write nothing)."""
+        with self._lock:
+            new = dataclasses.replace(
+                at,
+                title=clean_title(content.title),
+                body=content.body,
+                tags=self._register_tags(content.tags),
+                pinned=content.pinned,
+                modified=max(now_ms(), at.modified + 1),
+            )
+            written = self._write(new, self._parents(at))
+            assert isinstance(written, Note)
+            return written
 
     def search(
         self,

@@ -292,9 +292,10 @@ class NoteVersion:
     """One saved version of a note, for revision history."""
 
     version: str
-    note: Note | None  # None: a deletion, or content purged
+    note: Note | None  # None: a deletion, content purged, or (`damaged`) a version that fails
     device: str
     seq: int
+    damaged: bool = False  # it does not open (tampered or corrupt)
 
 
 Item = Note | Notebook | Tag

@@ -251,9 +251,10 @@ def check_title(report: CheckReport) -> str:
 
 
 CHECK_ADVICE = (
-    "Everything not listed opens. Your other devices and your backups may still hold what is "
-    "damaged or missing here: compare, and restore from a backup (Backups in the palette "
-    "lists them) if notes are missing."
+    "Everything not listed opens. A note whose newest version does not open is left out of "
+    "the list; its older versions still open: `vault history ID` lists them and `vault revert "
+    "ID VERSION` brings one back. Your other devices and your backups may still hold what is "
+    "damaged or missing here (Backups in the palette lists them)."
 )
 IMPORT_ADVICE = (
     "A file not imported stays where it is: mend it and import the folder again (the notes "
