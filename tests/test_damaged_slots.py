@@ -127,3 +127,30 @@ def test_vault_passwd_recovery_mends_a_damaged_password_slot(
     )
     assert mended.returncode == 0, mended.stderr
     assert cli("ls", VAULT_PASSWORD="mended password").returncode == 0
+
+
+def test_a_damaged_slot_here_deletes_no_published_copy(cli: CLI, tmp_path: Path) -> None:
+    """The copy of a slot published in the sync folder may be the only good one left: while a
+    slot here does not read, sync deletes none of this device's published slots, says why,
+    and a clone with the recovery key still works from the folder."""
+    recovery = cli.init()
+    folder = tmp_path / "shared"
+    cli("remote", "set", str(folder), check=True)
+    cli("sync", check=True)
+    published = sorted(p.name for p in folder.rglob("*.slot"))
+    assert len(published) == 2
+    slot_file(cli.vault_dir, "recovery").write_text("garbage")
+    synced = cli("sync")
+    assert synced.returncode == 0, synced.stderr
+    assert "damaged" in synced.stderr
+    assert sorted(p.name for p in folder.rglob("*.slot")) == published
+    clone = CLI(tmp_path / "clone", tmp_path / "clone.toml")
+    cloned = clone(
+        "clone",
+        str(folder),
+        "--recovery",
+        VAULT_PASSWORD=None,
+        VAULT_RECOVERY_KEY=recovery,
+        VAULT_NEW_PASSWORD="quiet orchid lantern ninety",
+    )
+    assert cloned.returncode == 0, cloned.stderr

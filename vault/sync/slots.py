@@ -32,11 +32,21 @@ def publish_slots(
     remote: RemoteFolder, store: Store, me: str, recorded: dict[str, int]
 ) -> Published:
     want = {}
-    for slot in store.slots():
+    slots = store.slots()
+    damaged = list(store.damaged_slots)
+    for slot in slots:
         data = slot.to_json()
         want[content_hash(data)] = data
-    own_ids = {s.slot_id for s in store.slots()}
+    own_ids = {s.slot_id for s in slots}
     out = Published(digests={d: len(b) for d, b in want.items()})
+    if damaged:
+        # A slot here does not read (store.slots skips it): the copy published from it may be
+        # the only good one left (a recovery slot). Nothing published is deleted meanwhile.
+        names = ", ".join(name for name, _ in damaged[:3])
+        out.warnings.append(
+            f"key slot {names} on this device is damaged: this device's published key slots "
+            "were left as they are (restore the keys folder from a backup, or `vault passwd`)"
+        )
     try:
         entries = remote.list_files(me, layout.KEYS_DIR)
     except RemoteError as exc:
@@ -50,6 +60,10 @@ def publish_slots(
             continue  # not a name this device writes: not its to delete
         if digest in want and entry.size == len(want[digest]):
             present.add(digest)
+            continue
+        if damaged:
+            if digest in recorded:
+                out.digests[digest] = recorded[digest]  # still ours, to clear once mended
             continue
 
         def ours(data: bytes, digest: str = digest) -> bool:
