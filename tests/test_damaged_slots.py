@@ -142,7 +142,7 @@ def test_a_damaged_slot_here_deletes_no_published_copy(cli: CLI, tmp_path: Path)
     slot_file(cli.vault_dir, "recovery").write_text("garbage")
     synced = cli("sync")
     assert synced.returncode == 0, synced.stderr
-    assert "damaged" in synced.stderr
+    assert "damaged" in synced.stdout + synced.stderr
     assert sorted(p.name for p in folder.rglob("*.slot")) == published
     clone = CLI(tmp_path / "clone", tmp_path / "clone.toml")
     cloned = clone(
