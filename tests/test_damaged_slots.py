@@ -154,3 +154,39 @@ def test_a_damaged_slot_here_deletes_no_published_copy(cli: CLI, tmp_path: Path)
         VAULT_NEW_PASSWORD="quiet orchid lantern ninety",
     )
     assert cloned.returncode == 0, cloned.stderr
+
+
+def _plant_decoy(vault_path: Path) -> Path:
+    """A well-formed password slot of this vault's master key that opens nothing, named to
+    sort first, asking for the cheapest Argon2 there is."""
+    import json
+
+    real = slot_file(vault_path, "password")
+    doc = json.loads(real.read_bytes())
+    doc["slot"] = "0000000000000000"
+    doc["kdf"].update(m=8, t=1, p=1)
+    decoy = real.with_name("0000000000000000.json")
+    decoy.write_text(json.dumps(doc, indent=2))
+    return decoy
+
+
+def test_a_planted_slot_gives_a_password_change_nothing(make_vault, vault_path) -> None:
+    """Its Argon2 parameters and id were taken for the new password (m=8 KiB: cheap to guess),
+    and the real slot removed; now only the slot that opened counts, and every other password
+    slot goes. `rekey` found the decoy first and refused the right password."""
+    import json
+
+    vault, _ = make_vault()
+    vault.lock()
+    decoy = _plant_decoy(vault_path)
+    with Vault.unlock(vault_path, password=PASSWORD) as v:
+        v.change_password("quiet orchid lantern ninety")
+    slots = [json.loads(p.read_bytes()) for p in (vault_path / "keys").glob("*.json")]
+    password_slots = [d for d in slots if d["type"] == "password"]
+    assert len(password_slots) == 1 and not decoy.exists()
+    assert password_slots[0]["kdf"]["m"] >= 1024  # the opened slot's (the test's), not 8
+    _plant_decoy(vault_path)
+    with Vault.unlock(vault_path, password="quiet orchid lantern ninety") as v:
+        v.rekey("quiet orchid lantern ninety")
+    with Vault.unlock(vault_path, password="quiet orchid lantern ninety"):
+        pass

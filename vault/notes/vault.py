@@ -19,7 +19,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from vault.errors import InvalidInputError, KeyfileError, StaleSessionError, WrongPasswordError
+from vault.errors import (
+    InvalidInputError,
+    KeyfileError,
+    StaleSessionError,
+    WeakParametersError,
+    WrongPasswordError,
+)
 from vault.notes import integrity
 from vault.notes.cache import SNAPSHOT_MIN_CHANGES, SNAPSHOT_MIN_ITEMS, Bodies, ItemCache
 from vault.notes.editing import KEEP, Notes, clean_title, sort_notes
@@ -324,13 +330,20 @@ class Vault(Notes):
                 if any(s.slot_type == keys.PASSWORD_KEYFILE for s in old):
                     raise KeyfileError("pass the keyfile to keep, or choose --no-keyfile")
                 keyfile = None
+            # Only the slot that opened here is known to be this vault's own: any other one in
+            # keys/ may be planted (its commitment never checked), and its Argon2 parameters
+            # and id must not be taken (a decoy asking m=8 KiB made the new password cheap to
+            # guess). Opened with the recovery key: measured anew.
+            opened = self._rewrap[0] if self._rewrap is not None else None
+            if opened is not None and not any(s.commit == opened.commit for s in old):
+                opened = None  # changed by another process since: not here any more
             if kdf is None:
-                kdf = (
-                    next((s.kdf for s in old if s.kdf is not None), None) or crypto.calibrate_kdf()
-                )
+                kdf = opened.kdf if opened is not None and opened.kdf else None
+                if kdf is None or not _creatable(kdf):
+                    kdf = crypto.calibrate_kdf()
             slot_type = keys.PASSWORD_KEYFILE if keyfile else keys.PASSWORD
             # The same slot id is replaced atomically, so a crash leaves the old or new password.
-            slot_id = old[0].slot_id if old else None
+            slot_id = opened.slot_id if opened is not None else None
             new, kek = keys.Slot.create_kek(
                 self.vault_id,
                 slot_type,
@@ -341,8 +354,9 @@ class Vault(Notes):
             )
             self.store.write_slot(new)
             self.keep_kek(new, kek)
-            for s in old[1:]:
-                self.store.remove_slot(s.slot_id)
+            for s in old:  # every other password slot: the old password opens nothing more
+                if s.slot_id != new.slot_id:
+                    self.store.remove_slot(s.slot_id)
 
     def rekey(
         self,
@@ -364,12 +378,13 @@ class Vault(Notes):
         then the old slots are removed."""
         with self._lock:
             old_slots = self.store.slots()
-            pw_slot = next((s for s in old_slots if s.slot_type != keys.RECOVERY), None)
-            opened = (
-                pw_slot.try_open_kek(self.vault_id, keys.Secret(password, keyfile))
-                if pw_slot is not None
-                else None
-            )
+            # The password slot the password opens (a planted one sorting first opens nothing).
+            pw_slot, opened = None, None
+            for candidate in (s for s in old_slots if s.slot_type != keys.RECOVERY):
+                opened = candidate.try_open_kek(self.vault_id, keys.Secret(password, keyfile))
+                if opened is not None:
+                    pw_slot = candidate
+                    break
             if pw_slot is None or opened is None:
                 raise WrongPasswordError("wrong password; rekey needs the current password")
             kdf = kdf or pw_slot.kdf
@@ -476,3 +491,15 @@ class Vault(Notes):
 
         checked, damaged = attachments.check_blobs(self)
         return dataclasses.replace(report, blobs=checked, damaged_blobs=damaged)
+
+
+def _creatable(kdf: KdfParams) -> bool:
+    """Whether a new slot may be made with `kdf` (above the floor; `KdfParams.check_creatable`);
+    the test parameters count, as they were chosen explicitly for the vault being tested."""
+    if kdf == crypto.TEST_KDF:
+        return True
+    try:
+        kdf.check_creatable()
+    except WeakParametersError:
+        return False
+    return True
