@@ -4,15 +4,31 @@ what it serves (vault.session.thin, standard library only), and the command line
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def main() -> int:
     if sys.stderr is None:
         _quiet_stderr()
+    argv = sys.argv[1:]
+    # The app: the terminal stops echoing at once, not when the app puts it in raw mode (half
+    # a second on): a password typed as `vault` starts was shown, and left in the scrollback.
+    restore = _no_echo() if _opens_the_app(argv) else None
+    try:
+        return _main(argv)
+    finally:
+        if restore is not None:
+            restore()
+
+
+def _main(argv: list[str]) -> int:
     from vault.session import thin
 
-    argv = sys.argv[1:]
     if argv == ["--version"]:  # argparse's answer, without loading the command line
         from vault import __version__
 
@@ -71,6 +87,44 @@ _UNLOCKING = frozenset(
         "attachment", "attachments",
     }
 )  # fmt: skip
+
+
+def _opens_the_app(argv: list[str]) -> bool:
+    """Whether `argv` names no command (only `--vault DIR`, `--keyfile PATH`): the app."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--vault", "--keyfile") and i + 1 < len(argv):
+            i += 2
+        elif argv[i].startswith(("--vault=", "--keyfile=")):
+            i += 1
+        else:
+            return False
+    return True
+
+
+def _no_echo() -> Callable[[], None] | None:
+    """Stop the terminal echoing what is typed (what is typed stays waiting for the app);
+    returns what puts it back as it was, or None when standard input is no terminal."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd):
+            return None
+        saved = termios.tcgetattr(fd)
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHO  # (the local modes)
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+
+    def restore() -> None:
+        import contextlib
+
+        with contextlib.suppress(OSError, termios.error):  # (the terminal is gone)
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+    return restore
 
 
 def _plain_command(argv: list[str]) -> tuple[str | None, dict[str, str]]:

@@ -239,3 +239,58 @@ async def test_a_keyfile_vault_takes_the_password_then_the_keyfile(
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
+
+
+def test_the_terminal_stops_echoing_as_the_app_starts_and_echoes_again_after() -> None:
+    """A password typed as `vault` starts was echoed until the app put the terminal in raw
+    mode (half a second on), and stayed in the scrollback. The terminal stops echoing as soon
+    as `vault` (the app) runs, what was typed stays waiting for the app, and echo comes back
+    as it was once the app is done."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    program = (
+        "import os, termios, vault.__main__ as m\n"
+        "assert m._opens_the_app([]) and m._opens_the_app(['--vault', 'x'])\n"
+        "assert not m._opens_the_app(['ls']) and not m._opens_the_app(['--vault'])\n"
+        "before = termios.tcgetattr(0)[3] & termios.ECHO\n"
+        "restore = m._no_echo()\n"
+        "during = termios.tcgetattr(0)[3] & termios.ECHO\n"
+        "waiting = os.read(0, 64) if during == 0 else b''\n"
+        "restore()\n"
+        "after = termios.tcgetattr(0)[3] & termios.ECHO\n"
+        "said = repr((bool(before), bool(during), waiting, bool(after)))\n"
+        "os.write(int(os.environ['OUT']), said.encode())\n"
+    )
+    os.write(master, b"typed\n")  # (already waiting: a line, so a cooked read returns it)
+    read, write = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", program],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        pass_fds=(write,),
+        env={**os.environ, "OUT": str(write)},
+        start_new_session=True,
+    )
+    os.close(slave)
+    os.close(write)
+    import select
+
+    shown = b""
+    try:
+        child.wait(timeout=60)
+        said = os.read(read, 4096).decode()
+        while select.select([master], [], [], 0.1)[0]:
+            try:
+                shown += os.read(master, 4096)
+            except OSError:
+                break
+    finally:
+        os.close(read)
+        os.close(master)
+    assert child.returncode == 0, shown[-2000:]
+    assert eval(said) == (True, False, b"typed\n", True)
