@@ -69,3 +69,25 @@ def test_a_name_that_is_no_damaged_note_keeps_its_error(cli: CLI) -> None:
         failed = cli("history", ref)
         assert failed.returncode != 0 and "Traceback" not in failed.stderr
         assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_a_revived_note_is_no_longer_counted_as_damaged(make_vault, vault_path) -> None:
+    """In a long-lived process (the session agent, the app) the note revived is not warned of
+    again: every later command said it could not be opened."""
+    from vault.notes.vault import Vault
+
+    vault, _ = make_vault()
+    note = vault.create_note("Kept", "one")
+    note = vault.update_note(note, body="two")
+    vault.update_note(note, body="three")
+    vault.lock()
+    _damage_newest(vault_path, note.id)
+    from tests.conftest import PASSWORD
+
+    with Vault.unlock(vault_path, password=PASSWORD) as v:
+        assert note.id in v.corrupt
+        at = v.damaged_note(note.id[:8])
+        older = next(x.note for x in v.note_history(at) if x.note and x.note.body == "one")
+        v.write_over_damaged(at, older)
+        assert note.id not in v.corrupt
+        assert v.note(note.id).body == "one"

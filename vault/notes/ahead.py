@@ -47,8 +47,9 @@ def derive_ahead(folder: str, password: str, *, keyfile: bool) -> None:
     thread (vault.sealing.kdf.argon2id_ahead): `unlock_master_key` tries the password slots in
     the order of their file names, a keyfile slot only with a keyfile. The slots of another
     master key (left by an interrupted rekey; the store knows which) are not told apart here:
-    one of them first only costs that derivation. A vault whose slots cannot be read starts
-    nothing (the unlock reports what is wrong)."""
+    one of them first only costs that derivation. A slot that cannot be read first starts
+    nothing: the unlock skips it (vault.storage.store: a damaged slot costs only itself), and
+    derives then, without the head start."""
     keys = os.path.join(folder, KEYS_DIR)
     try:
         names = sorted(n for n in os.listdir(keys) if n.endswith(".json"))

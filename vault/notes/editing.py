@@ -396,6 +396,15 @@ class Notes(Filing):
         row = self.store.item(named[0]) if len(named) == 1 else None
         if row is None or row.kind != "note" or row.deleted:
             raise NotFoundError(f"no note that could not be opened is named '{ref}'")
+        if row.conflict:  # versions on two branches: which to go on from is not this to say
+            raise CorruptItemError(
+                f"note {short(row.item_id)} does not open and has conflicting versions; "
+                "restore it from a backup or another device"
+            )
+        if "newer version" in self.corrupt.get(row.item_id, ""):
+            raise CorruptItemError(  # not damage: written by a newer vault, which reads it
+                f"note {short(row.item_id)} was written by a newer version of vault; upgrade"
+            )
         for op in reversed(self.store.history(row.item_id)):
             if op.deleted:
                 break
@@ -425,6 +434,7 @@ class Notes(Filing):
             )
             written = self._write(new, self._parents(at))
             assert isinstance(written, Note)
+            self.corrupt.pop(at.id, None)  # (its newest version opens now)
             return written
 
     def search(

@@ -223,5 +223,8 @@ def unlock_master_key(
 
 
 def _damage(store: Store) -> str:
-    """The key slot files `store.slots()` skipped, and why, in one line."""
-    return "; ".join(f"{name}: {why}" for name, why in store.damaged_slots)
+    """The key slot files `store.slots()` skipped, and why, in one line (the first three: a
+    folder may hold any number of planted files)."""
+    damaged = store.damaged_slots
+    named = "; ".join(f"{name}: {why}" for name, why in damaged[:3])
+    return named + (f"; and {len(damaged) - 3} more" if len(damaged) > 3 else "")

@@ -338,7 +338,7 @@ class Store:
                 damaged.append((p.name, "not a readable file"))
                 continue
             except VaultError as exc:
-                damaged.append((p.name, str(exc).removeprefix(f"{p.name}: ").removeprefix(p.name)))
+                damaged.append((p.name, str(exc).removeprefix(p.name).lstrip(": ")))
                 continue
             if slot.master_id == master_id:
                 slots.append(slot)

@@ -302,6 +302,7 @@ class SyncAndBackup(MainHost):
         def chosen(choice: ImportChoice | None) -> None:
             if choice is not None and self.session is session:
                 self._job_started = time.monotonic()
+                self._findings = None  # (the last job's: not this one's)
                 self.set_status("message", "[$accent]importing…[/]")
                 self.import_folder(session, choice)
 
@@ -342,6 +343,7 @@ class SyncAndBackup(MainHost):
             return
         self.leave_note()  # what is typed is checked too
         self._job_started = time.monotonic()
+        self._findings = None  # (the last job's: not this one's)
         self.set_status("message", "[$accent]checking…[/]")
         self.check_vault(session)
 
@@ -416,7 +418,7 @@ class SyncAndBackup(MainHost):
             self.notify(
                 f"{message.text} ctrl+p, then “Show the findings”, lists them.",
                 title=message.title,
-                severity="error",
+                severity="error" if message.error else "information",
                 timeout=15,
             )
             return
