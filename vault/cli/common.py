@@ -21,6 +21,7 @@ from vault.cli import output as cli_output
 from vault.config import Config
 from vault.errors import (
     AuthError,
+    CorruptItemError,
     InvalidInputError,
     PasswordUnavailableError,
     StaleSessionError,
@@ -329,6 +330,7 @@ def opened_note(
     trashed: bool | None = None,
     read_only: bool = False,
     every_note: bool = False,
+    damaged_ok: bool = False,
 ) -> Iterator[tuple[Vault, Note]]:
     """The unlocked vault and the note `ref` names (vault.notes.lookup), for every command that
     takes a NOTE. An id or the short id `vault ls` prints is looked up in the store's index and only
@@ -337,7 +339,8 @@ def opened_note(
     without building every note). A command that only reads (`read_only`) makes no scheduled
     backup: it changed nothing to back up. `every_note`: the command goes on to read other
     notes than this one (a rename updates the links to it), so the vault opens with them all
-    whatever names the note."""
+    whatever names the note. `damaged_ok`: an id may name a note whose newest version does not
+    open, given as its newest version that does (`Vault.damaged_note`: history, revert)."""
     backup = not read_only
     if not lookup.looks_like_id(ref) and read_only and trashed is None:
         vault = open_vault(args, config, scheduled_backup=False, bodies=False, titled=ref.strip())
@@ -358,7 +361,16 @@ def opened_note(
         return
     vault = open_vault(args, config, kinds=WITHOUT_NOTES, scheduled_backup=backup)
     try:
-        note = lookup.note_by_id(vault, ref, trashed=trashed)
+        try:
+            note = lookup.note_by_id(vault, ref, trashed=trashed)
+        except CorruptItemError:
+            if not damaged_ok:
+                raise
+            # Every note, with the key in hand (no second unlock): the damaged one's versions.
+            whole = Vault.open_with_key(vault.path, vault.master_key)
+            vault.lock()
+            vault = whole
+            note = vault.damaged_note(ref)
         if note is None:  # hex that is a title after all: every note, with the key in hand
             whole = Vault.open_with_key(vault.path, vault.master_key)
             vault.lock()

@@ -30,7 +30,7 @@ from vault.cli.common import (
     stdin_is_terminal,
 )
 from vault.config import Config
-from vault.errors import CorruptItemError, InvalidInputError, NotFoundError
+from vault.errors import InvalidInputError
 from vault.notes.filing import closest_name
 from vault.notes.model import Note
 from vault.notes.search import match_snippet, parse_query
@@ -408,25 +408,11 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
 def _note_or_damaged(
     args: argparse.Namespace, config: Config, ref: str, *, read_only: bool = False
 ) -> Iterator[tuple[Vault, Note]]:
-    """`opened_note`, and for a note whose newest version does not open (named by its id),
-    that note as its newest version that opens (`Vault.damaged_note`): what `vault history`
-    lists and `vault revert` brings back, so a damaged newest version costs only itself."""
-    entered = False
-    try:
-        with opened_note(args, config, ref, read_only=read_only) as pair:
-            entered = True
-            yield pair
-        return
-    except CorruptItemError as exc:
-        if entered:
-            raise
-        damaged = exc
-    with open_vault(args, config, scheduled_backup=not read_only) as vault:
-        try:
-            note = vault.damaged_note(ref)
-        except NotFoundError:
-            raise damaged from None
-        yield vault, note
+    """`opened_note`, where an id may also name a note whose newest version does not open,
+    given as its newest version that opens (`Vault.damaged_note`): what `vault history` lists
+    and `vault revert` brings back, so a damaged newest version costs only itself."""
+    with opened_note(args, config, ref, read_only=read_only, damaged_ok=True) as pair:
+        yield pair
 
 
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
