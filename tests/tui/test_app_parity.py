@@ -37,6 +37,27 @@ async def on_sidebar(pilot, main: MainScreen, target: Target) -> None:  # type: 
     assert main.sidebar.highlighted_target == target
 
 
+def keyfile_vault(tmp_path: Path, home_vault: Path) -> Path:
+    """A vault at `home_vault` that needs a keyfile (made in `tmp_path`): the keyfile."""
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    vault, _ = Vault.create(
+        home_vault, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
+    )
+    vault.lock()
+    return keyfile
+
+
+async def password_dialog(pilot) -> ChangePasswordDialog:  # type: ignore[no-untyped-def]
+    """Unlocked, and "Change password…" open."""
+    main = await unlock(pilot)
+    main.action_change_password()
+    await settle(pilot)
+    dialog = pilot.app.screen
+    assert isinstance(dialog, ChangePasswordDialog)
+    return dialog
+
+
 async def test_a_notebook_moves_under_another_and_back_to_the_top(
     sample_vault: Path, app_for
 ) -> None:
@@ -193,7 +214,7 @@ async def test_the_tag_keys_leave_a_notebook_alone(sample_vault: Path, app_for) 
         await on_sidebar(pilot, main, ALL)
         await pilot.press("r", "delete", "m")  # nothing to rename, delete or move there
         await settle(pilot)
-        assert app.screen is main
+        assert isinstance(app.screen, MainScreen)
 
 
 async def change_password(pilot, current: str, new: str, repeat: str | None = None) -> None:  # type: ignore[no-untyped-def]
@@ -226,7 +247,7 @@ async def test_the_password_changes_only_with_the_current_one(sample_vault: Path
         assert dialog.focused is dialog.query_one("#current")
 
         await change_password(pilot, PASSWORD, "new horse battery")
-        assert app.screen is main
+        assert isinstance(app.screen, MainScreen)
         assert any("Password changed" in n.message for n in app._notifications)
     with pytest.raises(WrongPasswordError):
         Vault.unlock(sample_vault, password=PASSWORD)
@@ -235,18 +256,10 @@ async def test_the_password_changes_only_with_the_current_one(sample_vault: Path
 
 
 async def test_a_keyfile_vault_keeps_its_keyfile(tmp_path: Path, home_vault: Path, app_for) -> None:
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    vault, _ = Vault.create(
-        home_vault, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
-    )
-    vault.lock()
+    keyfile = keyfile_vault(tmp_path, home_vault)
     app = app_for(home_vault, keyfile=keyfile)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.action_change_password()
-        await settle(pilot)
-        dialog = app.screen
+        dialog = await password_dialog(pilot)
         assert isinstance(dialog, ChangePasswordDialog)
         field = dialog.query_one("#keyfile")
         assert field.display and field.value == str(keyfile)
@@ -256,7 +269,7 @@ async def test_a_keyfile_vault_keeps_its_keyfile(tmp_path: Path, home_vault: Pat
         assert "needs its keyfile" in str(dialog.query_one("#password-message").content)
         await type_into(pilot, "#keyfile", str(keyfile))
         await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
-        assert app.screen is main
+        assert isinstance(app.screen, MainScreen)
     with Vault.unlock(home_vault, password="quiet orchid lantern ninety", keyfile=keyfile):
         pass
     with pytest.raises(WrongPasswordError):
@@ -348,18 +361,10 @@ async def test_a_password_change_that_fails_says_why_and_lets_go(
 ) -> None:
     """Any failure (here the keyfile is missing) is said in the dialog, which is usable again:
     focus back in the first field, escape closes it."""
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    vault, _ = Vault.create(
-        home_vault, PASSWORD, keyfile=keyfile, kdf=TEST_KDF, allow_weak_kdf=True
-    )
-    vault.lock()
+    keyfile = keyfile_vault(tmp_path, home_vault)
     app = app_for(home_vault, keyfile=keyfile)
     async with app.run_test(size=(120, 40)) as pilot:
-        main = await unlock(pilot)
-        main.action_change_password()
-        await settle(pilot)
-        dialog = app.screen
+        dialog = await password_dialog(pilot)
         await type_into(pilot, "#keyfile", str(tmp_path / "gone.bin"))
         await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
         assert "was not changed" in str(dialog.query_one("#password-message").content)
@@ -367,7 +372,7 @@ async def test_a_password_change_that_fails_says_why_and_lets_go(
         assert dialog.focused is dialog.query_one("#current")
         await pilot.press("escape")
         await settle(pilot)
-        assert app.screen is main
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_ctrl_z_does_not_take_back_an_older_move_after_another_change(
@@ -437,6 +442,6 @@ async def test_a_weak_new_password_is_taken_only_when_confirmed(
         assert "is weak" in str(dialog.query_one("#password-message").content)
         await pilot.press("enter")  # again: taken
         await settle(pilot)
-        assert app.screen is main
+        assert isinstance(app.screen, MainScreen)
     with Vault.unlock(sample_vault, password="hunter2"):
         pass
