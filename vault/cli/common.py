@@ -366,19 +366,21 @@ def opened_note(
         except CorruptItemError:
             if not damaged_ok:
                 raise
-            # Every note, with the key in hand (no second unlock): the damaged one's versions.
-            whole = Vault.open_with_key(vault.path, vault.master_key)
-            vault.lock()
-            vault = whole
+            vault = _every_note(vault)  # the damaged one's versions
             note = vault.damaged_note(ref)
-        if note is None:  # hex that is a title after all: every note, with the key in hand
-            whole = Vault.open_with_key(vault.path, vault.master_key)
-            vault.lock()
-            vault = whole
+        if note is None:  # hex that is a title after all
+            vault = _every_note(vault)
             note = lookup.find_note(vault, ref, trashed=trashed)
         yield vault, note
     finally:
         vault.lock()
+
+
+def _every_note(vault: Vault) -> Vault:
+    """`vault`, opened again with every note, with the key in hand (no second unlock)."""
+    whole = Vault.open_with_key(vault.path, vault.master_key)
+    vault.lock()
+    return whole
 
 
 def editable(vault: Vault, note: Note) -> Note:

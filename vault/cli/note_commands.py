@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -404,19 +403,8 @@ def cmd_search(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _note_or_damaged(
-    args: argparse.Namespace, config: Config, ref: str, *, read_only: bool = False
-) -> Iterator[tuple[Vault, Note]]:
-    """`opened_note`, where an id may also name a note whose newest version does not open,
-    given as its newest version that opens (`Vault.damaged_note`): what `vault history` lists
-    and `vault revert` brings back, so a damaged newest version costs only itself."""
-    with opened_note(args, config, ref, read_only=read_only, damaged_ok=True) as pair:
-        yield pair
-
-
 def cmd_history(args: argparse.Namespace, config: Config) -> int:
-    with _note_or_damaged(args, config, args.note, read_only=True) as (vault, note):
+    with opened_note(args, config, args.note, read_only=True, damaged_ok=True) as (vault, note):
         versions = vault.note_history(note)
         if args.json:
             emit_json(
@@ -449,7 +437,7 @@ def cmd_history(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_revert(args: argparse.Namespace, config: Config) -> int:
-    with _note_or_damaged(args, config, args.note) as (vault, note):
+    with opened_note(args, config, args.note, damaged_ok=True) as (vault, note):
         note = editable(vault, note)
         old = _version_of(vault, note, args.version)
         if note.id in vault.corrupt:  # its newest version does not open: written over it

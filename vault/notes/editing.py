@@ -15,7 +15,13 @@ from operator import attrgetter, eq, is_, is_not, itemgetter, lshift, not_, or_,
 from typing import Any
 
 from vault import gcpause
-from vault.errors import CorruptItemError, InvalidInputError, NotFoundError, VaultError
+from vault.errors import (
+    CorruptItemError,
+    InvalidInputError,
+    NotFoundError,
+    UnsupportedFormatError,
+    VaultError,
+)
 from vault.notes.cache import (  # (sort_key: for the faces, through here)
     SNAPSHOT_MIN_CHANGES,
     sort_key,  # noqa: F401
@@ -52,12 +58,12 @@ def sort_notes(notes: list[Note], sort: str = "modified") -> list[Note]:
     return list(map(itemgetter(1), order))
 
 
-def _with_tag(notes: list[Note], folded: str) -> list[Note]:
-    """The notes carrying a tag whose name folds (`str.casefold`) to `folded`: its spellings
-    among the notes' distinct tag names first (a few), then the notes carrying one of them in
-    one C-level pass (100,000 notes: no Python loop over every note's tags)."""
+def _with_tag(notes: list[Note], folded: set[str]) -> list[Note]:
+    """The notes carrying a tag whose name folds (`str.casefold`) to one of `folded`: its
+    spellings among the notes' distinct tag names first (a few), then the notes carrying one
+    of them in one C-level pass (100,000 notes: no Python loop over every note's tags)."""
     names = set(chain.from_iterable(map(_TAGS, notes)))
-    spelled = {name for name in names if name.casefold() == folded}
+    spelled = {name for name in names if name.casefold() in folded}
     return list(compress(notes, map(not_, map(spelled.isdisjoint, map(_TAGS, notes)))))
 
 
@@ -177,7 +183,7 @@ class Notes(Filing):
             inside = self.notebook_descendants(notebook)
             notes = list(compress(notes, map(inside.__contains__, map(_NOTEBOOK, notes))))
         if tag is not None:
-            notes = _with_tag(notes, tag.casefold())
+            notes = _with_tag(notes, {tag.casefold()})
         if pinned is not None:
             notes = list(compress(notes, map(eq, map(_PINNED, notes), repeat(pinned))))
         return sort_notes(notes, sort)
@@ -401,15 +407,18 @@ class Notes(Filing):
                 f"note {short(row.item_id)} does not open and has conflicting versions; "
                 "restore it from a backup or another device"
             )
-        if "newer version" in self.corrupt.get(row.item_id, ""):
-            raise CorruptItemError(  # not damage: written by a newer vault, which reads it
-                f"note {short(row.item_id)} was written by a newer version of vault; upgrade"
-            )
         for op in reversed(self.store.history(row.item_id)):
             if op.deleted:
                 break
             try:
                 payload = self.open_op(op)
+            except UnsupportedFormatError:
+                if op.op_id == row.op_id:  # not damage: a newer vault reads it
+                    raise CorruptItemError(
+                        f"note {short(row.item_id)} was written by a newer version of vault; "
+                        "upgrade"
+                    ) from None
+                continue
             except VaultError:
                 continue
             if is_erased(payload):
@@ -573,10 +582,7 @@ class Notes(Filing):
         keys = {name.casefold()}
         with contextlib.suppress(InvalidInputError):
             keys.add(clean_tag(name).casefold())
-        notes = self.all_notes()
-        names = set(chain.from_iterable(map(_TAGS, notes)))
-        spelled = {n for n in names if n.casefold() in keys}
-        carrying = list(compress(notes, map(not_, map(spelled.isdisjoint, map(_TAGS, notes)))))
+        carrying = _with_tag(self.all_notes(), keys)
         registered = any(t.name.casefold() in keys for t in self._tag_map().values())
         in_trash = map(is_not, map(_TRASHED, carrying), repeat(None))
         if not registered and all(in_trash):  # (no note, or only notes in the trash)

@@ -71,6 +71,22 @@ def sibling_named(notebooks: Iterable[F], name: str, parent: str | None, but: st
     return None
 
 
+def descendants(notebooks: Iterable[_Filed], notebook_id: str) -> set[str]:
+    """The ids of `notebook_id` and every notebook inside it, by parent (a name from another
+    device may hold a '/', so never by path)."""
+    by_parent: dict[str | None, list[str]] = {}
+    for nb in notebooks:
+        by_parent.setdefault(nb.parent, []).append(nb.id)
+    result = {notebook_id}
+    stack = [notebook_id]
+    while stack:
+        for child in by_parent.get(stack.pop(), []):
+            if child not in result:
+                result.add(child)
+                stack.append(child)
+    return result
+
+
 def not_found(what: str, typed: str, names: Iterable[str], listing: str) -> NotFoundError:
     """ "no notebook 'x'", with the closest name there is (`closest_name`), and the command
     that lists them all."""
@@ -120,17 +136,7 @@ class Filing(ItemCache):
         return notebook_path_in(by_id, notebook_id)
 
     def notebook_descendants(self, notebook_id: str) -> set[str]:
-        by_parent: dict[str | None, list[str]] = {}
-        for nb in self._notebook_map().values():
-            by_parent.setdefault(nb.parent, []).append(nb.id)
-        result = {notebook_id}
-        stack = [notebook_id]
-        while stack:
-            for child in by_parent.get(stack.pop(), []):
-                if child not in result:
-                    result.add(child)
-                    stack.append(child)
-        return result
+        return descendants(self._notebook_map().values(), notebook_id)
 
     def find_notebook(self, ref: str) -> Notebook:
         """A notebook by path ('Work/Projects'), id, or unique id prefix."""

@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from vault.errors import InvalidInputError
-from vault.notes.filing import clean_tag, sibling_named
+from vault.notes.filing import clean_tag, descendants, sibling_named
 from vault.notes.model import Note
 from vault.notes.search import Query
 from vault.textsafe import visible
@@ -471,17 +471,8 @@ class NoteActions(MainHost):
         if entry_ is None:
             return
         notebook_id, path = entry_.id, entry_.path
-        # Not into itself, nor into one of its own notebooks (the domain refuses both): found
-        # by parent, since a name from another device may hold a '/'.
-        children: dict[str | None, list[str]] = {}
-        for nb in self.sidebar_data.notebooks:
-            children.setdefault(nb.parent, []).append(nb.id)
-        inside, stack = {notebook_id}, [notebook_id]
-        while stack:
-            for child in children.get(stack.pop(), []):
-                if child not in inside:
-                    inside.add(child)
-                    stack.append(child)
+        # Not into itself, nor into one of its own notebooks (the domain refuses both).
+        inside = descendants(self.sidebar_data.notebooks, notebook_id)
         books = [(nb.id, nb.path) for nb in self.sidebar_data.notebooks if nb.id not in inside]
 
         def chosen(choice: MoveChoice | None) -> None:
