@@ -112,7 +112,8 @@ def test_vault_passwd_recovery_mends_a_damaged_password_slot(
     """The command a person is told to run, as they run it."""
     vault, recovery = make_vault()
     vault.lock()
-    _truncated(slot_file(vault_path, "password"))
+    broken = slot_file(vault_path, "password")
+    _truncated(broken)
     cli = CLI(vault_path, tmp_path / "config.toml")
     failed = cli("ls")
     assert failed.returncode != 0
@@ -126,6 +127,11 @@ def test_vault_passwd_recovery_mends_a_damaged_password_slot(
         VAULT_NEW_PASSWORD="mended password",
     )
     assert mended.returncode == 0, mended.stderr
+    # The damaged file could not be read, so it was not removed: it may still wrap the master
+    # key under the old password once mended, and the person is told where it is.
+    assert broken.exists()
+    (warning,) = [line for line in mended.stderr.splitlines() if "warning" in line]
+    assert f"keys/{broken.name}" in warning and "old password" in warning
     assert cli("ls", VAULT_PASSWORD="mended password").returncode == 0
 
 

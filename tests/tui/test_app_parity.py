@@ -17,7 +17,7 @@ from vault.sealing.keys import create_keyfile
 from vault.tui.data import ALL, Target
 from vault.tui.screens.dialogs import ConfirmDialog, MoveDialog, PromptDialog
 from vault.tui.screens.main import MainScreen
-from vault.tui.screens.password import ChangePasswordDialog
+from vault.tui.screens.password_dialogs import ChangePasswordDialog
 
 HOSTILE_TAG = "[bold]loud[/] \x1b]52;c;aGk=\x07"
 

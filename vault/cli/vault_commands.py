@@ -131,6 +131,12 @@ def cmd_passwd(args: argparse.Namespace, config: Config) -> int:
             info(f"Created keyfile {new_keyfile}: keep a copy somewhere safe.")
         vault.change_password(password, keyfile=new_keyfile)
         info("Password changed." + (" The vault now needs its keyfile." if new_keyfile else ""))
+        for name in vault.damaged_slot_files:
+            # (a password change removes the slots it can read; this one it could not)
+            info(
+                f"warning: keys/{name} did not read as a key slot and was left as it is: if "
+                "it held the old password, move it out of the vault's keys folder"
+            )
     return 0
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from vault.errors import (
     InvalidInputError,
     KeyfileError,
+    RecoveryKeyError,
     StaleSessionError,
     WeakParametersError,
     WrongPasswordError,
@@ -315,6 +316,21 @@ class Vault(Notes):
         if not crypto.constant_time_equal(master_key, self.master_key):
             # (a slot of another master key: left over from a rotation not yet followed)
             raise WrongPasswordError("wrong password")
+
+    def check_recovery_key(self, recovery_key: str) -> None:
+        """Raise unless `recovery_key` opens this very vault: what the app asks for before it
+        sets a password on a vault that has none here (opened with the recovery key)."""
+        master_key = unlock_master_key(self.store, None, None, recovery_key)
+        if not crypto.constant_time_equal(master_key, self.master_key):
+            raise RecoveryKeyError("this recovery key does not open this vault")
+
+    @property
+    def damaged_slot_files(self) -> list[str]:
+        """The files in keys/ that did not read as key slots when last scanned. A password
+        change cannot remove what it cannot read: one of them may still wrap the master key
+        under an old password, so whoever changes the password is told to look at them."""
+        self.store.slots()  # (scans again: as the files are now)
+        return [name for name, _ in self.store.damaged_slots]
 
     def change_password(
         self, new_password: str, *, keyfile: Path | None = KEEP, kdf: KdfParams | None = None

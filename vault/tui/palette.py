@@ -19,7 +19,7 @@ from textual.command import CommandPalette
 from textual.widgets import Input
 from textual.worker import WorkerState
 
-from vault.tui.screens.unlock import hold_keys, release_keys
+from vault.tui.screens.entry import hold_keys, release_keys
 
 # How long Enter waits for the search of what was typed, and the keys after it for the palette
 # to close: bounds, never reached in practice (a search of the providers takes milliseconds).

@@ -41,7 +41,7 @@ from vault.tui.failures import ReportsWorkerErrors, describe
 from vault.tui.keys import BACKUP_KEYS, bindings
 from vault.tui.safetext import text as plain_text
 from vault.tui.screens.dialogs import InputDialog, Refused
-from vault.tui.screens.unlock import display_path
+from vault.tui.screens.entry import display_path
 from vault.tui.session import Session, Stopped
 from vault.tui.timefmt import Clock
 from vault.wording import agree, plural

@@ -21,41 +21,19 @@ from vault.notes.vault import Vault
 from vault.paths import expanded
 from vault.sealing.crypto import TEST_KDF
 from vault.sealing.keys import create_keyfile
-from vault.sealing.strength import estimate
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.messages import CreateFailed, VaultOpened, WorkFailed
-from vault.tui.screens.unlock import (
+from vault.tui.screens.entry import (
     TYPED_AHEAD_ENTER,
     EnterTypedAhead,
     display_path,
     hold_keys,
     release_keys,
+    strength_markup,
+    weak_warning,
 )
 from vault.tui.session import Session
 from vault.tui.welcome import WELCOME_BODY, WELCOME_TITLE
-
-_METER_STYLES = ("$error", "$error", "$warning", "$success", "$success")
-
-
-def strength_markup(password: str) -> str:
-    if not password:
-        return "[$text-muted]Strength: type a password (a few random words work well)[/]"
-    result = estimate(password)
-    color = _METER_STYLES[result.score]
-    bar = "■" * (result.score + 1) + "□" * (4 - result.score)
-    return f"[{color}]{bar} {result.label}[/] [$text-muted]· {result.hint}[/]"
-
-
-def weak_warning(password: str) -> str | None:
-    """What to say before a very weak or weak password is used (once: the same password
-    confirmed a second time is taken), or None."""
-    strength = estimate(password)
-    if strength.score > 1:
-        return None
-    return (
-        f"This password is {strength.label}: anyone with a copy of the vault could guess it. "
-        "Press Enter again to use it anyway, or choose a longer one (a few random words)."
-    )
 
 
 def recovery_lines(key: str, per_line: int = 5) -> str:

@@ -22,7 +22,7 @@ from vault.textsafe import visible
 from vault.tui.safetext import content
 from vault.tui.screens.backups import Progress
 from vault.tui.screens.dialogs import Dialog, InputDialog, Refused
-from vault.tui.screens.unlock import display_path
+from vault.tui.screens.entry import display_path
 from vault.tui.session import Session
 from vault.wording import agree, plural
 

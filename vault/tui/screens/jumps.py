@@ -12,8 +12,8 @@ from vault.errors import VaultError
 from vault.notes.search import Query
 from vault.tui.data import ALL, TRASH, Target
 from vault.tui.providers import Entry, PaletteAction, entry
+from vault.tui.screens.entry import display_path
 from vault.tui.screens.host import MainHost
-from vault.tui.screens.unlock import display_path
 from vault.tui.timefmt import relative_time
 from vault.wording import plural
 

@@ -66,12 +66,12 @@ from vault.tui.messages import (
 from vault.tui.providers import ActionsProvider, JumpProvider
 from vault.tui.safetext import content, escaped
 from vault.tui.screens.attachments import AttachmentActions
+from vault.tui.screens.entry import display_path
 from vault.tui.screens.jumps import PaletteSupport
 from vault.tui.screens.link_actions import LinkActions
 from vault.tui.screens.note_actions import NoteActions
 from vault.tui.screens.password import PasswordActions
 from vault.tui.screens.sync_and_backup import SyncAndBackup
-from vault.tui.screens.unlock import display_path
 from vault.tui.services import AppServices
 from vault.tui.session import Session, Stopped, Unsaved
 from vault.tui.timefmt import Clock

@@ -26,6 +26,7 @@ from vault.tui.screens.backups import (
 )
 from vault.tui.screens.conflicts import ConflictListScreen, ConflictScreen
 from vault.tui.screens.dialogs import ConfirmDialog
+from vault.tui.screens.entry import display_path
 from vault.tui.screens.host import MainHost
 from vault.tui.screens.import_check import (
     CHECK_ADVICE,
@@ -44,7 +45,6 @@ from vault.tui.screens.import_check import (
     run_check,
 )
 from vault.tui.screens.sync_panel import SyncFolderDialog, SyncPanel
-from vault.tui.screens.unlock import display_path
 from vault.tui.session import Session, Stopped
 from vault.wording import plural
 

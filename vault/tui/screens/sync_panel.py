@@ -18,7 +18,7 @@ from vault.sync import RemoteInfo, SyncReport, remote_info
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.safetext import escaped as escape  # and control characters shown
 from vault.tui.screens.dialogs import Dialog, InputDialog, Refused
-from vault.tui.screens.unlock import display_path
+from vault.tui.screens.entry import display_path
 from vault.tui.session import Session
 from vault.tui.sync_status import ago
 from vault.tui.timefmt import Clock

@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Vertical
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from vault.errors import KeyfileRequiredError, VaultError
@@ -24,50 +23,24 @@ from vault.tui.data import ALL, SORTS
 from vault.tui.failures import ReportsWorkerErrors
 from vault.tui.memory import hold_still
 from vault.tui.messages import UnlockFailed, VaultOpened, WorkFailed
+from vault.tui.screens.entry import (
+    TYPED_AHEAD_ENTER,
+    EnterTypedAhead,
+    display_path,
+    hold_keys,
+    release_keys,
+)
+from vault.tui.screens.password_dialogs import RecoverDialog, left_behind, app_kdf
 from vault.tui.session import Session, Stopped
-
-
-def hold_keys(app: object) -> None:
-    """Keep keys typed while the vault opens (the app's key gate) for the screen that follows."""
-    hold = getattr(app, "hold_keys", None)
-    if hold is not None:
-        hold()
-
-
-def release_keys(app: object) -> None:
-    release = getattr(app, "release_keys", None)
-    if release is not None:
-        release()
-
-
-def display_path(path: Path) -> str:
-    """The vault folder with the home folder shortened to ~."""
-    try:
-        return "~/" + str(path.expanduser().resolve().relative_to(Path.home().resolve()))
-    except (ValueError, OSError):
-        return str(path)
-
-
-# Keys typed while the app starts, before it puts the terminal in raw mode, are read as the
-# terminal's line discipline turned them: Enter became a newline, which reads as ctrl+j. On
-# the screens one types into at once (unlock, first run), a newline in a field is Enter:
-# "password, Enter" typed as `vault` starts unlocked nothing (the Enter was lost).
-TYPED_AHEAD_ENTER = Binding("ctrl+j", "enter_typed_ahead", show=False)
-
-
-class EnterTypedAhead:
-    focused: Widget | None
-
-    async def action_enter_typed_ahead(self) -> None:
-        field = self.focused
-        if isinstance(field, Input) and not field.disabled:
-            await field.action_submit()
 
 
 class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
     AUTO_FOCUS = "#password"
 
-    BINDINGS: ClassVar[list[BindingType]] = [TYPED_AHEAD_ENTER]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        TYPED_AHEAD_ENTER,
+        Binding("ctrl+r", "recover", "Forgot the password"),
+    ]
 
     def __init__(
         self,
@@ -113,8 +86,8 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
             )
             yield Static(self._message, id="unlock-message", markup=False)
             yield Static(
-                "Forgot the password? `vault passwd --recovery` sets a new one with the "
-                "recovery key.",
+                "Forgot the password? ctrl+r opens the vault with the recovery key and sets "
+                "a new one.",
                 classes="card-hint",
                 markup=False,
             )
@@ -278,6 +251,38 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
         sort = getattr(self.app, "config", None)
         value = sort.get("ui.sort") if sort is not None else "modified"
         return value if value in SORTS else "modified"
+
+    def action_recover(self) -> None:
+        """Open with the recovery key and set a new password (RecoverDialog)."""
+        if self.query_one("#password", Input).disabled:
+            return  # (unlocking already)
+
+        def recovered(result: tuple[Vault, list[str]] | None) -> None:
+            if result is None:
+                self.set_focus(self.query_one("#password", Input))
+                return
+            vault, damaged = result
+            self.notify(
+                "New password set: it opens the vault here from now on, and the recovery key "
+                "still does." + left_behind(damaged),
+                severity="warning" if damaged else "information",
+                timeout=10 if damaged else 8,
+            )
+            self._set_busy(True, "Opening…")
+            self._open_recovered(vault)
+
+        keyfile_text = self.query_one("#keyfile", Input).value.strip()
+        try:
+            keyfile = expanded(keyfile_text) if keyfile_text else self.keyfile
+        except VaultError:
+            keyfile = None
+        dialog = RecoverDialog(self.vault_path, self.info, keyfile, app_kdf(self.app))
+        self.app.push_screen(dialog, recovered)
+
+    @work(thread=True, exclusive=True, group="unlock", exit_on_error=False)
+    def _open_recovered(self, vault: Vault) -> None:
+        self._read_done.wait(timeout=5)
+        self._opened(vault)
 
     def on_unlock_failed(self, message: UnlockFailed) -> None:
         message.stop()
