@@ -10,10 +10,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from tests.tui.conftest import open_vault, set_config, settle, type_into, unlock, wait_until
+from tests.tui.test_app_parity import on_sidebar
 from vault.sealing import crypto
+from vault.tui.data import Target
 from vault.tui.screens.import_check import FindingsDialog, ImportDialog
 from vault.tui.screens.main import MainScreen
 
@@ -94,6 +96,41 @@ async def test_import_from_the_palette_shows_the_notes_in_the_list_and_sidebar(
         soup = vault.find_note("Tomato soup")
         assert vault.notebook_path(soup.notebook) == "Recipes" and soup.tags == ("cooking",)
         assert len([n for n in vault.all_notes() if n.title == "Bread"]) == 1
+
+
+async def test_an_import_goes_into_the_notebook_chosen_in_the_dialog(
+    sample_vault: Path, isolated_env: Path, app_for
+) -> None:
+    """As `vault import markdown --notebook`: the notebook shown in the sidebar is offered,
+    another can be typed (made if missing), and a path with an empty part is refused."""
+    folder = isolated_env / "Obsidian"
+    write(folder / "Recipes" / "Soup.md", "# Tomato soup\n\nSimmer.\n")
+    write(folder / "Shopping.md", "Milk.\n")
+    set_config(sync__auto=False)
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        work = next(nb for nb in main.sidebar_data.notebooks if nb.path == "Work")
+        await on_sidebar(pilot, main, Target("notebook", work.id))
+        main.action_import_markdown()
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, ImportDialog)
+        assert dialog.query_one("#notebook", Input).value == "Work"  # where the person is
+        await type_into(pilot, "#notebook", "Work//Old")
+        await type_into(pilot, "#value", "~/Obsidian")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is dialog
+        assert "none of them empty" in str(dialog.query_one(".dialog-hint").render())
+        await type_into(pilot, "#notebook", "Archive/From Obsidian")
+        await pilot.press("enter")  # (Enter in the notebook field imports too)
+        await wait_until(pilot, lambda: any(n.startswith("Imported") for n in notices(app)))
+    with open_vault(sample_vault) as vault:
+        soup = vault.find_note("Tomato soup")
+        assert vault.notebook_path(soup.notebook) == "Archive/From Obsidian/Recipes"
+        shopping = vault.find_note("Shopping")
+        assert vault.notebook_path(shopping.notebook) == "Archive/From Obsidian"
 
 
 async def test_an_import_folder_that_cannot_be_used_is_refused_in_the_dialog(

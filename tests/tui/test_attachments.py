@@ -81,6 +81,8 @@ async def test_attach_through_the_dialog_lists_the_file(sample_vault: Path, app_
         )
         dialog = app.screen
         assert isinstance(dialog, AttachDialog)
+        # Room for the tree: 90% of the terminal up to 100 columns (not the 64 of a dialog).
+        assert dialog.query_one(".card").outer_size.width == 100
         # A folder refused in place, then the file picked in the tree.
         await type_into(pilot, "#value", str(home))
         await pilot.press("enter")

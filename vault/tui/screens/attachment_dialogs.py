@@ -38,11 +38,6 @@ class AttachDialog(InputDialog[Path | None]):
     """Pick a file in the tree, or type (paste) its path; Enter or Attach takes it."""
 
     DEFAULT_CSS = """
-    AttachDialog .card {
-        width: 90%;
-        max-width: 100;
-        height: 80%;
-    }
     AttachDialog FileTree {
         height: 1fr;
         margin: 1 0;

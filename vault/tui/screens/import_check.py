@@ -16,6 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from vault.errors import VaultError
 from vault.interchange.markdown_io import ImportReport, import_markdown
+from vault.notes.filing import clean_name
 from vault.notes.integrity import CheckReport
 from vault.paths import expanded
 from vault.textsafe import visible
@@ -28,7 +29,12 @@ from vault.wording import agree, plural
 
 
 def import_notes(
-    session: Session, folder: Path, *, inline_tags: bool = False, progress: Progress | None = None
+    session: Session,
+    folder: Path,
+    *,
+    inline_tags: bool = False,
+    notebook: str | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Every Markdown file under `folder` as a note (in a worker). Locking stops it at its
     next progress report (every 50 files); the batches written by then stay, and importing
@@ -40,7 +46,9 @@ def import_notes(
             if progress is not None:
                 progress(done, total)
 
-        return import_markdown(session.vault, folder, with_inline_tags=inline_tags, progress=step)
+        return import_markdown(
+            session.vault, folder, notebook=notebook, with_inline_tags=inline_tags, progress=step
+        )
 
 
 def run_check(session: Session) -> tuple[CheckReport, dict[str, str]]:
@@ -73,11 +81,18 @@ FINDINGS_SHOWN = 100
 class ImportChoice:
     folder: Path
     inline_tags: bool = False
+    notebook: str | None = None  # "A/B": everything goes under it (made if missing)
 
 
 class ImportDialog(InputDialog[ImportChoice | None]):
-    """The folder of Markdown files to import. One that does not exist, is not a folder or
-    cannot be read is refused here, in one line."""
+    """The folder of Markdown files to import, and optionally the notebook to put everything
+    under (as `vault import markdown --notebook`; the notebook shown in the sidebar is
+    offered). A folder that does not exist, is not a folder or cannot be read, or a notebook
+    path with an empty part, is refused here, in one line."""
+
+    def __init__(self, notebook: str = "") -> None:
+        super().__init__()
+        self._notebook = notebook
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="card"):
@@ -93,6 +108,11 @@ class ImportDialog(InputDialog[ImportChoice | None]):
             yield Input(
                 placeholder="a folder of .md files, such as an Obsidian vault",
                 id="value",
+            )
+            yield Input(
+                self._notebook,
+                placeholder="into notebook (optional): Imported/Obsidian",
+                id="notebook",
             )
             yield Checkbox("#words in the text become tags too", id="inline-tags")
             yield Static("", classes="dialog-hint error", markup=False)
@@ -116,7 +136,23 @@ class ImportDialog(InputDialog[ImportChoice | None]):
             os.scandir(folder).close()
         except OSError as exc:
             raise Refused(f"Cannot read {shown}: {exc.strerror or exc}.") from None
-        return ImportChoice(folder, self.query_one("#inline-tags", Checkbox).value)
+        notebook = self._notebook_path()
+        return ImportChoice(folder, self.query_one("#inline-tags", Checkbox).value, notebook)
+
+    def _notebook_path(self) -> str | None:
+        typed = self.query_one("#notebook", Input).value.strip().strip("/")
+        if not typed:
+            return None
+        try:
+            return "/".join(clean_name(part, "notebook") for part in typed.split("/"))
+        except VaultError:
+            raise Refused(
+                "A notebook path is names joined by '/', none of them empty (Work/Projects)."
+            ) from None
+
+    @on(Input.Submitted, "#notebook")
+    def _notebook_submitted(self) -> None:
+        self._submit()
 
 
 def imported_text(report: ImportReport) -> str:

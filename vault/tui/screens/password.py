@@ -4,7 +4,7 @@ for the current password (or, on a vault opened with the recovery key, the recov
 from __future__ import annotations
 
 from vault.tui.screens.host import MainHost
-from vault.tui.screens.password_dialogs import ChangePasswordDialog, left_behind, app_kdf
+from vault.tui.screens.password_dialogs import ChangePasswordDialog, app_kdf, left_behind
 
 
 class PasswordActions(MainHost):

@@ -15,6 +15,7 @@ from typing import TypeVar
 from textual import work
 
 from vault.sync import set_remote, unset_remote
+from vault.textsafe import visible
 from vault.tui.failures import describe
 from vault.tui.messages import FolderChosen, JobDone, JobProgress, OpenConflict
 from vault.tui.screens.backups import (
@@ -306,7 +307,11 @@ class SyncAndBackup(MainHost):
                 self.set_status("message", "[$accent]importing…[/]")
                 self.import_folder(session, choice)
 
-        self.app.push_screen(ImportDialog(), chosen)
+        chosen_notebook = self._sidebar_notebook()  # (as a new notebook's parent)
+        here = self.notebook_path(chosen_notebook.ref) if chosen_notebook else ""
+        if visible(here) != here:
+            here = ""  # (a name with control characters is not put in a field to edit)
+        self.app.push_screen(ImportDialog(here), chosen)
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False)
     def import_folder(self, session: Session, choice: ImportChoice) -> None:
@@ -318,7 +323,11 @@ class SyncAndBackup(MainHost):
             session,
             "Import",
             lambda: import_notes(
-                session, choice.folder, inline_tags=choice.inline_tags, progress=progress
+                session,
+                choice.folder,
+                inline_tags=choice.inline_tags,
+                notebook=choice.notebook,
+                progress=progress,
             ),
             then="reload",
         )

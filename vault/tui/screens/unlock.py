@@ -30,7 +30,7 @@ from vault.tui.screens.entry import (
     hold_keys,
     release_keys,
 )
-from vault.tui.screens.password_dialogs import RecoverDialog, left_behind, app_kdf
+from vault.tui.screens.password_dialogs import RecoverDialog, app_kdf, left_behind
 from vault.tui.session import Session, Stopped
 
 
