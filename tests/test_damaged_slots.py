@@ -196,3 +196,39 @@ def test_a_planted_slot_gives_a_password_change_nothing(make_vault, vault_path) 
         v.rekey("quiet orchid lantern ninety")
     with Vault.unlock(vault_path, password="quiet orchid lantern ninety"):
         pass
+
+
+def test_a_backup_made_while_a_slot_is_damaged_says_it_lacks_it(
+    make_vault, vault_path, tmp_path: Path
+) -> None:
+    """The backup can only carry the slots that read; it says which file it left out, so the
+    person does not count on the recovery key opening it."""
+    import json
+
+    vault, recovery = make_vault()
+    vault.create_note("Kept", "body")
+    vault.lock()
+    broken = slot_file(vault_path, "recovery")
+    _truncated(broken)
+    cli = CLI(vault_path, tmp_path / "config.toml")
+    made = cli("backup", "create", str(tmp_path / "one.vaultbackup"))
+    assert made.returncode == 0, made.stderr
+    (warning,) = [line for line in made.stderr.splitlines() if line.startswith("warning")]
+    assert f"keys/{broken.name}" in warning and "not in the backup" in warning
+    as_json = cli("backup", "create", str(tmp_path / "two.vaultbackup"), "--json")
+    assert json.loads(as_json.stdout)["slots_left_out"] == [broken.name]
+    assert cli("backup", "verify", str(tmp_path / "one.vaultbackup")).returncode == 0
+    refused = cli(
+        "backup",
+        "verify",
+        str(tmp_path / "one.vaultbackup"),
+        "--recovery",
+        VAULT_PASSWORD=None,
+        VAULT_RECOVERY_KEY=recovery,
+    )
+    assert refused.returncode != 0  # as it said: the recovery key's slot is not in it
+    # With every slot whole, nothing is said.
+    fine = CLI(tmp_path / "other", tmp_path / "config2.toml")
+    fine.init()
+    clean = fine("backup", "create", str(tmp_path / "three.vaultbackup"))
+    assert clean.returncode == 0 and "warning" not in clean.stderr

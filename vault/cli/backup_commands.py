@@ -164,6 +164,7 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
                 "operations": report.ops,
                 "history": report.history,
                 "bytes": report.size,
+                "slots_left_out": list(report.slots_left_out),
             }
         )
     else:
@@ -171,6 +172,8 @@ def cmd_backup_create(args: argparse.Namespace, config: Config) -> int:
         size = backup.size_text(report.size)
         info(f"Backed up {plural(report.ops, 'version')} ({what}, {size}) to:")
         out(str(report.path))
+    if report.slots_left_out:
+        info(f"warning: {backup.left_out_text(report.slots_left_out)}")
     return 0
 
 

@@ -104,6 +104,7 @@ __all__ = [
     "backup_needs_secret",
     "create_backup",
     "last_backup",
+    "left_out_text",
     "list_backups",
     "merge_backup",
     "read_backup_header",
@@ -155,6 +156,7 @@ def create_backup(
         raise BackupError("the vault's master key is being rotated; try again when rekey is done")
     backup_id = crypto.random_id()
     prefix = encode_prefix(vault.vault_id, backup_id, created, mk_id, store.slots())
+    left_out = tuple(name for name, _ in store.damaged_slots)  # (as of that very scan)
     start_seq = store.last_seq()
     counts = store.counts()
     total = counts.get("versions") if history else None
@@ -203,7 +205,21 @@ def create_backup(
         store.set_meta(META_LAST_SEQ, str(start_seq))
         last = {"created": utc_stamp(created), "path": str(path.absolute()), "size": size}
         store.set_meta(META_LAST_BACKUP, json.dumps(last, ensure_ascii=False))
-    return BackupReport(path, vault.vault_id, backup_id, created, ops, history, size, blobs)
+    return BackupReport(
+        path, vault.vault_id, backup_id, created, ops, history, size, blobs, left_out
+    )
+
+
+def left_out_text(names: tuple[str, ...]) -> str:
+    """What to say of the key slot files a backup could not take (`slots_left_out`), or ""."""
+    if not names:
+        return ""
+    shown = ", ".join(f"keys/{n}" for n in names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return (
+        f"{shown}{more} did not read as a key slot and is not in the backup: it opens with the "
+        "key slots that did read (`vault check` names what is damaged)"
+    )
 
 
 def _write_blobs(writer: BackupWriter, vault_path: Path) -> int:

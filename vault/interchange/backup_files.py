@@ -52,6 +52,9 @@ class BackupReport:
     history: bool
     size: int
     attachments: int = 0  # attachment files (blobs) written
+    # Files in keys/ that did not read as key slots, so are not in the backup: it opens only
+    # with the slots that did (the password's, the recovery key's).
+    slots_left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

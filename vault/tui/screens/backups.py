@@ -31,6 +31,7 @@ from vault.interchange.backup import (
     VerifyReport,
     backup_dir,
     create_backup,
+    left_out_text,
     list_backups,
     size_text,
     verify_backup,
@@ -357,10 +358,11 @@ def made_label(info: BackupInfo, now: datetime, *, seconds: bool = False) -> str
 
 
 def made_text(report: BackupReport) -> str:
+    left_out = left_out_text(report.slots_left_out)
     return (
         f"Backed up {plural(report.ops, 'version')} ({size_text(report.size)}) "
         f"to {report.path.name}; "
-        "it reads back whole."
+        "it reads back whole." + (f" But {left_out}." if left_out else "")
     )
 
 
