@@ -326,3 +326,31 @@ async def test_findings_wait_for_a_person_who_typed_meanwhile(sample_vault: Path
         await settle(pilot)
     with open_vault(sample_vault) as vault:
         assert vault.history_incident is None
+
+
+async def test_damaged_notes_are_brought_back_from_the_palette(sample_vault: Path, app_for) -> None:
+    """As `vault revert ID VERSION` with the newest version that opens: the note is back in
+    the list, and the palette offers the action only while something is damaged."""
+    from tests.test_damaged_newest_version import _damage_newest
+
+    with open_vault(sample_vault) as vault:
+        note = vault.find_note("Garden ideas")
+        previous = note.body
+        vault.update_note(note, body="The newest, soon damaged.\n")
+    _damage_newest(sample_vault, note.id)
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert "Garden ideas" not in list_titles(main)
+        assert "Bring back damaged notes" in [name for name, _, _ in main.palette_actions()]
+        await run_from_palette(pilot, "bring back damaged")
+        await wait_until(pilot, lambda: any(n.startswith("Brought back") for n in notices(app)))
+        text = next(n for n in notices(app) if n.startswith("Brought back"))
+        assert text.startswith("Brought back 1 note at its newest version that opens"), text
+        await wait_until(pilot, lambda: "Garden ideas" in list_titles(main))
+        assert "Bring back damaged notes" not in [name for name, _, _ in main.palette_actions()]
+    with open_vault(sample_vault) as vault:
+        assert not vault.corrupt
+        back = vault.find_note("Garden ideas")
+        assert back.body == previous
+        assert len(vault.note_history(back)) == 3  # the damaged version stays in the history

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from vault.errors import VaultError
+from vault.errors import NotFoundError, VaultError
 from vault.interchange.markdown_io import ImportReport, import_markdown
 from vault.notes.filing import clean_name
 from vault.notes.integrity import CheckReport
@@ -64,6 +64,49 @@ def run_check(session: Session) -> tuple[CheckReport, dict[str, str]]:
             except VaultError:
                 continue  # not a note, or its newest version does not open either
         return report, titles
+
+
+@dataclass(frozen=True)
+class BroughtBack:
+    notes: int  # notes whose newest version that opens is now their newest again
+    left: dict[str, str]  # item id -> why it was not brought back (one line)
+
+
+def bring_back_damaged(session: Session) -> BroughtBack:
+    """In a worker: each note whose newest version does not open gets its newest version that
+    does written on top (as `vault revert ID VERSION` with that version), so it is back in the
+    list and its History offers the older ones. A note with conflicting versions, one written
+    by a newer vault, or one with no version that opens is left, with the reason."""
+    brought, left = 0, {}
+    with session.task() as check:
+        vault = session.vault
+        for item_id in sorted(vault.corrupt):
+            check()
+            try:
+                at = vault.damaged_note(item_id)
+                vault.write_over_damaged(at, at)
+            except NotFoundError:
+                continue  # not a note (a notebook, a tag list): `vault check` names it
+            except VaultError as exc:
+                left[item_id] = str(exc)
+                continue
+            brought += 1
+    return BroughtBack(brought, left)
+
+
+def brought_back_text(result: BroughtBack) -> str:
+    if not result.notes and not result.left:
+        return "No damaged note could be brought back: what is damaged is not a note."
+    text = (
+        f"Brought back {plural(result.notes, 'note')} at {agree(result.notes, 'its', 'their')} "
+        "newest version that opens; History (f6) offers the older ones."
+        if result.notes
+        else ""
+    )
+    if result.left:
+        why = "; ".join(sorted(result.left.values())[:3])
+        text += f" {plural(len(result.left), 'note')} could not be: {why}."
+    return text.strip()
 
 
 def acknowledge_incident(session: Session) -> None:
@@ -288,9 +331,11 @@ def check_title(report: CheckReport) -> str:
 
 CHECK_ADVICE = (
     "Everything not listed opens. A note whose newest version does not open is left out of "
-    "the list; its older versions still open: `vault history ID` lists them and `vault revert "
-    "ID VERSION` brings one back. Your other devices and your backups may still hold what is "
-    "damaged or missing here (Backups in the palette lists them)."
+    "the list; its older versions still open: “Bring back damaged notes” (ctrl+p) writes each "
+    "one's newest version that opens on top, and its History then offers the older ones "
+    "(`vault history ID` and `vault revert ID VERSION` do the same). Your other devices and "
+    "your backups may still hold what is damaged or missing here (Backups in the palette "
+    "lists them)."
 )
 IMPORT_ADVICE = (
     "A file not imported stays where it is: mend it and import the folder again (the notes "

@@ -175,6 +175,15 @@ class PaletteSupport(MainHost):
                 "check_vault",
             ),
         ]
+        damaged = len(session.vault.corrupt)
+        if damaged:
+            actions.append(
+                (
+                    "Bring back damaged notes",
+                    f"{damaged:,} whose newest version does not open: their newest that does",
+                    "bring_back_damaged",
+                )
+            )
         found = getattr(self, "_findings", None)
         if found is not None and found.session is session:
             about = f"{found.title}, from the last check or import"

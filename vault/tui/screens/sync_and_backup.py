@@ -36,6 +36,8 @@ from vault.tui.screens.import_check import (
     ImportChoice,
     ImportDialog,
     acknowledge_incident,
+    bring_back_damaged,
+    brought_back_text,
     check_findings,
     check_title,
     checked_text,
@@ -380,6 +382,24 @@ class SyncAndBackup(MainHost):
                 advice=CHECK_ADVICE,
             )
         )
+
+    def action_bring_back_damaged(self) -> None:
+        session = self.session
+        if session is None or not session.vault.corrupt:
+            return
+        self.leave_note()
+        self.set_status("message", "[$accent]bringing back…[/]")
+        self.bring_back(session)
+
+    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
+    def bring_back(self, session: Session) -> None:
+        result = self._job(
+            session, "Bringing back", lambda: bring_back_damaged(session), then="reload"
+        )
+        if result is not None:
+            text = brought_back_text(result)
+            done = JobDone(session, text, "Damaged notes", error=bool(result.left), then="reload")
+            self.post_message(done)
 
     @work(thread=True, exclusive=True, group="check", exit_on_error=False)
     def acknowledge_history(self, session: Session) -> None:
