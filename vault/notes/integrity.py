@@ -88,10 +88,12 @@ def check(
     open_op: Callable[[Op], dict[str, Any]],
     index_repaired: Iterable[str],
     history_incident: str | None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> CheckReport:
     """Verify every operation of every item against what its row claims (op id, item,
     kind, parents, deleted, device), and the index against the operations; report what
-    does not verify."""
+    does not verify. `progress(done, total)` is called every 256 operations: it may raise
+    to stop the check there (the app's lock does)."""
     corrupt: dict[str, str] = {}
     for item_id in index_repaired:
         corrupt[item_id] = (
@@ -106,7 +108,10 @@ def check(
             "altered (tampered)",
         )
     versions = 0
-    for op in store.all_ops():
+    total = store.counts()["versions"] if progress is not None else None
+    for done, op in enumerate(store.all_ops()):
+        if progress is not None and not done % 256:
+            progress(done, total)
         try:
             payload = open_op(op)
         except VaultError as exc:

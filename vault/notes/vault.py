@@ -495,13 +495,13 @@ class Vault(Notes):
 
     # --- integrity -------------------------------------------------------------------------------
 
-    def check(self) -> CheckReport:
+    def check(self, progress: Callable[[int, int | None], None] | None = None) -> CheckReport:
         """Verify every operation of every item against what its row claims (op id, item,
         kind, parents, deleted, device), and the index against the operations, and every
         attachment's blob here whole (its parts and its content hash); report what does not
-        verify."""
+        verify. `progress(done, total)`, every 256 operations, may raise to stop it."""
         report = integrity.check(
-            self.store, self.open_op, self.index_repaired, self.history_incident
+            self.store, self.open_op, self.index_repaired, self.history_incident, progress
         )
         from vault.notes import attachments
 

@@ -51,12 +51,21 @@ def import_notes(
         )
 
 
-def run_check(session: Session) -> tuple[CheckReport, dict[str, str]]:
+def run_check(
+    session: Session, progress: Progress | None = None
+) -> tuple[CheckReport, dict[str, str]]:
     """`vault check` (in a worker): every version of every item opened, every attached file
     here checked whole; and the titles of the damaged notes that still open, by id, so the
-    person knows which they are. Locking waits for it to end."""
-    with session.task():
-        report = session.vault.check()
+    person knows which they are. Locking stops it at its next progress report (every 256
+    versions): nothing is written by a check, so nothing is left half done."""
+    with session.task() as check:
+
+        def step(done: int, total: int | None) -> None:
+            check()
+            if progress is not None:
+                progress(done, total)
+
+        report = session.vault.check(step)
         titles: dict[str, str] = {}
         for item_id in report.corrupt:
             try:

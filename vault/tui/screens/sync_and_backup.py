@@ -360,7 +360,12 @@ class SyncAndBackup(MainHost):
 
     @work(thread=True, exclusive=True, group="check", exit_on_error=False)
     def check_vault(self, session: Session) -> None:
-        found = self._job(session, "Check", lambda: run_check(session))
+        def progress(done: int, total: int | None) -> None:
+            if total:
+                text = f"[$accent]checking… {done * 100 // total}%[/]"
+                self.post_message(JobProgress(session, text))
+
+        found = self._job(session, "Check", lambda: run_check(session, progress))
         if found is None:
             return
         report, titles = found
