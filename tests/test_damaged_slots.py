@@ -232,3 +232,18 @@ def test_a_backup_made_while_a_slot_is_damaged_says_it_lacks_it(
     fine.init()
     clean = fine("backup", "create", str(tmp_path / "three.vaultbackup"))
     assert clean.returncode == 0 and "warning" not in clean.stderr
+
+
+def test_a_rekey_names_a_slot_file_it_could_not_read(cli: CLI) -> None:
+    """A slot damaged in its format only may still wrap the old master key: rekey removes the
+    old key's slots it can read, and names the one it could not."""
+    cli.init()
+    cli("new", "Kept", input="body\n", check=True)
+    odd = cli.vault_dir / "keys" / "zz-old.json"
+    odd.write_text('{"v": 99}')
+    done = cli("rekey", "--offline")
+    assert done.returncode == 0, done.stderr
+    (warning,) = [line for line in done.stderr.splitlines() if line.startswith("warning")]
+    assert "keys/zz-old.json" in warning and "old key" in warning
+    assert odd.exists()
+    assert "Kept" in cli("ls", check=True).stdout

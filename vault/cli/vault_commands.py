@@ -149,6 +149,12 @@ def cmd_rekey(args: argparse.Namespace, config: Config) -> int:
         travel = not args.new_folder
         info("Re-encrypting every version of every item under a new master key…")
         recovery = vault.rekey(password, keyfile=keyfile_arg(args), travel=travel)
+        for name in vault.damaged_slot_files:
+            # (the old key's slots that read are gone; one that did not may wrap the old key)
+            info(
+                f"warning: keys/{name} did not read as a key slot and was left as it is: if "
+                "it held the old key, move it out of the vault's keys folder"
+            )
         from vault.session import agent_client  # (not loaded by the commands that need none)
 
         if agent_client.lock(vault.path, vault.vault_id):
