@@ -247,3 +247,41 @@ def test_a_rekey_names_a_slot_file_it_could_not_read(cli: CLI) -> None:
     assert "keys/zz-old.json" in warning and "old key" in warning
     assert odd.exists()
     assert "Kept" in cli("ls", check=True).stdout
+
+
+def test_an_automatic_backup_without_a_slot_keeps_the_older_ones_and_says_so(
+    make_vault, vault_path, tmp_path: Path
+) -> None:
+    """Rotation would delete the older automatic backups, which still carry the slot, once the
+    new one reads back: after a few days none would open with the recovery key. It keeps
+    them, and the command that made it says which slot it lacks (found by a review)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.test_backup import config_with
+    from vault.interchange.backup import auto_backup, list_backups
+
+    vault, _ = make_vault()
+    vault.create_note("Kept", "body")
+    config = config_with(tmp_path, interval_hours=1, keep_daily=1, keep_weekly=0)
+    now = datetime.now(UTC)
+    first = auto_backup(vault, config, reason="quit", now=now - timedelta(days=3))
+    assert first is not None
+    broken = slot_file(vault_path, "recovery")
+    _truncated(broken)
+    vault.create_note("Later", "body")
+    second = auto_backup(vault, config, reason="quit", now=now - timedelta(days=1))
+    assert second is not None and vault.damaged_slot_files == [broken.name]
+    folder = tmp_path / "backups"
+    assert {b.path for b in list_backups(folder, vault.vault_id)} == {first, second}
+    vault.create_note("Since", "body")  # (a change: the next scheduled backup is due)
+    vault.lock()
+
+    # The command line's scheduled backup says it.
+    cli = CLI(vault_path, tmp_path / "config.toml")
+    cli("config", "set", "backup.dir", str(folder), check=True)
+    cli("config", "set", "backup.interval_hours", "0.0001", check=True)
+    made = cli("new", "Another", "--no-edit")
+    assert made.returncode == 0, made.stderr
+    assert "scheduled backup" in made.stderr, made.stderr
+    (warning,) = [line for line in made.stderr.splitlines() if line.startswith("warning")]
+    assert f"keys/{broken.name}" in warning and "older backups were kept" in warning

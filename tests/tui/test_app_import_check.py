@@ -16,6 +16,7 @@ from tests.tui.conftest import open_vault, set_config, settle, type_into, unlock
 from tests.tui.test_app_parity import on_sidebar
 from vault.sealing import crypto
 from vault.tui.data import Target
+from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.import_check import FindingsDialog, ImportDialog
 from vault.tui.screens.main import MainScreen
 
@@ -122,7 +123,7 @@ async def test_an_import_goes_into_the_notebook_chosen_in_the_dialog(
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is dialog
-        assert "none of them empty" in str(dialog.query_one(".dialog-hint").render())
+        assert "needs a name" in str(dialog.query_one(".dialog-hint").render())
         await type_into(pilot, "#notebook", "Archive/From Obsidian")
         await pilot.press("enter")  # (Enter in the notebook field imports too)
         await wait_until(pilot, lambda: any(n.startswith("Imported") for n in notices(app)))
@@ -344,9 +345,16 @@ async def test_damaged_notes_are_brought_back_from_the_palette(sample_vault: Pat
         assert "Garden ideas" not in list_titles(main)
         assert "Bring back damaged notes" in [name for name, _, _ in main.palette_actions()]
         await run_from_palette(pilot, "bring back damaged")
+        # Asked first: the older text will reach the other devices too.
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmDialog)
+        assert "other devices" in shown_text(confirm)
+        await pilot.press("y")
         await wait_until(pilot, lambda: any(n.startswith("Brought back") for n in notices(app)))
         text = next(n for n in notices(app) if n.startswith("Brought back"))
-        assert text.startswith("Brought back 1 note at its newest version that opens"), text
+        assert text.startswith(
+            "Brought back 1 note (“Garden ideas”) at its newest version that opens"
+        ), text
         await wait_until(pilot, lambda: "Garden ideas" in list_titles(main))
         assert "Bring back damaged notes" not in [name for name, _, _ in main.palette_actions()]
     with open_vault(sample_vault) as vault:
@@ -354,3 +362,20 @@ async def test_damaged_notes_are_brought_back_from_the_palette(sample_vault: Pat
         back = vault.find_note("Garden ideas")
         assert back.body == previous
         assert len(vault.note_history(back)) == 3  # the damaged version stays in the history
+
+
+async def test_a_damaged_notebook_is_not_offered_as_a_note_to_bring_back(
+    sample_vault: Path, app_for
+) -> None:
+    from tests.test_damaged_newest_version import _damage_newest
+
+    with open_vault(sample_vault) as vault:
+        home = next(nb for nb in vault.notebooks() if nb.name == "Home")
+        vault.rename_notebook(home, "House")
+    _damage_newest(sample_vault, home.id)
+    app = app_for(sample_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        assert app.session is not None and home.id in app.session.vault.corrupt
+        assert app.session.vault.damaged_notes() == []
+        assert "Bring back damaged notes" not in [name for name, _, _ in main.palette_actions()]

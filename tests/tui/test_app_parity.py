@@ -359,13 +359,19 @@ async def test_the_app_renames_and_removes_a_tag_this_device_would_refuse(
 async def test_a_password_change_that_fails_says_why_and_lets_go(
     tmp_path: Path, home_vault: Path, app_for
 ) -> None:
-    """Any failure (here the keyfile is missing) is said in the dialog, which is usable again:
-    focus back in the first field, escape closes it."""
+    """Any failure (here the keyfile is empty) is said in the dialog, which is usable again:
+    focus back in the first field, escape closes it. A keyfile that is not there is said at
+    once, with the focus in its field."""
     keyfile = keyfile_vault(tmp_path, home_vault)
     app = app_for(home_vault, keyfile=keyfile)
     async with app.run_test(size=(120, 40)) as pilot:
         dialog = await password_dialog(pilot)
         await type_into(pilot, "#keyfile", str(tmp_path / "gone.bin"))
+        await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
+        assert "gone.bin is not there" in str(dialog.query_one("#password-message").content)
+        assert dialog.focused is dialog.query_one("#keyfile")
+        (tmp_path / "empty.bin").write_bytes(b"")
+        await type_into(pilot, "#keyfile", str(tmp_path / "empty.bin"))
         await change_password(pilot, PASSWORD, "quiet orchid lantern ninety")
         assert "was not changed" in str(dialog.query_one("#password-message").content)
         assert not dialog.query_one("#busy").display

@@ -35,11 +35,21 @@ def made(path: Path, keyfile: Path | None = None) -> str:
 
 
 def mistyped(recovery: str) -> str:
-    """The key with one character of its third group changed (its group check fails)."""
+    """The key with one character of its third group changed so that the group's own check
+    fails (some changes happen to pass it and fail only the whole key's checksum)."""
     groups = recovery.split("-")
     third = groups[2]
-    groups[2] = ("A" if third[0] != "A" else "C") + third[1:]
-    return "-".join(groups)
+    for letter in "ACDEFGHJKLMNPQRSTUVWXYZ":
+        if letter == third[0]:
+            continue
+        groups[2] = letter + third[1:]
+        candidate = "-".join(groups)
+        try:
+            keys.parse_recovery_key(candidate)
+        except RecoveryKeyError as exc:
+            if "group 3 " in str(exc):
+                return candidate
+    raise AssertionError("no single change of group 3 fails its check")
 
 
 async def recover_dialog(pilot) -> RecoverDialog:  # type: ignore[no-untyped-def]
@@ -79,17 +89,21 @@ async def test_a_forgotten_password_is_replaced_with_the_recovery_key(
         assert dialog.query_one("#current", Input).password  # the key is not shown
         assert not dialog.query_one("#keyfile").display  # this vault has no keyfile
 
-        # A mistyped group is named, and nothing is opened or changed.
+        # A mistyped group is named, and nothing is opened or changed; what was typed stays,
+        # shown, so the group can be checked against the paper (not 70 characters again).
         await fill(pilot, mistyped(recovery), NEW)
         assert app.screen is dialog
         assert "group 3" in said(dialog)
-        assert dialog.query_one("#current", Input).value == ""
+        key_field = dialog.query_one("#current", Input)
+        assert key_field.value == mistyped(recovery) and not key_field.password
+        assert dialog.focused is key_field
         assert app.session is None
 
         # A well-formed key of another vault.
         other = made(home_vault.parent / "other")
         await fill(pilot, other, NEW)
         assert app.screen is dialog and "does not open this vault" in said(dialog)
+        assert dialog.query_one("#current", Input).value == ""  # not a typo: typed again
 
         # Typed in lower case with spaces for dashes: taken (as the command line takes it).
         await fill(pilot, recovery.lower().replace("-", " "), NEW)
@@ -234,3 +248,77 @@ async def test_a_slot_file_that_does_not_read_is_named_after_a_password_change(
         assert app.screen is main
         (note,) = [n for n in app._notifications if "Password changed" in n.message]
         assert "keys/zz-old.json" in note.message and note.severity == "warning"
+
+
+async def test_after_recovery_without_the_keyfile_the_next_unlock_does_not_offer_it(
+    home_vault: Path, tmp_path: Path, app_for
+) -> None:
+    # Started with --keyfile; the recovery drops the keyfile (field cleared): the new
+    # password opens the vault alone. After a lock the unlock screen must not send the old
+    # keyfile with the new password.
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    recovery = made(home_vault, keyfile)
+    app = app_for(home_vault, keyfile=keyfile)
+    async with app.run_test(size=(100, 30)) as pilot:
+        dialog = await recover_dialog(pilot)
+        assert dialog.query_one("#keyfile", Input).value == str(keyfile)
+        dialog.query_one("#keyfile", Input).value = ""
+        await fill(pilot, recovery, NEW)
+        assert isinstance(app.screen, MainScreen), said(dialog)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen)
+        await type_into(pilot, "#password", NEW)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen), type(app.screen).__name__
+    Vault.unlock(home_vault, password=NEW).lock()
+
+
+async def test_after_recovery_with_a_keyfile_the_next_unlock_offers_it(
+    home_vault: Path, tmp_path: Path, app_for
+) -> None:
+    # As a plain unlock does (app.keyfile = keyfile): the keyfile typed in the recovery
+    # dialog is offered again after a lock, and to Change password.
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    recovery = made(home_vault, keyfile)
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        dialog = await recover_dialog(pilot)
+        await fill(pilot, recovery, NEW, keyfile=str(keyfile))
+        assert isinstance(app.screen, MainScreen), said(dialog)
+        assert app.keyfile == keyfile
+
+
+async def test_a_keyfile_that_is_missing_is_refused_with_the_focus_in_the_keyfile_field(
+    home_vault: Path, tmp_path: Path, app_for
+) -> None:
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    recovery = made(home_vault, keyfile)
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        dialog = await recover_dialog(pilot)
+        await fill(pilot, recovery, NEW, keyfile=str(tmp_path / "nowhere.bin"))
+        assert app.screen is dialog and app.session is None
+        assert "nowhere.bin is not there" in said(dialog)
+        assert not dialog.query_one("#busy").display
+        assert dialog.focused is dialog.query_one("#keyfile", Input), dialog.focused
+
+
+async def test_ctrl_r_twice_and_during_an_unlock(home_vault: Path, app_for) -> None:
+    made(home_vault)
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+r", "ctrl+r")
+        await settle(pilot)
+        assert len([s for s in app.screen_stack if isinstance(s, RecoverDialog)]) == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        await type_into(pilot, "#password", PASSWORD)
+        await pilot.press("enter", "ctrl+r")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen), type(app.screen).__name__

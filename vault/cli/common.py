@@ -252,6 +252,11 @@ def _scheduled_backup(vault: Vault, config: Config) -> None:
         return
     if made is not None:
         info(f"Made the scheduled backup {made}")
+        left_out = tuple(vault.damaged_slot_files)
+        if left_out:
+            from vault.interchange.backup import left_out_text
+
+            info(f"warning: {left_out_text(left_out)}; older backups were kept")
 
 
 def session_json(session: agent_client.SessionInfo | None) -> dict[str, Any]:

@@ -216,9 +216,11 @@ def left_out_text(names: tuple[str, ...]) -> str:
         return ""
     shown = ", ".join(f"keys/{n}" for n in names[:3])
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    one = len(names) == 1
     return (
-        f"{shown}{more} did not read as a key slot and is not in the backup: it opens with the "
-        "key slots that did read (`vault check` names what is damaged)"
+        f"{shown}{more} did not read as {'a key slot' if one else 'key slots'} and "
+        f"{'is' if one else 'are'} not in the backup: it opens with the key slots that did "
+        "read (`vault check` names what is damaged)"
     )
 
 
@@ -591,7 +593,9 @@ def auto_backup(
     now: datetime | None = None,
 ) -> Path | None:
     """Make an automatic backup into `backup.dir` if one is due (see `backup_due`), prove it
-    readable, then rotate old automatic backups. Returns the new file, or None."""
+    readable, then rotate old automatic backups (not when it had to leave a key slot out:
+    `slots_left_out`; `Vault.damaged_slot_files` then names them). Returns the new file, or
+    None."""
     if not backup_due(vault, config, reason=reason, now=now):
         return None
     folder = backup_dir(config)
@@ -611,12 +615,15 @@ def auto_backup(
             for key, value in before.items():
                 vault.store.set_meta(key, value or "")
         raise
-    rotate_backups(
-        folder,
-        vault.vault_id,
-        keep_daily=max(0, int(config.get("backup.keep_daily"))),
-        keep_weekly=max(0, int(config.get("backup.keep_weekly"))),
-        master_key=vault.master_key,
-    )
+    if not report.slots_left_out:
+        # (one that lacks a key slot does not replace the older ones that carry it: they may
+        # be the only backups the recovery key opens)
+        rotate_backups(
+            folder,
+            vault.vault_id,
+            keep_daily=max(0, int(config.get("backup.keep_daily"))),
+            keep_weekly=max(0, int(config.get("backup.keep_weekly"))),
+            master_key=vault.master_key,
+        )
     _remove_stale_temp(folder)
     return report.path

@@ -476,11 +476,14 @@ def _remove_stale_partials(folder: Path, grace: float) -> None:
             continue
 
 
-def check_blobs(vault: Vault) -> tuple[int, dict[str, str]]:
+def check_blobs(
+    vault: Vault, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, dict[str, str]]:
     """`vault check` for attachments: every blob a note uses (in the trash too, and every
     current version of a note in conflict) that is here is checked whole, its parts and its
     content hash (FORMAT.md, "Blobs", "Checking"). Returns how many blobs were checked and a
-    one-line reason for each damaged one, by blob name. A blob not here yet is not damaged."""
+    one-line reason for each damaged one, by blob name. A blob not here yet is not damaged.
+    `progress(done, total)` before each blob checked may raise to stop there."""
     kinds = getattr(vault, "_kinds", None)
     if kinds is not None and "note" not in kinds:
         return 0, {}
@@ -501,8 +504,11 @@ def check_blobs(vault: Vault) -> tuple[int, dict[str, str]]:
     held = store.names()
     checked = 0
     damaged: dict[str, str] = {}
-    for ref, (name, note_id) in sorted(uses.items(), key=lambda item: item[0].name):
-        if ref.name not in held or ref.name in damaged:
+    here = sorted((i for i in uses.items() if i[0].name in held), key=lambda i: i[0].name)
+    for done, (ref, (name, note_id)) in enumerate(here):
+        if progress is not None:
+            progress(done, len(here))
+        if ref.name in damaged:
             continue
         checked += 1
         try:

@@ -392,6 +392,19 @@ class Notes(Filing):
             versions.append(NoteVersion(op.op_id, old, op.device, op.seq, damaged))
         return versions
 
+    def damaged_notes(self) -> list[str]:
+        """The ids of the live notes whose newest version does not open (not a notebook or a
+        tag list, not one in conflict): what `damaged_note` and `write_over_damaged` can
+        bring back."""
+        with self._lock:
+            named = list(self.corrupt)
+            rows = [self.store.item(item_id) for item_id in named]
+        return sorted(
+            row.item_id
+            for row in rows
+            if row is not None and row.kind == "note" and not row.deleted and not row.conflict
+        )
+
     def damaged_note(self, ref: str) -> Note:
         """A note whose newest version does not open (it is left out of every list), named by
         its id or the start of it: its newest version that does open, standing at the damaged

@@ -24,6 +24,7 @@ from vault.errors import (
     KeyfileError,
     RecoveryKeyError,
     StaleSessionError,
+    VaultError,
     WeakParametersError,
     WrongPasswordError,
 )
@@ -329,7 +330,10 @@ class Vault(Notes):
         """The files in keys/ that did not read as key slots when last scanned. A password
         change cannot remove what it cannot read: one of them may still wrap the master key
         under an old password, so whoever changes the password is told to look at them."""
-        self.store.slots()  # (scans again: as the files are now)
+        try:
+            self.store.slots()  # (scans again: as the files are now)
+        except VaultError:
+            return []  # (a keys folder that does not read: the unlock said so already)
         return [name for name, _ in self.store.damaged_slots]
 
     def change_password(
@@ -505,7 +509,16 @@ class Vault(Notes):
         )
         from vault.notes import attachments
 
-        checked, damaged = attachments.check_blobs(self)
+        blob_progress = None
+        if progress is not None:
+            versions = self.store.counts()["versions"]
+            progress(versions, versions)
+
+            def blob_progress(done: int, total: int) -> None:
+                # (one scale for both parts: an attached file counts as a version)
+                progress(versions + done, versions + total)
+
+        checked, damaged = attachments.check_blobs(self, blob_progress)
         return dataclasses.replace(report, blobs=checked, damaged_blobs=damaged)
 
 

@@ -25,7 +25,7 @@ from textual import work
 from textual.timer import Timer
 
 from vault.errors import VaultBusyError, VaultError
-from vault.interchange.backup import auto_backup
+from vault.interchange.backup import auto_backup, left_out_text
 from vault.sync import SyncReport, SyncStatus
 from vault.sync.watch import FolderWatch
 from vault.tui import failures
@@ -347,13 +347,18 @@ class BackgroundWork(AppHost):
     def backup_in_background(self, session: Session) -> None:
         try:
             with session.task():
-                path = auto_backup(session.vault, self.config, reason="schedule")
+                made = auto_backup(session.vault, self.config, reason="schedule")
         except Stopped:
             return
         except Exception as exc:
             self.post_message(BackupDone(session, None, True, failures.describe(exc)))
             return
-        self.post_message(BackupDone(session, path, True))
+        left_out = tuple(session.vault.damaged_slot_files) if made is not None else ()
+        if left_out:
+            said = f"{left_out_text(left_out)}; older backups were kept"
+            self.post_message(BackupDone(session, made, True, left_out=said))
+            return
+        self.post_message(BackupDone(session, made, True))
 
     def on_backup_done(self, message: BackupDone) -> None:
         if message.session is not self.session:
@@ -363,6 +368,10 @@ class BackgroundWork(AppHost):
             self._tell(f"{what}: {message.error}", "error", title="Backup", again=True)
         elif message.path is not None:
             what = "Automatic backup" if message.automatic else "Backed up"
+            if message.left_out:
+                text = f"{what}: {message.path.name}. But {message.left_out}."
+                self.notify(text, title="Backup", severity="warning", timeout=15)
+                return
             self.notify(f"{what}: {message.path.name}", title="Backup", timeout=5)
 
     def backup_on_close(self, session: Session) -> str | None:
@@ -370,7 +379,10 @@ class BackgroundWork(AppHost):
         dropped: an automatic backup if something changed (`backup.on_quit`). Returns a line
         to tell the person if it failed."""
         try:
-            auto_backup(session.vault, self.config, reason="quit")
+            made = auto_backup(session.vault, self.config, reason="quit")
         except Exception as exc:
             return f"the automatic backup on quitting failed: {failures.describe(exc)}"
+        left_out = tuple(session.vault.damaged_slot_files) if made is not None else ()
+        if left_out:
+            return f"the automatic backup: {left_out_text(left_out)}"
         return None

@@ -207,6 +207,7 @@ class BackupDone(Message):
     path: Path | None  # None: none was due (automatic) or it failed
     automatic: bool
     error: str | None = None
+    left_out: str = ""  # the key slots it could not take (`left_out_text`), if any
 
 
 @dataclass

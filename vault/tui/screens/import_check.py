@@ -77,45 +77,58 @@ def run_check(
 
 @dataclass(frozen=True)
 class BroughtBack:
-    notes: int  # notes whose newest version that opens is now their newest again
+    titles: list[str]  # the notes whose newest version that opens is now their newest again
     left: dict[str, str]  # item id -> why it was not brought back (one line)
 
 
 def bring_back_damaged(session: Session) -> BroughtBack:
     """In a worker: each note whose newest version does not open gets its newest version that
     does written on top (as `vault revert ID VERSION` with that version), so it is back in the
-    list and its History offers the older ones. A note with conflicting versions, one written
-    by a newer vault, or one with no version that opens is left, with the reason."""
-    brought, left = 0, {}
+    list and its History offers the older ones. A note written by a newer vault, or with no
+    version that opens, is left, with the reason."""
+    titles: list[str] = []
+    left: dict[str, str] = {}
     with session.task() as check:
         vault = session.vault
-        for item_id in sorted(vault.corrupt):
+        for item_id in vault.damaged_notes():
             check()
             try:
                 at = vault.damaged_note(item_id)
                 vault.write_over_damaged(at, at)
             except NotFoundError:
-                continue  # not a note (a notebook, a tag list): `vault check` names it
+                continue  # brought back meanwhile (a sync)
             except VaultError as exc:
                 left[item_id] = str(exc)
                 continue
-            brought += 1
-    return BroughtBack(brought, left)
+            titles.append(at.title)
+    return BroughtBack(titles, left)
 
 
 def brought_back_text(result: BroughtBack) -> str:
-    if not result.notes and not result.left:
-        return "No damaged note could be brought back: what is damaged is not a note."
-    text = (
-        f"Brought back {plural(result.notes, 'note')} at {agree(result.notes, 'its', 'their')} "
-        "newest version that opens; History (f6) offers the older ones."
-        if result.notes
-        else ""
-    )
+    if not result.titles and not result.left:
+        return "No note needed bringing back."
+    text = ""
+    if result.titles:
+        n = len(result.titles)
+        named = ", ".join(f"“{t}”" for t in result.titles[:3])
+        more = f" and {n - 3:,} more" if n > 3 else ""
+        text = (
+            f"Brought back {plural(n, 'note')} ({named}{more}) at "
+            f"{agree(n, 'its', 'their')} newest version that opens; History (f6) offers the "
+            "older ones."
+        )
     if result.left:
         why = "; ".join(sorted(result.left.values())[:3])
         text += f" {plural(len(result.left), 'note')} could not be: {why}."
     return text.strip()
+
+
+BRING_BACK_WARNING = (
+    "Each note whose newest version does not open here gets its newest version that does "
+    "written on top, as a new version. It goes to your other devices with the next sync: one "
+    "that holds the damaged version whole then shows the older text too (the newer stays in "
+    "its History). To keep the newer text, take it from that device or a backup instead."
+)
 
 
 def acknowledge_incident(session: Session) -> None:
@@ -150,10 +163,9 @@ class ImportDialog(InputDialog[ImportChoice | None]):
         with Vertical(classes="card"):
             yield Label("Import Markdown", classes="dialog-title")
             yield Static(
-                "Every .md file in the folder and its subfolders becomes a note, with its "
-                "title, tags and dates from the front matter; subfolders become notebooks, and "
-                "files the notes link to come along as attachments. The folder is only read, "
-                "and a note already in the vault is not imported twice.",
+                "Each .md file becomes a note (title, tags, dates from its front matter), "
+                "subfolders notebooks, linked files attachments. The folder is only read; "
+                "notes already here are skipped.",
                 classes="dialog-text",
                 markup=False,
             )
@@ -198,9 +210,7 @@ class ImportDialog(InputDialog[ImportChoice | None]):
         try:
             return "/".join(clean_name(part, "notebook") for part in typed.split("/"))
         except VaultError:
-            raise Refused(
-                "A notebook path is names joined by '/', none of them empty (Work/Projects)."
-            ) from None
+            raise Refused("Each part of the notebook path needs a name (Work/Projects).") from None
 
     @on(Input.Submitted, "#notebook")
     def _notebook_submitted(self) -> None:

@@ -175,7 +175,7 @@ class PaletteSupport(MainHost):
                 "check_vault",
             ),
         ]
-        damaged = len(session.vault.corrupt)
+        damaged = len(session.vault.damaged_notes()) if session.vault.corrupt else 0
         if damaged:
             actions.append(
                 (

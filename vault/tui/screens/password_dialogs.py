@@ -8,6 +8,7 @@ password in the same step, as `vault passwd --recovery` does (`RecoverDialog`)."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from vault.notes.vault import Vault, VaultInfo
 from vault.paths import expanded
 from vault.sealing.crypto import TEST_KDF
 from vault.sealing.kdf import KdfParams
+from vault.textsafe import visible
 from vault.tui.failures import describe
 from vault.tui.screens.dialogs import Dialog
 from vault.tui.screens.entry import strength_markup, weak_warning
@@ -34,11 +36,17 @@ class PasswordOutcome(Message):
     """The worker's answer: no error when the password changed, else why not (one line)."""
 
     def __init__(
-        self, error: str | None, field: str = "", *, damaged: list[str] | None = None
+        self,
+        error: str | None,
+        field: str = "",
+        *,
+        damaged: list[str] | None = None,
+        keep: bool = False,
     ) -> None:
         super().__init__()
         self.error = error
         self.field = field  # the field to type again
+        self.keep = keep  # its text kept and shown (a typo in the recovery key)
         self.damaged = damaged or []  # files in keys/ that did not read (see `left_behind`)
 
 
@@ -71,12 +79,14 @@ class NewPasswordDialog(Dialog[T]):
         with Vertical(classes="card", id="password-card"):
             yield Label(self.HEADING, classes="dialog-title")
             yield Static(self.INTRO, classes="dialog-text", markup=False)
+            # Above the fields, not below: at 80x24 the card scrolls, and what went wrong
+            # (a mistyped group of the recovery key, a weak password) must stay in view.
+            yield Static("", classes="dialog-hint", id="password-message", markup=False)
             yield Input(password=True, placeholder=self.PROOF, id="current")
             yield Input(str(self._keyfile or ""), placeholder=self.KEYFILE_HINT, id="keyfile")
             yield Input(password=True, placeholder="New password", id="new")
             yield Static(strength_markup(""), id="strength")
             yield Input(password=True, placeholder="Repeat the new password", id="repeat")
-            yield Static("", classes="dialog-hint", id="password-message", markup=False)
             yield LoadingIndicator(id="busy")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -85,6 +95,7 @@ class NewPasswordDialog(Dialog[T]):
     def on_mount(self) -> None:
         self.query_one("#keyfile").display = self.keyfile_shown
         self.query_one("#busy").display = False
+        self.query_one("#password-message").display = False  # (until there is something)
 
     @on(Input.Changed, "#new")
     def _new_changed(self, event: Input.Changed) -> None:
@@ -123,11 +134,16 @@ class NewPasswordDialog(Dialog[T]):
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value
 
-    def _say(self, text: str, field_id: str = "") -> None:
-        self.query_one("#password-message", Static).update(text)
+    def _say(self, text: str, field_id: str = "", *, keep: bool = False) -> None:
+        message = self.query_one("#password-message", Static)
+        message.update(text)
+        message.display = bool(text)
         if field_id:
             field = self.query_one(f"#{field_id}", Input)
-            if field.password:
+            if keep:
+                field.password = False
+            elif field_id in ("current", "new", "repeat"):  # (a secret: typed again, masked)
+                field.password = True
                 field.value = ""
             self.set_focus(field)
         elif self.focused is None and not self.query_one("#busy").display:
@@ -150,6 +166,13 @@ class NewPasswordDialog(Dialog[T]):
                 keyfile = expanded(typed) if typed else None
             except VaultError as exc:
                 self._say(str(exc), "keyfile")
+                return
+            if keyfile is not None and not keyfile.is_file():
+                # (said now, not after an unlock; a new keyfile is `vault passwd --new-keyfile`)
+                what = "a folder" if keyfile.is_dir() else "not there"
+                self._say(
+                    f"The keyfile {visible(str(keyfile))} is {what}: type its path.", "keyfile"
+                )
                 return
         if not new:
             self._say("Choose a new password.", "new")
@@ -193,13 +216,16 @@ class NewPasswordDialog(Dialog[T]):
             self._done(message)
             return
         self._set_busy(False)
-        self._say(message.error, message.field)
+        self._say(message.error, message.field, keep=message.keep)
 
 
-def _wrong_key(exc: RecoveryKeyError) -> str:
-    """The recovery key's refusal as a sentence (a mistyped group is named by its number)."""
+def _key_refused(exc: RecoveryKeyError) -> PasswordOutcome:
+    """The recovery key's refusal as a sentence. A typo (a group, the length, the checksum:
+    anything but a well-formed key of another vault) keeps what was typed and shows it, so
+    the group named can be checked against the paper rather than 70 characters typed again."""
     text = str(exc)
-    return text[0].upper() + text[1:] + "."
+    typo = "does not open this vault" not in text and "damaged" not in text
+    return PasswordOutcome(text[0].upper() + text[1:] + ".", "current", keep=typo)
 
 
 class ChangePasswordDialog(NewPasswordDialog[list[str]]):
@@ -235,7 +261,7 @@ class ChangePasswordDialog(NewPasswordDialog[list[str]]):
                     else:
                         vault.check_password(proof, keyfile)
                 except RecoveryKeyError as exc:
-                    return PasswordOutcome(_wrong_key(exc), "current")
+                    return _key_refused(exc)
                 except WrongPasswordError:
                     wrong = " or keyfile" if keyfile is not None else ""
                     return PasswordOutcome(f"That is not the current password{wrong}.", "current")
@@ -248,17 +274,24 @@ class ChangePasswordDialog(NewPasswordDialog[list[str]]):
         self.dismiss(message.damaged)
 
 
-class RecoverDialog(NewPasswordDialog[tuple[Vault, list[str]]]):
+@dataclass(frozen=True)
+class Recovered:
+    vault: Vault  # open, with the new password set
+    keyfile: Path | None  # the keyfile the new password needs, if any
+    damaged: list[str]  # files of keys/ that did not read (`left_behind`)
+
+
+class RecoverDialog(NewPasswordDialog[Recovered]):
     """Forgot the password: open the vault with its recovery key and set a new password for
-    this computer in the same step (as `vault passwd --recovery`). Dismissed with the open
-    vault and the files of keys/ that did not read (`left_behind`), or None if cancelled. A
+    this computer in the same step (as `vault passwd --recovery`). Dismissed with what was
+    done (`Recovered`), or None if cancelled. A
     vault that needed a keyfile keeps it if its path is given; left empty, the new password
     opens the vault alone (the keyfile may be what was lost)."""
 
     HEADING = "Open with the recovery key"
     INTRO = (
-        "Type the recovery key you saved when the vault was made, then choose a new password "
-        "for this computer. The old password stops opening the vault here."
+        "The recovery key you saved when the vault was made, then a new password for this "
+        "computer (the old one stops opening the vault here)."
     )
     PROOF = "Recovery key"
     KEYFILE_HINT = "Keyfile to keep using (empty: the new password alone)"
@@ -274,25 +307,25 @@ class RecoverDialog(NewPasswordDialog[tuple[Vault, list[str]]]):
         self._vault_path = vault_path
         self.keyfile_shown = info.needs_keyfile or keyfile is not None
         super().__init__(keyfile, kdf)
-        self._vault: Vault | None = None
+        self._recovered: Recovered | None = None
 
     def _work(self, proof: str, new: str, keyfile: Path | None) -> PasswordOutcome:
         try:
             vault = Vault.unlock(self._vault_path, recovery_key=proof, bodies="later")
         except RecoveryKeyError as exc:
-            return PasswordOutcome(_wrong_key(exc), "current")
+            return _key_refused(exc)
         try:
             vault.change_password(new, keyfile=keyfile, kdf=self._kdf)
             damaged = vault.damaged_slot_files
         except BaseException:
             vault.lock()  # (not left open behind a dialog that stays)
             raise
-        self._vault = vault
+        self._recovered = Recovered(vault, keyfile, damaged)
         return PasswordOutcome(None, damaged=damaged)
 
     def _done(self, message: PasswordOutcome) -> None:
-        if self._vault is not None:
-            self.dismiss((self._vault, message.damaged))
+        if self._recovered is not None:
+            self.dismiss(self._recovered)
 
 
 def app_kdf(app: object) -> KdfParams | None:
@@ -306,8 +339,12 @@ def left_behind(damaged: list[str]) -> str:
     the master key under the old password, so the old password is not known to be gone."""
     if not damaged:
         return ""
-    names = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+    names = ", ".join(f"keys/{name}" for name in damaged[:3])
+    more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+    one = len(damaged) == 1
     return (
-        f" keys/{names} did not read as a key slot and was left as it is: if it held the old "
-        "password, move it out of the vault's keys folder."
+        f" {names}{more} did not read as {'a key slot' if one else 'key slots'} and "
+        f"{'was' if one else 'were'} left as {'it is' if one else 'they are'}: if "
+        f"{'it' if one else 'one'} held the old password, move it out of the vault's keys "
+        "folder."
     )

@@ -30,6 +30,7 @@ from vault.tui.screens.dialogs import ConfirmDialog
 from vault.tui.screens.entry import display_path
 from vault.tui.screens.host import MainHost
 from vault.tui.screens.import_check import (
+    BRING_BACK_WARNING,
     CHECK_ADVICE,
     IMPORT_ADVICE,
     FindingsDialog,
@@ -362,7 +363,8 @@ class SyncAndBackup(MainHost):
     def check_vault(self, session: Session) -> None:
         def progress(done: int, total: int | None) -> None:
             if total:
-                text = f"[$accent]checking… {done * 100 // total}%[/]"
+                # (versions synced in meanwhile are not in the total: never past 100%)
+                text = f"[$accent]checking… {min(100, done * 100 // total)}%[/]"
                 self.post_message(JobProgress(session, text))
 
         found = self._job(session, "Check", lambda: run_check(session, progress))
@@ -390,13 +392,21 @@ class SyncAndBackup(MainHost):
 
     def action_bring_back_damaged(self) -> None:
         session = self.session
-        if session is None or not session.vault.corrupt:
+        if session is None or not session.vault.damaged_notes():
             return
-        self.leave_note()
-        self.set_status("message", "[$accent]bringing back…[/]")
-        self.bring_back(session)
 
-    @work(thread=True, exclusive=True, group="check", exit_on_error=False)
+        def confirmed(yes: bool | None) -> None:
+            if yes and self.session is session:
+                self.leave_note()
+                self.set_status("message", "[$accent]bringing back…[/]")
+                self.bring_back(session)
+
+        self.app.push_screen(
+            ConfirmDialog("Bring back damaged notes", BRING_BACK_WARNING, "Bring back"),
+            confirmed,
+        )
+
+    @work(thread=True, exclusive=True, group="bring-back", exit_on_error=False)
     def bring_back(self, session: Session) -> None:
         result = self._job(
             session, "Bringing back", lambda: bring_back_damaged(session), then="reload"

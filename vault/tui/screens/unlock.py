@@ -30,7 +30,7 @@ from vault.tui.screens.entry import (
     hold_keys,
     release_keys,
 )
-from vault.tui.screens.password_dialogs import RecoverDialog, app_kdf, left_behind
+from vault.tui.screens.password_dialogs import RecoverDialog, Recovered, app_kdf, left_behind
 from vault.tui.session import Session, Stopped
 
 
@@ -257,11 +257,15 @@ class UnlockScreen(EnterTypedAhead, ReportsWorkerErrors, Screen[None]):
         if self.query_one("#password", Input).disabled:
             return  # (unlocking already)
 
-        def recovered(result: tuple[Vault, list[str]] | None) -> None:
+        def recovered(result: Recovered | None) -> None:
             if result is None:
                 self.set_focus(self.query_one("#password", Input))
                 return
-            vault, damaged = result
+            vault, damaged = result.vault, result.damaged
+            # Offered again after a lock, and to change the password: the keyfile the new
+            # password needs, or none (a keyfile left out of the recovery is not needed now).
+            self.app.keyfile = result.keyfile  # type: ignore[attr-defined]
+            self.keyfile = result.keyfile
             self.notify(
                 "New password set: it opens the vault here from now on, and the recovery key "
                 "still does." + left_behind(damaged),
