@@ -22,3 +22,10 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 def agree(count: int, one: str, many: str) -> str:
     """The verb for `count` things: agree(1, 'does', 'do') -> 'does'."""
     return one if count == 1 else many
+
+
+def some_of(names: list[str] | tuple[str, ...], prefix: str = "", shown: int = 3) -> str:
+    """The first few names, each with `prefix`, and how many more: 'keys/a, keys/b and 2 more'."""
+    listed = ", ".join(prefix + name for name in names[:shown])
+    more = len(names) - shown
+    return f"{listed} and {more:,} more" if more > 0 else listed

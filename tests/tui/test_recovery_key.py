@@ -34,6 +34,13 @@ def made(path: Path, keyfile: Path | None = None) -> str:
     return recovery
 
 
+def keyfile_made(path: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A vault at `path` that needs a keyfile: the keyfile and the recovery key."""
+    keyfile = tmp_path / "key.bin"
+    create_keyfile(keyfile)
+    return keyfile, made(path, keyfile)
+
+
 def mistyped(recovery: str) -> str:
     """The key with one character of its third group changed so that the group's own check
     fails (some changes happen to pass it and fail only the whole key's checksum)."""
@@ -123,9 +130,7 @@ async def test_a_forgotten_password_is_replaced_with_the_recovery_key(
 async def test_a_keyfile_vault_recovered_without_its_keyfile_opens_with_the_password_alone(
     home_vault: Path, tmp_path: Path, app_for
 ) -> None:
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    recovery = made(home_vault, keyfile)
+    _, recovery = keyfile_made(home_vault, tmp_path)
     app = app_for(home_vault)
     async with app.run_test(size=(100, 30)) as pilot:
         dialog = await recover_dialog(pilot)
@@ -138,14 +143,14 @@ async def test_a_keyfile_vault_recovered_without_its_keyfile_opens_with_the_pass
 async def test_a_keyfile_vault_recovered_with_its_keyfile_keeps_needing_it(
     home_vault: Path, tmp_path: Path, app_for
 ) -> None:
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    recovery = made(home_vault, keyfile)
+    keyfile, recovery = keyfile_made(home_vault, tmp_path)
     app = app_for(home_vault)
     async with app.run_test(size=(100, 30)) as pilot:
         dialog = await recover_dialog(pilot)
         await fill(pilot, recovery, NEW, keyfile=str(keyfile))
         assert isinstance(app.screen, MainScreen), said(dialog)
+        # Offered again after a lock and to "Change password…", as after a plain unlock.
+        assert app.keyfile == keyfile
     Vault.unlock(home_vault, password=NEW, keyfile=keyfile).lock()
     with pytest.raises(KeyfileRequiredError):
         Vault.unlock(home_vault, password=NEW)
@@ -256,9 +261,7 @@ async def test_after_recovery_without_the_keyfile_the_next_unlock_does_not_offer
     # Started with --keyfile; the recovery drops the keyfile (field cleared): the new
     # password opens the vault alone. After a lock the unlock screen must not send the old
     # keyfile with the new password.
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    recovery = made(home_vault, keyfile)
+    keyfile, recovery = keyfile_made(home_vault, tmp_path)
     app = app_for(home_vault, keyfile=keyfile)
     async with app.run_test(size=(100, 30)) as pilot:
         dialog = await recover_dialog(pilot)
@@ -276,28 +279,10 @@ async def test_after_recovery_without_the_keyfile_the_next_unlock_does_not_offer
     Vault.unlock(home_vault, password=NEW).lock()
 
 
-async def test_after_recovery_with_a_keyfile_the_next_unlock_offers_it(
-    home_vault: Path, tmp_path: Path, app_for
-) -> None:
-    # As a plain unlock does (app.keyfile = keyfile): the keyfile typed in the recovery
-    # dialog is offered again after a lock, and to Change password.
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    recovery = made(home_vault, keyfile)
-    app = app_for(home_vault)
-    async with app.run_test(size=(100, 30)) as pilot:
-        dialog = await recover_dialog(pilot)
-        await fill(pilot, recovery, NEW, keyfile=str(keyfile))
-        assert isinstance(app.screen, MainScreen), said(dialog)
-        assert app.keyfile == keyfile
-
-
 async def test_a_keyfile_that_is_missing_is_refused_with_the_focus_in_the_keyfile_field(
     home_vault: Path, tmp_path: Path, app_for
 ) -> None:
-    keyfile = tmp_path / "key.bin"
-    create_keyfile(keyfile)
-    recovery = made(home_vault, keyfile)
+    _, recovery = keyfile_made(home_vault, tmp_path)
     app = app_for(home_vault)
     async with app.run_test(size=(100, 30)) as pilot:
         dialog = await recover_dialog(pilot)

@@ -80,6 +80,7 @@ from vault.sealing.crypto import Label
 from vault.sealing.envelope import upgrade_envelope
 from vault.storage.blobs import BlobStore
 from vault.storage.store import Op, Store
+from vault.wording import some_of
 
 if TYPE_CHECKING:
     from vault.config import Config
@@ -214,11 +215,9 @@ def left_out_text(names: tuple[str, ...]) -> str:
     """What to say of the key slot files a backup could not take (`slots_left_out`), or ""."""
     if not names:
         return ""
-    shown = ", ".join(f"keys/{n}" for n in names[:3])
-    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
     one = len(names) == 1
     return (
-        f"{shown}{more} did not read as {'a key slot' if one else 'key slots'} and "
+        f"{some_of(names, 'keys/')} did not read as {'a key slot' if one else 'key slots'} and "
         f"{'is' if one else 'are'} not in the backup: it opens with the key slots that did "
         "read (`vault check` names what is damaged)"
     )

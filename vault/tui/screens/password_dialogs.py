@@ -28,6 +28,7 @@ from vault.tui.failures import describe
 from vault.tui.screens.dialogs import Dialog
 from vault.tui.screens.entry import strength_markup, weak_warning
 from vault.tui.session import Session, Stopped
+from vault.wording import some_of
 
 T = TypeVar("T")
 
@@ -339,11 +340,9 @@ def left_behind(damaged: list[str]) -> str:
     the master key under the old password, so the old password is not known to be gone."""
     if not damaged:
         return ""
-    names = ", ".join(f"keys/{name}" for name in damaged[:3])
-    more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
     one = len(damaged) == 1
     return (
-        f" {names}{more} did not read as {'a key slot' if one else 'key slots'} and "
+        f" {some_of(damaged, 'keys/')} did not read as {'a key slot' if one else 'key slots'} and "
         f"{'was' if one else 'were'} left as {'it is' if one else 'they are'}: if "
         f"{'it' if one else 'one'} held the old password, move it out of the vault's keys "
         "folder."
