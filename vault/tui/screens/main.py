@@ -221,6 +221,7 @@ class MainScreen(
 
     def on_mount(self) -> None:
         self._mounted = True
+        self.notes_list.read_body = self._list_body
         self.query_one("#list-pane").border_title = "All notes"
         self.sidebar.border_title = "vault"
         self._layout_for(self.size.width)
@@ -671,6 +672,18 @@ class MainScreen(
         except VaultError as exc:
             self.notify(str(exc), severity="error", timeout=6)
             return None
+
+    def _list_body(self, note: Note) -> str:
+        """The body of a note on a row of the list (the vault holds the notes without their
+        bodies): read from its envelope, kept among the last few read (`Vault.whole`); ""
+        if it cannot be read (the note is told damaged when it is opened)."""
+        session = self.session
+        if session is None:
+            return ""
+        try:
+            return session.vault.whole(note).body
+        except VaultError:
+            return ""
 
     def refresh_bindings(self) -> None:
         self._bindings_shown = self._bindings_state()
