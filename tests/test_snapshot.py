@@ -343,6 +343,54 @@ def test_the_app_reads_the_bodies_after_the_list_from_the_same_snapshot(big: Pat
         assert {h.note.id for h in vault.search("body")} == hits
 
 
+def test_the_apps_vault_lets_go_of_the_bodies_and_searches_as_one_holding_them(
+    big: Path,
+) -> None:
+    """bodies="later": each body is folded for search as it is read, then let go. Searches
+    rank exactly as in a vault holding every body; every reader gets the bodies from their
+    envelopes; changes to notes whose bodies were let go keep them, and the snapshot sealed
+    at lock holds every body (read from the envelopes a slice at a time)."""
+    queries = ["body", "body 1", "note 2 -body", '"body 3"', MARKER, "1", "7 -note"]
+
+    def ranked(vault: Vault) -> dict[str, list[tuple[str, float]]]:
+        return {q: [(h.note.id, h.score) for h in vault.search(q)] for q in queries}
+
+    def tops(vault: Vault) -> dict[str, tuple[list[tuple[str, float]], int]]:
+        found = {q: vault.search_top(q, 5) for q in queries}
+        return {q: ([(h.note.id, h.score) for h in hits], n) for q, (hits, n) in found.items()}
+
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        expected, expected_tops = ranked(vault), tops(vault)
+        bodies = {n.id: n.body for n in vault.all_notes()}
+        vault._unsnapped = 0
+    sealed = snapshot.path_in(big).read_bytes()
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        vault.load_all_bodies()
+        listed = vault.all_notes(bodies=False)
+        assert vault.bodies_pending == 0 and not any(has_body(n) for n in listed)
+        assert ranked(vault) == expected and tops(vault) == expected_tops
+        for q in queries:
+            found = vault.match_notes(vault.notes(bodies=False), q)
+            assert [n.id for n in found] == [i for i, _ in expected[q]]
+        assert {n.id: body for n, body in vault.bodies_of(listed)} == bodies
+        assert {n.id: n.body for n in vault.all_notes()} == bodies
+        first, second, third = sorted(listed, key=lambda n: n.id)[:3]
+        assert vault.note(first.id).body == bodies[first.id]
+        vault.update_note(first, pinned=True)  # its body: never "" (ItemCache._write)
+        vault.update_note(second, body="")  # emptied: a change, though it read as ""
+        vault.trash_note(third)
+        changed = {first.id, second.id, third.id}  # (written: held whole)
+        assert not any(has_body(n) for n in vault.all_notes(bodies=False) if n.id not in changed)
+        assert [h.note.id for h in vault.search(f'"{bodies[first.id]}"')] == [first.id]
+        vault._unsnapped = 10_000  # a snapshot is due at lock
+    assert snapshot.path_in(big).read_bytes() != sealed
+    with Vault.unlock(big, password=PASSWORD) as vault:  # from the snapshot sealed at lock
+        got = {n.id: n for n in vault.all_notes()}
+        vault._unsnapped = 0
+    assert {i: n.body for i, n in got.items()} == {**bodies, second.id: ""}
+    assert got[first.id].pinned and got[third.id].in_trash
+
+
 def test_the_bodies_stream_from_the_file_the_listing_came_from(big_keys) -> None:
     path, key, vault_id, mk_id, _ = big_keys
     whole = {e[0]: e[4].get("body") for e in snapshot.read(path, key, vault_id, mk_id)}

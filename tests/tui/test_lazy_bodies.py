@@ -440,3 +440,27 @@ async def test_an_edit_on_the_first_screen_survives_the_whole_listing(
     with Vault.unlock(head_vault, password=PASSWORD) as after:
         assert after.note(first.id).body == "hello fresh"
         after._unsnapped = 0
+
+
+async def test_the_rows_show_the_bodies_the_vault_let_go_of(large_vault: Path, app_for) -> None:
+    """Once folded for search the bodies are let go; the list reads the body of each row it
+    draws (its snippet, its match) from the note's envelope, and the editor the note's."""
+    app = app_for(large_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: vault.bodies_pending == 0)
+        await settle(pilot)
+        rows = main.notes_list
+        first = rows.notes[0]
+        assert not has_body(first)
+        number = int(first.title.split()[1])
+        assert f"A body about okapi{number % 5} and" in rows.render_line(1).text
+        assert main.pane.text == body_of(number)
+        await pilot.press("ctrl+f", *"okapi2")
+        await settle(pilot)
+        shown = rows.highlighted  # (the cursor stays on its note: the list may scroll)
+        assert shown is not None and not has_body(shown)
+        assert "okapi2" in vault.whole(shown).body
+        detail = rows.cursor * 2 + 1 - int(rows.scroll_offset.y)
+        assert "okapi2" in rows.render_line(detail).text

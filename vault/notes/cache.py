@@ -782,9 +782,11 @@ class ItemCache:
             if isinstance(cached := items.get(item_id), Note) and cached.body is UNLOADED
         ]
         folds = [(note, note_fold(note, body)) for note, body in read]
+        # (Outside the lock: a sink takes its own, which is held while it asks for the notes.)
         for sink in list(self._body_sinks):
             sink(read)
         del read
+        from_store: list[tuple[Note, str]] = []
         with self._lock:
             bodiless = self._bodiless
             if pairs:
@@ -798,10 +800,20 @@ class ItemCache:
                 for item_id in pairs:
                     bodiless.pop(item_id, None)
             elif bodiless and stream is None:
-                self._read_whole(list(itertools.islice(bodiless, notes)))
+                from_store = self._read_whole(list(itertools.islice(bodiless, notes)))
             if not bodiless and not self._bodies_told:
                 self._bodies_done()
-            return len(bodiless)
+            left = len(bodiless)
+        for sink in list(self._body_sinks) if from_store else ():
+            sink(from_store)
+        return left
+
+    def finish_bodies(self) -> None:
+        """bodies="later": every body read (and folded, and given to the body sinks) now, if
+        some are still to come; otherwise nothing (a vault opened without its bodies keeps
+        them unread). For a view made of every body that is asked for meanwhile."""
+        if self._fill_later:
+            self.load_all_bodies()
 
     def load_all_bodies(self) -> None:
         """Every note's body, now (what needs them all: a search that must be whole, links,
@@ -810,10 +822,13 @@ class ItemCache:
         while self._bodiless and self.load_bodies(BODIES_PER_SLICE * 5):
             pass
 
-    def _read_whole(self, item_ids: list[str]) -> None:
+    def _read_whole(self, item_ids: list[str]) -> list[tuple[Note, str]]:
         """These bodiless notes read whole from the store (callers hold the lock); one the
-        store has moved on from is read again by a refresh, as `_whole` does."""
+        store has moved on from is read again by a refresh, as `_whole` does. With
+        bodies="later" each is folded and stays without its body: returned with it, for the
+        body sinks (called by the caller once it let go of the lock)."""
         bodiless, items = self._bodiless, self._items
+        folded: list[tuple[Note, str]] = []
         rows = {r.item_id: r for r in self.store.items_by_id(item_ids)}
         filled: dict[str, Item] = {}
         moved = False
@@ -837,9 +852,8 @@ class ItemCache:
             cached = items.get(item_id)
             if self._fill_later and isinstance(cached, Note) and cached.body is UNLOADED:
                 # (the same version: its row's claims are the ones it was verified with)
-                for sink in list(self._body_sinks):
-                    sink([(cached, note.body)])
                 self._index.put(cached, note.body)  # folded; the note stays without it
+                folded.append((cached, note.body))
                 continue
             filled[item_id] = note
         items.update(filled)
@@ -848,6 +862,7 @@ class ItemCache:
             self.refresh()
             for item_id in item_ids:  # never asked twice: a write of it still reads its body
                 bodiless.pop(item_id, None)  # from its version (its body is UNLOADED)
+        return folded
 
     def _bodies_done(self) -> None:
         """Every note holds its body again: the search folds made meanwhile (titles alone, for

@@ -241,10 +241,8 @@ class Notes(Filing):
         if self._lock.acquire(blocking=False):
             try:
                 if self._items.get(note.id) is cached and note.id in self._bodiless:
-                    if self._fill_later:  # folded, as `load_bodies` would have it
-                        for sink in list(self._body_sinks):
-                            sink([(cached, body)])
-                        self._index.put(cached, body)
+                    if self._fill_later:  # folded, as `load_bodies` would have it (the
+                        self._index.put(cached, body)  # link index reads it itself)
                     else:
                         self._items[note.id] = dataclasses.replace(whole, conflict=cached.conflict)
                     del self._bodiless[note.id]

@@ -175,6 +175,10 @@ class LinkIndex:
         vault.add_body_sink(self._take)
 
     def refresh(self) -> None:
+        # Bodies still being read (the app, right after unlocking) come to `_take` first,
+        # from the snapshot, rather than each from its envelope below (as `all_notes` once
+        # waited for them).
+        self._vault.finish_bodies()
         generation = self._vault.generation
         with self._lock:
             if generation == self._generation:
