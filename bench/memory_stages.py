@@ -9,7 +9,11 @@ the link index (the app builds it next), the bench_tmux words typed letter by le
 (a body per row). After each stage: the process's resident memory (VmRSS) and its peak
 (VmHWM), in MiB, and the stage's time.
 
-    python bench/memory_stages.py [--size N] [--before PATH] [--rounds R]
+    python bench/memory_stages.py [--size N] [--before PATH] [--rounds R] [--seal]
+
+`--seal`: locking seals a snapshot (as when enough changed since the last one): with the
+bodies let go, each is read from its envelope again, a slice at a time. It writes the sample
+vault's snapshot anew (the same notes): use a private `VAULT_BENCH_WORK`.
 
 `--before PATH`: another checkout of the project (put first on PYTHONPATH) runs the same
 stages in its own process, in turn with this one, round by round (the first of the two
@@ -32,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 TYPED = ["ragarq", "tinvi mor", "polmorgar"]  # as bench_tmux.py
 NEXT_NOTES = 8
 ROWS = 20  # the list's rows on screen at 120x40
+SEAL = os.environ.get("VAULT_BENCH_SEAL") == "1"  # (set by --seal for the child)
 
 
 def vm_mib(field: str) -> float:
@@ -101,6 +106,10 @@ def stages(size: int) -> list[dict[str, object]]:
         vault.whole(note)
         rows.append(time.perf_counter() - began)
     stage("next notes, rows drawn")
+    if SEAL:
+        vault._unsnapped = 10**9  # a snapshot due at lock: every body sealed again
+    vault.lock()
+    stage("lock" + (", a snapshot sealed" if SEAL else ""))
     out.append(
         {
             "keys": keys,
@@ -109,13 +118,13 @@ def stages(size: int) -> list[dict[str, object]]:
             "notes": len(base),
         }
     )
-    vault.lock()
     return out
 
 
-def run(size: int, code: str | None) -> list[dict[str, object]]:
+def run(size: int, code: str | None, seal: bool) -> list[dict[str, object]]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["VAULT_BENCH_SEAL"] = "1" if seal else "0"
     if code is not None:
         env["PYTHONPATH"] = code
     result = subprocess.run(
@@ -133,6 +142,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--before", default=None)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--seal", action="store_true", help="seal a snapshot at lock")
     parser.add_argument("--child", type=int, default=None)
     args = parser.parse_args()
     if args.child is not None:
@@ -148,7 +158,7 @@ def main() -> int:
         if args.before is not None:
             order = [args.before, None] if round_ % 2 == 0 else [None, args.before]
         for code in order:
-            runs["before" if code else "after"].append(run(args.size, code))
+            runs["before" if code else "after"].append(run(args.size, code, args.seal))
     print(f"## Memory by stage, {args.size:,} notes, {args.rounds} round(s)\n")
     names = [s["stage"] for s in runs["after"][0] if "stage" in s]
     sides = [k for k in ("before", "after") if runs[k]]
