@@ -552,6 +552,7 @@ class ItemCache:
                     head.close()
             elif any(self._mk):
                 # Never a reason for locking to fail: without a snapshot, unlocking is slower.
+                self._index.clear()  # (first: sealing may read every body meanwhile)
                 with contextlib.suppress(VaultError, OSError):
                     self._save_snapshot()
             self._close_body_stream()
@@ -693,16 +694,31 @@ class ItemCache:
             [i for i, r in states.items() if r.kind == "note" and i not in written],
         )
 
+        # The bodies of the notes held without them (bodies="later"): from the snapshot on
+        # disk where it holds the very version, else each from its envelope (below).
+        held = {
+            item.id: f"{item.version}:{tag}"
+            for item, tag in verified
+            if isinstance(item, Note) and item.body is UNLOADED
+        }
+        known = self._snapshot_bodies(held) if held else {}
+
         def sealed() -> Iterator[snapshot.Entry]:
-            """Every verified item's entry, a note held without its body read whole from
-            its envelope (a slice at a time); one that cannot be read stops the sealing."""
+            """Every verified item's entry, a note held without its body given the body
+            found above or read from its envelope (a slice at a time); one that cannot be
+            read stops the sealing."""
             for start in range(0, len(verified), BODIES_PER_READ):
                 part = verified[start : start + BODIES_PER_READ]
-                unread = [i for i, _ in part if isinstance(i, Note) and i.body is UNLOADED]
+                unread = [
+                    i
+                    for i, _ in part
+                    if isinstance(i, Note) and i.body is UNLOADED and i.id not in known
+                ]
                 bodies = {n.id: body for n, body in self.bodies_of(unread)}
                 for item, tag in part:
                     if isinstance(item, Note) and item.body is UNLOADED:
-                        item = with_body(item, bodies[item.id])
+                        body = known.pop(item.id, None)
+                        item = with_body(item, bodies[item.id] if body is None else body)
                     yield entry(item, tag)
 
         try:
@@ -718,6 +734,31 @@ class ItemCache:
             return  # a full disk: the next unlock just opens every envelope again
         self._unsnapped = 0
         self._snap_old = self._head_given_up = False
+
+    def _snapshot_bodies(self, wanted: dict[str, str]) -> dict[str, str]:
+        """The bodies the snapshot on disk holds for notes at the very versions `wanted`
+        names (id -> "op id:version tag", as its entries write them), its bodies' part read
+        a message at a time (about 1 MiB, each authenticated in order); the others are left
+        out, as are all when it is gone, does not open or holds its bodies otherwise."""
+        found: dict[str, str] = {}
+        listing = snapshot.load_listing(*self._snapshot_where())
+        stream = listing[3] if listing is not None else None
+        if listing is None or stream is None:
+            return found
+        try:
+            same = {e[0] for e in listing[0] if wanted.get(e[0]) == e[2]}
+            del listing  # (the entries: let go before the bodies come)
+            while same and not stream.done:
+                try:
+                    pairs = stream.next()
+                except ValueError:
+                    break  # (the rest from their envelopes)
+                for item_id in same.intersection(pairs):
+                    found[item_id] = pairs[item_id]
+                same.difference_update(pairs)
+        finally:
+            stream.close()
+        return found
 
     def _fill_bodies(self) -> bool:
         """Give the notes loaded without their bodies their bodies, from the same snapshot read
