@@ -67,8 +67,9 @@ class NoteList(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._announced: tuple[str, str] | None = None  # (id, version) last posted
         # The body of a note the list holds without it (the app's vault keeps the notes
-        # without their bodies): read for the rows on screen only (set by the screen).
-        self.read_body: Callable[[Note], str] | None = None
+        # without their bodies), for the rows on screen only (set by the screen): None while
+        # it is not at hand (the row shows no snippet; `bodies_arrived` draws it again).
+        self.read_body: Callable[[Note], str | None] | None = None
 
     # --- what it shows (set by the screen) ---------------------------------------------------
 
@@ -144,6 +145,11 @@ class NoteList(ScrollView, can_focus=True):
         self._announced = None
         self._cursor = 0
         self.virtual_size = Size(self.size.width, 0)
+        self.refresh()
+
+    def bodies_arrived(self) -> None:
+        """The bodies of rows drawn without them were read: draw the rows again."""
+        self._cache.clear()
         self.refresh()
 
     def select(self, note_id: str) -> bool:
@@ -332,7 +338,7 @@ class NoteList(ScrollView, can_focus=True):
             line.append_text(plain_text(tags, self._style("note-list--tags")))
         body = note.body
         if not has_body(note) and self.read_body is not None:
-            body = self.read_body(note)
+            body = self.read_body(note) or ""
         if self._query.empty:
             line_ = preview_line(note, room, body)
             snippet_ = plain_text(line_, self._style("note-list--snippet"))
