@@ -225,10 +225,10 @@ class Notes(Filing):
     def whole(self, note: Note) -> Note:
         """`note` with its body: itself when it has it, else its own version read from the
         store (one envelope), without waiting for the cache's lock (the app calls this on its
-        UI thread, for the note it shows and the list's rows on screen). Opened with
-        bodies=False, the cache keeps it whole if the lock is free; with bodies="later" it
-        keeps the notes without their bodies, and this one among the last few read
-        (`recent_body`), so it is not read again while it is on screen."""
+        UI thread, for the note it shows and the list's rows on screen). It is kept among the
+        last few read (`recent_body`), so it is not read again while it is on screen; opened
+        with bodies=False, the cache also keeps it whole if the lock is free (bodies="later"
+        keeps the notes without their bodies)."""
         if note.body is not UNLOADED:
             return note
         cached = self._items.get(note.id)
@@ -236,8 +236,7 @@ class Notes(Filing):
             return dataclasses.replace(cached, conflict=note.conflict)
         body = self._body_of(note)
         whole = with_body(note, body)
-        if self._fill_later:
-            self.recent_body(note, body)
+        self.recent_body(note, body)
         if self._lock.acquire(blocking=False):
             try:
                 if self._items.get(note.id) is cached and note.id in self._bodiless:
