@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vault.notes.mdtext import excerpt, plain_line
-from vault.notes.model import Note, snippet
+from vault.notes.model import UNLOADED, Note, has_body, snippet, with_body
 from vault.notes.search import (
     TITLE_WEIGHT,
     SearchIndex,
@@ -190,6 +190,57 @@ def test_the_live_filter_matches_the_reference_while_typing(
         assert [n.id for n in shown] == [i for i, _ in expected], text
         hits = index.search(list(view), text, rank_limit=rank_limit)
         assert [(h.note.id, h.score) for h in hits] == expected, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    live_notes,
+    st.lists(st.one_of(st.sampled_from(KEYS), st.just(BACKSPACE)), min_size=1, max_size=25),
+    st.one_of(st.none(), st.integers(0, 6)),
+    st.lists(st.sampled_from(["whole", "folded", "read"]), min_size=30, max_size=30),
+)
+def test_notes_held_without_their_bodies_search_as_if_they_held_them(
+    notes: list[Note], keys: list[str], rank_limit: int | None, held_as: list[str]
+) -> None:
+    """The app's vault lets go of each body once the index has folded it (`put`), and the
+    index reads the body of a note held without it and not folded (its reader): every
+    keystroke gives exactly the notes, order and scores the whole notes give, as `filter`,
+    `search` and `top`; and a body is read once, not per keystroke."""
+    whole = {n.id: n for n in notes}
+    held = []
+    index_reads: list[str] = []
+
+    def reader(batch: list[Note]) -> dict[str, str]:
+        index_reads.extend(n.id for n in batch)
+        return {n.id: whole[n.id].body for n in batch}
+
+    index = SearchIndex(reader=reader)
+    for note, how in zip(notes, held_as, strict=False):
+        if how == "whole":
+            held.append(note)
+            continue
+        bodiless = with_body(note, UNLOADED)
+        assert not has_body(bodiless)
+        if how == "folded":
+            index.put(bodiless, note.body)
+        held.append(bodiless)
+    views = [held, held[::2], held[1::3]]
+    for k, text in enumerate(typed_texts(keys)):
+        view = views[0] if k % 4 else views[k // 4 % 3]
+        as_whole = [whole[n.id] for n in view]
+        expected = reference_live(as_whole, text, rank_limit)
+        shown = index.filter(view, text, rank_limit=rank_limit)
+        assert [n.id for n in shown] == [i for i, _ in expected], text
+        assert all(any(n is v for v in view) for n in shown)  # the view's own notes
+        hits = index.search(list(view), text, rank_limit=rank_limit)
+        assert [(h.note.id, h.score) for h in hits] == expected, text
+        top, total = index.top(list(view), text, 3)
+        ranked = reference(as_whole, text)
+        assert [(h.note.id, h.score) for h in top] == ranked[:3] and total == len(ranked), text
+    assert len(index_reads) == len(set(index_reads))  # each unfolded body read once
+    assert set(index_reads) <= {
+        n.id for n, how in zip(notes, held_as, strict=False) if how == "read"
+    }
 
 
 def test_the_filter_over_more_notes_than_one_pass_tests_at_once() -> None:

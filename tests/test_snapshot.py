@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CLI, PASSWORD
-from vault.notes.model import has_body
+from vault.notes.model import Note, has_body
 from vault.notes.vault import SNAPSHOT_MIN_ITEMS, Vault
 from vault.sealing import keys, snapshot
 from vault.sealing.crypto import TEST_KDF, Label, subkey
@@ -25,11 +25,13 @@ COUNT = SNAPSHOT_MIN_ITEMS + 20
 
 
 def state(vault: Vault) -> dict[str, tuple]:
-    """Everything a reader sees: each item's payload, version and conflict flag."""
-    return {
-        i.id: (i.to_payload(), i.version, getattr(i, "conflict", False))
+    """Everything a reader sees: each item's payload, version and conflict flag (a note the
+    app's vault holds without its body read whole, as whoever shows it reads it)."""
+    items = [
+        vault.whole(i) if isinstance(i, Note) and vault._fill_later else i
         for i in vault._items.values()
-    }
+    ]
+    return {i.id: (i.to_payload(), i.version, getattr(i, "conflict", False)) for i in items}
 
 
 def open_without_snapshot(path: Path) -> dict[str, tuple]:
@@ -331,12 +333,66 @@ def test_the_app_reads_the_bodies_after_the_list_from_the_same_snapshot(big: Pat
         while vault.load_bodies():
             slices += 1
         assert vault.bodies_pending == 0 and vault.bodies_epoch == epoch + 1
-        got = {n.id: (n.to_payload(), n.version) for n in vault.all_notes(bodies=False)}
+        # Folded for search, and let go: each read whole from its envelope when asked.
+        assert not any(has_body(n) for n in vault.all_notes(bodies=False))
+        got = {n.id: (n.to_payload(), n.version) for n in vault.all_notes()}
         assert got == expected
         # A search over the list read before the bodies came in (a keystroke in between):
-        # partial, and what it folded (titles alone) is not kept for the same versions.
-        assert not vault.filter_notes(listed, "body", partial=True)
+        # the very notes the vault holds, folded with their bodies since.
+        assert {h.note.id for h in vault.filter_notes(listed, "body", partial=True)} == hits
         assert {h.note.id for h in vault.search("body")} == hits
+
+
+@pytest.mark.parametrize("old_snapshot", ["kept", "gone"])
+def test_the_apps_vault_lets_go_of_the_bodies_and_searches_as_one_holding_them(
+    big: Path, old_snapshot: str
+) -> None:
+    """bodies="later": each body is folded for search as it is read, then let go. Searches
+    rank exactly as in a vault holding every body; every reader gets the bodies from their
+    envelopes; changes to notes whose bodies were let go keep them, and the snapshot sealed
+    at lock holds every body (from the snapshot on disk where it holds that very version,
+    else read from the envelopes a slice at a time)."""
+    queries = ["body", "body 1", "note 2 -body", '"body 3"', MARKER, "1", "7 -note"]
+
+    def ranked(vault: Vault) -> dict[str, list[tuple[str, float]]]:
+        return {q: [(h.note.id, h.score) for h in vault.search(q)] for q in queries}
+
+    def tops(vault: Vault) -> dict[str, tuple[list[tuple[str, float]], int]]:
+        found = {q: vault.search_top(q, 5) for q in queries}
+        return {q: ([(h.note.id, h.score) for h in hits], n) for q, (hits, n) in found.items()}
+
+    with Vault.unlock(big, password=PASSWORD) as vault:
+        expected, expected_tops = ranked(vault), tops(vault)
+        bodies = {n.id: n.body for n in vault.all_notes()}
+        vault._unsnapped = 0
+    sealed = snapshot.path_in(big).read_bytes()
+    with Vault.unlock(big, password=PASSWORD, bodies="later") as vault:
+        vault.load_all_bodies()
+        listed = vault.all_notes(bodies=False)
+        assert vault.bodies_pending == 0 and not any(has_body(n) for n in listed)
+        assert ranked(vault) == expected and tops(vault) == expected_tops
+        for q in queries:
+            found = vault.match_notes(vault.notes(bodies=False), q)
+            assert [n.id for n in found] == [i for i, _ in expected[q]]
+        assert {n.id: body for n, body in vault.bodies_of(listed)} == bodies
+        assert {n.id: n.body for n in vault.all_notes()} == bodies
+        first, second, third = sorted(listed, key=lambda n: n.id)[:3]
+        assert vault.note(first.id).body == bodies[first.id]
+        vault.update_note(first, pinned=True)  # its body: never "" (ItemCache._write)
+        vault.update_note(second, body="")  # emptied: a change, though it read as ""
+        vault.trash_note(third)
+        changed = {first.id, second.id, third.id}  # (written: held whole)
+        assert not any(has_body(n) for n in vault.all_notes(bodies=False) if n.id not in changed)
+        assert [h.note.id for h in vault.search(f'"{bodies[first.id]}"')] == [first.id]
+        vault._unsnapped = 10_000  # a snapshot is due at lock
+        if old_snapshot == "gone":
+            snapshot.destroy(big)  # (every body from its envelope)
+    assert snapshot.path_in(big).read_bytes() != sealed
+    with Vault.unlock(big, password=PASSWORD) as vault:  # from the snapshot sealed at lock
+        got = {n.id: n for n in vault.all_notes()}
+        vault._unsnapped = 0
+    assert {i: n.body for i, n in got.items()} == {**bodies, second.id: ""}
+    assert got[first.id].pinned and got[third.id].in_trash
 
 
 def test_the_bodies_stream_from_the_file_the_listing_came_from(big_keys) -> None:
@@ -394,8 +450,8 @@ def test_bodies_read_late_never_replace_a_newer_version(big: Path) -> None:
             pass
         assert vault.note(edited.id).body == "written elsewhere"
         assert purged.id not in {n.id for n in vault.all_notes()}
-        assert all(has_body(n) for n in vault.all_notes(bodies=False))
         assert all(n.body.startswith("body ") for n in vault.all_notes() if n.id != edited.id)
+        assert {h.note.id for h in vault.search("written elsewhere")} == {edited.id}
 
 
 def test_whole_reads_the_version_it_is_given(big: Path) -> None:

@@ -57,11 +57,12 @@ async def test_the_list_comes_first_and_the_bodies_after_it(large_vault: Path, a
         vault = main.session.vault
         await wait_until(pilot, lambda: vault.bodies_pending == 0)
         assert len(main.notes_list.notes) == COUNT
-        assert all(has_body(n) for n in main.notes_list.notes)  # the list was read again
+        # Each body was folded for search and let go: the list's notes hold none.
+        assert not any(has_body(n) for n in main.notes_list.notes)
         await pilot.press("ctrl+f", *"okapi3")
         await settle(pilot)
         assert subtitle(main) == f"{COUNT // 5} matches"  # over the bodies, said plainly
-        assert all("okapi3" in n.body for n in main.notes_list.notes)
+        assert all("okapi3" in vault.whole(n).body for n in main.notes_list.notes)
 
 
 async def test_while_the_bodies_are_not_read_the_app_says_so_and_loses_nothing(
@@ -81,11 +82,13 @@ async def test_while_the_bodies_are_not_read_the_app_says_so_and_loses_nothing(
         assert len(listed) == COUNT
         assert {n.id for n in listed if has_body(n)} <= {shown.id}
 
-        # A search looks at titles only, and says so; a title still matches.
+        # A search looks at titles only (and the bodies read to draw the rows on screen),
+        # and says so; a title still matches.
         await pilot.press("ctrl+f", *"okapi3")
         await settle(pilot)
-        assert main.notes_list.notes == []
-        assert subtitle(main) == "0 matches · titles only, bodies loading…"
+        found = main.notes_list.notes
+        assert len(found) < COUNT // 5 and all("okapi3" in before[n.title] for n in found)
+        assert subtitle(main).endswith(" · titles only, bodies loading…")
         main.search_box.value = "note 007"
         await settle(pilot)
         assert [n.title for n in main.notes_list.notes] == ["Note 007"]
@@ -183,7 +186,8 @@ async def test_a_sync_while_the_bodies_are_not_read_merges_and_loses_nothing(
     async with app.run_test(size=(120, 40)) as pilot:
         main = await unlock(pilot)
         session = main.session
-        assert session.vault.bodies_pending >= COUNT - 1  # (the note shown is read whole)
+        # (the note shown and the rows on screen are read whole)
+        assert session.vault.bodies_pending >= COUNT - 20
         by_title = {n.title: n for n in main.notes_list.notes}
         session.update(by_title["Note 021"], pinned=True)  # a change of ours, body unread
         report = session.sync("")
@@ -436,3 +440,27 @@ async def test_an_edit_on_the_first_screen_survives_the_whole_listing(
     with Vault.unlock(head_vault, password=PASSWORD) as after:
         assert after.note(first.id).body == "hello fresh"
         after._unsnapped = 0
+
+
+async def test_the_rows_show_the_bodies_the_vault_let_go_of(large_vault: Path, app_for) -> None:
+    """Once folded for search the bodies are let go; the list reads the body of each row it
+    draws (its snippet, its match) from the note's envelope, and the editor the note's."""
+    app = app_for(large_vault)
+    async with app.run_test(size=(120, 40)) as pilot:
+        main = await unlock(pilot)
+        vault = main.session.vault
+        await wait_until(pilot, lambda: vault.bodies_pending == 0)
+        await settle(pilot)
+        rows = main.notes_list
+        first = rows.notes[0]
+        assert not has_body(first)
+        number = int(first.title.split()[1])
+        assert f"A body about okapi{number % 5} and" in rows.render_line(1).text
+        assert main.pane.text == body_of(number)
+        await pilot.press("ctrl+f", *"okapi2")
+        await settle(pilot)
+        shown = rows.highlighted  # (the cursor stays on its note: the list may scroll)
+        assert shown is not None and not has_body(shown)
+        assert "okapi2" in vault.whole(shown).body
+        detail = rows.cursor * 2 + 1 - int(rows.scroll_offset.y)
+        assert "okapi2" in rows.render_line(detail).text

@@ -44,6 +44,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import repeat
 from pathlib import Path
 from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,7 @@ from vault.interchange.frontmatter import (
     safe_filenames,
 )
 from vault.notes.attachments import FIELD as ATTACHMENTS_FIELD
-from vault.notes.model import Note, datetime_of
+from vault.notes.model import Note, datetime_of, has_body, with_body
 
 if TYPE_CHECKING:
     from vault.notes.vault import Vault
@@ -250,24 +251,31 @@ def _write_tree(vault: Vault, root: Path, progress: Progress | None) -> tuple[in
         exact[nb.id] = name == nb.name and exact.get(nb.parent or "", True)
         os.mkdir(dirs[nb.id], PRIVATE_DIR_MODE)
     nb_paths = {nb_id: vault.notebook_path(nb_id) for nb_id in dirs}
-    notes = sorted(vault.notes(), key=lambda n: (n.created, n.id))
+    # The notes as listed (perhaps without their bodies: the app's vault holds them so),
+    # their bodies read a slice at a time as they are written (`Vault.bodies_of`).
+    notes = sorted(vault.notes(bodies=False), key=lambda n: (n.created, n.id))
     by_folder: dict[Path, list[Note]] = {}
     for note in notes:
         by_folder.setdefault(dirs.get(note.notebook or "", root), []).append(note)
-    written: list[Path] = []
+    named: dict[str, tuple[Path, str]] = {}  # note id -> its folder and file name
     for where, folder_notes in by_folder.items():
         # Named per folder in one pass (oldest first, so duplicates number in creation order).
         names = safe_filenames([n.title for n in folder_notes], taken.setdefault(where, set()))
-        for note, name in zip(folder_notes, names, strict=True):
-            path = nb_paths.get(note.notebook or "", "")
-            keep_path = path if path and not exact.get(note.notebook or "", True) else None
-            note_dir = where.relative_to(root).as_posix()
-            body, renamed = files.write(note, name.removesuffix(".md"), note_dir)
-            text = note_to_markdown(note, keep_path, body=body, renamed=renamed)
-            _write_file(where / name, text, note.modified)
-            written.append(where / name)
-            if progress is not None and len(written) % 100 == 0:
-                progress(len(written), len(notes))
+        named.update(zip((n.id for n in folder_notes), zip(repeat(where), names), strict=True))
+    in_order = [n for folder_notes in by_folder.values() for n in folder_notes]
+    written: list[Path] = []
+    for listed, whole_body in vault.bodies_of(in_order):
+        note = listed if has_body(listed) else with_body(listed, whole_body)
+        where, name = named[note.id]
+        path = nb_paths.get(note.notebook or "", "")
+        keep_path = path if path and not exact.get(note.notebook or "", True) else None
+        note_dir = where.relative_to(root).as_posix()
+        body, renamed = files.write(note, name.removesuffix(".md"), note_dir)
+        text = note_to_markdown(note, keep_path, body=body, renamed=renamed)
+        _write_file(where / name, text, note.modified)
+        written.append(where / name)
+        if progress is not None and len(written) % 100 == 0:
+            progress(len(written), len(notes))
     _flush_to_disk(written + files.written)
     for directory in [root, *dirs.values(), *files.folders]:
         fsync_dir(directory)
@@ -734,7 +742,8 @@ def import_markdown(
         raise InvalidInputError(f"cannot read {folder}: {exc.strerror}") from None
     if not is_folder:
         raise InvalidInputError(f"{folder} is not a folder of Markdown files")
-    existing = {_body_key(n.notebook, n.title, n.body) for n in vault.all_notes() if not n.in_trash}
+    live = [n for n in vault.all_notes(bodies=False) if not n.in_trash]  # (bodies: a slice
+    existing = {_body_key(n.notebook, n.title, b) for n, b in vault.bodies_of(live)}  # at a time)
     base = [p for p in (notebook or "").split("/") if p.strip()]
     unreadable: list[OSError] = []
     found = list(_markdown_files(folder, unreadable))

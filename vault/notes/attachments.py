@@ -487,7 +487,7 @@ def check_blobs(
     kinds = getattr(vault, "_kinds", None)
     if kinds is not None and "note" not in kinds:
         return 0, {}
-    notes = vault.all_notes()
+    notes = vault.all_notes(bodies=False)  # their attachments only: no body needed
     for note in [n for n in notes if n.conflict]:
         for head in vault.store.heads(note.id):
             if head.deleted:

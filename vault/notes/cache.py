@@ -9,6 +9,7 @@ on its items through its underscored members; nothing outside this package shoul
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import heapq
@@ -33,7 +34,7 @@ from vault.notes.model import (
     set_unloaded,
     with_body,
 )
-from vault.notes.search import SearchIndex
+from vault.notes.search import SearchIndex, note_fold
 from vault.notes.unlocking import Prefetched
 from vault.sealing import crypto, keys, snapshot
 from vault.sealing.crypto import Label
@@ -57,6 +58,11 @@ SNAPSHOT_MIN_ITEMS = 200
 SNAPSHOT_MIN_CHANGES = 32
 # Bodies read from the store per slice of `load_bodies`, when the snapshot has none to give.
 BODIES_PER_SLICE = 400
+# Bodies read from the store at once for a reader of many (`bodies_of`): one query per slice.
+BODIES_PER_READ = 256
+# Bodies read whole lately (`whole`: the note shown, the list's rows on screen), kept so a row
+# drawn again or the note opened after its row was drawn costs no envelope.
+RECENT_BODIES = 128
 Bodies = bool | Literal["later"]
 # The first screen from a snapshot's head (version 3) is given up for the whole listing at
 # once when more items than this changed since it was sealed.
@@ -175,8 +181,10 @@ class ItemCache:
         # version), `note()` reads one whole from the store, and their body is `UNLOADED`
         # (a version of one written takes the body of the version it came from: `_write`).
         # bodies="later" (the app): the same at first, with the rest of the snapshot kept open
-        # so `load_bodies` fills them in, a slice at a time; meanwhile whatever needs every
-        # body (`all_notes()` by default, a search) first waits for the rest.
+        # so `load_bodies` reads them, a slice at a time, and folds each for search (the
+        # index's `put`); the notes stay without their bodies (memory: 200 MB at 100,000
+        # notes), which `whole`, `note()` and `bodies_of` read from their envelopes. A search
+        # first waits for the rest of the folds.
         self._bodies = bodies is True
         self._fill_later = bodies == "later"
         self._body_stream: snapshot.BodyStream | None = None
@@ -219,7 +227,13 @@ class ItemCache:
         self._heads_checked: set[Claims] = set()  # other heads of conflicts, verified
         self._seen_version = -1
         self._applied = 0  # writes of ours the cache applied as it made them (see batch)
-        self._index = SearchIndex()
+        self._index = SearchIndex(reader=self._unfolded_bodies)
+        self._recent: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
+        self._recent_lock = threading.Lock()
+        # Called with each slice of (note, body) `load_bodies` reads (bodies="later"), before
+        # the bodies are let go: a view that needs every body (the link index) made in the
+        # same pass. Dropped at lock.
+        self._body_sinks: list[Callable[[list[tuple[Note, str]]], None]] = []
         self._prefetched = prefetched
         if upgrade.upgrade(store, master_key):
             self._prefetched = None  # read before the upgrade sealed every envelope anew
@@ -538,6 +552,7 @@ class ItemCache:
                     head.close()
             elif any(self._mk):
                 # Never a reason for locking to fail: without a snapshot, unlocking is slower.
+                self._index.clear()  # (first: sealing may read every body meanwhile)
                 with contextlib.suppress(VaultError, OSError):
                     self._save_snapshot()
             self._close_body_stream()
@@ -549,6 +564,9 @@ class ItemCache:
             forget_shared()  # (tag names and notebook ids the notes shared)
             self._derived.clear()  # the notebook and tag maps hold decrypted names
             self._views.clear()  # and the link index, decrypted notes
+            self._body_sinks.clear()
+            with self._recent_lock:
+                self._recent.clear()
             for i in range(len(self._mk)):
                 self._mk[i] = 0
             if self._rewrap is not None:
@@ -632,9 +650,9 @@ class ItemCache:
         # so whatever the head leaves out from here on has a newer one (`_head_screen`).
         high_water = self.store.high_water()
         self.refresh()
-        if self._bodiless and self._fill_later:
-            self.load_all_bodies()  # the rest of the stream the list came from, then the store
-        if self._bodiless and not self._fill_bodies():
+        # bodies="later": the notes are held without their bodies; each is read from its
+        # envelope as it is sealed (`sealed` below), never all kept in the items.
+        if self._bodiless and not self._fill_later and not self._fill_bodies():
             return  # the snapshot changed meanwhile: the next unlock with the bodies seals it
         # Tags are computed here, not at every decrypt: from the claims this cache verified
         # and the envelope the store holds for them now.
@@ -675,19 +693,72 @@ class ItemCache:
             [i.id for i, _ in verified if isinstance(i, Note) and i.in_trash],
             [i for i, r in states.items() if r.kind == "note" and i not in written],
         )
+
+        # The bodies of the notes held without them (bodies="later"): from the snapshot on
+        # disk where it holds the very version, else each from its envelope (below).
+        held = {
+            item.id: f"{item.version}:{tag}"
+            for item, tag in verified
+            if isinstance(item, Note) and item.body is UNLOADED
+        }
+        known = self._snapshot_bodies(held) if held else {}
+
+        def sealed() -> Iterator[snapshot.Entry]:
+            """Every verified item's entry, a note held without its body given the body
+            found above or read from its envelope (a slice at a time); one that cannot be
+            read stops the sealing."""
+            for start in range(0, len(verified), BODIES_PER_READ):
+                part = verified[start : start + BODIES_PER_READ]
+                unread = [
+                    i
+                    for i, _ in part
+                    if isinstance(i, Note) and i.body is UNLOADED and i.id not in known
+                ]
+                bodies = {n.id: body for n, body in self.bodies_of(unread)}
+                for item, tag in part:
+                    if isinstance(item, Note) and item.body is UNLOADED:
+                        body = known.pop(item.id, None)
+                        item = with_body(item, bodies[item.id] if body is None else body)
+                    yield entry(item, tag)
+
         try:
             snapshot.write(
                 self.path,
                 self._snapshot_key(),
                 self.vault_id,
                 self.store.master_id,
-                itertools.starmap(entry, verified),
+                sealed(),
                 head,
             )
         except OSError:
             return  # a full disk: the next unlock just opens every envelope again
         self._unsnapped = 0
         self._snap_old = self._head_given_up = False
+
+    def _snapshot_bodies(self, wanted: dict[str, str]) -> dict[str, str]:
+        """The bodies the snapshot on disk holds for notes at the very versions `wanted`
+        names (id -> "op id:version tag", as its entries write them), its bodies' part read
+        a message at a time (about 1 MiB, each authenticated in order); the others are left
+        out, as are all when it is gone, does not open or holds its bodies otherwise."""
+        found: dict[str, str] = {}
+        listing = snapshot.load_listing(*self._snapshot_where())
+        stream = listing[3] if listing is not None else None
+        if listing is None or stream is None:
+            return found
+        try:
+            same = {e[0] for e in listing[0] if wanted.get(e[0]) == e[2]}
+            del listing  # (the entries: let go before the bodies come)
+            while same and not stream.done:
+                try:
+                    pairs = stream.next()
+                except ValueError:
+                    break  # (the rest from their envelopes)
+                for item_id in same.intersection(pairs):
+                    found[item_id] = pairs[item_id]
+                same.difference_update(pairs)
+        finally:
+            stream.close()
+        return found
 
     def _fill_bodies(self) -> bool:
         """Give the notes loaded without their bodies their bodies, from the same snapshot read
@@ -743,23 +814,47 @@ class ItemCache:
                     pairs = stream.next()
                 if stream.done:
                     self._body_stream = None
+        # Each body folded for search outside the lock (the notes as they are now; a note
+        # changed meanwhile is not folded: it was read whole, and its fold is made from that).
+        items, bodiless = self._items, self._bodiless
+        read = [
+            (cached, body)
+            for item_id, body in pairs.items()
+            if isinstance(cached := items.get(item_id), Note) and cached.body is UNLOADED
+        ]
+        folds = [(note, note_fold(note, body)) for note, body in read]
+        # (Outside the lock: a sink takes its own, which is held while it asks for the notes.)
+        for sink in list(self._body_sinks):
+            sink(read)
+        del read
+        from_store: list[tuple[Note, str]] = []
         with self._lock:
             bodiless = self._bodiless
             if pairs:
-                items = self._items
-                filled: dict[str, Item] = {}
-                for item_id, body in pairs.items():
-                    cached = items.get(item_id)
-                    if item_id in bodiless and isinstance(cached, Note):
-                        if cached.body is UNLOADED:  # (a note changed since was read whole)
-                            filled[item_id] = _with_body(cached, body)
-                        del bodiless[item_id]
-                items.update(filled)
+                self._index.put_folds(
+                    (note.id, doc)
+                    for note, doc in folds
+                    if note.id in bodiless
+                    and isinstance(now := items.get(note.id), Note)
+                    and now.version == note.version  # (a fold is of a version: `_corpus_of`)
+                )
+                for item_id in pairs:
+                    bodiless.pop(item_id, None)
             elif bodiless and stream is None:
-                self._read_whole(list(itertools.islice(bodiless, notes)))
+                from_store = self._read_whole(list(itertools.islice(bodiless, notes)))
             if not bodiless and not self._bodies_told:
                 self._bodies_done()
-            return len(bodiless)
+            left = len(bodiless)
+        for sink in list(self._body_sinks) if from_store else ():
+            sink(from_store)
+        return left
+
+    def finish_bodies(self) -> None:
+        """bodies="later": every body read (and folded, and given to the body sinks) now, if
+        some are still to come; otherwise nothing (a vault opened without its bodies keeps
+        them unread). For a view made of every body that is asked for meanwhile."""
+        if self._fill_later:
+            self.load_all_bodies()
 
     def load_all_bodies(self) -> None:
         """Every note's body, now (what needs them all: a search that must be whole, links,
@@ -768,10 +863,13 @@ class ItemCache:
         while self._bodiless and self.load_bodies(BODIES_PER_SLICE * 5):
             pass
 
-    def _read_whole(self, item_ids: list[str]) -> None:
+    def _read_whole(self, item_ids: list[str]) -> list[tuple[Note, str]]:
         """These bodiless notes read whole from the store (callers hold the lock); one the
-        store has moved on from is read again by a refresh, as `_whole` does."""
+        store has moved on from is read again by a refresh, as `_whole` does. With
+        bodies="later" each is folded and stays without its body: returned with it, for the
+        body sinks (called by the caller once it let go of the lock)."""
         bodiless, items = self._bodiless, self._items
+        folded: list[tuple[Note, str]] = []
         rows = {r.item_id: r for r in self.store.items_by_id(item_ids)}
         filled: dict[str, Item] = {}
         moved = False
@@ -790,21 +888,31 @@ class ItemCache:
                 items.pop(item_id, None)
                 bodiless.pop(item_id, None)
                 continue
-            filled[item_id] = Note.from_payload(item_id, payload, row.op_id, row.conflict)
+            note = Note.from_payload(item_id, payload, row.op_id, row.conflict)
             del bodiless[item_id]
+            cached = items.get(item_id)
+            if self._fill_later and isinstance(cached, Note) and cached.body is UNLOADED:
+                # (the same version: its row's claims are the ones it was verified with)
+                self._index.put(cached, note.body)  # folded; the note stays without it
+                folded.append((cached, note.body))
+                continue
+            filled[item_id] = note
         items.update(filled)
         if moved:
             self._seen_version = -1
             self.refresh()
             for item_id in item_ids:  # never asked twice: a write of it still reads its body
                 bodiless.pop(item_id, None)  # from its version (its body is UNLOADED)
+        return folded
 
     def _bodies_done(self) -> None:
         """Every note holds its body again: the search folds made meanwhile (titles alone, for
         the notes without a body) are dropped, and whoever shows the notes reads them anew."""
         self._close_body_stream()
         self._bodiless = {}  # (an emptied dict keeps its table: 100,000 slots)
-        self._index.clear()
+        # The lists lined up meanwhile (notes without a body by their titles); each note's
+        # fold is kept: folds are made of bodies only (`SearchIndex.put`, `_corpus_of`).
+        self._index.drop_lists()
         self.bodies_epoch += 1
         self._bodies_told = True
 
@@ -820,6 +928,10 @@ class ItemCache:
         cached = self._items.get(note.id)
         if isinstance(cached, Note) and cached.version == note.version and cached.body:
             return cached.body  # (UNLOADED is falsy: only a body read is taken)
+        with self._recent_lock:
+            body = self._recent.get((note.id, note.version))
+        if body is not None and note.version:
+            return body
         op = self.store.op(note.version) if note.version else None
         if op is None or op.item_id != note.id or op.kind != "note" or op.deleted:
             raise CorruptItemError(
@@ -830,6 +942,66 @@ class ItemCache:
             raise CorruptItemError(f"note {short(note.id)}: the version to change was erased")
         body = payload.get("body")
         return body if type(body) is str else ""
+
+    def recent_body(self, note: Note, body: str) -> None:
+        """Keep `note`'s body, read from its envelope, among the last few read
+        (`RECENT_BODIES`): drawn again or opened next, it is not read again."""
+        if not note.version:
+            return
+        with self._recent_lock:
+            recent = self._recent
+            recent[(note.id, note.version)] = body
+            recent.move_to_end((note.id, note.version))
+            while len(recent) > RECENT_BODIES:
+                recent.popitem(last=False)
+
+    def bodies_of(self, notes: Iterable[Note]) -> Iterator[tuple[Note, str]]:
+        """Each note with its body, in the order given: its own when it holds it, else read
+        from the envelope of its version (`BODIES_PER_READ` a query), so a reader of every
+        body (the link index, an export, sealing a snapshot) holds a slice of them at a
+        time, never all. CorruptItemError for a version that cannot be read (as `whole`)."""
+        given = iter(notes)
+        while part := list(itertools.islice(given, BODIES_PER_READ)):
+            unread = [n for n in part if n.body is UNLOADED]
+            bodies = self._read_bodies(unread) if unread else {}
+            for note in part:
+                if note.body is not UNLOADED:
+                    yield note, note.body
+                else:
+                    found = bodies.get(note.id)
+                    yield note, found if found is not None else self._body_of(note)
+
+    def _read_bodies(self, notes: list[Note]) -> dict[str, str]:
+        """The bodies of these notes, by id, of those whose version is the one the store
+        names now (one query for them all), each verified against its claims as it opens;
+        the others are left out (`_body_of` reads one by its version)."""
+        rows = {r.item_id: r for r in self.store.items_by_id([n.id for n in notes])}
+        bodies: dict[str, str] = {}
+        for note in notes:
+            row = rows.get(note.id)
+            if row is None or row.op_id != note.version or row.deleted or row.kind != "note":
+                continue
+            try:
+                payload = self.open_op(row)
+            except VaultError:
+                continue
+            if is_erased(payload):
+                continue
+            body = payload.get("body")
+            bodies[note.id] = body if type(body) is str else ""
+        return bodies
+
+    def _unfolded_bodies(self, notes: list[Note]) -> dict[str, str]:
+        """The search index's reader: the bodies of notes held without them and not folded,
+        but for those still to come from `load_bodies` (searched by their titles alone
+        meanwhile, a partial search). Callers hold the lock."""
+        wanted = [n for n in notes if n.id not in self._bodiless]
+        bodies = self._read_bodies(wanted) if wanted else {}
+        for note in wanted:
+            if note.id not in bodies:
+                with contextlib.suppress(VaultError):  # (searched by its title alone)
+                    bodies[note.id] = self._body_of(note)
+        return bodies
 
     def _whole(self, item_id: str) -> None:
         """A note loaded without its body (`bodies=False`) read whole: its verified version
@@ -1170,6 +1342,12 @@ class ItemCache:
         if row is not None and row.op_id == op.op_id:  # our deletion is what the store shows
             self._applied += 1
             self._caught_up()
+
+    def add_body_sink(self, sink: Callable[[list[tuple[Note, str]]], None]) -> None:
+        """Have `sink` called with each slice of notes and bodies `load_bodies` reads
+        (bodies="later"), before they are let go: a view of every body made in that pass."""
+        with self._lock:
+            self._body_sinks.append(sink)
 
     def view(self, name: str, build: Callable[[], Any]) -> Any:
         """An object derived from the decrypted notes that keeps itself current (the link

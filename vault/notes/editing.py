@@ -28,7 +28,16 @@ from vault.notes.cache import (  # (sort_key: for the faces, through here)
     sort_keys,
 )
 from vault.notes.filing import Filing, clean_tag, not_found
-from vault.notes.model import UNLOADED, Note, Notebook, NoteVersion, TagCount, has_body, now_ms
+from vault.notes.model import (
+    UNLOADED,
+    Note,
+    Notebook,
+    NoteVersion,
+    TagCount,
+    has_body,
+    now_ms,
+    with_body,
+)
 from vault.notes.search import Hit, Query, parse_query
 from vault.sealing import crypto, snapshot
 from vault.sealing.envelope import is_erased, short
@@ -109,18 +118,27 @@ class Notes(Filing):
     # --- notes -----------------------------------------------------------------------------------
 
     def all_notes(self, *, bodies: bool = True) -> list[Note]:
-        """Every note. Opened with bodies="later" (the app), this first waits for the bodies
-        still being read, unless `bodies=False`: then a note may come without its body
-        (`UNLOADED`: `has_body`), for a caller that reads none (a list, counts, tags)."""
+        """Every note. With `bodies=False` a note may come without its body (`UNLOADED`:
+        `has_body`), for a caller that reads none (a list, counts, tags) or reads them one
+        slice at a time (`bodies_of`). Opened with bodies="later" (the app), the notes are
+        held without their bodies: with `bodies` (the default) each is a copy read whole
+        from its envelope, every body at once in memory (a reader of them all should rather
+        take `bodies_of(all_notes(bodies=False))`)."""
         if self._kinds is not None and "note" not in self._kinds:
             raise RuntimeError("this vault was opened without its notes")
-        if bodies and self._fill_later and self._bodiless:
-            self.load_all_bodies()  # slice by slice: others get the lock in between
         with self._lock:
             self.refresh()
-            if bodies and self._fill_later and self._bodiless:
-                self.load_all_bodies()  # (a note read again meanwhile comes whole)
-            return [i for i in self._items.values() if isinstance(i, Note)]
+            notes = [i for i in self._items.values() if isinstance(i, Note)]
+        if bodies and self._fill_later:
+            return self._wholes(notes)
+        return notes
+
+    def _wholes(self, notes: list[Note]) -> list[Note]:
+        """`notes`, each one held without its body read whole (a copy)."""
+        return [
+            note if note.body is not UNLOADED else with_body(note, body)
+            for note, body in self.bodies_of(notes)
+        ]
 
     def warm(self) -> None:
         """Bring the items up to date with the store and make the maps derived from them
@@ -176,7 +194,7 @@ class Notes(Filing):
         (`bodies` as for `all_notes`)."""
         # Each filter is one C-level pass over the notes (the app filters 100,000 notes each
         # time a notebook or tag is chosen in its sidebar).
-        notes = self.all_notes(bodies=bodies)
+        notes = self.all_notes(bodies=bodies and not self._fill_later)
         in_trash = is_not if trashed else is_  # (`Note.in_trash`: `trashed` is not None)
         notes = list(compress(notes, map(in_trash, map(_TRASHED, notes), repeat(None))))
         if notebook is not None:
@@ -186,38 +204,64 @@ class Notes(Filing):
             notes = _with_tag(notes, {tag.casefold()})
         if pinned is not None:
             notes = list(compress(notes, map(eq, map(_PINNED, notes), repeat(pinned))))
+        if bodies and self._fill_later:  # (only these read whole)
+            notes = self._wholes(notes)
         return sort_notes(notes, sort)
 
     def note(self, note_id: str) -> Note:
+        """A note with its body (read from its envelope when the vault holds it without:
+        bodies="later" keeps it without; bodies=False keeps it whole from then on)."""
         with self._lock:
             self.refresh()
-            self._whole(note_id)  # opened without the bodies: this one read whole
+            if not self._fill_later:
+                self._whole(note_id)  # opened without the bodies: this one read whole
             item = self._items.get(note_id)
         if not isinstance(item, Note):
             if note_id in self.corrupt:
                 raise CorruptItemError(self.corrupt[note_id], item_id=note_id)
             raise NotFoundError(f"no note with id {short(note_id)}")
-        return item
+        return self.whole(item)
 
     def whole(self, note: Note) -> Note:
         """`note` with its body: itself when it has it, else its own version read from the
-        store (one envelope, about a millisecond), without waiting for the cache's lock (the
-        app calls this on its UI thread, for the note it shows while the bodies are still
-        being read). The cache keeps it whole if the lock is free."""
+        store (one envelope), without waiting for the cache's lock (the app calls this on its
+        UI thread, for the note it shows and the list's rows on screen). It is kept among the
+        last few read (`recent_body`), so it is not read again while it is on screen; opened
+        with bodies=False, the cache also keeps it whole if the lock is free (bodies="later"
+        keeps the notes without their bodies)."""
         if note.body is not UNLOADED:
             return note
         cached = self._items.get(note.id)
         if isinstance(cached, Note) and cached.version == note.version and has_body(cached):
             return dataclasses.replace(cached, conflict=note.conflict)
-        whole = dataclasses.replace(note, body=self._body_of(note))
+        body = self._body_of(note)
+        whole = with_body(note, body)
+        self.recent_body(note, body)
         if self._lock.acquire(blocking=False):
             try:
                 if self._items.get(note.id) is cached and note.id in self._bodiless:
-                    self._items[note.id] = dataclasses.replace(whole, conflict=cached.conflict)
+                    if self._fill_later:  # folded, as `load_bodies` would have it (the
+                        self._index.put(cached, body)  # link index reads it itself)
+                    else:
+                        self._items[note.id] = dataclasses.replace(whole, conflict=cached.conflict)
                     del self._bodiless[note.id]
             finally:
                 self._lock.release()
         return whole
+
+    def known_body(self, note: Note) -> str | None:
+        """`note`'s body if it is at hand without reading its envelope (the note holds it,
+        the cache holds that version whole, or it is among the last read: `whole`), else
+        None. Waits for no lock but a moment's: the app's screen asks while it draws."""
+        if note.body is not UNLOADED:
+            return note.body
+        cached = self._items.get(note.id)
+        if isinstance(cached, Note) and cached.version == note.version and has_body(cached):
+            return cached.body
+        if not note.version:
+            return None
+        with self._recent_lock:
+            return self._recent.get((note.id, note.version))
 
     def read_note(self, note_id: str) -> Note | None:
         """One note by its full id, read and decrypted from the store alone: works in a partial
@@ -304,6 +348,11 @@ class Notes(Filing):
             changes["title"] = clean_title(title)
         if body is not KEEP:
             changes["body"] = body
+            # A note held without its body reads as "": it is compared as it is, so an
+            # empty body given for it is a change all the same.
+            if note.body is UNLOADED:
+                with contextlib.suppress(VaultError):  # (else written as given)
+                    note = self.whole(note)
         if notebook is not KEEP:
             if notebook is not None:
                 self.notebook(notebook)
@@ -371,7 +420,7 @@ class Notes(Filing):
         self._unsnapped = max(self._unsnapped, SNAPSHOT_MIN_CHANGES)
 
     def empty_trash(self) -> int:
-        trashed = self.notes(trashed=True)
+        trashed = self.notes(trashed=True, bodies=False)
         for note in trashed:
             self.purge_note(note)
         return len(trashed)
@@ -471,7 +520,7 @@ class Notes(Filing):
         if notebook is None and tag is None:
             notes = self._searched(trashed)
         else:
-            notes = self.notes(trashed=trashed, notebook=notebook, tag=tag)
+            notes = self.notes(trashed=trashed, notebook=notebook, tag=tag, bodies=False)
         return self.filter_notes(notes, query, rank_limit=rank_limit)
 
     def search_top(
@@ -495,7 +544,8 @@ class Notes(Filing):
             name = "searched-trash" if trashed else "searched"
             cached = self._derived.get(name)
             if cached is None or cached[0] != generation:
-                cached = self._derived[name] = (generation, self.notes(trashed=trashed))
+                notes = self.notes(trashed=trashed, bodies=False)  # (the index has the folds)
+                cached = self._derived[name] = (generation, notes)
             return cached[1]
 
     def filter_notes(
@@ -549,14 +599,15 @@ class Notes(Filing):
         folded from it (titles alone) must not stay, as the same versions now have their
         bodies (a keystroke in that window made later searches miss them)."""
         if partial and not self._bodiless and any(n.body is UNLOADED for n in notes):
-            self._index.clear()
+            self._index.drop_lists()  # (the folds are of bodies only: kept)
 
     def delete_notebook(self, nb: Notebook) -> int:
         """Delete a notebook and its sub-notebooks; their notes go to the trash (restorable to
         the top level). Returns how many notes were trashed."""
         with self._lock:
             inside = self.notebook_descendants(nb.id)
-            notes = [n for n in self.all_notes() if n.notebook in inside and not n.in_trash]
+            every = self.all_notes(bodies=False)  # (a change keeps the body it had: `_write`)
+            notes = [n for n in every if n.notebook in inside and not n.in_trash]
             for note in notes:
                 self.trash_note(note)
             by_id = self._notebook_map()
@@ -595,7 +646,7 @@ class Notes(Filing):
         keys = {name.casefold()}
         with contextlib.suppress(InvalidInputError):
             keys.add(clean_tag(name).casefold())
-        carrying = _with_tag(self.all_notes(), keys)
+        carrying = _with_tag(self.all_notes(bodies=False), keys)  # (as delete_notebook)
         registered = any(t.name.casefold() in keys for t in self._tag_map().values())
         in_trash = map(is_not, map(_TRASHED, carrying), repeat(None))
         if not registered and all(in_trash):  # (no note, or only notes in the trash)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from urllib.parse import quote, unquote
 
 from vault.notes.markdown_scan import code_spans, in_spans, prose_lines
+from vault.notes.model import has_body
 
 if TYPE_CHECKING:
     from vault.notes.model import Note
@@ -169,15 +170,33 @@ class LinkIndex:
         self._aliases: dict[str, dict[str, None]] = {}  # folded alias -> ids (Obsidian's aliases)
         self._incoming: dict[str, dict[str, list[Link]]] = {}  # folded target -> source -> links
         self._answers: dict[str, list[Backlink]] = {}  # note id -> its backlinks, until a change
+        # The notes' bodies as the vault reads them after the list (bodies="later"): each
+        # note parsed in that same pass, so the first refresh reads no body again.
+        vault.add_body_sink(self._take)
 
     def refresh(self) -> None:
+        # Bodies still being read (the app, right after unlocking) come to `_take` first,
+        # from the snapshot, rather than each from its envelope below (as `all_notes` once
+        # waited for them).
+        self._vault.finish_bodies()
         generation = self._vault.generation
         with self._lock:
             if generation == self._generation:
                 return
-            self._update(self._vault.all_notes())
+            # The notes as the vault holds them (perhaps without their bodies): a note is
+            # known by identity, and the bodies of those to parse are read a slice at a time.
+            self._update(self._vault.all_notes(bodies=False))
             self._answers = {}
             self._generation = generation
+
+    def _take(self, read: list[tuple[Note, str]]) -> None:
+        """Notes with their bodies, as the vault reads them: those not parsed yet are."""
+        with self._lock:
+            entries = self._entries
+            for note, body in read:
+                if note.trashed is None and note.id not in entries:
+                    self._add(_parsed(note, parse_links(body)))
+            self._answers = {}
 
     def _update(self, notes: Iterable[Note]) -> None:
         entries = self._entries
@@ -187,16 +206,17 @@ class LinkIndex:
         changed = [
             n for i, n in current.items() if (e := entries.get(i)) is None or e.note is not n
         ]
+        unparsed: list[Note] = []
         for note in changed:
             entry = entries.get(note.id)
             if entry is not None:
                 self._remove(entry)
-            if entry is not None and entry.note.body == note.body:
-                links = entry.links
+            if entry is not None and _same_body(entry.note, note):
+                self._add(_parsed(note, entry.links))
             else:
-                links = parse_links(note.body)
-            targets = {k.key for k in links if k.key}
-            self._add(_Entry(note, fold(note.title), links, targets, aliases_of(note)))
+                unparsed.append(note)
+        for note, body in self._vault.bodies_of(unparsed):
+            self._add(_parsed(note, parse_links(body)))
 
     def _add(self, entry: _Entry) -> None:
         note_id = entry.note.id
@@ -250,10 +270,10 @@ class LinkIndex:
         """The links in `note` as it is given (perhaps being edited), each resolved."""
         self.refresh()
         entry = self._entries.get(note.id)
-        if entry is not None and entry.note.body == note.body:
+        if entry is not None and _same_body(entry.note, note):
             links = entry.links
         else:
-            links = parse_links(note.body)
+            links = parse_links(self._vault.whole(note).body)
         return [OutgoingLink(link, self.resolve(link.target, note.id)) for link in links]
 
     def backlinks(self, note: Note) -> list[Backlink]:
@@ -298,6 +318,20 @@ class LinkIndex:
         self.refresh()
         entry = self._entries.get(note_id)
         return entry.note if entry is not None else None
+
+
+def _parsed(note: Note, links: list[Link]) -> _Entry:
+    targets = {k.key for k in links if k.key}
+    return _Entry(note, fold(note.title), links, targets, aliases_of(note))
+
+
+def _same_body(known: Note, note: Note) -> bool:
+    """Whether `note` holds the body `known` was parsed from: equal bodies, or, for a note
+    held without its body, the same version (whose content never changes). A note given
+    with its body (perhaps as it is being edited) is compared by its body."""
+    if has_body(note):
+        return has_body(known) and known.body == note.body
+    return bool(note.version) and known.version == note.version
 
 
 def aliases_of(note: Note) -> tuple[str, ...]:

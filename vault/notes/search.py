@@ -18,7 +18,7 @@ import re
 import unicodedata
 from array import array
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
 from typing import NamedTuple
@@ -72,6 +72,16 @@ def parse_query(text: str) -> Query:
     return Query(tuple(terms), tuple(excluded), tuple(tags), text)
 
 
+# Reads the bodies of notes held without them (`SearchIndex`'s reader): by note id.
+BodyReader = Callable[[list[Note]], dict[str, str]]
+
+
+def note_fold(note: Note, body: str) -> tuple[str, str, str]:
+    """A note's fold: its version, its folded title, and its folded title and body."""
+    title = fold(note.title)
+    return note.version, title, title + "\n" + fold(body)
+
+
 class Hit(NamedTuple):
     """A matching note and its score (a tuple: a search may return one for every note)."""
 
@@ -103,9 +113,13 @@ class SearchIndex:
     RECENT = 12
     LISTS = 2  # lists whose folded texts are kept: the view, and its subset for a tag:
 
-    def __init__(self) -> None:
+    def __init__(self, reader: BodyReader | None = None) -> None:
         self._docs: dict[str, tuple[str, str, str]] = {}  # id -> (version, title, title+body)
         self._corpora: list[_Corpus] = []  # newest first
+        # The bodies of notes held without theirs (`has_body`) and not folded at their version
+        # (`put`): by note id, those it can read (the others are folded by their titles alone,
+        # and not kept). Called with the caller's lock held.
+        self._reader = reader
 
     def forget(self, note_id: str) -> None:
         self._docs.pop(note_id, None)
@@ -114,6 +128,25 @@ class SearchIndex:
     def clear(self) -> None:
         self._docs.clear()
         self._corpora = []
+
+    def drop_lists(self) -> None:
+        """Let go of the lists' texts lined up so far (a list searched while some of its notes
+        were folded by their titles alone), keeping each note's fold."""
+        self._corpora = []
+
+    def put(self, note: Note, body: str) -> None:
+        """Fold `note`'s text with `body`, its body, for the searches to come: a note held
+        without its body (`has_body`) is then searched as if it held it, at that version."""
+        self._docs[note.id] = note_fold(note, body)
+
+    def put_folds(self, folds: Iterable[tuple[str, tuple[str, str, str]]]) -> None:
+        """Folds made beforehand (`note_fold`), by note id."""
+        self._docs.update(folds)
+
+    def folded(self, note: Note) -> bool:
+        """Whether `note`'s text is folded at its version."""
+        doc = self._docs.get(note.id)
+        return doc is not None and doc[0] == note.version and bool(note.version)
 
     def _corpus_of(self, notes: list[Note]) -> _Corpus:
         for k, corpus in enumerate(self._corpora):
@@ -129,15 +162,25 @@ class SearchIndex:
         docs = self._docs
         titles: list[str] = []
         texts: list[str] = []
+        unread: list[int] = []  # positions of notes held without their bodies, not folded
         for note in notes:
             doc = docs.get(note.id)
             if doc is None or doc[0] != note.version or not note.version:
-                title = fold(note.title)
-                doc = (note.version, title, title + "\n" + fold(note.body))
-                if has_body(note):  # one held without its body (yet) is folded again later
-                    docs[note.id] = doc
+                if has_body(note):
+                    doc = docs[note.id] = note_fold(note, note.body)
+                else:  # by its title alone, not kept, unless the reader gives its body
+                    unread.append(len(titles))
+                    doc = note_fold(note, "")
             titles.append(doc[1])
             texts.append(doc[2])
+        if unread and self._reader is not None:
+            bodies = self._reader([notes[k] for k in unread])
+            for k in unread:
+                note = notes[k]
+                body = bodies.get(note.id)
+                if body is not None:
+                    doc = docs[note.id] = note_fold(note, body)
+                    titles[k], texts[k] = doc[1], doc[2]
         corpus = _Corpus(notes, len(notes), titles, texts, array("i", map(len, titles)))
         self._corpora = [corpus, *self._corpora[: self.LISTS - 1]]
         return corpus

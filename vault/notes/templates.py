@@ -70,10 +70,10 @@ def _under(vault: Vault, notebook_id: str | None, path: str) -> bool:
 
 
 def templates(vault: Vault, settings: NoteSettings) -> list[Note]:
-    """Every template, by title."""
+    """Every template, by title (each with its body: only these are read whole)."""
     found = [
-        n
-        for n in vault.all_notes()
+        vault.whole(n)
+        for n in vault.all_notes(bodies=False)
         if not n.in_trash and _under(vault, n.notebook, settings.templates_notebook)
     ]
     return sorted(found, key=lambda n: (fold(n.title), n.id))
@@ -133,13 +133,13 @@ def today(vault: Vault, settings: NoteSettings, *, now: datetime | None = None) 
     folded = fold(title)
     found = [
         note
-        for note in vault.all_notes()
+        for note in vault.all_notes(bodies=False)
         if not note.in_trash and note.notebook == notebook_id and fold(note.title) == folded
     ]
     if found:
         # Two devices that each made today's note before a sync hold two: always the first
         # made (then the smaller id), whatever order this process read the notes in.
-        return Daily(min(found, key=_first_made), False)
+        return Daily(vault.whole(min(found, key=_first_made)), False)
     body = ""
     name = settings.daily_template.strip()
     if name:

@@ -134,8 +134,10 @@ class Vault(Notes):
         snapshot holds come without their bodies (`UNLOADED`), which `note(id)` and
         `whole(note)` read, a search is refused, and a change to such a note keeps the body
         of the version it changes. `bodies="later"` (the app): the same at first, then
-        `load_bodies` fills them in, a slice at a time, from the rest of the same snapshot;
-        meanwhile what needs every body waits for the rest (ItemCache says more). With a
+        `load_bodies` reads them, a slice at a time, from the rest of the same snapshot,
+        folds each for search and lets it go: the notes stay without their bodies, which
+        `whole`, `note()` and `bodies_of` read from their envelopes; a search meanwhile
+        waits for the rest (ItemCache says more). With a
         version 3 snapshot, the app's first screen comes from its head (`first_screen`) and
         the rest of the first load waits until something needs it (`finish_listing`).
         `read_ahead` (the app, while the password is typed): the store already open and read

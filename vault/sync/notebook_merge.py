@@ -55,7 +55,8 @@ def _fold(vault: Vault, group: list[Notebook]) -> int:
     keeper = min(group, key=lambda nb: (nb.created, nb.id))
     folded = 0
     for dup in (nb for nb in group if nb is not keeper):
-        notes = [n for n in vault.all_notes() if n.notebook == dup.id]
+        # (bodies: `_write` keeps the body of the version it moves)
+        notes = [n for n in vault.all_notes(bodies=False) if n.notebook == dup.id]
         children = [nb for nb in vault.notebooks() if nb.parent == dup.id]
         if any(item.conflict for item in (dup, keeper, *notes, *children)):
             continue

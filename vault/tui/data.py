@@ -13,6 +13,7 @@ from typing import Literal
 
 from vault.notes.counts import notes_per_notebook
 from vault.notes.filing import notebook_path_in
+from vault.notes.links import link_index
 from vault.notes.model import Note, TagCount
 from vault.notes.search import Query
 from vault.notes.vault import Vault
@@ -181,11 +182,14 @@ class NoteSource:
 
     def warm(self, check: Callable[[], None] | None = None) -> bool:
         """Read the bodies still missing, a slice at a time, in the background (`check`
-        between slices: locking stops it there). True if bodies were read: what the list
-        shows should be read again (`fold` after that, so the notes without bodies are let
-        go before the search's folds are made)."""
+        between slices: locking stops it there): each is folded for search and parsed for
+        the link index as it is read, then let go (the notes stay without their bodies;
+        whoever shows one reads it from its envelope: `Vault.whole`). True if bodies were
+        read: what the list shows should be read again (then `fold` lines up its texts)."""
         vault = self.vault
         filled = False
+        if vault.bodies_pending:
+            link_index(vault)  # made now, so it takes each body in the same pass
         while vault.bodies_pending:
             if check is not None:
                 check()
@@ -201,7 +205,7 @@ class NoteSource:
         """Fold every note's text for search now, in the background, so the first letter
         typed into the search box does not pay for it."""
         never = Query(terms=("\uffff",))
-        self.vault.match_notes(self.vault.all_notes(), never)
+        self.vault.match_notes(self.vault.all_notes(bodies=False), never)
         with self._lock:  # (only a list read since every body came in)
             fresh = self._key is not None and self._key[3] == self.vault.bodies_epoch
             shown = self._notes if fresh else []

@@ -165,6 +165,9 @@ class MainScreen(
         self.saved_text = ""  # the open note's text as last loaded or saved
         self._generation = 0
         self._pending_select: str | None = None
+        # Rows drawn without their notes' bodies, to read in a worker (`_list_body`).
+        self._rows_wanted: dict[tuple[str, str], Note] = {}
+        self._rows_unreadable: set[tuple[str, str]] = set()
         self._focus_editor_after_load = False
         self._saves_in_flight = 0
         self._warmed = False
@@ -221,6 +224,7 @@ class MainScreen(
 
     def on_mount(self) -> None:
         self._mounted = True
+        self.notes_list.read_body = self._list_body
         self.query_one("#list-pane").border_title = "All notes"
         self.sidebar.border_title = "vault"
         self._layout_for(self.size.width)
@@ -231,6 +235,7 @@ class MainScreen(
 
     def attach(self, session: Session) -> None:
         """The vault is open: show its notes with the remembered sort, preview and layout."""
+        self._rows_wanted, self._rows_unreadable = {}, set()
         self.session = session
         self.source = session.source
         if not self._mounted:
@@ -671,6 +676,44 @@ class MainScreen(
         except VaultError as exc:
             self.notify(str(exc), severity="error", timeout=6)
             return None
+
+    def _list_body(self, note: Note) -> str | None:
+        """The body of a note on a row of the list (the vault holds the notes without their
+        bodies) if it is at hand (`Vault.known_body`); else None, and it is read from its
+        envelope in a worker (`_read_row_bodies`), which draws the rows again. Never read
+        here: while the vault's workers run, each read on this thread waited for the
+        interpreter at every call that lets it go (20 rows: 165 ms against 3 ms idle, at
+        10,000 notes). "" for a body that could not be read (told when the note opens)."""
+        session = self.session
+        if session is None:
+            return ""
+        body = session.vault.known_body(note)
+        if body is not None:
+            return body
+        key = (note.id, note.version)
+        if key in self._rows_unreadable:
+            return ""
+        if not self._rows_wanted:
+            self.call_later(self._rows_drawn)
+        self._rows_wanted[key] = note
+        return None
+
+    def _rows_drawn(self) -> None:
+        wanted, self._rows_wanted = self._rows_wanted, {}
+        if wanted:
+            self._read_row_bodies(wanted)
+
+    @work(thread=True, group="row-bodies", exit_on_error=False)
+    def _read_row_bodies(self, wanted: dict[tuple[str, str], Note]) -> None:
+        session = self.session
+        if session is None:
+            return
+        for key, note in wanted.items():
+            try:
+                session.vault.whole(note)  # (kept among the last read: `known_body`)
+            except VaultError:
+                self._rows_unreadable.add(key)
+        self.app.call_from_thread(self.notes_list.bodies_arrived)
 
     def refresh_bindings(self) -> None:
         self._bindings_shown = self._bindings_state()

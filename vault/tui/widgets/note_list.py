@@ -7,6 +7,7 @@ and to filter as a list of 20. Matches of the search are highlighted in titles a
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from contextlib import suppress
 from itertools import repeat
 from typing import ClassVar
@@ -21,7 +22,7 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from vault.notes.model import Note, snippet
+from vault.notes.model import Note, has_body, snippet
 from vault.notes.search import Query, highlight_spans, match_snippet
 from vault.tui.keys import LIST_KEYS, bindings
 from vault.tui.messages import NoteHighlighted, NoteOpened
@@ -65,6 +66,10 @@ class NoteList(ScrollView, can_focus=True):
         self._cache: dict[tuple[int, int, int, bool, bool], Strip] = {}
         self._styles: dict[str, Style] = {}
         self._announced: tuple[str, str] | None = None  # (id, version) last posted
+        # The body of a note the list holds without it (the app's vault keeps the notes
+        # without their bodies), for the rows on screen only (set by the screen): None while
+        # it is not at hand (the row shows no snippet; `bodies_arrived` draws it again).
+        self.read_body: Callable[[Note], str | None] | None = None
 
     # --- what it shows (set by the screen) ---------------------------------------------------
 
@@ -140,6 +145,11 @@ class NoteList(ScrollView, can_focus=True):
         self._announced = None
         self._cursor = 0
         self.virtual_size = Size(self.size.width, 0)
+        self.refresh()
+
+    def bodies_arrived(self) -> None:
+        """The bodies of rows drawn without them were read: draw the rows again."""
+        self._cache.clear()
         self.refresh()
 
     def select(self, note_id: str) -> bool:
@@ -326,10 +336,14 @@ class NoteList(ScrollView, can_focus=True):
         if note.tags:
             tags = " ".join(f"#{t}" for t in note.tags) + "  "
             line.append_text(plain_text(tags, self._style("note-list--tags")))
+        body = note.body
+        if not has_body(note) and self.read_body is not None:
+            body = self.read_body(note) or ""
         if self._query.empty:
-            snippet_ = plain_text(preview_line(note, room), self._style("note-list--snippet"))
+            line_ = preview_line(note, room, body)
+            snippet_ = plain_text(line_, self._style("note-list--snippet"))
         else:
-            found = match_snippet(note.body, self._query, room)
+            found = match_snippet(body, self._query, room)
             snippet_ = plain_text(found, self._style("note-list--snippet"))
             self._highlight(snippet_)
         line.append_text(snippet_)
@@ -359,10 +373,13 @@ def position_of(
     return None
 
 
-def preview_line(note: Note, width: int) -> str:
-    """The snippet, skipping a first heading that only repeats the title."""
-    first = snippet(note.body, width)
+def preview_line(note: Note, width: int, body: str | None = None) -> str:
+    """The snippet, skipping a first heading that only repeats the title (of `body`, the
+    note's body when it is held without it)."""
+    if body is None:
+        body = note.body
+    first = snippet(body, width)
     if first.casefold() != note.title.casefold():
         return first
-    rest = note.body.split("\n", 1)[1] if "\n" in note.body else ""
+    rest = body.split("\n", 1)[1] if "\n" in body else ""
     return snippet(rest, width)
