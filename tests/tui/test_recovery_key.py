@@ -307,3 +307,31 @@ async def test_ctrl_r_twice_and_during_an_unlock(home_vault: Path, app_for) -> N
         await pilot.press("enter", "ctrl+r")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen), type(app.screen).__name__
+
+
+async def test_a_recovery_closed_while_it_works_leaves_no_vault_open(
+    home_vault: Path, app_for
+) -> None:
+    """The dialog closed from outside (the app quitting) while its worker unlocks: the vault
+    it opened is locked, not left with its key in memory (found by a review)."""
+    import gc
+
+    recovery = made(home_vault)
+    app = app_for(home_vault)
+    async with app.run_test(size=(100, 30)) as pilot:
+        dialog = await recover_dialog(pilot)
+        await type_into(pilot, "#current", recovery)
+        await type_into(pilot, "#new", NEW)
+        await type_into(pilot, "#repeat", NEW)
+        dialog._change()  # the worker starts...
+        dialog.dismiss(None)  # ...and the dialog goes at once
+        await settle(pilot)
+        for _ in range(50):  # the worker's thread ends on its own
+            if not any(w.is_running for w in app.workers):
+                break
+            await pilot.pause(0.05)
+        await settle(pilot)
+        assert isinstance(app.screen, UnlockScreen) and app.session is None
+        opened = [o for o in gc.get_objects() if isinstance(o, Vault) and any(o._mk)]
+        assert opened == []
+    Vault.unlock(home_vault, password=NEW).lock()  # (the new password was set meanwhile)

@@ -8,6 +8,7 @@ password in the same step, as `vault passwd --recovery` does (`RecoverDialog`)."
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -308,7 +309,11 @@ class RecoverDialog(NewPasswordDialog[Recovered]):
         self._vault_path = vault_path
         self.keyfile_shown = info.needs_keyfile or keyfile is not None
         super().__init__(keyfile, kdf)
+        # The vault opened by the worker, until handed over (`_done`). Closed from outside
+        # meanwhile (the app quits), the dialog locks it: its key is not left in memory.
         self._recovered: Recovered | None = None
+        self._handover = threading.Lock()
+        self._gone = False
 
     def _work(self, proof: str, new: str, keyfile: Path | None) -> PasswordOutcome:
         try:
@@ -321,12 +326,25 @@ class RecoverDialog(NewPasswordDialog[Recovered]):
         except BaseException:
             vault.lock()  # (not left open behind a dialog that stays)
             raise
-        self._recovered = Recovered(vault, keyfile, damaged)
+        with self._handover:
+            if self._gone:
+                vault.lock()
+            else:
+                self._recovered = Recovered(vault, keyfile, damaged)
         return PasswordOutcome(None, damaged=damaged)
 
     def _done(self, message: PasswordOutcome) -> None:
-        if self._recovered is not None:
-            self.dismiss(self._recovered)
+        with self._handover:
+            recovered, self._recovered = self._recovered, None
+        if recovered is not None:
+            self.dismiss(recovered)
+
+    def on_unmount(self) -> None:
+        with self._handover:
+            self._gone = True
+            left, self._recovered = self._recovered, None
+        if left is not None:
+            left.vault.lock()
 
 
 def app_kdf(app: object) -> KdfParams | None:
