@@ -143,11 +143,6 @@ class SearchIndex:
         """Folds made beforehand (`note_fold`), by note id."""
         self._docs.update(folds)
 
-    def folded(self, note: Note) -> bool:
-        """Whether `note`'s text is folded at its version."""
-        doc = self._docs.get(note.id)
-        return doc is not None and doc[0] == note.version and bool(note.version)
-
     def _corpus_of(self, notes: list[Note]) -> _Corpus:
         for k, corpus in enumerate(self._corpora):
             # The same list, or a new list of the very same note objects in the same order

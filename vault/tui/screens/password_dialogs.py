@@ -24,6 +24,7 @@ from vault.notes.vault import Vault, VaultInfo
 from vault.paths import expanded
 from vault.sealing.crypto import TEST_KDF
 from vault.sealing.kdf import KdfParams
+from vault.sealing.keys import parse_recovery_key
 from vault.textsafe import visible
 from vault.tui.failures import describe
 from vault.tui.screens.dialogs import Dialog
@@ -43,12 +44,10 @@ class PasswordOutcome(Message):
         field: str = "",
         *,
         damaged: list[str] | None = None,
-        keep: bool = False,
     ) -> None:
         super().__init__()
         self.error = error
         self.field = field  # the field to type again
-        self.keep = keep  # its text kept and shown (a typo in the recovery key)
         self.damaged = damaged or []  # files in keys/ that did not read (see `left_behind`)
 
 
@@ -63,6 +62,7 @@ class NewPasswordDialog(Dialog[T]):
     HEADING = "Change password"
     INTRO = ""
     PROOF = "Current password"
+    RECOVERY = False  # whether the proof is the recovery key (its typos told before any work)
     KEYFILE_HINT = "Keyfile (this vault needs it)"
     ACTION = "Change"
     # Whether the keyfile field is shown, and whether it must be filled in.
@@ -158,6 +158,15 @@ class NewPasswordDialog(Dialog[T]):
         if not current:
             self._say(f"Type the {self.PROOF.lower()} first.", "current")
             return
+        if self.RECOVERY:
+            # A typo (a group, the length, the checksum) is told now, and what was typed
+            # stays, shown, so the group named can be checked against the paper rather than
+            # 70 characters typed again. A well-formed key is tried in the worker.
+            try:
+                parse_recovery_key(current)
+            except RecoveryKeyError as exc:
+                self._say(_sentence(exc), "current", keep=True)
+                return
         keyfile: Path | None = None
         if self.keyfile_shown:
             typed = self._value("keyfile").strip()
@@ -218,16 +227,13 @@ class NewPasswordDialog(Dialog[T]):
             self._done(message)
             return
         self._set_busy(False)
-        self._say(message.error, message.field, keep=message.keep)
+        self._say(message.error, message.field)
 
 
-def _key_refused(exc: RecoveryKeyError) -> PasswordOutcome:
-    """The recovery key's refusal as a sentence. A typo (a group, the length, the checksum:
-    anything but a well-formed key of another vault) keeps what was typed and shows it, so
-    the group named can be checked against the paper rather than 70 characters typed again."""
+def _sentence(exc: RecoveryKeyError) -> str:
+    """The recovery key's refusal as a sentence."""
     text = str(exc)
-    typo = "does not open this vault" not in text and "damaged" not in text
-    return PasswordOutcome(text[0].upper() + text[1:] + ".", "current", keep=typo)
+    return text[0].upper() + text[1:] + "."
 
 
 class ChangePasswordDialog(NewPasswordDialog[list[str]]):
@@ -248,6 +254,7 @@ class ChangePasswordDialog(NewPasswordDialog[list[str]]):
         if self._recovery:
             self.HEADING = "Set a password"
             self.PROOF = "Recovery key"
+            self.RECOVERY = True
             self.ACTION = "Set"
         self.keyfile_shown = self.keyfile_required = session.vault.uses_keyfile
         super().__init__(keyfile, kdf)
@@ -263,7 +270,7 @@ class ChangePasswordDialog(NewPasswordDialog[list[str]]):
                     else:
                         vault.check_password(proof, keyfile)
                 except RecoveryKeyError as exc:
-                    return _key_refused(exc)
+                    return PasswordOutcome(_sentence(exc), "current")
                 except WrongPasswordError:
                     wrong = " or keyfile" if keyfile is not None else ""
                     return PasswordOutcome(f"That is not the current password{wrong}.", "current")
@@ -296,6 +303,7 @@ class RecoverDialog(NewPasswordDialog[Recovered]):
         "computer (the old one stops opening the vault here)."
     )
     PROOF = "Recovery key"
+    RECOVERY = True
     KEYFILE_HINT = "Keyfile to keep using (empty: the new password alone)"
     ACTION = "Open"
 
@@ -319,7 +327,7 @@ class RecoverDialog(NewPasswordDialog[Recovered]):
         try:
             vault = Vault.unlock(self._vault_path, recovery_key=proof, bodies="later")
         except RecoveryKeyError as exc:
-            return _key_refused(exc)
+            return PasswordOutcome(_sentence(exc), "current")
         try:
             vault.change_password(new, keyfile=keyfile, kdf=self._kdf)
             damaged = vault.damaged_slot_files
